@@ -1,0 +1,500 @@
+//! The backend, etcd's "DB file": buckets of key/value pairs, written through
+//! one batch transaction that is committed every N ms or M writes. A commit
+//! appends the batch to the db file and fsyncs it; a pre-commit hook adds
+//! the consistent index and term, so they are durable in the same commit as
+//! the data they cover. Defragmentation copies the live data into a new file
+//! and renames it over the old one.
+
+pub mod batch;
+pub mod bucket;
+pub mod buffer;
+
+pub use bucket::{Bucket, keys};
+
+use crate::disk::{DiskError, parent_dir};
+use crate::failpoint::FailpointError;
+use crate::framing::{self, Decoded};
+use crate::host::MemberEnv;
+use buffer::TxBuffer;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub const DB_FILE: &str = "db";
+const DB_TMP: &str = "db.tmp";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error("backend {file} is corrupt at offset {offset}: {reason}")]
+    Corrupt {
+        file: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error(transparent)]
+    Failpoint(#[from] FailpointError),
+}
+
+/// Extra writes the hook adds to every commit.
+pub type PreCommitHook = Box<dyn Fn() -> Vec<(Bucket, Vec<u8>, Vec<u8>)> + Send + Sync>;
+
+type Map = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
+
+#[derive(Default)]
+struct State {
+    /// What the db file holds after the last commit.
+    committed: Map,
+    /// Changes of the open batch transaction, not yet in the file.
+    pending: BTreeMap<(Bucket, Vec<u8>), Option<Vec<u8>>>,
+    pending_writes: usize,
+    /// Puts of the current holder of the batch transaction.
+    write_buf: TxBuffer,
+    /// Puts since the last commit, visible to readers.
+    read_buf: TxBuffer,
+    file_len: u64,
+    commits: u64,
+}
+
+struct Inner {
+    env: MemberEnv,
+    state: Mutex<State>,
+    /// The batch transaction lock; held across a commit's disk writes.
+    tx_lock: tokio::sync::Mutex<()>,
+    hook: Mutex<Option<PreCommitHook>>,
+    batch_limit: usize,
+    /// etcd-17247: see [`TxBuffer::writeback`].
+    alias_writeback: bool,
+}
+
+/// A shared handle to the backend.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+fn corrupt(offset: usize, reason: impl Into<String>) -> BackendError {
+    BackendError::Corrupt {
+        file: DB_FILE.to_string(),
+        offset: offset as u64,
+        reason: reason.into(),
+    }
+}
+
+/// Applies every batch in a db file image to `map`; returns the length of
+/// the valid prefix and whether a torn tail follows it.
+fn replay(buf: &[u8], map: &mut Map) -> Result<(usize, bool), BackendError> {
+    let mut offset = 0;
+    loop {
+        match framing::decode_at(buf, offset) {
+            Decoded::End => return Ok((offset, false)),
+            Decoded::Incomplete => return Ok((offset, true)),
+            Decoded::Corrupt(reason) => return Err(corrupt(offset, reason)),
+            Decoded::Record {
+                kind,
+                payload,
+                next,
+            } => {
+                if kind != batch::BATCH_RECORD {
+                    return Err(corrupt(offset, format!("unknown record kind {kind}")));
+                }
+                for op in batch::decode(payload).map_err(|r| corrupt(offset, r))? {
+                    match op {
+                        batch::BatchOp::Put(b, k, v) => {
+                            map.insert((b, k.to_vec()), v.to_vec());
+                        }
+                        batch::BatchOp::Delete(b, k) => {
+                            map.remove(&(b, k.to_vec()));
+                        }
+                    }
+                }
+                offset = next;
+            }
+        }
+    }
+}
+
+fn image_of(map: &Map) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for ((b, k), v) in map {
+        batch::encode_put(&mut payload, *b, k, v);
+    }
+    let mut out = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
+    framing::encode(&mut out, batch::BATCH_RECORD, &payload);
+    out
+}
+
+impl Backend {
+    /// Opens (or creates) the db file and loads it.
+    pub async fn open(
+        env: MemberEnv,
+        batch_limit: usize,
+        alias_writeback: bool,
+    ) -> Result<Backend, BackendError> {
+        let disk = env.disk.clone();
+        // A defragmentation or snapshot install that crashed before its
+        // rename leaves a temporary copy; the original is still intact.
+        if disk.exists(DB_TMP).await? {
+            disk.remove(DB_TMP).await?;
+            disk.fsync_dir(parent_dir(DB_TMP)).await?;
+        }
+        let mut map = Map::new();
+        let file_len = if disk.exists(DB_FILE).await? {
+            let buf = disk.read_all(DB_FILE).await?;
+            let (valid, torn) = replay(&buf, &mut map)?;
+            if torn {
+                tracing::info!(
+                    member = env.member,
+                    valid,
+                    len = buf.len(),
+                    "truncating torn backend tail"
+                );
+                disk.truncate(DB_FILE, valid as u64).await?;
+                disk.fsync(DB_FILE).await?;
+            }
+            valid as u64
+        } else {
+            disk.create(DB_FILE).await?;
+            disk.fsync(DB_FILE).await?;
+            disk.fsync_dir(parent_dir(DB_FILE)).await?;
+            0
+        };
+        Ok(Backend {
+            inner: Arc::new(Inner {
+                env,
+                state: Mutex::new(State {
+                    committed: map,
+                    file_len,
+                    ..State::default()
+                }),
+                tx_lock: tokio::sync::Mutex::new(()),
+                hook: Mutex::new(None),
+                batch_limit,
+                alias_writeback,
+            }),
+        })
+    }
+
+    pub fn set_pre_commit_hook(&self, hook: PreCommitHook) {
+        *self.inner.hook.lock() = Some(hook);
+    }
+
+    /// Takes the batch transaction (waits while a commit holds it).
+    pub async fn batch_tx(&self) -> BatchTx<'_> {
+        let guard = self.inner.tx_lock.lock().await;
+        BatchTx {
+            backend: self,
+            _guard: guard,
+        }
+    }
+
+    /// Commits whatever is pending (the periodic batch commit).
+    pub async fn commit(&self) -> Result<(), BackendError> {
+        let tx = self.batch_tx().await;
+        tx.commit_now(true).await
+    }
+
+    /// Reads the committed data overlaid with the read buffer.
+    pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        let st = self.inner.state.lock();
+        if let Some(v) = st.read_buf.bucket(bucket).and_then(|b| b.get(key)) {
+            return Some(v.to_vec());
+        }
+        st.committed.get(&(bucket, key.to_vec())).cloned()
+    }
+
+    /// Pairs with `start <= key < end` in key order, as readers see them:
+    /// the committed data merged with the read buffer (`end` empty = the
+    /// single key `start`). At most `limit` pairs when `limit > 0`.
+    pub fn range(
+        &self,
+        bucket: Bucket,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let st = self.inner.state.lock();
+        let upper = if end.is_empty() {
+            Bound::Included((bucket, start.to_vec()))
+        } else {
+            Bound::Excluded((bucket, end.to_vec()))
+        };
+        let committed = st
+            .committed
+            .range((Bound::Included((bucket, start.to_vec())), upper))
+            .map(|((_, k), v)| (k.as_slice(), v.as_slice()));
+        let buffered = st
+            .read_buf
+            .bucket(bucket)
+            .into_iter()
+            .flat_map(|b| b.range(start, end))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()));
+        merge_ranges(committed, buffered, limit)
+    }
+
+    /// Every pair of a bucket as readers see them, in key order.
+    pub fn scan(&self, bucket: Bucket) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let st = self.inner.state.lock();
+        let committed = st
+            .committed
+            .range((bucket, Vec::new())..)
+            .take_while(|((b, _), _)| *b == bucket)
+            .map(|((_, k), v)| (k.as_slice(), v.as_slice()));
+        let buffered = st
+            .read_buf
+            .bucket(bucket)
+            .into_iter()
+            .flat_map(|b| b.entries.iter())
+            .map(|(k, v)| (k.as_slice(), v.as_slice()));
+        merge_ranges(committed, buffered, 0)
+    }
+
+    /// Commits, then returns an image of the whole backend (a raft
+    /// snapshot's data). The image is one batch in the db file format.
+    pub async fn snapshot_image(&self) -> Result<Vec<u8>, BackendError> {
+        let tx = self.batch_tx().await;
+        tx.commit_now(true).await?;
+        let st = self.inner.state.lock();
+        Ok(image_of(&st.committed))
+    }
+
+    /// Replaces the whole backend with a snapshot image, atomically on disk.
+    pub async fn restore_image(&self, image: &[u8]) -> Result<(), BackendError> {
+        let mut map = Map::new();
+        let (valid, torn) = replay(image, &mut map)?;
+        if torn || valid != image.len() {
+            return Err(corrupt(valid, "snapshot image is cut short"));
+        }
+        let _guard = self.inner.tx_lock.lock().await;
+        self.write_file_atomically(image, None).await?;
+        let mut st = self.inner.state.lock();
+        st.committed = map;
+        st.pending.clear();
+        st.pending_writes = 0;
+        st.write_buf.reset();
+        st.read_buf.reset();
+        st.file_len = image.len() as u64;
+        Ok(())
+    }
+
+    /// Writes a new db file next to the old one and renames it into place,
+    /// passing `before_rename` (a failpoint) in between.
+    async fn write_file_atomically(
+        &self,
+        image: &[u8],
+        before_rename: Option<&'static str>,
+    ) -> Result<(), BackendError> {
+        let disk = &self.inner.env.disk;
+        disk.create(DB_TMP).await?;
+        disk.append(DB_TMP, image).await?;
+        disk.fsync(DB_TMP).await?;
+        if let Some(point) = before_rename {
+            self.inner.env.failpoint(point).await?;
+        }
+        disk.rename(DB_TMP, DB_FILE).await?;
+        disk.fsync_dir(parent_dir(DB_FILE)).await?;
+        Ok(())
+    }
+
+    /// Defragmentation: commit, copy the live data into a new file, fsync
+    /// it and rename it over the old one. `run_hook: false` is etcd-14685.
+    pub async fn defrag(&self, run_hook: bool) -> Result<(), BackendError> {
+        let tx = self.batch_tx().await;
+        tx.commit_locked(run_hook).await?;
+        self.inner.env.failpoint("defragBeforeCopy").await?;
+        let image = image_of(&self.inner.state.lock().committed);
+        self.write_file_atomically(&image, Some("defragBeforeRename"))
+            .await?;
+        self.inner.state.lock().file_len = image.len() as u64;
+        drop(tx);
+        Ok(())
+    }
+
+    /// Bytes in the db file, and bytes its live data would take.
+    pub fn size(&self) -> (u64, u64) {
+        let st = self.inner.state.lock();
+        let in_use: usize = st
+            .committed
+            .iter()
+            .map(|((_, k), v)| k.len() + v.len() + 10)
+            .sum();
+        (st.file_len, in_use as u64)
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.inner.state.lock().commits
+    }
+}
+
+fn merge_ranges<'a>(
+    committed: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    buffered: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    limit: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut a = committed.peekable();
+    let mut b = buffered.peekable();
+    while limit == 0 || out.len() < limit {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (Some(x), Some(y)) => match x.0.cmp(y.0) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                // The buffer holds the newer value of the same key.
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next()
+                }
+            },
+        };
+        if let Some((k, v)) = next {
+            out.push((k.to_vec(), v.to_vec()));
+        }
+    }
+    out
+}
+
+/// The batch transaction: exclusive while held. Dropping it writes its puts
+/// back into the read buffer; [`BatchTx::end`] also commits once the batch
+/// is full, as etcd's `Unlock` does.
+pub struct BatchTx<'a> {
+    backend: &'a Backend,
+    _guard: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl BatchTx<'_> {
+    pub fn put(&mut self, bucket: Bucket, key: &[u8], value: &[u8]) {
+        let mut st = self.backend.inner.state.lock();
+        st.pending
+            .insert((bucket, key.to_vec()), Some(value.to_vec()));
+        st.write_buf.put(bucket, key.to_vec(), value.to_vec());
+        st.pending_writes += 1;
+    }
+
+    pub fn delete(&mut self, bucket: Bucket, key: &[u8]) {
+        let mut st = self.backend.inner.state.lock();
+        st.pending.insert((bucket, key.to_vec()), None);
+        st.pending_writes += 1;
+    }
+
+    /// Reads through the open transaction (sees its own changes).
+    pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        let st = self.backend.inner.state.lock();
+        match st.pending.get(&(bucket, key.to_vec())) {
+            Some(v) => v.clone(),
+            None => st.committed.get(&(bucket, key.to_vec())).cloned(),
+        }
+    }
+
+    /// Keys of `bucket` with `start <= key < end` as this transaction sees
+    /// them (its own deletes applied), at most `limit`.
+    pub fn range_keys(
+        &self,
+        bucket: Bucket,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Vec<Vec<u8>> {
+        let st = self.backend.inner.state.lock();
+        let lower = Bound::Included((bucket, start.to_vec()));
+        let upper = Bound::Excluded((bucket, end.to_vec()));
+        let mut keys: std::collections::BTreeSet<Vec<u8>> = st
+            .committed
+            .range((lower.clone(), upper.clone()))
+            .map(|((_, k), _)| k.clone())
+            .collect();
+        for ((_, k), v) in st.pending.range((lower, upper)) {
+            match v {
+                Some(_) => keys.insert(k.clone()),
+                None => keys.remove(k),
+            };
+        }
+        keys.into_iter().take(limit).collect()
+    }
+
+    /// Ends the transaction, committing if the batch is full.
+    pub async fn end(self) -> Result<(), BackendError> {
+        let full = self.backend.inner.state.lock().pending_writes >= self.backend.inner.batch_limit;
+        if full {
+            self.commit_now(true).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Commits the pending batch now and ends the transaction.
+    pub async fn commit_now(self, run_hook: bool) -> Result<(), BackendError> {
+        self.commit_locked(run_hook).await
+    }
+
+    /// Commits while keeping the transaction (defragmentation continues
+    /// under the same lock).
+    async fn commit_locked(&self, run_hook: bool) -> Result<(), BackendError> {
+        let inner = &self.backend.inner;
+        inner.env.failpoint("beforeCommit").await?;
+        if run_hook && let Some(hook) = inner.hook.lock().as_ref() {
+            let extra = hook();
+            let mut st = inner.state.lock();
+            for (b, k, v) in extra {
+                st.pending.insert((b, k.clone()), Some(v.clone()));
+                st.write_buf.put(b, k, v);
+            }
+        }
+        let payload = {
+            let mut st = inner.state.lock();
+            let st = &mut *st;
+            let mut wb = std::mem::take(&mut st.write_buf);
+            wb.writeback(&mut st.read_buf, inner.alias_writeback);
+            if st.pending.is_empty() {
+                return Ok(());
+            }
+            let mut payload = Vec::new();
+            for ((b, k), v) in &st.pending {
+                match v {
+                    Some(v) => batch::encode_put(&mut payload, *b, k, v),
+                    None => batch::encode_delete(&mut payload, *b, k),
+                }
+            }
+            payload
+        };
+        let mut record = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
+        framing::encode(&mut record, batch::BATCH_RECORD, &payload);
+        let disk = &inner.env.disk;
+        disk.append(DB_FILE, &record).await?;
+        disk.fsync(DB_FILE).await?;
+        {
+            let mut st = inner.state.lock();
+            let pending = std::mem::take(&mut st.pending);
+            for (key, v) in pending {
+                match v {
+                    Some(v) => {
+                        st.committed.insert(key, v);
+                    }
+                    None => {
+                        st.committed.remove(&key);
+                    }
+                }
+            }
+            st.pending_writes = 0;
+            st.read_buf.reset();
+            st.file_len += record.len() as u64;
+            st.commits += 1;
+        }
+        inner.env.failpoint("afterCommit").await?;
+        Ok(())
+    }
+}
+
+impl Drop for BatchTx<'_> {
+    fn drop(&mut self) {
+        let inner = &self.backend.inner;
+        let mut st = inner.state.lock();
+        let st = &mut *st;
+        let mut wb = std::mem::take(&mut st.write_buf);
+        wb.writeback(&mut st.read_buf, inner.alias_writeback);
+    }
+}

@@ -1,0 +1,148 @@
+//! What a member needs from the world it runs in, besides the network and
+//! time (which come from madsim): its disk, its clock, its failpoints, a
+//! place to report notable events, and a way to die.
+
+use crate::clock::ClockRef;
+use crate::disk::DiskRef;
+use crate::failpoint::{FailpointError, Failpoints, Passed};
+use crate::version::Version;
+use std::sync::Arc;
+
+/// Something worth a line in the run's trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// The member finished recovery and is serving.
+    Started {
+        version: Version,
+        applied_index: u64,
+        revision: i64,
+    },
+    /// Raft role or term changed.
+    Role {
+        role: Role,
+        term: u64,
+        leader: u64,
+    },
+    SnapshotSaved {
+        index: u64,
+    },
+    SnapshotApplied {
+        index: u64,
+    },
+    Compacted {
+        revision: i64,
+    },
+    Defragmented,
+    MembershipChanged {
+        voters: Vec<u64>,
+    },
+    ClusterVersion {
+        version: Version,
+    },
+    StorageVersion {
+        version: Version,
+    },
+    DowngradeInfo {
+        enabled: bool,
+        target: Option<Version>,
+    },
+    FailpointFired {
+        name: &'static str,
+        action: String,
+    },
+    /// Anything else a reader of the trace should see.
+    Note {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        })
+    }
+}
+
+/// Why a member process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitReason {
+    /// An armed failpoint with the crash action was reached.
+    Failpoint(&'static str),
+    /// The store hit an error it cannot continue after (etcd would panic or
+    /// exit): corruption, a failed fsync, data from a newer version...
+    Fatal(String),
+}
+
+/// The world's side of a member.
+pub trait Host: Send + Sync {
+    fn emit(&self, member: u64, event: NodeEvent);
+    /// Ends the member's process now. The world kills every task of the
+    /// member; the caller must not run further (see [`MemberEnv::exit`]).
+    fn exit(&self, member: u64, reason: ExitReason);
+}
+
+/// Everything a member gets from outside, bundled.
+#[derive(Clone)]
+pub struct MemberEnv {
+    pub member: u64,
+    pub disk: DiskRef,
+    pub clock: ClockRef,
+    pub host: Arc<dyn Host>,
+    pub failpoints: Arc<Failpoints>,
+}
+
+impl MemberEnv {
+    pub fn emit(&self, event: NodeEvent) {
+        self.host.emit(self.member, event);
+    }
+
+    /// Ends the process and never returns: the task suspends forever and the
+    /// world drops it with every other task of the member.
+    pub async fn exit(&self, reason: ExitReason) -> ! {
+        tracing::warn!(member = self.member, ?reason, "member exits");
+        self.host.exit(self.member, reason);
+        std::future::pending::<()>().await;
+        unreachable!("a pending future never completes")
+    }
+
+    /// Passes a failpoint: crashes, sleeps or returns an error as armed.
+    pub async fn failpoint(&self, name: &'static str) -> Result<(), FailpointError> {
+        match self.failpoints.pass(name) {
+            Passed::Continue => Ok(()),
+            Passed::Sleep(d) => {
+                self.emit(NodeEvent::FailpointFired {
+                    name,
+                    action: format!("sleep {}ms", d.as_millis()),
+                });
+                madsim::time::sleep(d).await;
+                Ok(())
+            }
+            Passed::Error => {
+                self.emit(NodeEvent::FailpointFired {
+                    name,
+                    action: "error".into(),
+                });
+                Err(FailpointError::Injected(name))
+            }
+            Passed::Crash => {
+                self.emit(NodeEvent::FailpointFired {
+                    name,
+                    action: "crash".into(),
+                });
+                self.exit(ExitReason::Failpoint(name)).await
+            }
+        }
+    }
+}

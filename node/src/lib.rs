@@ -1,0 +1,19 @@
+//! `node`: an etcd-style replicated key-value store built to run inside the
+//! simulation. It reaches the outside only through madsim (network, time),
+//! the [`disk::Disk`] trait and the [`host::Host`] the world provides.
+
+pub mod backend;
+pub mod bugs;
+pub mod clock;
+pub mod config;
+pub mod disk;
+pub mod failpoint;
+pub mod framing;
+pub mod host;
+pub mod mvcc;
+pub mod raft_log;
+pub mod real_disk;
+pub mod schema;
+pub mod version;
+pub mod wal;
+pub mod wire;

@@ -1,0 +1,460 @@
+//! The MVCC store: restore from the backend, reads at a revision,
+//! compaction, hashing.
+
+use super::MvccError;
+use super::key_index::KeyIndex;
+use super::revision::{Revision, decode_key, encode_key, start_key};
+use crate::backend::{Backend, Bucket, keys};
+use crate::host::MemberEnv;
+use crate::wire::api::KeyValue;
+use parking_lot::Mutex;
+use prost::Message;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Behaviour switches of the store.
+#[derive(Debug, Clone, Copy)]
+pub struct MvccOptions {
+    pub compaction_batch_limit: usize,
+    pub compaction_sleep: Duration,
+    /// etcd-18089: compaction drops a tombstone at the compact revision.
+    pub bug_drop_tombstone_at_compact_rev: bool,
+    /// etcd-17780: compaction drops the newest tombstone too, and restore
+    /// ignores the scheduled compact revision when computing the revision.
+    pub bug_lower_revision_after_compaction: bool,
+    /// etcd-19179: restore skips keys whose only revision is a tombstone.
+    pub bug_skip_tombstone_only_keys: bool,
+}
+
+impl Default for MvccOptions {
+    fn default() -> Self {
+        MvccOptions {
+            compaction_batch_limit: 16,
+            compaction_sleep: Duration::from_millis(2),
+            bug_drop_tombstone_at_compact_rev: false,
+            bug_lower_revision_after_compaction: false,
+            bug_skip_tombstone_only_keys: false,
+        }
+    }
+}
+
+pub(super) struct State {
+    pub(super) index: BTreeMap<Vec<u8>, KeyIndex>,
+    pub(super) current_rev: i64,
+    /// Reads below this revision fail with `Compacted` (0 = none yet).
+    pub(super) compact_main_rev: i64,
+}
+
+pub(super) struct Shared {
+    pub(super) backend: Backend,
+    pub(super) env: MemberEnv,
+    pub(super) state: Mutex<State>,
+    pub(super) opts: MvccOptions,
+}
+
+/// Handle to the store (cheap to clone).
+#[derive(Clone)]
+pub struct Mvcc {
+    pub(super) shared: Arc<Shared>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeOptions {
+    pub key: Vec<u8>,
+    pub range_end: Vec<u8>,
+    pub revision: i64,
+    pub limit: i64,
+    pub keys_only: bool,
+    pub count_only: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeResult {
+    pub kvs: Vec<KeyValue>,
+    pub count: i64,
+    pub more: bool,
+    /// The revision the read was served at.
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashKv {
+    pub hash: u32,
+    pub compact_revision: i64,
+    pub hash_revision: i64,
+}
+
+/// A compaction whose index part is done; its backend deletions run later
+/// (etcd's FIFO compaction scheduler) through [`CompactionJob::run`].
+pub struct CompactionJob {
+    mvcc: Mvcc,
+    pub revision: i64,
+    keep: BTreeSet<Revision>,
+}
+
+fn read_i64(backend: &Backend, key: &[u8]) -> Result<Option<i64>, MvccError> {
+    match backend.get(Bucket::Meta, key) {
+        None => Ok(None),
+        Some(v) if v.len() == 8 => Ok(Some(i64::from_be_bytes(
+            v.as_slice().try_into().unwrap_or([0; 8]),
+        ))),
+        Some(v) => Err(MvccError::Corrupt(format!(
+            "meta/{} has {} bytes, expected 8",
+            String::from_utf8_lossy(key),
+            v.len()
+        ))),
+    }
+}
+
+/// Decodes one key-bucket pair.
+pub(super) fn decode_pair(k: &[u8], v: &[u8]) -> Result<(Revision, bool, KeyValue), MvccError> {
+    let (rev, tombstone) =
+        decode_key(k).ok_or_else(|| MvccError::Corrupt(format!("bad revision key {k:?}")))?;
+    let kv = KeyValue::decode(v)
+        .map_err(|e| MvccError::Corrupt(format!("revision {}: {e}", rev.main)))?;
+    Ok((rev, tombstone, kv))
+}
+
+impl Mvcc {
+    /// Rebuilds the store from the backend; resumes an unfinished
+    /// compaction (the returned job must be run).
+    pub fn open(
+        backend: Backend,
+        env: MemberEnv,
+        opts: MvccOptions,
+    ) -> Result<(Mvcc, Option<CompactionJob>), MvccError> {
+        let mut index: BTreeMap<Vec<u8>, KeyIndex> = BTreeMap::new();
+        let mut current_rev = 1;
+        for (k, v) in backend.scan(Bucket::Key) {
+            let (rev, tombstone, kv) = decode_pair(&k, &v)?;
+            current_rev = current_rev.max(rev.main);
+            if tombstone {
+                match index.get_mut(&kv.key) {
+                    Some(ki) if ki.is_live() => {
+                        ki.tombstone(rev)
+                            .map_err(|e| MvccError::Corrupt(e.to_string()))?;
+                    }
+                    _ if opts.bug_skip_tombstone_only_keys => {}
+                    _ => index
+                        .entry(kv.key.clone())
+                        .or_default()
+                        .restore_tombstone(rev),
+                }
+            } else {
+                index
+                    .entry(kv.key.clone())
+                    .or_default()
+                    .put(rev)
+                    .map_err(|e| MvccError::Corrupt(e.to_string()))?;
+            }
+        }
+        let finished = read_i64(&backend, keys::FINISHED_COMPACT_REV)?.unwrap_or(0);
+        let scheduled = read_i64(&backend, keys::SCHEDULED_COMPACT_REV)?.unwrap_or(0);
+        current_rev = current_rev.max(finished);
+        if !opts.bug_lower_revision_after_compaction {
+            // The newest revision may have been a compacted-away tombstone;
+            // the scheduled compact revision still says how far we were.
+            current_rev = current_rev.max(scheduled);
+        }
+        let mvcc = Mvcc {
+            shared: Arc::new(Shared {
+                backend,
+                env,
+                state: Mutex::new(State {
+                    index,
+                    current_rev,
+                    compact_main_rev: finished,
+                }),
+                opts,
+            }),
+        };
+        let job = if scheduled > finished {
+            tracing::info!(
+                member = mvcc.shared.env.member,
+                scheduled,
+                finished,
+                "resuming compaction"
+            );
+            Some(mvcc.compact_index(scheduled))
+        } else {
+            None
+        };
+        Ok((mvcc, job))
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.shared.backend
+    }
+
+    pub fn current_revision(&self) -> i64 {
+        self.shared.state.lock().current_rev
+    }
+
+    pub fn compact_revision(&self) -> i64 {
+        self.shared.state.lock().compact_main_rev
+    }
+
+    /// Reads keys as of a revision (0 = the current one).
+    pub fn range(&self, opts: &RangeOptions) -> Result<RangeResult, MvccError> {
+        let found = {
+            let st = self.shared.state.lock();
+            let rev = if opts.revision <= 0 {
+                st.current_rev
+            } else {
+                opts.revision
+            };
+            if rev > st.current_rev {
+                return Err(MvccError::FutureRevision);
+            }
+            if rev < st.compact_main_rev {
+                return Err(MvccError::Compacted {
+                    compact_revision: st.compact_main_rev,
+                });
+            }
+            let mut found = Vec::new();
+            for (key, ki) in index_range(&st.index, &opts.key, &opts.range_end) {
+                if let Some(at) = ki.get(rev) {
+                    found.push((key.clone(), at.modified));
+                }
+            }
+            (rev, found)
+        };
+        let (rev, found) = found;
+        let count = found.len() as i64;
+        let limit = if opts.limit > 0 {
+            opts.limit as usize
+        } else {
+            usize::MAX
+        };
+        let more = found.len() > limit;
+        let mut kvs = Vec::new();
+        if !opts.count_only {
+            for (key, modified) in found.into_iter().take(limit) {
+                let mut kv = self.value_at(&key, modified)?;
+                if opts.keys_only {
+                    kv.value.clear();
+                }
+                kvs.push(kv);
+            }
+        }
+        Ok(RangeResult {
+            kvs,
+            count,
+            more,
+            revision: rev,
+        })
+    }
+
+    fn value_at(&self, key: &[u8], rev: Revision) -> Result<KeyValue, MvccError> {
+        let bytes = self
+            .shared
+            .backend
+            .get(Bucket::Key, &encode_key(rev, false))
+            .ok_or_else(|| {
+                MvccError::Corrupt(format!(
+                    "revision {} of {key:?} missing in the backend",
+                    rev.main
+                ))
+            })?;
+        KeyValue::decode(bytes.as_slice()).map_err(|e| MvccError::Corrupt(e.to_string()))
+    }
+
+    /// The key's value as of `rev`, if it existed and is not compacted.
+    pub fn get_at(&self, key: &[u8], rev: i64) -> Option<KeyValue> {
+        let modified = {
+            let st = self.shared.state.lock();
+            if rev < st.compact_main_rev {
+                return None;
+            }
+            st.index.get(key)?.get(rev)?.modified
+        };
+        self.value_at(key, modified).ok()
+    }
+
+    /// Every change with `from <= revision <= to`, in revision order, as
+    /// (revision, is_delete, key value) — what a catching-up watcher reads.
+    pub fn changes_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(Revision, bool, KeyValue)>, MvccError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let pairs = self
+            .shared
+            .backend
+            .range(Bucket::Key, &start_key(from), &start_key(to + 1), 0);
+        pairs.iter().map(|(k, v)| decode_pair(k, v)).collect()
+    }
+
+    /// Validates a compaction and does its index part: from now on reads
+    /// below `rev` fail. The backend part is the returned job.
+    pub async fn compact(&self, rev: i64) -> Result<CompactionJob, MvccError> {
+        {
+            let mut st = self.shared.state.lock();
+            if rev <= st.compact_main_rev {
+                return Err(MvccError::Compacted {
+                    compact_revision: st.compact_main_rev,
+                });
+            }
+            if rev > st.current_rev {
+                return Err(MvccError::FutureRevision);
+            }
+            st.compact_main_rev = rev;
+        }
+        let env = &self.shared.env;
+        let mut tx = self.shared.backend.batch_tx().await;
+        tx.put(
+            Bucket::Meta,
+            keys::SCHEDULED_COMPACT_REV,
+            &rev.to_be_bytes(),
+        );
+        env.failpoint("compactBeforeCommitScheduledCompact")
+            .await
+            .map_err(|e| MvccError::Backend(e.into()))?;
+        tx.commit_now(true).await?;
+        env.failpoint("compactAfterCommitScheduledCompact")
+            .await
+            .map_err(|e| MvccError::Backend(e.into()))?;
+        Ok(self.compact_index(rev))
+    }
+
+    fn compact_index(&self, rev: i64) -> CompactionJob {
+        let mut keep = BTreeSet::new();
+        let mut st = self.shared.state.lock();
+        st.compact_main_rev = st.compact_main_rev.max(rev);
+        let drop_at_rev = self.shared.opts.bug_drop_tombstone_at_compact_rev
+            || self.shared.opts.bug_lower_revision_after_compaction;
+        st.index.retain(|_, ki| {
+            ki.compact(rev, &mut keep, drop_at_rev);
+            !ki.is_empty()
+        });
+        CompactionJob {
+            mvcc: self.clone(),
+            revision: rev,
+            keep,
+        }
+    }
+
+    /// etcd's HashKV: a CRC over the key bucket up to `rev`, ignoring what
+    /// compaction at the compact revision would remove.
+    pub fn hash_kv(&self, rev: i64) -> Result<HashKv, MvccError> {
+        let (rev, compact_rev, keep) = {
+            let st = self.shared.state.lock();
+            let rev = if rev <= 0 { st.current_rev } else { rev };
+            if rev > st.current_rev {
+                return Err(MvccError::FutureRevision);
+            }
+            if rev < st.compact_main_rev {
+                return Err(MvccError::Compacted {
+                    compact_revision: st.compact_main_rev,
+                });
+            }
+            let mut keep = BTreeSet::new();
+            for ki in st.index.values() {
+                ki.keep(st.compact_main_rev, &mut keep);
+            }
+            (rev, st.compact_main_rev, keep)
+        };
+        let mut h = crc32fast::Hasher::new();
+        h.update(Bucket::Key.name().as_bytes());
+        for (k, v) in self
+            .shared
+            .backend
+            .range(Bucket::Key, &start_key(0), &start_key(rev + 1), 0)
+        {
+            let Some((kr, _)) = decode_key(&k) else {
+                return Err(MvccError::Corrupt(format!("bad revision key {k:?}")));
+            };
+            if kr.main <= compact_rev && !keep.contains(&kr) {
+                continue;
+            }
+            h.update(&k);
+            h.update(&v);
+        }
+        Ok(HashKv {
+            hash: h.finalize(),
+            compact_revision: compact_rev,
+            hash_revision: rev,
+        })
+    }
+
+    /// Number of keys with a live or compactable history.
+    pub fn index_len(&self) -> usize {
+        self.shared.state.lock().index.len()
+    }
+}
+
+pub(super) fn index_range<'a>(
+    index: &'a BTreeMap<Vec<u8>, KeyIndex>,
+    start: &[u8],
+    end: &[u8],
+) -> Box<dyn Iterator<Item = (&'a Vec<u8>, &'a KeyIndex)> + 'a> {
+    if end.is_empty() {
+        return Box::new(index.get_key_value(start).into_iter());
+    }
+    let lower = Bound::Included(start.to_vec());
+    if end == [0] {
+        return Box::new(index.range((lower, Bound::Unbounded)));
+    }
+    if start >= end {
+        return Box::new(std::iter::empty());
+    }
+    Box::new(index.range((lower, Bound::Excluded(end.to_vec()))))
+}
+
+impl CompactionJob {
+    /// Deletes compacted revisions from the backend in batches, then
+    /// records the finished compact revision.
+    pub async fn run(self) -> Result<(), MvccError> {
+        let shared = &self.mvcc.shared;
+        let env = &shared.env;
+        let fp = |e: crate::failpoint::FailpointError| MvccError::Backend(e.into());
+        let end = start_key(self.revision + 1);
+        let mut last = start_key(0);
+        loop {
+            let mut tx = shared.backend.batch_tx().await;
+            let keys = tx.range_keys(Bucket::Key, &last, &end, shared.opts.compaction_batch_limit);
+            for key in &keys {
+                let Some((rev, _)) = decode_key(key) else {
+                    return Err(MvccError::Corrupt(format!("bad revision key {key:?}")));
+                };
+                if !self.keep.contains(&rev) {
+                    tx.delete(Bucket::Key, key);
+                }
+            }
+            if keys.len() < shared.opts.compaction_batch_limit {
+                env.failpoint("compactBeforeSetFinishedCompact")
+                    .await
+                    .map_err(fp)?;
+                tx.put(
+                    Bucket::Meta,
+                    keys::FINISHED_COMPACT_REV,
+                    &self.revision.to_be_bytes(),
+                );
+                tx.end().await?;
+                env.failpoint("compactAfterSetFinishedCompact")
+                    .await
+                    .map_err(fp)?;
+                env.emit(crate::host::NodeEvent::Compacted {
+                    revision: self.revision,
+                });
+                return Ok(());
+            }
+            if let Some(k) = keys.last() {
+                last = k.clone();
+                last.push(0);
+            }
+            drop(tx);
+            env.failpoint("compactBeforeCommitBatch")
+                .await
+                .map_err(fp)?;
+            shared.backend.commit().await?;
+            env.failpoint("compactAfterCommitBatch").await.map_err(fp)?;
+            madsim::time::sleep(shared.opts.compaction_sleep).await;
+        }
+    }
+}

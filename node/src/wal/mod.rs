@@ -1,0 +1,415 @@
+//! The write-ahead log: segment files of CRC-checked records holding raft
+//! entries, hard states and snapshot markers.
+//!
+//! On open, a record cut short at the very end of the last segment (a torn
+//! write from a crash) is truncated away; any other damage stops the member
+//! with an error naming the file and offset.
+
+use crate::disk::{DiskError, DiskRef, join};
+use crate::framing::{self as record, Decoded};
+use protobuf::Message as _;
+use raft::eraftpb::{Entry, HardState};
+
+/// The kinds of WAL record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecordType {
+    /// Member and cluster ids; first record of every segment.
+    Metadata = 1,
+    /// A raft log entry (raft-rs protobuf encoding).
+    Entry = 2,
+    /// Raft hard state: term, vote, commit.
+    HardState = 3,
+    /// A snapshot was taken at (index, term); entries before it may be gone.
+    Snapshot = 4,
+}
+
+impl RecordType {
+    fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(RecordType::Metadata),
+            2 => Some(RecordType::Entry),
+            3 => Some(RecordType::HardState),
+            4 => Some(RecordType::Snapshot),
+            _ => None,
+        }
+    }
+}
+
+pub const WAL_DIR: &str = "wal";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalError {
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error("WAL {file} is corrupt at offset {offset}: {reason}")]
+    Corrupt {
+        file: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("WAL {file}: {reason}")]
+    Invalid { file: String, reason: String },
+    #[error("no WAL found in {WAL_DIR}/")]
+    Missing,
+}
+
+/// Identity written at the start of every segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalMetadata {
+    pub member_id: u64,
+    pub cluster_id: u64,
+}
+
+/// A snapshot marker: the log was (or may be) compacted up to here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct SnapshotMarker {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// Everything recovered from the WAL on open.
+#[derive(Debug, Clone)]
+pub struct WalContents {
+    pub metadata: WalMetadata,
+    pub hard_state: HardState,
+    /// Every snapshot marker, oldest first.
+    pub snapshots: Vec<SnapshotMarker>,
+    /// Entries in index order, later writes replacing earlier ones from the
+    /// same index on (a new leader's log overwriting an uncommitted tail).
+    pub entries: Vec<Entry>,
+    /// Bytes cut from the end of the last segment as a torn write.
+    pub truncated_bytes: u64,
+}
+
+impl WalContents {
+    /// Entries after `index` (those a snapshot at `index` does not cover).
+    pub fn entries_after(&self, index: u64) -> Vec<Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.index > index)
+            .cloned()
+            .collect()
+    }
+}
+
+fn segment_name(seq: u64, first_index: u64) -> String {
+    format!("{seq:016x}-{first_index:016x}.wal")
+}
+
+fn parse_segment_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".wal")?;
+    let (seq, index) = stem.split_once('-')?;
+    Some((
+        u64::from_str_radix(seq, 16).ok()?,
+        u64::from_str_radix(index, 16).ok()?,
+    ))
+}
+
+fn u64_pair(a: u64, b: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&a.to_le_bytes());
+    v.extend_from_slice(&b.to_le_bytes());
+    v
+}
+
+fn read_u64_pair(payload: &[u8]) -> Option<(u64, u64)> {
+    if payload.len() != 16 {
+        return None;
+    }
+    let a = u64::from_le_bytes(payload[..8].try_into().ok()?);
+    let b = u64::from_le_bytes(payload[8..].try_into().ok()?);
+    Some((a, b))
+}
+
+/// An open WAL, appending to its last segment.
+pub struct Wal {
+    disk: DiskRef,
+    metadata: WalMetadata,
+    /// (seq, first_index, file name) of every live segment, oldest first.
+    segments: Vec<(u64, u64, String)>,
+    tail_len: u64,
+    segment_bytes: u64,
+    last_index: u64,
+    hard_state: HardState,
+}
+
+impl Wal {
+    /// Whether a WAL exists on this disk.
+    pub async fn exists(disk: &DiskRef) -> Result<bool, WalError> {
+        let names = disk.list_dir(WAL_DIR).await?;
+        Ok(names.iter().any(|n| parse_segment_name(n).is_some()))
+    }
+
+    /// Creates a fresh WAL with one empty segment.
+    pub async fn create(
+        disk: DiskRef,
+        metadata: WalMetadata,
+        segment_bytes: u64,
+    ) -> Result<Wal, WalError> {
+        let mut wal = Wal {
+            disk,
+            metadata,
+            segments: Vec::new(),
+            tail_len: 0,
+            segment_bytes,
+            last_index: 0,
+            hard_state: HardState::default(),
+        };
+        wal.cut(0, 1).await?;
+        Ok(wal)
+    }
+
+    /// Opens the WAL, replays it and truncates a torn tail.
+    pub async fn open(disk: DiskRef, segment_bytes: u64) -> Result<(Wal, WalContents), WalError> {
+        let mut segments: Vec<(u64, u64, String)> = disk
+            .list_dir(WAL_DIR)
+            .await?
+            .into_iter()
+            .filter_map(|n| parse_segment_name(&n).map(|(s, i)| (s, i, n)))
+            .collect();
+        segments.sort();
+        if segments.is_empty() {
+            return Err(WalError::Missing);
+        }
+        let mut metadata = None;
+        let mut hard_state = HardState::default();
+        let mut snapshots = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut tail_len = 0;
+        let mut truncated_bytes = 0;
+        let last = segments.len() - 1;
+        for (i, (_, _, name)) in segments.iter().enumerate() {
+            let path = join(WAL_DIR, name);
+            let buf = disk.read_all(&path).await?;
+            let mut offset = 0usize;
+            loop {
+                match record::decode_at(&buf, offset) {
+                    Decoded::End => break,
+                    Decoded::Incomplete if i == last => {
+                        // A write cut short by a crash: drop it, durably.
+                        truncated_bytes = (buf.len() - offset) as u64;
+                        tracing::info!(file = %path, offset, truncated_bytes, "truncating torn WAL tail");
+                        disk.truncate(&path, offset as u64).await?;
+                        disk.fsync(&path).await?;
+                        break;
+                    }
+                    Decoded::Incomplete => {
+                        return Err(WalError::Corrupt {
+                            file: path,
+                            offset: offset as u64,
+                            reason: "record cut short in a segment that is not the last".into(),
+                        });
+                    }
+                    Decoded::Corrupt(reason) => {
+                        return Err(WalError::Corrupt {
+                            file: path,
+                            offset: offset as u64,
+                            reason,
+                        });
+                    }
+                    Decoded::Record {
+                        kind,
+                        payload,
+                        next,
+                    } => {
+                        let bad = |reason: &str| WalError::Corrupt {
+                            file: path.clone(),
+                            offset: offset as u64,
+                            reason: reason.to_string(),
+                        };
+                        let kind = RecordType::from_byte(kind)
+                            .ok_or_else(|| bad(&format!("unknown record type {kind}")))?;
+                        match kind {
+                            RecordType::Metadata => {
+                                let (member_id, cluster_id) = read_u64_pair(payload)
+                                    .ok_or_else(|| bad("bad metadata record"))?;
+                                let m = WalMetadata {
+                                    member_id,
+                                    cluster_id,
+                                };
+                                if metadata.is_some_and(|old| old != m) {
+                                    return Err(bad("segments belong to different members"));
+                                }
+                                metadata = Some(m);
+                            }
+                            RecordType::Entry => {
+                                let entry = Entry::parse_from_bytes(payload)
+                                    .map_err(|e| bad(&format!("undecodable entry: {e}")))?;
+                                // A later entry at an index replaces the tail from there.
+                                if let Some(pos) =
+                                    entries.iter().position(|e| e.index >= entry.index)
+                                {
+                                    entries.truncate(pos);
+                                }
+                                entries.push(entry);
+                            }
+                            RecordType::HardState => {
+                                hard_state = HardState::parse_from_bytes(payload)
+                                    .map_err(|e| bad(&format!("undecodable hard state: {e}")))?;
+                            }
+                            RecordType::Snapshot => {
+                                let (index, term) = read_u64_pair(payload)
+                                    .ok_or_else(|| bad("bad snapshot record"))?;
+                                snapshots.push(SnapshotMarker { index, term });
+                            }
+                        }
+                        offset = next;
+                    }
+                }
+            }
+            if i == last {
+                tail_len = offset as u64;
+            }
+        }
+        let metadata = metadata.ok_or_else(|| WalError::Invalid {
+            file: join(WAL_DIR, &segments[0].2),
+            reason: "no metadata record".into(),
+        })?;
+        let last_index = entries.last().map(|e| e.index).unwrap_or(0);
+        let wal = Wal {
+            disk,
+            metadata,
+            segments,
+            tail_len,
+            segment_bytes,
+            last_index,
+            hard_state: hard_state.clone(),
+        };
+        let contents = WalContents {
+            metadata,
+            hard_state,
+            snapshots,
+            entries,
+            truncated_bytes,
+        };
+        Ok((wal, contents))
+    }
+
+    pub fn metadata(&self) -> WalMetadata {
+        self.metadata
+    }
+
+    fn tail_path(&self) -> String {
+        join(
+            WAL_DIR,
+            &self
+                .segments
+                .last()
+                .map(|s| s.2.clone())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Starts a new segment whose first entry will be `first_index`.
+    async fn cut(&mut self, seq: u64, first_index: u64) -> Result<(), WalError> {
+        let name = segment_name(seq, first_index);
+        let path = join(WAL_DIR, &name);
+        self.disk.create(&path).await?;
+        let mut buf = Vec::new();
+        record::encode(
+            &mut buf,
+            RecordType::Metadata as u8,
+            &u64_pair(self.metadata.member_id, self.metadata.cluster_id),
+        );
+        let hs = self
+            .hard_state
+            .write_to_bytes()
+            .map_err(|e| WalError::Invalid {
+                file: path.clone(),
+                reason: e.to_string(),
+            })?;
+        record::encode(&mut buf, RecordType::HardState as u8, &hs);
+        self.disk.append(&path, &buf).await?;
+        self.disk.fsync(&path).await?;
+        self.disk.fsync_dir(WAL_DIR).await?;
+        self.segments.push((seq, first_index, name));
+        self.tail_len = buf.len() as u64;
+        Ok(())
+    }
+
+    /// Appends entries and the hard state and makes them durable.
+    pub async fn save(
+        &mut self,
+        entries: &[Entry],
+        hard_state: Option<&HardState>,
+    ) -> Result<(), WalError> {
+        if entries.is_empty() && hard_state.is_none() {
+            return Ok(());
+        }
+        let path = self.tail_path();
+        let mut buf = Vec::new();
+        for e in entries {
+            let bytes = e.write_to_bytes().map_err(|err| WalError::Invalid {
+                file: path.clone(),
+                reason: err.to_string(),
+            })?;
+            record::encode(&mut buf, RecordType::Entry as u8, &bytes);
+        }
+        if let Some(hs) = hard_state {
+            let bytes = hs.write_to_bytes().map_err(|err| WalError::Invalid {
+                file: path.clone(),
+                reason: err.to_string(),
+            })?;
+            record::encode(&mut buf, RecordType::HardState as u8, &bytes);
+            self.hard_state = hs.clone();
+        }
+        self.disk.append(&path, &buf).await?;
+        self.disk.fsync(&path).await?;
+        self.tail_len += buf.len() as u64;
+        if let Some(last) = entries.last() {
+            self.last_index = last.index;
+        }
+        if self.tail_len >= self.segment_bytes {
+            let seq = self.segments.last().map(|s| s.0 + 1).unwrap_or(0);
+            self.cut(seq, self.last_index + 1).await?;
+        }
+        Ok(())
+    }
+
+    /// Records that a snapshot at (index, term) exists, durably.
+    pub async fn save_snapshot_marker(&mut self, marker: SnapshotMarker) -> Result<(), WalError> {
+        let path = self.tail_path();
+        let mut buf = Vec::new();
+        record::encode(
+            &mut buf,
+            RecordType::Snapshot as u8,
+            &u64_pair(marker.index, marker.term),
+        );
+        self.disk.append(&path, &buf).await?;
+        self.disk.fsync(&path).await?;
+        self.tail_len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Removes segments that only hold entries before `index`, keeping at
+    /// least `keep` of the older segments (etcd's --max-wals). Returns how
+    /// many were removed.
+    pub async fn release_to(&mut self, index: u64, keep: usize) -> Result<usize, WalError> {
+        // Segment i holds entries from its first_index up to the next
+        // segment's first_index; it is releasable if that next one starts at
+        // or before `index`.
+        let mut releasable: usize = 0;
+        for w in self.segments.windows(2) {
+            if w[1].1 <= index {
+                releasable += 1;
+            } else {
+                break;
+            }
+        }
+        let remove = releasable.saturating_sub(keep);
+        if remove == 0 {
+            return Ok(0);
+        }
+        let removed: Vec<_> = self.segments.drain(..remove).collect();
+        for (_, _, name) in &removed {
+            self.disk.remove(&join(WAL_DIR, name)).await?;
+        }
+        self.disk.fsync_dir(WAL_DIR).await?;
+        Ok(removed.len())
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+}
