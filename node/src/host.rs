@@ -78,6 +78,8 @@ impl std::fmt::Display for Role {
 /// Why a member process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitReason {
+    /// A graceful stop: everything was flushed first.
+    Stopped,
     /// An armed failpoint with the crash action was reached.
     Failpoint(&'static str),
     /// The store hit an error it cannot continue after (etcd would panic or
@@ -101,6 +103,8 @@ pub struct MemberEnv {
     pub clock: ClockRef,
     pub host: Arc<dyn Host>,
     pub failpoints: Arc<Failpoints>,
+    /// Notified when the world asks the process to stop gracefully.
+    pub stop: Arc<tokio::sync::Notify>,
 }
 
 impl MemberEnv {

@@ -4,16 +4,20 @@
 
 pub mod backend;
 pub mod bugs;
+pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod disk;
 pub mod failpoint;
 pub mod framing;
 pub mod host;
+pub mod lease;
 pub mod mvcc;
 pub mod raft_log;
 pub mod real_disk;
 pub mod schema;
+pub mod server;
 pub mod version;
 pub mod wal;
 pub mod wire;

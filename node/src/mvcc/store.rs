@@ -108,6 +108,50 @@ fn read_i64(backend: &Backend, key: &[u8]) -> Result<Option<i64>, MvccError> {
     }
 }
 
+/// Builds the index from the key bucket. Returns the state and, when a
+/// compaction was scheduled but not finished, its revision.
+fn load_state(backend: &Backend, opts: &MvccOptions) -> Result<(State, Option<i64>), MvccError> {
+    let mut index: BTreeMap<Vec<u8>, KeyIndex> = BTreeMap::new();
+    let mut current_rev = 1;
+    for (k, v) in backend.scan(Bucket::Key) {
+        let (rev, tombstone, kv) = decode_pair(&k, &v)?;
+        current_rev = current_rev.max(rev.main);
+        if tombstone {
+            match index.get_mut(&kv.key) {
+                Some(ki) if ki.is_live() => {
+                    ki.tombstone(rev)
+                        .map_err(|e| MvccError::Corrupt(e.to_string()))?;
+                }
+                _ if opts.bug_skip_tombstone_only_keys => {}
+                _ => index
+                    .entry(kv.key.clone())
+                    .or_default()
+                    .restore_tombstone(rev),
+            }
+        } else {
+            index
+                .entry(kv.key.clone())
+                .or_default()
+                .put(rev)
+                .map_err(|e| MvccError::Corrupt(e.to_string()))?;
+        }
+    }
+    let finished = read_i64(backend, keys::FINISHED_COMPACT_REV)?.unwrap_or(0);
+    let scheduled = read_i64(backend, keys::SCHEDULED_COMPACT_REV)?.unwrap_or(0);
+    current_rev = current_rev.max(finished);
+    if !opts.bug_lower_revision_after_compaction {
+        // The newest revision may have been a compacted-away tombstone; the
+        // scheduled compact revision still says how far the store was.
+        current_rev = current_rev.max(scheduled);
+    }
+    let state = State {
+        index,
+        current_rev,
+        compact_main_rev: finished,
+    };
+    Ok((state, (scheduled > finished).then_some(scheduled)))
+}
+
 /// Decodes one key-bucket pair.
 pub(super) fn decode_pair(k: &[u8], v: &[u8]) -> Result<(Revision, bool, KeyValue), MvccError> {
     let (rev, tombstone) =
@@ -125,63 +169,24 @@ impl Mvcc {
         env: MemberEnv,
         opts: MvccOptions,
     ) -> Result<(Mvcc, Option<CompactionJob>), MvccError> {
-        let mut index: BTreeMap<Vec<u8>, KeyIndex> = BTreeMap::new();
-        let mut current_rev = 1;
-        for (k, v) in backend.scan(Bucket::Key) {
-            let (rev, tombstone, kv) = decode_pair(&k, &v)?;
-            current_rev = current_rev.max(rev.main);
-            if tombstone {
-                match index.get_mut(&kv.key) {
-                    Some(ki) if ki.is_live() => {
-                        ki.tombstone(rev)
-                            .map_err(|e| MvccError::Corrupt(e.to_string()))?;
-                    }
-                    _ if opts.bug_skip_tombstone_only_keys => {}
-                    _ => index
-                        .entry(kv.key.clone())
-                        .or_default()
-                        .restore_tombstone(rev),
-                }
-            } else {
-                index
-                    .entry(kv.key.clone())
-                    .or_default()
-                    .put(rev)
-                    .map_err(|e| MvccError::Corrupt(e.to_string()))?;
-            }
-        }
-        let finished = read_i64(&backend, keys::FINISHED_COMPACT_REV)?.unwrap_or(0);
-        let scheduled = read_i64(&backend, keys::SCHEDULED_COMPACT_REV)?.unwrap_or(0);
-        current_rev = current_rev.max(finished);
-        if !opts.bug_lower_revision_after_compaction {
-            // The newest revision may have been a compacted-away tombstone;
-            // the scheduled compact revision still says how far we were.
-            current_rev = current_rev.max(scheduled);
-        }
+        let (state, scheduled) = load_state(&backend, &opts)?;
         let mvcc = Mvcc {
             shared: Arc::new(Shared {
                 backend,
                 env,
-                state: Mutex::new(State {
-                    index,
-                    current_rev,
-                    compact_main_rev: finished,
-                }),
+                state: Mutex::new(state),
                 opts,
             }),
         };
-        let job = if scheduled > finished {
-            tracing::info!(
-                member = mvcc.shared.env.member,
-                scheduled,
-                finished,
-                "resuming compaction"
-            );
-            Some(mvcc.compact_index(scheduled))
-        } else {
-            None
-        };
+        let job = scheduled.map(|rev| mvcc.compact_index(rev));
         Ok((mvcc, job))
+    }
+
+    /// Reloads everything from the backend (after a snapshot replaced it).
+    pub fn reload(&self) -> Result<Option<CompactionJob>, MvccError> {
+        let (state, scheduled) = load_state(&self.shared.backend, &self.shared.opts)?;
+        *self.shared.state.lock() = state;
+        Ok(scheduled.map(|rev| self.compact_index(rev)))
     }
 
     pub fn backend(&self) -> &Backend {

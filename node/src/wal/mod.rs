@@ -54,11 +54,39 @@ pub enum WalError {
     Missing,
 }
 
-/// Identity written at the start of every segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Identity written at the start of every segment, with the voters the
+/// cluster was bootstrapped with (empty for a member that joined later).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalMetadata {
     pub member_id: u64,
     pub cluster_id: u64,
+    pub bootstrap_voters: Vec<u64>,
+}
+
+impl WalMetadata {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = u64_pair(self.member_id, self.cluster_id);
+        for id in &self.bootstrap_voters {
+            v.extend_from_slice(&id.to_le_bytes());
+        }
+        v
+    }
+
+    fn decode(payload: &[u8]) -> Option<WalMetadata> {
+        if payload.len() < 16 || payload.len() % 8 != 0 {
+            return None;
+        }
+        let (member_id, cluster_id) = read_u64_pair(&payload[..16])?;
+        let bootstrap_voters = payload[16..]
+            .chunks(8)
+            .map(|c| c.try_into().ok().map(u64::from_le_bytes))
+            .collect::<Option<Vec<u64>>>()?;
+        Some(WalMetadata {
+            member_id,
+            cluster_id,
+            bootstrap_voters,
+        })
+    }
 }
 
 /// A snapshot marker: the log was (or may be) compacted up to here.
@@ -222,13 +250,9 @@ impl Wal {
                             .ok_or_else(|| bad(&format!("unknown record type {kind}")))?;
                         match kind {
                             RecordType::Metadata => {
-                                let (member_id, cluster_id) = read_u64_pair(payload)
+                                let m = WalMetadata::decode(payload)
                                     .ok_or_else(|| bad("bad metadata record"))?;
-                                let m = WalMetadata {
-                                    member_id,
-                                    cluster_id,
-                                };
-                                if metadata.is_some_and(|old| old != m) {
+                                if metadata.as_ref().is_some_and(|old| *old != m) {
                                     return Err(bad("segments belong to different members"));
                                 }
                                 metadata = Some(m);
@@ -262,14 +286,14 @@ impl Wal {
                 tail_len = offset as u64;
             }
         }
-        let metadata = metadata.ok_or_else(|| WalError::Invalid {
+        let metadata: WalMetadata = metadata.ok_or_else(|| WalError::Invalid {
             file: join(WAL_DIR, &segments[0].2),
             reason: "no metadata record".into(),
         })?;
         let last_index = entries.last().map(|e| e.index).unwrap_or(0);
         let wal = Wal {
             disk,
-            metadata,
+            metadata: metadata.clone(),
             segments,
             tail_len,
             segment_bytes,
@@ -286,8 +310,8 @@ impl Wal {
         Ok((wal, contents))
     }
 
-    pub fn metadata(&self) -> WalMetadata {
-        self.metadata
+    pub fn metadata(&self) -> &WalMetadata {
+        &self.metadata
     }
 
     fn tail_path(&self) -> String {
@@ -310,7 +334,7 @@ impl Wal {
         record::encode(
             &mut buf,
             RecordType::Metadata as u8,
-            &u64_pair(self.metadata.member_id, self.metadata.cluster_id),
+            &self.metadata.encode(),
         );
         let hs = self
             .hard_state

@@ -293,6 +293,10 @@ pub struct StatusResponse {
     pub downgrade_enabled: bool,
     #[prost(string, tag = "15")]
     pub downgrade_target: String,
+    /// Index of the newest snapshot; the raft log is kept from
+    /// `snapshot_index - catchup_entries` on.
+    #[prost(uint64, tag = "16")]
+    pub snapshot_index: u64,
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -118,6 +118,18 @@ impl internal_request::Request {
     }
 }
 
+/// Carried in a raft configuration change: who proposed it (to answer
+/// them) and the member being added.
+#[derive(Clone, PartialEq, Message)]
+pub struct ConfChangeContext {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(uint64, tag = "2")]
+    pub proposer: u64,
+    #[prost(message, optional, tag = "3")]
+    pub member: Option<super::api::Member>,
+}
+
 /// Messages members send each other besides raft's own.
 #[derive(Clone, PartialEq, Message)]
 pub struct PeerMessage {

@@ -1,0 +1,229 @@
+//! The client library: connects to members, sends one request at a time,
+//! and reports errors a caller can act on. It never retries a request by
+//! itself: when an outcome is unknown it says so.
+
+use crate::config::CLIENT_PORT;
+use crate::wire::api::{
+    ClientRequest, ClientResponse, ErrorCode, ErrorResponse, client_request, client_response,
+    decode, encode,
+};
+use madsim::net::{Endpoint, Receiver, Sender};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Could not reach a member: the request was not sent.
+    #[error("no member reachable: {0}")]
+    Unavailable(String),
+    /// No answer in time: the request may or may not have taken effect.
+    #[error("request timed out")]
+    Timeout,
+    /// The connection broke after the request was sent: outcome unknown.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+    /// The member answered with an error.
+    #[error("{code:?}: {message}")]
+    Server {
+        code: ErrorCode,
+        message: String,
+        compact_revision: i64,
+        leader_hint: u64,
+    },
+    /// The answer could not be decoded or did not match the request.
+    #[error("bad response: {0}")]
+    BadResponse(String),
+}
+
+impl ClientError {
+    /// Whether a write that got this error may still have been applied.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ClientError::Timeout | ClientError::ConnectionLost(_) => true,
+            ClientError::Server { code, .. } => {
+                matches!(code, ErrorCode::Timeout | ErrorCode::Stopped)
+            }
+            ClientError::Unavailable(_) | ClientError::BadResponse(_) => false,
+        }
+    }
+
+    fn from_response(e: ErrorResponse) -> Self {
+        ClientError::Server {
+            code: ErrorCode::try_from(e.code).unwrap_or(ErrorCode::Unspecified),
+            message: e.message,
+            compact_revision: e.compact_revision,
+            leader_hint: e.leader_hint,
+        }
+    }
+}
+
+struct Connection {
+    member: usize,
+    tx: Sender,
+    rx: Receiver,
+}
+
+/// A client of the cluster. Requests go to the current endpoint; after a
+/// failure the next request goes to the next endpoint.
+pub struct Client {
+    endpoints: Vec<(u64, IpAddr)>,
+    current: usize,
+    conn: Option<Connection>,
+    timeout: Duration,
+    next_id: u64,
+}
+
+impl Client {
+    /// `endpoints`: (member id, ip) pairs; `start` picks the first one.
+    pub fn new(endpoints: Vec<(u64, IpAddr)>, start: usize, timeout: Duration) -> Self {
+        let current = if endpoints.is_empty() {
+            0
+        } else {
+            start % endpoints.len()
+        };
+        Client {
+            endpoints,
+            current,
+            conn: None,
+            timeout,
+            next_id: 1,
+        }
+    }
+
+    /// The member the next request goes to.
+    pub fn member(&self) -> u64 {
+        self.endpoints.get(self.current).map(|e| e.0).unwrap_or(0)
+    }
+
+    pub fn set_endpoints(&mut self, endpoints: Vec<(u64, IpAddr)>) {
+        self.endpoints = endpoints;
+        self.current = 0;
+        self.conn = None;
+    }
+
+    /// Sends the next request to another member.
+    pub fn rotate(&mut self) {
+        if !self.endpoints.is_empty() {
+            self.current = (self.current + 1) % self.endpoints.len();
+        }
+        self.conn = None;
+    }
+
+    /// Sends the next request to this member, if it is an endpoint.
+    pub fn prefer(&mut self, member: u64) {
+        if let Some(i) = self.endpoints.iter().position(|e| e.0 == member)
+            && i != self.current
+        {
+            self.current = i;
+            self.conn = None;
+        }
+    }
+
+    async fn connect(&mut self) -> Result<(), ClientError> {
+        if self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.member == self.current && !c.tx.is_closed())
+        {
+            return Ok(());
+        }
+        let (_, ip) = *self
+            .endpoints
+            .get(self.current)
+            .ok_or_else(|| ClientError::Unavailable("no endpoints".into()))?;
+        let ep = Endpoint::bind("0.0.0.0:0")
+            .await
+            .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        let connect = ep.connect1(SocketAddr::new(ip, CLIENT_PORT));
+        let (tx, rx) = match madsim::time::timeout(self.timeout, connect).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(ClientError::Unavailable(format!("{ip}: {e}"))),
+            Err(_) => return Err(ClientError::Unavailable(format!("{ip}: connect timed out"))),
+        };
+        self.conn = Some(Connection {
+            member: self.current,
+            tx,
+            rx,
+        });
+        Ok(())
+    }
+
+    /// Sends one request and waits for its answer.
+    pub async fn request(
+        &mut self,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, ClientError> {
+        let result = self.request_once(body).await;
+        if let Err(e) = &result {
+            let switch = match e {
+                ClientError::Server { code, .. } => matches!(
+                    code,
+                    ErrorCode::NoLeader | ErrorCode::Stopped | ErrorCode::Timeout
+                ),
+                _ => true,
+            };
+            if switch {
+                if let ClientError::Server { leader_hint, .. } = e
+                    && *leader_hint != 0
+                {
+                    self.prefer(*leader_hint);
+                } else {
+                    self.rotate();
+                }
+            }
+        }
+        result
+    }
+
+    async fn request_once(
+        &mut self,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, ClientError> {
+        let deadline = madsim::time::Instant::now() + self.timeout;
+        self.connect().await?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let bytes = encode(&ClientRequest {
+            id,
+            body: Some(body),
+        });
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| ClientError::Unavailable("not connected".into()))?;
+        if let Err(e) = conn.tx.send(Box::new(bytes)).await {
+            self.conn = None;
+            return Err(ClientError::Unavailable(e.to_string()));
+        }
+        loop {
+            let left = deadline.saturating_duration_since(madsim::time::Instant::now());
+            let received = madsim::time::timeout(left, conn.rx.recv()).await;
+            let payload = match received {
+                Err(_) => {
+                    // Drop the connection: a late answer must not be taken
+                    // for the next request's.
+                    self.conn = None;
+                    return Err(ClientError::Timeout);
+                }
+                Ok(Err(e)) => {
+                    self.conn = None;
+                    return Err(ClientError::ConnectionLost(e.to_string()));
+                }
+                Ok(Ok(p)) => p,
+            };
+            let bytes = payload
+                .downcast::<Vec<u8>>()
+                .map_err(|_| ClientError::BadResponse("not bytes".into()))?;
+            let resp: ClientResponse = decode("client response", &bytes)
+                .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+            if resp.id != id {
+                continue;
+            }
+            return match resp.body {
+                Some(client_response::Body::Error(e)) => Err(ClientError::from_response(e)),
+                Some(body) => Ok(body),
+                None => Err(ClientError::BadResponse("empty response".into())),
+            };
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! The apply loop: applies committed entries (and received snapshots) to
+//! the state machine in log order, answers the proposers waiting on this
+//! member, and takes a snapshot every `snapshot_count` entries.
+
+use super::bootstrap::{encode_conf_state, restore_lessor};
+use super::txn::{ApplyError, TxnExecutor, set_txn_revision, validate_txn};
+use super::{ApplyWork, CompactionTask, MemberState, RaftRequest, error, snap};
+use crate::backend::{Bucket, keys};
+
+use crate::bugs::Bug;
+use crate::cluster::{ClusterState, DowngradeInfo};
+use crate::host::NodeEvent;
+use crate::schema;
+use crate::version::Version;
+use crate::wire::api::{
+    CompactionResponse, ErrorCode, ErrorResponse, LeaseGrantResponse, LeaseRevokeResponse, Member,
+    client_response,
+};
+use crate::wire::internal::{ConfChangeContext, InternalRequest, internal_request::Request};
+use prost::Message as _;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Snapshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+struct Applier {
+    state: Arc<MemberState>,
+    conf_state: ConfState,
+    last_snapshot_index: u64,
+}
+
+pub(crate) async fn run(
+    state: Arc<MemberState>,
+    mut work: mpsc::UnboundedReceiver<ApplyWork>,
+    conf_state: ConfState,
+) {
+    let last_snapshot_index = state.raft_log.snapshot_index().max(state.applied_index());
+    let mut applier = Applier {
+        state,
+        conf_state,
+        last_snapshot_index,
+    };
+    while let Some(w) = work.recv().await {
+        if let Some((index, term, path)) = w.snapshot {
+            applier.apply_snapshot(index, term, &path).await;
+        }
+        for entry in w.entries {
+            applier.apply_entry(entry).await;
+        }
+    }
+}
+
+fn to_response(e: ApplyError) -> ErrorResponse {
+    ErrorResponse {
+        code: e.code as i32,
+        message: e.message,
+        compact_revision: e.compact_revision,
+        leader_hint: 0,
+    }
+}
+
+impl Applier {
+    async fn fatal(&self, what: impl std::fmt::Display) -> ! {
+        self.state.fatal(what).await
+    }
+
+    async fn apply_entry(&mut self, entry: Entry) {
+        let state = self.state.clone();
+        let (index, term) = (entry.index, entry.term);
+        let early_ci = state.config.bugs.has(Bug::Etcd13766);
+        let already_applied = index <= state.ci.get().0;
+        if early_ci && !already_applied {
+            // etcd-13766: the index was recorded before the entry's data.
+            state.ci.set(index, term);
+        }
+        // Let other tasks (commits, watchers, clients) run between entries.
+        madsim::task::yield_now().await;
+
+        match entry.get_entry_type() {
+            EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
+                self.apply_conf_change(&entry, already_applied, early_ci)
+                    .await;
+            }
+            EntryType::EntryNormal if entry.data.is_empty() || already_applied => {
+                if !already_applied {
+                    let tx = state.backend.batch_tx().await;
+                    state.ci.set(index, term);
+                    if let Err(e) = tx.end().await {
+                        self.fatal(format!("backend: {e}")).await;
+                    }
+                }
+            }
+            EntryType::EntryNormal => {
+                let mut req =
+                    match crate::wire::api::decode::<InternalRequest>("raft entry", &entry.data) {
+                        Ok(r) => r,
+                        Err(e) => self.fatal(format!("entry {index}: {e}")).await,
+                    };
+                if let Err(e) = schema::restrict_to_version(&mut req, state.config.version) {
+                    self.fatal(format!("cannot apply entry {index}: {e}")).await;
+                }
+                let header = req.header.clone().unwrap_or_default();
+                let result = self.apply_request(index, term, req, early_ci).await;
+                if header.member == state.id() {
+                    state.wait.trigger(header.id, result);
+                }
+            }
+        }
+        let _ = state.applied.send_replace(index);
+        if index >= self.last_snapshot_index + state.config.knobs.snapshot_count {
+            self.take_snapshot(index, term).await;
+        }
+    }
+
+    /// Applies one request; the result goes to the proposer.
+    async fn apply_request(
+        &mut self,
+        index: u64,
+        term: u64,
+        req: InternalRequest,
+        ci_set: bool,
+    ) -> super::ApplyResult {
+        let state = self.state.clone();
+        let Some(request) = req.request else {
+            return Err(error(ErrorCode::InvalidArgument, "empty request"));
+        };
+        let set_ci = |s: &MemberState| {
+            if !ci_set {
+                s.ci.set(index, term);
+            }
+        };
+        match request {
+            Request::Put(_) | Request::DeleteRange(_) | Request::Txn(_) => {
+                if let Request::Txn(t) = &request
+                    && let Err(e) = validate_txn(t)
+                {
+                    self.touch_ci(index, term, ci_set).await;
+                    return Err(to_response(e));
+                }
+                let ttl_enabled = state
+                    .cluster
+                    .lock()
+                    .cluster_version
+                    .is_some_and(|v| v >= Version::V3_7);
+                let mut txn = state.mvcc.write().await;
+                set_ci(&state);
+                let mut exec = TxnExecutor {
+                    txn: &mut txn,
+                    lessor: &state.lessor,
+                    mvcc: &state.mvcc,
+                    ttl_enabled,
+                };
+                let header_placeholder = state.header(0);
+                let outcome: Result<client_response::Body, ApplyError> = match &request {
+                    Request::Put(p) => exec
+                        .check_put(p)
+                        .and_then(|_| exec.put(p))
+                        .map(client_response::Body::Put),
+                    Request::DeleteRange(d) => {
+                        exec.delete_range(d).map(client_response::Body::DeleteRange)
+                    }
+                    Request::Txn(t) => exec
+                        .txn(t, &header_placeholder)
+                        .map(client_response::Body::Txn),
+                    _ => unreachable!("matched above"),
+                };
+                let (rev, _events, lease_changes) = match txn.end().await {
+                    Ok(done) => done,
+                    Err(e) => self.fatal(format!("backend: {e}")).await,
+                };
+                for change in lease_changes {
+                    if change.old_lease != 0 {
+                        state.lessor.detach(change.old_lease, &change.key);
+                    }
+                    if change.new_lease != 0 {
+                        state.lessor.attach(change.new_lease, &change.key);
+                    }
+                }
+                let header = state.header(rev);
+                match outcome {
+                    Ok(mut body) => {
+                        match &mut body {
+                            client_response::Body::Put(p) => p.header = Some(header),
+                            client_response::Body::DeleteRange(d) => d.header = Some(header),
+                            client_response::Body::Txn(t) => set_txn_revision(t, &header),
+                            _ => {}
+                        }
+                        Ok(body)
+                    }
+                    Err(e) => Err(to_response(e)),
+                }
+            }
+            Request::Compaction(c) => {
+                self.touch_ci(index, term, ci_set).await;
+                match state.mvcc.compact(c.revision).await {
+                    Ok(job) => {
+                        let (done_tx, done_rx) = oneshot::channel();
+                        let _ = state.compactor.send(CompactionTask {
+                            job,
+                            done: c.physical.then_some(done_tx),
+                        });
+                        if c.physical {
+                            let _ = done_rx.await;
+                        }
+                        Ok(client_response::Body::Compaction(CompactionResponse {
+                            header: Some(state.header(state.mvcc.current_revision())),
+                        }))
+                    }
+                    Err(e) => Err(to_response(e.into())),
+                }
+            }
+            Request::LeaseGrant(g) => {
+                let mut tx = state.backend.batch_tx().await;
+                set_ci(&state);
+                let result = state
+                    .lessor
+                    .grant(&mut tx, g.id, g.ttl, state.env.clock.now());
+                if let Err(e) = tx.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                match result {
+                    Ok(ttl) => Ok(client_response::Body::LeaseGrant(LeaseGrantResponse {
+                        header: Some(state.header(state.mvcc.current_revision())),
+                        id: g.id,
+                        ttl,
+                    })),
+                    Err(e) => Err(lease_error(e)),
+                }
+            }
+            Request::LeaseRevoke(r) => {
+                let Some(attached) = state.lessor.keys(r.id) else {
+                    self.touch_ci(index, term, ci_set).await;
+                    return Err(error(
+                        ErrorCode::LeaseNotFound,
+                        "etcdserver: requested lease not found",
+                    ));
+                };
+                let mut txn = state.mvcc.write().await;
+                set_ci(&state);
+                for key in &attached {
+                    if let Err(e) = txn.delete_range(key, &[]) {
+                        self.fatal(format!("lease revoke: {e}")).await;
+                    }
+                }
+                let revoked = state.lessor.revoke(txn.backend_tx(), r.id);
+                let (rev, _events, _) = match txn.end().await {
+                    Ok(done) => done,
+                    Err(e) => self.fatal(format!("backend: {e}")).await,
+                };
+                match revoked {
+                    Ok(_) => Ok(client_response::Body::LeaseRevoke(LeaseRevokeResponse {
+                        header: Some(state.header(rev)),
+                    })),
+                    Err(e) => Err(lease_error(e)),
+                }
+            }
+            Request::LeaseCheckpoint(cp) => {
+                let mut tx = state.backend.batch_tx().await;
+                set_ci(&state);
+                for c in &cp.checkpoints {
+                    state
+                        .lessor
+                        .apply_checkpoint(&mut tx, c.id, c.remaining_ttl);
+                }
+                if let Err(e) = tx.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                Err(error(ErrorCode::Unspecified, "internal request"))
+            }
+            Request::KeyExpire(k) => {
+                let mut txn = state.mvcc.write().await;
+                set_ci(&state);
+                let current = txn.get(&k.key).ok().flatten();
+                if current.is_some_and(|kv| kv.mod_revision == k.mod_revision)
+                    && let Err(e) = txn.delete_range(&k.key, &[])
+                {
+                    self.fatal(format!("key expiry: {e}")).await;
+                }
+                if let Err(e) = txn.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                Err(error(ErrorCode::Unspecified, "internal request"))
+            }
+            Request::ClusterVersionSet(set) => {
+                let version: Version = match set.version.parse() {
+                    Ok(v) => v,
+                    Err(e) => self.fatal(format!("entry {index}: {e}")).await,
+                };
+                let mut tx = state.backend.batch_tx().await;
+                set_ci(&state);
+                let previous = {
+                    let mut cluster = state.cluster.lock();
+                    let previous = cluster.cluster_version;
+                    cluster.set_cluster_version(&mut tx, version);
+                    previous
+                };
+                if let Err(e) = tx.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                state.env.emit(NodeEvent::ClusterVersion { version });
+                // Lowering the cluster version forces a snapshot, so that
+                // entries newer than the target need no replay.
+                if previous.is_some_and(|p| version < p)
+                    && !state.config.bugs.has(Bug::DowngradeNoSnapshot)
+                {
+                    self.take_snapshot(index, term).await;
+                }
+                Ok(client_response::Body::Status(Default::default()))
+            }
+            Request::DowngradeInfoSet(d) => {
+                let target = if d.version.is_empty() {
+                    None
+                } else {
+                    d.version.parse().ok()
+                };
+                let mut tx = state.backend.batch_tx().await;
+                set_ci(&state);
+                let info = DowngradeInfo {
+                    enabled: d.enabled,
+                    target,
+                };
+                state.cluster.lock().set_downgrade(&mut tx, info);
+                if let Err(e) = tx.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                state.env.emit(NodeEvent::DowngradeInfo {
+                    enabled: info.enabled,
+                    target: info.target,
+                });
+                Ok(client_response::Body::Status(Default::default()))
+            }
+        }
+    }
+
+    /// Records the consistent index for an entry that writes nothing.
+    async fn touch_ci(&self, index: u64, term: u64, already_set: bool) {
+        if already_set {
+            return;
+        }
+        let tx = self.state.backend.batch_tx().await;
+        self.state.ci.set(index, term);
+        if let Err(e) = tx.end().await {
+            self.fatal(format!("backend: {e}")).await;
+        }
+    }
+
+    async fn apply_conf_change(&mut self, entry: &Entry, already_applied: bool, ci_set: bool) {
+        let state = self.state.clone();
+        let change = if entry.get_entry_type() == EntryType::EntryConfChangeV2 {
+            ConfChangeV2::parse_from_bytes(&entry.data)
+        } else {
+            raft::eraftpb::ConfChange::parse_from_bytes(&entry.data).map(|cc| {
+                let mut single = raft::eraftpb::ConfChangeSingle::default();
+                single.set_change_type(cc.get_change_type());
+                single.node_id = cc.node_id;
+                let mut v2 = ConfChangeV2::default();
+                v2.mut_changes().push(single);
+                v2.context = cc.context;
+                v2
+            })
+        };
+        let change = match change {
+            Ok(c) => c,
+            Err(e) => {
+                self.fatal(format!("entry {}: bad conf change: {e}", entry.index))
+                    .await
+            }
+        };
+        if let Err(e) = state.env.failpoint("beforeApplyOneConfChange").await {
+            self.fatal(e).await;
+        }
+        let (done, rx) = oneshot::channel();
+        let _ = state.to_raft.send(RaftRequest::ApplyConfChange {
+            change: change.clone(),
+            done,
+        });
+        let conf_state = match rx.await {
+            Ok(Ok(cs)) => cs,
+            Ok(Err(e)) => {
+                tracing::warn!(
+                    member = state.id(),
+                    "conf change at {} rejected: {e}",
+                    entry.index
+                );
+                self.conf_state.clone()
+            }
+            Err(_) => return,
+        };
+        self.conf_state = conf_state.clone();
+        let context: Option<ConfChangeContext> = (!change.context.is_empty())
+            .then(|| ConfChangeContext::decode(change.context.as_ref()).ok())
+            .flatten();
+        let member: Option<Member> = context.as_ref().and_then(|c| c.member.clone());
+        // Keep addressing members raft knows, whatever the backend says.
+        for single in &change.changes {
+            match single.get_change_type() {
+                ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                    if let Some(m) = member.as_ref().filter(|m| m.id == single.node_id)
+                        && let Ok(ip) = m.ip.parse()
+                    {
+                        state.transport.set_peer(m.id, ip);
+                    }
+                }
+                ConfChangeType::RemoveNode => {
+                    if single.node_id != state.id() {
+                        state.transport.remove_peer(single.node_id);
+                    }
+                }
+            }
+        }
+        if already_applied {
+            return;
+        }
+        let mut tx = state.backend.batch_tx().await;
+        if !ci_set {
+            state.ci.set(entry.index, entry.term);
+        }
+        {
+            let mut cluster = state.cluster.lock();
+            for single in &change.changes {
+                match single.get_change_type() {
+                    ConfChangeType::AddNode | ConfChangeType::AddLearnerNode => {
+                        if let Some(m) = member.clone().filter(|m| m.id == single.node_id) {
+                            let learner =
+                                single.get_change_type() == ConfChangeType::AddLearnerNode;
+                            cluster.add_member(
+                                &mut tx,
+                                Member {
+                                    is_learner: learner,
+                                    ..m
+                                },
+                            );
+                        }
+                    }
+                    ConfChangeType::RemoveNode => cluster.remove_member(&mut tx, single.node_id),
+                }
+            }
+        }
+        tx.put(
+            Bucket::Meta,
+            keys::CONF_STATE,
+            &encode_conf_state(&conf_state),
+        );
+        if let Err(e) = tx.end().await {
+            self.fatal(format!("backend: {e}")).await;
+        }
+        if let Some(ctx) = &context
+            && ctx.proposer == state.id()
+        {
+            state.wait.trigger(
+                ctx.id,
+                Ok(client_response::Body::MemberList(
+                    crate::wire::api::MemberListResponse {
+                        header: Some(state.header(state.mvcc.current_revision())),
+                        members: state.cluster.lock().member_list(),
+                    },
+                )),
+            );
+        }
+    }
+
+    /// Writes a snapshot of the state machine at `index` and hands it to
+    /// the raft loop.
+    async fn take_snapshot(&mut self, index: u64, term: u64) {
+        let state = self.state.clone();
+        let image = match state.backend.snapshot_image().await {
+            Ok(i) => i,
+            Err(e) => self.fatal(format!("snapshot: {e}")).await,
+        };
+        let mut snapshot = Snapshot::default();
+        snapshot.mut_metadata().index = index;
+        snapshot.mut_metadata().term = term;
+        snapshot
+            .mut_metadata()
+            .set_conf_state(self.conf_state.clone());
+        snapshot.data = image.into();
+        if let Err(e) = snap::save(&state.env.disk, &snapshot).await {
+            self.fatal(format!("saving snapshot: {e}")).await;
+        }
+        let _ = state.to_raft.send(RaftRequest::SnapshotTaken { snapshot });
+        let keep = state.config.knobs.max_snapshot_files;
+        if let Err(e) = snap::purge(&state.env.disk, keep, None, true).await {
+            self.fatal(format!("purging snapshots: {e}")).await;
+        }
+        self.last_snapshot_index = index;
+    }
+
+    /// Replaces the state machine with a snapshot from the leader.
+    async fn apply_snapshot(&mut self, index: u64, term: u64, path: &str) {
+        let state = self.state.clone();
+        if let Err(e) = state.env.failpoint("raftBeforeApplySnap").await {
+            self.fatal(e).await;
+        }
+        let snapshot = match snap::load(&state.env.disk, path).await {
+            Ok(s) => s,
+            Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
+        };
+        if let Err(e) = state.backend.restore_image(&snapshot.data).await {
+            self.fatal(format!("applying snapshot {index}: {e}")).await;
+        }
+        state.ci.set(index, term);
+        match ClusterState::load(&state.backend) {
+            Ok(cluster) => {
+                for m in cluster.members.values() {
+                    if let Ok(ip) = m.ip.parse() {
+                        state.transport.set_peer(m.id, ip);
+                    }
+                }
+                *state.cluster.lock() = cluster;
+            }
+            Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
+        }
+        match state.mvcc.reload() {
+            Ok(Some(job)) => {
+                let _ = state.compactor.send(CompactionTask { job, done: None });
+            }
+            Ok(None) => {}
+            Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
+        }
+        if let Err(e) = restore_lessor(
+            &state.lessor,
+            &state.backend,
+            &state.mvcc,
+            state.env.clock.now(),
+        ) {
+            self.fatal(format!("applying snapshot {index}: {e}")).await;
+        }
+        self.conf_state = snapshot.get_metadata().get_conf_state().clone();
+        if let Err(e) = state.env.failpoint("raftAfterApplySnap").await {
+            self.fatal(e).await;
+        }
+        let _ = state.applied.send_replace(index);
+        self.last_snapshot_index = index;
+        state.env.emit(NodeEvent::SnapshotApplied { index });
+        let keep = state.config.knobs.max_snapshot_files;
+        let protect = !state.config.bugs.has(Bug::Etcd18055);
+        if let Err(e) = snap::purge(&state.env.disk, keep, Some(index), protect).await {
+            self.fatal(format!("purging snapshots: {e}")).await;
+        }
+    }
+}
+
+fn lease_error(e: crate::lease::LeaseError) -> ErrorResponse {
+    use crate::lease::LeaseError as L;
+    let code = match e {
+        L::NotFound => ErrorCode::LeaseNotFound,
+        L::Exists => ErrorCode::LeaseExists,
+        L::TtlOutOfRange => ErrorCode::InvalidArgument,
+        L::Corrupt(_) => ErrorCode::Internal,
+    };
+    error(code, e.to_string())
+}

@@ -1,0 +1,358 @@
+//! Starting a member: recover (or create) the WAL, the newest valid
+//! snapshot and the backend, rebuild the state machine, and wire up the
+//! loops.
+
+use super::raft_loop::RaftLoop;
+use super::transport::Transport;
+use super::{ConsistentIndex, MemberState, RaftRequest, new_state, snap};
+use crate::backend::{Backend, BackendError, Bucket, keys};
+use crate::bugs::Bug;
+use crate::cluster::{ClusterDataError, ClusterState};
+use crate::config::MemberConfig;
+use crate::host::{MemberEnv, NodeEvent};
+use crate::lease::{LeaseError, Lessor};
+use crate::mvcc::{Mvcc, MvccError, MvccOptions, RangeOptions};
+use crate::raft_log::RaftLog;
+use crate::version::Version;
+use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
+use crate::wire::api::Member;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfState, Snapshot};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Mvcc(#[from] MvccError),
+    #[error(transparent)]
+    Snap(#[from] snap::SnapError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterDataError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    #[error("cannot bind: {0}")]
+    Bind(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn read_u64(backend: &Backend, key: &[u8]) -> u64 {
+    backend
+        .get(Bucket::Meta, key)
+        .and_then(|v| v.as_slice().try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// A member that recovered and is ready to run its loops.
+pub(crate) struct Started {
+    state: Arc<MemberState>,
+    raft: RaftLoop,
+    inbound: mpsc::UnboundedReceiver<super::transport::Inbound>,
+    requests: mpsc::UnboundedReceiver<RaftRequest>,
+    compactions: mpsc::UnboundedReceiver<super::CompactionTask>,
+    resumed_compaction: Option<crate::mvcc::CompactionJob>,
+}
+
+pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Started, StartError> {
+    let disk = env.disk.clone();
+    let knobs = config.knobs.clone();
+    let fresh = !Wal::exists(&disk).await?;
+
+    // The WAL: recovered, or created for a new member.
+    let (wal, contents) = if fresh {
+        let voters = if config.join_existing {
+            Vec::new()
+        } else {
+            config.peers.iter().map(|p| p.id).collect()
+        };
+        let meta = WalMetadata {
+            member_id: config.id,
+            cluster_id: config.cluster_id,
+            bootstrap_voters: voters,
+        };
+        let wal = Wal::create(disk.clone(), meta, knobs.wal_segment_bytes).await?;
+        (wal, None)
+    } else {
+        let (wal, contents) = Wal::open(disk.clone(), knobs.wal_segment_bytes).await?;
+        if contents.metadata.member_id != config.id {
+            return Err(StartError::Refused(format!(
+                "data directory belongs to member {}, not {}",
+                contents.metadata.member_id, config.id
+            )));
+        }
+        (wal, Some(contents))
+    };
+
+    // The newest snapshot the WAL knows about and that reads back whole.
+    let mut snapshot: Option<Snapshot> = None;
+    if let Some(contents) = &contents {
+        let markers: Vec<SnapshotMarker> = contents.snapshots.clone();
+        for (index, term, path) in snap::list(&disk).await? {
+            if index > contents.hard_state.commit
+                || !markers.contains(&SnapshotMarker { index, term })
+            {
+                continue;
+            }
+            match snap::load(&disk, &path).await {
+                Ok(s) => {
+                    snapshot = Some(s);
+                    break;
+                }
+                Err(e) => tracing::warn!(member = config.id, "skipping snapshot: {e}"),
+            }
+        }
+    }
+
+    // The backend; if it is older than the snapshot, the snapshot wins.
+    let backend = Backend::open(
+        env.clone(),
+        knobs.backend_batch_limit,
+        config.bugs.has(Bug::Etcd17247),
+    )
+    .await?;
+    if let Some(s) = &snapshot {
+        let ci = read_u64(&backend, keys::CONSISTENT_INDEX);
+        if ci < s.get_metadata().index {
+            tracing::info!(
+                member = config.id,
+                ci,
+                snapshot = s.get_metadata().index,
+                "restoring backend from snapshot"
+            );
+            backend.restore_image(&s.data).await?;
+        }
+    }
+    let ci = ConsistentIndex::default();
+    ci.set(
+        read_u64(&backend, keys::CONSISTENT_INDEX),
+        read_u64(&backend, keys::TERM),
+    );
+    let hook_ci = ci.clone();
+    backend.set_pre_commit_hook(Box::new(move || {
+        let (index, term) = hook_ci.get();
+        vec![
+            (
+                Bucket::Meta,
+                keys::CONSISTENT_INDEX.to_vec(),
+                index.to_be_bytes().to_vec(),
+            ),
+            (
+                Bucket::Meta,
+                keys::TERM.to_vec(),
+                term.to_be_bytes().to_vec(),
+            ),
+        ]
+    }));
+
+    // A new cluster records its initial members.
+    let mut cluster = ClusterState::load(&backend)?;
+    if fresh && !config.join_existing && cluster.members.is_empty() {
+        let mut tx = backend.batch_tx().await;
+        for p in &config.peers {
+            cluster.add_member(
+                &mut tx,
+                Member {
+                    id: p.id,
+                    ip: p.ip.to_string(),
+                    is_learner: false,
+                },
+            );
+        }
+        tx.commit_now(true).await?;
+    }
+
+    let storage_version = backend
+        .get(Bucket::Meta, keys::STORAGE_VERSION)
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|s| s.parse::<Version>().ok());
+
+    // The state machine.
+    let opts = MvccOptions {
+        compaction_batch_limit: knobs.compaction_batch_limit,
+        compaction_sleep: Duration::from_millis(knobs.compaction_sleep_interval_ms),
+        bug_drop_tombstone_at_compact_rev: config.bugs.has(Bug::Etcd18089),
+        bug_lower_revision_after_compaction: config.bugs.has(Bug::Etcd17780),
+        bug_skip_tombstone_only_keys: config.bugs.has(Bug::Etcd19179),
+    };
+    let (mvcc, resumed_compaction) = Mvcc::open(backend.clone(), env.clone(), opts)?;
+    let lessor = Lessor::new(knobs.min_lease_ttl_s);
+    restore_lessor(&lessor, &backend, &mvcc, env.clock.now())?;
+
+    // The raft log raft-rs reads.
+    let raft_log = RaftLog::new();
+    let mut applied = 0;
+    match &snapshot {
+        Some(s) => {
+            applied = s.get_metadata().index;
+            raft_log.apply_snapshot(s.clone());
+        }
+        None => {
+            let voters = contents
+                .as_ref()
+                .map(|c| c.metadata.bootstrap_voters.clone())
+                .unwrap_or_else(|| wal.metadata().bootstrap_voters.clone());
+            raft_log.set_conf_state(ConfState {
+                voters,
+                ..Default::default()
+            });
+        }
+    }
+    if let Some(contents) = &contents {
+        raft_log.append(&contents.entries_after(applied));
+        let mut hs = contents.hard_state.clone();
+        // A commit index beyond what the log holds cannot be trusted.
+        hs.commit = hs.commit.min(raft_log.last_index()).max(applied);
+        raft_log.set_hard_state(hs);
+    }
+
+    let (transport, inbound) = Transport::bind(&config)
+        .await
+        .map_err(|e| StartError::Bind(e.to_string()))?;
+    for m in cluster.members.values() {
+        if let Ok(ip) = m.ip.parse() {
+            transport.set_peer(m.id, ip);
+        }
+    }
+    let (to_raft, requests) = mpsc::unbounded_channel();
+    let (compactor, compactions) = mpsc::unbounded_channel();
+    let raft = RaftLoop::new(
+        &config,
+        raft_log.clone(),
+        applied,
+        wal,
+        snapshot.as_ref().map(|s| s.get_metadata().index),
+    )
+    .map_err(|e| StartError::Raft(e.to_string()))?;
+    let state = new_state(
+        config,
+        env,
+        backend,
+        mvcc,
+        lessor,
+        cluster,
+        applied,
+        ci,
+        to_raft,
+        compactor,
+        transport,
+        raft_log,
+        storage_version,
+    );
+    Ok(Started {
+        state,
+        raft,
+        inbound,
+        requests,
+        compactions,
+        resumed_compaction,
+    })
+}
+
+/// Loads leases and re-attaches the live keys that carry one.
+pub(crate) fn restore_lessor(
+    lessor: &Lessor,
+    backend: &Backend,
+    mvcc: &Mvcc,
+    now: Duration,
+) -> Result<(), StartError> {
+    let all = mvcc.range(&RangeOptions {
+        key: vec![0],
+        range_end: vec![0],
+        ..Default::default()
+    })?;
+    let attached = all
+        .kvs
+        .into_iter()
+        .filter(|kv| kv.lease != 0)
+        .map(|kv| (kv.key, kv.lease));
+    lessor.restore(backend.scan(Bucket::Lease), attached, now)?;
+    Ok(())
+}
+
+impl Started {
+    pub async fn run(self) {
+        let Started {
+            state,
+            raft,
+            inbound,
+            requests,
+            compactions,
+            resumed_compaction,
+        } = self;
+        let (apply_tx, apply_rx) = mpsc::unbounded_channel();
+        let (read_states_tx, read_states_rx) = mpsc::unbounded_channel();
+        madsim::task::spawn(super::apply::run(
+            state.clone(),
+            apply_rx,
+            raft.conf_state(),
+        ));
+        madsim::task::spawn(backend_committer(state.clone()));
+        madsim::task::spawn(compactor(state.clone(), compactions));
+        if let Some(job) = resumed_compaction {
+            let _ = state
+                .compactor
+                .send(super::CompactionTask { job, done: None });
+        }
+        madsim::task::spawn(super::read_index::run(state.clone(), read_states_rx));
+        madsim::task::spawn(super::client_service::serve(state.clone()));
+        madsim::task::spawn(graceful_stop(state.clone()));
+        state.env.emit(NodeEvent::Started {
+            version: state.config.version,
+            applied_index: state.applied_index(),
+            revision: state.mvcc.current_revision(),
+        });
+        raft.run(state, inbound, requests, apply_tx, read_states_tx)
+            .await;
+    }
+}
+
+/// Waits for a stop request, flushes the backend, and exits.
+async fn graceful_stop(state: Arc<MemberState>) {
+    state.env.stop.notified().await;
+    if let Err(e) = state.backend.commit().await {
+        state
+            .fatal(format!("backend commit failed while stopping: {e}"))
+            .await;
+    }
+    state.env.exit(crate::host::ExitReason::Stopped).await;
+}
+
+/// Commits the backend's batch every interval (etcd's batch interval).
+async fn backend_committer(state: Arc<MemberState>) {
+    let interval = Duration::from_millis(state.config.knobs.backend_batch_interval_ms);
+    loop {
+        madsim::time::sleep(interval).await;
+        if let Err(e) = state.backend.commit().await {
+            state.fatal(format!("backend commit failed: {e}")).await;
+        }
+    }
+}
+
+/// Runs compactions one at a time, in order (etcd's FIFO scheduler).
+async fn compactor(
+    state: Arc<MemberState>,
+    mut jobs: mpsc::UnboundedReceiver<super::CompactionTask>,
+) {
+    while let Some(task) = jobs.recv().await {
+        if let Err(e) = task.job.run().await {
+            state.fatal(format!("compaction failed: {e}")).await;
+        }
+        if let Some(done) = task.done {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Encodes a conf state for the meta bucket.
+pub(crate) fn encode_conf_state(cs: &ConfState) -> Vec<u8> {
+    cs.write_to_bytes().unwrap_or_default()
+}

@@ -1,0 +1,432 @@
+//! The client service: accepts client connections and serves their
+//! requests. Writes are proposed through raft and answered once applied
+//! (or with a timeout, when the outcome is unknown); linearizable reads
+//! pass the ReadIndex barrier first; serializable reads are local.
+
+use super::{MemberState, RaftRequest, error};
+use crate::bugs::Bug;
+use crate::config::CLIENT_PORT;
+use crate::mvcc::RangeOptions;
+use crate::wire::api::{
+    ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, HashKvResponse,
+    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
+    MemberListResponse, MoveLeaderResponse, RangeRequest, RangeResponse, StatusResponse,
+    TxnRequest, client_request, client_response, decode, encode,
+};
+use crate::wire::internal::{ConfChangeContext, InternalRequest, RequestHeader, internal_request};
+use madsim::net::{Endpoint, Sender};
+use prost::Message as _;
+use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub(crate) async fn serve(state: Arc<MemberState>) {
+    let ip = state
+        .config
+        .peer(state.id())
+        .map(|p| p.ip)
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let endpoint = match Endpoint::bind(SocketAddr::new(ip, CLIENT_PORT)).await {
+        Ok(ep) => ep,
+        Err(e) => {
+            state
+                .fatal(format!("cannot bind the client port: {e}"))
+                .await
+        }
+    };
+    loop {
+        let Ok((tx, rx, _from)) = endpoint.accept1().await else {
+            return;
+        };
+        madsim::task::spawn(connection(state.clone(), tx, rx));
+    }
+}
+
+async fn connection(state: Arc<MemberState>, tx: Sender, mut rx: madsim::net::Receiver) {
+    let tx = Arc::new(tx);
+    while let Ok(payload) = rx.recv().await {
+        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+            continue;
+        };
+        let req: ClientRequest = match decode("client request", &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    member = state.id(),
+                    "dropping undecodable client request: {e}"
+                );
+                continue;
+            }
+        };
+        let (state, tx) = (state.clone(), tx.clone());
+        madsim::task::spawn(async move {
+            let body = match req.body {
+                Some(body) => dispatch(&state, body).await,
+                None => {
+                    client_response::Body::Error(error(ErrorCode::InvalidArgument, "empty request"))
+                }
+            };
+            let resp = ClientResponse {
+                id: req.id,
+                body: Some(body),
+            };
+            let _ = tx.send(Box::new(encode(&resp))).await;
+        });
+    }
+}
+
+fn err_body(e: crate::wire::api::ErrorResponse) -> client_response::Body {
+    client_response::Body::Error(e)
+}
+
+/// Proposes a request and waits for its result.
+pub(crate) async fn propose(
+    state: &MemberState,
+    request: internal_request::Request,
+) -> super::ApplyResult {
+    let id = state.next_request_id();
+    let req = InternalRequest {
+        header: Some(RequestHeader {
+            id,
+            member: state.id(),
+        }),
+        request: Some(request),
+    };
+    let applied = state.wait.register(id);
+    let (done, proposed) = oneshot::channel();
+    let _ = state.to_raft.send(RaftRequest::Propose {
+        data: req.encode_to_vec(),
+        done,
+    });
+    match proposed.await {
+        Ok(Ok(())) => {}
+        Ok(Err(code)) => {
+            state.wait.cancel(id);
+            return Err(error(code, "etcdserver: no leader"));
+        }
+        Err(_) => return Err(error(ErrorCode::Stopped, "etcdserver: server stopped")),
+    }
+    wait_result(state, id, applied).await
+}
+
+async fn wait_result(
+    state: &MemberState,
+    id: u64,
+    applied: oneshot::Receiver<super::ApplyResult>,
+) -> super::ApplyResult {
+    let timeout = Duration::from_millis(state.config.knobs.request_timeout_ms);
+    match madsim::time::timeout(timeout, applied).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(error(ErrorCode::Stopped, "etcdserver: server stopped")),
+        Err(_) => {
+            state.wait.cancel(id);
+            Err(error(ErrorCode::Timeout, "etcdserver: request timed out"))
+        }
+    }
+}
+
+fn reply(result: super::ApplyResult) -> client_response::Body {
+    result.unwrap_or_else(err_body)
+}
+
+/// The ReadIndex barrier, unless switched off by the stale-local-read bug.
+async fn linearizable_barrier(state: &MemberState) -> Result<(), crate::wire::api::ErrorResponse> {
+    if state.config.bugs.has(Bug::StaleLocalRead) {
+        return Ok(());
+    }
+    state.reads.barrier().await.map(|_| ()).map_err(|code| {
+        let msg = match code {
+            ErrorCode::NoLeader => "etcdserver: no leader",
+            ErrorCode::Timeout => "etcdserver: request timed out",
+            _ => "etcdserver: read index failed",
+        };
+        error(code, msg)
+    })
+}
+
+fn range_local(state: &MemberState, r: &RangeRequest) -> client_response::Body {
+    let result = state.mvcc.range(&RangeOptions {
+        key: r.key.clone(),
+        range_end: r.range_end.clone(),
+        revision: r.revision,
+        limit: r.limit,
+        keys_only: r.keys_only,
+        count_only: r.count_only,
+    });
+    match result {
+        Ok(res) => client_response::Body::Range(RangeResponse {
+            header: Some(state.header(state.mvcc.current_revision().max(res.revision))),
+            kvs: res.kvs,
+            more: res.more,
+            count: res.count,
+        }),
+        Err(e) => err_body(to_error(e.into())),
+    }
+}
+
+fn to_error(e: super::txn::ApplyError) -> crate::wire::api::ErrorResponse {
+    crate::wire::api::ErrorResponse {
+        code: e.code as i32,
+        message: e.message,
+        compact_revision: e.compact_revision,
+        leader_hint: 0,
+    }
+}
+
+/// A Txn without writes, served like a read at one revision.
+fn read_only_txn(state: &MemberState, txn: &TxnRequest) -> client_response::Body {
+    let rev = state.mvcc.current_revision();
+    let header = state.header(rev);
+    match super::txn::read_only_txn(&state.mvcc, txn, rev, &header) {
+        Ok(resp) => client_response::Body::Txn(resp),
+        Err(e) => err_body(to_error(e)),
+    }
+}
+
+fn not_leader(state: &MemberState) -> client_response::Body {
+    let leader = state.raft.lock().leader;
+    let mut e = error(ErrorCode::NoLeader, "etcdserver: not leader");
+    e.leader_hint = leader;
+    err_body(e)
+}
+
+async fn dispatch(state: &MemberState, body: client_request::Body) -> client_response::Body {
+    use client_request::Body as B;
+    use internal_request::Request as R;
+    match body {
+        B::Range(r) => {
+            if !r.serializable
+                && let Err(e) = linearizable_barrier(state).await
+            {
+                return err_body(e);
+            }
+            range_local(state, &r)
+        }
+        B::Txn(t) if super::txn::txn_is_read_only(&t) => {
+            if let Err(e) = linearizable_barrier(state).await {
+                return err_body(e);
+            }
+            read_only_txn(state, &t)
+        }
+        B::Put(p) => reply(propose(state, R::Put(p)).await),
+        B::DeleteRange(d) => reply(propose(state, R::DeleteRange(d)).await),
+        B::Txn(t) => reply(propose(state, R::Txn(t)).await),
+        B::Compaction(c) => reply(propose(state, R::Compaction(c)).await),
+        B::LeaseGrant(mut g) => {
+            if g.id == 0 {
+                // Like etcd, the member picks the id before proposing.
+                g.id = ((state.id() & 0xffff) << 40 | (state.next_request_id() & 0xff_ffff_ffff))
+                    as i64;
+            }
+            reply(propose(state, R::LeaseGrant(g)).await)
+        }
+        B::LeaseRevoke(r) => reply(propose(state, R::LeaseRevoke(r)).await),
+        B::LeaseKeepAlive(k) => {
+            if !state.is_leader() {
+                return not_leader(state);
+            }
+            match state.lessor.renew(k.id, state.env.clock.now()) {
+                Ok(ttl) => client_response::Body::LeaseKeepAlive(LeaseKeepAliveResponse {
+                    header: Some(state.header(state.mvcc.current_revision())),
+                    id: k.id,
+                    ttl,
+                }),
+                Err(e) => err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
+            }
+        }
+        B::LeaseTimeToLive(t) => {
+            if !state.is_leader() {
+                return not_leader(state);
+            }
+            match state.lessor.time_to_live(t.id, state.env.clock.now()) {
+                Ok(st) => client_response::Body::LeaseTimeToLive(LeaseTimeToLiveResponse {
+                    header: Some(state.header(state.mvcc.current_revision())),
+                    id: st.id,
+                    ttl: st.ttl,
+                    granted_ttl: st.granted_ttl,
+                    keys: if t.keys { st.keys } else { Vec::new() },
+                }),
+                Err(e) => err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
+            }
+        }
+        B::LeaseLeases(_) => client_response::Body::LeaseLeases(LeaseLeasesResponse {
+            header: Some(state.header(state.mvcc.current_revision())),
+            leases: state.lessor.ids(),
+        }),
+        B::HashKv(h) => match state.mvcc.hash_kv(h.revision) {
+            Ok(hk) => client_response::Body::HashKv(HashKvResponse {
+                header: Some(state.header(state.mvcc.current_revision())),
+                hash: hk.hash,
+                compact_revision: hk.compact_revision,
+                hash_revision: hk.hash_revision,
+            }),
+            Err(e) => err_body(to_error(e.into())),
+        },
+        B::Status(_) => client_response::Body::Status(status(state)),
+        B::MemberList(l) => {
+            if l.linearizable
+                && let Err(e) = linearizable_barrier(state).await
+            {
+                return err_body(e);
+            }
+            client_response::Body::MemberList(MemberListResponse {
+                header: Some(state.header(state.mvcc.current_revision())),
+                members: state.cluster.lock().member_list(),
+            })
+        }
+        B::MemberAdd(a) => {
+            let member = Member {
+                id: a.id,
+                ip: a.ip.clone(),
+                is_learner: a.is_learner,
+            };
+            if a.id == 0 || a.ip.parse::<std::net::IpAddr>().is_err() {
+                return err_body(error(
+                    ErrorCode::InvalidArgument,
+                    "member add needs an id and an IP",
+                ));
+            }
+            if state.cluster.lock().members.contains_key(&a.id) {
+                return err_body(error(
+                    ErrorCode::MemberExists,
+                    "etcdserver: member ID already exist",
+                ));
+            }
+            let kind = if a.is_learner {
+                ConfChangeType::AddLearnerNode
+            } else {
+                ConfChangeType::AddNode
+            };
+            match conf_change(state, kind, a.id, Some(member)).await {
+                Ok(client_response::Body::MemberList(l)) => {
+                    client_response::Body::MemberAdd(crate::wire::api::MemberAddResponse {
+                        header: l.header,
+                        member: l.members.iter().find(|m| m.id == a.id).cloned(),
+                        members: l.members,
+                    })
+                }
+                Ok(other) => other,
+                Err(e) => err_body(e),
+            }
+        }
+        B::MemberRemove(r) => {
+            if !state.cluster.lock().members.contains_key(&r.id) {
+                return err_body(error(
+                    ErrorCode::MemberNotFound,
+                    "etcdserver: member not found",
+                ));
+            }
+            match conf_change(state, ConfChangeType::RemoveNode, r.id, None).await {
+                Ok(client_response::Body::MemberList(l)) => {
+                    client_response::Body::MemberRemove(crate::wire::api::MemberRemoveResponse {
+                        header: l.header,
+                        members: l.members,
+                    })
+                }
+                Ok(other) => other,
+                Err(e) => err_body(e),
+            }
+        }
+        B::Defragment(_) => {
+            let run_hook = !state.config.bugs.has(Bug::Etcd14685);
+            match state.backend.defrag(run_hook).await {
+                Ok(()) => {
+                    state.env.emit(crate::host::NodeEvent::Defragmented);
+                    client_response::Body::Defragment(DefragmentResponse {
+                        header: Some(state.header(state.mvcc.current_revision())),
+                    })
+                }
+                Err(e) => state.fatal(format!("defragmentation failed: {e}")).await,
+            }
+        }
+        B::Downgrade(d) => super::downgrade::handle(state, d).await,
+        B::MoveLeader(m) => {
+            if !state.is_leader() {
+                return not_leader(state);
+            }
+            let _ = state
+                .to_raft
+                .send(RaftRequest::TransferLeader { to: m.target_id });
+            client_response::Body::MoveLeader(MoveLeaderResponse {
+                header: Some(state.header(state.mvcc.current_revision())),
+            })
+        }
+    }
+}
+
+async fn conf_change(
+    state: &MemberState,
+    kind: ConfChangeType,
+    node: u64,
+    member: Option<Member>,
+) -> super::ApplyResult {
+    let id = state.next_request_id();
+    let ctx = ConfChangeContext {
+        id,
+        proposer: state.id(),
+        member,
+    };
+    let mut single = ConfChangeSingle::default();
+    single.set_change_type(kind);
+    single.node_id = node;
+    let mut change = ConfChangeV2::default();
+    change.mut_changes().push(single);
+    change.context = ctx.encode_to_vec().into();
+    let applied = state.wait.register(id);
+    let (done, proposed) = oneshot::channel();
+    let _ = state
+        .to_raft
+        .send(RaftRequest::ProposeConfChange { change, done });
+    match proposed.await {
+        Ok(Ok(())) => {}
+        Ok(Err(code)) => {
+            state.wait.cancel(id);
+            return Err(error(
+                code,
+                "etcdserver: membership change refused (no leader or one in progress)",
+            ));
+        }
+        Err(_) => return Err(error(ErrorCode::Stopped, "etcdserver: server stopped")),
+    }
+    wait_result(state, id, applied).await
+}
+
+pub(crate) fn status(state: &MemberState) -> StatusResponse {
+    let raft = state.raft.lock().clone();
+    let (db_size, in_use) = state.backend.size();
+    let cluster = state.cluster.lock().clone();
+    StatusResponse {
+        header: Some(state.header(state.mvcc.current_revision())),
+        version: state.config.version.to_string(),
+        db_size: db_size as i64,
+        leader: raft.leader,
+        raft_index: raft.commit,
+        raft_term: raft.term,
+        raft_applied_index: state.applied_index(),
+        errors: Vec::new(),
+        db_size_in_use: in_use as i64,
+        is_learner: cluster
+            .members
+            .get(&state.id())
+            .is_some_and(|m| m.is_learner),
+        storage_version: state
+            .storage_version
+            .lock()
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        cluster_version: cluster
+            .cluster_version
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        compact_revision: state.mvcc.compact_revision(),
+        downgrade_enabled: cluster.downgrade.enabled,
+        downgrade_target: cluster
+            .downgrade
+            .target
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        snapshot_index: state.raft_log.snapshot_index(),
+    }
+}

@@ -1,0 +1,232 @@
+//! A member process: recovery from disk, the raft loop, the apply loop,
+//! the client service and the background loops (backend commits,
+//! compaction, linearizable reads, lease expiry).
+
+mod apply;
+mod bootstrap;
+mod client_service;
+mod downgrade;
+mod raft_loop;
+mod read_index;
+pub mod snap;
+mod transport;
+mod txn;
+mod wait;
+
+pub use wait::ApplyResult;
+
+use crate::backend::Backend;
+use crate::cluster::ClusterState;
+use crate::config::MemberConfig;
+use crate::host::{ExitReason, MemberEnv, Role};
+use crate::lease::Lessor;
+use crate::mvcc::{CompactionJob, Mvcc};
+use crate::version::Version;
+use crate::wire::api::{ErrorCode, ErrorResponse, ResponseHeader};
+use parking_lot::Mutex;
+use raft::ReadState;
+use raft::eraftpb::{ConfChangeV2, ConfState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot, watch};
+use transport::Transport;
+use wait::Wait;
+
+/// What the rest of the member asks of the raft loop.
+pub(crate) enum RaftRequest {
+    Propose {
+        data: Vec<u8>,
+        done: oneshot::Sender<Result<(), ErrorCode>>,
+    },
+    ProposeConfChange {
+        change: ConfChangeV2,
+        done: oneshot::Sender<Result<(), ErrorCode>>,
+    },
+    /// From the apply loop: apply a committed configuration change to raft.
+    ApplyConfChange {
+        change: ConfChangeV2,
+        done: oneshot::Sender<Result<ConfState, String>>,
+    },
+    ReadIndex {
+        ctx: Vec<u8>,
+    },
+    TransferLeader {
+        to: u64,
+    },
+    /// From the apply loop: a snapshot file was written.
+    SnapshotTaken {
+        snapshot: raft::eraftpb::Snapshot,
+    },
+}
+
+/// What the raft loop knows, for everyone else to read.
+#[derive(Debug, Clone, Default)]
+pub struct RaftStatus {
+    pub term: u64,
+    pub leader: u64,
+    pub role: Option<Role>,
+    pub commit: u64,
+    pub last_index: u64,
+}
+
+/// Work for the apply loop, in order.
+pub(crate) struct ApplyWork {
+    /// A snapshot received from the leader, saved at this path.
+    pub snapshot: Option<(u64, u64, String)>,
+    pub entries: Vec<raft::eraftpb::Entry>,
+}
+
+/// A compaction for the compactor loop, with whoever waits for it.
+pub(crate) struct CompactionTask {
+    pub job: CompactionJob,
+    pub done: Option<oneshot::Sender<()>>,
+}
+
+/// The consistent index: the last raft entry applied to the backend, and
+/// its term. Set by the apply loop, persisted by the backend's pre-commit
+/// hook.
+#[derive(Clone, Default)]
+pub(crate) struct ConsistentIndex(Arc<Mutex<(u64, u64)>>);
+
+impl ConsistentIndex {
+    pub fn get(&self) -> (u64, u64) {
+        *self.0.lock()
+    }
+
+    pub fn set(&self, index: u64, term: u64) {
+        *self.0.lock() = (index, term);
+    }
+}
+
+/// Everything a member's tasks share.
+pub(crate) struct MemberState {
+    pub config: MemberConfig,
+    pub env: MemberEnv,
+    pub backend: Backend,
+    pub mvcc: Mvcc,
+    pub lessor: Lessor,
+    pub cluster: Mutex<ClusterState>,
+    pub raft: Mutex<RaftStatus>,
+    pub applied: watch::Sender<u64>,
+    pub ci: ConsistentIndex,
+    pub to_raft: mpsc::UnboundedSender<RaftRequest>,
+    pub wait: Wait,
+    pub reads: read_index::ReadWaiters,
+    pub compactor: mpsc::UnboundedSender<CompactionTask>,
+    pub transport: Transport,
+    pub raft_log: crate::raft_log::RaftLog,
+    pub storage_version: Mutex<Option<Version>>,
+    next_id: AtomicU64,
+}
+
+impl MemberState {
+    pub fn id(&self) -> u64 {
+        self.config.id
+    }
+
+    /// A request id no earlier incarnation of this member used.
+    pub fn next_request_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        ResponseHeader {
+            cluster_id: self.config.cluster_id,
+            member_id: self.config.id,
+            revision,
+            raft_term: self.raft.lock().term,
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.lock().role == Some(Role::Leader)
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the apply loop has applied `index`.
+    pub async fn wait_applied(&self, index: u64) {
+        let mut rx = self.applied.subscribe();
+        let _ = rx.wait_for(|applied| *applied >= index).await;
+    }
+
+    /// Ends the process over an unrecoverable error.
+    pub async fn fatal(&self, what: impl std::fmt::Display) -> ! {
+        self.env.exit(ExitReason::Fatal(what.to_string())).await
+    }
+}
+
+pub fn error(code: ErrorCode, message: impl Into<String>) -> ErrorResponse {
+    ErrorResponse {
+        code: code as i32,
+        message: message.into(),
+        compact_revision: 0,
+        leader_hint: 0,
+    }
+}
+
+/// Runs a member until the world kills it. Recovery failures end the
+/// process with the error, as etcd exits on them.
+pub async fn run_member(config: MemberConfig, env: MemberEnv) {
+    if let Err(msg) = config.knobs.validate() {
+        env.exit(ExitReason::Fatal(format!("invalid configuration: {msg}")))
+            .await;
+    }
+    let started = match bootstrap::start(config, env.clone()).await {
+        Ok(started) => started,
+        Err(e) => env.exit(ExitReason::Fatal(e.to_string())).await,
+    };
+    started.run().await;
+}
+
+/// Leaves a fresh id space for request ids of this incarnation: the
+/// simulated time at start (in ms) in the high bits.
+fn request_id_base() -> u64 {
+    let ms = madsim::time::TimeHandle::try_current()
+        .map(|t| t.elapsed().as_millis() as u64)
+        .unwrap_or(0);
+    (ms + 1) << 24
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_state(
+    config: MemberConfig,
+    env: MemberEnv,
+    backend: Backend,
+    mvcc: Mvcc,
+    lessor: Lessor,
+    cluster: ClusterState,
+    applied: u64,
+    ci: ConsistentIndex,
+    to_raft: mpsc::UnboundedSender<RaftRequest>,
+    compactor: mpsc::UnboundedSender<CompactionTask>,
+    transport: Transport,
+    raft_log: crate::raft_log::RaftLog,
+    storage_version: Option<Version>,
+) -> Arc<MemberState> {
+    let (applied_tx, _) = watch::channel(applied);
+    Arc::new(MemberState {
+        config,
+        env,
+        backend,
+        mvcc,
+        lessor,
+        cluster: Mutex::new(cluster),
+        raft: Mutex::new(RaftStatus::default()),
+        applied: applied_tx,
+        ci,
+        to_raft,
+        wait: Wait::default(),
+        reads: read_index::ReadWaiters::default(),
+        compactor,
+        transport,
+        raft_log,
+        storage_version: Mutex::new(storage_version),
+        next_id: AtomicU64::new(request_id_base()),
+    })
+}
+
+/// Delivers read states from the raft loop to the read-index loop.
+pub(crate) type ReadStates = mpsc::UnboundedSender<ReadState>;

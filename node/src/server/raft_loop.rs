@@ -1,0 +1,346 @@
+//! The raft loop: ticks, steps incoming messages, takes proposals, and
+//! handles each `Ready` in the order raft requires: leader messages may go
+//! out at once; entries and the hard state are fsynced to the WAL before
+//! the messages that depend on them; committed entries go to the apply loop.
+
+use super::transport::Inbound;
+use super::{ApplyWork, MemberState, RaftRequest, ReadStates, snap};
+use crate::bugs::Bug;
+use crate::config::MemberConfig;
+use crate::host::{NodeEvent, Role};
+use crate::raft_log::RaftLog;
+use crate::wal::{SnapshotMarker, Wal};
+use crate::wire::api::ErrorCode;
+use raft::eraftpb::{ConfState, Entry, Message, MessageType};
+use raft::{RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub(crate) struct RaftLoop {
+    node: RawNode<RaftLog>,
+    log: RaftLog,
+    wal: Wal,
+    /// etcd-14370: entries a single member applied before saving them.
+    applied_early_to: u64,
+}
+
+fn role_of(state: StateRole) -> Role {
+    match state {
+        StateRole::Follower => Role::Follower,
+        StateRole::PreCandidate => Role::PreCandidate,
+        StateRole::Candidate => Role::Candidate,
+        StateRole::Leader => Role::Leader,
+    }
+}
+
+impl RaftLoop {
+    pub fn new(
+        config: &MemberConfig,
+        log: RaftLog,
+        applied: u64,
+        wal: Wal,
+        _snapshot_index: Option<u64>,
+    ) -> raft::Result<RaftLoop> {
+        let cfg = raft::Config {
+            id: config.id,
+            election_tick: config.knobs.election_ticks,
+            heartbeat_tick: config.knobs.heartbeat_ticks,
+            applied,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            check_quorum: true,
+            pre_vote: true,
+            read_only_option: ReadOnlyOption::Safe,
+            ..Default::default()
+        };
+        cfg.validate()?;
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let node = RawNode::new(&cfg, log.clone(), &logger)?;
+        Ok(RaftLoop {
+            node,
+            log,
+            wal,
+            applied_early_to: 0,
+        })
+    }
+
+    pub fn conf_state(&self) -> ConfState {
+        self.log.conf_state()
+    }
+
+    pub async fn run(
+        mut self,
+        state: Arc<MemberState>,
+        mut inbound: mpsc::UnboundedReceiver<Inbound>,
+        mut requests: mpsc::UnboundedReceiver<RaftRequest>,
+        apply: mpsc::UnboundedSender<ApplyWork>,
+        read_states: ReadStates,
+    ) {
+        let mut ticker = madsim::time::interval(state.config.knobs.tick());
+        loop {
+            tokio::select! {
+                biased;
+                _ = ticker.tick() => {
+                    self.node.tick();
+                }
+                Some(req) = requests.recv() => self.on_request(&state, req).await,
+                Some(msg) = inbound.recv() => self.on_inbound(&state, msg).await,
+                else => return,
+            }
+            if self.node.has_ready() {
+                self.handle_ready(&state, &apply, &read_states).await;
+            }
+        }
+    }
+
+    async fn on_request(&mut self, state: &MemberState, req: RaftRequest) {
+        match req {
+            RaftRequest::Propose { data, done } => {
+                let result = if self.node.raft.leader_id == 0 {
+                    Err(ErrorCode::NoLeader)
+                } else {
+                    self.node
+                        .propose(vec![], data)
+                        .map_err(|_| ErrorCode::NoLeader)
+                };
+                let _ = done.send(result);
+            }
+            RaftRequest::ProposeConfChange { change, done } => {
+                let result = if self.node.raft.leader_id == 0 {
+                    Err(ErrorCode::NoLeader)
+                } else {
+                    self.node
+                        .propose_conf_change(vec![], change)
+                        .map_err(|_| ErrorCode::TooManyRequests)
+                };
+                let _ = done.send(result);
+            }
+            RaftRequest::ApplyConfChange { change, done } => {
+                let result = self
+                    .node
+                    .apply_conf_change(&change)
+                    .map_err(|e| e.to_string());
+                if let Ok(cs) = &result {
+                    self.log.set_conf_state(cs.clone());
+                    state.env.emit(NodeEvent::MembershipChanged {
+                        voters: cs.voters.clone(),
+                    });
+                }
+                let _ = done.send(result);
+            }
+            RaftRequest::ReadIndex { ctx } => self.node.read_index(ctx),
+            RaftRequest::TransferLeader { to } => self.node.transfer_leader(to),
+            RaftRequest::SnapshotTaken { snapshot } => {
+                self.on_snapshot_taken(state, snapshot).await
+            }
+        }
+    }
+
+    /// The apply loop wrote a snapshot file: record it in the WAL, let
+    /// raft send it to members that fell behind, and drop what it covers
+    /// (keeping some entries for followers that are only a little behind).
+    async fn on_snapshot_taken(&mut self, state: &MemberState, snapshot: raft::eraftpb::Snapshot) {
+        let (index, term) = (snapshot.get_metadata().index, snapshot.get_metadata().term);
+        if let Err(e) = self
+            .wal
+            .save_snapshot_marker(SnapshotMarker { index, term })
+            .await
+        {
+            state.fatal(format!("WAL: {e}")).await;
+        }
+        self.log.set_snapshot(snapshot);
+        let compact_to = index.saturating_sub(state.config.knobs.catchup_entries);
+        if compact_to > self.log.first_index() {
+            self.log.compact(compact_to);
+            let keep = state.config.knobs.max_snapshot_files;
+            if let Err(e) = self.wal.release_to(compact_to, keep).await {
+                state.fatal(format!("WAL release failed: {e}")).await;
+            }
+            self.failpoint_or_die(state, "raftAfterWALRelease").await;
+        }
+        state.env.emit(NodeEvent::SnapshotSaved { index });
+    }
+
+    async fn on_inbound(&mut self, state: &MemberState, msg: Inbound) {
+        match msg {
+            Inbound::Raft(m) => {
+                // Messages from members raft does not know are dropped by it.
+                let _ = self.node.step(m);
+            }
+            Inbound::VersionQuery { from } => {
+                state
+                    .transport
+                    .reply_version(from, state.config.version.to_string())
+                    .await;
+            }
+            Inbound::VersionReply { from, version } => {
+                tracing::debug!(member = state.id(), from, %version, "peer version");
+            }
+        }
+    }
+
+    async fn send(&mut self, state: &MemberState, msgs: Vec<Message>) {
+        for m in msgs {
+            if m.get_msg_type() == MessageType::MsgSnapshot {
+                if let Err(e) = state.env.failpoint("beforeSnapshotSend").await {
+                    tracing::warn!(member = state.id(), "{e}");
+                    self.node.report_snapshot(m.to, SnapshotStatus::Failure);
+                    continue;
+                }
+                let to = m.to;
+                state.transport.send_raft(&m).await;
+                self.node.report_snapshot(to, SnapshotStatus::Finish);
+            } else {
+                state.transport.send_raft(&m).await;
+            }
+        }
+    }
+
+    async fn handle_ready(
+        &mut self,
+        state: &Arc<MemberState>,
+        apply: &mpsc::UnboundedSender<ApplyWork>,
+        read_states: &ReadStates,
+    ) {
+        let mut rd = self.node.ready();
+        let is_leader = self.node.raft.state == StateRole::Leader;
+
+        if let Some(ss) = rd.ss() {
+            let role = role_of(ss.raft_state);
+            let term = self.node.raft.term;
+            {
+                let mut st = state.raft.lock();
+                st.role = Some(role);
+                st.leader = ss.leader_id;
+                st.term = term;
+            }
+            if role == Role::Leader {
+                state
+                    .lessor
+                    .promote(state.env.clock.now(), state.config.knobs.election_timeout());
+            } else {
+                state.lessor.demote();
+            }
+            state.env.emit(NodeEvent::Role {
+                role,
+                term,
+                leader: ss.leader_id,
+            });
+        }
+
+        if !rd.messages().is_empty() {
+            let point = if is_leader {
+                "raftBeforeLeaderSend"
+            } else {
+                "raftBeforeFollowerSend"
+            };
+            if let Err(e) = state.env.failpoint(point).await {
+                tracing::warn!(member = state.id(), "{e}");
+            }
+            let msgs = rd.take_messages();
+            self.send(state, msgs).await;
+        }
+
+        let mut snapshot_work = None;
+        if !rd.snapshot().is_empty() {
+            let snapshot = rd.snapshot().clone();
+            let (index, term) = (snapshot.get_metadata().index, snapshot.get_metadata().term);
+            self.failpoint_or_die(state, "raftBeforeSaveSnap").await;
+            let path = match snap::save(&state.env.disk, &snapshot).await {
+                Ok(p) => p,
+                Err(e) => state.fatal(format!("saving received snapshot: {e}")).await,
+            };
+            if let Err(e) = self
+                .wal
+                .save_snapshot_marker(SnapshotMarker { index, term })
+                .await
+            {
+                state.fatal(format!("WAL: {e}")).await;
+            }
+            self.failpoint_or_die(state, "raftAfterSaveSnap").await;
+            self.log.apply_snapshot(snapshot);
+            state.env.emit(NodeEvent::SnapshotSaved { index });
+            snapshot_work = Some((index, term, path));
+        }
+
+        let mut committed = rd.take_committed_entries();
+
+        // etcd-14370: a lone member applied (and answered) new entries
+        // before its WAL write made them durable.
+        let single = self.log.conf_state().voters.len() == 1;
+        if state.config.bugs.has(Bug::Etcd14370) && single && is_leader && !rd.entries().is_empty()
+        {
+            let early: Vec<Entry> = rd
+                .entries()
+                .iter()
+                .filter(|e| e.index > self.applied_early_to)
+                .cloned()
+                .collect();
+            if let Some(last) = early.last() {
+                self.applied_early_to = last.index;
+            }
+            committed.extend(early);
+        }
+        if snapshot_work.is_some() || !committed.is_empty() {
+            let _ = apply.send(ApplyWork {
+                snapshot: snapshot_work,
+                entries: std::mem::take(&mut committed),
+            });
+        }
+
+        if !rd.entries().is_empty() || rd.hs().is_some() {
+            self.failpoint_or_die(state, "raftBeforeSave").await;
+            if let Err(e) = self.wal.save(rd.entries(), rd.hs()).await {
+                state.fatal(format!("WAL write failed: {e}")).await;
+            }
+            self.failpoint_or_die(state, "raftAfterSave").await;
+            self.log.append(rd.entries());
+            if let Some(hs) = rd.hs() {
+                self.log.set_hard_state(hs.clone());
+            }
+        }
+
+        for rs in rd.take_read_states() {
+            let _ = read_states.send(rs);
+        }
+
+        if !rd.persisted_messages().is_empty() {
+            let msgs = rd.take_persisted_messages();
+            self.send(state, msgs).await;
+        }
+
+        self.failpoint_or_die(state, "raftBeforeAdvance").await;
+        let mut light = self.node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            let mut hs = self.log.hard_state();
+            hs.commit = commit;
+            self.log.set_hard_state(hs);
+        }
+        let msgs = light.take_messages();
+        self.send(state, msgs).await;
+        let mut more = light.take_committed_entries();
+        if self.applied_early_to > 0 {
+            more.retain(|e| e.index > self.applied_early_to);
+        }
+        if !more.is_empty() {
+            let _ = apply.send(ApplyWork {
+                snapshot: None,
+                entries: more,
+            });
+        }
+        self.node.advance_apply();
+
+        let mut st = state.raft.lock();
+        st.commit = self.node.raft.raft_log.committed;
+        st.last_index = self.node.raft.raft_log.last_index();
+        st.term = self.node.raft.term;
+    }
+
+    /// Passes a failpoint where an injected error means the member cannot
+    /// continue (etcd panics on such failures).
+    async fn failpoint_or_die(&self, state: &MemberState, name: &'static str) {
+        if let Err(e) = state.env.failpoint(name).await {
+            state.fatal(e).await;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The scenario catalog (`scenarios/catalog/*.toml`, built into the
+//! binary) and loading scenario files from disk, with validation that names
+//! the file, the field and what was expected.
+
+use crate::schema::Scenario;
+use std::path::Path;
+
+/// Built-in scenarios: (file name, TOML text).
+pub const CATALOG: &[(&str, &str)] = &[("default.toml", include_str!("../catalog/default.toml"))];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub message: String,
+}
+
+fn err(file: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Parses and validates a scenario; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        let msg = e.message().trim().to_string();
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                err(file, format!("line {line}: {msg}"))
+            }
+            None => err(file, msg),
+        }
+    })?;
+    validate(&scenario).map_err(|m| err(file, m))?;
+    Ok(scenario)
+}
+
+/// Checks what the format alone cannot; messages start with the field.
+pub fn validate(s: &Scenario) -> Result<(), String> {
+    if s.name.trim().is_empty() {
+        return Err("name: must not be empty".into());
+    }
+    let c = &s.cluster;
+    if !(1..=5).contains(&c.size) {
+        return Err(format!(
+            "cluster.size: expected 1 to 5 members, got {}",
+            c.size
+        ));
+    }
+    if c.versions.len() > 1 && c.versions.len() != c.size {
+        return Err(format!(
+            "cluster.versions: expected one version or one per member ({}), got {}",
+            c.size,
+            c.versions.len()
+        ));
+    }
+    if let Some(v) = c.versions.iter().find(|v| !v.is_supported()) {
+        return Err(format!(
+            "cluster.versions: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
+        ));
+    }
+    c.knobs
+        .validate()
+        .map_err(|m| format!("cluster.knobs.{m}"))?;
+    if c.client_timeout_ms == 0 {
+        return Err("cluster.client_timeout_ms: must be at least 1".into());
+    }
+    if !(s.duration_s > 0.0 && s.duration_s <= 3600.0) {
+        return Err(format!(
+            "duration_s: expected 0 < seconds <= 3600, got {}",
+            s.duration_s
+        ));
+    }
+    for (i, t) in s.traffic.iter().enumerate() {
+        if t.clients == 0 || t.clients > 256 {
+            return Err(format!(
+                "traffic[{i}].clients: expected 1 to 256, got {}",
+                t.clients
+            ));
+        }
+        if !(t.rate >= 0.0 && t.rate.is_finite()) {
+            return Err(format!(
+                "traffic[{i}].rate: expected a rate >= 0, got {}",
+                t.rate
+            ));
+        }
+        if t.keys == 0 {
+            return Err(format!("traffic[{i}].keys: must be at least 1"));
+        }
+    }
+    for (i, f) in s.faults.iter().enumerate() {
+        crate::faults::parse(f).map_err(|m| format!("faults[{i}].{m}"))?;
+        if let Some(at) = f.at_s
+            && !(at >= 0.0 && at.is_finite())
+        {
+            return Err(format!("faults[{i}].at_s: expected seconds >= 0, got {at}"));
+        }
+        if let Some(when) = &f.when {
+            crate::conditions::parse(when).map_err(|m| format!("faults[{i}].when: {m}"))?;
+        }
+    }
+    if let Some(swarm) = &s.swarm {
+        for (i, k) in swarm.kinds.iter().enumerate() {
+            if !crate::faults::KINDS.iter().any(|(name, _)| name == k) {
+                return Err(format!("swarm.kinds[{i}]: unknown fault kind {k:?}"));
+            }
+        }
+    }
+    if !(s.quiesce.liveness_bound_s > 0.0) {
+        return Err("quiesce.liveness_bound_s: must be positive".into());
+    }
+    Ok(())
+}
+
+/// Every built-in scenario, parsed.
+pub fn builtin() -> Vec<Scenario> {
+    CATALOG
+        .iter()
+        .filter_map(|(file, text)| parse(&format!("scenarios/catalog/{file}"), text).ok())
+        .collect()
+}
+
+/// A scenario by catalog name, or from a TOML file path.
+pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if let Some(s) = builtin().into_iter().find(|s| s.name == name_or_path) {
+        return Ok(s);
+    }
+    let path = Path::new(name_or_path);
+    if name_or_path.ends_with(".toml") || path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(name_or_path, format!("cannot read: {e}")))?;
+        return parse(name_or_path, &text);
+    }
+    let names: Vec<String> = builtin().into_iter().map(|s| s.name).collect();
+    Err(err(
+        name_or_path,
+        format!(
+            "no such scenario (catalog: {}; or give a .toml file)",
+            names.join(", ")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_file_parses() {
+        for (file, text) in CATALOG {
+            parse(file, text).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(builtin().len(), CATALOG.len());
+        assert!(load("default").is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        let e = parse("x.toml", "name = \"x\"\nduration_s = \"long\"\n").unwrap_err();
+        assert_eq!(e.file, "x.toml");
+        assert!(e.message.starts_with("line 2:"), "{}", e.message);
+        let e = parse("x.toml", "name = \"x\"\n[cluster]\nsize = 9\n").unwrap_err();
+        assert!(e.message.starts_with("cluster.size:"), "{}", e.message);
+        let e = parse("x.toml", "name = \"x\"\nbogus = 1\n").unwrap_err();
+        assert!(e.message.contains("bogus"), "{}", e.message);
+        let e = parse(
+            "x.toml",
+            "name = \"x\"\n[[faults]]\nkind = \"crash\"\ntarget = \"mars\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("faults[0].target:"), "{}", e.message);
+        let e = parse(
+            "x.toml",
+            "name = \"x\"\n[[faults]]\nkind = \"crash\"\nwhen = \"soon\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("faults[0].when:"), "{}", e.message);
+        let e = parse("x.toml", "name = \"x\"\n[cluster]\nversions = [\"3.9\"]\n").unwrap_err();
+        assert!(e.message.starts_with("cluster.versions:"), "{}", e.message);
+        let e = load("no-such-scenario").unwrap_err();
+        assert!(e.message.contains("no such scenario"));
+    }
+}

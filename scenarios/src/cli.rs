@@ -1,0 +1,346 @@
+//! Command-line parsing and the commands.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use node::bugs::{Bug, BugSet};
+use scenarios::campaign::{self, Job, Outcome};
+use scenarios::catalog;
+use scenarios::engine::{RunOptions, RunResult};
+use scenarios::schema::Scenario;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Deterministic-simulation robustness testing for an etcd-style store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios over seeds and check every run.
+    Run(RunArgs),
+    /// Run one seed again and write its full trace.
+    Replay(ReplayArgs),
+    /// List scenarios, fault kinds, failpoints or bugs.
+    List {
+        /// scenarios | faults | failpoints | bugs | rules
+        what: String,
+    },
+    /// Check a history file (faultline JSON lines, a Jepsen log or EDN).
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario name from the catalog, or a .toml file; repeatable (default: default).
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// One seed.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// A seed range A..B (B excluded).
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Runs at once (default: the number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Switch a catalogued bug on; repeatable.
+    #[arg(long = "bug")]
+    bugs: Vec<String>,
+    /// Run each seed twice on fresh threads and fail if the trace hashes differ.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Checker time limit per run, in seconds.
+    #[arg(long, default_value_t = 60)]
+    check_timeout: u64,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    #[arg(long)]
+    scenario: String,
+    #[arg(long)]
+    seed: u64,
+    #[arg(long = "bug")]
+    bugs: Vec<String>,
+    /// Where to write the human-readable trace (default: stdout).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    file: PathBuf,
+    /// etcd | register | kv
+    #[arg(long, default_value = "etcd")]
+    model: String,
+    /// faultline | jepsen-log | edn (default: guessed from the content)
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Time limit in seconds; past it the verdict is unknown (exit 3).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Check the whole history at once instead of per independent key.
+    #[arg(long)]
+    no_partition: bool,
+}
+
+pub fn main() -> Result<u8> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Replay(args) => replay(args),
+        Command::List { what } => list(&what),
+        Command::Check(args) => check(args),
+    }
+}
+
+pub fn parse_bugs(names: &[String]) -> Result<BugSet> {
+    let bugs: Vec<Bug> = names
+        .iter()
+        .map(|n| n.parse::<Bug>().map_err(|e| anyhow::anyhow!("--bug: {e}")))
+        .collect::<Result<_>>()?;
+    Ok(BugSet::from_bugs(bugs))
+}
+
+pub fn parse_seeds(seed: Option<u64>, seeds: Option<&str>) -> Result<Vec<u64>> {
+    if let Some(range) = seeds {
+        let (a, b) = range
+            .split_once("..")
+            .with_context(|| format!("--seeds: expected A..B (B excluded), got {range:?}"))?;
+        let a: u64 = a
+            .trim()
+            .parse()
+            .with_context(|| format!("--seeds: {a:?} is not a number"))?;
+        let b: u64 = b
+            .trim()
+            .parse()
+            .with_context(|| format!("--seeds: {b:?} is not a number"))?;
+        if b <= a {
+            bail!("--seeds: the range {a}..{b} is empty");
+        }
+        return Ok((a..b).collect());
+    }
+    Ok(vec![seed.unwrap_or(0)])
+}
+
+fn load_scenarios(names: &[String]) -> Result<Vec<Scenario>> {
+    let names = if names.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        names.to_vec()
+    };
+    names
+        .iter()
+        .map(|n| catalog::load(n).map_err(|e| anyhow::anyhow!("--scenario {e}")))
+        .collect()
+}
+
+/// The one-line summary printed for every run.
+pub fn summary_line(r: &RunResult) -> String {
+    let mut line = format!(
+        "seed={} scenario={} verdict={} trace={} ops={} failed_ops={} faults={} sim_ms={} wall_ms={}",
+        r.seed,
+        r.scenario,
+        r.verdict_word(),
+        r.trace_hash,
+        r.stats.ops,
+        r.stats.failed_ops,
+        r.stats.faults,
+        r.stats.sim_ms,
+        r.stats.wall_ms
+    );
+    if !r.bugs.is_empty() {
+        line.push_str(&format!(" bugs={}", r.bugs));
+    }
+    let failed = r.failed_rules();
+    if !failed.is_empty() {
+        line.push_str(&format!(" rules={}", failed.join(",")));
+    }
+    line
+}
+
+fn exit_code(outcomes: &[Outcome]) -> u8 {
+    if outcomes
+        .iter()
+        .any(|o| !o.deterministic() || o.result.verdict_word() == "fail")
+    {
+        1
+    } else if outcomes
+        .iter()
+        .any(|o| o.result.verdict_word() == "unknown")
+    {
+        3
+    } else {
+        0
+    }
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    let scenarios = load_scenarios(&args.scenarios)?;
+    let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;
+    let opts = RunOptions {
+        bugs: parse_bugs(&args.bugs)?,
+        check: checker::CheckOptions {
+            timeout: Duration::from_secs(args.check_timeout),
+            ..Default::default()
+        },
+    };
+    let jobs: Vec<Job> = scenarios
+        .iter()
+        .flat_map(|s| {
+            seeds.iter().map(move |&seed| Job {
+                scenario: s.clone(),
+                seed,
+            })
+        })
+        .collect();
+    let parallelism = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let outcomes = campaign::run_all(jobs, parallelism, &opts, args.check_determinism, |o| {
+        println!("{}", summary_line(&o.result));
+        if let Some(replay) = &o.replay_hash
+            && *replay != o.result.trace_hash
+        {
+            println!(
+                "NONDETERMINISM seed={} scenario={} first={} replay={}",
+                o.result.seed, o.result.scenario, o.result.trace_hash, replay
+            );
+        }
+        for r in &o.result.report.results {
+            if let checker::Verdict::Fail(v) = &r.verdict {
+                println!("  {}: {}", r.property, v.explanation);
+            }
+        }
+    });
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.result.verdict_word() == "fail")
+        .count();
+    let nondet = outcomes.iter().filter(|o| !o.deterministic()).count();
+    eprintln!(
+        "{} runs: {} passed, {} failed, {} unknown{}",
+        outcomes.len(),
+        outcomes
+            .iter()
+            .filter(|o| o.result.verdict_word() == "pass")
+            .count(),
+        failed,
+        outcomes
+            .iter()
+            .filter(|o| o.result.verdict_word() == "unknown")
+            .count(),
+        if args.check_determinism {
+            format!(", {nondet} nondeterministic")
+        } else {
+            String::new()
+        }
+    );
+    Ok(exit_code(&outcomes))
+}
+
+fn replay(args: ReplayArgs) -> Result<u8> {
+    let scenario = catalog::load(&args.scenario).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+    let opts = RunOptions {
+        bugs: parse_bugs(&args.bugs)?,
+        ..Default::default()
+    };
+    let result = scenarios::run(&scenario, args.seed, &opts);
+    let mut text = Vec::new();
+    result.trace.write_text(&mut text)?;
+    match &args.trace {
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("--trace {}: cannot write", path.display()))?,
+        None => print!("{}", String::from_utf8_lossy(&text)),
+    }
+    println!("{}", summary_line(&result));
+    for r in &result.report.results {
+        if let checker::Verdict::Fail(v) = &r.verdict {
+            println!("  {}: {}", r.property, v.explanation);
+        }
+    }
+    Ok(match result.verdict_word() {
+        "pass" => 0,
+        "fail" => 1,
+        _ => 3,
+    })
+}
+
+fn list(what: &str) -> Result<u8> {
+    match what {
+        "scenarios" => {
+            for s in catalog::builtin() {
+                println!("{:<28} {}", s.name, s.description);
+            }
+        }
+        "faults" => {
+            for (kind, what) in scenarios::faults::KINDS {
+                println!("{kind:<28} {what}");
+            }
+        }
+        "failpoints" => {
+            for (name, what) in node::failpoint::FAILPOINTS {
+                println!("{name:<36} {what}");
+            }
+        }
+        "bugs" => {
+            for b in node::bugs::CATALOG {
+                println!("{:<24} {}", b.name, b.mechanism);
+                println!(
+                    "{:<24}   trigger: {}; caught by: {}",
+                    "", b.trigger, b.caught_by
+                );
+            }
+        }
+        "rules" => {
+            for r in checker::rules::RULES {
+                println!("{:<32} {}", r.name, r.description);
+            }
+        }
+        other => bail!(
+            "list: unknown list {other:?} (expected scenarios, faults, failpoints, bugs or rules)"
+        ),
+    }
+    Ok(0)
+}
+
+fn check(args: CheckArgs) -> Result<u8> {
+    let model = args
+        .model
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--model: {e}"))?;
+    let format = args
+        .format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+    let opts = checker::command::CheckFileOptions {
+        model,
+        format,
+        timeout: Duration::from_secs(args.timeout),
+        partition: !args.no_partition,
+    };
+    match checker::command::check_file(&args.file, &opts) {
+        Ok(outcome) => {
+            println!("{outcome}");
+            Ok(outcome.exit_code() as u8)
+        }
+        Err(e) => bail!("{e}"),
+    }
+}

@@ -1,0 +1,80 @@
+//! Conditions a fault step can wait for (`when = "revision >= 100"`).
+
+use crate::cluster;
+use node::version::Version;
+use sim::World;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// The leader's revision reached N.
+    RevisionAtLeast(i64),
+    /// Some running member is at least N entries behind the commit index.
+    LaggingAtLeast(u64),
+    DowngradeEnabled,
+    ClusterVersion(Version),
+    LeaderKnown,
+}
+
+/// Parses a condition; the error says what was expected.
+pub fn parse(s: &str) -> Result<Condition, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let number = |w: &str| {
+        w.parse::<i64>()
+            .map_err(|_| format!("expected a number, got {w:?}"))
+    };
+    match words.as_slice() {
+        ["revision", ">=", n] => Ok(Condition::RevisionAtLeast(number(n)?)),
+        ["lagging", ">=", n] => Ok(Condition::LaggingAtLeast(number(n)?.max(0) as u64)),
+        ["downgrade_enabled"] => Ok(Condition::DowngradeEnabled),
+        ["leader_known"] => Ok(Condition::LeaderKnown),
+        ["cluster_version", "==", v] => v
+            .parse()
+            .map(Condition::ClusterVersion)
+            .map_err(|e: node::version::ParseVersionError| e.to_string()),
+        _ => Err(format!(
+            "expected one of `revision >= N`, `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`, `leader_known`; got {s:?}"
+        )),
+    }
+}
+
+/// Whether the condition holds now (false if it cannot be parsed).
+pub async fn holds(world: &World, members: &[u64], cond: &str) -> bool {
+    let Ok(cond) = parse(cond) else {
+        return false;
+    };
+    let st = cluster::statuses(world, members).await;
+    match cond {
+        Condition::RevisionAtLeast(n) => st
+            .iter()
+            .any(|(_, s)| s.header.as_ref().is_some_and(|h| h.revision >= n)),
+        Condition::LaggingAtLeast(n) => {
+            let commit = st.iter().map(|(_, s)| s.raft_index).max().unwrap_or(0);
+            st.iter()
+                .any(|(_, s)| commit.saturating_sub(s.raft_applied_index) >= n)
+        }
+        Condition::DowngradeEnabled => st.iter().any(|(_, s)| s.downgrade_enabled),
+        Condition::ClusterVersion(v) => st.iter().any(|(_, s)| s.cluster_version == v.to_string()),
+        Condition::LeaderKnown => st.iter().any(|(_, s)| s.leader != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse() {
+        assert_eq!(
+            parse("revision >= 100"),
+            Ok(Condition::RevisionAtLeast(100))
+        );
+        assert_eq!(parse("lagging >= 5"), Ok(Condition::LaggingAtLeast(5)));
+        assert_eq!(parse("downgrade_enabled"), Ok(Condition::DowngradeEnabled));
+        assert_eq!(
+            parse("cluster_version == 3.6"),
+            Ok(Condition::ClusterVersion(Version::V3_6))
+        );
+        assert!(parse("revision > 100").is_err());
+        assert!(parse("revision >= x").is_err());
+    }
+}

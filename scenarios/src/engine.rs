@@ -1,0 +1,1189 @@
+//! The engine: `run(scenario, seed, bugs)` builds the world, starts the
+//! members, runs traffic and the fault plan, quiesces (heals everything,
+//! waits for the cluster to answer, reads everything back, collects each
+//! member's HashKV), then checks the history. Everything derives from the
+//! seed.
+
+use crate::cluster;
+use crate::faults::{self, Fault, Target};
+use crate::recorder::{Recorder, RecordingClient, now_ns};
+use crate::schema::{FaultStep, Profile, Scenario};
+use crate::swarm;
+use crate::traffic::{self, TrafficContext};
+use checker::history::{EndState, HashKv, History, MemberEndState};
+use checker::options::CheckOptions;
+use checker::report::{Overall, PropertyResult, Report, Verdict, Violation};
+use node::bugs::BugSet;
+use node::client::Client;
+use node::config::{MemberConfig, Peer, StoreKnobs};
+use node::host::ExitReason;
+use node::wire::api::{
+    CompactionRequest, DefragmentRequest, DowngradeAction, DowngradeRequest, HashKvRequest,
+    MemberAddRequest, MemberRemoveRequest, RangeRequest, client_request, client_response,
+};
+use parking_lot::Mutex;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::{MemberStatus, World, member_ip};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The engine node's client id (other clients count from 1).
+const ENGINE_CLIENT: u64 = 0;
+/// The client id the quiesce phase records its reads under.
+const QUIESCE_CLIENT: u64 = 999;
+const CLUSTER_ID: u64 = 0x0fa1_7e11;
+
+/// Statistics of one run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunStats {
+    pub ops: usize,
+    pub failed_ops: usize,
+    pub watch_events: usize,
+    pub faults: usize,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    pub check_ms: u64,
+}
+
+/// Everything one run produced.
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub bugs: BugSet,
+    pub report: Report,
+    pub history: History,
+    pub end_state: EndState,
+    pub trace: sim::Trace,
+    pub trace_hash: String,
+    pub stats: RunStats,
+    pub faults_applied: Vec<String>,
+    pub failpoints_reached: BTreeMap<String, u64>,
+    /// The scenario as run (after swarm mode drew its variant).
+    pub effective: Scenario,
+}
+
+impl RunResult {
+    pub fn overall(&self) -> Overall {
+        self.report.overall()
+    }
+
+    pub fn verdict_word(&self) -> &'static str {
+        match self.overall() {
+            Overall::Pass => "pass",
+            Overall::Fail => "fail",
+            Overall::Unknown => "unknown",
+        }
+    }
+
+    pub fn failed_rules(&self) -> Vec<String> {
+        self.report
+            .failed_rules()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub bugs: BugSet,
+    pub check: CheckOptions,
+}
+
+/// What the simulation hands back for checking.
+struct SimOutput {
+    history: History,
+    end_state: EndState,
+    trace: sim::Trace,
+    faults_applied: Vec<String>,
+    failpoints_reached: BTreeMap<String, u64>,
+    unexpected_exits: Vec<(u64, String)>,
+}
+
+/// Shared state of the engine's tasks during one run.
+struct Control {
+    world: Arc<World>,
+    rng: Mutex<ChaCha8Rng>,
+    recorder: Arc<Recorder>,
+    quiescing: AtomicBool,
+    knobs: StoreKnobs,
+    /// Members whose disk had a fault injected: a fatal exit is expected.
+    disk_faulted: Mutex<BTreeSet<u64>>,
+    /// Members with a disk fault active now (the supervisor leaves them down).
+    disk_fault_active: Mutex<BTreeSet<u64>>,
+    /// Members removed from the cluster.
+    removed: Mutex<BTreeSet<u64>>,
+    faults_applied: Mutex<Vec<String>>,
+    next_member_id: Mutex<u64>,
+    timeout: Duration,
+}
+
+impl Control {
+    fn quiescing(&self) -> bool {
+        self.quiescing.load(Ordering::Relaxed)
+    }
+
+    fn members(&self) -> Vec<u64> {
+        let removed = self.removed.lock().clone();
+        self.world
+            .member_ids()
+            .into_iter()
+            .filter(|m| !removed.contains(m))
+            .collect()
+    }
+
+    fn running(&self) -> Vec<u64> {
+        self.members()
+            .into_iter()
+            .filter(|m| self.world.status(*m) == Some(MemberStatus::Running))
+            .collect()
+    }
+
+    fn pick(&self, from: &[u64]) -> Option<u64> {
+        from.choose(&mut *self.rng.lock()).copied()
+    }
+
+    async fn resolve(&self, target: Target) -> Vec<u64> {
+        let members = self.members();
+        let running = self.running();
+        match target {
+            Target::All => members,
+            Target::Member(m) => members.into_iter().filter(|x| *x == m).collect(),
+            Target::Random => self.pick(&running).into_iter().collect(),
+            Target::Leader => match cluster::leader(&self.world, &running).await {
+                Some(l) => vec![l],
+                None => self.pick(&running).into_iter().collect(),
+            },
+            Target::Follower => {
+                let leader = cluster::leader(&self.world, &running).await;
+                let followers: Vec<u64> =
+                    running.into_iter().filter(|m| Some(*m) != leader).collect();
+                self.pick(&followers).into_iter().collect()
+            }
+        }
+    }
+
+    fn note(&self, kind: &str, detail: String) {
+        self.world
+            .trace
+            .record("engine", "fault", format!("{kind} {detail}"));
+        self.recorder
+            .annotate(now_ns(), None, "fault", format!("{kind} {detail}"));
+        self.faults_applied.lock().push(kind.to_string());
+    }
+
+    fn healed(&self, kind: &str, detail: String) {
+        self.world
+            .trace
+            .record("engine", "heal", format!("{kind} {detail}"));
+        self.recorder.close_annotation("fault", kind, now_ns());
+    }
+
+    /// Sleeps unless the run is quiescing (then returns at once).
+    async fn hold(&self, d: Duration) {
+        let step = Duration::from_millis(50);
+        let mut left = d;
+        while !left.is_zero() && !self.quiescing() {
+            let s = left.min(step);
+            madsim::time::sleep(s).await;
+            left = left.saturating_sub(s);
+        }
+    }
+
+    async fn admin(
+        &self,
+        member: u64,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, node::client::ClientError> {
+        cluster::admin(member_ip(member), member, body, self.timeout).await
+    }
+
+    /// Sends a request to the leader (or any running member).
+    async fn to_leader(
+        &self,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, node::client::ClientError> {
+        let running = self.running();
+        let target = cluster::leader(&self.world, &running)
+            .await
+            .or_else(|| running.first().copied());
+        match target {
+            Some(m) => self.admin(m, body).await,
+            None => Err(node::client::ClientError::Unavailable(
+                "no running member".into(),
+            )),
+        }
+    }
+}
+
+/// Runs one scenario with one seed, then checks it.
+pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
+    let effective = swarm::variant(scenario, seed);
+    let started = Instant::now();
+    let sc = effective.clone();
+    let bugs = opts.bugs.clone();
+    let outcome = sim::run_seed(seed, move |world| simulate(world, sc, seed, bugs));
+    let sim_wall = started.elapsed();
+    let check_started = Instant::now();
+    let (output, info) = match outcome {
+        Ok(pair) => pair,
+        Err(panic) => return panicked(scenario, &effective, seed, opts, panic, sim_wall),
+    };
+    let mut report = checker::check_run(&output.history, &output.end_state, &opts.check);
+    report
+        .results
+        .push(exits_property(&output.unexpected_exits));
+    let check_ms = check_started.elapsed().as_millis() as u64;
+    let stats = RunStats {
+        ops: output.history.operations.len(),
+        failed_ops: output
+            .history
+            .operations
+            .iter()
+            .filter(|o| !matches!(o.result, checker::history::OpResult::Ok(_)))
+            .count(),
+        watch_events: output
+            .history
+            .watches
+            .iter()
+            .flat_map(|w| &w.responses)
+            .map(|r| r.events.len())
+            .sum(),
+        faults: output.faults_applied.len(),
+        sim_ms: info.sim_time.as_millis() as u64,
+        wall_ms: (sim_wall.as_millis() as u64) + check_ms,
+        check_ms,
+    };
+    let trace_hash = output.trace.hash();
+    RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        bugs: opts.bugs.clone(),
+        report,
+        history: output.history,
+        end_state: output.end_state,
+        trace: output.trace,
+        trace_hash,
+        stats,
+        faults_applied: output.faults_applied,
+        failpoints_reached: output.failpoints_reached,
+        effective,
+    }
+}
+
+fn exits_property(exits: &[(u64, String)]) -> PropertyResult {
+    let verdict = match exits.first() {
+        None => Verdict::Pass,
+        Some((member, msg)) => Verdict::Fail(Violation {
+            rule: "member.no-unexpected-exit".into(),
+            explanation: format!(
+                "member {member} stopped on an error no injected fault explains: {msg}"
+            ),
+            details: serde_json::json!({ "exits": exits.iter().map(|(m, e)| serde_json::json!({"member": m, "error": e})).collect::<Vec<_>>() }),
+            ..Default::default()
+        }),
+    };
+    PropertyResult {
+        property: "member.no-unexpected-exit".into(),
+        verdict,
+    }
+}
+
+fn panicked(
+    scenario: &Scenario,
+    effective: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    panic: sim::RunPanic,
+    wall: Duration,
+) -> RunResult {
+    let report = Report {
+        results: vec![PropertyResult {
+            property: "run.no-panic".into(),
+            verdict: Verdict::Fail(Violation {
+                rule: "run.no-panic".into(),
+                explanation: format!("the simulation panicked: {}", panic.message),
+                ..Default::default()
+            }),
+        }],
+        stats: None,
+    };
+    let mut trace = sim::Trace::default();
+    trace.push(Duration::ZERO, "engine", "panic", panic.message.clone());
+    let trace_hash = trace.hash();
+    RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        bugs: opts.bugs.clone(),
+        report,
+        history: History::default(),
+        end_state: EndState::default(),
+        trace,
+        trace_hash,
+        stats: RunStats {
+            wall_ms: wall.as_millis() as u64,
+            ..Default::default()
+        },
+        faults_applied: Vec::new(),
+        failpoints_reached: BTreeMap::new(),
+        effective: effective.clone(),
+    }
+}
+
+fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
+    let size = scenario.cluster.size as u64;
+    let peers: Vec<Peer> = (1..=size)
+        .map(|id| Peer {
+            id,
+            ip: member_ip(id),
+        })
+        .collect();
+    (1..=size)
+        .map(|id| MemberConfig {
+            id,
+            version: scenario.cluster.version_of(id as usize - 1),
+            cluster_id: CLUSTER_ID,
+            peers: peers.clone(),
+            join_existing: false,
+            knobs: scenario.cluster.knobs.clone(),
+            bugs: bugs.clone(),
+        })
+        .collect()
+}
+
+async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet) -> SimOutput {
+    let recorder = Recorder::new();
+    for config in member_configs(&scenario, &bugs) {
+        world.start_member(config);
+    }
+    let ctl = Arc::new(Control {
+        world: world.clone(),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
+        recorder: recorder.clone(),
+        quiescing: AtomicBool::new(false),
+        knobs: scenario.cluster.knobs.clone(),
+        disk_faulted: Mutex::new(BTreeSet::new()),
+        disk_fault_active: Mutex::new(BTreeSet::new()),
+        removed: Mutex::new(BTreeSet::new()),
+        faults_applied: Mutex::new(Vec::new()),
+        next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
+        timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
+    });
+
+    // Traffic.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    let mut next_client = 1u64;
+    for spec in &scenario.traffic {
+        let ctx = TrafficContext {
+            recorder: recorder.clone(),
+            stop: stop.clone(),
+            endpoints: world.endpoints(),
+            client_timeout: ctl.timeout,
+            keys: spec.keys,
+            rate: spec.rate,
+        };
+        for _ in 0..spec.clients {
+            let id = next_client;
+            next_client += 1;
+            let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+            let task = match spec.profile {
+                Profile::Etcd => traffic::etcd::run(ctx.clone(), id, rng),
+                // The other profiles arrive with their own modules.
+                Profile::Kubernetes | Profile::Watch | Profile::Lease => {
+                    traffic::etcd::run(ctx.clone(), id, rng)
+                }
+            };
+            clients.push(world.spawn_client(id, task));
+        }
+    }
+
+    // Faults and the supervisor run on the engine's node.
+    let plan: Vec<(usize, FaultStep, Fault)> = scenario
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| faults::parse(s).ok().map(|f| (i, s.clone(), f)))
+        .collect();
+    let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
+    let supervisor = world.spawn_client(ENGINE_CLIENT, supervise(ctl.clone()));
+
+    madsim::time::sleep(Duration::from_secs_f64(scenario.duration_s)).await;
+    stop.store(true, Ordering::Relaxed);
+    ctl.quiescing.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    let _ = driver.await;
+    let _ = supervisor.await;
+
+    let end_state = world
+        .spawn_client(ENGINE_CLIENT, quiesce(ctl.clone(), scenario.clone()))
+        .await
+        .unwrap_or_default();
+
+    let unexpected_exits = {
+        let faulted = ctl.disk_faulted.lock().clone();
+        world
+            .fatal_exits()
+            .into_iter()
+            .filter(|(m, _)| !faulted.contains(m))
+            .collect()
+    };
+    let failpoints_reached = world
+        .failpoints_reached()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let faults_applied = ctl.faults_applied.lock().clone();
+    SimOutput {
+        history: recorder.history(),
+        end_state,
+        trace: world.trace.take(),
+        faults_applied,
+        failpoints_reached,
+        unexpected_exits,
+    }
+}
+
+/// Restarts members whose process ended by itself (failpoint crash or a
+/// fatal error), as an operator's process manager would.
+async fn supervise(ctl: Arc<Control>) {
+    while !ctl.quiescing() {
+        madsim::time::sleep(Duration::from_millis(200)).await;
+        for m in ctl.members() {
+            let exited = matches!(
+                ctl.world.status(m),
+                Some(MemberStatus::Exited(
+                    ExitReason::Failpoint(_) | ExitReason::Fatal(_)
+                ))
+            );
+            if exited && !ctl.disk_fault_active.lock().contains(&m) {
+                ctl.hold(Duration::from_secs(1)).await;
+                if !ctl.quiescing() && matches!(ctl.world.status(m), Some(MemberStatus::Exited(_)))
+                {
+                    ctl.world.restart(m);
+                }
+            }
+        }
+    }
+}
+
+/// Applies the plan's steps in time order; each fault heals itself.
+async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)>) {
+    plan.sort_by(|a, b| {
+        a.1.at_s
+            .unwrap_or(0.0)
+            .partial_cmp(&b.1.at_s.unwrap_or(0.0))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    });
+    let start = madsim::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (_, step, fault) in plan {
+        let at = Duration::from_secs_f64(step.at_s.unwrap_or(0.0).max(0.0));
+        let now = start.elapsed();
+        if at > now {
+            ctl.hold(at - now).await;
+        }
+        if let Some(cond) = &step.when {
+            while !ctl.quiescing()
+                && !crate::conditions::holds(&ctl.world, &ctl.members(), cond).await
+            {
+                madsim::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if ctl.quiescing() {
+            break;
+        }
+        let ctl2 = ctl.clone();
+        tasks.push(madsim::task::spawn(async move { apply(ctl2, fault).await }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+fn nodes(world: &World, members: &[u64]) -> Vec<madsim::task::NodeId> {
+    members
+        .iter()
+        .filter_map(|m| world.member_node(*m))
+        .collect()
+}
+
+/// Applies one fault and heals it when its time is up.
+async fn apply(ctl: Arc<Control>, fault: Fault) {
+    let world = ctl.world.clone();
+    let kind = fault.kind();
+    match fault {
+        Fault::Crash {
+            target,
+            restart_after,
+        }
+        | Fault::TornWriteCrash {
+            target,
+            restart_after,
+        } => {
+            let torn = kind == "torn_write_crash";
+            for m in ctl.resolve(target).await {
+                if torn {
+                    set_torn(&world, m, true);
+                }
+                ctl.note(kind, format!("m{m}"));
+                world.kill(m);
+                if torn {
+                    set_torn(&world, m, false);
+                }
+                ctl.hold(restart_after).await;
+                if !ctl.quiescing() && world.status(m) == Some(MemberStatus::Crashed) {
+                    world.restart(m);
+                }
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::Pause { target, duration } => {
+            let ms = ctl.resolve(target).await;
+            for &m in &ms {
+                ctl.note(kind, format!("m{m}"));
+                world.pause(m);
+            }
+            ctl.hold(duration).await;
+            for &m in &ms {
+                world.resume(m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::GracefulRestart { target, down_for } => {
+            for m in ctl.resolve(target).await {
+                ctl.note(kind, format!("m{m}"));
+                world.stop(m);
+                let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+                while world.status(m).is_some_and(|s| s.is_up())
+                    && madsim::time::Instant::now() < deadline
+                {
+                    madsim::time::sleep(Duration::from_millis(20)).await;
+                }
+                ctl.hold(down_for).await;
+                if !ctl.quiescing() && !world.status(m).is_some_and(|s| s.is_up()) {
+                    world.restart(m);
+                }
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::Isolate { target, duration } => {
+            let ms = ctl.resolve(target).await;
+            let all = ctl.members();
+            for m in ms {
+                let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+                ctl.note(kind, format!("m{m}"));
+                let links = world
+                    .net
+                    .partition(&[nodes(&world, &[m]), nodes(&world, &others)]);
+                ctl.hold(duration).await;
+                world.net.heal_links(&links);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::PartitionMinority { duration } | Fault::PartitionMajority { duration } => {
+            let running = ctl.running();
+            let all = ctl.members();
+            let leader = cluster::leader(&world, &running).await;
+            let mut others: Vec<u64> = all.iter().copied().filter(|m| Some(*m) != leader).collect();
+            others.shuffle(&mut *ctl.rng.lock());
+            let minority_size = (all.len().saturating_sub(1)) / 2;
+            let minority: Vec<u64> = if kind == "partition_minority" {
+                leader
+                    .into_iter()
+                    .chain(others.iter().copied().take(minority_size.saturating_sub(1)))
+                    .collect()
+            } else {
+                others.iter().copied().take(minority_size.max(1)).collect()
+            };
+            let majority: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|m| !minority.contains(m))
+                .collect();
+            ctl.note(kind, format!("{minority:?} | {majority:?}"));
+            let links = world
+                .net
+                .partition(&[nodes(&world, &minority), nodes(&world, &majority)]);
+            ctl.hold(duration).await;
+            world.net.heal_links(&links);
+            ctl.healed(kind, format!("{minority:?} | {majority:?}"));
+        }
+        Fault::OneWayOut { target, duration } | Fault::OneWayIn { target, duration } => {
+            let all = ctl.members();
+            for m in ctl.resolve(target).await {
+                let Some(node) = world.member_node(m) else {
+                    continue;
+                };
+                let others = nodes(
+                    &world,
+                    &all.iter().copied().filter(|x| *x != m).collect::<Vec<_>>(),
+                );
+                let links = others
+                    .into_iter()
+                    .map(|o| {
+                        if kind == "one_way_out" {
+                            (node, o)
+                        } else {
+                            (o, node)
+                        }
+                    })
+                    .collect();
+                ctl.note(kind, format!("m{m}"));
+                let links = world.net.cut_links(links);
+                ctl.hold(duration).await;
+                world.net.heal_links(&links);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::Flapping {
+            target,
+            period,
+            duration,
+        } => {
+            let all = ctl.members();
+            for m in ctl.resolve(target).await {
+                let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+                ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
+                let end = madsim::time::Instant::now() + duration;
+                while madsim::time::Instant::now() < end && !ctl.quiescing() {
+                    let links = world
+                        .net
+                        .partition(&[nodes(&world, &[m]), nodes(&world, &others)]);
+                    ctl.hold(period).await;
+                    world.net.heal_links(&links);
+                    ctl.hold(period).await;
+                }
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::PacketLoss { rate, duration } => {
+            ctl.note(kind, format!("rate={rate}"));
+            world.net.set_packet_loss(rate);
+            ctl.hold(duration).await;
+            world.net.reset_quality();
+            ctl.healed(kind, format!("rate={rate}"));
+        }
+        Fault::Latency { min, max, duration } => {
+            ctl.note(kind, format!("{}..{}ms", min.as_millis(), max.as_millis()));
+            world.net.set_latency(min..max);
+            ctl.hold(duration).await;
+            world.net.reset_quality();
+            ctl.healed(kind, String::new());
+        }
+        Fault::FsyncEio {
+            target,
+            count,
+            restart_after,
+        } => {
+            for m in ctl.resolve(target).await {
+                disk_fault(&ctl, m, |f| f.fsync_failures = count);
+                ctl.note(kind, format!("m{m} count={count}"));
+                // The member dies on the failed fsync, as etcd does.
+                let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+                while world.status(m).is_some_and(|s| s.is_up())
+                    && madsim::time::Instant::now() < deadline
+                    && !ctl.quiescing()
+                {
+                    madsim::time::sleep(Duration::from_millis(20)).await;
+                }
+                clear_disk_fault(&ctl, m);
+                ctl.hold(restart_after).await;
+                restart_if_down(&ctl, m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::Enospc {
+            target,
+            quota_kb,
+            duration,
+        } => {
+            for m in ctl.resolve(target).await {
+                let used = world
+                    .member_node(m)
+                    .map(|n| world.disk.used_bytes(n))
+                    .unwrap_or(0);
+                let quota = used + quota_kb * 1024;
+                disk_fault(&ctl, m, |f| f.quota_bytes = Some(quota));
+                ctl.note(kind, format!("m{m} quota={quota}"));
+                ctl.hold(duration).await;
+                clear_disk_fault(&ctl, m);
+                restart_if_down(&ctl, m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::SlowDisk {
+            target,
+            min,
+            max,
+            duration,
+        } => {
+            for m in ctl.resolve(target).await {
+                let Some(node) = world.member_node(m) else {
+                    continue;
+                };
+                ctl.note(
+                    kind,
+                    format!("m{m} {}..{}ms", min.as_millis(), max.as_millis()),
+                );
+                world.disk.set_latency(
+                    node,
+                    sim::disk::DiskLatency {
+                        op: (min, max),
+                        ..Default::default()
+                    },
+                );
+                ctl.hold(duration).await;
+                world
+                    .disk
+                    .set_latency(node, sim::disk::DiskLatency::default());
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::BitFlip {
+            target,
+            rate,
+            duration,
+        } => {
+            for m in ctl.resolve(target).await {
+                disk_fault(&ctl, m, |f| f.bit_flip_rate = rate);
+                ctl.note(kind, format!("m{m} rate={rate}"));
+                // Reads happen at start: restart the member while flips are on.
+                world.kill(m);
+                world.restart(m);
+                ctl.hold(duration).await;
+                clear_disk_fault(&ctl, m);
+                restart_if_down(&ctl, m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::ClockSkew {
+            target,
+            drift_ppm,
+            offset_ms,
+            duration,
+        } => {
+            for m in ctl.resolve(target).await {
+                ctl.note(
+                    kind,
+                    format!("m{m} drift={drift_ppm}ppm offset={offset_ms}ms"),
+                );
+                world.clocks.set_drift(m, drift_ppm);
+                world.clocks.set_offset(
+                    m,
+                    Duration::from_millis(offset_ms.unsigned_abs()),
+                    offset_ms >= 0,
+                );
+                world.trace.record(
+                    format!("m{m}"),
+                    "clock",
+                    format!("drift={drift_ppm}ppm offset={offset_ms}ms"),
+                );
+                ctl.hold(duration).await;
+                world.clocks.reset(m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::Failpoint {
+            target,
+            name,
+            action,
+            times,
+        } => {
+            let ms = ctl.resolve(target).await;
+            for &m in &ms {
+                if let Some(fp) = world.failpoints(m) {
+                    let _ = fp.arm(&name, action, Some(times));
+                    ctl.note(kind, format!("m{m} {name} {action:?} x{times}"));
+                }
+            }
+            // Some points are only reached when something asks for it.
+            if name.starts_with("compact") {
+                compact(&ctl).await;
+            } else if name.starts_with("defrag") {
+                for &m in &ms {
+                    let _ = ctl
+                        .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
+                        .await;
+                }
+            }
+        }
+        Fault::PartitionUntilSnapshot { target, timeout } => {
+            let all = ctl.members();
+            for m in ctl.resolve(target).await {
+                let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+                ctl.note(kind, format!("m{m}"));
+                let applied = cluster::status(&world, m)
+                    .await
+                    .map(|s| s.raft_applied_index)
+                    .unwrap_or(0);
+                let links = world
+                    .net
+                    .partition(&[nodes(&world, &[m]), nodes(&world, &others)]);
+                let deadline = madsim::time::Instant::now() + timeout;
+                while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+                    let running: Vec<u64> = others
+                        .iter()
+                        .copied()
+                        .filter(|x| ctl.running().contains(x))
+                        .collect();
+                    let compacted = match cluster::leader(&world, &running).await {
+                        Some(l) => cluster::status(&world, l).await.is_some_and(|s| {
+                            s.snapshot_index > applied + ctl.knobs.catchup_entries
+                        }),
+                        None => false,
+                    };
+                    if compacted {
+                        break;
+                    }
+                    madsim::time::sleep(Duration::from_millis(100)).await;
+                }
+                world.net.heal_links(&links);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::MemberReplace { target } => {
+            for m in ctl.resolve(target).await {
+                if ctl.members().len() < 2 {
+                    continue;
+                }
+                ctl.note(kind, format!("m{m}"));
+                let removed = ctl
+                    .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                        id: m,
+                    }))
+                    .await;
+                if removed.is_err() {
+                    ctl.healed(kind, format!("m{m} (remove failed)"));
+                    continue;
+                }
+                ctl.removed.lock().insert(m);
+                world.wipe(m);
+                let new_id = {
+                    let mut next = ctl.next_member_id.lock();
+                    let id = *next;
+                    *next += 1;
+                    id
+                };
+                let add = MemberAddRequest {
+                    id: new_id,
+                    ip: member_ip(new_id).to_string(),
+                    is_learner: false,
+                };
+                if ctl
+                    .to_leader(client_request::Body::MemberAdd(add))
+                    .await
+                    .is_ok()
+                    && let Some(mut config) = world.config(m)
+                {
+                    config.id = new_id;
+                    config.join_existing = true;
+                    config.peers = ctl
+                        .members()
+                        .into_iter()
+                        .chain([new_id])
+                        .map(|id| Peer {
+                            id,
+                            ip: member_ip(id),
+                        })
+                        .collect();
+                    world.start_member(config);
+                }
+                ctl.healed(kind, format!("m{m} -> m{new_id}"));
+            }
+        }
+        Fault::Compact => compact(&ctl).await,
+        Fault::Defrag { target } => {
+            for m in ctl.resolve(target).await {
+                ctl.note(kind, format!("m{m}"));
+                let _ = ctl
+                    .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
+                    .await;
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::SwapVersion { target, version } => {
+            for m in ctl.resolve(target).await {
+                ctl.note(kind, format!("m{m} -> {version}"));
+                world.stop(m);
+                wait_down(&world, m).await;
+                world.reconfigure(m, |c| c.version = version);
+                world.restart(m);
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
+        Fault::RollingUpgrade { version } => {
+            ctl.note(kind, format!("to {version}"));
+            let running = ctl.running();
+            let leader = cluster::leader(&world, &running).await;
+            let mut order: Vec<u64> = ctl
+                .members()
+                .into_iter()
+                .filter(|m| Some(*m) != leader)
+                .collect();
+            order.extend(leader);
+            for m in order {
+                if ctl.quiescing() {
+                    break;
+                }
+                world.stop(m);
+                wait_down(&world, m).await;
+                world.reconfigure(m, |c| c.version = version);
+                world.restart(m);
+                ctl.hold(Duration::from_millis(500)).await;
+            }
+            ctl.healed(kind, format!("to {version}"));
+        }
+        Fault::DowngradeEnable { version } => {
+            ctl.note(kind, format!("to {version}"));
+            let validate = DowngradeRequest {
+                action: DowngradeAction::Validate as i32,
+                version: version.to_string(),
+            };
+            let result = match ctl
+                .to_leader(client_request::Body::Downgrade(validate))
+                .await
+            {
+                Ok(_) => {
+                    let enable = DowngradeRequest {
+                        action: DowngradeAction::Enable as i32,
+                        version: version.to_string(),
+                    };
+                    ctl.to_leader(client_request::Body::Downgrade(enable))
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(e),
+            };
+            let detail = match result {
+                Ok(()) => "enabled".to_string(),
+                Err(e) => format!("refused: {e}"),
+            };
+            world.trace.record("engine", "downgrade", detail);
+            ctl.healed(kind, format!("to {version}"));
+        }
+        Fault::DowngradeCancel => {
+            ctl.note(kind, String::new());
+            let cancel = DowngradeRequest {
+                action: DowngradeAction::Cancel as i32,
+                version: String::new(),
+            };
+            let detail = match ctl.to_leader(client_request::Body::Downgrade(cancel)).await {
+                Ok(_) => "cancelled".to_string(),
+                Err(e) => format!("refused: {e}"),
+            };
+            world.trace.record("engine", "downgrade", detail);
+            ctl.healed(kind, String::new());
+        }
+    }
+}
+
+async fn wait_down(world: &World, m: u64) {
+    let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+    while world.status(m).is_some_and(|s| s.is_up()) && madsim::time::Instant::now() < deadline {
+        madsim::time::sleep(Duration::from_millis(20)).await;
+    }
+    if world.status(m).is_some_and(|s| s.is_up()) {
+        world.kill(m);
+    }
+}
+
+fn set_torn(world: &World, m: u64, on: bool) {
+    if let Some(node) = world.member_node(m) {
+        let mut f = world.disk.faults(node);
+        f.torn_tail = on;
+        world.disk.set_faults(node, f);
+    }
+}
+
+fn disk_fault(ctl: &Control, m: u64, f: impl FnOnce(&mut sim::disk::model::DiskFaults)) {
+    if let Some(node) = ctl.world.member_node(m) {
+        let mut faults = ctl.world.disk.faults(node);
+        f(&mut faults);
+        ctl.world.set_disk_faults(m, faults);
+        ctl.disk_faulted.lock().insert(m);
+        ctl.disk_fault_active.lock().insert(m);
+    }
+}
+
+fn clear_disk_fault(ctl: &Control, m: u64) {
+    if let Some(node) = ctl.world.member_node(m) {
+        ctl.world.disk.set_faults(node, Default::default());
+    }
+    ctl.disk_fault_active.lock().remove(&m);
+}
+
+fn restart_if_down(ctl: &Control, m: u64) {
+    if !ctl.quiescing()
+        && !ctl.world.status(m).is_some_and(|s| s.is_up())
+        && !ctl.removed.lock().contains(&m)
+    {
+        ctl.world.restart(m);
+    }
+}
+
+/// Compacts history at a recent revision, like an operator or the
+/// Kubernetes compactor would.
+async fn compact(ctl: &Control) {
+    let running = ctl.running();
+    let Some(leader) = cluster::leader(&ctl.world, &running).await else {
+        return;
+    };
+    let Some(status) = cluster::status(&ctl.world, leader).await else {
+        return;
+    };
+    let rev = status.header.map(|h| h.revision).unwrap_or(0);
+    let back = ctl.rng.lock().gen_range(0..5);
+    let target = (rev - back).max(1);
+    if target <= status.compact_revision {
+        return;
+    }
+    ctl.note("compact", format!("revision={target}"));
+    let _ = ctl
+        .admin(
+            leader,
+            client_request::Body::Compaction(CompactionRequest {
+                revision: target,
+                physical: false,
+            }),
+        )
+        .await;
+}
+
+/// Heals everything, waits for the cluster to answer, reads everything
+/// back into the history and collects each member's HashKV.
+async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
+    let world = ctl.world.clone();
+    world
+        .trace
+        .record("engine", "quiesce", "healing every fault");
+    world.net.heal();
+    world.net.reset_quality();
+    for m in ctl.members() {
+        world.clocks.reset(m);
+        if let Some(node) = world.member_node(m) {
+            world.disk.set_faults(node, Default::default());
+            world.disk.set_latency(node, Default::default());
+        }
+        if let Some(fp) = world.failpoints(m) {
+            fp.disarm_all();
+        }
+        match world.status(m) {
+            Some(MemberStatus::Paused) => world.resume(m),
+            Some(MemberStatus::Running) | None => {}
+            Some(_) => world.restart(m),
+        }
+    }
+    ctl.disk_fault_active.lock().clear();
+    let heal_time = now_ns();
+    let bound = Duration::from_secs_f64(scenario.quiesce.liveness_bound_s);
+    let endpoints: Vec<_> = world
+        .endpoints()
+        .into_iter()
+        .filter(|(m, _)| ctl.members().contains(m))
+        .collect();
+    let mut client = RecordingClient::new(
+        QUIESCE_CLIENT,
+        Client::new(endpoints, 0, ctl.timeout),
+        ctl.recorder.clone(),
+    );
+    // Liveness: the healed cluster must answer a linearizable read.
+    let mut first_success = None;
+    let deadline = madsim::time::Instant::now() + bound;
+    while madsim::time::Instant::now() < deadline {
+        let probe = client_request::Body::Range(RangeRequest {
+            key: b"key0".to_vec(),
+            ..Default::default()
+        });
+        if client.call(probe, None).await.is_ok() {
+            first_success = Some(now_ns());
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Convergence: every member applied what the leader committed.
+    let members = ctl.members();
+    let deadline =
+        madsim::time::Instant::now() + Duration::from_secs_f64(scenario.quiesce.converge_timeout_s);
+    loop {
+        let st = cluster::statuses(&world, &members).await;
+        let commit = st.iter().map(|(_, s)| s.raft_index).max().unwrap_or(0);
+        let converged =
+            st.len() == members.len() && st.iter().all(|(_, s)| s.raft_applied_index >= commit);
+        if converged || madsim::time::Instant::now() >= deadline {
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Read everything back, linearizably.
+    for _ in 0..20 {
+        let all = client_request::Body::Range(RangeRequest {
+            key: vec![0],
+            range_end: vec![0],
+            ..Default::default()
+        });
+        if client.call(all, None).await.is_ok() {
+            break;
+        }
+        madsim::time::sleep(Duration::from_millis(200)).await;
+    }
+    world.trace.record(
+        "engine",
+        "quiesce",
+        format!("operations={}", ctl.recorder.op_count()),
+    );
+    // HashKV of every member at one revision they all reached.
+    let st = cluster::statuses(&world, &members).await;
+    let rev = st
+        .iter()
+        .filter_map(|(_, s)| s.header.as_ref().map(|h| h.revision))
+        .min()
+        .unwrap_or(0);
+    let mut end = EndState {
+        members: Vec::new(),
+        heal_time: Some(heal_time),
+        first_success_after_heal: first_success,
+        liveness_bound: bound.as_nanos() as u64,
+    };
+    for &m in &members {
+        let alive = world.status(m) == Some(MemberStatus::Running);
+        let hash_kv = if alive && rev > 0 {
+            match ctl
+                .admin(
+                    m,
+                    client_request::Body::HashKv(HashKvRequest { revision: rev }),
+                )
+                .await
+            {
+                Ok(client_response::Body::HashKv(h)) => Some(HashKv {
+                    revision: h.hash_revision,
+                    compact_revision: h.compact_revision,
+                    hash: h.hash,
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some(h) = &hash_kv {
+            world.trace.record(
+                format!("m{m}"),
+                "hashkv",
+                format!("revision={} hash={:08x}", h.revision, h.hash),
+            );
+        }
+        end.members.push(MemberEndState {
+            member: m,
+            alive,
+            hash_kv,
+        });
+    }
+    end
+}

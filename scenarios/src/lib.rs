@@ -1,0 +1,18 @@
+//! `scenarios`: scenario files, traffic profiles, the fault library, the
+//! engine that runs one seed, and campaigns over many seeds. The
+//! `faultline` binary is this crate's command-line face.
+
+pub mod campaign;
+pub mod catalog;
+pub mod cluster;
+pub mod conditions;
+pub mod engine;
+pub mod faults;
+pub mod recorder;
+pub mod schema;
+pub mod swarm;
+pub mod traffic;
+pub mod translate;
+
+pub use engine::{RunOptions, RunResult, run};
+pub use schema::Scenario;

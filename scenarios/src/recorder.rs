@@ -1,0 +1,156 @@
+//! Records every request and response (and watch stream) of a run into a
+//! checker history, stamped with simulated time.
+
+use crate::translate;
+use checker::history::{Annotation, History, K8sTag, OpResult, Operation, WatchRecord};
+use node::client::{Client, ClientError};
+use node::wire::api::{client_request, client_response};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// Nanoseconds of simulated time since the run started.
+pub fn now_ns() -> u64 {
+    madsim::time::TimeHandle::try_current()
+        .map(|t| t.elapsed().as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[derive(Default)]
+struct Inner {
+    next_op: u64,
+    next_watch: u64,
+    ops: Vec<Operation>,
+    watches: Vec<WatchRecord>,
+    annotations: Vec<Annotation>,
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    inner: Mutex<Inner>,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Reserves an operation id at call time (ids follow call order).
+    pub fn begin(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.next_op += 1;
+        inner.next_op
+    }
+
+    pub fn finish(&self, op: Operation) {
+        self.inner.lock().ops.push(op);
+    }
+
+    pub fn next_watch_id(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.next_watch += 1;
+        inner.next_watch
+    }
+
+    pub fn add_watch(&self, watch: WatchRecord) {
+        self.inner.lock().watches.push(watch);
+    }
+
+    pub fn annotate(
+        &self,
+        at: u64,
+        end: Option<u64>,
+        source: impl Into<String>,
+        text: impl Into<String>,
+    ) {
+        self.inner.lock().annotations.push(Annotation {
+            at,
+            end,
+            source: source.into(),
+            text: text.into(),
+        });
+    }
+
+    /// Closes the last open annotation from `source` starting with `prefix`.
+    pub fn close_annotation(&self, source: &str, prefix: &str, end: u64) {
+        let mut inner = self.inner.lock();
+        if let Some(a) = inner
+            .annotations
+            .iter_mut()
+            .rev()
+            .find(|a| a.source == source && a.end.is_none() && a.text.starts_with(prefix))
+        {
+            a.end = Some(end);
+        }
+    }
+
+    pub fn op_count(&self) -> usize {
+        self.inner.lock().ops.len()
+    }
+
+    /// The finished history, operations in call order.
+    pub fn history(&self) -> History {
+        let inner = self.inner.lock();
+        let mut operations = inner.ops.clone();
+        operations.sort_by_key(|o| o.id);
+        let mut watches = inner.watches.clone();
+        watches.sort_by_key(|w| w.id);
+        History {
+            operations,
+            watches,
+            annotations: inner.annotations.clone(),
+        }
+    }
+}
+
+/// A client whose every request lands in the history.
+pub struct RecordingClient {
+    pub id: u64,
+    pub client: Client,
+    recorder: Arc<Recorder>,
+}
+
+impl RecordingClient {
+    pub fn new(id: u64, client: Client, recorder: Arc<Recorder>) -> Self {
+        RecordingClient {
+            id,
+            client,
+            recorder,
+        }
+    }
+
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
+    }
+
+    /// Sends a request and records it with its outcome.
+    pub async fn call(
+        &mut self,
+        body: client_request::Body,
+        k8s: Option<K8sTag>,
+    ) -> Result<client_response::Body, ClientError> {
+        let request = translate::request(&body);
+        let id = self.recorder.begin();
+        let call = now_ns();
+        let result = self.client.request(body).await;
+        let ret = now_ns();
+        if let Some(request) = request {
+            let outcome = match &result {
+                Ok(body) => match translate::response(body) {
+                    Some(r) => OpResult::Ok(r),
+                    None => OpResult::Unknown("response of an unexpected kind".into()),
+                },
+                Err(e) => translate::failure(e),
+            };
+            self.recorder.finish(Operation {
+                id,
+                client: self.id,
+                call,
+                ret: Some(ret),
+                request,
+                result: outcome,
+                k8s,
+            });
+        }
+        result
+    }
+}

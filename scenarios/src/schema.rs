@@ -1,0 +1,187 @@
+//! The scenario file format (TOML). See `scenarios/README.md` for the
+//! documented schema; every field here appears there.
+
+use node::config::StoreKnobs;
+use node::version::Version;
+use serde::{Deserialize, Serialize};
+
+/// A scenario: the cluster, the traffic, how long, and the fault plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    /// Traffic profiles running at the same time (default: one etcd profile).
+    #[serde(default = "default_traffic")]
+    pub traffic: Vec<TrafficSpec>,
+    /// Simulated seconds of traffic and faults before the run quiesces.
+    #[serde(default = "default_duration")]
+    pub duration_s: f64,
+    #[serde(default)]
+    pub faults: Vec<FaultStep>,
+    /// When present, each seed draws its own fault mix and store knobs.
+    #[serde(default)]
+    pub swarm: Option<SwarmSpec>,
+    #[serde(default)]
+    pub quiesce: QuiesceSpec,
+}
+
+fn default_traffic() -> Vec<TrafficSpec> {
+    vec![TrafficSpec::default()]
+}
+
+fn default_duration() -> f64 {
+    10.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    /// Number of members, 1 to 5.
+    pub size: usize,
+    /// Version of every member, or one per member (e.g. ["3.6", "3.6", "3.5"]).
+    pub versions: Vec<Version>,
+    pub knobs: StoreKnobs,
+    /// How long a client waits for an answer before the outcome is unknown.
+    pub client_timeout_ms: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            size: 3,
+            versions: vec![Version::V3_6],
+            knobs: StoreKnobs::default(),
+            client_timeout_ms: 2000,
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// The version member `index` (0-based) starts with.
+    pub fn version_of(&self, index: usize) -> Version {
+        match self.versions.len() {
+            0 => Version::V3_6,
+            1 => self.versions[0],
+            _ => self.versions.get(index).copied().unwrap_or(Version::V3_6),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// etcd's robustness mix over a few keys.
+    Etcd,
+    /// kube-apiserver's use of etcd: informers, optimistic writers, a compactor.
+    Kubernetes,
+    /// Watches at offsets around the current revision, with progress requests.
+    Watch,
+    /// Lease grants, keepalives, revokes and expiries with keys attached.
+    Lease,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficSpec {
+    pub profile: Profile,
+    /// Concurrent clients; each is sequential.
+    pub clients: usize,
+    /// Offered requests per second per client (0 = back to back).
+    pub rate: f64,
+    /// Number of distinct keys.
+    pub keys: usize,
+}
+
+impl Default for TrafficSpec {
+    fn default() -> Self {
+        TrafficSpec {
+            profile: Profile::Etcd,
+            clients: 4,
+            rate: 50.0,
+            keys: 10,
+        }
+    }
+}
+
+/// One step of the fault plan.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultStep {
+    /// Fault kind; `faultline list faults` shows them.
+    pub kind: String,
+    /// Simulated seconds from the start (default 0).
+    pub at_s: Option<f64>,
+    /// Fire only once this holds (checked from `at_s` on): `revision >= N`,
+    /// `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`.
+    pub when: Option<String>,
+    /// leader | follower | random | all | m1..m5 (default random).
+    pub target: Option<String>,
+    /// How long an interval fault lasts before it is healed.
+    pub duration_s: Option<f64>,
+    /// Seconds before a crashed member is restarted (crash kinds).
+    pub restart_after_s: Option<f64>,
+    /// Failpoint name (failpoint kind).
+    pub failpoint: Option<String>,
+    /// crash | sleep | error (failpoint kind).
+    pub action: Option<String>,
+    pub sleep_ms: Option<u64>,
+    /// How many passes fire (failpoint kind; default 1).
+    pub times: Option<u32>,
+    /// Probability (packet_loss, bit_flip).
+    pub rate: Option<f64>,
+    pub latency_ms: Option<[u64; 2]>,
+    pub drift_ppm: Option<i64>,
+    pub offset_ms: Option<i64>,
+    pub count: Option<u32>,
+    pub quota_kb: Option<u64>,
+    /// Target version (upgrade/downgrade kinds).
+    pub version: Option<Version>,
+    /// Period of a flapping fault.
+    pub period_s: Option<f64>,
+    /// Extra switch for some kinds (e.g. migrate `force`).
+    pub force: Option<bool>,
+}
+
+/// Swarm mode: a random subset of fault kinds and random store knobs per seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SwarmSpec {
+    /// Kinds to draw from (default: every kind that needs no parameters).
+    pub kinds: Vec<String>,
+    /// How many fault steps a seed gets, at most.
+    pub max_faults: usize,
+    /// Whether store knobs are randomized too.
+    pub randomize_knobs: bool,
+}
+
+impl Default for SwarmSpec {
+    fn default() -> Self {
+        SwarmSpec {
+            kinds: Vec::new(),
+            max_faults: 6,
+            randomize_knobs: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuiesceSpec {
+    /// How long the healed cluster has to answer again (liveness bound).
+    pub liveness_bound_s: f64,
+    /// How long to wait for members to converge before comparing hashes.
+    pub converge_timeout_s: f64,
+}
+
+impl Default for QuiesceSpec {
+    fn default() -> Self {
+        QuiesceSpec {
+            liveness_bound_s: 20.0,
+            converge_timeout_s: 20.0,
+        }
+    }
+}

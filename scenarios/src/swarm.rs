@@ -1,0 +1,122 @@
+//! Swarm mode (BUGGIFY-style): each seed enables a random subset of fault
+//! kinds at random times and draws its own store knobs, so one scenario
+//! explores many combinations. The variant depends only on the seed.
+
+use crate::schema::{FaultStep, Scenario};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Kinds swarm mode draws from when the scenario names none.
+pub const DEFAULT_KINDS: &[&str] = &[
+    "crash",
+    "torn_write_crash",
+    "pause",
+    "graceful_restart",
+    "isolate",
+    "partition_minority",
+    "partition_majority",
+    "one_way_out",
+    "one_way_in",
+    "flapping",
+    "packet_loss",
+    "latency",
+    "slow_disk",
+    "clock_skew",
+    "compact",
+    "defrag",
+    "partition_until_snapshot",
+];
+
+/// The scenario as this seed runs it.
+pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
+    let Some(swarm) = &scenario.swarm else {
+        return scenario.clone();
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a4d_0001);
+    let mut out = scenario.clone();
+    let pool: Vec<String> = if swarm.kinds.is_empty() {
+        DEFAULT_KINDS.iter().map(|s| s.to_string()).collect()
+    } else {
+        swarm.kinds.clone()
+    };
+    // A random subset of kinds, then a random number of steps from it.
+    let mut enabled: Vec<String> = pool.iter().filter(|_| rng.gen_bool(0.5)).cloned().collect();
+    if enabled.is_empty()
+        && let Some(k) = pool.choose(&mut rng)
+    {
+        enabled.push(k.clone());
+    }
+    let steps = rng.gen_range(1..=swarm.max_faults.max(1));
+    let horizon = (scenario.duration_s * 0.8).max(0.5);
+    for _ in 0..steps {
+        let Some(kind) = enabled.choose(&mut rng) else {
+            break;
+        };
+        let targets = ["leader", "follower", "random"];
+        out.faults.push(FaultStep {
+            kind: kind.clone(),
+            at_s: Some(rng.gen_range(0.5..horizon.max(0.6))),
+            target: targets.choose(&mut rng).map(|t| t.to_string()),
+            duration_s: Some(rng.gen_range(0.3..3.0)),
+            restart_after_s: Some(rng.gen_range(0.2..2.0)),
+            ..Default::default()
+        });
+    }
+    if swarm.randomize_knobs {
+        let k = &mut out.cluster.knobs;
+        k.snapshot_count = *[20u64, 50, 100, 200, 1000].choose(&mut rng).unwrap_or(&200);
+        k.catchup_entries = *[5u64, 20, 50].choose(&mut rng).unwrap_or(&50);
+        k.backend_batch_interval_ms = rng.gen_range(5..100);
+        k.backend_batch_limit = *[1usize, 8, 64, 1000].choose(&mut rng).unwrap_or(&64);
+        k.compaction_batch_limit = *[1usize, 4, 16, 100].choose(&mut rng).unwrap_or(&16);
+        k.election_ticks = rng.gen_range(5..20);
+        k.heartbeat_ticks = 1;
+        k.progress_notify_interval_ms =
+            *[100u64, 500, 1000, 5000].choose(&mut rng).unwrap_or(&1000);
+        k.watch_batch_max_revs = *[1usize, 4, 32].choose(&mut rng).unwrap_or(&32);
+        k.watch_stream_buffer = *[1usize, 4, 16].choose(&mut rng).unwrap_or(&16);
+        k.max_snapshot_files = rng.gen_range(1..4);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::SwarmSpec;
+
+    fn swarm_scenario() -> Scenario {
+        let mut s: Scenario = toml::from_str("name = \"s\"").expect("minimal scenario");
+        s.swarm = Some(SwarmSpec::default());
+        s
+    }
+
+    #[test]
+    fn variants_are_reproducible_per_seed_and_differ_across_seeds() {
+        let s = swarm_scenario();
+        assert_eq!(variant(&s, 7), variant(&s, 7));
+        let distinct: std::collections::BTreeSet<String> = (0..20)
+            .map(|seed| format!("{:?}", variant(&s, seed).faults))
+            .collect();
+        assert!(
+            distinct.len() > 15,
+            "only {} distinct fault plans in 20 seeds",
+            distinct.len()
+        );
+        for seed in 0..20 {
+            let v = variant(&s, seed);
+            assert!(!v.faults.is_empty());
+            assert_eq!(v.cluster.knobs.validate(), Ok(()));
+            for f in &v.faults {
+                crate::faults::parse(f).expect("swarm draws only valid steps");
+            }
+        }
+    }
+
+    #[test]
+    fn no_swarm_means_no_change() {
+        let s: Scenario = toml::from_str("name = \"s\"").expect("minimal scenario");
+        assert_eq!(variant(&s, 3), s);
+    }
+}

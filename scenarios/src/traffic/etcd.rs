@@ -1,0 +1,251 @@
+//! The etcd robustness mix over a few keys: reads (linearizable, at a past
+//! revision, lists with and without values), puts, deletes, multi-op and
+//! compare-and-set transactions, puts with leases and lease revokes. After
+//! a failed request the client re-lists, as etcd's clients do.
+
+use super::{TrafficContext, weighted};
+use crate::recorder::RecordingClient;
+use node::wire::api::{
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, LeaseGrantRequest,
+    LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, client_request::Body,
+    client_response, compare, request_op,
+};
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy)]
+enum Op {
+    Get,
+    List,
+    StaleGet,
+    StaleList,
+    Put,
+    Delete,
+    MultiOpTxn,
+    CompareAndSet,
+    PutWithLease,
+    LeaseRevoke,
+}
+
+const OPS: [(Op, u32); 10] = [
+    (Op::Get, 15),
+    (Op::List, 15),
+    (Op::StaleGet, 10),
+    (Op::StaleList, 10),
+    (Op::Put, 23),
+    (Op::Delete, 5),
+    (Op::MultiOpTxn, 5),
+    (Op::CompareAndSet, 7),
+    (Op::PutWithLease, 5),
+    (Op::LeaseRevoke, 5),
+];
+
+/// Lease TTL long enough that leases of this profile never expire in a run.
+const LEASE_TTL: i64 = 600;
+
+struct State {
+    writes: u64,
+    last_rev: i64,
+    /// Last mod_revision seen per key (0 = seen absent).
+    seen: BTreeMap<String, i64>,
+    leases: Vec<i64>,
+}
+
+fn range(key: String, end: String) -> RangeRequest {
+    RangeRequest {
+        key: key.into_bytes(),
+        range_end: end.into_bytes(),
+        ..Default::default()
+    }
+}
+
+pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
+    let mut client = RecordingClient::new(id, ctx.client(id), ctx.recorder.clone());
+    let mut st = State {
+        writes: 0,
+        last_rev: 0,
+        seen: BTreeMap::new(),
+        leases: Vec::new(),
+    };
+    let weights: Vec<u32> = OPS.iter().map(|(_, w)| *w).collect();
+    while !ctx.stopped() {
+        let op = OPS[weighted(&mut rng, &weights)].0;
+        let ok = step(&ctx, &mut client, &mut st, &mut rng, op).await;
+        if !ok && !ctx.stopped() {
+            ctx.pace(&mut rng).await;
+            relist(&mut client, &mut st).await;
+        }
+        ctx.pace(&mut rng).await;
+    }
+}
+
+/// Every key of the profile ("key0", "key1", ...).
+fn list_request() -> RangeRequest {
+    range("key".into(), "kez".into())
+}
+
+async fn relist(client: &mut RecordingClient, st: &mut State) {
+    let req = list_request();
+    if let Ok(client_response::Body::Range(r)) = client.call(Body::Range(req), None).await {
+        note_range(st, &r);
+    }
+}
+
+fn note_range(st: &mut State, r: &node::wire::api::RangeResponse) {
+    if let Some(h) = &r.header {
+        st.last_rev = st.last_rev.max(h.revision);
+    }
+    for kv in &r.kvs {
+        st.seen.insert(
+            String::from_utf8_lossy(&kv.key).into_owned(),
+            kv.mod_revision,
+        );
+    }
+}
+
+fn value(id: u64, st: &mut State) -> Vec<u8> {
+    st.writes += 1;
+    format!("c{id}-{}", st.writes).into_bytes()
+}
+
+fn note_header(st: &mut State, body: &client_response::Body) {
+    let rev = match body {
+        client_response::Body::Put(p) => p.header.as_ref().map(|h| h.revision),
+        client_response::Body::DeleteRange(d) => d.header.as_ref().map(|h| h.revision),
+        client_response::Body::Txn(t) => t.header.as_ref().map(|h| h.revision),
+        client_response::Body::Range(r) => r.header.as_ref().map(|h| h.revision),
+        _ => None,
+    };
+    if let Some(rev) = rev {
+        st.last_rev = st.last_rev.max(rev);
+    }
+}
+
+/// Runs one operation; false when it failed (the client then re-lists).
+async fn step(
+    ctx: &TrafficContext,
+    client: &mut RecordingClient,
+    st: &mut State,
+    rng: &mut ChaCha8Rng,
+    op: Op,
+) -> bool {
+    let id = client.id;
+    let key = ctx.key(rng.gen_range(0..ctx.keys.max(1)));
+    let past = |st: &State, rng: &mut ChaCha8Rng| (st.last_rev - rng.gen_range(0..8)).max(1);
+    let body = match op {
+        Op::Get => Body::Range(range(key, String::new())),
+        Op::List => {
+            let mut r = list_request();
+            r.keys_only = rng.gen_bool(0.3);
+            Body::Range(r)
+        }
+        Op::StaleGet => {
+            let mut r = range(key, String::new());
+            r.revision = past(st, rng);
+            Body::Range(r)
+        }
+        Op::StaleList => {
+            let mut r = list_request();
+            r.revision = past(st, rng);
+            Body::Range(r)
+        }
+        Op::Put => Body::Put(PutRequest {
+            key: key.into_bytes(),
+            value: value(id, st),
+            ..Default::default()
+        }),
+        Op::Delete => Body::DeleteRange(DeleteRangeRequest {
+            key: key.into_bytes(),
+            ..Default::default()
+        }),
+        Op::MultiOpTxn => {
+            let mut keys: Vec<usize> = (0..ctx.keys.max(1)).collect();
+            keys.shuffle(rng);
+            let mut ops = Vec::new();
+            for k in keys.iter().take(2) {
+                ops.push(RequestOp {
+                    request: Some(request_op::Request::Put(PutRequest {
+                        key: ctx.key(*k).into_bytes(),
+                        value: value(id, st),
+                        ..Default::default()
+                    })),
+                });
+            }
+            if let Some(k) = keys.get(2) {
+                ops.push(RequestOp {
+                    request: Some(request_op::Request::Range(range(
+                        ctx.key(*k),
+                        String::new(),
+                    ))),
+                });
+            }
+            Body::Txn(TxnRequest {
+                compare: vec![],
+                success: ops,
+                failure: vec![],
+            })
+        }
+        Op::CompareAndSet => {
+            let expected = st.seen.get(&key).copied().unwrap_or(0);
+            Body::Txn(TxnRequest {
+                compare: vec![Compare {
+                    result: CompareResult::Equal as i32,
+                    target: CompareTarget::Mod as i32,
+                    key: key.clone().into_bytes(),
+                    target_union: Some(compare::TargetUnion::ModRevision(expected)),
+                    range_end: vec![],
+                }],
+                success: vec![RequestOp {
+                    request: Some(request_op::Request::Put(PutRequest {
+                        key: key.clone().into_bytes(),
+                        value: value(id, st),
+                        ..Default::default()
+                    })),
+                }],
+                failure: vec![RequestOp {
+                    request: Some(request_op::Request::Range(range(key, String::new()))),
+                }],
+            })
+        }
+        Op::PutWithLease => {
+            let lease = match st.leases.last() {
+                Some(l) => *l,
+                None => {
+                    let grant = Body::LeaseGrant(LeaseGrantRequest {
+                        ttl: LEASE_TTL,
+                        id: 0,
+                    });
+                    match client.call(grant, None).await {
+                        Ok(client_response::Body::LeaseGrant(g)) => {
+                            st.leases.push(g.id);
+                            g.id
+                        }
+                        _ => return false,
+                    }
+                }
+            };
+            Body::Put(PutRequest {
+                key: key.into_bytes(),
+                value: value(id, st),
+                lease,
+                ..Default::default()
+            })
+        }
+        Op::LeaseRevoke => match st.leases.pop() {
+            Some(lease) => Body::LeaseRevoke(LeaseRevokeRequest { id: lease }),
+            None => Body::Range(range(key, String::new())),
+        },
+    };
+    match client.call(body, None).await {
+        Ok(resp) => {
+            note_header(st, &resp);
+            if let client_response::Body::Range(r) = &resp {
+                note_range(st, r);
+            }
+            true
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,61 @@
+//! Traffic profiles. Each client is sequential, every write carries a
+//! unique value, and every request and response goes into the history.
+
+pub mod etcd;
+
+use crate::recorder::Recorder;
+use node::client::Client;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What every traffic client gets.
+#[derive(Clone)]
+pub struct TrafficContext {
+    pub recorder: Arc<Recorder>,
+    pub stop: Arc<AtomicBool>,
+    pub endpoints: Vec<(u64, IpAddr)>,
+    pub client_timeout: Duration,
+    pub keys: usize,
+    pub rate: f64,
+}
+
+impl TrafficContext {
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    pub fn client(&self, id: u64) -> Client {
+        Client::new(self.endpoints.clone(), id as usize, self.client_timeout)
+    }
+
+    pub fn key(&self, i: usize) -> String {
+        format!("key{}", i % self.keys.max(1))
+    }
+
+    /// Waits before the next request, at the offered rate (with jitter).
+    pub async fn pace(&self, rng: &mut ChaCha8Rng) {
+        let gap = if self.rate > 0.0 {
+            Duration::from_secs_f64(rng.gen_range(0.5..1.5) / self.rate)
+        } else {
+            Duration::from_millis(1)
+        };
+        madsim::time::sleep(gap).await;
+    }
+}
+
+/// Picks an index by weight.
+pub fn weighted(rng: &mut ChaCha8Rng, weights: &[u32]) -> usize {
+    let total: u32 = weights.iter().sum();
+    let mut x = rng.gen_range(0..total.max(1));
+    for (i, w) in weights.iter().enumerate() {
+        if x < *w {
+            return i;
+        }
+        x -= w;
+    }
+    weights.len() - 1
+}

@@ -1,0 +1,14 @@
+//! `sim`: the simulated world every run happens in — seeded runtime,
+//! simulated disk, network faults, per-member clocks, process control, and
+//! the trace with its hash.
+
+pub mod clock;
+pub mod disk;
+pub mod net;
+pub mod runner;
+pub mod trace;
+pub mod world;
+
+pub use runner::{RunInfo, RunPanic, run_seed};
+pub use trace::{SharedTrace, Trace, TraceEvent};
+pub use world::{MemberStatus, World, client_ip, member_ip};

@@ -1,0 +1,423 @@
+//! The simulated world: members (each a madsim node running the store),
+//! client nodes, the disk, the network and the clocks, and the controls a
+//! fault plan uses on them. Everything that happens goes into the trace.
+
+use crate::clock::ClockTable;
+use crate::disk::DiskSim;
+use crate::disk::model::DiskFaults;
+use crate::net::NetControl;
+use crate::trace::SharedTrace;
+use madsim::runtime::{Handle, NodeHandle};
+use madsim::task::NodeId;
+use node::config::MemberConfig;
+use node::failpoint::Failpoints;
+use node::host::{ExitReason, Host, MemberEnv, NodeEvent};
+use node::version::Version;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Where a member process is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberStatus {
+    Running,
+    Paused,
+    /// Killed by the world (a crash).
+    Crashed,
+    /// The process ended by itself (failpoint crash, fatal error, stop).
+    Exited(ExitReason),
+}
+
+impl MemberStatus {
+    pub fn is_up(&self) -> bool {
+        matches!(self, MemberStatus::Running | MemberStatus::Paused)
+    }
+}
+
+struct MemberSlot {
+    node: NodeHandle,
+    ip: IpAddr,
+    config: Arc<Mutex<MemberConfig>>,
+    failpoints: Arc<Failpoints>,
+    stop: Arc<Mutex<Arc<Notify>>>,
+    status: MemberStatus,
+    /// Every fatal exit of this member, in order.
+    exits: Vec<ExitReason>,
+}
+
+/// The world's implementation of a member's host.
+struct WorldHost {
+    trace: SharedTrace,
+    members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
+}
+
+fn member_name(id: u64) -> String {
+    format!("m{id}")
+}
+
+fn describe(event: &NodeEvent) -> (&'static str, String) {
+    match event {
+        NodeEvent::Started {
+            version,
+            applied_index,
+            revision,
+        } => (
+            "start",
+            format!("version={version} applied={applied_index} revision={revision}"),
+        ),
+        NodeEvent::Role { role, term, leader } => {
+            ("role", format!("{role} term={term} leader={leader}"))
+        }
+        NodeEvent::SnapshotSaved { index } => ("snapshot", format!("saved index={index}")),
+        NodeEvent::SnapshotApplied { index } => ("snapshot", format!("applied index={index}")),
+        NodeEvent::Compacted { revision } => ("compact", format!("finished revision={revision}")),
+        NodeEvent::Defragmented => ("defrag", "done".into()),
+        NodeEvent::MembershipChanged { voters } => ("members", format!("voters={voters:?}")),
+        NodeEvent::ClusterVersion { version } => ("version", format!("cluster={version}")),
+        NodeEvent::StorageVersion { version } => ("version", format!("storage={version}")),
+        NodeEvent::DowngradeInfo { enabled, target } => (
+            "downgrade",
+            format!(
+                "enabled={enabled} target={}",
+                target.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+            ),
+        ),
+        NodeEvent::FailpointFired { name, action } => ("failpoint", format!("{name} {action}")),
+        NodeEvent::Note { text } => ("note", text.clone()),
+    }
+}
+
+impl Host for WorldHost {
+    fn emit(&self, member: u64, event: NodeEvent) {
+        let (kind, detail) = describe(&event);
+        self.trace.record(member_name(member), kind, detail);
+    }
+
+    fn exit(&self, member: u64, reason: ExitReason) {
+        let node = {
+            let mut members = self.members.lock();
+            let Some(slot) = members.get_mut(&member) else {
+                return;
+            };
+            slot.status = MemberStatus::Exited(reason.clone());
+            slot.exits.push(reason.clone());
+            slot.node.id()
+        };
+        let detail = match &reason {
+            ExitReason::Stopped => "stopped".to_string(),
+            ExitReason::Failpoint(name) => format!("crashed at failpoint {name}"),
+            ExitReason::Fatal(msg) => format!("fatal: {msg}"),
+        };
+        self.trace.record(member_name(member), "exit", detail);
+        Handle::current().kill(node);
+    }
+}
+
+/// The world of one run.
+pub struct World {
+    pub handle: Handle,
+    pub disk: Arc<DiskSim>,
+    pub clocks: Arc<ClockTable>,
+    pub trace: SharedTrace,
+    pub net: NetControl,
+    members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
+    clients: Mutex<BTreeMap<u64, NodeHandle>>,
+    host: Arc<WorldHost>,
+}
+
+/// The IP of member `id`.
+pub fn member_ip(id: u64) -> IpAddr {
+    IpAddr::from([10, 0, (id / 250) as u8, (id % 250) as u8 + 1])
+}
+
+/// The IP of client node `id`.
+pub fn client_ip(id: u64) -> IpAddr {
+    IpAddr::from([10, 1, (id / 250) as u8, (id % 250) as u8 + 1])
+}
+
+impl World {
+    /// Builds the world inside a running simulation.
+    pub fn new() -> Arc<World> {
+        let trace = SharedTrace::default();
+        let members = Arc::new(Mutex::new(BTreeMap::new()));
+        let host = Arc::new(WorldHost {
+            trace: trace.clone(),
+            members: members.clone(),
+        });
+        Arc::new(World {
+            handle: Handle::current(),
+            disk: madsim::plugin::simulator::<DiskSim>(),
+            clocks: ClockTable::new(),
+            trace,
+            net: NetControl::new(),
+            members,
+            clients: Mutex::new(BTreeMap::new()),
+            host,
+        })
+    }
+
+    /// Creates a member's node and starts its process.
+    pub fn start_member(&self, config: MemberConfig) {
+        let id = config.id;
+        let ip = member_ip(id);
+        let failpoints = Arc::new(Failpoints::new());
+        let cell = Arc::new(Mutex::new(config.clone()));
+        let stop = Arc::new(Mutex::new(Arc::new(Notify::new())));
+        let (disk, clocks, host, fps, cfg, stop_cell) = (
+            self.disk.clone(),
+            self.clocks.clone(),
+            self.host.clone(),
+            failpoints.clone(),
+            cell.clone(),
+            stop.clone(),
+        );
+        let node = self
+            .handle
+            .create_node()
+            .name(member_name(id))
+            .ip(ip)
+            .init(move || {
+                let config = cfg.lock().clone();
+                // A fresh stop signal per incarnation.
+                let stop = Arc::new(Notify::new());
+                *stop_cell.lock() = stop.clone();
+                let (disk, clocks, host, fps) =
+                    (disk.clone(), clocks.clone(), host.clone(), fps.clone());
+                async move {
+                    let env = MemberEnv {
+                        member: config.id,
+                        disk: Arc::new(disk.disk_for(madsim::plugin::node())),
+                        clock: Arc::new(clocks.clock_for(config.id)),
+                        host,
+                        failpoints: fps,
+                        stop,
+                    };
+                    node::server::run_member(config, env).await;
+                }
+            })
+            .build();
+        self.trace.record(
+            member_name(id),
+            "process",
+            format!("started version={}", config.version),
+        );
+        self.members.lock().insert(
+            id,
+            MemberSlot {
+                node,
+                ip,
+                config: cell,
+                failpoints,
+                stop,
+                status: MemberStatus::Running,
+                exits: Vec::new(),
+            },
+        );
+    }
+
+    fn node_of(&self, member: u64) -> Option<NodeId> {
+        self.members.lock().get(&member).map(|s| s.node.id())
+    }
+
+    pub fn member_ids(&self) -> Vec<u64> {
+        self.members.lock().keys().copied().collect()
+    }
+
+    pub fn member_nodes(&self) -> Vec<(u64, NodeId)> {
+        self.members
+            .lock()
+            .iter()
+            .map(|(id, s)| (*id, s.node.id()))
+            .collect()
+    }
+
+    pub fn member_node(&self, member: u64) -> Option<NodeId> {
+        self.node_of(member)
+    }
+
+    pub fn status(&self, member: u64) -> Option<MemberStatus> {
+        self.members.lock().get(&member).map(|s| s.status.clone())
+    }
+
+    /// Fatal exits (not crashes or stops) of every member so far.
+    pub fn fatal_exits(&self) -> Vec<(u64, String)> {
+        let members = self.members.lock();
+        let mut out = Vec::new();
+        for (id, slot) in members.iter() {
+            for e in &slot.exits {
+                if let ExitReason::Fatal(msg) = e {
+                    out.push((*id, msg.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn version(&self, member: u64) -> Option<Version> {
+        self.members
+            .lock()
+            .get(&member)
+            .map(|s| s.config.lock().version)
+    }
+
+    pub fn failpoints(&self, member: u64) -> Option<Arc<Failpoints>> {
+        self.members
+            .lock()
+            .get(&member)
+            .map(|s| s.failpoints.clone())
+    }
+
+    /// Failpoint passes summed over every member.
+    pub fn failpoints_reached(&self) -> BTreeMap<&'static str, u64> {
+        let mut total = BTreeMap::new();
+        for slot in self.members.lock().values() {
+            for (name, n) in slot.failpoints.reached() {
+                *total.entry(name).or_insert(0) += n;
+            }
+        }
+        total
+    }
+
+    /// Kills the member's process (a crash): unsynced data is lost.
+    pub fn kill(&self, member: u64) {
+        let Some(node) = self.node_of(member) else {
+            return;
+        };
+        self.handle.kill(node);
+        if let Some(slot) = self.members.lock().get_mut(&member) {
+            slot.status = MemberStatus::Crashed;
+        }
+        let detail = match self.disk.last_crash(node) {
+            Some(r) => format!(
+                "lost_bytes={} torn={:?} lost_dir_ops={}",
+                r.lost_bytes, r.torn_files, r.lost_dir_ops
+            ),
+            None => String::new(),
+        };
+        self.trace.record(member_name(member), "crash", detail);
+    }
+
+    /// Starts the member's process again (after a crash, exit or stop).
+    pub fn restart(&self, member: u64) {
+        let Some(node) = self.node_of(member) else {
+            return;
+        };
+        // madsim's restart keeps the old sockets unless the node was killed.
+        let up = self.status(member).is_some_and(|s| s.is_up());
+        if up {
+            self.handle.kill(node);
+        }
+        self.handle.restart(node);
+        let version = self
+            .version(member)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        if let Some(slot) = self.members.lock().get_mut(&member) {
+            slot.status = MemberStatus::Running;
+        }
+        self.trace.record(
+            member_name(member),
+            "process",
+            format!("restarted version={version}"),
+        );
+    }
+
+    /// Asks the member to stop gracefully; it flushes and exits.
+    pub fn stop(&self, member: u64) {
+        let stop = self
+            .members
+            .lock()
+            .get(&member)
+            .map(|s| s.stop.lock().clone());
+        if let Some(stop) = stop {
+            self.trace
+                .record(member_name(member), "process", "stop requested");
+            stop.notify_one();
+        }
+    }
+
+    pub fn pause(&self, member: u64) {
+        if let Some(node) = self.node_of(member) {
+            self.handle.pause(node);
+            if let Some(slot) = self.members.lock().get_mut(&member) {
+                slot.status = MemberStatus::Paused;
+            }
+            self.trace.record(member_name(member), "process", "paused");
+        }
+    }
+
+    pub fn resume(&self, member: u64) {
+        if let Some(node) = self.node_of(member) {
+            self.handle.resume(node);
+            if let Some(slot) = self.members.lock().get_mut(&member)
+                && slot.status == MemberStatus::Paused
+            {
+                slot.status = MemberStatus::Running;
+            }
+            self.trace.record(member_name(member), "process", "resumed");
+        }
+    }
+
+    /// Kills the member and deletes its data directory.
+    pub fn wipe(&self, member: u64) {
+        let Some(node) = self.node_of(member) else {
+            return;
+        };
+        if self.status(member).is_some_and(|s| s.is_up()) {
+            self.kill(member);
+        }
+        self.disk.wipe(node);
+        self.trace.record(member_name(member), "disk", "wiped");
+    }
+
+    /// Changes what the member's next start runs with.
+    pub fn reconfigure(&self, member: u64, f: impl FnOnce(&mut MemberConfig)) {
+        if let Some(slot) = self.members.lock().get(&member) {
+            f(&mut slot.config.lock());
+        }
+    }
+
+    pub fn config(&self, member: u64) -> Option<MemberConfig> {
+        self.members
+            .lock()
+            .get(&member)
+            .map(|s| s.config.lock().clone())
+    }
+
+    pub fn set_disk_faults(&self, member: u64, faults: DiskFaults) {
+        if let Some(node) = self.node_of(member) {
+            self.trace
+                .record(member_name(member), "disk", format!("faults {faults:?}"));
+            self.disk.set_faults(node, faults);
+        }
+    }
+
+    /// A client node with its own IP; `f` runs on it.
+    pub fn spawn_client<F>(&self, id: u64, f: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let mut clients = self.clients.lock();
+        let node = clients.entry(id).or_insert_with(|| {
+            self.handle
+                .create_node()
+                .name(format!("c{id}"))
+                .ip(client_ip(id))
+                .build()
+        });
+        node.spawn(f)
+    }
+
+    /// Every member's (id, ip), for clients.
+    pub fn endpoints(&self) -> Vec<(u64, IpAddr)> {
+        self.members
+            .lock()
+            .iter()
+            .map(|(id, s)| (*id, s.ip))
+            .collect()
+    }
+}
