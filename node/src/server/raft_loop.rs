@@ -179,6 +179,22 @@ impl RaftLoop {
         }
     }
 
+    /// Sends a ready's messages, passing the leader's or follower's
+    /// before-send failpoint first.
+    async fn send_from(&mut self, state: &MemberState, is_leader: bool, msgs: Vec<Message>) {
+        let point = if is_leader {
+            "raftBeforeLeaderSend"
+        } else {
+            "raftBeforeFollowerSend"
+        };
+        if let Err(e) = state.env.failpoint(point).await {
+            // An injected error drops this batch, as a failed send would.
+            tracing::warn!(member = state.id(), "{e}");
+            return;
+        }
+        self.send(state, msgs).await;
+    }
+
     async fn send(&mut self, state: &MemberState, msgs: Vec<Message>) {
         for m in msgs {
             if m.get_msg_type() == MessageType::MsgSnapshot {
@@ -229,16 +245,8 @@ impl RaftLoop {
         }
 
         if !rd.messages().is_empty() {
-            let point = if is_leader {
-                "raftBeforeLeaderSend"
-            } else {
-                "raftBeforeFollowerSend"
-            };
-            if let Err(e) = state.env.failpoint(point).await {
-                tracing::warn!(member = state.id(), "{e}");
-            }
             let msgs = rd.take_messages();
-            self.send(state, msgs).await;
+            self.send_from(state, is_leader, msgs).await;
         }
 
         let mut snapshot_work = None;
@@ -306,7 +314,7 @@ impl RaftLoop {
 
         if !rd.persisted_messages().is_empty() {
             let msgs = rd.take_persisted_messages();
-            self.send(state, msgs).await;
+            self.send_from(state, is_leader, msgs).await;
         }
 
         self.failpoint_or_die(state, "raftBeforeAdvance").await;

@@ -1,0 +1,57 @@
+//! Helpers shared by the simulation tests of this crate.
+
+use node::bugs::BugSet;
+use node::client::Client;
+use node::config::{MemberConfig, Peer, StoreKnobs};
+use node::version::Version;
+use node::wire::api::{PutRequest, RangeRequest, client_request, client_response};
+use sim::member_ip;
+use std::time::Duration;
+
+pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
+    let peers: Vec<Peer> = (1..=n).map(|id| Peer { id, ip: member_ip(id) }).collect();
+    (1..=n)
+        .map(|id| MemberConfig {
+            id,
+            version: Version::V3_6,
+            cluster_id: 1,
+            peers: peers.clone(),
+            join_existing: false,
+            knobs: knobs.clone(),
+            bugs: BugSet::none(),
+        })
+        .collect()
+}
+
+pub fn put(key: String, value: String) -> client_request::Body {
+    client_request::Body::Put(PutRequest {
+        key: key.into_bytes(),
+        value: value.into_bytes(),
+        ..Default::default()
+    })
+}
+
+/// Every key with its value, read linearizably (retrying until it works).
+pub async fn read_all(client: &mut Client) -> Vec<(String, String)> {
+    for _ in 0..100 {
+        let req = client_request::Body::Range(RangeRequest {
+            key: vec![0],
+            range_end: vec![0],
+            ..Default::default()
+        });
+        if let Ok(client_response::Body::Range(r)) = client.request(req).await {
+            return r
+                .kvs
+                .iter()
+                .map(|kv| {
+                    (
+                        String::from_utf8_lossy(&kv.key).into_owned(),
+                        String::from_utf8_lossy(&kv.value).into_owned(),
+                    )
+                })
+                .collect();
+        }
+        madsim::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the cluster never answered the final read");
+}
