@@ -34,6 +34,17 @@ enum Command {
     },
     /// Check a history file (faultline JSON lines, a Jepsen log or EDN).
     Check(CheckArgs),
+    /// Measure simulation speed: messages and simulated seconds per wall second.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long, default_value = "default")]
+    scenario: String,
+    /// Seeds to run, one at a time on one core.
+    #[arg(long, default_value = "0..20")]
+    seeds: String,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +117,7 @@ pub fn main() -> Result<u8> {
         Command::Replay(args) => replay(args),
         Command::List { what } => list(&what),
         Command::Check(args) => check(args),
+        Command::Bench(args) => bench(args),
     }
 }
 
@@ -343,4 +355,33 @@ fn check(args: CheckArgs) -> Result<u8> {
         }
         Err(e) => bail!("{e}"),
     }
+}
+
+fn bench(args: BenchArgs) -> Result<u8> {
+    let scenario = catalog::load(&args.scenario).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+    let seeds = parse_seeds(None, Some(&args.seeds))?;
+    let opts = RunOptions::default();
+    let (mut wall, mut sim, mut check, mut messages, mut ops) = (0u64, 0u64, 0u64, 0u64, 0usize);
+    let mut failed = 0;
+    for &seed in &seeds {
+        let r = scenarios::run(&scenario, seed, &opts);
+        wall += r.stats.wall_ms;
+        sim += r.stats.sim_ms;
+        check += r.stats.check_ms;
+        messages += r.stats.messages;
+        ops += r.stats.ops;
+        if r.verdict_word() != "pass" {
+            failed += 1;
+        }
+    }
+    let n = seeds.len() as f64;
+    let wall_s = wall as f64 / 1000.0;
+    let sim_wall_s = (wall - check) as f64 / 1000.0;
+    println!("scenario={} runs={} failed={failed}", scenario.name, seeds.len());
+    println!("wall per run:            {:>10.1} ms (check {:.1} ms)", wall as f64 / n, check as f64 / n);
+    println!("runs per CPU-hour:       {:>10.0}", 3600.0 / (wall_s / n));
+    println!("simulated/wall time:     {:>10.1} x", sim as f64 / 1000.0 / sim_wall_s);
+    println!("messages per wall second:{:>10.0}", messages as f64 / sim_wall_s);
+    println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
+    Ok(if failed > 0 { 1 } else { 0 })
 }

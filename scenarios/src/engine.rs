@@ -47,6 +47,8 @@ pub struct RunStats {
     pub sim_ms: u64,
     pub wall_ms: u64,
     pub check_ms: u64,
+    /// Network messages the simulator delivered.
+    pub messages: u64,
 }
 
 /// Everything one run produced.
@@ -102,6 +104,7 @@ struct SimOutput {
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
     unexpected_exits: Vec<(u64, String)>,
+    messages: u64,
 }
 
 /// Shared state of the engine's tasks during one run.
@@ -257,6 +260,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         sim_ms: info.sim_time.as_millis() as u64,
         wall_ms: (sim_wall.as_millis() as u64) + check_ms,
         check_ms,
+        messages: output.messages,
     };
     let trace_hash = output.trace.hash();
     RunResult {
@@ -356,7 +360,7 @@ fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
 }
 
 async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet) -> SimOutput {
-    let recorder = Recorder::new();
+    let recorder = Recorder::with_trace(world.trace.clone());
     for config in member_configs(&scenario, &bugs) {
         world.start_member(config);
     }
@@ -447,6 +451,7 @@ async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet
         faults_applied,
         failpoints_reached,
         unexpected_exits,
+        messages: world.net.messages(),
     }
 }
 

@@ -6,6 +6,7 @@ use checker::history::{Annotation, History, K8sTag, OpResult, Operation, WatchRe
 use node::client::{Client, ClientError};
 use node::wire::api::{client_request, client_response};
 use parking_lot::Mutex;
+use sim::SharedTrace;
 use std::sync::Arc;
 
 /// Nanoseconds of simulated time since the run started.
@@ -27,11 +28,46 @@ struct Inner {
 #[derive(Default)]
 pub struct Recorder {
     inner: Mutex<Inner>,
+    /// Every finished operation also becomes a trace line.
+    trace: Option<SharedTrace>,
+}
+
+/// A short description of an operation for the trace.
+fn describe(op: &Operation) -> String {
+    use checker::history::{Request, Response};
+    let what = match &op.request {
+        Request::Range(r) if r.range_end.is_empty() => format!("get {}", r.key),
+        Request::Range(r) => format!("range {}..{}", r.key.escape_debug(), r.range_end.escape_debug()),
+        Request::Put(p) => format!("put {}={}", p.key, p.value),
+        Request::DeleteRange(d) => format!("delete {}", d.key),
+        Request::Txn(t) => format!("txn compares={} ops={}/{}", t.compare.len(), t.success.len(), t.failure.len()),
+        Request::Compact { revision } => format!("compact {revision}"),
+        Request::LeaseGrant { ttl, .. } => format!("lease-grant ttl={ttl}"),
+        Request::LeaseRevoke { id } => format!("lease-revoke {id}"),
+        Request::LeaseKeepAlive { id } => format!("lease-keepalive {id}"),
+        Request::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
+    };
+    let outcome = match &op.result {
+        OpResult::Ok(Response::Range(r)) => format!("ok rev={} count={}", r.header_revision, r.count),
+        OpResult::Ok(Response::Txn(t)) => format!("ok rev={} succeeded={}", t.header_revision, t.succeeded),
+        OpResult::Ok(r) => format!("ok rev={}", r.header_revision()),
+        OpResult::Fail(e) => format!("fail {e:?}"),
+        OpResult::Unknown(e) => format!("unknown {e}"),
+    };
+    format!("#{} {what} -> {outcome}", op.id)
 }
 
 impl Recorder {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A recorder that also writes each operation to the run's trace.
+    pub fn with_trace(trace: SharedTrace) -> Arc<Self> {
+        Arc::new(Recorder {
+            inner: Mutex::default(),
+            trace: Some(trace),
+        })
     }
 
     /// Reserves an operation id at call time (ids follow call order).
@@ -42,6 +78,9 @@ impl Recorder {
     }
 
     pub fn finish(&self, op: Operation) {
+        if let Some(trace) = &self.trace {
+            trace.record(format!("c{}", op.client), "request", describe(&op));
+        }
         self.inner.lock().ops.push(op);
     }
 

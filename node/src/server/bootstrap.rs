@@ -170,6 +170,18 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         tx.commit_now(true).await?;
     }
 
+    // A binary older than the cluster version must not run on this data,
+    // unless a downgrade to exactly its version is under way.
+    if let Some(cv) = cluster.cluster_version {
+        let allowed = cluster.downgrade.enabled && cluster.downgrade.target == Some(config.version);
+        if config.version < cv && !allowed {
+            return Err(StartError::Refused(format!(
+                "invalid downgrade; server version {} is lower than determined cluster version {cv}",
+                config.version
+            )));
+        }
+    }
+
     let storage_version = backend
         .get(Bucket::Meta, keys::STORAGE_VERSION)
         .and_then(|v| String::from_utf8(v).ok())
@@ -305,6 +317,7 @@ impl Started {
         madsim::task::spawn(super::read_index::run(state.clone(), read_states_rx));
         madsim::task::spawn(super::client_service::serve(state.clone()));
         madsim::task::spawn(graceful_stop(state.clone()));
+        madsim::task::spawn(super::version_monitor::run(state.clone()));
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
             applied_index: state.applied_index(),

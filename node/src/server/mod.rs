@@ -10,6 +10,7 @@ mod raft_loop;
 mod read_index;
 pub mod snap;
 mod transport;
+mod version_monitor;
 mod txn;
 mod wait;
 
@@ -116,6 +117,8 @@ pub(crate) struct MemberState {
     pub transport: Transport,
     pub raft_log: crate::raft_log::RaftLog,
     pub storage_version: Mutex<Option<Version>>,
+    /// Server versions other members reported, with when (leader's view).
+    pub peer_versions: Mutex<std::collections::BTreeMap<u64, (Version, madsim::time::Instant)>>,
     next_id: AtomicU64,
 }
 
@@ -224,6 +227,7 @@ pub(crate) fn new_state(
         transport,
         raft_log,
         storage_version: Mutex::new(storage_version),
+        peer_versions: Mutex::new(Default::default()),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

@@ -173,9 +173,12 @@ impl RaftLoop {
                     .reply_version(from, state.config.version.to_string())
                     .await;
             }
-            Inbound::VersionReply { from, version } => {
-                tracing::debug!(member = state.id(), from, %version, "peer version");
-            }
+            Inbound::VersionReply { from, version } => match version.parse() {
+                Ok(v) => {
+                    state.peer_versions.lock().insert(from, (v, madsim::time::Instant::now()));
+                }
+                Err(e) => tracing::warn!(member = state.id(), from, "bad version reply: {e}"),
+            },
         }
     }
 

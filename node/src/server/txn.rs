@@ -497,15 +497,15 @@ mod tests {
         };
         use compare::TargetUnion as U;
         assert!(compare_passes(
-            &[kv.clone()],
+            std::slice::from_ref(&kv),
             &cmp(CompareTarget::Mod, CompareResult::Equal, U::ModRevision(7))
         ));
         assert!(!compare_passes(
-            &[kv.clone()],
+            std::slice::from_ref(&kv),
             &cmp(CompareTarget::Mod, CompareResult::Equal, U::ModRevision(6))
         ));
         assert!(compare_passes(
-            &[kv.clone()],
+            std::slice::from_ref(&kv),
             &cmp(
                 CompareTarget::Version,
                 CompareResult::Greater,
@@ -513,7 +513,7 @@ mod tests {
             )
         ));
         assert!(compare_passes(
-            &[kv.clone()],
+            std::slice::from_ref(&kv),
             &cmp(
                 CompareTarget::Create,
                 CompareResult::Less,
@@ -521,7 +521,7 @@ mod tests {
             )
         ));
         assert!(compare_passes(
-            &[kv.clone()],
+            std::slice::from_ref(&kv),
             &cmp(
                 CompareTarget::Value,
                 CompareResult::NotEqual,

@@ -73,7 +73,7 @@ impl WalMetadata {
     }
 
     fn decode(payload: &[u8]) -> Option<WalMetadata> {
-        if payload.len() < 16 || payload.len() % 8 != 0 {
+        if payload.len() < 16 || !payload.len().is_multiple_of(8) {
             return None;
         }
         let (member_id, cluster_id) = read_u64_pair(&payload[..16])?;
