@@ -150,3 +150,31 @@ impl MemberEnv {
         }
     }
 }
+
+/// A host for unit tests: events are dropped, and an exit panics (a unit
+/// test never expects its member to die).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    struct TestHost;
+
+    impl Host for TestHost {
+        fn emit(&self, _member: u64, _event: NodeEvent) {}
+        fn exit(&self, member: u64, reason: ExitReason) {
+            panic!("member {member} exited in a unit test: {reason:?}");
+        }
+    }
+
+    /// An environment over real files in `dir`.
+    pub fn env_in(dir: &std::path::Path) -> MemberEnv {
+        MemberEnv {
+            member: 1,
+            disk: Arc::new(crate::real_disk::RealDisk::new(dir)),
+            clock: Arc::new(crate::clock::SimTimeClock::new()),
+            host: Arc::new(TestHost),
+            failpoints: Arc::new(Failpoints::new()),
+            stop: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+}

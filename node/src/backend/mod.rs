@@ -498,3 +498,135 @@ impl Drop for BatchTx<'_> {
         wb.writeback(&mut st.read_buf, inner.alias_writeback);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::testing::env_in;
+    use futures::executor::block_on;
+
+    async fn open(dir: &tempfile::TempDir, limit: usize) -> Backend {
+        Backend::open(env_in(dir.path()), limit, false).await.expect("open backend")
+    }
+
+    #[test]
+    fn only_committed_batches_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 100).await;
+            let mut tx = b.batch_tx().await;
+            tx.put(Bucket::Key, b"a", b"1");
+            tx.end().await.expect("end");
+            // Readers see the write before it is committed...
+            assert_eq!(b.get(Bucket::Key, b"a"), Some(b"1".to_vec()));
+            assert_eq!(b.commits(), 0);
+            // ...but a reopen (a crash) does not.
+            assert_eq!(open(&dir, 100).await.get(Bucket::Key, b"a"), None);
+            b.commit().await.expect("commit");
+            assert_eq!(open(&dir, 100).await.get(Bucket::Key, b"a"), Some(b"1".to_vec()));
+        });
+    }
+
+    #[test]
+    fn a_full_batch_commits_when_the_transaction_ends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 3).await;
+            for i in 0..3u8 {
+                let mut tx = b.batch_tx().await;
+                tx.put(Bucket::Meta, &[i], b"v");
+                tx.end().await.expect("end");
+            }
+            assert_eq!(b.commits(), 1, "the third write fills the batch");
+            assert_eq!(open(&dir, 3).await.scan(Bucket::Meta).len(), 3);
+        });
+    }
+
+    #[test]
+    fn the_pre_commit_hook_lands_in_the_same_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 100).await;
+            b.set_pre_commit_hook(Box::new(|| vec![(Bucket::Meta, keys::CONSISTENT_INDEX.to_vec(), 7u64.to_be_bytes().to_vec())]));
+            let mut tx = b.batch_tx().await;
+            tx.put(Bucket::Key, b"k", b"v");
+            tx.commit_now(true).await.expect("commit");
+            let again = open(&dir, 100).await;
+            assert_eq!(again.get(Bucket::Key, b"k"), Some(b"v".to_vec()));
+            assert_eq!(again.get(Bucket::Meta, keys::CONSISTENT_INDEX), Some(7u64.to_be_bytes().to_vec()));
+        });
+    }
+
+    #[test]
+    fn deletes_apply_on_commit_and_ranges_merge_buffers() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 100).await;
+            let mut tx = b.batch_tx().await;
+            for k in [b"a", b"b", b"c"] {
+                tx.put(Bucket::Key, k, b"old");
+            }
+            tx.commit_now(true).await.expect("commit");
+            let mut tx = b.batch_tx().await;
+            tx.put(Bucket::Key, b"b", b"new");
+            tx.put(Bucket::Key, b"d", b"new");
+            tx.delete(Bucket::Key, b"a");
+            assert_eq!(tx.range_keys(Bucket::Key, b"a", b"z", 10), vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+            tx.end().await.expect("end");
+            let got: Vec<_> = b.range(Bucket::Key, b"a", b"z", 0);
+            assert_eq!(
+                got,
+                vec![
+                    (b"a".to_vec(), b"old".to_vec()),
+                    (b"b".to_vec(), b"new".to_vec()),
+                    (b"c".to_vec(), b"old".to_vec()),
+                    (b"d".to_vec(), b"new".to_vec()),
+                ],
+                "readers see buffered puts but not the uncommitted delete"
+            );
+            assert_eq!(b.range(Bucket::Key, b"a", b"z", 2).len(), 2);
+            b.commit().await.expect("commit");
+            assert_eq!(b.get(Bucket::Key, b"a"), None);
+        });
+    }
+
+    #[test]
+    fn defragmentation_shrinks_the_file_and_keeps_the_data() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 1).await;
+            for i in 0..50u8 {
+                let mut tx = b.batch_tx().await;
+                tx.put(Bucket::Key, b"same", &[i; 64]);
+                tx.end().await.expect("end");
+            }
+            let (before, _) = b.size();
+            b.defrag(true).await.expect("defrag");
+            let (after, _) = b.size();
+            assert!(after * 10 < before, "{before} -> {after}");
+            assert_eq!(open(&dir, 1).await.get(Bucket::Key, b"same"), Some(vec![49; 64]));
+            assert!(!dir.path().join(DB_TMP).exists());
+        });
+    }
+
+    #[test]
+    fn a_torn_tail_of_the_db_file_is_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let b = open(&dir, 1).await;
+            let mut tx = b.batch_tx().await;
+            tx.put(Bucket::Key, b"kept", b"1");
+            tx.end().await.expect("end");
+            let mut tx = b.batch_tx().await;
+            tx.put(Bucket::Key, b"torn", b"2");
+            tx.end().await.expect("end");
+        });
+        let path = dir.path().join(DB_FILE);
+        let len = std::fs::metadata(&path).expect("db").len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).expect("db");
+        f.set_len(len - 2).expect("truncate");
+        let b = block_on(open(&dir, 1));
+        assert_eq!(b.get(Bucket::Key, b"kept"), Some(b"1".to_vec()));
+        assert_eq!(b.get(Bucket::Key, b"torn"), None);
+    }
+}

@@ -7,6 +7,9 @@ pub mod revision;
 mod store;
 mod write;
 
+#[cfg(test)]
+mod model_tests;
+
 pub use store::{CompactionJob, HashKv, Mvcc, MvccOptions, RangeOptions, RangeResult};
 pub use write::{LeaseChange, WriteTxn, WrittenEvent};
 

@@ -1,0 +1,221 @@
+//! Model-based property test: random Put/Delete/Txn/Range-at-revision/
+//! Compact/reopen sequences against a small in-memory reference that keeps
+//! every revision's full state.
+
+use super::{Mvcc, MvccError, MvccOptions, RangeOptions};
+use crate::backend::Backend;
+use crate::host::testing::env_in;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, u8),
+    Delete(u8),
+    DeleteRange(u8, u8),
+    /// Put `key` if its mod_revision equals the current one minus `stale`.
+    Cas(u8, u8, i64),
+    Range(u8, u8, i64),
+    Compact(i64),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..6u8, any::<u8>()).prop_map(|(k, v)| Op::Put(k, v)),
+        2 => (0..6u8).prop_map(Op::Delete),
+        1 => (0..6u8, 0..6u8).prop_map(|(a, b)| Op::DeleteRange(a.min(b), a.max(b))),
+        2 => (0..6u8, any::<u8>(), 0..2i64).prop_map(|(k, v, s)| Op::Cas(k, v, s)),
+        4 => (0..6u8, 0..6u8, 0..12i64).prop_map(|(a, b, back)| Op::Range(a.min(b), a.max(b) + 1, back)),
+        1 => (0..10i64).prop_map(Op::Compact),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn key(k: u8) -> Vec<u8> {
+    format!("k{k}").into_bytes()
+}
+
+/// (value, create_revision, mod_revision, version)
+type KvM = (Vec<u8>, i64, i64, i64);
+
+struct Model {
+    /// `states[r]` is the store at revision r (index 0 unused).
+    states: Vec<BTreeMap<Vec<u8>, KvM>>,
+    compact: i64,
+}
+
+impl Model {
+    fn current(&self) -> i64 {
+        self.states.len() as i64 - 1
+    }
+
+    fn state(&self) -> &BTreeMap<Vec<u8>, KvM> {
+        &self.states[self.current() as usize]
+    }
+
+    fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        let rev = self.current() + 1;
+        let mut next = self.state().clone();
+        let entry = match next.get(&k) {
+            Some((_, create, _, ver)) => (v, *create, rev, ver + 1),
+            None => (v, rev, rev, 1),
+        };
+        next.insert(k, entry);
+        self.states.push(next);
+    }
+
+    fn delete(&mut self, lo: &[u8], hi: &[u8]) -> usize {
+        let mut next = self.state().clone();
+        let before = next.len();
+        next.retain(|k, _| !(k.as_slice() >= lo && k.as_slice() < hi));
+        let gone = before - next.len();
+        if gone > 0 {
+            self.states.push(next);
+        }
+        gone
+    }
+
+    fn range(&self, lo: &[u8], hi: &[u8], rev: i64) -> Result<Vec<(Vec<u8>, KvM)>, MvccError> {
+        let rev = if rev <= 0 { self.current() } else { rev };
+        if rev > self.current() {
+            return Err(MvccError::FutureRevision);
+        }
+        if rev < self.compact {
+            return Err(MvccError::Compacted {
+                compact_revision: self.compact,
+            });
+        }
+        Ok(self.states[rev as usize]
+            .range(lo.to_vec()..hi.to_vec())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
+fn opts() -> MvccOptions {
+    MvccOptions {
+        compaction_batch_limit: 3,
+        compaction_sleep: std::time::Duration::from_millis(1),
+        ..MvccOptions::default()
+    }
+}
+
+async fn open(dir: &std::path::Path) -> Mvcc {
+    let env = env_in(dir);
+    let backend = Backend::open(env.clone(), 4, false).await.expect("backend");
+    let (mvcc, job) = Mvcc::open(backend, env, opts()).expect("mvcc");
+    if let Some(job) = job {
+        job.run().await.expect("resumed compaction");
+    }
+    mvcc
+}
+
+async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut mvcc = open(dir.path()).await;
+    let mut model = Model {
+        states: vec![BTreeMap::new(), BTreeMap::new()],
+        compact: 0,
+    };
+    for op in ops {
+        match op {
+            Op::Put(k, v) => {
+                let mut txn = mvcc.write().await;
+                txn.put(&key(k), &[v], 0, 0).expect("put");
+                let (rev, events, _) = txn.end().await.expect("end");
+                model.put(key(k), vec![v]);
+                prop_assert_eq!(rev, model.current());
+                prop_assert_eq!(events.len(), 1);
+            }
+            Op::Delete(k) | Op::DeleteRange(k, _) => {
+                let hi = match op {
+                    Op::DeleteRange(_, h) => key(h),
+                    _ => {
+                        let mut end = key(k);
+                        end.push(0);
+                        end
+                    }
+                };
+                let end = if matches!(op, Op::Delete(_)) { vec![] } else { hi.clone() };
+                let mut txn = mvcc.write().await;
+                let deleted = txn.delete_range(&key(k), &end).expect("delete");
+                let (rev, _, _) = txn.end().await.expect("end");
+                let gone = model.delete(&key(k), &hi);
+                prop_assert_eq!(deleted.len(), gone);
+                prop_assert_eq!(rev, model.current());
+            }
+            Op::Cas(k, v, stale) => {
+                let expected = model.state().get(&key(k)).map(|e| e.2).unwrap_or(0) - stale;
+                let mut txn = mvcc.write().await;
+                let seen = txn.get(&key(k)).expect("get").map(|kv| kv.mod_revision).unwrap_or(0);
+                if seen == expected {
+                    txn.put(&key(k), &[v], 0, 0).expect("put");
+                }
+                txn.end().await.expect("end");
+                // Only an up-to-date expectation matches (an absent key has 0).
+                if stale == 0 {
+                    model.put(key(k), vec![v]);
+                }
+            }
+            Op::Range(lo, hi, back) => {
+                let rev = if back == 0 { 0 } else { (model.current() - back).max(1) };
+                let got = mvcc.range(&RangeOptions {
+                    key: key(lo),
+                    range_end: key(hi),
+                    revision: rev,
+                    ..Default::default()
+                });
+                let want = model.range(&key(lo), &key(hi), rev);
+                match (got, want) {
+                    (Ok(got), Ok(want)) => {
+                        let got: Vec<(Vec<u8>, KvM)> = got
+                            .kvs
+                            .into_iter()
+                            .map(|kv| (kv.key, (kv.value, kv.create_revision, kv.mod_revision, kv.version)))
+                            .collect();
+                        prop_assert_eq!(got, want, "range {}..{} at {}", lo, hi, rev);
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                    (a, b) => prop_assert!(false, "range at {}: store {:?}, model {:?}", rev, a, b),
+                }
+            }
+            Op::Compact(back) => {
+                let rev = (model.current() - back).max(1);
+                let got = mvcc.compact(rev).await;
+                let want = if rev <= model.compact {
+                    Err(MvccError::Compacted {
+                        compact_revision: model.compact,
+                    })
+                } else {
+                    Ok(())
+                };
+                match (got, want) {
+                    (Ok(job), Ok(())) => {
+                        job.run().await.expect("compaction");
+                        model.compact = rev;
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                    (a, b) => prop_assert!(false, "compact {}: store {:?}, model {:?}", rev, a.map(|_| ()), b),
+                }
+            }
+            Op::Reopen => {
+                mvcc.backend().commit().await.expect("commit");
+                mvcc = open(dir.path()).await;
+                prop_assert_eq!(mvcc.current_revision(), model.current());
+                prop_assert_eq!(mvcc.compact_revision(), model.compact);
+            }
+        }
+        prop_assert_eq!(mvcc.current_revision(), model.current());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn mvcc_matches_the_reference_model(ops in proptest::collection::vec(op(), 1..80)) {
+        let rt = madsim::runtime::Runtime::new();
+        rt.block_on(run(ops))?;
+    }
+}
