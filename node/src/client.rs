@@ -4,8 +4,9 @@
 
 use crate::config::CLIENT_PORT;
 use crate::wire::api::{
-    ClientRequest, ClientResponse, ErrorCode, ErrorResponse, client_request, client_response,
-    decode, encode,
+    ClientRequest, ClientResponse, ErrorCode, ErrorResponse, WatchCancelRequest,
+    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse, client_request,
+    client_response, decode, encode, watch_request,
 };
 use madsim::net::{Endpoint, Receiver, Sender};
 use std::net::{IpAddr, SocketAddr};
@@ -225,5 +226,74 @@ impl Client {
                 None => Err(ClientError::BadResponse("empty response".into())),
             };
         }
+    }
+}
+
+/// The sending half of a watch stream.
+pub struct WatchSender {
+    tx: Sender,
+}
+
+/// The receiving half of a watch stream.
+pub struct WatchReceiver {
+    rx: Receiver,
+}
+
+/// Opens a watch stream to one member.
+pub async fn open_watch_stream(
+    ip: IpAddr,
+    timeout: Duration,
+) -> Result<(WatchSender, WatchReceiver), ClientError> {
+    let ep = Endpoint::bind("0.0.0.0:0")
+        .await
+        .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+    let connect = ep.connect1(SocketAddr::new(ip, crate::config::WATCH_PORT));
+    match madsim::time::timeout(timeout, connect).await {
+        Ok(Ok((tx, rx))) => Ok((WatchSender { tx }, WatchReceiver { rx })),
+        Ok(Err(e)) => Err(ClientError::Unavailable(format!("{ip}: {e}"))),
+        Err(_) => Err(ClientError::Unavailable(format!("{ip}: connect timed out"))),
+    }
+}
+
+impl WatchSender {
+    async fn send(&self, request: watch_request::Request) -> Result<(), ClientError> {
+        let bytes = encode(&WatchRequest {
+            request: Some(request),
+        });
+        self.tx
+            .send(Box::new(bytes))
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))
+    }
+
+    pub async fn create(&self, req: WatchCreateRequest) -> Result<(), ClientError> {
+        self.send(watch_request::Request::Create(req)).await
+    }
+
+    pub async fn cancel(&self, watch_id: i64) -> Result<(), ClientError> {
+        self.send(watch_request::Request::Cancel(WatchCancelRequest {
+            watch_id,
+        }))
+        .await
+    }
+
+    pub async fn request_progress(&self) -> Result<(), ClientError> {
+        self.send(watch_request::Request::Progress(WatchProgressRequest {}))
+            .await
+    }
+}
+
+impl WatchReceiver {
+    /// The next response; `ConnectionLost` once the stream is gone.
+    pub async fn recv(&mut self) -> Result<WatchResponse, ClientError> {
+        let payload = self
+            .rx
+            .recv()
+            .await
+            .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
+        let bytes = payload
+            .downcast::<Vec<u8>>()
+            .map_err(|_| ClientError::BadResponse("not bytes".into()))?;
+        decode("watch response", &bytes).map_err(|e| ClientError::BadResponse(e.to_string()))
     }
 }

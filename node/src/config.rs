@@ -10,6 +10,8 @@ use std::time::Duration;
 pub const PEER_PORT: u16 = 2380;
 /// Port clients connect to.
 pub const CLIENT_PORT: u16 = 2379;
+/// Port watch streams connect to.
+pub const WATCH_PORT: u16 = 2378;
 
 /// Tunable store behaviour. Defaults are etcd's, scaled down where a
 /// simulation of seconds must reach the same code paths as hours in

@@ -20,4 +20,5 @@ pub mod schema;
 pub mod server;
 pub mod version;
 pub mod wal;
+pub mod watch;
 pub mod wire;

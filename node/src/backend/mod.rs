@@ -506,7 +506,9 @@ mod tests {
     use futures::executor::block_on;
 
     async fn open(dir: &tempfile::TempDir, limit: usize) -> Backend {
-        Backend::open(env_in(dir.path()), limit, false).await.expect("open backend")
+        Backend::open(env_in(dir.path()), limit, false)
+            .await
+            .expect("open backend")
     }
 
     #[test]
@@ -523,7 +525,10 @@ mod tests {
             // ...but a reopen (a crash) does not.
             assert_eq!(open(&dir, 100).await.get(Bucket::Key, b"a"), None);
             b.commit().await.expect("commit");
-            assert_eq!(open(&dir, 100).await.get(Bucket::Key, b"a"), Some(b"1".to_vec()));
+            assert_eq!(
+                open(&dir, 100).await.get(Bucket::Key, b"a"),
+                Some(b"1".to_vec())
+            );
         });
     }
 
@@ -547,13 +552,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         block_on(async {
             let b = open(&dir, 100).await;
-            b.set_pre_commit_hook(Box::new(|| vec![(Bucket::Meta, keys::CONSISTENT_INDEX.to_vec(), 7u64.to_be_bytes().to_vec())]));
+            b.set_pre_commit_hook(Box::new(|| {
+                vec![(
+                    Bucket::Meta,
+                    keys::CONSISTENT_INDEX.to_vec(),
+                    7u64.to_be_bytes().to_vec(),
+                )]
+            }));
             let mut tx = b.batch_tx().await;
             tx.put(Bucket::Key, b"k", b"v");
             tx.commit_now(true).await.expect("commit");
             let again = open(&dir, 100).await;
             assert_eq!(again.get(Bucket::Key, b"k"), Some(b"v".to_vec()));
-            assert_eq!(again.get(Bucket::Meta, keys::CONSISTENT_INDEX), Some(7u64.to_be_bytes().to_vec()));
+            assert_eq!(
+                again.get(Bucket::Meta, keys::CONSISTENT_INDEX),
+                Some(7u64.to_be_bytes().to_vec())
+            );
         });
     }
 
@@ -571,7 +585,10 @@ mod tests {
             tx.put(Bucket::Key, b"b", b"new");
             tx.put(Bucket::Key, b"d", b"new");
             tx.delete(Bucket::Key, b"a");
-            assert_eq!(tx.range_keys(Bucket::Key, b"a", b"z", 10), vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+            assert_eq!(
+                tx.range_keys(Bucket::Key, b"a", b"z", 10),
+                vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
+            );
             tx.end().await.expect("end");
             let got: Vec<_> = b.range(Bucket::Key, b"a", b"z", 0);
             assert_eq!(
@@ -604,7 +621,10 @@ mod tests {
             b.defrag(true).await.expect("defrag");
             let (after, _) = b.size();
             assert!(after * 10 < before, "{before} -> {after}");
-            assert_eq!(open(&dir, 1).await.get(Bucket::Key, b"same"), Some(vec![49; 64]));
+            assert_eq!(
+                open(&dir, 1).await.get(Bucket::Key, b"same"),
+                Some(vec![49; 64])
+            );
             assert!(!dir.path().join(DB_TMP).exists());
         });
     }
@@ -623,7 +643,10 @@ mod tests {
         });
         let path = dir.path().join(DB_FILE);
         let len = std::fs::metadata(&path).expect("db").len();
-        let f = std::fs::OpenOptions::new().write(true).open(&path).expect("db");
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("db");
         f.set_len(len - 2).expect("truncate");
         let b = block_on(open(&dir, 1));
         assert_eq!(b.get(Bucket::Key, b"kept"), Some(b"1".to_vec()));

@@ -137,7 +137,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         end
                     }
                 };
-                let end = if matches!(op, Op::Delete(_)) { vec![] } else { hi.clone() };
+                let end = if matches!(op, Op::Delete(_)) {
+                    vec![]
+                } else {
+                    hi.clone()
+                };
                 let mut txn = mvcc.write().await;
                 let deleted = txn.delete_range(&key(k), &end).expect("delete");
                 let (rev, _, _) = txn.end().await.expect("end");
@@ -148,7 +152,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Cas(k, v, stale) => {
                 let expected = model.state().get(&key(k)).map(|e| e.2).unwrap_or(0) - stale;
                 let mut txn = mvcc.write().await;
-                let seen = txn.get(&key(k)).expect("get").map(|kv| kv.mod_revision).unwrap_or(0);
+                let seen = txn
+                    .get(&key(k))
+                    .expect("get")
+                    .map(|kv| kv.mod_revision)
+                    .unwrap_or(0);
                 if seen == expected {
                     txn.put(&key(k), &[v], 0, 0).expect("put");
                 }
@@ -159,7 +167,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Range(lo, hi, back) => {
-                let rev = if back == 0 { 0 } else { (model.current() - back).max(1) };
+                let rev = if back == 0 {
+                    0
+                } else {
+                    (model.current() - back).max(1)
+                };
                 let got = mvcc.range(&RangeOptions {
                     key: key(lo),
                     range_end: key(hi),
@@ -172,7 +184,12 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         let got: Vec<(Vec<u8>, KvM)> = got
                             .kvs
                             .into_iter()
-                            .map(|kv| (kv.key, (kv.value, kv.create_revision, kv.mod_revision, kv.version)))
+                            .map(|kv| {
+                                (
+                                    kv.key,
+                                    (kv.value, kv.create_revision, kv.mod_revision, kv.version),
+                                )
+                            })
                             .collect();
                         prop_assert_eq!(got, want, "range {}..{} at {}", lo, hi, rev);
                     }
@@ -196,7 +213,13 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         model.compact = rev;
                     }
                     (Err(a), Err(b)) => prop_assert_eq!(a, b),
-                    (a, b) => prop_assert!(false, "compact {}: store {:?}, model {:?}", rev, a.map(|_| ()), b),
+                    (a, b) => prop_assert!(
+                        false,
+                        "compact {}: store {:?}, model {:?}",
+                        rev,
+                        a.map(|_| ()),
+                        b
+                    ),
                 }
             }
             Op::Reopen => {

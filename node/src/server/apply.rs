@@ -164,10 +164,11 @@ impl Applier {
                         .map(client_response::Body::Txn),
                     _ => unreachable!("matched above"),
                 };
-                let (rev, _events, lease_changes) = match txn.end().await {
+                let (rev, events, lease_changes) = match txn.end().await {
                     Ok(done) => done,
                     Err(e) => self.fatal(format!("backend: {e}")).await,
                 };
+                notify_watchers(&state, rev, events);
                 for change in lease_changes {
                     if change.old_lease != 0 {
                         state.lessor.detach(change.old_lease, &change.key);
@@ -243,10 +244,11 @@ impl Applier {
                     }
                 }
                 let revoked = state.lessor.revoke(txn.backend_tx(), r.id);
-                let (rev, _events, _) = match txn.end().await {
+                let (rev, events, _) = match txn.end().await {
                     Ok(done) => done,
                     Err(e) => self.fatal(format!("backend: {e}")).await,
                 };
+                notify_watchers(&state, rev, events);
                 match revoked {
                     Ok(_) => Ok(client_response::Body::LeaseRevoke(LeaseRevokeResponse {
                         header: Some(state.header(rev)),
@@ -276,8 +278,9 @@ impl Applier {
                 {
                     self.fatal(format!("key expiry: {e}")).await;
                 }
-                if let Err(e) = txn.end().await {
-                    self.fatal(format!("backend: {e}")).await;
+                match txn.end().await {
+                    Ok((rev, events, _)) => notify_watchers(&state, rev, events),
+                    Err(e) => self.fatal(format!("backend: {e}")).await,
                 }
                 Err(error(ErrorCode::Unspecified, "internal request"))
             }
@@ -526,6 +529,7 @@ impl Applier {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
         self.conf_state = snapshot.get_metadata().get_conf_state().clone();
+        state.watch.restore();
         if let Err(e) = state.env.failpoint("raftAfterApplySnap").await {
             self.fatal(e).await;
         }
@@ -538,6 +542,22 @@ impl Applier {
             self.fatal(format!("purging snapshots: {e}")).await;
         }
     }
+}
+
+/// Hands a write's changes to the watchers.
+fn notify_watchers(state: &MemberState, rev: i64, events: Vec<crate::mvcc::WrittenEvent>) {
+    if events.is_empty() {
+        return;
+    }
+    let changes: Vec<crate::watch::Change> = events
+        .into_iter()
+        .map(|e| crate::watch::Change {
+            revision: rev,
+            is_delete: e.is_delete,
+            kv: e.kv,
+        })
+        .collect();
+    state.watch.notify(rev, &changes);
 }
 
 fn lease_error(e: crate::lease::LeaseError) -> ErrorResponse {

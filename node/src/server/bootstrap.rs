@@ -317,6 +317,9 @@ impl Started {
         madsim::task::spawn(super::read_index::run(state.clone(), read_states_rx));
         madsim::task::spawn(super::client_service::serve(state.clone()));
         madsim::task::spawn(graceful_stop(state.clone()));
+        madsim::task::spawn(state.watch.clone().run_loops());
+        madsim::task::spawn(serve_watches(state.clone()));
+        madsim::task::spawn(super::lease_loop::run(state.clone()));
         madsim::task::spawn(super::version_monitor::run(state.clone()));
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
@@ -325,6 +328,43 @@ impl Started {
         });
         raft.run(state, inbound, requests, apply_tx, read_states_tx)
             .await;
+    }
+}
+
+/// Accepts watch streams on the watch port.
+async fn serve_watches(state: Arc<MemberState>) {
+    let ip = state
+        .config
+        .peer(state.id())
+        .map(|p| p.ip)
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let endpoint =
+        match madsim::net::Endpoint::bind(std::net::SocketAddr::new(ip, crate::config::WATCH_PORT))
+            .await
+        {
+            Ok(ep) => ep,
+            Err(e) => {
+                state
+                    .fatal(format!("cannot bind the watch port: {e}"))
+                    .await
+            }
+        };
+    let header_state = state.clone();
+    let header: Arc<dyn Fn(i64) -> crate::wire::api::ResponseHeader + Send + Sync> =
+        Arc::new(move |rev| header_state.header(rev));
+    loop {
+        let Ok((tx, rx, _from)) = endpoint.accept1().await else {
+            return;
+        };
+        madsim::task::spawn(crate::watch::serve_stream(
+            state.watch.clone(),
+            state.mvcc.clone(),
+            state.env.clone(),
+            state.config.knobs.watch_stream_buffer,
+            tx,
+            rx,
+            header.clone(),
+        ));
     }
 }
 

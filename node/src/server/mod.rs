@@ -6,12 +6,13 @@ mod apply;
 mod bootstrap;
 mod client_service;
 mod downgrade;
+mod lease_loop;
 mod raft_loop;
 mod read_index;
 pub mod snap;
 mod transport;
-mod version_monitor;
 mod txn;
+mod version_monitor;
 mod wait;
 
 pub use wait::ApplyResult;
@@ -107,7 +108,8 @@ pub(crate) struct MemberState {
     pub mvcc: Mvcc,
     pub lessor: Lessor,
     pub cluster: Mutex<ClusterState>,
-    pub raft: Mutex<RaftStatus>,
+    pub raft: Arc<Mutex<RaftStatus>>,
+    pub watch: crate::watch::WatchableStore,
     pub applied: watch::Sender<u64>,
     pub ci: ConsistentIndex,
     pub to_raft: mpsc::UnboundedSender<RaftRequest>,
@@ -210,6 +212,27 @@ pub(crate) fn new_state(
     storage_version: Option<Version>,
 ) -> Arc<MemberState> {
     let (applied_tx, _) = watch::channel(applied);
+    let raft = Arc::new(Mutex::new(RaftStatus::default()));
+    let (cluster_id, member_id, header_raft) = (config.cluster_id, config.id, raft.clone());
+    let header = move |revision| ResponseHeader {
+        cluster_id,
+        member_id,
+        revision,
+        raft_term: header_raft.lock().term,
+    };
+    let knobs = &config.knobs;
+    let bugs = &config.bugs;
+    let watch_opts = crate::watch::WatchOptions {
+        batch_max_revs: knobs.watch_batch_max_revs,
+        progress_interval: std::time::Duration::from_millis(knobs.progress_notify_interval_ms),
+        bug_progress_out_of_band: bugs.has(crate::bugs::Bug::Etcd15220),
+        bug_stale_restore_rev: bugs.has(crate::bugs::Bug::Etcd15271),
+        bug_drop_compaction_cancel: bugs.has(crate::bugs::Bug::Etcd17529),
+        bug_progress_below_start: bugs.has(crate::bugs::Bug::Etcd20221),
+        ..Default::default()
+    };
+    let watch =
+        crate::watch::WatchableStore::new(mvcc.clone(), env.clone(), Box::new(header), watch_opts);
     Arc::new(MemberState {
         config,
         env,
@@ -217,7 +240,8 @@ pub(crate) fn new_state(
         mvcc,
         lessor,
         cluster: Mutex::new(cluster),
-        raft: Mutex::new(RaftStatus::default()),
+        raft,
+        watch,
         applied: applied_tx,
         ci,
         to_raft,

@@ -175,7 +175,10 @@ impl RaftLoop {
             }
             Inbound::VersionReply { from, version } => match version.parse() {
                 Ok(v) => {
-                    state.peer_versions.lock().insert(from, (v, madsim::time::Instant::now()));
+                    state
+                        .peer_versions
+                        .lock()
+                        .insert(from, (v, madsim::time::Instant::now()));
                 }
                 Err(e) => tracing::warn!(member = state.id(), from, "bad version reply: {e}"),
             },

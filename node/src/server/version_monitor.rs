@@ -30,7 +30,11 @@ pub(crate) async fn run(state: Arc<MemberState>) {
             continue;
         };
         let cluster = state.cluster.lock().clone();
-        let lowest = versions.iter().copied().min().unwrap_or(state.config.version);
+        let lowest = versions
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(state.config.version);
         // A downgrade lowers the cluster version to its target; otherwise the
         // cluster version follows the lowest member version, upwards only.
         let wanted = match cluster.cluster_version {
@@ -40,7 +44,9 @@ pub(crate) async fn run(state: Arc<MemberState>) {
             _ => None,
         };
         if let Some(v) = wanted {
-            let set = ClusterVersionSetRequest { version: v.to_string() };
+            let set = ClusterVersionSetRequest {
+                version: v.to_string(),
+            };
             let _ = propose(&state, internal_request::Request::ClusterVersionSet(set)).await;
             continue;
         }

@@ -485,16 +485,38 @@ mod tests {
     fn saved_entries_and_hard_state_come_back() {
         let dir = tempfile::tempdir().expect("temp dir");
         block_on(async {
-            let mut wal = Wal::create(disk(&dir), meta(), 1 << 20).await.expect("create");
-            wal.save(&[entry(1, 1, "a"), entry(2, 1, "b")], Some(&hs(1, 1))).await.expect("save");
-            wal.save(&[entry(2, 2, "B"), entry(3, 2, "c")], Some(&hs(2, 3))).await.expect("save");
-            wal.save_snapshot_marker(SnapshotMarker { index: 2, term: 2 }).await.expect("marker");
+            let mut wal = Wal::create(disk(&dir), meta(), 1 << 20)
+                .await
+                .expect("create");
+            wal.save(&[entry(1, 1, "a"), entry(2, 1, "b")], Some(&hs(1, 1)))
+                .await
+                .expect("save");
+            wal.save(&[entry(2, 2, "B"), entry(3, 2, "c")], Some(&hs(2, 3)))
+                .await
+                .expect("save");
+            wal.save_snapshot_marker(SnapshotMarker { index: 2, term: 2 })
+                .await
+                .expect("marker");
             let (_, contents) = Wal::open(disk(&dir), 1 << 20).await.expect("open");
             assert_eq!(contents.metadata, meta());
             assert_eq!(contents.hard_state, hs(2, 3));
-            let data: Vec<_> = contents.entries.iter().map(|e| (e.index, e.term, e.data.to_vec())).collect();
-            assert_eq!(data, vec![(1, 1, b"a".to_vec()), (2, 2, b"B".to_vec()), (3, 2, b"c".to_vec())]);
-            assert_eq!(contents.snapshots, vec![SnapshotMarker { index: 2, term: 2 }]);
+            let data: Vec<_> = contents
+                .entries
+                .iter()
+                .map(|e| (e.index, e.term, e.data.to_vec()))
+                .collect();
+            assert_eq!(
+                data,
+                vec![
+                    (1, 1, b"a".to_vec()),
+                    (2, 2, b"B".to_vec()),
+                    (3, 2, b"c".to_vec())
+                ]
+            );
+            assert_eq!(
+                contents.snapshots,
+                vec![SnapshotMarker { index: 2, term: 2 }]
+            );
             assert_eq!(contents.entries_after(2).len(), 1);
             assert_eq!(contents.truncated_bytes, 0);
         });
@@ -504,21 +526,33 @@ mod tests {
     fn a_torn_tail_is_truncated_and_the_rest_kept() {
         let dir = tempfile::tempdir().expect("temp dir");
         block_on(async {
-            let mut wal = Wal::create(disk(&dir), meta(), 1 << 20).await.expect("create");
-            wal.save(&[entry(1, 1, "a"), entry(2, 1, "bbbbbbbb")], None).await.expect("save");
+            let mut wal = Wal::create(disk(&dir), meta(), 1 << 20)
+                .await
+                .expect("create");
+            wal.save(&[entry(1, 1, "a"), entry(2, 1, "bbbbbbbb")], None)
+                .await
+                .expect("save");
         });
         let path = segment_path(&dir, 0);
         let len = std::fs::metadata(&path).expect("segment").len();
-        let f = std::fs::OpenOptions::new().write(true).open(&path).expect("open segment");
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open segment");
         f.set_len(len - 3).expect("cut the last record short");
         block_on(async {
-            let (mut wal, contents) = Wal::open(disk(&dir), 1 << 20).await.expect("a torn tail is not an error");
+            let (mut wal, contents) = Wal::open(disk(&dir), 1 << 20)
+                .await
+                .expect("a torn tail is not an error");
             assert_eq!(contents.entries.len(), 1);
             assert!(contents.truncated_bytes > 0);
             // Appending after the repair works and survives reopening.
             wal.save(&[entry(2, 1, "again")], None).await.expect("save");
             let (_, contents) = Wal::open(disk(&dir), 1 << 20).await.expect("reopen");
-            assert_eq!(contents.entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2]);
+            assert_eq!(
+                contents.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+                vec![1, 2]
+            );
         });
     }
 
@@ -527,17 +561,28 @@ mod tests {
         for (what, at_end) in [("middle", false), ("last record", true)] {
             let dir = tempfile::tempdir().expect("temp dir");
             block_on(async {
-                let mut wal = Wal::create(disk(&dir), meta(), 1 << 20).await.expect("create");
-                wal.save(&[entry(1, 1, "first-entry"), entry(2, 1, "second-entry")], None)
+                let mut wal = Wal::create(disk(&dir), meta(), 1 << 20)
                     .await
-                    .expect("save");
+                    .expect("create");
+                wal.save(
+                    &[entry(1, 1, "first-entry"), entry(2, 1, "second-entry")],
+                    None,
+                )
+                .await
+                .expect("save");
             });
             let path = segment_path(&dir, 0);
             let mut bytes = std::fs::read(&path).expect("segment");
-            let pos = if at_end { bytes.len() - 2 } else { bytes.len() / 2 };
+            let pos = if at_end {
+                bytes.len() - 2
+            } else {
+                bytes.len() / 2
+            };
             bytes[pos] ^= 0x40;
             std::fs::write(&path, &bytes).expect("write back");
-            let err = block_on(Wal::open(disk(&dir), 1 << 20)).err().expect("corruption must be an error");
+            let err = block_on(Wal::open(disk(&dir), 1 << 20))
+                .err()
+                .expect("corruption must be an error");
             match err {
                 WalError::Corrupt { file, offset, .. } => {
                     assert!(file.starts_with("wal/"), "{what}: {file}");
@@ -555,14 +600,19 @@ mod tests {
             let mut wal = Wal::create(disk(&dir), meta(), 1024).await.expect("create");
             let big = "x".repeat(300);
             for i in 1..=20 {
-                wal.save(&[entry(i, 1, &big)], Some(&hs(1, i))).await.expect("save");
+                wal.save(&[entry(i, 1, &big)], Some(&hs(1, i)))
+                    .await
+                    .expect("save");
             }
             let segments = wal.segment_count();
             assert!(segments > 3, "only {segments} segments");
             let removed = wal.release_to(15, 1).await.expect("release");
             assert!(removed > 0);
             let (_, contents) = Wal::open(disk(&dir), 1024).await.expect("open");
-            assert!(contents.entries.first().is_some_and(|e| e.index > 1), "old entries released");
+            assert!(
+                contents.entries.first().is_some_and(|e| e.index > 1),
+                "old entries released"
+            );
             assert_eq!(contents.entries.last().map(|e| e.index), Some(20));
             assert!(contents.entries.iter().any(|e| e.index == 15));
             assert_eq!(contents.hard_state.commit, 20);

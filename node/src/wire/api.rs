@@ -664,6 +664,10 @@ pub struct WatchCreateRequest {
     pub prev_kv: bool,
     #[prost(int64, tag = "7")]
     pub watch_id: i64,
+    /// End the watch when the member loses its leader (etcd's
+    /// require-leader stream metadata).
+    #[prost(bool, tag = "8")]
+    pub require_leader: bool,
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -1,0 +1,65 @@
+//! The leader's lease duties: revoke leases whose time ran out (through
+//! raft, so every member deletes the same keys at the same revision), and
+//! checkpoint remaining TTLs where the cluster version has checkpoints.
+
+use super::MemberState;
+use super::client_service::propose;
+use crate::version::Version;
+use crate::wire::api::LeaseRevokeRequest;
+use crate::wire::internal::{LeaseCheckpoint, LeaseCheckpointRequest, internal_request};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the leader looks for expired leases (etcd: 500 ms).
+const EXPIRY_CHECK: Duration = Duration::from_millis(200);
+/// Revokes proposed per check, at most.
+const REVOKES_PER_CHECK: usize = 16;
+
+pub(crate) async fn run(state: Arc<MemberState>) {
+    let checkpoint_every =
+        Duration::from_millis(state.config.knobs.lease_checkpoint_interval_ms.max(1));
+    let mut since_checkpoint = Duration::ZERO;
+    loop {
+        madsim::time::sleep(EXPIRY_CHECK).await;
+        since_checkpoint += EXPIRY_CHECK;
+        if !state.is_leader() || !state.lessor.is_primary() {
+            continue;
+        }
+        let now = state.env.clock.now();
+        let expired = state.lessor.expired(now, REVOKES_PER_CHECK);
+        if !expired.is_empty()
+            && state
+                .env
+                .failpoint("beforeLeaseRevokeExpired")
+                .await
+                .is_ok()
+        {
+            for id in expired {
+                let revoke = internal_request::Request::LeaseRevoke(LeaseRevokeRequest { id });
+                // Each revoke waits for its outcome so they do not pile up.
+                let _ = propose(&state, revoke).await;
+            }
+        }
+        let checkpoints_on = state
+            .cluster
+            .lock()
+            .cluster_version
+            .is_some_and(|v| v >= Version::V3_6);
+        if checkpoints_on && since_checkpoint >= checkpoint_every {
+            since_checkpoint = Duration::ZERO;
+            let checkpoints: Vec<LeaseCheckpoint> = state
+                .lessor
+                .checkpoints(state.env.clock.now())
+                .into_iter()
+                .map(|(id, remaining_ttl)| LeaseCheckpoint { id, remaining_ttl })
+                .collect();
+            if !checkpoints.is_empty() && state.env.failpoint("beforeLeaseCheckpoint").await.is_ok()
+            {
+                let cp = internal_request::Request::LeaseCheckpoint(LeaseCheckpointRequest {
+                    checkpoints,
+                });
+                let _ = propose(&state, cp).await;
+            }
+        }
+    }
+}

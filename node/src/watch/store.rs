@@ -1,0 +1,480 @@
+//! The watchable store: watchers in synced, unsynced and victim groups.
+//! New changes go straight to synced watchers; unsynced watchers catch up
+//! from the MVCC history in batches (at most `batch_max_revs` revisions a
+//! response, never splitting a revision); watchers whose stream was full
+//! become victims and are retried. A watcher whose next revision was
+//! compacted is cancelled with the compact revision.
+
+use super::watcher::{Change, Group, StreamSender, Watcher};
+use crate::host::MemberEnv;
+use crate::mvcc::Mvcc;
+use crate::wire::api::{ResponseHeader, WatchCreateRequest, WatchFilter, WatchResponse};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Watch ids are per stream; a watcher is (stream, watch id).
+pub type WatcherKey = (u64, i64);
+
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    pub batch_max_revs: usize,
+    pub sync_interval: Duration,
+    pub victim_interval: Duration,
+    pub progress_interval: Duration,
+    /// etcd-15220: requested progress is answered even when watchers of
+    /// the stream are not synced.
+    pub bug_progress_out_of_band: bool,
+    /// etcd-15271: restore moves synced watchers with a stale minimum revision.
+    pub bug_stale_restore_rev: bool,
+    /// etcd-17529: a compaction cancel that could not be sent is dropped.
+    pub bug_drop_compaction_cancel: bool,
+    /// etcd-20221: progress below a future watch's start revision.
+    pub bug_progress_below_start: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            batch_max_revs: 32,
+            sync_interval: Duration::from_millis(20),
+            victim_interval: Duration::from_millis(10),
+            progress_interval: Duration::from_secs(1),
+            bug_progress_out_of_band: false,
+            bug_stale_restore_rev: false,
+            bug_drop_compaction_cancel: false,
+            bug_progress_below_start: false,
+        }
+    }
+}
+
+struct Inner {
+    mvcc: Mvcc,
+    env: MemberEnv,
+    header: Box<dyn Fn(i64) -> ResponseHeader + Send + Sync>,
+    watchers: Mutex<BTreeMap<WatcherKey, Watcher>>,
+    /// Per stream: the next watch id to hand out.
+    next_ids: Mutex<BTreeMap<u64, i64>>,
+    next_stream: std::sync::atomic::AtomicU64,
+    opts: WatchOptions,
+}
+
+#[derive(Clone)]
+pub struct WatchableStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    #[error("mvcc: watch id {0} already exists on this stream")]
+    DuplicateId(i64),
+}
+
+impl WatchableStore {
+    pub fn new(
+        mvcc: Mvcc,
+        env: MemberEnv,
+        header: Box<dyn Fn(i64) -> ResponseHeader + Send + Sync>,
+        opts: WatchOptions,
+    ) -> Self {
+        WatchableStore {
+            inner: Arc::new(Inner {
+                mvcc,
+                env,
+                header,
+                watchers: Mutex::new(BTreeMap::new()),
+                next_ids: Mutex::new(BTreeMap::new()),
+                next_stream: std::sync::atomic::AtomicU64::new(1),
+                opts,
+            }),
+        }
+    }
+
+    /// A fresh stream id for this member process.
+    pub fn new_stream_id(&self) -> u64 {
+        self.inner
+            .next_stream
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn options(&self) -> WatchOptions {
+        self.inner.opts
+    }
+
+    fn header(&self, rev: i64) -> ResponseHeader {
+        (self.inner.header)(rev)
+    }
+
+    /// Registers a watcher and queues its "created" response ahead of any
+    /// event. Returns the watch id.
+    pub fn watch(
+        &self,
+        stream: u64,
+        req: &WatchCreateRequest,
+        require_leader: bool,
+        out: StreamSender,
+    ) -> Result<i64, WatchError> {
+        let mut watchers = self.inner.watchers.lock();
+        let id = {
+            let mut ids = self.inner.next_ids.lock();
+            let next = ids.entry(stream).or_insert(0);
+            if req.watch_id > 0 {
+                if watchers.contains_key(&(stream, req.watch_id)) {
+                    return Err(WatchError::DuplicateId(req.watch_id));
+                }
+                req.watch_id
+            } else {
+                while watchers.contains_key(&(stream, *next)) {
+                    *next += 1;
+                }
+                let id = *next;
+                *next += 1;
+                id
+            }
+        };
+        let current = self.inner.mvcc.current_revision();
+        let (min_rev, group) = if req.start_revision <= 0 || req.start_revision > current {
+            let start = if req.start_revision <= 0 {
+                current + 1
+            } else {
+                req.start_revision
+            };
+            (start, Group::Synced)
+        } else {
+            (req.start_revision, Group::Unsynced)
+        };
+        let mut w = Watcher {
+            key: req.key.clone(),
+            range_end: req.range_end.clone(),
+            filter_put: req.filters.contains(&(WatchFilter::NoPut as i32)),
+            filter_delete: req.filters.contains(&(WatchFilter::NoDelete as i32)),
+            prev_kv: req.prev_kv,
+            progress_notify: req.progress_notify,
+            require_leader,
+            min_rev,
+            group,
+            pending: Vec::new(),
+            stream: out,
+        };
+        let created = WatchResponse {
+            header: Some(self.header(current)),
+            watch_id: id,
+            created: true,
+            ..Default::default()
+        };
+        if let Err(resp) = w.try_send(created) {
+            w.pending.push(resp);
+            w.group = Group::Victim;
+        }
+        watchers.insert((stream, id), w);
+        Ok(id)
+    }
+
+    /// Removes a watcher; true if it existed.
+    pub fn cancel(&self, stream: u64, id: i64) -> bool {
+        self.inner.watchers.lock().remove(&(stream, id)).is_some()
+    }
+
+    /// Removes every watcher of a closed stream.
+    pub fn close_stream(&self, stream: u64) {
+        self.inner.watchers.lock().retain(|(s, _), _| *s != stream);
+        self.inner.next_ids.lock().remove(&stream);
+    }
+
+    /// New changes at `rev`, from the apply loop, to synced watchers.
+    pub fn notify(&self, rev: i64, changes: &[Change]) {
+        let mut watchers = self.inner.watchers.lock();
+        for ((_, id), w) in watchers
+            .iter_mut()
+            .filter(|(_, w)| w.group == Group::Synced)
+        {
+            let events: Vec<_> = changes
+                .iter()
+                .filter(|c| w.wants(c.is_delete, &c.kv.key))
+                .map(Change::event)
+                .collect();
+            if events.is_empty() {
+                // etcd-15271 left the watcher's revision where its last
+                // event put it; a restore then resent from there.
+                if !self.inner.opts.bug_stale_restore_rev {
+                    w.min_rev = rev + 1;
+                }
+                continue;
+            }
+            let resp = WatchResponse {
+                header: Some(self.header(rev)),
+                watch_id: *id,
+                events,
+                ..Default::default()
+            };
+            w.min_rev = rev + 1;
+            if let Err(resp) = w.try_send(resp) {
+                w.pending.push(resp);
+                w.group = Group::Victim;
+            }
+        }
+    }
+
+    /// Catches unsynced watchers up from history; cancels those whose next
+    /// revision was compacted.
+    pub fn sync_watchers(&self) {
+        let current = self.inner.mvcc.current_revision();
+        let compacted = self.inner.mvcc.compact_revision();
+        let mut watchers = self.inner.watchers.lock();
+        let min = watchers
+            .values()
+            .filter(|w| w.group == Group::Unsynced)
+            .map(|w| w.min_rev)
+            .min();
+        let Some(min) = min else {
+            return;
+        };
+        let changes = if min <= current {
+            match self.inner.mvcc.changes_between(min.max(compacted), current) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(
+                        member = self.inner.env.member,
+                        "watch sync cannot read history: {e}"
+                    );
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let mut cancelled = Vec::new();
+        for (key, w) in watchers
+            .iter_mut()
+            .filter(|(_, w)| w.group == Group::Unsynced)
+        {
+            if w.min_rev < compacted {
+                let resp = WatchResponse {
+                    header: Some(self.header(current)),
+                    watch_id: key.1,
+                    canceled: true,
+                    compact_revision: compacted,
+                    cancel_reason: "mvcc: required revision has been compacted".into(),
+                    ..Default::default()
+                };
+                match w.try_send(resp) {
+                    Ok(()) => cancelled.push(*key),
+                    // The stream is full: try again next round (etcd-17529
+                    // dropped it and moved on as if it had been sent).
+                    Err(_) if self.inner.opts.bug_drop_compaction_cancel => {
+                        w.min_rev = compacted;
+                    }
+                    Err(_) => {}
+                }
+                continue;
+            }
+            let mut revs = 0usize;
+            let mut last_rev = None;
+            let mut events = Vec::new();
+            for (rev, is_delete, kv) in changes.iter().filter(|(r, _, _)| r.main >= w.min_rev) {
+                if last_rev != Some(rev.main) {
+                    if revs == self.inner.opts.batch_max_revs {
+                        break;
+                    }
+                    revs += 1;
+                    last_rev = Some(rev.main);
+                }
+                if w.wants(*is_delete, &kv.key) {
+                    events.push(
+                        Change {
+                            revision: rev.main,
+                            is_delete: *is_delete,
+                            kv: kv.clone(),
+                        }
+                        .event(),
+                    );
+                }
+            }
+            // How far this batch reaches: to the current revision, or to the
+            // last revision it covered when it was cut at the batch limit.
+            let reached = match last_rev {
+                Some(r) if revs == self.inner.opts.batch_max_revs => r,
+                _ => current,
+            };
+            if !events.is_empty() {
+                let resp = WatchResponse {
+                    header: Some(self.header(current)),
+                    watch_id: key.1,
+                    events,
+                    ..Default::default()
+                };
+                if let Err(resp) = w.try_send(resp) {
+                    w.pending.push(resp);
+                    w.group = Group::Victim;
+                    w.min_rev = reached + 1;
+                    continue;
+                }
+            }
+            w.min_rev = reached + 1;
+            if w.min_rev > current {
+                w.group = Group::Synced;
+            }
+        }
+        for key in cancelled {
+            watchers.remove(&key);
+        }
+    }
+
+    /// Retries victims; a victim whose responses all went out rejoins the
+    /// synced or unsynced group.
+    pub fn sync_victims(&self) {
+        let current = self.inner.mvcc.current_revision();
+        let mut watchers = self.inner.watchers.lock();
+        for w in watchers.values_mut().filter(|w| w.group == Group::Victim) {
+            while !w.pending.is_empty() {
+                let resp = w.pending.remove(0);
+                if let Err(resp) = w.try_send(resp) {
+                    w.pending.insert(0, resp);
+                    break;
+                }
+            }
+            if w.pending.is_empty() {
+                w.group = if w.min_rev > current {
+                    Group::Synced
+                } else {
+                    Group::Unsynced
+                };
+            }
+        }
+    }
+
+    /// Periodic progress notifications to synced watchers that asked.
+    pub fn progress_all(&self) {
+        let current = self.inner.mvcc.current_revision();
+        let watchers = self.inner.watchers.lock();
+        for ((_, id), w) in watchers.iter() {
+            if w.progress_notify
+                && w.group == Group::Synced
+                && !self.awaits_future_start(w, current)
+            {
+                // Full streams skip this round; the next one will tell.
+                let _ = w.try_send(WatchResponse {
+                    header: Some(self.header(current)),
+                    watch_id: *id,
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// Whether the watcher's start revision is still ahead of the store
+    /// (etcd-20221 ignored this and reported progress below it).
+    fn awaits_future_start(&self, w: &Watcher, current: i64) -> bool {
+        w.min_rev > current + 1 && !self.inner.opts.bug_progress_below_start
+    }
+
+    /// Answers a RequestProgress on a stream: one stream-wide notification
+    /// (watch id -1) at the current revision, only when every watcher of
+    /// the stream is synced. Returns whether it was answered.
+    pub fn progress_if_sync(&self, stream: u64, out: &StreamSender) -> bool {
+        let current = self.inner.mvcc.current_revision();
+        let watchers = self.inner.watchers.lock();
+        let mine: Vec<&Watcher> = watchers
+            .range((stream, i64::MIN)..=(stream, i64::MAX))
+            .map(|(_, w)| w)
+            .collect();
+        let synced = mine.iter().all(|w| w.group == Group::Synced);
+        if !synced && !self.inner.opts.bug_progress_out_of_band {
+            return false;
+        }
+        // A watch that starts in the future has not reached its start yet:
+        // progress at the current revision would be below it.
+        let waiting = mine.iter().any(|w| self.awaits_future_start(w, current));
+        if waiting {
+            return false;
+        }
+        let resp = WatchResponse {
+            header: Some(self.header(current)),
+            watch_id: -1,
+            ..Default::default()
+        };
+        out.try_send(super::watcher::Outbound {
+            response: resp,
+            prev_kv: false,
+        })
+        .is_ok()
+    }
+
+    /// After a snapshot replaced the store: every synced watcher catches up
+    /// from history again, from its own next revision.
+    pub fn restore(&self) {
+        let mut watchers = self.inner.watchers.lock();
+        for w in watchers.values_mut().filter(|w| w.group == Group::Synced) {
+            w.group = Group::Unsynced;
+        }
+    }
+
+    /// The member lost its leader: watchers that required one end.
+    pub fn leader_lost(&self) {
+        let current = self.inner.mvcc.current_revision();
+        let mut watchers = self.inner.watchers.lock();
+        let ended: Vec<WatcherKey> = watchers
+            .iter()
+            .filter(|(_, w)| w.require_leader)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in ended {
+            if let Some(w) = watchers.remove(&key) {
+                let _ = w.try_send(WatchResponse {
+                    header: Some(self.header(current)),
+                    watch_id: key.1,
+                    canceled: true,
+                    cancel_reason: "etcdserver: no leader".into(),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// How many watchers are in each group (synced, unsynced, victims).
+    pub fn group_sizes(&self) -> (usize, usize, usize) {
+        let watchers = self.inner.watchers.lock();
+        let count = |g| watchers.values().filter(|w| w.group == g).count();
+        (
+            count(Group::Synced),
+            count(Group::Unsynced),
+            count(Group::Victim),
+        )
+    }
+
+    /// The background loops: sync unsynced watchers, retry victims, send
+    /// periodic progress.
+    pub async fn run_loops(self) {
+        let env = self.inner.env.clone();
+        let opts = self.inner.opts;
+        let sync = self.clone();
+        let sync_env = env.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(opts.sync_interval).await;
+                if let Err(e) = sync_env.failpoint("beforeSyncWatchers").await {
+                    tracing::warn!("{e}");
+                    continue;
+                }
+                sync.sync_watchers();
+            }
+        });
+        let victims = self.clone();
+        let victim_env = env.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(opts.victim_interval).await;
+                if let Err(e) = victim_env.failpoint("beforeMoveVictims").await {
+                    tracing::warn!("{e}");
+                    continue;
+                }
+                victims.sync_victims();
+            }
+        });
+        loop {
+            madsim::time::sleep(opts.progress_interval).await;
+            self.progress_all();
+        }
+    }
+}

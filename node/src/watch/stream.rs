@@ -1,0 +1,110 @@
+//! Watch streams on the server: each connection is one stream carrying
+//! many watchers. Requests (create, cancel, progress) come in; responses
+//! go out through a bounded queue, so a slow stream makes its watchers
+//! victims instead of blocking the store.
+
+use super::store::WatchableStore;
+use super::watcher::Outbound;
+use crate::host::MemberEnv;
+use crate::mvcc::Mvcc;
+use crate::wire::api::{WatchRequest, WatchResponse, decode, encode, watch_request};
+use madsim::net::{Receiver, Sender};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Serves one stream until its connection closes.
+pub async fn serve_stream(
+    store: WatchableStore,
+    mvcc: Mvcc,
+    env: MemberEnv,
+    buffer: usize,
+    tx: Sender,
+    mut rx: Receiver,
+    header: Arc<dyn Fn(i64) -> crate::wire::api::ResponseHeader + Send + Sync>,
+) {
+    let stream = store.new_stream_id();
+    let (out_tx, out_rx) = mpsc::channel::<Outbound>(buffer.max(1));
+    let sender = madsim::task::spawn(send_loop(mvcc.clone(), env.clone(), tx, out_rx));
+    while let Ok(payload) = rx.recv().await {
+        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+            continue;
+        };
+        let req: WatchRequest = match decode("watch request", &bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    member = env.member,
+                    "dropping undecodable watch request: {e}"
+                );
+                continue;
+            }
+        };
+        match req.request {
+            Some(watch_request::Request::Create(c)) => {
+                if let Err(e) = store.watch(stream, &c, c.require_leader, out_tx.clone()) {
+                    let resp = WatchResponse {
+                        header: Some(header(mvcc.current_revision())),
+                        watch_id: c.watch_id,
+                        canceled: true,
+                        cancel_reason: e.to_string(),
+                        ..Default::default()
+                    };
+                    let _ = out_tx
+                        .send(Outbound {
+                            response: resp,
+                            prev_kv: false,
+                        })
+                        .await;
+                }
+            }
+            Some(watch_request::Request::Cancel(c)) => {
+                if store.cancel(stream, c.watch_id) {
+                    let resp = WatchResponse {
+                        header: Some(header(mvcc.current_revision())),
+                        watch_id: c.watch_id,
+                        canceled: true,
+                        ..Default::default()
+                    };
+                    let _ = out_tx
+                        .send(Outbound {
+                            response: resp,
+                            prev_kv: false,
+                        })
+                        .await;
+                }
+            }
+            Some(watch_request::Request::Progress(_)) => {
+                if env.failpoint("beforeProgressIfSync").await.is_ok() {
+                    store.progress_if_sync(stream, &out_tx);
+                }
+            }
+            None => {}
+        }
+    }
+    store.close_stream(stream);
+    sender.abort();
+}
+
+/// Puts responses on the wire in order, filling in previous values for
+/// watchers that asked (read at the event's revision minus one).
+async fn send_loop(mvcc: Mvcc, env: MemberEnv, tx: Sender, mut out: mpsc::Receiver<Outbound>) {
+    while let Some(Outbound {
+        mut response,
+        prev_kv,
+    }) = out.recv().await
+    {
+        if let Err(e) = env.failpoint("beforeSendWatchResponse").await {
+            tracing::warn!(member = env.member, "{e}");
+        }
+        if prev_kv {
+            for ev in &mut response.events {
+                if let Some(kv) = &ev.kv {
+                    ev.prev_kv = mvcc.get_at(&kv.key, kv.mod_revision - 1);
+                }
+            }
+        }
+        if tx.send(Box::new(encode(&response))).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Unit tests of the watcher groups, batching, victims, progress rules,
+//! compaction cancels and restore.
+
+use super::*;
+use crate::backend::Backend;
+use crate::host::testing::env_in;
+use crate::mvcc::{Mvcc, MvccOptions, WrittenEvent};
+use crate::wire::api::{ResponseHeader, WatchCreateRequest, WatchResponse};
+use tokio::sync::mpsc;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    mvcc: Mvcc,
+    store: WatchableStore,
+}
+
+async fn fixture(batch_max_revs: usize) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = env_in(dir.path());
+    let backend = Backend::open(env.clone(), 1000, false)
+        .await
+        .expect("backend");
+    let (mvcc, _) = Mvcc::open(backend, env.clone(), MvccOptions::default()).expect("mvcc");
+    let header = Box::new(|revision| ResponseHeader {
+        revision,
+        ..Default::default()
+    });
+    let opts = WatchOptions {
+        batch_max_revs,
+        ..Default::default()
+    };
+    let store = WatchableStore::new(mvcc.clone(), env, header, opts);
+    Fixture {
+        _dir: dir,
+        mvcc,
+        store,
+    }
+}
+
+impl Fixture {
+    /// Puts keys in one transaction and notifies watchers, as apply does.
+    async fn put(&self, keys: &[&str]) -> i64 {
+        let mut txn = self.mvcc.write().await;
+        for k in keys {
+            txn.put(k.as_bytes(), b"v", 0, 0).expect("put");
+        }
+        let (rev, events, _) = txn.end().await.expect("end");
+        self.notify(rev, events);
+        rev
+    }
+
+    async fn delete(&self, key: &str) -> i64 {
+        let mut txn = self.mvcc.write().await;
+        txn.delete_range(key.as_bytes(), &[]).expect("delete");
+        let (rev, events, _) = txn.end().await.expect("end");
+        self.notify(rev, events);
+        rev
+    }
+
+    fn notify(&self, rev: i64, events: Vec<WrittenEvent>) {
+        let changes: Vec<Change> = events
+            .into_iter()
+            .map(|e| Change {
+                revision: rev,
+                is_delete: e.is_delete,
+                kv: e.kv,
+            })
+            .collect();
+        self.store.notify(rev, &changes);
+    }
+}
+
+fn create(key: &str, start: i64) -> WatchCreateRequest {
+    WatchCreateRequest {
+        key: key.as_bytes().to_vec(),
+        range_end: vec![0],
+        start_revision: start,
+        ..Default::default()
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Outbound>) -> Vec<WatchResponse> {
+    let mut out = Vec::new();
+    while let Ok(o) = rx.try_recv() {
+        out.push(o.response);
+    }
+    out
+}
+
+fn event_revs(resps: &[WatchResponse]) -> Vec<i64> {
+    resps
+        .iter()
+        .flat_map(|r| {
+            r.events
+                .iter()
+                .filter_map(|e| e.kv.as_ref().map(|kv| kv.mod_revision))
+        })
+        .collect()
+}
+
+fn run<F: std::future::Future<Output = ()>>(f: F) {
+    madsim::runtime::Runtime::new().block_on(f);
+}
+
+#[test]
+fn synced_watchers_get_new_events_in_order() {
+    run(async {
+        let f = fixture(32).await;
+        let (tx, mut rx) = mpsc::channel(16);
+        let id = f.store.watch(1, &create("a", 0), false, tx).expect("watch");
+        let first = drain(&mut rx);
+        assert!(first[0].created && first[0].watch_id == id);
+        let r1 = f.put(&["a1", "a2"]).await;
+        let r2 = f.delete("a1").await;
+        f.put(&["b"]).await; // below the watched range "a".."\0"? no: "b" >= "a"
+        let got = drain(&mut rx);
+        assert_eq!(
+            got[0].events.len(),
+            2,
+            "a transaction's events arrive together"
+        );
+        assert_eq!(event_revs(&got), vec![r1, r1, r2, r2 + 1]);
+        assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
+
+#[test]
+fn a_full_stream_makes_a_victim_that_is_retried() {
+    run(async {
+        let f = fixture(32).await;
+        let (tx, mut rx) = mpsc::channel(2);
+        f.store.watch(1, &create("k", 0), false, tx).expect("watch");
+        for i in 0..5 {
+            f.put(&[&format!("k{i}")]).await;
+        }
+        assert_eq!(f.store.group_sizes(), (0, 0, 1), "the stream filled up");
+        let mut got = drain(&mut rx);
+        f.store.sync_victims();
+        f.store.sync_watchers();
+        got.extend(drain(&mut rx));
+        f.store.sync_victims();
+        f.store.sync_watchers();
+        got.extend(drain(&mut rx));
+        f.store.sync_victims();
+        f.store.sync_watchers();
+        got.extend(drain(&mut rx));
+        assert_eq!(
+            event_revs(&got),
+            vec![2, 3, 4, 5, 6],
+            "nothing lost, nothing twice"
+        );
+        assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
+
+#[test]
+fn unsynced_watchers_catch_up_in_batches_of_whole_revisions() {
+    run(async {
+        let f = fixture(2).await;
+        for i in 0..3 {
+            f.put(&[&format!("x{i}a"), &format!("x{i}b")]).await;
+        }
+        let (tx, mut rx) = mpsc::channel(16);
+        f.store.watch(1, &create("x", 1), false, tx).expect("watch");
+        assert_eq!(f.store.group_sizes(), (0, 1, 0));
+        f.store.sync_watchers();
+        let batch: Vec<_> = drain(&mut rx).into_iter().filter(|r| !r.created).collect();
+        assert_eq!(
+            event_revs(&batch),
+            vec![2, 2, 3, 3],
+            "two revisions, both events each"
+        );
+        f.store.sync_watchers();
+        let rest = drain(&mut rx);
+        assert_eq!(event_revs(&rest), vec![4, 4]);
+        assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
+
+#[test]
+fn a_compacted_start_revision_cancels_the_watch() {
+    run(async {
+        let f = fixture(32).await;
+        for i in 0..4 {
+            f.put(&[&format!("c{i}")]).await;
+        }
+        let job = f.mvcc.compact(4).await.expect("compact");
+        job.run().await.expect("compaction");
+        let (tx, mut rx) = mpsc::channel(16);
+        let id = f.store.watch(1, &create("c", 2), false, tx).expect("watch");
+        f.store.sync_watchers();
+        let got = drain(&mut rx);
+        let cancel = got.iter().find(|r| r.canceled).expect("a cancel response");
+        assert_eq!((cancel.watch_id, cancel.compact_revision), (id, 4));
+        assert_eq!(f.store.group_sizes(), (0, 0, 0));
+        // Starting exactly at the compact revision is still allowed.
+        let (tx, mut rx) = mpsc::channel(16);
+        f.store.watch(1, &create("c", 4), false, tx).expect("watch");
+        f.store.sync_watchers();
+        assert!(drain(&mut rx).iter().all(|r| !r.canceled));
+    });
+}
+
+#[test]
+fn requested_progress_waits_until_the_stream_is_synced() {
+    run(async {
+        let f = fixture(1).await;
+        for i in 0..3 {
+            f.put(&[&format!("p{i}")]).await;
+        }
+        let (tx, mut rx) = mpsc::channel(16);
+        f.store
+            .watch(7, &create("p", 1), false, tx.clone())
+            .expect("watch");
+        assert!(
+            !f.store.progress_if_sync(7, &tx),
+            "an unsynced watcher holds progress back"
+        );
+        for _ in 0..4 {
+            f.store.sync_watchers();
+        }
+        assert!(f.store.progress_if_sync(7, &tx));
+        let got = drain(&mut rx);
+        let progress = got.last().expect("progress response");
+        assert_eq!(progress.watch_id, -1);
+        assert_eq!(progress.header.as_ref().map(|h| h.revision), Some(4));
+        let last_event = event_revs(&got).into_iter().max();
+        assert_eq!(
+            last_event,
+            Some(4),
+            "progress comes after every event up to its revision"
+        );
+        // A watch starting in the future holds progress back too.
+        f.store
+            .watch(7, &create("p", 100), false, tx.clone())
+            .expect("watch");
+        assert!(!f.store.progress_if_sync(7, &tx));
+    });
+}
+
+#[test]
+fn restore_resends_nothing_already_delivered() {
+    run(async {
+        let f = fixture(32).await;
+        let (tx, mut rx) = mpsc::channel(64);
+        f.store.watch(1, &create("r", 0), false, tx).expect("watch");
+        f.put(&["r1"]).await;
+        f.put(&["other"]).await;
+        f.put(&["zzz"]).await;
+        let mut got = drain(&mut rx);
+        f.store.restore();
+        assert_eq!(f.store.group_sizes(), (0, 1, 0));
+        f.store.sync_watchers();
+        got.extend(drain(&mut rx));
+        let revs = event_revs(&got);
+        let mut unique = revs.clone();
+        unique.dedup();
+        assert_eq!(revs, unique, "an event came twice after restore: {revs:?}");
+        assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
+
+#[test]
+fn watchers_requiring_a_leader_end_when_it_is_lost() {
+    run(async {
+        let f = fixture(32).await;
+        let (tx, mut rx) = mpsc::channel(16);
+        let id = f
+            .store
+            .watch(1, &create("l", 0), true, tx.clone())
+            .expect("watch");
+        f.store.watch(1, &create("m", 0), false, tx).expect("watch");
+        f.store.leader_lost();
+        let got = drain(&mut rx);
+        assert!(
+            got.iter()
+                .any(|r| r.canceled && r.watch_id == id && r.cancel_reason.contains("no leader"))
+        );
+        assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
