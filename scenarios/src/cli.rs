@@ -83,6 +83,9 @@ struct ReplayArgs {
     /// Where to write the human-readable trace (default: stdout).
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Also write the history and end state as JSON lines (`faultline check` reads them).
+    #[arg(long)]
+    history: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -282,6 +285,16 @@ fn replay(args: ReplayArgs) -> Result<u8> {
             .with_context(|| format!("--trace {}: cannot write", path.display()))?,
         None => print!("{}", String::from_utf8_lossy(&text)),
     }
+    if let Some(path) = &args.history {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("--history {}: cannot create", path.display()))?;
+        checker::jsonl::write(
+            std::io::BufWriter::new(file),
+            &result.history,
+            Some(&result.end_state),
+        )
+        .with_context(|| format!("--history {}: cannot write", path.display()))?;
+    }
     println!("{}", summary_line(&result));
     for r in &result.report.results {
         if let checker::Verdict::Fail(v) = &r.verdict {
@@ -377,11 +390,25 @@ fn bench(args: BenchArgs) -> Result<u8> {
     let n = seeds.len() as f64;
     let wall_s = wall as f64 / 1000.0;
     let sim_wall_s = (wall - check) as f64 / 1000.0;
-    println!("scenario={} runs={} failed={failed}", scenario.name, seeds.len());
-    println!("wall per run:            {:>10.1} ms (check {:.1} ms)", wall as f64 / n, check as f64 / n);
+    println!(
+        "scenario={} runs={} failed={failed}",
+        scenario.name,
+        seeds.len()
+    );
+    println!(
+        "wall per run:            {:>10.1} ms (check {:.1} ms)",
+        wall as f64 / n,
+        check as f64 / n
+    );
     println!("runs per CPU-hour:       {:>10.0}", 3600.0 / (wall_s / n));
-    println!("simulated/wall time:     {:>10.1} x", sim as f64 / 1000.0 / sim_wall_s);
-    println!("messages per wall second:{:>10.0}", messages as f64 / sim_wall_s);
+    println!(
+        "simulated/wall time:     {:>10.1} x",
+        sim as f64 / 1000.0 / sim_wall_s
+    );
+    println!(
+        "messages per wall second:{:>10.0}",
+        messages as f64 / sim_wall_s
+    );
     println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })
 }

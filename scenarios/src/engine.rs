@@ -390,18 +390,21 @@ async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet
             client_timeout: ctl.timeout,
             keys: spec.keys,
             rate: spec.rate,
+            clients: spec.clients,
         };
-        for _ in 0..spec.clients {
+        for index in 0..spec.clients {
             let id = next_client;
             next_client += 1;
             let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
-            let task = match spec.profile {
-                Profile::Etcd => traffic::etcd::run(ctx.clone(), id, rng),
-                // The other profiles arrive with their own modules.
-                Profile::Kubernetes | Profile::Watch | Profile::Lease => {
-                    traffic::etcd::run(ctx.clone(), id, rng)
-                }
-            };
+            let task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                match spec.profile {
+                    Profile::Etcd => Box::pin(traffic::etcd::run(ctx.clone(), id, rng)),
+                    Profile::Kubernetes => {
+                        Box::pin(traffic::kubernetes::run(ctx.clone(), id, index, rng))
+                    }
+                    Profile::Watch => Box::pin(traffic::watch::run(ctx.clone(), id, rng)),
+                    Profile::Lease => Box::pin(traffic::lease::run(ctx.clone(), id, rng)),
+                };
             clients.push(world.spawn_client(id, task));
         }
     }
@@ -1051,15 +1054,18 @@ async fn compact(ctl: &Control) {
         return;
     }
     ctl.note("compact", format!("revision={target}"));
-    let _ = ctl
-        .admin(
-            leader,
-            client_request::Body::Compaction(CompactionRequest {
-                revision: target,
-                physical: false,
-            }),
-        )
-        .await;
+    // The compaction is a client request like any other: it goes into the
+    // history, since it changes what reads at old revisions may return.
+    let mut client = RecordingClient::new(
+        ENGINE_CLIENT,
+        Client::new(vec![(leader, member_ip(leader))], 0, ctl.timeout),
+        ctl.recorder.clone(),
+    );
+    let request = client_request::Body::Compaction(CompactionRequest {
+        revision: target,
+        physical: false,
+    });
+    let _ = client.call(request, None).await;
 }
 
 /// Heals everything, waits for the cluster to answer, reads everything

@@ -20,6 +20,7 @@ pub fn now_ns() -> u64 {
 struct Inner {
     next_op: u64,
     next_watch: u64,
+    next_list: u64,
     ops: Vec<Operation>,
     watches: Vec<WatchRecord>,
     annotations: Vec<Annotation>,
@@ -37,10 +38,19 @@ fn describe(op: &Operation) -> String {
     use checker::history::{Request, Response};
     let what = match &op.request {
         Request::Range(r) if r.range_end.is_empty() => format!("get {}", r.key),
-        Request::Range(r) => format!("range {}..{}", r.key.escape_debug(), r.range_end.escape_debug()),
+        Request::Range(r) => format!(
+            "range {}..{}",
+            r.key.escape_debug(),
+            r.range_end.escape_debug()
+        ),
         Request::Put(p) => format!("put {}={}", p.key, p.value),
         Request::DeleteRange(d) => format!("delete {}", d.key),
-        Request::Txn(t) => format!("txn compares={} ops={}/{}", t.compare.len(), t.success.len(), t.failure.len()),
+        Request::Txn(t) => format!(
+            "txn compares={} ops={}/{}",
+            t.compare.len(),
+            t.success.len(),
+            t.failure.len()
+        ),
         Request::Compact { revision } => format!("compact {revision}"),
         Request::LeaseGrant { ttl, .. } => format!("lease-grant ttl={ttl}"),
         Request::LeaseRevoke { id } => format!("lease-revoke {id}"),
@@ -48,8 +58,12 @@ fn describe(op: &Operation) -> String {
         Request::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
     };
     let outcome = match &op.result {
-        OpResult::Ok(Response::Range(r)) => format!("ok rev={} count={}", r.header_revision, r.count),
-        OpResult::Ok(Response::Txn(t)) => format!("ok rev={} succeeded={}", t.header_revision, t.succeeded),
+        OpResult::Ok(Response::Range(r)) => {
+            format!("ok rev={} count={}", r.header_revision, r.count)
+        }
+        OpResult::Ok(Response::Txn(t)) => {
+            format!("ok rev={} succeeded={}", t.header_revision, t.succeeded)
+        }
         OpResult::Ok(r) => format!("ok rev={}", r.header_revision()),
         OpResult::Fail(e) => format!("fail {e:?}"),
         OpResult::Unknown(e) => format!("unknown {e}"),
@@ -88,6 +102,13 @@ impl Recorder {
         let mut inner = self.inner.lock();
         inner.next_watch += 1;
         inner.next_watch
+    }
+
+    /// A fresh id for a Kubernetes-style list (its pages share it).
+    pub fn next_list_id(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.next_list += 1;
+        inner.next_list
     }
 
     pub fn add_watch(&self, watch: WatchRecord) {

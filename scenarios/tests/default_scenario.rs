@@ -9,11 +9,28 @@ fn fifty_seeds_of_the_default_scenario_pass() {
     let scenario = catalog::load("default").expect("default scenario");
     for seed in 0..50 {
         let r = run(&scenario, seed, &RunOptions::default());
-        assert_eq!(r.verdict_word(), "pass", "seed {seed}: {:?}", r.failed_rules());
-        assert!(r.stats.ops > 200, "seed {seed}: only {} operations", r.stats.ops);
-        assert_eq!(r.stats.faults, 2, "seed {seed}: the crash and the partition must both happen");
+        assert_eq!(
+            r.verdict_word(),
+            "pass",
+            "seed {seed}: {:?}",
+            r.failed_rules()
+        );
+        assert!(
+            r.stats.ops > 200,
+            "seed {seed}: only {} operations",
+            r.stats.ops
+        );
+        assert_eq!(
+            r.stats.faults, 2,
+            "seed {seed}: the crash and the partition must both happen"
+        );
         assert!(r.trace.events().iter().any(|e| e.kind == "crash"));
-        assert!(r.trace.events().iter().any(|e| e.detail.starts_with("isolate")));
+        assert!(
+            r.trace
+                .events()
+                .iter()
+                .any(|e| e.detail.starts_with("isolate"))
+        );
     }
 }
 
@@ -24,6 +41,13 @@ fn a_store_serving_stale_reads_is_caught() {
         bugs: node::bugs::BugSet::from_bugs(["stale-local-read".parse().expect("known bug")]),
         ..Default::default()
     };
-    let caught = (0..20).any(|seed| run(&scenario, seed, &opts).failed_rules().contains(&"linearizability".to_string()));
-    assert!(caught, "20 seeds with stale local reads and no linearizability violation");
+    let caught = (0..20).any(|seed| {
+        run(&scenario, seed, &opts)
+            .failed_rules()
+            .contains(&"linearizability".to_string())
+    });
+    assert!(
+        caught,
+        "20 seeds with stale local reads and no linearizability violation"
+    );
 }

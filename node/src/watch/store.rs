@@ -189,6 +189,10 @@ impl WatchableStore {
             .iter_mut()
             .filter(|(_, w)| w.group == Group::Synced)
         {
+            // A watch that starts in the future ignores what comes before.
+            if rev < w.min_rev {
+                continue;
+            }
             let events: Vec<_> = changes
                 .iter()
                 .filter(|c| w.wants(c.is_delete, &c.kv.key))

@@ -2,6 +2,10 @@
 //! unique value, and every request and response goes into the history.
 
 pub mod etcd;
+pub mod kubernetes;
+pub mod lease;
+pub mod watch;
+pub mod watching;
 
 use crate::recorder::Recorder;
 use node::client::Client;
@@ -21,6 +25,8 @@ pub struct TrafficContext {
     pub client_timeout: Duration,
     pub keys: usize,
     pub rate: f64,
+    /// Clients of this profile (roles are handed out by index).
+    pub clients: usize,
 }
 
 impl TrafficContext {
