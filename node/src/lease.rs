@@ -25,6 +25,9 @@ pub struct LeaseRecord {
 pub enum LeaseError {
     #[error("etcdserver: requested lease not found")]
     NotFound,
+    /// The lease ran out; its revoke is on its way through raft.
+    #[error("etcdserver: lease expired")]
+    Expired,
     #[error("etcdserver: lease already exists")]
     Exists,
     #[error("etcdserver: lease TTL out of range")]
@@ -237,8 +240,7 @@ impl Lessor {
         if let Some(expiry) = lease.expiry
             && expiry <= now
         {
-            // Already expired; the revoke is on its way.
-            return Err(LeaseError::NotFound);
+            return Err(LeaseError::Expired);
         }
         lease.remaining_ttl = 0;
         if primary {
@@ -323,7 +325,7 @@ mod tests {
         assert_eq!(lessor.keys(7), Some(vec![b"k".to_vec()]));
         assert_eq!(
             lessor.renew(7, Duration::from_secs(17)),
-            Err(LeaseError::NotFound)
+            Err(LeaseError::Expired)
         );
         lessor.demote();
         assert!(lessor.expired(Duration::from_secs(100), 10).is_empty());

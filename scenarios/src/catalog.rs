@@ -6,7 +6,60 @@ use crate::schema::Scenario;
 use std::path::Path;
 
 /// Built-in scenarios: (file name, TOML text).
-pub const CATALOG: &[(&str, &str)] = &[("default.toml", include_str!("../catalog/default.toml"))];
+pub const CATALOG: &[(&str, &str)] = &[
+    ("default.toml", include_str!("../catalog/default.toml")),
+    (
+        "clock-skew.toml",
+        include_str!("../catalog/clock-skew.toml"),
+    ),
+    (
+        "crash-restart.toml",
+        include_str!("../catalog/crash-restart.toml"),
+    ),
+    (
+        "disk-faults.toml",
+        include_str!("../catalog/disk-faults.toml"),
+    ),
+    (
+        "failpoints.toml",
+        include_str!("../catalog/failpoints.toml"),
+    ),
+    (
+        "five-members.toml",
+        include_str!("../catalog/five-members.toml"),
+    ),
+    (
+        "kubernetes.toml",
+        include_str!("../catalog/kubernetes.toml"),
+    ),
+    ("leases.toml", include_str!("../catalog/leases.toml")),
+    (
+        "member-replace.toml",
+        include_str!("../catalog/member-replace.toml"),
+    ),
+    (
+        "network-quality.toml",
+        include_str!("../catalog/network-quality.toml"),
+    ),
+    (
+        "partitions.toml",
+        include_str!("../catalog/partitions.toml"),
+    ),
+    ("pause.toml", include_str!("../catalog/pause.toml")),
+    (
+        "single-member.toml",
+        include_str!("../catalog/single-member.toml"),
+    ),
+    (
+        "snapshot-catchup.toml",
+        include_str!("../catalog/snapshot-catchup.toml"),
+    ),
+    ("swarm.toml", include_str!("../catalog/swarm.toml")),
+    (
+        "watch-heavy.toml",
+        include_str!("../catalog/watch-heavy.toml"),
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -155,6 +208,21 @@ mod tests {
         }
         assert_eq!(builtin().len(), CATALOG.len());
         assert!(load("default").is_ok());
+    }
+
+    #[test]
+    fn every_file_in_the_catalog_folder_is_built_in() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("catalog folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        files.sort();
+        let mut built_in: Vec<String> = CATALOG.iter().map(|(f, _)| f.to_string()).collect();
+        built_in.sort();
+        assert_eq!(files, built_in);
     }
 
     #[test]

@@ -563,7 +563,7 @@ fn notify_watchers(state: &MemberState, rev: i64, events: Vec<crate::mvcc::Writt
 fn lease_error(e: crate::lease::LeaseError) -> ErrorResponse {
     use crate::lease::LeaseError as L;
     let code = match e {
-        L::NotFound => ErrorCode::LeaseNotFound,
+        L::NotFound | L::Expired => ErrorCode::LeaseNotFound,
         L::Exists => ErrorCode::LeaseExists,
         L::TtlOutOfRange => ErrorCode::InvalidArgument,
         L::Corrupt(_) => ErrorCode::Internal,

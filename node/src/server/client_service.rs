@@ -223,19 +223,7 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             reply(propose(state, R::LeaseGrant(g)).await)
         }
         B::LeaseRevoke(r) => reply(propose(state, R::LeaseRevoke(r)).await),
-        B::LeaseKeepAlive(k) => {
-            if !state.is_leader() {
-                return not_leader(state);
-            }
-            match state.lessor.renew(k.id, state.env.clock.now()) {
-                Ok(ttl) => client_response::Body::LeaseKeepAlive(LeaseKeepAliveResponse {
-                    header: Some(state.header(state.mvcc.current_revision())),
-                    id: k.id,
-                    ttl,
-                }),
-                Err(e) => err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
-            }
-        }
+        B::LeaseKeepAlive(k) => keep_alive(state, k.id).await,
         B::LeaseTimeToLive(t) => {
             if !state.is_leader() {
                 return not_leader(state);
@@ -352,6 +340,35 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             client_response::Body::MoveLeader(MoveLeaderResponse {
                 header: Some(state.header(state.mvcc.current_revision())),
             })
+        }
+    }
+}
+
+/// A keepalive on the leader. An expired lease is only reported gone once
+/// its revoke was applied (as etcd waits for it), so the answer never
+/// contradicts what reads see.
+async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
+    let deadline =
+        madsim::time::Instant::now() + Duration::from_millis(state.config.knobs.request_timeout_ms);
+    loop {
+        if !state.is_leader() {
+            return not_leader(state);
+        }
+        match state.lessor.renew(id, state.env.clock.now()) {
+            Ok(ttl) => {
+                return client_response::Body::LeaseKeepAlive(LeaseKeepAliveResponse {
+                    header: Some(state.header(state.mvcc.current_revision())),
+                    id,
+                    ttl,
+                });
+            }
+            Err(crate::lease::LeaseError::Expired) if madsim::time::Instant::now() < deadline => {
+                madsim::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(crate::lease::LeaseError::Expired) => {
+                return err_body(error(ErrorCode::Timeout, "etcdserver: request timed out"));
+            }
+            Err(e) => return err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
         }
     }
 }

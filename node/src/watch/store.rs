@@ -57,6 +57,11 @@ struct Inner {
     /// Per stream: the next watch id to hand out.
     next_ids: Mutex<BTreeMap<u64, i64>>,
     next_stream: std::sync::atomic::AtomicU64,
+    /// The newest revision handed to `notify`: everything up to it is
+    /// readable from history. Progress and catch-up never go past it, so a
+    /// revision the store already counts but has not yet notified cannot
+    /// be reported as delivered (etcd notifies under the same lock).
+    revision: std::sync::atomic::AtomicI64,
     opts: WatchOptions,
 }
 
@@ -78,6 +83,7 @@ impl WatchableStore {
         header: Box<dyn Fn(i64) -> ResponseHeader + Send + Sync>,
         opts: WatchOptions,
     ) -> Self {
+        let revision = mvcc.current_revision();
         WatchableStore {
             inner: Arc::new(Inner {
                 mvcc,
@@ -86,9 +92,17 @@ impl WatchableStore {
                 watchers: Mutex::new(BTreeMap::new()),
                 next_ids: Mutex::new(BTreeMap::new()),
                 next_stream: std::sync::atomic::AtomicU64::new(1),
+                revision: std::sync::atomic::AtomicI64::new(revision),
                 opts,
             }),
         }
+    }
+
+    /// The newest revision watchers have been told about.
+    pub fn revision(&self) -> i64 {
+        self.inner
+            .revision
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A fresh stream id for this member process.
@@ -133,7 +147,7 @@ impl WatchableStore {
                 id
             }
         };
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let (min_rev, group) = if req.start_revision <= 0 || req.start_revision > current {
             let start = if req.start_revision <= 0 {
                 current + 1
@@ -185,6 +199,9 @@ impl WatchableStore {
     /// New changes at `rev`, from the apply loop, to synced watchers.
     pub fn notify(&self, rev: i64, changes: &[Change]) {
         let mut watchers = self.inner.watchers.lock();
+        self.inner
+            .revision
+            .fetch_max(rev, std::sync::atomic::Ordering::SeqCst);
         for ((_, id), w) in watchers
             .iter_mut()
             .filter(|(_, w)| w.group == Group::Synced)
@@ -223,7 +240,7 @@ impl WatchableStore {
     /// Catches unsynced watchers up from history; cancels those whose next
     /// revision was compacted.
     pub fn sync_watchers(&self) {
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let compacted = self.inner.mvcc.compact_revision();
         let mut watchers = self.inner.watchers.lock();
         let min = watchers
@@ -328,7 +345,7 @@ impl WatchableStore {
     /// Retries victims; a victim whose responses all went out rejoins the
     /// synced or unsynced group.
     pub fn sync_victims(&self) {
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let mut watchers = self.inner.watchers.lock();
         for w in watchers.values_mut().filter(|w| w.group == Group::Victim) {
             while !w.pending.is_empty() {
@@ -350,7 +367,7 @@ impl WatchableStore {
 
     /// Periodic progress notifications to synced watchers that asked.
     pub fn progress_all(&self) {
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let watchers = self.inner.watchers.lock();
         for ((_, id), w) in watchers.iter() {
             if w.progress_notify
@@ -377,7 +394,7 @@ impl WatchableStore {
     /// (watch id -1) at the current revision, only when every watcher of
     /// the stream is synced. Returns whether it was answered.
     pub fn progress_if_sync(&self, stream: u64, out: &StreamSender) -> bool {
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let watchers = self.inner.watchers.lock();
         let mine: Vec<&Watcher> = watchers
             .range((stream, i64::MIN)..=(stream, i64::MAX))
@@ -409,6 +426,11 @@ impl WatchableStore {
     /// from history again, from its own next revision.
     pub fn restore(&self) {
         let mut watchers = self.inner.watchers.lock();
+        // The store was replaced: history up to its revision is readable.
+        self.inner.revision.store(
+            self.inner.mvcc.current_revision(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         for w in watchers.values_mut().filter(|w| w.group == Group::Synced) {
             w.group = Group::Unsynced;
         }
@@ -416,7 +438,7 @@ impl WatchableStore {
 
     /// The member lost its leader: watchers that required one end.
     pub fn leader_lost(&self) {
-        let current = self.inner.mvcc.current_revision();
+        let current = self.revision();
         let mut watchers = self.inner.watchers.lock();
         let ended: Vec<WatcherKey> = watchers
             .iter()
