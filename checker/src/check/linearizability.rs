@@ -1,0 +1,105 @@
+//! Linearizability of an etcd history, and the linearized history the other
+//! rules check against.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::history::History;
+use crate::linearizable::{Linearizability, SearchLimits, check};
+use crate::models::etcd::{LinearizedHistory, prepare};
+use crate::options::CheckOptions;
+use crate::report::{PropertyResult, SearchSummary, Verdict, Violation};
+use crate::rules::LINEARIZABILITY;
+
+pub struct EtcdLinearizability {
+    pub result: PropertyResult,
+    /// The linearized history, or why there is none.
+    pub linearized: Result<LinearizedHistory, String>,
+    pub summary: SearchSummary,
+}
+
+pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdLinearizability {
+    let prepared = prepare(history);
+    let limits = SearchLimits {
+        deadline: Some(Instant::now() + options.timeout),
+        memory_bound_bytes: options.memory_bound_bytes,
+    };
+    let out = check(&prepared.model, &prepared.ops, false, &limits);
+    let summary = SearchSummary {
+        operations: prepared.first_synthetic,
+        partitions: out.partitions,
+        elapsed_ms: out.elapsed.as_secs_f64() * 1000.0,
+        iterations: out.stats.iterations,
+        backtracks: out.stats.backtracks,
+        cache_entries: out.stats.cache_entries,
+        peak_bytes: out.stats.peak_bytes,
+    };
+    let synthetic: HashSet<u64> = prepared.ops[prepared.first_synthetic..]
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    let real = |ids: &[u64]| -> Vec<u64> {
+        ids.iter()
+            .copied()
+            .filter(|id| !synthetic.contains(id))
+            .collect()
+    };
+    let (verdict, linearized) = match out.result {
+        Linearizability::Linearizable { order } => {
+            match LinearizedHistory::build(&prepared, &order) {
+                Some(lin) => (Verdict::Pass, Ok(lin)),
+                None => {
+                    tracing::error!("a linearization found by the search does not replay");
+                    let reason = "internal error: the linearization does not replay".to_string();
+                    (Verdict::Unknown(reason.clone()), Err(reason))
+                }
+            }
+        }
+        Linearizability::Violation(c) => {
+            let expiries: Vec<u64> = c
+                .longest_prefix
+                .iter()
+                .filter(|id| synthetic.contains(id))
+                .copied()
+                .collect();
+            let violation = Violation {
+                rule: LINEARIZABILITY.to_string(),
+                explanation: c.explanation,
+                operations: real(&c.operations),
+                watch: None,
+                longest_prefix: real(&c.longest_prefix),
+                details: json!({
+                    "stuck_operation": c.stuck.map(|i| prepared.ops[i].id),
+                    "prefix_length": c.longest_prefix.len(),
+                    "lease_expiries_in_prefix": expiries.len(),
+                    "serializable_reads_left_out": prepared.skipped_serializable,
+                }),
+            };
+            (
+                Verdict::Fail(violation),
+                Err("the history is not linearizable".to_string()),
+            )
+        }
+        Linearizability::Unknown {
+            reason,
+            longest_prefix,
+        } => {
+            let text = format!(
+                "{reason} after linearizing {} of {} operations",
+                real(&longest_prefix).len(),
+                prepared.first_synthetic
+            );
+            (Verdict::Unknown(text.clone()), Err(text))
+        }
+    };
+    EtcdLinearizability {
+        result: PropertyResult {
+            property: LINEARIZABILITY.to_string(),
+            verdict,
+        },
+        linearized,
+        summary,
+    }
+}

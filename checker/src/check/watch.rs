@@ -1,0 +1,581 @@
+//! The watch guarantees, one rule each. Filter, Ordered, Unique, Atomic and
+//! Bookmarkable look at a watch's responses alone; Reliable, Resumable, PrevKV
+//! and IsCreate compare them with the linearized history; cancel-on-compaction
+//! uses both.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use super::{Context, needs_linearization, verdict, violation};
+use crate::history::{Event, EventKind, History, OpResult, Request, Response, WatchRecord};
+use crate::models::abbreviate;
+use crate::models::etcd::LinearizedHistory;
+use crate::report::{PropertyResult, Violation};
+use crate::rules::*;
+
+pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
+    let max = ctx.options.max_reported;
+    let compactions = compactions_of(ctx.history);
+    let mut filter = vec![];
+    let mut ordered = vec![];
+    let mut unique = vec![];
+    let mut atomic = vec![];
+    let mut bookmarkable = vec![];
+    let mut reliable = vec![];
+    let mut resumable = vec![];
+    let mut prev_kv = vec![];
+    let mut is_create = vec![];
+    let mut cancel = vec![];
+    for w in &ctx.history.watches {
+        filter.extend(check_filter(w));
+        ordered.extend(check_ordered(w));
+        unique.extend(check_unique(w));
+        atomic.extend(check_atomic(w));
+        bookmarkable.extend(check_bookmarkable(w));
+        cancel.extend(check_cancel(w, &compactions, ctx.linearized.ok()));
+        if let Ok(lin) = ctx.linearized {
+            reliable.extend(check_reliable(w, lin));
+            resumable.extend(check_resumable(w, lin));
+            prev_kv.extend(check_prev_kv(w, lin));
+            is_create.extend(check_is_create(w, lin));
+        }
+    }
+    let with_history = |rule: &str, found: Vec<Violation>| match ctx.linearized {
+        Ok(_) => verdict(rule, found, max),
+        Err(reason) => needs_linearization(rule, reason),
+    };
+    let cancel_result = match (ctx.linearized, cancel.is_empty()) {
+        (Err(reason), true) if !ctx.history.watches.is_empty() => {
+            needs_linearization(WATCH_CANCEL_ON_COMPACTION, reason)
+        }
+        _ => verdict(WATCH_CANCEL_ON_COMPACTION, cancel, max),
+    };
+    vec![
+        verdict(WATCH_FILTER, filter, max),
+        verdict(WATCH_ORDERED, ordered, max),
+        verdict(WATCH_UNIQUE, unique, max),
+        verdict(WATCH_ATOMIC, atomic, max),
+        verdict(WATCH_BOOKMARKABLE, bookmarkable, max),
+        with_history(WATCH_RELIABLE, reliable),
+        with_history(WATCH_RESUMABLE, resumable),
+        with_history(WATCH_PREV_KV, prev_kv),
+        with_history(WATCH_IS_CREATE, is_create),
+        cancel_result,
+    ]
+}
+
+/// A compaction a client saw succeed: to `revision`, answered at store revision `at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeenCompaction {
+    pub op: u64,
+    pub revision: i64,
+    pub at: i64,
+}
+
+pub(crate) fn compactions_of(history: &History) -> Vec<SeenCompaction> {
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match (&op.request, &op.result) {
+            (Request::Compact { revision }, OpResult::Ok(Response::Compact(r)))
+                if r.header_revision > 0 =>
+            {
+                Some(SeenCompaction {
+                    op: op.id,
+                    revision: *revision,
+                    at: r.header_revision,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The compaction that, per the history, had certainly taken effect on the
+/// member when the watch was created (its creation header revision is past the
+/// compaction's) and removed the watch's start revision.
+pub(crate) fn compacted_at_creation(
+    w: &WatchRecord,
+    compactions: &[SeenCompaction],
+) -> Option<SeenCompaction> {
+    let start = w.request.start_revision;
+    let created_at = w.responses.first()?.header_revision;
+    if start <= 0 || created_at <= 0 {
+        return None;
+    }
+    compactions
+        .iter()
+        .filter(|c| c.revision > start && c.at < created_at)
+        .max_by_key(|c| c.revision)
+        .copied()
+}
+
+pub(crate) fn describe_event(e: &Event) -> String {
+    match e.kind {
+        EventKind::Put => format!(
+            "put {:?}={}@{}",
+            e.kv.key,
+            abbreviate(&e.kv.value),
+            e.kv.mod_revision
+        ),
+        EventKind::Delete => format!("delete {:?}@{}", e.kv.key, e.kv.mod_revision),
+    }
+}
+
+/// The highest revision the watch reported: its last event or progress notification.
+pub(crate) fn last_observed(w: &WatchRecord) -> i64 {
+    w.responses
+        .iter()
+        .map(|r| {
+            let events = r.events.iter().map(Event::revision).max().unwrap_or(0);
+            let progress = if r.progress_notify {
+                r.header_revision
+            } else {
+                0
+            };
+            events.max(progress)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Events the linearized history produced that this watch selects, in `[from, to]`.
+pub(crate) fn expected_events<'a>(
+    w: &'a WatchRecord,
+    lin: &'a LinearizedHistory,
+    from: i64,
+    to: i64,
+) -> impl Iterator<Item = &'a Event> + 'a {
+    lin.events_between(from, to)
+        .filter(move |e| w.request.selects(e.kind, &e.kv.key))
+}
+
+/// Delivered events the watch selects, at or after its first revision, first
+/// occurrence of each (revision, key) only.
+fn delivered_distinct(w: &WatchRecord, first: i64) -> Vec<&Event> {
+    let mut seen = HashSet::new();
+    w.events()
+        .map(|(_, e)| e)
+        .filter(|e| w.request.selects(e.kind, &e.kv.key) && e.revision() >= first)
+        .filter(|e| seen.insert((e.revision(), e.kv.key.as_str())))
+        .collect()
+}
+
+fn watch_violation(
+    rule: &str,
+    w: &WatchRecord,
+    explanation: String,
+    details: serde_json::Value,
+) -> Violation {
+    violation(rule, explanation, vec![], Some(w.id), details)
+}
+
+fn check_filter(w: &WatchRecord) -> Option<Violation> {
+    let (i, e) = w
+        .events()
+        .find(|(_, e)| !w.request.selects(e.kind, &e.kv.key))?;
+    Some(watch_violation(
+        WATCH_FILTER,
+        w,
+        format!(
+            "Watch {} on {:?}..{:?}{}{} delivered {}, which it does not select.",
+            w.id,
+            w.request.key,
+            w.request.range_end,
+            if w.request.filter_put {
+                " without puts"
+            } else {
+                ""
+            },
+            if w.request.filter_delete {
+                " without deletes"
+            } else {
+                ""
+            },
+            describe_event(e)
+        ),
+        json!({"response": i, "event": e}),
+    ))
+}
+
+fn check_ordered(w: &WatchRecord) -> Option<Violation> {
+    let mut last: Option<&Event> = None;
+    for (i, e) in w.events() {
+        if let Some(prev) = last
+            && e.revision() < prev.revision()
+        {
+            return Some(watch_violation(
+                WATCH_ORDERED,
+                w,
+                format!(
+                    "Watch {} delivered {} after {}: revisions went backwards.",
+                    w.id,
+                    describe_event(e),
+                    describe_event(prev)
+                ),
+                json!({"response": i, "event": e, "previous": prev}),
+            ));
+        }
+        last = Some(e);
+    }
+    None
+}
+
+fn check_unique(w: &WatchRecord) -> Option<Violation> {
+    let by_revision = w.is_k8s();
+    let mut seen: HashSet<(i64, Option<&str>)> = HashSet::new();
+    for (i, e) in w.events() {
+        let key = if by_revision {
+            None
+        } else {
+            Some(e.kv.key.as_str())
+        };
+        if !seen.insert((e.revision(), key)) {
+            let what = if by_revision {
+                format!("a second event at revision {}", e.revision())
+            } else {
+                format!("{} a second time", describe_event(e))
+            };
+            return Some(watch_violation(
+                WATCH_UNIQUE,
+                w,
+                format!("Watch {} delivered {what}.", w.id),
+                json!({"response": i, "event": e}),
+            ));
+        }
+    }
+    None
+}
+
+fn check_atomic(w: &WatchRecord) -> Option<Violation> {
+    let mut last: Option<(usize, i64)> = None;
+    for (i, r) in w.responses.iter().enumerate() {
+        let (Some(first), Some(end)) = (r.events.first(), r.events.last()) else {
+            continue;
+        };
+        if let Some((prev_i, prev_rev)) = last
+            && first.revision() == prev_rev
+        {
+            return Some(watch_violation(
+                WATCH_ATOMIC,
+                w,
+                format!(
+                    "Watch {} split the events of revision {prev_rev} over responses {prev_i} and {i}.",
+                    w.id
+                ),
+                json!({"revision": prev_rev, "responses": [prev_i, i]}),
+            ));
+        }
+        last = Some((i, end.revision()));
+    }
+    None
+}
+
+fn check_bookmarkable(w: &WatchRecord) -> Option<Violation> {
+    let start = w.first_revision().unwrap_or(0);
+    let mut progress: Option<(usize, i64)> = None;
+    let mut last_event = 0;
+    for (i, r) in w.responses.iter().enumerate() {
+        for e in &r.events {
+            if let Some((pi, p)) = progress
+                && e.revision() <= p
+            {
+                return Some(watch_violation(
+                    WATCH_BOOKMARKABLE,
+                    w,
+                    format!(
+                        "Watch {} delivered {} after a progress notification at revision {p} said every event up to it was delivered.",
+                        w.id,
+                        describe_event(e)
+                    ),
+                    json!({"notification_response": pi, "response": i, "event": e}),
+                ));
+            }
+            last_event = last_event.max(e.revision());
+        }
+        if !r.progress_notify {
+            continue;
+        }
+        let rev = r.header_revision;
+        let problem = match progress {
+            Some((_, p)) if rev < p => Some(format!("went back from revision {p} to {rev}")),
+            _ if rev < last_event => Some(format!(
+                "is at revision {rev}, below the event at revision {last_event} already delivered"
+            )),
+            _ if start > 0 && rev < start - 1 => Some(format!(
+                "is at revision {rev}, below the watch's start revision {start}"
+            )),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Some(watch_violation(
+                WATCH_BOOKMARKABLE,
+                w,
+                format!("A progress notification on watch {} {problem}.", w.id),
+                json!({"response": i, "revision": rev}),
+            ));
+        }
+        progress = Some((i, progress.map_or(rev, |(_, p)| p.max(rev))));
+    }
+    None
+}
+
+/// The event the linearized history has for (revision, key), if any.
+fn history_event<'a>(lin: &'a LinearizedHistory, rev: i64, key: &str) -> Option<&'a Event> {
+    lin.events_at(rev).iter().find(|e| e.kv.key == key)
+}
+
+/// Same event as far as Reliable is concerned: kind, key, revision, and for a
+/// put its value, version and lease (the create revision is IsCreate's).
+fn same_event(seen: &Event, real: &Event) -> bool {
+    seen.kind == real.kind
+        && match seen.kind {
+            EventKind::Delete => true,
+            EventKind::Put => {
+                seen.kv.value == real.kv.value
+                    && seen.kv.version == real.kv.version
+                    && seen.kv.lease == real.kv.lease
+            }
+        }
+}
+
+fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+    let first = w.first_revision()?;
+    let last = last_observed(w);
+    let delivered = delivered_distinct(w, first);
+    for d in &delivered {
+        let real = history_event(lin, d.revision(), &d.kv.key);
+        match real {
+            Some(real) if same_event(d, real) => {}
+            _ => {
+                let what = match real {
+                    Some(real) => {
+                        format!("but the linearized history has {}", describe_event(real))
+                    }
+                    None => "which no operation of the linearized history produced".to_string(),
+                };
+                return Some(watch_violation(
+                    WATCH_RELIABLE,
+                    w,
+                    format!("Watch {} delivered {} {what}.", w.id, describe_event(d)),
+                    json!({"event": d, "history": real}),
+                ));
+            }
+        }
+    }
+    let from = delivered.first().map_or(first, |e| e.revision());
+    let got: HashSet<(i64, &str)> = delivered
+        .iter()
+        .map(|e| (e.revision(), e.kv.key.as_str()))
+        .collect();
+    let missing = expected_events(w, lin, from, last)
+        .find(|e| !got.contains(&(e.revision(), e.kv.key.as_str())))?;
+    Some(watch_violation(
+        WATCH_RELIABLE,
+        w,
+        format!(
+            "Watch {} never delivered {} although it reported revision {last}.",
+            w.id,
+            describe_event(missing)
+        ),
+        json!({"missing": missing, "last_observed": last}),
+    ))
+}
+
+fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+    let first = w.first_revision()?;
+    let (_, d0) = w
+        .events()
+        .find(|(_, e)| w.request.selects(e.kind, &e.kv.key))?;
+    let e0 = expected_events(w, lin, first, d0.revision().max(first)).next();
+    let fine = e0.is_some_and(|e0| e0.revision() == d0.revision() && e0.kv.key == d0.kv.key);
+    if fine {
+        return None;
+    }
+    let expected = match e0 {
+        _ if d0.revision() < first => "that is before its start revision".to_string(),
+        Some(e0) => format!(
+            "the first event at or after revision {first} is {}",
+            describe_event(e0)
+        ),
+        None => format!(
+            "no event it selects happened from revision {first} to {}",
+            d0.revision()
+        ),
+    };
+    Some(watch_violation(
+        WATCH_RESUMABLE,
+        w,
+        format!(
+            "Watch {} from revision {first} first delivered {}, but {expected}.",
+            w.id,
+            describe_event(d0)
+        ),
+        json!({"start": first, "first_delivered": d0, "first_expected": e0}),
+    ))
+}
+
+fn check_prev_kv(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+    if !w.request.prev_kv {
+        return None;
+    }
+    for (i, e) in w.events() {
+        let Some(prev) = &e.prev_kv else { continue };
+        let real = lin.get_at(&e.kv.key, e.revision() - 1);
+        if real.is_some_and(|v| v.matches(prev)) {
+            continue;
+        }
+        let truth = match real {
+            Some(v) => format!(
+                "the key held {}",
+                abbreviate(v.value.as_deref().unwrap_or(""))
+            ),
+            None => "the key did not exist".to_string(),
+        };
+        return Some(watch_violation(
+            WATCH_PREV_KV,
+            w,
+            format!(
+                "Watch {} delivered {} with previous value {}@{}, but at revision {} {truth}.",
+                w.id,
+                describe_event(e),
+                abbreviate(&prev.value),
+                prev.mod_revision,
+                e.revision() - 1
+            ),
+            json!({"response": i, "event": e, "history": real.map(|v| v.to_key_value(&e.kv.key))}),
+        ));
+    }
+    None
+}
+
+fn check_is_create(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+    for (i, e) in w.events() {
+        if e.kind != EventKind::Put {
+            continue;
+        }
+        let absent_before = lin.get_at(&e.kv.key, e.revision() - 1).is_none();
+        if e.is_create() == absent_before {
+            continue;
+        }
+        let truth = if absent_before {
+            "the key did not exist before, so it is a create"
+        } else {
+            "the key existed before, so it is an update"
+        };
+        return Some(watch_violation(
+            WATCH_IS_CREATE,
+            w,
+            format!(
+                "Watch {} delivered {} with create revision {}: {truth}.",
+                w.id,
+                describe_event(e),
+                e.kv.create_revision
+            ),
+            json!({"response": i, "event": e}),
+        ));
+    }
+    None
+}
+
+fn check_cancel(
+    w: &WatchRecord,
+    compactions: &[SeenCompaction],
+    lin: Option<&LinearizedHistory>,
+) -> Option<Violation> {
+    let first = w.first_revision().unwrap_or(0);
+    let mut last_event = 0;
+    for (i, r) in w.responses.iter().enumerate() {
+        if r.canceled {
+            if let Some(later) = w.responses.get(i + 1) {
+                return Some(watch_violation(
+                    WATCH_CANCEL_ON_COMPACTION,
+                    w,
+                    format!(
+                        "Watch {} kept answering after it was cancelled (response {i}, then {} more).",
+                        w.id,
+                        w.responses.len() - i - 1
+                    ),
+                    json!({"cancel_response": i, "later": later}),
+                ));
+            }
+            if r.compact_revision > 0 {
+                let needed = first.max(last_event + 1);
+                if needed >= r.compact_revision {
+                    return Some(watch_violation(
+                        WATCH_CANCEL_ON_COMPACTION,
+                        w,
+                        format!(
+                            "Watch {} was cancelled for compaction at revision {}, but it only needed revisions from {needed} on, which that compaction kept.",
+                            w.id, r.compact_revision
+                        ),
+                        json!({"cancel_response": i, "compact_revision": r.compact_revision, "next_needed": needed}),
+                    ));
+                }
+                let highest = lin.map(|l| {
+                    l.compactions()
+                        .iter()
+                        .map(|c| c.revision)
+                        .max()
+                        .unwrap_or(0)
+                });
+                if let Some(highest) = highest
+                    && r.compact_revision > highest
+                {
+                    return Some(watch_violation(
+                        WATCH_CANCEL_ON_COMPACTION,
+                        w,
+                        format!(
+                            "Watch {} was cancelled for compaction at revision {}, but the store never compacted past revision {highest}.",
+                            w.id, r.compact_revision
+                        ),
+                        json!({"cancel_response": i, "compact_revision": r.compact_revision, "highest_compaction": highest}),
+                    ));
+                }
+            }
+        }
+        for e in &r.events {
+            last_event = last_event.max(e.revision());
+        }
+    }
+    if w.is_k8s() {
+        return None;
+    }
+    silently_resumed(w, compactions).map(|(c, explanation)| {
+        watch_violation(
+            WATCH_CANCEL_ON_COMPACTION,
+            w,
+            explanation,
+            json!({"compaction_op": c.op, "compact_revision": c.revision, "compacted_at": c.at}),
+        )
+    })
+}
+
+/// A watch whose start revision was compacted before it was created, that
+/// delivered events instead of being cancelled with the compact revision.
+pub(crate) fn silently_resumed(
+    w: &WatchRecord,
+    compactions: &[SeenCompaction],
+) -> Option<(SeenCompaction, String)> {
+    let c = compacted_at_creation(w, compactions)?;
+    let cancel = w
+        .responses
+        .iter()
+        .position(|r| r.canceled && r.compact_revision > 0);
+    let first_event = w.responses.iter().position(|r| !r.events.is_empty());
+    let resumed = match (first_event, cancel) {
+        (Some(e), Some(c)) => e < c,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    resumed.then(|| {
+        (
+            c,
+            format!(
+                "Watch {} from revision {} was created after compaction {} to revision {} had taken effect (at revision {}), yet it delivered events instead of being cancelled with the compact revision.",
+                w.id, w.request.start_revision, c.op, c.revision, c.at
+            ),
+        )
+    })
+}

@@ -1,0 +1,419 @@
+//! `faultline check FILE --model etcd|register|kv [--format ...] [--timeout SECS]
+//! [--no-partition]`: everything behind the command. The binary maps
+//! [`CheckFileOutcome::exit_code`] (0 linearizable, 1 violation, 3 unknown) and
+//! [`CheckInputError`] (exit code 2, one line) to the process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::check::check_run;
+use crate::history::EndState;
+use crate::import::{self, ImportError, Imported};
+use crate::jsonl;
+use crate::linearizable::{Linearizability, Model, Op, SearchLimits, check};
+use crate::models::kv::KvModel;
+use crate::models::register::RegisterModel;
+use crate::options::CheckOptions;
+use crate::report::{PropertyResult, Report, SearchSummary, Verdict, Violation};
+use crate::rules::{END_HASHKV, END_LIVENESS, LINEARIZABILITY};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Etcd,
+    Register,
+    Kv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// faultline's JSON lines.
+    Faultline,
+    /// Jepsen `jepsen.util` log lines.
+    JepsenLog,
+    /// Jepsen-style EDN maps.
+    Edn,
+    /// Guess from the content.
+    Auto,
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "etcd" => Ok(ModelKind::Etcd),
+            "register" => Ok(ModelKind::Register),
+            "kv" => Ok(ModelKind::Kv),
+            other => Err(format!(
+                "unknown model {other:?} (expected etcd, register or kv)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelKind::Etcd => "etcd",
+            ModelKind::Register => "register",
+            ModelKind::Kv => "kv",
+        })
+    }
+}
+
+impl FromStr for InputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "faultline" => Ok(InputFormat::Faultline),
+            "jepsen-log" => Ok(InputFormat::JepsenLog),
+            "edn" => Ok(InputFormat::Edn),
+            "auto" => Ok(InputFormat::Auto),
+            other => Err(format!(
+                "unknown format {other:?} (expected faultline, jepsen-log, edn or auto)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputFormat::Faultline => "faultline",
+            InputFormat::JepsenLog => "jepsen-log",
+            InputFormat::Edn => "edn",
+            InputFormat::Auto => "auto",
+        })
+    }
+}
+
+impl InputFormat {
+    /// Guesses the format from the first meaningful line.
+    pub fn detect(text: &str) -> InputFormat {
+        if text.contains("jepsen.util - ") {
+            return InputFormat::JepsenLog;
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with(';'))
+            .unwrap_or("");
+        if first.starts_with("{\"") {
+            InputFormat::Faultline
+        } else {
+            InputFormat::Edn
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFileOptions {
+    pub model: ModelKind,
+    pub format: InputFormat,
+    pub timeout: Duration,
+    /// Check independent parts separately (kv keys); false checks the whole history at once.
+    pub partition: bool,
+}
+
+impl Default for CheckFileOptions {
+    fn default() -> Self {
+        CheckFileOptions {
+            model: ModelKind::Etcd,
+            format: InputFormat::Auto,
+            timeout: Duration::from_secs(60),
+            partition: true,
+        }
+    }
+}
+
+/// Input the command cannot check. Displays as one line: file, line, what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct CheckInputError {
+    pub file: PathBuf,
+    /// 1-based; None when the problem is not on a line (unreadable file).
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for CheckInputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// The verdicts for one file.
+#[derive(Debug, Clone)]
+pub struct CheckFileOutcome {
+    pub file: PathBuf,
+    pub model: ModelKind,
+    pub format: InputFormat,
+    /// Client operations read from the file.
+    pub operations: usize,
+    pub report: Report,
+    pub elapsed: Duration,
+    /// One-line descriptions of operations, by id, for the ones a violation names.
+    descriptions: HashMap<u64, String>,
+}
+
+impl CheckFileOutcome {
+    /// 0 every property holds, 1 a violation, 3 undecided.
+    pub fn exit_code(&self) -> i32 {
+        self.report.overall().exit_code()
+    }
+}
+
+pub fn check_file(
+    path: &Path,
+    opts: &CheckFileOptions,
+) -> Result<CheckFileOutcome, CheckInputError> {
+    let input_error = |line: Option<usize>, message: String| CheckInputError {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| input_error(None, format!("cannot read the file: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(input_error(
+            Some(1),
+            "the file is empty; expected a history".into(),
+        ));
+    }
+    let format = match opts.format {
+        InputFormat::Auto => InputFormat::detect(&text),
+        f => f,
+    };
+    let started = Instant::now();
+    let options = CheckOptions {
+        timeout: opts.timeout,
+        partition: opts.partition,
+        ..CheckOptions::default()
+    };
+    let from_import = |e: ImportError| input_error(Some(e.line), e.message);
+    let (report, operations, descriptions) = match (opts.model, format) {
+        (ModelKind::Etcd, InputFormat::Faultline) => {
+            let file = jsonl::read_str(&text).map_err(|e| input_error(Some(e.line), e.message))?;
+            let end = file.end.clone().unwrap_or_else(EndState::default);
+            let mut report = check_run(&file.history, &end, &options);
+            if file.end.is_none() {
+                // Without an end record there are no hashes or heal times to judge;
+                // durability needs only the final reads of the history.
+                report
+                    .results
+                    .retain(|r| r.property != END_HASHKV && r.property != END_LIVENESS);
+            }
+            let descriptions = file
+                .history
+                .operations
+                .iter()
+                .map(|op| {
+                    let desc = crate::models::etcd::describe::describe_request(&op.request);
+                    (op.id, format!("client {}: {desc}", op.client))
+                })
+                .collect();
+            (report, file.history.operations.len(), descriptions)
+        }
+        (ModelKind::Register, InputFormat::JepsenLog | InputFormat::Edn) => {
+            let imported = import_file(&text, format).map_err(from_import)?;
+            let ops = import::register_ops(&imported).map_err(from_import)?;
+            imported_check(&RegisterModel, &ops, &options, imported.ops.len())
+        }
+        (ModelKind::Kv, InputFormat::JepsenLog | InputFormat::Edn) => {
+            let imported = import_file(&text, format).map_err(from_import)?;
+            let ops = import::kv_ops(&imported).map_err(from_import)?;
+            imported_check(&KvModel, &ops, &options, imported.ops.len())
+        }
+        (model, format) => {
+            let expected = match model {
+                ModelKind::Etcd => "faultline JSON lines",
+                ModelKind::Register => "a jepsen-log or edn history",
+                ModelKind::Kv => "an edn history",
+            };
+            return Err(input_error(
+                Some(1),
+                format!("the {model} model reads {expected}, not {format} input"),
+            ));
+        }
+    };
+    Ok(CheckFileOutcome {
+        file: path.to_path_buf(),
+        model: opts.model,
+        format,
+        operations,
+        report,
+        elapsed: started.elapsed(),
+        descriptions,
+    })
+}
+
+fn import_file(text: &str, format: InputFormat) -> Result<Imported, ImportError> {
+    match format {
+        InputFormat::JepsenLog => import::jepsen_log::import(text),
+        _ => import::edn::import(text),
+    }
+}
+
+/// Linearizability of an imported (register or kv) history, as a report.
+fn imported_check<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    options: &CheckOptions,
+    operations: usize,
+) -> (Report, usize, HashMap<u64, String>) {
+    let limits = SearchLimits {
+        deadline: Some(Instant::now() + options.timeout),
+        memory_bound_bytes: options.memory_bound_bytes,
+    };
+    let out = check(model, ops, options.partition, &limits);
+    let descriptions = ops
+        .iter()
+        .map(|op| {
+            let desc = model.describe(&op.input, &op.outcome);
+            (op.id, format!("process {}: {desc}", op.client))
+        })
+        .collect();
+    let verdict = match out.result {
+        Linearizability::Linearizable { .. } => Verdict::Pass,
+        Linearizability::Violation(c) => Verdict::Fail(Violation {
+            rule: LINEARIZABILITY.to_string(),
+            explanation: c.explanation,
+            operations: c.operations,
+            watch: None,
+            longest_prefix: c.longest_prefix,
+            details: json!({"partition": c.partition}),
+        }),
+        Linearizability::Unknown {
+            reason,
+            longest_prefix,
+        } => Verdict::Unknown(format!(
+            "{reason} after linearizing {} operations",
+            longest_prefix.len()
+        )),
+    };
+    let report = Report {
+        results: vec![PropertyResult {
+            property: LINEARIZABILITY.to_string(),
+            verdict,
+        }],
+        stats: Some(SearchSummary {
+            operations: ops.len(),
+            partitions: out.partitions,
+            elapsed_ms: out.elapsed.as_secs_f64() * 1000.0,
+            iterations: out.stats.iterations,
+            backtracks: out.stats.backtracks,
+            cache_entries: out.stats.cache_entries,
+            peak_bytes: out.stats.peak_bytes,
+        }),
+    };
+    (report, operations, descriptions)
+}
+
+/// How many operations to list by name under a violation.
+const LISTED_OPERATIONS: usize = 8;
+
+impl fmt::Display for CheckFileOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} operations, {} model, {} format, checked in {:.1} ms",
+            self.file.display(),
+            self.operations,
+            self.model,
+            self.format,
+            self.elapsed.as_secs_f64() * 1000.0
+        )?;
+        for r in &self.report.results {
+            match &r.verdict {
+                Verdict::Pass => writeln!(f, "  {:<28} ok", r.property)?,
+                Verdict::Unknown(why) => writeln!(f, "  {:<28} UNKNOWN: {why}", r.property)?,
+                Verdict::Fail(v) => {
+                    writeln!(f, "  {:<28} VIOLATED", r.property)?;
+                    writeln!(f, "      {}", v.explanation)?;
+                    if let Some(w) = v.watch {
+                        writeln!(f, "      watch: {w}")?;
+                    }
+                    for id in v.operations.iter().take(LISTED_OPERATIONS) {
+                        match self.descriptions.get(id) {
+                            Some(d) => writeln!(f, "      operation {id} ({d})")?,
+                            None => writeln!(f, "      operation {id}")?,
+                        }
+                    }
+                    if v.operations.len() > LISTED_OPERATIONS {
+                        writeln!(
+                            f,
+                            "      … and {} more operations",
+                            v.operations.len() - LISTED_OPERATIONS
+                        )?;
+                    }
+                    if !v.longest_prefix.is_empty() {
+                        writeln!(
+                            f,
+                            "      longest linearizable prefix: {} operations, ending with operation {}",
+                            v.longest_prefix.len(),
+                            v.longest_prefix[v.longest_prefix.len() - 1]
+                        )?;
+                    }
+                }
+            }
+        }
+        let failed = self.report.failed_rules();
+        let verdict = match self.exit_code() {
+            0 => "PASS: every property holds".to_string(),
+            1 => format!("FAIL: {} violated", failed.join(", ")),
+            _ => "UNKNOWN: at least one property could not be decided".to_string(),
+        };
+        write!(f, "{verdict}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names() {
+        assert_eq!("kv".parse::<ModelKind>(), Ok(ModelKind::Kv));
+        assert!("etc".parse::<ModelKind>().is_err());
+        assert_eq!(
+            "jepsen-log".parse::<InputFormat>(),
+            Ok(InputFormat::JepsenLog)
+        );
+        assert!(
+            "xml"
+                .parse::<InputFormat>()
+                .unwrap_err()
+                .contains("expected")
+        );
+    }
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(
+            InputFormat::detect("{\"type\":\"op\"}"),
+            InputFormat::Faultline
+        );
+        assert_eq!(InputFormat::detect("; c\n{:process 0}"), InputFormat::Edn);
+        assert_eq!(
+            InputFormat::detect("INFO  jepsen.util - 1\t:invoke"),
+            InputFormat::JepsenLog
+        );
+    }
+
+    #[test]
+    fn input_errors_are_one_line() {
+        let e = CheckInputError {
+            file: "h.edn".into(),
+            line: Some(3),
+            message: "unknown :type :done".into(),
+        };
+        assert_eq!(e.to_string(), "h.edn:3: unknown :type :done");
+        assert!(!e.to_string().contains('\n'));
+    }
+}

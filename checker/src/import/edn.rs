@@ -1,0 +1,128 @@
+//! Jepsen-style EDN histories: one map per operation event, either inside one
+//! vector or one (or more) per line; `;` comments; extra keys ignored.
+
+use super::edn_reader::{Edn, read_all};
+use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
+
+/// Reads and pairs the events of an EDN history.
+pub fn import(text: &str) -> Result<Imported, ImportError> {
+    let forms = read_all(text).map_err(|e| ImportError::new(e.line, e.message))?;
+    let items: Vec<(usize, Edn)> = match forms.as_slice() {
+        [(line, Edn::Vector(items))] | [(line, Edn::List(items))] => {
+            // One collection holding the whole history: its elements carry no
+            // line of their own, so count them from the collection's line.
+            items.iter().cloned().map(|i| (*line, i)).collect()
+        }
+        _ => forms,
+    };
+    if items.is_empty() {
+        return Err(ImportError::new(1, "the file holds no operations"));
+    }
+    let events = items
+        .into_iter()
+        .map(|(line, form)| event(line, &form))
+        .collect::<Result<Vec<_>, _>>()?;
+    pair_events(events)
+}
+
+fn name_of(v: &Edn) -> Option<String> {
+    match v {
+        Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => Some(k.clone()),
+        _ => None,
+    }
+}
+
+fn event(line: usize, form: &Edn) -> Result<JepsenEvent, ImportError> {
+    if !matches!(form, Edn::Map(_)) {
+        return Err(ImportError::new(
+            line,
+            format!(
+                "expected an operation map like {{:process 0, :type :invoke, :f :read, :value nil}}, found {form}"
+            ),
+        ));
+    }
+    let process = match form.get("process") {
+        Some(Edn::Int(p)) => Process::Client(*p),
+        Some(other) => match name_of(other) {
+            Some(name) => Process::Other(name),
+            None => {
+                return Err(ImportError::new(
+                    line,
+                    format!("a :process of {other} is neither a number nor a name"),
+                ));
+            }
+        },
+        None => return Err(ImportError::new(line, "an operation without :process")),
+    };
+    let kind = match form.get("type").and_then(name_of).as_deref() {
+        Some("invoke") => EventType::Invoke,
+        Some("ok") => EventType::Ok,
+        Some("fail") => EventType::Fail,
+        Some("info") => EventType::Info,
+        Some(other) => {
+            return Err(ImportError::new(
+                line,
+                format!("unknown :type :{other} (expected :invoke, :ok, :fail or :info)"),
+            ));
+        }
+        None => return Err(ImportError::new(line, "an operation without :type")),
+    };
+    let Some(f) = form.get("f").and_then(name_of) else {
+        return Err(ImportError::new(line, "an operation without :f"));
+    };
+    Ok(JepsenEvent {
+        line,
+        process,
+        kind,
+        f,
+        key: form.get("key").cloned(),
+        value: form.get("value").cloned().unwrap_or(Edn::Nil),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::{Completion, kv_ops, register_ops};
+    use crate::linearizable::Outcome;
+    use crate::models::kv::{KvInput, KvOutput};
+
+    #[test]
+    fn reads_one_map_per_line() {
+        let text = "{:process 0, :type :invoke, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 0, :type :ok, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 1, :type :invoke, :f :get, :key \"a\", :value nil}\n";
+        let imported = import(text).unwrap();
+        assert_eq!(imported.ops.len(), 2);
+        assert_eq!(imported.ops[1].completion, Completion::Never);
+        let ops = kv_ops(&imported).unwrap();
+        assert_eq!(ops[0].outcome, Outcome::Ok(KvOutput::Done));
+        assert_eq!(ops[1].input, KvInput::Get { key: "a".into() });
+    }
+
+    #[test]
+    fn reads_a_vector_of_knossos_register_operations() {
+        let text = "[{:process 0 :type :invoke :f :cas :value [1 2] :time 5}\n\
+                    {:process 0 :type :fail :f :cas :value [1 2]}\n\
+                    {:process :nemesis :type :info :f :start :value nil}]";
+        let imported = import(text).unwrap();
+        assert_eq!(imported.annotations.len(), 1);
+        assert!(register_ops(&imported).unwrap().is_empty());
+    }
+
+    #[test]
+    fn names_the_line_of_a_bad_event() {
+        let err =
+            import("{:process 0, :type :invoke, :f :get}\n{:process 0, :type :done, :f :get}\n")
+                .unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("unknown :type :done"));
+        assert_eq!(import("; nothing\n").unwrap_err().line, 1);
+        assert!(
+            import("[1 2]")
+                .unwrap_err()
+                .message
+                .contains("expected an operation map")
+        );
+    }
+}

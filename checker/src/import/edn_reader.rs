@@ -1,0 +1,419 @@
+//! A reader for the EDN subset Jepsen and Knossos histories use: maps,
+//! vectors, lists, sets, keywords, strings, numbers, nil/true/false, symbols,
+//! characters, tagged literals, `;` comments and `#_` discards.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edn {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    /// A number that is not a plain integer (float, ratio, big), as written.
+    Number(String),
+    Str(String),
+    Keyword(String),
+    Symbol(String),
+    Char(char),
+    List(Vec<Edn>),
+    Vector(Vec<Edn>),
+    Set(Vec<Edn>),
+    Map(Vec<(Edn, Edn)>),
+    Tagged(String, Box<Edn>),
+}
+
+impl Edn {
+    /// The value under keyword `key` in a map.
+    pub fn get(&self, key: &str) -> Option<&Edn> {
+        match self {
+            Edn::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(k, Edn::Keyword(name) if name == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Edn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn seq(f: &mut fmt::Formatter<'_>, open: &str, items: &[Edn], close: &str) -> fmt::Result {
+            write!(f, "{open}")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            write!(f, "{close}")
+        }
+        match self {
+            Edn::Nil => write!(f, "nil"),
+            Edn::Bool(b) => write!(f, "{b}"),
+            Edn::Int(i) => write!(f, "{i}"),
+            Edn::Number(n) | Edn::Symbol(n) => write!(f, "{n}"),
+            Edn::Str(s) => write!(f, "{s:?}"),
+            Edn::Keyword(k) => write!(f, ":{k}"),
+            Edn::Char(c) => write!(f, "\\{c}"),
+            Edn::List(items) => seq(f, "(", items, ")"),
+            Edn::Vector(items) => seq(f, "[", items, "]"),
+            Edn::Set(items) => seq(f, "#{", items, "}"),
+            Edn::Map(entries) => {
+                write!(f, "{{")?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{k} {v}")?;
+                }
+                write!(f, "}}")
+            }
+            Edn::Tagged(tag, v) => write!(f, "#{tag} {v}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct EdnError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Every top-level form of `text`, each with the line it starts on (1-based).
+pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
+    let mut r = Reader {
+        src: text.as_bytes(),
+        text,
+        pos: 0,
+        line: 1,
+    };
+    let mut forms = Vec::new();
+    loop {
+        r.skip_blank()?;
+        if r.pos >= r.src.len() {
+            return Ok(forms);
+        }
+        let line = r.line;
+        if let Some(form) = r.form()? {
+            forms.push((line, form));
+        }
+    }
+}
+
+/// One form from `text` (used for single fields such as a log line's value).
+pub fn read_one(text: &str) -> Result<Edn, String> {
+    let forms = read_all(text).map_err(|e| e.message)?;
+    let mut it = forms.into_iter();
+    match (it.next(), it.next()) {
+        (Some((_, f)), None) => Ok(f),
+        (None, _) => Err("an empty value".to_string()),
+        (Some(_), Some(_)) => Err(format!("more than one value in {text:?}")),
+    }
+}
+
+struct Reader<'a> {
+    src: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+fn is_symbol_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b".*+!-_?$%&=<>/':#".contains(&b) || b >= 0x80
+}
+
+impl Reader<'_> {
+    fn err<T>(&self, line: usize, message: impl Into<String>) -> Result<T, EdnError> {
+        Err(EdnError {
+            line,
+            message: message.into(),
+        })
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        if b == b'\n' {
+            self.line += 1;
+        }
+        Some(b)
+    }
+
+    fn skip_blank(&mut self) -> Result<(), EdnError> {
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' | b',' => {
+                    self.bump();
+                }
+                b';' => {
+                    while let Some(c) = self.bump() {
+                        if c == b'\n' {
+                            break;
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one form; None for a discarded (`#_`) form.
+    fn form(&mut self) -> Result<Option<Edn>, EdnError> {
+        let line = self.line;
+        let Some(b) = self.peek() else {
+            return self.err(line, "the input ends where a value was expected");
+        };
+        let value = match b {
+            b'(' => Edn::List(self.seq(b')', "list")?),
+            b'[' => Edn::Vector(self.seq(b']', "vector")?),
+            b'{' => self.map()?,
+            b')' | b']' | b'}' => {
+                return self.err(line, format!("unexpected {:?}", b as char));
+            }
+            b'"' => Edn::Str(self.string()?),
+            b'\\' => self.character()?,
+            b'#' => {
+                self.bump();
+                match self.peek() {
+                    Some(b'{') => Edn::Set(self.seq(b'}', "set")?),
+                    Some(b'_') => {
+                        self.bump();
+                        self.skip_blank()?;
+                        self.form()?;
+                        return Ok(None);
+                    }
+                    _ => {
+                        let tag = self.token();
+                        if tag.is_empty() {
+                            return self.err(line, "a '#' not followed by a tag, '{' or '_'");
+                        }
+                        self.skip_blank()?;
+                        let inner = self.required_form(line, "a tagged value")?;
+                        Edn::Tagged(tag, Box::new(inner))
+                    }
+                }
+            }
+            b':' => {
+                self.bump();
+                let name = self.token();
+                if name.is_empty() {
+                    return self.err(line, "a ':' not followed by a keyword name");
+                }
+                Edn::Keyword(name)
+            }
+            _ => {
+                let tok = self.token();
+                if tok.is_empty() {
+                    return self.err(
+                        line,
+                        format!("unexpected character {:?}", self.char_at_pos()),
+                    );
+                }
+                atom(&tok)
+            }
+        };
+        Ok(Some(value))
+    }
+
+    fn char_at_pos(&self) -> char {
+        self.text[self.pos..].chars().next().unwrap_or('?')
+    }
+
+    fn required_form(&mut self, line: usize, what: &str) -> Result<Edn, EdnError> {
+        loop {
+            if self.peek().is_none() {
+                return self.err(line, format!("the input ends before {what}"));
+            }
+            if let Some(f) = self.form()? {
+                return Ok(f);
+            }
+            self.skip_blank()?;
+        }
+    }
+
+    fn token(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(is_symbol_byte) {
+            self.pos += 1;
+        }
+        self.text[start..self.pos].to_string()
+    }
+
+    fn seq(&mut self, close: u8, what: &str) -> Result<Vec<Edn>, EdnError> {
+        let line = self.line;
+        self.bump();
+        let mut items = Vec::new();
+        loop {
+            self.skip_blank()?;
+            match self.peek() {
+                None => {
+                    return self.err(line, format!("a {what} opened here is never closed"));
+                }
+                Some(b) if b == close => {
+                    self.bump();
+                    return Ok(items);
+                }
+                Some(_) => {
+                    if let Some(f) = self.form()? {
+                        items.push(f);
+                    }
+                }
+            }
+        }
+    }
+
+    fn map(&mut self) -> Result<Edn, EdnError> {
+        let line = self.line;
+        let items = self.seq(b'}', "map")?;
+        if items.len() % 2 != 0 {
+            return self.err(line, "a map with a key but no value");
+        }
+        let mut entries = Vec::with_capacity(items.len() / 2);
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            entries.push((k, v));
+        }
+        Ok(Edn::Map(entries))
+    }
+
+    fn string(&mut self) -> Result<String, EdnError> {
+        let line = self.line;
+        self.bump();
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while self.peek().is_some_and(|b| b != b'"' && b != b'\\') {
+                self.bump();
+            }
+            out.push_str(&self.text[start..self.pos]);
+            match self.bump() {
+                None => return self.err(line, "a string opened here is never closed"),
+                Some(b'"') => return Ok(out),
+                Some(_) => {
+                    let esc = self.bump();
+                    match esc {
+                        Some(b'n') => out.push('\n'),
+                        Some(b't') => out.push('\t'),
+                        Some(b'r') => out.push('\r'),
+                        Some(b'"') => out.push('"'),
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'u') => {
+                            let hex = self.text.get(self.pos..self.pos + 4).unwrap_or("");
+                            let c = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32);
+                            match c {
+                                Some(c) => {
+                                    out.push(c);
+                                    self.pos += 4;
+                                }
+                                None => return self.err(self.line, "a bad \\u escape in a string"),
+                            }
+                        }
+                        _ => return self.err(self.line, "an unknown escape in a string"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn character(&mut self) -> Result<Edn, EdnError> {
+        let line = self.line;
+        self.bump();
+        let tok = self.token();
+        let c = match tok.as_str() {
+            "newline" => '\n',
+            "space" => ' ',
+            "tab" => '\t',
+            "return" => '\r',
+            "" => match self.text[self.pos..].chars().next() {
+                Some(c) => {
+                    for _ in 0..c.len_utf8() {
+                        self.bump();
+                    }
+                    c
+                }
+                None => return self.err(line, "the input ends after a backslash"),
+            },
+            t if t.chars().count() == 1 => t.chars().next().unwrap_or('?'),
+            t => return self.err(line, format!("an unknown character literal \\{t}")),
+        };
+        Ok(Edn::Char(c))
+    }
+}
+
+fn atom(tok: &str) -> Edn {
+    match tok {
+        "nil" => return Edn::Nil,
+        "true" => return Edn::Bool(true),
+        "false" => return Edn::Bool(false),
+        _ => {}
+    }
+    let bytes = tok.as_bytes();
+    let numeric = match bytes {
+        [b'+' | b'-', d, ..] => d.is_ascii_digit(),
+        [d, ..] => d.is_ascii_digit(),
+        [] => false,
+    };
+    if numeric {
+        match tok.trim_end_matches('N').parse::<i64>() {
+            Ok(i) => Edn::Int(i),
+            Err(_) => Edn::Number(tok.to_string()),
+        }
+    } else {
+        Edn::Symbol(tok.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_jepsen_operation() {
+        let forms = read_all(
+            "; a comment\n{:process 3, :type :ok, :f :cas, :value [1 2], :key \"k\\\"\"}\n",
+        )
+        .unwrap();
+        assert_eq!(forms.len(), 1);
+        let (line, m) = &forms[0];
+        assert_eq!(*line, 2);
+        assert_eq!(m.get("process"), Some(&Edn::Int(3)));
+        assert_eq!(m.get("type"), Some(&Edn::Keyword("ok".into())));
+        assert_eq!(
+            m.get("value"),
+            Some(&Edn::Vector(vec![Edn::Int(1), Edn::Int(2)]))
+        );
+        assert_eq!(m.get("key"), Some(&Edn::Str("k\"".into())));
+    }
+
+    #[test]
+    fn reads_nested_and_tagged_forms() {
+        let forms =
+            read_all("[#inst \"2020\" #{1 2} (a b) #_ ignored -3 2.5 \\x nil true]").unwrap();
+        let Edn::Vector(items) = &forms[0].1 else {
+            panic!("not a vector");
+        };
+        assert_eq!(items.len(), 8);
+        assert_eq!(items[3], Edn::Int(-3));
+        assert_eq!(items[4], Edn::Number("2.5".into()));
+        assert_eq!(items[5], Edn::Char('x'));
+    }
+
+    #[test]
+    fn reports_unterminated_forms_with_their_line() {
+        let err = read_all("{:a 1}\n{:b [1 2\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("never closed"), "{}", err.message);
+        let err = read_all("{:a \"x}").unwrap_err();
+        assert!(err.message.contains("string"));
+        let err = read_all("{:a}").unwrap_err();
+        assert!(err.message.contains("no value"));
+        let err = read_all("]").unwrap_err();
+        assert!(err.message.contains("unexpected"));
+    }
+}

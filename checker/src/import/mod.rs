@@ -1,0 +1,401 @@
+//! Histories written elsewhere: Jepsen's `jepsen.util` logs and EDN histories
+//! (Jepsen, Knossos, porcupine's test data), turned into register or kv
+//! operations for the engine.
+//!
+//! Jepsen semantics: `:fail` means the operation certainly did not take effect
+//! (it is dropped); `:info`, or an invocation that never completes, means it may
+//! have taken effect at any time after its call. Events of a non-numeric process
+//! (such as `:nemesis`) are kept as annotations and not checked. The position
+//! of an event in the file is its time.
+
+pub mod edn;
+pub mod edn_reader;
+pub mod jepsen_log;
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::history::Annotation;
+use crate::linearizable::{Op, Outcome};
+use crate::models::Scalar;
+use crate::models::kv::{KvInput, KvOutput};
+use crate::models::register::{RegisterInput, RegisterOutput};
+use edn_reader::Edn;
+
+/// Bad input, with the 1-based line at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ImportError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl ImportError {
+    pub fn new(line: usize, message: impl Into<String>) -> Self {
+        ImportError {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Invoke,
+    Ok,
+    Fail,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Process {
+    Client(i64),
+    /// `:nemesis` or any other non-numeric process.
+    Other(String),
+}
+
+/// One line (or map) of a Jepsen history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JepsenEvent {
+    pub line: usize,
+    pub process: Process,
+    pub kind: EventType,
+    pub f: String,
+    pub key: Option<Edn>,
+    pub value: Edn,
+}
+
+/// How a Jepsen operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    Ok,
+    Fail,
+    /// `:info`: indeterminate.
+    Info,
+    /// The history ends before the operation completes.
+    Never,
+}
+
+/// An invocation paired with its completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JepsenOp {
+    pub id: u64,
+    pub process: i64,
+    pub line: usize,
+    pub call: u64,
+    pub ret: Option<u64>,
+    pub f: String,
+    pub key: Option<Edn>,
+    pub invoke_value: Edn,
+    pub completion: Completion,
+    pub complete_value: Edn,
+}
+
+/// Client operations and the annotations of an imported history.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Imported {
+    pub ops: Vec<JepsenOp>,
+    pub annotations: Vec<Annotation>,
+}
+
+fn type_name(kind: EventType) -> &'static str {
+    match kind {
+        EventType::Invoke => ":invoke",
+        EventType::Ok => ":ok",
+        EventType::Fail => ":fail",
+        EventType::Info => ":info",
+    }
+}
+
+/// Pairs each invocation with the next completion of the same process.
+pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
+    let mut out = Imported::default();
+    let mut pending: HashMap<i64, usize> = HashMap::new();
+    for (time, ev) in events.into_iter().enumerate() {
+        let time = time as u64;
+        let process = match ev.process {
+            Process::Other(name) => {
+                out.annotations.push(Annotation {
+                    at: time,
+                    end: None,
+                    source: name,
+                    text: format!("{} :{} {}", type_name(ev.kind), ev.f, ev.value),
+                });
+                continue;
+            }
+            Process::Client(p) => p,
+        };
+        match ev.kind {
+            EventType::Invoke => {
+                if let Some(&open) = pending.get(&process) {
+                    return Err(ImportError::new(
+                        ev.line,
+                        format!(
+                            "process {process} invokes again before its operation from line {} completed",
+                            out.ops[open].line
+                        ),
+                    ));
+                }
+                pending.insert(process, out.ops.len());
+                out.ops.push(JepsenOp {
+                    id: out.ops.len() as u64,
+                    process,
+                    line: ev.line,
+                    call: time,
+                    ret: None,
+                    f: ev.f,
+                    key: ev.key,
+                    invoke_value: ev.value,
+                    completion: Completion::Never,
+                    complete_value: Edn::Nil,
+                });
+            }
+            kind => {
+                let Some(index) = pending.remove(&process) else {
+                    return Err(ImportError::new(
+                        ev.line,
+                        format!(
+                            "a {} completion for process {process} without a matching :invoke",
+                            type_name(kind)
+                        ),
+                    ));
+                };
+                let op = &mut out.ops[index];
+                if op.f != ev.f {
+                    return Err(ImportError::new(
+                        ev.line,
+                        format!(
+                            "process {process} completes :{} but invoked :{} on line {}",
+                            ev.f, op.f, op.line
+                        ),
+                    ));
+                }
+                op.ret = Some(time);
+                op.complete_value = ev.value;
+                op.completion = match kind {
+                    EventType::Ok => Completion::Ok,
+                    EventType::Fail => Completion::Fail,
+                    _ => Completion::Info,
+                };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An EDN value as a register or key-value scalar.
+pub fn scalar(v: &Edn) -> Scalar {
+    match v {
+        Edn::Nil => Scalar::Nil,
+        Edn::Bool(b) => Scalar::Bool(*b),
+        Edn::Int(i) => Scalar::Int(*i),
+        Edn::Str(s) => Scalar::Str(s.clone()),
+        Edn::Keyword(k) => Scalar::Keyword(k.clone()),
+        other => Scalar::Other(other.to_string()),
+    }
+}
+
+fn outcome_of<O>(
+    op: &JepsenOp,
+    ok: impl FnOnce() -> Result<O, ImportError>,
+) -> Result<Option<Outcome<O>>, ImportError> {
+    match op.completion {
+        Completion::Fail => Ok(None),
+        Completion::Info | Completion::Never => Ok(Some(Outcome::Unknown)),
+        Completion::Ok => ok().map(|o| Some(Outcome::Ok(o))),
+    }
+}
+
+/// Register operations (`:read`, `:write`, `:cas [from to]`) of a history with one register.
+pub fn register_ops(
+    imported: &Imported,
+) -> Result<Vec<Op<RegisterInput, RegisterOutput>>, ImportError> {
+    let keys: BTreeSet<String> = imported
+        .ops
+        .iter()
+        .filter_map(|o| o.key.as_ref().map(Edn::to_string))
+        .collect();
+    if keys.len() > 1 {
+        let line = imported
+            .ops
+            .iter()
+            .find(|o| o.key.is_some())
+            .map_or(1, |o| o.line);
+        return Err(ImportError::new(
+            line,
+            format!(
+                "the register model checks one register, but operations use {} keys (try --model kv)",
+                keys.len()
+            ),
+        ));
+    }
+    let mut ops = Vec::with_capacity(imported.ops.len());
+    for op in &imported.ops {
+        let input = match op.f.as_str() {
+            "read" => RegisterInput::Read,
+            "write" => RegisterInput::Write(scalar(&op.invoke_value)),
+            "cas" => match &op.invoke_value {
+                Edn::Vector(pair) | Edn::List(pair) if pair.len() == 2 => RegisterInput::Cas {
+                    from: scalar(&pair[0]),
+                    to: scalar(&pair[1]),
+                },
+                other => {
+                    return Err(ImportError::new(
+                        op.line,
+                        format!("a :cas value must be [from to], found {other}"),
+                    ));
+                }
+            },
+            f => {
+                return Err(ImportError::new(
+                    op.line,
+                    format!(
+                        "unknown operation :{f} for the register model (expected :read, :write or :cas)"
+                    ),
+                ));
+            }
+        };
+        let outcome = outcome_of(op, || {
+            Ok(match &input {
+                RegisterInput::Read => RegisterOutput::Read(scalar(&op.complete_value)),
+                RegisterInput::Write(_) => RegisterOutput::Written,
+                RegisterInput::Cas { .. } => RegisterOutput::Swapped,
+            })
+        })?;
+        if let Some(outcome) = outcome {
+            ops.push(Op {
+                id: op.id,
+                client: op.process as u64,
+                call: op.call,
+                ret: op.ret,
+                input,
+                outcome,
+            });
+        }
+    }
+    Ok(ops)
+}
+
+fn text_of(v: &Edn) -> String {
+    match v {
+        Edn::Nil => String::new(),
+        Edn::Str(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Key-value operations (`:get`, `:put`, `:append` with `:key`).
+pub fn kv_ops(imported: &Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportError> {
+    let mut ops = Vec::with_capacity(imported.ops.len());
+    for op in &imported.ops {
+        let Some(key) = op.key.as_ref().map(text_of) else {
+            return Err(ImportError::new(
+                op.line,
+                format!(
+                    "a :{} without :key (the kv model needs a key per operation)",
+                    op.f
+                ),
+            ));
+        };
+        let input = match op.f.as_str() {
+            "get" | "read" => KvInput::Get { key },
+            "put" | "write" => KvInput::Put {
+                key,
+                value: text_of(&op.invoke_value),
+            },
+            "append" => KvInput::Append {
+                key,
+                value: text_of(&op.invoke_value),
+            },
+            f => {
+                return Err(ImportError::new(
+                    op.line,
+                    format!(
+                        "unknown operation :{f} for the kv model (expected :get, :put or :append)"
+                    ),
+                ));
+            }
+        };
+        let outcome = outcome_of(op, || {
+            Ok(match &input {
+                KvInput::Get { .. } => KvOutput::Value(text_of(&op.complete_value)),
+                _ => KvOutput::Done,
+            })
+        })?;
+        if let Some(outcome) = outcome {
+            ops.push(Op {
+                id: op.id,
+                client: op.process as u64,
+                call: op.call,
+                ret: op.ret,
+                input,
+                outcome,
+            });
+        }
+    }
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(line: usize, p: i64, kind: EventType, f: &str, value: Edn) -> JepsenEvent {
+        JepsenEvent {
+            line,
+            process: Process::Client(p),
+            kind,
+            f: f.into(),
+            key: None,
+            value,
+        }
+    }
+
+    #[test]
+    fn pairs_invocations_with_completions() {
+        let imported = pair_events(vec![
+            ev(1, 0, EventType::Invoke, "write", Edn::Int(1)),
+            ev(2, 1, EventType::Invoke, "read", Edn::Nil),
+            JepsenEvent {
+                line: 3,
+                process: Process::Other("nemesis".into()),
+                kind: EventType::Info,
+                f: "start".into(),
+                key: None,
+                value: Edn::Nil,
+            },
+            ev(
+                4,
+                0,
+                EventType::Info,
+                "write",
+                Edn::Keyword("timed-out".into()),
+            ),
+            ev(5, 1, EventType::Ok, "read", Edn::Int(1)),
+        ])
+        .unwrap();
+        assert_eq!(imported.ops.len(), 2);
+        assert_eq!(imported.ops[0].completion, Completion::Info);
+        assert_eq!(imported.ops[1].ret, Some(4));
+        assert_eq!(imported.annotations.len(), 1);
+        let ops = register_ops(&imported).unwrap();
+        assert_eq!(ops[0].outcome, Outcome::Unknown);
+        assert_eq!(
+            ops[1].outcome,
+            Outcome::Ok(RegisterOutput::Read(Scalar::Int(1)))
+        );
+    }
+
+    #[test]
+    fn rejects_a_completion_without_invocation() {
+        let err = pair_events(vec![ev(7, 2, EventType::Ok, "read", Edn::Nil)]).unwrap_err();
+        assert_eq!(err.line, 7);
+        assert!(err.message.contains("without a matching :invoke"));
+    }
+
+    #[test]
+    fn rejects_unknown_operations() {
+        let imported = pair_events(vec![ev(1, 0, EventType::Invoke, "frob", Edn::Nil)]).unwrap();
+        let err = register_ops(&imported).unwrap_err();
+        assert!(err.message.contains("unknown operation :frob"));
+    }
+}

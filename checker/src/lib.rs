@@ -1,0 +1,29 @@
+//! faultline's history checker: decides whether a recorded run of an
+//! etcd-like store kept its promises.
+//!
+//! - [`history`]: operations, watch streams, annotations and the end state;
+//!   [`jsonl`] reads and writes them as JSON lines.
+//! - [`models`]: the etcd model, a Jepsen register and porcupine's kv.
+//! - [`linearizable`]: the linearizability engine (WGL search with a
+//!   configuration cache, greedy reads, revision-guided pruning, time and
+//!   memory bounds).
+//! - [`check_run`]: every property of a run (linearizability, watch
+//!   guarantees, serializable reads, the Kubernetes contract, end state),
+//!   named in [`rules`] and reported as a [`Report`].
+//! - [`import`] and [`command`]: Jepsen logs and EDN histories, and the
+//!   `faultline check FILE` command behind the CLI.
+
+mod check;
+pub mod command;
+pub mod history;
+pub mod import;
+pub mod jsonl;
+pub mod linearizable;
+pub mod models;
+pub mod options;
+pub mod report;
+pub mod rules;
+
+pub use check::{EtcdLinearizability, check_linearizability, check_run};
+pub use options::CheckOptions;
+pub use report::{Overall, PropertyResult, Report, SearchSummary, Verdict, Violation};

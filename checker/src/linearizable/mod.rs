@@ -1,0 +1,259 @@
+//! The linearizability engine: WGL search over any [`Model`], optionally per
+//! partition, with a time limit and a memory bound that end in `Unknown`.
+
+mod fingerprint;
+mod links;
+mod model;
+mod search;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+pub use fingerprint::{hash128, zobrist};
+pub use model::{Model, Op, Outcome};
+pub use search::{DeadEnd, Run, SearchLimits, SearchOutcome, SearchStats, Step, search};
+
+/// What the engine concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linearizability {
+    /// `order` linearizes every operation with a definite answer (per partition,
+    /// one partition after the other, when the history was partitioned).
+    Linearizable {
+        order: Vec<Step>,
+    },
+    Violation(Counterexample),
+    /// The time limit or the memory bound was reached.
+    Unknown {
+        reason: String,
+        longest_prefix: Vec<u64>,
+    },
+}
+
+/// Evidence for a violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counterexample {
+    /// The operation that could not be placed, then the ones concurrent with it.
+    pub operations: Vec<u64>,
+    /// Ids of the longest linearizable prefix, in linearization order.
+    pub longest_prefix: Vec<u64>,
+    /// The same prefix as engine steps (indices into the input).
+    pub prefix_steps: Vec<Step>,
+    /// Index (into the input) of the operation that could not be placed.
+    pub stuck: Option<usize>,
+    /// One or two sentences for humans.
+    pub explanation: String,
+    /// Which partition failed, when the history was partitioned.
+    pub partition: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckOutput {
+    pub result: Linearizability,
+    pub stats: SearchStats,
+    pub elapsed: Duration,
+    /// How many independent parts were searched (1 when not partitioned).
+    pub partitions: usize,
+}
+
+/// Checks `ops` against `model`; with `partition` the model may split the
+/// history into independent parts first.
+pub fn check<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    partition: bool,
+    limits: &SearchLimits,
+) -> CheckOutput {
+    let started = Instant::now();
+    let parts = if partition {
+        model.partition(ops)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| vec![(0..ops.len()).collect()]);
+    let mut stats = SearchStats::default();
+    // Parts are searched round-robin in growing slices, so one hard part does
+    // not hide a violation another part shows quickly.
+    let mut runs: Vec<(usize, Run<'_, M>)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| (i, Run::new(model, ops, part)))
+        .collect();
+    let mut orders: Vec<Vec<Step>> = vec![Vec::new(); parts.len()];
+    let mut slice: u64 = 1024;
+    let mut unknown: Option<(String, Vec<u64>)> = None;
+    'rounds: while !runs.is_empty() {
+        let mut i = 0;
+        while i < runs.len() {
+            let others: usize = runs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (_, r))| r.bytes())
+                .sum();
+            let (index, run) = &mut runs[i];
+            let index = *index;
+            let Some(outcome) = run.advance(slice, others, limits, &mut stats) else {
+                i += 1;
+                continue;
+            };
+            run.finish(&mut stats);
+            runs.swap_remove(i);
+            match outcome {
+                SearchOutcome::Linearizable(steps) => orders[index] = steps,
+                SearchOutcome::NotLinearizable(dead_end) => {
+                    let mut counterexample = explain(model, ops, &dead_end);
+                    if parts.len() > 1 {
+                        counterexample.partition = Some(index);
+                    }
+                    tracing::debug!(model = model.name(), ?stats, "violation found");
+                    return CheckOutput {
+                        result: Linearizability::Violation(counterexample),
+                        stats,
+                        elapsed: started.elapsed(),
+                        partitions: parts.len(),
+                    };
+                }
+                SearchOutcome::Unknown { reason, furthest } => {
+                    // The time limit and the memory bound are shared: stop.
+                    let ids = furthest.prefix.iter().map(|s| ops[s.op].id).collect();
+                    unknown = Some((reason, ids));
+                    break 'rounds;
+                }
+            }
+        }
+        slice = slice.saturating_mul(2);
+    }
+    let result = match unknown {
+        Some((reason, longest_prefix)) => Linearizability::Unknown {
+            reason,
+            longest_prefix,
+        },
+        None => Linearizability::Linearizable {
+            order: orders.concat(),
+        },
+    };
+    tracing::debug!(model = model.name(), ?stats, "linearizability checked");
+    CheckOutput {
+        result,
+        stats,
+        elapsed: started.elapsed(),
+        partitions: parts.len(),
+    }
+}
+
+/// Replays a linearization (or prefix) from the initial state; None if a step
+/// does not apply, which would be an engine bug.
+pub fn replay<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    steps: &[Step],
+) -> Option<M::State> {
+    let mut state = model.init();
+    for step in steps {
+        let op = &ops[step.op];
+        let applied = match &op.outcome {
+            Outcome::Ok(out) => model.apply(&mut state, &op.input, out),
+            Outcome::Unknown => model.apply_unknown(&mut state, &op.input, step.branch),
+        };
+        applied?;
+    }
+    Some(state)
+}
+
+/// Why an operation that fits the state still cannot go next: a pending read
+/// it would make impossible. Returns the reason and that read's index.
+fn blocked_read<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    state: &M::State,
+    stuck: usize,
+    linearized: &HashSet<usize>,
+) -> (String, Option<usize>) {
+    let pending = |i: &usize| *i != stuck && !linearized.contains(i);
+    let writes_before = |deadline: u64| {
+        (0..ops.len())
+            .filter(pending)
+            .filter(move |&i| ops[i].call <= deadline)
+            .filter(|&i| match &ops[i].outcome {
+                Outcome::Ok(out) => !model.is_read_only(&ops[i].input, out),
+                Outcome::Unknown => true,
+            })
+            .map(|i| &ops[i].input)
+    };
+    for i in (0..ops.len()).filter(pending) {
+        let read = &ops[i];
+        let Outcome::Ok(answer) = &read.outcome else {
+            continue;
+        };
+        if !model.is_read_only(&read.input, answer) {
+            continue;
+        }
+        let mut writes = writes_before(read.ret.unwrap_or(u64::MAX));
+        if !model.may_still_hold(state, &ops[stuck].input, &read.input, answer, &mut writes) {
+            let reason = format!(
+                "it fits, but then operation {} ({}) could no longer be satisfied by any order of the operations that remain",
+                read.id,
+                model.describe(&read.input, &read.outcome)
+            );
+            return (reason, Some(i));
+        }
+    }
+    (
+        "it fits the state, but no order of the concurrent operations can follow it".to_string(),
+        None,
+    )
+}
+
+fn explain<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    dead_end: &DeadEnd,
+) -> Counterexample {
+    let longest_prefix: Vec<u64> = dead_end.prefix.iter().map(|s| ops[s.op].id).collect();
+    let mut operations: Vec<u64> = dead_end.stuck.iter().map(|&i| ops[i].id).collect();
+    operations.extend(dead_end.concurrent.iter().map(|&i| ops[i].id));
+    let explanation = match (dead_end.stuck, replay(model, ops, &dead_end.prefix)) {
+        (Some(stuck), Some(mut state)) => {
+            let op = &ops[stuck];
+            let reason = match &op.outcome {
+                Outcome::Ok(out) => match model.apply(&mut state, &op.input, out) {
+                    None => model.explain(&state, &op.input, out),
+                    Some(undo) => {
+                        let linearized = dead_end.prefix.iter().map(|s| s.op).collect();
+                        let (why, read) = blocked_read(model, ops, &state, stuck, &linearized);
+                        if let Some(read) = read
+                            && !operations.contains(&ops[read].id)
+                        {
+                            operations.push(ops[read].id);
+                        }
+                        model.undo(&mut state, undo);
+                        why
+                    }
+                },
+                Outcome::Unknown => "its outcome is unknown".to_string(),
+            };
+            let others = match dead_end.concurrent.len() {
+                0 => String::new(),
+                1 => " The one operation concurrent with it cannot go first either.".to_string(),
+                n => format!(" None of the {n} operations concurrent with it can go first either."),
+            };
+            format!(
+                "The longest linearizable prefix has {} operations; after it, operation {} \
+                 (client {}: {}) cannot take effect: {reason}.{others}",
+                longest_prefix.len(),
+                op.id,
+                op.client,
+                model.describe(&op.input, &op.outcome),
+            )
+        }
+        _ => "No order of the operations is consistent with the model and real time.".to_string(),
+    };
+    Counterexample {
+        operations,
+        longest_prefix,
+        prefix_steps: dead_end.prefix.clone(),
+        stuck: dead_end.stuck,
+        explanation,
+        partition: None,
+    }
+}

@@ -1,0 +1,165 @@
+//! The sequential specification the engine checks histories against.
+
+use std::fmt::Debug;
+
+/// One operation as the engine sees it: a call, maybe a return, and what it
+/// answered (or that nobody knows whether it took effect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op<I, O> {
+    pub id: u64,
+    pub client: u64,
+    pub call: u64,
+    /// None = never returned (only meaningful for `Outcome::Unknown`).
+    pub ret: Option<u64>,
+    pub input: I,
+    pub outcome: Outcome<O>,
+}
+
+/// A definite answer, or none: an operation with an unknown outcome may or may
+/// not have taken effect, at any time after its call.
+///
+/// Operations that certainly did not take effect and say nothing about the state
+/// are left out of the engine's input altogether.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<O> {
+    Ok(O),
+    Unknown,
+}
+
+/// A sequential specification, applied in place with an undo token so large
+/// states (the etcd key space with all its versions) are never copied.
+///
+/// Contract the engine relies on:
+/// - `apply` and `apply_unknown` leave the state unchanged when they return None;
+/// - `undo` with the token of the most recent successful apply restores the state
+///   exactly (tokens are undone in reverse order);
+/// - `fingerprint` is equal for equal states and distinct (with overwhelming
+///   probability) otherwise;
+/// - `is_read_only` is true only for an (input, output) that never changes the
+///   state wherever it is valid: such operations are linearized greedily.
+pub trait Model {
+    type Input: Debug;
+    type Output: Debug;
+    type State;
+    type Undo;
+
+    /// Model name for messages ("etcd", "register", "kv").
+    fn name(&self) -> &'static str;
+
+    fn init(&self) -> Self::State;
+
+    fn is_read_only(&self, input: &Self::Input, output: &Self::Output) -> bool;
+
+    /// Whether an operation with an unknown outcome could change the state at all;
+    /// if not, it is dropped before the search.
+    fn may_have_effect(&self, _input: &Self::Input) -> bool {
+        true
+    }
+
+    /// Applies an operation with a definite output; None if the output is not
+    /// what the specification answers in this state.
+    fn apply(
+        &self,
+        state: &mut Self::State,
+        input: &Self::Input,
+        output: &Self::Output,
+    ) -> Option<Self::Undo>;
+
+    /// How many distinct effects an operation with an unknown outcome may have
+    /// (for example which lease id a grant without a requested id obtained).
+    fn unknown_branches(&self, _input: &Self::Input) -> u32 {
+        1
+    }
+
+    /// Applies effect `branch` of an operation with an unknown outcome; None if
+    /// that effect is impossible here or would change nothing.
+    fn apply_unknown(
+        &self,
+        state: &mut Self::State,
+        input: &Self::Input,
+        branch: u32,
+    ) -> Option<Self::Undo>;
+
+    /// Whether the engine should call [`Model::may_still_hold`] after each
+    /// state-changing step (it costs a scan of the pending reads).
+    fn checks_pending_reads(&self) -> bool {
+        false
+    }
+
+    /// Whether `op` (with a definite answer) fits in no configuration the
+    /// search could reach from `state` or any alternative to it: true only
+    /// when no choice of the search can change what the model answers it. A
+    /// dead end on such an operation ends the search.
+    fn hopeless(&self, _state: &Self::State, _op: &Op<Self::Input, Self::Output>) -> bool {
+        false
+    }
+
+    /// Whether a step of `last` can matter to a pending `read` at all (same
+    /// key, for kv); unrelated reads are not checked.
+    fn related(&self, _last: &Self::Input, _read: &Self::Input) -> bool {
+        true
+    }
+
+    /// Whether a pending read-only operation (`read`, answered `answer`) can still
+    /// be linearized later, given that the last step was `last` and that only
+    /// `writes` may take effect before it. Must be true whenever some order of
+    /// some of `writes` leads to a state where the answer fits; returning false
+    /// prunes the step that was just taken.
+    fn may_still_hold(
+        &self,
+        _state: &Self::State,
+        _last: &Self::Input,
+        _read: &Self::Input,
+        _answer: &Self::Output,
+        _writes: &mut dyn Iterator<Item = &Self::Input>,
+    ) -> bool {
+        true
+    }
+
+    /// The independent part of the state an operation touches (the key, for
+    /// kv), if the model can tell. Operations of different footprints must
+    /// commute and never affect each other's answers. Used for backjumping.
+    fn footprint(&self, _input: &Self::Input) -> Option<u64> {
+        None
+    }
+
+    /// Fingerprint of the part of the state `input`'s footprint covers (the
+    /// key's value, for kv), to remember which component configurations were
+    /// already found infeasible. None: not remembered.
+    fn footprint_fingerprint(&self, _state: &Self::State, _input: &Self::Input) -> Option<u128> {
+        None
+    }
+
+    /// When the next state change most likely happened, if the model can
+    /// estimate it: operations with unknown outcomes called nearest before it
+    /// are tried first.
+    fn unknown_time_hint(&self, _state: &Self::State) -> Option<u64> {
+        None
+    }
+
+    /// Order in which operations with unknown outcomes are tried (lower first).
+    fn unknown_rank(&self, _state: &Self::State, _input: &Self::Input) -> u8 {
+        0
+    }
+
+    fn undo(&self, state: &mut Self::State, undo: Self::Undo);
+
+    fn fingerprint(&self, state: &Self::State) -> u128;
+
+    /// Rough heap size of the state, for the memory bound.
+    fn state_bytes(&self, _state: &Self::State) -> usize {
+        0
+    }
+
+    /// Independent parts of the history (each a list of operation indices) that
+    /// can be checked separately, if the model allows it.
+    fn partition(&self, _ops: &[Op<Self::Input, Self::Output>]) -> Option<Vec<Vec<usize>>> {
+        None
+    }
+
+    /// One line describing an operation for humans.
+    fn describe(&self, input: &Self::Input, outcome: &Outcome<Self::Output>) -> String;
+
+    /// Why `output` cannot be the answer to `input` in `state`, for humans.
+    fn explain(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> String;
+}

@@ -1,0 +1,241 @@
+//! The linearized history: the store after replaying the linearization the
+//! engine found, with every version of every key. Watch rules, serializable
+//! reads and the Kubernetes contract ask it what the store held at a revision
+//! and which events each revision produced.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::history::{Event, EventKind, KeySpan, KeyValue, Request, Response};
+use crate::linearizable::{Model, Outcome, Step};
+
+use super::{EtcdInput, PreparedHistory, Store, Version};
+
+/// A compaction that took effect: to `revision`, when the store was at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    pub revision: i64,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LinearizedHistory {
+    store: Store,
+    events: BTreeMap<i64, Vec<Event>>,
+    compactions: Vec<Compaction>,
+    /// Operations with unknown outcomes that the linearization let take effect.
+    applied_unknown: Vec<u64>,
+    /// Leases the linearization let expire, with the revision they expired at.
+    expired_leases: Vec<(i64, i64)>,
+    /// For each revision, when the request that wrote it was called (for an
+    /// expiry: when its lease was granted).
+    written_by_call: BTreeMap<i64, u64>,
+}
+
+impl LinearizedHistory {
+    /// Replays `order`, then lets unknown writes explain events watches saw
+    /// after the last revision the client operations needed. None if a step
+    /// does not apply (an engine bug).
+    pub fn build(prepared: &PreparedHistory<'_>, order: &[Step]) -> Option<LinearizedHistory> {
+        let model = &prepared.model;
+        let mut store = model.init();
+        let mut compactions = Vec::new();
+        let mut applied_unknown = Vec::new();
+        let mut expired_leases = Vec::new();
+        let mut written_by_call = BTreeMap::new();
+        let mut used = HashSet::new();
+        for step in order {
+            let op = &prepared.ops[step.op];
+            used.insert(step.op);
+            let before = store.revision();
+            let applied = match &op.outcome {
+                Outcome::Ok(out) => model.apply(&mut store, &op.input, out),
+                Outcome::Unknown => model.apply_unknown(&mut store, &op.input, step.branch),
+            };
+            applied?;
+            if store.revision() != before {
+                written_by_call.insert(store.revision(), op.call);
+            }
+            note_effect(
+                prepared,
+                step.op,
+                &store,
+                &mut compactions,
+                &mut applied_unknown,
+                &mut expired_leases,
+            );
+        }
+        // Events watches reported beyond the last needed revision: an unknown
+        // write or an expiry that took effect at the end explains them.
+        'extend: loop {
+            let next = store.revision() + 1;
+            let Some(seen) = model.analysis().sightings.get(&next) else {
+                break;
+            };
+            for (i, op) in prepared.ops.iter().enumerate() {
+                if used.contains(&i) || op.outcome != Outcome::Unknown {
+                    continue;
+                }
+                for branch in 0..model.unknown_branches(&op.input) {
+                    let Some(mark) = model.apply_unknown(&mut store, &op.input, branch) else {
+                        continue;
+                    };
+                    let explains = store.revision() == next
+                        && seen.iter().all(|s| {
+                            store.written_at(s.key, next).is_some_and(|v| match s.kind {
+                                EventKind::Put => v.value.as_deref() == Some(s.value),
+                                EventKind::Delete => !v.is_live(),
+                            })
+                        });
+                    if explains {
+                        used.insert(i);
+                        written_by_call.insert(next, op.call);
+                        note_effect(
+                            prepared,
+                            i,
+                            &store,
+                            &mut compactions,
+                            &mut applied_unknown,
+                            &mut expired_leases,
+                        );
+                        continue 'extend;
+                    }
+                    model.undo(&mut store, mark);
+                }
+            }
+            break;
+        }
+        let events = events_of(&store);
+        Some(LinearizedHistory {
+            store,
+            events,
+            compactions,
+            applied_unknown,
+            expired_leases,
+            written_by_call,
+        })
+    }
+
+    /// When the request that wrote revision `rev` was called.
+    pub fn written_by_call(&self, rev: i64) -> Option<u64> {
+        self.written_by_call.get(&rev).copied()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The last revision of the linearized history.
+    pub fn max_revision(&self) -> i64 {
+        self.store.revision()
+    }
+
+    pub fn compactions(&self) -> &[Compaction] {
+        &self.compactions
+    }
+
+    pub fn applied_unknown(&self) -> &[u64] {
+        &self.applied_unknown
+    }
+
+    pub fn expired_leases(&self) -> &[(i64, i64)] {
+        &self.expired_leases
+    }
+
+    /// Events of one revision, in key order.
+    pub fn events_at(&self, rev: i64) -> &[Event] {
+        self.events.get(&rev).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Events with revisions in `[from, to]`, in revision then key order.
+    pub fn events_between(&self, from: i64, to: i64) -> impl Iterator<Item = &Event> {
+        self.events
+            .range(from..)
+            .take_while(move |(rev, _)| **rev <= to)
+            .flat_map(|(_, e)| e.iter())
+    }
+
+    /// The live version of `key` at `rev`.
+    pub fn get_at(&self, key: &str, rev: i64) -> Option<&Version> {
+        self.store.get_at(key, rev)
+    }
+
+    /// Live keys of `span` at `rev`.
+    pub fn range_at<'a>(
+        &'a self,
+        span: KeySpan<'a>,
+        rev: i64,
+    ) -> impl Iterator<Item = KeyValue> + 'a {
+        self.store
+            .range_at(span, rev)
+            .map(|(k, v)| v.to_key_value(k))
+    }
+}
+
+fn note_effect(
+    prepared: &PreparedHistory<'_>,
+    index: usize,
+    store: &Store,
+    compactions: &mut Vec<Compaction>,
+    applied_unknown: &mut Vec<u64>,
+    expired_leases: &mut Vec<(i64, i64)>,
+) {
+    let op = &prepared.ops[index];
+    match &op.input {
+        EtcdInput::LeaseExpiry { lease } => expired_leases.push((*lease, store.revision())),
+        EtcdInput::Request(req) => {
+            if op.outcome == Outcome::Unknown {
+                applied_unknown.push(op.id);
+            }
+            let compacted = matches!(
+                (*req, &op.outcome),
+                (Request::Compact { .. }, Outcome::Unknown)
+                    | (
+                        Request::Compact { .. },
+                        Outcome::Ok(Ok(Response::Compact(_)))
+                    )
+            );
+            if compacted {
+                compactions.push(Compaction {
+                    revision: store.compact_revision(),
+                    at: store.revision(),
+                });
+            }
+        }
+    }
+}
+
+/// The events every revision produced, derived from the versions of each key.
+fn events_of(store: &Store) -> BTreeMap<i64, Vec<Event>> {
+    let mut events: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
+    for (key, versions) in store.all_versions() {
+        for (i, v) in versions.iter().enumerate() {
+            let prev_kv = i
+                .checked_sub(1)
+                .and_then(|p| versions.get(p))
+                .filter(|p| p.is_live())
+                .map(|p| p.to_key_value(key));
+            let event = if v.is_live() {
+                Event {
+                    kind: EventKind::Put,
+                    kv: v.to_key_value(key),
+                    prev_kv,
+                }
+            } else {
+                Event {
+                    kind: EventKind::Delete,
+                    kv: KeyValue {
+                        key: key.clone(),
+                        mod_revision: v.mod_revision,
+                        ..Default::default()
+                    },
+                    prev_kv,
+                }
+            };
+            events.entry(v.mod_revision).or_default().push(event);
+        }
+    }
+    for list in events.values_mut() {
+        list.sort_by(|a, b| a.kv.key.cmp(&b.kv.key));
+    }
+    events
+}

@@ -1,0 +1,410 @@
+//! The etcd key space as the model sees it: every version of every key (so past
+//! revisions can be read), leases with their attached keys, the revision and
+//! the compact revision. Changes go through an undo log so the search can
+//! backtrack without copying, and a fingerprint is kept up to date.
+//!
+//! Compaction only moves the compact revision: old versions stay, because the
+//! checker still needs them to say what a watch should have seen.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::history::{KeySpan, KeyValue};
+use crate::linearizable::hash128;
+
+/// One version of a key; `value: None` is a tombstone (the key was deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version {
+    pub mod_revision: i64,
+    pub create_revision: i64,
+    pub version: i64,
+    pub value: Option<String>,
+    pub lease: i64,
+}
+
+impl Version {
+    pub fn is_live(&self) -> bool {
+        self.value.is_some()
+    }
+
+    pub fn to_key_value(&self, key: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_string(),
+            value: self.value.clone().unwrap_or_default(),
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+            lease: self.lease,
+        }
+    }
+
+    /// Whether a reported key-value is exactly this version.
+    pub fn matches(&self, kv: &KeyValue) -> bool {
+        self.value.as_deref() == Some(kv.value.as_str())
+            && self.mod_revision == kv.mod_revision
+            && self.create_revision == kv.create_revision
+            && self.version == kv.version
+            && self.lease == kv.lease
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub ttl: i64,
+    pub keys: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+enum UndoEntry {
+    PushedVersion(String),
+    Revision(i64),
+    Compact(i64),
+    LeaseAdded(i64),
+    LeaseRemoved(i64, Lease),
+    Attached(i64, String),
+    Detached(i64, String),
+}
+
+/// A position in the undo log to roll back to.
+pub type Mark = usize;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    keys: BTreeMap<String, Vec<Version>>,
+    leases: HashMap<i64, Lease>,
+    revision: i64,
+    compact_revision: i64,
+    /// XOR over (key, version) pairs and leases; revisions are mixed in on demand.
+    fingerprint: u128,
+    log: Vec<UndoEntry>,
+    versions: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+impl Store {
+    /// A fresh store is at revision 1, with nothing in it.
+    pub fn new() -> Self {
+        Store {
+            keys: BTreeMap::new(),
+            leases: HashMap::new(),
+            revision: 1,
+            compact_revision: 0,
+            fingerprint: 0,
+            log: Vec::new(),
+            versions: 0,
+        }
+    }
+
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    pub fn compact_revision(&self) -> i64 {
+        self.compact_revision
+    }
+
+    pub fn fingerprint(&self) -> u128 {
+        self.fingerprint ^ hash128(&(self.revision, self.compact_revision))
+    }
+
+    pub fn mark(&self) -> Mark {
+        self.log.len()
+    }
+
+    /// Whether anything changed since `mark`.
+    pub fn changed_since(&self, mark: Mark) -> bool {
+        self.log.len() > mark
+    }
+
+    /// Keys that got a new version (put or delete) after `mark`.
+    pub fn keys_written_since(&self, mark: Mark) -> impl Iterator<Item = &str> {
+        self.log[mark.min(self.log.len())..]
+            .iter()
+            .filter_map(|e| match e {
+                UndoEntry::PushedVersion(key) => Some(key.as_str()),
+                _ => None,
+            })
+    }
+
+    /// Undoes every change made after `mark`.
+    pub fn rollback(&mut self, mark: Mark) {
+        while self.log.len() > mark {
+            let Some(entry) = self.log.pop() else { break };
+            match entry {
+                UndoEntry::PushedVersion(key) => {
+                    if let Some(versions) = self.keys.get_mut(&key) {
+                        if let Some(v) = versions.pop() {
+                            self.fingerprint ^= hash128(&(key.as_str(), &v));
+                            self.versions -= 1;
+                        }
+                        if versions.is_empty() {
+                            self.keys.remove(&key);
+                        }
+                    }
+                }
+                UndoEntry::Revision(r) => self.revision = r,
+                UndoEntry::Compact(r) => self.compact_revision = r,
+                UndoEntry::LeaseAdded(id) => {
+                    if let Some(lease) = self.leases.remove(&id) {
+                        self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+                    }
+                }
+                UndoEntry::LeaseRemoved(id, lease) => {
+                    self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+                    self.leases.insert(id, lease);
+                }
+                UndoEntry::Attached(id, key) => {
+                    if let Some(l) = self.leases.get_mut(&id) {
+                        l.keys.remove(&key);
+                    }
+                }
+                UndoEntry::Detached(id, key) => {
+                    if let Some(l) = self.leases.get_mut(&id) {
+                        l.keys.insert(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The live version of a key now.
+    pub fn get(&self, key: &str) -> Option<&Version> {
+        self.keys
+            .get(key)
+            .and_then(|v| v.last())
+            .filter(|v| v.is_live())
+    }
+
+    /// The live version of a key at revision `rev`.
+    pub fn get_at(&self, key: &str, rev: i64) -> Option<&Version> {
+        self.keys.get(key).and_then(|vs| latest_at(vs, rev))
+    }
+
+    /// The last version (live or tombstone) of `key` written at or before `rev`.
+    pub fn last_write_at(&self, key: &str, rev: i64) -> Option<&Version> {
+        let vs = self.keys.get(key)?;
+        let i = vs.partition_point(|v| v.mod_revision <= rev);
+        i.checked_sub(1).and_then(|i| vs.get(i))
+    }
+
+    /// The version (live or tombstone) of `key` written exactly at `rev`.
+    pub fn written_at(&self, key: &str, rev: i64) -> Option<&Version> {
+        let vs = self.keys.get(key)?;
+        let i = vs.partition_point(|v| v.mod_revision < rev);
+        vs.get(i).filter(|v| v.mod_revision == rev)
+    }
+
+    /// Live keys in `span` at revision `rev`, in key order.
+    pub fn range_at<'a>(
+        &'a self,
+        span: KeySpan<'a>,
+        rev: i64,
+    ) -> impl Iterator<Item = (&'a String, &'a Version)> + 'a {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let bounds = match span {
+            KeySpan::Single(k) => (Included(k), Included(k)),
+            KeySpan::From(k) => (Included(k), Unbounded),
+            KeySpan::Between(s, e) if s < e => (Included(s), Excluded(e)),
+            // An empty interval: etcd returns nothing.
+            KeySpan::Between(s, _) => (Included(s), Excluded(s)),
+        };
+        self.keys
+            .range::<str, _>(bounds)
+            .filter_map(move |(k, vs)| latest_at(vs, rev).map(|v| (k, v)))
+    }
+
+    /// Every version of every key, for building the event log.
+    pub fn all_versions(&self) -> impl Iterator<Item = (&String, &[Version])> {
+        self.keys.iter().map(|(k, v)| (k, v.as_slice()))
+    }
+
+    pub fn lease(&self, id: i64) -> Option<&Lease> {
+        self.leases.get(&id)
+    }
+
+    pub fn set_revision(&mut self, rev: i64) {
+        self.log.push(UndoEntry::Revision(self.revision));
+        self.revision = rev;
+    }
+
+    pub fn set_compact_revision(&mut self, rev: i64) {
+        self.log.push(UndoEntry::Compact(self.compact_revision));
+        self.compact_revision = rev;
+    }
+
+    /// Writes `value` to `key` at revision `rev` (versions, create revision and
+    /// lease attachment as etcd computes them).
+    pub fn put(&mut self, key: &str, value: String, lease: i64, rev: i64) {
+        let (create_revision, version, old_lease) = match self.get(key) {
+            Some(v) => (v.create_revision, v.version + 1, v.lease),
+            None => (rev, 1, 0),
+        };
+        if old_lease != lease {
+            self.detach(old_lease, key);
+            self.attach(lease, key);
+        }
+        self.push_version(
+            key,
+            Version {
+                mod_revision: rev,
+                create_revision,
+                version,
+                value: Some(value),
+                lease,
+            },
+        );
+    }
+
+    /// Deletes `key` (which must be live) at revision `rev`.
+    pub fn delete(&mut self, key: &str, rev: i64) {
+        if let Some(old_lease) = self.get(key).map(|v| v.lease) {
+            self.detach(old_lease, key);
+            self.push_version(
+                key,
+                Version {
+                    mod_revision: rev,
+                    create_revision: 0,
+                    version: 0,
+                    value: None,
+                    lease: 0,
+                },
+            );
+        }
+    }
+
+    pub fn grant(&mut self, id: i64, ttl: i64) {
+        self.fingerprint ^= hash128(&("lease", id, ttl));
+        self.leases.insert(
+            id,
+            Lease {
+                ttl,
+                keys: BTreeSet::new(),
+            },
+        );
+        self.log.push(UndoEntry::LeaseAdded(id));
+    }
+
+    /// Removes a lease (its keys must have been deleted first).
+    pub fn remove_lease(&mut self, id: i64) {
+        if let Some(lease) = self.leases.remove(&id) {
+            self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+            self.log.push(UndoEntry::LeaseRemoved(id, lease));
+        }
+    }
+
+    fn push_version(&mut self, key: &str, v: Version) {
+        self.fingerprint ^= hash128(&(key, &v));
+        self.versions += 1;
+        match self.keys.get_mut(key) {
+            Some(vs) => vs.push(v),
+            None => {
+                self.keys.insert(key.to_string(), vec![v]);
+            }
+        }
+        self.log.push(UndoEntry::PushedVersion(key.to_string()));
+    }
+
+    fn attach(&mut self, lease: i64, key: &str) {
+        if lease == 0 {
+            return;
+        }
+        if let Some(l) = self.leases.get_mut(&lease)
+            && l.keys.insert(key.to_string())
+        {
+            self.log.push(UndoEntry::Attached(lease, key.to_string()));
+        }
+    }
+
+    fn detach(&mut self, lease: i64, key: &str) {
+        if lease == 0 {
+            return;
+        }
+        if let Some(l) = self.leases.get_mut(&lease)
+            && l.keys.remove(key)
+        {
+            self.log.push(UndoEntry::Detached(lease, key.to_string()));
+        }
+    }
+
+    /// Rough heap size, for the memory bound.
+    pub fn approx_bytes(&self) -> usize {
+        self.keys.len() * 96
+            + self.versions * 96
+            + self.log.capacity() * 40
+            + self.leases.len() * 96
+    }
+}
+
+fn latest_at(versions: &[Version], rev: i64) -> Option<&Version> {
+    let i = versions.partition_point(|v| v.mod_revision <= rev);
+    if i == 0 {
+        return None;
+    }
+    versions.get(i - 1).filter(|v| v.is_live())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_rollback() {
+        let mut s = Store::new();
+        let fp0 = s.fingerprint();
+        let m = s.mark();
+        s.put("a", "1".into(), 0, 2);
+        s.set_revision(2);
+        s.put("a", "2".into(), 0, 3);
+        s.set_revision(3);
+        let v = s.get("a").unwrap();
+        assert_eq!((v.create_revision, v.version, v.mod_revision), (2, 2, 3));
+        assert_eq!(s.get_at("a", 2).unwrap().value.as_deref(), Some("1"));
+        assert!(s.get_at("a", 1).is_none());
+        s.delete("a", 4);
+        s.set_revision(4);
+        assert!(s.get("a").is_none());
+        assert!(s.written_at("a", 4).is_some());
+        s.put("a", "3".into(), 0, 5);
+        assert_eq!(s.get("a").unwrap().create_revision, 5);
+        s.rollback(m);
+        assert!(s.get("a").is_none());
+        assert_eq!(s.revision(), 1);
+        assert_eq!(s.fingerprint(), fp0);
+    }
+
+    #[test]
+    fn leases_track_attached_keys() {
+        let mut s = Store::new();
+        s.grant(7, 10);
+        let m = s.mark();
+        s.put("a", "1".into(), 7, 2);
+        s.put("b", "1".into(), 7, 2);
+        assert_eq!(s.lease(7).unwrap().keys.len(), 2);
+        s.put("a", "2".into(), 0, 3);
+        assert_eq!(s.lease(7).unwrap().keys.len(), 1);
+        s.rollback(m);
+        assert!(s.lease(7).unwrap().keys.is_empty());
+    }
+
+    #[test]
+    fn range_reads_a_past_revision() {
+        let mut s = Store::new();
+        s.put("a", "1".into(), 0, 2);
+        s.put("b", "1".into(), 0, 3);
+        s.delete("a", 4);
+        let at3: Vec<_> = s
+            .range_at(KeySpan::From(""), 3)
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(at3, vec!["a", "b"]);
+        let at4: Vec<_> = s
+            .range_at(KeySpan::From(""), 4)
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(at4, vec!["b"]);
+    }
+}

@@ -1,0 +1,27 @@
+//! Bounds and switches for a check.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Wall-clock limit of the linearizability search; past it the verdict is Unknown.
+    pub timeout: Duration,
+    /// Memory the linearizability search may use; past it the verdict is Unknown.
+    pub memory_bound_bytes: usize,
+    /// Split the history into independent parts when the model allows it
+    /// (the etcd model never does: the global revision ties every key).
+    pub partition: bool,
+    /// How many further violations of one rule to list in its details.
+    pub max_reported: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            timeout: Duration::from_secs(60),
+            memory_bound_bytes: 2 << 30,
+            partition: true,
+            max_reported: 10,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Verdicts: one result per property, each a pass, a violation with its
+//! evidence, or "unknown" with the reason. Serializable so reports can embed them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Report {
+    pub results: Vec<PropertyResult>,
+    /// How the linearizability search went (absent when it did not run).
+    pub stats: Option<SearchSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyResult {
+    /// A rule name from [`crate::rules::RULES`], e.g. "watch.reliable".
+    pub property: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail(Violation),
+    /// The check could not decide (time limit, memory bound, missing input).
+    Unknown(String),
+}
+
+/// Evidence for a broken rule.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Violation {
+    pub rule: String,
+    /// One or two sentences for humans.
+    pub explanation: String,
+    /// Ids of the operations involved.
+    pub operations: Vec<u64>,
+    /// The watch involved, if any.
+    pub watch: Option<u64>,
+    /// Ids of the longest linearizable prefix, where relevant.
+    pub longest_prefix: Vec<u64>,
+    /// Rule-specific evidence (revisions, expected and observed events, ...).
+    pub details: serde_json::Value,
+}
+
+/// Counters of the linearizability search, for reports and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchSummary {
+    pub operations: usize,
+    pub partitions: usize,
+    pub elapsed_ms: f64,
+    pub iterations: u64,
+    pub backtracks: u64,
+    pub cache_entries: usize,
+    pub peak_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+impl Overall {
+    /// The command's exit code: 0 pass, 1 violation, 3 unknown.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Overall::Pass => 0,
+            Overall::Fail => 1,
+            Overall::Unknown => 3,
+        }
+    }
+}
+
+impl Verdict {
+    pub fn is_pass(&self) -> bool {
+        matches!(self, Verdict::Pass)
+    }
+
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Verdict::Fail(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Report {
+    /// Fail if any property failed, else unknown if any was undecided, else pass.
+    pub fn overall(&self) -> Overall {
+        if self
+            .results
+            .iter()
+            .any(|r| matches!(r.verdict, Verdict::Fail(_)))
+        {
+            Overall::Fail
+        } else if self
+            .results
+            .iter()
+            .any(|r| matches!(r.verdict, Verdict::Unknown(_)))
+        {
+            Overall::Unknown
+        } else {
+            Overall::Pass
+        }
+    }
+
+    /// Names of the properties that failed, in report order.
+    pub fn failed_rules(&self) -> Vec<&str> {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Fail(_)))
+            .map(|r| r.property.as_str())
+            .collect()
+    }
+
+    pub fn result(&self, property: &str) -> Option<&PropertyResult> {
+        self.results.iter().find(|r| r.property == property)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overall_prefers_failure_over_unknown() {
+        let mut report = Report {
+            results: vec![
+                PropertyResult {
+                    property: "a".into(),
+                    verdict: Verdict::Pass,
+                },
+                PropertyResult {
+                    property: "b".into(),
+                    verdict: Verdict::Unknown("timeout".into()),
+                },
+            ],
+            stats: None,
+        };
+        assert_eq!(report.overall(), Overall::Unknown);
+        report.results.push(PropertyResult {
+            property: "c".into(),
+            verdict: Verdict::Fail(Violation::default()),
+        });
+        assert_eq!(report.overall(), Overall::Fail);
+        assert_eq!(report.failed_rules(), vec!["c"]);
+        assert_eq!(report.overall().exit_code(), 1);
+        let json = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    }
+}

@@ -1,0 +1,151 @@
+//! The names of every property the checker decides, with one line each.
+
+use serde::Serialize;
+
+pub const LINEARIZABILITY: &str = "linearizability";
+pub const READS_SERIALIZABLE: &str = "reads.serializable";
+pub const WATCH_FILTER: &str = "watch.filter";
+pub const WATCH_ORDERED: &str = "watch.ordered";
+pub const WATCH_UNIQUE: &str = "watch.unique";
+pub const WATCH_ATOMIC: &str = "watch.atomic";
+pub const WATCH_BOOKMARKABLE: &str = "watch.bookmarkable";
+pub const WATCH_RELIABLE: &str = "watch.reliable";
+pub const WATCH_RESUMABLE: &str = "watch.resumable";
+pub const WATCH_PREV_KV: &str = "watch.prev-kv";
+pub const WATCH_IS_CREATE: &str = "watch.is-create";
+pub const WATCH_CANCEL_ON_COMPACTION: &str = "watch.cancel-on-compaction";
+pub const K8S_LIST_PINNED: &str = "k8s.list-pinned";
+pub const K8S_LIST_COMPLETE: &str = "k8s.list-complete";
+pub const K8S_OPTIMISTIC_WRITE: &str = "k8s.optimistic-write";
+pub const K8S_WATCH_FROM_LIST: &str = "k8s.watch-from-list";
+pub const K8S_WATCH_PREV_KV: &str = "k8s.watch-prev-kv";
+pub const K8S_WATCH_COMPACTED: &str = "k8s.watch-compacted";
+pub const K8S_BOOKMARKS: &str = "k8s.bookmarks";
+pub const END_HASHKV: &str = "end.hashkv";
+pub const END_DURABILITY: &str = "end.durability";
+pub const END_LIVENESS: &str = "end.liveness";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// Every rule, in the order reports list them.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        name: LINEARIZABILITY,
+        description: "Some order of all operations respects real time and the model (etcd, register or kv) answers every one as observed.",
+    },
+    RuleInfo {
+        name: READS_SERIALIZABLE,
+        description: "A successful serializable read at revision R returns exactly the state of the linearized history at R.",
+    },
+    RuleInfo {
+        name: WATCH_FILTER,
+        description: "A watch only delivers events on its key or range, and never an event kind it filtered out.",
+    },
+    RuleInfo {
+        name: WATCH_ORDERED,
+        description: "Event revisions never decrease on a watch.",
+    },
+    RuleInfo {
+        name: WATCH_UNIQUE,
+        description: "No event arrives twice on a watch (same revision and key; for Kubernetes watches, same revision).",
+    },
+    RuleInfo {
+        name: WATCH_ATOMIC,
+        description: "All events of one revision arrive in the same response.",
+    },
+    RuleInfo {
+        name: WATCH_BOOKMARKABLE,
+        description: "After a progress notification at R no event <= R arrives; notifications never go backwards, below the last event or below the start.",
+    },
+    RuleInfo {
+        name: WATCH_RELIABLE,
+        description: "From its first event to the last revision it reported, a watch delivers every event of the linearized history it selects, each as it happened.",
+    },
+    RuleInfo {
+        name: WATCH_RESUMABLE,
+        description: "A watch started at revision R first delivers the first selected event with revision >= R.",
+    },
+    RuleInfo {
+        name: WATCH_PREV_KV,
+        description: "A requested previous key-value, when present, is the key's state at revision - 1.",
+    },
+    RuleInfo {
+        name: WATCH_IS_CREATE,
+        description: "A put event is a create (create revision = mod revision) exactly when the key did not exist at revision - 1.",
+    },
+    RuleInfo {
+        name: WATCH_CANCEL_ON_COMPACTION,
+        description: "A watch whose start revision was compacted is cancelled with the compact revision; a compaction cancel is justified and ends the watch.",
+    },
+    RuleInfo {
+        name: K8S_LIST_PINNED,
+        description: "All pages of a list are read at the first page's revision.",
+    },
+    RuleInfo {
+        name: K8S_LIST_COMPLETE,
+        description: "A list's pages continue from the last key + \"\\0\", end with more=false and together hold exactly the keys at the list revision.",
+    },
+    RuleInfo {
+        name: K8S_OPTIMISTIC_WRITE,
+        description: "An OptimisticPut/OptimisticDelete succeeds exactly when the key's mod revision equals the expected one (0 = absent).",
+    },
+    RuleInfo {
+        name: K8S_WATCH_FROM_LIST,
+        description: "A watch after a list starts at the list revision + 1 and sees every later event exactly once, in order.",
+    },
+    RuleInfo {
+        name: K8S_WATCH_PREV_KV,
+        description: "On a Kubernetes watch asking for prev_kv, every update and delete event carries it.",
+    },
+    RuleInfo {
+        name: K8S_WATCH_COMPACTED,
+        description: "A watch after a list whose revision was already compacted is cancelled (HTTP 410 for the apiserver), never silently resumed.",
+    },
+    RuleInfo {
+        name: K8S_BOOKMARKS,
+        description: "A bookmark on a Kubernetes watch never claims a revision the store had not reached when it arrived.",
+    },
+    RuleInfo {
+        name: END_HASHKV,
+        description: "Members reporting HashKV at the same revision (and compact revision) report the same hash.",
+    },
+    RuleInfo {
+        name: END_DURABILITY,
+        description: "Every acknowledged write is in the final reads unless a later write, delete or lease expiry explains its absence.",
+    },
+    RuleInfo {
+        name: END_LIVENESS,
+        description: "After the last fault healed, a request succeeded within the liveness bound.",
+    },
+];
+
+/// Every rule, for `faultline check --list-rules` and reports.
+pub fn rules() -> &'static [RuleInfo] {
+    RULES
+}
+
+pub fn describe(name: &str) -> Option<&'static str> {
+    RULES.iter().find(|r| r.name == name).map(|r| r.description)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_described() {
+        let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+        assert!(RULES.iter().all(|r| !r.description.is_empty()));
+        assert_eq!(
+            describe(WATCH_RELIABLE).map(|d| d.contains("every event")),
+            Some(true)
+        );
+    }
+}

@@ -1,0 +1,572 @@
+//! Every watch rule and contract rule has a history that breaks that rule
+//! alone and is reported by exactly that rule's name; the end-state rules and
+//! linearizability have breaking histories too.
+
+mod support;
+
+use checker::history::{Compare, CompareResult, CompareTarget};
+use checker::history::{
+    EndState, EventKind, History, K8sTag, KeyValue, OpResult, PutRequest, RangeRequest,
+    RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse, prefix_end,
+};
+use checker::rules::*;
+use checker::{CheckOptions, Overall, Report, check_run};
+use support::build::{Builder, get, optimistic_put, put, watch_prefix};
+
+fn run(history: &History, end: &EndState) -> Report {
+    check_run(history, end, &CheckOptions::default())
+}
+
+fn failed(history: &History, end: &EndState) -> Vec<String> {
+    run(history, end)
+        .failed_rules()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// Puts, an update, a delete, a two-key transaction and a key outside the
+/// watched prefix.
+fn kv_base() -> Builder {
+    let mut b = Builder::new();
+    b.put("/a/x", "1"); // 2
+    b.put("/a/y", "1"); // 3
+    b.get("/a/x");
+    b.put("/a/x", "2"); // 4: an update
+    b.delete("/a/y"); // 5
+    b.put("/a/z", "1"); // 6
+    b.put("/b/q", "1"); // 7: not under /a/
+    b.put("/a/x", "3"); // 8
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![
+                TxnOp::Put(PutRequest {
+                    key: "/a/p".into(),
+                    value: "1".into(),
+                    ..Default::default()
+                }),
+                TxnOp::Put(PutRequest {
+                    key: "/a/q".into(),
+                    value: "1".into(),
+                    ..Default::default()
+                }),
+            ],
+            failure: vec![],
+        }),
+    ); // 9: two keys at one revision
+    b
+}
+
+/// The base history with one watch on /a/ from revision 2, altered by `change`.
+fn with_watch(prev_kv: bool, change: impl FnOnce(&mut WatchRecord)) -> (History, EndState) {
+    let b = kv_base();
+    let mut req = watch_prefix("/a/", 2);
+    req.prev_kv = prev_kv;
+    let mut w = b.watch(1, req, 1);
+    change(&mut w);
+    let (mut h, end) = b.finish();
+    h.watches.push(w);
+    (h, end)
+}
+
+/// Index of the response carrying the events of `rev`.
+fn response_at(w: &WatchRecord, rev: i64) -> usize {
+    w.responses
+        .iter()
+        .position(|r| r.events.first().is_some_and(|e| e.kv.mod_revision == rev))
+        .unwrap_or_else(|| panic!("no response at revision {rev}"))
+}
+
+#[test]
+fn a_correct_history_passes_every_rule() {
+    let (h, end) = with_watch(true, |_| {});
+    let report = run(&h, &end);
+    assert_eq!(report.overall(), Overall::Pass, "{:#?}", report.results);
+    assert_eq!(report.results.len(), RULES.len());
+}
+
+#[test]
+fn linearizability_catches_a_stale_read() {
+    let mut b = kv_base();
+    let rev = b.revision();
+    b.fake(
+        2,
+        get("/a/x"),
+        OpResult::Ok(Response::Range(RangeResponse {
+            header_revision: rev,
+            kvs: vec![KeyValue {
+                key: "/a/x".into(),
+                value: "1".into(),
+                create_revision: 2,
+                mod_revision: 2,
+                version: 1,
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        })),
+    );
+    b.put("/a/w", "1"); // the stale read is not a final read
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), vec![LINEARIZABILITY]);
+    let report = run(&h, &end);
+    let v = report
+        .result(LINEARIZABILITY)
+        .and_then(|r| r.verdict.violation())
+        .unwrap();
+    assert!(
+        v.operations.contains(&(h.operations.len() as u64 - 2)),
+        "{v:?}"
+    );
+    assert!(!v.longest_prefix.is_empty());
+    assert!(
+        v.explanation.contains("cannot take effect"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn serializable_read_must_match_its_revision() {
+    let mut b = kv_base();
+    let rev = b.revision();
+    b.fake(
+        2,
+        Request::Range(RangeRequest {
+            key: "/a/x".into(),
+            serializable: true,
+            ..Default::default()
+        }),
+        OpResult::Ok(Response::Range(RangeResponse {
+            header_revision: rev,
+            kvs: vec![KeyValue {
+                key: "/a/x".into(),
+                value: "2".into(),
+                create_revision: 2,
+                mod_revision: 4,
+                version: 2,
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        })),
+    );
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), vec![READS_SERIALIZABLE]);
+}
+
+#[test]
+fn watch_filter() {
+    let (h, end) = with_watch(false, |w| {
+        // The put of /b/q at revision 7, delivered in its own response.
+        let at = response_at(w, 6) + 1;
+        w.responses.insert(
+            at,
+            WatchResponse {
+                at: w.responses[at - 1].at,
+                header_revision: 7,
+                events: vec![checker::history::Event {
+                    kind: EventKind::Put,
+                    kv: KeyValue {
+                        key: "/b/q".into(),
+                        value: "1".into(),
+                        create_revision: 7,
+                        mod_revision: 7,
+                        version: 1,
+                        lease: 0,
+                    },
+                    prev_kv: None,
+                }],
+                ..Default::default()
+            },
+        );
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_FILTER]);
+}
+
+#[test]
+fn watch_ordered() {
+    let (h, end) = with_watch(false, |w| {
+        // Revision 5's events arrive before revision 4's.
+        let (i, j) = (response_at(w, 4), response_at(w, 5));
+        let events_i = std::mem::take(&mut w.responses[i].events);
+        let events_j = std::mem::replace(&mut w.responses[j].events, events_i);
+        w.responses[i].events = events_j;
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_ORDERED]);
+}
+
+#[test]
+fn watch_unique() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 4);
+        let dup = w.responses[i].events[0].clone();
+        w.responses[i].events.push(dup);
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_UNIQUE]);
+}
+
+#[test]
+fn watch_atomic() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 9);
+        let second = w.responses[i].events.pop().unwrap();
+        let mut split = w.responses[i].clone();
+        split.events = vec![second];
+        w.responses.insert(i + 1, split);
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_ATOMIC]);
+}
+
+#[test]
+fn watch_bookmarkable() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 4);
+        let at = w.responses[i - 1].at;
+        w.responses.insert(
+            i,
+            WatchResponse {
+                at,
+                header_revision: 4,
+                progress_notify: true,
+                ..Default::default()
+            },
+        );
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_BOOKMARKABLE]);
+}
+
+#[test]
+fn watch_reliable() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 5);
+        w.responses.remove(i);
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_RELIABLE]);
+    let report = run(&h, &end);
+    let v = report
+        .result(WATCH_RELIABLE)
+        .and_then(|r| r.verdict.violation())
+        .unwrap();
+    assert_eq!(v.watch, Some(1));
+    assert!(
+        v.explanation.contains("never delivered delete \"/a/y\"@5"),
+        "{}",
+        v.explanation
+    );
+}
+
+#[test]
+fn watch_resumable() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 2);
+        w.responses.remove(i);
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_RESUMABLE]);
+}
+
+#[test]
+fn watch_prev_kv() {
+    let (h, end) = with_watch(true, |w| {
+        let i = response_at(w, 4);
+        if let Some(p) = w.responses[i].events[0].prev_kv.as_mut() {
+            p.value = "not what it was".into();
+        }
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_PREV_KV]);
+}
+
+#[test]
+fn watch_is_create() {
+    let (h, end) = with_watch(false, |w| {
+        let i = response_at(w, 4);
+        w.responses[i].events[0].kv.create_revision = 4;
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_IS_CREATE]);
+}
+
+#[test]
+fn watch_cancel_on_compaction_must_be_justified() {
+    let (h, end) = with_watch(false, |w| {
+        let at = w.responses.last().map_or(0, |r| r.at) + 1;
+        w.responses.push(WatchResponse {
+            at,
+            header_revision: 9,
+            canceled: true,
+            compact_revision: 3,
+            cancel_reason: "mvcc: required revision has been compacted".into(),
+            ..Default::default()
+        });
+    });
+    assert_eq!(failed(&h, &end), vec![WATCH_CANCEL_ON_COMPACTION]);
+}
+
+#[test]
+fn watch_on_a_compacted_revision_must_be_cancelled() {
+    let mut b = kv_base();
+    b.run(1, Request::Compact { revision: 6 });
+    b.put("/a/x", "4"); // 10: the compaction is behind any member at 10
+    let w = b.watch(1, watch_prefix("/a/", 3), b.revision());
+    let (mut h, end) = b.finish();
+    h.watches.push(w);
+    assert_eq!(failed(&h, &end), vec![WATCH_CANCEL_ON_COMPACTION]);
+    // Cancelled as it should be: fine.
+    let mut w = h.watches.pop().unwrap();
+    w.responses.truncate(1);
+    w.responses.push(WatchResponse {
+        at: w.responses[0].at + 1,
+        header_revision: 10,
+        canceled: true,
+        compact_revision: 6,
+        ..Default::default()
+    });
+    h.watches.push(w);
+    assert!(failed(&h, &end).is_empty());
+}
+
+/// Pods listed in two pages at revision 4, then changed, with optimistic writes.
+struct K8s {
+    b: Builder,
+    list_revision: i64,
+}
+
+fn k8s_base(page_two: impl FnOnce(&mut RangeRequest)) -> K8s {
+    let mut b = Builder::new();
+    for pod in ["/pods/a", "/pods/b", "/pods/c"] {
+        b.put(pod, "v1");
+    }
+    let list_revision = b.revision();
+    let page0 = Request::Range(RangeRequest {
+        key: "/pods/".into(),
+        range_end: prefix_end("/pods/"),
+        limit: 2,
+        ..Default::default()
+    });
+    b.run_tagged(4, page0, Some(K8sTag::ListPage { list: 1, page: 0 }));
+    let mut page1 = RangeRequest {
+        key: "/pods/b\0".into(),
+        range_end: prefix_end("/pods/"),
+        limit: 2,
+        revision: list_revision,
+        ..Default::default()
+    };
+    page_two(&mut page1);
+    b.run_tagged(
+        4,
+        Request::Range(page1),
+        Some(K8sTag::ListPage { list: 1, page: 1 }),
+    );
+    b.put("/pods/a", "v2"); // 5
+    b.delete("/pods/b"); // 6
+    b.put("/pods/d", "v1"); // 7
+    b.run_tagged(
+        5,
+        optimistic_put("/pods/c", "v2", 4),
+        Some(K8sTag::OptimisticPut {
+            expected_mod_revision: 4,
+        }),
+    ); // 8: succeeds
+    b.run_tagged(
+        5,
+        optimistic_put("/pods/c", "v3", 4),
+        Some(K8sTag::OptimisticPut {
+            expected_mod_revision: 4,
+        }),
+    ); // fails, returns the object at 8
+    K8s { b, list_revision }
+}
+
+fn k8s_watch(k: &K8s, start: i64) -> WatchRecord {
+    let mut req = watch_prefix("/pods/", start);
+    req.prev_kv = true;
+    req.progress_notify = true;
+    let mut w = k.b.watch(1, req, k.list_revision);
+    w.k8s_list = Some(1);
+    w
+}
+
+fn k8s_history(k: K8s, w: WatchRecord) -> (History, EndState) {
+    let (mut h, end) = k.b.finish();
+    h.watches.push(w);
+    (h, end)
+}
+
+#[test]
+fn a_correct_kubernetes_history_passes_every_rule() {
+    let k = k8s_base(|_| {});
+    let w = k8s_watch(&k, k.list_revision + 1);
+    let (h, end) = k8s_history(k, w);
+    let report = run(&h, &end);
+    assert_eq!(report.overall(), Overall::Pass, "{:#?}", report.results);
+}
+
+#[test]
+fn k8s_list_pinned() {
+    // The second page reads "now"; nothing changed in between, so its content is right.
+    let k = k8s_base(|p| p.revision = 0);
+    let w = k8s_watch(&k, k.list_revision + 1);
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_LIST_PINNED]);
+}
+
+#[test]
+fn k8s_list_complete() {
+    // The second page skips /pods/c.
+    let k = k8s_base(|p| p.key = "/pods/c\0".into());
+    let w = k8s_watch(&k, k.list_revision + 1);
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_LIST_COMPLETE]);
+}
+
+#[test]
+fn k8s_optimistic_write() {
+    let mut k = k8s_base(|_| {});
+    // Tagged as expecting mod revision 99, but the transaction compares the
+    // version (which holds): it succeeds although the mod revision differs.
+    let txn = Request::Txn(TxnRequest {
+        compare: vec![Compare {
+            key: "/pods/d".into(),
+            range_end: String::new(),
+            target: CompareTarget::Version(1),
+            result: CompareResult::Equal,
+        }],
+        success: vec![TxnOp::Put(PutRequest {
+            key: "/pods/d".into(),
+            value: "v2".into(),
+            ..Default::default()
+        })],
+        failure: vec![],
+    });
+    k.b.run_tagged(
+        5,
+        txn,
+        Some(K8sTag::OptimisticPut {
+            expected_mod_revision: 99,
+        }),
+    );
+    let w = k8s_watch(&k, k.list_revision + 1);
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_OPTIMISTIC_WRITE]);
+}
+
+#[test]
+fn k8s_watch_from_list() {
+    let k = k8s_base(|_| {});
+    let w = k8s_watch(&k, k.list_revision + 2);
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_WATCH_FROM_LIST]);
+}
+
+#[test]
+fn k8s_watch_prev_kv() {
+    let k = k8s_base(|_| {});
+    let mut w = k8s_watch(&k, k.list_revision + 1);
+    // The update of /pods/a at revision 5 loses its previous object.
+    let i = response_at(&w, 5);
+    w.responses[i].events[0].prev_kv = None;
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_WATCH_PREV_KV]);
+}
+
+#[test]
+fn k8s_watch_compacted() {
+    let mut k = k8s_base(|_| {});
+    k.b.run(1, Request::Compact { revision: 6 });
+    k.b.put("/other", "1");
+    let mut req = watch_prefix("/pods/", k.list_revision + 1);
+    req.prev_kv = true;
+    let mut w = k.b.watch(1, req, k.b.revision());
+    w.k8s_list = Some(1);
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_WATCH_COMPACTED]);
+}
+
+#[test]
+fn k8s_bookmarks() {
+    let k = k8s_base(|_| {});
+    let mut w = k8s_watch(&k, k.list_revision + 1);
+    let at = w.responses.last().map_or(0, |r| r.at) + 1;
+    w.responses.push(WatchResponse {
+        at,
+        header_revision: k.b.revision() + 5,
+        progress_notify: true,
+        ..Default::default()
+    });
+    let (h, end) = k8s_history(k, w);
+    assert_eq!(failed(&h, &end), vec![K8S_BOOKMARKS]);
+}
+
+#[test]
+fn end_hashkv() {
+    let (h, mut end) = with_watch(false, |_| {});
+    if let Some(hash) = end.members[1].hash_kv.as_mut() {
+        hash.hash = 8;
+    }
+    assert_eq!(failed(&h, &end), vec![END_HASHKV]);
+    end.members.iter_mut().for_each(|m| m.hash_kv = None);
+    let report = run(&h, &end);
+    assert!(matches!(
+        report.result(END_HASHKV).map(|r| &r.verdict),
+        Some(checker::Verdict::Unknown(_))
+    ));
+}
+
+#[test]
+fn end_durability() {
+    let mut b = Builder::new();
+    b.put("k", "1"); // 2
+    b.put("k", "2"); // 3
+    // The final read has lost the second write.
+    b.fake(
+        3,
+        get("k"),
+        OpResult::Ok(Response::Range(RangeResponse {
+            header_revision: 3,
+            kvs: vec![KeyValue {
+                key: "k".into(),
+                value: "1".into(),
+                create_revision: 2,
+                mod_revision: 2,
+                version: 1,
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        })),
+    );
+    let h = b.history.clone();
+    let end = EndState::default();
+    let failed = failed(&h, &end);
+    assert!(failed.contains(&END_DURABILITY.to_string()), "{failed:?}");
+    assert!(failed.contains(&LINEARIZABILITY.to_string()), "{failed:?}");
+}
+
+#[test]
+fn end_liveness() {
+    let (h, mut end) = with_watch(false, |_| {});
+    let last = h.operations.iter().filter_map(|o| o.ret).max().unwrap_or(0);
+    end.heal_time = Some(last + 1);
+    end.liveness_bound = 100;
+    assert_eq!(failed(&h, &end), vec![END_LIVENESS]);
+    end.first_success_after_heal = Some(last + 50);
+    assert!(failed(&h, &end).is_empty());
+}
+
+#[test]
+fn optimistic_put_is_recorded_as_expected() {
+    // The base scenario's own optimistic writes: one succeeded, one failed.
+    let k = k8s_base(|_| {});
+    let ops = &k.b.history.operations;
+    let results: Vec<bool> = ops
+        .iter()
+        .filter(|o| matches!(o.k8s, Some(K8sTag::OptimisticPut { .. })))
+        .filter_map(|o| match &o.result {
+            OpResult::Ok(Response::Txn(t)) => Some(t.succeeded),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, vec![true, false]);
+    assert!(ops.iter().any(|o| o.request == put("/pods/d", "v1")));
+}

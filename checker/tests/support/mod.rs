@@ -1,0 +1,6 @@
+//! Shared by the integration tests and the benchmark.
+#![allow(dead_code)]
+
+pub mod brute;
+pub mod build;
+pub mod generate;
