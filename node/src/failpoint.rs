@@ -122,6 +122,10 @@ pub const FAILPOINTS: &[(&str, &str)] = &[
         "beforeStorageMigrate",
         "versions: before the storage version is migrated to the cluster version",
     ),
+    (
+        "applyBeforeForcedSnapshot",
+        "versions: after a lowered cluster version is applied, before the snapshot it forces",
+    ),
 ];
 
 /// What an armed failpoint does when reached.

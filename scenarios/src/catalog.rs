@@ -21,6 +21,19 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/disk-faults.toml"),
     ),
     (
+        "downgrade-3.5.toml",
+        include_str!("../catalog/downgrade-3.5.toml"),
+    ),
+    (
+        "downgrade-cancel.toml",
+        include_str!("../catalog/downgrade-cancel.toml"),
+    ),
+    (
+        "downgrade-faults.toml",
+        include_str!("../catalog/downgrade-faults.toml"),
+    ),
+    ("downgrade.toml", include_str!("../catalog/downgrade.toml")),
+    (
         "failpoints.toml",
         include_str!("../catalog/failpoints.toml"),
     ),
@@ -47,6 +60,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
     ("pause.toml", include_str!("../catalog/pause.toml")),
     (
+        "rolling-upgrade.toml",
+        include_str!("../catalog/rolling-upgrade.toml"),
+    ),
+    (
         "single-member.toml",
         include_str!("../catalog/single-member.toml"),
     ),
@@ -55,6 +72,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/snapshot-catchup.toml"),
     ),
     ("swarm.toml", include_str!("../catalog/swarm.toml")),
+    (
+        "version-refusals.toml",
+        include_str!("../catalog/version-refusals.toml"),
+    ),
     (
         "watch-heavy.toml",
         include_str!("../catalog/watch-heavy.toml"),

@@ -36,6 +36,28 @@ enum Command {
     Check(CheckArgs),
     /// Measure simulation speed: messages and simulated seconds per wall second.
     Bench(BenchArgs),
+    /// Migrate a data directory's storage to another version (offline).
+    Migrate(MigrateArgs),
+    /// Show a data directory's storage version, WAL minimal version, revision and members.
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// X.Y, e.g. 3.6
+    #[arg(long)]
+    target_version: String,
+    /// Migrate even when the WAL holds entries newer than the target.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    #[arg(long)]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -86,6 +108,10 @@ struct ReplayArgs {
     /// Also write the history and end state as JSON lines (`faultline check` reads them).
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Write each member's simulated disk out as real files under DIR/m<id>/
+    /// (for `faultline inspect` and `faultline migrate`).
+    #[arg(long)]
+    dump_data: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -121,6 +147,8 @@ pub fn main() -> Result<u8> {
         Command::List { what } => list(&what),
         Command::Check(args) => check(args),
         Command::Bench(args) => bench(args),
+        Command::Migrate(args) => migrate(args),
+        Command::Inspect(args) => inspect(args),
     }
 }
 
@@ -214,6 +242,7 @@ fn run(args: RunArgs) -> Result<u8> {
             timeout: Duration::from_secs(args.check_timeout),
             ..Default::default()
         },
+        collect_files: false,
     };
     let jobs: Vec<Job> = scenarios
         .iter()
@@ -275,9 +304,13 @@ fn replay(args: ReplayArgs) -> Result<u8> {
     let scenario = catalog::load(&args.scenario).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
     let opts = RunOptions {
         bugs: parse_bugs(&args.bugs)?,
+        collect_files: args.dump_data.is_some(),
         ..Default::default()
     };
     let result = scenarios::run(&scenario, args.seed, &opts);
+    if let Some(dir) = &args.dump_data {
+        dump_data(dir, &result)?;
+    }
     let mut text = Vec::new();
     result.trace.write_text(&mut text)?;
     match &args.trace {
@@ -411,4 +444,81 @@ fn bench(args: BenchArgs) -> Result<u8> {
     );
     println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn dump_data(dir: &std::path::Path, result: &RunResult) -> Result<()> {
+    for (member, files) in &result.member_files {
+        let root = dir.join(format!("m{member}"));
+        for (path, bytes) in files {
+            let full = root.join(path);
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("--dump-data {}: cannot create", parent.display()))?;
+            }
+            std::fs::write(&full, bytes)
+                .with_context(|| format!("--dump-data {}: cannot write", full.display()))?;
+        }
+        eprintln!("m{member}: {} files in {}", files.len(), root.display());
+    }
+    Ok(())
+}
+
+fn data_dir(path: &std::path::Path) -> Result<node::disk::DiskRef> {
+    if !path.is_dir() {
+        bail!("--data-dir {}: not a directory", path.display());
+    }
+    if !path.join("wal").is_dir() || !path.join("db").is_file() {
+        bail!(
+            "--data-dir {}: not a member data directory (expected wal/ and db)",
+            path.display()
+        );
+    }
+    Ok(std::sync::Arc::new(node::real_disk::RealDisk::new(path)))
+}
+
+fn migrate(args: MigrateArgs) -> Result<u8> {
+    let target: node::version::Version = args
+        .target_version
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--target-version: {e}"))?;
+    if !target.is_supported() {
+        bail!("--target-version: {target} is not a version this binary knows (3.5, 3.6, 3.7)");
+    }
+    let disk = data_dir(&args.data_dir)?;
+    let rt = madsim::runtime::Runtime::new();
+    match rt.block_on(node::migrate::migrate(disk, target, args.force)) {
+        Ok(m) => {
+            let steps: Vec<String> = m.steps.iter().map(|(a, b)| format!("{a}->{b}")).collect();
+            println!(
+                "migrated {} from {} to {} ({}){}",
+                args.data_dir.display(),
+                m.from,
+                m.to,
+                if steps.is_empty() {
+                    "nothing to do".to_string()
+                } else {
+                    steps.join(", ")
+                },
+                if m.forced {
+                    " despite newer WAL entries (--force)"
+                } else {
+                    ""
+                }
+            );
+            Ok(0)
+        }
+        Err(e) => bail!("migrate {}: {e}", args.data_dir.display()),
+    }
+}
+
+fn inspect(args: InspectArgs) -> Result<u8> {
+    let disk = data_dir(&args.data_dir)?;
+    let rt = madsim::runtime::Runtime::new();
+    match rt.block_on(node::migrate::inspect(disk)) {
+        Ok(i) => {
+            println!("{i}");
+            Ok(0)
+        }
+        Err(e) => bail!("inspect {}: {e}", args.data_dir.display()),
+    }
 }

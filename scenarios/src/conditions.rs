@@ -12,6 +12,8 @@ pub enum Condition {
     LaggingAtLeast(u64),
     DowngradeEnabled,
     ClusterVersion(Version),
+    /// Every running member reports this storage version.
+    StorageVersion(Version),
     LeaderKnown,
 }
 
@@ -31,8 +33,12 @@ pub fn parse(s: &str) -> Result<Condition, String> {
             .parse()
             .map(Condition::ClusterVersion)
             .map_err(|e: node::version::ParseVersionError| e.to_string()),
+        ["storage_version", "==", v] => v
+            .parse()
+            .map(Condition::StorageVersion)
+            .map_err(|e: node::version::ParseVersionError| e.to_string()),
         _ => Err(format!(
-            "expected one of `revision >= N`, `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`, `leader_known`; got {s:?}"
+            "expected one of `revision >= N`, `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`, `storage_version == X.Y`, `leader_known`; got {s:?}"
         )),
     }
 }
@@ -54,6 +60,9 @@ pub async fn holds(world: &World, members: &[u64], cond: &str) -> bool {
         }
         Condition::DowngradeEnabled => st.iter().any(|(_, s)| s.downgrade_enabled),
         Condition::ClusterVersion(v) => st.iter().any(|(_, s)| s.cluster_version == v.to_string()),
+        Condition::StorageVersion(v) => {
+            !st.is_empty() && st.iter().all(|(_, s)| s.storage_version == v.to_string())
+        }
         Condition::LeaderKnown => st.iter().any(|(_, s)| s.leader != 0),
     }
 }

@@ -66,6 +66,8 @@ pub struct RunResult {
     pub failpoints_reached: BTreeMap<String, u64>,
     /// The scenario as run (after swarm mode drew its variant).
     pub effective: Scenario,
+    /// Each member's files, when asked for.
+    pub member_files: Vec<(u64, MemberFiles)>,
 }
 
 impl RunResult {
@@ -94,7 +96,12 @@ impl RunResult {
 pub struct RunOptions {
     pub bugs: BugSet,
     pub check: CheckOptions,
+    /// Keep every member's files at the end of the run (`--dump-data`).
+    pub collect_files: bool,
 }
+
+/// One member's files at the end of a run: path -> content.
+pub type MemberFiles = BTreeMap<String, Vec<u8>>;
 
 /// What the simulation hands back for checking.
 struct SimOutput {
@@ -104,7 +111,9 @@ struct SimOutput {
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
     unexpected_exits: Vec<(u64, String)>,
+    engine_violations: Vec<(String, String)>,
     messages: u64,
+    member_files: Vec<(u64, MemberFiles)>,
 }
 
 /// Shared state of the engine's tasks during one run.
@@ -118,6 +127,10 @@ struct Control {
     disk_faulted: Mutex<BTreeSet<u64>>,
     /// Members with a disk fault active now (the supervisor leaves them down).
     disk_fault_active: Mutex<BTreeSet<u64>>,
+    /// Refusals the plan expected: (member, message), not failures.
+    expected_refusals: Mutex<Vec<(u64, String)>>,
+    /// Violations the engine itself found (rule, explanation).
+    violations: Mutex<Vec<(String, String)>>,
     /// Members removed from the cluster.
     removed: Mutex<BTreeSet<u64>>,
     faults_applied: Mutex<Vec<String>>,
@@ -229,7 +242,8 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     let started = Instant::now();
     let sc = effective.clone();
     let bugs = opts.bugs.clone();
-    let outcome = sim::run_seed(seed, move |world| simulate(world, sc, seed, bugs));
+    let collect = opts.collect_files;
+    let outcome = sim::run_seed(seed, move |world| simulate(world, sc, seed, bugs, collect));
     let sim_wall = started.elapsed();
     let check_started = Instant::now();
     let (output, info) = match outcome {
@@ -240,6 +254,9 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     report
         .results
         .push(exits_property(&output.unexpected_exits));
+    report
+        .results
+        .push(refusals_property(&output.engine_violations));
     let check_ms = check_started.elapsed().as_millis() as u64;
     let stats = RunStats {
         ops: output.history.operations.len(),
@@ -276,6 +293,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         faults_applied: output.faults_applied,
         failpoints_reached: output.failpoints_reached,
         effective,
+        member_files: output.member_files,
     }
 }
 
@@ -293,6 +311,23 @@ fn exits_property(exits: &[(u64, String)]) -> PropertyResult {
     };
     PropertyResult {
         property: "member.no-unexpected-exit".into(),
+        verdict,
+    }
+}
+
+fn refusals_property(violations: &[(String, String)]) -> PropertyResult {
+    let rule = "version.expected-refusal";
+    let found: Vec<&(String, String)> = violations.iter().filter(|(r, _)| r == rule).collect();
+    let verdict = match found.first() {
+        None => Verdict::Pass,
+        Some((_, explanation)) => Verdict::Fail(Violation {
+            rule: rule.into(),
+            explanation: explanation.clone(),
+            ..Default::default()
+        }),
+    };
+    PropertyResult {
+        property: rule.into(),
         verdict,
     }
 }
@@ -335,6 +370,7 @@ fn panicked(
         faults_applied: Vec::new(),
         failpoints_reached: BTreeMap::new(),
         effective: effective.clone(),
+        member_files: Vec::new(),
     }
 }
 
@@ -359,7 +395,13 @@ fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
         .collect()
 }
 
-async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet) -> SimOutput {
+async fn simulate(
+    world: Arc<World>,
+    scenario: Scenario,
+    seed: u64,
+    bugs: BugSet,
+    collect_files: bool,
+) -> SimOutput {
     let recorder = Recorder::with_trace(world.trace.clone());
     for config in member_configs(&scenario, &bugs) {
         world.start_member(config);
@@ -372,6 +414,8 @@ async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet
         knobs: scenario.cluster.knobs.clone(),
         disk_faulted: Mutex::new(BTreeSet::new()),
         disk_fault_active: Mutex::new(BTreeSet::new()),
+        expected_refusals: Mutex::new(Vec::new()),
+        violations: Mutex::new(Vec::new()),
         removed: Mutex::new(BTreeSet::new()),
         faults_applied: Mutex::new(Vec::new()),
         next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
@@ -435,12 +479,15 @@ async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet
 
     let unexpected_exits = {
         let faulted = ctl.disk_faulted.lock().clone();
+        let expected = ctl.expected_refusals.lock().clone();
         world
             .fatal_exits()
             .into_iter()
             .filter(|(m, _)| !faulted.contains(m))
+            .filter(|exit| !expected.contains(exit))
             .collect()
     };
+    let engine_violations = ctl.violations.lock().clone();
     let failpoints_reached = world
         .failpoints_reached()
         .into_iter()
@@ -454,7 +501,17 @@ async fn simulate(world: Arc<World>, scenario: Scenario, seed: u64, bugs: BugSet
         faults_applied,
         failpoints_reached,
         unexpected_exits,
+        engine_violations,
         messages: world.net.messages(),
+        member_files: if collect_files {
+            world
+                .member_nodes()
+                .into_iter()
+                .map(|(m, node)| (m, world.disk.files(node)))
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -917,17 +974,29 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                 ctl.healed(kind, format!("m{m}"));
             }
         }
-        Fault::SwapVersion { target, version } => {
+        Fault::SwapVersion {
+            target,
+            version,
+            expect_refusal,
+        } => {
             for m in ctl.resolve(target).await {
-                ctl.note(kind, format!("m{m} -> {version}"));
+                let Some(previous) = world.version(m) else {
+                    continue;
+                };
+                ctl.note(kind, format!("m{m} {previous} -> {version}"));
                 world.stop(m);
                 wait_down(&world, m).await;
                 world.reconfigure(m, |c| c.version = version);
                 world.restart(m);
+                if expect_refusal && refused(&ctl, m, &format!("m{m} started as {version}")).await {
+                    // The operator's way out: the previous binary again.
+                    world.reconfigure(m, |c| c.version = previous);
+                    world.restart(m);
+                }
                 ctl.healed(kind, format!("m{m}"));
             }
         }
-        Fault::RollingUpgrade { version } => {
+        Fault::RollingUpgrade { version } | Fault::RollingDowngrade { version } => {
             ctl.note(kind, format!("to {version}"));
             let running = ctl.running();
             let leader = cluster::leader(&world, &running).await;
@@ -945,9 +1014,59 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                 wait_down(&world, m).await;
                 world.reconfigure(m, |c| c.version = version);
                 world.restart(m);
-                ctl.hold(Duration::from_millis(500)).await;
+                ctl.hold(Duration::from_millis(700)).await;
             }
             ctl.healed(kind, format!("to {version}"));
+        }
+        Fault::JoinMember {
+            version,
+            expect_refusal,
+        } => {
+            let new_id = {
+                let mut next = ctl.next_member_id.lock();
+                let id = *next;
+                *next += 1;
+                id
+            };
+            ctl.note(kind, format!("m{new_id} version {version}"));
+            let add = MemberAddRequest {
+                id: new_id,
+                ip: member_ip(new_id).to_string(),
+                is_learner: false,
+            };
+            if ctl
+                .to_leader(client_request::Body::MemberAdd(add))
+                .await
+                .is_ok()
+                && let Some(template) = ctl.members().first().and_then(|m| world.config(*m))
+            {
+                let mut config = template;
+                config.id = new_id;
+                config.version = version;
+                config.join_existing = true;
+                config.peers = ctl
+                    .members()
+                    .into_iter()
+                    .chain([new_id])
+                    .map(|id| Peer {
+                        id,
+                        ip: member_ip(id),
+                    })
+                    .collect();
+                world.start_member(config);
+                if expect_refusal
+                    && refused(&ctl, new_id, &format!("m{new_id} joined as {version}")).await
+                {
+                    // The operator removes the member that cannot serve.
+                    let _ = ctl
+                        .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                            id: new_id,
+                        }))
+                        .await;
+                    ctl.removed.lock().insert(new_id);
+                }
+            }
+            ctl.healed(kind, format!("m{new_id}"));
         }
         Fault::DowngradeEnable { version } => {
             ctl.note(kind, format!("to {version}"));
@@ -977,6 +1096,66 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             world.trace.record("engine", "downgrade", detail);
             ctl.healed(kind, format!("to {version}"));
         }
+        Fault::OfflineMigrate {
+            target,
+            version,
+            force,
+            expect_refusal,
+        } => {
+            for m in ctl.resolve(target).await {
+                let (Some(node), Some(previous)) = (world.member_node(m), world.version(m)) else {
+                    continue;
+                };
+                ctl.note(kind, format!("m{m} to {version} force={force}"));
+                world.stop(m);
+                wait_down(&world, m).await;
+                let disk: node::disk::DiskRef = Arc::new(world.disk.disk_for(node));
+                let outcome = node::migrate::migrate(disk.clone(), version, force).await;
+                let detail = match &outcome {
+                    Ok(mig) => format!(
+                        "m{m} migrated {} -> {} steps={:?} forced={}",
+                        mig.from, mig.to, mig.steps, mig.forced
+                    ),
+                    Err(e) => format!("m{m} refused: {e}"),
+                };
+                world.trace.record("engine", "migrate", detail);
+                match outcome {
+                    // The operator starts the member as the version its data is now.
+                    Ok(_) => {
+                        world.reconfigure(m, |c| c.version = version);
+                        world.restart(m);
+                        if expect_refusal
+                            && refused(
+                                &ctl,
+                                m,
+                                &format!("m{m} started as {version} after migrating"),
+                            )
+                            .await
+                        {
+                            // Undo: migrate back and start the previous binary.
+                            let back = node::migrate::migrate(disk, previous, true).await;
+                            world.trace.record(
+                                "engine",
+                                "migrate",
+                                format!("m{m} back to {previous}: {:?}", back.map(|b| b.steps)),
+                            );
+                            world.reconfigure(m, |c| c.version = previous);
+                            world.restart(m);
+                        }
+                    }
+                    Err(e) => {
+                        if !expect_refusal {
+                            ctl.violations.lock().push((
+                                "version.expected-refusal".into(),
+                                format!("offline migration of m{m} to {version} was refused unexpectedly: {e}"),
+                            ));
+                        }
+                        world.restart(m);
+                    }
+                }
+                ctl.healed(kind, format!("m{m}"));
+            }
+        }
         Fault::DowngradeCancel => {
             ctl.note(kind, String::new());
             let cancel = DowngradeRequest {
@@ -991,6 +1170,39 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             ctl.healed(kind, String::new());
         }
     }
+}
+
+/// Messages of a member refusing to run on data or in a cluster it is too
+/// old for.
+const REFUSALS: &[&str] = &[
+    "failed to validate schema",
+    "invalid downgrade",
+    "cannot downgrade storage",
+];
+
+/// Waits for the member to refuse to start, as the plan expects. A refusal
+/// is recorded as expected; no refusal is a violation.
+async fn refused(ctl: &Control, m: u64, what: &str) -> bool {
+    let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+    while madsim::time::Instant::now() < deadline {
+        if let Some(MemberStatus::Exited(ExitReason::Fatal(msg))) = ctl.world.status(m) {
+            if REFUSALS.iter().any(|r| msg.contains(r)) {
+                ctl.expected_refusals.lock().push((m, msg));
+                return true;
+            }
+            ctl.violations.lock().push((
+                "version.expected-refusal".into(),
+                format!("{what}: expected a clean refusal, got: {msg}"),
+            ));
+            return false;
+        }
+        madsim::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctl.violations.lock().push((
+        "version.expected-refusal".into(),
+        format!("{what}: the member should have refused to start, but it runs"),
+    ));
+    false
 }
 
 async fn wait_down(world: &World, m: u64) {

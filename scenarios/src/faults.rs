@@ -148,19 +148,40 @@ pub enum Fault {
     Defrag {
         target: Target,
     },
-    /// Restart the target as another version (one member of a rolling upgrade).
+    /// Restart the target as another version (one member of a rolling
+    /// change). With `expect_refusal` the new binary must refuse to start;
+    /// the operator then starts the old one again.
     SwapVersion {
         target: Target,
         version: Version,
+        expect_refusal: bool,
     },
-    /// Rolling upgrade of every member, leader last.
+    /// Restart every member as `version`, leader last.
     RollingUpgrade {
         version: Version,
+    },
+    /// The same, to an older version (after a downgrade was enabled).
+    RollingDowngrade {
+        version: Version,
+    },
+    /// Add a new member running `version` (refused when it is too old for
+    /// the cluster: the operator then removes it).
+    JoinMember {
+        version: Version,
+        expect_refusal: bool,
     },
     DowngradeEnable {
         version: Version,
     },
     DowngradeCancel,
+    /// Stop the target, migrate its data offline to `version` (checking the
+    /// WAL unless `force`), and restart it as that version.
+    OfflineMigrate {
+        target: Target,
+        version: Version,
+        force: bool,
+        expect_refusal: bool,
+    },
 }
 
 /// Every kind with a one-line description, for `faultline list faults`.
@@ -234,8 +255,20 @@ pub const KINDS: &[(&str, &str)] = &[
         "rolling_upgrade",
         "restart every member as version, leader last",
     ),
+    (
+        "rolling_downgrade",
+        "restart every member as an older version, leader last",
+    ),
+    (
+        "join_member",
+        "add a new member running version (expect_refusal: it must be refused)",
+    ),
     ("downgrade_enable", "downgrade validate + enable to version"),
     ("downgrade_cancel", "cancel the downgrade in progress"),
+    (
+        "offline_migrate",
+        "stop a member, migrate its data offline to version (force to skip the WAL check), restart it as that version",
+    ),
 ];
 
 fn secs(s: f64) -> Duration {
@@ -394,14 +427,28 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         "swap_version" => Fault::SwapVersion {
             target: target()?,
             version: need_version()?,
+            expect_refusal: step.expect_refusal.unwrap_or(false),
         },
         "rolling_upgrade" => Fault::RollingUpgrade {
             version: need_version()?,
+        },
+        "rolling_downgrade" => Fault::RollingDowngrade {
+            version: need_version()?,
+        },
+        "join_member" => Fault::JoinMember {
+            version: need_version()?,
+            expect_refusal: step.expect_refusal.unwrap_or(false),
         },
         "downgrade_enable" => Fault::DowngradeEnable {
             version: need_version()?,
         },
         "downgrade_cancel" => Fault::DowngradeCancel,
+        "offline_migrate" => Fault::OfflineMigrate {
+            target: target()?,
+            version: need_version()?,
+            force: step.force.unwrap_or(false),
+            expect_refusal: step.expect_refusal.unwrap_or(false),
+        },
         other => {
             return Err(format!(
                 "kind: unknown fault kind {other:?} (see `faultline list faults`)"
@@ -438,8 +485,11 @@ impl Fault {
             Fault::Defrag { .. } => "defrag",
             Fault::SwapVersion { .. } => "swap_version",
             Fault::RollingUpgrade { .. } => "rolling_upgrade",
+            Fault::RollingDowngrade { .. } => "rolling_downgrade",
+            Fault::JoinMember { .. } => "join_member",
             Fault::DowngradeEnable { .. } => "downgrade_enable",
             Fault::DowngradeCancel => "downgrade_cancel",
+            Fault::OfflineMigrate { .. } => "offline_migrate",
         }
     }
 }

@@ -144,6 +144,9 @@ pub struct FaultStep {
     pub period_s: Option<f64>,
     /// Extra switch for some kinds (e.g. migrate `force`).
     pub force: Option<bool>,
+    /// The member must refuse to start (version kinds): an older binary on
+    /// newer data, a too-old member joining, a forced migration.
+    pub expect_refusal: Option<bool>,
 }
 
 /// Swarm mode: a random subset of fault kinds and random store knobs per seed.

@@ -289,6 +289,13 @@ impl Applier {
                     Ok(v) => v,
                     Err(e) => self.fatal(format!("entry {index}: {e}")).await,
                 };
+                if version > state.config.version {
+                    self.fatal(format!(
+                        "invalid downgrade; server version {} is lower than determined cluster version {version}",
+                        state.config.version
+                    ))
+                    .await;
+                }
                 let mut tx = state.backend.batch_tx().await;
                 set_ci(&state);
                 let previous = {
@@ -306,6 +313,9 @@ impl Applier {
                 if previous.is_some_and(|p| version < p)
                     && !state.config.bugs.has(Bug::DowngradeNoSnapshot)
                 {
+                    if let Err(e) = state.env.failpoint("applyBeforeForcedSnapshot").await {
+                        self.fatal(e).await;
+                    }
                     self.take_snapshot(index, term).await;
                 }
                 Ok(client_response::Body::Status(Default::default()))
@@ -509,7 +519,21 @@ impl Applier {
                         state.transport.set_peer(m.id, ip);
                     }
                 }
+                let cv = cluster.cluster_version;
+                let downgrading_to_us = cluster.downgrade.enabled
+                    && cluster.downgrade.target == Some(state.config.version);
                 *state.cluster.lock() = cluster;
+                // A member too old for the cluster it joined must not serve.
+                if let Some(cv) = cv
+                    && cv > state.config.version
+                    && !downgrading_to_us
+                {
+                    self.fatal(format!(
+                        "invalid downgrade; server version {} is lower than determined cluster version {cv}",
+                        state.config.version
+                    ))
+                    .await;
+                }
             }
             Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
         }

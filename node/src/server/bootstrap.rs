@@ -13,7 +13,6 @@ use crate::host::{MemberEnv, NodeEvent};
 use crate::lease::{LeaseError, Lessor};
 use crate::mvcc::{Mvcc, MvccError, MvccOptions, RangeOptions};
 use crate::raft_log::RaftLog;
-use crate::version::Version;
 use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
 use crate::wire::api::Member;
 use protobuf::Message as _;
@@ -182,10 +181,10 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         }
     }
 
-    let storage_version = backend
-        .get(Bucket::Meta, keys::STORAGE_VERSION)
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|s| s.parse::<Version>().ok());
+    // Strict: a binary never runs on data newer than itself.
+    let storage_version = crate::storage_version::detect(&backend)
+        .and_then(|sv| crate::storage_version::check_start(sv, config.version).map(|_| sv))
+        .map_err(|e| StartError::Refused(e.to_string()))?;
 
     // The state machine.
     let opts = MvccOptions {

@@ -210,6 +210,10 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             }
             read_only_txn(state, &t)
         }
+        B::Put(p) if p.ttl != 0 && !ttl_allowed(state) => err_body(error(
+            ErrorCode::Unsupported,
+            "etcdserver: per-key TTL needs cluster version 3.7",
+        )),
         B::Put(p) => reply(propose(state, R::Put(p)).await),
         B::DeleteRange(d) => reply(propose(state, R::DeleteRange(d)).await),
         B::Txn(t) => reply(propose(state, R::Txn(t)).await),
@@ -342,6 +346,17 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             })
         }
     }
+}
+
+/// Per-key TTLs are a 3.7 feature: refused until the whole cluster runs
+/// 3.7, and again as soon as a downgrade lowers the cluster version.
+fn ttl_allowed(state: &MemberState) -> bool {
+    state.config.version >= crate::version::Version::V3_7
+        && state
+            .cluster
+            .lock()
+            .cluster_version
+            .is_some_and(|v| v >= crate::version::Version::V3_7)
 }
 
 /// A keepalive on the leader. An expired lease is only reported gone once

@@ -6,7 +6,10 @@ use super::MemberState;
 use super::client_service::propose;
 use crate::version::Version;
 use crate::wire::api::LeaseRevokeRequest;
-use crate::wire::internal::{LeaseCheckpoint, LeaseCheckpointRequest, internal_request};
+use crate::wire::internal::{
+    KeyExpireRequest, LeaseCheckpoint, LeaseCheckpointRequest, internal_request,
+};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +22,15 @@ pub(crate) async fn run(state: Arc<MemberState>) {
     let checkpoint_every =
         Duration::from_millis(state.config.knobs.lease_checkpoint_interval_ms.max(1));
     let mut since_checkpoint = Duration::ZERO;
+    // When this leader first saw each (key, mod_revision) with a TTL: the
+    // key expires TTL seconds later on its clock (a new leader starts
+    // counting afresh, as it does for leases).
+    let mut ttl_seen: BTreeMap<(Vec<u8>, i64), Duration> = BTreeMap::new();
     loop {
         madsim::time::sleep(EXPIRY_CHECK).await;
         since_checkpoint += EXPIRY_CHECK;
         if !state.is_leader() || !state.lessor.is_primary() {
+            ttl_seen.clear();
             continue;
         }
         let now = state.env.clock.now();
@@ -40,6 +48,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 let _ = propose(&state, revoke).await;
             }
         }
+        expire_keys(&state, &mut ttl_seen).await;
         let checkpoints_on = state
             .cluster
             .lock()
@@ -60,6 +69,40 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 });
                 let _ = propose(&state, cp).await;
             }
+        }
+    }
+}
+
+/// Proposes the deletion of keys whose per-key TTL (3.7) ran out.
+async fn expire_keys(state: &MemberState, seen: &mut BTreeMap<(Vec<u8>, i64), Duration>) {
+    let enabled = state
+        .cluster
+        .lock()
+        .cluster_version
+        .is_some_and(|v| v >= Version::V3_7);
+    if !enabled {
+        return;
+    }
+    let now = state.env.clock.now();
+    let all = state.mvcc.range(&crate::mvcc::RangeOptions {
+        key: vec![0],
+        range_end: vec![0],
+        ..Default::default()
+    });
+    let Ok(all) = all else { return };
+    let live: Vec<(Vec<u8>, i64, i64)> = all
+        .kvs
+        .into_iter()
+        .filter(|kv| kv.ttl > 0)
+        .map(|kv| (kv.key, kv.mod_revision, kv.ttl))
+        .collect();
+    seen.retain(|(k, rev), _| live.iter().any(|(lk, lrev, _)| lk == k && lrev == rev));
+    for (key, mod_revision, ttl) in live {
+        let first = *seen.entry((key.clone(), mod_revision)).or_insert(now);
+        if now >= first + Duration::from_secs(ttl as u64) {
+            let expire =
+                internal_request::Request::KeyExpire(KeyExpireRequest { key, mod_revision });
+            let _ = propose(state, expire).await;
         }
     }
 }

@@ -17,6 +17,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
     let interval = Duration::from_millis(state.config.knobs.storage_version_sync_ms);
     loop {
         madsim::time::sleep(interval).await;
+        sync_storage_version(&state).await;
         if !state.is_leader() {
             continue;
         }
@@ -82,4 +83,79 @@ fn member_versions(state: &MemberState, members: &[u64]) -> Option<Vec<Version>>
                 .map(|(v, _)| *v)
         })
         .collect()
+}
+
+/// The newest version any raft entry after the last snapshot needs (the
+/// WAL's minimal version, from the in-memory log that mirrors it).
+fn wal_minimal_version(state: &MemberState) -> Version {
+    let from = state.raft_log.snapshot_index() + 1;
+    let to = state.raft_log.last_index() + 1;
+    state
+        .raft_log
+        .entries_between(from, to)
+        .iter()
+        .filter(|e| {
+            e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal && !e.data.is_empty()
+        })
+        .filter_map(|e| {
+            crate::wire::api::decode::<crate::wire::internal::InternalRequest>(
+                "raft entry",
+                &e.data,
+            )
+            .ok()
+        })
+        .map(|req| crate::schema::minimal_version(&req))
+        .max()
+        .unwrap_or(Version::V3_5)
+}
+
+/// Every member moves its storage version to the cluster version (never
+/// above its own), once the WAL allows a downgrade.
+async fn sync_storage_version(state: &MemberState) {
+    let Some(cv) = state.cluster.lock().cluster_version else {
+        return;
+    };
+    let target = cv.min(state.config.version);
+    let current = match crate::storage_version::detect(&state.backend) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(member = state.id(), "storage version: {e}");
+            return;
+        }
+    };
+    if current == Some(target) {
+        return;
+    }
+    if let Some(from) = current
+        && target < from
+    {
+        let wal = wal_minimal_version(state);
+        if wal > target {
+            tracing::debug!(member = state.id(), %wal, %target, "storage downgrade waits for the WAL");
+            return;
+        }
+    }
+    if state.env.failpoint("beforeStorageMigrate").await.is_err() {
+        return;
+    }
+    let keep_fields = state
+        .config
+        .bugs
+        .has(crate::bugs::Bug::DowngradeKeepsFields);
+    let mut tx = state.backend.batch_tx().await;
+    let from = current.unwrap_or(target);
+    match crate::storage_version::migrate(&state.backend, &mut tx, from, target, keep_fields) {
+        Ok(_) => {
+            if let Err(e) = tx.commit_now(true).await {
+                state
+                    .fatal(format!("storage migration commit failed: {e}"))
+                    .await;
+            }
+            *state.storage_version.lock() = Some(target);
+            state
+                .env
+                .emit(crate::host::NodeEvent::StorageVersion { version: target });
+        }
+        Err(e) => tracing::warn!(member = state.id(), "storage migration to {target}: {e}"),
+    }
 }

@@ -190,6 +190,20 @@ impl Wal {
 
     /// Opens the WAL, replays it and truncates a torn tail.
     pub async fn open(disk: DiskRef, segment_bytes: u64) -> Result<(Wal, WalContents), WalError> {
+        Self::scan(disk, segment_bytes, true).await
+    }
+
+    /// Reads the WAL without changing it (a torn tail is reported in
+    /// `truncated_bytes` but left on disk), for the offline tools.
+    pub async fn read(disk: DiskRef) -> Result<WalContents, WalError> {
+        Ok(Self::scan(disk, 64 * 1024, false).await?.1)
+    }
+
+    async fn scan(
+        disk: DiskRef,
+        segment_bytes: u64,
+        repair: bool,
+    ) -> Result<(Wal, WalContents), WalError> {
         let mut segments: Vec<(u64, u64, String)> = disk
             .list_dir(WAL_DIR)
             .await?
@@ -217,9 +231,11 @@ impl Wal {
                     Decoded::Incomplete if i == last => {
                         // A write cut short by a crash: drop it, durably.
                         truncated_bytes = (buf.len() - offset) as u64;
-                        tracing::info!(file = %path, offset, truncated_bytes, "truncating torn WAL tail");
-                        disk.truncate(&path, offset as u64).await?;
-                        disk.fsync(&path).await?;
+                        if repair {
+                            tracing::info!(file = %path, offset, truncated_bytes, "truncating torn WAL tail");
+                            disk.truncate(&path, offset as u64).await?;
+                            disk.fsync(&path).await?;
+                        }
                         break;
                     }
                     Decoded::Incomplete => {
