@@ -9,6 +9,58 @@ use std::path::Path;
 pub const CATALOG: &[(&str, &str)] = &[
     ("default.toml", include_str!("../catalog/default.toml")),
     (
+        "bug-batched-compaction-crash.toml",
+        include_str!("../catalog/bug-batched-compaction-crash.toml"),
+    ),
+    (
+        "bug-buffer-writeback.toml",
+        include_str!("../catalog/bug-buffer-writeback.toml"),
+    ),
+    (
+        "bug-compaction-tombstone-crash.toml",
+        include_str!("../catalog/bug-compaction-tombstone-crash.toml"),
+    ),
+    (
+        "bug-defrag-crash.toml",
+        include_str!("../catalog/bug-defrag-crash.toml"),
+    ),
+    (
+        "bug-downgrade-with-ttl.toml",
+        include_str!("../catalog/bug-downgrade-with-ttl.toml"),
+    ),
+    (
+        "bug-paused-leader-reads.toml",
+        include_str!("../catalog/bug-paused-leader-reads.toml"),
+    ),
+    (
+        "bug-single-member-save-crash.toml",
+        include_str!("../catalog/bug-single-member-save-crash.toml"),
+    ),
+    (
+        "bug-slow-watchers-compaction.toml",
+        include_str!("../catalog/bug-slow-watchers-compaction.toml"),
+    ),
+    (
+        "bug-slow-watchers-progress.toml",
+        include_str!("../catalog/bug-slow-watchers-progress.toml"),
+    ),
+    (
+        "bug-snapshot-purge.toml",
+        include_str!("../catalog/bug-snapshot-purge.toml"),
+    ),
+    (
+        "bug-watch-at-compact-revision.toml",
+        include_str!("../catalog/bug-watch-at-compact-revision.toml"),
+    ),
+    (
+        "bug-watch-snapshot-restore.toml",
+        include_str!("../catalog/bug-watch-snapshot-restore.toml"),
+    ),
+    (
+        "bug-write-load-crashes.toml",
+        include_str!("../catalog/bug-write-load-crashes.toml"),
+    ),
+    (
         "clock-skew.toml",
         include_str!("../catalog/clock-skew.toml"),
     ),
@@ -163,6 +215,14 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         }
         if t.keys == 0 {
             return Err(format!("traffic[{i}].keys: must be at least 1"));
+        }
+        if let Some(w) = &t.weights {
+            let n = crate::traffic::etcd::OPS.len();
+            if w.len() != n || w.iter().all(|x| *x == 0) {
+                return Err(format!(
+                    "traffic[{i}].weights: expected {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl), not all zero"
+                ));
+            }
         }
     }
     for (i, f) in s.faults.iter().enumerate() {

@@ -36,10 +36,30 @@ enum Command {
     Check(CheckArgs),
     /// Measure simulation speed: messages and simulated seconds per wall second.
     Bench(BenchArgs),
+    /// Hunt a catalogued bug: run its scenarios with it switched on until one fails.
+    Hunt(HuntArgs),
     /// Migrate a data directory's storage to another version (offline).
     Migrate(MigrateArgs),
     /// Show a data directory's storage version, WAL minimal version, revision and members.
     Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct HuntArgs {
+    #[arg(long)]
+    bug: String,
+    /// Wall-clock budget, e.g. 120s, 5m.
+    #[arg(long, default_value = "120s")]
+    budget: String,
+    #[arg(long)]
+    jobs: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    start_seed: u64,
+    /// Where to leave the failing run's artefacts.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value_t = 60)]
+    check_timeout: u64,
 }
 
 #[derive(clap::Args)]
@@ -147,6 +167,7 @@ pub fn main() -> Result<u8> {
         Command::List { what } => list(&what),
         Command::Check(args) => check(args),
         Command::Bench(args) => bench(args),
+        Command::Hunt(args) => hunt(args),
         Command::Migrate(args) => migrate(args),
         Command::Inspect(args) => inspect(args),
     }
@@ -521,4 +542,84 @@ fn inspect(args: InspectArgs) -> Result<u8> {
         }
         Err(e) => bail!("inspect {}: {e}", args.data_dir.display()),
     }
+}
+
+fn hunt(args: HuntArgs) -> Result<u8> {
+    let bug: Bug = args
+        .bug
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--bug: {e}"))?;
+    let budget = scenarios::hunt::parse_budget(&args.budget)
+        .map_err(|e| anyhow::anyhow!("--budget: {e}"))?;
+    let opts = scenarios::hunt::HuntOptions {
+        bug,
+        budget,
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        start_seed: args.start_seed,
+        run: RunOptions {
+            check: checker::CheckOptions {
+                timeout: Duration::from_secs(args.check_timeout),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    };
+    let outcome = scenarios::hunt::hunt(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let wall = outcome.wall.as_secs_f64();
+    match &outcome.found {
+        Some(r) => {
+            println!(
+                "found {bug} after {} seeds in {wall:.1}s: scenario={} seed={} rules={}",
+                outcome.seeds_tried,
+                r.scenario,
+                r.seed,
+                r.failed_rules().join(",")
+            );
+            for p in &r.report.results {
+                if let checker::Verdict::Fail(v) = &p.verdict {
+                    println!("  {}: {}", p.property, v.explanation);
+                }
+            }
+            println!(
+                "replay: faultline replay --scenario {} --seed {} --bug {bug}",
+                r.scenario, r.seed
+            );
+            if let Some(dir) = &args.out {
+                write_artefacts(dir, r)?;
+                println!("artefacts: {}", dir.display());
+            }
+            Ok(0)
+        }
+        None => {
+            println!(
+                "not found: {bug} survived {} seeds in {wall:.1}s (budget {})",
+                outcome.seeds_tried, args.budget
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// Leaves a run's history, trace and summary in a folder.
+pub fn write_artefacts(dir: &std::path::Path, r: &RunResult) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--out {}: cannot create", dir.display()))?;
+    let mut trace = Vec::new();
+    r.trace.write_text(&mut trace)?;
+    std::fs::write(dir.join("trace.txt"), trace)
+        .with_context(|| format!("--out {}: cannot write", dir.display()))?;
+    let history = std::fs::File::create(dir.join("history.jsonl"))
+        .with_context(|| format!("--out {}: cannot write", dir.display()))?;
+    checker::jsonl::write(
+        std::io::BufWriter::new(history),
+        &r.history,
+        Some(&r.end_state),
+    )?;
+    std::fs::write(dir.join("summary.txt"), format!("{}\n", summary_line(r)))
+        .with_context(|| format!("--out {}: cannot write", dir.display()))?;
+    Ok(())
 }

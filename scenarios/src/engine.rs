@@ -254,9 +254,15 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     report
         .results
         .push(exits_property(&output.unexpected_exits));
-    report
-        .results
-        .push(refusals_property(&output.engine_violations));
+    for rule in [
+        "version.expected-refusal",
+        "version.downgraded-fields",
+        "plan.required-step",
+    ] {
+        report
+            .results
+            .push(engine_property(rule, &output.engine_violations));
+    }
     let check_ms = check_started.elapsed().as_millis() as u64;
     let stats = RunStats {
         ops: output.history.operations.len(),
@@ -315,8 +321,8 @@ fn exits_property(exits: &[(u64, String)]) -> PropertyResult {
     }
 }
 
-fn refusals_property(violations: &[(String, String)]) -> PropertyResult {
-    let rule = "version.expected-refusal";
+/// A property the engine itself checks, from the violations it recorded.
+fn engine_property(rule: &str, violations: &[(String, String)]) -> PropertyResult {
     let found: Vec<&(String, String)> = violations.iter().filter(|(r, _)| r == rule).collect();
     let verdict = match found.first() {
         None => Verdict::Pass,
@@ -435,6 +441,8 @@ async fn simulate(
             keys: spec.keys,
             rate: spec.rate,
             clients: spec.clients,
+            weights: spec.weights.clone(),
+            key_ttl_s: spec.key_ttl_s,
         };
         for index in 0..spec.clients {
             let id = next_client;
@@ -563,7 +571,18 @@ async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)
             }
         }
         if ctl.quiescing() {
-            break;
+            // Steps that had to happen but did not: a violation each.
+            if step.required.unwrap_or(false) {
+                ctl.violations.lock().push((
+                    "plan.required-step".into(),
+                    format!(
+                        "the {} step (when {:?}) never ran: its condition did not hold before the run ended",
+                        step.kind,
+                        step.when.as_deref().unwrap_or("-")
+                    ),
+                ));
+            }
+            continue;
         }
         let ctl2 = ctl.clone();
         tasks.push(madsim::task::spawn(async move { apply(ctl2, fault).await }));
@@ -861,6 +880,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             name,
             action,
             times,
+            offset,
         } => {
             let ms = ctl.resolve(target).await;
             for &m in &ms {
@@ -871,7 +891,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             }
             // Some points are only reached when something asks for it.
             if name.starts_with("compact") {
-                compact(&ctl).await;
+                compact(&ctl, offset).await;
             } else if name.starts_with("defrag") {
                 for &m in &ms {
                     let _ = ctl
@@ -964,7 +984,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                 ctl.healed(kind, format!("m{m} -> m{new_id}"));
             }
         }
-        Fault::Compact => compact(&ctl).await,
+        Fault::Compact { offset } => compact(&ctl, offset).await,
         Fault::Defrag { target } => {
             for m in ctl.resolve(target).await {
                 ctl.note(kind, format!("m{m}"));
@@ -1251,7 +1271,7 @@ fn restart_if_down(ctl: &Control, m: u64) {
 
 /// Compacts history at a recent revision, like an operator or the
 /// Kubernetes compactor would.
-async fn compact(ctl: &Control) {
+async fn compact(ctl: &Control, offset: Option<i64>) {
     let running = ctl.running();
     let Some(leader) = cluster::leader(&ctl.world, &running).await else {
         return;
@@ -1260,7 +1280,7 @@ async fn compact(ctl: &Control) {
         return;
     };
     let rev = status.header.map(|h| h.revision).unwrap_or(0);
-    let back = ctl.rng.lock().gen_range(0..5);
+    let back = offset.unwrap_or_else(|| ctl.rng.lock().gen_range(0..5));
     let target = (rev - back).max(1);
     if target <= status.compact_revision {
         return;
@@ -1278,6 +1298,33 @@ async fn compact(ctl: &Control) {
         physical: false,
     });
     let _ = client.call(request, None).await;
+}
+
+/// Data of a cluster below 3.7 carries no per-key TTL: a downgrade removes
+/// it (downgrade-keeps-fields left it in place).
+async fn check_downgraded_fields(
+    ctl: &Control,
+    final_read: Option<&node::wire::api::RangeResponse>,
+) {
+    let Some(read) = final_read else { return };
+    let statuses = cluster::statuses(&ctl.world, &ctl.members()).await;
+    let below_3_7 = statuses
+        .iter()
+        .filter_map(|(_, s)| s.cluster_version.parse::<node::version::Version>().ok())
+        .any(|v| v < node::version::Version::V3_7);
+    if !below_3_7 {
+        return;
+    }
+    if let Some(kv) = read.kvs.iter().find(|kv| kv.ttl != 0) {
+        ctl.violations.lock().push((
+            "version.downgraded-fields".into(),
+            format!(
+                "key {:?} still carries a per-key TTL of {} s although the cluster version is below 3.7",
+                String::from_utf8_lossy(&kv.key),
+                kv.ttl
+            ),
+        ));
+    }
 }
 
 /// Heals everything, waits for the cluster to answer, reads everything
@@ -1346,17 +1393,20 @@ async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
     // Read everything back, linearizably.
+    let mut final_read = None;
     for _ in 0..20 {
         let all = client_request::Body::Range(RangeRequest {
             key: vec![0],
             range_end: vec![0],
             ..Default::default()
         });
-        if client.call(all, None).await.is_ok() {
+        if let Ok(client_response::Body::Range(r)) = client.call(all, None).await {
+            final_read = Some(r);
             break;
         }
         madsim::time::sleep(Duration::from_millis(200)).await;
     }
+    check_downgraded_fields(&ctl, final_read.as_ref()).await;
     world.trace.record(
         "engine",
         "quiesce",

@@ -126,12 +126,14 @@ pub enum Fault {
         offset_ms: i64,
         duration: Duration,
     },
-    /// Arm a failpoint; the engine issues what reaches it when needed.
+    /// Arm a failpoint; the engine issues what reaches it when needed
+    /// (a compaction `offset` revisions back for compaction points).
     Failpoint {
         target: Target,
         name: String,
         action: FailAction,
         times: u32,
+        offset: Option<i64>,
     },
     /// Isolate the target until the others compacted their log past it.
     PartitionUntilSnapshot {
@@ -142,8 +144,11 @@ pub enum Fault {
     MemberReplace {
         target: Target,
     },
-    /// The engine compacts history up to a recent revision.
-    Compact,
+    /// The engine compacts history up to a recent revision (`offset`
+    /// below the current one; drawn when not given).
+    Compact {
+        offset: Option<i64>,
+    },
     /// The engine asks the target to defragment its backend.
     Defrag {
         target: Target,
@@ -415,6 +420,7 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
                 name,
                 action,
                 times: step.times.unwrap_or(1),
+                offset: step.offset,
             }
         }
         "partition_until_snapshot" => Fault::PartitionUntilSnapshot {
@@ -422,7 +428,9 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
             timeout: secs(step.duration_s.unwrap_or(30.0)),
         },
         "member_replace" => Fault::MemberReplace { target: target()? },
-        "compact" => Fault::Compact,
+        "compact" => Fault::Compact {
+            offset: step.offset,
+        },
         "defrag" => Fault::Defrag { target: target()? },
         "swap_version" => Fault::SwapVersion {
             target: target()?,
@@ -481,7 +489,7 @@ impl Fault {
             Fault::Failpoint { .. } => "failpoint",
             Fault::PartitionUntilSnapshot { .. } => "partition_until_snapshot",
             Fault::MemberReplace { .. } => "member_replace",
-            Fault::Compact => "compact",
+            Fault::Compact { .. } => "compact",
             Fault::Defrag { .. } => "defrag",
             Fault::SwapVersion { .. } => "swap_version",
             Fault::RollingUpgrade { .. } => "rolling_upgrade",

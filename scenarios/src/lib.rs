@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod conditions;
 pub mod engine;
 pub mod faults;
+pub mod hunt;
 pub mod recorder;
 pub mod schema;
 pub mod swarm;

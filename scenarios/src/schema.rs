@@ -94,6 +94,12 @@ pub struct TrafficSpec {
     pub rate: f64,
     /// Number of distinct keys.
     pub keys: usize,
+    /// etcd profile only: weights of its operations, in this order: get,
+    /// list, stale_get, stale_list, put, delete, multi_op_txn,
+    /// compare_and_set, put_with_lease, lease_revoke, put_with_ttl.
+    pub weights: Option<Vec<u32>>,
+    /// TTL in seconds of put_with_ttl (3.7 per-key TTL).
+    pub key_ttl_s: i64,
 }
 
 impl Default for TrafficSpec {
@@ -103,6 +109,8 @@ impl Default for TrafficSpec {
             clients: 4,
             rate: 50.0,
             keys: 10,
+            weights: None,
+            key_ttl_s: 60,
         }
     }
 }
@@ -147,6 +155,11 @@ pub struct FaultStep {
     /// The member must refuse to start (version kinds): an older binary on
     /// newer data, a too-old member joining, a forced migration.
     pub expect_refusal: Option<bool>,
+    /// Compact this many revisions below the current one (default 0 to 4, drawn).
+    pub offset: Option<i64>,
+    /// The step must run before the run ends; if its condition never held,
+    /// that is a violation (a downgrade that never completes, say).
+    pub required: Option<bool>,
 }
 
 /// Swarm mode: a random subset of fault kinds and random store knobs per seed.

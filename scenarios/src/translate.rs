@@ -44,6 +44,7 @@ pub fn put_request(p: &w::PutRequest) -> h::PutRequest {
         prev_kv: p.prev_kv,
         ignore_value: p.ignore_value,
         ignore_lease: p.ignore_lease,
+        ttl: p.ttl,
     }
 }
 

@@ -1,43 +1,71 @@
 //! etcd's transaction buffers. Writes made under the batch transaction go
 //! into a write buffer; when the transaction is released they are written
 //! back into the read buffer, which readers consult on top of the committed
-//! data until the next commit empties it. Each bucket buffer is a sorted
-//! list of (key, value), as in etcd, because range reads merge it with the
-//! committed data in key order.
+//! data until the next commit empties it.
+//!
+//! As in etcd, a bucket buffer is an array with a count of used slots:
+//! resetting it keeps the array (and whatever it held) for reuse, and
+//! buckets live on across transactions while they are in use. That is
+//! what etcd-17247 got wrong: deduplicating an empty bucket buffer counted
+//! one stale slot as used.
 
 use super::bucket::Bucket;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BucketBuffer {
-    /// (key, value) pairs; sorted and unique after `sort_dedup`.
-    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+    buf: Vec<(Vec<u8>, Vec<u8>)>,
+    used: usize,
 }
 
 impl BucketBuffer {
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.entries.push((key, value));
+        if self.used < self.buf.len() {
+            self.buf[self.used] = (key, value);
+        } else {
+            self.buf.push((key, value));
+        }
+        self.used += 1;
     }
 
-    /// Sorts by key; of repeated keys the last written wins.
-    pub fn sort_dedup(&mut self) {
-        // A stable sort keeps write order among equal keys; keep the last.
-        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(self.entries.len());
-        for (k, v) in self.entries.drain(..) {
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => out.push((k, v)),
-            }
+    /// The pairs in use.
+    pub fn entries(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.buf[..self.used]
+    }
+
+    /// Sorts by key; of repeated keys the last written wins. `guard`
+    /// leaves an empty or single-entry buffer alone (etcd's fix for
+    /// etcd-17247; without it an empty buffer ends up with one stale entry).
+    pub fn dedupe(&mut self, guard: bool) {
+        if guard && self.used <= 1 {
+            return;
         }
-        self.entries = out;
+        let used = self.used.min(self.buf.len());
+        // A stable sort keeps write order among equal keys.
+        self.buf[..used].sort_by(|a, b| a.0.cmp(&b.0));
+        let mut widx = 0;
+        for ridx in 1..used {
+            if self.buf[ridx].0 != self.buf[widx].0 {
+                widx += 1;
+            }
+            self.buf.swap(widx, ridx);
+        }
+        self.used = (widx + 1).min(self.buf.len());
+    }
+
+    /// Appends another buffer's pairs and restores key order.
+    pub fn merge(&mut self, other: &BucketBuffer) {
+        for (k, v) in other.entries() {
+            self.put(k.clone(), v.clone());
+        }
+        self.dedupe(true);
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.entries
-            .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        let e = self.entries();
+        e.binary_search_by(|(k, _)| k.as_slice().cmp(key))
             .ok()
-            .map(|i| self.entries[i].1.as_slice())
+            .map(|i| e[i].1.as_slice())
     }
 
     /// Pairs with `start <= key < end` (`end` empty = only `start`).
@@ -46,8 +74,9 @@ impl BucketBuffer {
         start: &'a [u8],
         end: &'a [u8],
     ) -> impl Iterator<Item = &'a (Vec<u8>, Vec<u8>)> + 'a {
-        let from = self.entries.partition_point(|(k, _)| k.as_slice() < start);
-        self.entries[from..].iter().take_while(move |(k, _)| {
+        let e = self.entries();
+        let from = e.partition_point(|(k, _)| k.as_slice() < start);
+        e[from..].iter().take_while(move |(k, _)| {
             if end.is_empty() {
                 k.as_slice() == start
             } else {
@@ -57,18 +86,18 @@ impl BucketBuffer {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.used == 0
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.used
     }
 }
 
 /// One buffer per bucket.
 #[derive(Debug, Clone, Default)]
 pub struct TxBuffer {
-    pub buckets: BTreeMap<Bucket, BucketBuffer>,
+    buckets: BTreeMap<Bucket, BucketBuffer>,
 }
 
 impl TxBuffer {
@@ -80,31 +109,39 @@ impl TxBuffer {
         self.buckets.get(&bucket)
     }
 
+    /// Frees buckets that were not used since the last reset and empties
+    /// the others (keeping their arrays), as etcd's txBuffer.reset does.
     pub fn reset(&mut self) {
-        self.buckets.clear();
+        self.buckets.retain(|_, b| b.used > 0);
+        for b in self.buckets.values_mut() {
+            b.used = 0;
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.buckets.values().all(BucketBuffer::is_empty)
     }
 
-    /// Writes this (write) buffer back into the read buffer and empties it.
-    /// `alias_into_empty` reproduces etcd-17247: when the read buffer has no
-    /// entries for a bucket, etcd took over the write buffer's bucket
-    /// without sorting and deduplicating it.
-    pub fn writeback(&mut self, read: &mut TxBuffer, alias_into_empty: bool) {
-        for (bucket, mut wb) in std::mem::take(&mut self.buckets) {
-            let rb = read.buckets.entry(bucket).or_default();
-            if rb.is_empty() {
-                if !alias_into_empty {
-                    wb.sort_dedup();
+    /// Writes this (write) buffer back into the read buffer, then resets
+    /// it. A bucket the read buffer lacks is handed over whole (after
+    /// deduplication); otherwise it is merged. `bug_17247` drops the guard
+    /// that keeps deduplication from counting a stale slot of an empty
+    /// bucket as written.
+    pub fn writeback(&mut self, read: &mut TxBuffer, bug_17247: bool) {
+        let buckets: Vec<Bucket> = self.buckets.keys().copied().collect();
+        for bucket in buckets {
+            if read.buckets.contains_key(&bucket) {
+                if let (Some(wb), Some(rb)) =
+                    (self.buckets.get(&bucket), read.buckets.get_mut(&bucket))
+                {
+                    rb.merge(wb);
                 }
-                *rb = wb;
-                continue;
+            } else if let Some(mut wb) = self.buckets.remove(&bucket) {
+                wb.dedupe(!bug_17247);
+                read.buckets.insert(bucket, wb);
             }
-            rb.entries.extend(wb.entries);
-            rb.sort_dedup();
         }
+        self.reset();
     }
 }
 
@@ -122,8 +159,8 @@ mod tests {
         for (k, v) in [kv("b", "1"), kv("a", "1"), kv("b", "2"), kv("c", "1")] {
             b.put(k, v);
         }
-        b.sort_dedup();
-        assert_eq!(b.entries, vec![kv("a", "1"), kv("b", "2"), kv("c", "1")]);
+        b.dedupe(true);
+        assert_eq!(b.entries(), &[kv("a", "1"), kv("b", "2"), kv("c", "1")]);
         let got: Vec<_> = b.range(b"a", b"c").cloned().collect();
         assert_eq!(got, vec![kv("a", "1"), kv("b", "2")]);
         let single: Vec<_> = b.range(b"b", b"").cloned().collect();
@@ -142,16 +179,32 @@ mod tests {
         write.put(Bucket::Key, b"1".to_vec(), b"z".to_vec());
         write.writeback(&mut read, false);
         let rb = read.bucket(Bucket::Key).expect("key bucket buffered");
-        assert_eq!(rb.entries, vec![kv("1", "z"), kv("2", "x")]);
+        assert_eq!(rb.entries(), &[kv("1", "z"), kv("2", "x")]);
+    }
+
+    /// The etcd-17247 sequence: a key bucket written, merged, committed
+    /// twice without key writes (the read buffer frees its key bucket),
+    /// then a transaction that writes only another bucket.
+    fn stale_resurrection(bug: bool) -> usize {
+        let mut read = TxBuffer::default();
+        let mut write = TxBuffer::default();
+        read.put(Bucket::Key, b"0".to_vec(), b"old".to_vec());
+        write.put(Bucket::Key, b"1".to_vec(), b"committed".to_vec());
+        write.writeback(&mut read, bug); // merged: the write bucket stays, emptied
+        read.reset(); // commit
+        read.reset(); // commit with nothing written: the key bucket is freed
+        write.put(Bucket::Lease, b"l".to_vec(), b"v".to_vec());
+        write.writeback(&mut read, bug);
+        read.bucket(Bucket::Key).map(BucketBuffer::len).unwrap_or(0)
     }
 
     #[test]
-    fn aliasing_an_unsorted_write_buffer_leaves_duplicates() {
-        let mut read = TxBuffer::default();
-        let mut write = TxBuffer::default();
-        write.put(Bucket::Key, b"1".to_vec(), b"a".to_vec());
-        write.put(Bucket::Key, b"1".to_vec(), b"b".to_vec());
-        write.writeback(&mut read, true);
-        assert_eq!(read.bucket(Bucket::Key).map(|b| b.len()), Some(2));
+    fn an_empty_bucket_stays_empty_unless_the_guard_is_gone() {
+        assert_eq!(stale_resurrection(false), 0);
+        assert_eq!(
+            stale_resurrection(true),
+            1,
+            "etcd-17247 resurrects a stale entry"
+        );
     }
 }

@@ -65,8 +65,8 @@ struct Inner {
     tx_lock: tokio::sync::Mutex<()>,
     hook: Mutex<Option<PreCommitHook>>,
     batch_limit: usize,
-    /// etcd-17247: see [`TxBuffer::writeback`].
-    alias_writeback: bool,
+    /// etcd-17247: see [`buffer::TxBuffer::writeback`].
+    bug_17247: bool,
 }
 
 /// A shared handle to the backend.
@@ -131,7 +131,7 @@ impl Backend {
     pub async fn open(
         env: MemberEnv,
         batch_limit: usize,
-        alias_writeback: bool,
+        bug_17247: bool,
     ) -> Result<Backend, BackendError> {
         let disk = env.disk.clone();
         // A defragmentation or snapshot install that crashed before its
@@ -172,7 +172,7 @@ impl Backend {
                 tx_lock: tokio::sync::Mutex::new(()),
                 hook: Mutex::new(None),
                 batch_limit,
-                alias_writeback,
+                bug_17247,
             }),
         })
     }
@@ -231,6 +231,19 @@ impl Backend {
             .into_iter()
             .flat_map(|b| b.range(start, end))
             .map(|(k, v)| (k.as_slice(), v.as_slice()));
+        if bucket == Bucket::Key {
+            // As etcd's read transaction does for the key bucket: revision
+            // keys only grow, so the buffer holds what is newer than the
+            // committed data and is simply appended to it.
+            let mut out: Vec<(Vec<u8>, Vec<u8>)> = committed
+                .chain(buffered)
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            if limit > 0 {
+                out.truncate(limit);
+            }
+            return out;
+        }
         merge_ranges(committed, buffered, limit)
     }
 
@@ -246,7 +259,7 @@ impl Backend {
             .read_buf
             .bucket(bucket)
             .into_iter()
-            .flat_map(|b| b.entries.iter())
+            .flat_map(|b| b.entries().iter())
             .map(|(k, v)| (k.as_slice(), v.as_slice()));
         merge_ranges(committed, buffered, 0)
     }
@@ -273,8 +286,8 @@ impl Backend {
         st.committed = map;
         st.pending.clear();
         st.pending_writes = 0;
-        st.write_buf.reset();
-        st.read_buf.reset();
+        st.write_buf = TxBuffer::default();
+        st.read_buf = TxBuffer::default();
         st.file_len = image.len() as u64;
         Ok(())
     }
@@ -447,8 +460,7 @@ impl BatchTx<'_> {
         let payload = {
             let mut st = inner.state.lock();
             let st = &mut *st;
-            let mut wb = std::mem::take(&mut st.write_buf);
-            wb.writeback(&mut st.read_buf, inner.alias_writeback);
+            st.write_buf.writeback(&mut st.read_buf, inner.bug_17247);
             if st.pending.is_empty() {
                 return Ok(());
             }
@@ -494,8 +506,7 @@ impl Drop for BatchTx<'_> {
         let inner = &self.backend.inner;
         let mut st = inner.state.lock();
         let st = &mut *st;
-        let mut wb = std::mem::take(&mut st.write_buf);
-        wb.writeback(&mut st.read_buf, inner.alias_writeback);
+        st.write_buf.writeback(&mut st.read_buf, inner.bug_17247);
     }
 }
 
@@ -578,19 +589,19 @@ mod tests {
             let b = open(&dir, 100).await;
             let mut tx = b.batch_tx().await;
             for k in [b"a", b"b", b"c"] {
-                tx.put(Bucket::Key, k, b"old");
+                tx.put(Bucket::Lease, k, b"old");
             }
             tx.commit_now(true).await.expect("commit");
             let mut tx = b.batch_tx().await;
-            tx.put(Bucket::Key, b"b", b"new");
-            tx.put(Bucket::Key, b"d", b"new");
-            tx.delete(Bucket::Key, b"a");
+            tx.put(Bucket::Lease, b"b", b"new");
+            tx.put(Bucket::Lease, b"d", b"new");
+            tx.delete(Bucket::Lease, b"a");
             assert_eq!(
-                tx.range_keys(Bucket::Key, b"a", b"z", 10),
+                tx.range_keys(Bucket::Lease, b"a", b"z", 10),
                 vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
             );
             tx.end().await.expect("end");
-            let got: Vec<_> = b.range(Bucket::Key, b"a", b"z", 0);
+            let got: Vec<_> = b.range(Bucket::Lease, b"a", b"z", 0);
             assert_eq!(
                 got,
                 vec![
@@ -601,9 +612,9 @@ mod tests {
                 ],
                 "readers see buffered puts but not the uncommitted delete"
             );
-            assert_eq!(b.range(Bucket::Key, b"a", b"z", 2).len(), 2);
+            assert_eq!(b.range(Bucket::Lease, b"a", b"z", 2).len(), 2);
             b.commit().await.expect("commit");
-            assert_eq!(b.get(Bucket::Key, b"a"), None);
+            assert_eq!(b.get(Bucket::Lease, b"a"), None);
         });
     }
 

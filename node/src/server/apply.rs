@@ -491,16 +491,13 @@ impl Applier {
             self.fatal(format!("saving snapshot: {e}")).await;
         }
         let _ = state.to_raft.send(RaftRequest::SnapshotTaken { snapshot });
-        let keep = state.config.knobs.max_snapshot_files;
-        if let Err(e) = snap::purge(&state.env.disk, keep, None, true).await {
-            self.fatal(format!("purging snapshots: {e}")).await;
-        }
         self.last_snapshot_index = index;
     }
 
     /// Replaces the state machine with a snapshot from the leader.
     async fn apply_snapshot(&mut self, index: u64, term: u64, path: &str) {
         let state = self.state.clone();
+        *state.snap_in_use.lock() = Some(index);
         if let Err(e) = state.env.failpoint("raftBeforeApplySnap").await {
             self.fatal(e).await;
         }
@@ -560,11 +557,7 @@ impl Applier {
         let _ = state.applied.send_replace(index);
         self.last_snapshot_index = index;
         state.env.emit(NodeEvent::SnapshotApplied { index });
-        let keep = state.config.knobs.max_snapshot_files;
-        let protect = !state.config.bugs.has(Bug::Etcd18055);
-        if let Err(e) = snap::purge(&state.env.disk, keep, Some(index), protect).await {
-            self.fatal(format!("purging snapshots: {e}")).await;
-        }
+        *state.snap_in_use.lock() = None;
     }
 }
 

@@ -91,6 +91,8 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         (wal, Some(contents))
     };
 
+    snap::remove_leftovers(&disk).await?;
+
     // The newest snapshot the WAL knows about and that reads back whole.
     let mut snapshot: Option<Snapshot> = None;
     if let Some(contents) = &contents {
@@ -319,6 +321,7 @@ impl Started {
         madsim::task::spawn(state.watch.clone().run_loops());
         madsim::task::spawn(serve_watches(state.clone()));
         madsim::task::spawn(super::lease_loop::run(state.clone()));
+        madsim::task::spawn(purge_snapshots(state.clone()));
         madsim::task::spawn(super::version_monitor::run(state.clone()));
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
@@ -327,6 +330,20 @@ impl Started {
         });
         raft.run(state, inbound, requests, apply_tx, read_states_tx)
             .await;
+    }
+}
+
+/// Keeps the newest snapshot files and removes older ones, as etcd's
+/// purge loop does, never the one being applied (etcd-18055 did).
+async fn purge_snapshots(state: Arc<MemberState>) {
+    let protect = !state.config.bugs.has(Bug::Etcd18055);
+    loop {
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        let in_use = *state.snap_in_use.lock();
+        let keep = state.config.knobs.max_snapshot_files;
+        if let Err(e) = snap::purge(&state.env.disk, keep, in_use, protect).await {
+            state.fatal(format!("purging snapshots: {e}")).await;
+        }
     }
 }
 

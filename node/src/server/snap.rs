@@ -97,15 +97,9 @@ pub async fn list(disk: &DiskRef) -> Result<Vec<(u64, u64, String)>, SnapError> 
     Ok(out)
 }
 
-/// Removes leftovers of interrupted saves and all but the newest `keep`
-/// snapshot files, never the one at `in_use` (the snapshot being applied;
-/// `protect_in_use: false` is etcd-18055).
-pub async fn purge(
-    disk: &DiskRef,
-    keep: usize,
-    in_use: Option<u64>,
-    protect_in_use: bool,
-) -> Result<usize, SnapError> {
+/// Removes temporary files of saves a crash interrupted (at start only:
+/// later, a save may be writing one).
+pub async fn remove_leftovers(disk: &DiskRef) -> Result<usize, SnapError> {
     let mut removed = 0;
     for name in disk.list_dir(SNAP_DIR).await? {
         if name.ends_with(".tmp") {
@@ -113,6 +107,22 @@ pub async fn purge(
             removed += 1;
         }
     }
+    if removed > 0 {
+        disk.fsync_dir(SNAP_DIR).await?;
+    }
+    Ok(removed)
+}
+
+/// Removes all but the newest `keep` snapshot files, never the one at
+/// `in_use` (the snapshot being applied; `protect_in_use: false` is
+/// etcd-18055).
+pub async fn purge(
+    disk: &DiskRef,
+    keep: usize,
+    in_use: Option<u64>,
+    protect_in_use: bool,
+) -> Result<usize, SnapError> {
+    let mut removed = 0;
     for (index, _, path) in list(disk).await?.into_iter().skip(keep) {
         if protect_in_use && in_use == Some(index) {
             continue;

@@ -30,8 +30,9 @@ pub struct WatchOptions {
     pub bug_stale_restore_rev: bool,
     /// etcd-17529: a compaction cancel that could not be sent is dropped.
     pub bug_drop_compaction_cancel: bool,
-    /// etcd-20221: progress below a future watch's start revision.
-    pub bug_progress_below_start: bool,
+    /// etcd-20221: resync lowers a future watch's next revision to the
+    /// current one (after a restore moved it to the unsynced group).
+    pub bug_lower_future_watch_rev: bool,
 }
 
 impl Default for WatchOptions {
@@ -44,7 +45,7 @@ impl Default for WatchOptions {
             bug_progress_out_of_band: false,
             bug_stale_restore_rev: false,
             bug_drop_compaction_cancel: false,
-            bug_progress_below_start: false,
+            bug_lower_future_watch_rev: false,
         }
     }
 }
@@ -215,10 +216,12 @@ impl WatchableStore {
                 .filter(|c| w.wants(c.is_delete, &c.kv.key))
                 .map(Change::event)
                 .collect();
+            // A synced watcher's next revision follows the store, whether
+            // or not this revision had events for it. etcd-15271 only moved
+            // it for victims, so a restore resent what was delivered.
+            let advance = !self.inner.opts.bug_stale_restore_rev;
             if events.is_empty() {
-                // etcd-15271 left the watcher's revision where its last
-                // event put it; a restore then resent from there.
-                if !self.inner.opts.bug_stale_restore_rev {
+                if advance {
                     w.min_rev = rev + 1;
                 }
                 continue;
@@ -229,10 +232,14 @@ impl WatchableStore {
                 events,
                 ..Default::default()
             };
-            w.min_rev = rev + 1;
-            if let Err(resp) = w.try_send(resp) {
-                w.pending.push(resp);
-                w.group = Group::Victim;
+            match w.try_send(resp) {
+                Ok(()) if advance => w.min_rev = rev + 1,
+                Ok(()) => {}
+                Err(resp) => {
+                    w.pending.push(resp);
+                    w.group = Group::Victim;
+                    w.min_rev = rev + 1;
+                }
             }
         }
     }
@@ -332,7 +339,13 @@ impl WatchableStore {
                     continue;
                 }
             }
-            w.min_rev = reached + 1;
+            // A watch waiting for a future start (moved here by a restore)
+            // keeps its start; etcd-20221 lowered it to the current revision.
+            w.min_rev = if self.inner.opts.bug_lower_future_watch_rev {
+                reached + 1
+            } else {
+                w.min_rev.max(reached + 1)
+            };
             if w.min_rev > current {
                 w.group = Group::Synced;
             }
@@ -384,10 +397,9 @@ impl WatchableStore {
         }
     }
 
-    /// Whether the watcher's start revision is still ahead of the store
-    /// (etcd-20221 ignored this and reported progress below it).
+    /// Whether the watcher's start revision is still ahead of the store.
     fn awaits_future_start(&self, w: &Watcher, current: i64) -> bool {
-        w.min_rev > current + 1 && !self.inner.opts.bug_progress_below_start
+        w.min_rev > current + 1
     }
 
     /// Answers a RequestProgress on a stream: one stream-wide notification

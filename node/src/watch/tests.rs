@@ -253,9 +253,12 @@ fn restore_resends_nothing_already_delivered() {
         f.store.sync_watchers();
         got.extend(drain(&mut rx));
         let revs = event_revs(&got);
-        let mut unique = revs.clone();
-        unique.dedup();
-        assert_eq!(revs, unique, "an event came twice after restore: {revs:?}");
+        let unique: std::collections::BTreeSet<i64> = revs.iter().copied().collect();
+        assert_eq!(
+            revs.len(),
+            unique.len(),
+            "an event came twice after restore: {revs:?}"
+        );
         assert_eq!(f.store.group_sizes(), (1, 0, 0));
     });
 }
@@ -278,4 +281,80 @@ fn watchers_requiring_a_leader_end_when_it_is_lost() {
         );
         assert_eq!(f.store.group_sizes(), (1, 0, 0));
     });
+}
+
+async fn fixture_with(opts: WatchOptions) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let env = env_in(dir.path());
+    let backend = Backend::open(env.clone(), 1000, false)
+        .await
+        .expect("backend");
+    let (mvcc, _) = Mvcc::open(backend, env.clone(), MvccOptions::default()).expect("mvcc");
+    let header = Box::new(|revision| ResponseHeader {
+        revision,
+        ..Default::default()
+    });
+    let store = WatchableStore::new(mvcc.clone(), env, header, opts);
+    Fixture {
+        _dir: dir,
+        mvcc,
+        store,
+    }
+}
+
+#[test]
+fn etcd_15271_resends_delivered_events_after_restore() {
+    run(async {
+        let f = fixture_with(WatchOptions {
+            bug_stale_restore_rev: true,
+            ..Default::default()
+        })
+        .await;
+        let (tx, mut rx) = mpsc::channel(64);
+        f.store.watch(1, &create("r", 0), false, tx).expect("watch");
+        f.put(&["r1"]).await;
+        f.put(&["r2"]).await;
+        let mut got = drain(&mut rx);
+        f.store.restore();
+        f.store.sync_watchers();
+        got.extend(drain(&mut rx));
+        let revs = event_revs(&got);
+        let unique: std::collections::BTreeSet<i64> = revs.iter().copied().collect();
+        assert_ne!(
+            revs.len(),
+            unique.len(),
+            "with the bug, a restore resends what was delivered: {revs:?}"
+        );
+    });
+}
+
+#[test]
+fn a_future_watch_keeps_its_start_through_a_restore() {
+    for bug in [false, true] {
+        run(async move {
+            let f = fixture_with(WatchOptions {
+                bug_lower_future_watch_rev: bug,
+                ..Default::default()
+            })
+            .await;
+            let (tx, mut rx) = mpsc::channel(64);
+            f.store
+                .watch(1, &create("f", 10), false, tx.clone())
+                .expect("watch");
+            for i in 0..3 {
+                f.put(&[&format!("f{i}")]).await;
+            }
+            f.store.restore();
+            f.store.sync_watchers();
+            for i in 3..12 {
+                f.put(&[&format!("f{i}")]).await;
+            }
+            let revs = event_revs(&drain(&mut rx));
+            let before_start = revs.iter().any(|r| *r < 10);
+            assert_eq!(
+                before_start, bug,
+                "events before the start revision: {revs:?} (bug {bug})"
+            );
+        });
+    }
 }

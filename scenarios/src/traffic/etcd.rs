@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy)]
-enum Op {
+pub enum Op {
     Get,
     List,
     StaleGet,
@@ -27,9 +27,12 @@ enum Op {
     CompareAndSet,
     PutWithLease,
     LeaseRevoke,
+    PutWithTtl,
 }
 
-const OPS: [(Op, u32); 10] = [
+/// The operations and their default weights (etcd's robustness mix; no
+/// per-key TTLs unless a scenario asks for them).
+pub const OPS: [(Op, u32); 11] = [
     (Op::Get, 15),
     (Op::List, 15),
     (Op::StaleGet, 10),
@@ -40,6 +43,7 @@ const OPS: [(Op, u32); 10] = [
     (Op::CompareAndSet, 7),
     (Op::PutWithLease, 5),
     (Op::LeaseRevoke, 5),
+    (Op::PutWithTtl, 0),
 ];
 
 /// Lease TTL long enough that leases of this profile never expire in a run.
@@ -69,7 +73,14 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         seen: BTreeMap::new(),
         leases: Vec::new(),
     };
-    let weights: Vec<u32> = OPS.iter().map(|(_, w)| *w).collect();
+    let weights: Vec<u32> = match &ctx.weights {
+        Some(w) => OPS
+            .iter()
+            .enumerate()
+            .map(|(i, _)| w.get(i).copied().unwrap_or(0))
+            .collect(),
+        None => OPS.iter().map(|(_, w)| *w).collect(),
+    };
     while !ctx.stopped() {
         let op = OPS[weighted(&mut rng, &weights)].0;
         let ok = step(&ctx, &mut client, &mut st, &mut rng, op).await;
@@ -237,6 +248,13 @@ async fn step(
             Some(lease) => Body::LeaseRevoke(LeaseRevokeRequest { id: lease }),
             None => Body::Range(range(key, String::new())),
         },
+        // Refused with "unsupported" until the cluster version is 3.7.
+        Op::PutWithTtl => Body::Put(PutRequest {
+            key: key.into_bytes(),
+            value: value(id, st),
+            ttl: ctx.key_ttl_s,
+            ..Default::default()
+        }),
     };
     match client.call(body, None).await {
         Ok(resp) => {

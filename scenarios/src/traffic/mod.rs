@@ -27,6 +27,10 @@ pub struct TrafficContext {
     pub rate: f64,
     /// Clients of this profile (roles are handed out by index).
     pub clients: usize,
+    /// Operation weights (etcd profile), when the scenario sets them.
+    pub weights: Option<Vec<u32>>,
+    /// TTL of per-key-TTL puts.
+    pub key_ttl_s: i64,
 }
 
 impl TrafficContext {

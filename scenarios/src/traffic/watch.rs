@@ -1,5 +1,6 @@
 //! Watch-heavy traffic: each client keeps a stream and starts watches at
-//! offsets around the current revision (in the past, now, in the future),
+//! offsets around the current revision (in the past, now, in the future,
+//! exactly at the compact revision),
 //! on single keys or prefixes, asks for progress every ~100 ms, and
 //! replaces its watches every second or two.
 
@@ -7,7 +8,7 @@ use super::TrafficContext;
 use super::watching::RecordedStream;
 use crate::recorder::RecordingClient;
 use node::wire::api::{
-    RangeRequest, WatchCreateRequest, WatchFilter, client_request::Body, client_response,
+    StatusRequest, WatchCreateRequest, WatchFilter, client_request::Body, client_response,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -18,14 +19,14 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
     let mut current = 1i64;
     let mut stream_no = 0;
     while !ctx.stopped() {
-        // Learn roughly where the store is (a serializable read is enough).
-        let probe = RangeRequest {
-            key: b"key0".to_vec(),
-            serializable: true,
-            ..Default::default()
-        };
-        if let Ok(client_response::Body::Range(r)) = client.call(Body::Range(probe), None).await {
-            current = current.max(r.header.map(|h| h.revision).unwrap_or(1));
+        // Learn where the store is: its revision and compact revision
+        // (a status request is not part of the history).
+        let mut compacted = 0;
+        if let Ok(client_response::Body::Status(s)) =
+            client.client.request(Body::Status(StatusRequest {})).await
+        {
+            current = current.max(s.header.map(|h| h.revision).unwrap_or(1));
+            compacted = s.compact_revision;
         }
         let member = client.client.member();
         stream_no += 1;
@@ -46,10 +47,12 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         let watches = rng.gen_range(1..4);
         let mut ok = true;
         for _ in 0..watches {
-            let start = match rng.gen_range(0..3) {
+            let start = match rng.gen_range(0..4) {
                 0 => (current - rng.gen_range(1..30)).max(1),
                 1 => 0,
-                _ => current + rng.gen_range(1..10),
+                2 => current + rng.gen_range(1..10),
+                // Exactly at the compact revision: still readable.
+                _ => compacted.max(1),
             };
             let (key, range_end) = if rng.gen_bool(0.5) {
                 (

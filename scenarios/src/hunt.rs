@@ -1,0 +1,158 @@
+//! Bug hunting: run the scenarios suited to a catalogued bug over
+//! successive seeds, with the bug switched on, until one fails.
+
+use crate::catalog;
+use crate::engine::{self, RunOptions, RunResult};
+use crate::schema::Scenario;
+use node::bugs::{Bug, BugSet};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The scenarios that trigger each bug (catalog names).
+pub fn scenarios_for(bug: Bug) -> &'static [&'static str] {
+    match bug {
+        Bug::Etcd13766 => &["bug-write-load-crashes"],
+        Bug::Etcd14370 => &["bug-single-member-save-crash"],
+        Bug::Etcd14685 => &["bug-defrag-crash"],
+        Bug::Etcd15220 => &["bug-slow-watchers-progress"],
+        Bug::Etcd15271 => &["bug-watch-snapshot-restore"],
+        Bug::Etcd17247 => &["bug-buffer-writeback"],
+        Bug::Etcd17529 => &["bug-slow-watchers-compaction"],
+        Bug::Etcd17780 => &["bug-compaction-tombstone-crash"],
+        Bug::Etcd18055 => &["bug-snapshot-purge"],
+        Bug::Etcd18089 => &["bug-watch-at-compact-revision"],
+        Bug::Etcd19179 => &["bug-batched-compaction-crash"],
+        Bug::Etcd20221 => &["bug-watch-snapshot-restore"],
+        Bug::Etcd20418 => &["bug-paused-leader-reads"],
+        Bug::StaleLocalRead => &["default", "partitions"],
+        Bug::DowngradeNoSnapshot => &["bug-downgrade-with-ttl"],
+        Bug::DowngradeKeepsFields => &["bug-downgrade-with-ttl"],
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HuntOptions {
+    pub bug: Bug,
+    pub budget: Duration,
+    pub jobs: usize,
+    pub start_seed: u64,
+    pub run: RunOptions,
+}
+
+pub struct HuntOutcome {
+    /// The failing run with the fewest seeds tried before it.
+    pub found: Option<RunResult>,
+    /// Runs tried up to and including the failing one (or all, if none).
+    pub seeds_tried: u64,
+    pub wall: Duration,
+}
+
+/// Parses budgets like `120s`, `2m`, `1h`, `90` (seconds).
+pub fn parse_budget(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration such as 120s, 2m or 1h, got {s:?}"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "expected a duration such as 120s, 2m or 1h, got {s:?}"
+            ));
+        }
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("the duration must be positive, got {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Runs seeds in order until a run fails or the budget is spent. Run `i`
+/// uses scenario `i mod n` and seed `start + i`; the answer is the
+/// failing run with the smallest `i`, so it does not depend on timing.
+pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
+    let scenarios: Vec<Scenario> = scenarios_for(opts.bug)
+        .iter()
+        .map(|name| catalog::load(name))
+        .collect::<Result<_, _>>()?;
+    let run_opts = RunOptions {
+        bugs: BugSet::from_bugs([opts.bug]),
+        ..opts.run.clone()
+    };
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let found_at = AtomicU64::new(u64::MAX);
+    let found: Mutex<Option<(u64, RunResult)>> = Mutex::new(None);
+    let tried = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if started.elapsed() >= opts.budget {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i > found_at.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let scenario = &scenarios[(i % scenarios.len() as u64) as usize];
+                    let result = engine::run(scenario, opts.start_seed + i, &run_opts);
+                    tried.fetch_max(i + 1, Ordering::SeqCst);
+                    if result.verdict_word() == "fail" {
+                        found_at.fetch_min(i, Ordering::SeqCst);
+                        let mut slot = found.lock();
+                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *slot = Some((i, result));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let found = found.into_inner();
+    let seeds_tried = match &found {
+        Some((i, _)) => i + 1,
+        None => tried.load(Ordering::SeqCst),
+    };
+    Ok(HuntOutcome {
+        found: found.map(|(_, r)| r),
+        seeds_tried,
+        wall: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bug_names_catalog_scenarios() {
+        for info in node::bugs::CATALOG {
+            for name in scenarios_for(info.bug) {
+                assert!(
+                    catalog::load(name).is_ok(),
+                    "{}: scenario {name} is not in the catalog",
+                    info.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!(parse_budget("120s"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_budget("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_budget("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_budget("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_budget("soon").is_err());
+        assert!(parse_budget("0s").is_err());
+        assert!(parse_budget("5d").is_err());
+    }
+}
