@@ -443,6 +443,8 @@ async fn simulate(
             clients: spec.clients,
             weights: spec.weights.clone(),
             key_ttl_s: spec.key_ttl_s,
+            key_prefix: spec.key_prefix.clone(),
+            until: spec.until_s.map(Duration::from_secs_f64),
         };
         for index in 0..spec.clients {
             let id = next_client;

@@ -100,6 +100,10 @@ pub struct TrafficSpec {
     pub weights: Option<Vec<u32>>,
     /// TTL in seconds of put_with_ttl (3.7 per-key TTL).
     pub key_ttl_s: i64,
+    /// Keys are this prefix plus a number (etcd and watch profiles).
+    pub key_prefix: String,
+    /// Clients stop sending at this simulated second (default: run end).
+    pub until_s: Option<f64>,
 }
 
 impl Default for TrafficSpec {
@@ -111,6 +115,8 @@ impl Default for TrafficSpec {
             keys: 10,
             weights: None,
             key_ttl_s: 60,
+            key_prefix: "key".into(),
+            until_s: None,
         }
     }
 }

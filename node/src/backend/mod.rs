@@ -187,6 +187,7 @@ impl Backend {
         BatchTx {
             backend: self,
             _guard: guard,
+            wrote: false,
         }
     }
 
@@ -377,6 +378,9 @@ fn merge_ranges<'a>(
 pub struct BatchTx<'a> {
     backend: &'a Backend,
     _guard: tokio::sync::MutexGuard<'a, ()>,
+    /// Whether this transaction wrote anything (etcd writes back on Unlock
+    /// only then; a bare commit leaves the write buffer as it is).
+    wrote: bool,
 }
 
 impl BatchTx<'_> {
@@ -386,12 +390,14 @@ impl BatchTx<'_> {
             .insert((bucket, key.to_vec()), Some(value.to_vec()));
         st.write_buf.put(bucket, key.to_vec(), value.to_vec());
         st.pending_writes += 1;
+        self.wrote = true;
     }
 
     pub fn delete(&mut self, bucket: Bucket, key: &[u8]) {
         let mut st = self.backend.inner.state.lock();
         st.pending.insert((bucket, key.to_vec()), None);
         st.pending_writes += 1;
+        self.wrote = true;
     }
 
     /// Reads through the open transaction (sees its own changes).
@@ -430,18 +436,32 @@ impl BatchTx<'_> {
     }
 
     /// Ends the transaction, committing if the batch is full.
-    pub async fn end(self) -> Result<(), BackendError> {
+    pub async fn end(mut self) -> Result<(), BackendError> {
+        self.writeback();
         let full = self.backend.inner.state.lock().pending_writes >= self.backend.inner.batch_limit;
         if full {
-            self.commit_now(true).await
+            self.commit_locked(true).await
         } else {
             Ok(())
         }
     }
 
     /// Commits the pending batch now and ends the transaction.
-    pub async fn commit_now(self, run_hook: bool) -> Result<(), BackendError> {
+    pub async fn commit_now(mut self, run_hook: bool) -> Result<(), BackendError> {
+        self.writeback();
         self.commit_locked(run_hook).await
+    }
+
+    /// Hands this transaction's puts to readers (etcd does it on Unlock,
+    /// when the transaction wrote something).
+    fn writeback(&mut self) {
+        if !std::mem::take(&mut self.wrote) {
+            return;
+        }
+        let inner = &self.backend.inner;
+        let mut st = inner.state.lock();
+        let st = &mut *st;
+        st.write_buf.writeback(&mut st.read_buf, inner.bug_17247);
     }
 
     /// Commits while keeping the transaction (defragmentation continues
@@ -452,15 +472,13 @@ impl BatchTx<'_> {
         if run_hook && let Some(hook) = inner.hook.lock().as_ref() {
             let extra = hook();
             let mut st = inner.state.lock();
+            // Straight into the commit: readers never look for these.
             for (b, k, v) in extra {
-                st.pending.insert((b, k.clone()), Some(v.clone()));
-                st.write_buf.put(b, k, v);
+                st.pending.insert((b, k), Some(v));
             }
         }
         let payload = {
-            let mut st = inner.state.lock();
-            let st = &mut *st;
-            st.write_buf.writeback(&mut st.read_buf, inner.bug_17247);
+            let st = inner.state.lock();
             if st.pending.is_empty() {
                 return Ok(());
             }
@@ -503,10 +521,7 @@ impl BatchTx<'_> {
 
 impl Drop for BatchTx<'_> {
     fn drop(&mut self) {
-        let inner = &self.backend.inner;
-        let mut st = inner.state.lock();
-        let st = &mut *st;
-        st.write_buf.writeback(&mut st.read_buf, inner.bug_17247);
+        self.writeback();
     }
 }
 

@@ -86,19 +86,24 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         let ok = step(&ctx, &mut client, &mut st, &mut rng, op).await;
         if !ok && !ctx.stopped() {
             ctx.pace(&mut rng).await;
-            relist(&mut client, &mut st).await;
+            relist(&ctx, &mut client, &mut st).await;
         }
         ctx.pace(&mut rng).await;
     }
 }
 
-/// Every key of the profile ("key0", "key1", ...).
-fn list_request() -> RangeRequest {
-    range("key".into(), "kez".into())
+/// Every key of the profile (its prefix).
+fn list_request(ctx: &TrafficContext) -> RangeRequest {
+    let (key, range_end) = ctx.key_range();
+    RangeRequest {
+        key,
+        range_end,
+        ..Default::default()
+    }
 }
 
-async fn relist(client: &mut RecordingClient, st: &mut State) {
-    let req = list_request();
+async fn relist(ctx: &TrafficContext, client: &mut RecordingClient, st: &mut State) {
+    let req = list_request(ctx);
     if let Ok(client_response::Body::Range(r)) = client.call(Body::Range(req), None).await {
         note_range(st, &r);
     }
@@ -148,7 +153,7 @@ async fn step(
     let body = match op {
         Op::Get => Body::Range(range(key, String::new())),
         Op::List => {
-            let mut r = list_request();
+            let mut r = list_request(ctx);
             r.keys_only = rng.gen_bool(0.3);
             Body::Range(r)
         }
@@ -158,7 +163,7 @@ async fn step(
             Body::Range(r)
         }
         Op::StaleList => {
-            let mut r = list_request();
+            let mut r = list_request(ctx);
             r.revision = past(st, rng);
             Body::Range(r)
         }

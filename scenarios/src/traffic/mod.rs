@@ -31,11 +31,17 @@ pub struct TrafficContext {
     pub weights: Option<Vec<u32>>,
     /// TTL of per-key-TTL puts.
     pub key_ttl_s: i64,
+    pub key_prefix: String,
+    /// When this profile's clients stop (simulated time since the start).
+    pub until: Option<Duration>,
 }
 
 impl TrafficContext {
     pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        let past_until = self.until.is_some_and(|u| {
+            madsim::time::TimeHandle::try_current().is_some_and(|t| t.elapsed() >= u)
+        });
+        past_until || self.stop.load(Ordering::Relaxed)
     }
 
     pub fn client(&self, id: u64) -> Client {
@@ -43,7 +49,14 @@ impl TrafficContext {
     }
 
     pub fn key(&self, i: usize) -> String {
-        format!("key{}", i % self.keys.max(1))
+        format!("{}{}", self.key_prefix, i % self.keys.max(1))
+    }
+
+    /// The range holding every key of the profile.
+    pub fn key_range(&self) -> (Vec<u8>, Vec<u8>) {
+        let start = self.key_prefix.as_bytes().to_vec();
+        let end = node::mvcc::prefix_end(&start);
+        (start, end)
     }
 
     /// Waits before the next request, at the offered rate (with jitter).

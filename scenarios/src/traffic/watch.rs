@@ -60,7 +60,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
                     Vec::new(),
                 )
             } else {
-                (b"key".to_vec(), b"kez".to_vec())
+                ctx.key_range()
             };
             let mut filters = Vec::new();
             if rng.gen_bool(0.1) {
