@@ -1,6 +1,7 @@
 //! `cargo bench -p checker`: the checker on the outside oracles, side by side
-//! with porcupine's reference timings (../shared/oracles/README.md), and on a
-//! generated 100,000-operation etcd history.
+//! with porcupine's reference timings (../shared/oracles/README.md), on a
+//! generated 100,000-operation etcd history, and on lease-heavy histories (a
+//! recorded `leases` scenario run and a generated one).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -15,6 +16,7 @@ use checker::models::kv::KvModel;
 use checker::models::register::RegisterModel;
 use checker::{CheckOptions, check_linearizability, check_run};
 use support::generate::{GenConfig, generate};
+use support::leases::{LeaseGenConfig, generate_leases};
 
 fn oracles() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/oracles"))
@@ -179,6 +181,59 @@ fn kv(name: &str, partition: bool, porcupine: Option<Duration>) -> Row {
     }
 }
 
+fn describe(lin: &checker::EtcdLinearizability) -> String {
+    let verdict = match lin.result.verdict {
+        checker::Verdict::Pass => "linearizable",
+        checker::Verdict::Fail(_) => "VIOLATION",
+        checker::Verdict::Unknown(_) => "UNKNOWN",
+    };
+    let s = &lin.summary;
+    format!(
+        "{verdict}; {} iterations, {} backtracks, {} cache entries",
+        s.iterations, s.backtracks, s.cache_entries
+    )
+}
+
+/// The recorded `leases` run that used to hit the 60 s limit, and a generated
+/// lease-heavy history with expiries, key TTLs and past reads.
+fn leases(full: bool, options: &CheckOptions) {
+    println!(
+        "
+Lease-heavy etcd histories"
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/leases-1.jsonl");
+    match checker::jsonl::read_str(&read(Path::new(path))) {
+        Ok(file) => {
+            let (t, lin) = time(5, || check_linearizability(&file.history, options));
+            println!(
+                "  recorded leases run ({} operations, leader crash): {} ({})",
+                file.history.operations.len(),
+                ms(t),
+                describe(&lin)
+            );
+        }
+        Err(e) => println!("  recorded leases run: unreadable ({e})"),
+    }
+    let operations = if full { 20_000 } else { 2_000 };
+    let history = generate_leases(&LeaseGenConfig {
+        seed: 7,
+        clients: 8,
+        operations,
+        keys: 32,
+        unknown_writes: 0.02,
+        expiries: 0.05,
+        key_ttls: true,
+        final_read: true,
+    });
+    let runs = if full { 3 } else { 1 };
+    let (t, lin) = time(runs, || check_linearizability(&history, options));
+    println!(
+        "  generated: {operations} operations, 8 clients, expiries and key TTLs: {} ({})",
+        ms(t),
+        describe(&lin)
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` does not: keep that quick.
     let full = std::env::args().any(|a| a == "--bench");
@@ -288,6 +343,7 @@ fn main() {
         report.results.len(),
         report.overall()
     );
+    leases(full, &options);
     match peak_memory_kib() {
         Some(kib) => println!(
             "\nPeak resident memory of this process (VmHWM): {:.1} MiB; configured bound of the search: {} MiB",

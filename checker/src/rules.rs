@@ -63,11 +63,11 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: WATCH_RELIABLE,
-        description: "From its first event to the last revision it reported, a watch delivers every event of the linearized history it selects, each as it happened.",
+        description: "From its first event to the last revision it reported, a watch delivers every event of the linearized history it selects, each as it happened, the events of one revision in the order they were written.",
     },
     RuleInfo {
         name: WATCH_RESUMABLE,
-        description: "A watch started at revision R first delivers the first selected event with revision >= R.",
+        description: "A watch started at revision R first delivers the first selected event with revision >= R (within a revision, in write order).",
     },
     RuleInfo {
         name: WATCH_PREV_KV,
@@ -115,7 +115,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: END_DURABILITY,
-        description: "Every acknowledged write is in the final reads unless a later write, delete or lease expiry explains its absence.",
+        description: "Every acknowledged write is in the final reads unless a later write, delete, lease expiry or key TTL explains its absence.",
     },
     RuleInfo {
         name: END_LIVENESS,

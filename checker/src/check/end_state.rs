@@ -194,7 +194,7 @@ fn acknowledged(op: &Operation) -> Vec<Acked<'_>> {
 }
 
 /// Whether some operation may have removed `key` after revision `after`
-/// (and no later than `until`), or a lease may have expired it.
+/// (and no later than `until`), or a lease or a per-key TTL may have expired it.
 fn removal_explained(
     deleters: &[&Operation],
     key: &str,
@@ -217,20 +217,25 @@ fn removal_explained(
     })
 }
 
-/// Operations that may delete keys (directly, or through a lease).
+/// Operations that may delete keys (directly, or through a lease or a TTL).
 fn may_delete(req: &Request) -> bool {
     match req {
         Request::LeaseRevoke { .. } => true,
-        Request::Put(p) => p.lease != 0,
+        Request::Put(p) => expires(p),
         req => deletes_possible(req),
     }
+}
+
+/// A put whose key the store may delete on its own later.
+fn expires(p: &PutRequest) -> bool {
+    p.lease != 0 || p.ttl > 0
 }
 
 fn deletes_possible(req: &Request) -> bool {
     fn txn(t: &TxnRequest) -> bool {
         t.success.iter().chain(&t.failure).any(|o| match o {
             TxnOp::DeleteRange(_) => true,
-            TxnOp::Put(p) => p.lease != 0,
+            TxnOp::Put(p) => expires(p),
             TxnOp::Txn(inner) => txn(inner),
             TxnOp::Range(_) => false,
         })
@@ -292,7 +297,7 @@ fn durability(ctx: &Context) -> PropertyResult {
                     }
                     if let Some((read, final_rev)) = absent_in_final_read(&finals, &p.key)
                         && final_rev >= rev
-                        && p.lease == 0
+                        && !expires(p)
                         && !removal_explained(
                             &deleters,
                             &p.key,

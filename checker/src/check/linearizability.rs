@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::history::History;
 use crate::linearizable::{Linearizability, SearchLimits, check};
-use crate::models::etcd::{LinearizedHistory, prepare};
+use crate::models::etcd::{EtcdInput, LinearizedHistory, prepare};
 use crate::options::CheckOptions;
 use crate::report::{PropertyResult, SearchSummary, Verdict, Violation};
 use crate::rules::LINEARIZABILITY;
@@ -58,12 +58,16 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
             }
         }
         Linearizability::Violation(c) => {
-            let expiries: Vec<u64> = c
+            let key_expiries: HashSet<u64> = prepared.ops[prepared.first_synthetic..]
+                .iter()
+                .filter(|o| matches!(o.input, EtcdInput::KeyExpiry { .. }))
+                .map(|o| o.id)
+                .collect();
+            let (keys, leases): (Vec<u64>, Vec<u64>) = c
                 .longest_prefix
                 .iter()
                 .filter(|id| synthetic.contains(id))
-                .copied()
-                .collect();
+                .partition(|id| key_expiries.contains(id));
             let violation = Violation {
                 rule: LINEARIZABILITY.to_string(),
                 explanation: c.explanation,
@@ -73,7 +77,8 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
                 details: json!({
                     "stuck_operation": c.stuck.map(|i| prepared.ops[i].id),
                     "prefix_length": c.longest_prefix.len(),
-                    "lease_expiries_in_prefix": expiries.len(),
+                    "lease_expiries_in_prefix": leases.len(),
+                    "key_expiries_in_prefix": keys.len(),
                     "serializable_reads_left_out": prepared.skipped_serializable,
                 }),
             };

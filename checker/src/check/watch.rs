@@ -2,8 +2,14 @@
 //! Bookmarkable look at a watch's responses alone; Reliable, Resumable, PrevKV
 //! and IsCreate compare them with the linearized history; cancel-on-compaction
 //! uses both.
+//!
+//! Within one revision etcd delivers events in the order they were written
+//! (a transaction's operations in order, a range delete's or a lease's keys
+//! in key order). Where the linearized history cannot be sure of that order
+//! (a request with an unknown outcome wrote the revision), a revision's
+//! events are compared as a set.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
@@ -17,6 +23,7 @@ use crate::rules::*;
 pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
     let max = ctx.options.max_reported;
     let compactions = compactions_of(ctx.history);
+    let unknown_compaction = highest_unknown_compaction(ctx.history);
     let mut filter = vec![];
     let mut ordered = vec![];
     let mut unique = vec![];
@@ -33,7 +40,12 @@ pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
         unique.extend(check_unique(w));
         atomic.extend(check_atomic(w));
         bookmarkable.extend(check_bookmarkable(w));
-        cancel.extend(check_cancel(w, &compactions, ctx.linearized.ok()));
+        cancel.extend(check_cancel(
+            w,
+            &compactions,
+            unknown_compaction,
+            ctx.linearized.ok(),
+        ));
         if let Ok(lin) = ctx.linearized {
             reliable.extend(check_reliable(w, lin));
             resumable.extend(check_resumable(w, lin));
@@ -90,6 +102,21 @@ pub(crate) fn compactions_of(history: &History) -> Vec<SeenCompaction> {
             _ => None,
         })
         .collect()
+}
+
+/// The highest revision a compaction whose outcome is unknown asked for. Such
+/// a compaction may have been applied even when the linearization did not need
+/// it (nothing read below it), so a cancel up to it is justified.
+pub(crate) fn highest_unknown_compaction(history: &History) -> i64 {
+    history
+        .operations
+        .iter()
+        .filter_map(|op| match (&op.request, &op.result) {
+            (Request::Compact { revision }, OpResult::Unknown(_)) => Some(*revision),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The compaction that, per the history, had certainly taken effect on the
@@ -340,6 +367,31 @@ fn same_event(seen: &Event, real: &Event) -> bool {
         }
 }
 
+/// The first pair of delivered events of one revision that came in another
+/// order than the revision wrote them (when that order is known).
+fn out_of_order<'a>(
+    delivered: &[&'a Event],
+    lin: &LinearizedHistory,
+) -> Option<(&'a Event, &'a Event)> {
+    let mut last: HashMap<i64, (usize, &Event)> = HashMap::new();
+    for d in delivered {
+        let rev = d.revision();
+        if !lin.order_known(rev) {
+            continue;
+        }
+        let Some(position) = lin.events_at(rev).iter().position(|e| e.kv.key == d.kv.key) else {
+            continue;
+        };
+        if let Some((before, earlier)) = last.get(&rev)
+            && *before > position
+        {
+            return Some((earlier, d));
+        }
+        last.insert(rev, (position, d));
+    }
+    None
+}
+
 fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
     let first = w.first_revision()?;
     let last = last_observed(w);
@@ -363,6 +415,21 @@ fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation>
                 ));
             }
         }
+    }
+    if let Some((earlier, later)) = out_of_order(&delivered, lin) {
+        return Some(watch_violation(
+            WATCH_RELIABLE,
+            w,
+            format!(
+                "Watch {} delivered {} before {}, but revision {} wrote {:?} first.",
+                w.id,
+                describe_event(earlier),
+                describe_event(later),
+                later.revision(),
+                later.kv.key
+            ),
+            json!({"first_delivered": earlier, "then": later, "history": lin.events_at(later.revision())}),
+        ));
     }
     let from = delivered.first().map_or(first, |e| e.revision());
     let got: HashSet<(i64, &str)> = delivered
@@ -389,12 +456,25 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
         .events()
         .find(|(_, e)| w.request.selects(e.kind, &e.kv.key))?;
     let e0 = expected_events(w, lin, first, d0.revision().max(first)).next();
-    let fine = e0.is_some_and(|e0| e0.revision() == d0.revision() && e0.kv.key == d0.kv.key);
+    // Where the order inside the revision is not certain, any of its events
+    // the watch selects may come first.
+    let fine = e0.is_some_and(|e0| {
+        let rev = e0.revision();
+        rev == d0.revision()
+            && (e0.kv.key == d0.kv.key
+                || (!lin.order_known(rev)
+                    && expected_events(w, lin, rev, rev).any(|e| e.kv.key == d0.kv.key)))
+    });
     if fine {
         return None;
     }
     let expected = match e0 {
         _ if d0.revision() < first => "that is before its start revision".to_string(),
+        Some(e0) if e0.revision() == d0.revision() => format!(
+            "revision {} wrote {} first",
+            e0.revision(),
+            describe_event(e0)
+        ),
         Some(e0) => format!(
             "the first event at or after revision {first} is {}",
             describe_event(e0)
@@ -482,6 +562,7 @@ fn check_is_create(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
 fn check_cancel(
     w: &WatchRecord,
     compactions: &[SeenCompaction],
+    unknown_compaction: i64,
     lin: Option<&LinearizedHistory>,
 ) -> Option<Violation> {
     let first = w.first_revision().unwrap_or(0);
@@ -519,6 +600,7 @@ fn check_cancel(
                         .map(|c| c.revision)
                         .max()
                         .unwrap_or(0)
+                        .max(unknown_compaction)
                 });
                 if let Some(highest) = highest
                     && r.compact_revision > highest

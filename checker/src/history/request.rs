@@ -44,6 +44,15 @@ pub struct PutRequest {
     pub prev_kv: bool,
     pub ignore_value: bool,
     pub ignore_lease: bool,
+    /// Per-key TTL in seconds (store version 3.7; 0 = none): some time after it
+    /// ran out the store deletes the key at a new revision, unless the key was
+    /// written since. Left out of the JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ttl: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -204,15 +204,60 @@ fn blocked_read<M: Model>(
     )
 }
 
+/// The earliest-returning pending operation with a definite answer that the
+/// model says can no longer fit, when the stuck one could still fit on its
+/// own (it is only held up).
+fn too_late<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    state: &mut M::State,
+    stuck: usize,
+    linearized: &HashSet<usize>,
+) -> Option<usize> {
+    let fits_nowhere = |state: &mut M::State, i: usize| match &ops[i].outcome {
+        Outcome::Ok(out) => model.too_late(state, &ops[i].input, out),
+        Outcome::Unknown => false,
+    };
+    if fits_nowhere(state, stuck) {
+        return None;
+    }
+    let mut pending: Vec<usize> = (0..ops.len())
+        .filter(|i| *i != stuck && !linearized.contains(i))
+        .collect();
+    pending.sort_by_key(|&i| ops[i].ret.unwrap_or(u64::MAX));
+    pending.into_iter().find(|&i| fits_nowhere(state, i))
+}
+
 fn explain<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     dead_end: &DeadEnd,
 ) -> Counterexample {
     let longest_prefix: Vec<u64> = dead_end.prefix.iter().map(|s| ops[s.op].id).collect();
-    let mut operations: Vec<u64> = dead_end.stuck.iter().map(|&i| ops[i].id).collect();
-    operations.extend(dead_end.concurrent.iter().map(|&i| ops[i].id));
-    let explanation = match (dead_end.stuck, replay(model, ops, &dead_end.prefix)) {
+    let mut state = replay(model, ops, &dead_end.prefix);
+    // An operation that fits nowhere any more, held up by nothing, is the one
+    // to blame, even when another operation returned first.
+    let stuck = match (dead_end.stuck, state.as_mut()) {
+        (Some(stuck), Some(state)) => {
+            let linearized: HashSet<usize> = dead_end.prefix.iter().map(|s| s.op).collect();
+            Some(too_late(model, ops, state, stuck, &linearized).unwrap_or(stuck))
+        }
+        (stuck, _) => stuck,
+    };
+    let mut operations: Vec<u64> = stuck.iter().map(|&i| ops[i].id).collect();
+    if let Some(first) = dead_end.stuck
+        && Some(first) != stuck
+    {
+        operations.push(ops[first].id);
+    }
+    operations.extend(
+        dead_end
+            .concurrent
+            .iter()
+            .filter(|&&i| Some(i) != stuck)
+            .map(|&i| ops[i].id),
+    );
+    let explanation = match (stuck, state) {
         (Some(stuck), Some(mut state)) => {
             let op = &ops[stuck];
             let reason = match &op.outcome {

@@ -137,7 +137,16 @@ pub trait Model {
         None
     }
 
-    /// Order in which operations with unknown outcomes are tried (lower first).
+    /// When an operation with an unknown outcome most likely took effect, if
+    /// it did (it may still be placed anywhere after its call): candidates are
+    /// tried nearest first to [`Model::unknown_time_hint`]. Its call by default.
+    fn unknown_expected_time(&self, op: &Op<Self::Input, Self::Output>) -> u64 {
+        op.call
+    }
+
+    /// Order in which operations with unknown outcomes are tried (lower
+    /// first); `u8::MAX`: it certainly cannot take effect in this state, so it
+    /// is not tried at all.
     fn unknown_rank(&self, _state: &Self::State, _input: &Self::Input) -> u8 {
         0
     }
@@ -162,4 +171,18 @@ pub trait Model {
 
     /// Why `output` cannot be the answer to `input` in `state`, for humans.
     fn explain(&self, state: &Self::State, input: &Self::Input, output: &Self::Output) -> String;
+
+    /// Whether `output` is not the answer to `input` in `state` and can only
+    /// be the answer in a state no later than it (revisions never go back),
+    /// judged on the operation alone, not on the others it would hold up: it
+    /// fits nowhere from here on. Explanations blame such an operation rather
+    /// than one it holds up. A probe: `state` is left as it was.
+    fn too_late(
+        &self,
+        _state: &mut Self::State,
+        _input: &Self::Input,
+        _output: &Self::Output,
+    ) -> bool {
+        false
+    }
 }

@@ -149,6 +149,8 @@ struct Search<'a, M: Model> {
     /// Optional operations sorted by call time; `opt_node[op]` is the node.
     opt_op: Vec<u32>,
     opt_call: Vec<u64>,
+    /// When the model expects each optional operation took effect, if at all.
+    opt_expected: Vec<u64>,
     opt_node: Vec<u32>,
     optional: Links,
     zobrist: Vec<u128>,
@@ -201,11 +203,12 @@ impl<'a, M: Model> Search<'a, M> {
             ev_time.push(t);
         }
         let mut opt_node = vec![NIL; n];
-        let (mut opt_op, mut opt_call) = (vec![], vec![]);
+        let (mut opt_op, mut opt_call, mut opt_expected) = (vec![], vec![], vec![]);
         for (i, &(t, op)) in optional_calls.iter().enumerate() {
             opt_node[op as usize] = i as u32;
             opt_op.push(op);
             opt_call.push(t);
+            opt_expected.push(model.unknown_expected_time(&ops[global[op as usize]]));
         }
         let zobrist = global.iter().map(|&g| zobrist(g as u64)).collect();
         let footprint = global
@@ -228,6 +231,7 @@ impl<'a, M: Model> Search<'a, M> {
             ret_ev,
             opt_op,
             opt_call,
+            opt_expected,
             opt_node,
             zobrist,
             footprint,
@@ -407,10 +411,10 @@ impl<'a, M: Model> Search<'a, M> {
         window.into_iter().map(|(_, local)| local).collect()
     }
 
-    /// Optional operations called no later than `horizon`, in the model's order.
-    /// In the model's order, then nearest first to the time the model thinks
-    /// the next step happened (a request whose outcome is unknown usually took
-    /// effect soon after its call, if at all), else in call order.
+    /// Optional operations called no later than `horizon`, in the model's order,
+    /// then nearest first to the time the model thinks the next step happened
+    /// (a request whose outcome is unknown usually took effect soon after its
+    /// call, if at all; the model may expect another time), else in call order.
     fn optional_candidates(&self, state: &M::State, horizon: u64) -> Rc<[u32]> {
         let hint = self.model.unknown_time_hint(state);
         let mut ranked: Vec<(u8, bool, u64, u32)> = Vec::new();
@@ -418,10 +422,14 @@ impl<'a, M: Model> Search<'a, M> {
         while node != NIL && self.opt_call[node as usize] <= horizon {
             let local = self.opt_op[node as usize];
             let rank = self.model.unknown_rank(state, &self.op(local).input);
-            let call = self.opt_call[node as usize];
+            if rank == u8::MAX {
+                node = self.optional.next(node);
+                continue;
+            }
+            let expected = self.opt_expected[node as usize];
             let (after, distance) = match hint {
-                Some(t) => (call > t, call.abs_diff(t)),
-                None => (false, call),
+                Some(t) => (expected > t, expected.abs_diff(t)),
+                None => (false, expected),
             };
             ranked.push((rank, after, distance, local));
             node = self.optional.next(node);

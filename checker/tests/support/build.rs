@@ -178,7 +178,7 @@ impl Builder {
 }
 
 /// Every event the store produced in `[from, to]` that `req` selects, in
-/// revision then key order, with prev_kv when the watch asks for it.
+/// revision then write order, with prev_kv when the watch asks for it.
 pub fn store_events(store: &Store, req: &WatchRequest, from: i64, to: i64) -> Vec<Event> {
     let mut out = vec![];
     for (key, versions) in store.all_versions() {
@@ -208,15 +208,18 @@ pub fn store_events(store: &Store, req: &WatchRequest, from: i64, to: i64) -> Ve
                     ..Default::default()
                 }
             };
-            out.push(Event {
-                kind,
-                kv,
-                prev_kv: if req.prev_kv { prev } else { None },
-            });
+            out.push((
+                v.sub,
+                Event {
+                    kind,
+                    kv,
+                    prev_kv: if req.prev_kv { prev } else { None },
+                },
+            ));
         }
     }
-    out.sort_by(|a, b| (a.kv.mod_revision, &a.kv.key).cmp(&(b.kv.mod_revision, &b.kv.key)));
-    out
+    out.sort_by_key(|(sub, e)| (e.kv.mod_revision, *sub));
+    out.into_iter().map(|(_, e)| e).collect()
 }
 
 pub fn put(key: &str, value: &str) -> Request {

@@ -4,3 +4,4 @@
 pub mod brute;
 pub mod build;
 pub mod generate;
+pub mod leases;

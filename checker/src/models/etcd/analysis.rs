@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::exec::written_spans;
 use crate::history::{
-    EtcdError, EventKind, History, KeySpan, KeyValue, OpResult, Request, Response, TxnOp,
-    TxnOpResponse, TxnRequest, TxnResponse,
+    EtcdError, EventKind, History, KeySpan, KeyValue, OpResult, PutRequest, Request, Response,
+    TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
 };
 
 /// One event a watch reported at a revision: used only to prefer, among
@@ -44,6 +44,11 @@ pub struct Analysis<'h> {
     pub compaction_seen: bool,
     /// Leases some definite answer says did not exist at some point.
     pub seen_absent: HashSet<i64>,
+    /// Leases of transactions that failed with LeaseNotFound (which of a
+    /// transaction's leases was missing is not known).
+    pub absent_in_txn: HashSet<i64>,
+    /// Leases requests with an unknown outcome refer to.
+    pub unknown_mentions: HashSet<i64>,
     /// Key spans that a step the search chooses may write, with the call time
     /// of the request: writes with an unknown outcome, and keys put with a
     /// lease (an expiry may delete them).
@@ -61,6 +66,17 @@ pub struct Analysis<'h> {
     /// Lease ids used but never granted under that id (a grant without a requested
     /// id and an unknown outcome may have obtained one of them).
     pub orphan_leases: Vec<i64>,
+    /// For each lease granted by exactly one request: how many definite
+    /// answers need it alive (a keep-alive, revoke or time-to-live that found
+    /// it, a put attached to it). Once gone it never comes back, so it cannot
+    /// be revoked or expire before all of them.
+    pub lease_uses: HashMap<i64, u32>,
+    /// The past revisions definite answers read at (one entry per read):
+    /// the store's fingerprint keeps what they can see until they are answered.
+    pub past_reads: Vec<i64>,
+    /// Per revision R, the definite answers that fit only at a store revision
+    /// <= R, with R the highest (see [`latest_revision`]).
+    pub deadlines: BTreeMap<i64, Vec<u64>>,
 }
 
 impl<'h> Analysis<'h> {
@@ -69,6 +85,7 @@ impl<'h> Analysis<'h> {
         let mut granted: HashMap<i64, usize> = HashMap::new();
         let mut used: HashSet<i64> = HashSet::new();
         let mut anonymous_unknown_grant = false;
+        let mut uses: HashMap<i64, u32> = HashMap::new();
         for op in &history.operations {
             if op.request.is_serializable_read() {
                 continue;
@@ -81,12 +98,15 @@ impl<'h> Analysis<'h> {
                 OpResult::Ok(resp) => resp.header_revision() <= 0,
                 OpResult::Fail(_) => false,
             };
+            if let OpResult::Unknown(_) = op.result {
+                a.unknown_mentions.extend(leases_mentioned(&op.request));
+            }
             if unplaced {
                 a.uncertain
                     .extend(written_spans(&op.request).into_iter().map(|s| (s, op.call)));
             }
             a.uncertain.extend(
-                leased_keys(&op.request)
+                expiring_keys(&op.request)
                     .into_iter()
                     .map(|k| (KeySpan::Single(k), op.call)),
             );
@@ -125,6 +145,13 @@ impl<'h> Analysis<'h> {
                         }
                     }
                     a.observe_response(&op.request, resp);
+                    lease_uses_of(&op.request, resp, &mut |id| {
+                        *uses.entry(id).or_default() += 1
+                    });
+                    past_reads_of(&op.request, resp, &mut |r| a.past_reads.push(r));
+                    if let Some(latest) = latest_revision(&op.request, resp) {
+                        a.deadlines.entry(latest).or_default().push(op.id);
+                    }
                     if !crate::models::etcd::exec::ttl_not_found(resp) {
                         a.needed_leases.extend(leases_mentioned(&op.request));
                     }
@@ -137,6 +164,9 @@ impl<'h> Analysis<'h> {
                 }
                 OpResult::Fail(EtcdError::LeaseNotFound) => {
                     a.seen_absent.extend(leases_mentioned(&op.request));
+                    if let Request::Txn(_) = op.request {
+                        a.absent_in_txn.extend(leases_mentioned(&op.request));
+                    }
                 }
                 OpResult::Fail(EtcdError::Compacted { .. }) => a.compaction_seen = true,
                 _ => {}
@@ -146,6 +176,10 @@ impl<'h> Analysis<'h> {
         a.merge_intervals();
         a.seen_absent
             .extend(granted.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id));
+        a.lease_uses = uses
+            .into_iter()
+            .filter(|(id, _)| granted.get(id) == Some(&1))
+            .collect();
         if anonymous_unknown_grant {
             let mut orphans: Vec<i64> = used
                 .into_iter()
@@ -311,6 +345,23 @@ impl<'h> Analysis<'h> {
     }
 }
 
+/// The highest store revision a definite answer fits at (from its header:
+/// a read at R needs the store at R, a write answered at R needs it at R - 1,
+/// a revoke at R - 1 or R); None when the header was not recorded or is not
+/// checked.
+pub fn latest_revision(req: &Request, resp: &Response) -> Option<i64> {
+    let h = resp.header_revision();
+    if h <= 0 {
+        return None;
+    }
+    match resp {
+        Response::LeaseKeepAlive(_) | Response::LeaseTimeToLive(_) => None,
+        Response::LeaseRevoke(_) => Some(h),
+        _ if bumps_revision(req, resp) => Some(h - 1),
+        _ => Some(h),
+    }
+}
+
 /// Whether a definite answer shows the request wrote (so took a new revision).
 /// A lease revoke cannot tell (it writes only if keys were attached).
 pub fn bumps_revision(req: &Request, resp: &Response) -> bool {
@@ -372,24 +423,90 @@ fn copies_value(req: &Request) -> bool {
     }
 }
 
-/// Keys a request may put with a lease.
-fn leased_keys(req: &Request) -> Vec<&str> {
-    fn txn<'a>(t: &'a TxnRequest, out: &mut Vec<&'a str>) {
-        for op in t.success.iter().chain(&t.failure) {
-            match op {
-                TxnOp::Put(p) if p.lease != 0 || p.ignore_lease => out.push(&p.key),
-                TxnOp::Txn(inner) => txn(inner, out),
+/// Keys a request may put with a lease or a TTL: the store may delete them
+/// on its own later.
+fn expiring_keys(req: &Request) -> Vec<&str> {
+    let mut out = Vec::new();
+    for_each_put(req, None, &mut |p| {
+        if p.lease != 0 || p.ignore_lease || p.ttl > 0 {
+            out.push(p.key.as_str());
+        }
+    });
+    out
+}
+
+/// Calls `f` on the puts of a request: with its answer, the puts of the
+/// branches that ran; without, every put it may make.
+pub fn for_each_put<'a>(
+    req: &'a Request,
+    resp: Option<&Response>,
+    f: &mut impl FnMut(&'a PutRequest),
+) {
+    fn txn<'a>(t: &'a TxnRequest, r: Option<&TxnResponse>, f: &mut impl FnMut(&'a PutRequest)) {
+        match r {
+            Some(r) => {
+                let branch = if r.succeeded { &t.success } else { &t.failure };
+                for (op, resp) in branch.iter().zip(&r.responses) {
+                    match (op, resp) {
+                        (TxnOp::Put(p), _) => f(p),
+                        (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn(inner, Some(ir), f),
+                        _ => {}
+                    }
+                }
+            }
+            None => {
+                for op in t.success.iter().chain(&t.failure) {
+                    match op {
+                        TxnOp::Put(p) => f(p),
+                        TxnOp::Txn(inner) => txn(inner, None, f),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    match (req, resp) {
+        (Request::Put(p), None | Some(Response::Put(_))) => f(p),
+        (Request::Txn(t), Some(Response::Txn(r))) => txn(t, Some(r), f),
+        (Request::Txn(t), None) => txn(t, None, f),
+        _ => {}
+    }
+}
+
+/// Leases a definite answer shows alive when it was served (each time it
+/// does: a transaction putting two keys with one lease counts twice).
+pub fn lease_uses_of(req: &Request, resp: &Response, f: &mut impl FnMut(i64)) {
+    match (req, resp) {
+        (Request::LeaseKeepAlive { id }, Response::LeaseKeepAlive(_))
+        | (Request::LeaseRevoke { id }, Response::LeaseRevoke(_)) => f(*id),
+        (Request::LeaseTimeToLive { id }, Response::LeaseTimeToLive(t)) if t.ttl != -1 => f(*id),
+        (Request::Put(_) | Request::Txn(_), _) => for_each_put(req, Some(resp), &mut |p| {
+            if p.lease != 0 && !p.ignore_lease {
+                f(p.lease);
+            }
+        }),
+        _ => {}
+    }
+}
+
+/// The past revisions a definite answer read at: ranges with a revision, on
+/// their own or in the branches of a transaction that ran.
+pub fn past_reads_of(req: &Request, resp: &Response, f: &mut impl FnMut(i64)) {
+    fn txn(t: &TxnRequest, r: &TxnResponse, f: &mut impl FnMut(i64)) {
+        let branch = if r.succeeded { &t.success } else { &t.failure };
+        for (op, resp) in branch.iter().zip(&r.responses) {
+            match (op, resp) {
+                (TxnOp::Range(q), TxnOpResponse::Range(_)) if q.revision > 0 => f(q.revision),
+                (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn(inner, ir, f),
                 _ => {}
             }
         }
     }
-    let mut out = Vec::new();
-    match req {
-        Request::Put(p) if p.lease != 0 || p.ignore_lease => out.push(p.key.as_str()),
-        Request::Txn(t) => txn(t, &mut out),
+    match (req, resp) {
+        (Request::Range(r), Response::Range(_)) if r.revision > 0 => f(r.revision),
+        (Request::Txn(t), Response::Txn(r)) => txn(t, r, f),
         _ => {}
     }
-    out
 }
 
 /// Lease ids a request refers to.

@@ -233,6 +233,35 @@ fn choose_path(store: &Store, t: &TxnRequest) -> Path {
     Path { succeeded, nested }
 }
 
+/// The leases the puts of the branches a transaction would take now attach
+/// keys to.
+pub fn txn_leases(store: &Store, t: &TxnRequest) -> Vec<i64> {
+    fn collect(t: &TxnRequest, path: &Path, out: &mut Vec<i64>) {
+        let branch = if path.succeeded {
+            &t.success
+        } else {
+            &t.failure
+        };
+        let mut nested = path.nested.iter();
+        for op in branch {
+            match op {
+                TxnOp::Put(p) if p.lease != 0 && !p.ignore_lease => out.push(p.lease),
+                TxnOp::Txn(inner) => {
+                    if let Some(p) = nested.next() {
+                        collect(inner, p, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    collect(t, &choose_path(store, t), &mut out);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// The first error the chosen path raises before anything is written.
 fn check_path(store: &Store, t: &TxnRequest, path: &Path) -> Result<(), EtcdError> {
     let branch = if path.succeeded {
@@ -339,7 +368,7 @@ fn put(store: &mut Store, p: &PutRequest, rev: i64, changed: &mut bool) -> PutRe
     } else {
         p.lease
     };
-    store.put(&p.key, value, lease, rev);
+    store.put(&p.key, value, lease, p.ttl.max(0), rev);
     *changed = true;
     PutResponse {
         header_revision: 0,

@@ -4,31 +4,46 @@
 //!
 //! Revision-guided pruning: every definite answer carries the revision it was
 //! served at, so a candidate whose revision does not fit the current state is
-//! rejected before any work. Writes whose outcome is unknown, and lease expiries
-//! (internal steps that delete a lease's keys at one revision), may only take a
+//! rejected before any work. Writes whose outcome is unknown, lease expiries
+//! (internal steps that delete a lease's keys at one revision) and key
+//! expiries (a key put with a TTL deleted at one revision) may only take a
 //! revision no definite write claimed, and must agree with every key-value any
-//! definite answer reported at that revision.
+//! definite answer reported at that revision. A lease granted once cannot be
+//! revoked or expire before every definite answer that found it alive.
 
 mod analysis;
+mod deadlines;
 pub mod describe;
 pub mod exec;
+mod prepare;
 pub mod replay;
+mod sight;
 pub mod store;
 
-use crate::history::{
-    EtcdError, EventKind, History, KeySpan, OpResult, Request, Response, TxnOp, TxnRequest,
-};
+use std::collections::{HashMap, HashSet};
+
+use crate::history::{EtcdError, EventKind, KeySpan, Request, Response, TxnOp, TxnRequest};
 use crate::linearizable::{Model, Op, Outcome};
 
 pub use analysis::{Analysis, bumps_revision, leases_mentioned};
+pub use prepare::{PreparedHistory, prepare};
 pub use replay::LinearizedHistory;
 pub use store::{Store, Version};
 
-/// A client request, or the store expiring a lease on its own.
+/// A client request, or the store expiring a lease or a key on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EtcdInput<'h> {
     Request(&'h Request),
-    LeaseExpiry { lease: i64 },
+    LeaseExpiry {
+        lease: i64,
+    },
+    /// The store deleting a key whose TTL ran out, for the `nth` time (the
+    /// expiries of one key are numbered and happen in that order, so that
+    /// interchangeable steps are not tried twice).
+    KeyExpiry {
+        key: &'h str,
+        nth: u32,
+    },
 }
 
 /// A definite answer: a response, or an error that says something about the state.
@@ -40,86 +55,30 @@ pub type EtcdOp<'h> = Op<EtcdInput<'h>, EtcdOutput<'h>>;
 #[derive(Debug, Clone, Default)]
 pub struct EtcdModel<'h> {
     analysis: Analysis<'h>,
-}
-
-/// A history made ready for the engine (borrowing it: nothing is copied).
-#[derive(Debug, Clone)]
-pub struct PreparedHistory<'h> {
-    pub model: EtcdModel<'h>,
-    pub ops: Vec<EtcdOp<'h>>,
-    /// Engine operations from this index on are lease expiries, not client operations.
-    pub first_synthetic: usize,
-    /// Serializable reads, checked separately against the linearized history.
-    pub skipped_serializable: usize,
-}
-
-impl PreparedHistory<'_> {
-    pub fn is_synthetic(&self, index: usize) -> bool {
-        index >= self.first_synthetic
-    }
-}
-
-/// Turns a history into engine operations: serializable reads are left out
-/// (they are not linearizable), failures that certainly changed nothing and say
-/// nothing are dropped, and one possible expiry is added per granted lease.
-pub fn prepare(history: &History) -> PreparedHistory<'_> {
-    let analysis = Analysis::of(history);
-    let mut ops = Vec::with_capacity(history.operations.len());
-    let mut skipped_serializable = 0;
-    let mut grants: Vec<(i64, u64)> = Vec::new();
-    for op in &history.operations {
-        if op.request.is_serializable_read() {
-            skipped_serializable += 1;
-            continue;
-        }
-        let outcome = match &op.result {
-            OpResult::Ok(resp) => Outcome::Ok(Ok(resp)),
-            OpResult::Fail(e) if e.is_informative() => Outcome::Ok(Err(e)),
-            OpResult::Fail(_) => continue,
-            OpResult::Unknown(_) => Outcome::Unknown,
-        };
-        if let Request::LeaseGrant { id, .. } = &op.request {
-            let granted = match &outcome {
-                _ if *id != 0 => Some(*id),
-                Outcome::Ok(Ok(Response::LeaseGrant(g))) => Some(g.id),
-                _ => None,
-            };
-            if let (Some(lease), false) = (granted, matches!(outcome, Outcome::Ok(Err(_)))) {
-                grants.push((lease, op.call));
-            }
-        }
-        ops.push(Op {
-            id: op.id,
-            client: op.client,
-            call: op.call,
-            ret: op.ret,
-            input: EtcdInput::Request(&op.request),
-            outcome,
-        });
-    }
-    let first_synthetic = ops.len();
-    let first_free = history.operations.iter().map(|o| o.id).max().unwrap_or(0) + 1;
-    for (id, (lease, call)) in (first_free..).zip(grants) {
-        ops.push(Op {
-            id,
-            client: u64::MAX,
-            call,
-            ret: None,
-            input: EtcdInput::LeaseExpiry { lease },
-            outcome: Outcome::Unknown,
-        });
-    }
-    PreparedHistory {
-        model: EtcdModel { analysis },
-        ops,
-        first_synthetic,
-        skipped_serializable,
-    }
+    /// When each expiry (by engine operation id) most likely happened.
+    expected_times: HashMap<u64, u64>,
+    /// Leases with an expiry step: an unknown revoke of one adds nothing.
+    expirable: HashSet<i64>,
+    /// Without the shortcuts argued from the whole history (see [`EtcdModel::literal`]).
+    literal: bool,
 }
 
 impl<'h> EtcdModel<'h> {
     pub fn analysis(&self) -> &Analysis<'h> {
         &self.analysis
+    }
+
+    /// The same specification without the shortcuts that rest on arguments
+    /// about the whole history: a lease granted once is not revoked or
+    /// expired before the answers that need it alive, an unknown revoke of a
+    /// lease that can expire adds nothing, the expiries of one key happen in
+    /// a fixed order. Slower; differential tests check that the shortcuts
+    /// never change a verdict.
+    pub fn literal(&self) -> EtcdModel<'h> {
+        EtcdModel {
+            literal: true,
+            ..self.clone()
+        }
     }
 
     /// Every key-value a definite answer reported at `rev` is what the store wrote there.
@@ -157,7 +116,7 @@ impl<'h> EtcdModel<'h> {
                     return None;
                 }
                 if let Request::LeaseRevoke { id } = **req
-                    && !self.removal_useful(store, id)
+                    && (!self.removal_useful(store, id) || !self.uses_done(store, id, 0))
                 {
                     return None;
                 }
@@ -186,10 +145,19 @@ impl<'h> EtcdModel<'h> {
             }
             EtcdInput::LeaseExpiry { lease } => {
                 let lease_has_keys = !store.lease(*lease)?.keys.is_empty();
-                if (lease_has_keys && claimed_next) || !self.removal_useful(store, *lease) {
+                if (lease_has_keys && claimed_next)
+                    || !self.removal_useful(store, *lease)
+                    || !self.uses_done(store, *lease, 0)
+                {
                     return None;
                 }
                 exec::expire_lease(store, *lease);
+            }
+            EtcdInput::KeyExpiry { key, nth } => {
+                let out_of_turn = !self.literal && store.key_expiries(key) != *nth;
+                if claimed_next || out_of_turn || !store.expire_key(key) {
+                    return None;
+                }
             }
         }
         if !store.changed_since(mark) {
@@ -207,6 +175,7 @@ impl<'h> EtcdModel<'h> {
         if after != before
             && (past_the_end
                 || self.analysis.claimed.contains(&after)
+                || store.earliest_deadline() < after
                 || !self.observations_hold(store, after)
                 || store
                     .keys_written_since(mark)
@@ -218,12 +187,208 @@ impl<'h> EtcdModel<'h> {
         Some(mark)
     }
 
-    /// Removing a lease that has no keys only matters if some answer saw it absent.
+    /// A definite answer applied: it must fit the store's revision and be
+    /// what the store answers; with `deadlines`, it must also not move the
+    /// store past an answer still to come that fits only at an earlier
+    /// revision.
+    fn apply_answer(
+        &self,
+        store: &mut Store,
+        req: &'h Request,
+        output: &EtcdOutput<'h>,
+        deadlines: bool,
+    ) -> Option<store::Mark> {
+        if let Ok(resp) = output
+            && !revision_fits(store.revision(), resp)
+        {
+            return None;
+        }
+        let mark = store.mark();
+        if let (Request::Range(r), Ok(Response::Range(actual))) = (req, output) {
+            if !exec::range_fits(store, r, actual) {
+                return None;
+            }
+            if r.revision > 0 {
+                store.note_read_answered(r.revision);
+            }
+            if let Ok(resp) = output
+                && let Some(latest) = analysis::latest_revision(req, resp)
+            {
+                store.note_deadline_met(latest);
+            }
+            return Some(mark);
+        }
+        if let (Request::LeaseRevoke { id }, Ok(_)) = (req, output)
+            && !self.uses_done(store, *id, 1)
+        {
+            return None;
+        }
+        let before = store.revision();
+        self.clear_for(store, req, output);
+        let expected = exec::execute(store, req, grant_id_of(output));
+        if !answer_matches(&expected, output) {
+            store.rollback(mark);
+            return None;
+        }
+        if let Ok(resp) = output {
+            self.note_uses(store, req, resp);
+            if let Some(latest) = analysis::latest_revision(req, resp) {
+                store.note_deadline_met(latest);
+            }
+        }
+        if deadlines && store.revision() != before && store.earliest_deadline() < store.revision() {
+            // An answer still to come fits only at an earlier revision.
+            store.rollback(mark);
+            return None;
+        }
+        Some(mark)
+    }
+
+    /// Whether every definite answer that needs `lease` alive, but `own`
+    /// (the step being taken), was already linearized: once revoked or
+    /// expired, a lease granted only once never comes back.
+    fn uses_done(&self, store: &Store, lease: i64, own: u32) -> bool {
+        self.literal
+            || self
+                .analysis
+                .lease_uses
+                .get(&lease)
+                .is_none_or(|n| store.lease_uses(lease) + own >= *n)
+    }
+
+    /// Counts the leases a definite answer just applied showed alive, and
+    /// the past revisions it read.
+    fn note_uses(&self, store: &mut Store, req: &Request, resp: &Response) {
+        analysis::lease_uses_of(req, resp, &mut |id| {
+            if self.analysis.lease_uses.contains_key(&id) {
+                store.note_lease_use(id);
+            }
+        });
+        analysis::past_reads_of(req, resp, &mut |rev| store.note_read_answered(rev));
+    }
+
+    /// Removing a lease that has no keys only matters if some answer saw it
+    /// absent. For a lease with an expiry step, answers remove it themselves
+    /// (see [`Self::clear_for`]), except for a transaction that could have
+    /// missed several leases requests with unknown outcomes refer to: then
+    /// the search places the removal.
     fn removal_useful(&self, store: &Store, lease: i64) -> bool {
         match store.lease(lease) {
             None => true,
-            Some(l) => !l.keys.is_empty() || self.analysis.seen_absent.contains(&lease),
+            Some(l) if !l.keys.is_empty() => true,
+            Some(_) if self.literal || !self.expirable.contains(&lease) => {
+                self.analysis.seen_absent.contains(&lease)
+            }
+            Some(_) => {
+                self.analysis.absent_in_txn.contains(&lease)
+                    && self.analysis.unknown_mentions.contains(&lease)
+            }
         }
+    }
+
+    /// The leases a definite answer shows absent (LeaseNotFound, a
+    /// time-to-live of -1; for a transaction, any of its leases).
+    fn needed_absent(req: &'h Request, output: &EtcdOutput<'h>) -> Vec<i64> {
+        match (req, output) {
+            (Request::Txn(_), Err(EtcdError::LeaseNotFound)) => leases_mentioned(req),
+            (
+                Request::LeaseKeepAlive { id }
+                | Request::LeaseRevoke { id }
+                | Request::LeaseTimeToLive { id },
+                Err(EtcdError::LeaseNotFound),
+            ) => vec![*id],
+            (Request::LeaseTimeToLive { id }, Ok(resp)) if exec::ttl_not_found(resp) => vec![*id],
+            (Request::Put(p), Err(EtcdError::LeaseNotFound)) if !p.ignore_lease => vec![p.lease],
+            _ => vec![],
+        }
+    }
+
+    /// Whether an answer that needs a lease absent may remove one that a
+    /// request with an unknown outcome refers to (which may need it alive
+    /// later): such an answer is not linearized greedily.
+    fn may_remove_needed(&self, req: &'h Request, output: &EtcdOutput<'h>) -> bool {
+        !self.literal
+            && Self::needed_absent(req, output)
+                .iter()
+                .any(|l| self.expirable.contains(l) && self.analysis.unknown_mentions.contains(l))
+    }
+
+    /// A definite answer that needs a lease absent first removes it when it
+    /// has no keys and may go: a keyless expiry changes nothing else, so it
+    /// can always come right before the first answer that needs it, instead
+    /// of being tried at every step. Where no request with an unknown
+    /// outcome refers to the lease, no request still to come can need it
+    /// alive, so the answer stays read-only (linearized as soon as it fits).
+    ///
+    /// A transaction does not say which of its leases was missing: if one of
+    /// the branch it takes already is, nothing is removed; else every such
+    /// lease no unknown request refers to, else the only one that may go.
+    /// A grant of a lease id removes the lease's previous life.
+    fn clear_for(&self, store: &mut Store, req: &'h Request, output: &EtcdOutput<'h>) {
+        if self.literal {
+            return;
+        }
+        let leases = match (req, output) {
+            (Request::Txn(t), Err(EtcdError::LeaseNotFound)) => {
+                let leases = exec::txn_leases(store, t);
+                if leases.iter().any(|l| store.lease(*l).is_none()) {
+                    return;
+                }
+                let free: Vec<i64> = leases
+                    .into_iter()
+                    .filter(|l| self.removable(store, *l))
+                    .collect();
+                let safe: Vec<i64> = free
+                    .iter()
+                    .copied()
+                    .filter(|l| !self.analysis.unknown_mentions.contains(l))
+                    .collect();
+                match (safe.is_empty(), free.len()) {
+                    (false, _) => safe,
+                    (true, 1) => free,
+                    _ => return,
+                }
+            }
+            (Request::LeaseGrant { .. }, Ok(Response::LeaseGrant(g))) => vec![g.id],
+            _ => Self::needed_absent(req, output),
+        };
+        for lease in leases {
+            if self.removable(store, lease) {
+                store.remove_lease(lease);
+            }
+        }
+    }
+
+    /// Whether a step with an unknown outcome certainly cannot take effect in
+    /// this state (the first checks of [`Self::apply_possible`], for ranking).
+    fn cannot_apply(&self, store: &Store, input: &EtcdInput<'h>) -> bool {
+        let claimed_next = self.analysis.claimed.contains(&(store.revision() + 1));
+        match input {
+            EtcdInput::Request(Request::Put(_) | Request::DeleteRange(_) | Request::Txn(_)) => {
+                claimed_next
+            }
+            EtcdInput::Request(Request::LeaseRevoke { id }) => store.lease(*id).is_none(),
+            EtcdInput::Request(_) => false,
+            EtcdInput::LeaseExpiry { lease } => match store.lease(*lease) {
+                None => true,
+                Some(l) => {
+                    (claimed_next && !l.keys.is_empty()) || !self.uses_done(store, *lease, 0)
+                }
+            },
+            EtcdInput::KeyExpiry { key, nth } => {
+                claimed_next
+                    || (!self.literal && store.key_expiries(key) != *nth)
+                    || store.get(key).is_none_or(|v| v.ttl <= 0)
+            }
+        }
+    }
+
+    /// Whether a lease has no keys, an expiry step, and no definite answer
+    /// still needing it alive.
+    fn removable(&self, store: &Store, lease: i64) -> bool {
+        store.lease(lease).is_some_and(|l| l.keys.is_empty())
+            && self.expirable.contains(&lease)
+            && self.uses_done(store, lease, 0)
     }
 }
 
@@ -297,22 +462,40 @@ impl<'h> Model for EtcdModel<'h> {
     }
 
     fn init(&self) -> Store {
-        Store::new()
+        let deadlines = self
+            .analysis
+            .deadlines
+            .iter()
+            .flat_map(|(rev, ops)| ops.iter().map(move |_| *rev));
+        Store::expecting(self.analysis.past_reads.iter().copied(), deadlines)
     }
 
+    /// Answers that change nothing, and answers that find a lease gone when
+    /// removing it first can never hurt (see [`EtcdModel::clear_for`]).
     fn is_read_only(&self, input: &EtcdInput<'h>, output: &EtcdOutput<'h>) -> bool {
         match (input, output) {
+            (EtcdInput::Request(req), _) if self.may_remove_needed(req, output) => false,
             (EtcdInput::Request(_), Err(_)) => true,
             (EtcdInput::Request(req), Ok(resp)) => read_only_answer(req, resp),
-            (EtcdInput::LeaseExpiry { .. }, _) => false,
+            (EtcdInput::LeaseExpiry { .. } | EtcdInput::KeyExpiry { .. }, _) => false,
         }
     }
 
+    /// An unknown revoke of a lease that has an expiry step can do nothing
+    /// the expiry cannot (remove the lease with its keys, at any time after
+    /// the grant): leaving it out halves the ways to remove that lease.
     fn may_have_effect(&self, input: &EtcdInput<'h>) -> bool {
         match input {
+            EtcdInput::Request(Request::LeaseRevoke { id }) => {
+                self.literal || !self.expirable.contains(id)
+            }
             EtcdInput::Request(req) => req.may_write(),
-            EtcdInput::LeaseExpiry { .. } => true,
+            EtcdInput::LeaseExpiry { .. } | EtcdInput::KeyExpiry { .. } => true,
         }
+    }
+
+    fn unknown_expected_time(&self, op: &EtcdOp<'h>) -> u64 {
+        self.expected_times.get(&op.id).copied().unwrap_or(op.call)
     }
 
     fn apply(
@@ -324,22 +507,7 @@ impl<'h> Model for EtcdModel<'h> {
         let EtcdInput::Request(req) = input else {
             return None;
         };
-        if let Ok(resp) = output
-            && !revision_fits(store.revision(), resp)
-        {
-            return None;
-        }
-        let mark = store.mark();
-        if let (Request::Range(r), Ok(Response::Range(actual))) = (*req, output) {
-            return exec::range_fits(store, r, actual).then_some(mark);
-        }
-        let expected = exec::execute(store, req, grant_id_of(output));
-        if answer_matches(&expected, output) {
-            Some(mark)
-        } else {
-            store.rollback(mark);
-            None
-        }
+        self.apply_answer(store, req, output, true)
     }
 
     /// A linearizable range is hopeless when what it reads is settled and the
@@ -442,8 +610,12 @@ impl<'h> Model for EtcdModel<'h> {
         }
     }
 
-    /// Prefer the unknown write that produces what watches saw at the next revision.
+    /// Prefer the unknown write that produces what watches saw at the next
+    /// revision; leave out the steps that cannot take effect now.
     fn unknown_rank(&self, store: &Store, input: &EtcdInput<'h>) -> u8 {
+        if self.cannot_apply(store, input) {
+            return u8::MAX;
+        }
         let next = store.revision() + 1;
         let Some(seen) = self.analysis.sightings.get(&next) else {
             return 1;
@@ -454,6 +626,9 @@ impl<'h> Model for EtcdModel<'h> {
                 seen.iter()
                     .all(|s| s.kind == EventKind::Delete && l.keys.contains(s.key))
             }),
+            EtcdInput::KeyExpiry { key, .. } => seen
+                .iter()
+                .all(|s| s.kind == EventKind::Delete && s.key == *key),
         };
         if matches { 0 } else { 2 }
     }
@@ -473,6 +648,7 @@ impl<'h> Model for EtcdModel<'h> {
     fn describe(&self, input: &EtcdInput<'h>, outcome: &Outcome<EtcdOutput<'h>>) -> String {
         match input {
             EtcdInput::LeaseExpiry { lease } => format!("lease {lease} expires"),
+            EtcdInput::KeyExpiry { key, .. } => format!("key {key:?} expires (its TTL ran out)"),
             EtcdInput::Request(req) => {
                 let call = describe::describe_request(req);
                 match outcome {
@@ -483,9 +659,28 @@ impl<'h> Model for EtcdModel<'h> {
         }
     }
 
+    fn too_late(&self, store: &mut Store, input: &EtcdInput<'h>, output: &EtcdOutput<'h>) -> bool {
+        let (EtcdInput::Request(req), Ok(resp)) = (input, output) else {
+            return false;
+        };
+        let Some(latest) = analysis::latest_revision(req, resp) else {
+            return false;
+        };
+        if store.revision() < latest {
+            return false;
+        }
+        match self.apply_answer(store, req, output, false) {
+            Some(mark) => {
+                store.rollback(mark);
+                false
+            }
+            None => true,
+        }
+    }
+
     fn explain(&self, store: &Store, input: &EtcdInput<'h>, output: &EtcdOutput<'h>) -> String {
         let EtcdInput::Request(req) = input else {
-            return "a lease expiry has no answer".to_string();
+            return "an expiry has no answer".to_string();
         };
         // A read behind the store: say what the store held at its revision.
         if let (Request::Range(r), Ok(Response::Range(actual))) = (*req, output)

@@ -1,9 +1,10 @@
 //! The linearized history: the store after replaying the linearization the
 //! engine found, with every version of every key. Watch rules, serializable
 //! reads and the Kubernetes contract ask it what the store held at a revision
-//! and which events each revision produced.
+//! and which events each revision produced, in the order etcd delivers them:
+//! the order of the writes inside the revision (its sub-revisions).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::history::{Event, EventKind, KeySpan, KeyValue, Request, Response};
 use crate::linearizable::{Model, Outcome, Step};
@@ -26,6 +27,11 @@ pub struct LinearizedHistory {
     applied_unknown: Vec<u64>,
     /// Leases the linearization let expire, with the revision they expired at.
     expired_leases: Vec<(i64, i64)>,
+    /// Keys the linearization let expire for their TTL, with the revision.
+    expired_keys: Vec<(String, i64)>,
+    /// Revisions written by requests whose outcome is unknown: which branch
+    /// they took, so the order of their writes, is the model's guess.
+    unordered: BTreeSet<i64>,
     /// For each revision, when the request that wrote it was called (for an
     /// expiry: when its lease was granted).
     written_by_call: BTreeMap<i64, u64>,
@@ -38,9 +44,7 @@ impl LinearizedHistory {
     pub fn build(prepared: &PreparedHistory<'_>, order: &[Step]) -> Option<LinearizedHistory> {
         let model = &prepared.model;
         let mut store = model.init();
-        let mut compactions = Vec::new();
-        let mut applied_unknown = Vec::new();
-        let mut expired_leases = Vec::new();
+        let mut effects = Effects::default();
         let mut written_by_call = BTreeMap::new();
         let mut used = HashSet::new();
         for step in order {
@@ -55,14 +59,7 @@ impl LinearizedHistory {
             if store.revision() != before {
                 written_by_call.insert(store.revision(), op.call);
             }
-            note_effect(
-                prepared,
-                step.op,
-                &store,
-                &mut compactions,
-                &mut applied_unknown,
-                &mut expired_leases,
-            );
+            effects.note(prepared, step.op, &store, before);
         }
         // Events watches reported beyond the last needed revision: an unknown
         // write or an expiry that took effect at the end explains them.
@@ -89,14 +86,7 @@ impl LinearizedHistory {
                     if explains {
                         used.insert(i);
                         written_by_call.insert(next, op.call);
-                        note_effect(
-                            prepared,
-                            i,
-                            &store,
-                            &mut compactions,
-                            &mut applied_unknown,
-                            &mut expired_leases,
-                        );
+                        effects.note(prepared, i, &store, next - 1);
                         continue 'extend;
                     }
                     model.undo(&mut store, mark);
@@ -108,9 +98,11 @@ impl LinearizedHistory {
         Some(LinearizedHistory {
             store,
             events,
-            compactions,
-            applied_unknown,
-            expired_leases,
+            compactions: effects.compactions,
+            applied_unknown: effects.applied_unknown,
+            expired_leases: effects.expired_leases,
+            expired_keys: effects.expired_keys,
+            unordered: effects.unordered,
             written_by_call,
         })
     }
@@ -141,12 +133,26 @@ impl LinearizedHistory {
         &self.expired_leases
     }
 
-    /// Events of one revision, in key order.
+    pub fn expired_keys(&self) -> &[(String, i64)] {
+        &self.expired_keys
+    }
+
+    /// Whether the order of the events of revision `rev` is certain: false
+    /// when a request whose outcome is unknown wrote it (the branch it took,
+    /// so the order of its writes, is the model's choice). Rules then compare
+    /// that revision's events as a set.
+    pub fn order_known(&self, rev: i64) -> bool {
+        !self.unordered.contains(&rev)
+    }
+
+    /// Events of one revision, in the order they were written (a
+    /// transaction's operations in order, a range delete or a lease's keys in
+    /// key order).
     pub fn events_at(&self, rev: i64) -> &[Event] {
         self.events.get(&rev).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Events with revisions in `[from, to]`, in revision then key order.
+    /// Events with revisions in `[from, to]`, in revision then write order.
     pub fn events_between(&self, from: i64, to: i64) -> impl Iterator<Item = &Event> {
         self.events
             .range(from..)
@@ -171,40 +177,55 @@ impl LinearizedHistory {
     }
 }
 
-fn note_effect(
-    prepared: &PreparedHistory<'_>,
-    index: usize,
-    store: &Store,
-    compactions: &mut Vec<Compaction>,
-    applied_unknown: &mut Vec<u64>,
-    expired_leases: &mut Vec<(i64, i64)>,
-) {
-    let op = &prepared.ops[index];
-    match &op.input {
-        EtcdInput::LeaseExpiry { lease } => expired_leases.push((*lease, store.revision())),
-        EtcdInput::Request(req) => {
-            if op.outcome == Outcome::Unknown {
-                applied_unknown.push(op.id);
+/// What the replayed steps did besides writing keys.
+#[derive(Default)]
+struct Effects {
+    compactions: Vec<Compaction>,
+    applied_unknown: Vec<u64>,
+    expired_leases: Vec<(i64, i64)>,
+    expired_keys: Vec<(String, i64)>,
+    unordered: BTreeSet<i64>,
+}
+
+impl Effects {
+    /// Notes what step `index` did; the store was at `before` until it.
+    fn note(&mut self, prepared: &PreparedHistory<'_>, index: usize, store: &Store, before: i64) {
+        let op = &prepared.ops[index];
+        match &op.input {
+            EtcdInput::LeaseExpiry { lease } => {
+                self.expired_leases.push((*lease, store.revision()))
             }
-            let compacted = matches!(
-                (*req, &op.outcome),
-                (Request::Compact { .. }, Outcome::Unknown)
-                    | (
-                        Request::Compact { .. },
-                        Outcome::Ok(Ok(Response::Compact(_)))
-                    )
-            );
-            if compacted {
-                compactions.push(Compaction {
-                    revision: store.compact_revision(),
-                    at: store.revision(),
-                });
+            EtcdInput::KeyExpiry { key, .. } => {
+                self.expired_keys.push((key.to_string(), store.revision()))
+            }
+            EtcdInput::Request(req) => {
+                if op.outcome == Outcome::Unknown {
+                    self.applied_unknown.push(op.id);
+                    if store.revision() != before {
+                        self.unordered.insert(store.revision());
+                    }
+                }
+                let compacted = matches!(
+                    (*req, &op.outcome),
+                    (Request::Compact { .. }, Outcome::Unknown)
+                        | (
+                            Request::Compact { .. },
+                            Outcome::Ok(Ok(Response::Compact(_)))
+                        )
+                );
+                if compacted {
+                    self.compactions.push(Compaction {
+                        revision: store.compact_revision(),
+                        at: store.revision(),
+                    });
+                }
             }
         }
     }
 }
 
-/// The events every revision produced, derived from the versions of each key.
+/// The events every revision produced, derived from the versions of each key,
+/// in sub-revision order within a revision.
 fn events_of(store: &Store) -> BTreeMap<i64, Vec<Event>> {
     let mut events: BTreeMap<i64, Vec<Event>> = BTreeMap::new();
     for (key, versions) in store.all_versions() {
@@ -234,8 +255,8 @@ fn events_of(store: &Store) -> BTreeMap<i64, Vec<Event>> {
             events.entry(v.mod_revision).or_default().push(event);
         }
     }
-    for list in events.values_mut() {
-        list.sort_by(|a, b| a.kv.key.cmp(&b.kv.key));
+    for (rev, list) in events.iter_mut().filter(|(_, l)| l.len() > 1) {
+        list.sort_by_cached_key(|e| store.written_at(&e.kv.key, *rev).map(|v| v.sub));
     }
     events
 }

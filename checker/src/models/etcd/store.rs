@@ -5,9 +5,13 @@
 //!
 //! Compaction only moves the compact revision: old versions stay, because the
 //! checker still needs them to say what a watch should have seen.
-
+//!
+//! The fingerprint covers what the requests not yet linearized can still
+//! observe (see `sight`), with the revision and the compact revision.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::deadlines::Deadlines;
+use super::sight::Sight;
 use crate::history::{KeySpan, KeyValue};
 use crate::linearizable::hash128;
 
@@ -15,10 +19,16 @@ use crate::linearizable::hash128;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Version {
     pub mod_revision: i64,
+    /// Position among the writes of its revision (etcd's sub-revision): the
+    /// order a transaction wrote its keys in, which is the order watches deliver.
+    pub sub: u32,
     pub create_revision: i64,
     pub version: i64,
     pub value: Option<String>,
     pub lease: i64,
+    /// Per-key TTL in seconds the put asked for (0 = none): the store may
+    /// delete this version once it ran out, unless the key was written since.
+    pub ttl: i64,
 }
 
 impl Version {
@@ -55,13 +65,18 @@ pub struct Lease {
 
 #[derive(Debug, Clone)]
 enum UndoEntry {
-    PushedVersion(String),
+    /// A version was pushed; the sub-revision counter before it.
+    PushedVersion(String, (i64, u32)),
     Revision(i64),
     Compact(i64),
     LeaseAdded(i64),
     LeaseRemoved(i64, Lease),
     Attached(i64, String),
     Detached(i64, String),
+    LeaseUsed(i64),
+    KeyExpired(String),
+    ReadAnswered(i64),
+    DeadlineMet(i64),
 }
 
 /// A position in the undo log to roll back to.
@@ -73,10 +88,18 @@ pub struct Store {
     leases: HashMap<i64, Lease>,
     revision: i64,
     compact_revision: i64,
-    /// XOR over (key, version) pairs and leases; revisions are mixed in on demand.
-    fingerprint: u128,
+    /// What pending requests can still see; revisions are mixed in on demand.
+    sight: Sight,
     log: Vec<UndoEntry>,
     versions: usize,
+    /// The revision of the last write and how many versions it wrote so far.
+    sub_revision: (i64, u32),
+    /// Per lease: how many definite answers that need it alive were applied.
+    lease_uses: HashMap<i64, u32>,
+    /// Per key: how many times the store expired it for its TTL.
+    key_expiries: HashMap<String, u32>,
+    /// The latest revision each definite answer not yet applied fits at.
+    deadlines: Deadlines,
 }
 
 impl Default for Store {
@@ -86,16 +109,33 @@ impl Default for Store {
 }
 
 impl Store {
-    /// A fresh store is at revision 1, with nothing in it.
+    /// A fresh store is at revision 1, with nothing in it; no operation is
+    /// expected (see [`Store::expecting`]).
     pub fn new() -> Self {
+        Store::expecting([], [])
+    }
+
+    /// A fresh store told what the operations to linearize need: its
+    /// fingerprint keeps the past versions that reads at `past_reads` (one
+    /// entry per read) can see until each is answered
+    /// ([`Store::note_read_answered`]), and it tracks `deadlines`, the latest
+    /// revision each definite answer fits at ([`Store::note_deadline_met`]).
+    pub fn expecting(
+        past_reads: impl IntoIterator<Item = i64>,
+        deadlines: impl IntoIterator<Item = i64>,
+    ) -> Self {
         Store {
             keys: BTreeMap::new(),
             leases: HashMap::new(),
             revision: 1,
             compact_revision: 0,
-            fingerprint: 0,
+            sight: Sight::with_pending_reads(past_reads),
             log: Vec::new(),
             versions: 0,
+            sub_revision: (0, 0),
+            lease_uses: HashMap::new(),
+            key_expiries: HashMap::new(),
+            deadlines: Deadlines::with(deadlines),
         }
     }
 
@@ -107,8 +147,10 @@ impl Store {
         self.compact_revision
     }
 
+    /// Equal for two stores (reached by the same operations) that no pending
+    /// request can tell apart.
     pub fn fingerprint(&self) -> u128 {
-        self.fingerprint ^ hash128(&(self.revision, self.compact_revision))
+        self.sight.fingerprint() ^ hash128(&(self.revision, self.compact_revision))
     }
 
     pub fn mark(&self) -> Mark {
@@ -125,7 +167,7 @@ impl Store {
         self.log[mark.min(self.log.len())..]
             .iter()
             .filter_map(|e| match e {
-                UndoEntry::PushedVersion(key) => Some(key.as_str()),
+                UndoEntry::PushedVersion(key, _) => Some(key.as_str()),
                 _ => None,
             })
     }
@@ -135,10 +177,14 @@ impl Store {
         while self.log.len() > mark {
             let Some(entry) = self.log.pop() else { break };
             match entry {
-                UndoEntry::PushedVersion(key) => {
+                UndoEntry::PushedVersion(key, sub_revision) => {
+                    self.sub_revision = sub_revision;
                     if let Some(versions) = self.keys.get_mut(&key) {
                         if let Some(v) = versions.pop() {
-                            self.fingerprint ^= hash128(&(key.as_str(), &v));
+                            see_version(&mut self.sight, &key, &v);
+                            if let Some(prev) = versions.last() {
+                                see_replaced(&mut self.sight, &key, prev, v.mod_revision);
+                            }
                             self.versions -= 1;
                         }
                         if versions.is_empty() {
@@ -150,11 +196,11 @@ impl Store {
                 UndoEntry::Compact(r) => self.compact_revision = r,
                 UndoEntry::LeaseAdded(id) => {
                     if let Some(lease) = self.leases.remove(&id) {
-                        self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+                        self.sight.toggle_present(lease_hash(id, &lease));
                     }
                 }
                 UndoEntry::LeaseRemoved(id, lease) => {
-                    self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+                    self.sight.toggle_present(lease_hash(id, &lease));
                     self.leases.insert(id, lease);
                 }
                 UndoEntry::Attached(id, key) => {
@@ -167,6 +213,18 @@ impl Store {
                         l.keys.insert(key);
                     }
                 }
+                UndoEntry::LeaseUsed(id) => {
+                    if let Some(n) = self.lease_uses.get_mut(&id) {
+                        *n -= 1;
+                    }
+                }
+                UndoEntry::KeyExpired(key) => {
+                    if let Some(n) = self.key_expiries.get_mut(&key) {
+                        *n -= 1;
+                    }
+                }
+                UndoEntry::ReadAnswered(rev) => self.sight.read_unanswered(rev),
+                UndoEntry::DeadlineMet(rev) => self.deadlines.unmet(rev),
             }
         }
     }
@@ -237,8 +295,8 @@ impl Store {
     }
 
     /// Writes `value` to `key` at revision `rev` (versions, create revision and
-    /// lease attachment as etcd computes them).
-    pub fn put(&mut self, key: &str, value: String, lease: i64, rev: i64) {
+    /// lease attachment as etcd computes them), with a per-key TTL (0 = none).
+    pub fn put(&mut self, key: &str, value: String, lease: i64, ttl: i64, rev: i64) {
         let (create_revision, version, old_lease) = match self.get(key) {
             Some(v) => (v.create_revision, v.version + 1, v.lease),
             None => (rev, 1, 0),
@@ -251,10 +309,12 @@ impl Store {
             key,
             Version {
                 mod_revision: rev,
+                sub: 0,
                 create_revision,
                 version,
                 value: Some(value),
                 lease,
+                ttl,
             },
         );
     }
@@ -267,37 +327,101 @@ impl Store {
                 key,
                 Version {
                     mod_revision: rev,
+                    sub: 0,
                     create_revision: 0,
                     version: 0,
                     value: None,
                     lease: 0,
+                    ttl: 0,
                 },
             );
         }
     }
 
     pub fn grant(&mut self, id: i64, ttl: i64) {
-        self.fingerprint ^= hash128(&("lease", id, ttl));
-        self.leases.insert(
-            id,
-            Lease {
-                ttl,
-                keys: BTreeSet::new(),
-            },
-        );
+        let lease = Lease {
+            ttl,
+            keys: BTreeSet::new(),
+        };
+        self.sight.toggle_present(lease_hash(id, &lease));
+        self.leases.insert(id, lease);
         self.log.push(UndoEntry::LeaseAdded(id));
     }
 
     /// Removes a lease (its keys must have been deleted first).
     pub fn remove_lease(&mut self, id: i64) {
         if let Some(lease) = self.leases.remove(&id) {
-            self.fingerprint ^= hash128(&("lease", id, lease.ttl));
+            self.sight.toggle_present(lease_hash(id, &lease));
             self.log.push(UndoEntry::LeaseRemoved(id, lease));
         }
     }
 
-    fn push_version(&mut self, key: &str, v: Version) {
-        self.fingerprint ^= hash128(&(key, &v));
+    /// Records that a definite answer whose deadline was `rev` was applied.
+    pub fn note_deadline_met(&mut self, rev: i64) {
+        if self.deadlines.met(rev) {
+            self.log.push(UndoEntry::DeadlineMet(rev));
+        }
+    }
+
+    /// The earliest deadline of the definite answers not yet applied
+    /// (`i64::MAX` when none is left): the store must not move past it.
+    pub fn earliest_deadline(&mut self) -> i64 {
+        self.deadlines.earliest()
+    }
+
+    /// Records that a read at past revision `rev` was answered: the versions
+    /// only it could see no longer count in the fingerprint.
+    pub fn note_read_answered(&mut self, rev: i64) {
+        if self.sight.read_answered(rev) {
+            self.log.push(UndoEntry::ReadAnswered(rev));
+        }
+    }
+
+    /// How many definite answers that need `lease` alive were applied.
+    pub fn lease_uses(&self, lease: i64) -> u32 {
+        self.lease_uses.get(&lease).copied().unwrap_or(0)
+    }
+
+    /// Records that a definite answer that needs `lease` alive was applied.
+    /// (A function of which operations were applied: not in the fingerprint.)
+    pub fn note_lease_use(&mut self, lease: i64) {
+        *self.lease_uses.entry(lease).or_default() += 1;
+        self.log.push(UndoEntry::LeaseUsed(lease));
+    }
+
+    /// How many times `key` was expired for its TTL.
+    pub fn key_expiries(&self, key: &str) -> u32 {
+        self.key_expiries.get(key).copied().unwrap_or(0)
+    }
+
+    /// Deletes `key` at a new revision because its TTL ran out; false (and
+    /// nothing changes) unless its live version was put with a TTL.
+    pub fn expire_key(&mut self, key: &str) -> bool {
+        if self.get(key).is_none_or(|v| v.ttl <= 0) {
+            return false;
+        }
+        let rev = self.revision + 1;
+        self.delete(key, rev);
+        self.set_revision(rev);
+        match self.key_expiries.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                self.key_expiries.insert(key.to_string(), 1);
+            }
+        }
+        self.log.push(UndoEntry::KeyExpired(key.to_string()));
+        true
+    }
+
+    fn push_version(&mut self, key: &str, mut v: Version) {
+        let rev = v.mod_revision;
+        let before = self.sub_revision;
+        v.sub = if before.0 == rev { before.1 } else { 0 };
+        self.sub_revision = (rev, v.sub + 1);
+        if let Some(prev) = self.keys.get(key).and_then(|vs| vs.last()) {
+            see_replaced(&mut self.sight, key, prev, rev);
+        }
+        see_version(&mut self.sight, key, &v);
         self.versions += 1;
         match self.keys.get_mut(key) {
             Some(vs) => vs.push(v),
@@ -305,7 +429,8 @@ impl Store {
                 self.keys.insert(key.to_string(), vec![v]);
             }
         }
-        self.log.push(UndoEntry::PushedVersion(key.to_string()));
+        self.log
+            .push(UndoEntry::PushedVersion(key.to_string(), before));
     }
 
     fn attach(&mut self, lease: i64, key: &str) {
@@ -339,6 +464,31 @@ impl Store {
     }
 }
 
+/// Files a key's new last version (or takes it back): a live one among the
+/// present, a tombstone as past from its revision.
+fn see_version(sight: &mut Sight, key: &str, v: &Version) {
+    let h = hash128(&(key, v));
+    if v.is_live() {
+        sight.toggle_present(h);
+    } else {
+        sight.toggle_past(v.mod_revision, h);
+    }
+}
+
+/// A live version replaced at `until` moves from the present to the past
+/// (or back).
+fn see_replaced(sight: &mut Sight, key: &str, v: &Version, until: i64) {
+    if v.is_live() {
+        let h = hash128(&(key, v));
+        sight.toggle_present(h);
+        sight.toggle_past(until, h);
+    }
+}
+
+fn lease_hash(id: i64, lease: &Lease) -> u128 {
+    hash128(&("lease", id, lease.ttl))
+}
+
 fn latest_at(versions: &[Version], rev: i64) -> Option<&Version> {
     let i = versions.partition_point(|v| v.mod_revision <= rev);
     if i == 0 {
@@ -356,9 +506,9 @@ mod tests {
         let mut s = Store::new();
         let fp0 = s.fingerprint();
         let m = s.mark();
-        s.put("a", "1".into(), 0, 2);
+        s.put("a", "1".into(), 0, 0, 2);
         s.set_revision(2);
-        s.put("a", "2".into(), 0, 3);
+        s.put("a", "2".into(), 0, 0, 3);
         s.set_revision(3);
         let v = s.get("a").unwrap();
         assert_eq!((v.create_revision, v.version, v.mod_revision), (2, 2, 3));
@@ -368,7 +518,7 @@ mod tests {
         s.set_revision(4);
         assert!(s.get("a").is_none());
         assert!(s.written_at("a", 4).is_some());
-        s.put("a", "3".into(), 0, 5);
+        s.put("a", "3".into(), 0, 0, 5);
         assert_eq!(s.get("a").unwrap().create_revision, 5);
         s.rollback(m);
         assert!(s.get("a").is_none());
@@ -381,10 +531,10 @@ mod tests {
         let mut s = Store::new();
         s.grant(7, 10);
         let m = s.mark();
-        s.put("a", "1".into(), 7, 2);
-        s.put("b", "1".into(), 7, 2);
+        s.put("a", "1".into(), 7, 0, 2);
+        s.put("b", "1".into(), 7, 0, 2);
         assert_eq!(s.lease(7).unwrap().keys.len(), 2);
-        s.put("a", "2".into(), 0, 3);
+        s.put("a", "2".into(), 0, 0, 3);
         assert_eq!(s.lease(7).unwrap().keys.len(), 1);
         s.rollback(m);
         assert!(s.lease(7).unwrap().keys.is_empty());
@@ -393,8 +543,8 @@ mod tests {
     #[test]
     fn range_reads_a_past_revision() {
         let mut s = Store::new();
-        s.put("a", "1".into(), 0, 2);
-        s.put("b", "1".into(), 0, 3);
+        s.put("a", "1".into(), 0, 0, 2);
+        s.put("b", "1".into(), 0, 0, 3);
         s.delete("a", 4);
         let at3: Vec<_> = s
             .range_at(KeySpan::From(""), 3)
