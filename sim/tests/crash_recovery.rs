@@ -9,11 +9,13 @@ use common::{configs, put, read_all};
 use node::client::Client;
 use node::config::StoreKnobs;
 use node::failpoint::{FAILPOINTS, FailAction};
-use node::wire::api::{CompactionRequest, DefragmentRequest, StatusRequest, client_request, client_response};
+use node::wire::api::{
+    CompactionRequest, DefragmentRequest, StatusRequest, client_request, client_response,
+};
+use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::{MemberStatus, run_seed};
-use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,10 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
             let mut client = Client::new(endpoints, 0, Duration::from_secs(1));
             madsim::time::sleep(Duration::from_millis(500)).await;
             for i in 0..400u64 {
-                let outcome = match client.request(put(format!("w{i:04}"), format!("v{i}"))).await {
+                let outcome = match client
+                    .request(put(format!("w{i:04}"), format!("v{i}")))
+                    .await
+                {
                     Ok(_) => Outcome::Acked,
                     Err(e) if e.outcome_unknown() => Outcome::Unknown,
                     Err(_) => Outcome::Failed,
@@ -52,7 +57,8 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
         if let Some(fp) = failpoint {
             for m in &members_ids {
                 if let Some(f) = world.failpoints(*m) {
-                    f.arm(fp, FailAction::Crash, Some(1)).expect("known failpoint");
+                    f.arm(fp, FailAction::Crash, Some(1))
+                        .expect("known failpoint");
                 }
             }
         }
@@ -63,11 +69,21 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
             madsim::time::sleep(Duration::from_millis(rng.gen_range(200..900))).await;
             let m = members_ids[rng.gen_range(0..members_ids.len())];
             // Every kind of damage happens at least once.
-            let what = if round < 2 { round } else { rng.gen_range(0..4) };
+            let what = if round < 2 {
+                round
+            } else {
+                rng.gen_range(0..4)
+            };
             match what {
                 0 if members_ids.len() > 1 => {
-                    let others: Vec<_> = members_ids.iter().filter(|x| **x != m).filter_map(|x| world.member_node(*x)).collect();
-                    let Some(node) = world.member_node(m) else { continue };
+                    let others: Vec<_> = members_ids
+                        .iter()
+                        .filter(|x| **x != m)
+                        .filter_map(|x| world.member_node(*x))
+                        .collect();
+                    let Some(node) = world.member_node(m) else {
+                        continue;
+                    };
                     let links = world.net.partition(&[vec![node], others]);
                     madsim::time::sleep(Duration::from_millis(2500)).await;
                     world.net.heal_links(&links);
@@ -76,13 +92,24 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
                     let endpoints = world.endpoints();
                     let _ = world
                         .spawn_client(3, async move {
-                            let mut admin = Client::new(endpoints, m as usize, Duration::from_secs(1));
-                            if let Ok(client_response::Body::Status(s)) = admin.request(client_request::Body::Status(StatusRequest {})).await {
+                            let mut admin =
+                                Client::new(endpoints, m as usize, Duration::from_secs(1));
+                            if let Ok(client_response::Body::Status(s)) = admin
+                                .request(client_request::Body::Status(StatusRequest {}))
+                                .await
+                            {
                                 let rev = s.header.map(|h| h.revision).unwrap_or(1);
-                                let compact = CompactionRequest { revision: (rev - 5).max(1), physical: false };
-                                let _ = admin.request(client_request::Body::Compaction(compact)).await;
+                                let compact = CompactionRequest {
+                                    revision: (rev - 5).max(1),
+                                    physical: false,
+                                };
+                                let _ = admin
+                                    .request(client_request::Body::Compaction(compact))
+                                    .await;
                             }
-                            let _ = admin.request(client_request::Body::Defragment(DefragmentRequest {})).await;
+                            let _ = admin
+                                .request(client_request::Body::Defragment(DefragmentRequest {}))
+                                .await;
                         })
                         .await;
                 }
@@ -126,11 +153,19 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
                 }
             });
         }
-        (kvs, outcomes, world.fatal_exits(), world.failpoints_reached())
+        (
+            kvs,
+            outcomes,
+            world.fatal_exits(),
+            world.failpoints_reached(),
+        )
     });
     let ((kvs, outcomes, fatal, reached), _) = out.expect("the run must not panic");
     if let Some(fp) = failpoint {
-        assert!(reached.get(fp).copied().unwrap_or(0) > 0, "seed {seed}: failpoint {fp} was never reached");
+        assert!(
+            reached.get(fp).copied().unwrap_or(0) > 0,
+            "seed {seed}: failpoint {fp} was never reached"
+        );
     }
     assert!(fatal.is_empty(), "seed {seed}: members failed: {fatal:?}");
     let present: BTreeMap<u64, String> = kvs
@@ -138,16 +173,29 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
         .map(|(k, v)| (k[1..].parse::<u64>().expect("w<index>"), v.clone()))
         .collect();
     let acked = outcomes.iter().filter(|o| **o == Outcome::Acked).count();
-    assert!(acked > 50, "seed {seed}: only {acked} writes acknowledged; the test did not exercise much");
+    assert!(
+        acked > 50,
+        "seed {seed}: only {acked} writes acknowledged; the test did not exercise much"
+    );
     for (i, outcome) in outcomes.iter().enumerate() {
         let here = present.get(&(i as u64));
         match outcome {
-            Outcome::Acked => assert!(here.is_some(), "seed {seed} ({failpoint:?}): acknowledged write {i} is gone"),
-            Outcome::Failed => assert!(here.is_none(), "seed {seed} ({failpoint:?}): write {i} failed but is present"),
+            Outcome::Acked => assert!(
+                here.is_some(),
+                "seed {seed} ({failpoint:?}): acknowledged write {i} is gone"
+            ),
+            Outcome::Failed => assert!(
+                here.is_none(),
+                "seed {seed} ({failpoint:?}): write {i} failed but is present"
+            ),
             Outcome::Unknown => {}
         }
         if let Some(v) = here {
-            assert_eq!(v, &format!("v{i}"), "seed {seed}: write {i} has a foreign value");
+            assert_eq!(
+                v,
+                &format!("v{i}"),
+                "seed {seed}: write {i} has a foreign value"
+            );
         }
     }
     assert!(
@@ -188,9 +236,11 @@ fn five_members_survive_random_crashes() {
 
 /// Points this workload (writes, kills, isolation, compaction, defrag)
 /// reaches; the others belong to watch, lease and version code paths and
-/// are exercised by their own tests.
+/// are exercised by their own scenarios (`applyBeforeForcedSnapshot` by
+/// downgrade-faults, which needs a downgrade).
 fn reached_by_this_workload(name: &str) -> bool {
-    !name.starts_with("before") || matches!(name, "beforeCommit" | "beforeSnapshotSend")
+    let elsewhere = name.starts_with("before") || name == "applyBeforeForcedSnapshot";
+    !elsewhere || matches!(name, "beforeCommit" | "beforeSnapshotSend")
 }
 
 #[test]

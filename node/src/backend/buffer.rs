@@ -130,15 +130,18 @@ impl TxBuffer {
     pub fn writeback(&mut self, read: &mut TxBuffer, bug_17247: bool) {
         let buckets: Vec<Bucket> = self.buckets.keys().copied().collect();
         for bucket in buckets {
-            if read.buckets.contains_key(&bucket) {
-                if let (Some(wb), Some(rb)) =
-                    (self.buckets.get(&bucket), read.buckets.get_mut(&bucket))
-                {
-                    rb.merge(wb);
+            match read.buckets.entry(bucket) {
+                std::collections::btree_map::Entry::Occupied(mut rb) => {
+                    if let Some(wb) = self.buckets.get(&bucket) {
+                        rb.get_mut().merge(wb);
+                    }
                 }
-            } else if let Some(mut wb) = self.buckets.remove(&bucket) {
-                wb.dedupe(!bug_17247);
-                read.buckets.insert(bucket, wb);
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    if let Some(mut wb) = self.buckets.remove(&bucket) {
+                        wb.dedupe(!bug_17247);
+                        slot.insert(wb);
+                    }
+                }
             }
         }
         self.reset();

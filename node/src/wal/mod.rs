@@ -462,11 +462,12 @@ mod tests {
     use std::sync::Arc;
 
     fn entry(index: u64, term: u64, data: &str) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e.data = data.as_bytes().to_vec().into();
-        e
+        Entry {
+            index,
+            term,
+            data: data.as_bytes().to_vec().into(),
+            ..Default::default()
+        }
     }
 
     fn meta() -> WalMetadata {
@@ -478,10 +479,11 @@ mod tests {
     }
 
     fn hs(term: u64, commit: u64) -> HardState {
-        let mut h = HardState::default();
-        h.term = term;
-        h.commit = commit;
-        h
+        HardState {
+            term,
+            commit,
+            ..Default::default()
+        }
     }
 
     fn disk(dir: &tempfile::TempDir) -> DiskRef {

@@ -57,28 +57,28 @@ pub async fn serve_stream(
                         .await;
                 }
             }
-            Some(watch_request::Request::Cancel(c)) => {
-                if store.cancel(stream, c.watch_id) {
-                    let resp = WatchResponse {
-                        header: Some(header(mvcc.current_revision())),
-                        watch_id: c.watch_id,
-                        canceled: true,
-                        ..Default::default()
-                    };
-                    let _ = out_tx
-                        .send(Outbound {
-                            response: resp,
-                            prev_kv: false,
-                        })
-                        .await;
-                }
+            Some(watch_request::Request::Cancel(c)) if store.cancel(stream, c.watch_id) => {
+                let resp = WatchResponse {
+                    header: Some(header(mvcc.current_revision())),
+                    watch_id: c.watch_id,
+                    canceled: true,
+                    ..Default::default()
+                };
+                let _ = out_tx
+                    .send(Outbound {
+                        response: resp,
+                        prev_kv: false,
+                    })
+                    .await;
             }
-            Some(watch_request::Request::Progress(_)) => {
-                if env.failpoint("beforeProgressIfSync").await.is_ok() {
-                    store.progress_if_sync(stream, &out_tx);
-                }
+            Some(watch_request::Request::Progress(_))
+                if env.failpoint("beforeProgressIfSync").await.is_ok() =>
+            {
+                store.progress_if_sync(stream, &out_tx);
             }
-            None => {}
+            // Cancelling an unknown watch, a progress request dropped by the
+            // failpoint, or an empty request: nothing to answer.
+            _ => {}
         }
     }
     store.close_stream(stream);

@@ -9,7 +9,12 @@ use sim::member_ip;
 use std::time::Duration;
 
 pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
-    let peers: Vec<Peer> = (1..=n).map(|id| Peer { id, ip: member_ip(id) }).collect();
+    let peers: Vec<Peer> = (1..=n)
+        .map(|id| Peer {
+            id,
+            ip: member_ip(id),
+        })
+        .collect();
     (1..=n)
         .map(|id| MemberConfig {
             id,
