@@ -1,0 +1,115 @@
+//! `report.json`: the checker's report with the run's summary line and
+//! replay command, plus a short index of the violations that the
+//! dashboard reads instead of the whole history.
+
+use std::path::Path;
+
+use checker::history::History;
+use checker::{Report, Verdict};
+use serde::{Deserialize, Serialize};
+
+use crate::describe;
+use crate::error::{ReportsError, Result, json_message};
+
+pub const RECORD_FORMAT: &str = "faultline-run-report";
+pub const RECORD_VERSION: u32 = 1;
+
+/// The content of `report.json`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Always `faultline-run-report`.
+    pub format: String,
+    pub version: u32,
+    /// The one-line run summary (`seed=7 scenario=default verdict=fail ...`).
+    pub summary_line: String,
+    /// The exact command that replays the run.
+    pub replay_command: String,
+    pub report: Report,
+    /// One entry per failed property, in report order.
+    #[serde(default)]
+    pub violations: Vec<ViolationIndex>,
+}
+
+/// A failed property as the dashboard groups it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ViolationIndex {
+    pub rule: String,
+    pub explanation: String,
+    /// See [`describe::first_difference`]: `put /a`, `watch /pods/*` or `-`.
+    pub first_difference: String,
+}
+
+impl RunRecord {
+    pub fn new(
+        summary_line: &str,
+        replay_command: &str,
+        report: &Report,
+        history: &History,
+    ) -> Self {
+        let violations = report
+            .results
+            .iter()
+            .filter_map(|r| match &r.verdict {
+                Verdict::Fail(v) => Some(ViolationIndex {
+                    rule: r.property.clone(),
+                    explanation: v.explanation.clone(),
+                    first_difference: describe::first_difference(v, history),
+                }),
+                _ => None,
+            })
+            .collect();
+        RunRecord {
+            format: RECORD_FORMAT.to_string(),
+            version: RECORD_VERSION,
+            summary_line: summary_line.to_string(),
+            replay_command: replay_command.to_string(),
+            report: report.clone(),
+            violations,
+        }
+    }
+
+    pub(crate) fn to_json(&self, path: &Path) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| ReportsError::invalid(path, format!("cannot encode the report: {e}")))
+    }
+
+    pub(crate) fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let record: RunRecord = serde_json::from_str(text).map_err(|e| {
+            ReportsError::malformed(
+                path,
+                e.line(),
+                format!("expected a faultline run report: {}", json_message(&e)),
+            )
+        })?;
+        if record.format != RECORD_FORMAT {
+            return Err(ReportsError::invalid(
+                path,
+                format!(
+                    "field format: expected {RECORD_FORMAT:?}, found {:?}",
+                    record.format
+                ),
+            ));
+        }
+        if record.version > RECORD_VERSION {
+            return Err(ReportsError::invalid(
+                path,
+                format!(
+                    "field version: {} is newer than this faultline reads ({RECORD_VERSION})",
+                    record.version
+                ),
+            ));
+        }
+        Ok(record)
+    }
+
+    /// Reads a run folder's `report.json`.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
+        RunRecord::from_json(&text, path)
+    }
+}

@@ -1,0 +1,289 @@
+//! Campaign folders: `campaign.json`, `results.csv`, `coverage.jsonl` and
+//! `runs/<scenario>-<seed>[-<bugs>]/` for failing runs, loaded together.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::artefacts::{self, RunRecord, run_dir_name};
+use crate::coverage::{self, CoverageRow};
+use crate::error::{ReportsError, Result, json_message};
+use crate::results::{self, ResultRow};
+use crate::timestamp::Timestamp;
+
+pub const CAMPAIGN_FILE: &str = "campaign.json";
+pub const RESULTS_FILE: &str = "results.csv";
+pub const COVERAGE_FILE: &str = "coverage.jsonl";
+pub const RUNS_DIR: &str = "runs";
+
+/// `campaign.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CampaignInfo {
+    /// e.g. `nightly-2025-03-01`.
+    pub name: String,
+    /// When the campaign started, RFC 3339 (`2025-03-01T02:00:00Z`).
+    pub started: String,
+    /// The campaign's base seed.
+    pub seed: u64,
+    /// `K/N` for shard K of N, null when not sharded.
+    #[serde(default)]
+    pub shard: Option<String>,
+}
+
+impl CampaignInfo {
+    /// Writes `campaign.json` into a campaign folder (created if missing).
+    pub fn write(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| ReportsError::io(dir, "create", e))?;
+        let path = dir.join(CAMPAIGN_FILE);
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| ReportsError::invalid(&path, format!("cannot encode: {e}")))?;
+        text.push('\n');
+        std::fs::write(&path, text).map_err(|e| ReportsError::io(&path, "write", e))
+    }
+
+    /// Reads and checks `campaign.json` (the start time must be RFC 3339,
+    /// the shard `K/N`).
+    pub fn read(path: impl AsRef<Path>) -> Result<(Self, Timestamp)> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
+        let info: CampaignInfo = serde_json::from_str(&text).map_err(|e| {
+            ReportsError::malformed(
+                path,
+                e.line(),
+                format!(
+                    "expected {{\"name\", \"started\", \"seed\", \"shard\"}}: {}",
+                    json_message(&e)
+                ),
+            )
+        })?;
+        let started = Timestamp::parse(&info.started)
+            .map_err(|e| ReportsError::invalid(path, format!("field started: {e}")))?;
+        if let Some(shard) = &info.shard {
+            check_shard(shard)
+                .map_err(|e| ReportsError::invalid(path, format!("field shard: {e}")))?;
+        }
+        Ok((info, started))
+    }
+}
+
+fn check_shard(shard: &str) -> Result<(), String> {
+    let expected = || format!("expected \"K/N\" (shard K of N), found {shard:?}");
+    let (k, n) = shard.split_once('/').ok_or_else(expected)?;
+    let k: u64 = k.trim().parse().map_err(|_| expected())?;
+    let n: u64 = n.trim().parse().map_err(|_| expected())?;
+    if n == 0 || k > n {
+        return Err(expected());
+    }
+    Ok(())
+}
+
+/// A failing run of a campaign and what its folder says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedRun {
+    pub row: ResultRow,
+    /// The run folder, when it exists.
+    pub dir: Option<PathBuf>,
+    /// Its `report.json`, when readable.
+    pub record: Option<RunRecord>,
+}
+
+impl FailedRun {
+    /// The run's `report.html`, when its folder exists.
+    pub fn html(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(artefacts::html_path)
+    }
+
+    /// The command that replays the run: the recorded one, else one built
+    /// from the scenario, seed and bugs.
+    pub fn replay_command(&self) -> String {
+        match &self.record {
+            Some(r) if !r.replay_command.is_empty() => r.replay_command.clone(),
+            _ => {
+                let mut cmd = format!(
+                    "faultline replay --scenario {} --seed {}",
+                    self.row.scenario, self.row.seed
+                );
+                for bug in self.row.bug_list() {
+                    cmd.push_str(&format!(" --bug {bug}"));
+                }
+                cmd
+            }
+        }
+    }
+
+    /// (rule, first differing operation, explanation) of every failed
+    /// property; from the results row alone (first operation unknown, `-`)
+    /// when the run folder is missing.
+    pub fn violations(&self) -> Vec<(String, String, String)> {
+        match &self.record {
+            Some(r) if !r.violations.is_empty() => r
+                .violations
+                .iter()
+                .map(|v| {
+                    (
+                        v.rule.clone(),
+                        v.first_difference.clone(),
+                        v.explanation.clone(),
+                    )
+                })
+                .collect(),
+            _ => self
+                .row
+                .failed_rule_list()
+                .into_iter()
+                .map(|rule| (rule, "-".to_string(), String::new()))
+                .collect(),
+        }
+    }
+}
+
+/// One campaign folder, loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    /// The folder (absolute).
+    pub dir: PathBuf,
+    pub info: CampaignInfo,
+    pub started: Timestamp,
+    pub results: Vec<ResultRow>,
+    pub coverage: Vec<CoverageRow>,
+    /// Every row with verdict `fail`, in results order.
+    pub failures: Vec<FailedRun>,
+    /// What a reader should know: torn lines skipped, run folders missing or unreadable.
+    pub warnings: Vec<String>,
+}
+
+impl Campaign {
+    /// The coverage row of a result row (same scenario, seed and bugs).
+    pub fn coverage_of(&self, row: &ResultRow) -> Option<&CoverageRow> {
+        self.coverage
+            .iter()
+            .find(|c| c.scenario == row.scenario && c.seed == row.seed && c.bugs == row.bugs)
+    }
+
+    /// A short label: the name, with the shard when sharded.
+    pub fn label(&self) -> String {
+        match &self.info.shard {
+            Some(shard) => format!("{} [{shard}]", self.info.name),
+            None => self.info.name.clone(),
+        }
+    }
+}
+
+/// Loads campaign folders, oldest first (by start time, then name).
+pub fn load_campaigns(dirs: &[PathBuf]) -> Result<Vec<Campaign>> {
+    let mut campaigns = dirs
+        .iter()
+        .map(|d| load_campaign(d))
+        .collect::<Result<Vec<_>>>()?;
+    campaigns.sort_by(|a, b| {
+        (a.started, &a.info.name, &a.info.shard).cmp(&(b.started, &b.info.name, &b.info.shard))
+    });
+    Ok(campaigns)
+}
+
+/// Loads one campaign folder. `campaign.json` and `results.csv` must be
+/// there; a missing `coverage.jsonl` or run folder is a warning.
+pub fn load_campaign(dir: &Path) -> Result<Campaign> {
+    let dir = std::path::absolute(dir).map_err(|e| ReportsError::io(dir, "resolve", e))?;
+    if !dir.is_dir() {
+        return Err(ReportsError::invalid(
+            &dir,
+            "is not a campaign folder (expected a folder with campaign.json and results.csv)",
+        ));
+    }
+    let (info, started) = CampaignInfo::read(dir.join(CAMPAIGN_FILE))?;
+    let mut warnings = Vec::new();
+    let results_path = dir.join(RESULTS_FILE);
+    let results = results::load_results(&results_path)?;
+    if let Some(torn) = &results.torn {
+        warnings.push(format!(
+            "{}:{}: skipped a torn last line (the writer was killed while appending it)",
+            results_path.display(),
+            torn.line
+        ));
+    }
+    let coverage_path = dir.join(COVERAGE_FILE);
+    let coverage = if coverage_path.exists() {
+        let file = coverage::load_coverage(&coverage_path)?;
+        if let Some(torn) = &file.torn {
+            warnings.push(format!(
+                "{}:{}: skipped a torn last line",
+                coverage_path.display(),
+                torn.line
+            ));
+        }
+        file.rows
+    } else {
+        warnings.push(format!(
+            "{}: missing, so this campaign adds nothing to coverage",
+            coverage_path.display()
+        ));
+        Vec::new()
+    };
+    let mut failures = Vec::new();
+    for row in results.rows.iter().filter(|r| r.is_failure()) {
+        let run_dir =
+            dir.join(RUNS_DIR)
+                .join(run_dir_name(&row.scenario, row.seed, &row.bug_list()));
+        let (found, record) = if run_dir.is_dir() {
+            match RunRecord::read(run_dir.join(artefacts::RECORD_FILE)) {
+                Ok(record) => (Some(run_dir), Some(record)),
+                Err(e) => {
+                    warnings.push(format!("{e}"));
+                    (Some(run_dir), None)
+                }
+            }
+        } else {
+            warnings.push(format!(
+                "{}: no run folder for failing run {} seed {}",
+                run_dir.display(),
+                row.scenario,
+                row.seed
+            ));
+            (None, None)
+        };
+        failures.push(FailedRun {
+            row: row.clone(),
+            dir: found,
+            record,
+        });
+    }
+    let mut seen: HashMap<(&str, u64, &str), usize> = HashMap::new();
+    for row in &results.rows {
+        *seen
+            .entry((row.scenario.as_str(), row.seed, row.bugs.as_str()))
+            .or_default() += 1;
+    }
+    let repeats = seen.values().filter(|&&n| n > 1).count();
+    if repeats > 0 {
+        warnings.push(format!(
+            "{}: {repeats} runs appear more than once (a resumed campaign re-ran them?)",
+            results_path.display()
+        ));
+    }
+    Ok(Campaign {
+        dir,
+        info,
+        started,
+        results: results.rows,
+        coverage,
+        failures,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_k_of_n() {
+        assert!(check_shard("1/4").is_ok());
+        assert!(check_shard("0/4").is_ok());
+        for bad in ["5/4", "1/0", "x/4", "14", ""] {
+            assert!(check_shard(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The hunt table: how quickly `faultline hunt` finds each catalogued bug,
+//! as a CSV file with the header
+//! `bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule`.
+//! Empty median/worst fields mean the bug was never found.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ReportsError, Result};
+
+pub const HUNT_HEADER: &str = "bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HuntRow {
+    /// The bug's catalog name.
+    pub bug: String,
+    /// How many hunts were run (from different start seeds).
+    pub start_seeds: u64,
+    /// How many of them found the bug within their budget.
+    pub found: u64,
+    /// Median seeds tried until the bug was found.
+    pub median_seeds: Option<f64>,
+    /// Median wall-clock seconds until the bug was found.
+    pub median_wall_s: Option<f64>,
+    /// The slowest hunt's wall-clock seconds (its budget if it never found it).
+    pub worst_wall_s: Option<f64>,
+    /// The rule the failure broke (first one when several).
+    pub rule: String,
+}
+
+/// Reads a hunt table; errors name the file and line.
+pub fn load_hunt_table(path: impl AsRef<Path>) -> Result<Vec<HuntRow>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
+    let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if first != HUNT_HEADER {
+        return Err(ReportsError::HeaderMismatch {
+            path: path.to_path_buf(),
+            expected: HUNT_HEADER.to_string(),
+            found: first.to_string(),
+        });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.deserialize::<HuntRow>() {
+        let row = record.map_err(|e| {
+            let line = e
+                .position()
+                .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+            let message = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => {
+                    let field = err
+                        .field()
+                        .and_then(|i| HUNT_HEADER.split(',').nth(i as usize))
+                        .unwrap_or("?");
+                    format!("field {field}: {}", err.kind())
+                }
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("expected {expected_len} fields, found {len}"),
+                _ => e.to_string(),
+            };
+            ReportsError::malformed(path, line, message)
+        })?;
+        if row.found > row.start_seeds {
+            let line = rows.len() + 2;
+            return Err(ReportsError::malformed(
+                path,
+                line,
+                format!(
+                    "field found: {} hunts found the bug but only {} were run",
+                    row.found, row.start_seeds
+                ),
+            ));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Writes a hunt table (header and rows).
+pub fn write_hunt_table(path: impl AsRef<Path>, rows: &[HuntRow]) -> Result<()> {
+    let path = path.as_ref();
+    let mut out = csv::WriterBuilder::new()
+        .has_headers(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for row in rows {
+        out.serialize(row)
+            .map_err(|e| ReportsError::invalid(path, format!("cannot encode a row: {e}")))?;
+    }
+    let mut bytes = out
+        .into_inner()
+        .map_err(|e| ReportsError::invalid(path, format!("cannot encode: {e}")))?;
+    if rows.is_empty() {
+        bytes = format!("{HUNT_HEADER}\n").into_bytes();
+    }
+    std::fs::write(path, bytes).map_err(|e| ReportsError::io(path, "write", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_names_bad_fields() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hunt.csv");
+        let rows = vec![
+            HuntRow {
+                bug: "etcd-17247".into(),
+                start_seeds: 5,
+                found: 5,
+                median_seeds: Some(12.0),
+                median_wall_s: Some(3.5),
+                worst_wall_s: Some(9.25),
+                rule: "watch.unique".into(),
+            },
+            HuntRow {
+                bug: "etcd-15271".into(),
+                start_seeds: 5,
+                found: 0,
+                rule: String::new(),
+                ..Default::default()
+            },
+        ];
+        write_hunt_table(&path, &rows).expect("write");
+        assert_eq!(load_hunt_table(&path).expect("read"), rows);
+        std::fs::write(
+            &path,
+            format!("{HUNT_HEADER}\netcd-1,5,5,3,1.5,2,watch.unique\netcd-2,five,1,,,,x\n"),
+        )
+        .expect("write");
+        let err = load_hunt_table(&path).expect_err("bad number");
+        assert_eq!(err.line(), Some(3), "{err}");
+        assert!(err.to_string().contains("start_seeds"), "{err}");
+        std::fs::write(&path, "bug,found\n").expect("write");
+        assert!(matches!(
+            load_hunt_table(&path),
+            Err(ReportsError::HeaderMismatch { .. })
+        ));
+    }
+}

@@ -1,0 +1,161 @@
+//! JUnit XML for CI systems: one `<testsuite>` per scenario, one
+//! `<testcase name="seed=N">` per run (` bugs=a+b` appended when bugs were
+//! injected), a `<failure>` with the rule and explanation for each failed
+//! run, `<skipped>` for an undecided one.
+
+use std::collections::BTreeMap;
+
+use super::campaign::{Campaign, FailedRun};
+use crate::results::ResultRow;
+
+/// Escapes text for XML attribute values (line breaks and tabs as
+/// character references, so they survive attribute normalization).
+fn xml(text: &str) -> String {
+    escape(text, true)
+}
+
+/// Escapes text for XML element content (line breaks kept as they are).
+fn xml_text(text: &str) -> String {
+    escape(text, false)
+}
+
+/// Characters XML 1.0 cannot hold at all are written as `\u{..}`.
+fn escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' if !attribute => out.push(c),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || matches!(c, '\u{fffe}' | '\u{ffff}') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Case<'a> {
+    row: &'a ResultRow,
+    failed: Option<&'a FailedRun>,
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+/// Renders JUnit XML over every run of the campaigns.
+pub fn render_junit(campaigns: &[Campaign]) -> String {
+    let mut suites: BTreeMap<&str, Vec<Case>> = BTreeMap::new();
+    for c in campaigns {
+        for row in &c.results {
+            let failed = c.failures.iter().find(|f| {
+                f.row.scenario == row.scenario && f.row.seed == row.seed && f.row.bugs == row.bugs
+            });
+            suites
+                .entry(row.scenario.as_str())
+                .or_default()
+                .push(Case { row, failed });
+        }
+    }
+    let count =
+        |cases: &[Case], pred: fn(&ResultRow) -> bool| cases.iter().filter(|c| pred(c.row)).count();
+    let all: Vec<&Case> = suites.values().flatten().collect();
+    let total_ms: u64 = all.iter().map(|c| c.row.wall_ms).sum();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"faultline\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
+        all.len(),
+        all.iter().filter(|c| c.row.is_failure()).count(),
+        all.iter().filter(|c| c.row.is_unknown()).count(),
+        seconds(total_ms)
+    );
+    for (scenario, cases) in &suites {
+        let ms: u64 = cases.iter().map(|c| c.row.wall_ms).sum();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
+            xml(scenario),
+            cases.len(),
+            count(cases, ResultRow::is_failure),
+            count(cases, ResultRow::is_unknown),
+            seconds(ms)
+        ));
+        for case in cases {
+            out.push_str(&testcase(case));
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn testcase(case: &Case) -> String {
+    let row = case.row;
+    let mut name = format!("seed={}", row.seed);
+    if !row.bugs.is_empty() {
+        name.push_str(&format!(" bugs={}", row.bugs));
+    }
+    let open = format!(
+        "    <testcase name=\"{}\" classname=\"faultline.{}\" time=\"{}\"",
+        xml(&name),
+        xml(&row.scenario),
+        seconds(row.wall_ms)
+    );
+    if row.is_failure() {
+        let violations = match case.failed {
+            Some(f) => f.violations(),
+            None => row
+                .failed_rule_list()
+                .into_iter()
+                .map(|r| (r, "-".to_string(), String::new()))
+                .collect(),
+        };
+        let (rule, explanation) = violations
+            .first()
+            .map(|(r, _, e)| (r.clone(), e.clone()))
+            .unwrap_or_else(|| ("unknown-rule".into(), String::new()));
+        let mut body = String::new();
+        for (r, first, e) in &violations {
+            body.push_str(&format!("{r}: {e} (first differing operation: {first})\n"));
+        }
+        if let Some(f) = case.failed {
+            body.push_str(&format!("replay: {}\n", f.replay_command()));
+            if let Some(html) = f.html() {
+                body.push_str(&format!("report: {}\n", html.display()));
+            }
+        }
+        body.push_str(&format!("trace hash: {}\n", row.trace_hash));
+        format!(
+            "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+            xml(&format!("{rule}: {explanation}")),
+            xml(&rule),
+            xml_text(&body)
+        )
+    } else if row.is_unknown() {
+        format!(
+            "{open}>\n      <skipped message=\"undecided: the checker could not decide every property (time or memory bound)\"/>\n    </testcase>\n"
+        )
+    } else {
+        format!("{open}/>\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_xml_cannot_hold() {
+        assert_eq!(
+            xml("a<b&\"c'\n\u{1}"),
+            "a&lt;b&amp;&quot;c&apos;&#10;\\u{1}"
+        );
+        assert_eq!(xml_text("a\nb\r\u{ffff}"), "a\nb&#13;\\u{ffff}");
+    }
+}

@@ -1,0 +1,198 @@
+//! The meeting summary in Markdown: totals, new and open failures with
+//! their replay commands, coverage gaps and the hunt table.
+
+use super::campaign::Campaign;
+use super::hunt::HuntRow;
+use super::page::{hours, percent, period};
+use super::stats::{Status, Summary, summarize};
+
+/// Control characters as `\u{..}`, line breaks as spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => " ".to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    one_line(&text.replace('\\', "\\\\").replace('|', "\\|"))
+}
+
+/// Text safe inside inline code in a table (a longer fence when it holds backticks).
+fn code(text: &str) -> String {
+    let text = one_line(&text.replace('|', "\\|"));
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
+}
+
+/// Renders the meeting summary.
+pub fn render_markdown(
+    campaigns: &[Campaign],
+    hunt: Option<&[HuntRow]>,
+    known_failpoints: &[&str],
+    known_fault_kinds: &[&str],
+) -> String {
+    let s = summarize(campaigns, known_failpoints, known_fault_kinds);
+    let mut out = format!("# faultline review: {}\n\n", period(&s));
+    out.push_str(&totals(campaigns, &s));
+    out.push_str(&failures(&s));
+    out.push_str(&per_scenario(&s));
+    out.push_str(&gaps(&s, known_failpoints, known_fault_kinds));
+    out.push_str(&hunt_table(hunt));
+    out
+}
+
+fn totals(campaigns: &[Campaign], s: &Summary) -> String {
+    let new = s.groups.iter().filter(|g| g.status == Status::New).count();
+    let open = s.groups.iter().filter(|g| g.status == Status::Open).count();
+    let mut out = format!(
+        "- Campaigns: {}\n- Runs: {}\n- Failed: {} ({})\n- Undecided: {}\n- Distinct failures: {} ({new} new, {open} open)\n- Simulated: {}, wall clock: {}\n\n",
+        campaigns.len(),
+        s.totals.runs,
+        s.totals.failures,
+        percent(s.totals.failures, s.totals.runs),
+        s.totals.unknown,
+        s.groups.len(),
+        hours(s.sim_ms),
+        hours(s.wall_ms)
+    );
+    let warnings: usize = campaigns.iter().map(|c| c.warnings.len()).sum();
+    if warnings > 0 {
+        out.push_str(&format!(
+            "{warnings} warnings (torn lines, missing run folders): see the HTML dashboard.\n\n"
+        ));
+    }
+    out
+}
+
+fn failures(s: &Summary) -> String {
+    let mut out = String::new();
+    for (status, title) in [
+        (Status::New, "New failures"),
+        (Status::Open, "Open failures"),
+        (Status::NotSeenLately, "Failures not seen lately"),
+    ] {
+        let groups: Vec<_> = s.groups.iter().filter(|g| g.status == status).collect();
+        if groups.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("## {title}\n\n"));
+        out.push_str("| rule | first differing operation | runs | scenarios | last seen | explanation | replay |\n|---|---|---:|---|---|---|---|\n");
+        for g in groups {
+            let rep = g.representative();
+            let scenarios: Vec<&str> = g.scenarios().into_iter().collect();
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&g.rule),
+                code(&g.first_difference),
+                g.occurrences.len(),
+                cell(&scenarios.join(", ")),
+                g.last_seen.day(),
+                cell(&g.explanation),
+                code(&rep.run.replay_command())
+            ));
+        }
+        out.push('\n');
+    }
+    if s.groups.is_empty() {
+        out.push_str("## Failures\n\nNo run failed.\n\n");
+    }
+    out
+}
+
+fn per_scenario(s: &Summary) -> String {
+    let mut out = String::from(
+        "## Runs per scenario\n\n| scenario | runs | failed | undecided |\n|---|---:|---:|---:|\n",
+    );
+    for (name, t) in &s.per_scenario {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            cell(name),
+            t.runs,
+            t.failures,
+            t.unknown
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+fn gaps(s: &Summary, known_failpoints: &[&str], known_fault_kinds: &[&str]) -> String {
+    let never = |known: &[&str],
+                 reach: &std::collections::BTreeMap<String, super::stats::Reach>| {
+        known
+            .iter()
+            .filter(|n| reach.get(**n).is_none_or(|r| r.runs == 0))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+    };
+    let failpoints = never(known_failpoints, &s.failpoints);
+    let kinds = never(known_fault_kinds, &s.fault_kinds);
+    let rule_names: Vec<&str> = checker::rules::rules().iter().map(|r| r.name).collect();
+    let rules = never(&rule_names, &s.rules);
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.iter().map(|n| code(n)).collect::<Vec<_>>().join(", ")
+        }
+    };
+    format!(
+        "## Coverage gaps\n\n- Failpoints never reached ({} of {}): {}\n- Fault kinds never applied ({} of {}): {}\n- Rules never decided ({} of {}): {}\n\n",
+        failpoints.len(),
+        known_failpoints.len(),
+        list(&failpoints),
+        kinds.len(),
+        known_fault_kinds.len(),
+        list(&kinds),
+        rules.len(),
+        rule_names.len(),
+        list(&rules)
+    )
+}
+
+fn hunt_table(hunt: Option<&[HuntRow]>) -> String {
+    let Some(rows) = hunt else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "## Bug time to detect\n\n| bug | found | median seeds | median wall | worst wall | rule |\n|---|---:|---:|---:|---:|---|\n",
+    );
+    let num = |v: Option<f64>, unit: &str| {
+        v.map(|x| format!("{x:.1}{unit}"))
+            .unwrap_or_else(|| "–".into())
+    };
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {}/{} | {} | {} | {} | {} |\n",
+            cell(&r.bug),
+            r.found,
+            r.start_seeds,
+            num(r.median_seeds, ""),
+            num(r.median_wall_s, " s"),
+            num(r.worst_wall_s, " s"),
+            cell(&r.rule)
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_cells_stay_on_one_line() {
+        assert_eq!(cell("a|b\nc\0"), "a\\|b c\\u{0}");
+        assert_eq!(code("x`y"), "`` x`y ``");
+        assert_eq!(code("put /a|b"), "`put /a\\|b`");
+    }
+}

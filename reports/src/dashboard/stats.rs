@@ -1,0 +1,277 @@
+//! The numbers every dashboard output shares: tallies of runs and failures
+//! by scenario, fault kind, version mix and day; coverage; and the failures
+//! grouped by (rule, first differing operation).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::results::ResultRow;
+use crate::timestamp::{Day, Timestamp};
+
+use super::campaign::{Campaign, FailedRun};
+
+/// Runs, failures and undecided runs of some slice of the campaigns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub runs: usize,
+    pub failures: usize,
+    pub unknown: usize,
+}
+
+impl Tally {
+    fn add(&mut self, row: &ResultRow) {
+        self.runs += 1;
+        if row.is_failure() {
+            self.failures += 1;
+        }
+        if row.is_unknown() {
+            self.unknown += 1;
+        }
+    }
+}
+
+/// Whether a failure group is new, still open, or has not shown up lately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Status {
+    /// First seen on the latest campaign day.
+    New,
+    /// Seen on the latest campaign day and before.
+    Open,
+    /// Not seen on the latest campaign day.
+    NotSeenLately,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Open => "open",
+            Status::NotSeenLately => "not seen lately",
+        }
+    }
+}
+
+/// One occurrence of a failure: the campaign and the run.
+pub(crate) struct Occurrence<'a> {
+    pub campaign: &'a Campaign,
+    pub run: &'a FailedRun,
+}
+
+/// Failures with the same rule and first differing operation.
+pub(crate) struct FailureGroup<'a> {
+    pub rule: String,
+    pub first_difference: String,
+    /// The explanation of the representative run.
+    pub explanation: String,
+    /// Oldest campaign first.
+    pub occurrences: Vec<Occurrence<'a>>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub status: Status,
+}
+
+impl<'a> FailureGroup<'a> {
+    /// The run to look at first: the smallest (fewest operations) that has a
+    /// report, else the smallest.
+    pub fn representative(&self) -> &Occurrence<'a> {
+        self.occurrences
+            .iter()
+            .min_by_key(|o| (o.run.dir.is_none(), o.run.row.ops, o.run.row.seed))
+            .unwrap_or(&self.occurrences[0])
+    }
+
+    pub fn scenarios(&self) -> BTreeSet<&str> {
+        self.occurrences
+            .iter()
+            .map(|o| o.run.row.scenario.as_str())
+            .collect()
+    }
+}
+
+/// Coverage of one name (a failpoint, fault kind or rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reach {
+    /// Runs that reached / applied / decided it.
+    pub runs: usize,
+    /// Failpoints: times passed in all; rules: runs where it failed.
+    pub count: u64,
+}
+
+/// Every number the outputs show.
+pub(crate) struct Summary<'a> {
+    pub totals: Tally,
+    pub per_scenario: BTreeMap<String, Tally>,
+    pub per_fault_kind: BTreeMap<String, Tally>,
+    pub per_version_mix: BTreeMap<String, Tally>,
+    pub per_day: BTreeMap<Day, Tally>,
+    /// Runs with no coverage row (left out of the fault kind and version mixes).
+    pub without_coverage: usize,
+    pub failpoints: BTreeMap<String, Reach>,
+    pub fault_kinds: BTreeMap<String, Reach>,
+    pub rules: BTreeMap<String, Reach>,
+    pub groups: Vec<FailureGroup<'a>>,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    pub first_day: Option<Day>,
+    pub latest_day: Option<Day>,
+}
+
+pub(crate) const NO_FAULTS: &str = "(no faults)";
+pub(crate) const NO_VERSIONS: &str = "(not recorded)";
+
+/// The sorted distinct versions of a run, joined with " + ".
+fn version_mix(versions: &[String]) -> String {
+    let set: BTreeSet<&str> = versions.iter().map(String::as_str).collect();
+    if set.is_empty() {
+        NO_VERSIONS.to_string()
+    } else {
+        set.into_iter().collect::<Vec<_>>().join(" + ")
+    }
+}
+
+pub(crate) fn summarize<'a>(
+    campaigns: &'a [Campaign],
+    known_failpoints: &[&str],
+    known_fault_kinds: &[&str],
+) -> Summary<'a> {
+    let mut s = Summary {
+        totals: Tally::default(),
+        per_scenario: BTreeMap::new(),
+        per_fault_kind: BTreeMap::new(),
+        per_version_mix: BTreeMap::new(),
+        per_day: BTreeMap::new(),
+        without_coverage: 0,
+        failpoints: known_failpoints
+            .iter()
+            .map(|n| (n.to_string(), Reach::default()))
+            .collect(),
+        fault_kinds: known_fault_kinds
+            .iter()
+            .map(|n| (n.to_string(), Reach::default()))
+            .collect(),
+        rules: checker::rules::rules()
+            .iter()
+            .map(|r| (r.name.to_string(), Reach::default()))
+            .collect(),
+        groups: Vec::new(),
+        sim_ms: 0,
+        wall_ms: 0,
+        first_day: campaigns.iter().map(|c| c.started.day()).min(),
+        latest_day: campaigns.iter().map(|c| c.started.day()).max(),
+    };
+    for c in campaigns {
+        let day = c.started.day();
+        for row in &c.results {
+            s.totals.add(row);
+            s.per_scenario
+                .entry(row.scenario.clone())
+                .or_default()
+                .add(row);
+            s.per_day.entry(day).or_default().add(row);
+            s.sim_ms += row.sim_ms;
+            s.wall_ms += row.wall_ms;
+            for rule in row.failed_rule_list() {
+                s.rules.entry(rule).or_default().count += 1;
+            }
+            let Some(cov) = c.coverage_of(row) else {
+                s.without_coverage += 1;
+                continue;
+            };
+            let kinds: BTreeSet<&str> = cov.faults_applied.iter().map(String::as_str).collect();
+            if kinds.is_empty() {
+                s.per_fault_kind
+                    .entry(NO_FAULTS.to_string())
+                    .or_default()
+                    .add(row);
+            }
+            for kind in kinds {
+                s.per_fault_kind
+                    .entry(kind.to_string())
+                    .or_default()
+                    .add(row);
+                s.fault_kinds.entry(kind.to_string()).or_default().runs += 1;
+            }
+            for kind in &cov.faults_applied {
+                s.fault_kinds.entry(kind.clone()).or_default().count += 1;
+            }
+            s.per_version_mix
+                .entry(version_mix(&cov.versions))
+                .or_default()
+                .add(row);
+            for (name, passes) in &cov.failpoints_reached {
+                if *passes > 0 {
+                    let reach = s.failpoints.entry(name.clone()).or_default();
+                    reach.runs += 1;
+                    reach.count += passes;
+                }
+            }
+            let decided: BTreeSet<&str> = cov.rules_checked.iter().map(String::as_str).collect();
+            for rule in decided {
+                s.rules.entry(rule.to_string()).or_default().runs += 1;
+            }
+        }
+    }
+    s.groups = group_failures(campaigns, s.latest_day);
+    s
+}
+
+fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec<FailureGroup<'_>> {
+    let mut groups: BTreeMap<(String, String), Vec<(Occurrence<'_>, String)>> = BTreeMap::new();
+    for c in campaigns {
+        for run in &c.failures {
+            for (rule, first, explanation) in run.violations() {
+                groups
+                    .entry((rule, first))
+                    .or_default()
+                    .push((Occurrence { campaign: c, run }, explanation));
+            }
+        }
+    }
+    let mut out: Vec<FailureGroup<'_>> = groups
+        .into_iter()
+        .map(|((rule, first_difference), list)| {
+            let first_seen = list
+                .iter()
+                .map(|(o, _)| o.campaign.started)
+                .min()
+                .unwrap_or(Timestamp(0));
+            let last_seen = list
+                .iter()
+                .map(|(o, _)| o.campaign.started)
+                .max()
+                .unwrap_or(Timestamp(0));
+            let on_latest = Some(last_seen.day()) == latest;
+            let status = match (on_latest, Some(first_seen.day()) == latest) {
+                (true, true) => Status::New,
+                (true, false) => Status::Open,
+                (false, _) => Status::NotSeenLately,
+            };
+            let (occurrences, explanations): (Vec<_>, Vec<_>) = list.into_iter().unzip();
+            let mut group = FailureGroup {
+                rule,
+                first_difference,
+                explanation: String::new(),
+                occurrences,
+                first_seen,
+                last_seen,
+                status,
+            };
+            let rep = group.representative().run;
+            group.explanation = group
+                .occurrences
+                .iter()
+                .zip(&explanations)
+                .find(|(o, _)| std::ptr::eq(o.run, rep))
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default();
+            group
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.status, std::cmp::Reverse(a.occurrences.len()), &a.rule).cmp(&(
+            b.status,
+            std::cmp::Reverse(b.occurrences.len()),
+            &b.rule,
+        ))
+    });
+    out
+}

@@ -1,0 +1,233 @@
+//! The dashboard over generated campaign folders: a few nightly campaigns
+//! on different days (one sharded, one with a torn results line), some
+//! failing runs with run folders (and one without).
+
+mod support;
+
+use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
+use support::campaigns::{FAILPOINTS, FAULT_KINDS, NASTY, generate, hunt};
+
+/// Every `href="..."` of a page.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|h| h.replace("&amp;", "&"))
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("utf-8");
+            out.push(u8::from_str_radix(hex, 16).expect("hex"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn campaigns_load_oldest_first_with_warnings() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&generate(root.path())).expect("load");
+    let names: Vec<String> = campaigns.iter().map(|c| c.label()).collect();
+    assert_eq!(
+        names,
+        [
+            "nightly-03-01",
+            "nightly-03-02 [1/2]",
+            "nightly-03-02 [2/2]"
+        ]
+    );
+    assert_eq!(campaigns[2].results.len(), 2, "the torn row is skipped");
+    assert!(
+        campaigns[2]
+            .warnings
+            .iter()
+            .any(|w| w.contains("results.csv:4") && w.contains("torn"))
+    );
+    assert!(
+        campaigns[1]
+            .warnings
+            .iter()
+            .any(|w| w.contains("no run folder"))
+    );
+    assert_eq!(campaigns.iter().map(|c| c.failures.len()).sum::<usize>(), 5);
+}
+
+#[test]
+fn the_html_dashboard_has_plots_and_links_that_resolve() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&generate(root.path())).expect("load");
+    let out_path = root.path().join("review").join("dashboard.html");
+    std::fs::create_dir_all(root.path().join("review")).expect("output folder");
+    let hunt = hunt(root.path());
+    let html = render_html(&campaigns, Some(&hunt), FAILPOINTS, FAULT_KINDS, &out_path);
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external URLs"
+    );
+    assert!(
+        html.matches("<svg").count() >= 5,
+        "four plots and the hunt chart"
+    );
+    assert!(html.contains("Runs and failures per scenario"));
+    assert!(html.contains("Runs and failures per campaign day"));
+    assert!(html.contains("3.5 + 3.6"), "the version mix");
+    // Links to run reports resolve from where the dashboard is written.
+    let report_links: Vec<String> = hrefs(&html)
+        .into_iter()
+        .filter(|h| h.ends_with("report.html"))
+        .collect();
+    assert_eq!(report_links.len(), 4, "{report_links:?}");
+    for link in &report_links {
+        assert!(link.starts_with("../"), "{link}");
+        let target = out_path
+            .parent()
+            .expect("parent")
+            .join(percent_decode(link));
+        assert!(
+            target.is_file(),
+            "{link} does not resolve ({})",
+            target.display()
+        );
+    }
+    // Deduplicated: the two linearizability failures on `range /a` are one row.
+    assert_eq!(
+        html.matches("<td class=\"rule\">linearizability</td>")
+            .count(),
+        1
+    );
+    assert!(html.contains("<code>range /a</code>"));
+    assert!(html.contains("<td class=\"num\">2</td>"));
+    // Coverage: known but never reached, and seen but not known.
+    assert!(html.contains("1 of 4 known reached"), "failpoints");
+    assert!(html.contains("customPoint <span class=\"muted\">(not in the known list)</span>"));
+    assert!(html.contains("3 of 5 known reached"), "fault kinds");
+    assert!(html.contains("etcd-17247") && html.contains("not found (0/5)"));
+    assert!(html.contains("torn"), "warnings are shown");
+    assert!(!html.contains(NASTY), "unescaped text");
+    assert!(html.contains(" &lt;&amp;&gt;&quot;&#39; \\u{1}\\u{0}"));
+}
+
+#[test]
+fn the_markdown_summary_has_totals_failures_and_gaps() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&generate(root.path())).expect("load");
+    let md = render_markdown(
+        &campaigns,
+        Some(&hunt(root.path())),
+        FAILPOINTS,
+        FAULT_KINDS,
+    );
+    assert!(
+        md.starts_with("# faultline review: 2025-03-01 – 2025-03-02\n"),
+        "{md}"
+    );
+    assert!(md.contains("- Campaigns: 3\n"));
+    assert!(md.contains("- Runs: 9\n"), "{md}");
+    assert!(md.contains("- Failed: 5 (55.6%)\n"), "{md}");
+    assert!(
+        md.contains("- Distinct failures: 4 (2 new, 1 open)\n"),
+        "{md}"
+    );
+    assert!(md.contains("## New failures"));
+    assert!(md.contains("## Open failures"));
+    assert!(md.contains("## Failures not seen lately"));
+    assert!(
+        md.contains("`faultline replay --scenario default --seed 11`"),
+        "{md}"
+    );
+    assert!(md.contains("Failpoints never reached (3 of 4)"), "{md}");
+    assert!(md.contains("`clock`"), "fault kinds never applied");
+    assert!(md.contains("| etcd-15271 | 0/5 |"), "{md}");
+}
+
+#[test]
+fn the_junit_xml_is_valid_and_complete() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&generate(root.path())).expect("load");
+    let xml = render_junit(&campaigns);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let suites = doc.root_element();
+    assert_eq!(suites.tag_name().name(), "testsuites");
+    assert_eq!(suites.attribute("tests"), Some("9"));
+    assert_eq!(suites.attribute("failures"), Some("5"));
+    let suite_names: Vec<&str> = suites
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert_eq!(suite_names, ["default", "partitions", "rolling-upgrade"]);
+    let mut cases = 0;
+    let mut failures = 0;
+    for suite in suites.children().filter(|n| n.has_tag_name("testsuite")) {
+        let tests: usize = suite
+            .attribute("tests")
+            .and_then(|t| t.parse().ok())
+            .expect("tests");
+        let listed: Vec<_> = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(tests, listed.len());
+        for case in listed {
+            cases += 1;
+            let name = case.attribute("name").expect("name");
+            assert!(name.starts_with("seed="), "{name}");
+            if let Some(f) = case.children().find(|n| n.has_tag_name("failure")) {
+                failures += 1;
+                let message = f.attribute("message").expect("message");
+                assert!(f.attribute("type").is_some_and(|t| message.starts_with(t)));
+                assert!(
+                    f.text()
+                        .is_some_and(|t| t.contains("replay: faultline replay"))
+                        || name == "seed=13"
+                );
+            }
+        }
+    }
+    assert_eq!((cases, failures), (9, 5));
+    let lin = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("seed=2"))
+        .and_then(|n| n.children().find(|c| c.has_tag_name("failure")))
+        .expect("seed=2 failed");
+    let unique = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("seed=4"))
+        .and_then(|n| n.children().find(|c| c.has_tag_name("failure")))
+        .and_then(|f| f.attribute("message"))
+        .expect("seed=4 failed");
+    assert!(
+        unique.ends_with(" <&>\"' \\u{1}\\u{0}\\u{ffff}"),
+        "{unique:?}"
+    );
+    assert_eq!(
+        lin.attribute("message"),
+        Some(format!("linearizability: {}", support::LIN_EXPLANATION).as_str())
+    );
+}
+
+#[test]
+fn a_campaign_folder_with_a_bad_file_is_refused_naming_it() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dirs = generate(root.path());
+    std::fs::write(
+        dirs[1].join("campaign.json"),
+        "{\"name\":\"x\",\"started\":\"yesterday\",\"seed\":1,\"shard\":null}",
+    )
+    .expect("write");
+    let err = load_campaigns(&dirs).expect_err("bad start time");
+    assert!(err.to_string().contains("campaign.json"), "{err}");
+    assert!(err.to_string().contains("field started"), "{err}");
+    let err = load_campaigns(&[root.path().join("nowhere")]).expect_err("no folder");
+    assert!(err.to_string().contains("nowhere"), "{err}");
+}
