@@ -123,6 +123,7 @@ pub const CATALOG: &[(&str, &str)] = &[
         "snapshot-catchup.toml",
         include_str!("../catalog/snapshot-catchup.toml"),
     ),
+    ("standard.toml", include_str!("../catalog/standard.toml")),
     ("swarm.toml", include_str!("../catalog/swarm.toml")),
     (
         "version-refusals.toml",
@@ -243,7 +244,7 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             }
         }
     }
-    if !(s.quiesce.liveness_bound_s > 0.0) {
+    if s.quiesce.liveness_bound_s.is_nan() || s.quiesce.liveness_bound_s <= 0.0 {
         return Err("quiesce.liveness_bound_s: must be positive".into());
     }
     Ok(())

@@ -83,6 +83,30 @@ impl RunResult {
         }
     }
 
+    /// The one-line summary printed for every run.
+    pub fn summary_line(&self) -> String {
+        let mut line = format!(
+            "seed={} scenario={} verdict={} trace={} ops={} failed_ops={} faults={} sim_ms={} wall_ms={}",
+            self.seed,
+            self.scenario,
+            self.verdict_word(),
+            self.trace_hash,
+            self.stats.ops,
+            self.stats.failed_ops,
+            self.stats.faults,
+            self.stats.sim_ms,
+            self.stats.wall_ms
+        );
+        if !self.bugs.is_empty() {
+            line.push_str(&format!(" bugs={}", self.bugs));
+        }
+        let failed = self.failed_rules();
+        if !failed.is_empty() {
+            line.push_str(&format!(" rules={}", failed.join(",")));
+        }
+        line
+    }
+
     pub fn failed_rules(&self) -> Vec<String> {
         self.report
             .failed_rules()

@@ -2,6 +2,7 @@
 //! engine that runs one seed, and campaigns over many seeds. The
 //! `faultline` binary is this crate's command-line face.
 
+pub mod artefacts;
 pub mod campaign;
 pub mod catalog;
 pub mod cluster;
@@ -11,6 +12,8 @@ pub mod faults;
 pub mod hunt;
 pub mod recorder;
 pub mod schema;
+pub mod shrink;
+pub mod soak;
 pub mod swarm;
 pub mod traffic;
 pub mod translate;

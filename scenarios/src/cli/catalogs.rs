@@ -1,0 +1,85 @@
+//! `list` and `check`: what exists, and checking a history file.
+
+use anyhow::{Result, bail};
+use scenarios::catalog;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(super) fn list(what: &str) -> Result<u8> {
+    match what {
+        "scenarios" => {
+            for s in catalog::builtin() {
+                println!("{:<28} {}", s.name, s.description);
+            }
+        }
+        "faults" => {
+            for (kind, what) in scenarios::faults::KINDS {
+                println!("{kind:<28} {what}");
+            }
+        }
+        "failpoints" => {
+            for (name, what) in node::failpoint::FAILPOINTS {
+                println!("{name:<36} {what}");
+            }
+        }
+        "bugs" => {
+            for b in node::bugs::CATALOG {
+                println!("{:<24} {}", b.name, b.mechanism);
+                println!(
+                    "{:<24}   trigger: {}; caught by: {}",
+                    "", b.trigger, b.caught_by
+                );
+            }
+        }
+        "rules" => {
+            for r in checker::rules::RULES {
+                println!("{:<32} {}", r.name, r.description);
+            }
+        }
+        other => bail!(
+            "list: unknown list {other:?} (expected scenarios, faults, failpoints, bugs or rules)"
+        ),
+    }
+    Ok(0)
+}
+
+#[derive(clap::Args)]
+pub(super) struct CheckArgs {
+    file: PathBuf,
+    /// etcd | register | kv
+    #[arg(long, default_value = "etcd")]
+    model: String,
+    /// faultline | jepsen-log | edn (default: guessed from the content)
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// Time limit in seconds; past it the verdict is unknown (exit 3).
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Check the whole history at once instead of per independent key.
+    #[arg(long)]
+    no_partition: bool,
+}
+
+pub(super) fn check(args: CheckArgs) -> Result<u8> {
+    let model = args
+        .model
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--model: {e}"))?;
+    let format = args
+        .format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+    let opts = checker::command::CheckFileOptions {
+        model,
+        format,
+        timeout: Duration::from_secs(args.timeout),
+        partition: !args.no_partition,
+    };
+    match checker::command::check_file(&args.file, &opts) {
+        Ok(outcome) => {
+            println!("{outcome}");
+            Ok(outcome.exit_code() as u8)
+        }
+        Err(e) => bail!("{e}"),
+    }
+}

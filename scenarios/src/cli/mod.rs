@@ -1,0 +1,159 @@
+//! Command-line parsing and the commands, one module per family.
+
+mod catalogs;
+mod data;
+mod hunt;
+mod report;
+mod run;
+mod shrink;
+mod soak;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use node::bugs::{Bug, BugSet};
+use scenarios::catalog;
+use scenarios::schema::Scenario;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Deterministic-simulation robustness testing for an etcd-style store"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios over seeds and check every run.
+    Run(run::RunArgs),
+    /// Run one seed again (from a repro file or --scenario/--seed) and write its full trace.
+    Replay(run::ReplayArgs),
+    /// List scenarios, fault kinds, failpoints, bugs or rules.
+    List {
+        /// scenarios | faults | failpoints | bugs | rules
+        what: String,
+    },
+    /// Check a history file (faultline JSON lines, a Jepsen log or EDN).
+    Check(catalogs::CheckArgs),
+    /// Measure simulation speed: messages and simulated seconds per wall second.
+    Bench(run::BenchArgs),
+    /// Hunt a catalogued bug: run its scenarios with it switched on until one fails.
+    Hunt(hunt::HuntArgs),
+    /// A long, crash-safe, resumable campaign over the catalog (shardable over machines).
+    Soak(soak::SoakArgs),
+    /// The review dashboard over campaign folders (HTML, Markdown, JUnit XML).
+    Report(report::ReportArgs),
+    /// Shrink a failing run to a minimal repro that still fails the same rule.
+    Shrink(shrink::ShrinkArgs),
+    /// Migrate a data directory's storage to another version (offline).
+    Migrate(data::MigrateArgs),
+    /// Show a data directory's storage version, WAL minimal version, revision and members.
+    Inspect(data::InspectArgs),
+}
+
+pub fn main() -> Result<u8> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Replay(args) => run::replay(args),
+        Command::List { what } => catalogs::list(&what),
+        Command::Check(args) => catalogs::check(args),
+        Command::Bench(args) => run::bench(args),
+        Command::Hunt(args) => hunt::hunt(args),
+        Command::Soak(args) => soak::soak(args),
+        Command::Report(args) => report::report(args),
+        Command::Shrink(args) => shrink::shrink(args),
+        Command::Migrate(args) => data::migrate(args),
+        Command::Inspect(args) => data::inspect(args),
+    }
+}
+
+fn parse_bugs(names: &[String]) -> Result<BugSet> {
+    let bugs: Vec<Bug> = names
+        .iter()
+        .map(|n| n.parse::<Bug>().map_err(|e| anyhow::anyhow!("--bug: {e}")))
+        .collect::<Result<_>>()?;
+    Ok(BugSet::from_bugs(bugs))
+}
+
+fn parse_seeds(seed: Option<u64>, seeds: Option<&str>) -> Result<Vec<u64>> {
+    if let Some(range) = seeds {
+        let (a, b) = range
+            .split_once("..")
+            .with_context(|| format!("--seeds: expected A..B (B excluded), got {range:?}"))?;
+        let a: u64 = a
+            .trim()
+            .parse()
+            .with_context(|| format!("--seeds: {a:?} is not a number"))?;
+        let b: u64 = b
+            .trim()
+            .parse()
+            .with_context(|| format!("--seeds: {b:?} is not a number"))?;
+        if b <= a {
+            bail!("--seeds: the range {a}..{b} is empty");
+        }
+        return Ok((a..b).collect());
+    }
+    Ok(vec![seed.unwrap_or(0)])
+}
+
+/// Catalog names or scenario files; `default` when none is given.
+fn load_scenarios(names: &[String]) -> Result<Vec<Scenario>> {
+    let names = if names.is_empty() {
+        vec!["default".to_string()]
+    } else {
+        names.to_vec()
+    };
+    names
+        .iter()
+        .map(|n| catalog::load(n).map_err(|e| anyhow::anyhow!("--scenario {e}")))
+        .collect()
+}
+
+/// `--jobs`, or every CPU.
+fn parallelism(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+    .max(1)
+}
+
+/// The checker's time limit from `--check-timeout` seconds.
+fn check_options(seconds: u64) -> checker::CheckOptions {
+    checker::CheckOptions {
+        timeout: Duration::from_secs(seconds),
+        ..Default::default()
+    }
+}
+
+/// Prints each failed rule's explanation under a run's summary line.
+fn print_failures(result: &scenarios::RunResult) {
+    for r in &result.report.results {
+        if let checker::Verdict::Fail(v) = &r.verdict {
+            println!("  {}: {}", r.property, v.explanation);
+        }
+    }
+}
+
+/// 0 pass, 1 fail, 3 unknown.
+fn verdict_exit(verdict: &str) -> u8 {
+    match verdict {
+        "pass" => 0,
+        "fail" => 1,
+        _ => 3,
+    }
+}

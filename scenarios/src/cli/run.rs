@@ -1,0 +1,345 @@
+//! `run`, `replay` and `bench`: running seeds, one seed again, and speed.
+
+use super::{
+    check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures,
+    verdict_exit,
+};
+use anyhow::{Context, Result, bail};
+use scenarios::campaign::{self, Job, Outcome};
+use scenarios::engine::{RunOptions, RunResult};
+use scenarios::schema::Scenario;
+use scenarios::{artefacts, catalog};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub(super) struct RunArgs {
+    /// Scenario name from the catalog, or a .toml file; repeatable (default: default).
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// One seed.
+    #[arg(long, conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// A seed range A..B (B excluded).
+    #[arg(long)]
+    seeds: Option<String>,
+    /// Runs at once (default: the number of CPUs).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Switch a catalogued bug on; repeatable.
+    #[arg(long = "bug")]
+    bugs: Vec<String>,
+    /// Run each seed twice on fresh threads and fail if the trace hashes differ.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Checker time limit per run, in seconds.
+    #[arg(long, default_value_t = 60)]
+    check_timeout: u64,
+    /// Leave each failing run's folder (repro, history, trace, report.html) in DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// With --out: keep the folders of passing runs too.
+    #[arg(long, requires = "out")]
+    keep: bool,
+}
+
+#[derive(clap::Args)]
+pub(super) struct ReplayArgs {
+    /// A repro file (repro.toml) or a run folder holding one.
+    #[arg(conflicts_with_all = ["scenario", "seed", "bugs"], required_unless_present = "scenario")]
+    repro: Option<PathBuf>,
+    /// Scenario name from the catalog, or a .toml file.
+    #[arg(long, requires = "seed")]
+    scenario: Option<String>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long = "bug")]
+    bugs: Vec<String>,
+    /// Where to write the human-readable trace (default: stdout).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Also write the history and end state as JSON lines (`faultline check` reads them).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Write the run's whole folder (repro, history, trace, report.html) to DIR.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write each member's simulated disk out as real files under DIR/m<id>/
+    /// (for `faultline inspect` and `faultline migrate`).
+    #[arg(long)]
+    dump_data: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(super) struct BenchArgs {
+    #[arg(long, default_value = "default")]
+    scenario: String,
+    /// Seeds to run, one at a time on one core.
+    #[arg(long, default_value = "0..20")]
+    seeds: String,
+}
+
+fn exit_code(outcomes: &[Outcome]) -> u8 {
+    if outcomes
+        .iter()
+        .any(|o| !o.deterministic() || o.result.verdict_word() == "fail")
+    {
+        1
+    } else if outcomes
+        .iter()
+        .any(|o| o.result.verdict_word() == "unknown")
+    {
+        3
+    } else {
+        0
+    }
+}
+
+/// Writes a run's folder `dir`; `flag` names the argument in errors.
+pub(super) fn write_run_folder(
+    dir: &Path,
+    scenario: &Scenario,
+    result: &RunResult,
+    flag: &str,
+) -> Result<()> {
+    let repro_path = dir.join(reports::artefacts::REPRO_FILE);
+    let run = artefacts::run_artefacts(scenario, result, &repro_path.display().to_string());
+    reports::write_run(dir, &run).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+pub(super) fn run(args: RunArgs) -> Result<u8> {
+    let scenarios = load_scenarios(&args.scenarios)?;
+    let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("--out {}: cannot create", out.display()))?;
+    }
+    let opts = RunOptions {
+        bugs: parse_bugs(&args.bugs)?,
+        check: check_options(args.check_timeout),
+        collect_files: false,
+    };
+    let jobs: Vec<Job> = scenarios
+        .iter()
+        .flat_map(|s| {
+            seeds.iter().map(move |&seed| Job {
+                scenario: s.clone(),
+                seed,
+            })
+        })
+        .collect();
+    let write_error = std::sync::Mutex::new(None::<anyhow::Error>);
+    let outcomes = campaign::run_all(
+        jobs,
+        parallelism(args.jobs),
+        &opts,
+        args.check_determinism,
+        |o| {
+            println!("{}", o.result.summary_line());
+            if let Some(replay) = &o.replay_hash
+                && *replay != o.result.trace_hash
+            {
+                println!(
+                    "NONDETERMINISM seed={} scenario={} first={} replay={}",
+                    o.result.seed, o.result.scenario, o.result.trace_hash, replay
+                );
+            }
+            print_failures(&o.result);
+            let keep = args.keep || o.result.verdict_word() != "pass" || !o.deterministic();
+            if let Some(out) = args.out.as_ref().filter(|_| keep)
+                && let Some(scenario) = scenarios.iter().find(|s| s.name == o.result.scenario)
+            {
+                let name = reports::run_dir_name(
+                    &o.result.scenario,
+                    o.result.seed,
+                    &artefacts::bug_names(&o.result.bugs),
+                );
+                let dir = out.join(name);
+                match write_run_folder(&dir, scenario, &o.result, "--out") {
+                    Ok(()) => println!("  run folder: {}", dir.display()),
+                    Err(e) => {
+                        write_error
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                    }
+                }
+            }
+        },
+    );
+    if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let count = |word: &str| {
+        outcomes
+            .iter()
+            .filter(|o| o.result.verdict_word() == word)
+            .count()
+    };
+    let nondet = outcomes.iter().filter(|o| !o.deterministic()).count();
+    eprintln!(
+        "{} runs: {} passed, {} failed, {} unknown{}",
+        outcomes.len(),
+        count("pass"),
+        count("fail"),
+        count("unknown"),
+        if args.check_determinism {
+            format!(", {nondet} nondeterministic")
+        } else {
+            String::new()
+        }
+    );
+    Ok(exit_code(&outcomes))
+}
+
+/// What `replay` runs: the scenario, seed and bugs, and the hash a repro expects.
+struct Replay {
+    scenario: Scenario,
+    seed: u64,
+    opts: RunOptions,
+    expected_hash: Option<String>,
+}
+
+fn replay_target(args: &ReplayArgs) -> Result<Replay> {
+    let opts = RunOptions {
+        collect_files: args.dump_data.is_some(),
+        ..Default::default()
+    };
+    if let Some(path) = &args.repro {
+        let run = read_repro(path)?;
+        return Ok(Replay {
+            scenario: run.scenario,
+            seed: run.seed,
+            opts: RunOptions {
+                bugs: run.bugs,
+                ..opts
+            },
+            expected_hash: Some(run.trace_hash),
+        });
+    }
+    let (Some(name), Some(seed)) = (&args.scenario, args.seed) else {
+        bail!("replay: give a repro file, or --scenario and --seed");
+    };
+    let scenario = catalog::load(name).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+    Ok(Replay {
+        scenario,
+        seed,
+        opts: RunOptions {
+            bugs: parse_bugs(&args.bugs)?,
+            ..opts
+        },
+        expected_hash: None,
+    })
+}
+
+/// A repro file, or a run folder holding `repro.toml`.
+pub(super) fn read_repro(path: &Path) -> Result<artefacts::ReproRun> {
+    let file = if path.is_dir() {
+        path.join(reports::artefacts::REPRO_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let repro = reports::Repro::read(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    artefacts::from_repro(&repro, &file.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub(super) fn replay(args: ReplayArgs) -> Result<u8> {
+    let target = replay_target(&args)?;
+    let result = scenarios::run(&target.scenario, target.seed, &target.opts);
+    if let Some(dir) = &args.dump_data {
+        dump_data(dir, &result)?;
+    }
+    let mut text = Vec::new();
+    result.trace.write_text(&mut text)?;
+    match &args.trace {
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("--trace {}: cannot write", path.display()))?,
+        None => print!("{}", String::from_utf8_lossy(&text)),
+    }
+    if let Some(path) = &args.history {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("--history {}: cannot create", path.display()))?;
+        checker::jsonl::write(
+            std::io::BufWriter::new(file),
+            &result.history,
+            Some(&result.end_state),
+        )
+        .with_context(|| format!("--history {}: cannot write", path.display()))?;
+    }
+    if let Some(dir) = &args.out {
+        write_run_folder(dir, &target.scenario, &result, "--out")?;
+        eprintln!("run folder: {}", dir.display());
+    }
+    println!("{}", result.summary_line());
+    print_failures(&result);
+    if let Some(expected) = &target.expected_hash {
+        if *expected == result.trace_hash {
+            eprintln!("trace hash {expected} matches the repro: the run replayed exactly");
+        } else {
+            eprintln!(
+                "trace hash {} differs from the repro's {expected}: the code changed since the repro was written",
+                result.trace_hash
+            );
+        }
+    }
+    Ok(verdict_exit(result.verdict_word()))
+}
+
+pub(super) fn bench(args: BenchArgs) -> Result<u8> {
+    let scenario = catalog::load(&args.scenario).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+    let seeds = parse_seeds(None, Some(&args.seeds))?;
+    let opts = RunOptions::default();
+    let (mut wall, mut sim, mut check, mut messages, mut ops) = (0u64, 0u64, 0u64, 0u64, 0usize);
+    let mut failed = 0;
+    for &seed in &seeds {
+        let r = scenarios::run(&scenario, seed, &opts);
+        wall += r.stats.wall_ms;
+        sim += r.stats.sim_ms;
+        check += r.stats.check_ms;
+        messages += r.stats.messages;
+        ops += r.stats.ops;
+        if r.verdict_word() != "pass" {
+            failed += 1;
+        }
+    }
+    let n = seeds.len() as f64;
+    let wall_s = (wall.max(1)) as f64 / 1000.0;
+    let sim_wall_s = (wall.saturating_sub(check).max(1)) as f64 / 1000.0;
+    println!(
+        "scenario={} runs={} failed={failed}",
+        scenario.name,
+        seeds.len()
+    );
+    println!(
+        "wall per run:            {:>10.1} ms (check {:.1} ms)",
+        wall as f64 / n,
+        check as f64 / n
+    );
+    println!("runs per CPU-hour:       {:>10.0}", 3600.0 / (wall_s / n));
+    println!(
+        "simulated/wall time:     {:>10.1} x",
+        sim as f64 / 1000.0 / sim_wall_s
+    );
+    println!(
+        "messages per wall second:{:>10.0}",
+        messages as f64 / sim_wall_s
+    );
+    println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+fn dump_data(dir: &Path, result: &RunResult) -> Result<()> {
+    for (member, files) in &result.member_files {
+        let root = dir.join(format!("m{member}"));
+        for (path, bytes) in files {
+            let full = root.join(path);
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("--dump-data {}: cannot create", parent.display()))?;
+            }
+            std::fs::write(&full, bytes)
+                .with_context(|| format!("--dump-data {}: cannot write", full.display()))?;
+        }
+        eprintln!("m{member}: {} files in {}", files.len(), root.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! `shrink`: delta-debug a failing run down to a minimal repro.
+
+use super::{check_options, parse_bugs, run::read_repro};
+use anyhow::{Context, Result, bail};
+use scenarios::engine::RunOptions;
+use scenarios::{artefacts, catalog};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub(super) struct ShrinkArgs {
+    /// A repro file (repro.toml) or a run folder holding one.
+    #[arg(conflicts_with_all = ["scenario", "seed", "bugs"], required_unless_present = "scenario")]
+    repro: Option<PathBuf>,
+    /// Scenario name from the catalog, or a .toml file.
+    #[arg(long, requires = "seed")]
+    scenario: Option<String>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long = "bug")]
+    bugs: Vec<String>,
+    /// At most this many runs while shrinking.
+    #[arg(long, default_value_t = 300)]
+    max_runs: usize,
+    /// Where to write the minimal repro (default: shrunk-repro.toml beside
+    /// the repro, or in the current folder).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Checker time limit per run, in seconds.
+    #[arg(long, default_value_t = 60)]
+    check_timeout: u64,
+}
+
+pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
+    let (scenario, seed, bugs, default_out) = match (&args.repro, &args.scenario, args.seed) {
+        (Some(path), _, _) => {
+            let run = read_repro(path)?;
+            let dir = if path.is_dir() {
+                path.clone()
+            } else {
+                path.parent().map(PathBuf::from).unwrap_or_default()
+            };
+            (
+                run.scenario,
+                run.seed,
+                run.bugs,
+                dir.join("shrunk-repro.toml"),
+            )
+        }
+        (None, Some(name), Some(seed)) => {
+            let scenario = catalog::load(name).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+            (
+                scenario,
+                seed,
+                parse_bugs(&args.bugs)?,
+                PathBuf::from("shrunk-repro.toml"),
+            )
+        }
+        _ => bail!("shrink: give a repro file, or --scenario and --seed"),
+    };
+    let opts = RunOptions {
+        bugs,
+        check: check_options(args.check_timeout),
+        collect_files: false,
+    };
+    let Some(outcome) = scenarios::shrink::shrink(&scenario, seed, &opts, args.max_runs) else {
+        println!(
+            "nothing to shrink: {} seed {seed} passes{}",
+            scenario.name,
+            if opts.bugs.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", opts.bugs)
+            }
+        );
+        return Ok(0);
+    };
+    let out = args.out.unwrap_or(default_out);
+    let repro = reports::Repro {
+        scenario_name: outcome.shrunk.name.clone(),
+        scenario_toml: artefacts::scenario_toml(&outcome.shrunk),
+        seed: outcome.seed,
+        bugs: artefacts::bug_names(&opts.bugs),
+        versions: artefacts::versions_of(&outcome.shrunk),
+        trace_hash: outcome.trace_hash.clone(),
+    };
+    let text = repro
+        .to_toml(&out)
+        .map_err(|e| anyhow::anyhow!("--out: {e}"))?;
+    std::fs::write(&out, text).with_context(|| format!("--out {}: cannot write", out.display()))?;
+    let percent = 100.0 * outcome.shrunk_ops as f64 / outcome.original_ops.max(1) as f64;
+    println!(
+        "{} still fails {} after shrinking: seed {} -> {}, ops {} -> {} ({percent:.0}%), faults {} -> {}, clients {} -> {}, {:.1}s -> {:.1}s simulated ({} runs)",
+        scenario.name,
+        outcome.rule,
+        outcome.original_seed,
+        outcome.seed,
+        outcome.original_ops,
+        outcome.shrunk_ops,
+        outcome.original.faults.len(),
+        outcome.shrunk.faults.len(),
+        clients(&outcome.original),
+        clients(&outcome.shrunk),
+        outcome.original.duration_s,
+        outcome.shrunk.duration_s,
+        outcome.runs
+    );
+    println!("minimal repro: {}", out.display());
+    println!("replay: faultline replay {}", out.display());
+    Ok(1)
+}
+
+fn clients(s: &scenarios::schema::Scenario) -> usize {
+    s.traffic.iter().map(|t| t.clients).sum()
+}
