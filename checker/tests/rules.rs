@@ -337,6 +337,37 @@ fn watch_cancel_justified_by_a_compaction_with_unknown_outcome() {
     assert_eq!(cancelled(false), vec![WATCH_CANCEL_ON_COMPACTION]);
 }
 
+/// Two writes with unknown outcome, a delete under the watched prefix and a
+/// put outside it: the watch saw the delete at the later free
+/// revision and nothing at the earlier one, so the checker places the put
+/// first and every watch rule holds.
+#[test]
+fn unknown_writes_take_the_revisions_the_watches_imply() {
+    let mut b = Builder::new();
+    b.put("/a/x", "1"); // 2
+    let outside = b.run(1, put("/b/e", "e")); // 3
+    let delete = b.delete("/a/x"); // 4
+    b.put("/a/z", "1"); // 5
+    b.delete("/b/e"); // 6: so that no read pins the put's revision
+    let w = b.watch(1, watch_prefix("/a/", 2), b.revision());
+    let (mut h, end) = b.finish();
+    h.watches.push(w);
+    let (call, ret) = {
+        let d = &h.operations[(delete - 1) as usize];
+        (d.call - 20, d.ret)
+    };
+    for id in [outside, delete] {
+        let op = &mut h.operations[(id - 1) as usize];
+        op.result = OpResult::Unknown("connection lost".into());
+        // The delete called last: nearest the time the next write is
+        // expected, so the first candidate when nothing else tells.
+        op.call = if id == delete { call + 1 } else { call };
+        op.ret = ret;
+    }
+    let report = run(&h, &end);
+    assert!(report.failed_rules().is_empty(), "{:?}", report.failed_rules());
+}
+
 #[test]
 fn watch_on_a_compacted_revision_must_be_cancelled() {
     let mut b = kv_base();

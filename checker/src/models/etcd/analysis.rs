@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::exec::written_spans;
 use crate::history::{
     EtcdError, EventKind, History, KeySpan, KeyValue, OpResult, PutRequest, Request, Response,
-    TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    TxnOp, TxnOpResponse, TxnRequest, TxnResponse, WatchRecord,
 };
 
 /// One event a watch reported at a revision: used only to prefer, among
@@ -36,6 +36,12 @@ pub struct Analysis<'h> {
     definite_puts: HashMap<&'h str, Vec<i64>>,
     /// Events watches reported, by revision.
     pub sightings: HashMap<i64, Vec<Sighting<'h>>>,
+    /// Per revision, the key spans of unfiltered watches that reported
+    /// events before and after it but none at it: per those watches, nothing
+    /// in the span was written there. Only a preference for the search, as
+    /// sightings are (a watch that missed an event is the watch rules' to
+    /// report).
+    pub silences: HashMap<i64, Vec<KeySpan<'h>>>,
     /// Leases some definite answer needs to exist (a put with it succeeded,
     /// a keep-alive or revoke of it succeeded, its time-to-live was read).
     pub needed_leases: HashSet<i64>,
@@ -192,6 +198,7 @@ impl<'h> Analysis<'h> {
             if w.responses.iter().any(|r| r.compact_revision > 0) {
                 a.compaction_seen = true;
             }
+            a.note_silences(w);
             for (_, e) in w.events() {
                 let list = a.sightings.entry(e.revision()).or_default();
                 let s = Sighting {
@@ -205,6 +212,34 @@ impl<'h> Analysis<'h> {
             }
         }
         a
+    }
+
+    /// Revisions strictly between a watch's first and last event at which it
+    /// reported nothing (for watches that see every kind of event).
+    fn note_silences(&mut self, w: &'h WatchRecord) {
+        if w.request.filter_put || w.request.filter_delete {
+            return;
+        }
+        let seen: HashSet<i64> = w.events().map(|(_, e)| e.revision()).collect();
+        let (Some(&first), Some(&last)) = (seen.iter().min(), seen.iter().max()) else {
+            return;
+        };
+        let span = w.request.span();
+        for rev in first + 1..last {
+            if !seen.contains(&rev) {
+                let spans = self.silences.entry(rev).or_default();
+                if !spans.contains(&span) {
+                    spans.push(span);
+                }
+            }
+        }
+    }
+
+    /// Whether some watch saw nothing at `rev` in a span that `key` is in.
+    pub fn silent_at(&self, rev: i64, key: &str) -> bool {
+        self.silences
+            .get(&rev)
+            .is_some_and(|spans| spans.iter().any(|s| s.contains(key)))
     }
 
     /// `kv` was the key's current version at revision `as_of`.

@@ -244,6 +244,25 @@ impl<'h> EtcdModel<'h> {
         Some(mark)
     }
 
+    /// Whether what the step would write at `next` is in the span of a
+    /// watch that reported nothing there (see [`Analysis::silences`]).
+    fn silenced(&self, store: &Store, input: &EtcdInput<'h>, next: i64) -> bool {
+        let Some(spans) = self.analysis.silences.get(&next) else {
+            return false;
+        };
+        let watched = |key: &str| spans.iter().any(|s| s.contains(key));
+        match input {
+            EtcdInput::Request(req) => {
+                let written = exec::written_spans(req);
+                !written.is_empty() && written.iter().all(|w| spans.iter().any(|s| s.overlaps(w)))
+            }
+            EtcdInput::LeaseExpiry { lease } => store
+                .lease(*lease)
+                .is_some_and(|l| l.keys.iter().any(|k| watched(k))),
+            EtcdInput::KeyExpiry { key, .. } => watched(key),
+        }
+    }
+
     /// Whether every definite answer that needs `lease` alive, but `own`
     /// (the step being taken), was already linearized: once revoked or
     /// expired, a lease granted only once never comes back.
@@ -618,7 +637,11 @@ impl<'h> Model for EtcdModel<'h> {
         }
         let next = store.revision() + 1;
         let Some(seen) = self.analysis.sightings.get(&next) else {
-            return 1;
+            return if self.silenced(store, input, next) {
+                2
+            } else {
+                1
+            };
         };
         let matches = match input {
             EtcdInput::Request(req) => seen.iter().any(|s| request_explains(req, s)),
