@@ -365,7 +365,11 @@ fn unknown_writes_take_the_revisions_the_watches_imply() {
         op.ret = ret;
     }
     let report = run(&h, &end);
-    assert!(report.failed_rules().is_empty(), "{:?}", report.failed_rules());
+    assert!(
+        report.failed_rules().is_empty(),
+        "{:?}",
+        report.failed_rules()
+    );
 }
 
 #[test]

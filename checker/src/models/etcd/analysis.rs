@@ -36,8 +36,8 @@ pub struct Analysis<'h> {
     definite_puts: HashMap<&'h str, Vec<i64>>,
     /// Events watches reported, by revision.
     pub sightings: HashMap<i64, Vec<Sighting<'h>>>,
-    /// Per revision, the key spans of unfiltered watches that reported
-    /// events before and after it but none at it: per those watches, nothing
+    /// Per revision, the key spans of unfiltered watches that started at or
+    /// before it and reported events after it but none at it: per those watches, nothing
     /// in the span was written there. Only a preference for the search, as
     /// sightings are (a watch that missed an event is the watch rules' to
     /// report).
@@ -214,18 +214,18 @@ impl<'h> Analysis<'h> {
         a
     }
 
-    /// Revisions strictly between a watch's first and last event at which it
-    /// reported nothing (for watches that see every kind of event).
+    /// Revisions from a watch's first revision up to its last event at which
+    /// it reported nothing (for watches that see every kind of event).
     fn note_silences(&mut self, w: &'h WatchRecord) {
         if w.request.filter_put || w.request.filter_delete {
             return;
         }
         let seen: HashSet<i64> = w.events().map(|(_, e)| e.revision()).collect();
-        let (Some(&first), Some(&last)) = (seen.iter().min(), seen.iter().max()) else {
+        let (Some(first), Some(&last)) = (w.first_revision(), seen.iter().max()) else {
             return;
         };
         let span = w.request.span();
-        for rev in first + 1..last {
+        for rev in first.max(1)..last {
             if !seen.contains(&rev) {
                 let spans = self.silences.entry(rev).or_default();
                 if !spans.contains(&span) {
