@@ -61,6 +61,9 @@ pub struct EtcdModel<'h> {
     expirable: HashSet<i64>,
     /// Without the shortcuts argued from the whole history (see [`EtcdModel::literal`]).
     literal: bool,
+    /// Steps the search chooses may not write where a watch saw nothing
+    /// (see [`EtcdModel::heeding_watches`]).
+    heed_watches: bool,
 }
 
 impl<'h> EtcdModel<'h> {
@@ -77,6 +80,19 @@ impl<'h> EtcdModel<'h> {
     pub fn literal(&self) -> EtcdModel<'h> {
         EtcdModel {
             literal: true,
+            ..self.clone()
+        }
+    }
+
+    /// The same specification, except that a write with an unknown outcome
+    /// or an expiry may not write a key at a revision where a watch over that
+    /// key reported nothing. Watches are not the client's answers: a history
+    /// may be linearizable only against a watch that missed an event, which
+    /// is the watch rules' to report. So the checker tries this model first
+    /// and falls back to the plain one when no order satisfies it.
+    pub fn heeding_watches(&self) -> EtcdModel<'h> {
+        EtcdModel {
+            heed_watches: true,
             ..self.clone()
         }
     }
@@ -174,6 +190,10 @@ impl<'h> EtcdModel<'h> {
             );
         if after != before
             && (past_the_end
+                || (self.heed_watches
+                    && store
+                        .keys_written_since(mark)
+                        .any(|k| self.analysis.silent_at(after, k)))
                 || self.analysis.claimed.contains(&after)
                 || store.earliest_deadline() < after
                 || !self.observations_hold(store, after)

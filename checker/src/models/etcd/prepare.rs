@@ -75,6 +75,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
             expected_times,
             expirable,
             literal: false,
+            heed_watches: false,
         },
         ops,
         first_synthetic,
