@@ -128,6 +128,40 @@ fn linearizability_catches_a_stale_read() {
     );
 }
 
+/// A serializable read that returned before the request that wrote its
+/// revision was even called saw the future.
+#[test]
+fn serializable_read_cannot_report_a_revision_written_after_it() {
+    let mut b = kv_base();
+    let rev = b.revision();
+    let read = b.fake(
+        2,
+        Request::Range(RangeRequest {
+            key: "/a/x".into(),
+            serializable: true,
+            ..Default::default()
+        }),
+        OpResult::Ok(Response::Range(RangeResponse {
+            header_revision: rev,
+            kvs: vec![KeyValue {
+                key: "/a/x".into(),
+                value: "3".into(),
+                create_revision: 2,
+                mod_revision: 8,
+                version: 3,
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        })),
+    );
+    let (mut h, end) = b.finish();
+    assert!(failed(&h, &end).is_empty(), "{:?}", run(&h, &end));
+    let op = &mut h.operations[(read - 1) as usize];
+    (op.call, op.ret) = (1, Some(2));
+    assert_eq!(failed(&h, &end), vec![READS_SERIALIZABLE]);
+}
+
 #[test]
 fn serializable_read_must_match_its_revision() {
     let mut b = kv_base();

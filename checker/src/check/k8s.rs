@@ -457,9 +457,11 @@ fn bookmarks(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
                 lin.max_revision()
             ))
         } else {
-            lin.written_by_call(rev)
-                .filter(|called| *called > r.at)
-                .map(|called| format!("the request that wrote it was only called at {called}"))
+            lin.reached_not_before(rev)
+                .filter(|(_, called)| *called > r.at)
+                .map(|(written, called)| {
+                    format!("the request that wrote revision {written} was only called at {called}")
+                })
         };
         if let Some(problem) = problem {
             return Some(violation(

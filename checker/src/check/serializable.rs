@@ -50,18 +50,18 @@ pub(crate) fn check(ctx: &Context) -> PropertyResult {
             ));
             continue;
         }
-        if let (Some(written), Some(ret)) = (lin.written_by_call(header), op.ret)
+        if let (Some((rev, written)), Some(ret)) = (lin.reached_not_before(header), op.ret)
             && written > ret
         {
             found.push(violation(
                 READS_SERIALIZABLE,
                 format!(
-                    "Serializable read {} returned at {ret} reporting revision {header}, which a request called only at {written} wrote.",
+                    "Serializable read {} returned at {ret} reporting revision {header}, but revision {rev} was written by a request called only at {written}.",
                     op.id
                 ),
                 vec![op.id],
                 None,
-                json!({"header_revision": header, "written_by_call_at": written}),
+                json!({"header_revision": header, "revision": rev, "written_by_call_at": written}),
             ));
             continue;
         }

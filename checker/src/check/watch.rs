@@ -152,19 +152,7 @@ pub(crate) fn describe_event(e: &Event) -> String {
 
 /// The highest revision the watch reported: its last event or progress notification.
 pub(crate) fn last_observed(w: &WatchRecord) -> i64 {
-    w.responses
-        .iter()
-        .map(|r| {
-            let events = r.events.iter().map(Event::revision).max().unwrap_or(0);
-            let progress = if r.progress_notify {
-                r.header_revision
-            } else {
-                0
-            };
-            events.max(progress)
-        })
-        .max()
-        .unwrap_or(0)
+    w.last_observed()
 }
 
 /// Events the linearized history produced that this watch selects, in `[from, to]`.

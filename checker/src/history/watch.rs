@@ -124,6 +124,25 @@ impl WatchRecord {
             .flat_map(|(i, r)| r.events.iter().map(move |e| (i, e)))
     }
 
+    /// The highest revision the watch vouched for: its last event, or a
+    /// progress notification's header revision (all events up to it were
+    /// delivered).
+    pub fn last_observed(&self) -> i64 {
+        self.responses
+            .iter()
+            .map(|r| {
+                let events = r.events.iter().map(Event::revision).max().unwrap_or(0);
+                let progress = if r.progress_notify {
+                    r.header_revision
+                } else {
+                    0
+                };
+                events.max(progress)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn is_k8s(&self) -> bool {
         self.k8s_list.is_some()
     }

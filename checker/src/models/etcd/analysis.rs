@@ -37,7 +37,7 @@ pub struct Analysis<'h> {
     /// Events watches reported, by revision.
     pub sightings: HashMap<i64, Vec<Sighting<'h>>>,
     /// Per revision, the key spans of unfiltered watches that started at or
-    /// before it and reported events after it but none at it: per those watches, nothing
+    /// before it and vouched for it but reported no event at it: per those watches, nothing
     /// in the span was written there. Only a preference for the search, as
     /// sightings are (a watch that missed an event is the watch rules' to
     /// report).
@@ -214,18 +214,19 @@ impl<'h> Analysis<'h> {
         a
     }
 
-    /// Revisions from a watch's first revision up to its last event at which
-    /// it reported nothing (for watches that see every kind of event).
+    /// Revisions from a watch's first revision up to the last one it vouched
+    /// for (see [`WatchRecord::last_observed`]) at which it reported nothing
+    /// (for watches that see every kind of event).
     fn note_silences(&mut self, w: &'h WatchRecord) {
         if w.request.filter_put || w.request.filter_delete {
             return;
         }
         let seen: HashSet<i64> = w.events().map(|(_, e)| e.revision()).collect();
-        let (Some(first), Some(&last)) = (w.first_revision(), seen.iter().max()) else {
+        let Some(first) = w.first_revision() else {
             return;
         };
         let span = w.request.span();
-        for rev in first.max(1)..last {
+        for rev in first.max(1)..=w.last_observed() {
             if !seen.contains(&rev) {
                 let spans = self.silences.entry(rev).or_default();
                 if !spans.contains(&span) {

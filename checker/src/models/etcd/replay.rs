@@ -34,7 +34,9 @@ pub struct LinearizedHistory {
     unordered: BTreeSet<i64>,
     /// For each revision, when the request that wrote it was called (for an
     /// expiry: when its lease was granted).
-    written_by_call: BTreeMap<i64, u64>,
+    /// Per revision, when the request that wrote it was called, and whether
+    /// its outcome was known (else it is only the search's choice of writer).
+    written_by_call: BTreeMap<i64, (u64, bool)>,
 }
 
 impl LinearizedHistory {
@@ -57,7 +59,8 @@ impl LinearizedHistory {
             };
             applied?;
             if store.revision() != before {
-                written_by_call.insert(store.revision(), op.call);
+                let definite = matches!(op.outcome, Outcome::Ok(_));
+                written_by_call.insert(store.revision(), (op.call, definite));
             }
             effects.note(prepared, step.op, &store, before);
         }
@@ -85,7 +88,7 @@ impl LinearizedHistory {
                         });
                     if explains {
                         used.insert(i);
-                        written_by_call.insert(next, op.call);
+                        written_by_call.insert(next, (op.call, false));
                         effects.note(prepared, i, &store, next - 1);
                         continue 'extend;
                     }
@@ -107,9 +110,17 @@ impl LinearizedHistory {
         })
     }
 
-    /// When the request that wrote revision `rev` was called.
-    pub fn written_by_call(&self, rev: i64) -> Option<u64> {
-        self.written_by_call.get(&rev).copied()
+    /// The earliest time the store can have reached revision `rev`, as far
+    /// as the history tells for certain: the latest call of a request with a
+    /// definite answer that wrote a revision up to `rev` (that revision and
+    /// the call time). Writes with an unknown outcome do not count: which of
+    /// them wrote a revision is only the search's choice.
+    pub fn reached_not_before(&self, rev: i64) -> Option<(i64, u64)> {
+        self.written_by_call
+            .range(..=rev)
+            .filter(|(_, (_, definite))| *definite)
+            .map(|(r, (call, _))| (*r, *call))
+            .max_by_key(|(r, call)| (*call, *r))
     }
 
     pub fn store(&self) -> &Store {
