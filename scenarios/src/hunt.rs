@@ -128,6 +128,75 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
     })
 }
 
+/// Start seeds of the hunts behind one row of the hunt table: `starts`
+/// hunts from `first`, `first + SPACING`, ... so that they do not overlap
+/// unless one runs past `SPACING` seeds.
+pub const TABLE_START_SPACING: u64 = 1000;
+
+/// One hunt table row: `opts` hunted from `starts` different start seeds
+/// (the table's benchmark: how fast the framework finds the bug).
+pub fn table_row(
+    opts: &HuntOptions,
+    starts: u64,
+) -> Result<reports::dashboard::HuntRow, catalog::ScenarioError> {
+    let mut found_seeds = Vec::new();
+    let mut found_walls = Vec::new();
+    let mut worst: f64 = 0.0;
+    let mut rules: Vec<String> = Vec::new();
+    for k in 0..starts {
+        let outcome = hunt(&HuntOptions {
+            start_seed: opts.start_seed + k * TABLE_START_SPACING,
+            bug: opts.bug,
+            budget: opts.budget,
+            jobs: opts.jobs,
+            run: opts.run.clone(),
+        })?;
+        let wall = outcome.wall.as_secs_f64();
+        worst = worst.max(wall);
+        if let Some(r) = &outcome.found {
+            found_seeds.push(outcome.seeds_tried as f64);
+            found_walls.push(wall);
+            if let Some(rule) = r.failed_rules().first() {
+                rules.push(rule.to_string());
+            }
+        }
+    }
+    Ok(reports::dashboard::HuntRow {
+        bug: opts.bug.name().to_string(),
+        start_seeds: starts,
+        found: found_seeds.len() as u64,
+        median_seeds: median(&mut found_seeds),
+        median_wall_s: median(&mut found_walls),
+        worst_wall_s: (starts > 0).then_some(worst),
+        rule: most_common(&rules).unwrap_or_default(),
+    })
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+/// The rule that fired most often (the first such on ties).
+fn most_common(rules: &[String]) -> Option<String> {
+    let mut best: Option<(&String, usize)> = None;
+    for r in rules {
+        let n = rules.iter().filter(|x| *x == r).count();
+        if best.is_none_or(|(_, m)| n > m) {
+            best = Some((r, n));
+        }
+    }
+    best.map(|(r, _)| r.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +212,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn medians_and_the_most_common_rule() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        let rules = ["b", "a", "a", "b", "a"].map(String::from);
+        assert_eq!(most_common(&rules).as_deref(), Some("a"));
+        assert_eq!(most_common(&[]), None);
     }
 
     #[test]
