@@ -204,6 +204,32 @@ fn blocked_read<M: Model>(
     )
 }
 
+/// A pending operation called after `stuck` returned whose answer fits the
+/// current state, the state before `stuck`: it saw the past (a stale read).
+fn read_the_past<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    state: &mut M::State,
+    stuck: usize,
+    linearized: &HashSet<usize>,
+) -> Option<usize> {
+    let returned = ops[stuck].ret?;
+    (0..ops.len())
+        .filter(|i| *i != stuck && !linearized.contains(i) && ops[*i].call > returned)
+        .find(|&i| {
+            let Outcome::Ok(out) = &ops[i].outcome else {
+                return false;
+            };
+            match model.apply(state, &ops[i].input, out) {
+                Some(undo) => {
+                    model.undo(state, undo);
+                    true
+                }
+                None => false,
+            }
+        })
+}
+
 /// The earliest-returning pending operation with a definite answer that the
 /// model says can no longer fit, when the stuck one could still fit on its
 /// own (it is only held up).
@@ -262,7 +288,24 @@ fn explain<M: Model>(
             let op = &ops[stuck];
             let reason = match &op.outcome {
                 Outcome::Ok(out) => match model.apply(&mut state, &op.input, out) {
-                    None => model.explain(&state, &op.input, out),
+                    None => {
+                        let linearized = dead_end.prefix.iter().map(|s| s.op).collect();
+                        match read_the_past(model, ops, &mut state, stuck, &linearized) {
+                            Some(later) => {
+                                if !operations.contains(&ops[later].id) {
+                                    operations.insert(0, ops[later].id);
+                                }
+                                format!(
+                                    "operation {} ({}) was called at {}, after this one returned at {}, yet its answer fits only the state before this one took effect",
+                                    ops[later].id,
+                                    model.describe(&ops[later].input, &ops[later].outcome),
+                                    ops[later].call,
+                                    op.ret.unwrap_or(u64::MAX),
+                                )
+                            }
+                            None => model.explain(&state, &op.input, out),
+                        }
+                    }
                     Some(undo) => {
                         let linearized = dead_end.prefix.iter().map(|s| s.op).collect();
                         let (why, read) = blocked_read(model, ops, &state, stuck, &linearized);

@@ -43,6 +43,8 @@ pub(crate) async fn run(
     mut read_states: mpsc::UnboundedReceiver<ReadState>,
 ) {
     let timeout = Duration::from_millis(state.config.knobs.request_timeout_ms);
+    // The id of the last ReadIndex request that was never answered.
+    let mut unanswered: Option<u64> = None;
     loop {
         let batch = loop {
             let batch = state.reads.take();
@@ -51,7 +53,18 @@ pub(crate) async fn run(
             }
             state.reads.notify.notified().await;
         };
-        let result = read_index(&state, &mut read_states, timeout).await;
+        // etcd-20418: the next batch (a client's retry among it) reuses the
+        // id of a request that timed out, so a late answer to that earlier
+        // request, with the commit index of its time, serves reads that
+        // arrived after it.
+        let reused = unanswered
+            .take()
+            .filter(|_| state.config.bugs.has(Bug::Etcd20418));
+        let id = reused.unwrap_or_else(|| state.next_request_id());
+        let result = read_index(&state, &mut read_states, timeout, id).await;
+        if result.is_err() {
+            unanswered = Some(id);
+        }
         if let Ok(index) = result {
             state.wait_applied(index).await;
         }
@@ -65,9 +78,9 @@ async fn read_index(
     state: &MemberState,
     read_states: &mut mpsc::UnboundedReceiver<ReadState>,
     timeout: Duration,
+    id: u64,
 ) -> Result<u64, ErrorCode> {
     let deadline = madsim::time::Instant::now() + timeout;
-    let mut id = state.next_request_id();
     loop {
         if state.raft.lock().leader == 0 {
             return Err(ErrorCode::NoLeader);
@@ -80,7 +93,7 @@ async fn read_index(
             let left = retry_at.saturating_duration_since(madsim::time::Instant::now());
             match madsim::time::timeout(left, read_states.recv()).await {
                 Ok(Some(rs)) if rs.request_ctx == id.to_be_bytes() => return Ok(rs.index),
-                // An answer to an earlier attempt: too old for this one.
+                // An answer to an earlier batch's request: too old for this one.
                 Ok(Some(_)) => continue,
                 Ok(None) => return Err(ErrorCode::Stopped),
                 Err(_) => break,
@@ -89,10 +102,7 @@ async fn read_index(
         if madsim::time::Instant::now() >= deadline {
             return Err(ErrorCode::Timeout);
         }
-        // etcd-20418: the retry reused the request id, so a late answer to
-        // the first attempt counted for the retry.
-        if !state.config.bugs.has(Bug::Etcd20418) {
-            id = state.next_request_id();
-        }
+        // As etcd, a retry within one batch asks again under the same id:
+        // any answer to it covers every read of the batch.
     }
 }
