@@ -2,7 +2,7 @@
 //! binary) and loading scenario files from disk, with validation that names
 //! the file, the field and what was expected.
 
-use crate::schema::Scenario;
+use crate::schema::{FaultStep, Scenario};
 use std::path::Path;
 
 /// Built-in scenarios: (file name, TOML text).
@@ -133,6 +133,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "watch-heavy.toml",
         include_str!("../catalog/watch-heavy.toml"),
     ),
+    (
+        "watch-fanout.toml",
+        include_str!("../catalog/watch-fanout.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +221,18 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         if t.keys == 0 {
             return Err(format!("traffic[{i}].keys: must be at least 1"));
         }
+        if let Some(n) = t.watches_per_stream {
+            if t.profile != crate::schema::Profile::Watch {
+                return Err(format!(
+                    "traffic[{i}].watches_per_stream: only the watch profile keeps watch streams"
+                ));
+            }
+            if !(1..=1000).contains(&n) {
+                return Err(format!(
+                    "traffic[{i}].watches_per_stream: expected 1 to 1000, got {n}"
+                ));
+            }
+        }
         if let Some(w) = &t.weights {
             let n = crate::traffic::etcd::OPS.len();
             if w.len() != n || w.iter().all(|x| *x == 0) {
@@ -228,6 +244,13 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     for (i, f) in s.faults.iter().enumerate() {
         crate::faults::parse(f).map_err(|m| format!("faults[{i}].{m}"))?;
+        if let Some(v) = f.version
+            && !v.is_supported()
+        {
+            return Err(format!(
+                "faults[{i}].version: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
+            ));
+        }
         if let Some(at) = f.at_s
             && !(at >= 0.0 && at.is_finite())
         {
@@ -242,10 +265,33 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             if !crate::faults::KINDS.iter().any(|(name, _)| name == k) {
                 return Err(format!("swarm.kinds[{i}]: unknown fault kind {k:?}"));
             }
+            // Swarm draws steps with default parameters only.
+            let bare = FaultStep {
+                kind: k.clone(),
+                ..Default::default()
+            };
+            if let Err(m) = crate::faults::parse(&bare) {
+                return Err(format!(
+                    "swarm.kinds[{i}]: kind {k:?} cannot be drawn without parameters ({m})"
+                ));
+            }
         }
     }
-    if s.quiesce.liveness_bound_s.is_nan() || s.quiesce.liveness_bound_s <= 0.0 {
-        return Err("quiesce.liveness_bound_s: must be positive".into());
+    let seconds = |field: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field}: expected a positive number of seconds, got {v}"
+            ))
+        }
+    };
+    seconds("quiesce.liveness_bound_s", s.quiesce.liveness_bound_s)?;
+    seconds("quiesce.converge_timeout_s", s.quiesce.converge_timeout_s)?;
+    for (i, t) in s.traffic.iter().enumerate() {
+        if let Some(until) = t.until_s {
+            seconds(&format!("traffic[{i}].until_s"), until)?;
+        }
     }
     Ok(())
 }
@@ -332,5 +378,26 @@ mod tests {
         assert!(e.message.starts_with("cluster.versions:"), "{}", e.message);
         let e = load("no-such-scenario").unwrap_err();
         assert!(e.message.contains("no such scenario"));
+    }
+
+    #[test]
+    fn values_that_would_break_a_run_are_refused() {
+        let field = |text: &str| {
+            parse("x.toml", &format!("name = \"x\"\n{text}"))
+                .unwrap_err()
+                .message
+        };
+        let e = field("[[faults]]\nkind = \"rolling_upgrade\"\nversion = \"3.9\"\n");
+        assert!(e.starts_with("faults[0].version:"), "{e}");
+        let e = field("[quiesce]\nconverge_timeout_s = -1.0\n");
+        assert!(e.starts_with("quiesce.converge_timeout_s:"), "{e}");
+        let e = field("[quiesce]\nliveness_bound_s = inf\n");
+        assert!(e.starts_with("quiesce.liveness_bound_s:"), "{e}");
+        let e = field("[[traffic]]\nuntil_s = nan\n");
+        assert!(e.starts_with("traffic[0].until_s:"), "{e}");
+        let e = field("[swarm]\nkinds = [\"crash\", \"failpoint\"]\n");
+        assert!(e.starts_with("swarm.kinds[1]:"), "{e}");
+        let e = field("[[traffic]]\nprofile = \"etcd\"\nwatches_per_stream = 3\n");
+        assert!(e.starts_with("traffic[0].watches_per_stream:"), "{e}");
     }
 }

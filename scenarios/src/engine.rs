@@ -15,11 +15,14 @@ use checker::options::CheckOptions;
 use checker::report::{Overall, PropertyResult, Report, Verdict, Violation};
 use node::bugs::BugSet;
 use node::client::Client;
+use node::client::ClientError;
 use node::config::{MemberConfig, Peer, StoreKnobs};
 use node::host::ExitReason;
+use node::version::Version;
 use node::wire::api::{
-    CompactionRequest, DefragmentRequest, DowngradeAction, DowngradeRequest, HashKvRequest,
-    MemberAddRequest, MemberRemoveRequest, RangeRequest, client_request, client_response,
+    CompactionRequest, DefragmentRequest, DowngradeAction, DowngradeRequest, ErrorCode,
+    HashKvRequest, MemberAddRequest, MemberRemoveRequest, RangeRequest, client_request,
+    client_response,
 };
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
@@ -260,6 +263,82 @@ impl Control {
     }
 }
 
+/// Waits (up to a bound) until member `m` reports its storage at `version`,
+/// restarting it with its current binary if it is down.
+async fn storage_reached(ctl: &Control, m: u64, version: Version) -> bool {
+    const WAIT: Duration = Duration::from_secs(15);
+    let deadline = madsim::time::Instant::now() + WAIT;
+    while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+        restart_if_down(ctl, m);
+        if cluster::status(&ctl.world, m)
+            .await
+            .is_some_and(|s| s.storage_version == version.to_string())
+        {
+            return true;
+        }
+        madsim::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// The operator's downgrade: validate, then enable, as etcdctl does. A
+/// request that got no answer (leader crashed, no leader yet, connection
+/// lost) is tried again, as an operator would, up to a bound; a definite
+/// refusal is final. "Already in progress" after an attempt whose outcome
+/// was unknown means that attempt took effect.
+async fn downgrade_enable(ctl: &Control, version: Version) -> String {
+    let world = &ctl.world;
+    const ATTEMPTS: u32 = 10;
+    let request = |action: DowngradeAction| {
+        client_request::Body::Downgrade(DowngradeRequest {
+            action: action as i32,
+            version: version.to_string(),
+        })
+    };
+    let mut unsure = false;
+    for attempt in 1..=ATTEMPTS {
+        let result = match ctl.to_leader(request(DowngradeAction::Validate)).await {
+            Ok(_) => ctl
+                .to_leader(request(DowngradeAction::Enable))
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let e = match result {
+            Ok(()) => return "enabled".to_string(),
+            Err(e) => e,
+        };
+        if let ClientError::Server {
+            code: ErrorCode::DowngradeInProgress,
+            ..
+        } = e
+            && unsure
+        {
+            return "enabled (by an earlier attempt whose answer was lost)".to_string();
+        }
+        let transient = e.outcome_unknown()
+            || matches!(
+                e,
+                ClientError::Unavailable(_)
+                    | ClientError::Server {
+                        code: ErrorCode::NoLeader | ErrorCode::LeaderChanged | ErrorCode::NotMember,
+                        ..
+                    }
+            );
+        if !transient || attempt == ATTEMPTS {
+            return format!("refused: {e}");
+        }
+        unsure |= e.outcome_unknown();
+        world.trace.record(
+            "engine",
+            "downgrade",
+            format!("attempt {attempt} failed ({e}); retrying"),
+        );
+        madsim::time::sleep(Duration::from_millis(500)).await;
+    }
+    unreachable!("the last attempt returns")
+}
+
 /// Runs one scenario with one seed, then checks it.
 pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     let effective = swarm::variant(scenario, seed);
@@ -469,6 +548,7 @@ async fn simulate(
             key_ttl_s: spec.key_ttl_s,
             key_prefix: spec.key_prefix.clone(),
             until: spec.until_s.map(Duration::from_secs_f64),
+            watches_per_stream: spec.watches_per_stream,
         };
         for index in 0..spec.clients {
             let id = next_client;
@@ -1052,9 +1132,21 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                 .filter(|m| Some(*m) != leader)
                 .collect();
             order.extend(leader);
+            let downgrade = kind == "rolling_downgrade";
             for m in order {
                 if ctl.quiescing() {
                     break;
+                }
+                // The operator swaps a member's binary down only once its
+                // storage is at the target (an older binary refuses newer
+                // data); a member that is down is started again first.
+                if downgrade && !storage_reached(&ctl, m, version).await {
+                    world.trace.record(
+                        "engine",
+                        "downgrade",
+                        format!("m{m} storage never reached {version}; left on its version"),
+                    );
+                    continue;
                 }
                 world.stop(m);
                 wait_down(&world, m).await;
@@ -1116,29 +1208,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
         }
         Fault::DowngradeEnable { version } => {
             ctl.note(kind, format!("to {version}"));
-            let validate = DowngradeRequest {
-                action: DowngradeAction::Validate as i32,
-                version: version.to_string(),
-            };
-            let result = match ctl
-                .to_leader(client_request::Body::Downgrade(validate))
-                .await
-            {
-                Ok(_) => {
-                    let enable = DowngradeRequest {
-                        action: DowngradeAction::Enable as i32,
-                        version: version.to_string(),
-                    };
-                    ctl.to_leader(client_request::Body::Downgrade(enable))
-                        .await
-                        .map(|_| ())
-                }
-                Err(e) => Err(e),
-            };
-            let detail = match result {
-                Ok(()) => "enabled".to_string(),
-                Err(e) => format!("refused: {e}"),
-            };
+            let detail = downgrade_enable(&ctl, version).await;
             world.trace.record("engine", "downgrade", detail);
             ctl.healed(kind, format!("to {version}"));
         }

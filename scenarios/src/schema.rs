@@ -104,6 +104,9 @@ pub struct TrafficSpec {
     pub key_prefix: String,
     /// Clients stop sending at this simulated second (default: run end).
     pub until_s: Option<f64>,
+    /// watch profile only: watches each client keeps on its stream
+    /// (default: 1 to 3, drawn per stream).
+    pub watches_per_stream: Option<usize>,
 }
 
 impl Default for TrafficSpec {
@@ -117,6 +120,7 @@ impl Default for TrafficSpec {
             key_ttl_s: 60,
             key_prefix: "key".into(),
             until_s: None,
+            watches_per_stream: None,
         }
     }
 }
@@ -130,7 +134,8 @@ pub struct FaultStep {
     /// Simulated seconds from the start (default 0).
     pub at_s: Option<f64>,
     /// Fire only once this holds (checked from `at_s` on): `revision >= N`,
-    /// `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`.
+    /// `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`,
+    /// `storage_version == X.Y`, `leader_known` (see `conditions`).
     pub when: Option<String>,
     /// leader | follower | random | all | m1..m5 (default random).
     pub target: Option<String>,
@@ -172,7 +177,8 @@ pub struct FaultStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SwarmSpec {
-    /// Kinds to draw from (default: every kind that needs no parameters).
+    /// Kinds to draw from (default: `swarm::DEFAULT_KINDS`); each must be
+    /// usable without parameters.
     pub kinds: Vec<String>,
     /// How many fault steps a seed gets, at most.
     pub max_faults: usize,

@@ -28,7 +28,7 @@ const KNOWN: &[(&str, &str, u64, &str)] = &[
         0,
         "watch.unique",
     ),
-    ("etcd-17247", "bug-buffer-writeback", 66, "watch.unique"),
+    ("etcd-17247", "bug-buffer-writeback", 19, "watch.unique"),
     (
         "etcd-17529",
         "bug-slow-watchers-compaction",
@@ -56,13 +56,13 @@ const KNOWN: &[(&str, &str, u64, &str)] = &[
     (
         "etcd-19179",
         "bug-batched-compaction-crash",
-        375,
+        160,
         "end.hashkv",
     ),
     (
         "etcd-20221",
         "bug-watch-snapshot-restore",
-        1,
+        61,
         "watch.resumable",
     ),
     (

@@ -289,6 +289,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     let seeds = parse_seeds(None, Some(&args.seeds))?;
     let opts = RunOptions::default();
     let (mut wall, mut sim, mut check, mut messages, mut ops) = (0u64, 0u64, 0u64, 0u64, 0usize);
+    let (mut writes, mut events) = (0usize, 0usize);
     let mut failed = 0;
     for &seed in &seeds {
         let r = scenarios::run(&scenario, seed, &opts);
@@ -297,6 +298,8 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         check += r.stats.check_ms;
         messages += r.stats.messages;
         ops += r.stats.ops;
+        events += r.stats.watch_events;
+        writes += acknowledged_writes(&r);
         if r.verdict_word() != "pass" {
             failed += 1;
         }
@@ -324,7 +327,27 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         messages as f64 / sim_wall_s
     );
     println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
+    println!(
+        "writes per wall s:       {:>10.0} ({:.0} per simulated s)",
+        writes as f64 / wall_s,
+        writes as f64 / (sim.max(1) as f64 / 1000.0)
+    );
+    println!("watch events per wall s: {:>10.0}", events as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// Client writes the store acknowledged (each took a revision).
+fn acknowledged_writes(r: &RunResult) -> usize {
+    r.history
+        .operations
+        .iter()
+        .filter(|op| match &op.result {
+            checker::history::OpResult::Ok(resp) => {
+                checker::models::etcd::bumps_revision(&op.request, resp)
+            }
+            _ => false,
+        })
+        .count()
 }
 
 fn dump_data(dir: &Path, result: &RunResult) -> Result<()> {

@@ -34,6 +34,8 @@ pub struct TrafficContext {
     pub key_prefix: String,
     /// When this profile's clients stop (simulated time since the start).
     pub until: Option<Duration>,
+    /// Watches per stream (watch profile), when the scenario fixes it.
+    pub watches_per_stream: Option<usize>,
 }
 
 impl TrafficContext {

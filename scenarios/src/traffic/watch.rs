@@ -44,7 +44,9 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             ctx.pace(&mut rng).await;
             continue;
         };
-        let watches = rng.gen_range(1..4);
+        let watches = ctx
+            .watches_per_stream
+            .unwrap_or_else(|| rng.gen_range(1..4));
         let mut ok = true;
         for _ in 0..watches {
             let start = match rng.gen_range(0..4) {
