@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
 start=$(date +%s)
+step() { printf '\n==> [%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
 step "Chromium for the report browser tests"
 if [ -n "${FAULTLINE_CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1; then
@@ -32,9 +32,11 @@ cargo clippy --workspace --all-targets --release -- -D warnings
 step "unit, property, oracle, browser and simulation tests"
 cargo test --workspace --release
 
-step "building faultline"
-cargo build --release --bin faultline
+# The test build above also built the faultline binary (the scenarios
+# crate's integration tests run it); a separate `cargo build` would rebuild
+# the whole workspace with the dev-dependency features left out.
 bin=./target/release/faultline
+test -x "$bin" || { echo "cargo test did not build $bin" >&2; exit 1; }
 jobs=$(nproc 2>/dev/null || echo 2)
 logs=target/ci
 mkdir -p "$logs"
@@ -61,7 +63,7 @@ for repro in ci/corpus/*.toml; do
   name=$(basename "$repro" .toml)
   "$bin" replay "$repro" > "$logs/corpus-$name.trace" 2> "$logs/corpus-$name.log" \
     || { cat "$logs/corpus-$name.log"; echo "corpus: $repro failed"; exit 1; }
-  echo "$name: $(grep -o 'verdict=[a-z]*' "$logs/corpus-$name.log" | head -1)"
+  echo "$name: $(grep -o 'verdict=[a-z]*' "$logs/corpus-$name.trace" | tail -1)"
 done
 
 step "a short soak campaign, then its dashboard"
