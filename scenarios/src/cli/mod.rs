@@ -7,6 +7,7 @@ mod report;
 mod run;
 mod shrink;
 mod soak;
+mod target;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};

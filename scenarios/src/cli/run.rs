@@ -1,10 +1,11 @@
 //! `run`, `replay` and `bench`: running seeds, one seed again, and speed.
 
+use super::target::RunTarget;
 use super::{
     check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures,
     verdict_exit,
 };
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use scenarios::campaign::{self, Job, Outcome};
 use scenarios::engine::{RunOptions, RunResult};
 use scenarios::schema::Scenario;
@@ -44,16 +45,8 @@ pub(super) struct RunArgs {
 
 #[derive(clap::Args)]
 pub(super) struct ReplayArgs {
-    /// A repro file (repro.toml) or a run folder holding one.
-    #[arg(conflicts_with_all = ["scenario", "seed", "bugs"], required_unless_present = "scenario")]
-    repro: Option<PathBuf>,
-    /// Scenario name from the catalog, or a .toml file.
-    #[arg(long, requires = "seed")]
-    scenario: Option<String>,
-    #[arg(long)]
-    seed: Option<u64>,
-    #[arg(long = "bug")]
-    bugs: Vec<String>,
+    #[command(flatten)]
+    target: RunTarget,
     /// Where to write the human-readable trace (default: stdout).
     #[arg(long)]
     trace: Option<PathBuf>,
@@ -204,30 +197,15 @@ fn replay_target(args: &ReplayArgs) -> Result<Replay> {
         collect_files: args.dump_data.is_some(),
         ..Default::default()
     };
-    if let Some(path) = &args.repro {
-        let run = read_repro(path)?;
-        return Ok(Replay {
-            scenario: run.scenario,
-            seed: run.seed,
-            opts: RunOptions {
-                bugs: run.bugs,
-                ..opts
-            },
-            expected_hash: Some(run.trace_hash),
-        });
-    }
-    let (Some(name), Some(seed)) = (&args.scenario, args.seed) else {
-        bail!("replay: give a repro file, or --scenario and --seed");
-    };
-    let scenario = catalog::load(name).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
+    let run = args.target.resolve("replay")?;
     Ok(Replay {
-        scenario,
-        seed,
+        scenario: run.scenario,
+        seed: run.seed,
         opts: RunOptions {
-            bugs: parse_bugs(&args.bugs)?,
+            bugs: run.bugs,
             ..opts
         },
-        expected_hash: None,
+        expected_hash: run.trace_hash,
     })
 }
 

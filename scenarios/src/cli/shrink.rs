@@ -1,23 +1,16 @@
 //! `shrink`: delta-debug a failing run down to a minimal repro.
 
-use super::{check_options, parse_bugs, run::read_repro};
-use anyhow::{Context, Result, bail};
+use super::check_options;
+use super::target::{RunTarget, Target};
+use anyhow::{Context, Result};
+use scenarios::artefacts;
 use scenarios::engine::RunOptions;
-use scenarios::{artefacts, catalog};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(super) struct ShrinkArgs {
-    /// A repro file (repro.toml) or a run folder holding one.
-    #[arg(conflicts_with_all = ["scenario", "seed", "bugs"], required_unless_present = "scenario")]
-    repro: Option<PathBuf>,
-    /// Scenario name from the catalog, or a .toml file.
-    #[arg(long, requires = "seed")]
-    scenario: Option<String>,
-    #[arg(long)]
-    seed: Option<u64>,
-    #[arg(long = "bug")]
-    bugs: Vec<String>,
+    #[command(flatten)]
+    target: RunTarget,
     /// At most this many runs while shrinking.
     #[arg(long, default_value_t = 300)]
     max_runs: usize,
@@ -31,31 +24,21 @@ pub(super) struct ShrinkArgs {
 }
 
 pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
-    let (scenario, seed, bugs, default_out) = match (&args.repro, &args.scenario, args.seed) {
-        (Some(path), _, _) => {
-            let run = read_repro(path)?;
-            let dir = if path.is_dir() {
-                path.clone()
-            } else {
-                path.parent().map(PathBuf::from).unwrap_or_default()
-            };
-            (
-                run.scenario,
-                run.seed,
-                run.bugs,
-                dir.join("shrunk-repro.toml"),
-            )
-        }
-        (None, Some(name), Some(seed)) => {
-            let scenario = catalog::load(name).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
-            (
-                scenario,
-                seed,
-                parse_bugs(&args.bugs)?,
-                PathBuf::from("shrunk-repro.toml"),
-            )
-        }
-        _ => bail!("shrink: give a repro file, or --scenario and --seed"),
+    let Target {
+        scenario,
+        seed,
+        bugs,
+        ..
+    } = args.target.resolve("shrink")?;
+    // Beside the repro it came from, or in the current folder.
+    let default_out = match &args.target.repro {
+        Some(path) if path.is_dir() => path.join("shrunk-repro.toml"),
+        Some(path) => path
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join("shrunk-repro.toml"),
+        None => PathBuf::from("shrunk-repro.toml"),
     };
     let opts = RunOptions {
         bugs,
