@@ -5,7 +5,7 @@
 mod support;
 
 use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
-use support::campaigns::{FAILPOINTS, FAULT_KINDS, NASTY, generate, hunt};
+use support::campaigns::{FAILPOINTS, FAULT_KINDS, NASTY, fortnight, generate, hunt};
 
 /// Every `href="..."` of a page.
 fn hrefs(html: &str) -> Vec<String> {
@@ -230,4 +230,30 @@ fn a_campaign_folder_with_a_bad_file_is_refused_naming_it() {
     assert!(err.to_string().contains("field started"), "{err}");
     let err = load_campaigns(&[root.path().join("nowhere")]).expect_err("no folder");
     assert!(err.to_string().contains("nowhere"), "{err}");
+}
+
+/// The review meeting's input: two weeks of nightly campaigns.
+#[test]
+fn a_fortnight_of_campaigns_in_one_dashboard() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&fortnight(root.path())).expect("load");
+    assert_eq!(campaigns.len(), 14);
+    let md = render_markdown(&campaigns, None, FAILPOINTS, FAULT_KINDS);
+    assert!(
+        md.starts_with("# faultline review: 2025-03-01 – 2025-03-14\n"),
+        "{md}"
+    );
+    assert!(md.contains("- Campaigns: 14\n"), "{md}");
+    assert!(md.contains("- Runs: 280\n"), "{md}");
+    assert!(md.contains("- Failed: 22 (7.9%)\n"), "{md}");
+    assert!(
+        md.contains("- Distinct failures: 3 (1 new, 1 open)\n"),
+        "{md}"
+    );
+    let out_path = root.path().join("dashboard.html");
+    let html = render_html(&campaigns, None, FAILPOINTS, FAULT_KINDS, &out_path);
+    assert!(html.contains("Runs and failures per campaign day"));
+    for day in 1..=14 {
+        assert!(html.contains(&format!("03-{day:02}")), "day {day} missing");
+    }
 }

@@ -198,6 +198,32 @@ pub fn generate(root: &Path) -> Vec<PathBuf> {
     vec![day2b, day1, day2a]
 }
 
+/// Fourteen nightly campaigns, 2025-03-01 to 2025-03-14, twenty runs each:
+/// a failure every night (open), one that stopped after the first week
+/// (not seen lately) and one only on the last night (new).
+pub fn fortnight(root: &Path) -> Vec<PathBuf> {
+    (1..=14u64)
+        .map(|day| {
+            let base = day * 100;
+            let mut runs: Vec<Planned> = (0..20).map(|i| ok("default", base + i)).collect();
+            runs[0] = failing("partitions", base, "watch.unique", 7);
+            if day <= 7 {
+                runs[1] = failing("default", base + 1, "linearizability", 5);
+            }
+            if day == 14 {
+                runs[2] = failing("kubernetes", base + 2, "k8s.bookmarks", 9);
+            }
+            write_campaign(
+                root,
+                &format!("nightly-03-{day:02}"),
+                &format!("2025-03-{day:02}T02:00:00Z"),
+                None,
+                &runs,
+            )
+        })
+        .collect()
+}
+
 pub fn hunt(root: &Path) -> Vec<HuntRow> {
     let path = root.join("hunt.csv");
     write_hunt_table(
