@@ -79,6 +79,42 @@ fn response_at(w: &WatchRecord, rev: i64) -> usize {
         .unwrap_or_else(|| panic!("no response at revision {rev}"))
 }
 
+/// A read called after a write returned, answered from the state just
+/// before it (a lagging member's view): the explanation names the read.
+#[test]
+fn a_read_of_the_past_is_named_as_such() {
+    let mut b = kv_base();
+    let before = b.revision();
+    let write = b.put("/a/x", "4");
+    let read = b.fake(
+        2,
+        get("/a/x"),
+        OpResult::Ok(Response::Range(RangeResponse {
+            header_revision: before,
+            kvs: vec![KeyValue {
+                key: "/a/x".into(),
+                value: "3".into(),
+                create_revision: 2,
+                mod_revision: 8,
+                version: 3,
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        })),
+    );
+    b.put("/a/w", "1");
+    let (h, end) = b.finish();
+    let report = run(&h, &end);
+    let v = report
+        .result(LINEARIZABILITY)
+        .and_then(|r| r.verdict.violation())
+        .expect("a violation");
+    assert_eq!(v.operations.first(), Some(&read), "{v:?}");
+    assert!(v.operations.contains(&write), "{v:?}");
+    assert!(v.explanation.contains("read the past"), "{}", v.explanation);
+}
+
 #[test]
 fn a_correct_history_passes_every_rule() {
     let (h, end) = with_watch(true, |_| {});

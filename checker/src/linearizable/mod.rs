@@ -296,11 +296,9 @@ fn explain<M: Model>(
                                     operations.insert(0, ops[later].id);
                                 }
                                 format!(
-                                    "operation {} ({}) was called at {}, after this one returned at {}, yet its answer fits only the state before this one took effect",
+                                    "operation {} ({}) was called after this one returned, yet its answer fits only the state before this one took effect: it read the past",
                                     ops[later].id,
                                     model.describe(&ops[later].input, &ops[later].outcome),
-                                    ops[later].call,
-                                    op.ret.unwrap_or(u64::MAX),
                                 )
                             }
                             None => model.explain(&state, &op.input, out),
