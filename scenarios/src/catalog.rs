@@ -137,6 +137,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "watch-fanout.toml",
         include_str!("../catalog/watch-fanout.toml"),
     ),
+    (
+        "write-throughput.toml",
+        include_str!("../catalog/write-throughput.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
