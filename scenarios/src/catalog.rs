@@ -238,6 +238,11 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             }
         }
         if let Some(w) = &t.weights {
+            if t.profile != crate::schema::Profile::Etcd {
+                return Err(format!(
+                    "traffic[{i}].weights: only the etcd profile has operation weights"
+                ));
+            }
             let n = crate::traffic::etcd::OPS.len();
             if w.len() != n || w.iter().all(|x| *x == 0) {
                 return Err(format!(
@@ -401,6 +406,10 @@ mod tests {
         assert!(e.starts_with("traffic[0].until_s:"), "{e}");
         let e = field("[swarm]\nkinds = [\"crash\", \"failpoint\"]\n");
         assert!(e.starts_with("swarm.kinds[1]:"), "{e}");
+        let e = field(
+            "[[traffic]]\nprofile = \"lease\"\nweights = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n",
+        );
+        assert!(e.starts_with("traffic[0].weights:"), "{e}");
         let e = field("[[traffic]]\nprofile = \"etcd\"\nwatches_per_stream = 3\n");
         assert!(e.starts_with("traffic[0].watches_per_stream:"), "{e}");
     }
