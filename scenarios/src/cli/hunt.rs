@@ -57,6 +57,14 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         if args.starts == 0 {
             anyhow::bail!("--starts: must be at least 1");
         }
+        // Refuse a table that cannot be written before spending the hunts.
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !folder.is_dir() {
+            anyhow::bail!("--table {}: no folder {}", path.display(), folder.display());
+        }
         let bugs = if bugs.is_empty() {
             node::bugs::CATALOG.iter().map(|info| info.bug).collect()
         } else {
