@@ -2,7 +2,7 @@
 //! a seed catches it; with `--table`, the benchmark: hunt bugs from several
 //! start seeds and write the hunt table (CSV).
 
-use super::{check_options, parallelism, print_failures, run::write_run_folder};
+use super::{check_options, parallelism, print_failures, run::write_run_folder, writable_folder};
 use anyhow::Result;
 use node::bugs::Bug;
 use scenarios::catalog;
@@ -57,14 +57,7 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         if args.starts == 0 {
             anyhow::bail!("--starts: must be at least 1");
         }
-        // Refuse a table that cannot be written before spending the hunts.
-        let folder = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        if !folder.is_dir() {
-            anyhow::bail!("--table {}: no folder {}", path.display(), folder.display());
-        }
+        writable_folder("--table", path)?;
         let bugs = if bugs.is_empty() {
             node::bugs::CATALOG.iter().map(|info| info.bug).collect()
         } else {

@@ -81,6 +81,19 @@ pub fn main() -> Result<u8> {
     }
 }
 
+/// Refuses an output file whose folder does not exist, before any work is
+/// spent on what would go into it.
+fn writable_folder(flag: &str, path: &std::path::Path) -> Result<()> {
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !folder.is_dir() {
+        bail!("{flag} {}: no folder {}", path.display(), folder.display());
+    }
+    Ok(())
+}
+
 fn parse_bugs(names: &[String]) -> Result<BugSet> {
     let bugs: Vec<Bug> = names
         .iter()

@@ -1,7 +1,7 @@
 //! `shrink`: delta-debug a failing run down to a minimal repro.
 
-use super::check_options;
 use super::target::{RunTarget, Target};
+use super::{check_options, writable_folder};
 use anyhow::{Context, Result};
 use scenarios::artefacts;
 use scenarios::engine::RunOptions;
@@ -40,6 +40,8 @@ pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
             .join("shrunk-repro.toml"),
         None => PathBuf::from("shrunk-repro.toml"),
     };
+    let out = args.out.clone().unwrap_or(default_out);
+    writable_folder("--out", &out)?;
     let opts = RunOptions {
         bugs,
         check: check_options(args.check_timeout),
@@ -57,7 +59,6 @@ pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
         );
         return Ok(0);
     };
-    let out = args.out.unwrap_or(default_out);
     let repro = reports::Repro {
         scenario_name: outcome.shrunk.name.clone(),
         scenario_toml: artefacts::scenario_toml(&outcome.shrunk),
