@@ -261,6 +261,45 @@ impl Control {
             )),
         }
     }
+
+    /// The id the next member added to the cluster gets.
+    fn next_member_id(&self) -> u64 {
+        let mut next = self.next_member_id.lock();
+        let id = *next;
+        *next += 1;
+        id
+    }
+
+    /// Adds member `id` through the leader and, once the cluster accepted
+    /// it, starts it joining from `template` (a member's configuration, with
+    /// the id, the peers and the join flag replaced). Whether it started.
+    async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
+        let add = MemberAddRequest {
+            id,
+            ip: member_ip(id).to_string(),
+            is_learner: false,
+        };
+        let accepted = self
+            .to_leader(client_request::Body::MemberAdd(add))
+            .await
+            .is_ok();
+        let Some(mut config) = template.filter(|_| accepted) else {
+            return false;
+        };
+        config.id = id;
+        config.join_existing = true;
+        config.peers = self
+            .members()
+            .into_iter()
+            .chain([id])
+            .map(|id| Peer {
+                id,
+                ip: member_ip(id),
+            })
+            .collect();
+        self.world.start_member(config);
+        true
+    }
 }
 
 /// Waits (up to a bound) until member `m` reports its storage at `version`,
@@ -1057,36 +1096,8 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                 }
                 ctl.removed.lock().insert(m);
                 world.wipe(m);
-                let new_id = {
-                    let mut next = ctl.next_member_id.lock();
-                    let id = *next;
-                    *next += 1;
-                    id
-                };
-                let add = MemberAddRequest {
-                    id: new_id,
-                    ip: member_ip(new_id).to_string(),
-                    is_learner: false,
-                };
-                if ctl
-                    .to_leader(client_request::Body::MemberAdd(add))
-                    .await
-                    .is_ok()
-                    && let Some(mut config) = world.config(m)
-                {
-                    config.id = new_id;
-                    config.join_existing = true;
-                    config.peers = ctl
-                        .members()
-                        .into_iter()
-                        .chain([new_id])
-                        .map(|id| Peer {
-                            id,
-                            ip: member_ip(id),
-                        })
-                        .collect();
-                    world.start_member(config);
-                }
+                let new_id = ctl.next_member_id();
+                ctl.add_member(new_id, world.config(m)).await;
                 ctl.healed(kind, format!("m{m} -> m{new_id}"));
             }
         }
@@ -1160,49 +1171,24 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             version,
             expect_refusal,
         } => {
-            let new_id = {
-                let mut next = ctl.next_member_id.lock();
-                let id = *next;
-                *next += 1;
-                id
-            };
+            let new_id = ctl.next_member_id();
             ctl.note(kind, format!("m{new_id} version {version}"));
-            let add = MemberAddRequest {
-                id: new_id,
-                ip: member_ip(new_id).to_string(),
-                is_learner: false,
-            };
-            if ctl
-                .to_leader(client_request::Body::MemberAdd(add))
-                .await
-                .is_ok()
-                && let Some(template) = ctl.members().first().and_then(|m| world.config(*m))
+            let template = ctl
+                .members()
+                .first()
+                .and_then(|m| world.config(*m))
+                .map(|config| MemberConfig { version, ..config });
+            if ctl.add_member(new_id, template).await
+                && expect_refusal
+                && refused(&ctl, new_id, &format!("m{new_id} joined as {version}")).await
             {
-                let mut config = template;
-                config.id = new_id;
-                config.version = version;
-                config.join_existing = true;
-                config.peers = ctl
-                    .members()
-                    .into_iter()
-                    .chain([new_id])
-                    .map(|id| Peer {
-                        id,
-                        ip: member_ip(id),
-                    })
-                    .collect();
-                world.start_member(config);
-                if expect_refusal
-                    && refused(&ctl, new_id, &format!("m{new_id} joined as {version}")).await
-                {
-                    // The operator removes the member that cannot serve.
-                    let _ = ctl
-                        .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
-                            id: new_id,
-                        }))
-                        .await;
-                    ctl.removed.lock().insert(new_id);
-                }
+                // The operator removes the member that cannot serve.
+                let _ = ctl
+                    .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                        id: new_id,
+                    }))
+                    .await;
+                ctl.removed.lock().insert(new_id);
             }
             ctl.healed(kind, format!("m{new_id}"));
         }
