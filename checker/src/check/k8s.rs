@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::json;
 
-use super::watch::{
-    compactions_of, describe_event, expected_events, last_observed, silently_resumed,
-};
+use super::watch::{compactions_of, describe_event, expected_events, silently_resumed};
 use super::{Context, needs_linearization, verdict, violation};
 use crate::history::{
     EventKind, K8sTag, KeySpan, OpResult, Operation, RangeRequest, RangeResponse, Request,
@@ -387,7 +385,7 @@ fn watch_from_list(
             json!({"list": list, "list_revision": rev, "start_revision": w.request.start_revision}),
         );
     }
-    let last = last_observed(w);
+    let last = w.last_observed();
     let key =
         |e: &crate::history::Event| (e.revision(), e.kv.key.clone(), e.kind == EventKind::Put);
     let mut expected: Vec<_> = expected_events(w, lin, rev + 1, last).map(key).collect();

@@ -150,11 +150,6 @@ pub(crate) fn describe_event(e: &Event) -> String {
     }
 }
 
-/// The highest revision the watch reported: its last event or progress notification.
-pub(crate) fn last_observed(w: &WatchRecord) -> i64 {
-    w.last_observed()
-}
-
 /// Events the linearized history produced that this watch selects, in `[from, to]`.
 pub(crate) fn expected_events<'a>(
     w: &'a WatchRecord,
@@ -382,7 +377,7 @@ fn out_of_order<'a>(
 
 fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
     let first = w.first_revision()?;
-    let last = last_observed(w);
+    let last = w.last_observed();
     let delivered = delivered_distinct(w, first);
     for d in &delivered {
         let real = history_event(lin, d.revision(), &d.kv.key);
