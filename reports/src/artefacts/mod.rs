@@ -186,6 +186,30 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| ReportsError::io(path, "rename into place", e))
 }
 
+/// The format name and version an artefact file declares: the expected
+/// format, and a version no newer than this build reads.
+fn check_format(
+    path: &Path,
+    format: &str,
+    expected: &str,
+    version: u32,
+    newest: u32,
+) -> Result<()> {
+    if format != expected {
+        return Err(ReportsError::invalid(
+            path,
+            format!("field format: expected {expected:?}, found {format:?}"),
+        ));
+    }
+    if version > newest {
+        return Err(ReportsError::invalid(
+            path,
+            format!("field version: {version} is newer than this faultline reads ({newest})"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,24 +85,13 @@ impl RunRecord {
                 format!("expected a faultline run report: {}", json_message(&e)),
             )
         })?;
-        if record.format != RECORD_FORMAT {
-            return Err(ReportsError::invalid(
-                path,
-                format!(
-                    "field format: expected {RECORD_FORMAT:?}, found {:?}",
-                    record.format
-                ),
-            ));
-        }
-        if record.version > RECORD_VERSION {
-            return Err(ReportsError::invalid(
-                path,
-                format!(
-                    "field version: {} is newer than this faultline reads ({RECORD_VERSION})",
-                    record.version
-                ),
-            ));
-        }
+        super::check_format(
+            path,
+            &record.format,
+            RECORD_FORMAT,
+            record.version,
+            RECORD_VERSION,
+        )?;
         Ok(record)
     }
 

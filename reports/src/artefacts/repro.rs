@@ -121,24 +121,13 @@ impl Repro {
                 None => ReportsError::invalid(path, message),
             }
         })?;
-        if file.format != REPRO_FORMAT {
-            return Err(ReportsError::invalid(
-                path,
-                format!(
-                    "field format: expected {REPRO_FORMAT:?}, found {:?}",
-                    file.format
-                ),
-            ));
-        }
-        if file.version > REPRO_VERSION {
-            return Err(ReportsError::invalid(
-                path,
-                format!(
-                    "field version: {} is newer than this faultline reads ({REPRO_VERSION})",
-                    file.version
-                ),
-            ));
-        }
+        super::check_format(
+            path,
+            &file.format,
+            REPRO_FORMAT,
+            file.version,
+            REPRO_VERSION,
+        )?;
         Ok(Repro {
             scenario_name: file.scenario_name,
             scenario_toml: file.scenario_toml,
