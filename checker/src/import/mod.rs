@@ -194,15 +194,27 @@ pub fn scalar(v: &Edn) -> Scalar {
     }
 }
 
-fn outcome_of<O>(
+/// The engine operation for `op` with `input`: a failed operation took no
+/// effect and is left out (None); an info one may or may not have; an ok one
+/// carries the answer `output` reads from the completion.
+fn engine_op<I, O>(
     op: &JepsenOp,
-    ok: impl FnOnce() -> Result<O, ImportError>,
-) -> Result<Option<Outcome<O>>, ImportError> {
-    match op.completion {
-        Completion::Fail => Ok(None),
-        Completion::Info | Completion::Never => Ok(Some(Outcome::Unknown)),
-        Completion::Ok => ok().map(|o| Some(Outcome::Ok(o))),
-    }
+    input: I,
+    output: impl FnOnce(&I) -> Result<O, ImportError>,
+) -> Result<Option<Op<I, O>>, ImportError> {
+    let outcome = match op.completion {
+        Completion::Fail => return Ok(None),
+        Completion::Info | Completion::Never => Outcome::Unknown,
+        Completion::Ok => Outcome::Ok(output(&input)?),
+    };
+    Ok(Some(Op {
+        id: op.id,
+        client: op.process as u64,
+        call: op.call,
+        ret: op.ret,
+        input,
+        outcome,
+    }))
 }
 
 /// Register operations (`:read`, `:write`, `:cas [from to]`) of a history with one register.
@@ -254,23 +266,13 @@ pub fn register_ops(
                 ));
             }
         };
-        let outcome = outcome_of(op, || {
-            Ok(match &input {
+        ops.extend(engine_op(op, input, |input| {
+            Ok(match input {
                 RegisterInput::Read => RegisterOutput::Read(scalar(&op.complete_value)),
                 RegisterInput::Write(_) => RegisterOutput::Written,
                 RegisterInput::Cas { .. } => RegisterOutput::Swapped,
             })
-        })?;
-        if let Some(outcome) = outcome {
-            ops.push(Op {
-                id: op.id,
-                client: op.process as u64,
-                call: op.call,
-                ret: op.ret,
-                input,
-                outcome,
-            });
-        }
+        })?);
     }
     Ok(ops)
 }
@@ -315,22 +317,12 @@ pub fn kv_ops(imported: &Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportE
                 ));
             }
         };
-        let outcome = outcome_of(op, || {
-            Ok(match &input {
+        ops.extend(engine_op(op, input, |input| {
+            Ok(match input {
                 KvInput::Get { .. } => KvOutput::Value(text_of(&op.complete_value)),
                 _ => KvOutput::Done,
             })
-        })?;
-        if let Some(outcome) = outcome {
-            ops.push(Op {
-                id: op.id,
-                client: op.process as u64,
-                call: op.call,
-                ret: op.ret,
-                input,
-                outcome,
-            });
-        }
+        })?);
     }
     Ok(ops)
 }
