@@ -1,4 +1,8 @@
-//! The names of every property the checker decides, with one line each.
+//! The names of every rule a run can report, with one line each: the
+//! properties the checker decides from a history, and the ones a run's
+//! engine decides from what it saw happen (member exits, operator steps,
+//! versions). One registry, so `faultline list rules`, the reports and the
+//! bug table share these constants.
 
 use serde::Serialize;
 
@@ -24,11 +28,27 @@ pub const K8S_BOOKMARKS: &str = "k8s.bookmarks";
 pub const END_HASHKV: &str = "end.hashkv";
 pub const END_DURABILITY: &str = "end.durability";
 pub const END_LIVENESS: &str = "end.liveness";
+pub const MEMBER_NO_UNEXPECTED_EXIT: &str = "member.no-unexpected-exit";
+pub const VERSION_EXPECTED_REFUSAL: &str = "version.expected-refusal";
+pub const VERSION_DOWNGRADED_FIELDS: &str = "version.downgraded-fields";
+pub const PLAN_REQUIRED_STEP: &str = "plan.required-step";
+pub const OPERATOR_ACCEPTED: &str = "operator.accepted";
+pub const RUN_NO_PANIC: &str = "run.no-panic";
+
+/// Who decides a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DecidedBy {
+    /// The checker, from the history and the end state.
+    Checker,
+    /// The run's engine, from what it saw happen in the simulation.
+    Engine,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
     pub name: &'static str,
     pub description: &'static str,
+    pub decided_by: DecidedBy,
 }
 
 /// Every rule, in the order reports list them.
@@ -36,96 +56,158 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: LINEARIZABILITY,
         description: "Some order of all operations respects real time and the model (etcd, register or kv) answers every one as observed.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: READS_SERIALIZABLE,
         description: "A successful serializable read at revision R returns exactly the state of the linearized history at R.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_FILTER,
         description: "A watch only delivers events on its key or range, and never an event kind it filtered out.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_ORDERED,
         description: "Event revisions never decrease on a watch.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_UNIQUE,
         description: "No event arrives twice on a watch (same revision and key; for Kubernetes watches, same revision).",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_ATOMIC,
         description: "All events of one revision arrive in the same response.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_BOOKMARKABLE,
         description: "After a progress notification at R no event <= R arrives; notifications never go backwards, below the last event or below the start.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_RELIABLE,
         description: "From its first event to the last revision it reported, a watch delivers every event of the linearized history it selects, each as it happened, the events of one revision in the order they were written.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_RESUMABLE,
         description: "A watch started at revision R first delivers the first selected event with revision >= R (within a revision, in write order).",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_PREV_KV,
         description: "A requested previous key-value, when present, is the key's state at revision - 1.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_IS_CREATE,
         description: "A put event is a create (create revision = mod revision) exactly when the key did not exist at revision - 1.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: WATCH_CANCEL_ON_COMPACTION,
         description: "A watch whose start revision was compacted is cancelled with the compact revision; a compaction cancel is justified and ends the watch.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_LIST_PINNED,
         description: "All pages of a list are read at the first page's revision.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_LIST_COMPLETE,
         description: "A list's pages continue from the last key + \"\\0\", end with more=false and together hold exactly the keys at the list revision.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_OPTIMISTIC_WRITE,
         description: "An OptimisticPut/OptimisticDelete succeeds exactly when the key's mod revision equals the expected one (0 = absent).",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_WATCH_FROM_LIST,
         description: "A watch after a list starts at the list revision + 1 and sees every later event exactly once, in order.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_WATCH_PREV_KV,
         description: "On a Kubernetes watch asking for prev_kv, every update and delete event carries it.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_WATCH_COMPACTED,
         description: "A watch after a list whose revision was already compacted is cancelled (HTTP 410 for the apiserver), never silently resumed.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: K8S_BOOKMARKS,
         description: "A bookmark on a Kubernetes watch never claims a revision the store had not reached when it arrived.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: END_HASHKV,
         description: "Members reporting HashKV at the same revision (and compact revision) report the same hash.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: END_DURABILITY,
         description: "Every acknowledged write is in the final reads unless a later write, delete, lease expiry or key TTL explains its absence.",
+        decided_by: DecidedBy::Checker,
     },
     RuleInfo {
         name: END_LIVENESS,
         description: "After the last fault healed, a request succeeded within the liveness bound.",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: MEMBER_NO_UNEXPECTED_EXIT,
+        description: "No member process ends on an error that no injected fault explains (a disk fault excuses only the exits it caused: EIO, ENOSPC or damage it made the member read).",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: VERSION_EXPECTED_REFUSAL,
+        description: "A member the plan expects to be refused (too old for the data or the cluster) refuses cleanly, and an offline migration the plan expects to work is not refused.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: VERSION_DOWNGRADED_FIELDS,
+        description: "After a storage downgrade, no field of the newer version is left in a member's data.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: PLAN_REQUIRED_STEP,
+        description: "Every step the plan marks required ran: its condition held before the run ended.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: OPERATOR_ACCEPTED,
+        description: "An operator request a correct store must accept (removing an existing member, adding one, enabling a valid downgrade) does not fail with a definite error.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: RUN_NO_PANIC,
+        description: "The simulation itself did not panic.",
+        decided_by: DecidedBy::Engine,
     },
 ];
 
-/// Every rule, for `faultline check --list-rules` and reports.
+/// Every rule a run can report, for `faultline list rules` and reports.
 pub fn rules() -> &'static [RuleInfo] {
     RULES
+}
+
+/// The rules the checker decides from a history (the rest are the engine's).
+pub fn checker_rules() -> impl Iterator<Item = &'static RuleInfo> {
+    RULES.iter().filter(|r| r.decided_by == DecidedBy::Checker)
+}
+
+/// The registered name equal to `name`, if any: text becomes a rule here.
+pub fn lookup(name: &str) -> Option<&'static str> {
+    RULES.iter().find(|r| r.name == name).map(|r| r.name)
 }
 
 pub fn describe(name: &str) -> Option<&'static str> {

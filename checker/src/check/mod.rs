@@ -30,8 +30,7 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
     if let Err(e) = history.validate() {
         let reason = format!("the history is malformed: {e}");
         return Report {
-            results: rules::RULES
-                .iter()
+            results: rules::checker_rules()
                 .map(|r| PropertyResult {
                     property: r.name.to_string(),
                     verdict: Verdict::Unknown(reason.clone()),
