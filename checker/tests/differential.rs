@@ -324,7 +324,14 @@ fn with_unknown_never_returning<I: Clone, O: Clone>(mut ops: Vec<Op<I, O>>) -> V
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    // A fixed seed: the same 1,000 cases on every run. With a random seed a
+    // rare planted history sends the unpartitioned search (exponential in
+    // the worst case) into minutes, which made the gate's time depend on luck.
+    #![proptest_config(ProptestConfig {
+        cases: 1000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_d1ff),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn register_matches_brute_force(raws in prop::collection::vec(raw(), 1..8)) {
