@@ -44,13 +44,25 @@ struct MemberSlot {
     failpoints: Arc<Failpoints>,
     stop: Arc<Mutex<Arc<Notify>>>,
     status: MemberStatus,
-    /// Every fatal exit of this member, in order.
-    exits: Vec<ExitReason>,
+    /// Every exit of this member's processes, in order.
+    exits: Vec<FatalExit>,
+}
+
+/// A member process that ended on an error, and whether an injected disk
+/// fault had reached that process (which is then what explains the exit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FatalExit {
+    pub member: u64,
+    pub message: String,
+    /// The process was handed a failed fsync, ENOSPC or a flipped read
+    /// before it exited: the disk fault is the cause.
+    pub disk_fault_delivered: bool,
 }
 
 /// The world's implementation of a member's host.
 struct WorldHost {
     trace: SharedTrace,
+    disk: Arc<DiskSim>,
     members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
 }
 
@@ -103,7 +115,13 @@ impl Host for WorldHost {
                 return;
             };
             slot.status = MemberStatus::Exited(reason.clone());
-            slot.exits.push(reason.clone());
+            if let ExitReason::Fatal(message) = &reason {
+                slot.exits.push(FatalExit {
+                    member,
+                    message: message.clone(),
+                    disk_fault_delivered: self.disk.faults_delivered(slot.node.id()) > 0,
+                });
+            }
             slot.node.id()
         };
         let detail = match &reason {
@@ -143,13 +161,15 @@ impl World {
     pub fn new() -> Arc<World> {
         let trace = SharedTrace::default();
         let members = Arc::new(Mutex::new(BTreeMap::new()));
+        let disk = madsim::plugin::simulator::<DiskSim>();
         let host = Arc::new(WorldHost {
             trace: trace.clone(),
+            disk: disk.clone(),
             members: members.clone(),
         });
         Arc::new(World {
             handle: Handle::current(),
-            disk: madsim::plugin::simulator::<DiskSim>(),
+            disk,
             clocks: ClockTable::new(),
             trace,
             net: NetControl::new(),
@@ -187,9 +207,11 @@ impl World {
                 let (disk, clocks, host, fps) =
                     (disk.clone(), clocks.clone(), host.clone(), fps.clone());
                 async move {
+                    let node = madsim::plugin::node();
+                    disk.begin_incarnation(node);
                     let env = MemberEnv {
                         member: config.id,
-                        disk: Arc::new(disk.disk_for(madsim::plugin::node())),
+                        disk: Arc::new(disk.disk_for(node)),
                         clock: Arc::new(clocks.clock_for(config.id)),
                         host,
                         failpoints: fps,
@@ -243,17 +265,12 @@ impl World {
     }
 
     /// Fatal exits (not crashes or stops) of every member so far.
-    pub fn fatal_exits(&self) -> Vec<(u64, String)> {
-        let members = self.members.lock();
-        let mut out = Vec::new();
-        for (id, slot) in members.iter() {
-            for e in &slot.exits {
-                if let ExitReason::Fatal(msg) = e {
-                    out.push((*id, msg.clone()));
-                }
-            }
-        }
-        out
+    pub fn fatal_exits(&self) -> Vec<FatalExit> {
+        self.members
+            .lock()
+            .values()
+            .flat_map(|slot| slot.exits.iter().cloned())
+            .collect()
     }
 
     pub fn version(&self, member: u64) -> Option<Version> {

@@ -10,7 +10,7 @@ use madsim::rand::{GlobalRng, Rng};
 use madsim::task::NodeId;
 use madsim::time::TimeHandle;
 use model::{CrashReport, DiskFaults, FsModel};
-use node::disk::{Disk, DiskResult};
+use node::disk::{Disk, DiskError, DiskResult};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,6 +39,9 @@ struct NodeDisk {
     fs: FsModel,
     latency: DiskLatency,
     crashes: Vec<CrashReport>,
+    /// Injected faults this node's current process was handed: failed
+    /// fsyncs, ENOSPC, reads with a flipped bit. What excuses its exit.
+    faults_delivered: u64,
 }
 
 /// The plugin: every node's file system.
@@ -111,6 +114,17 @@ impl DiskSim {
     }
 
     /// The handle a member on `node` uses as its disk.
+    /// A new process starts on the node: nothing injected has reached it yet.
+    pub fn begin_incarnation(&self, node: NodeId) {
+        self.with(node, |d| d.faults_delivered = 0);
+    }
+
+    /// How many injected faults (failed fsync, ENOSPC, flipped read) the
+    /// node's current process was handed since it started.
+    pub fn faults_delivered(&self, node: NodeId) -> u64 {
+        self.with(node, |d| d.faults_delivered)
+    }
+
     pub fn disk_for(self: &Arc<Self>, node: NodeId) -> SimDisk {
         SimDisk {
             sim: self.clone(),
@@ -154,6 +168,22 @@ impl SimDisk {
     fn fs<T>(&self, f: impl FnOnce(&mut FsModel) -> T) -> T {
         self.sim.with(self.node, |d| f(&mut d.fs))
     }
+
+    /// Runs a write that the space quota may refuse, counting a refusal as
+    /// an injected fault handed to the process.
+    fn write<T>(&self, f: impl FnOnce(&mut FsModel) -> DiskResult<T>) -> DiskResult<T> {
+        self.sim.with(self.node, |d| {
+            let result = f(&mut d.fs);
+            if matches!(result, Err(DiskError::NoSpace { .. })) {
+                d.faults_delivered += 1;
+            }
+            result
+        })
+    }
+
+    fn delivered(&self) {
+        self.sim.with(self.node, |d| d.faults_delivered += 1);
+    }
 }
 
 #[async_trait]
@@ -169,12 +199,12 @@ impl Disk for SimDisk {
 
     async fn append(&self, path: &str, data: &[u8]) -> DiskResult<u64> {
         self.op_delay().await;
-        self.fs(|fs| fs.append(path, data))
+        self.write(|fs| fs.append(path, data))
     }
 
     async fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> DiskResult<()> {
         self.op_delay().await;
-        self.fs(|fs| fs.write_at(path, offset, data))
+        self.write(|fs| fs.write_at(path, offset, data))
     }
 
     async fn read(&self, path: &str, offset: u64, len: usize) -> DiskResult<Vec<u8>> {
@@ -184,7 +214,11 @@ impl Disk for SimDisk {
             let mut rng = self.sim.rand.clone();
             rng.r#gen::<u64>()
         });
-        self.fs(|fs| fs.read(path, offset, len, flip))
+        let data = self.fs(|fs| fs.read(path, offset, len, flip))?;
+        if flip.is_some() && !data.is_empty() {
+            self.delivered();
+        }
+        Ok(data)
     }
 
     async fn read_all(&self, path: &str) -> DiskResult<Vec<u8>> {
@@ -197,7 +231,7 @@ impl Disk for SimDisk {
 
     async fn truncate(&self, path: &str, len: u64) -> DiskResult<()> {
         self.op_delay().await;
-        self.fs(|fs| fs.truncate(path, len))
+        self.write(|fs| fs.truncate(path, len))
     }
 
     async fn fsync(&self, path: &str) -> DiskResult<()> {
@@ -210,6 +244,9 @@ impl Disk for SimDisk {
         } else {
             self.sim.chance(rate)
         };
+        if fail {
+            self.delivered();
+        }
         self.fs(|fs| fs.fsync(path, fail))
     }
 
