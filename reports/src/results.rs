@@ -2,9 +2,12 @@
 //! soak campaign killed at any moment keeps every finished run.
 //!
 //! ```text
-//! scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash
-//! default,7,,fail,linearizability;end.durability,629,26,0,2,10242,110,295e8561df97ef1e
+//! scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied
+//! default,7,,fail,linearizability;end.durability,629,26,0,2,10242,110,295e8561df97ef1e,0
 //! ```
+//!
+//! Files written before the `not_applied` column existed are still read
+//! (the column counts 0 there).
 
 use std::path::Path;
 
@@ -15,7 +18,9 @@ use crate::error::{ReportsError, Result};
 use crate::line_file::{self, Appender, TornLine};
 
 /// The header line, exactly.
-pub const RESULTS_HEADER: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash";
+pub const RESULTS_HEADER: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied";
+/// The header of files written before the `not_applied` column: still read.
+const RESULTS_HEADER_V1: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash";
 
 /// One run. Field order is the column order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -35,6 +40,9 @@ pub struct ResultRow {
     pub sim_ms: u64,
     pub wall_ms: u64,
     pub trace_hash: String,
+    /// Steps of the plan (faults, operator requests) that could not be applied.
+    #[serde(default)]
+    pub not_applied: usize,
 }
 
 /// The verdict column's word for a report: `pass`, `fail` or `unknown`.
@@ -168,7 +176,9 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
                 format!("expected the header {RESULTS_HEADER:?}, the file has no complete line"),
             ));
         }
-        Some(first) if first.trim_end_matches('\r') != RESULTS_HEADER => {
+        Some(first)
+            if ![RESULTS_HEADER, RESULTS_HEADER_V1].contains(&first.trim_end_matches('\r')) =>
+        {
             return Err(ReportsError::HeaderMismatch {
                 path: path.to_path_buf(),
                 expected: RESULTS_HEADER.to_string(),

@@ -42,6 +42,7 @@ fn row(seed: u64) -> ResultRow {
         sim_ms: 10_242,
         wall_ms: 110,
         trace_hash: "295e8561df97ef1e".into(),
+        not_applied: (seed % 2) as usize,
     }
 }
 
@@ -80,7 +81,7 @@ fn results_rows_append_and_read_back() {
     assert_eq!(
         text.lines().nth(2),
         Some(
-            "default,1,,fail,linearizability;watch.unique,601,26,120,2,10242,110,295e8561df97ef1e"
+            "default,1,,fail,linearizability;watch.unique,601,26,120,2,10242,110,295e8561df97ef1e,1"
         )
     );
     // Reopening appends after the existing rows.
@@ -142,14 +143,14 @@ fn a_malformed_results_line_in_the_middle_names_file_and_line() {
         text.starts_with(&format!("{}:3: ", path.display())),
         "{text}"
     );
-    assert!(text.contains("expected 12 fields, found 4"), "{text}");
+    assert!(text.contains("expected 13 fields, found 4"), "{text}");
 
     // A field of the wrong type is named.
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,
         format!(
-            "{RESULTS_HEADER}\ndefault,seven,,pass,,1,0,0,0,1,1,h\ndefault,8,,pass,,1,0,0,0,1,1,h\n"
+            "{RESULTS_HEADER}\ndefault,seven,,pass,,1,0,0,0,1,1,h,0\ndefault,8,,pass,,1,0,0,0,1,1,h,0\n"
         ),
     )
     .expect("write");
@@ -159,12 +160,26 @@ fn a_malformed_results_line_in_the_middle_names_file_and_line() {
     // So is a verdict that is not pass, fail or unknown.
     std::fs::write(
         &bad,
-        format!("{RESULTS_HEADER}\ndefault,7,,maybe,,1,0,0,0,1,1,h\n"),
+        format!("{RESULTS_HEADER}\ndefault,7,,maybe,,1,0,0,0,1,1,h,0\n"),
     )
     .expect("write");
     let err = read_results(&bad).expect_err("bad verdict");
     assert_eq!(err.line(), Some(2));
     assert!(err.to_string().contains("field verdict"), "{err}");
+}
+
+#[test]
+fn files_from_before_the_not_applied_column_are_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("results.csv");
+    std::fs::write(
+        &path,
+        "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash\ndefault,7,,pass,,1,0,0,0,1,1,h\n",
+    )
+    .expect("write");
+    let rows = read_results(&path).expect("an older results file is read");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].not_applied, 0);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! The hunt table: how quickly `faultline hunt` finds each catalogued bug,
 //! as a CSV file with the header
-//! `bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule`.
-//! Empty median/worst fields mean the bug was never found.
+//! `bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule`.
+//! `mode` is `triggered` (the scenarios written for the bug) or `blind`
+//! (the general catalog only). Empty median/worst fields mean the bug was
+//! never found. Tables written before the `mode` column are read as
+//! triggered hunts.
 
 use std::path::Path;
 
@@ -9,12 +12,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportsError, Result};
 
-pub const HUNT_HEADER: &str = "bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+pub const HUNT_HEADER: &str =
+    "bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+/// The header before the `mode` column: still read (every row triggered).
+const HUNT_HEADER_V1: &str = "bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+
+/// Which scenarios a hunt ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HuntMode {
+    /// The scenarios written to trigger the bug.
+    #[default]
+    Triggered,
+    /// The general catalog only: no scenario written knowing the bug.
+    Blind,
+}
+
+impl HuntMode {
+    pub fn word(self) -> &'static str {
+        match self {
+            HuntMode::Triggered => "triggered",
+            HuntMode::Blind => "blind",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HuntRow {
     /// The bug's catalog name.
     pub bug: String,
+    #[serde(default)]
+    pub mode: HuntMode,
     /// How many hunts were run (from different start seeds).
     pub start_seeds: u64,
     /// How many of them found the bug within their budget.
@@ -34,7 +62,7 @@ pub fn load_hunt_table(path: impl AsRef<Path>) -> Result<Vec<HuntRow>> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
     let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if first != HUNT_HEADER {
+    if first != HUNT_HEADER && first != HUNT_HEADER_V1 {
         return Err(ReportsError::HeaderMismatch {
             path: path.to_path_buf(),
             expected: HUNT_HEADER.to_string(),
@@ -55,7 +83,7 @@ pub fn load_hunt_table(path: impl AsRef<Path>) -> Result<Vec<HuntRow>> {
                 csv::ErrorKind::Deserialize { err, .. } => {
                     let field = err
                         .field()
-                        .and_then(|i| HUNT_HEADER.split(',').nth(i as usize))
+                        .and_then(|i| first.split(',').nth(i as usize))
                         .unwrap_or("?");
                     format!("field {field}: {}", err.kind())
                 }
@@ -113,6 +141,7 @@ mod tests {
         let rows = vec![
             HuntRow {
                 bug: "etcd-17247".into(),
+                mode: HuntMode::Triggered,
                 start_seeds: 5,
                 found: 5,
                 median_seeds: Some(12.0),
@@ -122,6 +151,7 @@ mod tests {
             },
             HuntRow {
                 bug: "etcd-15271".into(),
+                mode: HuntMode::Blind,
                 start_seeds: 5,
                 found: 0,
                 rule: String::new(),
@@ -132,7 +162,7 @@ mod tests {
         assert_eq!(load_hunt_table(&path).expect("read"), rows);
         std::fs::write(
             &path,
-            format!("{HUNT_HEADER}\netcd-1,5,5,3,1.5,2,watch.unique\netcd-2,five,1,,,,x\n"),
+            format!("{HUNT_HEADER_V1}\netcd-1,5,5,3,1.5,2,watch.unique\netcd-2,five,1,,,,x\n"),
         )
         .expect("write");
         let err = load_hunt_table(&path).expect_err("bad number");

@@ -25,7 +25,7 @@ pub use campaign::{
     CAMPAIGN_FILE, COVERAGE_FILE, Campaign, CampaignInfo, FailedRun, RESULTS_FILE, RUNS_DIR,
     load_campaign, load_campaigns,
 };
-pub use hunt::{HUNT_HEADER, HuntRow, load_hunt_table, write_hunt_table};
+pub use hunt::{HUNT_HEADER, HuntMode, HuntRow, load_hunt_table, write_hunt_table};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use page::render_html;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use checker::{Verdict, Violation};
-use reports::dashboard::{CampaignInfo, HuntRow, load_hunt_table, write_hunt_table};
+use reports::dashboard::{CampaignInfo, HuntMode, HuntRow, load_hunt_table, write_hunt_table};
 use reports::{CoverageRow, CoverageWriter, ResultRow, ResultsWriter, run_dir_name, write_run};
 
 pub const FAILPOINTS: &[&str] = &[
@@ -115,6 +115,7 @@ fn write_campaign(
             sim_ms: 10_000,
             wall_ms: 150 + i as u64,
             trace_hash: format!("{:016x}", p.seed * 7919),
+            not_applied: 0,
         };
         if p.folder {
             write_run(
@@ -231,6 +232,7 @@ pub fn hunt(root: &Path) -> Vec<HuntRow> {
         &[
             HuntRow {
                 bug: "etcd-17247".into(),
+                mode: HuntMode::Triggered,
                 start_seeds: 5,
                 found: 5,
                 median_seeds: Some(14.0),
@@ -240,6 +242,7 @@ pub fn hunt(root: &Path) -> Vec<HuntRow> {
             },
             HuntRow {
                 bug: "etcd-15271".into(),
+                mode: HuntMode::Blind,
                 start_seeds: 5,
                 found: 0,
                 median_seeds: None,
