@@ -331,8 +331,8 @@ impl Mvcc {
         let mut keep = BTreeSet::new();
         let mut st = self.shared.state.lock();
         st.compact_main_rev = st.compact_main_rev.max(rev);
-        let drop_at_rev = self.shared.opts.bug_drop_tombstone_at_compact_rev
-            || self.shared.opts.bug_lower_revision_after_compaction;
+        // etcd-17780 alone does not drop the tombstone: that is etcd-18089.
+        let drop_at_rev = self.shared.opts.bug_drop_tombstone_at_compact_rev;
         st.index.retain(|_, ki| {
             ki.compact(rev, &mut keep, drop_at_rev);
             !ki.is_empty()

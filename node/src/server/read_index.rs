@@ -1,7 +1,11 @@
-//! Linearizable reads, as etcd's linearizableReadLoop serves them: reads
-//! that arrive together share one ReadIndex request with a fresh id; once
-//! raft confirms the leader's commit index, they wait until this member has
-//! applied it, then read locally.
+//! Linearizable reads, as etcd's linearizableReadLoop serves them (with the
+//! fixes of etcd-20418): reads that arrive together form one round; the
+//! round asks raft for the leader's commit index with a ReadIndex request,
+//! and asks again every 500 ms under a fresh request id, accepting the
+//! answer to any id the round sent (PR 21399). A leader change during the
+//! round fails it, and wins over a ReadState that arrives with it (PR 21375).
+//! Once the index is confirmed, the round waits until this member has
+//! applied it; then its reads are served locally.
 
 use super::{MemberState, RaftRequest};
 use crate::bugs::Bug;
@@ -35,7 +39,8 @@ impl ReadWaiters {
     }
 }
 
-/// How long to wait for a ReadIndex answer before asking again.
+/// How long to wait for a ReadIndex answer before asking again (etcd's
+/// readIndexRetryTime).
 const RETRY: Duration = Duration::from_millis(500);
 
 pub(crate) async fn run(
@@ -43,8 +48,6 @@ pub(crate) async fn run(
     mut read_states: mpsc::UnboundedReceiver<ReadState>,
 ) {
     let timeout = Duration::from_millis(state.config.knobs.request_timeout_ms);
-    // The id of the last ReadIndex request that was never answered.
-    let mut unanswered: Option<u64> = None;
     loop {
         let batch = loop {
             let batch = state.reads.take();
@@ -53,18 +56,7 @@ pub(crate) async fn run(
             }
             state.reads.notify.notified().await;
         };
-        // etcd-20418: the next batch (a client's retry among it) reuses the
-        // id of a request that timed out, so a late answer to that earlier
-        // request, with the commit index of its time, serves reads that
-        // arrived after it.
-        let reused = unanswered
-            .take()
-            .filter(|_| state.config.bugs.has(Bug::Etcd20418));
-        let id = reused.unwrap_or_else(|| state.next_request_id());
-        let result = read_index(&state, &mut read_states, timeout, id).await;
-        if result.is_err() {
-            unanswered = Some(id);
-        }
+        let result = read_index(&state, &mut read_states, timeout).await;
         if let Ok(index) = result {
             state.wait_applied(index).await;
         }
@@ -74,17 +66,55 @@ pub(crate) async fn run(
     }
 }
 
+/// The request ids one round sent, and how to send the next.
+struct Round {
+    sent: Vec<u64>,
+    /// etcd-20418 switched on: every retry re-sends the first id, and a
+    /// ReadState is taken even when a leader change came with it.
+    before_fix: bool,
+}
+
+impl Round {
+    /// The id of the next ReadIndex request of this round.
+    fn next_id(&mut self, state: &MemberState) -> u64 {
+        let id = match self.sent.first() {
+            Some(first) if self.before_fix => *first,
+            _ => state.next_request_id(),
+        };
+        if !self.sent.contains(&id) {
+            self.sent.push(id);
+        }
+        id
+    }
+
+    /// Whether a ReadState answers one of this round's requests.
+    fn answers(&self, rs: &ReadState) -> bool {
+        <[u8; 8]>::try_from(rs.request_ctx.as_slice())
+            .is_ok_and(|ctx| self.sent.contains(&u64::from_be_bytes(ctx)))
+    }
+}
+
 async fn read_index(
     state: &MemberState,
     read_states: &mut mpsc::UnboundedReceiver<ReadState>,
     timeout: Duration,
-    id: u64,
 ) -> Result<u64, ErrorCode> {
     let deadline = madsim::time::Instant::now() + timeout;
+    let leader = state.raft.lock().leader;
+    let leader_changed = || state.raft.lock().leader != leader;
+    let mut round = Round {
+        sent: Vec::new(),
+        before_fix: state.config.bugs.has(Bug::Etcd20418),
+    };
     loop {
-        if state.raft.lock().leader == 0 {
-            return Err(ErrorCode::NoLeader);
+        if leader == 0 || leader_changed() {
+            return Err(if leader == 0 {
+                ErrorCode::NoLeader
+            } else {
+                ErrorCode::LeaderChanged
+            });
         }
+        let id = round.next_id(state);
         let _ = state.to_raft.send(RaftRequest::ReadIndex {
             ctx: id.to_be_bytes().to_vec(),
         });
@@ -92,9 +122,15 @@ async fn read_index(
         loop {
             let left = retry_at.saturating_duration_since(madsim::time::Instant::now());
             match madsim::time::timeout(left, read_states.recv()).await {
-                Ok(Some(rs)) if rs.request_ctx == id.to_be_bytes() => return Ok(rs.index),
-                // An answer to an earlier batch's request: too old for this one.
-                Ok(Some(_)) => continue,
+                Ok(Some(rs)) => {
+                    if !round.before_fix && leader_changed() {
+                        return Err(ErrorCode::LeaderChanged);
+                    }
+                    if round.answers(&rs) {
+                        return Ok(rs.index);
+                    }
+                    // An answer to an earlier round's request: too old for this one.
+                }
                 Ok(None) => return Err(ErrorCode::Stopped),
                 Err(_) => break,
             }
@@ -102,7 +138,5 @@ async fn read_index(
         if madsim::time::Instant::now() >= deadline {
             return Err(ErrorCode::Timeout);
         }
-        // As etcd, a retry within one batch asks again under the same id:
-        // any answer to it covers every read of the batch.
     }
 }
