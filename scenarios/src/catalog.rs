@@ -2,7 +2,7 @@
 //! binary) and loading scenario files from disk, with validation that names
 //! the file, the field and what was expected.
 
-use crate::schema::{FaultStep, Scenario};
+use crate::schema::Scenario;
 use std::path::Path;
 
 /// Built-in scenarios: (file name, TOML text).
@@ -274,14 +274,10 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             if !crate::faults::KINDS.iter().any(|(name, _)| name == k) {
                 return Err(format!("swarm.kinds[{i}]: unknown fault kind {k:?}"));
             }
-            // Swarm draws steps with default parameters only.
-            let bare = FaultStep {
-                kind: k.clone(),
-                ..Default::default()
-            };
-            if let Err(m) = crate::faults::parse(&bare) {
+            // Swarm draws steps with default parameters (a failpoint's it draws).
+            if !crate::swarm::drawable(k) {
                 return Err(format!(
-                    "swarm.kinds[{i}]: kind {k:?} cannot be drawn without parameters ({m})"
+                    "swarm.kinds[{i}]: kind {k:?} cannot be drawn without parameters"
                 ));
             }
         }
@@ -310,6 +306,15 @@ pub fn builtin() -> Vec<Scenario> {
     CATALOG
         .iter()
         .filter_map(|(file, text)| parse(&format!("scenarios/catalog/{file}"), text).ok())
+        .collect()
+}
+
+/// The general catalog: every built-in scenario that is neither a bug's
+/// trigger nor a benchmark's run. What a user hunting an unknown bug has.
+pub fn general() -> Vec<Scenario> {
+    builtin()
+        .into_iter()
+        .filter(|s| s.purpose.is_general())
         .collect()
 }
 
@@ -404,7 +409,7 @@ mod tests {
         assert!(e.starts_with("quiesce.liveness_bound_s:"), "{e}");
         let e = field("[[traffic]]\nuntil_s = nan\n");
         assert!(e.starts_with("traffic[0].until_s:"), "{e}");
-        let e = field("[swarm]\nkinds = [\"crash\", \"failpoint\"]\n");
+        let e = field("[swarm]\nkinds = [\"failpoint\", \"swap_version\"]\n");
         assert!(e.starts_with("swarm.kinds[1]:"), "{e}");
         let e = field(
             "[[traffic]]\nprofile = \"lease\"\nweights = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n",

@@ -26,7 +26,36 @@ pub const DEFAULT_KINDS: &[&str] = &[
     "compact",
     "defrag",
     "partition_until_snapshot",
+    "failpoint",
 ];
+
+/// Whether swarm mode can draw a step of this kind (with the parameters it
+/// draws itself: a failpoint's name and action, or the kind's defaults).
+pub fn drawable(kind: &str) -> bool {
+    let bare = FaultStep {
+        kind: kind.to_string(),
+        ..Default::default()
+    };
+    kind == "failpoint" || crate::faults::parse(&bare).is_ok()
+}
+
+/// A failpoint step as etcd's robustness tests pick one: any failpoint,
+/// most often a crash, sometimes a sleep that stalls that code path.
+fn draw_failpoint(rng: &mut ChaCha8Rng, step: &mut FaultStep) {
+    let names: Vec<&str> = node::failpoint::FAILPOINTS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    step.failpoint = names.choose(rng).map(|n| n.to_string());
+    if rng.gen_bool(0.7) {
+        step.action = Some("crash".into());
+        step.times = Some(1);
+    } else {
+        step.action = Some("sleep".into());
+        step.sleep_ms = Some(rng.gen_range(50..800));
+        step.times = Some(rng.gen_range(1..=10));
+    }
+}
 
 /// The scenario as this seed runs it.
 pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
@@ -54,18 +83,24 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
             break;
         };
         let targets = ["leader", "follower", "random"];
-        out.faults.push(FaultStep {
+        let mut step = FaultStep {
             kind: kind.clone(),
             at_s: Some(rng.gen_range(0.5..horizon.max(0.6))),
             target: targets.choose(&mut rng).map(|t| t.to_string()),
             duration_s: Some(rng.gen_range(0.3..3.0)),
             restart_after_s: Some(rng.gen_range(0.2..2.0)),
             ..Default::default()
-        });
+        };
+        if kind == "failpoint" {
+            draw_failpoint(&mut rng, &mut step);
+        }
+        out.faults.push(step);
     }
     if swarm.randomize_knobs {
         let k = &mut out.cluster.knobs;
-        k.snapshot_count = *[20u64, 50, 100, 200, 1000].choose(&mut rng).unwrap_or(&200);
+        k.snapshot_count = *[10u64, 20, 50, 100, 200, 1000]
+            .choose(&mut rng)
+            .unwrap_or(&200);
         k.catchup_entries = *[5u64, 20, 50].choose(&mut rng).unwrap_or(&50);
         k.backend_batch_interval_ms = rng.gen_range(5..100);
         k.backend_batch_limit = *[1usize, 8, 64, 1000].choose(&mut rng).unwrap_or(&64);
@@ -111,6 +146,21 @@ mod tests {
             for f in &v.faults {
                 crate::faults::parse(f).expect("swarm draws only valid steps");
             }
+        }
+    }
+
+    #[test]
+    fn every_default_kind_is_drawable_and_failpoints_get_a_name_and_action() {
+        assert!(DEFAULT_KINDS.iter().all(|k| drawable(k)));
+        assert!(!drawable("swap_version"));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..50 {
+            let mut step = FaultStep {
+                kind: "failpoint".into(),
+                ..Default::default()
+            };
+            draw_failpoint(&mut rng, &mut step);
+            crate::faults::parse(&step).expect("a drawn failpoint step is valid");
         }
     }
 

@@ -1,7 +1,7 @@
-//! Watch-heavy traffic: each client keeps a stream and starts watches at
-//! offsets around the current revision (in the past, now, in the future,
-//! exactly at the compact revision),
-//! on single keys or prefixes, asks for progress every ~100 ms, and
+//! Watch-heavy traffic: each client keeps a stream and starts watches
+//! around the current revision (up to 100 revisions either way, as etcd's
+//! robustness traffic draws them), around the compact revision, or from
+//! now, on single keys or prefixes, asks for progress every ~100 ms, and
 //! replaces its watches every second or two.
 
 use super::TrafficContext;
@@ -49,13 +49,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             .unwrap_or_else(|| rng.gen_range(1..4));
         let mut ok = true;
         for _ in 0..watches {
-            let start = match rng.gen_range(0..4) {
-                0 => (current - rng.gen_range(1..30)).max(1),
-                1 => 0,
-                2 => current + rng.gen_range(1..10),
-                // Exactly at the compact revision: still readable.
-                _ => compacted.max(1),
-            };
+            let start = start_revision(&mut rng, current, compacted);
             let (key, range_end) = if rng.gen_bool(0.5) {
                 (
                     ctx.key(rng.gen_range(0..ctx.keys.max(1))).into_bytes(),
@@ -122,5 +116,36 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             client.client.rotate();
         }
         stream.finish();
+    }
+}
+
+/// A watch's start revision: mostly the member's current revision plus an
+/// offset in -100..=100 (past, compacted, now and future starts alike, as
+/// etcd's robustness traffic draws them), sometimes within two revisions of
+/// the compact revision, sometimes 0 (from now).
+fn start_revision(rng: &mut ChaCha8Rng, current: i64, compacted: i64) -> i64 {
+    match rng.gen_range(0..10) {
+        0 => 0,
+        1 | 2 => (compacted + rng.gen_range(-2..=2)).max(1),
+        _ => (current + rng.gen_range(-100..=100)).max(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn starts_spread_around_the_current_and_the_compact_revision() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let starts: Vec<i64> = (0..2000)
+            .map(|_| start_revision(&mut rng, 500, 300))
+            .collect();
+        assert!(starts.iter().all(|s| *s == 0 || (298..=600).contains(s)));
+        assert!(starts.contains(&0));
+        assert!(starts.contains(&300), "exactly the compact revision");
+        assert!(starts.iter().any(|s| *s > 500), "future starts");
+        assert!(starts.iter().any(|s| (400..500).contains(s)), "past starts");
     }
 }
