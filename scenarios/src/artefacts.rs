@@ -99,6 +99,7 @@ pub fn result_row(r: &RunResult) -> ResultRow {
         sim_ms: r.stats.sim_ms,
         wall_ms: r.stats.wall_ms,
         trace_hash: r.trace_hash.clone(),
+        not_applied: r.not_applied.len(),
     }
 }
 

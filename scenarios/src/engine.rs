@@ -6,6 +6,7 @@
 
 use crate::cluster;
 use crate::faults::{self, Fault, Target};
+use crate::operator;
 use crate::recorder::{Recorder, RecordingClient, now_ns};
 use crate::schema::{FaultStep, Profile, Scenario};
 use crate::swarm;
@@ -13,6 +14,7 @@ use crate::traffic::{self, TrafficContext};
 use checker::history::{EndState, HashKv, History, MemberEndState};
 use checker::options::CheckOptions;
 use checker::report::{Overall, PropertyResult, Report, Verdict, Violation};
+use checker::rules;
 use node::bugs::BugSet;
 use node::client::Client;
 use node::client::ClientError;
@@ -66,6 +68,8 @@ pub struct RunResult {
     pub trace_hash: String,
     pub stats: RunStats,
     pub faults_applied: Vec<String>,
+    /// Steps of the plan that could not be applied, each with why.
+    pub not_applied: Vec<String>,
     pub failpoints_reached: BTreeMap<String, u64>,
     /// The scenario as run (after swarm mode drew its variant).
     pub effective: Scenario,
@@ -103,6 +107,9 @@ impl RunResult {
         if !self.bugs.is_empty() {
             line.push_str(&format!(" bugs={}", self.bugs));
         }
+        if !self.not_applied.is_empty() {
+            line.push_str(&format!(" not_applied={}", self.not_applied.len()));
+        }
         let failed = self.failed_rules();
         if !failed.is_empty() {
             line.push_str(&format!(" rules={}", failed.join(",")));
@@ -137,7 +144,8 @@ struct SimOutput {
     trace: sim::Trace,
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
-    unexpected_exits: Vec<(u64, String)>,
+    unexpected_exits: Vec<sim::FatalExit>,
+    not_applied: Vec<String>,
     engine_violations: Vec<(String, String)>,
     messages: u64,
     member_files: Vec<(u64, MemberFiles)>,
@@ -150,8 +158,6 @@ struct Control {
     recorder: Arc<Recorder>,
     quiescing: AtomicBool,
     knobs: StoreKnobs,
-    /// Members whose disk had a fault injected: a fatal exit is expected.
-    disk_faulted: Mutex<BTreeSet<u64>>,
     /// Members with a disk fault active now (the supervisor leaves them down).
     disk_fault_active: Mutex<BTreeSet<u64>>,
     /// Refusals the plan expected: (member, message), not failures.
@@ -161,6 +167,8 @@ struct Control {
     /// Members removed from the cluster.
     removed: Mutex<BTreeSet<u64>>,
     faults_applied: Mutex<Vec<String>>,
+    /// Steps of the plan that could not be applied, each with why.
+    not_applied: Mutex<Vec<String>>,
     next_member_id: Mutex<u64>,
     timeout: Duration,
 }
@@ -188,6 +196,15 @@ impl Control {
 
     fn pick(&self, from: &[u64]) -> Option<u64> {
         from.choose(&mut *self.rng.lock()).copied()
+    }
+
+    /// The members a step hits; none is a step that was not applied.
+    async fn targets(&self, kind: &str, target: Target) -> Vec<u64> {
+        let members = self.resolve(target).await;
+        if members.is_empty() {
+            self.not_applied(kind, &format!("no member matches target {target:?} now"));
+        }
+        members
     }
 
     async fn resolve(&self, target: Target) -> Vec<u64> {
@@ -279,10 +296,29 @@ impl Control {
             ip: member_ip(id).to_string(),
             is_learner: false,
         };
-        let accepted = self
-            .to_leader(client_request::Body::MemberAdd(add))
-            .await
-            .is_ok();
+        let outcome = operator::request(
+            &self.world.trace,
+            "member",
+            ErrorCode::MemberExists,
+            || async {
+                self.to_leader(client_request::Body::MemberAdd(add.clone()))
+                    .await
+                    .map(drop)
+            },
+        )
+        .await;
+        let step = format!("member add m{id}");
+        let accepted = match outcome {
+            operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
+            operator::Outcome::Refused(e) => {
+                self.refused(&step, &e);
+                false
+            }
+            operator::Outcome::NoAnswer(e) => {
+                self.not_applied(&step, &format!("no answer ({e})"));
+                false
+            }
+        };
         let Some(mut config) = template.filter(|_| accepted) else {
             return false;
         };
@@ -299,6 +335,56 @@ impl Control {
             .collect();
         self.world.start_member(config);
         true
+    }
+
+    /// Removes member `m` through the leader; whether it is out.
+    async fn remove_member(&self, m: u64) -> bool {
+        let outcome = operator::request(
+            &self.world.trace,
+            "member",
+            ErrorCode::MemberNotFound,
+            || async move {
+                self.to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                    id: m,
+                }))
+                .await
+                .map(drop)
+            },
+        )
+        .await;
+        let step = format!("member remove m{m}");
+        match outcome {
+            operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
+            operator::Outcome::Refused(e) => {
+                self.refused(&step, &e);
+                false
+            }
+            operator::Outcome::NoAnswer(e) => {
+                self.not_applied(&step, &format!("no answer ({e})"));
+                false
+            }
+        }
+    }
+
+    /// A step of the plan that could not be applied: a trace event, a
+    /// fault annotation, and a count in the run's results.
+    fn not_applied(&self, step: &str, why: &str) {
+        self.world
+            .trace
+            .record("engine", "not-applied", format!("{step}: {why}"));
+        self.recorder
+            .annotate(now_ns(), None, "not-applied", format!("{step}: {why}"));
+        self.not_applied.lock().push(format!("{step}: {why}"));
+    }
+
+    /// An operator request the correct store must accept was refused: the
+    /// step is not applied, and that is a violation.
+    fn refused(&self, step: &str, e: &ClientError) {
+        self.not_applied(step, &format!("refused ({e})"));
+        self.violations.lock().push((
+            rules::OPERATOR_ACCEPTED.into(),
+            format!("{step}: a correct cluster accepts this request, but it was refused: {e}"),
+        ));
     }
 }
 
@@ -320,62 +406,42 @@ async fn storage_reached(ctl: &Control, m: u64, version: Version) -> bool {
     false
 }
 
-/// The operator's downgrade: validate, then enable, as etcdctl does. A
-/// request that got no answer (leader crashed, no leader yet, connection
-/// lost) is tried again, as an operator would, up to a bound; a definite
-/// refusal is final. "Already in progress" after an attempt whose outcome
-/// was unknown means that attempt took effect.
+/// The operator's downgrade: validate, then enable, as etcdctl does,
+/// through [`operator::request`] ("already in progress" after an attempt
+/// whose answer was lost means that attempt took effect). A definite
+/// refusal of a downgrade the plan asks for is a violation.
 async fn downgrade_enable(ctl: &Control, version: Version) -> String {
-    let world = &ctl.world;
-    const ATTEMPTS: u32 = 10;
     let request = |action: DowngradeAction| {
         client_request::Body::Downgrade(DowngradeRequest {
             action: action as i32,
             version: version.to_string(),
         })
     };
-    let mut unsure = false;
-    let mut attempt = 1;
-    loop {
-        let result = match ctl.to_leader(request(DowngradeAction::Validate)).await {
-            Ok(_) => ctl
-                .to_leader(request(DowngradeAction::Enable))
-                .await
-                .map(|_| ()),
-            Err(e) => Err(e),
-        };
-        let e = match result {
-            Ok(()) => return "enabled".to_string(),
-            Err(e) => e,
-        };
-        if let ClientError::Server {
-            code: ErrorCode::DowngradeInProgress,
-            ..
-        } = e
-            && unsure
-        {
-            return "enabled (by an earlier attempt whose answer was lost)".to_string();
+    let outcome = operator::request(
+        &ctl.world.trace,
+        "downgrade",
+        ErrorCode::DowngradeInProgress,
+        || async {
+            ctl.to_leader(request(DowngradeAction::Validate)).await?;
+            ctl.to_leader(request(DowngradeAction::Enable)).await?;
+            Ok(())
+        },
+    )
+    .await;
+    let step = format!("downgrade_enable to {version}");
+    match outcome {
+        operator::Outcome::Applied => "enabled".to_string(),
+        operator::Outcome::AppliedEarlier => {
+            "enabled (by an earlier attempt whose answer was lost)".to_string()
         }
-        let transient = e.outcome_unknown()
-            || matches!(
-                e,
-                ClientError::Unavailable(_)
-                    | ClientError::Server {
-                        code: ErrorCode::NoLeader | ErrorCode::LeaderChanged | ErrorCode::NotMember,
-                        ..
-                    }
-            );
-        if !transient || attempt == ATTEMPTS {
-            return format!("refused: {e}");
+        operator::Outcome::Refused(e) => {
+            ctl.refused(&step, &e);
+            format!("refused: {e}")
         }
-        unsure |= e.outcome_unknown();
-        world.trace.record(
-            "engine",
-            "downgrade",
-            format!("attempt {attempt} failed ({e}); retrying"),
-        );
-        madsim::time::sleep(Duration::from_millis(500)).await;
-        attempt += 1;
+        operator::Outcome::NoAnswer(e) => {
+            ctl.not_applied(&step, &format!("no answer ({e})"));
+            format!("refused: {e}")
+        }
     }
 }
 
@@ -397,10 +463,15 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     report
         .results
         .push(exits_property(&output.unexpected_exits));
+    report.results.push(PropertyResult {
+        property: rules::RUN_NO_PANIC.into(),
+        verdict: Verdict::Pass,
+    });
     for rule in [
-        "version.expected-refusal",
-        "version.downgraded-fields",
-        "plan.required-step",
+        rules::VERSION_EXPECTED_REFUSAL,
+        rules::VERSION_DOWNGRADED_FIELDS,
+        rules::PLAN_REQUIRED_STEP,
+        rules::OPERATOR_ACCEPTED,
     ] {
         report
             .results
@@ -440,28 +511,47 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         trace_hash,
         stats,
         faults_applied: output.faults_applied,
+        not_applied: output.not_applied,
         failpoints_reached: output.failpoints_reached,
         effective,
         member_files: output.member_files,
     }
 }
 
-fn exits_property(exits: &[(u64, String)]) -> PropertyResult {
+fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
     let verdict = match exits.first() {
         None => Verdict::Pass,
-        Some((member, msg)) => Verdict::Fail(Violation {
-            rule: "member.no-unexpected-exit".into(),
+        Some(exit) => Verdict::Fail(Violation {
+            rule: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
             explanation: format!(
-                "member {member} stopped on an error no injected fault explains: {msg}"
+                "member {} stopped on an error no injected fault explains: {}",
+                exit.member, exit.message
             ),
-            details: serde_json::json!({ "exits": exits.iter().map(|(m, e)| serde_json::json!({"member": m, "error": e})).collect::<Vec<_>>() }),
+            details: serde_json::json!({ "exits": exits.iter().map(|e| serde_json::json!({"member": e.member, "error": e.message})).collect::<Vec<_>>() }),
             ..Default::default()
         }),
     };
     PropertyResult {
-        property: "member.no-unexpected-exit".into(),
+        property: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
         verdict,
     }
+}
+
+/// The exits no injected fault explains: not one a disk fault handed to
+/// that very process, nor a refusal the plan expected.
+fn unexpected_exits(
+    exits: Vec<sim::FatalExit>,
+    expected_refusals: &[(u64, String)],
+) -> Vec<sim::FatalExit> {
+    exits
+        .into_iter()
+        .filter(|e| !e.disk_fault_delivered)
+        .filter(|e| {
+            !expected_refusals
+                .iter()
+                .any(|(m, msg)| *m == e.member && *msg == e.message)
+        })
+        .collect()
 }
 
 /// A property the engine itself checks, from the violations it recorded.
@@ -491,9 +581,9 @@ fn panicked(
 ) -> RunResult {
     let report = Report {
         results: vec![PropertyResult {
-            property: "run.no-panic".into(),
+            property: rules::RUN_NO_PANIC.into(),
             verdict: Verdict::Fail(Violation {
-                rule: "run.no-panic".into(),
+                rule: rules::RUN_NO_PANIC.into(),
                 explanation: format!("the simulation panicked: {}", panic.message),
                 ..Default::default()
             }),
@@ -517,6 +607,7 @@ fn panicked(
             ..Default::default()
         },
         faults_applied: Vec::new(),
+        not_applied: Vec::new(),
         failpoints_reached: BTreeMap::new(),
         effective: effective.clone(),
         member_files: Vec::new(),
@@ -561,12 +652,12 @@ async fn simulate(
         recorder: recorder.clone(),
         quiescing: AtomicBool::new(false),
         knobs: scenario.cluster.knobs.clone(),
-        disk_faulted: Mutex::new(BTreeSet::new()),
         disk_fault_active: Mutex::new(BTreeSet::new()),
         expected_refusals: Mutex::new(Vec::new()),
         violations: Mutex::new(Vec::new()),
         removed: Mutex::new(BTreeSet::new()),
         faults_applied: Mutex::new(Vec::new()),
+        not_applied: Mutex::new(Vec::new()),
         next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
         timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
     });
@@ -631,16 +722,7 @@ async fn simulate(
         .await
         .unwrap_or_default();
 
-    let unexpected_exits = {
-        let faulted = ctl.disk_faulted.lock().clone();
-        let expected = ctl.expected_refusals.lock().clone();
-        world
-            .fatal_exits()
-            .into_iter()
-            .filter(|(m, _)| !faulted.contains(m))
-            .filter(|exit| !expected.contains(exit))
-            .collect()
-    };
+    let unexpected_exits = unexpected_exits(world.fatal_exits(), &ctl.expected_refusals.lock());
     let engine_violations = ctl.violations.lock().clone();
     let failpoints_reached = world
         .failpoints_reached()
@@ -648,7 +730,9 @@ async fn simulate(
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     let faults_applied = ctl.faults_applied.lock().clone();
+    let not_applied = ctl.not_applied.lock().clone();
     SimOutput {
+        not_applied,
         history: recorder.history(),
         end_state,
         trace: world.trace.take(),
@@ -720,7 +804,7 @@ async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)
             // Steps that had to happen but did not: a violation each.
             if step.required.unwrap_or(false) {
                 ctl.violations.lock().push((
-                    "plan.required-step".into(),
+                    rules::PLAN_REQUIRED_STEP.into(),
                     format!(
                         "the {} step (when {:?}) never ran: its condition did not hold before the run ended",
                         step.kind,
@@ -759,7 +843,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             restart_after,
         } => {
             let torn = kind == "torn_write_crash";
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 if torn {
                     set_torn(&world, m, true);
                 }
@@ -776,7 +860,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             }
         }
         Fault::Pause { target, duration } => {
-            let ms = ctl.resolve(target).await;
+            let ms = ctl.targets(kind, target).await;
             for &m in &ms {
                 ctl.note(kind, format!("m{m}"));
                 world.pause(m);
@@ -788,7 +872,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             }
         }
         Fault::GracefulRestart { target, down_for } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 ctl.note(kind, format!("m{m}"));
                 world.stop(m);
                 let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
@@ -805,7 +889,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             }
         }
         Fault::Isolate { target, duration } => {
-            let ms = ctl.resolve(target).await;
+            let ms = ctl.targets(kind, target).await;
             let all = ctl.members();
             for m in ms {
                 let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
@@ -848,7 +932,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
         }
         Fault::OneWayOut { target, duration } | Fault::OneWayIn { target, duration } => {
             let all = ctl.members();
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let Some(node) = world.member_node(m) else {
                     continue;
                 };
@@ -879,7 +963,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             duration,
         } => {
             let all = ctl.members();
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
                 ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
                 let end = madsim::time::Instant::now() + duration;
@@ -913,7 +997,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             count,
             restart_after,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 disk_fault(&ctl, m, |f| f.fsync_failures = count);
                 ctl.note(kind, format!("m{m} count={count}"));
                 // The member dies on the failed fsync, as etcd does.
@@ -935,7 +1019,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             quota_kb,
             duration,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let used = world
                     .member_node(m)
                     .map(|n| world.disk.used_bytes(n))
@@ -955,7 +1039,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             max,
             duration,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let Some(node) = world.member_node(m) else {
                     continue;
                 };
@@ -982,7 +1066,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             rate,
             duration,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 disk_fault(&ctl, m, |f| f.bit_flip_rate = rate);
                 ctl.note(kind, format!("m{m} rate={rate}"));
                 // Reads happen at start: restart the member while flips are on.
@@ -1000,7 +1084,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             offset_ms,
             duration,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 ctl.note(
                     kind,
                     format!("m{m} drift={drift_ppm}ppm offset={offset_ms}ms"),
@@ -1028,11 +1112,15 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             times,
             offset,
         } => {
-            let ms = ctl.resolve(target).await;
+            let ms = ctl.targets(kind, target).await;
             for &m in &ms {
-                if let Some(fp) = world.failpoints(m) {
-                    let _ = fp.arm(&name, action, Some(times));
-                    ctl.note(kind, format!("m{m} {name} {action:?} x{times}"));
+                match world
+                    .failpoints(m)
+                    .map(|fp| fp.arm(&name, action, Some(times)))
+                {
+                    Some(Ok(())) => ctl.note(kind, format!("m{m} {name} {action:?} x{times}")),
+                    Some(Err(e)) => ctl.not_applied(kind, &format!("m{m} {name}: {e}")),
+                    None => ctl.not_applied(kind, &format!("m{m} has no process")),
                 }
             }
             // Some points are only reached when something asks for it.
@@ -1048,7 +1136,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
         }
         Fault::PartitionUntilSnapshot { target, timeout } => {
             let all = ctl.members();
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
                 ctl.note(kind, format!("m{m}"));
                 let applied = cluster::status(&world, m)
@@ -1081,17 +1169,12 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             }
         }
         Fault::MemberReplace { target } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 if ctl.members().len() < 2 {
                     continue;
                 }
                 ctl.note(kind, format!("m{m}"));
-                let removed = ctl
-                    .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
-                        id: m,
-                    }))
-                    .await;
-                if removed.is_err() {
+                if !ctl.remove_member(m).await {
                     ctl.healed(kind, format!("m{m} (remove failed)"));
                     continue;
                 }
@@ -1104,7 +1187,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
         }
         Fault::Compact { offset } => compact(&ctl, offset).await,
         Fault::Defrag { target } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 ctl.note(kind, format!("m{m}"));
                 let _ = ctl
                     .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
@@ -1117,7 +1200,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             version,
             expect_refusal,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let Some(previous) = world.version(m) else {
                     continue;
                 };
@@ -1205,7 +1288,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
             force,
             expect_refusal,
         } => {
-            for m in ctl.resolve(target).await {
+            for m in ctl.targets(kind, target).await {
                 let (Some(node), Some(previous)) = (world.member_node(m), world.version(m)) else {
                     continue;
                 };
@@ -1249,7 +1332,7 @@ async fn apply(ctl: Arc<Control>, fault: Fault) {
                     Err(e) => {
                         if !expect_refusal {
                             ctl.violations.lock().push((
-                                "version.expected-refusal".into(),
+                                rules::VERSION_EXPECTED_REFUSAL.into(),
                                 format!("offline migration of m{m} to {version} was refused unexpectedly: {e}"),
                             ));
                         }
@@ -1294,7 +1377,7 @@ async fn refused(ctl: &Control, m: u64, what: &str) -> bool {
                 return true;
             }
             ctl.violations.lock().push((
-                "version.expected-refusal".into(),
+                rules::VERSION_EXPECTED_REFUSAL.into(),
                 format!("{what}: expected a clean refusal, got: {msg}"),
             ));
             return false;
@@ -1302,7 +1385,7 @@ async fn refused(ctl: &Control, m: u64, what: &str) -> bool {
         madsim::time::sleep(Duration::from_millis(50)).await;
     }
     ctl.violations.lock().push((
-        "version.expected-refusal".into(),
+        rules::VERSION_EXPECTED_REFUSAL.into(),
         format!("{what}: the member should have refused to start, but it runs"),
     ));
     false
@@ -1331,7 +1414,6 @@ fn disk_fault(ctl: &Control, m: u64, f: impl FnOnce(&mut sim::disk::model::DiskF
         let mut faults = ctl.world.disk.faults(node);
         f(&mut faults);
         ctl.world.set_disk_faults(m, faults);
-        ctl.disk_faulted.lock().insert(m);
         ctl.disk_fault_active.lock().insert(m);
     }
 }
@@ -1400,7 +1482,7 @@ async fn check_downgraded_fields(
     }
     if let Some(kv) = read.kvs.iter().find(|kv| kv.ttl != 0) {
         ctl.violations.lock().push((
-            "version.downgraded-fields".into(),
+            rules::VERSION_DOWNGRADED_FIELDS.into(),
             format!(
                 "key {:?} still carries a per-key TTL of {} s although the cluster version is below 3.7",
                 String::from_utf8_lossy(&kv.key),
@@ -1542,4 +1624,39 @@ async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         });
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(member: u64, message: &str, disk_fault_delivered: bool) -> sim::FatalExit {
+        sim::FatalExit {
+            member,
+            message: message.into(),
+            disk_fault_delivered,
+        }
+    }
+
+    #[test]
+    fn only_exits_a_disk_fault_reached_or_the_plan_expected_are_excused() {
+        let exits = vec![
+            exit(1, "WAL write failed: EIO", true),
+            exit(1, "failpoint raftBeforeSave returned an error", false),
+            exit(2, "invalid downgrade", false),
+            exit(3, "invalid downgrade", false),
+        ];
+        let expected = vec![(2, "invalid downgrade".to_string())];
+        let left = unexpected_exits(exits, &expected);
+        assert_eq!(
+            left,
+            vec![
+                exit(1, "failpoint raftBeforeSave returned an error", false),
+                exit(3, "invalid downgrade", false),
+            ]
+        );
+        let property = exits_property(&left);
+        assert!(matches!(property.verdict, Verdict::Fail(_)));
+        assert_eq!(property.property, rules::MEMBER_NO_UNEXPECTED_EXIT);
+    }
 }

@@ -1,6 +1,9 @@
-//! Bug hunting: run the scenarios suited to a catalogued bug over
-//! successive seeds, with the bug switched on, until one fails.
+//! Bug hunting: run scenarios over successive seeds with one bug switched
+//! on until a run fails with a rule the bug table expects. Triggered hunts
+//! run the scenarios written for the bug; blind hunts run the general
+//! catalog only, as a user hunting an unknown bug would.
 
+use crate::bug_table;
 use crate::catalog;
 use crate::engine::{self, RunOptions, RunResult};
 use crate::schema::Scenario;
@@ -9,31 +12,27 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The scenarios that trigger each bug (catalog names).
-pub fn scenarios_for(bug: Bug) -> &'static [&'static str] {
-    match bug {
-        Bug::Etcd13766 => &["bug-write-load-crashes"],
-        Bug::Etcd14370 => &["bug-single-member-save-crash"],
-        Bug::Etcd14685 => &["bug-defrag-crash"],
-        Bug::Etcd15220 => &["bug-slow-watchers-progress"],
-        Bug::Etcd15271 => &["bug-watch-snapshot-restore"],
-        Bug::Etcd17247 => &["bug-buffer-writeback"],
-        Bug::Etcd17529 => &["bug-slow-watchers-compaction"],
-        Bug::Etcd17780 => &["bug-compaction-tombstone-crash"],
-        Bug::Etcd18055 => &["bug-snapshot-purge"],
-        Bug::Etcd18089 => &["bug-watch-at-compact-revision"],
-        Bug::Etcd19179 => &["bug-batched-compaction-crash"],
-        Bug::Etcd20221 => &["bug-watch-snapshot-restore"],
-        Bug::Etcd20418 => &["bug-paused-leader-reads"],
-        Bug::StaleLocalRead => &["default", "partitions"],
-        Bug::DowngradeNoSnapshot => &["bug-downgrade-with-ttl"],
-        Bug::DowngradeKeepsFields => &["bug-downgrade-with-ttl"],
+pub use reports::dashboard::HuntMode;
+
+/// The scenarios a hunt runs.
+pub fn scenarios_for(bug: Bug, mode: HuntMode) -> Result<Vec<Scenario>, catalog::ScenarioError> {
+    match mode {
+        HuntMode::Triggered => bug_table::entry(bug)
+            .triggers
+            .iter()
+            .map(|name| catalog::load(name))
+            .collect(),
+        HuntMode::Blind => Ok(catalog::general()),
     }
 }
+
+/// Failures with rules the bug does not explain that a hunt keeps, at most.
+const OTHER_FAILURES_KEPT: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct HuntOptions {
     pub bug: Bug,
+    pub mode: HuntMode,
     pub budget: Duration,
     pub jobs: usize,
     pub start_seed: u64,
@@ -41,8 +40,12 @@ pub struct HuntOptions {
 }
 
 pub struct HuntOutcome {
-    /// The failing run with the fewest seeds tried before it.
+    /// The run failing with an expected rule with the fewest seeds tried
+    /// before it.
     pub found: Option<RunResult>,
+    /// Runs that failed only with rules the bug table does not expect for
+    /// this bug (not counted as found; the first few, in seed order).
+    pub other_failures: Vec<RunResult>,
     /// Runs tried up to and including the failing one (or all, if none).
     pub seeds_tried: u64,
     pub wall: Duration,
@@ -74,14 +77,13 @@ pub fn parse_budget(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Runs seeds in order until a run fails or the budget is spent. Run `i`
-/// uses scenario `i mod n` and seed `start + i`; the answer is the
-/// failing run with the smallest `i`, so it does not depend on timing.
+/// Runs seeds in order until a run fails with a rule the bug table expects
+/// for the bug, or the budget is spent. Run `i` uses scenario `i mod n` and
+/// seed `start + i`; the answer is the failing run with the smallest `i`, so
+/// it does not depend on timing.
 pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
-    let scenarios: Vec<Scenario> = scenarios_for(opts.bug)
-        .iter()
-        .map(|name| catalog::load(name))
-        .collect::<Result<_, _>>()?;
+    let scenarios = scenarios_for(opts.bug, opts.mode)?;
+    let entry = bug_table::entry(opts.bug);
     let run_opts = RunOptions {
         bugs: BugSet::from_bugs([opts.bug]),
         ..opts.run.clone()
@@ -90,6 +92,7 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
     let next = AtomicU64::new(0);
     let found_at = AtomicU64::new(u64::MAX);
     let found: Mutex<Option<(u64, RunResult)>> = Mutex::new(None);
+    let others: Mutex<Vec<(u64, RunResult)>> = Mutex::new(Vec::new());
     let tried = AtomicU64::new(0);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
@@ -102,15 +105,25 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
                     if i > found_at.load(Ordering::SeqCst) {
                         break;
                     }
+                    let Some(seed) = opts.start_seed.checked_add(i) else {
+                        break;
+                    };
                     let scenario = &scenarios[(i % scenarios.len() as u64) as usize];
-                    let result = engine::run(scenario, opts.start_seed + i, &run_opts);
+                    let result = engine::run(scenario, seed, &run_opts);
                     tried.fetch_max(i + 1, Ordering::SeqCst);
-                    if result.verdict_word() == "fail" {
+                    let failed = result.failed_rules();
+                    if failed.iter().any(|r| entry.expects(r)) {
                         found_at.fetch_min(i, Ordering::SeqCst);
                         let mut slot = found.lock();
                         if slot.as_ref().is_none_or(|(j, _)| i < *j) {
                             *slot = Some((i, result));
                         }
+                    } else if !failed.is_empty() {
+                        // Keep the first few in seed order, whatever the timing.
+                        let mut kept = others.lock();
+                        kept.push((i, result));
+                        kept.sort_by_key(|(j, _)| *j);
+                        kept.truncate(OTHER_FAILURES_KEPT);
                     }
                 }
             });
@@ -121,8 +134,11 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
         Some((i, _)) => i + 1,
         None => tried.load(Ordering::SeqCst),
     };
+    let mut other_failures = others.into_inner();
+    other_failures.retain(|(i, _)| *i < seeds_tried);
     Ok(HuntOutcome {
         found: found.map(|(_, r)| r),
+        other_failures: other_failures.into_iter().map(|(_, r)| r).collect(),
         seeds_tried,
         wall: started.elapsed(),
     })
@@ -145,8 +161,11 @@ pub fn table_row(
     let mut rules: Vec<String> = Vec::new();
     for k in 0..starts {
         let outcome = hunt(&HuntOptions {
-            start_seed: opts.start_seed + k * TABLE_START_SPACING,
+            start_seed: opts
+                .start_seed
+                .saturating_add(k.saturating_mul(TABLE_START_SPACING)),
             bug: opts.bug,
+            mode: opts.mode,
             budget: opts.budget,
             jobs: opts.jobs,
             run: opts.run.clone(),
@@ -156,13 +175,15 @@ pub fn table_row(
         if let Some(r) = &outcome.found {
             found_seeds.push(outcome.seeds_tried as f64);
             found_walls.push(wall);
-            if let Some(rule) = r.failed_rules().first() {
-                rules.push(rule.to_string());
+            let entry = bug_table::entry(opts.bug);
+            if let Some(rule) = r.failed_rules().into_iter().find(|r| entry.expects(r)) {
+                rules.push(rule);
             }
         }
     }
     Ok(reports::dashboard::HuntRow {
         bug: opts.bug.name().to_string(),
+        mode: opts.mode,
         start_seeds: starts,
         found: found_seeds.len() as u64,
         median_seeds: median(&mut found_seeds),
@@ -202,16 +223,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_bug_names_catalog_scenarios() {
-        for info in node::bugs::CATALOG {
-            for name in scenarios_for(info.bug) {
-                assert!(
-                    catalog::load(name).is_ok(),
-                    "{}: scenario {name} is not in the catalog",
-                    info.name
+    fn blind_hunts_run_the_general_catalog_only() {
+        let blind = scenarios_for(Bug::Etcd20418, HuntMode::Blind).expect("catalog");
+        assert!(blind.len() > 20);
+        assert!(blind.iter().all(|s| s.purpose.is_general()));
+        for entry in bug_table::BUGS {
+            for t in entry.triggers {
+                let trigger = catalog::load(t).expect("trigger loads");
+                assert_eq!(
+                    blind.iter().any(|s| s.name == *t),
+                    trigger.purpose.is_general(),
+                    "{t}"
                 );
             }
         }
+        let triggered = scenarios_for(Bug::Etcd20418, HuntMode::Triggered).expect("catalog");
+        assert_eq!(triggered.len(), 1);
     }
 
     #[test]

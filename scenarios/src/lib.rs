@@ -3,6 +3,7 @@
 //! `faultline` binary is this crate's command-line face.
 
 pub mod artefacts;
+pub mod bug_table;
 pub mod campaign;
 pub mod catalog;
 pub mod cluster;
@@ -10,6 +11,7 @@ pub mod conditions;
 pub mod engine;
 pub mod faults;
 pub mod hunt;
+pub mod operator;
 pub mod recorder;
 pub mod schema;
 pub mod shrink;

@@ -12,6 +12,10 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// What the scenario is for: part of the general catalog (the default),
+    /// written to trigger one catalogued bug, or a benchmark's run.
+    #[serde(default, skip_serializing_if = "Purpose::is_general")]
+    pub purpose: Purpose,
     #[serde(default)]
     pub cluster: ClusterSpec,
     /// Traffic profiles running at the same time (default: one etcd profile).
@@ -27,6 +31,25 @@ pub struct Scenario {
     pub swarm: Option<SwarmSpec>,
     #[serde(default)]
     pub quiesce: QuiesceSpec,
+}
+
+/// What a scenario is for. Blind hunting and the no-bug campaign use only
+/// the general catalog: a scenario written knowing a bug says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    #[default]
+    General,
+    /// Written to trigger a catalogued bug (the bug table names it).
+    BugTrigger,
+    /// The run a benchmark measures.
+    Benchmark,
+}
+
+impl Purpose {
+    pub fn is_general(&self) -> bool {
+        *self == Purpose::General
+    }
 }
 
 fn default_traffic() -> Vec<TrafficSpec> {

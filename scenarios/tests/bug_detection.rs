@@ -1,128 +1,98 @@
-//! Every catalogued bug has a known detecting seed (found with
-//! `faultline hunt`): with the bug on, the run fails with the expected
-//! rule; with no bug, the same seed passes.
+//! Every bug the table says is reproduced has a detecting seed (found with
+//! `faultline hunt`): with the bug on, the run fails, and every rule that
+//! fires is one the table expects for it; with no bug, the same seed
+//! passes. A synthetic bug must be caught by a general rule, not only by a
+//! check written for it.
 
+use checker::rules::{self, DecidedBy};
 use node::bugs::{Bug, BugSet};
+use scenarios::bug_table::{self, Reproduction};
 use scenarios::catalog;
-use scenarios::engine::{RunOptions, run};
+use scenarios::engine::{RunOptions, RunResult, run};
 
-/// (bug, scenario, seed, a rule that must fire)
-const KNOWN: &[(&str, &str, u64, &str)] = &[
-    ("etcd-13766", "bug-write-load-crashes", 97, "end.hashkv"),
-    (
-        "etcd-14370",
-        "bug-single-member-save-crash",
-        1,
-        "linearizability",
-    ),
-    ("etcd-14685", "bug-defrag-crash", 0, "linearizability"),
-    (
-        "etcd-15220",
-        "bug-slow-watchers-progress",
-        0,
-        "watch.bookmarkable",
-    ),
-    (
-        "etcd-15271",
-        "bug-watch-snapshot-restore",
-        0,
-        "watch.unique",
-    ),
-    ("etcd-17247", "bug-buffer-writeback", 19, "watch.unique"),
-    (
-        "etcd-17529",
-        "bug-slow-watchers-compaction",
-        0,
-        "watch.cancel-on-compaction",
-    ),
-    (
-        "etcd-17780",
-        "bug-compaction-tombstone-crash",
-        15,
-        "member.no-unexpected-exit",
-    ),
-    (
-        "etcd-18055",
-        "bug-snapshot-purge",
-        5,
-        "member.no-unexpected-exit",
-    ),
-    (
-        "etcd-18089",
-        "bug-watch-at-compact-revision",
-        0,
-        "watch.resumable",
-    ),
-    (
-        "etcd-19179",
-        "bug-batched-compaction-crash",
-        160,
-        "end.hashkv",
-    ),
-    (
-        "etcd-20221",
-        "bug-watch-snapshot-restore",
-        61,
-        "watch.resumable",
-    ),
-    (
-        "etcd-20418",
-        "bug-paused-leader-reads",
-        12,
-        "linearizability",
-    ),
-    ("stale-local-read", "partitions", 1, "linearizability"),
-    (
-        "downgrade-no-snapshot",
-        "bug-downgrade-with-ttl",
-        0,
-        "plan.required-step",
-    ),
-    (
-        "downgrade-keeps-fields",
-        "bug-downgrade-with-ttl",
-        0,
-        "version.downgraded-fields",
-    ),
-];
+fn run_with(scenario: &str, seed: u64, bugs: &[Bug]) -> RunResult {
+    let scenario = catalog::load(scenario).expect("catalog scenario");
+    run(
+        &scenario,
+        seed,
+        &RunOptions {
+            bugs: BugSet::from_bugs(bugs.iter().copied()),
+            ..Default::default()
+        },
+    )
+}
+
+/// Rules not written for any one bug: the checker's, and a member's exit.
+fn general(rule: &str) -> bool {
+    rule == rules::MEMBER_NO_UNEXPECTED_EXIT
+        || rules::rules()
+            .iter()
+            .any(|r| r.name == rule && r.decided_by == DecidedBy::Checker)
+}
 
 #[test]
-fn every_known_seed_catches_its_bug_and_passes_without_it() {
-    for (bug, scenario, seed, rule) in KNOWN {
-        let scenario = catalog::load(scenario).expect("catalog scenario");
-        let bug: Bug = bug.parse().expect("catalogued bug");
-        let with = run(
-            &scenario,
-            *seed,
-            &RunOptions {
-                bugs: BugSet::from_bugs([bug]),
-                ..Default::default()
-            },
-        );
+fn every_detecting_seed_fires_only_expected_rules_and_passes_without_the_bug() {
+    for entry in bug_table::BUGS {
+        let Some((scenario, seed)) = entry.detecting() else {
+            continue;
+        };
+        let with = run_with(scenario, seed, &[entry.bug]);
+        let fired = with.failed_rules();
         assert!(
-            with.failed_rules().iter().any(|r| r == rule),
-            "{bug} on {} seed {seed}: expected {rule} to fire, got {:?}",
-            scenario.name,
-            with.failed_rules()
+            !fired.is_empty(),
+            "{} on {scenario} seed {seed}: the run passes",
+            entry.name()
         );
-        let without = run(&scenario, *seed, &RunOptions::default());
+        for rule in &fired {
+            assert!(
+                entry.expects(rule),
+                "{} on {scenario} seed {seed}: {rule} fired, which the bug table does not expect (expected {:?})",
+                entry.name(),
+                entry.expected_rules
+            );
+        }
+        if entry.is_synthetic() && entry.general_rule_gap().is_none() {
+            assert!(
+                fired.iter().any(|r| general(r)),
+                "{} (synthetic) on {scenario} seed {seed} is caught only by {fired:?}, no general rule",
+                entry.name()
+            );
+        }
+        let without = run_with(scenario, seed, &[]);
         assert_eq!(
-            without.verdict_word(),
-            "pass",
-            "{} seed {seed} without bugs: {:?}",
-            scenario.name,
-            without.failed_rules()
+            without.failed_rules(),
+            Vec::<String>::new(),
+            "{scenario} seed {seed} without bugs"
         );
     }
 }
 
 #[test]
-fn every_catalogued_bug_has_a_known_seed() {
-    for info in node::bugs::CATALOG {
-        assert!(
-            KNOWN.iter().any(|(b, ..)| *b == info.name),
-            "{} has no detecting seed",
-            info.name
-        );
+fn every_bug_is_reproduced_or_says_why_not() {
+    for entry in bug_table::BUGS {
+        if let Reproduction::NotReproduced { why } = entry.reproduction {
+            assert!(
+                why.len() > 40,
+                "{}: say why it is not reproduced",
+                entry.name()
+            );
+        }
     }
+}
+
+/// etcd-17780 is not reproduced alone (see its table entry); with
+/// etcd-18089's tombstone deletion also switched back on, it is.
+#[test]
+fn etcd_17780_fails_together_with_etcd_18089() {
+    let both = run_with(
+        "bug-compaction-tombstone-crash",
+        15,
+        &[Bug::Etcd17780, Bug::Etcd18089],
+    );
+    let entry = bug_table::entry(Bug::Etcd17780);
+    let fired = both.failed_rules();
+    assert!(!fired.is_empty());
+    assert!(fired.iter().all(|r| entry.expects(r)), "{fired:?}");
+    let alone = run_with("bug-compaction-tombstone-crash", 15, &[Bug::Etcd18089]);
+    assert_eq!(alone.failed_rules(), Vec::<String>::new());
 }

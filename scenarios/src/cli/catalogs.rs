@@ -1,15 +1,25 @@
 //! `list` and `check`: what exists, and checking a history file.
 
 use anyhow::{Result, bail};
-use scenarios::catalog;
+use checker::rules::DecidedBy;
+use scenarios::schema::Purpose;
+use scenarios::{bug_table, catalog};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(super) fn list(what: &str) -> Result<u8> {
+pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
+    if markdown && what != "bugs" {
+        bail!("list: --markdown goes with `list bugs`");
+    }
     match what {
         "scenarios" => {
             for s in catalog::builtin() {
-                println!("{:<28} {}", s.name, s.description);
+                let purpose = match s.purpose {
+                    Purpose::General => "",
+                    Purpose::BugTrigger => " [bug trigger]",
+                    Purpose::Benchmark => " [benchmark]",
+                };
+                println!("{:<28} {}{purpose}", s.name, s.description);
             }
         }
         "faults" => {
@@ -22,18 +32,15 @@ pub(super) fn list(what: &str) -> Result<u8> {
                 println!("{name:<36} {what}");
             }
         }
-        "bugs" => {
-            for b in node::bugs::CATALOG {
-                println!("{:<24} {}", b.name, b.mechanism);
-                println!(
-                    "{:<24}   trigger: {}; caught by: {}",
-                    "", b.trigger, b.caught_by
-                );
-            }
-        }
+        "bugs" if markdown => print!("{}", bug_table::markdown()),
+        "bugs" => print!("{}", bug_table::text()),
         "rules" => {
-            for r in checker::rules::RULES {
-                println!("{:<32} {}", r.name, r.description);
+            for r in checker::rules::rules() {
+                let by = match r.decided_by {
+                    DecidedBy::Checker => "checker",
+                    DecidedBy::Engine => "engine",
+                };
+                println!("{:<32} [{by}] {}", r.name, r.description);
             }
         }
         other => bail!(

@@ -7,17 +7,24 @@ use anyhow::Result;
 use node::bugs::Bug;
 use scenarios::catalog;
 use scenarios::engine::RunOptions;
+use scenarios::hunt::HuntMode;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(super) struct HuntArgs {
-    /// The bug to hunt (with --table: repeatable, default every catalogued bug).
+    /// The bug to hunt (with --table: repeatable, default every bug the bug
+    /// table says is reproduced).
     #[arg(long = "bug", value_name = "NAME")]
     bugs: Vec<String>,
     /// Write the hunt table (bug, median seeds and wall time to detection,
     /// worst wall time, rule) to FILE instead of hunting once.
     #[arg(long, value_name = "FILE")]
     table: Option<PathBuf>,
+    /// Hunt with the general catalog only (no scenario written for the
+    /// bug), as a user hunting an unknown bug would. With --table: the
+    /// table gets blind rows next to the triggered ones.
+    #[arg(long)]
+    blind: bool,
     /// With --table: hunts per bug, from start seeds S, S+1000, ...
     #[arg(long, default_value_t = 5)]
     starts: u64,
@@ -43,8 +50,9 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         .collect::<Result<Vec<Bug>>>()?;
     let budget = scenarios::hunt::parse_budget(&args.budget)
         .map_err(|e| anyhow::anyhow!("--budget: {e}"))?;
-    let options = |bug: Bug| scenarios::hunt::HuntOptions {
+    let options = |bug: Bug, mode: HuntMode| scenarios::hunt::HuntOptions {
         bug,
+        mode,
         budget,
         jobs: parallelism(args.jobs),
         start_seed: args.start_seed,
@@ -58,23 +66,63 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
             anyhow::bail!("--starts: must be at least 1");
         }
         writable_folder("--table", path)?;
+        // By default every bug the table says is reproduced: a bug whose
+        // faithful mechanism never failed here would only burn its budget.
         let bugs = if bugs.is_empty() {
-            node::bugs::CATALOG.iter().map(|info| info.bug).collect()
+            scenarios::bug_table::BUGS
+                .iter()
+                .filter(|e| e.detecting().is_some())
+                .map(|e| e.bug)
+                .collect()
         } else {
             bugs
         };
-        return table(path, &bugs, args.starts, &options);
+        let modes: &[HuntMode] = if args.blind {
+            &[HuntMode::Triggered, HuntMode::Blind]
+        } else {
+            &[HuntMode::Triggered]
+        };
+        return table(path, &bugs, modes, args.starts, &options);
     }
     let [bug] = bugs[..] else {
         anyhow::bail!("--bug: give exactly one bug to hunt (several only with --table)");
     };
-    let opts = options(bug);
+    let mode = if args.blind {
+        HuntMode::Blind
+    } else {
+        HuntMode::Triggered
+    };
+    let opts = options(bug, mode);
     let outcome = scenarios::hunt::hunt(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let wall = outcome.wall.as_secs_f64();
+    for other in &outcome.other_failures {
+        println!(
+            "another failure (not counted: {bug} does not explain {}): scenario={} seed={}",
+            other.failed_rules().join(","),
+            other.scenario,
+            other.seed
+        );
+        println!(
+            "  replay: faultline replay --scenario {} --seed {} --bug {bug}",
+            other.scenario, other.seed
+        );
+        if let Some(dir) = &args.out {
+            let scenario = catalog::load(&other.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let folder = dir
+                .join("other-failures")
+                .join(reports::artefacts::run_dir_name(
+                    &other.scenario,
+                    other.seed,
+                    &[bug.name().to_string()],
+                ));
+            write_run_folder(&folder, &scenario, other, "--out")?;
+        }
+    }
     match &outcome.found {
         Some(r) => {
             println!(
-                "found {bug} after {} seeds in {wall:.1}s: scenario={} seed={} rules={}",
+                "found {bug} ({} hunt) after {} seeds in {wall:.1}s: scenario={} seed={} rules={}",
+                mode.word(),
                 outcome.seeds_tried,
                 r.scenario,
                 r.seed,
@@ -94,41 +142,48 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         }
         None => {
             println!(
-                "not found: {bug} survived {} seeds in {wall:.1}s (budget {})",
-                outcome.seeds_tried, args.budget
+                "not found: {bug} survived {} seeds of the {} hunt in {wall:.1}s (budget {})",
+                outcome.seeds_tried,
+                mode.word(),
+                args.budget
             );
             Ok(1)
         }
     }
 }
 
-/// Hunts each bug from `starts` start seeds and writes the table, printing
-/// each row as it is done.
+/// Hunts each bug in each mode from `starts` start seeds and writes the
+/// table, printing each row as it is done.
 fn table(
     path: &std::path::Path,
     bugs: &[Bug],
+    modes: &[HuntMode],
     starts: u64,
-    options: &dyn Fn(Bug) -> scenarios::hunt::HuntOptions,
+    options: &dyn Fn(Bug, HuntMode) -> scenarios::hunt::HuntOptions,
 ) -> Result<u8> {
     let mut rows = Vec::new();
     for bug in bugs {
-        let row = scenarios::hunt::table_row(&options(*bug), starts)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
-        println!(
-            "{}: found {}/{} median seeds {} median {}s worst {}s rule {}",
-            row.bug,
-            row.found,
-            row.start_seeds,
-            show(row.median_seeds),
-            show(row.median_wall_s),
-            show(row.worst_wall_s),
-            if row.rule.is_empty() { "-" } else { &row.rule }
-        );
-        rows.push(row);
+        for mode in modes {
+            let row = scenarios::hunt::table_row(&options(*bug, *mode), starts)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+            println!(
+                "{} {}: found {}/{} median seeds {} median {}s worst {}s rule {}",
+                row.bug,
+                row.mode.word(),
+                row.found,
+                row.start_seeds,
+                show(row.median_seeds),
+                show(row.median_wall_s),
+                show(row.worst_wall_s),
+                if row.rule.is_empty() { "-" } else { &row.rule }
+            );
+            rows.push(row);
+            // Written after every row, so a long table run keeps what it measured.
+            reports::dashboard::write_hunt_table(path, &rows)
+                .map_err(|e| anyhow::anyhow!("--table {e}"))?;
+        }
     }
-    reports::dashboard::write_hunt_table(path, &rows)
-        .map_err(|e| anyhow::anyhow!("--table {e}"))?;
     println!("hunt table: {}", path.display());
     Ok(if rows.iter().all(|r| r.found == r.start_seeds) {
         0

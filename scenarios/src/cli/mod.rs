@@ -37,6 +37,9 @@ enum Command {
     List {
         /// scenarios | faults | failpoints | bugs | rules
         what: String,
+        /// With `bugs`: the bug table as the README shows it (Markdown).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Check a history file (faultline JSON lines, a Jepsen log or EDN).
     Check(catalogs::CheckArgs),
@@ -69,7 +72,7 @@ pub fn main() -> Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
-        Command::List { what } => catalogs::list(&what),
+        Command::List { what, markdown } => catalogs::list(&what, markdown),
         Command::Check(args) => catalogs::check(args),
         Command::Bench(args) => run::bench(args),
         Command::Hunt(args) => hunt::hunt(args),

@@ -60,7 +60,18 @@ pub(super) struct ReplayArgs {
     /// (for `faultline inspect` and `faultline migrate`).
     #[arg(long)]
     dump_data: Option<PathBuf>,
+    /// Accept a trace hash that differs from the repro's (the code changed
+    /// since it was written); without it such a replay exits with 4.
+    #[arg(long, conflicts_with = "refresh")]
+    allow_drift: bool,
+    /// Rewrite the repro's trace hash to this run's, provided the run
+    /// passes (regenerates a corpus repro after a deliberate code change).
+    #[arg(long)]
+    refresh: bool,
 }
+
+/// `replay`'s exit code when the run is not the one the repro recorded.
+pub(super) const EXIT_DRIFT: u8 = 4;
 
 #[derive(clap::Args)]
 pub(super) struct BenchArgs {
@@ -249,17 +260,66 @@ pub(super) fn replay(args: ReplayArgs) -> Result<u8> {
     }
     println!("{}", result.summary_line());
     print_failures(&result);
-    if let Some(expected) = &target.expected_hash {
-        if *expected == result.trace_hash {
-            eprintln!("trace hash {expected} matches the repro: the run replayed exactly");
-        } else {
-            eprintln!(
-                "trace hash {} differs from the repro's {expected}: the code changed since the repro was written",
-                result.trace_hash
-            );
+    let verdict = verdict_exit(result.verdict_word());
+    let Some(expected) = &target.expected_hash else {
+        if args.refresh {
+            anyhow::bail!("--refresh: give a repro file to rewrite");
         }
+        return Ok(verdict);
+    };
+    if *expected == result.trace_hash {
+        eprintln!("trace hash {expected} matches the repro: the run replayed exactly");
+        return Ok(verdict);
     }
-    Ok(verdict_exit(result.verdict_word()))
+    if args.refresh {
+        return refresh_repro(&args, expected, &result.trace_hash, verdict);
+    }
+    let repro = args.target.repro.as_deref().unwrap_or(Path::new("REPRO"));
+    eprintln!(
+        "trace hash {} differs from the repro's {expected}: this is not the run the repro recorded (the code changed since it was written)",
+        result.trace_hash
+    );
+    if args.allow_drift {
+        return Ok(verdict);
+    }
+    eprintln!(
+        "regenerate it once the change is deliberate: `faultline replay --refresh {}` (reruns it, requires a pass, rewrites the hash); or accept it with --allow-drift",
+        repro.display()
+    );
+    Ok(EXIT_DRIFT)
+}
+
+/// `replay --refresh`: a passing run's hash replaces the repro's.
+fn refresh_repro(args: &ReplayArgs, old: &str, new: &str, verdict: u8) -> Result<u8> {
+    let Some(path) = &args.target.repro else {
+        anyhow::bail!("--refresh: give a repro file to rewrite");
+    };
+    if verdict != 0 {
+        eprintln!(
+            "{}: not refreshed: the run no longer passes on this code (trace {new}); a corpus repro must pass",
+            path.display()
+        );
+        return Ok(verdict);
+    }
+    let file = if path.is_dir() {
+        path.join(reports::artefacts::REPRO_FILE)
+    } else {
+        path.clone()
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let line = format!("trace_hash = \"{old}\"");
+    if text.matches(&line).count() != 1 {
+        anyhow::bail!("{}: expected one line `{line}` to rewrite", file.display());
+    }
+    let rewritten = text.replacen(&line, &format!("trace_hash = \"{new}\""), 1);
+    std::fs::write(&file, rewritten)
+        .with_context(|| format!("{}: cannot write", file.display()))?;
+    eprintln!(
+        "{}: trace hash {old} -> {new} (the run passes)",
+        file.display()
+    );
+    Ok(0)
 }
 
 pub(super) fn bench(args: BenchArgs) -> Result<u8> {

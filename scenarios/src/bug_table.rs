@@ -1,0 +1,564 @@
+//! The bug table: every bug that can be switched on (`--bug NAME`), what it
+//! is, where it comes from, how to trigger it and which rules must catch
+//! it. The one source for `faultline list bugs`, hunting, the detection
+//! tests, the README's table (`faultline list bugs --markdown`) and the
+//! dashboard's hunt table.
+
+use checker::rules;
+use node::bugs::Bug;
+use std::fmt::Write as _;
+
+/// Where a bug comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// An etcd issue (or, for 14685, the pull request etcd's robustness
+    /// track record lists); the switch reverts what its fix changed.
+    Etcd {
+        issue: u32,
+        /// The fix the switch reverts (PR and commit).
+        fix: &'static str,
+        /// The first etcd version with the bug, as etcd's robustness track
+        /// record gives it.
+        introduced_in: &'static str,
+    },
+    /// Not an etcd issue: a plausible mistake this project models.
+    Synthetic {
+        /// What it models.
+        models: &'static str,
+        /// Why no general rule catches it yet, when none does (a synthetic
+        /// bug should be caught by linearizability, a watch, end-state or
+        /// liveness rule, not only by a check written for it).
+        general_rule_gap: Option<&'static str>,
+    },
+}
+
+/// Whether the faithful mechanism produces a failure in this store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reproduction {
+    /// It does: `detecting` names a seed that fails with an expected rule.
+    Reproduced {
+        /// A catalog scenario and seed that fail with the bug switched on
+        /// and pass without it.
+        detecting: (&'static str, u64),
+    },
+    /// The faithful mechanism is switchable but no run of this store has
+    /// been seen to fail with it; why.
+    NotReproduced { why: &'static str },
+}
+
+/// One switchable bug.
+#[derive(Debug, Clone, Copy)]
+pub struct BugEntry {
+    pub bug: Bug,
+    pub origin: Origin,
+    /// What goes wrong when switched on, in one line.
+    pub mechanism: &'static str,
+    /// Catalog scenarios written to trigger it (what `hunt` runs without
+    /// `--blind`).
+    pub triggers: &'static [&'static str],
+    /// The rules that may fire when it is caught; any other rule firing on
+    /// its detecting seed fails the detection test.
+    pub expected_rules: &'static [&'static str],
+    pub reproduction: Reproduction,
+}
+
+impl BugEntry {
+    pub fn name(&self) -> &'static str {
+        self.bug.name()
+    }
+
+    pub fn is_synthetic(&self) -> bool {
+        matches!(self.origin, Origin::Synthetic { .. })
+    }
+
+    /// "etcd #15220" (etcd's robustness track record numbers; 14685 is a
+    /// pull request there), or "synthetic".
+    pub fn origin_label(&self) -> String {
+        match self.origin {
+            Origin::Etcd { issue, .. } => format!("etcd #{issue}"),
+            Origin::Synthetic { .. } => "synthetic".to_string(),
+        }
+    }
+
+    pub fn detecting(&self) -> Option<(&'static str, u64)> {
+        match self.reproduction {
+            Reproduction::Reproduced { detecting } => Some(detecting),
+            Reproduction::NotReproduced { .. } => None,
+        }
+    }
+
+    pub fn expects(&self, rule: &str) -> bool {
+        self.expected_rules.contains(&rule)
+    }
+
+    /// For a synthetic bug no general rule catches yet: why.
+    pub fn general_rule_gap(&self) -> Option<&'static str> {
+        match self.origin {
+            Origin::Synthetic {
+                general_rule_gap, ..
+            } => general_rule_gap,
+            Origin::Etcd { .. } => None,
+        }
+    }
+}
+
+/// An etcd issue from the robustness track record that has no switch, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct NotCatalogued {
+    pub issue: u32,
+    pub title: &'static str,
+    pub why: &'static str,
+}
+
+pub const BUGS: &[BugEntry] = &[
+    BugEntry {
+        bug: Bug::Etcd13766,
+        origin: Origin::Etcd {
+            issue: 13766,
+            fix: "PR 13854 (merge c83b1ad9b; 3.5: PR 13908), fixed in v3.5.3",
+            introduced_in: "v3.5.0",
+        },
+        mechanism: "the consistent index is set before the entry's data is applied, so a backend commit in between persists an index whose entry is missing",
+        triggers: &["bug-write-load-crashes"],
+        expected_rules: &[rules::END_HASHKV, rules::LINEARIZABILITY],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-write-load-crashes", 136),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd14370,
+        origin: Origin::Etcd {
+            issue: 14370,
+            fix: "PR 14424 / 14423 (etcd server side, v3.5.5 / v3.4.21); main: raft PR 14413 (31d9664cb)",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "a single-member cluster applies and answers a write before its WAL entry is fsynced",
+        triggers: &["bug-single-member-save-crash"],
+        expected_rules: &[rules::LINEARIZABILITY, rules::END_DURABILITY],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-single-member-save-crash", 1),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd14685,
+        origin: Origin::Etcd {
+            issue: 14685,
+            fix: "PR 14730 (merge 0e4bf4ac4; 3.5: PR 14733), fixed in v3.5.6 (14685 is the pull request that reported it)",
+            introduced_in: "v3.5.0",
+        },
+        mechanism: "defragmentation commits data without the matching consistent index; restart re-applies entries",
+        triggers: &["bug-defrag-crash"],
+        expected_rules: &[
+            rules::LINEARIZABILITY,
+            rules::END_HASHKV,
+            rules::END_DURABILITY,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-defrag-crash", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd15220,
+        origin: Origin::Etcd {
+            issue: 15220,
+            fix: "PR 15237 (merge f6bb87429), fixed in v3.5.8 / v3.4.25",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "a requested progress notification is sent out of band and can overtake pending events of an unsynced watcher",
+        triggers: &["bug-slow-watchers-progress"],
+        expected_rules: &[rules::WATCH_BOOKMARKABLE, rules::WATCH_RELIABLE],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-slow-watchers-progress", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd15271,
+        origin: Origin::Etcd {
+            issue: 15271,
+            fix: "PR 15492 (merge 6d01ab641), fixed in v3.5.8 / v3.4.25",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "on snapshot restore synced watchers move to unsynced with a stale minimum revision and old events are sent again",
+        triggers: &["bug-watch-snapshot-restore"],
+        expected_rules: &[
+            rules::WATCH_ORDERED,
+            rules::WATCH_UNIQUE,
+            rules::WATCH_ATOMIC,
+            rules::WATCH_BOOKMARKABLE,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-watch-snapshot-restore", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd17247,
+        origin: Origin::Etcd {
+            issue: 17247,
+            fix: "revert PR 17285 (8bd34cf23) of PR 17228 (ed994248e); never released",
+            introduced_in: "main branch only (PR 17228)",
+        },
+        mechanism: "the write-back buffer duplicates an entry when merging into an empty read buffer, so a watch sees an event twice",
+        triggers: &["bug-buffer-writeback"],
+        expected_rules: &[rules::WATCH_UNIQUE],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-buffer-writeback", 2),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd17529,
+        origin: Origin::Etcd {
+            issue: 17529,
+            fix: "PR 17555 (merge fca3e8a9b), fixed in v3.5.13 / v3.4.31",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "a compaction-cancel response that could not be sent is dropped while the watcher's minimum revision still advances",
+        triggers: &["bug-slow-watchers-compaction"],
+        expected_rules: &[
+            rules::WATCH_RELIABLE,
+            rules::WATCH_RESUMABLE,
+            rules::WATCH_CANCEL_ON_COMPACTION,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-slow-watchers-compaction", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd17780,
+        origin: Origin::Etcd {
+            issue: 17780,
+            fix: "PR 17815 (merge dd4e35a58, commit 9ea234913) and PR 17862 (94c83a962): restore raises the current revision to the scheduled compact revision",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "restore takes the current revision from the newest key left, without raising it to the scheduled compact revision: when compaction removed the newest revision (a tombstone) and the member crashed before the finished compact revision was persisted, the revision goes back",
+        triggers: &["bug-compaction-tombstone-crash"],
+        expected_rules: &[rules::LINEARIZABILITY, rules::MEMBER_NO_UNEXPECTED_EXIT],
+        reproduction: Reproduction::NotReproduced {
+            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 15, member.no-unexpected-exit)",
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd18055,
+        origin: Origin::Etcd {
+            issue: 18055,
+            fix: "none: the etcd issue is still open; the switch removes this store's own guard (snapshot cleanup spares the snapshot being applied)",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "two snapshots received in quick succession: cleanup of older snapshot files deletes the one still being applied, and the member panics opening it",
+        triggers: &["bug-snapshot-purge"],
+        expected_rules: &[rules::MEMBER_NO_UNEXPECTED_EXIT],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-snapshot-purge", 5),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd18089,
+        origin: Origin::Etcd {
+            issue: 18089,
+            fix: "PR 18274 (merge 1d0a6b397, commit bbdc94181), fixed in v3.5.16 / v3.4.34",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "compacting exactly at a delete's revision removes that tombstone, so a watch from the compact revision loses the delete event",
+        triggers: &["bug-watch-at-compact-revision"],
+        expected_rules: &[rules::WATCH_RESUMABLE, rules::WATCH_RELIABLE],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-watch-at-compact-revision", 1),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd19179,
+        origin: Origin::Etcd {
+            issue: 19179,
+            fix: "PR 19188 (merge 83cf7bb4f, commit d8b419257), fixed in v3.5.18 / v3.4.36",
+            introduced_in: "v3.4 or earlier (visible once 18089 is fixed)",
+        },
+        mechanism: "index restore skips keys whose only surviving revision is a tombstone; resumed batched compaction drops it",
+        triggers: &["bug-batched-compaction-crash"],
+        expected_rules: &[
+            rules::END_HASHKV,
+            rules::WATCH_RELIABLE,
+            rules::WATCH_RESUMABLE,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-batched-compaction-crash", 216),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd20221,
+        origin: Origin::Etcd {
+            issue: 20221,
+            fix: "PR 20229 (merge 1a2efc3c4, commit 973847aa2): no progress notification below a watch's start revision; fixed in v3.6.2 / v3.5.22 / v3.4.38",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "a lagging member sends a progress notification below a future watch's start revision; a resumed watch then gets old events",
+        triggers: &["bug-watch-snapshot-restore"],
+        expected_rules: &[
+            rules::WATCH_BOOKMARKABLE,
+            rules::WATCH_RESUMABLE,
+            rules::WATCH_RELIABLE,
+            rules::WATCH_ORDERED,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-watch-snapshot-restore", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd20418,
+        origin: Origin::Etcd {
+            issue: 20418,
+            fix: "PR 21399 (merge 5944c74e3, commit e2f4f485e): a fresh request id per ReadIndex retry, any id of the round accepted; PR 21375 (merge 5e19d9a04, commit 9f83a29b3): a leader change wins over a ReadState that arrives with it; fixed in v3.6.9 / v3.5.28 / v3.4.42",
+            introduced_in: "v3.5.0 and v3.4.20 (the 500 ms ReadIndex retry, PR 12780)",
+        },
+        mechanism: "every ReadIndex retry of a read round re-sends the round's first request id (raft's read-only queue keys pending reads by that id, so a stale leader can confirm a re-added duplicate with old heartbeat acks), and a ReadState that arrives together with a leader change is accepted",
+        triggers: &["bug-paused-leader-reads"],
+        expected_rules: &[rules::LINEARIZABILITY],
+        reproduction: Reproduction::NotReproduced {
+            why: "no stale read in 1,000 seeds of its trigger (bug-paused-leader-reads 30..1030) nor in blind hunts: the stale read needs a leader that resumes from a pause still leading and then takes, in this order, a newer read, the re-sent duplicate id and heartbeat acks from before the pause; the simulated pause has not produced that order",
+        },
+    },
+    BugEntry {
+        bug: Bug::StaleLocalRead,
+        origin: Origin::Synthetic {
+            models: "etcd 2's quorum=false reads, which Jepsen found stale: not an etcd v3 issue",
+            general_rule_gap: None,
+        },
+        mechanism: "linearizable reads are served from local state without ReadIndex",
+        triggers: &["default", "partitions"],
+        expected_rules: &[rules::LINEARIZABILITY],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("partitions", 1),
+        },
+    },
+    BugEntry {
+        bug: Bug::DowngradeNoSnapshot,
+        origin: Origin::Synthetic {
+            models: "forgetting etcd's forced snapshot when the cluster version is lowered (etcd does force one: PR 13686, commit a0f26ff4e)",
+            general_rule_gap: None,
+        },
+        mechanism: "lowering the cluster version does not force a snapshot, so a downgraded member replays entries it cannot decode",
+        triggers: &["bug-downgrade-with-ttl"],
+        expected_rules: &[
+            rules::MEMBER_NO_UNEXPECTED_EXIT,
+            rules::END_LIVENESS,
+            rules::PLAN_REQUIRED_STEP,
+            rules::VERSION_DOWNGRADED_FIELDS,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("downgrade-cancel", 5),
+        },
+    },
+    BugEntry {
+        bug: Bug::DowngradeKeepsFields,
+        origin: Origin::Synthetic {
+            models: "a storage downgrade that forgets a newer version's field; 3.7's per-key TTL is this project's invention, not etcd's",
+            general_rule_gap: Some(
+                "only version.downgraded-fields (the end-of-run check for leftover fields) catches it: the leftover TTL changes nothing a 3.6 member serves, and the checker treats key expiry as something that may happen, so an expiry after an upgrade back is not a violation",
+            ),
+        },
+        mechanism: "storage downgrade leaves the newer version's fields in place",
+        triggers: &["bug-downgrade-with-ttl"],
+        expected_rules: &[rules::VERSION_DOWNGRADED_FIELDS],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-downgrade-with-ttl", 0),
+        },
+    },
+];
+
+/// etcd's robustness track record entries with no switch here.
+pub const NOT_CATALOGUED: &[NotCatalogued] = &[
+    NotCatalogued {
+        issue: 14571,
+        title: "enabling auth can lead to inconsistency",
+        why: "out of scope: the store has no auth",
+    },
+    NotCatalogued {
+        issue: 20271,
+        title: "panic from a db page expected to be 5 (bbolt)",
+        why: "out of scope: the backend is not bbolt",
+    },
+    NotCatalogued {
+        issue: 18667,
+        title: "inconsistency when reading a compacted revision in a Txn",
+        why: "not yet built: the store has the code path (Txn ranges at a revision, compaction), the switch is still to come",
+    },
+    NotCatalogued {
+        issue: 20221,
+        title: "watch on a future revision returns old events (the second half of 20221)",
+        why: "not yet built: only the progress-notification half is switchable (etcd-20221)",
+    },
+];
+
+/// The table's entry for a bug.
+pub fn entry(bug: Bug) -> &'static BugEntry {
+    BUGS.iter()
+        .find(|e| e.bug == bug)
+        .expect("every switch has a bug table entry (checked by a test)")
+}
+
+/// The table as `faultline list bugs` prints it.
+pub fn text() -> String {
+    let mut out = String::new();
+    for e in BUGS {
+        let _ = writeln!(
+            out,
+            "{:<24} {} — {}",
+            e.name(),
+            e.origin_label(),
+            e.mechanism
+        );
+        match e.origin {
+            Origin::Etcd {
+                fix, introduced_in, ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "{:<24}   fix reverted: {fix}; introduced in: {introduced_in}",
+                    ""
+                );
+            }
+            Origin::Synthetic {
+                models,
+                general_rule_gap,
+            } => {
+                let _ = writeln!(out, "{:<24}   models: {models}", "");
+                if let Some(gap) = general_rule_gap {
+                    let _ = writeln!(out, "{:<24}   no general rule catches it yet: {gap}", "");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "{:<24}   triggers: {}; expected rules: {}",
+            "",
+            e.triggers.join(", "),
+            e.expected_rules.join(", ")
+        );
+        let _ = match e.reproduction {
+            Reproduction::Reproduced {
+                detecting: (scenario, seed),
+            } => writeln!(
+                out,
+                "{:<24}   detecting seed: faultline replay --scenario {scenario} --seed {seed} --bug {}",
+                "",
+                e.name()
+            ),
+            Reproduction::NotReproduced { why } => {
+                writeln!(out, "{:<24}   not reproduced: {why}", "")
+            }
+        };
+    }
+    let _ = writeln!(out, "\nNot catalogued:");
+    for n in NOT_CATALOGUED {
+        let _ = writeln!(out, "etcd-{:<19} {} — {}", n.issue, n.title, n.why);
+    }
+    out
+}
+
+/// The table as the README shows it (`faultline list bugs --markdown`).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "| bug | origin | mechanism when switched on | fix it reverts | introduced in | expected rules | detecting seed |\n|---|---|---|---|---|---|---|\n",
+    );
+    for e in BUGS {
+        let (fix, introduced) = match e.origin {
+            Origin::Etcd {
+                fix, introduced_in, ..
+            } => (fix.to_string(), introduced_in.to_string()),
+            Origin::Synthetic {
+                models,
+                general_rule_gap,
+            } => {
+                let gap = general_rule_gap
+                    .map(|g| format!("; no general rule catches it yet: {g}"))
+                    .unwrap_or_default();
+                (format!("— (models {models}{gap})"), "—".to_string())
+            }
+        };
+        let seed = match e.reproduction {
+            Reproduction::Reproduced {
+                detecting: (scenario, seed),
+            } => format!("{scenario} {seed}"),
+            Reproduction::NotReproduced { why } => format!("not reproduced: {why}"),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {fix} | {introduced} | {} | {seed} |",
+            e.name(),
+            e.origin_label(),
+            e.mechanism,
+            e.expected_rules.join(", "),
+        );
+    }
+    for n in NOT_CATALOGUED {
+        let _ = writeln!(
+            out,
+            "| — | etcd #{} | {} | — | — | — | {} |",
+            n.issue, n.title, n.why
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_switch_has_one_entry_in_switch_order() {
+        let table: Vec<Bug> = BUGS.iter().map(|e| e.bug).collect();
+        let switches: Vec<Bug> = node::bugs::ALL.iter().map(|(b, _)| *b).collect();
+        assert_eq!(table, switches);
+    }
+
+    #[test]
+    fn expected_rules_are_registered_and_triggers_load() {
+        for e in BUGS {
+            assert!(!e.expected_rules.is_empty(), "{}", e.name());
+            for rule in e.expected_rules {
+                assert_eq!(rules::lookup(rule), Some(*rule), "{}: {rule}", e.name());
+            }
+            for t in e.triggers {
+                crate::catalog::load(t).unwrap_or_else(|err| panic!("{}: {err}", e.name()));
+            }
+            if let Some((scenario, _)) = e.detecting() {
+                crate::catalog::load(scenario).unwrap_or_else(|err| panic!("{}: {err}", e.name()));
+            }
+        }
+    }
+
+    #[test]
+    fn synthetic_bugs_say_so_and_etcd_bugs_name_their_fix() {
+        for e in BUGS {
+            match e.origin {
+                Origin::Etcd {
+                    issue,
+                    fix,
+                    introduced_in,
+                } => {
+                    assert_eq!(e.name(), format!("etcd-{issue}"));
+                    assert!(!fix.is_empty() && !introduced_in.is_empty(), "{}", e.name());
+                }
+                Origin::Synthetic { models, .. } => {
+                    assert!(!e.name().starts_with("etcd-"));
+                    assert!(!models.is_empty());
+                }
+            }
+        }
+        assert!(text().contains("stale-local-read         synthetic"));
+    }
+
+    #[test]
+    fn synthetic_bugs_are_expected_to_be_caught_by_a_general_rule_or_say_why_not() {
+        for e in BUGS
+            .iter()
+            .filter(|e| e.is_synthetic() && e.general_rule_gap().is_none())
+        {
+            assert!(
+                e.expected_rules.iter().any(|r| rules::rules()
+                    .iter()
+                    .any(|info| info.name == *r && info.decided_by == rules::DecidedBy::Checker)),
+                "{} must be caught by a checker rule, not only an engine check",
+                e.name()
+            );
+        }
+    }
+}

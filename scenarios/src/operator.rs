@@ -1,0 +1,144 @@
+//! The operator's requests to the cluster (member add and remove, enabling
+//! a downgrade): tried again, as an operator would, while the answer is
+//! unknown or the cluster cannot take requests yet, then classified. A
+//! request the correct store must accept that ends refused is a violation
+//! for the engine to report; one that never got a definite answer is a step
+//! that was not applied.
+
+use node::client::ClientError;
+use node::wire::api::ErrorCode;
+use sim::SharedTrace;
+use std::future::Future;
+use std::time::Duration;
+
+/// Attempts before the operator gives up on a request that gets no answer.
+const ATTEMPTS: u32 = 10;
+/// The pause between two attempts.
+const BACKOFF: Duration = Duration::from_millis(500);
+
+/// How an operator request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The cluster accepted it.
+    Applied,
+    /// An earlier attempt whose answer was lost took effect: the retry was
+    /// refused with the error that says so.
+    AppliedEarlier,
+    /// A definite refusal.
+    Refused(ClientError),
+    /// No attempt got a definite answer.
+    NoAnswer(ClientError),
+}
+
+/// Whether an error says nothing about the request (it may be tried again).
+fn transient(e: &ClientError) -> bool {
+    e.outcome_unknown()
+        || matches!(
+            e,
+            ClientError::Unavailable(_)
+                | ClientError::Server {
+                    code: ErrorCode::NoLeader | ErrorCode::LeaderChanged | ErrorCode::NotMember,
+                    ..
+                }
+        )
+}
+
+/// Sends a request through `attempt` until it is answered. `done` is the
+/// refusal the cluster gives when the request already took effect (e.g.
+/// "member not found" for a removal): after an attempt whose outcome was
+/// unknown, that refusal means the earlier attempt was applied. Each retry
+/// is a trace line under `what`.
+pub async fn request<F, Fut>(
+    trace: &SharedTrace,
+    what: &str,
+    done: ErrorCode,
+    mut attempt: F,
+) -> Outcome
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), ClientError>>,
+{
+    let mut unsure = false;
+    let mut n = 1;
+    loop {
+        let e = match attempt().await {
+            Ok(()) => return Outcome::Applied,
+            Err(e) => e,
+        };
+        if unsure && matches!(&e, ClientError::Server { code, .. } if *code == done) {
+            return Outcome::AppliedEarlier;
+        }
+        if !transient(&e) {
+            return Outcome::Refused(e);
+        }
+        if n == ATTEMPTS {
+            return Outcome::NoAnswer(e);
+        }
+        unsure |= e.outcome_unknown();
+        trace.record(
+            "engine",
+            what,
+            format!("attempt {n} failed ({e}); retrying"),
+        );
+        madsim::time::sleep(BACKOFF).await;
+        n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: ErrorCode) -> ClientError {
+        ClientError::Server {
+            code,
+            message: String::new(),
+            compact_revision: 0,
+            leader_hint: 0,
+        }
+    }
+
+    #[test]
+    fn definite_refusals_are_not_retried_and_lost_answers_are() {
+        assert!(!transient(&server(ErrorCode::MemberNotFound)));
+        assert!(!transient(&server(ErrorCode::InvalidDowngradeTarget)));
+        assert!(transient(&server(ErrorCode::NoLeader)));
+        assert!(transient(&ClientError::Timeout));
+    }
+
+    #[test]
+    fn a_refusal_after_a_lost_answer_means_the_first_attempt_took_effect() {
+        let outcome = sim::run_seed(1, |_world| async {
+            let trace = SharedTrace::default();
+            let mut answers = vec![
+                Err(server(ErrorCode::MemberNotFound)),
+                Err(ClientError::Timeout),
+            ];
+            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || {
+                let answer = answers.pop().expect("an answer per attempt");
+                async move { answer }
+            })
+            .await;
+            (
+                matches!(outcome, Outcome::AppliedEarlier),
+                trace.take().len(),
+            )
+        });
+        let ((applied_earlier, retries), _) = outcome.expect("no panic");
+        assert!(applied_earlier);
+        assert_eq!(retries, 1);
+    }
+
+    #[test]
+    fn a_refusal_with_nothing_lost_is_a_refusal() {
+        let outcome = sim::run_seed(2, |_world| async {
+            let trace = SharedTrace::default();
+            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || async {
+                Err(server(ErrorCode::MemberNotFound))
+            })
+            .await;
+            matches!(outcome, Outcome::Refused(_))
+        });
+        assert!(outcome.expect("no panic").0);
+    }
+}
