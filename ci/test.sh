@@ -58,13 +58,8 @@ for i in 0 1 2 3; do
   "$bin" run --scenario "$s" --seeds "$seed..$((seed + 1))" --out "$logs/failed"
 done
 
-step "regression corpus (every fixed failure must still pass)"
-for repro in ci/corpus/*.toml; do
-  name=$(basename "$repro" .toml)
-  "$bin" replay "$repro" > "$logs/corpus-$name.trace" 2> "$logs/corpus-$name.log" \
-    || { cat "$logs/corpus-$name.log"; echo "corpus: $repro failed"; exit 1; }
-  echo "$name: $(grep -o 'verdict=[a-z]*' "$logs/corpus-$name.trace" | tail -1)"
-done
+step "regression corpus (every fixed failure must replay exactly and pass)"
+ci/corpus.sh "$bin" ci/corpus "$logs"
 
 step "a short soak campaign, then its dashboard"
 rm -rf "$logs/soak"
