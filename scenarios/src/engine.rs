@@ -307,18 +307,7 @@ impl Control {
             },
         )
         .await;
-        let step = format!("member add m{id}");
-        let accepted = match outcome {
-            operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
-            operator::Outcome::Refused(e) => {
-                self.refused(&step, &e);
-                false
-            }
-            operator::Outcome::NoAnswer(e) => {
-                self.not_applied(&step, &format!("no answer ({e})"));
-                false
-            }
-        };
+        let accepted = self.settle(&format!("member add m{id}"), &outcome);
         let Some(mut config) = template.filter(|_| accepted) else {
             return false;
         };
@@ -352,15 +341,21 @@ impl Control {
             },
         )
         .await;
-        let step = format!("member remove m{m}");
+        self.settle(&format!("member remove m{m}"), &outcome)
+    }
+
+    /// What an operator request's outcome means for the run: a refusal is
+    /// an `operator.accepted` violation, no answer a step not applied.
+    /// Whether the request took effect.
+    fn settle(&self, step: &str, outcome: &operator::Outcome) -> bool {
         match outcome {
             operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
             operator::Outcome::Refused(e) => {
-                self.refused(&step, &e);
+                self.refused(step, e);
                 false
             }
             operator::Outcome::NoAnswer(e) => {
-                self.not_applied(&step, &format!("no answer ({e})"));
+                self.not_applied(step, &format!("no answer ({e})"));
                 false
             }
         }
@@ -428,20 +423,13 @@ async fn downgrade_enable(ctl: &Control, version: Version) -> String {
         },
     )
     .await;
-    let step = format!("downgrade_enable to {version}");
+    ctl.settle(&format!("downgrade_enable to {version}"), &outcome);
     match outcome {
         operator::Outcome::Applied => "enabled".to_string(),
         operator::Outcome::AppliedEarlier => {
             "enabled (by an earlier attempt whose answer was lost)".to_string()
         }
-        operator::Outcome::Refused(e) => {
-            ctl.refused(&step, &e);
-            format!("refused: {e}")
-        }
-        operator::Outcome::NoAnswer(e) => {
-            ctl.not_applied(&step, &format!("no answer ({e})"));
-            format!("refused: {e}")
-        }
+        operator::Outcome::Refused(e) | operator::Outcome::NoAnswer(e) => format!("refused: {e}"),
     }
 }
 
