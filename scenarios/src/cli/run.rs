@@ -220,13 +220,18 @@ fn replay_target(args: &ReplayArgs) -> Result<Replay> {
     })
 }
 
-/// A repro file, or a run folder holding `repro.toml`.
-pub(super) fn read_repro(path: &Path) -> Result<artefacts::ReproRun> {
-    let file = if path.is_dir() {
+/// The repro file a path names: itself, or a run folder's `repro.toml`.
+fn repro_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.join(reports::artefacts::REPRO_FILE)
     } else {
         path.to_path_buf()
-    };
+    }
+}
+
+/// A repro file, or a run folder holding `repro.toml`.
+pub(super) fn read_repro(path: &Path) -> Result<artefacts::ReproRun> {
+    let file = repro_file(path);
     let repro = reports::Repro::read(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
     artefacts::from_repro(&repro, &file.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -301,11 +306,7 @@ fn refresh_repro(args: &ReplayArgs, old: &str, new: &str, verdict: u8) -> Result
         );
         return Ok(verdict);
     }
-    let file = if path.is_dir() {
-        path.join(reports::artefacts::REPRO_FILE)
-    } else {
-        path.clone()
-    };
+    let file = repro_file(path);
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("{}: cannot read", file.display()))?;
     let line = format!("trace_hash = \"{old}\"");
