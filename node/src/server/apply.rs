@@ -121,9 +121,20 @@ impl Applier {
         ci_set: bool,
     ) -> super::ApplyResult {
         let state = self.state.clone();
-        let Some(request) = req.request else {
+        let proposer = req.header.as_ref().map_or(0, |h| h.member);
+        let Some(mut request) = req.request else {
             return Err(error(ErrorCode::InvalidArgument, "empty request"));
         };
+        // etcd-18667: a member nobody waits on for the answer drops the
+        // Txn's reads, and with them their revision check (etcd's
+        // removeNeedlessRangeReqs before PR 21432). The fixed store checks
+        // every read on every member, so all of them refuse or apply alike.
+        if let Request::Txn(t) = &mut request
+            && proposer != state.id()
+            && state.config.bugs.has(Bug::Etcd18667)
+        {
+            drop_range_ops(t);
+        }
         let set_ci = |s: &MemberState| {
             if !ci_set {
                 s.ci.set(index, term);
@@ -497,7 +508,6 @@ impl Applier {
     /// Replaces the state machine with a snapshot from the leader.
     async fn apply_snapshot(&mut self, index: u64, term: u64, path: &str) {
         let state = self.state.clone();
-        *state.snap_in_use.lock() = Some(index);
         if let Err(e) = state.env.failpoint("raftBeforeApplySnap").await {
             self.fatal(e).await;
         }
@@ -557,7 +567,7 @@ impl Applier {
         let _ = state.applied.send_replace(index);
         self.last_snapshot_index = index;
         state.env.emit(NodeEvent::SnapshotApplied { index });
-        *state.snap_in_use.lock() = None;
+        state.snaps_pending.lock().remove(&index);
     }
 }
 
@@ -586,4 +596,14 @@ fn lease_error(e: crate::lease::LeaseError) -> ErrorResponse {
         L::Corrupt(_) => ErrorCode::Internal,
     };
     error(code, e.to_string())
+}
+
+/// The range operations of a Txn's two branches removed (nested Txns kept,
+/// as etcd's removeNeedlessRangeReqs did): what a member that answers no
+/// client applied before etcd PR 21432.
+fn drop_range_ops(t: &mut crate::wire::api::TxnRequest) {
+    use crate::wire::api::request_op;
+    for ops in [&mut t.success, &mut t.failure] {
+        ops.retain(|op| !matches!(op.request, Some(request_op::Request::Range(_))));
+    }
 }

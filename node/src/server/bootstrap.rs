@@ -334,14 +334,14 @@ impl Started {
 }
 
 /// Keeps the newest snapshot files and removes older ones, as etcd's
-/// purge loop does, never the one being applied (etcd-18055 did).
+/// purge loop does, never one the apply loop has still to apply (etcd's
+/// purge only removes metadata files, never a received database).
 async fn purge_snapshots(state: Arc<MemberState>) {
-    let protect = !state.config.bugs.has(Bug::Etcd18055);
     loop {
         madsim::time::sleep(Duration::from_millis(100)).await;
-        let in_use = *state.snap_in_use.lock();
+        let pending = state.snaps_pending.lock().clone();
         let keep = state.config.knobs.max_snapshot_files;
-        if let Err(e) = snap::purge(&state.env.disk, keep, in_use, protect).await {
+        if let Err(e) = snap::purge(&state.env.disk, keep, &pending).await {
             state.fatal(format!("purging snapshots: {e}")).await;
         }
     }

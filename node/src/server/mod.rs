@@ -119,8 +119,9 @@ pub(crate) struct MemberState {
     pub transport: Transport,
     pub raft_log: crate::raft_log::RaftLog,
     pub storage_version: Mutex<Option<Version>>,
-    /// The received snapshot the apply loop is applying (its file must stay).
-    pub snap_in_use: Mutex<Option<u64>>,
+    /// Received snapshots saved by the raft loop and not yet applied by
+    /// the apply loop: their files must stay until then.
+    pub snaps_pending: Mutex<std::collections::BTreeSet<u64>>,
     /// Server versions other members reported, with when (leader's view).
     pub peer_versions: Mutex<std::collections::BTreeMap<u64, (Version, madsim::time::Instant)>>,
     next_id: AtomicU64,
@@ -230,7 +231,8 @@ pub(crate) fn new_state(
         bug_progress_out_of_band: bugs.has(crate::bugs::Bug::Etcd15220),
         bug_stale_restore_rev: bugs.has(crate::bugs::Bug::Etcd15271),
         bug_drop_compaction_cancel: bugs.has(crate::bugs::Bug::Etcd17529),
-        bug_lower_future_watch_rev: bugs.has(crate::bugs::Bug::Etcd20221),
+        bug_progress_below_start: bugs.has(crate::bugs::Bug::Etcd20221),
+        bug_lower_future_watch_rev: bugs.has(crate::bugs::Bug::Etcd20221Restore),
         ..Default::default()
     };
     let watch =
@@ -254,7 +256,7 @@ pub(crate) fn new_state(
         raft_log,
         storage_version: Mutex::new(storage_version),
         peer_versions: Mutex::new(Default::default()),
-        snap_in_use: Mutex::new(None),
+        snaps_pending: Mutex::new(std::collections::BTreeSet::new()),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

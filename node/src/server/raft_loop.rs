@@ -161,6 +161,33 @@ impl RaftLoop {
         state.env.emit(NodeEvent::SnapshotSaved { index });
     }
 
+    /// etcd-18055: etcd's raft loop, having saved a received snapshot,
+    /// releases every older received snapshot database (ReleaseSnapDBs),
+    /// including one the apply loop has not opened yet; the apply loop then
+    /// cannot find it and the member panics. The fix etcd's issue
+    /// discusses (PR 22046, open) keeps files until they are applied,
+    /// which is what this store does without the switch: it releases
+    /// nothing here, and the purge loop spares pending files.
+    async fn release_older_snapshots(&mut self, state: &MemberState, newest: u64) {
+        let older: Vec<u64> = state
+            .snaps_pending
+            .lock()
+            .range(..newest)
+            .copied()
+            .collect();
+        let files = match snap::list(&state.env.disk).await {
+            Ok(files) => files,
+            Err(e) => state.fatal(format!("releasing snapshots: {e}")).await,
+        };
+        for (index, _, path) in files.iter().filter(|(i, _, _)| older.contains(i)) {
+            if let Err(e) = state.env.disk.remove(path).await {
+                state
+                    .fatal(format!("releasing snapshot {index}: {e}"))
+                    .await;
+            }
+        }
+    }
+
     async fn on_inbound(&mut self, state: &MemberState, msg: Inbound) {
         match msg {
             Inbound::Raft(m) => {
@@ -272,8 +299,12 @@ impl RaftLoop {
                 state.fatal(format!("WAL: {e}")).await;
             }
             self.failpoint_or_die(state, "raftAfterSaveSnap").await;
+            state.snaps_pending.lock().insert(index);
             self.log.apply_snapshot(snapshot);
             state.env.emit(NodeEvent::SnapshotSaved { index });
+            if state.config.bugs.has(Bug::Etcd18055) {
+                self.release_older_snapshots(state, index).await;
+            }
             snapshot_work = Some((index, term, path));
         }
 

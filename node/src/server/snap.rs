@@ -113,18 +113,16 @@ pub async fn remove_leftovers(disk: &DiskRef) -> Result<usize, SnapError> {
     Ok(removed)
 }
 
-/// Removes all but the newest `keep` snapshot files, never the one at
-/// `in_use` (the snapshot being applied; `protect_in_use: false` is
-/// etcd-18055).
+/// Removes all but the newest `keep` snapshot files, never one in
+/// `pending` (received, not yet applied).
 pub async fn purge(
     disk: &DiskRef,
     keep: usize,
-    in_use: Option<u64>,
-    protect_in_use: bool,
+    pending: &std::collections::BTreeSet<u64>,
 ) -> Result<usize, SnapError> {
     let mut removed = 0;
     for (index, _, path) in list(disk).await?.into_iter().skip(keep) {
-        if protect_in_use && in_use == Some(index) {
+        if pending.contains(&index) {
             continue;
         }
         disk.remove(&path).await?;

@@ -30,8 +30,12 @@ pub struct WatchOptions {
     pub bug_stale_restore_rev: bool,
     /// etcd-17529: a compaction cancel that could not be sent is dropped.
     pub bug_drop_compaction_cancel: bool,
-    /// etcd-20221: resync lowers a future watch's next revision to the
-    /// current one (after a restore moved it to the unsynced group).
+    /// etcd-20221: progress notifications go to watchers whose start
+    /// revision is still ahead of the store (PR 20229 reverted).
+    pub bug_progress_below_start: bool,
+    /// etcd-20221-restore: resync lowers a future watch's next revision to
+    /// the current one after a restore moved it to the unsynced group (PR
+    /// 20281 reverted).
     pub bug_lower_future_watch_rev: bool,
 }
 
@@ -45,6 +49,7 @@ impl Default for WatchOptions {
             bug_progress_out_of_band: false,
             bug_stale_restore_rev: false,
             bug_drop_compaction_cancel: false,
+            bug_progress_below_start: false,
             bug_lower_future_watch_rev: false,
         }
     }
@@ -167,6 +172,7 @@ impl WatchableStore {
             prev_kv: req.prev_kv,
             progress_notify: req.progress_notify,
             require_leader,
+            start_rev: req.start_revision.max(0),
             min_rev,
             group,
             pending: Vec::new(),
@@ -340,7 +346,8 @@ impl WatchableStore {
                 }
             }
             // A watch waiting for a future start (moved here by a restore)
-            // keeps its start; etcd-20221 lowered it to the current revision.
+            // keeps its start; etcd-20221-restore lowered it to the current
+            // revision.
             w.min_rev = if self.inner.opts.bug_lower_future_watch_rev {
                 reached + 1
             } else {
@@ -397,9 +404,11 @@ impl WatchableStore {
         }
     }
 
-    /// Whether the watcher's start revision is still ahead of the store.
+    /// Whether the watcher's requested start revision is still ahead of the
+    /// store: progress at the current revision would be below it, so etcd
+    /// sends none (PR 20229; etcd-20221 sends it anyway).
     fn awaits_future_start(&self, w: &Watcher, current: i64) -> bool {
-        w.min_rev > current + 1
+        !self.inner.opts.bug_progress_below_start && current < w.start_rev
     }
 
     /// Answers a RequestProgress on a stream: one stream-wide notification

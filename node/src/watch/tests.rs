@@ -358,3 +358,34 @@ fn a_future_watch_keeps_its_start_through_a_restore() {
         });
     }
 }
+
+#[test]
+fn no_progress_below_a_future_start_revision() {
+    for bug in [false, true] {
+        run(async move {
+            let f = fixture_with(WatchOptions {
+                bug_progress_below_start: bug,
+                ..Default::default()
+            })
+            .await;
+            let (tx, mut rx) = mpsc::channel(64);
+            let mut req = create("f", 10);
+            req.progress_notify = true;
+            f.store.watch(1, &req, false, tx.clone()).expect("watch");
+            f.put(&["f0"]).await;
+            f.store.progress_all();
+            let requested = f.store.progress_if_sync(1, &tx);
+            let progress: Vec<i64> = drain(&mut rx)
+                .iter()
+                .filter(|r| !r.created && r.events.is_empty())
+                .filter_map(|r| r.header.as_ref().map(|h| h.revision))
+                .collect();
+            assert_eq!(requested, bug, "requested progress answered (bug {bug})");
+            assert_eq!(
+                progress.iter().any(|r| *r < 9),
+                bug,
+                "progress below the start revision 10: {progress:?} (bug {bug})"
+            );
+        });
+    }
+}

@@ -34,6 +34,9 @@ pub struct Watcher {
     pub prev_kv: bool,
     pub progress_notify: bool,
     pub require_leader: bool,
+    /// The start revision the client asked for (0: from now). Progress is
+    /// never reported below it (etcd PR 20229).
+    pub start_rev: i64,
     /// The next revision this watcher needs.
     pub min_rev: i64,
     pub group: Group,
