@@ -122,7 +122,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-write-load-crashes"],
         expected_rules: &[rules::END_HASHKV, rules::LINEARIZABILITY],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 136),
+            detecting: ("bug-write-load-crashes", 319),
         },
     },
     BugEntry {
@@ -201,7 +201,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 2),
+            detecting: ("bug-buffer-writeback", 6),
         },
     },
     BugEntry {
@@ -240,14 +240,14 @@ pub const BUGS: &[BugEntry] = &[
         bug: Bug::Etcd18055,
         origin: Origin::Etcd {
             issue: 18055,
-            fix: "none: the etcd issue is still open; the switch removes this store's own guard (snapshot cleanup spares the snapshot being applied)",
+            fix: "none merged: the etcd issue is open; the switch restores what etcd does (its raft loop, having saved a received snapshot, deletes every older received snapshot database, ReleaseSnapDBs), the store without it keeps a file until it is applied, as the open PR 22046 proposes",
             introduced_in: "v3.4 or earlier",
         },
-        mechanism: "two snapshots received in quick succession: cleanup of older snapshot files deletes the one still being applied, and the member panics opening it",
+        mechanism: "two snapshots received in quick succession: saving the second releases the first one's file while the apply loop has not opened it yet, and the member panics opening it",
         triggers: &["bug-snapshot-purge"],
         expected_rules: &[rules::MEMBER_NO_UNEXPECTED_EXIT],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-snapshot-purge", 5),
+            detecting: ("bug-snapshot-purge", 10),
         },
     },
     BugEntry {
@@ -262,6 +262,24 @@ pub const BUGS: &[BugEntry] = &[
         expected_rules: &[rules::WATCH_RESUMABLE, rules::WATCH_RELIABLE],
         reproduction: Reproduction::Reproduced {
             detecting: ("bug-watch-at-compact-revision", 1),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd18667,
+        origin: Origin::Etcd {
+            issue: 18667,
+            fix: "PR 21432 (merge bb5725264, commit cb56c8ad0): members keep every read of a Txn (made cheap, its revision still checked); on etcd main, in no release yet",
+            introduced_in: "v3.1.0 (PR 5689, commit 009057374, which dropped the reads nobody waits for); etcd's track record says v3.4 or earlier",
+        },
+        mechanism: "only the member answering the client checks a Txn's reads: at a compacted or future revision it refuses the whole Txn, while the other members, having dropped the reads, apply its writes",
+        triggers: &["bug-txn-compacted-range"],
+        expected_rules: &[
+            rules::LINEARIZABILITY,
+            rules::END_HASHKV,
+            rules::END_DURABILITY,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-txn-compacted-range", 0),
         },
     },
     BugEntry {
@@ -286,15 +304,29 @@ pub const BUGS: &[BugEntry] = &[
         bug: Bug::Etcd20221,
         origin: Origin::Etcd {
             issue: 20221,
-            fix: "PR 20229 (merge 1a2efc3c4, commit 973847aa2): no progress notification below a watch's start revision; fixed in v3.6.2 / v3.5.22 / v3.4.38",
+            fix: "PR 20229 (merge 1a2efc3c4, commit 973847aa2): no progress notification while the store is below a watch's start revision; fixed in v3.6.2 / v3.5.22 / v3.4.38",
             introduced_in: "v3.4 or earlier",
         },
-        mechanism: "a lagging member sends a progress notification below a future watch's start revision; a resumed watch then gets old events",
+        mechanism: "a watch on a future revision gets progress notifications (periodic or requested) at the store's current revision, below its start, so a client resuming from the notification receives events older than it asked for",
+        triggers: &["bug-watch-snapshot-restore"],
+        expected_rules: &[rules::WATCH_BOOKMARKABLE],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-watch-snapshot-restore", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd20221Restore,
+        origin: Origin::Etcd {
+            issue: 20221,
+            fix: "PR 20281 (merge 9fb8c3685, commit cf0369e4a): resync keeps a future watch's next revision (max of it and the current revision + 1); fixed in v3.6.2 / v3.5.22 / v3.4.38",
+            introduced_in: "v3.4 or earlier",
+        },
+        mechanism: "a snapshot restore moves every watcher to the unsynced group; resync then sets a future watch's next revision to the current revision + 1, so it receives events from before its start revision",
         triggers: &["bug-watch-snapshot-restore"],
         expected_rules: &[
-            rules::WATCH_BOOKMARKABLE,
             rules::WATCH_RESUMABLE,
             rules::WATCH_RELIABLE,
+            rules::WATCH_BOOKMARKABLE,
             rules::WATCH_ORDERED,
         ],
         reproduction: Reproduction::Reproduced {
@@ -374,16 +406,6 @@ pub const NOT_CATALOGUED: &[NotCatalogued] = &[
         issue: 20271,
         title: "panic from a db page expected to be 5 (bbolt)",
         why: "out of scope: the backend is not bbolt",
-    },
-    NotCatalogued {
-        issue: 18667,
-        title: "inconsistency when reading a compacted revision in a Txn",
-        why: "not yet built: the store has the code path (Txn ranges at a revision, compaction), the switch is still to come",
-    },
-    NotCatalogued {
-        issue: 20221,
-        title: "watch on a future revision returns old events (the second half of 20221)",
-        why: "not yet built: only the progress-notification half is switchable (etcd-20221)",
     },
 ];
 
@@ -534,7 +556,14 @@ mod tests {
                     fix,
                     introduced_in,
                 } => {
-                    assert_eq!(e.name(), format!("etcd-{issue}"));
+                    // One switch per fix: a second fix of the same issue
+                    // carries a suffix (etcd-20221-restore).
+                    assert!(
+                        e.name() == format!("etcd-{issue}")
+                            || e.name().starts_with(&format!("etcd-{issue}-")),
+                        "{}",
+                        e.name()
+                    );
                     assert!(!fix.is_empty() && !introduced_in.is_empty(), "{}", e.name());
                 }
                 Origin::Synthetic { models, .. } => {

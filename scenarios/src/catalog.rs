@@ -53,6 +53,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/bug-watch-at-compact-revision.toml"),
     ),
     (
+        "bug-txn-compacted-range.toml",
+        include_str!("../catalog/bug-txn-compacted-range.toml"),
+    ),
+    (
         "bug-watch-snapshot-restore.toml",
         include_str!("../catalog/bug-watch-snapshot-restore.toml"),
     ),

@@ -1,6 +1,7 @@
 //! The etcd robustness mix over a few keys: reads (linearizable, at a past
-//! revision, lists with and without values), puts, deletes, multi-op and
-//! compare-and-set transactions, puts with leases and lease revokes. After
+//! revision, lists with and without values), puts, deletes, multi-op
+//! transactions (whose read may be at a past, compacted or future revision)
+//! and compare-and-set transactions, puts with leases and lease revokes. After
 //! a failed request the client re-lists, as etcd's clients do.
 
 use super::{TrafficContext, weighted};
@@ -190,11 +191,15 @@ async fn step(
                 });
             }
             if let Some(k) = keys.get(2) {
+                let mut read = range(ctx.key(*k), String::new());
+                // Half the reads are at a revision around the last one seen:
+                // past, compacted or (up to two ahead) future, which fails the
+                // whole Txn, as etcd's compaction traffic draws into the future.
+                if rng.gen_bool(0.5) {
+                    read.revision = (st.last_rev + rng.gen_range(-8..=2)).max(1);
+                }
                 ops.push(RequestOp {
-                    request: Some(request_op::Request::Range(range(
-                        ctx.key(*k),
-                        String::new(),
-                    ))),
+                    request: Some(request_op::Request::Range(read)),
                 });
             }
             Body::Txn(TxnRequest {
