@@ -16,7 +16,7 @@ use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
 use crate::wire::api::Member;
 use protobuf::Message as _;
-use raft::eraftpb::{ConfState, Snapshot};
+use raft::eraftpb::{ConfState, Entry, Snapshot};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -41,6 +41,32 @@ pub enum StartError {
     Raft(String),
     #[error("{0}")]
     Refused(String),
+    /// The WAL does not continue from the snapshot the member restarts
+    /// from: it fell back to an older snapshot (the newest one did not read
+    /// back whole) whose entries were already released. etcd cannot start
+    /// on such a data directory either.
+    #[error(
+        "WAL entries after snapshot {snapshot} are not contiguous: expected index {expected}, found {found}"
+    )]
+    WalGap {
+        snapshot: u64,
+        expected: u64,
+        found: u64,
+    },
+}
+
+/// The entries a member replays must follow its snapshot without a gap.
+fn check_continuity(snapshot: u64, entries: &[Entry]) -> Result<(), StartError> {
+    for (expected, e) in (snapshot + 1..).zip(entries) {
+        if e.index != expected {
+            return Err(StartError::WalGap {
+                snapshot,
+                expected,
+                found: e.index,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn read_u64(backend: &Backend, key: &[u8]) -> u64 {
@@ -184,8 +210,8 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     }
 
     // Strict: a binary never runs on data newer than itself.
-    let storage_version = crate::storage_version::detect(&backend)
-        .and_then(|sv| crate::storage_version::check_start(sv, config.version).map(|_| sv))
+    crate::storage_version::detect(&backend)
+        .and_then(|sv| crate::storage_version::check_start(sv, config.version))
         .map_err(|e| StartError::Refused(e.to_string()))?;
 
     // The state machine.
@@ -220,7 +246,9 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         }
     }
     if let Some(contents) = &contents {
-        raft_log.append(&contents.entries_after(applied));
+        let entries = contents.entries_after(applied);
+        check_continuity(applied, &entries)?;
+        raft_log.append(&entries);
         let mut hs = contents.hard_state.clone();
         // A commit index beyond what the log holds cannot be trusted.
         hs.commit = hs.commit.min(raft_log.last_index()).max(applied);
@@ -246,19 +274,8 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     )
     .map_err(|e| StartError::Raft(e.to_string()))?;
     let state = new_state(
-        config,
-        env,
-        backend,
-        mvcc,
-        lessor,
-        cluster,
-        applied,
-        ci,
-        to_raft,
-        compactor,
-        transport,
+        config, env, backend, mvcc, lessor, cluster, applied, ci, to_raft, compactor, transport,
         raft_log,
-        storage_version,
     );
     Ok(Started {
         state,
@@ -424,4 +441,40 @@ async fn compactor(
 /// Encodes a conf state for the meta bucket.
 pub(crate) fn encode_conf_state(cs: &ConfState) -> Vec<u8> {
     cs.write_to_bytes().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(indexes: &[u64]) -> Vec<Entry> {
+        indexes
+            .iter()
+            .map(|&index| Entry {
+                index,
+                term: 1,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn replayed_entries_must_follow_the_snapshot_without_a_gap() {
+        assert!(check_continuity(80, &entries(&[81, 82, 83])).is_ok());
+        assert!(check_continuity(80, &[]).is_ok());
+        assert!(check_continuity(0, &entries(&[1, 2])).is_ok());
+        // Fell back to snapshot 80 after segments up to 155 were released.
+        assert!(matches!(
+            check_continuity(80, &entries(&[156, 157])),
+            Err(StartError::WalGap {
+                snapshot: 80,
+                expected: 81,
+                found: 156
+            })
+        ));
+        assert!(matches!(
+            check_continuity(80, &entries(&[81, 90])),
+            Err(StartError::WalGap { expected: 82, .. })
+        ));
+    }
 }

@@ -443,9 +443,12 @@ pub(crate) fn status(state: &MemberState) -> StatusResponse {
             .members
             .get(&state.id())
             .is_some_and(|m| m.is_learner),
-        storage_version: state
-            .storage_version
-            .lock()
+        // Read from the backend each time, as etcd's StorageVersion() does:
+        // a snapshot from the leader replaces the backend, storage version
+        // included.
+        storage_version: crate::storage_version::detect(&state.backend)
+            .ok()
+            .flatten()
             .map(|v| v.to_string())
             .unwrap_or_default(),
         cluster_version: cluster

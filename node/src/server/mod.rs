@@ -118,7 +118,6 @@ pub(crate) struct MemberState {
     pub compactor: mpsc::UnboundedSender<CompactionTask>,
     pub transport: Transport,
     pub raft_log: crate::raft_log::RaftLog,
-    pub storage_version: Mutex<Option<Version>>,
     /// Received snapshots saved by the raft loop and not yet applied by
     /// the apply loop: their files must stay until then.
     pub snaps_pending: Mutex<std::collections::BTreeSet<u64>>,
@@ -212,7 +211,6 @@ pub(crate) fn new_state(
     compactor: mpsc::UnboundedSender<CompactionTask>,
     transport: Transport,
     raft_log: crate::raft_log::RaftLog,
-    storage_version: Option<Version>,
 ) -> Arc<MemberState> {
     let (applied_tx, _) = watch::channel(applied);
     let raft = Arc::new(Mutex::new(RaftStatus::default()));
@@ -254,7 +252,6 @@ pub(crate) fn new_state(
         compactor,
         transport,
         raft_log,
-        storage_version: Mutex::new(storage_version),
         peer_versions: Mutex::new(Default::default()),
         snaps_pending: Mutex::new(std::collections::BTreeSet::new()),
         next_id: AtomicU64::new(request_id_base()),

@@ -151,7 +151,6 @@ async fn sync_storage_version(state: &MemberState) {
                     .fatal(format!("storage migration commit failed: {e}"))
                     .await;
             }
-            *state.storage_version.lock() = Some(target);
             state
                 .env
                 .emit(crate::host::NodeEvent::StorageVersion { version: target });
