@@ -16,6 +16,10 @@ use raft::{RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// Queued proposals (and, separately, messages) taken into one `Ready`, at
+/// most.
+const DRAIN_MAX: usize = 256;
+
 pub(crate) struct RaftLoop {
     node: RawNode<RaftLog>,
     log: RaftLog,
@@ -87,9 +91,30 @@ impl RaftLoop {
                 Some(msg) = inbound.recv() => self.on_inbound(&state, msg).await,
                 else => return,
             }
+            self.drain_queued(&state, &mut requests, &mut inbound).await;
             if self.node.has_ready() {
                 self.handle_ready(&state, &apply, &read_states).await;
             }
+        }
+    }
+
+    /// Takes every proposal and message that is already waiting before the
+    /// next `Ready`, as etcd's raft node does between two Readies, so one
+    /// WAL append and one fsync carry all of them (at most `DRAIN_MAX` of
+    /// each, so a flood cannot hold off ticks).
+    async fn drain_queued(
+        &mut self,
+        state: &MemberState,
+        requests: &mut mpsc::UnboundedReceiver<RaftRequest>,
+        inbound: &mut mpsc::UnboundedReceiver<Inbound>,
+    ) {
+        for _ in 0..DRAIN_MAX {
+            let Ok(req) = requests.try_recv() else { break };
+            self.on_request(state, req).await;
+        }
+        for _ in 0..DRAIN_MAX {
+            let Ok(msg) = inbound.try_recv() else { break };
+            self.on_inbound(state, msg).await;
         }
     }
 
