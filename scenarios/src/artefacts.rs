@@ -4,6 +4,7 @@
 
 use crate::catalog::{self, ScenarioError};
 use crate::engine::RunResult;
+use crate::knobs::DrawnKnob;
 use crate::schema::Scenario;
 use node::bugs::{Bug, BugSet};
 use node::version::Version;
@@ -14,7 +15,25 @@ use std::collections::BTreeSet;
 pub fn scenario_toml(scenario: &Scenario) -> String {
     // Every field of a scenario is a TOML value; this cannot fail for a
     // scenario that was itself read from TOML or built by the engine.
-    toml::to_string(scenario).unwrap_or_else(|e| format!("# cannot encode the scenario: {e}\n"))
+    let mut value = match toml::Value::try_from(scenario) {
+        Ok(v) => v,
+        Err(e) => return format!("# cannot encode the scenario: {e}\n"),
+    };
+    // A drawable knob the scenario leaves open is left out: written down,
+    // it would be pinned when the file is read back, and the seed would no
+    // longer draw it.
+    if let Some(knobs) = value
+        .get_mut("cluster")
+        .and_then(|c| c.get_mut("knobs"))
+        .and_then(|k| k.as_table_mut())
+    {
+        for knob in DrawnKnob::ALL {
+            if !scenario.cluster.pinned_knobs.contains(&knob) {
+                knobs.remove(knob.field());
+            }
+        }
+    }
+    toml::to_string(&value).unwrap_or_else(|e| format!("# cannot encode the scenario: {e}\n"))
 }
 
 /// The bug names of a set, in catalog order.

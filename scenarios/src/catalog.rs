@@ -173,8 +173,28 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             None => err(file, msg),
         }
     })?;
+    let mut scenario = scenario;
+    scenario.cluster.pinned_knobs = pinned_knobs(text);
     validate(&scenario).map_err(|m| err(file, m))?;
     Ok(scenario)
+}
+
+/// The drawable knobs the file's `[cluster.knobs]` table sets (the text
+/// already parsed as a scenario, so it is valid TOML).
+fn pinned_knobs(text: &str) -> std::collections::BTreeSet<crate::knobs::DrawnKnob> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Default::default();
+    };
+    table
+        .get("cluster")
+        .and_then(|c| c.get("knobs"))
+        .and_then(|k| k.as_table())
+        .map(|k| {
+            k.keys()
+                .filter_map(|name| crate::knobs::DrawnKnob::from_field(name))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Checks what the format alone cannot; messages start with the field.

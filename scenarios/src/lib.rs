@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod engine;
 pub mod faults;
 pub mod hunt;
+pub mod knobs;
 pub mod operator;
 pub mod recorder;
 pub mod schema;

@@ -1,9 +1,11 @@
 //! The scenario file format (TOML). See `scenarios/README.md` for the
 //! documented schema; every field here appears there.
 
+use crate::knobs::DrawnKnob;
 use node::config::StoreKnobs;
 use node::version::Version;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// A scenario: the cluster, the traffic, how long, and the fault plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +54,20 @@ impl Purpose {
     }
 }
 
+/// A scenario without a `[[traffic]]` section gets the etcd mix and two
+/// watching clients: etcd's robustness tests watch in every run, and a
+/// bug that only shows in watch responses is invisible to a run that
+/// never watches.
 fn default_traffic() -> Vec<TrafficSpec> {
-    vec![TrafficSpec::default()]
+    vec![
+        TrafficSpec::default(),
+        TrafficSpec {
+            profile: Profile::Watch,
+            clients: 2,
+            rate: 10.0,
+            ..TrafficSpec::default()
+        },
+    ]
 }
 
 fn default_duration() -> f64 {
@@ -68,6 +82,12 @@ pub struct ClusterSpec {
     /// Version of every member, or one per member (e.g. ["3.6", "3.6", "3.5"]).
     pub versions: Vec<Version>,
     pub knobs: StoreKnobs,
+    /// Whether a general scenario's seed draws the knobs it does not set
+    /// (`crate::knobs`); false runs the store's defaults.
+    pub draw_knobs: bool,
+    /// The drawable knobs `[cluster.knobs]` sets (filled at load).
+    #[serde(skip)]
+    pub pinned_knobs: BTreeSet<DrawnKnob>,
     /// How long a client waits for an answer before the outcome is unknown.
     pub client_timeout_ms: u64,
 }
@@ -78,6 +98,8 @@ impl Default for ClusterSpec {
             size: 3,
             versions: vec![Version::V3_6],
             knobs: StoreKnobs::default(),
+            draw_knobs: true,
+            pinned_knobs: BTreeSet::new(),
             client_timeout_ms: 2000,
         }
     }

@@ -38,6 +38,9 @@ pub struct ShrinkOutcome {
 pub fn materialize(scenario: &Scenario, seed: u64) -> Scenario {
     let mut s = swarm::variant(scenario, seed);
     s.swarm = None;
+    // The knobs the seed drew are written out, not drawn again per seed.
+    s.cluster.draw_knobs = false;
+    s.cluster.pinned_knobs = crate::knobs::DrawnKnob::ALL.into_iter().collect();
     s
 }
 

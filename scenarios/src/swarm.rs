@@ -57,13 +57,27 @@ fn draw_failpoint(rng: &mut ChaCha8Rng, step: &mut FaultStep) {
     }
 }
 
-/// The scenario as this seed runs it.
+/// Where the knob draw of a general scenario's seed starts its stream.
+const KNOB_STREAM: u64 = 0x4b4e_4f42;
+/// Where swarm mode's draw starts its stream.
+const SWARM_STREAM: u64 = 0x5a4d_0001;
+
+/// The scenario as this seed runs it: a general scenario draws the store
+/// knobs it leaves open (`crate::knobs`), and swarm mode draws its faults.
 pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
-    let Some(swarm) = &scenario.swarm else {
-        return scenario.clone();
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5a4d_0001);
     let mut out = scenario.clone();
+    if scenario.purpose.is_general() && scenario.cluster.draw_knobs {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ KNOB_STREAM);
+        crate::knobs::draw_unpinned(
+            &mut rng,
+            &mut out.cluster.knobs,
+            &scenario.cluster.pinned_knobs,
+        );
+    }
+    let Some(swarm) = &scenario.swarm else {
+        return out;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SWARM_STREAM);
     let pool: Vec<String> = if swarm.kinds.is_empty() {
         DEFAULT_KINDS.iter().map(|s| s.to_string()).collect()
     } else {
@@ -98,19 +112,13 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
     }
     if swarm.randomize_knobs {
         let k = &mut out.cluster.knobs;
-        k.snapshot_count = *[10u64, 20, 50, 100, 200, 1000]
-            .choose(&mut rng)
-            .unwrap_or(&200);
-        k.catchup_entries = *[5u64, 20, 50].choose(&mut rng).unwrap_or(&50);
-        k.backend_batch_interval_ms = rng.gen_range(5..100);
-        k.backend_batch_limit = *[1usize, 8, 64, 1000].choose(&mut rng).unwrap_or(&64);
-        k.compaction_batch_limit = *[1usize, 4, 16, 100].choose(&mut rng).unwrap_or(&16);
+        for knob in crate::knobs::DrawnKnob::ALL {
+            knob.draw(&mut rng, k);
+        }
         k.election_ticks = rng.gen_range(5..20);
         k.heartbeat_ticks = 1;
         k.progress_notify_interval_ms =
             *[100u64, 500, 1000, 5000].choose(&mut rng).unwrap_or(&1000);
-        k.watch_batch_max_revs = *[1usize, 4, 32].choose(&mut rng).unwrap_or(&32);
-        k.watch_stream_buffer = *[1usize, 4, 16].choose(&mut rng).unwrap_or(&16);
         k.max_snapshot_files = rng.gen_range(1..4);
     }
     out
@@ -165,8 +173,33 @@ mod tests {
     }
 
     #[test]
-    fn no_swarm_means_no_change() {
-        let s: Scenario = toml::from_str("name = \"s\"").expect("minimal scenario");
+    fn no_swarm_and_no_knob_draw_means_no_change() {
+        let mut s: Scenario = toml::from_str("name = \"s\"").expect("minimal scenario");
+        s.cluster.draw_knobs = false;
         assert_eq!(variant(&s, 3), s);
+    }
+
+    #[test]
+    fn a_general_scenario_draws_its_open_knobs_per_seed_and_keeps_pinned_ones() {
+        let s = crate::catalog::parse(
+            "t.toml",
+            "name = \"t\"\n[cluster.knobs]\nsnapshot_count = 33\n",
+        )
+        .expect("valid scenario");
+        assert!(
+            s.cluster
+                .pinned_knobs
+                .contains(&crate::knobs::DrawnKnob::SnapshotCount)
+        );
+        let limits: std::collections::BTreeSet<usize> = (0..50)
+            .map(|seed| variant(&s, seed))
+            .inspect(|v| assert_eq!(v.cluster.knobs.snapshot_count, 33))
+            .map(|v| v.cluster.knobs.backend_batch_limit)
+            .collect();
+        assert!(limits.len() > 1, "batch limits drawn: {limits:?}");
+        assert_eq!(variant(&s, 9), variant(&s, 9));
+        let mut trigger = s.clone();
+        trigger.purpose = crate::schema::Purpose::BugTrigger;
+        assert_eq!(variant(&trigger, 9), trigger, "triggers run as written");
     }
 }

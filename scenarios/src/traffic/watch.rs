@@ -2,7 +2,8 @@
 //! around the current revision (up to 100 revisions either way, as etcd's
 //! robustness traffic draws them), around the compact revision, or from
 //! now, on single keys or prefixes, asks for progress every ~100 ms, and
-//! replaces its watches every second or two.
+//! replaces its watches every second or two (one stream in four lives for
+//! most of the run).
 
 use super::TrafficContext;
 use super::watching::RecordedStream;
@@ -80,7 +81,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
                 break;
             }
         }
-        let until = madsim::time::Instant::now() + Duration::from_millis(rng.gen_range(800..2500));
+        let until = madsim::time::Instant::now() + stream_lifetime(&mut rng);
         let mut ticks = madsim::time::interval(Duration::from_millis(100));
         while ok && !ctx.stopped() && madsim::time::Instant::now() < until {
             tokio::select! {
@@ -116,6 +117,18 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             client.client.rotate();
         }
         stream.finish();
+    }
+}
+
+/// How long a stream keeps its watches: mostly a second or two, and one
+/// stream in four stays open for most of the run, as etcd's robustness
+/// watchers do, so it lives through the faults (a member restoring a
+/// snapshot, a compaction, a restart) with its watchers synced.
+fn stream_lifetime(rng: &mut ChaCha8Rng) -> Duration {
+    if rng.gen_bool(0.25) {
+        Duration::from_millis(rng.gen_range(5_000..15_000))
+    } else {
+        Duration::from_millis(rng.gen_range(800..2500))
     }
 }
 
