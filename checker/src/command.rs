@@ -268,7 +268,7 @@ fn imported_check<M: Model>(
     operations: usize,
 ) -> (Report, usize, HashMap<u64, String>) {
     let limits = SearchLimits {
-        deadline: Some(Instant::now() + options.timeout),
+        deadline: Instant::now().checked_add(options.timeout),
         memory_bound_bytes: options.memory_bound_bytes,
     };
     let out = check(model, ops, options.partition, &limits);

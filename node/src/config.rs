@@ -130,8 +130,81 @@ impl StoreKnobs {
                 "max_snapshot_files: must be at least 1",
             ),
         ];
-        match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, msg)) => Err(msg.to_string()),
+        if let Some((_, msg)) = checks.iter().find(|(ok, _)| !ok) {
+            return Err(msg.to_string());
+        }
+        self.within_upper_bounds()
+    }
+
+    /// Every knob below a bound far above any sensible setting, so that
+    /// a huge value is an error naming it rather than an overflow in the
+    /// store (a tick times the election ticks, an index plus the snapshot
+    /// count, an instant plus a timeout).
+    fn within_upper_bounds(&self) -> Result<(), String> {
+        const HOUR_MS: u64 = 3_600_000;
+        const COUNT: u64 = 1_000_000_000;
+        let bounds: [(&str, u64, u64); 18] = [
+            ("tick_ms", self.tick_ms, 60_000),
+            ("election_ticks", self.election_ticks as u64, 1_000_000),
+            ("heartbeat_ticks", self.heartbeat_ticks as u64, 1_000_000),
+            ("snapshot_count", self.snapshot_count, COUNT),
+            ("catchup_entries", self.catchup_entries, COUNT),
+            (
+                "backend_batch_interval_ms",
+                self.backend_batch_interval_ms,
+                HOUR_MS,
+            ),
+            (
+                "backend_batch_limit",
+                self.backend_batch_limit as u64,
+                COUNT,
+            ),
+            (
+                "compaction_batch_limit",
+                self.compaction_batch_limit as u64,
+                COUNT,
+            ),
+            (
+                "compaction_sleep_interval_ms",
+                self.compaction_sleep_interval_ms,
+                HOUR_MS,
+            ),
+            (
+                "progress_notify_interval_ms",
+                self.progress_notify_interval_ms,
+                HOUR_MS,
+            ),
+            (
+                "watch_batch_max_revs",
+                self.watch_batch_max_revs as u64,
+                COUNT,
+            ),
+            (
+                "watch_stream_buffer",
+                self.watch_stream_buffer as u64,
+                1_000_000,
+            ),
+            (
+                "lease_checkpoint_interval_ms",
+                self.lease_checkpoint_interval_ms,
+                HOUR_MS,
+            ),
+            (
+                "min_lease_ttl_s",
+                self.min_lease_ttl_s.unsigned_abs(),
+                HOUR_MS / 1000 * 24 * 365,
+            ),
+            ("wal_segment_bytes", self.wal_segment_bytes, 1 << 30),
+            ("max_snapshot_files", self.max_snapshot_files as u64, 1_000),
+            ("request_timeout_ms", self.request_timeout_ms, HOUR_MS),
+            (
+                "storage_version_sync_ms",
+                self.storage_version_sync_ms,
+                HOUR_MS,
+            ),
+        ];
+        match bounds.iter().find(|(_, v, max)| v > max) {
+            Some((name, v, max)) => Err(format!("{name}: expected at most {max}, got {v}")),
             None => Ok(()),
         }
     }

@@ -224,6 +224,9 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     c.knobs
         .validate()
         .map_err(|m| format!("cluster.knobs.{m}"))?;
+    // Before anything converts a number (a fault step's seconds become
+    // durations as it is parsed).
+    bounds(s)?;
     if c.client_timeout_ms == 0 {
         return Err("cluster.client_timeout_ms: must be at least 1".into());
     }
@@ -284,11 +287,6 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
                 "faults[{i}].version: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
             ));
         }
-        if let Some(at) = f.at_s
-            && !(at >= 0.0 && at.is_finite())
-        {
-            return Err(format!("faults[{i}].at_s: expected seconds >= 0, got {at}"));
-        }
         if let Some(when) = &f.when {
             crate::conditions::parse(when).map_err(|m| format!("faults[{i}].when: {m}"))?;
         }
@@ -307,11 +305,11 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         }
     }
     let seconds = |field: &str, v: f64| {
-        if v.is_finite() && v > 0.0 {
+        if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
             Ok(())
         } else {
             Err(format!(
-                "{field}: expected a positive number of seconds, got {v}"
+                "{field}: expected a positive number of seconds up to {MAX_SECONDS}, got {v}"
             ))
         }
     };
@@ -324,6 +322,98 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The longest time any scenario field may name: a run is at most an hour
+/// of simulated time, and a bound keeps every conversion to a duration
+/// (and every sum of durations) far from overflowing.
+pub const MAX_SECONDS: f64 = 3600.0;
+
+/// Upper bounds on the numbers a scenario may hold, so that a huge value
+/// is a clear error rather than an overflow or a panic deep in a run.
+fn bounds(s: &Scenario) -> Result<(), String> {
+    const MAX_MS: u64 = 3_600_000;
+    const MAX_COUNT: u64 = 1_000_000;
+    let at_most = |field: String, v: u64, max: u64| {
+        if v <= max {
+            Ok(())
+        } else {
+            Err(format!("{field}: expected at most {max}, got {v}"))
+        }
+    };
+    let within = |field: String, v: i64, limit: i64| {
+        if (-limit..=limit).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("{field}: expected {} to {limit}, got {v}", -limit))
+        }
+    };
+    let seconds = |field: String, v: Option<f64>| match v {
+        Some(v) if !(v.is_finite() && (0.0..=MAX_SECONDS).contains(&v)) => Err(format!(
+            "{field}: expected 0 to {MAX_SECONDS} seconds, got {v}"
+        )),
+        _ => Ok(()),
+    };
+    at_most(
+        "cluster.client_timeout_ms".into(),
+        s.cluster.client_timeout_ms,
+        MAX_MS,
+    )?;
+    for (i, t) in s.traffic.iter().enumerate() {
+        // A tiny positive rate would space requests further apart than a
+        // duration can hold; 0 means back to back.
+        if t.rate != 0.0 && !(MIN_RATE..=MAX_RATE).contains(&t.rate) {
+            return Err(format!(
+                "traffic[{i}].rate: expected 0 (back to back) or {MIN_RATE} to {MAX_RATE} requests per second, got {}",
+                t.rate
+            ));
+        }
+        at_most(format!("traffic[{i}].keys"), t.keys as u64, MAX_COUNT)?;
+        if !(1..=MAX_SECONDS as i64 * 24 * 365).contains(&t.key_ttl_s) {
+            return Err(format!(
+                "traffic[{i}].key_ttl_s: expected 1 to {} seconds, got {}",
+                MAX_SECONDS as i64 * 24 * 365,
+                t.key_ttl_s
+            ));
+        }
+    }
+    for (i, f) in s.faults.iter().enumerate() {
+        let field = |name: &str| format!("faults[{i}].{name}");
+        seconds(field("at_s"), f.at_s)?;
+        seconds(field("duration_s"), f.duration_s)?;
+        seconds(field("restart_after_s"), f.restart_after_s)?;
+        seconds(field("period_s"), f.period_s)?;
+        if let Some(v) = f.sleep_ms {
+            at_most(field("sleep_ms"), v, MAX_MS)?;
+        }
+        if let Some(v) = f.times {
+            at_most(field("times"), v.into(), MAX_COUNT)?;
+        }
+        if let Some(v) = f.count {
+            at_most(field("count"), v.into(), MAX_COUNT)?;
+        }
+        if let Some([lo, hi]) = f.latency_ms {
+            at_most(field("latency_ms"), lo.max(hi), 60_000)?;
+        }
+        if let Some(v) = f.quota_kb {
+            at_most(field("quota_kb"), v, 1 << 30)?;
+        }
+        if let Some(v) = f.drift_ppm {
+            within(field("drift_ppm"), v, 1_000_000)?;
+        }
+        if let Some(v) = f.offset_ms {
+            within(field("offset_ms"), v, MAX_MS as i64)?;
+        }
+        if let Some(v) = f.offset {
+            within(field("offset"), v, 1_000_000_000)?;
+        }
+    }
+    Ok(())
+}
+
+/// The slowest and fastest a traffic client may be paced, requests per
+/// second (0, back to back, is allowed too).
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Every built-in scenario, parsed.
 pub fn builtin() -> Vec<Scenario> {
@@ -441,5 +531,99 @@ mod tests {
         assert!(e.starts_with("traffic[0].weights:"), "{e}");
         let e = field("[[traffic]]\nprofile = \"etcd\"\nwatches_per_stream = 3\n");
         assert!(e.starts_with("traffic[0].watches_per_stream:"), "{e}");
+    }
+
+    #[test]
+    fn huge_and_tiny_numbers_are_refused_naming_the_field() {
+        let field = |text: &str| {
+            parse("x.toml", &format!("name = \"x\"\n{text}"))
+                .unwrap_err()
+                .message
+        };
+        for (text, name) in [
+            (
+                "[[faults]]\nkind = \"crash\"\nat_s = 1e300\n",
+                "faults[0].at_s:",
+            ),
+            (
+                "[[faults]]\nkind = \"isolate\"\nduration_s = 1e300\n",
+                "faults[0].duration_s:",
+            ),
+            (
+                "[[faults]]\nkind = \"crash\"\nrestart_after_s = 1e30\n",
+                "faults[0].restart_after_s:",
+            ),
+            (
+                "[[faults]]\nkind = \"flapping\"\nperiod_s = 1e30\n",
+                "faults[0].period_s:",
+            ),
+            (
+                "[[faults]]\nkind = \"failpoint\"\nfailpoint = \"beforeCommit\"\naction = \"sleep\"\nsleep_ms = 9223372036854775807\n",
+                "faults[0].sleep_ms:",
+            ),
+            (
+                "[[faults]]\nkind = \"latency\"\nlatency_ms = [1, 9223372036854775807]\n",
+                "faults[0].latency_ms:",
+            ),
+            (
+                "[[faults]]\nkind = \"clock_skew\"\ndrift_ppm = -9223372036854775808\n",
+                "faults[0].drift_ppm:",
+            ),
+            ("[[traffic]]\nuntil_s = 1e300\n", "traffic[0].until_s:"),
+            ("[[traffic]]\nrate = 1e-300\n", "traffic[0].rate:"),
+            ("[[traffic]]\nkey_ttl_s = -5\n", "traffic[0].key_ttl_s:"),
+            (
+                "[cluster]\nclient_timeout_ms = 9223372036854775807\n",
+                "cluster.client_timeout_ms:",
+            ),
+            (
+                "[cluster.knobs]\nsnapshot_count = 9223372036854775807\n",
+                "cluster.knobs.snapshot_count:",
+            ),
+            (
+                "[cluster.knobs]\ntick_ms = 9223372036854775807\n",
+                "cluster.knobs.tick_ms:",
+            ),
+            (
+                "[cluster.knobs]\nelection_ticks = 4294967296\n",
+                "cluster.knobs.election_ticks:",
+            ),
+            (
+                "[quiesce]\nconverge_timeout_s = 1e300\n",
+                "quiesce.converge_timeout_s:",
+            ),
+        ] {
+            let e = field(text);
+            assert!(e.starts_with(name), "{text:?}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever numbers a fault step and its traffic hold, loading the
+        /// file never panics, and a file that loads converts every time
+        /// field to a duration.
+        #[test]
+        fn any_numbers_load_or_are_refused_without_a_panic(
+            at in proptest::num::f64::ANY,
+            dur in proptest::num::f64::ANY,
+            rate in proptest::num::f64::ANY,
+            sleep in proptest::num::u64::ANY,
+            count in proptest::num::u32::ANY,
+            kind in proptest::sample::select(vec!["crash", "isolate", "flapping", "latency", "clock_skew", "failpoint"]),
+        ) {
+            let num = |v: f64| if v.is_nan() { "nan".to_string() } else if v.is_infinite() { if v > 0.0 { "inf".into() } else { "-inf".into() } } else { format!("{v:e}") };
+            let text = format!(
+                "name = \"x\"\n[[traffic]]\nrate = {}\n[[faults]]\nkind = \"{kind}\"\nat_s = {}\nduration_s = {}\nperiod_s = {}\nfailpoint = \"beforeCommit\"\naction = \"sleep\"\nsleep_ms = {sleep}\ncount = {count}\n",
+                num(rate), num(at), num(dur), num(dur)
+            );
+            if let Ok(s) = parse("x.toml", &text) {
+                for f in &s.faults {
+                    crate::faults::parse(f).expect("a loaded step parses");
+                    for v in [f.at_s, f.duration_s, f.period_s, f.restart_after_s].into_iter().flatten() {
+                        proptest::prop_assert!(std::time::Duration::try_from_secs_f64(v).is_ok());
+                    }
+                }
+            }
+        }
     }
 }

@@ -51,6 +51,9 @@ pub struct HuntOutcome {
     pub wall: Duration,
 }
 
+/// The longest budget or soak duration accepted: a year.
+const MAX_BUDGET_S: f64 = 365.0 * 24.0 * 3600.0;
+
 /// Parses budgets like `120s`, `2m`, `1h`, `90` (seconds).
 pub fn parse_budget(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -73,6 +76,11 @@ pub fn parse_budget(s: &str) -> Result<Duration, String> {
     };
     if !(secs > 0.0 && secs.is_finite()) {
         return Err(format!("the duration must be positive, got {s:?}"));
+    }
+    if secs > MAX_BUDGET_S {
+        return Err(format!(
+            "the duration must be at most a year (8760h), got {s:?}"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -260,5 +268,11 @@ mod tests {
         assert!(parse_budget("soon").is_err());
         assert!(parse_budget("0s").is_err());
         assert!(parse_budget("5d").is_err());
+        assert!(
+            parse_budget("99999999999999999999999999h").is_err(),
+            "a huge budget is an error, not a panic"
+        );
+        assert!(parse_budget("8761h").is_err());
+        assert!(parse_budget("8760h").is_ok());
     }
 }

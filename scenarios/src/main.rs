@@ -7,6 +7,7 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FAULTLINE_LOG")
@@ -20,5 +21,18 @@ fn main() -> ExitCode {
             eprintln!("faultline: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `faultline run ... | head` closes our stdout early. Rust ignores SIGPIPE,
+/// so the next `println!` would panic; restoring the default disposition
+/// ends the process the way it ends every other Unix tool (status 141 under
+/// `set -o pipefail`), with nothing printed to the closed pipe lost that a
+/// reader wanted.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: runs first in main, before any other thread exists, and
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -24,7 +24,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     let prepared = prepare(history);
     let started = Instant::now();
     let limits = |share: u32| SearchLimits {
-        deadline: Some(Instant::now() + options.timeout / share),
+        deadline: Instant::now().checked_add(options.timeout / share),
         memory_bound_bytes: options.memory_bound_bytes,
     };
     // First an order that agrees with what the watches saw where the history

@@ -87,6 +87,7 @@ pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
         text,
         pos: 0,
         line: 1,
+        depth: 0,
     };
     let mut forms = Vec::new();
     loop {
@@ -112,11 +113,18 @@ pub fn read_one(text: &str) -> Result<Edn, String> {
     }
 }
 
+/// Forms nested deeper than this are refused: the reader recurses once per
+/// level, and no history nests anywhere near it (Jepsen's deepest values
+/// are a few levels), so a deeper input is an error, not a stack overflow.
+pub const MAX_DEPTH: usize = 256;
+
 struct Reader<'a> {
     src: &'a [u8],
     text: &'a str,
     pos: usize,
     line: usize,
+    /// Forms being read right now, outermost included.
+    depth: usize,
 }
 
 fn is_symbol_byte(b: u8) -> bool {
@@ -165,6 +173,19 @@ impl Reader<'_> {
 
     /// Reads one form; None for a discarded (`#_`) form.
     fn form(&mut self) -> Result<Option<Edn>, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(
+                self.line,
+                format!("values nested more than {MAX_DEPTH} deep"),
+            );
+        }
+        self.depth += 1;
+        let form = self.form_at_depth();
+        self.depth -= 1;
+        form
+    }
+
+    fn form_at_depth(&mut self) -> Result<Option<Edn>, EdnError> {
         let line = self.line;
         let Some(b) = self.peek() else {
             return self.err(line, "the input ends where a value was expected");
@@ -402,6 +423,25 @@ mod tests {
         assert_eq!(items[3], Edn::Int(-3));
         assert_eq!(items[4], Edn::Number("2.5".into()));
         assert_eq!(items[5], Edn::Char('x'));
+    }
+
+    #[test]
+    fn refuses_deep_nesting_with_an_error_instead_of_overflowing_the_stack() {
+        for open in ["[", "(", "{:a ", "#{", "#_", "#tag "] {
+            let text = open.repeat(1_000_000);
+            let e = read_all(&text).expect_err("a million levels are refused");
+            assert!(
+                e.message.contains("nested more than"),
+                "{open}: {}",
+                e.message
+            );
+        }
+        let ok = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert!(read_all(&ok).is_ok());
     }
 
     #[test]

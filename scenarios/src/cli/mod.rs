@@ -105,6 +105,9 @@ fn parse_bugs(names: &[String]) -> Result<BugSet> {
     Ok(BugSet::from_bugs(bugs))
 }
 
+/// Most seeds one `--seeds` range may hold (they are listed up front).
+const MAX_SEEDS: u64 = 10_000_000;
+
 fn parse_seeds(seed: Option<u64>, seeds: Option<&str>) -> Result<Vec<u64>> {
     if let Some(range) = seeds {
         let (a, b) = range
@@ -120,6 +123,12 @@ fn parse_seeds(seed: Option<u64>, seeds: Option<&str>) -> Result<Vec<u64>> {
             .with_context(|| format!("--seeds: {b:?} is not a number"))?;
         if b <= a {
             bail!("--seeds: the range {a}..{b} is empty");
+        }
+        if b - a > MAX_SEEDS {
+            bail!(
+                "--seeds: the range {a}..{b} holds {} seeds, more than {MAX_SEEDS} (for longer campaigns use `faultline soak`)",
+                b - a
+            );
         }
         return Ok((a..b).collect());
     }
