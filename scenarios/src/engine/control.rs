@@ -1,0 +1,279 @@
+//! The engine's shared state during one run: who is a member, who runs,
+//! which steps were applied or not, and the operator's requests.
+
+use crate::cluster;
+use crate::faults::Target;
+use crate::operator;
+use crate::recorder::{Recorder, now_ns};
+use checker::rules;
+use node::client::ClientError;
+use node::config::{MemberConfig, Peer, StoreKnobs};
+use node::wire::api::{
+    ErrorCode, MemberAddRequest, MemberRemoveRequest, client_request, client_response,
+};
+use parking_lot::Mutex;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use sim::{MemberStatus, World, member_ip};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Shared state of the engine's tasks during one run.
+pub(super) struct Control {
+    pub(super) world: Arc<World>,
+    pub(super) rng: Mutex<ChaCha8Rng>,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) quiescing: AtomicBool,
+    pub(super) knobs: StoreKnobs,
+    /// Members with a disk fault active now (the supervisor leaves them down).
+    pub(super) disk_fault_active: Mutex<BTreeSet<u64>>,
+    /// Refusals the plan expected: (member, message), not failures.
+    pub(super) expected_refusals: Mutex<Vec<(u64, String)>>,
+    /// Violations the engine itself found (rule, explanation).
+    pub(super) violations: Mutex<Vec<(String, String)>>,
+    /// Members removed from the cluster.
+    pub(super) removed: Mutex<BTreeSet<u64>>,
+    pub(super) faults_applied: Mutex<Vec<String>>,
+    /// Steps of the plan that could not be applied, each with why.
+    pub(super) not_applied: Mutex<Vec<String>>,
+    pub(super) next_member_id: Mutex<u64>,
+    pub(super) timeout: Duration,
+}
+
+impl Control {
+    pub(super) fn quiescing(&self) -> bool {
+        self.quiescing.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn members(&self) -> Vec<u64> {
+        let removed = self.removed.lock().clone();
+        self.world
+            .member_ids()
+            .into_iter()
+            .filter(|m| !removed.contains(m))
+            .collect()
+    }
+
+    pub(super) fn running(&self) -> Vec<u64> {
+        self.members()
+            .into_iter()
+            .filter(|m| self.world.status(*m) == Some(MemberStatus::Running))
+            .collect()
+    }
+
+    pub(super) fn pick(&self, from: &[u64]) -> Option<u64> {
+        from.choose(&mut *self.rng.lock()).copied()
+    }
+
+    /// The members a step hits; none is a step that was not applied.
+    pub(super) async fn targets(&self, kind: &str, target: Target) -> Vec<u64> {
+        let members = self.resolve(target).await;
+        if members.is_empty() {
+            self.not_applied(kind, &format!("no member matches target {target:?} now"));
+        }
+        members
+    }
+
+    pub(super) async fn resolve(&self, target: Target) -> Vec<u64> {
+        let members = self.members();
+        let running = self.running();
+        match target {
+            Target::All => members,
+            Target::Member(m) => members.into_iter().filter(|x| *x == m).collect(),
+            Target::Random => self.pick(&running).into_iter().collect(),
+            Target::Leader => match cluster::leader(&self.world, &running).await {
+                Some(l) => vec![l],
+                None => self.pick(&running).into_iter().collect(),
+            },
+            Target::Follower => {
+                let leader = cluster::leader(&self.world, &running).await;
+                let followers: Vec<u64> =
+                    running.into_iter().filter(|m| Some(*m) != leader).collect();
+                self.pick(&followers).into_iter().collect()
+            }
+        }
+    }
+
+    pub(super) fn note(&self, kind: &str, detail: String) {
+        self.world
+            .trace
+            .record("engine", "fault", format!("{kind} {detail}"));
+        self.recorder
+            .annotate(now_ns(), None, "fault", format!("{kind} {detail}"));
+        self.faults_applied.lock().push(kind.to_string());
+    }
+
+    pub(super) fn healed(&self, kind: &str, detail: String) {
+        self.world
+            .trace
+            .record("engine", "heal", format!("{kind} {detail}"));
+        self.recorder.close_annotation("fault", kind, now_ns());
+    }
+
+    /// Sleeps unless the run is quiescing (then returns at once).
+    pub(super) async fn hold(&self, d: Duration) {
+        let step = Duration::from_millis(50);
+        let mut left = d;
+        while !left.is_zero() && !self.quiescing() {
+            let s = left.min(step);
+            madsim::time::sleep(s).await;
+            left = left.saturating_sub(s);
+        }
+    }
+
+    pub(super) async fn admin(
+        &self,
+        member: u64,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, node::client::ClientError> {
+        cluster::admin(member_ip(member), member, body, self.timeout).await
+    }
+
+    /// Sends a request to the leader (or any running member).
+    pub(super) async fn to_leader(
+        &self,
+        body: client_request::Body,
+    ) -> Result<client_response::Body, node::client::ClientError> {
+        let running = self.running();
+        let target = cluster::leader(&self.world, &running)
+            .await
+            .or_else(|| running.first().copied());
+        match target {
+            Some(m) => self.admin(m, body).await,
+            None => Err(node::client::ClientError::Unavailable(
+                "no running member".into(),
+            )),
+        }
+    }
+
+    /// The id the next member added to the cluster gets.
+    pub(super) fn next_member_id(&self) -> u64 {
+        let mut next = self.next_member_id.lock();
+        let id = *next;
+        *next += 1;
+        id
+    }
+
+    /// Adds member `id` through the leader and, once the cluster accepted
+    /// it, starts it joining from `template` (a member's configuration, with
+    /// the id, the peers and the join flag replaced). Whether it started.
+    pub(super) async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
+        let add = MemberAddRequest {
+            id,
+            ip: member_ip(id).to_string(),
+            is_learner: false,
+        };
+        let outcome = operator::request(
+            &self.world.trace,
+            "member",
+            ErrorCode::MemberExists,
+            || async {
+                self.to_leader(client_request::Body::MemberAdd(add.clone()))
+                    .await
+                    .map(drop)
+            },
+        )
+        .await;
+        let accepted = self.settle(&format!("member add m{id}"), &outcome);
+        let Some(mut config) = template.filter(|_| accepted) else {
+            return false;
+        };
+        config.id = id;
+        config.join_existing = true;
+        config.peers = self
+            .members()
+            .into_iter()
+            .chain([id])
+            .map(|id| Peer {
+                id,
+                ip: member_ip(id),
+            })
+            .collect();
+        self.world.start_member(config);
+        true
+    }
+
+    /// Removes member `m` through the leader; whether it is out.
+    pub(super) async fn remove_member(&self, m: u64) -> bool {
+        let outcome = operator::request(
+            &self.world.trace,
+            "member",
+            ErrorCode::MemberNotFound,
+            || async move {
+                self.to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                    id: m,
+                }))
+                .await
+                .map(drop)
+            },
+        )
+        .await;
+        self.settle(&format!("member remove m{m}"), &outcome)
+    }
+
+    /// What an operator request's outcome means for the run: a refusal is
+    /// an `operator.accepted` violation, no answer a step not applied.
+    /// Whether the request took effect.
+    pub(super) fn settle(&self, step: &str, outcome: &operator::Outcome) -> bool {
+        match outcome {
+            operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
+            operator::Outcome::Refused(e) => {
+                self.refused(step, e);
+                false
+            }
+            operator::Outcome::NoAnswer(e) => {
+                self.not_applied(step, &format!("no answer ({e})"));
+                false
+            }
+        }
+    }
+
+    /// A step of the plan that could not be applied: a trace event, a
+    /// fault annotation, and a count in the run's results.
+    pub(super) fn not_applied(&self, step: &str, why: &str) {
+        self.world
+            .trace
+            .record("engine", "not-applied", format!("{step}: {why}"));
+        self.recorder
+            .annotate(now_ns(), None, "not-applied", format!("{step}: {why}"));
+        self.not_applied.lock().push(format!("{step}: {why}"));
+    }
+
+    /// An operator request the correct store must accept was refused: the
+    /// step is not applied, and that is a violation.
+    pub(super) fn refused(&self, step: &str, e: &ClientError) {
+        self.not_applied(step, &format!("refused ({e})"));
+        self.violations.lock().push((
+            rules::OPERATOR_ACCEPTED.into(),
+            format!("{step}: a correct cluster accepts this request, but it was refused: {e}"),
+        ));
+    }
+}
+
+pub(super) fn nodes(world: &World, members: &[u64]) -> Vec<madsim::task::NodeId> {
+    members
+        .iter()
+        .filter_map(|m| world.member_node(*m))
+        .collect()
+}
+
+pub(super) async fn wait_down(world: &World, m: u64) {
+    let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+    while world.status(m).is_some_and(|s| s.is_up()) && madsim::time::Instant::now() < deadline {
+        madsim::time::sleep(Duration::from_millis(20)).await;
+    }
+    if world.status(m).is_some_and(|s| s.is_up()) {
+        world.kill(m);
+    }
+}
+
+pub(super) fn restart_if_down(ctl: &Control, m: u64) {
+    if !ctl.quiescing()
+        && !ctl.world.status(m).is_some_and(|s| s.is_up())
+        && !ctl.removed.lock().contains(&m)
+    {
+        ctl.world.restart(m);
+    }
+}

@@ -1,0 +1,55 @@
+//! Maintenance an operator or Kubernetes does: compaction and
+//! defragmentation.
+
+use super::super::ENGINE_CLIENT;
+use super::super::control::Control;
+use crate::cluster;
+use crate::faults::Target;
+use crate::recorder::RecordingClient;
+use node::client::Client;
+use node::wire::api::{CompactionRequest, DefragmentRequest, client_request};
+use rand::Rng;
+use sim::member_ip;
+
+/// Defragments each target.
+pub(super) async fn defrag(ctl: &Control, kind: &'static str, target: Target) {
+    let _world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        ctl.note(kind, format!("m{m}"));
+        let _ = ctl
+            .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
+            .await;
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Compacts history at a recent revision, like an operator or the
+/// Kubernetes compactor would.
+pub(super) async fn compact(ctl: &Control, offset: Option<i64>) {
+    let running = ctl.running();
+    let Some(leader) = cluster::leader(&ctl.world, &running).await else {
+        return;
+    };
+    let Some(status) = cluster::status(&ctl.world, leader).await else {
+        return;
+    };
+    let rev = status.header.map(|h| h.revision).unwrap_or(0);
+    let back = offset.unwrap_or_else(|| ctl.rng.lock().gen_range(0..5));
+    let target = (rev - back).max(1);
+    if target <= status.compact_revision {
+        return;
+    }
+    ctl.note("compact", format!("revision={target}"));
+    // The compaction is a client request like any other: it goes into the
+    // history, since it changes what reads at old revisions may return.
+    let mut client = RecordingClient::new(
+        ENGINE_CLIENT,
+        Client::new(vec![(leader, member_ip(leader))], 0, ctl.timeout),
+        ctl.recorder.clone(),
+    );
+    let request = client_request::Body::Compaction(CompactionRequest {
+        revision: target,
+        physical: false,
+    });
+    let _ = client.call(request, None).await;
+}

@@ -1,0 +1,287 @@
+//! Version changes: swapping a member's binary, rolling upgrades and
+//! downgrades, a member joining with another version, the downgrade API,
+//! and offline storage migration, with the refusals the plan expects.
+
+use super::super::control::{Control, restart_if_down, wait_down};
+use crate::cluster;
+use crate::faults::Target;
+use crate::operator;
+use checker::rules;
+use node::config::MemberConfig;
+use node::host::ExitReason;
+use node::version::Version;
+use node::wire::api::{
+    DowngradeAction, DowngradeRequest, ErrorCode, MemberRemoveRequest, client_request,
+};
+use sim::MemberStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Restarts each target as `version` (the previous binary again if it must refuse).
+pub(super) async fn swap_version(
+    ctl: &Control,
+    kind: &'static str,
+    target: Target,
+    version: Version,
+    expect_refusal: bool,
+) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        let Some(previous) = world.version(m) else {
+            continue;
+        };
+        ctl.note(kind, format!("m{m} {previous} -> {version}"));
+        world.stop(m);
+        wait_down(&world, m).await;
+        world.reconfigure(m, |c| c.version = version);
+        world.restart(m);
+        if expect_refusal && refused(ctl, m, &format!("m{m} started as {version}")).await {
+            // The operator's way out: the previous binary again.
+            world.reconfigure(m, |c| c.version = previous);
+            world.restart(m);
+        }
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Moves every member to `version`, followers first; a downgrade waits for each storage to reach it.
+pub(super) async fn rolling(ctl: &Control, kind: &'static str, version: Version) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("to {version}"));
+    let running = ctl.running();
+    let leader = cluster::leader(&world, &running).await;
+    let mut order: Vec<u64> = ctl
+        .members()
+        .into_iter()
+        .filter(|m| Some(*m) != leader)
+        .collect();
+    order.extend(leader);
+    let downgrade = kind == "rolling_downgrade";
+    for m in order {
+        if ctl.quiescing() {
+            break;
+        }
+        // The operator swaps a member's binary down only once its
+        // storage is at the target (an older binary refuses newer
+        // data); a member that is down is started again first.
+        if downgrade && !storage_reached(ctl, m, version).await {
+            world.trace.record(
+                "engine",
+                "downgrade",
+                format!("m{m} storage never reached {version}; left on its version"),
+            );
+            continue;
+        }
+        world.stop(m);
+        wait_down(&world, m).await;
+        world.reconfigure(m, |c| c.version = version);
+        world.restart(m);
+        ctl.hold(Duration::from_millis(700)).await;
+    }
+    ctl.healed(kind, format!("to {version}"));
+}
+
+/// Adds a member running `version`.
+pub(super) async fn join_member(
+    ctl: &Control,
+    kind: &'static str,
+    version: Version,
+    expect_refusal: bool,
+) {
+    let world = ctl.world.clone();
+    let new_id = ctl.next_member_id();
+    ctl.note(kind, format!("m{new_id} version {version}"));
+    let template = ctl
+        .members()
+        .first()
+        .and_then(|m| world.config(*m))
+        .map(|config| MemberConfig { version, ..config });
+    if ctl.add_member(new_id, template).await
+        && expect_refusal
+        && refused(ctl, new_id, &format!("m{new_id} joined as {version}")).await
+    {
+        // The operator removes the member that cannot serve.
+        let _ = ctl
+            .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                id: new_id,
+            }))
+            .await;
+        ctl.removed.lock().insert(new_id);
+    }
+    ctl.healed(kind, format!("m{new_id}"));
+}
+
+/// Enables a downgrade to `version` through the cluster's API.
+pub(super) async fn downgrade_enable_step(ctl: &Control, kind: &'static str, version: Version) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("to {version}"));
+    let detail = downgrade_enable(ctl, version).await;
+    world.trace.record("engine", "downgrade", detail);
+    ctl.healed(kind, format!("to {version}"));
+}
+
+/// Stops each target, migrates its data to `version` offline, and starts it as that version.
+pub(super) async fn offline_migrate(
+    ctl: &Control,
+    kind: &'static str,
+    target: Target,
+    version: Version,
+    force: bool,
+    expect_refusal: bool,
+) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        let (Some(node), Some(previous)) = (world.member_node(m), world.version(m)) else {
+            continue;
+        };
+        ctl.note(kind, format!("m{m} to {version} force={force}"));
+        world.stop(m);
+        wait_down(&world, m).await;
+        let disk: node::disk::DiskRef = Arc::new(world.disk.disk_for(node));
+        let outcome = node::migrate::migrate(disk.clone(), version, force).await;
+        let detail = match &outcome {
+            Ok(mig) => format!(
+                "m{m} migrated {} -> {} steps={:?} forced={}",
+                mig.from, mig.to, mig.steps, mig.forced
+            ),
+            Err(e) => format!("m{m} refused: {e}"),
+        };
+        world.trace.record("engine", "migrate", detail);
+        match outcome {
+            // The operator starts the member as the version its data is now.
+            Ok(_) => {
+                world.reconfigure(m, |c| c.version = version);
+                world.restart(m);
+                if expect_refusal
+                    && refused(
+                        ctl,
+                        m,
+                        &format!("m{m} started as {version} after migrating"),
+                    )
+                    .await
+                {
+                    // Undo: migrate back and start the previous binary.
+                    let back = node::migrate::migrate(disk, previous, true).await;
+                    world.trace.record(
+                        "engine",
+                        "migrate",
+                        format!("m{m} back to {previous}: {:?}", back.map(|b| b.steps)),
+                    );
+                    world.reconfigure(m, |c| c.version = previous);
+                    world.restart(m);
+                }
+            }
+            Err(e) => {
+                if !expect_refusal {
+                    ctl.violations.lock().push((
+                        rules::VERSION_EXPECTED_REFUSAL.into(),
+                        format!(
+                            "offline migration of m{m} to {version} was refused unexpectedly: {e}"
+                        ),
+                    ));
+                }
+                world.restart(m);
+            }
+        }
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Cancels the downgrade in progress.
+pub(super) async fn downgrade_cancel(ctl: &Control, kind: &'static str) {
+    let world = ctl.world.clone();
+    ctl.note(kind, String::new());
+    let cancel = DowngradeRequest {
+        action: DowngradeAction::Cancel as i32,
+        version: String::new(),
+    };
+    let detail = match ctl.to_leader(client_request::Body::Downgrade(cancel)).await {
+        Ok(_) => "cancelled".to_string(),
+        Err(e) => format!("refused: {e}"),
+    };
+    world.trace.record("engine", "downgrade", detail);
+    ctl.healed(kind, String::new());
+}
+
+/// Waits (up to a bound) until member `m` reports its storage at `version`,
+/// restarting it with its current binary if it is down.
+async fn storage_reached(ctl: &Control, m: u64, version: Version) -> bool {
+    const WAIT: Duration = Duration::from_secs(15);
+    let deadline = madsim::time::Instant::now() + WAIT;
+    while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+        restart_if_down(ctl, m);
+        if cluster::status(&ctl.world, m)
+            .await
+            .is_some_and(|s| s.storage_version == version.to_string())
+        {
+            return true;
+        }
+        madsim::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// The operator's downgrade: validate, then enable, as etcdctl does,
+/// through [`operator::request`] ("already in progress" after an attempt
+/// whose answer was lost means that attempt took effect). A definite
+/// refusal of a downgrade the plan asks for is a violation.
+async fn downgrade_enable(ctl: &Control, version: Version) -> String {
+    let request = |action: DowngradeAction| {
+        client_request::Body::Downgrade(DowngradeRequest {
+            action: action as i32,
+            version: version.to_string(),
+        })
+    };
+    let outcome = operator::request(
+        &ctl.world.trace,
+        "downgrade",
+        ErrorCode::DowngradeInProgress,
+        || async {
+            ctl.to_leader(request(DowngradeAction::Validate)).await?;
+            ctl.to_leader(request(DowngradeAction::Enable)).await?;
+            Ok(())
+        },
+    )
+    .await;
+    ctl.settle(&format!("downgrade_enable to {version}"), &outcome);
+    match outcome {
+        operator::Outcome::Applied => "enabled".to_string(),
+        operator::Outcome::AppliedEarlier => {
+            "enabled (by an earlier attempt whose answer was lost)".to_string()
+        }
+        operator::Outcome::Refused(e) | operator::Outcome::NoAnswer(e) => format!("refused: {e}"),
+    }
+}
+
+/// Messages of a member refusing to run on data or in a cluster it is too
+/// old for.
+const REFUSALS: &[&str] = &[
+    "failed to validate schema",
+    "invalid downgrade",
+    "cannot downgrade storage",
+];
+
+/// Waits for the member to refuse to start, as the plan expects. A refusal
+/// is recorded as expected; no refusal is a violation.
+async fn refused(ctl: &Control, m: u64, what: &str) -> bool {
+    let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+    while madsim::time::Instant::now() < deadline {
+        if let Some(MemberStatus::Exited(ExitReason::Fatal(msg))) = ctl.world.status(m) {
+            if REFUSALS.iter().any(|r| msg.contains(r)) {
+                ctl.expected_refusals.lock().push((m, msg));
+                return true;
+            }
+            ctl.violations.lock().push((
+                rules::VERSION_EXPECTED_REFUSAL.into(),
+                format!("{what}: expected a clean refusal, got: {msg}"),
+            ));
+            return false;
+        }
+        madsim::time::sleep(Duration::from_millis(50)).await;
+    }
+    ctl.violations.lock().push((
+        rules::VERSION_EXPECTED_REFUSAL.into(),
+        format!("{what}: the member should have refused to start, but it runs"),
+    ));
+    false
+}

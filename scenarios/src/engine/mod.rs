@@ -1,0 +1,340 @@
+//! The engine: `run(scenario, seed, bugs)` builds the world, starts the
+//! members, runs traffic and the fault plan, quiesces (heals everything,
+//! waits for the cluster to answer, reads everything back, collects each
+//! member's HashKV), then checks the history. Everything derives from the
+//! seed.
+
+mod control;
+mod fault;
+mod quiesce;
+mod simulate;
+
+use crate::schema::Scenario;
+use crate::swarm;
+use checker::history::{EndState, History};
+use checker::options::CheckOptions;
+use checker::report::{Overall, PropertyResult, Report, Verdict, Violation};
+use checker::rules;
+use node::bugs::BugSet;
+use simulate::simulate;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The engine node's client id (other clients count from 1).
+const ENGINE_CLIENT: u64 = 0;
+/// The client id the quiesce phase records its reads under.
+const QUIESCE_CLIENT: u64 = 999;
+const CLUSTER_ID: u64 = 0x0fa1_7e11;
+
+/// Statistics of one run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunStats {
+    pub ops: usize,
+    pub failed_ops: usize,
+    pub watch_events: usize,
+    pub faults: usize,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    pub check_ms: u64,
+    /// Network messages the simulator delivered.
+    pub messages: u64,
+}
+
+/// Everything one run produced.
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub bugs: BugSet,
+    pub report: Report,
+    pub history: History,
+    pub end_state: EndState,
+    pub trace: sim::Trace,
+    pub trace_hash: String,
+    pub stats: RunStats,
+    pub faults_applied: Vec<String>,
+    /// Steps of the plan that could not be applied, each with why.
+    pub not_applied: Vec<String>,
+    pub failpoints_reached: BTreeMap<String, u64>,
+    /// The scenario as run (after swarm mode drew its variant).
+    pub effective: Scenario,
+    /// Each member's files, when asked for.
+    pub member_files: Vec<(u64, MemberFiles)>,
+}
+
+impl RunResult {
+    pub fn overall(&self) -> Overall {
+        self.report.overall()
+    }
+
+    pub fn verdict_word(&self) -> &'static str {
+        match self.overall() {
+            Overall::Pass => "pass",
+            Overall::Fail => "fail",
+            Overall::Unknown => "unknown",
+        }
+    }
+
+    /// The one-line summary printed for every run.
+    pub fn summary_line(&self) -> String {
+        let mut line = format!(
+            "seed={} scenario={} verdict={} trace={} ops={} failed_ops={} faults={} sim_ms={} wall_ms={}",
+            self.seed,
+            self.scenario,
+            self.verdict_word(),
+            self.trace_hash,
+            self.stats.ops,
+            self.stats.failed_ops,
+            self.stats.faults,
+            self.stats.sim_ms,
+            self.stats.wall_ms
+        );
+        if !self.bugs.is_empty() {
+            line.push_str(&format!(" bugs={}", self.bugs));
+        }
+        if !self.not_applied.is_empty() {
+            line.push_str(&format!(" not_applied={}", self.not_applied.len()));
+        }
+        let failed = self.failed_rules();
+        if !failed.is_empty() {
+            line.push_str(&format!(" rules={}", failed.join(",")));
+        }
+        line
+    }
+
+    pub fn failed_rules(&self) -> Vec<String> {
+        self.report
+            .failed_rules()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub bugs: BugSet,
+    pub check: CheckOptions,
+    /// Keep every member's files at the end of the run (`--dump-data`).
+    pub collect_files: bool,
+}
+
+/// One member's files at the end of a run: path -> content.
+pub type MemberFiles = BTreeMap<String, Vec<u8>>;
+
+/// What the simulation hands back for checking.
+struct SimOutput {
+    history: History,
+    end_state: EndState,
+    trace: sim::Trace,
+    faults_applied: Vec<String>,
+    failpoints_reached: BTreeMap<String, u64>,
+    unexpected_exits: Vec<sim::FatalExit>,
+    not_applied: Vec<String>,
+    engine_violations: Vec<(String, String)>,
+    messages: u64,
+    member_files: Vec<(u64, MemberFiles)>,
+}
+
+/// Runs one scenario with one seed, then checks it.
+pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
+    let effective = swarm::variant(scenario, seed);
+    let started = Instant::now();
+    let sc = effective.clone();
+    let bugs = opts.bugs.clone();
+    let collect = opts.collect_files;
+    let outcome = sim::run_seed(seed, move |world| simulate(world, sc, seed, bugs, collect));
+    let sim_wall = started.elapsed();
+    let check_started = Instant::now();
+    let (output, info) = match outcome {
+        Ok(pair) => pair,
+        Err(panic) => return panicked(scenario, &effective, seed, opts, panic, sim_wall),
+    };
+    let mut report = checker::check_run(&output.history, &output.end_state, &opts.check);
+    report
+        .results
+        .push(exits_property(&output.unexpected_exits));
+    report.results.push(PropertyResult {
+        property: rules::RUN_NO_PANIC.into(),
+        verdict: Verdict::Pass,
+    });
+    for rule in [
+        rules::VERSION_EXPECTED_REFUSAL,
+        rules::VERSION_DOWNGRADED_FIELDS,
+        rules::PLAN_REQUIRED_STEP,
+        rules::OPERATOR_ACCEPTED,
+    ] {
+        report
+            .results
+            .push(engine_property(rule, &output.engine_violations));
+    }
+    let check_ms = check_started.elapsed().as_millis() as u64;
+    let stats = RunStats {
+        ops: output.history.operations.len(),
+        failed_ops: output
+            .history
+            .operations
+            .iter()
+            .filter(|o| !matches!(o.result, checker::history::OpResult::Ok(_)))
+            .count(),
+        watch_events: output
+            .history
+            .watches
+            .iter()
+            .flat_map(|w| &w.responses)
+            .map(|r| r.events.len())
+            .sum(),
+        faults: output.faults_applied.len(),
+        sim_ms: info.sim_time.as_millis() as u64,
+        wall_ms: (sim_wall.as_millis() as u64) + check_ms,
+        check_ms,
+        messages: output.messages,
+    };
+    let trace_hash = output.trace.hash();
+    RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        bugs: opts.bugs.clone(),
+        report,
+        history: output.history,
+        end_state: output.end_state,
+        trace: output.trace,
+        trace_hash,
+        stats,
+        faults_applied: output.faults_applied,
+        not_applied: output.not_applied,
+        failpoints_reached: output.failpoints_reached,
+        effective,
+        member_files: output.member_files,
+    }
+}
+
+fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
+    let verdict = match exits.first() {
+        None => Verdict::Pass,
+        Some(exit) => Verdict::Fail(Violation {
+            rule: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
+            explanation: format!(
+                "member {} stopped on an error no injected fault explains: {}",
+                exit.member, exit.message
+            ),
+            details: serde_json::json!({ "exits": exits.iter().map(|e| serde_json::json!({"member": e.member, "error": e.message})).collect::<Vec<_>>() }),
+            ..Default::default()
+        }),
+    };
+    PropertyResult {
+        property: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
+        verdict,
+    }
+}
+
+/// The exits no injected fault explains: not one a disk fault handed to
+/// that very process, nor a refusal the plan expected.
+fn unexpected_exits(
+    exits: Vec<sim::FatalExit>,
+    expected_refusals: &[(u64, String)],
+) -> Vec<sim::FatalExit> {
+    exits
+        .into_iter()
+        .filter(|e| !e.disk_fault_delivered)
+        .filter(|e| {
+            !expected_refusals
+                .iter()
+                .any(|(m, msg)| *m == e.member && *msg == e.message)
+        })
+        .collect()
+}
+
+/// A property the engine itself checks, from the violations it recorded.
+fn engine_property(rule: &str, violations: &[(String, String)]) -> PropertyResult {
+    let found: Vec<&(String, String)> = violations.iter().filter(|(r, _)| r == rule).collect();
+    let verdict = match found.first() {
+        None => Verdict::Pass,
+        Some((_, explanation)) => Verdict::Fail(Violation {
+            rule: rule.into(),
+            explanation: explanation.clone(),
+            ..Default::default()
+        }),
+    };
+    PropertyResult {
+        property: rule.into(),
+        verdict,
+    }
+}
+
+fn panicked(
+    scenario: &Scenario,
+    effective: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    panic: sim::RunPanic,
+    wall: Duration,
+) -> RunResult {
+    let report = Report {
+        results: vec![PropertyResult {
+            property: rules::RUN_NO_PANIC.into(),
+            verdict: Verdict::Fail(Violation {
+                rule: rules::RUN_NO_PANIC.into(),
+                explanation: format!("the simulation panicked: {}", panic.message),
+                ..Default::default()
+            }),
+        }],
+        stats: None,
+    };
+    let mut trace = sim::Trace::default();
+    trace.push(Duration::ZERO, "engine", "panic", panic.message.clone());
+    let trace_hash = trace.hash();
+    RunResult {
+        scenario: scenario.name.clone(),
+        seed,
+        bugs: opts.bugs.clone(),
+        report,
+        history: History::default(),
+        end_state: EndState::default(),
+        trace,
+        trace_hash,
+        stats: RunStats {
+            wall_ms: wall.as_millis() as u64,
+            ..Default::default()
+        },
+        faults_applied: Vec::new(),
+        not_applied: Vec::new(),
+        failpoints_reached: BTreeMap::new(),
+        effective: effective.clone(),
+        member_files: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(member: u64, message: &str, disk_fault_delivered: bool) -> sim::FatalExit {
+        sim::FatalExit {
+            member,
+            message: message.into(),
+            disk_fault_delivered,
+        }
+    }
+
+    #[test]
+    fn only_exits_a_disk_fault_reached_or_the_plan_expected_are_excused() {
+        let exits = vec![
+            exit(1, "WAL write failed: EIO", true),
+            exit(1, "failpoint raftBeforeSave returned an error", false),
+            exit(2, "invalid downgrade", false),
+            exit(3, "invalid downgrade", false),
+        ];
+        let expected = vec![(2, "invalid downgrade".to_string())];
+        let left = unexpected_exits(exits, &expected);
+        assert_eq!(
+            left,
+            vec![
+                exit(1, "failpoint raftBeforeSave returned an error", false),
+                exit(3, "invalid downgrade", false),
+            ]
+        );
+        let property = exits_property(&left);
+        assert!(matches!(property.verdict, Verdict::Fail(_)));
+        assert_eq!(property.property, rules::MEMBER_NO_UNEXPECTED_EXIT);
+    }
+}

@@ -1,0 +1,231 @@
+//! The simulated run: members start, traffic and the fault plan run, the
+//! supervisor restarts what ended by itself, and the run quiesces.
+
+use super::control::*;
+use super::fault::apply;
+use super::quiesce::quiesce;
+use super::*;
+use crate::faults::{self, Fault};
+use crate::recorder::Recorder;
+use crate::schema::{FaultStep, Profile, Scenario};
+use crate::traffic::{self, TrafficContext};
+use checker::rules;
+use node::bugs::BugSet;
+use node::config::{MemberConfig, Peer};
+use node::host::ExitReason;
+use parking_lot::Mutex;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sim::{MemberStatus, World, member_ip};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub(super) fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
+    let size = scenario.cluster.size as u64;
+    let peers: Vec<Peer> = (1..=size)
+        .map(|id| Peer {
+            id,
+            ip: member_ip(id),
+        })
+        .collect();
+    (1..=size)
+        .map(|id| MemberConfig {
+            id,
+            version: scenario.cluster.version_of(id as usize - 1),
+            cluster_id: CLUSTER_ID,
+            peers: peers.clone(),
+            join_existing: false,
+            knobs: scenario.cluster.knobs.clone(),
+            bugs: bugs.clone(),
+        })
+        .collect()
+}
+
+pub(super) async fn simulate(
+    world: Arc<World>,
+    scenario: Scenario,
+    seed: u64,
+    bugs: BugSet,
+    collect_files: bool,
+) -> SimOutput {
+    let recorder = Recorder::with_trace(world.trace.clone());
+    for config in member_configs(&scenario, &bugs) {
+        world.start_member(config);
+    }
+    let ctl = Arc::new(Control {
+        world: world.clone(),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
+        recorder: recorder.clone(),
+        quiescing: AtomicBool::new(false),
+        knobs: scenario.cluster.knobs.clone(),
+        disk_fault_active: Mutex::new(BTreeSet::new()),
+        expected_refusals: Mutex::new(Vec::new()),
+        violations: Mutex::new(Vec::new()),
+        removed: Mutex::new(BTreeSet::new()),
+        faults_applied: Mutex::new(Vec::new()),
+        not_applied: Mutex::new(Vec::new()),
+        next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
+        timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
+    });
+
+    // Traffic.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    let mut next_client = 1u64;
+    for spec in &scenario.traffic {
+        let ctx = TrafficContext {
+            recorder: recorder.clone(),
+            stop: stop.clone(),
+            endpoints: world.endpoints(),
+            client_timeout: ctl.timeout,
+            keys: spec.keys,
+            rate: spec.rate,
+            clients: spec.clients,
+            weights: spec.weights.clone(),
+            key_ttl_s: spec.key_ttl_s,
+            key_prefix: spec.key_prefix.clone(),
+            until: spec.until_s.map(Duration::from_secs_f64),
+            watches_per_stream: spec.watches_per_stream,
+        };
+        for index in 0..spec.clients {
+            let id = next_client;
+            next_client += 1;
+            let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+            let task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                match spec.profile {
+                    Profile::Etcd => Box::pin(traffic::etcd::run(ctx.clone(), id, rng)),
+                    Profile::Kubernetes => {
+                        Box::pin(traffic::kubernetes::run(ctx.clone(), id, index, rng))
+                    }
+                    Profile::Watch => Box::pin(traffic::watch::run(ctx.clone(), id, rng)),
+                    Profile::Lease => Box::pin(traffic::lease::run(ctx.clone(), id, rng)),
+                };
+            clients.push(world.spawn_client(id, task));
+        }
+    }
+
+    // Faults and the supervisor run on the engine's node.
+    let plan: Vec<(usize, FaultStep, Fault)> = scenario
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| faults::parse(s).ok().map(|f| (i, s.clone(), f)))
+        .collect();
+    let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
+    let supervisor = world.spawn_client(ENGINE_CLIENT, supervise(ctl.clone()));
+
+    madsim::time::sleep(Duration::from_secs_f64(scenario.duration_s)).await;
+    stop.store(true, Ordering::Relaxed);
+    ctl.quiescing.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.await;
+    }
+    let _ = driver.await;
+    let _ = supervisor.await;
+
+    let end_state = world
+        .spawn_client(ENGINE_CLIENT, quiesce(ctl.clone(), scenario.clone()))
+        .await
+        .unwrap_or_default();
+
+    let unexpected_exits = unexpected_exits(world.fatal_exits(), &ctl.expected_refusals.lock());
+    let engine_violations = ctl.violations.lock().clone();
+    let failpoints_reached = world
+        .failpoints_reached()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let faults_applied = ctl.faults_applied.lock().clone();
+    let not_applied = ctl.not_applied.lock().clone();
+    SimOutput {
+        not_applied,
+        history: recorder.history(),
+        end_state,
+        trace: world.trace.take(),
+        faults_applied,
+        failpoints_reached,
+        unexpected_exits,
+        engine_violations,
+        messages: world.net.messages(),
+        member_files: if collect_files {
+            world
+                .member_nodes()
+                .into_iter()
+                .map(|(m, node)| (m, world.disk.files(node)))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Restarts members whose process ended by itself (failpoint crash or a
+/// fatal error), as an operator's process manager would.
+async fn supervise(ctl: Arc<Control>) {
+    while !ctl.quiescing() {
+        madsim::time::sleep(Duration::from_millis(200)).await;
+        for m in ctl.members() {
+            let exited = matches!(
+                ctl.world.status(m),
+                Some(MemberStatus::Exited(
+                    ExitReason::Failpoint(_) | ExitReason::Fatal(_)
+                ))
+            );
+            if exited && !ctl.disk_fault_active.lock().contains(&m) {
+                ctl.hold(Duration::from_secs(1)).await;
+                if !ctl.quiescing() && matches!(ctl.world.status(m), Some(MemberStatus::Exited(_)))
+                {
+                    ctl.world.restart(m);
+                }
+            }
+        }
+    }
+}
+
+/// Applies the plan's steps in time order; each fault heals itself.
+async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)>) {
+    plan.sort_by(|a, b| {
+        a.1.at_s
+            .unwrap_or(0.0)
+            .partial_cmp(&b.1.at_s.unwrap_or(0.0))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.0.cmp(&b.0))
+    });
+    let start = madsim::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (_, step, fault) in plan {
+        let at = Duration::from_secs_f64(step.at_s.unwrap_or(0.0).max(0.0));
+        let now = start.elapsed();
+        if at > now {
+            ctl.hold(at - now).await;
+        }
+        if let Some(cond) = &step.when {
+            while !ctl.quiescing()
+                && !crate::conditions::holds(&ctl.world, &ctl.members(), cond).await
+            {
+                madsim::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if ctl.quiescing() {
+            // Steps that had to happen but did not: a violation each.
+            if step.required.unwrap_or(false) {
+                ctl.violations.lock().push((
+                    rules::PLAN_REQUIRED_STEP.into(),
+                    format!(
+                        "the {} step (when {:?}) never ran: its condition did not hold before the run ended",
+                        step.kind,
+                        step.when.as_deref().unwrap_or("-")
+                    ),
+                ));
+            }
+            continue;
+        }
+        let ctl2 = ctl.clone();
+        tasks.push(madsim::task::spawn(async move { apply(ctl2, fault).await }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
