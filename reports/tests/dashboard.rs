@@ -112,6 +112,10 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
     assert!(html.contains("customPoint <span class=\"muted\">(not in the known list)</span>"));
     assert!(html.contains("3 of 5 known reached"), "fault kinds");
     assert!(html.contains("etcd-17247") && html.contains("not found (0/5)"));
+    assert!(
+        html.contains("<td>etcd #15271</td>"),
+        "the bug table's origin is shown"
+    );
     assert!(html.contains("torn"), "warnings are shown");
     assert!(!html.contains(NASTY), "unescaped text");
     assert!(html.contains(" &lt;&amp;&gt;&quot;&#39; \\u{1}\\u{0}"));
@@ -147,7 +151,7 @@ fn the_markdown_summary_has_totals_failures_and_gaps() {
     );
     assert!(md.contains("Failpoints never reached (3 of 4)"), "{md}");
     assert!(md.contains("`clock`"), "fault kinds never applied");
-    assert!(md.contains("| etcd-15271 | blind | 0/5 |"), "{md}");
+    assert!(md.contains("| etcd-15271 | etcd #15271 | blind | 0/5 |"), "{md}");
 }
 
 #[test]

@@ -198,6 +198,7 @@ pub fn table_row(
         median_wall_s: median(&mut found_walls),
         worst_wall_s: (starts > 0).then_some(worst),
         rule: most_common(&rules).unwrap_or_default(),
+        origin: bug_table::entry(opts.bug).origin_label(),
     })
 }
 

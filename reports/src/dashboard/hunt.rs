@@ -1,10 +1,11 @@
 //! The hunt table: how quickly `faultline hunt` finds each catalogued bug,
 //! as a CSV file with the header
-//! `bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule`.
+//! `bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule,origin`.
 //! `mode` is `triggered` (the scenarios written for the bug) or `blind`
 //! (the general catalog only). Empty median/worst fields mean the bug was
-//! never found. Tables written before the `mode` column are read as
-//! triggered hunts.
+//! never found. `origin` is the bug table's: `etcd #N` or `synthetic`.
+//! Tables written before the `mode` column are read as triggered hunts;
+//! tables written before the `origin` column have an empty origin.
 
 use std::path::Path;
 
@@ -13,9 +14,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ReportsError, Result};
 
 pub const HUNT_HEADER: &str =
-    "bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+    "bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule,origin";
 /// The header before the `mode` column: still read (every row triggered).
 const HUNT_HEADER_V1: &str = "bug,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
+/// The header before the `origin` column: still read (origin unknown).
+const HUNT_HEADER_V2: &str =
+    "bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule";
 
 /// Which scenarios a hunt ran.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -55,6 +59,10 @@ pub struct HuntRow {
     pub worst_wall_s: Option<f64>,
     /// The rule the failure broke (first one when several).
     pub rule: String,
+    /// Where the bug comes from, as the bug table says: `etcd #N` or
+    /// `synthetic` (empty in tables written before the column).
+    #[serde(default)]
+    pub origin: String,
 }
 
 /// Reads a hunt table; errors name the file and line.
@@ -62,7 +70,7 @@ pub fn load_hunt_table(path: impl AsRef<Path>) -> Result<Vec<HuntRow>> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
     let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
-    if first != HUNT_HEADER && first != HUNT_HEADER_V1 {
+    if ![HUNT_HEADER, HUNT_HEADER_V2, HUNT_HEADER_V1].contains(&first) {
         return Err(ReportsError::HeaderMismatch {
             path: path.to_path_buf(),
             expected: HUNT_HEADER.to_string(),
@@ -148,6 +156,7 @@ mod tests {
                 median_wall_s: Some(3.5),
                 worst_wall_s: Some(9.25),
                 rule: "watch.unique".into(),
+                origin: "etcd #17247".into(),
             },
             HuntRow {
                 bug: "etcd-15271".into(),
@@ -168,6 +177,15 @@ mod tests {
         let err = load_hunt_table(&path).expect_err("bad number");
         assert_eq!(err.line(), Some(3), "{err}");
         assert!(err.to_string().contains("start_seeds"), "{err}");
+        // A table from before the origin column reads with no origin.
+        std::fs::write(
+            &path,
+            format!("{HUNT_HEADER_V2}\netcd-1,blind,5,4,7,2.5,9,watch.unique\n"),
+        )
+        .expect("write");
+        let old = load_hunt_table(&path).expect("a v2 table reads");
+        assert_eq!(old[0].origin, "");
+        assert_eq!(old[0].mode, HuntMode::Blind);
         std::fs::write(&path, "bug,found\n").expect("write");
         assert!(matches!(
             load_hunt_table(&path),

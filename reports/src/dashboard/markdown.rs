@@ -163,7 +163,7 @@ fn hunt_table(hunt: Option<&[HuntRow]>) -> String {
         return String::new();
     };
     let mut out = String::from(
-        "## Bug time to detect\n\n| bug | hunt | found | median seeds | median wall | worst wall | rule |\n|---|---|---:|---:|---:|---:|---|\n",
+        "## Bug time to detect\n\n| bug | origin | hunt | found | median seeds | median wall | worst wall | rule |\n|---|---|---|---:|---:|---:|---:|---|\n",
     );
     let num = |v: Option<f64>, unit: &str| {
         v.map(|x| format!("{x:.1}{unit}"))
@@ -171,8 +171,13 @@ fn hunt_table(hunt: Option<&[HuntRow]>) -> String {
     };
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {}/{} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {}/{} | {} | {} | {} | {} |\n",
             cell(&r.bug),
+            cell(if r.origin.is_empty() {
+                "–"
+            } else {
+                &r.origin
+            }),
             r.mode.word(),
             r.found,
             r.start_seeds,

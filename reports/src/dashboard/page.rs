@@ -301,7 +301,7 @@ fn hunt_section(hunt: Option<&[HuntRow]>) -> String {
         "Wall-clock time to find each bug (bar: median, whisker: worst)",
         &bars,
     ));
-    out.push_str("<table><thead><tr><th>bug</th><th>hunt</th><th class=\"num\">found</th><th class=\"num\">median seeds</th>\
+    out.push_str("<table><thead><tr><th>bug</th><th>origin</th><th>hunt</th><th class=\"num\">found</th><th class=\"num\">median seeds</th>\
 <th class=\"num\">median wall</th><th class=\"num\">worst wall</th><th>rule</th></tr></thead><tbody>\n");
     let num = |v: Option<f64>, unit: &str| {
         v.map(|x| format!("{x:.1}{unit}"))
@@ -309,9 +309,10 @@ fn hunt_section(hunt: Option<&[HuntRow]>) -> String {
     };
     for r in rows {
         out.push_str(&format!(
-            "<tr{}><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"rule\">{}</td></tr>\n",
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"rule\">{}</td></tr>\n",
             if r.found == 0 { " class=\"gap\"" } else { "" },
             escape(&r.bug),
+            escape(if r.origin.is_empty() { "–" } else { &r.origin }),
             r.mode.word(),
             r.found,
             r.start_seeds,

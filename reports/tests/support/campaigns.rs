@@ -239,6 +239,7 @@ pub fn hunt(root: &Path) -> Vec<HuntRow> {
                 median_wall_s: Some(4.5),
                 worst_wall_s: Some(20.0),
                 rule: "watch.unique".into(),
+                origin: "etcd #17247".into(),
             },
             HuntRow {
                 bug: "etcd-15271".into(),
@@ -249,6 +250,7 @@ pub fn hunt(root: &Path) -> Vec<HuntRow> {
                 median_wall_s: None,
                 worst_wall_s: Some(120.0),
                 rule: String::new(),
+                origin: "etcd #15271".into(),
             },
         ],
     )
