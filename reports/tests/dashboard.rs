@@ -151,7 +151,10 @@ fn the_markdown_summary_has_totals_failures_and_gaps() {
     );
     assert!(md.contains("Failpoints never reached (3 of 4)"), "{md}");
     assert!(md.contains("`clock`"), "fault kinds never applied");
-    assert!(md.contains("| etcd-15271 | etcd #15271 | blind | 0/5 |"), "{md}");
+    assert!(
+        md.contains("| etcd-15271 | etcd #15271 | blind | 0/5 |"),
+        "{md}"
+    );
 }
 
 #[test]
