@@ -20,7 +20,8 @@ pub struct Scenario {
     pub purpose: Purpose,
     #[serde(default)]
     pub cluster: ClusterSpec,
-    /// Traffic profiles running at the same time (default: one etcd profile).
+    /// Traffic profiles running at the same time (default: the etcd mix and
+    /// two watching clients, `default_traffic`).
     #[serde(default = "default_traffic")]
     pub traffic: Vec<TrafficSpec>,
     /// Simulated seconds of traffic and faults before the run quiesces.
