@@ -122,7 +122,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-write-load-crashes"],
         expected_rules: &[rules::END_HASHKV, rules::LINEARIZABILITY],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 407),
+            detecting: ("bug-write-load-crashes", 35),
         },
     },
     BugEntry {
@@ -201,7 +201,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 14),
+            detecting: ("bug-buffer-writeback", 4),
         },
     },
     BugEntry {
@@ -233,7 +233,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-compaction-tombstone-crash"],
         expected_rules: &[rules::LINEARIZABILITY, rules::MEMBER_NO_UNEXPECTED_EXIT],
         reproduction: Reproduction::NotReproduced {
-            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 72, member.no-unexpected-exit)",
+            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 15, member.no-unexpected-exit)",
         },
     },
     BugEntry {
@@ -247,7 +247,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-snapshot-purge"],
         expected_rules: &[rules::MEMBER_NO_UNEXPECTED_EXIT],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-snapshot-purge", 10),
+            detecting: ("bug-snapshot-purge", 5),
         },
     },
     BugEntry {
@@ -297,7 +297,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_RESUMABLE,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-batched-compaction-crash", 64),
+            detecting: ("bug-batched-compaction-crash", 147),
         },
     },
     BugEntry {
@@ -375,7 +375,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::VERSION_DOWNGRADED_FIELDS,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("downgrade-cancel", 4),
+            detecting: ("downgrade-cancel", 51),
         },
     },
     BugEntry {

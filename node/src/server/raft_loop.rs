@@ -222,8 +222,7 @@ impl RaftLoop {
             Inbound::VersionQuery { from } => {
                 state
                     .transport
-                    .reply_version(from, state.config.version.to_string())
-                    .await;
+                    .reply_version(from, state.config.version.to_string());
             }
             Inbound::VersionReply { from, version } => match version.parse() {
                 Ok(v) => {
@@ -261,11 +260,17 @@ impl RaftLoop {
                     self.node.report_snapshot(m.to, SnapshotStatus::Failure);
                     continue;
                 }
-                let to = m.to;
-                state.transport.send_raft(&m).await;
-                self.node.report_snapshot(to, SnapshotStatus::Finish);
-            } else {
-                state.transport.send_raft(&m).await;
+                // Handed to the peer's writer is as far as this member can
+                // tell (a datagram to a cut link vanishes); a full queue is
+                // a failed send.
+                let status = if state.transport.send_raft(&m) {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
+                self.node.report_snapshot(m.to, status);
+            } else if !state.transport.send_raft(&m) {
+                self.node.report_unreachable(m.to);
             }
         }
     }

@@ -1,10 +1,17 @@
 //! Raft traffic between members: datagrams on the peer port, each a
 //! protobuf `PeerMessage`. Raft tolerates loss, reordering and
 //! duplication, so there is no retransmission here.
+//!
+//! Sending never blocks the caller, as in etcd's rafthttp: each peer has a
+//! writer task with a bounded queue (etcd's stream buffer holds 4,096
+//! messages and drops beyond that), and the writer puts everything queued
+//! into one datagram. So the raft loop hands over a Ready's messages and
+//! goes on, and a busy leader's many messages to one follower travel
+//! together.
 
 use crate::config::{MemberConfig, PEER_PORT};
 use crate::wire::api::{decode, encode};
-use crate::wire::internal::{PeerMessage, peer_message};
+use crate::wire::internal::{PeerBody, PeerMessage, peer_body};
 use madsim::net::Endpoint;
 use parking_lot::Mutex;
 use protobuf::Message as _;
@@ -14,6 +21,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 pub const PEER_TAG: u64 = 1;
+
+/// Messages queued for one peer, at most (etcd's `streamBufSize`); beyond
+/// that a message is dropped, as etcd drops it.
+const PEER_QUEUE: usize = 4096;
+
+/// Messages put into one datagram, at most.
+const BATCH_MAX: usize = 512;
 
 /// What arrives from other members.
 pub enum Inbound {
@@ -26,8 +40,10 @@ pub enum Inbound {
 #[derive(Clone)]
 pub struct Transport {
     me: u64,
-    endpoint: Endpoint,
+    endpoint: Arc<Endpoint>,
     peers: Arc<Mutex<BTreeMap<u64, IpAddr>>>,
+    /// Each peer's writer queue, started with the first message to it.
+    writers: Arc<Mutex<BTreeMap<u64, mpsc::Sender<peer_body::Body>>>>,
 }
 
 impl Transport {
@@ -42,8 +58,9 @@ impl Transport {
         let peers = config.peers.iter().map(|p| (p.id, p.ip)).collect();
         let transport = Transport {
             me: config.id,
-            endpoint,
+            endpoint: Arc::new(endpoint),
             peers: Arc::new(Mutex::new(peers)),
+            writers: Arc::default(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let receiver = transport.clone();
@@ -55,39 +72,80 @@ impl Transport {
         self.peers.lock().insert(id, ip);
     }
 
+    /// Forgets a removed member; its writer ends once its queue is empty.
     pub fn remove_peer(&self, id: u64) {
         self.peers.lock().remove(&id);
+        self.writers.lock().remove(&id);
     }
 
-    async fn send(&self, to: u64, body: peer_message::Body) {
-        let Some(ip) = self.peers.lock().get(&to).copied() else {
-            return;
-        };
-        let msg = PeerMessage {
-            from: self.me,
-            body: Some(body),
-        };
-        // Datagrams to a cut link vanish, as on a real network.
-        let _ = self
-            .endpoint
-            .send_to(SocketAddr::new(ip, PEER_PORT), PEER_TAG, &encode(&msg))
-            .await;
-    }
-
-    pub async fn send_raft(&self, msg: &raft::eraftpb::Message) {
-        match msg.write_to_bytes() {
-            Ok(bytes) => self.send(msg.to, peer_message::Body::Raft(bytes)).await,
-            Err(e) => tracing::error!(member = self.me, "cannot encode raft message: {e}"),
+    /// Queues a message for a peer; false when it was dropped (unknown
+    /// peer, or its queue is full).
+    fn send(&self, to: u64, body: peer_body::Body) -> bool {
+        if !self.peers.lock().contains_key(&to) {
+            return false;
+        }
+        let queue = self
+            .writers
+            .lock()
+            .entry(to)
+            .or_insert_with(|| self.start_writer(to))
+            .clone();
+        match queue.try_send(body) {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::warn!(member = self.me, to, "peer queue full: message dropped");
+                false
+            }
         }
     }
 
-    pub async fn query_version(&self, to: u64) {
-        self.send(to, peer_message::Body::VersionQuery(true)).await;
+    fn start_writer(&self, to: u64) -> mpsc::Sender<peer_body::Body> {
+        let (tx, rx) = mpsc::channel(PEER_QUEUE);
+        let writer = self.clone();
+        madsim::task::spawn(async move { writer.write_loop(to, rx).await });
+        tx
     }
 
-    pub async fn reply_version(&self, to: u64, version: String) {
-        self.send(to, peer_message::Body::VersionReply(version))
-            .await;
+    /// Sends whatever is queued for `to` as one datagram, again and again.
+    async fn write_loop(self, to: u64, mut queue: mpsc::Receiver<peer_body::Body>) {
+        while let Some(first) = queue.recv().await {
+            let mut bodies = vec![PeerBody { body: Some(first) }];
+            while bodies.len() < BATCH_MAX {
+                let Ok(body) = queue.try_recv() else { break };
+                bodies.push(PeerBody { body: Some(body) });
+            }
+            let Some(ip) = self.peers.lock().get(&to).copied() else {
+                continue;
+            };
+            let msg = PeerMessage {
+                from: self.me,
+                bodies,
+            };
+            // Datagrams to a cut link vanish, as on a real network.
+            let _ = self
+                .endpoint
+                .send_to(SocketAddr::new(ip, PEER_PORT), PEER_TAG, &encode(&msg))
+                .await;
+        }
+    }
+
+    /// Queues a raft message; false when it was dropped.
+    pub fn send_raft(&self, msg: &raft::eraftpb::Message) -> bool {
+        match msg.write_to_bytes() {
+            Ok(bytes) => self.send(msg.to, peer_body::Body::Raft(bytes)),
+            Err(e) => {
+                tracing::error!(member = self.me, "cannot encode raft message: {e}");
+                false
+            }
+        }
+    }
+
+    pub fn query_version(&self, to: u64) {
+        self.send(to, peer_body::Body::VersionQuery(true));
+    }
+
+    pub fn reply_version(&self, to: u64, version: String) {
+        self.send(to, peer_body::Body::VersionReply(version));
     }
 
     async fn receive_loop(self, tx: mpsc::UnboundedSender<Inbound>) {
@@ -105,31 +163,28 @@ impl Transport {
                     continue;
                 }
             };
-            let inbound = match msg.body {
-                Some(peer_message::Body::Raft(b)) => {
-                    match raft::eraftpb::Message::parse_from_bytes(&b) {
-                        Ok(m) => Inbound::Raft(m),
-                        Err(e) => {
-                            tracing::warn!(
-                                member = self.me,
-                                "dropping undecodable raft message: {e}"
-                            );
-                            continue;
-                        }
-                    }
+            for body in msg.bodies.into_iter().filter_map(|b| b.body) {
+                let Some(inbound) = self.inbound(msg.from, body) else {
+                    continue;
+                };
+                if tx.send(inbound).is_err() {
+                    return;
                 }
-                Some(peer_message::Body::VersionQuery(_)) => {
-                    Inbound::VersionQuery { from: msg.from }
-                }
-                Some(peer_message::Body::VersionReply(v)) => Inbound::VersionReply {
-                    from: msg.from,
-                    version: v,
-                },
-                None => continue,
-            };
-            if tx.send(inbound).is_err() {
-                return;
             }
+        }
+    }
+
+    fn inbound(&self, from: u64, body: peer_body::Body) -> Option<Inbound> {
+        match body {
+            peer_body::Body::Raft(b) => match raft::eraftpb::Message::parse_from_bytes(&b) {
+                Ok(m) => Some(Inbound::Raft(m)),
+                Err(e) => {
+                    tracing::warn!(member = self.me, "dropping undecodable raft message: {e}");
+                    None
+                }
+            },
+            peer_body::Body::VersionQuery(_) => Some(Inbound::VersionQuery { from }),
+            peer_body::Body::VersionReply(version) => Some(Inbound::VersionReply { from, version }),
         }
     }
 }

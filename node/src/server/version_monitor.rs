@@ -24,7 +24,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
         let members: Vec<u64> = state.cluster.lock().members.keys().copied().collect();
         for &m in &members {
             if m != state.id() {
-                state.transport.query_version(m).await;
+                state.transport.query_version(m);
             }
         }
         let Some(versions) = member_versions(&state, &members) else {

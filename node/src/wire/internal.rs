@@ -130,27 +130,36 @@ pub struct ConfChangeContext {
     pub member: Option<super::api::Member>,
 }
 
-/// Messages members send each other besides raft's own.
+/// One datagram between members: everything the sender had queued for
+/// this peer, in order (etcd's peer streams likewise carry many messages
+/// per write).
 #[derive(Clone, PartialEq, Message)]
 pub struct PeerMessage {
     #[prost(uint64, tag = "1")]
     pub from: u64,
-    #[prost(oneof = "peer_message::Body", tags = "2, 3, 4")]
-    pub body: Option<peer_message::Body>,
+    #[prost(message, repeated, tag = "2")]
+    pub bodies: Vec<PeerBody>,
 }
 
-pub mod peer_message {
+/// One message inside a [`PeerMessage`].
+#[derive(Clone, PartialEq, Message)]
+pub struct PeerBody {
+    #[prost(oneof = "peer_body::Body", tags = "1, 2, 3")]
+    pub body: Option<peer_body::Body>,
+}
+
+pub mod peer_body {
     use super::*;
     #[derive(Clone, PartialEq, Oneof)]
     pub enum Body {
         /// A raft message, encoded by raft-rs (protobuf).
-        #[prost(bytes = "vec", tag = "2")]
+        #[prost(bytes = "vec", tag = "1")]
         Raft(Vec<u8>),
         /// The leader asks for the member's server version.
-        #[prost(bool, tag = "3")]
+        #[prost(bool, tag = "2")]
         VersionQuery(bool),
         /// The member's server version.
-        #[prost(string, tag = "4")]
+        #[prost(string, tag = "3")]
         VersionReply(String),
     }
 }

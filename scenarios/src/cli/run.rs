@@ -328,7 +328,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     let seeds = parse_seeds(None, Some(&args.seeds))?;
     let opts = RunOptions::default();
     let (mut wall, mut sim, mut check, mut messages, mut ops) = (0u64, 0u64, 0u64, 0u64, 0usize);
-    let (mut writes, mut events) = (0usize, 0usize);
+    let (mut writes, mut served, mut events) = (0usize, 0usize, 0usize);
     let mut failed = 0;
     for &seed in &seeds {
         let r = scenarios::run(&scenario, seed, &opts);
@@ -339,6 +339,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         ops += r.stats.ops;
         events += r.stats.watch_events;
         writes += acknowledged_writes(&r);
+        served += served_requests(&r);
         if r.verdict_word() != "pass" {
             failed += 1;
         }
@@ -365,14 +366,28 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         "messages per wall second:{:>10.0}",
         messages as f64 / sim_wall_s
     );
+    let sim_s = sim.max(1) as f64 / 1000.0;
     println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
+    println!(
+        "requests served:         {:>10.0} per simulated s",
+        served as f64 / sim_s
+    );
     println!(
         "writes per wall s:       {:>10.0} ({:.0} per simulated s)",
         writes as f64 / wall_s,
-        writes as f64 / (sim.max(1) as f64 / 1000.0)
+        writes as f64 / sim_s
     );
     println!("watch events per wall s: {:>10.0}", events as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// Client requests answered with a success (watches not counted).
+fn served_requests(r: &RunResult) -> usize {
+    r.history
+        .operations
+        .iter()
+        .filter(|op| matches!(op.result, checker::history::OpResult::Ok(_)))
+        .count()
 }
 
 /// Client writes the store acknowledged (each took a revision).
