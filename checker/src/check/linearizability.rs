@@ -2,7 +2,7 @@
 //! rules check against.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -20,11 +20,28 @@ pub struct EtcdLinearizability {
     pub summary: SearchSummary,
 }
 
+/// When a search started at `now` must stop: after `timeout / share`, and
+/// never past the whole check's time limit (`started + timeout`), which
+/// both searches share (the first may take a third, the second the rest).
+/// None only when the limit is too far to represent.
+fn search_deadline(
+    started: Instant,
+    now: Instant,
+    timeout: Duration,
+    share: u32,
+) -> Option<Instant> {
+    let overall = started.checked_add(timeout);
+    match (now.checked_add(timeout / share.max(1)), overall) {
+        (Some(own), Some(overall)) => Some(own.min(overall)),
+        (own, overall) => own.or(overall),
+    }
+}
+
 pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdLinearizability {
     let prepared = prepare(history);
     let started = Instant::now();
     let limits = |share: u32| SearchLimits {
-        deadline: Instant::now().checked_add(options.timeout / share),
+        deadline: search_deadline(started, Instant::now(), options.timeout, share),
         memory_bound_bytes: options.memory_bound_bytes,
     };
     // First an order that agrees with what the watches saw where the history
@@ -117,5 +134,23 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
         },
         linearized,
         summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_searches_stay_within_the_time_limit() {
+        let started = Instant::now();
+        let limit = Duration::from_secs(60);
+        let first = search_deadline(started, started, limit, 3).unwrap();
+        assert_eq!(first, started + Duration::from_secs(20));
+        // The second search starts when the first gave up: it gets the rest.
+        let second = search_deadline(started, first, limit, 1).unwrap();
+        assert_eq!(second, started + limit);
+        let huge = search_deadline(started, started, Duration::MAX, 1);
+        assert!(huge.is_none() || huge.unwrap() >= started);
     }
 }

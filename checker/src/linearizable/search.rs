@@ -458,6 +458,11 @@ pub struct Run<'a, M: Model> {
     /// Return time of the stuck operation of `furthest`.
     furthest_at: u64,
     iterations: u64,
+    /// Work since the limits were last checked: this run's iterations and
+    /// those of the component searches it ran (one of them may take
+    /// `COMPONENT_BUDGET` iterations, so counting only this run's own would
+    /// let a search overrun its deadline by minutes).
+    unchecked_work: u64,
     backjump: bool,
     /// Component configurations already decided: (component, its linearized
     /// operations, its state) -> feasible.
@@ -483,6 +488,7 @@ impl<'a, M: Model> Run<'a, M> {
             furthest: DeadEnd::default(),
             furthest_at: 0,
             iterations: 0,
+            unchecked_work: BUDGET_INTERVAL,
             backjump,
             decided: HashMap::new(),
         }
@@ -581,7 +587,9 @@ impl<'a, M: Model> Run<'a, M> {
             }
             spent += 1;
             self.iterations += 1;
-            if self.iterations % BUDGET_INTERVAL == 1 {
+            self.unchecked_work += 1;
+            if self.unchecked_work >= BUDGET_INTERVAL {
+                self.unchecked_work = 0;
                 let bytes = self.bytes() + other_bytes;
                 stats.peak_bytes = stats.peak_bytes.max(bytes);
                 if let Some(reason) = over_budget(limits, bytes, &self.cache) {
@@ -832,6 +840,7 @@ impl<'a, M: Model> Run<'a, M> {
         let mut sub = Run::with_state(search, state, false);
         let outcome = sub.advance(COMPONENT_BUDGET, self.bytes(), limits, stats);
         sub.finish(stats);
+        self.unchecked_work += sub.iterations;
         self.state = sub.into_state();
         let feasible = match outcome {
             Some(SearchOutcome::Linearizable(_)) => Some(true),
