@@ -11,6 +11,11 @@ bin=${3:-target/release/faultline}
 args=()
 while read -r name _; do args+=(--scenario "$name"); done \
   < <("$bin" list scenarios | grep -v -e '\[bug trigger\]' -e '\[benchmark\]')
-"$bin" soak --out "$out" --runs "$runs" --start-seed 100000 --jobs "$(nproc)" --quiet "${args[@]}"
+# A failed or undecided run makes soak exit non-zero: the dashboard is
+# still written (that is when it is needed), and the script exits as soak did.
+status=0
+"$bin" soak --out "$out" --runs "$runs" --start-seed 100000 --jobs "$(nproc)" --quiet "${args[@]}" \
+  || status=$?
 "$bin" report "$out" --out "$out/dashboard.html" --markdown "$out/summary.md" --junit "$out/junit.xml"
 grep -E 'Runs|failed|undecided|Failpoints|Fault kinds|Rules' "$out/summary.md" | head -20
+exit "$status"
