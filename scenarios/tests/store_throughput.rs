@@ -4,8 +4,6 @@
 //! A raft loop that awaited each send (madsim's send sleeps at least 1 ms)
 //! or took one message per `Ready` served about 200.
 
-use checker::history::OpResult;
-use checker::models::etcd::bumps_revision;
 use checker::report::Overall;
 use scenarios::catalog;
 use scenarios::engine::{RunOptions, run};
@@ -15,12 +13,7 @@ fn write_throughput_acknowledges_at_least_2000_writes_per_simulated_second() {
     let scenario = catalog::load("write-throughput").expect("catalog scenario");
     let r = run(&scenario, 0, &RunOptions::default());
     assert_eq!(r.overall(), Overall::Pass, "{}", r.summary_line());
-    let writes = r
-        .history
-        .operations
-        .iter()
-        .filter(|op| matches!(&op.result, OpResult::Ok(resp) if bumps_revision(&op.request, resp)))
-        .count();
+    let writes = r.acknowledged_writes();
     let per_second = writes as f64 / (r.stats.sim_ms as f64 / 1000.0);
     assert!(
         per_second >= 2000.0,

@@ -338,8 +338,8 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         messages += r.stats.messages;
         ops += r.stats.ops;
         events += r.stats.watch_events;
-        writes += acknowledged_writes(&r);
-        served += served_requests(&r);
+        writes += r.acknowledged_writes();
+        served += r.served_requests();
         if r.verdict_word() != "pass" {
             failed += 1;
         }
@@ -379,29 +379,6 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     );
     println!("watch events per wall s: {:>10.0}", events as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })
-}
-
-/// Client requests answered with a success (watches not counted).
-fn served_requests(r: &RunResult) -> usize {
-    r.history
-        .operations
-        .iter()
-        .filter(|op| matches!(op.result, checker::history::OpResult::Ok(_)))
-        .count()
-}
-
-/// Client writes the store acknowledged (each took a revision).
-fn acknowledged_writes(r: &RunResult) -> usize {
-    r.history
-        .operations
-        .iter()
-        .filter(|op| match &op.result {
-            checker::history::OpResult::Ok(resp) => {
-                checker::models::etcd::bumps_revision(&op.request, resp)
-            }
-            _ => false,
-        })
-        .count()
 }
 
 fn dump_data(dir: &Path, result: &RunResult) -> Result<()> {

@@ -74,6 +74,29 @@ impl RunResult {
         }
     }
 
+    /// Client requests answered with a success (watches not counted).
+    pub fn served_requests(&self) -> usize {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| matches!(op.result, checker::history::OpResult::Ok(_)))
+            .count()
+    }
+
+    /// Client writes the store acknowledged (each took a revision).
+    pub fn acknowledged_writes(&self) -> usize {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| match &op.result {
+                checker::history::OpResult::Ok(resp) => {
+                    checker::models::etcd::bumps_revision(&op.request, resp)
+                }
+                _ => false,
+            })
+            .count()
+    }
+
     /// The one-line summary printed for every run.
     pub fn summary_line(&self) -> String {
         let mut line = format!(
