@@ -9,13 +9,16 @@
 //! expiries (a key put with a TTL deleted at one revision) may only take a
 //! revision no definite write claimed, and must agree with every key-value any
 //! definite answer reported at that revision. A lease granted once cannot be
-//! revoked or expire before every definite answer that found it alive.
+//! revoked or expire before every definite answer that found it alive. Such
+//! a step may not leave fewer free revisions than the lease removals later
+//! complete reads show are still to come (see [`removals`]).
 
 mod analysis;
 mod deadlines;
 pub mod describe;
 pub mod exec;
 mod prepare;
+mod removals;
 pub mod replay;
 mod sight;
 pub mod store;
@@ -55,6 +58,8 @@ pub type EtcdOp<'h> = Op<EtcdInput<'h>, EtcdOutput<'h>>;
 #[derive(Debug, Clone, Default)]
 pub struct EtcdModel<'h> {
     analysis: Analysis<'h>,
+    /// Where the lease removals later complete reads need can still go.
+    removals: removals::Removals<'h>,
     /// When each expiry (by engine operation id) most likely happened.
     expected_times: HashMap<u64, u64>,
     /// Leases with an expiry step: an unknown revoke of one adds nothing.
@@ -199,7 +204,8 @@ impl<'h> EtcdModel<'h> {
                 || !self.observations_hold(store, after)
                 || store
                     .keys_written_since(mark)
-                    .any(|k| self.analysis.unwritten_at(k, after)))
+                    .any(|k| self.analysis.unwritten_at(k, after))
+                || (!self.literal && !self.removals.feasible(store)))
         {
             store.rollback(mark);
             return None;

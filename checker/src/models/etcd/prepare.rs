@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::analysis::{Analysis, for_each_put};
+use super::removals::Removals;
 use super::{EtcdInput, EtcdModel, EtcdOp, EtcdOutput};
 use crate::history::{History, OpResult, Operation, Request, Response};
 use crate::linearizable::{Op, Outcome};
@@ -71,6 +72,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
     }
     PreparedHistory {
         model: EtcdModel {
+            removals: Removals::of(history, &analysis.claimed, analysis.max_revision),
             analysis,
             expected_times,
             expirable,

@@ -280,6 +280,11 @@ impl Store {
         self.keys.iter().map(|(k, v)| (k, v.as_slice()))
     }
 
+    /// The leases alive now.
+    pub fn leases(&self) -> impl Iterator<Item = (&i64, &Lease)> {
+        self.leases.iter()
+    }
+
     pub fn lease(&self, id: i64) -> Option<&Lease> {
         self.leases.get(&id)
     }
