@@ -72,7 +72,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
     }
     PreparedHistory {
         model: EtcdModel {
-            removals: Removals::of(history, &analysis.claimed, analysis.max_revision),
+            removals: Removals::of(history, &analysis),
             analysis,
             expected_times,
             expirable,

@@ -1,7 +1,8 @@
 //! A counting argument over free revisions: every lease whose keys a later
 //! complete read no longer shows has to be removed (expired or revoked) at a
 //! revision of its own, and only revisions no definite write claimed are left
-//! for that. When an unknown step takes a free revision that a needed removal
+//! for that (and of those, not the ones where a definite answer shows a key
+//! put: a removal only deletes). When an unknown step takes a free revision that a needed removal
 //! would have had, the search learns it at once instead of at the read,
 //! hundreds of revisions later (a Kubernetes events workload leaves dozens of
 //! lease expiries to place, and one wrong choice early used to cost the search
@@ -16,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::analysis::for_each_put;
+use super::analysis::{Analysis, for_each_put};
 use super::store::Store;
 use crate::history::{History, KeySpan, KeyValue, OpResult, Request, Response, TxnOp, TxnRequest};
 
@@ -40,7 +41,9 @@ struct CompleteRead<'h> {
 pub struct Removals<'h> {
     /// Sorted by revision.
     reads: Vec<CompleteRead<'h>>,
-    /// Revisions up to the highest one seen that no definite write claimed.
+    /// Revisions up to the highest one seen that a lease removal may take:
+    /// no definite write claimed them, and no definite answer shows a key
+    /// put there (a removal only deletes).
     free: Vec<i64>,
 }
 
@@ -49,7 +52,7 @@ pub struct Removals<'h> {
 const READS_CHECKED: usize = 4;
 
 impl<'h> Removals<'h> {
-    pub fn of(history: &'h History, claimed: &HashSet<i64>, max_revision: i64) -> Removals<'h> {
+    pub fn of(history: &'h History, analysis: &Analysis<'h>) -> Removals<'h> {
         let mut deletable: Vec<KeySpan<'h>> = Vec::new();
         let mut untouchable: HashSet<&'h str> = HashSet::new();
         let mut revoked: HashSet<i64> = HashSet::new();
@@ -129,8 +132,8 @@ impl<'h> Removals<'h> {
             .filter(|read| !read.gone.is_empty())
             .collect();
         complete.sort_by_key(|r| r.revision);
-        let free = (1..=max_revision)
-            .filter(|r| !claimed.contains(r))
+        let free = (1..=analysis.max_revision)
+            .filter(|r| !analysis.claimed.contains(r) && !analysis.observed.contains_key(r))
             .collect();
         Removals {
             reads: complete,
@@ -223,7 +226,6 @@ fn delete_spans<'h>(req: &'h Request, out: &mut Vec<KeySpan<'h>>) {
 mod tests {
     use super::*;
     use crate::history::{DeleteRangeRequest, EtcdError, Operation, PutRequest, RangeRequest};
-    use crate::models::etcd::analysis::Analysis;
     use crate::models::etcd::exec;
 
     fn leased(key: &str, lease: i64) -> Request {
@@ -285,8 +287,7 @@ mod tests {
     }
 
     fn removals(h: &History) -> Removals<'_> {
-        let a = Analysis::of(h);
-        Removals::of(h, &a.claimed, a.max_revision)
+        Removals::of(h, &Analysis::of(h))
     }
 
     /// The checker's store after the grants and puts (revision 3), and after
@@ -336,6 +337,46 @@ mod tests {
         let h = history(Some((put, OpResult::Unknown("timeout".into()))), false);
         let (_, wasted) = stores();
         assert!(removals(&h).feasible(&wasted), "only lease 5 is counted");
+    }
+
+    /// Leases 5, 6 and 7 (keys at 2, 3, 4) expire at 5, 7 and 8; a put
+    /// whose outcome is unknown took 6, and a read of everything at 8 shows
+    /// its key. Revision 6 is not free for a removal: a step that takes 5
+    /// without removing a lease leaves two revisions for three removals.
+    #[test]
+    fn a_revision_where_a_put_was_seen_is_not_free_for_a_removal() {
+        let mut store = Store::new();
+        let mut h = History::default();
+        for lease in [5, 6, 7] {
+            run(
+                &mut store,
+                &mut h,
+                Request::LeaseGrant { id: lease, ttl: 1 },
+            );
+        }
+        for (key, lease) in [("/a", 5), ("/b", 6), ("/c", 7)] {
+            run(&mut store, &mut h, leased(key, lease));
+        }
+        exec::expire_lease(&mut store, 5);
+        let seen = leased("/x", 0);
+        exec::execute(&mut store, &seen, None).expect("applies");
+        record(&mut h, seen, OpResult::Unknown("timeout".into()));
+        exec::expire_lease(&mut store, 6);
+        exec::expire_lease(&mut store, 7);
+        let everything = Request::Range(RangeRequest {
+            key: "\0".into(),
+            range_end: "\0".into(),
+            ..Default::default()
+        });
+        run(&mut store, &mut h, everything);
+        let r = removals(&h);
+        let mut checker_store = Store::new();
+        for request in &h.operations[..6] {
+            exec::execute(&mut checker_store, &request.request, None).expect("applies");
+        }
+        assert!(r.feasible(&checker_store));
+        exec::execute(&mut checker_store, &leased("/y", 0), None).expect("applies");
+        assert!(!r.feasible(&checker_store), "three removals, two revisions");
     }
 
     #[test]
