@@ -2,6 +2,7 @@
 //! binary) and loading scenario files from disk, with validation that names
 //! the file, the field and what was expected.
 
+use crate::faults::{Fault, Target};
 use crate::schema::Scenario;
 use std::path::Path;
 
@@ -278,8 +279,29 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             }
         }
     }
+    let parsed = s
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(i, f)| crate::faults::parse(f).map_err(|m| format!("faults[{i}].{m}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Members join with the next free id: m4 exists in a 3-member cluster
+    // only after a step added one.
+    let joins = parsed
+        .iter()
+        .filter(|f| matches!(f, Fault::JoinMember { .. } | Fault::MemberReplace { .. }))
+        .count();
+    let highest_member = c.size + joins;
     for (i, f) in s.faults.iter().enumerate() {
-        crate::faults::parse(f).map_err(|m| format!("faults[{i}].{m}"))?;
+        if let Some(t) = &f.target
+            && let Ok(Target::Member(m)) = Target::parse(t)
+            && !(1..=highest_member as u64).contains(&m)
+        {
+            return Err(format!(
+                "faults[{i}].target: {t:?}: the cluster has members m1 to m{highest_member} ({} at the start, {joins} added by steps)",
+                c.size
+            ));
+        }
         if let Some(v) = f.version
             && !v.is_supported()
         {
@@ -598,6 +620,33 @@ mod tests {
         }
     }
 
+    fn with_fault(size: usize, faults: &str) -> Result<Scenario, String> {
+        let text = format!("name = \"x\"\n[cluster]\nsize = {size}\n{faults}");
+        parse("x.toml", &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_target_member_the_cluster_never_has_is_refused() {
+        let isolate = |m: &str| format!("[[faults]]\nkind = \"isolate\"\ntarget = \"{m}\"\n");
+        let err = with_fault(3, &isolate("m9")).expect_err("m9 of 3");
+        assert!(
+            err.contains("faults[0].target") && err.contains("m1 to m3"),
+            "{err}"
+        );
+        assert!(with_fault(3, &isolate("m0")).is_err());
+        assert!(with_fault(3, &isolate("m3")).is_ok());
+        // A member a step adds gets the next id.
+        let joined = format!(
+            "[[faults]]\nkind = \"join_member\"\nversion = \"3.6\"\n{}",
+            isolate("m4")
+        );
+        assert!(
+            with_fault(3, &joined).is_ok(),
+            "{:?}",
+            with_fault(3, &joined)
+        );
+    }
+
     proptest::proptest! {
         /// Whatever numbers a fault step and its traffic hold, loading the
         /// file never panics, and a file that loads converts every time
@@ -609,12 +658,22 @@ mod tests {
             rate in proptest::num::f64::ANY,
             sleep in proptest::num::u64::ANY,
             count in proptest::num::u32::ANY,
-            kind in proptest::sample::select(vec!["crash", "isolate", "flapping", "latency", "clock_skew", "failpoint"]),
+            kind in proptest::sample::select(vec!["crash", "fsync_eio", "isolate", "flapping", "latency", "clock_skew", "failpoint"]),
         ) {
             let num = |v: f64| if v.is_nan() { "nan".to_string() } else if v.is_infinite() { if v > 0.0 { "inf".into() } else { "-inf".into() } } else { format!("{v:e}") };
+            // Each kind gets the fields it uses (others are refused).
+            let fields = match kind {
+                "crash" => format!("restart_after_s = {}\n", num(dur)),
+                "fsync_eio" => format!("count = {count}\nrestart_after_s = {}\n", num(dur)),
+                "flapping" => format!("duration_s = {}\nperiod_s = {}\n", num(dur), num(dur)),
+                "failpoint" => format!(
+                    "failpoint = \"beforeCommit\"\naction = \"sleep\"\nsleep_ms = {sleep}\ntimes = {count}\n"
+                ),
+                _ => format!("duration_s = {}\n", num(dur)),
+            };
             let text = format!(
-                "name = \"x\"\n[[traffic]]\nrate = {}\n[[faults]]\nkind = \"{kind}\"\nat_s = {}\nduration_s = {}\nperiod_s = {}\nfailpoint = \"beforeCommit\"\naction = \"sleep\"\nsleep_ms = {sleep}\ncount = {count}\n",
-                num(rate), num(at), num(dur), num(dur)
+                "name = \"x\"\n[[traffic]]\nrate = {}\n[[faults]]\nkind = \"{kind}\"\nat_s = {}\n{fields}",
+                num(rate), num(at)
             );
             if let Ok(s) = parse("x.toml", &text) {
                 for f in &s.faults {

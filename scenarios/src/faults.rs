@@ -4,6 +4,7 @@
 use crate::schema::FaultStep;
 use node::failpoint::FailAction;
 use node::version::Version;
+use std::cell::RefCell;
 use std::time::Duration;
 
 /// Who a fault hits.
@@ -281,21 +282,44 @@ fn secs(s: f64) -> Duration {
 }
 
 /// Builds a fault from a step; errors name the field (`field: problem`).
+/// A field the kind does not use is refused, not ignored.
 pub fn parse(step: &FaultStep) -> Result<Fault, String> {
+    let reads = Reads::default();
+    let fault = parse_reading(step, &reads)?;
+    if let Some(field) = set_fields(step).into_iter().find(|f| !reads.read(f)) {
+        return Err(format!(
+            "{field}: a {:?} step does not use this field (see `faultline list faults`)",
+            step.kind
+        ));
+    }
+    Ok(fault)
+}
+
+/// The fault a step describes, noting in `reads` each field its kind uses.
+fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
     let target = || -> Result<Target, String> {
-        match &step.target {
+        match &reads.take("target", &step.target) {
             Some(t) => Target::parse(t).map_err(|e| format!("target: {e}")),
             None => Ok(Target::Random),
         }
     };
-    let duration = || secs(step.duration_s.unwrap_or(2.0));
-    let restart_after = || secs(step.restart_after_s.unwrap_or(1.0));
+    let duration = || secs(reads.take("duration_s", &step.duration_s).unwrap_or(2.0));
+    let restart_after = || {
+        secs(
+            reads
+                .take("restart_after_s", &step.restart_after_s)
+                .unwrap_or(1.0),
+        )
+    };
     let need_version = || {
-        step.version
+        reads
+            .take("version", &step.version)
             .ok_or_else(|| "version: required for this kind".to_string())
     };
     let latency = |default: [u64; 2]| -> Result<(Duration, Duration), String> {
-        let [lo, hi] = step.latency_ms.unwrap_or(default);
+        let [lo, hi] = reads
+            .take("latency_ms", &step.latency_ms)
+            .unwrap_or(default);
         if lo > hi {
             return Err(format!("latency_ms: min {lo} is above max {hi}"));
         }
@@ -305,7 +329,7 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         ))
     };
     let rate = |default: f64| -> Result<f64, String> {
-        let r = step.rate.unwrap_or(default);
+        let r = reads.take("rate", &step.rate).unwrap_or(default);
         if !(0.0..=1.0).contains(&r) {
             return Err(format!(
                 "rate: expected a probability between 0 and 1, got {r}"
@@ -350,7 +374,7 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         },
         "flapping" => Fault::Flapping {
             target: target()?,
-            period: secs(step.period_s.unwrap_or(0.5)),
+            period: secs(reads.take("period_s", &step.period_s).unwrap_or(0.5)),
             duration: duration(),
         },
         "packet_loss" => Fault::PacketLoss {
@@ -367,12 +391,12 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         }
         "fsync_eio" => Fault::FsyncEio {
             target: target()?,
-            count: step.count.unwrap_or(1),
+            count: reads.take("count", &step.count).unwrap_or(1),
             restart_after: restart_after(),
         },
         "enospc" => Fault::Enospc {
             target: target()?,
-            quota_kb: step.quota_kb.unwrap_or(0),
+            quota_kb: reads.take("quota_kb", &step.quota_kb).unwrap_or(0),
             duration: duration(),
         },
         "slow_disk" => {
@@ -391,13 +415,13 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         },
         "clock_skew" => Fault::ClockSkew {
             target: target()?,
-            drift_ppm: step.drift_ppm.unwrap_or(200_000),
-            offset_ms: step.offset_ms.unwrap_or(0),
+            drift_ppm: reads.take("drift_ppm", &step.drift_ppm).unwrap_or(200_000),
+            offset_ms: reads.take("offset_ms", &step.offset_ms).unwrap_or(0),
             duration: duration(),
         },
         "failpoint" => {
-            let name = step
-                .failpoint
+            let name = reads
+                .take("failpoint", &step.failpoint)
                 .clone()
                 .ok_or("failpoint: required for kind \"failpoint\"")?;
             if node::failpoint::lookup(&name).is_none() {
@@ -405,10 +429,16 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
                     "failpoint: unknown failpoint {name:?} (see `faultline list failpoints`)"
                 ));
             }
-            let action = match step.action.as_deref().unwrap_or("crash") {
+            let action = match reads
+                .take("action", &step.action)
+                .as_deref()
+                .unwrap_or("crash")
+            {
                 "crash" => FailAction::Crash,
                 "error" => FailAction::Error,
-                "sleep" => FailAction::Sleep(Duration::from_millis(step.sleep_ms.unwrap_or(100))),
+                "sleep" => FailAction::Sleep(Duration::from_millis(
+                    reads.take("sleep_ms", &step.sleep_ms).unwrap_or(100),
+                )),
                 other => {
                     return Err(format!(
                         "action: expected crash, sleep or error, got {other:?}"
@@ -419,23 +449,25 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
                 target: target()?,
                 name,
                 action,
-                times: step.times.unwrap_or(1),
-                offset: step.offset,
+                times: reads.take("times", &step.times).unwrap_or(1),
+                offset: reads.take("offset", &step.offset),
             }
         }
         "partition_until_snapshot" => Fault::PartitionUntilSnapshot {
             target: target()?,
-            timeout: secs(step.duration_s.unwrap_or(30.0)),
+            timeout: secs(reads.take("duration_s", &step.duration_s).unwrap_or(30.0)),
         },
         "member_replace" => Fault::MemberReplace { target: target()? },
         "compact" => Fault::Compact {
-            offset: step.offset,
+            offset: reads.take("offset", &step.offset),
         },
         "defrag" => Fault::Defrag { target: target()? },
         "swap_version" => Fault::SwapVersion {
             target: target()?,
             version: need_version()?,
-            expect_refusal: step.expect_refusal.unwrap_or(false),
+            expect_refusal: reads
+                .take("expect_refusal", &step.expect_refusal)
+                .unwrap_or(false),
         },
         "rolling_upgrade" => Fault::RollingUpgrade {
             version: need_version()?,
@@ -445,7 +477,9 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         },
         "join_member" => Fault::JoinMember {
             version: need_version()?,
-            expect_refusal: step.expect_refusal.unwrap_or(false),
+            expect_refusal: reads
+                .take("expect_refusal", &step.expect_refusal)
+                .unwrap_or(false),
         },
         "downgrade_enable" => Fault::DowngradeEnable {
             version: need_version()?,
@@ -454,8 +488,10 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
         "offline_migrate" => Fault::OfflineMigrate {
             target: target()?,
             version: need_version()?,
-            force: step.force.unwrap_or(false),
-            expect_refusal: step.expect_refusal.unwrap_or(false),
+            force: reads.take("force", &step.force).unwrap_or(false),
+            expect_refusal: reads
+                .take("expect_refusal", &step.expect_refusal)
+                .unwrap_or(false),
         },
         other => {
             return Err(format!(
@@ -463,6 +499,81 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
             ));
         }
     })
+}
+
+/// Which fields of a step its kind read while parsing it.
+#[derive(Default)]
+struct Reads(RefCell<Vec<&'static str>>);
+
+impl Reads {
+    fn take<T: Clone>(&self, name: &'static str, value: &Option<T>) -> Option<T> {
+        self.0.borrow_mut().push(name);
+        value.clone()
+    }
+
+    fn read(&self, name: &str) -> bool {
+        self.0.borrow().contains(&name)
+    }
+}
+
+/// The fields of a step that only some kinds use (`kind`, `at_s`, `when`
+/// and `required` apply to every step): which are set, and clearing one.
+macro_rules! kind_fields {
+    ($($field:ident),* $(,)?) => {
+        fn set_fields(step: &FaultStep) -> Vec<&'static str> {
+            let mut set = Vec::new();
+            $(if step.$field.is_some() {
+                set.push(stringify!($field));
+            })*
+            set
+        }
+
+        fn clear_field(step: &mut FaultStep, name: &str) {
+            $(if name == stringify!($field) {
+                step.$field = None;
+            })*
+        }
+
+        #[cfg(test)]
+        const KIND_FIELDS: &[&str] = &[$(stringify!($field)),*];
+    };
+}
+
+kind_fields!(
+    target,
+    duration_s,
+    restart_after_s,
+    failpoint,
+    action,
+    sleep_ms,
+    times,
+    rate,
+    latency_ms,
+    drift_ppm,
+    offset_ms,
+    count,
+    quota_kb,
+    version,
+    period_s,
+    force,
+    expect_refusal,
+    offset,
+);
+
+/// Clears the fields a step's kind does not use (swarm mode draws every
+/// common parameter for every kind, so that each seed's draws stay the same
+/// whichever kinds it picks).
+pub fn clear_unused(step: &mut FaultStep) {
+    let reads = Reads::default();
+    // A step that does not parse keeps its fields: parse names the problem.
+    if parse_reading(step, &reads).is_err() {
+        return;
+    }
+    for field in set_fields(step) {
+        if !reads.read(field) {
+            clear_field(step, field);
+        }
+    }
 }
 
 impl Fault {
@@ -543,5 +654,66 @@ mod tests {
         assert!(parse(&s).unwrap_err().starts_with("action:"));
         assert!(parse(&step("meteor")).unwrap_err().starts_with("kind:"));
         assert_eq!(Target::parse("m3"), Ok(Target::Member(3)));
+    }
+
+    #[test]
+    fn a_field_the_kind_does_not_use_is_refused() {
+        let mut s = step("crash");
+        s.quota_kb = Some(5);
+        assert!(
+            parse(&s)
+                .unwrap_err()
+                .starts_with("quota_kb: a \"crash\" step"),
+            "{:?}",
+            parse(&s)
+        );
+        let mut s = step("compact");
+        s.target = Some("leader".into());
+        assert!(parse(&s).unwrap_err().starts_with("target:"));
+        // A sleep's length means nothing to a failpoint that crashes.
+        let mut s = step("failpoint");
+        s.failpoint = Some("beforeCommit".into());
+        s.action = Some("crash".into());
+        s.sleep_ms = Some(100);
+        assert!(parse(&s).unwrap_err().starts_with("sleep_ms:"));
+        s.action = Some("sleep".into());
+        assert!(parse(&s).is_ok());
+    }
+
+    #[test]
+    fn clearing_unused_fields_keeps_what_the_kind_uses() {
+        let mut s = step("crash");
+        s.target = Some("leader".into());
+        s.duration_s = Some(2.0);
+        s.restart_after_s = Some(1.5);
+        let before = parse(&{
+            let mut t = s.clone();
+            t.duration_s = None;
+            t
+        });
+        clear_unused(&mut s);
+        assert_eq!(s.duration_s, None);
+        assert_eq!(s.restart_after_s, Some(1.5));
+        assert_eq!(parse(&s), before);
+    }
+
+    /// Every field of a step is either one all kinds share or in the list
+    /// the unused-field check walks: a new field cannot slip past it.
+    #[test]
+    fn every_step_field_is_checked() {
+        let json = serde_json::to_value(FaultStep::default()).expect("serializes");
+        let mut fields: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        let mut expected: Vec<&str> = ["kind", "at_s", "when", "required"]
+            .into_iter()
+            .chain(KIND_FIELDS.iter().copied())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
     }
 }

@@ -108,6 +108,7 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
         if kind == "failpoint" {
             draw_failpoint(&mut rng, &mut step);
         }
+        crate::faults::clear_unused(&mut step);
         out.faults.push(step);
     }
     if swarm.randomize_knobs {
