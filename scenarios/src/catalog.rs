@@ -3,6 +3,7 @@
 //! the file, the field and what was expected.
 
 use crate::faults::{Fault, Target};
+use crate::plan::Plan;
 use crate::schema::Scenario;
 use std::path::Path;
 
@@ -279,16 +280,11 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             }
         }
     }
-    let parsed = s
-        .faults
-        .iter()
-        .enumerate()
-        .map(|(i, f)| crate::faults::parse(f).map_err(|m| format!("faults[{i}].{m}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let plan = Plan::of(&s.faults).map_err(|e| e.to_string())?;
     // Members join with the next free id: m4 exists in a 3-member cluster
     // only after a step added one.
-    let joins = parsed
-        .iter()
+    let joins = plan
+        .faults()
         .filter(|f| matches!(f, Fault::JoinMember { .. } | Fault::MemberReplace { .. }))
         .count();
     let highest_member = c.size + joins;
@@ -308,9 +304,6 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             return Err(format!(
                 "faults[{i}].version: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
             ));
-        }
-        if let Some(when) = &f.when {
-            crate::conditions::parse(when).map_err(|m| format!("faults[{i}].when: {m}"))?;
         }
     }
     if let Some(swarm) = &s.swarm {

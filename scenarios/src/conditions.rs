@@ -17,6 +17,20 @@ pub enum Condition {
     LeaderKnown,
 }
 
+impl std::fmt::Display for Condition {
+    /// As a scenario file writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::RevisionAtLeast(n) => write!(f, "revision >= {n}"),
+            Condition::LaggingAtLeast(n) => write!(f, "lagging >= {n}"),
+            Condition::DowngradeEnabled => f.write_str("downgrade_enabled"),
+            Condition::ClusterVersion(v) => write!(f, "cluster_version == {v}"),
+            Condition::StorageVersion(v) => write!(f, "storage_version == {v}"),
+            Condition::LeaderKnown => f.write_str("leader_known"),
+        }
+    }
+}
+
 /// Parses a condition; the error says what was expected.
 pub fn parse(s: &str) -> Result<Condition, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
@@ -43,13 +57,10 @@ pub fn parse(s: &str) -> Result<Condition, String> {
     }
 }
 
-/// Whether the condition holds now (false if it cannot be parsed).
-pub async fn holds(world: &World, members: &[u64], cond: &str) -> bool {
-    let Ok(cond) = parse(cond) else {
-        return false;
-    };
+/// Whether the condition holds now.
+pub async fn holds(world: &World, members: &[u64], cond: &Condition) -> bool {
     let st = cluster::statuses(world, members).await;
-    match cond {
+    match *cond {
         Condition::RevisionAtLeast(n) => st
             .iter()
             .any(|(_, s)| s.header.as_ref().is_some_and(|h| h.revision >= n)),
@@ -83,6 +94,16 @@ mod tests {
             parse("cluster_version == 3.6"),
             Ok(Condition::ClusterVersion(Version::V3_6))
         );
+        for text in [
+            "revision >= 100",
+            "lagging >= 5",
+            "downgrade_enabled",
+            "cluster_version == 3.6",
+            "storage_version == 3.5",
+            "leader_known",
+        ] {
+            assert_eq!(parse(text).map(|c| c.to_string()).as_deref(), Ok(text));
+        }
         assert!(parse("revision > 100").is_err());
         assert!(parse("revision >= x").is_err());
     }

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod hunt;
 pub mod knobs;
 pub mod operator;
+pub mod plan;
 pub mod recorder;
 pub mod schema;
 pub mod shrink;

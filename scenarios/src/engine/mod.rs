@@ -9,6 +9,7 @@ mod fault;
 mod quiesce;
 mod simulate;
 
+use crate::plan::Plan;
 use crate::schema::Scenario;
 use crate::swarm;
 use checker::history::{EndState, History};
@@ -162,10 +163,25 @@ struct SimOutput {
 pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
     let effective = swarm::variant(scenario, seed);
     let started = Instant::now();
+    // A loaded scenario's steps all parse, and swarm draws only valid ones:
+    // a plan that does not is the engine's bug, reported as a run that
+    // could not be simulated rather than steps silently left out.
+    let plan = match Plan::of(&effective.faults) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let panic = sim::RunPanic {
+                seed,
+                message: format!("the fault plan does not parse: {e}"),
+            };
+            return panicked(scenario, &effective, seed, opts, panic, started.elapsed());
+        }
+    };
     let sc = effective.clone();
     let bugs = opts.bugs.clone();
     let collect = opts.collect_files;
-    let outcome = sim::run_seed(seed, move |world| simulate(world, sc, seed, bugs, collect));
+    let outcome = sim::run_seed(seed, move |world| {
+        simulate(world, sc, plan, seed, bugs, collect)
+    });
     let sim_wall = started.elapsed();
     let check_started = Instant::now();
     let (output, info) = match outcome {

@@ -5,9 +5,9 @@ use super::control::*;
 use super::fault::apply;
 use super::quiesce::quiesce;
 use super::*;
-use crate::faults::{self, Fault};
+use crate::plan::Plan;
 use crate::recorder::Recorder;
-use crate::schema::{FaultStep, Profile, Scenario};
+use crate::schema::{Profile, Scenario};
 use crate::traffic::{self, TrafficContext};
 use checker::rules;
 use node::bugs::BugSet;
@@ -46,6 +46,7 @@ pub(super) fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberCo
 pub(super) async fn simulate(
     world: Arc<World>,
     scenario: Scenario,
+    plan: Plan,
     seed: u64,
     bugs: BugSet,
     collect_files: bool,
@@ -107,12 +108,6 @@ pub(super) async fn simulate(
     }
 
     // Faults and the supervisor run on the engine's node.
-    let plan: Vec<(usize, FaultStep, Fault)> = scenario
-        .faults
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| faults::parse(s).ok().map(|f| (i, s.clone(), f)))
-        .collect();
     let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
     let supervisor = world.spawn_client(ENGINE_CLIENT, supervise(ctl.clone()));
 
@@ -185,21 +180,13 @@ async fn supervise(ctl: Arc<Control>) {
 }
 
 /// Applies the plan's steps in time order; each fault heals itself.
-async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)>) {
-    plan.sort_by(|a, b| {
-        a.1.at_s
-            .unwrap_or(0.0)
-            .partial_cmp(&b.1.at_s.unwrap_or(0.0))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.0.cmp(&b.0))
-    });
+async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
     let start = madsim::time::Instant::now();
     let mut tasks = Vec::new();
-    for (_, step, fault) in plan {
-        let at = Duration::from_secs_f64(step.at_s.unwrap_or(0.0).max(0.0));
+    for step in plan.steps {
         let now = start.elapsed();
-        if at > now {
-            ctl.hold(at - now).await;
+        if step.at > now {
+            ctl.hold(step.at - now).await;
         }
         if let Some(cond) = &step.when {
             while !ctl.quiescing()
@@ -210,19 +197,23 @@ async fn drive_faults(ctl: Arc<Control>, mut plan: Vec<(usize, FaultStep, Fault)
         }
         if ctl.quiescing() {
             // Steps that had to happen but did not: a violation each.
-            if step.required.unwrap_or(false) {
+            if step.required {
+                let when = step
+                    .when
+                    .as_ref()
+                    .map_or("-".to_string(), |c| c.to_string());
                 ctl.violations.lock().push((
                     rules::PLAN_REQUIRED_STEP.into(),
                     format!(
-                        "the {} step (when {:?}) never ran: its condition did not hold before the run ended",
-                        step.kind,
-                        step.when.as_deref().unwrap_or("-")
+                        "the {} step (when {when:?}) never ran: its condition did not hold before the run ended",
+                        step.fault.kind(),
                     ),
                 ));
             }
             continue;
         }
         let ctl2 = ctl.clone();
+        let fault = step.fault;
         tasks.push(madsim::task::spawn(async move { apply(ctl2, fault).await }));
     }
     for t in tasks {
