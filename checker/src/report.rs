@@ -66,6 +66,22 @@ pub enum Overall {
 }
 
 impl Overall {
+    /// The word results files and summaries use: `pass`, `fail`, `unknown`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Overall::Pass => "pass",
+            Overall::Fail => "fail",
+            Overall::Unknown => "unknown",
+        }
+    }
+
+    /// The verdict a word of [`Overall::word`] names.
+    pub fn from_word(word: &str) -> Option<Overall> {
+        [Overall::Pass, Overall::Fail, Overall::Unknown]
+            .into_iter()
+            .find(|o| o.word() == word)
+    }
+
     /// The command's exit code: 0 pass, 1 violation, 3 unknown.
     pub fn exit_code(self) -> i32 {
         match self {

@@ -23,14 +23,14 @@ pub const RESULTS_HEADER: &str = "scenario,seed,bugs,verdict,failed_rules,ops,fa
 const RESULTS_HEADER_V1: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash";
 
 /// One run. Field order is the column order.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultRow {
     pub scenario: String,
     pub seed: u64,
     /// Injected bugs joined with "+", "" for none.
     pub bugs: String,
-    /// `pass`, `fail` or `unknown`.
-    pub verdict: String,
+    /// `pass`, `fail` or `unknown` in the file.
+    pub verdict: Overall,
     /// Failed rules joined with ";", "" for none.
     pub failed_rules: String,
     pub ops: usize,
@@ -45,15 +45,6 @@ pub struct ResultRow {
     pub not_applied: usize,
 }
 
-/// The verdict column's word for a report: `pass`, `fail` or `unknown`.
-pub fn verdict_word(report: &Report) -> &'static str {
-    match report.overall() {
-        Overall::Pass => "pass",
-        Overall::Fail => "fail",
-        Overall::Unknown => "unknown",
-    }
-}
-
 /// The failed_rules column for a report: failed rule names joined with ";".
 pub fn failed_rules_column(report: &Report) -> String {
     report.failed_rules().join(";")
@@ -61,11 +52,11 @@ pub fn failed_rules_column(report: &Report) -> String {
 
 impl ResultRow {
     pub fn is_failure(&self) -> bool {
-        self.verdict == "fail"
+        self.verdict == Overall::Fail
     }
 
     pub fn is_unknown(&self) -> bool {
-        self.verdict == "unknown"
+        self.verdict == Overall::Unknown
     }
 
     /// The bug names (empty when none).
@@ -194,6 +185,7 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
         .headers()
         .map_err(|e| ReportsError::malformed(path, 1, describe_csv_error(&e)))?
         .clone();
+    let verdict_column = headers.iter().position(|h| h == "verdict");
     let mut record = csv::StringRecord::new();
     let mut rows = Vec::new();
     loop {
@@ -205,19 +197,19 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
             break;
         }
         let line = to_usize(record.position().map_or(0, |p| p.line()));
-        let row: ResultRow = record
-            .deserialize(Some(&headers))
-            .map_err(|e| ReportsError::malformed(path, line, describe_csv_error(&e)))?;
-        if !matches!(row.verdict.as_str(), "pass" | "fail" | "unknown") {
+        // csv does not say which field an enum came from: name it here.
+        if let Some(word) = verdict_column.and_then(|i| record.get(i))
+            && Overall::from_word(word).is_none()
+        {
             return Err(ReportsError::malformed(
                 path,
                 line,
-                format!(
-                    "field verdict: expected pass, fail or unknown, found {:?}",
-                    row.verdict
-                ),
+                format!("field verdict: expected pass, fail or unknown, found {word:?}"),
             ));
         }
+        let row: ResultRow = record
+            .deserialize(Some(&headers))
+            .map_err(|e| ReportsError::malformed(path, line, describe_csv_error(&e)))?;
         rows.push(row);
     }
     Ok(ResultsFile {

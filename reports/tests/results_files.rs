@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use checker::Overall;
 use reports::coverage::load_coverage;
 use reports::results::load_results;
 use reports::{
@@ -26,9 +27,9 @@ fn row(seed: u64) -> ResultRow {
             String::new()
         },
         verdict: if seed.is_multiple_of(2) {
-            "pass".into()
+            Overall::Pass
         } else {
-            "fail".into()
+            Overall::Fail
         },
         failed_rules: if seed.is_multiple_of(2) {
             String::new()

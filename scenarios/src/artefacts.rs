@@ -109,7 +109,7 @@ pub fn result_row(r: &RunResult) -> ResultRow {
         scenario: r.scenario.clone(),
         seed: r.seed,
         bugs: bug_names(&r.bugs).join("+"),
-        verdict: r.verdict_word().to_string(),
+        verdict: r.overall(),
         failed_rules: r.failed_rules().join(";"),
         ops: r.stats.ops,
         failed_ops: r.stats.failed_ops,

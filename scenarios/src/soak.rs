@@ -24,7 +24,7 @@
 use crate::artefacts;
 use crate::engine::{self, RunOptions, RunResult};
 use crate::schema::Scenario;
-use checker::CheckOptions;
+use checker::{CheckOptions, Overall};
 use node::bugs::BugSet;
 use reports::{CoverageWriter, ResultRow, ResultsWriter};
 use serde::{Deserialize, Serialize};
@@ -443,10 +443,10 @@ pub fn soak(
                     match record(cfg, scenario, &result, &mut sink) {
                         Ok(folder) => {
                             let mut v = new_verdicts.lock().unwrap_or_else(|e| e.into_inner());
-                            match result.verdict_word() {
-                                "fail" => v.0 += 1,
-                                "unknown" => v.1 += 1,
-                                _ => {}
+                            match result.overall() {
+                                Overall::Fail => v.0 += 1,
+                                Overall::Unknown => v.1 += 1,
+                                Overall::Pass => {}
                             }
                             on_run(Finished {
                                 result: &result,
@@ -494,7 +494,7 @@ fn record(
     result: &RunResult,
     sink: &mut Sink,
 ) -> Result<Option<PathBuf>, SoakError> {
-    let keep = cfg.keep_all || result.verdict_word() != "pass";
+    let keep = cfg.keep_all || result.overall() != Overall::Pass;
     let folder = if keep {
         let name = reports::run_dir_name(
             &result.scenario,

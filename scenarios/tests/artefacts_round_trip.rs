@@ -45,6 +45,6 @@ fn a_run_folder_reads_back_and_its_repro_replays_to_the_same_trace() {
             replay.trace_hash, result.trace_hash,
             "{name}: the repro replays differently"
         );
-        assert_eq!(replay.verdict_word(), result.verdict_word());
+        assert_eq!(replay.overall(), result.overall());
     }
 }

@@ -1,6 +1,7 @@
 //! The first end-to-end run: a 3-member cluster under traffic with a crash
 //! and a partition passes every check on 50 seeds, and the check can fail.
 
+use checker::Overall;
 use scenarios::catalog;
 use scenarios::engine::{RunOptions, run};
 
@@ -10,8 +11,8 @@ fn fifty_seeds_of_the_default_scenario_pass() {
     for seed in 0..50 {
         let r = run(&scenario, seed, &RunOptions::default());
         assert_eq!(
-            r.verdict_word(),
-            "pass",
+            r.overall(),
+            Overall::Pass,
             "seed {seed}: {:?}",
             r.failed_rules()
         );

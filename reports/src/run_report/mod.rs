@@ -21,7 +21,6 @@ use checker::history::OpResult;
 use crate::artefacts::RunArtefacts;
 use crate::describe::seconds;
 use crate::html::{escape, page_end, page_start};
-use crate::results::verdict_word;
 
 use evidence::Evidence;
 use scale::Scale;
@@ -34,7 +33,7 @@ pub fn render(run: &RunArtefacts) -> String {
     let evidence = Evidence::of(&run.report);
     let marks = marks::marks_of(&run.report);
     let scale = Scale::new(timeline::end_of_run(run));
-    let verdict = verdict_word(&run.report);
+    let verdict = run.report.overall().word();
     let title = format!(
         "faultline: {} seed {} ({verdict})",
         run.repro.scenario_name, run.repro.seed

@@ -106,7 +106,7 @@ fn write_campaign(
             scenario: p.scenario.into(),
             seed: p.seed,
             bugs: String::new(),
-            verdict: reports::results::verdict_word(&run.report).into(),
+            verdict: run.report.overall(),
             failed_rules: reports::results::failed_rules_column(&run.report),
             ops: 100 + i,
             failed_ops: 3,

@@ -10,6 +10,7 @@ mod soak;
 mod target;
 
 use anyhow::{Context, Result, bail};
+use checker::Overall;
 use clap::{Parser, Subcommand};
 use node::bugs::{Bug, BugSet};
 use scenarios::catalog;
@@ -176,10 +177,10 @@ fn print_failures(result: &scenarios::RunResult) {
 }
 
 /// 0 pass, 1 fail, 3 unknown.
-fn verdict_exit(verdict: &str) -> u8 {
+fn verdict_exit(verdict: Overall) -> u8 {
     match verdict {
-        "pass" => 0,
-        "fail" => 1,
-        _ => 3,
+        Overall::Pass => 0,
+        Overall::Fail => 1,
+        Overall::Unknown => 3,
     }
 }

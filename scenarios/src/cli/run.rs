@@ -6,6 +6,7 @@ use super::{
     verdict_exit,
 };
 use anyhow::{Context, Result};
+use checker::Overall;
 use scenarios::campaign::{self, Job, Outcome};
 use scenarios::engine::{RunOptions, RunResult};
 use scenarios::schema::Scenario;
@@ -85,12 +86,12 @@ pub(super) struct BenchArgs {
 fn exit_code(outcomes: &[Outcome]) -> u8 {
     if outcomes
         .iter()
-        .any(|o| !o.deterministic() || o.result.verdict_word() == "fail")
+        .any(|o| !o.deterministic() || o.result.overall() == Overall::Fail)
     {
         1
     } else if outcomes
         .iter()
-        .any(|o| o.result.verdict_word() == "unknown")
+        .any(|o| o.result.overall() == Overall::Unknown)
     {
         3
     } else {
@@ -148,7 +149,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
                 );
             }
             print_failures(&o.result);
-            let keep = args.keep || o.result.verdict_word() != "pass" || !o.deterministic();
+            let keep = args.keep || o.result.overall() != Overall::Pass || !o.deterministic();
             if let Some(out) = args.out.as_ref().filter(|_| keep)
                 && let Some(scenario) = scenarios.iter().find(|s| s.name == o.result.scenario)
             {
@@ -173,19 +174,19 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    let count = |word: &str| {
+    let count = |verdict: Overall| {
         outcomes
             .iter()
-            .filter(|o| o.result.verdict_word() == word)
+            .filter(|o| o.result.overall() == verdict)
             .count()
     };
     let nondet = outcomes.iter().filter(|o| !o.deterministic()).count();
     eprintln!(
         "{} runs: {} passed, {} failed, {} unknown{}",
         outcomes.len(),
-        count("pass"),
-        count("fail"),
-        count("unknown"),
+        count(Overall::Pass),
+        count(Overall::Fail),
+        count(Overall::Unknown),
         if args.check_determinism {
             format!(", {nondet} nondeterministic")
         } else {
@@ -265,7 +266,7 @@ pub(super) fn replay(args: ReplayArgs) -> Result<u8> {
     }
     println!("{}", result.summary_line());
     print_failures(&result);
-    let verdict = verdict_exit(result.verdict_word());
+    let verdict = verdict_exit(result.overall());
     let Some(expected) = &target.expected_hash else {
         if args.refresh {
             anyhow::bail!("--refresh: give a repro file to rewrite");
@@ -340,7 +341,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         events += r.stats.watch_events;
         writes += r.acknowledged_writes();
         served += r.served_requests();
-        if r.verdict_word() != "pass" {
+        if r.overall() != Overall::Pass {
             failed += 1;
         }
     }

@@ -3,6 +3,7 @@
 
 use super::{check_options, load_scenarios, parallelism, parse_bugs, print_failures};
 use anyhow::Result;
+use checker::Overall;
 use scenarios::catalog;
 use scenarios::soak::{self, Plan, Shard, SoakConfig, Stop};
 use std::path::PathBuf;
@@ -75,7 +76,7 @@ pub(super) fn soak(args: SoakArgs) -> Result<u8> {
         eprintln!("soak: no --runs or --duration: running until stopped (a restart resumes)");
     }
     let summary = soak::soak(&cfg, |done| {
-        let failing = done.result.verdict_word() != "pass";
+        let failing = done.result.overall() != Overall::Pass;
         if failing || !args.quiet {
             println!("{}", done.result.summary_line());
         }

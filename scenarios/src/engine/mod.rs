@@ -67,14 +67,6 @@ impl RunResult {
         self.report.overall()
     }
 
-    pub fn verdict_word(&self) -> &'static str {
-        match self.overall() {
-            Overall::Pass => "pass",
-            Overall::Fail => "fail",
-            Overall::Unknown => "unknown",
-        }
-    }
-
     /// Client requests answered with a success (watches not counted).
     pub fn served_requests(&self) -> usize {
         self.history
@@ -104,7 +96,7 @@ impl RunResult {
             "seed={} scenario={} verdict={} trace={} ops={} failed_ops={} faults={} sim_ms={} wall_ms={}",
             self.seed,
             self.scenario,
-            self.verdict_word(),
+            self.overall().word(),
             self.trace_hash,
             self.stats.ops,
             self.stats.failed_ops,
