@@ -40,30 +40,29 @@ pub fn run_all(
     let done: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let report = Mutex::new(());
     let workers = parallelism.clamp(1, jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let result = engine::run(&job.scenario, job.seed, opts);
-                    let replay_hash = check_determinism
-                        .then(|| engine::run(&job.scenario, job.seed, opts).trace_hash);
-                    let outcome = Outcome {
-                        result,
-                        replay_hash,
-                    };
-                    {
-                        let _guard = report.lock().unwrap_or_else(|e| e.into_inner());
-                        on_done(&outcome);
-                    }
-                    done.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((i, outcome));
-                }
-            });
-        }
-    });
+    crate::workers::run(
+        workers,
+        || {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            jobs.get(i).map(|job| (i, job))
+        },
+        |(i, job)| {
+            let result = engine::run(&job.scenario, job.seed, opts);
+            let replay_hash =
+                check_determinism.then(|| engine::run(&job.scenario, job.seed, opts).trace_hash);
+            let outcome = Outcome {
+                result,
+                replay_hash,
+            };
+            {
+                let _guard = report.lock().unwrap_or_else(|e| e.into_inner());
+                on_done(&outcome);
+            }
+            done.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((i, outcome));
+        },
+    );
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, o)| o).collect()

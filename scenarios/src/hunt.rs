@@ -102,39 +102,35 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
     let found: Mutex<Option<(u64, RunResult)>> = Mutex::new(None);
     let others: Mutex<Vec<(u64, RunResult)>> = Mutex::new(Vec::new());
     let tried = AtomicU64::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    if started.elapsed() >= opts.budget {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i > found_at.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Some(seed) = opts.start_seed.checked_add(i) else {
-                        break;
-                    };
-                    let scenario = &scenarios[(i % scenarios.len() as u64) as usize];
-                    let result = engine::run(scenario, seed, &run_opts);
-                    tried.fetch_max(i + 1, Ordering::SeqCst);
-                    let failed = result.failed_rules();
-                    if failed.iter().any(|r| entry.expects(r)) {
-                        found_at.fetch_min(i, Ordering::SeqCst);
-                        let mut slot = found.lock();
-                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
-                            *slot = Some((i, result));
-                        }
-                    } else if !failed.is_empty() {
-                        // Keep the first few in seed order, whatever the timing.
-                        let mut kept = others.lock();
-                        kept.push((i, result));
-                        kept.sort_by_key(|(j, _)| *j);
-                        kept.truncate(OTHER_FAILURES_KEPT);
-                    }
-                }
-            });
+    // The next run: none past the budget, past the first find, or past
+    // the last seed.
+    let take = || -> Option<(u64, u64)> {
+        if started.elapsed() >= opts.budget {
+            return None;
+        }
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i > found_at.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some((i, opts.start_seed.checked_add(i)?))
+    };
+    crate::workers::run(opts.jobs, take, |(i, seed)| {
+        let scenario = &scenarios[(i % scenarios.len() as u64) as usize];
+        let result = engine::run(scenario, seed, &run_opts);
+        tried.fetch_max(i + 1, Ordering::SeqCst);
+        let failed = result.failed_rules();
+        if failed.iter().any(|r| entry.expects(r)) {
+            found_at.fetch_min(i, Ordering::SeqCst);
+            let mut slot = found.lock();
+            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                *slot = Some((i, result));
+            }
+        } else if !failed.is_empty() {
+            // Keep the first few in seed order, whatever the timing.
+            let mut kept = others.lock();
+            kept.push((i, result));
+            kept.sort_by_key(|(j, _)| *j);
+            kept.truncate(OTHER_FAILURES_KEPT);
         }
     });
     let found = found.into_inner();

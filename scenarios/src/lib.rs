@@ -21,6 +21,7 @@ pub mod soak;
 pub mod swarm;
 pub mod traffic;
 pub mod translate;
+pub mod workers;
 
 pub use engine::{RunOptions, RunResult, run};
 pub use schema::Scenario;

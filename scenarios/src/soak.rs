@@ -433,36 +433,30 @@ pub fn soak(
         }
     };
 
-    std::thread::scope(|scope| {
-        for _ in 0..cfg.jobs.max(1) {
-            scope.spawn(|| {
-                while let Some((s, seed)) = take() {
-                    let scenario = &cfg.plan.scenarios[s];
-                    let result = engine::run(scenario, seed, &opts);
-                    let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-                    match record(cfg, scenario, &result, &mut sink) {
-                        Ok(folder) => {
-                            let mut v = new_verdicts.lock().unwrap_or_else(|e| e.into_inner());
-                            match result.overall() {
-                                Overall::Fail => v.0 += 1,
-                                Overall::Unknown => v.1 += 1,
-                                Overall::Pass => {}
-                            }
-                            on_run(Finished {
-                                result: &result,
-                                folder: folder.as_deref(),
-                            });
-                        }
-                        Err(e) => {
-                            error
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .get_or_insert(e);
-                            return;
-                        }
-                    }
+    // After an error `take` hands out nothing more.
+    crate::workers::run(cfg.jobs, take, |(s, seed)| {
+        let scenario = &cfg.plan.scenarios[s];
+        let result = engine::run(scenario, seed, &opts);
+        let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+        match record(cfg, scenario, &result, &mut sink) {
+            Ok(folder) => {
+                let mut v = new_verdicts.lock().unwrap_or_else(|e| e.into_inner());
+                match result.overall() {
+                    Overall::Fail => v.0 += 1,
+                    Overall::Unknown => v.1 += 1,
+                    Overall::Pass => {}
                 }
-            });
+                on_run(Finished {
+                    result: &result,
+                    folder: folder.as_deref(),
+                });
+            }
+            Err(e) => {
+                error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+            }
         }
     });
     if let Some(e) = error.into_inner().unwrap_or_else(|e| e.into_inner()) {
