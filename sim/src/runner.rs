@@ -45,8 +45,12 @@ where
             let started = Instant::now();
             let (out, sim_time) = rt.block_on(async move {
                 let world = World::new();
-                let out = body(world).await;
-                (out, madsim::time::TimeHandle::current().elapsed())
+                let out = body(world.clone()).await;
+                let sim_time = madsim::time::TimeHandle::current().elapsed();
+                // The output is complete: free what the run's tasks hold.
+                world.shutdown();
+                madsim::time::sleep(Duration::from_millis(1)).await;
+                (out, sim_time)
             });
             let wall_time = started.elapsed();
             (

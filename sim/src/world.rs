@@ -429,6 +429,20 @@ impl World {
         node.spawn(f)
     }
 
+    /// Kills every member and client node once a run is over. Tasks still
+    /// waiting when the run ends are referenced only by the wakers of the
+    /// channels they wait on, and a member's tasks wait on channels its own
+    /// state holds: without a kill that wakes them (and a scheduler pass
+    /// that then drops them), a run's members are never freed, about 1.5 MB
+    /// a run, which ended a 2-core soak after about 13,000 runs.
+    pub fn shutdown(&self) {
+        let members: Vec<_> = self.members.lock().values().map(|s| s.node.id()).collect();
+        let clients: Vec<_> = self.clients.lock().values().map(|n| n.id()).collect();
+        for node in members.into_iter().chain(clients) {
+            self.handle.kill(node);
+        }
+    }
+
     /// Every member's (id, ip), for clients.
     pub fn endpoints(&self) -> Vec<(u64, IpAddr)> {
         self.members
