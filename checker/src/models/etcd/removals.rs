@@ -1,12 +1,12 @@
 //! A counting argument over free revisions: every lease whose keys a later
 //! complete read no longer shows has to be removed (expired or revoked) at a
-//! revision of its own, and only revisions no definite write claimed are left
-//! for that (and of those, not the ones where a definite answer shows a key
-//! put: a removal only deletes). When an unknown step takes a free revision that a needed removal
-//! would have had, the search learns it at once instead of at the read,
-//! hundreds of revisions later (a Kubernetes events workload leaves dozens of
-//! lease expiries to place, and one wrong choice early used to cost the search
-//! all its time).
+//! revision of its own, and only revisions no definite write claimed are
+//! left for that (and of those, not the ones where a definite answer shows a
+//! key put: a removal only deletes). When an unknown step takes a free
+//! revision that a needed removal would have had, the search learns it at
+//! once instead of at the read, hundreds of revisions later (a Kubernetes
+//! events workload leaves dozens of lease expiries to place, and one wrong
+//! choice early used to cost the search all its time).
 //!
 //! The count is a lower bound on what the store must do, so pruning on it
 //! never loses a linearization: only keys nothing else can delete are counted
