@@ -258,6 +258,16 @@ mod tests {
         record(history, request, result);
     }
 
+    /// A linearizable read of every key, as runs end with.
+    fn read_everything(store: &mut Store, history: &mut History) {
+        let everything = Request::Range(RangeRequest {
+            key: "\0".into(),
+            range_end: "\0".into(),
+            ..Default::default()
+        });
+        run(store, history, everything);
+    }
+
     /// Leases 5 and 6, with /a at revision 2 and /b at 3; then `removal` of
     /// each (the store expires lease 5 at 4, lease 6 at 5, unless `revoke`
     /// says a client revoked it) and a complete read at 5 that shows neither.
@@ -277,12 +287,7 @@ mod tests {
         } else {
             exec::expire_lease(&mut store, 6);
         }
-        let everything = Request::Range(RangeRequest {
-            key: "\0".into(),
-            range_end: "\0".into(),
-            ..Default::default()
-        });
-        run(&mut store, &mut h, everything);
+        read_everything(&mut store, &mut h);
         h
     }
 
@@ -363,12 +368,7 @@ mod tests {
         record(&mut h, seen, OpResult::Unknown("timeout".into()));
         exec::expire_lease(&mut store, 6);
         exec::expire_lease(&mut store, 7);
-        let everything = Request::Range(RangeRequest {
-            key: "\0".into(),
-            range_end: "\0".into(),
-            ..Default::default()
-        });
-        run(&mut store, &mut h, everything);
+        read_everything(&mut store, &mut h);
         let r = removals(&h);
         let mut checker_store = Store::new();
         for request in &h.operations[..6] {
