@@ -10,7 +10,6 @@ mod soak;
 mod target;
 
 use anyhow::{Context, Result, bail};
-use checker::Overall;
 use clap::{Parser, Subcommand};
 use node::bugs::{Bug, BugSet};
 use scenarios::catalog;
@@ -173,14 +172,5 @@ fn print_failures(result: &scenarios::RunResult) {
         if let checker::Verdict::Fail(v) = &r.verdict {
             println!("  {}: {}", r.property, v.explanation);
         }
-    }
-}
-
-/// 0 pass, 1 fail, 3 unknown.
-fn verdict_exit(verdict: Overall) -> u8 {
-    match verdict {
-        Overall::Pass => 0,
-        Overall::Fail => 1,
-        Overall::Unknown => 3,
     }
 }

@@ -1,10 +1,7 @@
 //! `run`, `replay` and `bench`: running seeds, one seed again, and speed.
 
 use super::target::RunTarget;
-use super::{
-    check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures,
-    verdict_exit,
-};
+use super::{check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures};
 use anyhow::{Context, Result};
 use checker::Overall;
 use scenarios::campaign::{self, Job, Outcome};
@@ -266,7 +263,7 @@ pub(super) fn replay(args: ReplayArgs) -> Result<u8> {
     }
     println!("{}", result.summary_line());
     print_failures(&result);
-    let verdict = verdict_exit(result.overall());
+    let verdict = result.overall().exit_code() as u8;
     let Some(expected) = &target.expected_hash else {
         if args.refresh {
             anyhow::bail!("--refresh: give a repro file to rewrite");
