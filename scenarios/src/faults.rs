@@ -297,29 +297,24 @@ pub fn parse(step: &FaultStep) -> Result<Fault, String> {
 
 /// The fault a step describes, noting in `reads` each field its kind uses.
 fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
+    // A field of the step, noted as used by this kind.
+    macro_rules! field {
+        ($name:ident) => {
+            reads.take(stringify!($name), &step.$name)
+        };
+    }
     let target = || -> Result<Target, String> {
-        match &reads.take("target", &step.target) {
+        match &field!(target) {
             Some(t) => Target::parse(t).map_err(|e| format!("target: {e}")),
             None => Ok(Target::Random),
         }
     };
-    let duration = || secs(reads.take("duration_s", &step.duration_s).unwrap_or(2.0));
-    let restart_after = || {
-        secs(
-            reads
-                .take("restart_after_s", &step.restart_after_s)
-                .unwrap_or(1.0),
-        )
-    };
-    let need_version = || {
-        reads
-            .take("version", &step.version)
-            .ok_or_else(|| "version: required for this kind".to_string())
-    };
+    let duration = || secs(field!(duration_s).unwrap_or(2.0));
+    let restart_after = || secs(field!(restart_after_s).unwrap_or(1.0));
+    let need_version =
+        || field!(version).ok_or_else(|| "version: required for this kind".to_string());
     let latency = |default: [u64; 2]| -> Result<(Duration, Duration), String> {
-        let [lo, hi] = reads
-            .take("latency_ms", &step.latency_ms)
-            .unwrap_or(default);
+        let [lo, hi] = field!(latency_ms).unwrap_or(default);
         if lo > hi {
             return Err(format!("latency_ms: min {lo} is above max {hi}"));
         }
@@ -329,7 +324,7 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         ))
     };
     let rate = |default: f64| -> Result<f64, String> {
-        let r = reads.take("rate", &step.rate).unwrap_or(default);
+        let r = field!(rate).unwrap_or(default);
         if !(0.0..=1.0).contains(&r) {
             return Err(format!(
                 "rate: expected a probability between 0 and 1, got {r}"
@@ -374,7 +369,7 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         },
         "flapping" => Fault::Flapping {
             target: target()?,
-            period: secs(reads.take("period_s", &step.period_s).unwrap_or(0.5)),
+            period: secs(field!(period_s).unwrap_or(0.5)),
             duration: duration(),
         },
         "packet_loss" => Fault::PacketLoss {
@@ -391,12 +386,12 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         }
         "fsync_eio" => Fault::FsyncEio {
             target: target()?,
-            count: reads.take("count", &step.count).unwrap_or(1),
+            count: field!(count).unwrap_or(1),
             restart_after: restart_after(),
         },
         "enospc" => Fault::Enospc {
             target: target()?,
-            quota_kb: reads.take("quota_kb", &step.quota_kb).unwrap_or(0),
+            quota_kb: field!(quota_kb).unwrap_or(0),
             duration: duration(),
         },
         "slow_disk" => {
@@ -415,30 +410,23 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         },
         "clock_skew" => Fault::ClockSkew {
             target: target()?,
-            drift_ppm: reads.take("drift_ppm", &step.drift_ppm).unwrap_or(200_000),
-            offset_ms: reads.take("offset_ms", &step.offset_ms).unwrap_or(0),
+            drift_ppm: field!(drift_ppm).unwrap_or(200_000),
+            offset_ms: field!(offset_ms).unwrap_or(0),
             duration: duration(),
         },
         "failpoint" => {
-            let name = reads
-                .take("failpoint", &step.failpoint)
-                .clone()
-                .ok_or("failpoint: required for kind \"failpoint\"")?;
+            let name = field!(failpoint).ok_or("failpoint: required for kind \"failpoint\"")?;
             if node::failpoint::lookup(&name).is_none() {
                 return Err(format!(
                     "failpoint: unknown failpoint {name:?} (see `faultline list failpoints`)"
                 ));
             }
-            let action = match reads
-                .take("action", &step.action)
-                .as_deref()
-                .unwrap_or("crash")
-            {
+            let action = match field!(action).as_deref().unwrap_or("crash") {
                 "crash" => FailAction::Crash,
                 "error" => FailAction::Error,
-                "sleep" => FailAction::Sleep(Duration::from_millis(
-                    reads.take("sleep_ms", &step.sleep_ms).unwrap_or(100),
-                )),
+                "sleep" => {
+                    FailAction::Sleep(Duration::from_millis(field!(sleep_ms).unwrap_or(100)))
+                }
                 other => {
                     return Err(format!(
                         "action: expected crash, sleep or error, got {other:?}"
@@ -449,25 +437,23 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
                 target: target()?,
                 name,
                 action,
-                times: reads.take("times", &step.times).unwrap_or(1),
-                offset: reads.take("offset", &step.offset),
+                times: field!(times).unwrap_or(1),
+                offset: field!(offset),
             }
         }
         "partition_until_snapshot" => Fault::PartitionUntilSnapshot {
             target: target()?,
-            timeout: secs(reads.take("duration_s", &step.duration_s).unwrap_or(30.0)),
+            timeout: secs(field!(duration_s).unwrap_or(30.0)),
         },
         "member_replace" => Fault::MemberReplace { target: target()? },
         "compact" => Fault::Compact {
-            offset: reads.take("offset", &step.offset),
+            offset: field!(offset),
         },
         "defrag" => Fault::Defrag { target: target()? },
         "swap_version" => Fault::SwapVersion {
             target: target()?,
             version: need_version()?,
-            expect_refusal: reads
-                .take("expect_refusal", &step.expect_refusal)
-                .unwrap_or(false),
+            expect_refusal: field!(expect_refusal).unwrap_or(false),
         },
         "rolling_upgrade" => Fault::RollingUpgrade {
             version: need_version()?,
@@ -477,9 +463,7 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         },
         "join_member" => Fault::JoinMember {
             version: need_version()?,
-            expect_refusal: reads
-                .take("expect_refusal", &step.expect_refusal)
-                .unwrap_or(false),
+            expect_refusal: field!(expect_refusal).unwrap_or(false),
         },
         "downgrade_enable" => Fault::DowngradeEnable {
             version: need_version()?,
@@ -488,10 +472,8 @@ fn parse_reading(step: &FaultStep, reads: &Reads) -> Result<Fault, String> {
         "offline_migrate" => Fault::OfflineMigrate {
             target: target()?,
             version: need_version()?,
-            force: reads.take("force", &step.force).unwrap_or(false),
-            expect_refusal: reads
-                .take("expect_refusal", &step.expect_refusal)
-                .unwrap_or(false),
+            force: field!(force).unwrap_or(false),
+            expect_refusal: field!(expect_refusal).unwrap_or(false),
         },
         other => {
             return Err(format!(
