@@ -93,6 +93,10 @@ impl RaftLog {
         self.inner.read().snapshot.get_metadata().index
     }
 
+    pub fn snapshot_term(&self) -> u64 {
+        self.inner.read().snapshot.get_metadata().term
+    }
+
     /// Appends entries, replacing any conflicting tail.
     pub fn append(&self, ents: &[Entry]) {
         let Some(first) = ents.first() else {

@@ -201,7 +201,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 4),
+            detecting: ("bug-buffer-writeback", 17),
         },
     },
     BugEntry {

@@ -19,6 +19,7 @@ use crate::wire::api::{
 use crate::wire::internal::{ConfChangeContext, InternalRequest, internal_request::Request};
 use prost::Message as _;
 use protobuf::Message as _;
+use raft::SnapshotStatus;
 use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Snapshot};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +28,8 @@ struct Applier {
     state: Arc<MemberState>,
     conf_state: ConfState,
     last_snapshot_index: u64,
+    /// Index and term of the last entry (or snapshot) applied.
+    applied: (u64, u64),
 }
 
 pub(crate) async fn run(
@@ -35,10 +38,14 @@ pub(crate) async fn run(
     conf_state: ConfState,
 ) {
     let last_snapshot_index = state.raft_log.snapshot_index().max(state.applied_index());
+    // At start the applied state is the snapshot's (raft hands the entries
+    // after it to this loop again).
+    let applied = (state.applied_index(), state.raft_log.snapshot_term());
     let mut applier = Applier {
         state,
         conf_state,
         last_snapshot_index,
+        applied,
     };
     while let Some(w) = work.recv().await {
         if let Some((index, term, path)) = w.snapshot {
@@ -46,6 +53,9 @@ pub(crate) async fn run(
         }
         for entry in w.entries {
             applier.apply_entry(entry).await;
+        }
+        for m in w.snapshot_messages {
+            applier.send_merged_snapshot(m).await;
         }
     }
 }
@@ -107,6 +117,7 @@ impl Applier {
             }
         }
         let _ = state.applied.send_replace(index);
+        self.applied = (index, term);
         if index >= self.last_snapshot_index + state.config.knobs.snapshot_count {
             self.take_snapshot(index, term).await;
         }
@@ -505,6 +516,40 @@ impl Applier {
         self.last_snapshot_index = index;
     }
 
+    /// Sends a snapshot raft asked for, holding the state as applied now
+    /// (etcd's createMergedSnapshotMessage and sendMergedSnap): index,
+    /// term and configuration of the last applied entry and the backend
+    /// image, and tells raft how the send went.
+    async fn send_merged_snapshot(&mut self, mut m: raft::eraftpb::Message) {
+        let state = self.state.clone();
+        let to = m.to;
+        let status = if let Err(e) = state.env.failpoint("beforeSnapshotSend").await {
+            tracing::warn!(member = state.id(), "{e}");
+            SnapshotStatus::Failure
+        } else {
+            let image = match state.backend.snapshot_image().await {
+                Ok(i) => i,
+                Err(e) => self.fatal(format!("snapshot for member {to}: {e}")).await,
+            };
+            let snapshot = m.mut_snapshot();
+            let meta = snapshot.mut_metadata();
+            (meta.index, meta.term) = self.applied;
+            meta.set_conf_state(self.conf_state.clone());
+            snapshot.data = image.into();
+            // Handed to the peer's writer is as far as this member can
+            // tell (a datagram to a cut link vanishes); a full queue is a
+            // failed send.
+            if state.transport.send_raft(&m) {
+                SnapshotStatus::Finish
+            } else {
+                SnapshotStatus::Failure
+            }
+        };
+        let _ = state
+            .to_raft
+            .send(RaftRequest::ReportSnapshot { to, status });
+    }
+
     /// Replaces the state machine with a snapshot from the leader.
     async fn apply_snapshot(&mut self, index: u64, term: u64, path: &str) {
         let state = self.state.clone();
@@ -565,6 +610,7 @@ impl Applier {
             self.fatal(e).await;
         }
         let _ = state.applied.send_replace(index);
+        self.applied = (index, term);
         self.last_snapshot_index = index;
         state.env.emit(NodeEvent::SnapshotApplied { index });
         state.snaps_pending.lock().remove(&index);

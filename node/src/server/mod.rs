@@ -59,6 +59,11 @@ pub(crate) enum RaftRequest {
     SnapshotTaken {
         snapshot: raft::eraftpb::Snapshot,
     },
+    /// From the apply loop: how sending a merged snapshot went.
+    ReportSnapshot {
+        to: u64,
+        status: raft::SnapshotStatus,
+    },
 }
 
 /// What the raft loop knows, for everyone else to read.
@@ -76,6 +81,13 @@ pub(crate) struct ApplyWork {
     /// A snapshot received from the leader, saved at this path.
     pub snapshot: Option<(u64, u64, String)>,
     pub entries: Vec<raft::eraftpb::Entry>,
+    /// Snapshot messages raft wants sent to members that fell behind. As
+    /// etcd's server does (createMergedSnapshotMessage), the apply loop
+    /// sends each with the state at its applied index, term and
+    /// configuration, not the last snapshot file: a file taken before a
+    /// member joined would not name it, and the joining member would drop
+    /// it until the next periodic snapshot.
+    pub snapshot_messages: Vec<raft::eraftpb::Message>,
 }
 
 /// A compaction for the compactor loop, with whoever waits for it.

@@ -12,7 +12,7 @@ use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal};
 use crate::wire::api::ErrorCode;
 use raft::eraftpb::{ConfState, Entry, Message, MessageType};
-use raft::{RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
+use raft::{RawNode, ReadOnlyOption, StateRole};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -158,6 +158,7 @@ impl RaftLoop {
             RaftRequest::SnapshotTaken { snapshot } => {
                 self.on_snapshot_taken(state, snapshot).await
             }
+            RaftRequest::ReportSnapshot { to, status } => self.node.report_snapshot(to, status),
         }
     }
 
@@ -238,7 +239,13 @@ impl RaftLoop {
 
     /// Sends a ready's messages, passing the leader's or follower's
     /// before-send failpoint first.
-    async fn send_from(&mut self, state: &MemberState, is_leader: bool, msgs: Vec<Message>) {
+    async fn send_from(
+        &mut self,
+        state: &MemberState,
+        is_leader: bool,
+        msgs: Vec<Message>,
+        apply: &mpsc::UnboundedSender<ApplyWork>,
+    ) {
         let point = if is_leader {
             "raftBeforeLeaderSend"
         } else {
@@ -249,29 +256,31 @@ impl RaftLoop {
             tracing::warn!(member = state.id(), "{e}");
             return;
         }
-        self.send(state, msgs).await;
+        self.send(state, msgs, apply);
     }
 
-    async fn send(&mut self, state: &MemberState, msgs: Vec<Message>) {
+    /// Sends messages; snapshots go to the apply loop, which sends them
+    /// with its applied state (see `ApplyWork::snapshot_messages`).
+    fn send(
+        &mut self,
+        state: &MemberState,
+        msgs: Vec<Message>,
+        apply: &mpsc::UnboundedSender<ApplyWork>,
+    ) {
+        let mut snapshots = Vec::new();
         for m in msgs {
             if m.get_msg_type() == MessageType::MsgSnapshot {
-                if let Err(e) = state.env.failpoint("beforeSnapshotSend").await {
-                    tracing::warn!(member = state.id(), "{e}");
-                    self.node.report_snapshot(m.to, SnapshotStatus::Failure);
-                    continue;
-                }
-                // Handed to the peer's writer is as far as this member can
-                // tell (a datagram to a cut link vanishes); a full queue is
-                // a failed send.
-                let status = if state.transport.send_raft(&m) {
-                    SnapshotStatus::Finish
-                } else {
-                    SnapshotStatus::Failure
-                };
-                self.node.report_snapshot(m.to, status);
+                snapshots.push(m);
             } else if !state.transport.send_raft(&m) {
                 self.node.report_unreachable(m.to);
             }
+        }
+        if !snapshots.is_empty() {
+            let _ = apply.send(ApplyWork {
+                snapshot: None,
+                entries: Vec::new(),
+                snapshot_messages: snapshots,
+            });
         }
     }
 
@@ -309,7 +318,7 @@ impl RaftLoop {
 
         if !rd.messages().is_empty() {
             let msgs = rd.take_messages();
-            self.send_from(state, is_leader, msgs).await;
+            self.send_from(state, is_leader, msgs, apply).await;
         }
 
         let mut snapshot_work = None;
@@ -360,6 +369,7 @@ impl RaftLoop {
             let _ = apply.send(ApplyWork {
                 snapshot: snapshot_work,
                 entries: std::mem::take(&mut committed),
+                snapshot_messages: Vec::new(),
             });
         }
 
@@ -381,7 +391,7 @@ impl RaftLoop {
 
         if !rd.persisted_messages().is_empty() {
             let msgs = rd.take_persisted_messages();
-            self.send_from(state, is_leader, msgs).await;
+            self.send_from(state, is_leader, msgs, apply).await;
         }
 
         self.failpoint_or_die(state, "raftBeforeAdvance").await;
@@ -392,7 +402,7 @@ impl RaftLoop {
             self.log.set_hard_state(hs);
         }
         let msgs = light.take_messages();
-        self.send(state, msgs).await;
+        self.send(state, msgs, apply);
         let mut more = light.take_committed_entries();
         if self.applied_early_to > 0 {
             more.retain(|e| e.index > self.applied_early_to);
@@ -401,6 +411,7 @@ impl RaftLoop {
             let _ = apply.send(ApplyWork {
                 snapshot: None,
                 entries: more,
+                snapshot_messages: Vec::new(),
             });
         }
         self.node.advance_apply();
