@@ -1,6 +1,7 @@
 //! The scenario file format (TOML). See `scenarios/README.md` for the
 //! documented schema; every field here appears there.
 
+use crate::faults::FaultKind;
 use crate::knobs::DrawnKnob;
 use node::config::StoreKnobs;
 use node::version::Version;
@@ -223,9 +224,9 @@ pub struct FaultStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SwarmSpec {
-    /// Kinds to draw from (default: `swarm::DEFAULT_KINDS`); each must be
-    /// usable without parameters.
-    pub kinds: Vec<String>,
+    /// Kinds to draw from (default: those the fault registry marks for
+    /// swarm); each must be usable without parameters.
+    pub kinds: Vec<FaultKind>,
     /// How many fault steps a seed gets, at most.
     pub max_faults: usize,
     /// Whether store knobs are randomized too.

@@ -2,41 +2,30 @@
 //! kinds at random times and draws its own store knobs, so one scenario
 //! explores many combinations. The variant depends only on the seed.
 
+use crate::faults::FaultKind;
 use crate::schema::{FaultStep, Scenario};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Kinds swarm mode draws from when the scenario names none.
-pub const DEFAULT_KINDS: &[&str] = &[
-    "crash",
-    "torn_write_crash",
-    "pause",
-    "graceful_restart",
-    "isolate",
-    "partition_minority",
-    "partition_majority",
-    "one_way_out",
-    "one_way_in",
-    "flapping",
-    "packet_loss",
-    "latency",
-    "slow_disk",
-    "clock_skew",
-    "compact",
-    "defrag",
-    "partition_until_snapshot",
-    "failpoint",
-];
+/// Kinds swarm mode draws from when the scenario names none, in registry
+/// order.
+pub fn default_kinds() -> Vec<FaultKind> {
+    FaultKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.swarm_default())
+        .collect()
+}
 
 /// Whether swarm mode can draw a step of this kind (with the parameters it
 /// draws itself: a failpoint's name and action, or the kind's defaults).
-pub fn drawable(kind: &str) -> bool {
+pub fn drawable(kind: FaultKind) -> bool {
     let bare = FaultStep {
-        kind: kind.to_string(),
+        kind: kind.name().to_string(),
         ..Default::default()
     };
-    kind == "failpoint" || crate::faults::parse(&bare).is_ok()
+    kind == FaultKind::Failpoint || crate::faults::parse(&bare).is_ok()
 }
 
 /// A failpoint step as etcd's robustness tests pick one: any failpoint,
@@ -78,34 +67,34 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
         return out;
     };
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SWARM_STREAM);
-    let pool: Vec<String> = if swarm.kinds.is_empty() {
-        DEFAULT_KINDS.iter().map(|s| s.to_string()).collect()
+    let pool: Vec<FaultKind> = if swarm.kinds.is_empty() {
+        default_kinds()
     } else {
         swarm.kinds.clone()
     };
     // A random subset of kinds, then a random number of steps from it.
-    let mut enabled: Vec<String> = pool.iter().filter(|_| rng.gen_bool(0.5)).cloned().collect();
+    let mut enabled: Vec<FaultKind> = pool.iter().filter(|_| rng.gen_bool(0.5)).copied().collect();
     if enabled.is_empty()
-        && let Some(k) = pool.choose(&mut rng)
+        && let Some(&k) = pool.choose(&mut rng)
     {
-        enabled.push(k.clone());
+        enabled.push(k);
     }
     let steps = rng.gen_range(1..=swarm.max_faults.max(1));
     let horizon = (scenario.duration_s * 0.8).max(0.5);
     for _ in 0..steps {
-        let Some(kind) = enabled.choose(&mut rng) else {
+        let Some(&kind) = enabled.choose(&mut rng) else {
             break;
         };
         let targets = ["leader", "follower", "random"];
         let mut step = FaultStep {
-            kind: kind.clone(),
+            kind: kind.name().to_string(),
             at_s: Some(rng.gen_range(0.5..horizon.max(0.6))),
             target: targets.choose(&mut rng).map(|t| t.to_string()),
             duration_s: Some(rng.gen_range(0.3..3.0)),
             restart_after_s: Some(rng.gen_range(0.2..2.0)),
             ..Default::default()
         };
-        if kind == "failpoint" {
+        if kind == FaultKind::Failpoint {
             draw_failpoint(&mut rng, &mut step);
         }
         crate::faults::clear_unused(&mut step);
@@ -160,8 +149,8 @@ mod tests {
 
     #[test]
     fn every_default_kind_is_drawable_and_failpoints_get_a_name_and_action() {
-        assert!(DEFAULT_KINDS.iter().all(|k| drawable(k)));
-        assert!(!drawable("swap_version"));
+        assert!(default_kinds().into_iter().all(drawable));
+        assert!(!drawable(FaultKind::SwapVersion));
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for _ in 0..50 {
             let mut step = FaultStep {

@@ -20,6 +20,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+mod controls;
+
 /// Where a member process is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberStatus {
@@ -136,11 +138,11 @@ impl Host for WorldHost {
 
 /// The world of one run.
 pub struct World {
-    pub handle: Handle,
-    pub disk: Arc<DiskSim>,
-    pub clocks: Arc<ClockTable>,
-    pub trace: SharedTrace,
-    pub net: NetControl,
+    handle: Handle,
+    disk: Arc<DiskSim>,
+    clocks: Arc<ClockTable>,
+    trace: SharedTrace,
+    net: NetControl,
     members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
     clients: Mutex<BTreeMap<u64, NodeHandle>>,
     host: Arc<WorldHost>,

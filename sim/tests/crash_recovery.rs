@@ -76,17 +76,14 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
             };
             match what {
                 0 if members_ids.len() > 1 => {
-                    let others: Vec<_> = members_ids
-                        .iter()
-                        .filter(|x| **x != m)
-                        .filter_map(|x| world.member_node(*x))
-                        .collect();
-                    let Some(node) = world.member_node(m) else {
+                    let others: Vec<u64> =
+                        members_ids.iter().copied().filter(|x| *x != m).collect();
+                    if world.member_node(m).is_none() {
                         continue;
-                    };
-                    let links = world.net.partition(&[vec![node], others]);
+                    }
+                    let links = world.partition(&[vec![m], others]);
                     madsim::time::sleep(Duration::from_millis(2500)).await;
-                    world.net.heal_links(&links);
+                    world.heal_links(&links);
                 }
                 1 => {
                     let endpoints = world.endpoints();
@@ -145,7 +142,7 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
             .expect("reader");
         let outcomes = outcomes.lock().clone();
         if std::env::var("DUMP_TRACE").ok().as_deref() == failpoint {
-            world.trace.with(|t| {
+            world.trace().with(|t| {
                 for e in t.events() {
                     if e.kind != "request" {
                         eprintln!("{}", e.human());

@@ -67,7 +67,7 @@ fn a_member_added_after_the_last_snapshot_receives_one_that_names_it() {
             })
             .await
             .expect("client task");
-        world.trace.with(|t| {
+        world.trace().with(|t| {
             t.events()
                 .iter()
                 .filter(|e| e.source == "m4" && e.kind == "snapshot")

@@ -23,8 +23,8 @@ pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
             }
         }
         "faults" => {
-            for (kind, what) in scenarios::faults::KINDS {
-                println!("{kind:<28} {what}");
+            for kind in scenarios::faults::FaultKind::ALL {
+                println!("{:<28} {}", kind.name(), kind.about());
             }
         }
         "failpoints" => {

@@ -72,7 +72,10 @@ pub(super) fn report(args: ReportArgs) -> Result<u8> {
         .iter()
         .map(|(n, _)| *n)
         .collect();
-    let kinds: Vec<&str> = scenarios::faults::KINDS.iter().map(|(k, _)| *k).collect();
+    let kinds: Vec<&str> = scenarios::faults::FaultKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
     let html = dashboard::render_html(&campaigns, hunt.as_deref(), &failpoints, &kinds, &args.out);
     write(&args.out, &html, "--out")?;
     if let Some(path) = &args.markdown {

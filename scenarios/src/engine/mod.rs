@@ -4,8 +4,6 @@
 //! member's HashKV), then checks the history. Everything derives from the
 //! seed.
 
-mod control;
-mod fault;
 mod quiesce;
 mod simulate;
 
@@ -21,8 +19,6 @@ use simulate::simulate;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// The engine node's client id (other clients count from 1).
-const ENGINE_CLIENT: u64 = 0;
 /// The client id the quiesce phase records its reads under.
 const QUIESCE_CLIENT: u64 = 999;
 const CLUSTER_ID: u64 = 0x0fa1_7e11;
@@ -180,45 +176,13 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         Ok(pair) => pair,
         Err(panic) => return panicked(scenario, &effective, seed, opts, panic, sim_wall),
     };
-    let mut report = checker::check_run(&output.history, &output.end_state, &opts.check);
-    report
-        .results
-        .push(exits_property(&output.unexpected_exits));
-    report.results.push(PropertyResult {
-        property: rules::RUN_NO_PANIC.into(),
-        verdict: Verdict::Pass,
-    });
-    for rule in [
-        rules::VERSION_EXPECTED_REFUSAL,
-        rules::VERSION_DOWNGRADED_FIELDS,
-        rules::PLAN_REQUIRED_STEP,
-        rules::OPERATOR_ACCEPTED,
-    ] {
-        report
-            .results
-            .push(engine_property(rule, &output.engine_violations));
-    }
+    let report = check(&output, &opts.check);
     let check_ms = check_started.elapsed().as_millis() as u64;
     let stats = RunStats {
-        ops: output.history.operations.len(),
-        failed_ops: output
-            .history
-            .operations
-            .iter()
-            .filter(|o| !matches!(o.result, checker::history::OpResult::Ok(_)))
-            .count(),
-        watch_events: output
-            .history
-            .watches
-            .iter()
-            .flat_map(|w| &w.responses)
-            .map(|r| r.events.len())
-            .sum(),
-        faults: output.faults_applied.len(),
         sim_ms: info.sim_time.as_millis() as u64,
         wall_ms: (sim_wall.as_millis() as u64) + check_ms,
         check_ms,
-        messages: output.messages,
+        ..stats_of(&output)
     };
     let trace_hash = output.trace.hash();
     RunResult {
@@ -236,6 +200,52 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         failpoints_reached: output.failpoints_reached,
         effective,
         member_files: output.member_files,
+    }
+}
+
+/// The checker's verdicts on the history and end state, then the engine's
+/// own rules (member exits, no panic, version, plan and operator rules).
+fn check(output: &SimOutput, options: &CheckOptions) -> Report {
+    let mut report = checker::check_run(&output.history, &output.end_state, options);
+    report
+        .results
+        .push(exits_property(&output.unexpected_exits));
+    report.results.push(PropertyResult {
+        property: rules::RUN_NO_PANIC.into(),
+        verdict: Verdict::Pass,
+    });
+    for rule in [
+        rules::VERSION_EXPECTED_REFUSAL,
+        rules::VERSION_DOWNGRADED_FIELDS,
+        rules::PLAN_REQUIRED_STEP,
+        rules::OPERATOR_ACCEPTED,
+    ] {
+        report
+            .results
+            .push(engine_property(rule, &output.engine_violations));
+    }
+    report
+}
+
+/// What the run did, counted (times are the caller's).
+fn stats_of(output: &SimOutput) -> RunStats {
+    let operations = &output.history.operations;
+    RunStats {
+        ops: operations.len(),
+        failed_ops: operations
+            .iter()
+            .filter(|o| !matches!(o.result, checker::history::OpResult::Ok(_)))
+            .count(),
+        watch_events: output
+            .history
+            .watches
+            .iter()
+            .flat_map(|w| &w.responses)
+            .map(|r| r.events.len())
+            .sum(),
+        faults: output.faults_applied.len(),
+        messages: output.messages,
+        ..Default::default()
     }
 }
 

@@ -1,9 +1,9 @@
 //! The end of a run: heal everything, wait for the cluster to answer, read
 //! everything back, collect each member's HashKV.
 
-use super::control::*;
 use super::*;
 use crate::cluster;
+use crate::control::*;
 use crate::recorder::{RecordingClient, now_ns};
 use crate::schema::Scenario;
 use checker::history::{EndState, HashKv, MemberEndState};
@@ -45,27 +45,7 @@ async fn check_downgraded_fields(
 /// back into the history and collects each member's HashKV.
 pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
     let world = ctl.world.clone();
-    world
-        .trace
-        .record("engine", "quiesce", "healing every fault");
-    world.net.heal();
-    world.net.reset_quality();
-    for m in ctl.members() {
-        world.clocks.reset(m);
-        if let Some(node) = world.member_node(m) {
-            world.disk.set_faults(node, Default::default());
-            world.disk.set_latency(node, Default::default());
-        }
-        if let Some(fp) = world.failpoints(m) {
-            fp.disarm_all();
-        }
-        match world.status(m) {
-            Some(MemberStatus::Paused) => world.resume(m),
-            Some(MemberStatus::Running) | None => {}
-            Some(_) => world.restart(m),
-        }
-    }
-    ctl.disk_fault_active.lock().clear();
+    heal_everything(&ctl);
     let heal_time = now_ns();
     let bound = Duration::from_secs_f64(scenario.quiesce.liveness_bound_s);
     let endpoints: Vec<_> = world
@@ -78,8 +58,53 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         Client::new(endpoints, 0, ctl.timeout),
         ctl.recorder.clone(),
     );
-    // Liveness: the healed cluster must answer a linearizable read.
-    let mut first_success = None;
+    let first_success = first_answer(&mut client, bound).await;
+    let members = ctl.members();
+    let converge = Duration::from_secs_f64(scenario.quiesce.converge_timeout_s);
+    wait_converged(&ctl, &members, converge).await;
+    let final_read = read_everything(&mut client).await;
+    check_downgraded_fields(&ctl, final_read.as_ref()).await;
+    world.trace().record(
+        "engine",
+        "quiesce",
+        format!("operations={}", ctl.recorder.op_count()),
+    );
+    EndState {
+        members: hash_kvs(&ctl, &members).await,
+        heal_time: Some(heal_time),
+        first_success_after_heal: first_success,
+        liveness_bound: bound.as_nanos() as u64,
+    }
+}
+
+/// Heals the network, clocks, disks and failpoints, resumes paused
+/// members and restarts stopped ones.
+fn heal_everything(ctl: &Control) {
+    let world = &ctl.world;
+    world
+        .trace()
+        .record("engine", "quiesce", "healing every fault");
+    world.heal_network();
+    world.reset_network_quality();
+    for m in ctl.members() {
+        world.reset_clock(m);
+        world.clear_disk_faults(m);
+        world.set_disk_latency(m, Default::default());
+        if let Some(fp) = world.failpoints(m) {
+            fp.disarm_all();
+        }
+        match world.status(m) {
+            Some(MemberStatus::Paused) => world.resume(m),
+            Some(MemberStatus::Running) | None => {}
+            Some(_) => world.restart(m),
+        }
+    }
+    ctl.disk_fault_active.lock().clear();
+}
+
+/// Liveness: when (if within `bound`) the healed cluster first answered a
+/// linearizable read.
+async fn first_answer(client: &mut RecordingClient, bound: Duration) -> Option<u64> {
     let deadline = madsim::time::Instant::now() + bound;
     while madsim::time::Instant::now() < deadline {
         let probe = client_request::Body::Range(RangeRequest {
@@ -87,27 +112,31 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
             ..Default::default()
         });
         if client.call(probe, None).await.is_ok() {
-            first_success = Some(now_ns());
-            break;
+            return Some(now_ns());
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
-    // Convergence: every member applied what the leader committed.
-    let members = ctl.members();
-    let deadline =
-        madsim::time::Instant::now() + Duration::from_secs_f64(scenario.quiesce.converge_timeout_s);
+    None
+}
+
+/// Convergence: waits (up to `timeout`) until every member applied what
+/// the leader committed.
+async fn wait_converged(ctl: &Control, members: &[u64], timeout: Duration) {
+    let deadline = madsim::time::Instant::now() + timeout;
     loop {
-        let st = cluster::statuses(&world, &members).await;
+        let st = cluster::statuses(&ctl.world, members).await;
         let commit = st.iter().map(|(_, s)| s.raft_index).max().unwrap_or(0);
         let converged =
             st.len() == members.len() && st.iter().all(|(_, s)| s.raft_applied_index >= commit);
         if converged || madsim::time::Instant::now() >= deadline {
-            break;
+            return;
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }
-    // Read everything back, linearizably.
-    let mut final_read = None;
+}
+
+/// Reads every key back, linearizably (into the history).
+async fn read_everything(client: &mut RecordingClient) -> Option<node::wire::api::RangeResponse> {
     for _ in 0..20 {
         let all = client_request::Body::Range(RangeRequest {
             key: vec![0],
@@ -115,31 +144,24 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
             ..Default::default()
         });
         if let Ok(client_response::Body::Range(r)) = client.call(all, None).await {
-            final_read = Some(r);
-            break;
+            return Some(r);
         }
         madsim::time::sleep(Duration::from_millis(200)).await;
     }
-    check_downgraded_fields(&ctl, final_read.as_ref()).await;
-    world.trace.record(
-        "engine",
-        "quiesce",
-        format!("operations={}", ctl.recorder.op_count()),
-    );
-    // HashKV of every member at one revision they all reached.
-    let st = cluster::statuses(&world, &members).await;
+    None
+}
+
+/// HashKV of every member at one revision they all reached.
+async fn hash_kvs(ctl: &Control, members: &[u64]) -> Vec<MemberEndState> {
+    let world = &ctl.world;
+    let st = cluster::statuses(world, members).await;
     let rev = st
         .iter()
         .filter_map(|(_, s)| s.header.as_ref().map(|h| h.revision))
         .min()
         .unwrap_or(0);
-    let mut end = EndState {
-        members: Vec::new(),
-        heal_time: Some(heal_time),
-        first_success_after_heal: first_success,
-        liveness_bound: bound.as_nanos() as u64,
-    };
-    for &m in &members {
+    let mut out = Vec::new();
+    for &m in members {
         let alive = world.status(m) == Some(MemberStatus::Running);
         let hash_kv = if alive && rev > 0 {
             match ctl
@@ -160,17 +182,17 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
             None
         };
         if let Some(h) = &hash_kv {
-            world.trace.record(
+            world.trace().record(
                 format!("m{m}"),
                 "hashkv",
                 format!("revision={} hash={:08x}", h.revision, h.hash),
             );
         }
-        end.members.push(MemberEndState {
+        out.push(MemberEndState {
             member: m,
             alive,
             hash_kv,
         });
     }
-    end
+    out
 }

@@ -1,10 +1,9 @@
 //! The simulated run: members start, traffic and the fault plan run, the
 //! supervisor restarts what ended by itself, and the run quiesces.
 
-use super::control::*;
-use super::fault::apply;
 use super::quiesce::quiesce;
 use super::*;
+use crate::control::*;
 use crate::plan::Plan;
 use crate::recorder::Recorder;
 use crate::schema::{Profile, Scenario};
@@ -13,11 +12,9 @@ use checker::rules;
 use node::bugs::BugSet;
 use node::config::{MemberConfig, Peer};
 use node::host::ExitReason;
-use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim::{MemberStatus, World, member_ip};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,36 +40,15 @@ pub(super) fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberCo
         .collect()
 }
 
-pub(super) async fn simulate(
-    world: Arc<World>,
-    scenario: Scenario,
-    plan: Plan,
+/// Starts every traffic client, each with its own stream from the seed.
+fn start_traffic(
+    world: &World,
+    scenario: &Scenario,
+    recorder: &Arc<Recorder>,
+    stop: &Arc<AtomicBool>,
+    client_timeout: Duration,
     seed: u64,
-    bugs: BugSet,
-    collect_files: bool,
-) -> SimOutput {
-    let recorder = Recorder::with_trace(world.trace.clone());
-    for config in member_configs(&scenario, &bugs) {
-        world.start_member(config);
-    }
-    let ctl = Arc::new(Control {
-        world: world.clone(),
-        rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17)),
-        recorder: recorder.clone(),
-        quiescing: AtomicBool::new(false),
-        knobs: scenario.cluster.knobs.clone(),
-        disk_fault_active: Mutex::new(BTreeSet::new()),
-        expected_refusals: Mutex::new(Vec::new()),
-        violations: Mutex::new(Vec::new()),
-        removed: Mutex::new(BTreeSet::new()),
-        faults_applied: Mutex::new(Vec::new()),
-        not_applied: Mutex::new(Vec::new()),
-        next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
-        timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
-    });
-
-    // Traffic.
-    let stop = Arc::new(AtomicBool::new(false));
+) -> Vec<madsim::task::JoinHandle<()>> {
     let mut clients = Vec::new();
     let mut next_client = 1u64;
     for spec in &scenario.traffic {
@@ -80,7 +56,7 @@ pub(super) async fn simulate(
             recorder: recorder.clone(),
             stop: stop.clone(),
             endpoints: world.endpoints(),
-            client_timeout: ctl.timeout,
+            client_timeout,
             keys: spec.keys,
             rate: spec.rate,
             clients: spec.clients,
@@ -106,6 +82,30 @@ pub(super) async fn simulate(
             clients.push(world.spawn_client(id, task));
         }
     }
+    clients
+}
+
+pub(super) async fn simulate(
+    world: Arc<World>,
+    scenario: Scenario,
+    plan: Plan,
+    seed: u64,
+    bugs: BugSet,
+    collect_files: bool,
+) -> SimOutput {
+    let recorder = Recorder::with_trace(world.trace().clone());
+    for config in member_configs(&scenario, &bugs) {
+        world.start_member(config);
+    }
+    let ctl = Arc::new(Control::new(
+        world.clone(),
+        recorder.clone(),
+        &scenario,
+        ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17),
+    ));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = start_traffic(&world, &scenario, &recorder, &stop, ctl.timeout, seed);
 
     // Faults and the supervisor run on the engine's node.
     let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
@@ -138,18 +138,14 @@ pub(super) async fn simulate(
         not_applied,
         history: recorder.history(),
         end_state,
-        trace: world.trace.take(),
+        trace: world.trace().take(),
         faults_applied,
         failpoints_reached,
         unexpected_exits,
         engine_violations,
-        messages: world.net.messages(),
+        messages: world.messages(),
         member_files: if collect_files {
-            world
-                .member_nodes()
-                .into_iter()
-                .map(|(m, node)| (m, world.disk.files(node)))
-                .collect()
+            world.member_files()
         } else {
             Vec::new()
         },
@@ -214,7 +210,9 @@ async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
         }
         let ctl2 = ctl.clone();
         let fault = step.fault;
-        tasks.push(madsim::task::spawn(async move { apply(ctl2, fault).await }));
+        tasks.push(madsim::task::spawn(
+            async move { fault.inject(&ctl2).await },
+        ));
     }
     for t in tasks {
         let _ = t.await;

@@ -2,10 +2,12 @@
 //! downgrades, a member joining with another version, the downgrade API,
 //! and offline storage migration, with the refusals the plan expects.
 
-use super::super::control::{Control, restart_if_down, wait_down};
+use super::fields::field;
+use super::{FaultKind, Fields, Inject};
 use crate::cluster;
-use crate::faults::Target;
+use crate::control::{Control, restart_if_down, wait_down};
 use crate::operator;
+use crate::target::Target;
 use checker::rules;
 use node::config::MemberConfig;
 use node::host::ExitReason;
@@ -17,10 +19,138 @@ use sim::MemberStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `swap_version`: restart the target as another version (one member of a
+/// rolling change). With `expect_refusal` the new binary must refuse to
+/// start; the operator then starts the old one again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwapVersion {
+    pub target: Target,
+    pub version: Version,
+    pub expect_refusal: bool,
+}
+
+impl Inject for SwapVersion {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(SwapVersion {
+            target: f.target()?,
+            version: f.version()?,
+            expect_refusal: f.expect_refusal(),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        swap_version(ctl, kind, self.target, self.version, self.expect_refusal).await
+    }
+}
+
+/// `rolling_upgrade` and `rolling_downgrade`: restart every member as
+/// `version`, leader last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rolling {
+    pub version: Version,
+}
+
+impl Inject for Rolling {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Rolling {
+            version: f.version()?,
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        rolling(ctl, kind, self.version).await
+    }
+}
+
+/// `join_member`: add a new member running `version` (refused when it is
+/// too old for the cluster: the operator then removes it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinMember {
+    pub version: Version,
+    pub expect_refusal: bool,
+}
+
+impl Inject for JoinMember {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(JoinMember {
+            version: f.version()?,
+            expect_refusal: f.expect_refusal(),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        join_member(ctl, kind, self.version, self.expect_refusal).await
+    }
+}
+
+/// `downgrade_enable`: validate and enable a downgrade to `version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DowngradeEnable {
+    pub version: Version,
+}
+
+impl Inject for DowngradeEnable {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(DowngradeEnable {
+            version: f.version()?,
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        downgrade_enable_step(ctl, kind, self.version).await
+    }
+}
+
+/// `downgrade_cancel`: cancel the downgrade in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DowngradeCancel;
+
+impl Inject for DowngradeCancel {
+    fn parse(_: &Fields) -> Result<Self, String> {
+        Ok(DowngradeCancel)
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        downgrade_cancel(ctl, kind).await
+    }
+}
+
+/// `offline_migrate`: stop the target, migrate its data offline to
+/// `version` (checking the WAL unless `force`), and restart it as that
+/// version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfflineMigrate {
+    pub target: Target,
+    pub version: Version,
+    pub force: bool,
+    pub expect_refusal: bool,
+}
+
+impl Inject for OfflineMigrate {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(OfflineMigrate {
+            target: f.target()?,
+            version: f.version()?,
+            force: field!(f, force).unwrap_or(false),
+            expect_refusal: f.expect_refusal(),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        let OfflineMigrate {
+            target,
+            version,
+            force,
+            expect_refusal,
+        } = self;
+        offline_migrate(ctl, kind, target, version, force, expect_refusal).await
+    }
+}
+
 /// Restarts each target as `version` (the previous binary again if it must refuse).
-pub(super) async fn swap_version(
+async fn swap_version(
     ctl: &Control,
-    kind: &'static str,
+    kind: FaultKind,
     target: Target,
     version: Version,
     expect_refusal: bool,
@@ -45,7 +175,7 @@ pub(super) async fn swap_version(
 }
 
 /// Moves every member to `version`, followers first; a downgrade waits for each storage to reach it.
-pub(super) async fn rolling(ctl: &Control, kind: &'static str, version: Version) {
+async fn rolling(ctl: &Control, kind: FaultKind, version: Version) {
     let world = ctl.world.clone();
     ctl.note(kind, format!("to {version}"));
     let running = ctl.running();
@@ -56,7 +186,7 @@ pub(super) async fn rolling(ctl: &Control, kind: &'static str, version: Version)
         .filter(|m| Some(*m) != leader)
         .collect();
     order.extend(leader);
-    let downgrade = kind == "rolling_downgrade";
+    let downgrade = kind == FaultKind::RollingDowngrade;
     for m in order {
         if ctl.quiescing() {
             break;
@@ -65,7 +195,7 @@ pub(super) async fn rolling(ctl: &Control, kind: &'static str, version: Version)
         // storage is at the target (an older binary refuses newer
         // data); a member that is down is started again first.
         if downgrade && !storage_reached(ctl, m, version).await {
-            world.trace.record(
+            world.trace().record(
                 "engine",
                 "downgrade",
                 format!("m{m} storage never reached {version}; left on its version"),
@@ -82,12 +212,7 @@ pub(super) async fn rolling(ctl: &Control, kind: &'static str, version: Version)
 }
 
 /// Adds a member running `version`.
-pub(super) async fn join_member(
-    ctl: &Control,
-    kind: &'static str,
-    version: Version,
-    expect_refusal: bool,
-) {
+async fn join_member(ctl: &Control, kind: FaultKind, version: Version, expect_refusal: bool) {
     let world = ctl.world.clone();
     let new_id = ctl.next_member_id();
     ctl.note(kind, format!("m{new_id} version {version}"));
@@ -112,18 +237,18 @@ pub(super) async fn join_member(
 }
 
 /// Enables a downgrade to `version` through the cluster's API.
-pub(super) async fn downgrade_enable_step(ctl: &Control, kind: &'static str, version: Version) {
+async fn downgrade_enable_step(ctl: &Control, kind: FaultKind, version: Version) {
     let world = ctl.world.clone();
     ctl.note(kind, format!("to {version}"));
     let detail = downgrade_enable(ctl, version).await;
-    world.trace.record("engine", "downgrade", detail);
+    world.trace().record("engine", "downgrade", detail);
     ctl.healed(kind, format!("to {version}"));
 }
 
 /// Stops each target, migrates its data to `version` offline, and starts it as that version.
-pub(super) async fn offline_migrate(
+async fn offline_migrate(
     ctl: &Control,
-    kind: &'static str,
+    kind: FaultKind,
     target: Target,
     version: Version,
     force: bool,
@@ -131,13 +256,13 @@ pub(super) async fn offline_migrate(
 ) {
     let world = ctl.world.clone();
     for m in ctl.targets(kind, target).await {
-        let (Some(node), Some(previous)) = (world.member_node(m), world.version(m)) else {
+        let (Some(disk), Some(previous)) = (world.member_disk(m), world.version(m)) else {
             continue;
         };
         ctl.note(kind, format!("m{m} to {version} force={force}"));
         world.stop(m);
         wait_down(&world, m).await;
-        let disk: node::disk::DiskRef = Arc::new(world.disk.disk_for(node));
+        let disk: node::disk::DiskRef = Arc::new(disk);
         let outcome = node::migrate::migrate(disk.clone(), version, force).await;
         let detail = match &outcome {
             Ok(mig) => format!(
@@ -146,7 +271,7 @@ pub(super) async fn offline_migrate(
             ),
             Err(e) => format!("m{m} refused: {e}"),
         };
-        world.trace.record("engine", "migrate", detail);
+        world.trace().record("engine", "migrate", detail);
         match outcome {
             // The operator starts the member as the version its data is now.
             Ok(_) => {
@@ -162,7 +287,7 @@ pub(super) async fn offline_migrate(
                 {
                     // Undo: migrate back and start the previous binary.
                     let back = node::migrate::migrate(disk, previous, true).await;
-                    world.trace.record(
+                    world.trace().record(
                         "engine",
                         "migrate",
                         format!("m{m} back to {previous}: {:?}", back.map(|b| b.steps)),
@@ -188,7 +313,7 @@ pub(super) async fn offline_migrate(
 }
 
 /// Cancels the downgrade in progress.
-pub(super) async fn downgrade_cancel(ctl: &Control, kind: &'static str) {
+async fn downgrade_cancel(ctl: &Control, kind: FaultKind) {
     let world = ctl.world.clone();
     ctl.note(kind, String::new());
     let cancel = DowngradeRequest {
@@ -199,7 +324,7 @@ pub(super) async fn downgrade_cancel(ctl: &Control, kind: &'static str) {
         Ok(_) => "cancelled".to_string(),
         Err(e) => format!("refused: {e}"),
     };
-    world.trace.record("engine", "downgrade", detail);
+    world.trace().record("engine", "downgrade", detail);
     ctl.healed(kind, String::new());
 }
 
@@ -233,7 +358,7 @@ async fn downgrade_enable(ctl: &Control, version: Version) -> String {
         })
     };
     let outcome = operator::request(
-        &ctl.world.trace,
+        ctl.world.trace(),
         "downgrade",
         ErrorCode::DowngradeInProgress,
         || async {

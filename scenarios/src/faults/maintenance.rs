@@ -1,18 +1,56 @@
 //! Maintenance an operator or Kubernetes does: compaction and
 //! defragmentation.
 
-use super::super::ENGINE_CLIENT;
-use super::super::control::Control;
+use super::fields::field;
+use super::{FaultKind, Fields, Inject};
 use crate::cluster;
-use crate::faults::Target;
+use crate::control::{Control, ENGINE_CLIENT};
 use crate::recorder::RecordingClient;
+use crate::target::Target;
 use node::client::Client;
 use node::wire::api::{CompactionRequest, DefragmentRequest, client_request};
 use rand::Rng;
 use sim::member_ip;
 
+/// `compact`: the engine compacts history up to a recent revision
+/// (`offset` below the current one; drawn when not given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compact {
+    pub offset: Option<i64>,
+}
+
+impl Inject for Compact {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Compact {
+            offset: field!(f, offset),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, _kind: FaultKind) {
+        compact(ctl, self.offset).await
+    }
+}
+
+/// `defrag`: the engine asks the target to defragment its backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defrag {
+    pub target: Target,
+}
+
+impl Inject for Defrag {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Defrag {
+            target: f.target()?,
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        defrag(ctl, kind, self.target).await
+    }
+}
+
 /// Defragments each target.
-pub(super) async fn defrag(ctl: &Control, kind: &'static str, target: Target) {
+async fn defrag(ctl: &Control, kind: FaultKind, target: Target) {
     let _world = ctl.world.clone();
     for m in ctl.targets(kind, target).await {
         ctl.note(kind, format!("m{m}"));
@@ -39,7 +77,7 @@ pub(super) async fn compact(ctl: &Control, offset: Option<i64>) {
     if target <= status.compact_revision {
         return;
     }
-    ctl.note("compact", format!("revision={target}"));
+    ctl.note(FaultKind::Compact, format!("revision={target}"));
     // The compaction is a client request like any other: it goes into the
     // history, since it changes what reads at old revisions may return.
     let mut client = RecordingClient::new(

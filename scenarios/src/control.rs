@@ -1,10 +1,13 @@
 //! The engine's shared state during one run: who is a member, who runs,
-//! which steps were applied or not, and the operator's requests.
+//! which steps were applied or not, and the operator's requests. Fault
+//! code (`faults`) acts on the world through it.
 
 use crate::cluster;
-use crate::faults::Target;
+use crate::faults::FaultKind;
 use crate::operator;
 use crate::recorder::{Recorder, now_ns};
+use crate::schema::Scenario;
+use crate::target::Target;
 use checker::rules;
 use node::client::ClientError;
 use node::config::{MemberConfig, Peer, StoreKnobs};
@@ -20,34 +23,63 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The client id the engine's own requests (faults, operator steps) use;
+/// traffic clients count from 1.
+pub(crate) const ENGINE_CLIENT: u64 = 0;
+
 /// Shared state of the engine's tasks during one run.
-pub(super) struct Control {
-    pub(super) world: Arc<World>,
-    pub(super) rng: Mutex<ChaCha8Rng>,
-    pub(super) recorder: Arc<Recorder>,
-    pub(super) quiescing: AtomicBool,
-    pub(super) knobs: StoreKnobs,
+pub(crate) struct Control {
+    pub(crate) world: Arc<World>,
+    pub(crate) rng: Mutex<ChaCha8Rng>,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) quiescing: AtomicBool,
+    pub(crate) knobs: StoreKnobs,
     /// Members with a disk fault active now (the supervisor leaves them down).
-    pub(super) disk_fault_active: Mutex<BTreeSet<u64>>,
+    pub(crate) disk_fault_active: Mutex<BTreeSet<u64>>,
     /// Refusals the plan expected: (member, message), not failures.
-    pub(super) expected_refusals: Mutex<Vec<(u64, String)>>,
+    pub(crate) expected_refusals: Mutex<Vec<(u64, String)>>,
     /// Violations the engine itself found (rule, explanation).
-    pub(super) violations: Mutex<Vec<(String, String)>>,
+    pub(crate) violations: Mutex<Vec<(String, String)>>,
     /// Members removed from the cluster.
-    pub(super) removed: Mutex<BTreeSet<u64>>,
-    pub(super) faults_applied: Mutex<Vec<String>>,
+    pub(crate) removed: Mutex<BTreeSet<u64>>,
+    pub(crate) faults_applied: Mutex<Vec<String>>,
     /// Steps of the plan that could not be applied, each with why.
-    pub(super) not_applied: Mutex<Vec<String>>,
-    pub(super) next_member_id: Mutex<u64>,
-    pub(super) timeout: Duration,
+    pub(crate) not_applied: Mutex<Vec<String>>,
+    pub(crate) next_member_id: Mutex<u64>,
+    pub(crate) timeout: Duration,
 }
 
 impl Control {
-    pub(super) fn quiescing(&self) -> bool {
+    /// A run's control at its start: the scenario's members, nothing
+    /// applied yet; `rng` draws the engine's own choices (targets, splits).
+    pub(crate) fn new(
+        world: Arc<World>,
+        recorder: Arc<Recorder>,
+        scenario: &Scenario,
+        rng: ChaCha8Rng,
+    ) -> Control {
+        Control {
+            world,
+            rng: Mutex::new(rng),
+            recorder,
+            quiescing: AtomicBool::new(false),
+            knobs: scenario.cluster.knobs.clone(),
+            disk_fault_active: Mutex::new(BTreeSet::new()),
+            expected_refusals: Mutex::new(Vec::new()),
+            violations: Mutex::new(Vec::new()),
+            removed: Mutex::new(BTreeSet::new()),
+            faults_applied: Mutex::new(Vec::new()),
+            not_applied: Mutex::new(Vec::new()),
+            next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
+            timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
+        }
+    }
+
+    pub(crate) fn quiescing(&self) -> bool {
         self.quiescing.load(Ordering::Relaxed)
     }
 
-    pub(super) fn members(&self) -> Vec<u64> {
+    pub(crate) fn members(&self) -> Vec<u64> {
         let removed = self.removed.lock().clone();
         self.world
             .member_ids()
@@ -56,27 +88,30 @@ impl Control {
             .collect()
     }
 
-    pub(super) fn running(&self) -> Vec<u64> {
+    pub(crate) fn running(&self) -> Vec<u64> {
         self.members()
             .into_iter()
             .filter(|m| self.world.status(*m) == Some(MemberStatus::Running))
             .collect()
     }
 
-    pub(super) fn pick(&self, from: &[u64]) -> Option<u64> {
+    pub(crate) fn pick(&self, from: &[u64]) -> Option<u64> {
         from.choose(&mut *self.rng.lock()).copied()
     }
 
     /// The members a step hits; none is a step that was not applied.
-    pub(super) async fn targets(&self, kind: &str, target: Target) -> Vec<u64> {
+    pub(crate) async fn targets(&self, kind: FaultKind, target: Target) -> Vec<u64> {
         let members = self.resolve(target).await;
         if members.is_empty() {
-            self.not_applied(kind, &format!("no member matches target {target:?} now"));
+            self.not_applied(
+                kind.name(),
+                &format!("no member matches target {target:?} now"),
+            );
         }
         members
     }
 
-    pub(super) async fn resolve(&self, target: Target) -> Vec<u64> {
+    pub(crate) async fn resolve(&self, target: Target) -> Vec<u64> {
         let members = self.members();
         let running = self.running();
         match target {
@@ -96,24 +131,26 @@ impl Control {
         }
     }
 
-    pub(super) fn note(&self, kind: &str, detail: String) {
+    pub(crate) fn note(&self, kind: FaultKind, detail: String) {
+        let kind = kind.name();
         self.world
-            .trace
+            .trace()
             .record("engine", "fault", format!("{kind} {detail}"));
         self.recorder
             .annotate(now_ns(), None, "fault", format!("{kind} {detail}"));
         self.faults_applied.lock().push(kind.to_string());
     }
 
-    pub(super) fn healed(&self, kind: &str, detail: String) {
+    pub(crate) fn healed(&self, kind: FaultKind, detail: String) {
+        let kind = kind.name();
         self.world
-            .trace
+            .trace()
             .record("engine", "heal", format!("{kind} {detail}"));
         self.recorder.close_annotation("fault", kind, now_ns());
     }
 
     /// Sleeps unless the run is quiescing (then returns at once).
-    pub(super) async fn hold(&self, d: Duration) {
+    pub(crate) async fn hold(&self, d: Duration) {
         let step = Duration::from_millis(50);
         let mut left = d;
         while !left.is_zero() && !self.quiescing() {
@@ -123,7 +160,7 @@ impl Control {
         }
     }
 
-    pub(super) async fn admin(
+    pub(crate) async fn admin(
         &self,
         member: u64,
         body: client_request::Body,
@@ -132,7 +169,7 @@ impl Control {
     }
 
     /// Sends a request to the leader (or any running member).
-    pub(super) async fn to_leader(
+    pub(crate) async fn to_leader(
         &self,
         body: client_request::Body,
     ) -> Result<client_response::Body, node::client::ClientError> {
@@ -149,7 +186,7 @@ impl Control {
     }
 
     /// The id the next member added to the cluster gets.
-    pub(super) fn next_member_id(&self) -> u64 {
+    pub(crate) fn next_member_id(&self) -> u64 {
         let mut next = self.next_member_id.lock();
         let id = *next;
         *next += 1;
@@ -159,14 +196,14 @@ impl Control {
     /// Adds member `id` through the leader and, once the cluster accepted
     /// it, starts it joining from `template` (a member's configuration, with
     /// the id, the peers and the join flag replaced). Whether it started.
-    pub(super) async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
+    pub(crate) async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
         let add = MemberAddRequest {
             id,
             ip: member_ip(id).to_string(),
             is_learner: false,
         };
         let outcome = operator::request(
-            &self.world.trace,
+            self.world.trace(),
             "member",
             ErrorCode::MemberExists,
             || async {
@@ -196,9 +233,9 @@ impl Control {
     }
 
     /// Removes member `m` through the leader; whether it is out.
-    pub(super) async fn remove_member(&self, m: u64) -> bool {
+    pub(crate) async fn remove_member(&self, m: u64) -> bool {
         let outcome = operator::request(
-            &self.world.trace,
+            self.world.trace(),
             "member",
             ErrorCode::MemberNotFound,
             || async move {
@@ -216,7 +253,7 @@ impl Control {
     /// What an operator request's outcome means for the run: a refusal is
     /// an `operator.accepted` violation, no answer a step not applied.
     /// Whether the request took effect.
-    pub(super) fn settle(&self, step: &str, outcome: &operator::Outcome) -> bool {
+    pub(crate) fn settle(&self, step: &str, outcome: &operator::Outcome) -> bool {
         match outcome {
             operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
             operator::Outcome::Refused(e) => {
@@ -232,9 +269,9 @@ impl Control {
 
     /// A step of the plan that could not be applied: a trace event, a
     /// fault annotation, and a count in the run's results.
-    pub(super) fn not_applied(&self, step: &str, why: &str) {
+    pub(crate) fn not_applied(&self, step: &str, why: &str) {
         self.world
-            .trace
+            .trace()
             .record("engine", "not-applied", format!("{step}: {why}"));
         self.recorder
             .annotate(now_ns(), None, "not-applied", format!("{step}: {why}"));
@@ -243,7 +280,7 @@ impl Control {
 
     /// An operator request the correct store must accept was refused: the
     /// step is not applied, and that is a violation.
-    pub(super) fn refused(&self, step: &str, e: &ClientError) {
+    pub(crate) fn refused(&self, step: &str, e: &ClientError) {
         self.not_applied(step, &format!("refused ({e})"));
         self.violations.lock().push((
             rules::OPERATOR_ACCEPTED.into(),
@@ -252,14 +289,7 @@ impl Control {
     }
 }
 
-pub(super) fn nodes(world: &World, members: &[u64]) -> Vec<madsim::task::NodeId> {
-    members
-        .iter()
-        .filter_map(|m| world.member_node(*m))
-        .collect()
-}
-
-pub(super) async fn wait_down(world: &World, m: u64) {
+pub(crate) async fn wait_down(world: &World, m: u64) {
     let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
     while world.status(m).is_some_and(|s| s.is_up()) && madsim::time::Instant::now() < deadline {
         madsim::time::sleep(Duration::from_millis(20)).await;
@@ -269,7 +299,7 @@ pub(super) async fn wait_down(world: &World, m: u64) {
     }
 }
 
-pub(super) fn restart_if_down(ctl: &Control, m: u64) {
+pub(crate) fn restart_if_down(ctl: &Control, m: u64) {
     if !ctl.quiescing()
         && !ctl.world.status(m).is_some_and(|s| s.is_up())
         && !ctl.removed.lock().contains(&m)

@@ -1,0 +1,202 @@
+//! Disk faults: failed fsyncs, a full disk, a slow disk, bit flips on
+//! read, and the torn tails a crash may leave. A member with a disk fault
+//! on is left down by the supervisor until the fault is cleared.
+
+use super::fields::field;
+use super::{FaultKind, Fields, Inject};
+use crate::control::{Control, restart_if_down};
+use crate::target::Target;
+use std::time::Duration;
+
+/// `fsync_eio`: the next `count` fsyncs of the target fail with EIO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FsyncEio {
+    pub target: Target,
+    pub count: u32,
+    pub restart_after: Duration,
+}
+
+impl Inject for FsyncEio {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(FsyncEio {
+            target: f.target()?,
+            count: field!(f, count).unwrap_or(1),
+            restart_after: f.restart_after(),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        fsync_eio(ctl, kind, self.target, self.count, self.restart_after).await
+    }
+}
+
+/// `enospc`: writes past the quota fail with ENOSPC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enospc {
+    pub target: Target,
+    pub quota_kb: u64,
+    pub duration: Duration,
+}
+
+impl Inject for Enospc {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Enospc {
+            target: f.target()?,
+            quota_kb: field!(f, quota_kb).unwrap_or(0),
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        enospc(ctl, kind, self.target, self.quota_kb, self.duration).await
+    }
+}
+
+/// `slow_disk`: every disk operation of the target takes `min..max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowDisk {
+    pub target: Target,
+    pub min: Duration,
+    pub max: Duration,
+    pub duration: Duration,
+}
+
+impl Inject for SlowDisk {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        let (min, max) = f.latency([5, 50])?;
+        Ok(SlowDisk {
+            target: f.target()?,
+            min,
+            max,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        slow_disk(ctl, kind, self.target, self.min, self.max, self.duration).await
+    }
+}
+
+/// `bit_flip`: reads return a flipped bit with probability `rate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BitFlip {
+    pub target: Target,
+    pub rate: f64,
+    pub duration: Duration,
+}
+
+impl Inject for BitFlip {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(BitFlip {
+            target: f.target()?,
+            rate: f.rate(0.05)?,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        bit_flip(ctl, kind, self.target, self.rate, self.duration).await
+    }
+}
+
+/// Fails the next `count` fsyncs of each target; the member dies on it, as etcd does.
+async fn fsync_eio(
+    ctl: &Control,
+    kind: FaultKind,
+    target: Target,
+    count: u32,
+    restart_after: Duration,
+) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        disk_fault(ctl, m, |f| f.fsync_failures = count);
+        ctl.note(kind, format!("m{m} count={count}"));
+        // The member dies on the failed fsync, as etcd does.
+        let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+        while world.status(m).is_some_and(|s| s.is_up())
+            && madsim::time::Instant::now() < deadline
+            && !ctl.quiescing()
+        {
+            madsim::time::sleep(Duration::from_millis(20)).await;
+        }
+        clear_disk_fault(ctl, m);
+        ctl.hold(restart_after).await;
+        restart_if_down(ctl, m);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Lets each target's disk take only `quota_kb` more.
+async fn enospc(ctl: &Control, kind: FaultKind, target: Target, quota_kb: u64, duration: Duration) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        let used = world.disk_used_bytes(m);
+        let quota = used + quota_kb * 1024;
+        disk_fault(ctl, m, |f| f.quota_bytes = Some(quota));
+        ctl.note(kind, format!("m{m} quota={quota}"));
+        ctl.hold(duration).await;
+        clear_disk_fault(ctl, m);
+        restart_if_down(ctl, m);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Adds `min..max` to every disk operation of each target.
+async fn slow_disk(
+    ctl: &Control,
+    kind: FaultKind,
+    target: Target,
+    min: Duration,
+    max: Duration,
+    duration: Duration,
+) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        if world.member_node(m).is_none() {
+            continue;
+        }
+        ctl.note(
+            kind,
+            format!("m{m} {}..{}ms", min.as_millis(), max.as_millis()),
+        );
+        world.set_disk_latency(
+            m,
+            sim::disk::DiskLatency {
+                op: (min, max),
+                ..Default::default()
+            },
+        );
+        ctl.hold(duration).await;
+        world.set_disk_latency(m, sim::disk::DiskLatency::default());
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Flips bits in reads with probability `rate`, restarting each target so its start reads them.
+async fn bit_flip(ctl: &Control, kind: FaultKind, target: Target, rate: f64, duration: Duration) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        disk_fault(ctl, m, |f| f.bit_flip_rate = rate);
+        ctl.note(kind, format!("m{m} rate={rate}"));
+        // Reads happen at start: restart the member while flips are on.
+        world.kill(m);
+        world.restart(m);
+        ctl.hold(duration).await;
+        clear_disk_fault(ctl, m);
+        restart_if_down(ctl, m);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+fn disk_fault(ctl: &Control, m: u64, f: impl FnOnce(&mut sim::disk::model::DiskFaults)) {
+    if let Some(mut faults) = ctl.world.disk_faults(m) {
+        f(&mut faults);
+        ctl.world.set_disk_faults(m, faults);
+        ctl.disk_fault_active.lock().insert(m);
+    }
+}
+
+fn clear_disk_fault(ctl: &Control, m: u64) {
+    ctl.world.clear_disk_faults(m);
+    ctl.disk_fault_active.lock().remove(&m);
+}

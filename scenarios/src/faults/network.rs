@@ -1,0 +1,312 @@
+//! Network faults: isolation, minority and majority partitions, one-way
+//! cuts, a flapping member, packet loss, latency, and a partition held
+//! until the others compacted their log past the cut-off member.
+
+use super::{FaultKind, Fields, Inject};
+use crate::cluster;
+use crate::control::Control;
+use crate::target::Target;
+use rand::seq::SliceRandom;
+use std::time::Duration;
+
+/// `isolate`: cut the target off from every other member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Isolate {
+    pub target: Target,
+    pub duration: Duration,
+}
+
+impl Inject for Isolate {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Isolate {
+            target: f.target()?,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        isolate(ctl, kind, self.target, self.duration).await
+    }
+}
+
+/// `partition_minority` and `partition_majority`: split the members with
+/// the leader in the minority or the majority.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    pub duration: Duration,
+}
+
+impl Inject for Partition {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Partition {
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        partition(ctl, kind, self.duration).await
+    }
+}
+
+/// `one_way_out` and `one_way_in`: the target cannot send to (or receive
+/// from) the other members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneWay {
+    pub target: Target,
+    pub duration: Duration,
+}
+
+impl Inject for OneWay {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(OneWay {
+            target: f.target()?,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        one_way(ctl, kind, self.target, self.duration).await
+    }
+}
+
+/// `flapping`: isolate and heal the target every `period`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flapping {
+    pub target: Target,
+    pub period: Duration,
+    pub duration: Duration,
+}
+
+impl Inject for Flapping {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(Flapping {
+            target: f.target()?,
+            period: f.period(0.5),
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        flapping(ctl, kind, self.target, self.period, self.duration).await
+    }
+}
+
+/// `packet_loss`: drop messages with probability `rate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketLoss {
+    pub rate: f64,
+    pub duration: Duration,
+}
+
+impl Inject for PacketLoss {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(PacketLoss {
+            rate: f.rate(0.2)?,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        packet_loss(ctl, kind, self.rate, self.duration).await
+    }
+}
+
+/// `latency`: delay every message by `min..max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    pub min: Duration,
+    pub max: Duration,
+    pub duration: Duration,
+}
+
+impl Inject for Latency {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        let (min, max) = f.latency([20, 200])?;
+        Ok(Latency {
+            min,
+            max,
+            duration: f.duration(2.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        latency(ctl, kind, self.min, self.max, self.duration).await
+    }
+}
+
+/// `partition_until_snapshot`: isolate the target until the others
+/// compacted their log past it (or `timeout`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionUntilSnapshot {
+    pub target: Target,
+    pub timeout: Duration,
+}
+
+impl Inject for PartitionUntilSnapshot {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        Ok(PartitionUntilSnapshot {
+            target: f.target()?,
+            timeout: f.duration(30.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        partition_until_snapshot(ctl, kind, self.target, self.timeout).await
+    }
+}
+
+/// Cuts each target off from every other member for `duration`.
+async fn isolate(ctl: &Control, kind: FaultKind, target: Target, duration: Duration) {
+    let world = ctl.world.clone();
+    let ms = ctl.targets(kind, target).await;
+    let all = ctl.members();
+    for m in ms {
+        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+        ctl.note(kind, format!("m{m}"));
+        let links = world.partition(&[vec![m], others.clone()]);
+        ctl.hold(duration).await;
+        world.heal_links(&links);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Splits the cluster in two, the leader in the minority (`partition_minority`) or the majority.
+async fn partition(ctl: &Control, kind: FaultKind, duration: Duration) {
+    let world = ctl.world.clone();
+    let running = ctl.running();
+    let all = ctl.members();
+    let leader = cluster::leader(&world, &running).await;
+    let mut others: Vec<u64> = all.iter().copied().filter(|m| Some(*m) != leader).collect();
+    others.shuffle(&mut *ctl.rng.lock());
+    let minority_size = (all.len().saturating_sub(1)) / 2;
+    let minority: Vec<u64> = if kind == FaultKind::PartitionMinority {
+        leader
+            .into_iter()
+            .chain(others.iter().copied().take(minority_size.saturating_sub(1)))
+            .collect()
+    } else {
+        others.iter().copied().take(minority_size.max(1)).collect()
+    };
+    let majority: Vec<u64> = all
+        .iter()
+        .copied()
+        .filter(|m| !minority.contains(m))
+        .collect();
+    ctl.note(kind, format!("{minority:?} | {majority:?}"));
+    let links = world.partition(&[minority.clone(), majority.clone()]);
+    ctl.hold(duration).await;
+    world.heal_links(&links);
+    ctl.healed(kind, format!("{minority:?} | {majority:?}"));
+}
+
+/// Cuts each target's outgoing (`one_way_out`) or incoming links.
+async fn one_way(ctl: &Control, kind: FaultKind, target: Target, duration: Duration) {
+    let world = ctl.world.clone();
+    let all = ctl.members();
+    for m in ctl.targets(kind, target).await {
+        if world.member_node(m).is_none() {
+            continue;
+        }
+        let links: Vec<(u64, u64)> = all
+            .iter()
+            .copied()
+            .filter(|o| *o != m)
+            .map(|o| {
+                if kind == FaultKind::OneWayOut {
+                    (m, o)
+                } else {
+                    (o, m)
+                }
+            })
+            .collect();
+        ctl.note(kind, format!("m{m}"));
+        let links = world.cut_links(&links);
+        ctl.hold(duration).await;
+        world.heal_links(&links);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Cuts and heals each target every `period` for `duration`.
+async fn flapping(
+    ctl: &Control,
+    kind: FaultKind,
+    target: Target,
+    period: Duration,
+    duration: Duration,
+) {
+    let world = ctl.world.clone();
+    let all = ctl.members();
+    for m in ctl.targets(kind, target).await {
+        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+        ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
+        let end = madsim::time::Instant::now() + duration;
+        while madsim::time::Instant::now() < end && !ctl.quiescing() {
+            let links = world.partition(&[vec![m], others.clone()]);
+            ctl.hold(period).await;
+            world.heal_links(&links);
+            ctl.hold(period).await;
+        }
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
+
+/// Drops messages with probability `rate`.
+async fn packet_loss(ctl: &Control, kind: FaultKind, rate: f64, duration: Duration) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("rate={rate}"));
+    world.set_packet_loss(rate);
+    ctl.hold(duration).await;
+    world.reset_network_quality();
+    ctl.healed(kind, format!("rate={rate}"));
+}
+
+/// Delays every message by `min..max`.
+async fn latency(ctl: &Control, kind: FaultKind, min: Duration, max: Duration, duration: Duration) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("{}..{}ms", min.as_millis(), max.as_millis()));
+    world.set_network_latency(min..max);
+    ctl.hold(duration).await;
+    world.reset_network_quality();
+    ctl.healed(kind, String::new());
+}
+
+/// Isolates each target until the leader's snapshot is past it (or `timeout`).
+async fn partition_until_snapshot(
+    ctl: &Control,
+    kind: FaultKind,
+    target: Target,
+    timeout: Duration,
+) {
+    let world = ctl.world.clone();
+    let all = ctl.members();
+    for m in ctl.targets(kind, target).await {
+        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+        ctl.note(kind, format!("m{m}"));
+        let applied = cluster::status(&world, m)
+            .await
+            .map(|s| s.raft_applied_index)
+            .unwrap_or(0);
+        let links = world.partition(&[vec![m], others.clone()]);
+        let deadline = madsim::time::Instant::now() + timeout;
+        while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+            let running: Vec<u64> = others
+                .iter()
+                .copied()
+                .filter(|x| ctl.running().contains(x))
+                .collect();
+            let compacted = match cluster::leader(&world, &running).await {
+                Some(l) => cluster::status(&world, l)
+                    .await
+                    .is_some_and(|s| s.snapshot_index > applied + ctl.knobs.catchup_entries),
+                None => false,
+            };
+            if compacted {
+                break;
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
+        world.heal_links(&links);
+        ctl.healed(kind, format!("m{m}"));
+    }
+}
