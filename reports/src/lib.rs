@@ -18,11 +18,13 @@ mod error;
 mod html;
 mod line_file;
 pub mod results;
+pub mod run_folder;
 pub mod run_report;
 pub mod timestamp;
 
-pub use artefacts::{Repro, RunArtefacts, RunRecord, TraceLine, read_run, run_dir_name, write_run};
+pub use artefacts::{Repro, RunArtefacts, RunRecord, TraceLine, read_run, run_dir_name};
 pub use coverage::{CoverageRow, CoverageWriter, read_coverage};
 pub use error::{ReportsError, Result};
 pub use line_file::TornLine;
 pub use results::{RESULTS_HEADER, ResultRow, ResultsWriter, read_results};
+pub use run_folder::write_run;

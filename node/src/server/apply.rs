@@ -2,7 +2,7 @@
 //! the state machine in log order, answers the proposers waiting on this
 //! member, and takes a snapshot every `snapshot_count` entries.
 
-use super::bootstrap::{encode_conf_state, restore_lessor};
+use super::restore::{encode_conf_state, restore_lessor};
 use super::txn::{ApplyError, TxnExecutor, set_txn_revision, validate_txn};
 use super::{ApplyWork, CompactionTask, MemberState, RaftRequest, error, snap};
 use crate::backend::{Bucket, keys};

@@ -3,6 +3,7 @@
 //! loops.
 
 use super::raft_loop::RaftLoop;
+use super::restore::{RestoreError, restore_lessor};
 use super::transport::Transport;
 use super::{ConsistentIndex, MemberState, RaftRequest, new_state, snap};
 use crate::backend::{Backend, BackendError, Bucket, keys};
@@ -11,11 +12,10 @@ use crate::cluster::{ClusterDataError, ClusterState};
 use crate::config::MemberConfig;
 use crate::host::{MemberEnv, NodeEvent};
 use crate::lease::{LeaseError, Lessor};
-use crate::mvcc::{Mvcc, MvccError, MvccOptions, RangeOptions};
+use crate::mvcc::{Mvcc, MvccError, MvccOptions};
 use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
 use crate::wire::api::Member;
-use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, Snapshot};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,8 @@ pub enum StartError {
     Cluster(#[from] ClusterDataError),
     #[error(transparent)]
     Lease(#[from] LeaseError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
     #[error("cannot bind: {0}")]
     Bind(String),
     #[error("raft: {0}")]
@@ -287,27 +289,6 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     })
 }
 
-/// Loads leases and re-attaches the live keys that carry one.
-pub(crate) fn restore_lessor(
-    lessor: &Lessor,
-    backend: &Backend,
-    mvcc: &Mvcc,
-    now: Duration,
-) -> Result<(), StartError> {
-    let all = mvcc.range(&RangeOptions {
-        key: vec![0],
-        range_end: vec![0],
-        ..Default::default()
-    })?;
-    let attached = all
-        .kvs
-        .into_iter()
-        .filter(|kv| kv.lease != 0)
-        .map(|kv| (kv.key, kv.lease));
-    lessor.restore(backend.scan(Bucket::Lease), attached, now)?;
-    Ok(())
-}
-
 impl Started {
     pub async fn run(self) {
         let Started {
@@ -436,11 +417,6 @@ async fn compactor(
             let _ = done.send(());
         }
     }
-}
-
-/// Encodes a conf state for the meta bucket.
-pub(crate) fn encode_conf_state(cs: &ConfState) -> Vec<u8> {
-    cs.write_to_bytes().unwrap_or_default()
 }
 
 #[cfg(test)]

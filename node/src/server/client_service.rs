@@ -3,6 +3,7 @@
 //! (or with a timeout, when the outcome is unknown); linearizable reads
 //! pass the ReadIndex barrier first; serializable reads are local.
 
+use super::propose::{propose, wait_result};
 use super::{MemberState, RaftRequest, error};
 use crate::bugs::Bug;
 use crate::config::CLIENT_PORT;
@@ -13,7 +14,7 @@ use crate::wire::api::{
     MemberListResponse, MoveLeaderResponse, RangeRequest, RangeResponse, StatusResponse,
     TxnRequest, client_request, client_response, decode, encode,
 };
-use crate::wire::internal::{ConfChangeContext, InternalRequest, RequestHeader, internal_request};
+use crate::wire::internal::{ConfChangeContext, internal_request};
 use madsim::net::{Endpoint, Sender};
 use prost::Message as _;
 use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
@@ -79,52 +80,6 @@ async fn connection(state: Arc<MemberState>, tx: Sender, mut rx: madsim::net::Re
 
 fn err_body(e: crate::wire::api::ErrorResponse) -> client_response::Body {
     client_response::Body::Error(e)
-}
-
-/// Proposes a request and waits for its result.
-pub(crate) async fn propose(
-    state: &MemberState,
-    request: internal_request::Request,
-) -> super::ApplyResult {
-    let id = state.next_request_id();
-    let req = InternalRequest {
-        header: Some(RequestHeader {
-            id,
-            member: state.id(),
-        }),
-        request: Some(request),
-    };
-    let applied = state.wait.register(id);
-    let (done, proposed) = oneshot::channel();
-    let _ = state.to_raft.send(RaftRequest::Propose {
-        data: req.encode_to_vec(),
-        done,
-    });
-    match proposed.await {
-        Ok(Ok(())) => {}
-        Ok(Err(code)) => {
-            state.wait.cancel(id);
-            return Err(error(code, "etcdserver: no leader"));
-        }
-        Err(_) => return Err(error(ErrorCode::Stopped, "etcdserver: server stopped")),
-    }
-    wait_result(state, id, applied).await
-}
-
-async fn wait_result(
-    state: &MemberState,
-    id: u64,
-    applied: oneshot::Receiver<super::ApplyResult>,
-) -> super::ApplyResult {
-    let timeout = Duration::from_millis(state.config.knobs.request_timeout_ms);
-    match madsim::time::timeout(timeout, applied).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(error(ErrorCode::Stopped, "etcdserver: server stopped")),
-        Err(_) => {
-            state.wait.cancel(id);
-            Err(error(ErrorCode::Timeout, "etcdserver: request timed out"))
-        }
-    }
 }
 
 fn reply(result: super::ApplyResult) -> client_response::Body {

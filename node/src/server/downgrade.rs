@@ -2,7 +2,7 @@
 //! Enabling records the target through raft; the leader's version monitor
 //! then lowers the cluster version to it.
 
-use super::client_service::propose;
+use super::propose::propose;
 use super::{MemberState, error};
 use crate::version::Version;
 use crate::wire::api::{

@@ -3,7 +3,7 @@
 //! checkpoint remaining TTLs where the cluster version has checkpoints.
 
 use super::MemberState;
-use super::client_service::propose;
+use super::propose::propose;
 use crate::version::Version;
 use crate::wire::api::LeaseRevokeRequest;
 use crate::wire::internal::{

@@ -4,7 +4,7 @@
 //! target version.
 
 use super::MemberState;
-use super::client_service::propose;
+use super::propose::propose;
 use crate::version::Version;
 use crate::wire::internal::{ClusterVersionSetRequest, DowngradeInfoSetRequest, internal_request};
 use std::sync::Arc;

@@ -9,7 +9,7 @@
 //! | `trace.jsonl` | the trace with exact times (read back) |
 //! | `report.json` | [`RunRecord`]: report, summary line, replay command, violation index |
 //! | `summary.txt` | the summary line, the replay command, the failed rules |
-//! | `report.html` | the run report ([`crate::run_report::render`]) |
+//! | `report.html` | the run report ([`crate::run_report::render`], written by [`crate::run_folder::write_run`]) |
 
 mod record;
 mod repro;
@@ -79,10 +79,10 @@ fn safe(text: &str) -> String {
     }
 }
 
-/// Writes the run folder (created if missing). Each file is written to a
-/// temporary name, synced and renamed, so it is either whole or absent.
-pub fn write_run(dir: impl AsRef<Path>, run: &RunArtefacts) -> Result<()> {
-    let dir = dir.as_ref();
+/// Writes the run folder's data files (created if missing); the report
+/// comes after them (`crate::run_folder::write_run`). Each file is written
+/// to a temporary name, synced and renamed, so it is either whole or absent.
+pub(crate) fn write_files(dir: &Path, run: &RunArtefacts) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| ReportsError::io(dir, "create", e))?;
     let repro_path = dir.join(REPRO_FILE);
     write_file(&repro_path, run.repro.to_toml(&repro_path)?.as_bytes())?;
@@ -107,8 +107,6 @@ pub fn write_run(dir: impl AsRef<Path>, run: &RunArtefacts) -> Result<()> {
     );
     write_file(&record_path, record.to_json(&record_path)?.as_bytes())?;
     write_file(&dir.join(SUMMARY_FILE), summary_text(run).as_bytes())?;
-    let html = crate::run_report::render(run);
-    write_file(&dir.join(HTML_FILE), html.as_bytes())?;
     Ok(())
 }
 
@@ -169,7 +167,7 @@ pub fn html_path(dir: impl AsRef<Path>) -> PathBuf {
     dir.as_ref().join(HTML_FILE)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,6 +1,6 @@
 //! `run`, `replay` and `bench`: running seeds, one seed again, and speed.
 
-use super::target::RunTarget;
+use super::target::{RunTarget, repro_file};
 use super::{check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures};
 use anyhow::{Context, Result};
 use checker::Overall;
@@ -216,22 +216,6 @@ fn replay_target(args: &ReplayArgs) -> Result<Replay> {
         },
         expected_hash: run.trace_hash,
     })
-}
-
-/// The repro file a path names: itself, or a run folder's `repro.toml`.
-fn repro_file(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join(reports::artefacts::REPRO_FILE)
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// A repro file, or a run folder holding `repro.toml`.
-pub(super) fn read_repro(path: &Path) -> Result<artefacts::ReproRun> {
-    let file = repro_file(path);
-    let repro = reports::Repro::read(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    artefacts::from_repro(&repro, &file.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub(super) fn replay(args: ReplayArgs) -> Result<u8> {

@@ -2,7 +2,8 @@
 //! scenario and seed.
 
 use anyhow::Result;
-use std::path::PathBuf;
+use scenarios::artefacts;
+use std::path::{Path, PathBuf};
 
 /// Which run to act on: a repro file (or a run folder holding one), or a
 /// catalog scenario (or file) with a seed and bugs. `replay` and `shrink`
@@ -32,7 +33,7 @@ pub(super) struct Target {
 impl RunTarget {
     pub(super) fn resolve(&self, command: &str) -> Result<Target> {
         if let Some(path) = &self.repro {
-            let run = super::run::read_repro(path)?;
+            let run = read_repro(path)?;
             return Ok(Target {
                 scenario: run.scenario,
                 seed: run.seed,
@@ -51,4 +52,20 @@ impl RunTarget {
             trace_hash: None,
         })
     }
+}
+
+/// The repro file a path names: itself, or a run folder's `repro.toml`.
+pub(super) fn repro_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(reports::artefacts::REPRO_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// A repro file, or a run folder holding `repro.toml`.
+pub(super) fn read_repro(path: &Path) -> Result<artefacts::ReproRun> {
+    let file = repro_file(path);
+    let repro = reports::Repro::read(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    artefacts::from_repro(&repro, &file.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))
 }
