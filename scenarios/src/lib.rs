@@ -17,6 +17,7 @@ pub mod operator;
 pub mod plan;
 pub mod recorder;
 pub mod schema;
+pub mod seeds;
 pub mod shrink;
 pub mod soak;
 pub mod swarm;

@@ -4,8 +4,9 @@
 
 use crate::faults::FaultKind;
 use crate::schema::{FaultStep, Scenario};
+use crate::seeds::Streams;
+use rand::Rng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Kinds swarm mode draws from when the scenario names none, in registry
@@ -46,17 +47,12 @@ fn draw_failpoint(rng: &mut ChaCha8Rng, step: &mut FaultStep) {
     }
 }
 
-/// Where the knob draw of a general scenario's seed starts its stream.
-const KNOB_STREAM: u64 = 0x4b4e_4f42;
-/// Where swarm mode's draw starts its stream.
-const SWARM_STREAM: u64 = 0x5a4d_0001;
-
 /// The scenario as this seed runs it: a general scenario draws the store
 /// knobs it leaves open (`crate::knobs`), and swarm mode draws its faults.
 pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
     let mut out = scenario.clone();
     if scenario.purpose.is_general() && scenario.cluster.draw_knobs {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ KNOB_STREAM);
+        let mut rng = Streams::of(seed).knobs();
         crate::knobs::draw_unpinned(
             &mut rng,
             &mut out.cluster.knobs,
@@ -66,7 +62,7 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
     let Some(swarm) = &scenario.swarm else {
         return out;
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ SWARM_STREAM);
+    let mut rng = Streams::of(seed).swarm();
     let pool: Vec<FaultKind> = if swarm.kinds.is_empty() {
         default_kinds()
     } else {
@@ -118,6 +114,7 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
 mod tests {
     use super::*;
     use crate::schema::SwarmSpec;
+    use rand::SeedableRng;
 
     fn swarm_scenario() -> Scenario {
         let mut s: Scenario = toml::from_str("name = \"s\"").expect("minimal scenario");

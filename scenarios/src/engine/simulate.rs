@@ -7,13 +7,12 @@ use crate::control::*;
 use crate::plan::Plan;
 use crate::recorder::Recorder;
 use crate::schema::{Profile, Scenario};
+use crate::seeds::Streams;
 use crate::traffic::{self, TrafficContext};
 use checker::rules;
 use node::bugs::BugSet;
 use node::config::{MemberConfig, Peer};
 use node::host::ExitReason;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use sim::{MemberStatus, World, member_ip};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,7 +68,7 @@ fn start_traffic(
         for index in 0..spec.clients {
             let id = next_client;
             next_client += 1;
-            let rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ id);
+            let rng = Streams::of(seed).client(id);
             let task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
                 match spec.profile {
                     Profile::Etcd => Box::pin(traffic::etcd::run(ctx.clone(), id, rng)),
@@ -93,6 +92,8 @@ pub(super) async fn simulate(
     bugs: BugSet,
     collect_files: bool,
 ) -> SimOutput {
+    let streams = Streams::of(seed);
+    streams.log(scenario.traffic.iter().map(|t| t.clients as u64).sum());
     let recorder = Recorder::with_trace(world.trace().clone());
     for config in member_configs(&scenario, &bugs) {
         world.start_member(config);
@@ -101,7 +102,7 @@ pub(super) async fn simulate(
         world.clone(),
         recorder.clone(),
         &scenario,
-        ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa17),
+        streams.engine(),
     ));
 
     let stop = Arc::new(AtomicBool::new(false));
