@@ -152,6 +152,7 @@ pub fn from_repro(repro: &Repro, file: &str) -> Result<ReproRun, ScenarioError> 
     for name in &repro.bugs {
         let bug: Bug = name.parse().map_err(|e| ScenarioError {
             file: file.to_string(),
+            line: None,
             message: format!("bugs: {e}"),
         })?;
         bugs.push(bug);

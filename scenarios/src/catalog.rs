@@ -150,36 +150,84 @@ pub const CATALOG: &[(&str, &str)] = &[
     ),
 ];
 
+/// What is wrong with a scenario file: `FILE: line N: field: problem`
+/// (the line when it is known).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {message}")]
+#[error("{file}: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
 pub struct ScenarioError {
     pub file: String,
+    pub line: Option<usize>,
     pub message: String,
 }
 
 fn err(file: &str, message: impl Into<String>) -> ScenarioError {
     ScenarioError {
         file: file.to_string(),
+        line: None,
         message: message.into(),
     }
+}
+
+fn err_at(file: &str, line: Option<usize>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        line,
+        ..err(file, message)
+    }
+}
+
+/// The 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Parses and validates a scenario; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let scenario: Scenario = toml::from_str(text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                err(file, format!("line {line}: {msg}"))
-            }
-            None => err(file, msg),
-        }
+        let line = e.span().map(|span| line_at(text, span.start));
+        err_at(file, line, e.message().trim())
     })?;
     let mut scenario = scenario;
     scenario.cluster.pinned_knobs = pinned_knobs(text);
-    validate(&scenario).map_err(|m| err(file, m))?;
+    validate(&scenario).map_err(|m| err_at(file, line_of_field(text, &m), m))?;
     Ok(scenario)
+}
+
+/// The line a validation message's field path (`faults[2].rate: ...`,
+/// `cluster.knobs.tick_ms: ...`) points at in the file: the field's key,
+/// or the nearest table holding it when the field is not written (a
+/// default that is refused, a required field left out).
+fn line_of_field(text: &str, message: &str) -> Option<usize> {
+    let (path, _) = message.split_once(": ")?;
+    let is_path = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']');
+    if path.is_empty() || !path.chars().all(is_path) {
+        return None;
+    }
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: &toml_edit::Table = doc.as_table();
+    let mut offset = None;
+    for segment in path.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.strip_suffix(']')?.parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some((key, item)) = table.get_key_value(name) else {
+            break;
+        };
+        offset = key.span().map(|s| s.start).or(offset);
+        match (item, index) {
+            (toml_edit::Item::Table(t), None) => {
+                offset = t.span().map(|s| s.start).or(offset);
+                table = t;
+            }
+            (toml_edit::Item::ArrayOfTables(tables), Some(i)) => {
+                let Some(t) = tables.get(i) else { break };
+                offset = t.span().map(|s| s.start).or(offset);
+                table = t;
+            }
+            _ => break,
+        }
+    }
+    offset.map(|o| line_at(text, o))
 }
 
 /// The drawable knobs the file's `[cluster.knobs]` table sets (the text
@@ -498,7 +546,8 @@ mod tests {
     fn errors_name_the_file_line_and_field() {
         let e = parse("x.toml", "name = \"x\"\nduration_s = \"long\"\n").unwrap_err();
         assert_eq!(e.file, "x.toml");
-        assert!(e.message.starts_with("line 2:"), "{}", e.message);
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.to_string().starts_with("x.toml: line 2: "), "{e}");
         let e = parse("x.toml", "name = \"x\"\n[cluster]\nsize = 9\n").unwrap_err();
         assert!(e.message.starts_with("cluster.size:"), "{}", e.message);
         let e = parse("x.toml", "name = \"x\"\nbogus = 1\n").unwrap_err();
@@ -509,6 +558,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.starts_with("faults[0].target:"), "{}", e.message);
+        assert_eq!(e.line, Some(4), "the target's own line: {e}");
         let e = parse(
             "x.toml",
             "name = \"x\"\n[[faults]]\nkind = \"crash\"\nwhen = \"soon\"\n",
@@ -517,6 +567,15 @@ mod tests {
         assert!(e.message.starts_with("faults[0].when:"), "{}", e.message);
         let e = parse("x.toml", "name = \"x\"\n[cluster]\nversions = [\"3.9\"]\n").unwrap_err();
         assert!(e.message.starts_with("cluster.versions:"), "{}", e.message);
+        assert_eq!(e.line, Some(3), "{e}");
+        // A refused default: the line of the step that left the field out.
+        let e = parse(
+            "x.toml",
+            "name = \"x\"\n\n[[faults]]\nkind = \"crash\"\n[[faults]]\nkind = \"rolling_upgrade\"\n",
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("faults[1].version:"), "{e}");
+        assert_eq!(e.line, Some(5), "{e}");
         let e = load("no-such-scenario").unwrap_err();
         assert!(e.message.contains("no such scenario"));
     }
