@@ -26,6 +26,7 @@ impl Inject for ClockSkew {
         })
     }
 
+    /// Sets each target's clock drift and offset for `duration`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let ClockSkew {
             target,
@@ -33,33 +34,21 @@ impl Inject for ClockSkew {
             offset_ms,
             duration,
         } = self;
-        clock_skew(ctl, kind, target, drift_ppm, offset_ms, duration).await
-    }
-}
-
-/// Sets each target's clock drift and offset for `duration`.
-async fn clock_skew(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    drift_ppm: i64,
-    offset_ms: i64,
-    duration: Duration,
-) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        ctl.note(
-            kind,
-            format!("m{m} drift={drift_ppm}ppm offset={offset_ms}ms"),
-        );
-        world.skew_clock(m, drift_ppm, offset_ms);
-        world.trace().record(
-            format!("m{m}"),
-            "clock",
-            format!("drift={drift_ppm}ppm offset={offset_ms}ms"),
-        );
-        ctl.hold(duration).await;
-        world.reset_clock(m);
-        ctl.healed(kind, format!("m{m}"));
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            ctl.note(
+                kind,
+                format!("m{m} drift={drift_ppm}ppm offset={offset_ms}ms"),
+            );
+            world.skew_clock(m, drift_ppm, offset_ms);
+            world.trace().record(
+                format!("m{m}"),
+                "clock",
+                format!("drift={drift_ppm}ppm offset={offset_ms}ms"),
+            );
+            ctl.hold(duration).await;
+            world.reset_clock(m);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }

@@ -25,8 +25,30 @@ impl Inject for FsyncEio {
         })
     }
 
+    /// Fails the next `count` fsyncs of each target; the member dies on it, as etcd does.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        fsync_eio(ctl, kind, self.target, self.count, self.restart_after).await
+        let FsyncEio {
+            target,
+            count,
+            restart_after,
+        } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            disk_fault(ctl, m, |f| f.fsync_failures = count);
+            ctl.note(kind, format!("m{m} count={count}"));
+            // The member dies on the failed fsync, as etcd does.
+            let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+            while world.status(m).is_some_and(|s| s.is_up())
+                && madsim::time::Instant::now() < deadline
+                && !ctl.quiescing()
+            {
+                madsim::time::sleep(Duration::from_millis(20)).await;
+            }
+            clear_disk_fault(ctl, m);
+            ctl.hold(restart_after).await;
+            restart_if_down(ctl, m);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -47,8 +69,24 @@ impl Inject for Enospc {
         })
     }
 
+    /// Lets each target's disk take only `quota_kb` more.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        enospc(ctl, kind, self.target, self.quota_kb, self.duration).await
+        let Enospc {
+            target,
+            quota_kb,
+            duration,
+        } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            let used = world.disk_used_bytes(m);
+            let quota = used + quota_kb * 1024;
+            disk_fault(ctl, m, |f| f.quota_bytes = Some(quota));
+            ctl.note(kind, format!("m{m} quota={quota}"));
+            ctl.hold(duration).await;
+            clear_disk_fault(ctl, m);
+            restart_if_down(ctl, m);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -72,8 +110,34 @@ impl Inject for SlowDisk {
         })
     }
 
+    /// Adds `min..max` to every disk operation of each target.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        slow_disk(ctl, kind, self.target, self.min, self.max, self.duration).await
+        let SlowDisk {
+            target,
+            min,
+            max,
+            duration,
+        } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            if world.member_node(m).is_none() {
+                continue;
+            }
+            ctl.note(
+                kind,
+                format!("m{m} {}..{}ms", min.as_millis(), max.as_millis()),
+            );
+            world.set_disk_latency(
+                m,
+                sim::disk::DiskLatency {
+                    op: (min, max),
+                    ..Default::default()
+                },
+            );
+            ctl.hold(duration).await;
+            world.set_disk_latency(m, sim::disk::DiskLatency::default());
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -94,97 +158,25 @@ impl Inject for BitFlip {
         })
     }
 
+    /// Flips bits in reads with probability `rate`, restarting each target so its start reads them.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        bit_flip(ctl, kind, self.target, self.rate, self.duration).await
-    }
-}
-
-/// Fails the next `count` fsyncs of each target; the member dies on it, as etcd does.
-async fn fsync_eio(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    count: u32,
-    restart_after: Duration,
-) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        disk_fault(ctl, m, |f| f.fsync_failures = count);
-        ctl.note(kind, format!("m{m} count={count}"));
-        // The member dies on the failed fsync, as etcd does.
-        let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
-        while world.status(m).is_some_and(|s| s.is_up())
-            && madsim::time::Instant::now() < deadline
-            && !ctl.quiescing()
-        {
-            madsim::time::sleep(Duration::from_millis(20)).await;
+        let BitFlip {
+            target,
+            rate,
+            duration,
+        } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            disk_fault(ctl, m, |f| f.bit_flip_rate = rate);
+            ctl.note(kind, format!("m{m} rate={rate}"));
+            // Reads happen at start: restart the member while flips are on.
+            world.kill(m);
+            world.restart(m);
+            ctl.hold(duration).await;
+            clear_disk_fault(ctl, m);
+            restart_if_down(ctl, m);
+            ctl.healed(kind, format!("m{m}"));
         }
-        clear_disk_fault(ctl, m);
-        ctl.hold(restart_after).await;
-        restart_if_down(ctl, m);
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Lets each target's disk take only `quota_kb` more.
-async fn enospc(ctl: &Control, kind: FaultKind, target: Target, quota_kb: u64, duration: Duration) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        let used = world.disk_used_bytes(m);
-        let quota = used + quota_kb * 1024;
-        disk_fault(ctl, m, |f| f.quota_bytes = Some(quota));
-        ctl.note(kind, format!("m{m} quota={quota}"));
-        ctl.hold(duration).await;
-        clear_disk_fault(ctl, m);
-        restart_if_down(ctl, m);
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Adds `min..max` to every disk operation of each target.
-async fn slow_disk(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    min: Duration,
-    max: Duration,
-    duration: Duration,
-) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        if world.member_node(m).is_none() {
-            continue;
-        }
-        ctl.note(
-            kind,
-            format!("m{m} {}..{}ms", min.as_millis(), max.as_millis()),
-        );
-        world.set_disk_latency(
-            m,
-            sim::disk::DiskLatency {
-                op: (min, max),
-                ..Default::default()
-            },
-        );
-        ctl.hold(duration).await;
-        world.set_disk_latency(m, sim::disk::DiskLatency::default());
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Flips bits in reads with probability `rate`, restarting each target so its start reads them.
-async fn bit_flip(ctl: &Control, kind: FaultKind, target: Target, rate: f64, duration: Duration) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        disk_fault(ctl, m, |f| f.bit_flip_rate = rate);
-        ctl.note(kind, format!("m{m} rate={rate}"));
-        // Reads happen at start: restart the member while flips are on.
-        world.kill(m);
-        world.restart(m);
-        ctl.hold(duration).await;
-        clear_disk_fault(ctl, m);
-        restart_if_down(ctl, m);
-        ctl.healed(kind, format!("m{m}"));
     }
 }
 

@@ -49,6 +49,7 @@ impl Inject for Failpoint {
         })
     }
 
+    /// Arms the failpoint on each target.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let Failpoint {
             target,
@@ -57,40 +58,27 @@ impl Inject for Failpoint {
             times,
             offset,
         } = self;
-        failpoint(ctl, kind, target, name, action, times, offset).await
-    }
-}
-
-/// Arms the failpoint on each target.
-async fn failpoint(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    name: String,
-    action: FailAction,
-    times: u32,
-    offset: Option<i64>,
-) {
-    let world = ctl.world.clone();
-    let ms = ctl.targets(kind, target).await;
-    for &m in &ms {
-        match world
-            .failpoints(m)
-            .map(|fp| fp.arm(&name, action, Some(times)))
-        {
-            Some(Ok(())) => ctl.note(kind, format!("m{m} {name} {action:?} x{times}")),
-            Some(Err(e)) => ctl.not_applied(kind.name(), &format!("m{m} {name}: {e}")),
-            None => ctl.not_applied(kind.name(), &format!("m{m} has no process")),
-        }
-    }
-    // Some points are only reached when something asks for it.
-    if name.starts_with("compact") {
-        compact(ctl, offset).await;
-    } else if name.starts_with("defrag") {
+        let world = ctl.world.clone();
+        let ms = ctl.targets(kind, target).await;
         for &m in &ms {
-            let _ = ctl
-                .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
-                .await;
+            match world
+                .failpoints(m)
+                .map(|fp| fp.arm(&name, action, Some(times)))
+            {
+                Some(Ok(())) => ctl.note(kind, format!("m{m} {name} {action:?} x{times}")),
+                Some(Err(e)) => ctl.not_applied(kind.name(), &format!("m{m} {name}: {e}")),
+                None => ctl.not_applied(kind.name(), &format!("m{m} has no process")),
+            }
+        }
+        // Some points are only reached when something asks for it.
+        if name.starts_with("compact") {
+            compact(ctl, offset).await;
+        } else if name.starts_with("defrag") {
+            for &m in &ms {
+                let _ = ctl
+                    .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
+                    .await;
+            }
         }
     }
 }

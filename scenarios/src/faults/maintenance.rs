@@ -44,20 +44,17 @@ impl Inject for Defrag {
         })
     }
 
+    /// Defragments each target.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        defrag(ctl, kind, self.target).await
-    }
-}
-
-/// Defragments each target.
-async fn defrag(ctl: &Control, kind: FaultKind, target: Target) {
-    let _world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        ctl.note(kind, format!("m{m}"));
-        let _ = ctl
-            .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
-            .await;
-        ctl.healed(kind, format!("m{m}"));
+        let Defrag { target } = self;
+        let _world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            ctl.note(kind, format!("m{m}"));
+            let _ = ctl
+                .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
+                .await;
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 

@@ -24,8 +24,20 @@ impl Inject for Isolate {
         })
     }
 
+    /// Cuts each target off from every other member for `duration`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        isolate(ctl, kind, self.target, self.duration).await
+        let Isolate { target, duration } = self;
+        let world = ctl.world.clone();
+        let ms = ctl.targets(kind, target).await;
+        let all = ctl.members();
+        for m in ms {
+            let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+            ctl.note(kind, format!("m{m}"));
+            let links = world.partition(&[vec![m], others.clone()]);
+            ctl.hold(duration).await;
+            world.heal_links(&links);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -43,8 +55,34 @@ impl Inject for Partition {
         })
     }
 
+    /// Splits the cluster in two, the leader in the minority (`partition_minority`) or the majority.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        partition(ctl, kind, self.duration).await
+        let Partition { duration } = self;
+        let world = ctl.world.clone();
+        let running = ctl.running();
+        let all = ctl.members();
+        let leader = cluster::leader(&world, &running).await;
+        let mut others: Vec<u64> = all.iter().copied().filter(|m| Some(*m) != leader).collect();
+        others.shuffle(&mut *ctl.rng.lock());
+        let minority_size = (all.len().saturating_sub(1)) / 2;
+        let minority: Vec<u64> = if kind == FaultKind::PartitionMinority {
+            leader
+                .into_iter()
+                .chain(others.iter().copied().take(minority_size.saturating_sub(1)))
+                .collect()
+        } else {
+            others.iter().copied().take(minority_size.max(1)).collect()
+        };
+        let majority: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|m| !minority.contains(m))
+            .collect();
+        ctl.note(kind, format!("{minority:?} | {majority:?}"));
+        let links = world.partition(&[minority.clone(), majority.clone()]);
+        ctl.hold(duration).await;
+        world.heal_links(&links);
+        ctl.healed(kind, format!("{minority:?} | {majority:?}"));
     }
 }
 
@@ -64,8 +102,33 @@ impl Inject for OneWay {
         })
     }
 
+    /// Cuts each target's outgoing (`one_way_out`) or incoming links.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        one_way(ctl, kind, self.target, self.duration).await
+        let OneWay { target, duration } = self;
+        let world = ctl.world.clone();
+        let all = ctl.members();
+        for m in ctl.targets(kind, target).await {
+            if world.member_node(m).is_none() {
+                continue;
+            }
+            let links: Vec<(u64, u64)> = all
+                .iter()
+                .copied()
+                .filter(|o| *o != m)
+                .map(|o| {
+                    if kind == FaultKind::OneWayOut {
+                        (m, o)
+                    } else {
+                        (o, m)
+                    }
+                })
+                .collect();
+            ctl.note(kind, format!("m{m}"));
+            let links = world.cut_links(&links);
+            ctl.hold(duration).await;
+            world.heal_links(&links);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -86,8 +149,27 @@ impl Inject for Flapping {
         })
     }
 
+    /// Cuts and heals each target every `period` for `duration`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        flapping(ctl, kind, self.target, self.period, self.duration).await
+        let Flapping {
+            target,
+            period,
+            duration,
+        } = self;
+        let world = ctl.world.clone();
+        let all = ctl.members();
+        for m in ctl.targets(kind, target).await {
+            let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+            ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
+            let end = madsim::time::Instant::now() + duration;
+            while madsim::time::Instant::now() < end && !ctl.quiescing() {
+                let links = world.partition(&[vec![m], others.clone()]);
+                ctl.hold(period).await;
+                world.heal_links(&links);
+                ctl.hold(period).await;
+            }
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -106,8 +188,15 @@ impl Inject for PacketLoss {
         })
     }
 
+    /// Drops messages with probability `rate`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        packet_loss(ctl, kind, self.rate, self.duration).await
+        let PacketLoss { rate, duration } = self;
+        let world = ctl.world.clone();
+        ctl.note(kind, format!("rate={rate}"));
+        world.set_packet_loss(rate);
+        ctl.hold(duration).await;
+        world.reset_network_quality();
+        ctl.healed(kind, format!("rate={rate}"));
     }
 }
 
@@ -129,8 +218,15 @@ impl Inject for Latency {
         })
     }
 
+    /// Delays every message by `min..max`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        latency(ctl, kind, self.min, self.max, self.duration).await
+        let Latency { min, max, duration } = self;
+        let world = ctl.world.clone();
+        ctl.note(kind, format!("{}..{}ms", min.as_millis(), max.as_millis()));
+        world.set_network_latency(min..max);
+        ctl.hold(duration).await;
+        world.reset_network_quality();
+        ctl.healed(kind, String::new());
     }
 }
 
@@ -150,163 +246,39 @@ impl Inject for PartitionUntilSnapshot {
         })
     }
 
+    /// Isolates each target until the leader's snapshot is past it (or `timeout`).
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        partition_until_snapshot(ctl, kind, self.target, self.timeout).await
-    }
-}
-
-/// Cuts each target off from every other member for `duration`.
-async fn isolate(ctl: &Control, kind: FaultKind, target: Target, duration: Duration) {
-    let world = ctl.world.clone();
-    let ms = ctl.targets(kind, target).await;
-    let all = ctl.members();
-    for m in ms {
-        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
-        ctl.note(kind, format!("m{m}"));
-        let links = world.partition(&[vec![m], others.clone()]);
-        ctl.hold(duration).await;
-        world.heal_links(&links);
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Splits the cluster in two, the leader in the minority (`partition_minority`) or the majority.
-async fn partition(ctl: &Control, kind: FaultKind, duration: Duration) {
-    let world = ctl.world.clone();
-    let running = ctl.running();
-    let all = ctl.members();
-    let leader = cluster::leader(&world, &running).await;
-    let mut others: Vec<u64> = all.iter().copied().filter(|m| Some(*m) != leader).collect();
-    others.shuffle(&mut *ctl.rng.lock());
-    let minority_size = (all.len().saturating_sub(1)) / 2;
-    let minority: Vec<u64> = if kind == FaultKind::PartitionMinority {
-        leader
-            .into_iter()
-            .chain(others.iter().copied().take(minority_size.saturating_sub(1)))
-            .collect()
-    } else {
-        others.iter().copied().take(minority_size.max(1)).collect()
-    };
-    let majority: Vec<u64> = all
-        .iter()
-        .copied()
-        .filter(|m| !minority.contains(m))
-        .collect();
-    ctl.note(kind, format!("{minority:?} | {majority:?}"));
-    let links = world.partition(&[minority.clone(), majority.clone()]);
-    ctl.hold(duration).await;
-    world.heal_links(&links);
-    ctl.healed(kind, format!("{minority:?} | {majority:?}"));
-}
-
-/// Cuts each target's outgoing (`one_way_out`) or incoming links.
-async fn one_way(ctl: &Control, kind: FaultKind, target: Target, duration: Duration) {
-    let world = ctl.world.clone();
-    let all = ctl.members();
-    for m in ctl.targets(kind, target).await {
-        if world.member_node(m).is_none() {
-            continue;
-        }
-        let links: Vec<(u64, u64)> = all
-            .iter()
-            .copied()
-            .filter(|o| *o != m)
-            .map(|o| {
-                if kind == FaultKind::OneWayOut {
-                    (m, o)
-                } else {
-                    (o, m)
-                }
-            })
-            .collect();
-        ctl.note(kind, format!("m{m}"));
-        let links = world.cut_links(&links);
-        ctl.hold(duration).await;
-        world.heal_links(&links);
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Cuts and heals each target every `period` for `duration`.
-async fn flapping(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    period: Duration,
-    duration: Duration,
-) {
-    let world = ctl.world.clone();
-    let all = ctl.members();
-    for m in ctl.targets(kind, target).await {
-        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
-        ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
-        let end = madsim::time::Instant::now() + duration;
-        while madsim::time::Instant::now() < end && !ctl.quiescing() {
+        let PartitionUntilSnapshot { target, timeout } = self;
+        let world = ctl.world.clone();
+        let all = ctl.members();
+        for m in ctl.targets(kind, target).await {
+            let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
+            ctl.note(kind, format!("m{m}"));
+            let applied = cluster::status(&world, m)
+                .await
+                .map(|s| s.raft_applied_index)
+                .unwrap_or(0);
             let links = world.partition(&[vec![m], others.clone()]);
-            ctl.hold(period).await;
-            world.heal_links(&links);
-            ctl.hold(period).await;
-        }
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Drops messages with probability `rate`.
-async fn packet_loss(ctl: &Control, kind: FaultKind, rate: f64, duration: Duration) {
-    let world = ctl.world.clone();
-    ctl.note(kind, format!("rate={rate}"));
-    world.set_packet_loss(rate);
-    ctl.hold(duration).await;
-    world.reset_network_quality();
-    ctl.healed(kind, format!("rate={rate}"));
-}
-
-/// Delays every message by `min..max`.
-async fn latency(ctl: &Control, kind: FaultKind, min: Duration, max: Duration, duration: Duration) {
-    let world = ctl.world.clone();
-    ctl.note(kind, format!("{}..{}ms", min.as_millis(), max.as_millis()));
-    world.set_network_latency(min..max);
-    ctl.hold(duration).await;
-    world.reset_network_quality();
-    ctl.healed(kind, String::new());
-}
-
-/// Isolates each target until the leader's snapshot is past it (or `timeout`).
-async fn partition_until_snapshot(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    timeout: Duration,
-) {
-    let world = ctl.world.clone();
-    let all = ctl.members();
-    for m in ctl.targets(kind, target).await {
-        let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
-        ctl.note(kind, format!("m{m}"));
-        let applied = cluster::status(&world, m)
-            .await
-            .map(|s| s.raft_applied_index)
-            .unwrap_or(0);
-        let links = world.partition(&[vec![m], others.clone()]);
-        let deadline = madsim::time::Instant::now() + timeout;
-        while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
-            let running: Vec<u64> = others
-                .iter()
-                .copied()
-                .filter(|x| ctl.running().contains(x))
-                .collect();
-            let compacted = match cluster::leader(&world, &running).await {
-                Some(l) => cluster::status(&world, l)
-                    .await
-                    .is_some_and(|s| s.snapshot_index > applied + ctl.knobs.catchup_entries),
-                None => false,
-            };
-            if compacted {
-                break;
+            let deadline = madsim::time::Instant::now() + timeout;
+            while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+                let running: Vec<u64> = others
+                    .iter()
+                    .copied()
+                    .filter(|x| ctl.running().contains(x))
+                    .collect();
+                let compacted = match cluster::leader(&world, &running).await {
+                    Some(l) => cluster::status(&world, l)
+                        .await
+                        .is_some_and(|s| s.snapshot_index > applied + ctl.knobs.catchup_entries),
+                    None => false,
+                };
+                if compacted {
+                    break;
+                }
+                madsim::time::sleep(Duration::from_millis(100)).await;
             }
-            madsim::time::sleep(Duration::from_millis(100)).await;
+            world.heal_links(&links);
+            ctl.healed(kind, format!("m{m}"));
         }
-        world.heal_links(&links);
-        ctl.healed(kind, format!("m{m}"));
     }
 }

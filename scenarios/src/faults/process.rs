@@ -22,8 +22,29 @@ impl Inject for Crash {
         })
     }
 
+    /// Kills the targets (torn tails on for `torn_write_crash`), restarting each after `restart_after`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        crash(ctl, kind, self.target, self.restart_after).await
+        let Crash {
+            target,
+            restart_after,
+        } = self;
+        let world = ctl.world.clone();
+        let torn = kind == FaultKind::TornWriteCrash;
+        for m in ctl.targets(kind, target).await {
+            if torn {
+                world.set_torn_tails(m, true);
+            }
+            ctl.note(kind, format!("m{m}"));
+            world.kill(m);
+            if torn {
+                world.set_torn_tails(m, false);
+            }
+            ctl.hold(restart_after).await;
+            if !ctl.quiescing() && world.status(m) == Some(MemberStatus::Crashed) {
+                world.restart(m);
+            }
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -42,8 +63,20 @@ impl Inject for Pause {
         })
     }
 
+    /// Pauses the targets for `duration`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        pause(ctl, kind, self.target, self.duration).await
+        let Pause { target, duration } = self;
+        let world = ctl.world.clone();
+        let ms = ctl.targets(kind, target).await;
+        for &m in &ms {
+            ctl.note(kind, format!("m{m}"));
+            world.pause(m);
+        }
+        ctl.hold(duration).await;
+        for &m in &ms {
+            world.resume(m);
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -62,8 +95,25 @@ impl Inject for GracefulRestart {
         })
     }
 
+    /// Stops the targets cleanly, then starts them again.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        graceful_restart(ctl, kind, self.target, self.down_for).await
+        let GracefulRestart { target, down_for } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            ctl.note(kind, format!("m{m}"));
+            world.stop(m);
+            let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
+            while world.status(m).is_some_and(|s| s.is_up())
+                && madsim::time::Instant::now() < deadline
+            {
+                madsim::time::sleep(Duration::from_millis(20)).await;
+            }
+            ctl.hold(down_for).await;
+            if !ctl.quiescing() && !world.status(m).is_some_and(|s| s.is_up()) {
+                world.restart(m);
+            }
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -80,82 +130,24 @@ impl Inject for MemberReplace {
         })
     }
 
+    /// Removes each target from the cluster, wipes it, and adds a fresh member.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        member_replace(ctl, kind, self.target).await
-    }
-}
-
-/// Kills the targets (torn tails on for `torn_write_crash`), restarting each after `restart_after`.
-async fn crash(ctl: &Control, kind: FaultKind, target: Target, restart_after: Duration) {
-    let world = ctl.world.clone();
-    let torn = kind == FaultKind::TornWriteCrash;
-    for m in ctl.targets(kind, target).await {
-        if torn {
-            world.set_torn_tails(m, true);
+        let MemberReplace { target } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            if ctl.members().len() < 2 {
+                continue;
+            }
+            ctl.note(kind, format!("m{m}"));
+            if !ctl.remove_member(m).await {
+                ctl.healed(kind, format!("m{m} (remove failed)"));
+                continue;
+            }
+            ctl.removed.lock().insert(m);
+            world.wipe(m);
+            let new_id = ctl.next_member_id();
+            ctl.add_member(new_id, world.config(m)).await;
+            ctl.healed(kind, format!("m{m} -> m{new_id}"));
         }
-        ctl.note(kind, format!("m{m}"));
-        world.kill(m);
-        if torn {
-            world.set_torn_tails(m, false);
-        }
-        ctl.hold(restart_after).await;
-        if !ctl.quiescing() && world.status(m) == Some(MemberStatus::Crashed) {
-            world.restart(m);
-        }
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Pauses the targets for `duration`.
-async fn pause(ctl: &Control, kind: FaultKind, target: Target, duration: Duration) {
-    let world = ctl.world.clone();
-    let ms = ctl.targets(kind, target).await;
-    for &m in &ms {
-        ctl.note(kind, format!("m{m}"));
-        world.pause(m);
-    }
-    ctl.hold(duration).await;
-    for &m in &ms {
-        world.resume(m);
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Stops the targets cleanly, then starts them again.
-async fn graceful_restart(ctl: &Control, kind: FaultKind, target: Target, down_for: Duration) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        ctl.note(kind, format!("m{m}"));
-        world.stop(m);
-        let deadline = madsim::time::Instant::now() + Duration::from_secs(5);
-        while world.status(m).is_some_and(|s| s.is_up()) && madsim::time::Instant::now() < deadline
-        {
-            madsim::time::sleep(Duration::from_millis(20)).await;
-        }
-        ctl.hold(down_for).await;
-        if !ctl.quiescing() && !world.status(m).is_some_and(|s| s.is_up()) {
-            world.restart(m);
-        }
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Removes each target from the cluster, wipes it, and adds a fresh member.
-async fn member_replace(ctl: &Control, kind: FaultKind, target: Target) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        if ctl.members().len() < 2 {
-            continue;
-        }
-        ctl.note(kind, format!("m{m}"));
-        if !ctl.remove_member(m).await {
-            ctl.healed(kind, format!("m{m} (remove failed)"));
-            continue;
-        }
-        ctl.removed.lock().insert(m);
-        world.wipe(m);
-        let new_id = ctl.next_member_id();
-        ctl.add_member(new_id, world.config(m)).await;
-        ctl.healed(kind, format!("m{m} -> m{new_id}"));
     }
 }

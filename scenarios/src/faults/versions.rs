@@ -38,8 +38,30 @@ impl Inject for SwapVersion {
         })
     }
 
+    /// Restarts each target as `version` (the previous binary again if it must refuse).
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        swap_version(ctl, kind, self.target, self.version, self.expect_refusal).await
+        let SwapVersion {
+            target,
+            version,
+            expect_refusal,
+        } = self;
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            let Some(previous) = world.version(m) else {
+                continue;
+            };
+            ctl.note(kind, format!("m{m} {previous} -> {version}"));
+            world.stop(m);
+            wait_down(&world, m).await;
+            world.reconfigure(m, |c| c.version = version);
+            world.restart(m);
+            if expect_refusal && refused(ctl, m, &format!("m{m} started as {version}")).await {
+                // The operator's way out: the previous binary again.
+                world.reconfigure(m, |c| c.version = previous);
+                world.restart(m);
+            }
+            ctl.healed(kind, format!("m{m}"));
+        }
     }
 }
 
@@ -57,8 +79,42 @@ impl Inject for Rolling {
         })
     }
 
+    /// Moves every member to `version`, followers first; a downgrade waits for each storage to reach it.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        rolling(ctl, kind, self.version).await
+        let Rolling { version } = self;
+        let world = ctl.world.clone();
+        ctl.note(kind, format!("to {version}"));
+        let running = ctl.running();
+        let leader = cluster::leader(&world, &running).await;
+        let mut order: Vec<u64> = ctl
+            .members()
+            .into_iter()
+            .filter(|m| Some(*m) != leader)
+            .collect();
+        order.extend(leader);
+        let downgrade = kind == FaultKind::RollingDowngrade;
+        for m in order {
+            if ctl.quiescing() {
+                break;
+            }
+            // The operator swaps a member's binary down only once its
+            // storage is at the target (an older binary refuses newer
+            // data); a member that is down is started again first.
+            if downgrade && !storage_reached(ctl, m, version).await {
+                world.trace().record(
+                    "engine",
+                    "downgrade",
+                    format!("m{m} storage never reached {version}; left on its version"),
+                );
+                continue;
+            }
+            world.stop(m);
+            wait_down(&world, m).await;
+            world.reconfigure(m, |c| c.version = version);
+            world.restart(m);
+            ctl.hold(Duration::from_millis(700)).await;
+        }
+        ctl.healed(kind, format!("to {version}"));
     }
 }
 
@@ -78,8 +134,33 @@ impl Inject for JoinMember {
         })
     }
 
+    /// Adds a member running `version`.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        join_member(ctl, kind, self.version, self.expect_refusal).await
+        let JoinMember {
+            version,
+            expect_refusal,
+        } = self;
+        let world = ctl.world.clone();
+        let new_id = ctl.next_member_id();
+        ctl.note(kind, format!("m{new_id} version {version}"));
+        let template = ctl
+            .members()
+            .first()
+            .and_then(|m| world.config(*m))
+            .map(|config| MemberConfig { version, ..config });
+        if ctl.add_member(new_id, template).await
+            && expect_refusal
+            && refused(ctl, new_id, &format!("m{new_id} joined as {version}")).await
+        {
+            // The operator removes the member that cannot serve.
+            let _ = ctl
+                .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
+                    id: new_id,
+                }))
+                .await;
+            ctl.removed.lock().insert(new_id);
+        }
+        ctl.healed(kind, format!("m{new_id}"));
     }
 }
 
@@ -96,8 +177,14 @@ impl Inject for DowngradeEnable {
         })
     }
 
+    /// Enables a downgrade to `version` through the cluster's API.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        downgrade_enable_step(ctl, kind, self.version).await
+        let DowngradeEnable { version } = self;
+        let world = ctl.world.clone();
+        ctl.note(kind, format!("to {version}"));
+        let detail = downgrade_enable(ctl, version).await;
+        world.trace().record("engine", "downgrade", detail);
+        ctl.healed(kind, format!("to {version}"));
     }
 }
 
@@ -136,6 +223,7 @@ impl Inject for OfflineMigrate {
         })
     }
 
+    /// Stops each target, migrates its data to `version` offline, and starts it as that version.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let OfflineMigrate {
             target,
@@ -143,172 +231,62 @@ impl Inject for OfflineMigrate {
             force,
             expect_refusal,
         } = self;
-        offline_migrate(ctl, kind, target, version, force, expect_refusal).await
-    }
-}
-
-/// Restarts each target as `version` (the previous binary again if it must refuse).
-async fn swap_version(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    version: Version,
-    expect_refusal: bool,
-) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        let Some(previous) = world.version(m) else {
-            continue;
-        };
-        ctl.note(kind, format!("m{m} {previous} -> {version}"));
-        world.stop(m);
-        wait_down(&world, m).await;
-        world.reconfigure(m, |c| c.version = version);
-        world.restart(m);
-        if expect_refusal && refused(ctl, m, &format!("m{m} started as {version}")).await {
-            // The operator's way out: the previous binary again.
-            world.reconfigure(m, |c| c.version = previous);
-            world.restart(m);
-        }
-        ctl.healed(kind, format!("m{m}"));
-    }
-}
-
-/// Moves every member to `version`, followers first; a downgrade waits for each storage to reach it.
-async fn rolling(ctl: &Control, kind: FaultKind, version: Version) {
-    let world = ctl.world.clone();
-    ctl.note(kind, format!("to {version}"));
-    let running = ctl.running();
-    let leader = cluster::leader(&world, &running).await;
-    let mut order: Vec<u64> = ctl
-        .members()
-        .into_iter()
-        .filter(|m| Some(*m) != leader)
-        .collect();
-    order.extend(leader);
-    let downgrade = kind == FaultKind::RollingDowngrade;
-    for m in order {
-        if ctl.quiescing() {
-            break;
-        }
-        // The operator swaps a member's binary down only once its
-        // storage is at the target (an older binary refuses newer
-        // data); a member that is down is started again first.
-        if downgrade && !storage_reached(ctl, m, version).await {
-            world.trace().record(
-                "engine",
-                "downgrade",
-                format!("m{m} storage never reached {version}; left on its version"),
-            );
-            continue;
-        }
-        world.stop(m);
-        wait_down(&world, m).await;
-        world.reconfigure(m, |c| c.version = version);
-        world.restart(m);
-        ctl.hold(Duration::from_millis(700)).await;
-    }
-    ctl.healed(kind, format!("to {version}"));
-}
-
-/// Adds a member running `version`.
-async fn join_member(ctl: &Control, kind: FaultKind, version: Version, expect_refusal: bool) {
-    let world = ctl.world.clone();
-    let new_id = ctl.next_member_id();
-    ctl.note(kind, format!("m{new_id} version {version}"));
-    let template = ctl
-        .members()
-        .first()
-        .and_then(|m| world.config(*m))
-        .map(|config| MemberConfig { version, ..config });
-    if ctl.add_member(new_id, template).await
-        && expect_refusal
-        && refused(ctl, new_id, &format!("m{new_id} joined as {version}")).await
-    {
-        // The operator removes the member that cannot serve.
-        let _ = ctl
-            .to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
-                id: new_id,
-            }))
-            .await;
-        ctl.removed.lock().insert(new_id);
-    }
-    ctl.healed(kind, format!("m{new_id}"));
-}
-
-/// Enables a downgrade to `version` through the cluster's API.
-async fn downgrade_enable_step(ctl: &Control, kind: FaultKind, version: Version) {
-    let world = ctl.world.clone();
-    ctl.note(kind, format!("to {version}"));
-    let detail = downgrade_enable(ctl, version).await;
-    world.trace().record("engine", "downgrade", detail);
-    ctl.healed(kind, format!("to {version}"));
-}
-
-/// Stops each target, migrates its data to `version` offline, and starts it as that version.
-async fn offline_migrate(
-    ctl: &Control,
-    kind: FaultKind,
-    target: Target,
-    version: Version,
-    force: bool,
-    expect_refusal: bool,
-) {
-    let world = ctl.world.clone();
-    for m in ctl.targets(kind, target).await {
-        let (Some(disk), Some(previous)) = (world.member_disk(m), world.version(m)) else {
-            continue;
-        };
-        ctl.note(kind, format!("m{m} to {version} force={force}"));
-        world.stop(m);
-        wait_down(&world, m).await;
-        let disk: node::disk::DiskRef = Arc::new(disk);
-        let outcome = node::migrate::migrate(disk.clone(), version, force).await;
-        let detail = match &outcome {
-            Ok(mig) => format!(
-                "m{m} migrated {} -> {} steps={:?} forced={}",
-                mig.from, mig.to, mig.steps, mig.forced
-            ),
-            Err(e) => format!("m{m} refused: {e}"),
-        };
-        world.trace().record("engine", "migrate", detail);
-        match outcome {
-            // The operator starts the member as the version its data is now.
-            Ok(_) => {
-                world.reconfigure(m, |c| c.version = version);
-                world.restart(m);
-                if expect_refusal
-                    && refused(
-                        ctl,
-                        m,
-                        &format!("m{m} started as {version} after migrating"),
-                    )
-                    .await
-                {
-                    // Undo: migrate back and start the previous binary.
-                    let back = node::migrate::migrate(disk, previous, true).await;
-                    world.trace().record(
-                        "engine",
-                        "migrate",
-                        format!("m{m} back to {previous}: {:?}", back.map(|b| b.steps)),
-                    );
-                    world.reconfigure(m, |c| c.version = previous);
+        let world = ctl.world.clone();
+        for m in ctl.targets(kind, target).await {
+            let (Some(disk), Some(previous)) = (world.member_disk(m), world.version(m)) else {
+                continue;
+            };
+            ctl.note(kind, format!("m{m} to {version} force={force}"));
+            world.stop(m);
+            wait_down(&world, m).await;
+            let disk: node::disk::DiskRef = Arc::new(disk);
+            let outcome = node::migrate::migrate(disk.clone(), version, force).await;
+            let detail = match &outcome {
+                Ok(mig) => format!(
+                    "m{m} migrated {} -> {} steps={:?} forced={}",
+                    mig.from, mig.to, mig.steps, mig.forced
+                ),
+                Err(e) => format!("m{m} refused: {e}"),
+            };
+            world.trace().record("engine", "migrate", detail);
+            match outcome {
+                // The operator starts the member as the version its data is now.
+                Ok(_) => {
+                    world.reconfigure(m, |c| c.version = version);
+                    world.restart(m);
+                    if expect_refusal
+                        && refused(
+                            ctl,
+                            m,
+                            &format!("m{m} started as {version} after migrating"),
+                        )
+                        .await
+                    {
+                        // Undo: migrate back and start the previous binary.
+                        let back = node::migrate::migrate(disk, previous, true).await;
+                        world.trace().record(
+                            "engine",
+                            "migrate",
+                            format!("m{m} back to {previous}: {:?}", back.map(|b| b.steps)),
+                        );
+                        world.reconfigure(m, |c| c.version = previous);
+                        world.restart(m);
+                    }
+                }
+                Err(e) => {
+                    if !expect_refusal {
+                        ctl.violations.lock().push((
+                            rules::VERSION_EXPECTED_REFUSAL.into(),
+                            format!(
+                                "offline migration of m{m} to {version} was refused unexpectedly: {e}"
+                            ),
+                        ));
+                    }
                     world.restart(m);
                 }
             }
-            Err(e) => {
-                if !expect_refusal {
-                    ctl.violations.lock().push((
-                        rules::VERSION_EXPECTED_REFUSAL.into(),
-                        format!(
-                            "offline migration of m{m} to {version} was refused unexpectedly: {e}"
-                        ),
-                    ));
-                }
-                world.restart(m);
-            }
+            ctl.healed(kind, format!("m{m}"));
         }
-        ctl.healed(kind, format!("m{m}"));
     }
 }
 
