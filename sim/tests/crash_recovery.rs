@@ -81,7 +81,7 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
                     if world.member_node(m).is_none() {
                         continue;
                     }
-                    let links = world.partition(&[vec![m], others]);
+                    let links = world.partition(&[&[m], &others]);
                     madsim::time::sleep(Duration::from_millis(2500)).await;
                     world.heal_links(&links);
                 }

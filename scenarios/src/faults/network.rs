@@ -33,7 +33,7 @@ impl Inject for Isolate {
         for m in ms {
             let others: Vec<u64> = all.iter().copied().filter(|x| *x != m).collect();
             ctl.note(kind, format!("m{m}"));
-            let links = world.partition(&[vec![m], others.clone()]);
+            let links = world.partition(&[&[m], &others]);
             ctl.hold(duration).await;
             world.heal_links(&links);
             ctl.healed(kind, format!("m{m}"));
@@ -79,7 +79,7 @@ impl Inject for Partition {
             .filter(|m| !minority.contains(m))
             .collect();
         ctl.note(kind, format!("{minority:?} | {majority:?}"));
-        let links = world.partition(&[minority.clone(), majority.clone()]);
+        let links = world.partition(&[&minority, &majority]);
         ctl.hold(duration).await;
         world.heal_links(&links);
         ctl.healed(kind, format!("{minority:?} | {majority:?}"));
@@ -163,7 +163,7 @@ impl Inject for Flapping {
             ctl.note(kind, format!("m{m} every {}ms", period.as_millis()));
             let end = madsim::time::Instant::now() + duration;
             while madsim::time::Instant::now() < end && !ctl.quiescing() {
-                let links = world.partition(&[vec![m], others.clone()]);
+                let links = world.partition(&[&[m], &others]);
                 ctl.hold(period).await;
                 world.heal_links(&links);
                 ctl.hold(period).await;
@@ -258,7 +258,7 @@ impl Inject for PartitionUntilSnapshot {
                 .await
                 .map(|s| s.raft_applied_index)
                 .unwrap_or(0);
-            let links = world.partition(&[vec![m], others.clone()]);
+            let links = world.partition(&[&[m], &others]);
             let deadline = madsim::time::Instant::now() + timeout;
             while madsim::time::Instant::now() < deadline && !ctl.quiescing() {
                 let running: Vec<u64> = others

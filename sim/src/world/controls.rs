@@ -29,7 +29,7 @@ impl World {
 
     /// Cuts both directions between members of different groups; returns
     /// the links for `heal_links`.
-    pub fn partition(&self, groups: &[Vec<u64>]) -> Vec<Link> {
+    pub fn partition(&self, groups: &[&[u64]]) -> Vec<Link> {
         let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| self.nodes(g)).collect();
         self.net.partition(&groups)
     }
