@@ -1,7 +1,7 @@
 //! `cargo bench -p checker`: the checker on the outside oracles, side by side
 //! with porcupine's reference timings (../shared/oracles/README.md), on a
 //! generated 100,000-operation etcd history, and on lease-heavy histories (a
-//! recorded `leases` scenario run and a generated one).
+//! recorded `leases` scenario runs and a generated one).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -194,25 +194,37 @@ fn describe(lin: &checker::EtcdLinearizability) -> String {
     )
 }
 
-/// The recorded `leases` run that used to hit the 60 s limit, and a generated
+/// The recorded `leases` runs that used to hit the 60 s limit, and a generated
 /// lease-heavy history with expiries, key TTLs and past reads.
 fn leases(full: bool, options: &CheckOptions) {
     println!(
         "
 Lease-heavy etcd histories"
     );
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/leases-1.jsonl");
-    match checker::jsonl::read_str(&read(Path::new(path))) {
-        Ok(file) => {
-            let (t, lin) = time(5, || check_linearizability(&file.history, options));
-            println!(
-                "  recorded leases run ({} operations, leader crash): {} ({})",
-                file.history.operations.len(),
-                ms(t),
-                describe(&lin)
-            );
+    let recorded = [
+        ("leases-1.jsonl", "leader crash", 5),
+        (
+            "leases-2.jsonl",
+            "crash, clock drift, lease keys read once",
+            1,
+        ),
+    ];
+    for (name, what, runs) in recorded {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
+        match checker::jsonl::read_str(&read(&path)) {
+            Ok(file) => {
+                let (t, lin) = time(runs, || check_linearizability(&file.history, options));
+                println!(
+                    "  recorded leases run {name} ({} operations, {what}): {} ({})",
+                    file.history.operations.len(),
+                    ms(t),
+                    describe(&lin)
+                );
+            }
+            Err(e) => println!("  recorded leases run {name}: unreadable ({e})"),
         }
-        Err(e) => println!("  recorded leases run: unreadable ({e})"),
     }
     let operations = if full { 20_000 } else { 2_000 };
     let history = generate_leases(&LeaseGenConfig {

@@ -49,11 +49,29 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     // is none, any order, and the watch rules judge the watches.
     let heeding = (!history.watches.is_empty()).then(|| {
         let model = prepared.model.heeding_watches();
-        check(&model, &prepared.ops, false, &limits(3))
+        let out = check(&model, &prepared.ops, false, &limits(3));
+        tracing::debug!(
+            outcome = out.result.word(),
+            iterations = out.stats.iterations,
+            backtracks = out.stats.backtracks,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "search heeding the watches"
+        );
+        out
     });
     let out = match heeding {
         Some(out) if matches!(out.result, Linearizability::Linearizable { .. }) => out,
-        _ => check(&prepared.model, &prepared.ops, false, &limits(1)),
+        _ => {
+            let out = check(&prepared.model, &prepared.ops, false, &limits(1));
+            tracing::debug!(
+                outcome = out.result.word(),
+                iterations = out.stats.iterations,
+                backtracks = out.stats.backtracks,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "search in any order"
+            );
+            out
+        }
     };
     let summary = SearchSummary {
         operations: prepared.first_synthetic,

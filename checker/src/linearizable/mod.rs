@@ -29,6 +29,17 @@ pub enum Linearizability {
     },
 }
 
+impl Linearizability {
+    /// One word for logs: linearizable, violation or unknown.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Linearizability::Linearizable { .. } => "linearizable",
+            Linearizability::Violation(_) => "violation",
+            Linearizability::Unknown { .. } => "unknown",
+        }
+    }
+}
+
 /// Evidence for a violation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counterexample {

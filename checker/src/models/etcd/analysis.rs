@@ -77,9 +77,10 @@ pub struct Analysis<'h> {
     /// it, a put attached to it). Once gone it never comes back, so it cannot
     /// be revoked or expire before all of them.
     pub lease_uses: HashMap<i64, u32>,
-    /// The past revisions definite answers read at (one entry per read):
-    /// the store's fingerprint keeps what they can see until they are answered.
-    pub past_reads: Vec<i64>,
+    /// The past revisions definite answers read at, each with the keys it
+    /// read (one entry per read): the store's fingerprint keeps what they can
+    /// see until they are answered.
+    pub past_reads: Vec<(i64, KeySpan<'h>)>,
     /// Per revision R, the definite answers that fit only at a store revision
     /// <= R, with R the highest (see [`latest_revision`]).
     pub deadlines: BTreeMap<i64, Vec<u64>>,
@@ -154,7 +155,9 @@ impl<'h> Analysis<'h> {
                     lease_uses_of(&op.request, resp, &mut |id| {
                         *uses.entry(id).or_default() += 1
                     });
-                    past_reads_of(&op.request, resp, &mut |r| a.past_reads.push(r));
+                    past_reads_of(&op.request, resp, &mut |r, span| {
+                        a.past_reads.push((r, span))
+                    });
                     if let Some(latest) = latest_revision(&op.request, resp) {
                         a.deadlines.entry(latest).or_default().push(op.id);
                     }
@@ -525,21 +528,24 @@ pub fn lease_uses_of(req: &Request, resp: &Response, f: &mut impl FnMut(i64)) {
     }
 }
 
-/// The past revisions a definite answer read at: ranges with a revision, on
-/// their own or in the branches of a transaction that ran.
-pub fn past_reads_of(req: &Request, resp: &Response, f: &mut impl FnMut(i64)) {
-    fn txn(t: &TxnRequest, r: &TxnResponse, f: &mut impl FnMut(i64)) {
+/// The past revisions a definite answer read at, with the keys read there:
+/// ranges with a revision, on their own or in the branches of a transaction
+/// that ran.
+pub fn past_reads_of<'r>(req: &'r Request, resp: &Response, f: &mut impl FnMut(i64, KeySpan<'r>)) {
+    fn txn<'r>(t: &'r TxnRequest, r: &TxnResponse, f: &mut impl FnMut(i64, KeySpan<'r>)) {
         let branch = if r.succeeded { &t.success } else { &t.failure };
         for (op, resp) in branch.iter().zip(&r.responses) {
             match (op, resp) {
-                (TxnOp::Range(q), TxnOpResponse::Range(_)) if q.revision > 0 => f(q.revision),
+                (TxnOp::Range(q), TxnOpResponse::Range(_)) if q.revision > 0 => {
+                    f(q.revision, q.span())
+                }
                 (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn(inner, ir, f),
                 _ => {}
             }
         }
     }
     match (req, resp) {
-        (Request::Range(r), Response::Range(_)) if r.revision > 0 => f(r.revision),
+        (Request::Range(r), Response::Range(_)) if r.revision > 0 => f(r.revision, r.span()),
         (Request::Txn(t), Response::Txn(r)) => txn(t, r, f),
         _ => {}
     }

@@ -235,7 +235,7 @@ impl<'h> EtcdModel<'h> {
                 return None;
             }
             if r.revision > 0 {
-                store.note_read_answered(r.revision);
+                store.note_read_answered(&r.span(), r.revision);
             }
             if let Ok(resp) = output
                 && let Some(latest) = analysis::latest_revision(req, resp)
@@ -309,7 +309,9 @@ impl<'h> EtcdModel<'h> {
                 store.note_lease_use(id);
             }
         });
-        analysis::past_reads_of(req, resp, &mut |rev| store.note_read_answered(rev));
+        analysis::past_reads_of(req, resp, &mut |rev, span| {
+            store.note_read_answered(&span, rev)
+        });
     }
 
     /// Removing a lease that has no keys only matters if some answer saw it

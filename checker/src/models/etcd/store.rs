@@ -75,7 +75,8 @@ enum UndoEntry {
     Detached(i64, String),
     LeaseUsed(i64),
     KeyExpired(String),
-    ReadAnswered(i64),
+    /// A past read was answered: its span's index in the sight, its revision.
+    ReadAnswered(usize, i64),
     DeadlineMet(i64),
 }
 
@@ -117,11 +118,11 @@ impl Store {
 
     /// A fresh store told what the operations to linearize need: its
     /// fingerprint keeps the past versions that reads at `past_reads` (one
-    /// entry per read) can see until each is answered
+    /// entry per read: its revision and span) can see until each is answered
     /// ([`Store::note_read_answered`]), and it tracks `deadlines`, the latest
     /// revision each definite answer fits at ([`Store::note_deadline_met`]).
-    pub fn expecting(
-        past_reads: impl IntoIterator<Item = i64>,
+    pub fn expecting<'a>(
+        past_reads: impl IntoIterator<Item = (i64, KeySpan<'a>)>,
         deadlines: impl IntoIterator<Item = i64>,
     ) -> Self {
         Store {
@@ -223,7 +224,7 @@ impl Store {
                         *n -= 1;
                     }
                 }
-                UndoEntry::ReadAnswered(rev) => self.sight.read_unanswered(rev),
+                UndoEntry::ReadAnswered(span, rev) => self.sight.read_unanswered(span, rev),
                 UndoEntry::DeadlineMet(rev) => self.deadlines.unmet(rev),
             }
         }
@@ -374,11 +375,11 @@ impl Store {
         self.deadlines.earliest()
     }
 
-    /// Records that a read at past revision `rev` was answered: the versions
-    /// only it could see no longer count in the fingerprint.
-    pub fn note_read_answered(&mut self, rev: i64) {
-        if self.sight.read_answered(rev) {
-            self.log.push(UndoEntry::ReadAnswered(rev));
+    /// Records that a read at past revision `rev` over `span` was answered:
+    /// the versions only it could see no longer count in the fingerprint.
+    pub fn note_read_answered(&mut self, span: &KeySpan<'_>, rev: i64) {
+        if let Some(index) = self.sight.read_answered(span, rev) {
+            self.log.push(UndoEntry::ReadAnswered(index, rev));
         }
     }
 
@@ -476,7 +477,7 @@ fn see_version(sight: &mut Sight, key: &str, v: &Version) {
     if v.is_live() {
         sight.toggle_present(h);
     } else {
-        sight.toggle_past(v.mod_revision, h);
+        sight.toggle_past(key, v.mod_revision, h);
     }
 }
 
@@ -486,7 +487,7 @@ fn see_replaced(sight: &mut Sight, key: &str, v: &Version, until: i64) {
     if v.is_live() {
         let h = hash128(&(key, v));
         sight.toggle_present(h);
-        sight.toggle_past(until, h);
+        sight.toggle_past(key, until, h);
     }
 }
 
