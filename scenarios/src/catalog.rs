@@ -315,6 +315,18 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
                 ));
             }
         }
+        if let Some(ms) = t.compact_period_ms {
+            if t.profile != crate::schema::Profile::Etcd {
+                return Err(format!(
+                    "traffic[{i}].compact_period_ms: only the etcd profile runs a compactor"
+                ));
+            }
+            if ms > 3_600_000 {
+                return Err(format!(
+                    "traffic[{i}].compact_period_ms: expected 0 (no compactor) to 3600000, got {ms}"
+                ));
+            }
+        }
         if let Some(w) = &t.weights {
             if t.profile != crate::schema::Profile::Etcd {
                 return Err(format!(
@@ -603,6 +615,10 @@ mod tests {
         assert!(e.starts_with("traffic[0].weights:"), "{e}");
         let e = field("[[traffic]]\nprofile = \"etcd\"\nwatches_per_stream = 3\n");
         assert!(e.starts_with("traffic[0].watches_per_stream:"), "{e}");
+        let e = field("[[traffic]]\nprofile = \"watch\"\ncompact_period_ms = 100\n");
+        assert!(e.starts_with("traffic[0].compact_period_ms:"), "{e}");
+        let e = field("[[traffic]]\ncompact_period_ms = 99999999999\n");
+        assert!(e.starts_with("traffic[0].compact_period_ms:"), "{e}");
     }
 
     #[test]

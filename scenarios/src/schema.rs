@@ -154,6 +154,25 @@ pub struct TrafficSpec {
     /// watch profile only: watches each client keeps on its stream
     /// (default: 1 to 3, drawn per stream).
     pub watches_per_stream: Option<usize>,
+    /// etcd profile only: how often its compactor compacts, in milliseconds
+    /// (default 200, etcd's robustness traffic's period; 0: no compactor).
+    pub compact_period_ms: Option<u64>,
+}
+
+/// etcd's robustness traffic compacts every 200 ms (`DefaultCompactionPeriod`).
+pub const DEFAULT_COMPACT_PERIOD_MS: u64 = 200;
+
+impl TrafficSpec {
+    /// The etcd profile's compactor period, if it runs one.
+    pub fn compact_period(&self) -> Option<std::time::Duration> {
+        if self.profile != Profile::Etcd {
+            return None;
+        }
+        match self.compact_period_ms.unwrap_or(DEFAULT_COMPACT_PERIOD_MS) {
+            0 => None,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
+    }
 }
 
 impl Default for TrafficSpec {
@@ -168,6 +187,7 @@ impl Default for TrafficSpec {
             key_prefix: "key".into(),
             until_s: None,
             watches_per_stream: None,
+            compact_period_ms: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 use crate::control::*;
 use crate::plan::Plan;
 use crate::recorder::Recorder;
-use crate::schema::{Profile, Scenario};
+use crate::schema::{Profile, Scenario, TrafficSpec};
 use crate::seeds::Streams;
 use crate::traffic::{self, TrafficContext};
 use checker::rules;
@@ -48,23 +48,24 @@ fn start_traffic(
     client_timeout: Duration,
     seed: u64,
 ) -> Vec<madsim::task::JoinHandle<()>> {
+    let context = |spec: &TrafficSpec| TrafficContext {
+        recorder: recorder.clone(),
+        stop: stop.clone(),
+        endpoints: world.endpoints(),
+        client_timeout,
+        keys: spec.keys,
+        rate: spec.rate,
+        clients: spec.clients,
+        weights: spec.weights.clone(),
+        key_ttl_s: spec.key_ttl_s,
+        key_prefix: spec.key_prefix.clone(),
+        until: spec.until_s.map(Duration::from_secs_f64),
+        watches_per_stream: spec.watches_per_stream,
+    };
     let mut clients = Vec::new();
     let mut next_client = 1u64;
     for spec in &scenario.traffic {
-        let ctx = TrafficContext {
-            recorder: recorder.clone(),
-            stop: stop.clone(),
-            endpoints: world.endpoints(),
-            client_timeout,
-            keys: spec.keys,
-            rate: spec.rate,
-            clients: spec.clients,
-            weights: spec.weights.clone(),
-            key_ttl_s: spec.key_ttl_s,
-            key_prefix: spec.key_prefix.clone(),
-            until: spec.until_s.map(Duration::from_secs_f64),
-            watches_per_stream: spec.watches_per_stream,
-        };
+        let ctx = context(spec);
         for index in 0..spec.clients {
             let id = next_client;
             next_client += 1;
@@ -80,6 +81,18 @@ fn start_traffic(
                 };
             clients.push(world.spawn_client(id, task));
         }
+    }
+    // Compactors come after every client, so adding one leaves the
+    // clients' ids and random streams as they were.
+    for spec in &scenario.traffic {
+        let Some(period) = spec.compact_period() else {
+            continue;
+        };
+        let id = next_client;
+        next_client += 1;
+        let rng = Streams::of(seed).client(id);
+        let compactor = traffic::compactor::run(context(spec), id, period, rng);
+        clients.push(world.spawn_client(id, Box::pin(compactor)));
     }
     clients
 }

@@ -1,6 +1,7 @@
 //! Traffic profiles. Each client is sequential, every write carries a
 //! unique value, and every request and response goes into the history.
 
+pub mod compactor;
 pub mod etcd;
 pub mod kubernetes;
 pub mod lease;
