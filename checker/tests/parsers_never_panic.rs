@@ -1,0 +1,158 @@
+//! Every history reader answers any input with a value or an error, never a
+//! panic: arbitrary text, and real files cut short or with bytes changed,
+//! duplicated or dropped (what a truncated download or a hand edit leaves).
+
+use checker::import::{edn, edn_reader, jepsen_log, kv_ops, register_ops};
+use proptest::prelude::*;
+
+/// A faultline history with operations of most kinds and a watch.
+const FAULTLINE: &str = concat!(
+    r#"{"type":"history","format":"faultline-history","version":1}"#,
+    "\n",
+    r#"{"type":"op","id":1,"client":1,"call":10,"ret":20,"request":{"put":{"key":"a","value":"1","lease":0,"prev_kv":false,"ignore_value":false,"ignore_lease":false}},"result":{"ok":{"put":{"header_revision":2,"prev_kv":null}}}}"#,
+    "\n",
+    r#"{"type":"op","id":2,"client":2,"call":15,"ret":30,"request":{"range":{"key":"a","range_end":"","limit":0,"revision":0,"keys_only":false,"count_only":false,"serializable":false}},"result":{"ok":{"range":{"header_revision":2,"kvs":[{"key":"a","value":"1","create_revision":2,"mod_revision":2,"version":1,"lease":0}],"count":1,"more":false}}}}"#,
+    "\n",
+    r#"{"type":"op","id":3,"client":1,"call":40,"ret":70,"request":{"delete_range":{"key":"a","range_end":"","prev_kv":false}},"result":{"unknown":"request timed out"}}"#,
+    "\n",
+    r#"{"type":"op","id":4,"client":3,"call":50,"ret":60,"request":{"compact":{"revision":2}},"result":{"fail":"future_revision"}}"#,
+    "\n",
+);
+
+/// Jepsen's etcd log layout, as porcupine's test files have it.
+const JEPSEN_LOG: &str = "\
+INFO  jepsen.util - 1\t:invoke\t:read\tnil
+INFO  jepsen.util - 1\t:ok\t:read\tnil
+INFO  jepsen.util - 2\t:invoke\t:write\t3
+INFO  jepsen.util - 3\t:invoke\t:cas\t[3 4]
+INFO  jepsen.util - 2\t:ok\t:write\t3
+INFO  jepsen.util - 3\t:fail\t:cas\t[3 4]
+INFO  jepsen.util - 4\t:invoke\t:read\tnil
+INFO  jepsen.util - 4\t:info\t:read\t:timed-out
+";
+
+/// A Jepsen history in EDN, registers and a keyed register.
+const EDN: &str = r#"
+{:type :invoke, :f :write, :value 1, :process 0, :time 10, :index 0}
+{:type :ok, :f :write, :value 1, :process 0, :time 20, :index 1}
+{:type :invoke, :f :read, :value nil, :process 1, :time 30, :index 2}
+{:type :ok, :f :read, :value 1, :process 1, :time 40, :index 3}
+{:type :invoke, :f :cas, :value [1 2], :process 2, :time 50, :index 4}
+{:type :info, :f :cas, :value [1 2], :process 2, :time 60, :index 5, :error :timeout}
+{:type :invoke, :f :write, :value [:k 3], :process 3, :time 70}
+"#;
+
+/// Each reader, on `text`: whatever it returns, it returns.
+fn read_everything(text: &str) {
+    let _ = checker::jsonl::read_str(text);
+    let _ = edn_reader::read_all(text);
+    let _ = edn_reader::read_one(text);
+    for imported in [edn::import(text), jepsen_log::import(text)]
+        .into_iter()
+        .flatten()
+    {
+        let _ = register_ops(&imported);
+        let _ = kv_ops(&imported);
+    }
+}
+
+/// An edit of a valid file: cut it, or change, repeat or drop a byte range.
+#[derive(Debug, Clone)]
+enum Edit {
+    Truncate(usize),
+    Replace(usize, u8),
+    Duplicate(usize, usize),
+    Drop(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        any::<usize>().prop_map(Edit::Truncate),
+        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Edit::Replace(at, b)),
+        (any::<usize>(), 1usize..64).prop_map(|(at, n)| Edit::Duplicate(at, n)),
+        (any::<usize>(), 1usize..64).prop_map(|(at, n)| Edit::Drop(at, n)),
+    ]
+}
+
+/// Applies the edits byte-wise; the result is read as text where it still
+/// is UTF-8, and lossily otherwise (a reader never sees invalid UTF-8: the
+/// file layer refuses it first).
+fn apply(base: &str, edits: &[Edit]) -> String {
+    let mut bytes = base.as_bytes().to_vec();
+    for e in edits {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = |i: usize| i % bytes.len();
+        match *e {
+            Edit::Truncate(i) => bytes.truncate(at(i)),
+            Edit::Replace(i, b) => {
+                let i = at(i);
+                bytes[i] = b;
+            }
+            Edit::Duplicate(i, n) => {
+                let i = at(i);
+                let end = (i + n).min(bytes.len());
+                let copy = bytes[i..end].to_vec();
+                bytes.splice(i..i, copy);
+            }
+            Edit::Drop(i, n) => {
+                let i = at(i);
+                let end = (i + n).min(bytes.len());
+                bytes.drain(i..end);
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,400}") {
+        read_everything(&text);
+    }
+
+    #[test]
+    fn edited_faultline_histories_never_panic(edits in prop::collection::vec(edit(), 1..6)) {
+        read_everything(&apply(FAULTLINE, &edits));
+    }
+
+    #[test]
+    fn edited_jepsen_logs_never_panic(edits in prop::collection::vec(edit(), 1..6)) {
+        read_everything(&apply(JEPSEN_LOG, &edits));
+    }
+
+    #[test]
+    fn edited_edn_histories_never_panic(edits in prop::collection::vec(edit(), 1..6)) {
+        read_everything(&apply(EDN, &edits));
+    }
+}
+
+/// The unedited inputs are valid: the properties above start from files the
+/// readers accept, so an edit is what makes them fail.
+#[test]
+fn the_starting_files_are_read() {
+    checker::jsonl::read_str(FAULTLINE).expect("the faultline history");
+    let log = jepsen_log::import(JEPSEN_LOG).expect("the Jepsen log");
+    register_ops(&log).expect("register operations");
+    let edn = edn::import(EDN).expect("the EDN history");
+    assert!(!edn_reader::read_all(EDN).expect("EDN forms").is_empty());
+    let _ = kv_ops(&edn);
+}
+
+/// Deep nesting is an error, not a stack overflow, in every layout.
+#[test]
+fn deep_nesting_is_refused() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(edn_reader::read_all(&deep).is_err());
+    assert!(edn::import(&deep).is_err());
+    let json = format!(
+        "{}\n{{\"type\":\"op\",\"request\":{}1{}}}\n",
+        r#"{"type":"history","format":"faultline-history","version":1}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(checker::jsonl::read_str(&json).is_err());
+}
