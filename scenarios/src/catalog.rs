@@ -127,6 +127,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/single-member.toml"),
     ),
     (
+        "slow-follower.toml",
+        include_str!("../catalog/slow-follower.toml"),
+    ),
+    (
         "snapshot-catchup.toml",
         include_str!("../catalog/snapshot-catchup.toml"),
     ),
