@@ -214,7 +214,7 @@ pub fn check_file(
                 .operations
                 .iter()
                 .map(|op| {
-                    let desc = crate::models::etcd::describe::describe_request(&op.request);
+                    let desc = crate::history::describe::request(&op.request);
                     (op.id, format!("client {}: {desc}", op.client))
                 })
                 .collect();

@@ -325,7 +325,7 @@ fn watch_reliable() {
         .unwrap();
     assert_eq!(v.watch, Some(1));
     assert!(
-        v.explanation.contains("never delivered delete \"/a/y\"@5"),
+        v.explanation.contains("never delivered delete /a/y@5"),
         "{}",
         v.explanation
     );

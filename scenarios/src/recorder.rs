@@ -33,42 +33,16 @@ pub struct Recorder {
     trace: Option<SharedTrace>,
 }
 
-/// A short description of an operation for the trace.
+/// An operation as a trace line: its id, then the request and the outcome
+/// as they print everywhere (violation explanations, the HTML report).
 fn describe(op: &Operation) -> String {
-    use checker::history::{Request, Response};
-    let what = match &op.request {
-        Request::Range(r) if r.range_end.is_empty() => format!("get {}", r.key),
-        Request::Range(r) => format!(
-            "range {}..{}",
-            r.key.escape_debug(),
-            r.range_end.escape_debug()
-        ),
-        Request::Put(p) => format!("put {}={}", p.key, p.value),
-        Request::DeleteRange(d) => format!("delete {}", d.key),
-        Request::Txn(t) => format!(
-            "txn compares={} ops={}/{}",
-            t.compare.len(),
-            t.success.len(),
-            t.failure.len()
-        ),
-        Request::Compact { revision } => format!("compact {revision}"),
-        Request::LeaseGrant { ttl, .. } => format!("lease-grant ttl={ttl}"),
-        Request::LeaseRevoke { id } => format!("lease-revoke {id}"),
-        Request::LeaseKeepAlive { id } => format!("lease-keepalive {id}"),
-        Request::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
-    };
-    let outcome = match &op.result {
-        OpResult::Ok(Response::Range(r)) => {
-            format!("ok rev={} count={}", r.header_revision, r.count)
-        }
-        OpResult::Ok(Response::Txn(t)) => {
-            format!("ok rev={} succeeded={}", t.header_revision, t.succeeded)
-        }
-        OpResult::Ok(r) => format!("ok rev={}", r.header_revision()),
-        OpResult::Fail(e) => format!("fail {e:?}"),
-        OpResult::Unknown(e) => format!("unknown {e}"),
-    };
-    format!("#{} {what} -> {outcome}", op.id)
+    use checker::history::describe;
+    format!(
+        "#{} {} -> {}",
+        op.id,
+        describe::request(&op.request),
+        describe::result(&op.result)
+    )
 }
 
 impl Recorder {

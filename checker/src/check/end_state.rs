@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use super::{Context, verdict, violation};
+use crate::history::describe;
 use crate::history::{
     KeySpan, KeyValue, OpResult, Operation, PutRequest, RangeRequest, RangeResponse, Request,
     Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
 };
-use crate::models::abbreviate;
 use crate::models::etcd::exec::written_spans;
 use crate::report::{PropertyResult, Verdict, Violation};
 use crate::rules::{END_DURABILITY, END_HASHKV, END_LIVENESS};
@@ -280,12 +280,12 @@ fn durability(ctx: &Context) -> PropertyResult {
                             found.push(violation(
                                 END_DURABILITY,
                                 format!(
-                                    "Put {} of {:?}={} was acknowledged at revision {rev}, but final read {} shows {}@{} instead.",
+                                    "Put {} of {}={} was acknowledged at revision {rev}, but final read {} shows {}@{} instead.",
                                     op.id,
-                                    p.key,
-                                    abbreviate(&p.value),
+                                    describe::key(&p.key),
+                                    describe::value(&p.value),
                                     view.op.id,
-                                    abbreviate(&kv.value),
+                                    describe::value(&kv.value),
                                     kv.mod_revision
                                 ),
                                 vec![op.id, view.op.id],
@@ -309,10 +309,10 @@ fn durability(ctx: &Context) -> PropertyResult {
                         found.push(violation(
                             END_DURABILITY,
                             format!(
-                                "Put {} of {:?}={} was acknowledged at revision {rev}, but final read {} (revision {final_rev}) does not have the key and nothing deleted it.",
+                                "Put {} of {}={} was acknowledged at revision {rev}, but final read {} (revision {final_rev}) does not have the key and nothing deleted it.",
                                 op.id,
-                                p.key,
-                                abbreviate(&p.value),
+                                describe::key(&p.key),
+                                describe::value(&p.value),
                                 read.id
                             ),
                             vec![op.id, read.id],

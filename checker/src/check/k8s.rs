@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::json;
 
-use super::watch::{compactions_of, describe_event, expected_events, silently_resumed};
+use super::watch::{compactions_of, expected_events, silently_resumed};
 use super::{Context, needs_linearization, verdict, violation};
+use crate::history::describe;
 use crate::history::{
     EventKind, K8sTag, KeySpan, OpResult, Operation, RangeRequest, RangeResponse, Request,
     Response, TxnOpResponse, TxnRequest, TxnResponse, WatchRecord,
@@ -434,7 +435,7 @@ fn watch_prev_kv(w: &WatchRecord) -> Option<Violation> {
         format!(
             "Watch {} asked for prev_kv but delivered {} without it; the apiserver cannot handle an update or delete without the previous object.",
             w.id,
-            describe_event(e)
+            describe::event(e)
         ),
         vec![],
         Some(w.id),

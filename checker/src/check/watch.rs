@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 
 use super::{Context, needs_linearization, verdict, violation};
+use crate::history::describe;
 use crate::history::{Event, EventKind, History, OpResult, Request, Response, WatchRecord};
-use crate::models::abbreviate;
 use crate::models::etcd::LinearizedHistory;
 use crate::report::{PropertyResult, Violation};
 use crate::rules::*;
@@ -138,18 +138,6 @@ pub(crate) fn compacted_at_creation(
         .copied()
 }
 
-pub(crate) fn describe_event(e: &Event) -> String {
-    match e.kind {
-        EventKind::Put => format!(
-            "put {:?}={}@{}",
-            e.kv.key,
-            abbreviate(&e.kv.value),
-            e.kv.mod_revision
-        ),
-        EventKind::Delete => format!("delete {:?}@{}", e.kv.key, e.kv.mod_revision),
-    }
-}
-
 /// Events the linearized history produced that this watch selects, in `[from, to]`.
 pub(crate) fn expected_events<'a>(
     w: &'a WatchRecord,
@@ -203,7 +191,7 @@ fn check_filter(w: &WatchRecord) -> Option<Violation> {
             } else {
                 ""
             },
-            describe_event(e)
+            describe::event(e)
         ),
         json!({"response": i, "event": e}),
     ))
@@ -221,8 +209,8 @@ fn check_ordered(w: &WatchRecord) -> Option<Violation> {
                 format!(
                     "Watch {} delivered {} after {}: revisions went backwards.",
                     w.id,
-                    describe_event(e),
-                    describe_event(prev)
+                    describe::event(e),
+                    describe::event(prev)
                 ),
                 json!({"response": i, "event": e, "previous": prev}),
             ));
@@ -245,7 +233,7 @@ fn check_unique(w: &WatchRecord) -> Option<Violation> {
             let what = if by_revision {
                 format!("a second event at revision {}", e.revision())
             } else {
-                format!("{} a second time", describe_event(e))
+                format!("{} a second time", describe::event(e))
             };
             return Some(watch_violation(
                 WATCH_UNIQUE,
@@ -297,7 +285,7 @@ fn check_bookmarkable(w: &WatchRecord) -> Option<Violation> {
                     format!(
                         "Watch {} delivered {} after a progress notification at revision {p} said every event up to it was delivered.",
                         w.id,
-                        describe_event(e)
+                        describe::event(e)
                     ),
                     json!({"notification_response": pi, "response": i, "event": e}),
                 ));
@@ -386,14 +374,14 @@ fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation>
             _ => {
                 let what = match real {
                     Some(real) => {
-                        format!("but the linearized history has {}", describe_event(real))
+                        format!("but the linearized history has {}", describe::event(real))
                     }
                     None => "which no operation of the linearized history produced".to_string(),
                 };
                 return Some(watch_violation(
                     WATCH_RELIABLE,
                     w,
-                    format!("Watch {} delivered {} {what}.", w.id, describe_event(d)),
+                    format!("Watch {} delivered {} {what}.", w.id, describe::event(d)),
                     json!({"event": d, "history": real}),
                 ));
             }
@@ -406,8 +394,8 @@ fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation>
             format!(
                 "Watch {} delivered {} before {}, but revision {} wrote {:?} first.",
                 w.id,
-                describe_event(earlier),
-                describe_event(later),
+                describe::event(earlier),
+                describe::event(later),
                 later.revision(),
                 later.kv.key
             ),
@@ -427,7 +415,7 @@ fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation>
         format!(
             "Watch {} never delivered {} although it reported revision {last}.",
             w.id,
-            describe_event(missing)
+            describe::event(missing)
         ),
         json!({"missing": missing, "last_observed": last}),
     ))
@@ -456,11 +444,11 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
         Some(e0) if e0.revision() == d0.revision() => format!(
             "revision {} wrote {} first",
             e0.revision(),
-            describe_event(e0)
+            describe::event(e0)
         ),
         Some(e0) => format!(
             "the first event at or after revision {first} is {}",
-            describe_event(e0)
+            describe::event(e0)
         ),
         None => format!(
             "no event it selects happened from revision {first} to {}",
@@ -473,7 +461,7 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
         format!(
             "Watch {} from revision {first} first delivered {}, but {expected}.",
             w.id,
-            describe_event(d0)
+            describe::event(d0)
         ),
         json!({"start": first, "first_delivered": d0, "first_expected": e0}),
     ))
@@ -492,7 +480,7 @@ fn check_prev_kv(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> 
         let truth = match real {
             Some(v) => format!(
                 "the key held {}",
-                abbreviate(v.value.as_deref().unwrap_or(""))
+                describe::value(v.value.as_deref().unwrap_or(""))
             ),
             None => "the key did not exist".to_string(),
         };
@@ -502,8 +490,8 @@ fn check_prev_kv(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> 
             format!(
                 "Watch {} delivered {} with previous value {}@{}, but at revision {} {truth}.",
                 w.id,
-                describe_event(e),
-                abbreviate(&prev.value),
+                describe::event(e),
+                describe::value(&prev.value),
                 prev.mod_revision,
                 e.revision() - 1
             ),
@@ -533,7 +521,7 @@ fn check_is_create(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
             format!(
                 "Watch {} delivered {} with create revision {}: {truth}.",
                 w.id,
-                describe_event(e),
+                describe::event(e),
                 e.kv.create_revision
             ),
             json!({"response": i, "event": e}),

@@ -3,6 +3,7 @@
 //! Times are nanoseconds since the run started. Keys and values are UTF-8
 //! strings; revisions, lease ids and TTLs are `i64` as in etcd.
 
+pub mod describe;
 pub mod end_state;
 pub mod request;
 pub mod response;

@@ -1,114 +1,12 @@
-//! One-line descriptions of etcd requests and answers for violation messages.
+//! One-line descriptions of etcd answers for violation messages. Requests
+//! and key-values print as everywhere else ([`crate::history::describe`]).
 
-use std::fmt::Write;
-
-use crate::history::{
-    CompareResult, CompareTarget, EtcdError, KeyValue, Request, Response, TxnOp, TxnOpResponse,
-};
-use crate::models::abbreviate;
-
-pub fn describe_request(req: &Request) -> String {
-    match req {
-        Request::Range(r) => {
-            let mut s = format!("range {}", span_text(&r.key, &r.range_end));
-            if r.revision > 0 {
-                let _ = write!(s, " at revision {}", r.revision);
-            }
-            if r.limit > 0 {
-                let _ = write!(s, " limit {}", r.limit);
-            }
-            if r.count_only {
-                s.push_str(" count-only");
-            } else if r.keys_only {
-                s.push_str(" keys-only");
-            }
-            if r.serializable {
-                s.push_str(" serializable");
-            }
-            s
-        }
-        Request::Put(p) => {
-            let mut s = format!("put {:?}={}", p.key, abbreviate(&p.value));
-            if p.lease != 0 {
-                let _ = write!(s, " lease {}", p.lease);
-            }
-            s
-        }
-        Request::DeleteRange(d) => format!("delete {}", span_text(&d.key, &d.range_end)),
-        Request::Txn(t) => {
-            let compares: Vec<String> = t
-                .compare
-                .iter()
-                .map(|c| {
-                    let (field, value) = match &c.target {
-                        CompareTarget::Value(v) => ("value", abbreviate(v)),
-                        CompareTarget::Version(v) => ("version", v.to_string()),
-                        CompareTarget::CreateRevision(v) => ("create_revision", v.to_string()),
-                        CompareTarget::ModRevision(v) => ("mod_revision", v.to_string()),
-                        CompareTarget::Lease(v) => ("lease", v.to_string()),
-                    };
-                    let op = match c.result {
-                        CompareResult::Equal => "==",
-                        CompareResult::NotEqual => "!=",
-                        CompareResult::Greater => ">",
-                        CompareResult::Less => "<",
-                    };
-                    format!("{field}({:?}) {op} {value}", c.key)
-                })
-                .collect();
-            format!(
-                "txn if [{}] then [{}] else [{}]",
-                compares.join(", "),
-                ops_text(&t.success),
-                ops_text(&t.failure)
-            )
-        }
-        Request::Compact { revision } => format!("compact {revision}"),
-        Request::LeaseGrant { id, ttl } => format!("lease-grant {id} ttl {ttl}"),
-        Request::LeaseRevoke { id } => format!("lease-revoke {id}"),
-        Request::LeaseKeepAlive { id } => format!("lease-keepalive {id}"),
-        Request::LeaseTimeToLive { id } => format!("lease-ttl {id}"),
-    }
-}
-
-fn span_text(key: &str, range_end: &str) -> String {
-    match range_end {
-        "" => format!("{key:?}"),
-        "\0" => format!("{key:?}.."),
-        end => format!("[{key:?}, {end:?})"),
-    }
-}
-
-fn ops_text(ops: &[TxnOp]) -> String {
-    ops.iter()
-        .map(|op| match op {
-            TxnOp::Range(r) => format!("range {}", span_text(&r.key, &r.range_end)),
-            TxnOp::Put(p) => format!("put {:?}={}", p.key, abbreviate(&p.value)),
-            TxnOp::DeleteRange(d) => format!("delete {}", span_text(&d.key, &d.range_end)),
-            TxnOp::Txn(_) => "txn".to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub fn describe_kv(kv: &KeyValue) -> String {
-    format!(
-        "{:?}={}@{} (version {}{})",
-        kv.key,
-        abbreviate(&kv.value),
-        kv.mod_revision,
-        kv.version,
-        if kv.lease != 0 {
-            format!(", lease {}", kv.lease)
-        } else {
-            String::new()
-        }
-    )
-}
+use crate::history::describe::key_value;
+use crate::history::{EtcdError, KeyValue, Response, TxnOpResponse};
 
 fn kvs_text(kvs: &[KeyValue]) -> String {
     const SHOWN: usize = 3;
-    let mut parts: Vec<String> = kvs.iter().take(SHOWN).map(describe_kv).collect();
+    let mut parts: Vec<String> = kvs.iter().take(SHOWN).map(key_value).collect();
     if kvs.len() > SHOWN {
         parts.push(format!("… {} more", kvs.len() - SHOWN));
     }
@@ -136,7 +34,7 @@ pub fn describe_result(result: &Result<Response, EtcdError>) -> String {
                     s
                 }
                 Response::Put(p) => match &p.prev_kv {
-                    Some(kv) => format!("ok, previous {}", describe_kv(kv)),
+                    Some(kv) => format!("ok, previous {}", key_value(kv)),
                     None => "ok".to_string(),
                 },
                 Response::DeleteRange(d) => format!("deleted {}", d.deleted),
@@ -190,7 +88,8 @@ pub fn describe_error(e: &EtcdError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{PutRequest, PutResponse};
+    use crate::history::describe::request;
+    use crate::history::{PutRequest, PutResponse, Request};
 
     #[test]
     fn describes_requests_and_answers() {
@@ -199,7 +98,7 @@ mod tests {
             value: "1".into(),
             ..Default::default()
         });
-        assert_eq!(describe_request(&put), "put \"a\"=\"1\"");
+        assert_eq!(request(&put), "put a=1");
         let ok = Ok(Response::Put(PutResponse {
             header_revision: 4,
             prev_kv: None,

@@ -701,7 +701,7 @@ impl<'h> Model for EtcdModel<'h> {
             EtcdInput::LeaseExpiry { lease } => format!("lease {lease} expires"),
             EtcdInput::KeyExpiry { key, .. } => format!("key {key:?} expires (its TTL ran out)"),
             EtcdInput::Request(req) => {
-                let call = describe::describe_request(req);
+                let call = crate::history::describe::request(req);
                 match outcome {
                     Outcome::Ok(out) => format!("{call} -> {}", describe::describe_answer(out)),
                     Outcome::Unknown => format!("{call} -> outcome unknown"),
