@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::history::History;
-use crate::linearizable::{Linearizability, SearchLimits, check};
+use crate::linearizable::{CheckOutput, Linearizability, SearchLimits, check};
 use crate::models::etcd::{EtcdInput, LinearizedHistory, prepare};
 use crate::options::CheckOptions;
 use crate::report::{PropertyResult, SearchSummary, Verdict, Violation};
@@ -37,6 +37,17 @@ fn search_deadline(
     }
 }
 
+/// What one search found and what it cost, for `FAULTLINE_LOG=checker=debug`.
+fn log_search(order: &str, out: &CheckOutput, started: Instant) {
+    tracing::debug!(
+        outcome = out.result.word(),
+        iterations = out.stats.iterations,
+        backtracks = out.stats.backtracks,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "search {order}"
+    );
+}
+
 pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdLinearizability {
     let prepared = prepare(history);
     let started = Instant::now();
@@ -50,26 +61,14 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     let heeding = (!history.watches.is_empty()).then(|| {
         let model = prepared.model.heeding_watches();
         let out = check(&model, &prepared.ops, false, &limits(3));
-        tracing::debug!(
-            outcome = out.result.word(),
-            iterations = out.stats.iterations,
-            backtracks = out.stats.backtracks,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "search heeding the watches"
-        );
+        log_search("heeding the watches", &out, started);
         out
     });
     let out = match heeding {
         Some(out) if matches!(out.result, Linearizability::Linearizable { .. }) => out,
         _ => {
             let out = check(&prepared.model, &prepared.ops, false, &limits(1));
-            tracing::debug!(
-                outcome = out.result.word(),
-                iterations = out.stats.iterations,
-                backtracks = out.stats.backtracks,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "search in any order"
-            );
+            log_search("in any order", &out, started);
             out
         }
     };
