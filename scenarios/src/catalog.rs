@@ -4,7 +4,7 @@
 
 use crate::faults::FaultKind;
 use crate::plan::Plan;
-use crate::schema::Scenario;
+use crate::schema::{ClusterSpec, Profile, Scenario, TrafficSpec};
 use crate::target::Target;
 use std::path::Path;
 
@@ -257,7 +257,50 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     if s.name.trim().is_empty() {
         return Err("name: must not be empty".into());
     }
-    let c = &s.cluster;
+    validate_cluster(&s.cluster)?;
+    // Before anything converts a number (a fault step's seconds become
+    // durations as it is parsed).
+    bounds(s)?;
+    if s.cluster.client_timeout_ms == 0 {
+        return Err("cluster.client_timeout_ms: must be at least 1".into());
+    }
+    if !(s.duration_s > 0.0 && s.duration_s <= 3600.0) {
+        return Err(format!(
+            "duration_s: expected 0 < seconds <= 3600, got {}",
+            s.duration_s
+        ));
+    }
+    for (i, t) in s.traffic.iter().enumerate() {
+        validate_traffic(i, t)?;
+    }
+    validate_faults(s)?;
+    if let Some(swarm) = &s.swarm {
+        for (i, &k) in swarm.kinds.iter().enumerate() {
+            // Swarm draws steps with default parameters (a failpoint's it draws).
+            if !crate::swarm::drawable(k) {
+                return Err(format!(
+                    "swarm.kinds[{i}]: kind {k:?} cannot be drawn without parameters"
+                ));
+            }
+        }
+    }
+    seconds("quiesce.liveness_bound_s", s.quiesce.liveness_bound_s)?;
+    seconds("quiesce.converge_timeout_s", s.quiesce.converge_timeout_s)?;
+    Ok(())
+}
+
+/// A positive number of seconds no larger than [`MAX_SECONDS`].
+fn seconds(field: &str, v: f64) -> Result<(), String> {
+    if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: expected a positive number of seconds up to {MAX_SECONDS}, got {v}"
+        ))
+    }
+}
+
+fn validate_cluster(c: &ClusterSpec) -> Result<(), String> {
     if !(1..=5).contains(&c.size) {
         return Err(format!(
             "cluster.size: expected 1 to 5 members, got {}",
@@ -276,75 +319,72 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             "cluster.versions: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
         ));
     }
-    c.knobs
-        .validate()
-        .map_err(|m| format!("cluster.knobs.{m}"))?;
-    // Before anything converts a number (a fault step's seconds become
-    // durations as it is parsed).
-    bounds(s)?;
-    if c.client_timeout_ms == 0 {
-        return Err("cluster.client_timeout_ms: must be at least 1".into());
-    }
-    if !(s.duration_s > 0.0 && s.duration_s <= 3600.0) {
+    c.knobs.validate().map_err(|m| format!("cluster.knobs.{m}"))
+}
+
+/// One `[[traffic]]` table (`i`: its index); fields a profile does not use
+/// are refused where ignoring them would hide a mistake.
+fn validate_traffic(i: usize, t: &TrafficSpec) -> Result<(), String> {
+    if t.clients == 0 || t.clients > 256 {
         return Err(format!(
-            "duration_s: expected 0 < seconds <= 3600, got {}",
-            s.duration_s
+            "traffic[{i}].clients: expected 1 to 256, got {}",
+            t.clients
         ));
     }
-    for (i, t) in s.traffic.iter().enumerate() {
-        if t.clients == 0 || t.clients > 256 {
+    if !(t.rate >= 0.0 && t.rate.is_finite()) {
+        return Err(format!(
+            "traffic[{i}].rate: expected a rate >= 0, got {}",
+            t.rate
+        ));
+    }
+    if t.keys == 0 {
+        return Err(format!("traffic[{i}].keys: must be at least 1"));
+    }
+    if let Some(n) = t.watches_per_stream {
+        if t.profile != Profile::Watch {
             return Err(format!(
-                "traffic[{i}].clients: expected 1 to 256, got {}",
-                t.clients
+                "traffic[{i}].watches_per_stream: only the watch profile keeps watch streams"
             ));
         }
-        if !(t.rate >= 0.0 && t.rate.is_finite()) {
+        if !(1..=1000).contains(&n) {
             return Err(format!(
-                "traffic[{i}].rate: expected a rate >= 0, got {}",
-                t.rate
+                "traffic[{i}].watches_per_stream: expected 1 to 1000, got {n}"
             ));
-        }
-        if t.keys == 0 {
-            return Err(format!("traffic[{i}].keys: must be at least 1"));
-        }
-        if let Some(n) = t.watches_per_stream {
-            if t.profile != crate::schema::Profile::Watch {
-                return Err(format!(
-                    "traffic[{i}].watches_per_stream: only the watch profile keeps watch streams"
-                ));
-            }
-            if !(1..=1000).contains(&n) {
-                return Err(format!(
-                    "traffic[{i}].watches_per_stream: expected 1 to 1000, got {n}"
-                ));
-            }
-        }
-        if let Some(ms) = t.compact_period_ms {
-            if t.profile != crate::schema::Profile::Etcd {
-                return Err(format!(
-                    "traffic[{i}].compact_period_ms: only the etcd profile runs a compactor"
-                ));
-            }
-            if ms > 3_600_000 {
-                return Err(format!(
-                    "traffic[{i}].compact_period_ms: expected 0 (no compactor) to 3600000, got {ms}"
-                ));
-            }
-        }
-        if let Some(w) = &t.weights {
-            if t.profile != crate::schema::Profile::Etcd {
-                return Err(format!(
-                    "traffic[{i}].weights: only the etcd profile has operation weights"
-                ));
-            }
-            let n = crate::traffic::etcd::OPS.len();
-            if w.len() != n || w.iter().all(|x| *x == 0) {
-                return Err(format!(
-                    "traffic[{i}].weights: expected {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl), not all zero"
-                ));
-            }
         }
     }
+    if let Some(ms) = t.compact_period_ms {
+        if t.profile != Profile::Etcd {
+            return Err(format!(
+                "traffic[{i}].compact_period_ms: only the etcd profile runs a compactor"
+            ));
+        }
+        if ms > 3_600_000 {
+            return Err(format!(
+                "traffic[{i}].compact_period_ms: expected 0 (no compactor) to 3600000, got {ms}"
+            ));
+        }
+    }
+    if let Some(w) = &t.weights {
+        if t.profile != Profile::Etcd {
+            return Err(format!(
+                "traffic[{i}].weights: only the etcd profile has operation weights"
+            ));
+        }
+        let n = crate::traffic::etcd::OPS.len();
+        if w.len() != n || w.iter().all(|x| *x == 0) {
+            return Err(format!(
+                "traffic[{i}].weights: expected {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl), not all zero"
+            ));
+        }
+    }
+    if let Some(until) = t.until_s {
+        seconds(&format!("traffic[{i}].until_s"), until)?;
+    }
+    Ok(())
+}
+
+/// The fault plan parses, and every member a step names exists by then.
+fn validate_faults(s: &Scenario) -> Result<(), String> {
     let plan = Plan::of(&s.faults).map_err(|e| e.to_string())?;
     // Members join with the next free id: m4 exists in a 3-member cluster
     // only after a step added one.
@@ -352,15 +392,15 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
         .faults()
         .filter(|f| matches!(f.kind(), FaultKind::JoinMember | FaultKind::MemberReplace))
         .count();
-    let highest_member = c.size + joins;
+    let size = s.cluster.size;
+    let highest_member = size + joins;
     for (i, f) in s.faults.iter().enumerate() {
         if let Some(t) = &f.target
             && let Ok(Target::Member(m)) = Target::parse(t)
             && !(1..=highest_member as u64).contains(&m)
         {
             return Err(format!(
-                "faults[{i}].target: {t:?}: the cluster has members m1 to m{highest_member} ({} at the start, {joins} added by steps)",
-                c.size
+                "faults[{i}].target: {t:?}: the cluster has members m1 to m{highest_member} ({size} at the start, {joins} added by steps)"
             ));
         }
         if let Some(v) = f.version
@@ -369,32 +409,6 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
             return Err(format!(
                 "faults[{i}].version: unsupported version {v} (supported: 3.5, 3.6, 3.7)"
             ));
-        }
-    }
-    if let Some(swarm) = &s.swarm {
-        for (i, &k) in swarm.kinds.iter().enumerate() {
-            // Swarm draws steps with default parameters (a failpoint's it draws).
-            if !crate::swarm::drawable(k) {
-                return Err(format!(
-                    "swarm.kinds[{i}]: kind {k:?} cannot be drawn without parameters"
-                ));
-            }
-        }
-    }
-    let seconds = |field: &str, v: f64| {
-        if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
-            Ok(())
-        } else {
-            Err(format!(
-                "{field}: expected a positive number of seconds up to {MAX_SECONDS}, got {v}"
-            ))
-        }
-    };
-    seconds("quiesce.liveness_bound_s", s.quiesce.liveness_bound_s)?;
-    seconds("quiesce.converge_timeout_s", s.quiesce.converge_timeout_s)?;
-    for (i, t) in s.traffic.iter().enumerate() {
-        if let Some(until) = t.until_s {
-            seconds(&format!("traffic[{i}].until_s"), until)?;
         }
     }
     Ok(())

@@ -339,23 +339,27 @@ struct Sink {
     ran: usize,
 }
 
-/// Runs (or resumes) the campaign in `cfg.dir`.
-pub fn soak(
-    cfg: &SoakConfig,
-    on_run: impl Fn(Finished<'_>) + Sync,
-) -> Result<SoakSummary, SoakError> {
-    if cfg.plan.scenarios.is_empty() {
+/// A soak runs at least one scenario, each named once (results are kept
+/// per scenario name).
+fn check_scenarios(plan: &Plan) -> Result<(), SoakError> {
+    if plan.scenarios.is_empty() {
         return Err(SoakError::Invalid(
             "a soak needs at least one scenario".into(),
         ));
     }
     let mut names = BTreeSet::new();
-    if let Some(twice) = cfg.plan.scenarios.iter().find(|s| !names.insert(&s.name)) {
+    if let Some(twice) = plan.scenarios.iter().find(|s| !names.insert(&s.name)) {
         return Err(SoakError::Invalid(format!(
             "--scenario: {} is named twice (results are kept per scenario name)",
             twice.name
         )));
     }
+    Ok(())
+}
+
+/// The campaign this folder holds: the one already started there (which
+/// must be the one asked for, to be resumed), or a new one written now.
+fn open_campaign(cfg: &SoakConfig) -> Result<CampaignFile, SoakError> {
     let dir = &cfg.dir;
     std::fs::create_dir_all(dir.join(RUNS_DIR)).map_err(|e| io_error(dir, "create", e))?;
     let campaign_path = dir.join(CAMPAIGN_FILE);
@@ -364,15 +368,24 @@ pub fn soak(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "soak".to_string());
     let asked = CampaignFile::new(&name, &cfg.plan, &cfg.bugs, cfg.duration, SystemTime::now());
-    let campaign = if campaign_path.exists() {
+    if campaign_path.exists() {
         let existing = CampaignFile::read(&campaign_path)?;
         existing.same_campaign(&asked, &campaign_path)?;
-        existing
+        Ok(existing)
     } else {
         write_atomically(&campaign_path, &to_json(&asked))?;
-        asked
-    };
-    let deadline = campaign.deadline()?;
+        Ok(asked)
+    }
+}
+
+/// Runs (or resumes) the campaign in `cfg.dir`.
+pub fn soak(
+    cfg: &SoakConfig,
+    on_run: impl Fn(Finished<'_>) + Sync,
+) -> Result<SoakSummary, SoakError> {
+    check_scenarios(&cfg.plan)?;
+    let dir = &cfg.dir;
+    let deadline = open_campaign(cfg)?.deadline()?;
 
     // results.csv first: it decides what is done.
     let results = ResultsWriter::open(dir.join(RESULTS_FILE))?;
