@@ -26,6 +26,12 @@ pub(crate) struct RaftLoop {
     wal: Wal,
     /// etcd-14370: entries a single member applied before saving them.
     applied_early_to: u64,
+    /// This member applied its own removal. etcd's server then stops
+    /// ("the member has been permanently removed from the cluster"); here
+    /// the raft node goes inert until the process ends: raft-rs, unlike
+    /// etcd's raft, panics when a leader no longer in its own configuration
+    /// handles an append response or a proposal.
+    removed: bool,
 }
 
 fn role_of(state: StateRole) -> Role {
@@ -65,6 +71,7 @@ impl RaftLoop {
             log,
             wal,
             applied_early_to: 0,
+            removed: false,
         })
     }
 
@@ -85,7 +92,9 @@ impl RaftLoop {
             tokio::select! {
                 biased;
                 _ = ticker.tick() => {
-                    self.node.tick();
+                    if !self.removed {
+                        self.node.tick();
+                    }
                 }
                 Some(req) = requests.recv() => self.on_request(&state, req).await,
                 Some(msg) = inbound.recv() => self.on_inbound(&state, msg).await,
@@ -121,7 +130,9 @@ impl RaftLoop {
     async fn on_request(&mut self, state: &MemberState, req: RaftRequest) {
         match req {
             RaftRequest::Propose { data, done } => {
-                let result = if self.node.raft.leader_id == 0 {
+                let result = if self.removed {
+                    Err(ErrorCode::Stopped)
+                } else if self.node.raft.leader_id == 0 {
                     Err(ErrorCode::NoLeader)
                 } else {
                     self.node
@@ -131,7 +142,9 @@ impl RaftLoop {
                 let _ = done.send(result);
             }
             RaftRequest::ProposeConfChange { change, done } => {
-                let result = if self.node.raft.leader_id == 0 {
+                let result = if self.removed {
+                    Err(ErrorCode::Stopped)
+                } else if self.node.raft.leader_id == 0 {
                     Err(ErrorCode::NoLeader)
                 } else {
                     self.node
@@ -146,6 +159,10 @@ impl RaftLoop {
                     .apply_conf_change(&change)
                     .map_err(|e| e.to_string());
                 if let Ok(cs) = &result {
+                    let id = state.id();
+                    self.removed = !cs.voters.contains(&id)
+                        && !cs.learners.contains(&id)
+                        && !cs.voters_outgoing.contains(&id);
                     self.log.set_conf_state(cs.clone());
                     state.env.emit(NodeEvent::MembershipChanged {
                         voters: cs.voters.clone(),
@@ -153,6 +170,7 @@ impl RaftLoop {
                 }
                 let _ = done.send(result);
             }
+            RaftRequest::ReadIndex { .. } | RaftRequest::TransferLeader { .. } if self.removed => {}
             RaftRequest::ReadIndex { ctx } => self.node.read_index(ctx),
             RaftRequest::TransferLeader { to } => self.node.transfer_leader(to),
             RaftRequest::SnapshotTaken { snapshot } => {
@@ -216,6 +234,7 @@ impl RaftLoop {
 
     async fn on_inbound(&mut self, state: &MemberState, msg: Inbound) {
         match msg {
+            Inbound::Raft(_) if self.removed => {}
             Inbound::Raft(m) => {
                 // Messages from members raft does not know are dropped by it.
                 let _ = self.node.step(m);
