@@ -122,7 +122,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-write-load-crashes"],
         expected_rules: &[rules::END_HASHKV, rules::LINEARIZABILITY],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 13),
+            detecting: ("bug-write-load-crashes", 50),
         },
     },
     BugEntry {
@@ -206,7 +206,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 86),
+            detecting: ("bug-buffer-writeback", 35),
         },
     },
     BugEntry {

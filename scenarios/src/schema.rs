@@ -155,22 +155,34 @@ pub struct TrafficSpec {
     /// (default: 1 to 3, drawn per stream).
     pub watches_per_stream: Option<usize>,
     /// etcd profile only: how often its compactor compacts, in milliseconds
-    /// (default 200, etcd's robustness traffic's period; 0: no compactor).
+    /// (0: no compactor; default: drawn per seed, see [`Compactor::Drawn`]).
     pub compact_period_ms: Option<u64>,
 }
 
-/// etcd's robustness traffic compacts every 200 ms (`DefaultCompactionPeriod`).
-pub const DEFAULT_COMPACT_PERIOD_MS: u64 = 200;
+/// How the etcd profile's compactor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compactor {
+    /// No compactor (`compact_period_ms = 0`, or another profile).
+    Off,
+    /// Every period, as the scenario file sets it.
+    Every(std::time::Duration),
+    /// A period each seed draws (the compactor draws it from its own
+    /// stream): etcd's robustness default 200 ms, or 1 s or 5 s, since
+    /// longer periods compact longer stretches of history at once, as
+    /// kube-apiserver's five-minute compactions do.
+    Drawn,
+}
 
 impl TrafficSpec {
-    /// The etcd profile's compactor period, if it runs one.
-    pub fn compact_period(&self) -> Option<std::time::Duration> {
+    /// The etcd profile's compactor.
+    pub fn compactor(&self) -> Compactor {
         if self.profile != Profile::Etcd {
-            return None;
+            return Compactor::Off;
         }
-        match self.compact_period_ms.unwrap_or(DEFAULT_COMPACT_PERIOD_MS) {
-            0 => None,
-            ms => Some(std::time::Duration::from_millis(ms)),
+        match self.compact_period_ms {
+            Some(0) => Compactor::Off,
+            Some(ms) => Compactor::Every(std::time::Duration::from_millis(ms)),
+            None => Compactor::Drawn,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 use crate::control::*;
 use crate::plan::Plan;
 use crate::recorder::Recorder;
-use crate::schema::{Profile, Scenario, TrafficSpec};
+use crate::schema::{Compactor, Profile, Scenario, TrafficSpec};
 use crate::seeds::Streams;
 use crate::traffic::{self, TrafficContext};
 use checker::rules;
@@ -85,8 +85,10 @@ fn start_traffic(
     // Compactors come after every client, so adding one leaves the
     // clients' ids and random streams as they were.
     for spec in &scenario.traffic {
-        let Some(period) = spec.compact_period() else {
-            continue;
+        let period = match spec.compactor() {
+            Compactor::Off => continue,
+            Compactor::Every(period) => Some(period),
+            Compactor::Drawn => None,
         };
         let id = next_client;
         next_client += 1;

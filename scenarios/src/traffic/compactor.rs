@@ -4,7 +4,10 @@
 //! revision drawn uniformly from the last one it compacted at up to five past
 //! the current one, so compactions land on every kind of revision (a put, a
 //! delete, a transaction), repeat the last one ("required revision has been
-//! compacted") or reach into the future ("future revision") alike.
+//! compacted") or reach into the future ("future revision") alike. Unless
+//! the scenario fixes the period, each seed draws it: etcd's 200 ms, or 1 s
+//! or 5 s, so some runs compact long stretches of history at once (many
+//! compaction batches), as kube-apiserver's five-minute compactions do.
 
 use super::TrafficContext;
 use crate::recorder::RecordingClient;
@@ -16,8 +19,15 @@ use std::time::Duration;
 /// How far past the current revision a compaction may reach (etcd's `+5`).
 const FUTURE_REACH: i64 = 5;
 
-/// Compacts every `period` until the profile's clients stop.
-pub async fn run(ctx: TrafficContext, id: u64, period: Duration, mut rng: ChaCha8Rng) {
+/// The periods a seed draws from (ms): etcd's robustness default, and two
+/// that leave more history to each compaction.
+const DRAWN_PERIODS_MS: [u64; 3] = [200, 1000, 5000];
+
+/// Compacts every `period` (drawn when None) until the profile's clients stop.
+pub async fn run(ctx: TrafficContext, id: u64, period: Option<Duration>, mut rng: ChaCha8Rng) {
+    let period = period.unwrap_or_else(|| {
+        Duration::from_millis(DRAWN_PERIODS_MS[rng.gen_range(0..DRAWN_PERIODS_MS.len())])
+    });
     let mut client = RecordingClient::new(id, ctx.client(id), ctx.recorder.clone());
     // etcd's loop starts from revision 2: the first write's.
     let mut last = 2i64;

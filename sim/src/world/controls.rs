@@ -2,8 +2,12 @@
 //! between members, their disks and their clocks. Callers name members;
 //! which madsim node runs a member's current process is the world's
 //! business. A member with no process (never started) is left alone.
+//!
+//! Every change records itself in the run's trace (source `net` or the
+//! member), so a trace shows what the world did, not only what the engine
+//! meant to do.
 
-use super::World;
+use super::{World, member_name};
 use crate::disk::model::DiskFaults;
 use crate::disk::{DiskLatency, SimDisk};
 use crate::net::Link;
@@ -30,12 +34,16 @@ impl World {
     /// Cuts both directions between members of different groups; returns
     /// the links for `heal_links`.
     pub fn partition(&self, groups: &[&[u64]]) -> Vec<Link> {
+        let text: Vec<String> = groups.iter().map(|g| members_text(g)).collect();
+        self.trace.record("net", "partition", text.join(" | "));
         let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| self.nodes(g)).collect();
         self.net.partition(&groups)
     }
 
     /// Cuts these directed (from, to) links between members.
     pub fn cut_links(&self, links: &[(u64, u64)]) -> Vec<Link> {
+        let text: Vec<String> = links.iter().map(|(a, b)| format!("m{a}->m{b}")).collect();
+        self.trace.record("net", "cut", text.join(" "));
         let links = links
             .iter()
             .filter_map(|&(a, b)| Some((self.member_node(a)?, self.member_node(b)?)))
@@ -46,26 +54,37 @@ impl World {
     /// Undoes one `partition` or `cut_links`: a link reconnects when no
     /// other cut holds it.
     pub fn heal_links(&self, links: &[Link]) {
+        self.trace
+            .record("net", "heal", format!("{} links", links.len()));
         self.net.heal_links(links);
     }
 
     /// Reconnects every link the world cut.
     pub fn heal_network(&self) {
+        self.trace.record("net", "heal", "every link");
         self.net.heal();
     }
 
     /// Drops each message with probability `rate`.
     pub fn set_packet_loss(&self, rate: f64) {
+        self.trace.record("net", "loss", format!("rate={rate}"));
         self.net.set_packet_loss(rate);
     }
 
     /// Delays each message by a time drawn from `latency`.
     pub fn set_network_latency(&self, latency: Range<Duration>) {
+        self.trace.record(
+            "net",
+            "latency",
+            format!("{:?}..{:?}", latency.start, latency.end),
+        );
         self.net.set_latency(latency);
     }
 
     /// No loss and the default latency again.
     pub fn reset_network_quality(&self) {
+        self.trace
+            .record("net", "quality", "no loss, default latency");
         self.net.reset_quality();
     }
 
@@ -79,20 +98,23 @@ impl World {
         self.node_of(member).map(|n| self.disk.faults(n))
     }
 
-    /// Torn tails on or off, the other disk faults kept (untraced: the
-    /// crash it goes with is traced).
+    /// Torn tails on or off, the other disk faults kept.
     pub fn set_torn_tails(&self, member: u64, on: bool) {
         if let Some(node) = self.node_of(member) {
+            let state = if on { "on" } else { "off" };
+            self.trace
+                .record(member_name(member), "disk", format!("torn tails {state}"));
             let mut faults = self.disk.faults(node);
             faults.torn_tail = on;
             self.disk.set_faults(node, faults);
         }
     }
 
-    /// No disk faults on the member's disk (untraced: the heal of the
-    /// fault is).
+    /// No disk faults on the member's disk.
     pub fn clear_disk_faults(&self, member: u64) {
         if let Some(node) = self.node_of(member) {
+            self.trace
+                .record(member_name(member), "disk", "faults cleared");
             self.disk.set_faults(node, DiskFaults::default());
         }
     }
@@ -100,6 +122,8 @@ impl World {
     /// Every disk operation of the member takes this long.
     pub fn set_disk_latency(&self, member: u64, latency: DiskLatency) {
         if let Some(node) = self.node_of(member) {
+            self.trace
+                .record(member_name(member), "disk", format!("latency {latency:?}"));
             self.disk.set_latency(node, latency);
         }
     }
@@ -128,6 +152,11 @@ impl World {
     /// The member's clock drifts by `ppm` and is `offset_ms` ahead
     /// (behind when negative).
     pub fn skew_clock(&self, member: u64, ppm: i64, offset_ms: i64) {
+        self.trace.record(
+            member_name(member),
+            "clock",
+            format!("drift={ppm}ppm offset={offset_ms}ms"),
+        );
         self.clocks.set_drift(member, ppm);
         self.clocks.set_offset(
             member,
@@ -138,6 +167,17 @@ impl World {
 
     /// The member's clock is true again.
     pub fn reset_clock(&self, member: u64) {
+        self.trace
+            .record(member_name(member), "clock", "true again");
         self.clocks.reset(member);
     }
+}
+
+/// Members as the trace names them: `m1 m2`.
+fn members_text(members: &[u64]) -> String {
+    members
+        .iter()
+        .map(|m| member_name(*m))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
