@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::{Context, needs_linearization, verdict, violation};
+use crate::history::describe::answer;
 use crate::history::{OpResult, Request, Response};
-use crate::models::etcd::describe::describe_result;
 use crate::models::etcd::exec::range_snapshot;
 use crate::report::PropertyResult;
 use crate::rules::READS_SERIALIZABLE;
@@ -77,8 +77,8 @@ pub(crate) fn check(ctx: &Context) -> PropertyResult {
                 format!(
                     "Serializable read {} at revision {at} returned {}, but the state at that revision gives {}.",
                     op.id,
-                    describe_result(&Ok(Response::Range(got.clone()))),
-                    describe_result(&Ok(Response::Range(expected.clone())))
+                    answer(Ok(&Response::Range(got.clone()))),
+                    answer(Ok(&Response::Range(expected.clone())))
                 ),
                 vec![op.id],
                 None,

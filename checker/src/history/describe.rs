@@ -179,6 +179,15 @@ pub fn result(r: &OpResult) -> String {
     }
 }
 
+/// A definite answer: `ok rev=7 count=1 [/a=1@5]` or `fail: compacted ...`,
+/// as [`result`] prints it.
+pub fn answer(a: Result<&Response, &EtcdError>) -> String {
+    match a {
+        Ok(resp) => format!("ok {}", response(resp)),
+        Err(e) => format!("fail: {}", error(e)),
+    }
+}
+
 fn error(e: &EtcdError) -> String {
     match e {
         EtcdError::Compacted { compact_revision } => {
@@ -309,7 +318,25 @@ fn txn_op_key(op: &TxnOp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{PutRequest, RangeRequest};
+    use crate::history::{PutRequest, PutResponse, RangeRequest};
+
+    #[test]
+    fn answers_print_as_results_do() {
+        let put = Response::Put(PutResponse {
+            header_revision: 4,
+            prev_kv: None,
+        });
+        assert_eq!(answer(Ok(&put)), "ok rev=4");
+        assert_eq!(
+            answer(Ok(&put)),
+            result(&OpResult::Ok(put.clone())),
+            "an answer and a recorded result print alike"
+        );
+        assert_eq!(
+            answer(Err(&EtcdError::FutureRevision)),
+            "fail: future revision"
+        );
+    }
 
     #[test]
     fn spans_follow_range_end_conventions() {

@@ -15,7 +15,6 @@
 
 mod analysis;
 mod deadlines;
-pub mod describe;
 pub mod exec;
 mod prepare;
 mod removals;
@@ -25,6 +24,7 @@ pub mod store;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::history::describe::answer;
 use crate::history::{EtcdError, EventKind, KeySpan, Request, Response, TxnOp, TxnRequest};
 use crate::linearizable::{Model, Op, Outcome};
 
@@ -703,7 +703,7 @@ impl<'h> Model for EtcdModel<'h> {
             EtcdInput::Request(req) => {
                 let call = crate::history::describe::request(req);
                 match outcome {
-                    Outcome::Ok(out) => format!("{call} -> {}", describe::describe_answer(out)),
+                    Outcome::Ok(out) => format!("{call} -> {}", answer(*out)),
                     Outcome::Unknown => format!("{call} -> outcome unknown"),
                 }
             }
@@ -747,8 +747,8 @@ impl<'h> Model for EtcdModel<'h> {
             if held.kvs != actual.kvs || held.count != actual.count || held.more != actual.more {
                 return format!(
                     "at revision {at} the store held {}, not {}",
-                    describe::describe_result(&Ok(Response::Range(held))),
-                    describe::describe_answer(output)
+                    answer(Ok(&Response::Range(held))),
+                    answer(*output)
                 );
             }
         }
@@ -767,8 +767,8 @@ impl<'h> Model for EtcdModel<'h> {
         format!(
             "at revision {} the store answers {}, not {}",
             store.revision(),
-            describe::describe_result(&expected),
-            describe::describe_answer(output)
+            answer(expected.as_ref()),
+            answer(*output)
         )
     }
 }
