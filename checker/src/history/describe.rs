@@ -173,8 +173,8 @@ fn kvs(list: &[KeyValue]) -> String {
 /// What came back: `ok rev=7 count=1 [/a=1@5]`, `fail: compacted at 4`, `unknown: timeout`.
 pub fn result(r: &OpResult) -> String {
     match r {
-        OpResult::Ok(resp) => format!("ok {}", response(resp)),
-        OpResult::Fail(e) => format!("fail: {}", error(e)),
+        OpResult::Ok(resp) => answer(Ok(resp)),
+        OpResult::Fail(e) => answer(Err(e)),
         OpResult::Unknown(reason) => format!("unknown: {}", shorten(&escape(reason), 120)),
     }
 }

@@ -47,7 +47,6 @@ impl Inject for Defrag {
     /// Defragments each target.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let Defrag { target } = self;
-        let _world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             ctl.note(kind, format!("m{m}"));
             let _ = ctl
