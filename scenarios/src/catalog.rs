@@ -101,6 +101,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/five-members.toml"),
     ),
     (
+        "kill-under-load.toml",
+        include_str!("../catalog/kill-under-load.toml"),
+    ),
+    (
         "kubernetes.toml",
         include_str!("../catalog/kubernetes.toml"),
     ),

@@ -7,8 +7,8 @@ use crate::cluster;
 use crate::control::{Control, ENGINE_CLIENT};
 use crate::recorder::RecordingClient;
 use crate::target::Target;
-use node::client::Client;
-use node::wire::api::{CompactionRequest, DefragmentRequest, client_request};
+use node::client::{Client, ClientError};
+use node::wire::api::{CompactionRequest, DefragmentRequest, ErrorCode, client_request};
 use rand::Rng;
 use sim::member_ip;
 
@@ -44,27 +44,46 @@ impl Inject for Defrag {
         })
     }
 
-    /// Defragments each target.
+    /// Defragments each target. A member that did not answer (crashed,
+    /// paused, cut off) was not defragmented: the step is not applied. A
+    /// running member that refuses is a violation, since a correct member
+    /// always defragments when asked.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let Defrag { target } = self;
         for m in ctl.targets(kind, target).await {
             ctl.note(kind, format!("m{m}"));
-            let _ = ctl
+            let answer = ctl
                 .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
                 .await;
             ctl.healed(kind, format!("m{m}"));
+            let step = format!("{} m{m}", kind.name());
+            match answer {
+                Ok(_) => {}
+                Err(e) if refused_by_running_member(&e) => ctl.refused(&step, &e),
+                Err(e) => ctl.not_applied(&step, &format!("no answer ({e})")),
+            }
         }
     }
+}
+
+/// Whether a member's error answer is a refusal by a member that was up to
+/// the request (not one shutting down or no longer in the cluster).
+fn refused_by_running_member(e: &ClientError) -> bool {
+    matches!(e, ClientError::Server { code, .. }
+        if !matches!(code, ErrorCode::Stopped | ErrorCode::NotMember))
 }
 
 /// Compacts history at a recent revision, like an operator or the
 /// Kubernetes compactor would.
 pub(super) async fn compact(ctl: &Control, offset: Option<i64>) {
     let running = ctl.running();
+    let step = FaultKind::Compact.name();
     let Some(leader) = cluster::leader(&ctl.world, &running).await else {
+        ctl.not_applied(step, "no leader");
         return;
     };
     let Some(status) = cluster::status(&ctl.world, leader).await else {
+        ctl.not_applied(step, &format!("no status from the leader m{leader}"));
         return;
     };
     let rev = status.header.map(|h| h.revision).unwrap_or(0);
