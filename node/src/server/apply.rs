@@ -10,6 +10,7 @@ use crate::backend::{Bucket, keys};
 use crate::bugs::Bug;
 use crate::cluster::{ClusterState, DowngradeInfo};
 use crate::host::NodeEvent;
+use crate::mvcc::MvccError;
 use crate::schema;
 use crate::version::Version;
 use crate::wire::api::{
@@ -229,7 +230,17 @@ impl Applier {
                             header: Some(state.header(state.mvcc.current_revision())),
                         }))
                     }
-                    Err(e) => Err(to_response(e.into())),
+                    Err(e @ (MvccError::Compacted { .. } | MvccError::FutureRevision)) => {
+                        Err(to_response(e.into()))
+                    }
+                    // A failed commit of the scheduled revision (an fsync
+                    // EIO drops the file's unsynced pages) leaves memory
+                    // ahead of the disk: etcd's backend stops the process
+                    // on a failed commit, and so does this member.
+                    Err(e) => {
+                        self.fatal(format!("compaction at {}: {e}", c.revision))
+                            .await
+                    }
                 }
             }
             Request::LeaseGrant(g) => {
