@@ -15,6 +15,8 @@ use checker::options::CheckOptions;
 use checker::report::{Overall, PropertyResult, Report, Verdict, Violation};
 use checker::rules;
 use node::bugs::BugSet;
+#[cfg(test)]
+pub(crate) use simulate::member_configs;
 use simulate::simulate;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

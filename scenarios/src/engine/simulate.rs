@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub(super) fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
+pub(crate) fn member_configs(scenario: &Scenario, bugs: &BugSet) -> Vec<MemberConfig> {
     let size = scenario.cluster.size as u64;
     let peers: Vec<Peer> = (1..=size)
         .map(|id| Peer {

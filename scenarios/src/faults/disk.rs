@@ -121,6 +121,7 @@ impl Inject for SlowDisk {
         let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             if world.member_node(m).is_none() {
+                ctl.not_applied(kind.name(), &format!("m{m} has no process"));
                 continue;
             }
             ctl.note(

@@ -14,6 +14,8 @@ mod fields;
 mod maintenance;
 mod network;
 mod process;
+#[cfg(test)]
+mod testing;
 mod versions;
 
 pub use fields::Fields;

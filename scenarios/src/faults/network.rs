@@ -109,6 +109,7 @@ impl Inject for OneWay {
         let all = ctl.members();
         for m in ctl.targets(kind, target).await {
             if world.member_node(m).is_none() {
+                ctl.not_applied(kind.name(), &format!("m{m} has no process"));
                 continue;
             }
             let links: Vec<(u64, u64)> = all

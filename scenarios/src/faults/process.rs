@@ -136,6 +136,7 @@ impl Inject for MemberReplace {
         let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             if ctl.members().len() < 2 {
+                ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
                 continue;
             }
             ctl.note(kind, format!("m{m}"));
@@ -149,5 +150,88 @@ impl Inject for MemberReplace {
             ctl.add_member(new_id, world.config(m)).await;
             ctl.healed(kind, format!("m{m} -> m{new_id}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, sample_during, traced, with_cluster};
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn a_crash_kills_the_member_and_restarts_it() {
+        let ((during, after), trace) = with_cluster(3, 1, |ctl| async move {
+            let crash = Fault::Crash(Crash {
+                target: Target::Member(2),
+                restart_after: MS(500),
+            });
+            let during = sample_during(&ctl, crash, MS(200), async |c| c.world.status(2)).await;
+            (during, ctl.world.status(2))
+        });
+        assert_eq!(during, Some(MemberStatus::Crashed));
+        assert_eq!(after, Some(MemberStatus::Running));
+        assert_applied_and_healed(&trace, FaultKind::Crash, "m2");
+    }
+
+    #[test]
+    fn a_pause_stalls_the_member_until_it_is_resumed() {
+        let ((during, after), trace) = with_cluster(3, 2, |ctl| async move {
+            let pause = Fault::Pause(Pause {
+                target: Target::Member(3),
+                duration: MS(800),
+            });
+            let during = sample_during(&ctl, pause, MS(300), async |c| c.world.status(3)).await;
+            (during, ctl.world.status(3))
+        });
+        assert_eq!(during, Some(MemberStatus::Paused));
+        assert_eq!(after, Some(MemberStatus::Running));
+        assert_applied_and_healed(&trace, FaultKind::Pause, "m3");
+    }
+
+    #[test]
+    fn a_graceful_restart_stops_the_member_and_starts_it_again() {
+        let ((during, after), trace) = with_cluster(3, 3, |ctl| async move {
+            let restart = Fault::GracefulRestart(GracefulRestart {
+                target: Target::Member(1),
+                down_for: MS(1000),
+            });
+            let during = sample_during(&ctl, restart, MS(500), async |c| {
+                c.world.status(1).is_some_and(|s| s.is_up())
+            })
+            .await;
+            (during, ctl.world.status(1))
+        });
+        assert!(!during, "m1 is down while it restarts");
+        assert_eq!(after, Some(MemberStatus::Running));
+        assert_applied_and_healed(&trace, FaultKind::GracefulRestart, "m1");
+    }
+
+    #[test]
+    fn a_member_replace_removes_the_member_and_adds_a_fresh_one() {
+        let (members, trace) = with_cluster(3, 4, |ctl| async move {
+            let replace = Fault::MemberReplace(MemberReplace {
+                target: Target::Member(2),
+            });
+            replace.inject(&ctl).await;
+            ctl.members()
+        });
+        assert_eq!(members, vec![1, 3, 4]);
+        assert!(traced(&trace, "engine", "heal", "member_replace m2 -> m4"));
+    }
+
+    #[test]
+    fn a_member_replace_of_the_last_member_is_not_applied() {
+        let ((members, not_applied), _) = with_cluster(1, 5, |ctl| async move {
+            let replace = Fault::MemberReplace(MemberReplace {
+                target: Target::Member(1),
+            });
+            replace.inject(&ctl).await;
+            (ctl.members(), ctl.not_applied.lock().clone())
+        });
+        assert_eq!(members, vec![1]);
+        assert_eq!(not_applied.len(), 1, "{not_applied:?}");
     }
 }
