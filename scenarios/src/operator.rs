@@ -37,7 +37,12 @@ fn transient(e: &ClientError) -> bool {
             e,
             ClientError::Unavailable(_)
                 | ClientError::Server {
-                    code: ErrorCode::NoLeader | ErrorCode::LeaderChanged | ErrorCode::NotMember,
+                    code: ErrorCode::NoLeader
+                        | ErrorCode::LeaderChanged
+                        | ErrorCode::NotMember
+                        // A cluster whose members have not agreed on a
+                        // version yet (its first second): ask again.
+                        | ErrorCode::UnknownClusterVersion,
                     ..
                 }
         )

@@ -52,3 +52,32 @@ impl Inject for ClockSkew {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, traced, with_cluster};
+
+    #[test]
+    fn a_skewed_clock_is_traced_and_made_true_again() {
+        let (_, trace) = with_cluster(3, 1, |ctl| async move {
+            Fault::ClockSkew(ClockSkew {
+                target: Target::Member(3),
+                drift_ppm: 300_000,
+                offset_ms: -250,
+                duration: Duration::from_millis(400),
+            })
+            .inject(&ctl)
+            .await;
+        });
+        assert!(traced(
+            &trace,
+            "m3",
+            "clock",
+            "drift=300000ppm offset=-250ms"
+        ));
+        assert!(traced(&trace, "m3", "clock", "true again"));
+        assert_applied_and_healed(&trace, FaultKind::ClockSkew, "m3");
+    }
+}

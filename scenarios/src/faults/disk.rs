@@ -193,3 +193,117 @@ fn clear_disk_fault(ctl: &Control, m: u64) {
     ctl.world.clear_disk_faults(m);
     ctl.disk_fault_active.lock().remove(&m);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, sample_during, traced, with_cluster};
+    use node::wire::api::{PutRequest, client_request};
+    use sim::MemberStatus;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    async fn put(ctl: &Control) {
+        let _ = ctl
+            .to_leader(client_request::Body::Put(PutRequest {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            }))
+            .await;
+    }
+
+    #[test]
+    fn a_failed_fsync_stops_the_member_which_restarts_once_it_is_cleared() {
+        let ((armed, exited, after), trace) = with_cluster(3, 1, |ctl| async move {
+            let eio = Fault::FsyncEio(FsyncEio {
+                target: Target::Member(2),
+                count: 1,
+                restart_after: MS(500),
+            });
+            let (armed, exited) = sample_during(&ctl, eio, MS(10), async |c| {
+                let armed = c.world.disk_faults(2).map(|f| f.fsync_failures);
+                // A write makes every member fsync its WAL.
+                put(c).await;
+                madsim::time::sleep(MS(300)).await;
+                (armed, c.world.status(2))
+            })
+            .await;
+            (armed, exited, ctl.world.status(2))
+        });
+        assert_eq!(armed, Some(1));
+        assert!(
+            matches!(exited, Some(MemberStatus::Exited(_))),
+            "m2 stops on the failed fsync: {exited:?}"
+        );
+        assert_eq!(after, Some(MemberStatus::Running));
+        assert!(traced(&trace, "m2", "disk", "faults cleared"));
+        assert_applied_and_healed(&trace, FaultKind::FsyncEio, "m2");
+    }
+
+    #[test]
+    fn a_full_disk_has_a_quota_until_it_is_cleared() {
+        let ((during, after), trace) = with_cluster(3, 2, |ctl| async move {
+            let enospc = Fault::Enospc(Enospc {
+                target: Target::Member(3),
+                quota_kb: 64,
+                duration: MS(500),
+            });
+            let during = sample_during(&ctl, enospc, MS(100), async |c| {
+                c.world.disk_faults(3).and_then(|f| f.quota_bytes)
+            })
+            .await;
+            (during, ctl.world.disk_faults(3).and_then(|f| f.quota_bytes))
+        });
+        assert!(during.is_some_and(|q| q >= 64 * 1024));
+        assert_eq!(after, None);
+        assert!(traced(&trace, "m3", "disk", "faults DiskFaults"));
+        assert!(traced(&trace, "m3", "disk", "faults cleared"));
+        assert_applied_and_healed(&trace, FaultKind::Enospc, "m3");
+    }
+
+    #[test]
+    fn bit_flips_restart_the_member_and_stop_when_cleared() {
+        let ((during, after), trace) = with_cluster(3, 3, |ctl| async move {
+            let flips = Fault::BitFlip(BitFlip {
+                target: Target::Member(1),
+                rate: 0.5,
+                duration: MS(500),
+            });
+            let during = sample_during(&ctl, flips, MS(100), async |c| {
+                c.world.disk_faults(1).map(|f| f.bit_flip_rate)
+            })
+            .await;
+            (during, ctl.world.disk_faults(1).map(|f| f.bit_flip_rate))
+        });
+        assert_eq!(during, Some(0.5));
+        assert_eq!(after, Some(0.0));
+        assert!(traced(&trace, "m1", "process", "restarted"));
+        assert_applied_and_healed(&trace, FaultKind::BitFlip, "m1");
+    }
+
+    #[test]
+    fn a_slow_disk_sets_and_resets_the_latency() {
+        let (_, trace) = with_cluster(3, 4, |ctl| async move {
+            Fault::SlowDisk(SlowDisk {
+                target: Target::Member(2),
+                min: MS(5),
+                max: MS(6),
+                duration: MS(300),
+            })
+            .inject(&ctl)
+            .await;
+        });
+        let latencies: Vec<&str> = trace
+            .events()
+            .iter()
+            .filter(|e| e.source == "m2" && e.kind == "disk" && e.detail.starts_with("latency"))
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert_eq!(latencies.len(), 2, "{latencies:?}");
+        assert!(latencies[0].contains("5ms"), "{latencies:?}");
+        assert!(traced(&trace, "engine", "fault", "slow_disk m2 5..6ms"));
+        assert_applied_and_healed(&trace, FaultKind::SlowDisk, "m2");
+    }
+}

@@ -82,3 +82,71 @@ impl Inject for Failpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::with_cluster;
+
+    fn sleep_at_before_commit(target: Target) -> Fault {
+        Fault::Failpoint(Failpoint {
+            target,
+            name: "beforeCommit".into(),
+            action: FailAction::Sleep(Duration::from_millis(10)),
+            times: 3,
+            offset: None,
+        })
+    }
+
+    #[test]
+    fn an_armed_failpoint_is_armed_on_its_member_only() {
+        let ((on_target, elsewhere), _) = with_cluster(3, 1, |ctl| async move {
+            sleep_at_before_commit(Target::Member(2)).inject(&ctl).await;
+            let armed = |m| {
+                ctl.world
+                    .failpoints(m)
+                    .is_some_and(|fp| fp.is_armed("beforeCommit"))
+            };
+            (armed(2), armed(1) || armed(3))
+        });
+        assert!(on_target);
+        assert!(!elsewhere);
+    }
+
+    #[test]
+    fn a_crash_failpoint_stops_the_member_when_a_write_reaches_it() {
+        let ((before, after), trace) = with_cluster(3, 2, |ctl| async move {
+            Fault::Failpoint(Failpoint {
+                target: Target::Member(3),
+                name: "raftBeforeSave".into(),
+                action: FailAction::Crash,
+                times: 1,
+                offset: None,
+            })
+            .inject(&ctl)
+            .await;
+            let before = ctl.world.status(3);
+            let _ = ctl
+                .to_leader(client_request::Body::Put(node::wire::api::PutRequest {
+                    key: b"k".to_vec(),
+                    value: b"v".to_vec(),
+                    ..Default::default()
+                }))
+                .await;
+            madsim::time::sleep(Duration::from_millis(300)).await;
+            (before, ctl.world.status(3))
+        });
+        assert_eq!(before, Some(sim::MemberStatus::Running));
+        assert!(
+            matches!(after, Some(sim::MemberStatus::Exited(_))),
+            "m3 stops at raftBeforeSave: {after:?}"
+        );
+        assert!(crate::faults::testing::traced(
+            &trace,
+            "engine",
+            "fault",
+            "failpoint m3 raftBeforeSave Crash x1"
+        ));
+    }
+}

@@ -106,3 +106,73 @@ pub(super) async fn compact(ctl: &Control, offset: Option<i64>) {
     });
     let _ = client.call(request, None).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, traced, with_cluster};
+    use node::wire::api::PutRequest;
+
+    #[test]
+    fn a_compaction_reaches_the_revision_asked_for() {
+        let ((revision, compacted), trace) = with_cluster(3, 1, |ctl| async move {
+            for i in 0..6u8 {
+                let _ = ctl
+                    .to_leader(client_request::Body::Put(PutRequest {
+                        key: vec![b'k', i],
+                        value: b"v".to_vec(),
+                        ..Default::default()
+                    }))
+                    .await;
+            }
+            let leader = cluster::leader(&ctl.world, &ctl.running()).await.unwrap();
+            let revision = cluster::status(&ctl.world, leader)
+                .await
+                .unwrap()
+                .header
+                .unwrap()
+                .revision;
+            Fault::Compact(Compact { offset: Some(2) })
+                .inject(&ctl)
+                .await;
+            let compacted = cluster::status(&ctl.world, leader)
+                .await
+                .unwrap()
+                .compact_revision;
+            (revision, compacted)
+        });
+        assert_eq!(revision, 7);
+        assert_eq!(compacted, revision - 2);
+        assert!(traced(&trace, "engine", "fault", "compact revision=5"));
+    }
+
+    #[test]
+    fn a_defrag_of_a_running_member_is_applied() {
+        let (not_applied, trace) = with_cluster(3, 2, |ctl| async move {
+            Fault::Defrag(Defrag {
+                target: Target::Member(1),
+            })
+            .inject(&ctl)
+            .await;
+            ctl.not_applied.lock().clone()
+        });
+        assert!(not_applied.is_empty(), "{not_applied:?}");
+        assert_applied_and_healed(&trace, FaultKind::Defrag, "m1");
+    }
+
+    #[test]
+    fn a_defrag_of_a_crashed_member_is_not_applied() {
+        let (not_applied, _) = with_cluster(3, 3, |ctl| async move {
+            ctl.world.kill(2);
+            Fault::Defrag(Defrag {
+                target: Target::Member(2),
+            })
+            .inject(&ctl)
+            .await;
+            ctl.not_applied.lock().clone()
+        });
+        assert_eq!(not_applied.len(), 1, "{not_applied:?}");
+        assert!(not_applied[0].starts_with("defrag m2: no answer"));
+    }
+}

@@ -283,3 +283,101 @@ impl Inject for PartitionUntilSnapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, sample_during, traced, with_cluster};
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn an_isolated_leader_is_replaced_and_rejoins_after_the_heal() {
+        let ((old, during, after), trace) = with_cluster(3, 1, |ctl| async move {
+            let old = cluster::leader(&ctl.world, &ctl.running()).await.unwrap();
+            let others: Vec<u64> = ctl.running().into_iter().filter(|m| *m != old).collect();
+            let isolate = Fault::Isolate(Isolate {
+                target: Target::Leader,
+                duration: MS(3000),
+            });
+            let during = sample_during(&ctl, isolate, MS(2500), async |c| {
+                cluster::leader(&c.world, &others).await
+            })
+            .await;
+            madsim::time::sleep(MS(2000)).await;
+            let after = cluster::status(&ctl.world, old).await.map(|s| s.leader);
+            (old, during, after)
+        });
+        let during = during.expect("the majority elects a leader");
+        assert_ne!(during, old, "the isolated leader was replaced");
+        assert_eq!(after, Some(during), "the old leader follows the new one");
+        assert!(traced(&trace, "net", "partition", &format!("m{old} |")));
+        assert!(traced(&trace, "net", "heal", ""));
+        assert_applied_and_healed(&trace, FaultKind::Isolate, &format!("m{old}"));
+    }
+
+    #[test]
+    fn a_minority_partition_puts_the_leader_on_the_small_side() {
+        let ((old, during), trace) = with_cluster(5, 2, |ctl| async move {
+            let old = cluster::leader(&ctl.world, &ctl.running()).await.unwrap();
+            let partition = Fault::PartitionMinority(Partition { duration: MS(3000) });
+            let during = sample_during(&ctl, partition, MS(2500), async |c| {
+                let majority: Vec<u64> = c.running().into_iter().filter(|m| *m != old).collect();
+                // The leader the members other than the old one agree on.
+                cluster::leader(&c.world, &majority).await
+            })
+            .await;
+            (old, during)
+        });
+        let new = during.expect("the majority side elects a leader");
+        assert_ne!(new, old);
+        assert!(traced(
+            &trace,
+            "engine",
+            "fault",
+            &format!("partition_minority [{old}")
+        ));
+    }
+
+    #[test]
+    fn a_one_way_cut_traces_the_directed_links_and_heals_them() {
+        let (_, trace) = with_cluster(3, 3, |ctl| async move {
+            let cut = Fault::OneWayOut(OneWay {
+                target: Target::Member(2),
+                duration: MS(500),
+            });
+            cut.inject(&ctl).await;
+        });
+        assert!(traced(&trace, "net", "cut", "m2->m1 m2->m3"));
+        assert!(traced(&trace, "net", "heal", "2 links"));
+        assert_applied_and_healed(&trace, FaultKind::OneWayOut, "m2");
+    }
+
+    #[test]
+    fn packet_loss_and_latency_are_set_then_reset() {
+        let (_, trace) = with_cluster(3, 4, |ctl| async move {
+            Fault::PacketLoss(PacketLoss {
+                rate: 0.3,
+                duration: MS(300),
+            })
+            .inject(&ctl)
+            .await;
+            Fault::Latency(Latency {
+                min: MS(20),
+                max: MS(30),
+                duration: MS(300),
+            })
+            .inject(&ctl)
+            .await;
+        });
+        assert!(traced(&trace, "net", "loss", "rate=0.3"));
+        assert!(traced(&trace, "net", "latency", "20ms..30ms"));
+        let resets = trace
+            .events()
+            .iter()
+            .filter(|e| e.source == "net" && e.kind == "quality")
+            .count();
+        assert_eq!(resets, 2, "each fault resets the network's quality");
+    }
+}

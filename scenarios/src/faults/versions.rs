@@ -388,3 +388,67 @@ async fn refused(ctl: &Control, m: u64, what: &str) -> bool {
     ));
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Fault;
+    use crate::faults::testing::{assert_applied_and_healed, traced, with_cluster};
+
+    #[test]
+    fn a_rolling_upgrade_moves_every_member_to_the_new_version() {
+        let (versions, trace) = with_cluster(3, 1, |ctl| async move {
+            Fault::RollingUpgrade(Rolling {
+                version: Version::V3_7,
+            })
+            .inject(&ctl)
+            .await;
+            ctl.members()
+                .into_iter()
+                .map(|m| (ctl.world.version(m), ctl.world.status(m)))
+                .collect::<Vec<_>>()
+        });
+        for (version, status) in versions {
+            assert_eq!(version, Some(Version::V3_7));
+            assert_eq!(status, Some(MemberStatus::Running));
+        }
+        assert_applied_and_healed(&trace, FaultKind::RollingUpgrade, "to 3.7");
+    }
+
+    #[test]
+    fn an_enabled_downgrade_is_accepted_by_a_correct_cluster() {
+        let (violations, trace) = with_cluster(3, 2, |ctl| async move {
+            Fault::DowngradeEnable(DowngradeEnable {
+                version: Version::V3_5,
+            })
+            .inject(&ctl)
+            .await;
+            ctl.violations.lock().clone()
+        });
+        assert!(violations.is_empty(), "{violations:?}");
+        assert!(traced(&trace, "engine", "downgrade", "enabled"));
+        assert_applied_and_healed(&trace, FaultKind::DowngradeEnable, "to 3.5");
+    }
+
+    #[test]
+    fn a_member_too_old_to_join_is_refused_and_removed() {
+        let ((members, refusals, violations), _) = with_cluster(3, 3, |ctl| async move {
+            // The cluster refuses an old member once its version is decided.
+            madsim::time::sleep(Duration::from_secs(2)).await;
+            Fault::JoinMember(JoinMember {
+                version: Version::V3_5,
+                expect_refusal: true,
+            })
+            .inject(&ctl)
+            .await;
+            (
+                ctl.members(),
+                ctl.expected_refusals.lock().clone(),
+                ctl.violations.lock().clone(),
+            )
+        });
+        assert_eq!(members, vec![1, 2, 3], "the refused m4 was removed");
+        assert!(refusals.iter().any(|(m, _)| *m == 4), "{refusals:?}");
+        assert!(violations.is_empty(), "{violations:?}");
+    }
+}
