@@ -10,8 +10,9 @@
 //! compaction batches), as kube-apiserver's five-minute compactions do.
 
 use super::TrafficContext;
+use super::requests::{compact, status};
 use crate::recorder::RecordingClient;
-use node::wire::api::{CompactionRequest, StatusRequest, client_request::Body, client_response};
+use node::wire::api::client_response;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -37,19 +38,14 @@ pub async fn run(ctx: TrafficContext, id: u64, period: Option<Duration>, mut rng
             break;
         }
         // Where the store is (a status request is not part of the history).
-        let Ok(client_response::Body::Status(status)) =
-            client.client.request(Body::Status(StatusRequest {})).await
+        let Ok(client_response::Body::Status(status)) = client.client.request(status()).await
         else {
             client.client.rotate();
             continue;
         };
         let current = status.header.map(|h| h.revision).unwrap_or(1);
         let target = draw_revision(&mut rng, last, current);
-        let request = Body::Compaction(CompactionRequest {
-            revision: target,
-            physical: false,
-        });
-        if client.call(request, None).await.is_ok() {
+        if client.call(compact(target), None).await.is_ok() {
             last = target;
         }
     }

@@ -4,13 +4,10 @@
 //! and compare-and-set transactions, puts with leases and lease revokes. After
 //! a failed request the client re-lists, as etcd's clients do.
 
+use super::requests::{Read, Txn, delete, lease_grant, lease_revoke, mod_revision_is, put};
 use super::{TrafficContext, weighted};
 use crate::recorder::RecordingClient;
-use node::wire::api::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, LeaseGrantRequest,
-    LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, client_request::Body,
-    client_response, compare, request_op,
-};
+use node::wire::api::client_response;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -58,14 +55,6 @@ struct State {
     leases: Vec<i64>,
 }
 
-fn range(key: String, end: String) -> RangeRequest {
-    RangeRequest {
-        key: key.into_bytes(),
-        range_end: end.into_bytes(),
-        ..Default::default()
-    }
-}
-
 pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
     let mut client = RecordingClient::new(id, ctx.client(id), ctx.recorder.clone());
     let mut st = State {
@@ -94,18 +83,13 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
 }
 
 /// Every key of the profile (its prefix).
-fn list_request(ctx: &TrafficContext) -> RangeRequest {
+fn list(ctx: &TrafficContext) -> Read {
     let (key, range_end) = ctx.key_range();
-    RangeRequest {
-        key,
-        range_end,
-        ..Default::default()
-    }
+    Read::range(key, range_end)
 }
 
 async fn relist(ctx: &TrafficContext, client: &mut RecordingClient, st: &mut State) {
-    let req = list_request(ctx);
-    if let Ok(client_response::Body::Range(r)) = client.call(Body::Range(req), None).await {
+    if let Ok(client_response::Body::Range(r)) = client.call(list(ctx).body(), None).await {
         note_range(st, &r);
     }
 }
@@ -152,119 +136,57 @@ async fn step(
     let key = ctx.key(rng.gen_range(0..ctx.keys.max(1)));
     let past = |st: &State, rng: &mut ChaCha8Rng| (st.last_rev - rng.gen_range(0..8)).max(1);
     let body = match op {
-        Op::Get => Body::Range(range(key, String::new())),
-        Op::List => {
-            let mut r = list_request(ctx);
-            r.keys_only = rng.gen_bool(0.3);
-            Body::Range(r)
-        }
-        Op::StaleGet => {
-            let mut r = range(key, String::new());
-            r.revision = past(st, rng);
-            Body::Range(r)
-        }
-        Op::StaleList => {
-            let mut r = list_request(ctx);
-            r.revision = past(st, rng);
-            Body::Range(r)
-        }
-        Op::Put => Body::Put(PutRequest {
-            key: key.into_bytes(),
-            value: value(id, st),
-            ..Default::default()
-        }),
-        Op::Delete => Body::DeleteRange(DeleteRangeRequest {
-            key: key.into_bytes(),
-            ..Default::default()
-        }),
+        Op::Get => Read::key(key).body(),
+        Op::List => list(ctx).keys_only(rng.gen_bool(0.3)).body(),
+        Op::StaleGet => Read::key(key).at(past(st, rng)).body(),
+        Op::StaleList => list(ctx).at(past(st, rng)).body(),
+        Op::Put => put(key, value(id, st)).body(),
+        Op::Delete => delete(key),
         Op::MultiOpTxn => {
             let mut keys: Vec<usize> = (0..ctx.keys.max(1)).collect();
             keys.shuffle(rng);
             let mut ops = Vec::new();
             for k in keys.iter().take(2) {
-                ops.push(RequestOp {
-                    request: Some(request_op::Request::Put(PutRequest {
-                        key: ctx.key(*k).into_bytes(),
-                        value: value(id, st),
-                        ..Default::default()
-                    })),
-                });
+                ops.push(put(ctx.key(*k), value(id, st)).op());
             }
             if let Some(k) = keys.get(2) {
-                let mut read = range(ctx.key(*k), String::new());
+                let mut read = Read::key(ctx.key(*k));
                 // Half the reads are at a revision around the last one seen:
                 // past, compacted or (up to two ahead) future, which fails the
                 // whole Txn, as etcd's compaction traffic draws into the future.
                 if rng.gen_bool(0.5) {
-                    read.revision = (st.last_rev + rng.gen_range(-8..=2)).max(1);
+                    read = read.at((st.last_rev + rng.gen_range(-8..=2)).max(1));
                 }
-                ops.push(RequestOp {
-                    request: Some(request_op::Request::Range(read)),
-                });
+                ops.push(read.op());
             }
-            Body::Txn(TxnRequest {
-                compare: vec![],
-                success: ops,
-                failure: vec![],
-            })
+            Txn::always().then(ops).body()
         }
         Op::CompareAndSet => {
             let expected = st.seen.get(&key).copied().unwrap_or(0);
-            Body::Txn(TxnRequest {
-                compare: vec![Compare {
-                    result: CompareResult::Equal as i32,
-                    target: CompareTarget::Mod as i32,
-                    key: key.clone().into_bytes(),
-                    target_union: Some(compare::TargetUnion::ModRevision(expected)),
-                    range_end: vec![],
-                }],
-                success: vec![RequestOp {
-                    request: Some(request_op::Request::Put(PutRequest {
-                        key: key.clone().into_bytes(),
-                        value: value(id, st),
-                        ..Default::default()
-                    })),
-                }],
-                failure: vec![RequestOp {
-                    request: Some(request_op::Request::Range(range(key, String::new()))),
-                }],
-            })
+            Txn::when(mod_revision_is(&key, expected))
+                .then([put(key.clone(), value(id, st)).op()])
+                .otherwise([Read::key(key).op()])
+                .body()
         }
         Op::PutWithLease => {
             let lease = match st.leases.last() {
                 Some(l) => *l,
-                None => {
-                    let grant = Body::LeaseGrant(LeaseGrantRequest {
-                        ttl: LEASE_TTL,
-                        id: 0,
-                    });
-                    match client.call(grant, None).await {
-                        Ok(client_response::Body::LeaseGrant(g)) => {
-                            st.leases.push(g.id);
-                            g.id
-                        }
-                        _ => return false,
+                None => match client.call(lease_grant(LEASE_TTL), None).await {
+                    Ok(client_response::Body::LeaseGrant(g)) => {
+                        st.leases.push(g.id);
+                        g.id
                     }
-                }
+                    _ => return false,
+                },
             };
-            Body::Put(PutRequest {
-                key: key.into_bytes(),
-                value: value(id, st),
-                lease,
-                ..Default::default()
-            })
+            put(key, value(id, st)).lease(lease).body()
         }
         Op::LeaseRevoke => match st.leases.pop() {
-            Some(lease) => Body::LeaseRevoke(LeaseRevokeRequest { id: lease }),
-            None => Body::Range(range(key, String::new())),
+            Some(lease) => lease_revoke(lease),
+            None => Read::key(key).body(),
         },
         // Refused with "unsupported" until the cluster version is 3.7.
-        Op::PutWithTtl => Body::Put(PutRequest {
-            key: key.into_bytes(),
-            value: value(id, st),
-            ttl: ctx.key_ttl_s,
-            ..Default::default()
-        }),
+        Op::PutWithTtl => put(key, value(id, st)).ttl(ctx.key_ttl_s).body(),
     };
     match client.call(body, None).await {
         Ok(resp) => {

@@ -6,15 +6,14 @@
 //! short leases and no keepalive; and a compactor like kube-apiserver's.
 
 use super::TrafficContext;
+use super::requests::{
+    Read, Txn, compact, delete_op, lease_grant, mod_revision_is, put, version_is, watch_prefix,
+};
 use super::watching::RecordedStream;
 use crate::recorder::RecordingClient;
 use checker::history::K8sTag;
 use node::client::ClientError;
-use node::wire::api::{
-    CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
-    LeaseGrantRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest,
-    client_request::Body, client_response, compare, request_op,
-};
+use node::wire::api::{RequestOp, client_response};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -24,10 +23,6 @@ const PODS: &str = "/registry/pods/";
 const EVENTS: &str = "/registry/events/";
 const COMPACT_KEY: &str = "compact_rev_key";
 const PAGE: i64 = 10;
-
-fn prefix_end(prefix: &str) -> Vec<u8> {
-    node::mvcc::prefix_end(prefix.as_bytes())
-}
 
 /// Which part a client plays, by its index within the profile.
 pub async fn run(ctx: TrafficContext, id: u64, index: usize, rng: ChaCha8Rng) {
@@ -44,23 +39,16 @@ pub async fn run(ctx: TrafficContext, id: u64, index: usize, rng: ChaCha8Rng) {
 /// Lists the prefix page by page at one revision. Returns the revision,
 /// or None when the list failed and must start over.
 async fn list(client: &mut RecordingClient, prefix: &str, list_id: u64) -> Option<i64> {
-    let end = prefix_end(prefix);
+    let end = node::mvcc::prefix_end(prefix.as_bytes());
     let mut key = prefix.as_bytes().to_vec();
     let mut rev = 0;
     for page in 0u32.. {
-        let req = RangeRequest {
-            key: key.clone(),
-            range_end: end.clone(),
-            limit: PAGE,
-            revision: rev,
-            ..Default::default()
-        };
+        let req = Read::range(key.clone(), end.clone()).limit(PAGE).at(rev);
         let tag = K8sTag::ListPage {
             list: list_id,
             page,
         };
-        let Ok(client_response::Body::Range(r)) = client.call(Body::Range(req), Some(tag)).await
-        else {
+        let Ok(client_response::Body::Range(r)) = client.call(req.body(), Some(tag)).await else {
             return None;
         };
         if page == 0 {
@@ -118,14 +106,9 @@ async fn informer(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
                 }
             }
             let Some(s) = stream.as_mut() else { continue };
-            let req = WatchCreateRequest {
-                key: PODS.as_bytes().to_vec(),
-                range_end: prefix_end(PODS),
-                start_revision: last_rev + 1,
-                progress_notify: true,
-                prev_kv: true,
-                ..Default::default()
-            };
+            let mut req = watch_prefix(PODS, last_rev + 1);
+            req.progress_notify = true;
+            req.prev_kv = true;
             if s.watch(req, follows_list.take()).await.is_err() {
                 if let Some(s) = stream.take() {
                     s.finish();
@@ -193,25 +176,10 @@ async fn consume(ctx: &TrafficContext, s: &mut RecordedStream, last_rev: &mut i6
     }
 }
 
-fn optimistic_txn(key: &str, expected: i64, then: request_op::Request) -> TxnRequest {
-    TxnRequest {
-        compare: vec![Compare {
-            result: CompareResult::Equal as i32,
-            target: CompareTarget::Mod as i32,
-            key: key.as_bytes().to_vec(),
-            target_union: Some(compare::TargetUnion::ModRevision(expected)),
-            range_end: vec![],
-        }],
-        success: vec![RequestOp {
-            request: Some(then),
-        }],
-        failure: vec![RequestOp {
-            request: Some(request_op::Request::Range(RangeRequest {
-                key: key.as_bytes().to_vec(),
-                ..Default::default()
-            })),
-        }],
-    }
+fn optimistic_txn(key: &str, expected: i64, then: RequestOp) -> Txn {
+    Txn::when(mod_revision_is(key, expected))
+        .then([then])
+        .otherwise([Read::key(key).op()])
 }
 
 /// What a writer knows of each object: its mod_revision (0 = absent).
@@ -257,71 +225,47 @@ async fn writer(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         let value = format!("c{id}-{n}").into_bytes();
         match super::weighted(&mut rng, &[20, 45, 15, 5, 15]) {
             0 => {
-                let req = RangeRequest {
-                    key: key.clone().into_bytes(),
-                    limit: 1,
-                    ..Default::default()
-                };
-                let resp = client.call(Body::Range(req), Some(K8sTag::Get)).await;
+                let req = Read::key(key.clone()).limit(1);
+                let resp = client.call(req.body(), Some(K8sTag::Get)).await;
                 learn(&mut known, &key, &resp);
             }
             1 => {
-                let put = request_op::Request::Put(PutRequest {
-                    key: key.clone().into_bytes(),
-                    value,
-                    ..Default::default()
-                });
+                let put = put(key.clone(), value).op();
                 let tag = K8sTag::OptimisticPut {
                     expected_mod_revision: expected,
                 };
                 let resp = client
-                    .call(Body::Txn(optimistic_txn(&key, expected, put)), Some(tag))
+                    .call(optimistic_txn(&key, expected, put).body(), Some(tag))
                     .await;
                 learn(&mut known, &key, &resp);
             }
             2 if expected != 0 => {
-                let del = request_op::Request::DeleteRange(DeleteRangeRequest {
-                    key: key.clone().into_bytes(),
-                    ..Default::default()
-                });
+                let del = delete_op(key.clone());
                 let tag = K8sTag::OptimisticDelete {
                     expected_mod_revision: expected,
                 };
                 let resp = client
-                    .call(Body::Txn(optimistic_txn(&key, expected, del)), Some(tag))
+                    .call(optimistic_txn(&key, expected, del).body(), Some(tag))
                     .await;
                 learn(&mut known, &key, &resp);
             }
             3 => {
-                let req = RangeRequest {
-                    key: PODS.as_bytes().to_vec(),
-                    range_end: prefix_end(PODS),
-                    count_only: true,
-                    ..Default::default()
-                };
-                let _ = client.call(Body::Range(req), Some(K8sTag::Count)).await;
+                let req = Read::prefix(PODS).count_only();
+                let _ = client.call(req.body(), Some(K8sTag::Count)).await;
             }
             _ => {
                 // Events: written with a short lease that is never kept alive.
                 if lease.is_none_or(|(_, uses)| uses >= 10) {
                     let ttl = rng.gen_range(2..5);
-                    lease = match client
-                        .call(Body::LeaseGrant(LeaseGrantRequest { ttl, id: 0 }), None)
-                        .await
-                    {
+                    lease = match client.call(lease_grant(ttl), None).await {
                         Ok(client_response::Body::LeaseGrant(g)) => Some((g.id, 0)),
                         _ => None,
                     };
                 }
                 if let Some((lease_id, uses)) = lease.as_mut() {
                     *uses += 1;
-                    let put = PutRequest {
-                        key: format!("{EVENTS}ev-{id}-{n}").into_bytes(),
-                        value,
-                        lease: *lease_id,
-                        ..Default::default()
-                    };
-                    let _ = client.call(Body::Put(put), None).await;
+                    let event = put(format!("{EVENTS}ev-{id}-{n}"), value).lease(*lease_id);
+                    let _ = client.call(event.body(), None).await;
                 }
             }
         }
@@ -342,30 +286,11 @@ async fn compactor(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         if ctx.stopped() {
             break;
         }
-        let txn = TxnRequest {
-            compare: vec![Compare {
-                result: CompareResult::Equal as i32,
-                target: CompareTarget::Version as i32,
-                key: COMPACT_KEY.as_bytes().to_vec(),
-                target_union: Some(compare::TargetUnion::Version(logical)),
-                range_end: vec![],
-            }],
-            success: vec![RequestOp {
-                request: Some(request_op::Request::Put(PutRequest {
-                    key: COMPACT_KEY.as_bytes().to_vec(),
-                    value: prev_rev.to_string().into_bytes(),
-                    ..Default::default()
-                })),
-            }],
-            failure: vec![RequestOp {
-                request: Some(request_op::Request::Range(RangeRequest {
-                    key: COMPACT_KEY.as_bytes().to_vec(),
-                    ..Default::default()
-                })),
-            }],
-        };
+        let txn = Txn::when(version_is(COMPACT_KEY, logical))
+            .then([put(COMPACT_KEY, prev_rev.to_string()).op()])
+            .otherwise([Read::key(COMPACT_KEY).op()]);
         let Ok(client_response::Body::Txn(t)) =
-            client.call(Body::Txn(txn), Some(K8sTag::Compactor)).await
+            client.call(txn.body(), Some(K8sTag::Compactor)).await
         else {
             continue;
         };
@@ -381,12 +306,8 @@ async fn compactor(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         }
         logical += 1;
         if prev_rev > 0 {
-            let compact = CompactionRequest {
-                revision: prev_rev,
-                physical: false,
-            };
             let _ = client
-                .call(Body::Compaction(compact), Some(K8sTag::Compactor))
+                .call(compact(prev_rev), Some(K8sTag::Compactor))
                 .await;
         }
         prev_rev = cur_rev;

@@ -6,11 +6,10 @@
 //! most of the run).
 
 use super::TrafficContext;
+use super::requests;
 use super::watching::RecordedStream;
 use crate::recorder::RecordingClient;
-use node::wire::api::{
-    StatusRequest, WatchCreateRequest, WatchFilter, client_request::Body, client_response,
-};
+use node::wire::api::{WatchFilter, client_response};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -24,7 +23,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         // (a status request is not part of the history).
         let mut compacted = 0;
         if let Ok(client_response::Body::Status(s)) =
-            client.client.request(Body::Status(StatusRequest {})).await
+            client.client.request(requests::status()).await
         {
             current = current.max(s.header.map(|h| h.revision).unwrap_or(1));
             compacted = s.compact_revision;
@@ -67,15 +66,10 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
                     WatchFilter::NoDelete
                 } as i32);
             }
-            let req = WatchCreateRequest {
-                key,
-                range_end,
-                start_revision: start,
-                progress_notify: rng.gen_bool(0.5),
-                prev_kv: rng.gen_bool(0.5),
-                filters,
-                ..Default::default()
-            };
+            let mut req = requests::watch(key, range_end, start);
+            req.progress_notify = rng.gen_bool(0.5);
+            req.prev_kv = rng.gen_bool(0.5);
+            req.filters = filters;
             if stream.watch(req, None).await.is_err() {
                 ok = false;
                 break;
