@@ -29,6 +29,7 @@ pub const END_HASHKV: &str = "end.hashkv";
 pub const END_DURABILITY: &str = "end.durability";
 pub const END_LIVENESS: &str = "end.liveness";
 pub const MEMBER_NO_UNEXPECTED_EXIT: &str = "member.no-unexpected-exit";
+pub const STORE_INVARIANT: &str = "store.invariant";
 pub const VERSION_EXPECTED_REFUSAL: &str = "version.expected-refusal";
 pub const VERSION_DOWNGRADED_FIELDS: &str = "version.downgraded-fields";
 pub const PLAN_REQUIRED_STEP: &str = "plan.required-step";
@@ -162,6 +163,11 @@ pub const RULES: &[RuleInfo] = &[
         name: END_LIVENESS,
         description: "After the last fault healed, a request succeeded within the liveness bound.",
         decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: STORE_INVARIANT,
+        description: "No member reports a broken invariant: the store asserts, while it runs, what must hold at the places it can break (`faultline list invariants`).",
+        decided_by: DecidedBy::Engine,
     },
     RuleInfo {
         name: MEMBER_NO_UNEXPECTED_EXIT,

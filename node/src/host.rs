@@ -5,6 +5,7 @@
 use crate::clock::ClockRef;
 use crate::disk::DiskRef;
 use crate::failpoint::{FailpointError, Failpoints, Passed};
+use crate::invariants::Invariant;
 use crate::version::Version;
 use std::sync::Arc;
 
@@ -53,6 +54,11 @@ pub enum NodeEvent {
     /// Anything else a reader of the trace should see.
     Note {
         text: String,
+    },
+    /// An invariant did not hold: `detail` gives the values that broke it.
+    InvariantBroken {
+        invariant: Invariant,
+        detail: String,
     },
 }
 
@@ -112,6 +118,17 @@ impl MemberEnv {
         self.host.emit(self.member, event);
     }
 
+    /// Asserts an invariant: when `holds` is false, reports it with the
+    /// values `detail` gives (computed only then). The member goes on: a
+    /// run reports every broken invariant, and what followed from it.
+    pub fn check(&self, invariant: Invariant, holds: bool, detail: impl FnOnce() -> String) {
+        if !holds {
+            let detail = detail();
+            tracing::error!(member = self.member, %invariant, %detail, "invariant broken");
+            self.emit(NodeEvent::InvariantBroken { invariant, detail });
+        }
+    }
+
     /// Ends the process and never returns: the task suspends forever and the
     /// world drops it with every other task of the member.
     pub async fn exit(&self, reason: ExitReason) -> ! {
@@ -151,8 +168,8 @@ impl MemberEnv {
     }
 }
 
-/// A host for unit tests: events are dropped, and an exit panics (a unit
-/// test never expects its member to die).
+/// A host for unit tests: events are dropped, and an exit or a broken
+/// invariant panics (a unit test never expects either).
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
@@ -160,7 +177,11 @@ pub(crate) mod testing {
     struct TestHost;
 
     impl Host for TestHost {
-        fn emit(&self, _member: u64, _event: NodeEvent) {}
+        fn emit(&self, member: u64, event: NodeEvent) {
+            if let NodeEvent::InvariantBroken { invariant, detail } = event {
+                panic!("member {member} broke {invariant}: {detail}");
+            }
+        }
         fn exit(&self, member: u64, reason: ExitReason) {
             panic!("member {member} exited in a unit test: {reason:?}");
         }
@@ -176,5 +197,48 @@ pub(crate) mod testing {
             failpoints: Arc::new(Failpoints::new()),
             stop: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<NodeEvent>>);
+
+    impl Host for Recording {
+        fn emit(&self, _member: u64, event: NodeEvent) {
+            self.0.lock().push(event);
+        }
+        fn exit(&self, _member: u64, _reason: ExitReason) {}
+    }
+
+    #[test]
+    fn a_broken_invariant_is_reported_with_its_values_and_a_kept_one_is_not() {
+        let host = Arc::new(Recording::default());
+        let mut env = testing::env_in(std::path::Path::new("."));
+        env.host = host.clone();
+        env.check(Invariant::CommitNeverDecreases, true, || unreachable!());
+        env.check(Invariant::CommitNeverDecreases, false, || {
+            "commit 7 -> 5".into()
+        });
+        assert_eq!(
+            *host.0.lock(),
+            vec![NodeEvent::InvariantBroken {
+                invariant: Invariant::CommitNeverDecreases,
+                detail: "commit 7 -> 5".into(),
+            }]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "broke raft.commit-never-decreases: commit 7 -> 5")]
+    fn the_unit_tests_host_panics_on_a_broken_invariant() {
+        let env = testing::env_in(std::path::Path::new("."));
+        env.check(Invariant::CommitNeverDecreases, false, || {
+            "commit 7 -> 5".into()
+        });
     }
 }

@@ -12,6 +12,7 @@ pub mod disk;
 pub mod failpoint;
 pub mod framing;
 pub mod host;
+pub mod invariants;
 pub mod lease;
 pub mod migrate;
 pub mod mvcc;

@@ -134,7 +134,11 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "a single-member cluster applies and answers a write before its WAL entry is fsynced",
         triggers: &["bug-single-member-save-crash"],
-        expected_rules: &[rules::LINEARIZABILITY, rules::END_DURABILITY],
+        expected_rules: &[
+            rules::LINEARIZABILITY,
+            rules::END_DURABILITY,
+            rules::STORE_INVARIANT,
+        ],
         reproduction: Reproduction::Reproduced {
             detecting: ("bug-single-member-save-crash", 0),
         },
@@ -166,7 +170,11 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "a requested progress notification is sent out of band and can overtake pending events of an unsynced watcher",
         triggers: &["bug-slow-watchers-progress"],
-        expected_rules: &[rules::WATCH_BOOKMARKABLE, rules::WATCH_RELIABLE],
+        expected_rules: &[
+            rules::WATCH_BOOKMARKABLE,
+            rules::WATCH_RELIABLE,
+            rules::STORE_INVARIANT,
+        ],
         reproduction: Reproduction::Reproduced {
             detecting: ("bug-slow-watchers-progress", 0),
         },
@@ -190,6 +198,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_ATOMIC,
             rules::WATCH_BOOKMARKABLE,
             rules::WATCH_CANCEL_ON_COMPACTION,
+            rules::STORE_INVARIANT,
         ],
         reproduction: Reproduction::Reproduced {
             detecting: ("bug-watch-snapshot-restore", 0),
@@ -236,9 +245,13 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "restore takes the current revision from the newest key left, without raising it to the scheduled compact revision: when compaction removed the newest revision (a tombstone) and the member crashed before the finished compact revision was persisted, the revision goes back",
         triggers: &["bug-compaction-tombstone-crash"],
-        expected_rules: &[rules::LINEARIZABILITY, rules::MEMBER_NO_UNEXPECTED_EXIT],
+        expected_rules: &[
+            rules::LINEARIZABILITY,
+            rules::MEMBER_NO_UNEXPECTED_EXIT,
+            rules::STORE_INVARIANT,
+        ],
         reproduction: Reproduction::NotReproduced {
-            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 15, member.no-unexpected-exit)",
+            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 15, member.no-unexpected-exit, and store.invariant: the restored revision is below the compaction, mvcc.compact-not-past-current)",
         },
     },
     BugEntry {
@@ -333,6 +346,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_RELIABLE,
             rules::WATCH_BOOKMARKABLE,
             rules::WATCH_ORDERED,
+            rules::STORE_INVARIANT,
         ],
         reproduction: Reproduction::Reproduced {
             detecting: ("bug-watch-snapshot-restore", 0),

@@ -22,9 +22,11 @@ fn run_with(scenario: &str, seed: u64, bugs: &[Bug]) -> RunResult {
     )
 }
 
-/// Rules not written for any one bug: the checker's, and a member's exit.
+/// Rules not written for any one bug: the checker's, a member's exit, and
+/// the store's own invariants.
 fn general(rule: &str) -> bool {
     rule == rules::MEMBER_NO_UNEXPECTED_EXIT
+        || rule == rules::STORE_INVARIANT
         || rules::rules()
             .iter()
             .any(|r| r.name == rule && r.decided_by == DecidedBy::Checker)

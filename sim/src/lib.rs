@@ -11,4 +11,4 @@ pub mod world;
 
 pub use runner::{RunInfo, RunPanic, run_seed};
 pub use trace::{SharedTrace, Trace, TraceEvent};
-pub use world::{FatalExit, MemberStatus, World, client_ip, member_ip};
+pub use world::{BrokenInvariant, FatalExit, MemberStatus, World, client_ip, member_ip};

@@ -12,12 +12,14 @@ use madsim::task::NodeId;
 use node::config::MemberConfig;
 use node::failpoint::Failpoints;
 use node::host::{ExitReason, Host, MemberEnv, NodeEvent};
+use node::invariants::Invariant;
 use node::version::Version;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 mod controls;
@@ -61,11 +63,23 @@ pub struct FatalExit {
     pub disk_fault_delivered: bool,
 }
 
+/// An invariant a member reported broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenInvariant {
+    pub member: u64,
+    pub invariant: Invariant,
+    /// The values that broke it.
+    pub detail: String,
+    /// Simulated time since the run started.
+    pub at: Duration,
+}
+
 /// The world's implementation of a member's host.
 struct WorldHost {
     trace: SharedTrace,
     disk: Arc<DiskSim>,
     members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
+    broken: Mutex<Vec<BrokenInvariant>>,
 }
 
 fn member_name(id: u64) -> String {
@@ -101,6 +115,9 @@ fn describe(event: &NodeEvent) -> (&'static str, String) {
         ),
         NodeEvent::FailpointFired { name, action } => ("failpoint", format!("{name} {action}")),
         NodeEvent::Note { text } => ("note", text.clone()),
+        NodeEvent::InvariantBroken { invariant, detail } => {
+            ("invariant", format!("{invariant} broken: {detail}"))
+        }
     }
 }
 
@@ -108,6 +125,14 @@ impl Host for WorldHost {
     fn emit(&self, member: u64, event: NodeEvent) {
         let (kind, detail) = describe(&event);
         self.trace.record(member_name(member), kind, detail);
+        if let NodeEvent::InvariantBroken { invariant, detail } = event {
+            self.broken.lock().push(BrokenInvariant {
+                member,
+                invariant,
+                detail,
+                at: madsim::time::TimeHandle::current().elapsed(),
+            });
+        }
     }
 
     fn exit(&self, member: u64, reason: ExitReason) {
@@ -168,6 +193,7 @@ impl World {
             trace: trace.clone(),
             disk: disk.clone(),
             members: members.clone(),
+            broken: Mutex::new(Vec::new()),
         });
         Arc::new(World {
             handle: Handle::current(),
@@ -264,6 +290,11 @@ impl World {
 
     pub fn status(&self, member: u64) -> Option<MemberStatus> {
         self.members.lock().get(&member).map(|s| s.status.clone())
+    }
+
+    /// Invariants members reported broken so far, in order.
+    pub fn broken_invariants(&self) -> Vec<BrokenInvariant> {
+        self.host.broken.lock().clone()
     }
 
     /// Fatal exits (not crashes or stops) of every member so far.

@@ -15,6 +15,7 @@ use crate::disk::{DiskError, parent_dir};
 use crate::failpoint::FailpointError;
 use crate::framing::{self, Decoded};
 use crate::host::MemberEnv;
+use crate::invariants::Invariant;
 use buffer::TxBuffer;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -438,12 +439,23 @@ impl BatchTx<'_> {
     /// Ends the transaction, committing if the batch is full.
     pub async fn end(mut self) -> Result<(), BackendError> {
         self.writeback();
-        let full = self.backend.inner.state.lock().pending_writes >= self.backend.inner.batch_limit;
+        let inner = &self.backend.inner;
+        let full = inner.state.lock().pending_writes >= inner.batch_limit;
         if full {
-            self.commit_locked(true).await
-        } else {
-            Ok(())
+            self.commit_locked(true).await?;
         }
+        let pending = inner.state.lock().pending_writes;
+        inner.env.check(
+            Invariant::PendingWithinBatchLimit,
+            pending < inner.batch_limit,
+            || {
+                format!(
+                    "{pending} writes pending, batch limit {}",
+                    inner.batch_limit
+                )
+            },
+        );
+        Ok(())
     }
 
     /// Commits the pending batch now and ends the transaction.

@@ -6,6 +6,7 @@ use super::key_index::KeyIndex;
 use super::revision::{Revision, decode_key, encode_key, start_key};
 use crate::backend::{Backend, Bucket, keys};
 use crate::host::MemberEnv;
+use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
 use parking_lot::Mutex;
 use prost::Message;
@@ -185,7 +186,15 @@ impl Mvcc {
     /// Reloads everything from the backend (after a snapshot replaced it).
     pub fn reload(&self) -> Result<Option<CompactionJob>, MvccError> {
         let (state, scheduled) = load_state(&self.shared.backend, &self.shared.opts)?;
-        *self.shared.state.lock() = state;
+        let mut st = self.shared.state.lock();
+        let (before, after) = (st.current_rev, state.current_rev);
+        self.shared.env.check(
+            Invariant::RevisionNeverDecreasesOnRestore,
+            after >= before,
+            || format!("revision {before} -> {after} restoring a snapshot"),
+        );
+        *st = state;
+        drop(st);
         Ok(scheduled.map(|rev| self.compact_index(rev)))
     }
 
@@ -330,6 +339,11 @@ impl Mvcc {
     fn compact_index(&self, rev: i64) -> CompactionJob {
         let mut keep = BTreeSet::new();
         let mut st = self.shared.state.lock();
+        self.shared.env.check(
+            Invariant::CompactNotPastCurrent,
+            rev <= st.current_rev,
+            || format!("compacting at {rev}, current revision {}", st.current_rev),
+        );
         st.compact_main_rev = st.compact_main_rev.max(rev);
         // etcd-17780 alone does not drop the tombstone: that is etcd-18089.
         let drop_at_rev = self.shared.opts.bug_drop_tombstone_at_compact_rev;

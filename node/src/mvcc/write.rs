@@ -5,6 +5,7 @@ use super::MvccError;
 use super::revision::{Revision, encode_key};
 use super::store::{Mvcc, index_range};
 use crate::backend::{BatchTx, Bucket};
+use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
 use prost::Message;
 
@@ -110,6 +111,19 @@ impl<'a> WriteTxn<'a> {
             Some(p) => (p.create_revision, p.version + 1),
             None => (rev.main, 1),
         };
+        self.mvcc.shared.env.check(
+            Invariant::PutRevisionsOrdered,
+            create_revision <= rev.main
+                && version >= 1
+                && prev.as_ref().is_none_or(|p| p.mod_revision < rev.main),
+            || {
+                format!(
+                    "put at {}: created at {create_revision}, version {version}, previous write at {:?}",
+                    rev.main,
+                    prev.as_ref().map(|p| p.mod_revision)
+                )
+            },
+        );
         let kv = KeyValue {
             key: key.to_vec(),
             create_revision,
@@ -196,6 +210,22 @@ impl<'a> WriteTxn<'a> {
             begin_rev
         } else {
             let mut st = mvcc.shared.state.lock();
+            let env = &mvcc.shared.env;
+            env.check(
+                Invariant::WriteTxnsDoNotOverlap,
+                st.current_rev == begin_rev,
+                || {
+                    format!(
+                        "began at {begin_rev}, store at {} when it ends",
+                        st.current_rev
+                    )
+                },
+            );
+            let stray = events.iter().find(|e| e.kv.mod_revision != begin_rev + 1);
+            env.check(Invariant::EventsAtTxnRevision, stray.is_none(), || {
+                let e = stray.map(|e| e.kv.mod_revision).unwrap_or_default();
+                format!("an event at {e} in the write of revision {}", begin_rev + 1)
+            });
             st.current_rev = begin_rev + 1;
             begin_rev + 1
         };

@@ -10,6 +10,7 @@ use crate::backend::{Bucket, keys};
 use crate::bugs::Bug;
 use crate::cluster::{ClusterState, DowngradeInfo};
 use crate::host::NodeEvent;
+use crate::invariants::Invariant;
 use crate::mvcc::MvccError;
 use crate::schema;
 use crate::version::Version;
@@ -78,11 +79,16 @@ impl Applier {
     async fn apply_entry(&mut self, entry: Entry) {
         let state = self.state.clone();
         let (index, term) = (entry.index, entry.term);
+        state.env.check(
+            Invariant::EntriesAppliedInOrder,
+            index == self.applied.0 + 1,
+            || format!("entry {index} after entry {}", self.applied.0),
+        );
         let early_ci = state.config.bugs.has(Bug::Etcd13766);
         let already_applied = index <= state.ci.get().0;
         if early_ci && !already_applied {
             // etcd-13766: the index was recorded before the entry's data.
-            state.ci.set(index, term);
+            state.advance_ci(index, term);
         }
         // Let other tasks (commits, watchers, clients) run between entries.
         madsim::task::yield_now().await;
@@ -95,7 +101,7 @@ impl Applier {
             EntryType::EntryNormal if entry.data.is_empty() || already_applied => {
                 if !already_applied {
                     let tx = state.backend.batch_tx().await;
-                    state.ci.set(index, term);
+                    state.advance_ci(index, term);
                     if let Err(e) = tx.end().await {
                         self.fatal(format!("backend: {e}")).await;
                     }
@@ -149,7 +155,7 @@ impl Applier {
         }
         let set_ci = |s: &MemberState| {
             if !ci_set {
-                s.ci.set(index, term);
+                s.advance_ci(index, term);
             }
         };
         match request {
@@ -252,6 +258,14 @@ impl Applier {
                 if let Err(e) = tx.end().await {
                     self.fatal(format!("backend: {e}")).await;
                 }
+                if let Ok(ttl) = result {
+                    let min = state.config.knobs.min_lease_ttl_s;
+                    state
+                        .env
+                        .check(Invariant::GrantedTtlAtLeastMinimum, ttl >= min, || {
+                            format!("lease {} granted for {ttl} s, minimum {min} s", g.id)
+                        });
+                }
                 match result {
                     Ok(ttl) => Ok(client_response::Body::LeaseGrant(LeaseGrantResponse {
                         header: Some(state.header(state.mvcc.current_revision())),
@@ -340,6 +354,16 @@ impl Applier {
                 if let Err(e) = tx.end().await {
                     self.fatal(format!("backend: {e}")).await;
                 }
+                state.env.check(
+                    Invariant::ClusterVersionNotPastServer,
+                    version <= state.config.version,
+                    || {
+                        format!(
+                            "cluster version {version} on a {} member",
+                            state.config.version
+                        )
+                    },
+                );
                 state.env.emit(NodeEvent::ClusterVersion { version });
                 // Lowering the cluster version forces a snapshot, so that
                 // entries newer than the target need no replay.
@@ -384,7 +408,7 @@ impl Applier {
             return;
         }
         let tx = self.state.backend.batch_tx().await;
-        self.state.ci.set(index, term);
+        self.state.advance_ci(index, term);
         if let Err(e) = tx.end().await {
             self.fatal(format!("backend: {e}")).await;
         }
@@ -459,7 +483,7 @@ impl Applier {
         }
         let mut tx = state.backend.batch_tx().await;
         if !ci_set {
-            state.ci.set(entry.index, entry.term);
+            state.advance_ci(entry.index, entry.term);
         }
         {
             let mut cluster = state.cluster.lock();
@@ -509,6 +533,20 @@ impl Applier {
     /// the raft loop.
     async fn take_snapshot(&mut self, index: u64, term: u64) {
         let state = self.state.clone();
+        let (ci, _) = state.ci.get();
+        state.env.check(
+            Invariant::SnapshotTakenAtApplied,
+            // At the last applied entry, or at the one being applied (a
+            // forced snapshot). A replay after a restart skips entries the
+            // backend holds: its data may be past the index, never behind.
+            (index == self.applied.0 || index == self.applied.0 + 1) && ci >= index,
+            || {
+                format!(
+                    "snapshot at {index}, applied {}, consistent index {ci}",
+                    self.applied.0
+                )
+            },
+        );
         let image = match state.backend.snapshot_image().await {
             Ok(i) => i,
             Err(e) => self.fatal(format!("snapshot: {e}")).await,
@@ -542,6 +580,15 @@ impl Applier {
                 Ok(i) => i,
                 Err(e) => self.fatal(format!("snapshot for member {to}: {e}")).await,
             };
+            let names_recipient = self.conf_state.voters.contains(&to)
+                || self.conf_state.learners.contains(&to)
+                || self.conf_state.voters_outgoing.contains(&to)
+                || self.conf_state.learners_next.contains(&to);
+            state.env.check(
+                Invariant::MergedSnapshotIncludesRecipient,
+                names_recipient,
+                || format!("snapshot for m{to}, configuration {:?}", self.conf_state),
+            );
             let snapshot = m.mut_snapshot();
             let meta = snapshot.mut_metadata();
             (meta.index, meta.term) = self.applied;
@@ -564,6 +611,11 @@ impl Applier {
     /// Replaces the state machine with a snapshot from the leader.
     async fn apply_snapshot(&mut self, index: u64, term: u64, path: &str) {
         let state = self.state.clone();
+        state.env.check(
+            Invariant::SnapshotNewerThanApplied,
+            index > self.applied.0,
+            || format!("snapshot {index}, applied {}", self.applied.0),
+        );
         if let Err(e) = state.env.failpoint("raftBeforeApplySnap").await {
             self.fatal(e).await;
         }
@@ -574,7 +626,7 @@ impl Applier {
         if let Err(e) = state.backend.restore_image(&snapshot.data).await {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
-        state.ci.set(index, term);
+        state.advance_ci(index, term);
         match ClusterState::load(&state.backend) {
             Ok(cluster) => {
                 for m in cluster.members.values() {

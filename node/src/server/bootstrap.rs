@@ -11,6 +11,7 @@ use crate::bugs::Bug;
 use crate::cluster::{ClusterDataError, ClusterState};
 use crate::config::MemberConfig;
 use crate::host::{MemberEnv, NodeEvent};
+use crate::invariants::Invariant;
 use crate::lease::{LeaseError, Lessor};
 use crate::mvcc::{Mvcc, MvccError, MvccOptions};
 use crate::raft_log::RaftLog;
@@ -166,8 +167,16 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         read_u64(&backend, keys::TERM),
     );
     let hook_ci = ci.clone();
+    let hook_env = env.clone();
+    let persisted = std::sync::atomic::AtomicU64::new(ci.get().0);
     backend.set_pre_commit_hook(Box::new(move || {
         let (index, term) = hook_ci.get();
+        let before = persisted.swap(index, std::sync::atomic::Ordering::SeqCst);
+        hook_env.check(
+            Invariant::PersistedConsistentIndexNeverDecreases,
+            index >= before,
+            || format!("persisting consistent index {index} over {before}"),
+        );
         vec![
             (
                 Bucket::Meta,
@@ -321,6 +330,14 @@ impl Started {
         madsim::task::spawn(super::lease_loop::run(state.clone()));
         madsim::task::spawn(purge_snapshots(state.clone()));
         madsim::task::spawn(super::version_monitor::run(state.clone()));
+        let storage = crate::storage_version::detect(&state.backend)
+            .ok()
+            .flatten();
+        state.env.check(
+            Invariant::StorageVersionNotPastServer,
+            storage.is_none_or(|sv| sv <= state.config.version),
+            || format!("serving {:?} data as {}", storage, state.config.version),
+        );
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
             applied_index: state.applied_index(),

@@ -4,6 +4,7 @@
 
 use super::MemberState;
 use super::propose::propose;
+use crate::invariants::Invariant;
 use crate::version::Version;
 use crate::wire::api::LeaseRevokeRequest;
 use crate::wire::internal::{
@@ -35,6 +36,19 @@ pub(crate) async fn run(state: Arc<MemberState>) {
         }
         let now = state.env.clock.now();
         let expired = state.lessor.expired(now, REVOKES_PER_CHECK);
+        for &id in &expired {
+            let left = state.lessor.time_to_live(id, now).map(|s| s.ttl);
+            state.env.check(
+                Invariant::OnlyLeaderRevokesExpired,
+                state.lessor.is_primary() && left.as_ref().is_ok_and(|ttl| *ttl <= 0),
+                || {
+                    format!(
+                        "lease {id} to revoke with {left:?} s left, primary: {}",
+                        state.lessor.is_primary()
+                    )
+                },
+            );
+        }
         if !expired.is_empty()
             && state
                 .env

@@ -167,6 +167,18 @@ impl MemberState {
         *self.applied.borrow()
     }
 
+    /// Records `index` as the last entry applied to the backend (what
+    /// its pre-commit hook persists next).
+    pub fn advance_ci(&self, index: u64, term: u64) {
+        let (before, _) = self.ci.get();
+        self.env.check(
+            crate::invariants::Invariant::ConsistentIndexNeverDecreases,
+            index >= before,
+            || format!("consistent index {before} -> {index}"),
+        );
+        self.ci.set(index, term);
+    }
+
     /// Waits until the apply loop has applied `index`.
     pub async fn wait_applied(&self, index: u64) {
         let mut rx = self.applied.subscribe();

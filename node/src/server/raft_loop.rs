@@ -8,6 +8,7 @@ use super::{ApplyWork, MemberState, RaftRequest, ReadStates, snap};
 use crate::bugs::Bug;
 use crate::config::MemberConfig;
 use crate::host::{NodeEvent, Role};
+use crate::invariants::Invariant;
 use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal};
 use crate::wire::api::ErrorCode;
@@ -384,6 +385,9 @@ impl RaftLoop {
             }
             committed.extend(early);
         }
+        if single {
+            self.check_durable_before_applied(state, &committed);
+        }
         if snapshot_work.is_some() || !committed.is_empty() {
             let _ = apply.send(ApplyWork {
                 snapshot: snapshot_work,
@@ -393,6 +397,7 @@ impl RaftLoop {
         }
 
         if !rd.entries().is_empty() || rd.hs().is_some() {
+            self.check_append_connects(state, rd.entries());
             self.failpoint_or_die(state, "raftBeforeSave").await;
             if let Err(e) = self.wal.save(rd.entries(), rd.hs()).await {
                 state.fatal(format!("WAL write failed: {e}")).await;
@@ -426,6 +431,9 @@ impl RaftLoop {
         if self.applied_early_to > 0 {
             more.retain(|e| e.index > self.applied_early_to);
         }
+        if single {
+            self.check_durable_before_applied(state, &more);
+        }
         if !more.is_empty() {
             let _ = apply.send(ApplyWork {
                 snapshot: None,
@@ -435,10 +443,58 @@ impl RaftLoop {
         }
         self.node.advance_apply();
 
+        let (commit, last_index, term) = (
+            self.node.raft.raft_log.committed,
+            self.node.raft.raft_log.last_index(),
+            self.node.raft.term,
+        );
         let mut st = state.raft.lock();
-        st.commit = self.node.raft.raft_log.committed;
-        st.last_index = self.node.raft.raft_log.last_index();
-        st.term = self.node.raft.term;
+        let env = &state.env;
+        env.check(Invariant::RaftTermNeverDecreases, term >= st.term, || {
+            format!("term {} -> {term}", st.term)
+        });
+        env.check(Invariant::CommitNeverDecreases, commit >= st.commit, || {
+            format!("commit index {} -> {commit}", st.commit)
+        });
+        env.check(
+            Invariant::CommitNotPastLastIndex,
+            commit <= last_index,
+            || format!("commit index {commit}, last index {last_index}"),
+        );
+        st.commit = commit;
+        st.last_index = last_index;
+        st.term = term;
+    }
+
+    /// Entries about to be written follow on from the persisted log.
+    fn check_append_connects(&self, state: &MemberState, entries: &[Entry]) {
+        let Some(first) = entries.first() else {
+            return;
+        };
+        let last = self.log.last_index();
+        let consecutive = entries.windows(2).all(|w| w[1].index == w[0].index + 1);
+        state.env.check(
+            Invariant::WalAppendConnects,
+            first.index <= last + 1 && consecutive,
+            || {
+                let indexes: Vec<u64> = entries.iter().map(|e| e.index).collect();
+                format!("log ends at {last}; appending entries {indexes:?}")
+            },
+        );
+    }
+
+    /// With one voter, entries handed to apply are already in the WAL
+    /// (the persisted log is updated right after each WAL write).
+    fn check_durable_before_applied(&self, state: &MemberState, entries: &[Entry]) {
+        let Some(last_applied) = entries.last().map(|e| e.index) else {
+            return;
+        };
+        let durable = self.log.last_index();
+        state.env.check(
+            Invariant::OneVoterAppliesOnlyDurable,
+            last_applied <= durable,
+            || format!("entry {last_applied} handed to apply, WAL holds up to {durable}"),
+        );
     }
 
     /// Passes a failpoint where an injected error means the member cannot

@@ -59,6 +59,12 @@ pub(crate) async fn run(
         let result = read_index(&state, &mut read_states, timeout).await;
         if let Ok(index) = result {
             state.wait_applied(index).await;
+            let applied = state.applied_index();
+            state.env.check(
+                crate::invariants::Invariant::ReadServedAfterApplyingIndex,
+                applied >= index,
+                || format!("reads released at applied index {applied}, read index {index}"),
+            );
         }
         for waiter in batch {
             let _ = waiter.send(result);

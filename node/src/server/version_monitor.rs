@@ -151,6 +151,16 @@ async fn sync_storage_version(state: &MemberState) {
                     .fatal(format!("storage migration commit failed: {e}"))
                     .await;
             }
+            state.env.check(
+                crate::invariants::Invariant::StorageVersionNotPastServer,
+                target <= state.config.version,
+                || {
+                    format!(
+                        "storage moved to {target} by a {} member",
+                        state.config.version
+                    )
+                },
+            );
             state
                 .env
                 .emit(crate::host::NodeEvent::StorageVersion { version: target });

@@ -7,6 +7,7 @@
 
 use super::watcher::{Change, Group, StreamSender, Watcher};
 use crate::host::MemberEnv;
+use crate::invariants::Invariant;
 use crate::mvcc::Mvcc;
 use crate::wire::api::{ResponseHeader, WatchCreateRequest, WatchFilter, WatchResponse};
 use parking_lot::Mutex;
@@ -177,6 +178,7 @@ impl WatchableStore {
             group,
             pending: Vec::new(),
             stream: out,
+            last_event_rev: 0,
         };
         let created = WatchResponse {
             header: Some(self.header(current)),
@@ -184,7 +186,7 @@ impl WatchableStore {
             created: true,
             ..Default::default()
         };
-        if let Err(resp) = w.try_send(created) {
+        if let Err(resp) = w.send(&self.inner.env, created) {
             w.pending.push(resp);
             w.group = Group::Victim;
         }
@@ -238,7 +240,7 @@ impl WatchableStore {
                 events,
                 ..Default::default()
             };
-            match w.try_send(resp) {
+            match w.send(&self.inner.env, resp) {
                 Ok(()) if advance => w.min_rev = rev + 1,
                 Ok(()) => {}
                 Err(resp) => {
@@ -292,7 +294,7 @@ impl WatchableStore {
                     cancel_reason: "mvcc: required revision has been compacted".into(),
                     ..Default::default()
                 };
-                match w.try_send(resp) {
+                match w.send(&self.inner.env, resp) {
                     Ok(()) => cancelled.push(*key),
                     // The stream is full: try again next round (etcd-17529
                     // dropped it and moved on as if it had been sent).
@@ -338,7 +340,7 @@ impl WatchableStore {
                     events,
                     ..Default::default()
                 };
-                if let Err(resp) = w.try_send(resp) {
+                if let Err(resp) = w.send(&self.inner.env, resp) {
                     w.pending.push(resp);
                     w.group = Group::Victim;
                     w.min_rev = reached + 1;
@@ -348,11 +350,17 @@ impl WatchableStore {
             // A watch waiting for a future start (moved here by a restore)
             // keeps its start; etcd-20221-restore lowered it to the current
             // revision.
+            let before = w.min_rev;
             w.min_rev = if self.inner.opts.bug_lower_future_watch_rev {
                 reached + 1
             } else {
                 w.min_rev.max(reached + 1)
             };
+            self.inner.env.check(
+                Invariant::WatcherRevisionNeverDecreases,
+                w.min_rev >= before,
+                || format!("next revision {before} -> {} catching up", w.min_rev),
+            );
             if w.min_rev > current {
                 w.group = Group::Synced;
             }
@@ -370,7 +378,7 @@ impl WatchableStore {
         for w in watchers.values_mut().filter(|w| w.group == Group::Victim) {
             while !w.pending.is_empty() {
                 let resp = w.pending.remove(0);
-                if let Err(resp) = w.try_send(resp) {
+                if let Err(resp) = w.send(&self.inner.env, resp) {
                     w.pending.insert(0, resp);
                     break;
                 }
@@ -394,6 +402,7 @@ impl WatchableStore {
                 && w.group == Group::Synced
                 && !self.awaits_future_start(w, current)
             {
+                self.check_delivered_up_to(w, current);
                 // Full streams skip this round; the next one will tell.
                 let _ = w.try_send(WatchResponse {
                     header: Some(self.header(current)),
@@ -402,6 +411,19 @@ impl WatchableStore {
                 });
             }
         }
+    }
+
+    /// A progress notification at `rev` tells the client every event up to
+    /// `rev` has been delivered: the watcher's next revision must be past it.
+    fn check_delivered_up_to(&self, w: &Watcher, rev: i64) {
+        self.inner
+            .env
+            .check(Invariant::ProgressOnlyForDelivered, w.min_rev > rev, || {
+                format!(
+                    "progress at {rev} for a watcher whose next revision is {}",
+                    w.min_rev
+                )
+            });
     }
 
     /// Whether the watcher's requested start revision is still ahead of the
@@ -430,6 +452,9 @@ impl WatchableStore {
         let waiting = mine.iter().any(|w| self.awaits_future_start(w, current));
         if waiting {
             return false;
+        }
+        for w in &mine {
+            self.check_delivered_up_to(w, current);
         }
         let resp = WatchResponse {
             header: Some(self.header(current)),

@@ -1,5 +1,7 @@
 //! One watcher: what it watches, how far it got, and where its responses go.
 
+use crate::host::MemberEnv;
+use crate::invariants::Invariant;
 use crate::mvcc::in_range;
 use crate::wire::api::{Event, EventType, KeyValue, WatchResponse};
 use tokio::sync::mpsc;
@@ -43,6 +45,8 @@ pub struct Watcher {
     /// Responses that could not be sent yet (victims), in order.
     pub pending: Vec<WatchResponse>,
     pub stream: StreamSender,
+    /// The revision of the last event queued on the stream (0: none yet).
+    pub last_event_rev: i64,
 }
 
 impl Watcher {
@@ -52,6 +56,28 @@ impl Watcher {
             return false;
         }
         in_range(key, &self.key, &self.range_end)
+    }
+
+    /// Queues a response without waiting, or gives it back when the stream
+    /// is full; asserts first that its events come, in order, after every
+    /// event this watcher sent before.
+    pub fn send(&mut self, env: &MemberEnv, response: WatchResponse) -> Result<(), WatchResponse> {
+        let revs: Vec<i64> = response
+            .events
+            .iter()
+            .map(|e| e.kv.as_ref().map(|kv| kv.mod_revision).unwrap_or(0))
+            .collect();
+        let last = self.last_event_rev;
+        env.check(
+            Invariant::WatchResponseAscends,
+            revs.first().is_none_or(|first| *first > last) && revs.windows(2).all(|w| w[0] <= w[1]),
+            || format!("events at {revs:?} after an event at {last}"),
+        );
+        self.try_send(response)?;
+        if let Some(newest) = revs.last() {
+            self.last_event_rev = *newest;
+        }
+        Ok(())
     }
 
     /// Queues a response without waiting; false when the stream is full.

@@ -43,8 +43,13 @@ pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
                 println!("{:<32} [{by}] {}", r.name, r.description);
             }
         }
+        "invariants" => {
+            for i in node::invariants::Invariant::ALL {
+                println!("{:<52} {}", i.name(), i.reason());
+            }
+        }
         other => bail!(
-            "list: unknown list {other:?} (expected scenarios, faults, failpoints, bugs or rules)"
+            "list: unknown list {other:?} (expected scenarios, faults, failpoints, bugs, rules or invariants)"
         ),
     }
     Ok(0)

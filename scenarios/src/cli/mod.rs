@@ -33,9 +33,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run one seed again (from a repro file or --scenario/--seed) and write its full trace.
     Replay(run::ReplayArgs),
-    /// List scenarios, fault kinds, failpoints, bugs or rules.
+    /// List scenarios, fault kinds, failpoints, bugs, rules or the store's invariants.
     List {
-        /// scenarios | faults | failpoints | bugs | rules
+        /// scenarios | faults | failpoints | bugs | rules | invariants
         what: String,
         /// With `bugs`: the bug table as the README shows it (Markdown).
         #[arg(long)]

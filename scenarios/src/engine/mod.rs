@@ -143,6 +143,7 @@ struct SimOutput {
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
     unexpected_exits: Vec<sim::FatalExit>,
+    broken_invariants: Vec<sim::BrokenInvariant>,
     not_applied: Vec<String>,
     engine_violations: Vec<(String, String)>,
     messages: u64,
@@ -212,6 +213,9 @@ fn check(output: &SimOutput, options: &CheckOptions) -> Report {
     report
         .results
         .push(exits_property(&output.unexpected_exits));
+    report
+        .results
+        .push(invariants_property(&output.broken_invariants));
     report.results.push(PropertyResult {
         property: rules::RUN_NO_PANIC.into(),
         verdict: Verdict::Pass,
@@ -266,6 +270,38 @@ fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
     };
     PropertyResult {
         property: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
+        verdict,
+    }
+}
+
+fn invariants_property(broken: &[sim::BrokenInvariant]) -> PropertyResult {
+    let verdict = match broken.first() {
+        None => Verdict::Pass,
+        Some(b) => Verdict::Fail(Violation {
+            rule: rules::STORE_INVARIANT.into(),
+            explanation: format!(
+                "member {} broke invariant {} at {:.3} s: {} (it must hold because {}){}",
+                b.member,
+                b.invariant,
+                b.at.as_secs_f64(),
+                b.detail,
+                b.invariant.reason(),
+                match broken.len() {
+                    1 => String::new(),
+                    n => format!("; {} more broken after it", n - 1),
+                }
+            ),
+            details: serde_json::json!({ "broken": broken.iter().map(|b| serde_json::json!({
+                "member": b.member,
+                "invariant": b.invariant.name(),
+                "at_s": b.at.as_secs_f64(),
+                "detail": b.detail,
+            })).collect::<Vec<_>>() }),
+            ..Default::default()
+        }),
+    };
+    PropertyResult {
+        property: rules::STORE_INVARIANT.into(),
         verdict,
     }
 }

@@ -158,6 +158,7 @@ pub(super) async fn simulate(
         faults_applied,
         failpoints_reached,
         unexpected_exits,
+        broken_invariants: world.broken_invariants(),
         engine_violations,
         messages: world.messages(),
         member_files: if collect_files {
