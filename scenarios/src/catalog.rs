@@ -101,10 +101,6 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/five-members.toml"),
     ),
     (
-        "kill-under-load.toml",
-        include_str!("../catalog/kill-under-load.toml"),
-    ),
-    (
         "kubernetes.toml",
         include_str!("../catalog/kubernetes.toml"),
     ),
@@ -122,6 +118,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/partitions.toml"),
     ),
     ("pause.toml", include_str!("../catalog/pause.toml")),
+    (
+        "restarts-under-load.toml",
+        include_str!("../catalog/restarts-under-load.toml"),
+    ),
     (
         "rolling-upgrade.toml",
         include_str!("../catalog/rolling-upgrade.toml"),
