@@ -174,11 +174,16 @@ impl MemberEnv {
 pub(crate) mod testing {
     use super::*;
 
-    struct TestHost;
+    struct TestHost {
+        /// A test that switches a bug on expects invariants to break.
+        bug_on: bool,
+    }
 
     impl Host for TestHost {
         fn emit(&self, member: u64, event: NodeEvent) {
-            if let NodeEvent::InvariantBroken { invariant, detail } = event {
+            if let NodeEvent::InvariantBroken { invariant, detail } = event
+                && !self.bug_on
+            {
                 panic!("member {member} broke {invariant}: {detail}");
             }
         }
@@ -189,11 +194,21 @@ pub(crate) mod testing {
 
     /// An environment over real files in `dir`.
     pub fn env_in(dir: &std::path::Path) -> MemberEnv {
+        env_for(dir, false)
+    }
+
+    /// The same, for a test that switches a bug on: a broken invariant is
+    /// then what the bug does, not a failure of the test.
+    pub fn env_with_bug_in(dir: &std::path::Path) -> MemberEnv {
+        env_for(dir, true)
+    }
+
+    fn env_for(dir: &std::path::Path, bug_on: bool) -> MemberEnv {
         MemberEnv {
             member: 1,
             disk: Arc::new(crate::real_disk::RealDisk::new(dir)),
             clock: Arc::new(crate::clock::SimTimeClock::new()),
-            host: Arc::new(TestHost),
+            host: Arc::new(TestHost { bug_on }),
             failpoints: Arc::new(Failpoints::new()),
             stop: Arc::new(tokio::sync::Notify::new()),
         }

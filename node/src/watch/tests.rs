@@ -285,7 +285,16 @@ fn watchers_requiring_a_leader_end_when_it_is_lost() {
 
 async fn fixture_with(opts: WatchOptions) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let env = env_in(dir.path());
+    let bug_on = opts.bug_progress_out_of_band
+        || opts.bug_stale_restore_rev
+        || opts.bug_drop_compaction_cancel
+        || opts.bug_progress_below_start
+        || opts.bug_lower_future_watch_rev;
+    let env = if bug_on {
+        crate::host::testing::env_with_bug_in(dir.path())
+    } else {
+        env_in(dir.path())
+    };
     let backend = Backend::open(env.clone(), 1000, false)
         .await
         .expect("backend");
