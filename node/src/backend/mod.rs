@@ -440,11 +440,11 @@ impl BatchTx<'_> {
     pub async fn end(mut self) -> Result<(), BackendError> {
         self.writeback();
         let inner = &self.backend.inner;
-        let full = inner.state.lock().pending_writes >= inner.batch_limit;
-        if full {
+        let mut pending = inner.state.lock().pending_writes;
+        if pending >= inner.batch_limit {
             self.commit_locked(true).await?;
+            pending = inner.state.lock().pending_writes;
         }
-        let pending = inner.state.lock().pending_writes;
         inner.env.check(
             Invariant::PendingWithinBatchLimit,
             pending < inner.batch_limit,

@@ -255,10 +255,16 @@ fn stats_of(output: &SimOutput) -> RunStats {
     }
 }
 
+/// A rule's result: passed, or failed with `violation`.
+fn decided(rule: &str, violation: Option<Violation>) -> PropertyResult {
+    PropertyResult {
+        property: rule.into(),
+        verdict: violation.map_or(Verdict::Pass, Verdict::Fail),
+    }
+}
+
 fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
-    let verdict = match exits.first() {
-        None => Verdict::Pass,
-        Some(exit) => Verdict::Fail(Violation {
+    let violation = exits.first().map(|exit| Violation {
             rule: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
             explanation: format!(
                 "member {} stopped on an error no injected fault explains: {}",
@@ -266,44 +272,34 @@ fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
             ),
             details: serde_json::json!({ "exits": exits.iter().map(|e| serde_json::json!({"member": e.member, "error": e.message})).collect::<Vec<_>>() }),
             ..Default::default()
-        }),
-    };
-    PropertyResult {
-        property: rules::MEMBER_NO_UNEXPECTED_EXIT.into(),
-        verdict,
-    }
+        });
+    decided(rules::MEMBER_NO_UNEXPECTED_EXIT, violation)
 }
 
 fn invariants_property(broken: &[sim::BrokenInvariant]) -> PropertyResult {
-    let verdict = match broken.first() {
-        None => Verdict::Pass,
-        Some(b) => Verdict::Fail(Violation {
-            rule: rules::STORE_INVARIANT.into(),
-            explanation: format!(
-                "member {} broke invariant {} at {:.3} s: {} (it must hold because {}){}",
-                b.member,
-                b.invariant,
-                b.at.as_secs_f64(),
-                b.detail,
-                b.invariant.reason(),
-                match broken.len() {
-                    1 => String::new(),
-                    n => format!("; {} more broken after it", n - 1),
-                }
-            ),
-            details: serde_json::json!({ "broken": broken.iter().map(|b| serde_json::json!({
+    let violation = broken.first().map(|b| Violation {
+        rule: rules::STORE_INVARIANT.into(),
+        explanation: format!(
+            "member {} broke invariant {} at {:.3} s: {} (it must hold because {}){}",
+            b.member,
+            b.invariant,
+            b.at.as_secs_f64(),
+            b.detail,
+            b.invariant.reason(),
+            match broken.len() {
+                1 => String::new(),
+                n => format!("; {} more broken after it", n - 1),
+            }
+        ),
+        details: serde_json::json!({ "broken": broken.iter().map(|b| serde_json::json!({
                 "member": b.member,
                 "invariant": b.invariant.name(),
                 "at_s": b.at.as_secs_f64(),
                 "detail": b.detail,
             })).collect::<Vec<_>>() }),
-            ..Default::default()
-        }),
-    };
-    PropertyResult {
-        property: rules::STORE_INVARIANT.into(),
-        verdict,
-    }
+        ..Default::default()
+    });
+    decided(rules::STORE_INVARIANT, violation)
 }
 
 /// The exits no injected fault explains: not one a disk fault handed to
@@ -325,19 +321,15 @@ fn unexpected_exits(
 
 /// A property the engine itself checks, from the violations it recorded.
 fn engine_property(rule: &str, violations: &[(String, String)]) -> PropertyResult {
-    let found: Vec<&(String, String)> = violations.iter().filter(|(r, _)| r == rule).collect();
-    let verdict = match found.first() {
-        None => Verdict::Pass,
-        Some((_, explanation)) => Verdict::Fail(Violation {
+    let violation = violations
+        .iter()
+        .find(|(r, _)| r == rule)
+        .map(|(_, explanation)| Violation {
             rule: rule.into(),
             explanation: explanation.clone(),
             ..Default::default()
-        }),
-    };
-    PropertyResult {
-        property: rule.into(),
-        verdict,
-    }
+        });
+    decided(rule, violation)
 }
 
 fn panicked(
