@@ -50,12 +50,15 @@ pub(crate) async fn run(
         applied,
     };
     while let Some(w) = work.recv().await {
+        let state = applier.state.clone();
+        let batch = state.apply_gate.lock().await;
         if let Some((index, term, path)) = w.snapshot {
             applier.apply_snapshot(index, term, &path).await;
         }
         for entry in w.entries {
             applier.apply_entry(entry).await;
         }
+        drop(batch);
         for m in w.snapshot_messages {
             applier.send_merged_snapshot(m).await;
         }

@@ -399,9 +399,12 @@ async fn serve_watches(state: Arc<MemberState>) {
     }
 }
 
-/// Waits for a stop request, flushes the backend, and exits.
+/// Waits for a stop request, lets the apply loop finish the batch it is
+/// applying, flushes the backend, and exits.
 async fn graceful_stop(state: Arc<MemberState>) {
     state.env.stop.notified().await;
+    // Held until the exit: no batch starts after the last commit.
+    let _no_more_batches = state.apply_gate.lock().await;
     if let Err(e) = state.backend.commit().await {
         state
             .fatal(format!("backend commit failed while stopping: {e}"))

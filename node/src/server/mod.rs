@@ -137,6 +137,11 @@ pub(crate) struct MemberState {
     pub snaps_pending: Mutex<std::collections::BTreeSet<u64>>,
     /// Server versions other members reported, with when (leader's view).
     pub peer_versions: Mutex<std::collections::BTreeMap<u64, (Version, madsim::time::Instant)>>,
+    /// Held by the apply loop while it applies one batch of committed
+    /// entries; a graceful stop takes it before its last backend commit, so
+    /// the stop never commits half of a batch (etcd's stop waits for the
+    /// scheduler's running apply job before it closes the backend).
+    pub apply_gate: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
 }
 
@@ -280,6 +285,7 @@ pub(crate) fn new_state(
         raft_log,
         peer_versions: Mutex::new(Default::default()),
         snaps_pending: Mutex::new(std::collections::BTreeSet::new()),
+        apply_gate: tokio::sync::Mutex::new(()),
         next_id: AtomicU64::new(request_id_base()),
     })
 }
