@@ -28,6 +28,9 @@ pub const K8S_BOOKMARKS: &str = "k8s.bookmarks";
 pub const END_HASHKV: &str = "end.hashkv";
 pub const END_DURABILITY: &str = "end.durability";
 pub const END_LIVENESS: &str = "end.liveness";
+pub const END_LEASES_EXPIRE: &str = "end.leases-expire";
+pub const END_COMPACTION_FINISHES: &str = "end.compaction-finishes";
+pub const END_WATCHERS_CATCH_UP: &str = "end.watchers-catch-up";
 pub const MEMBER_NO_UNEXPECTED_EXIT: &str = "member.no-unexpected-exit";
 pub const STORE_INVARIANT: &str = "store.invariant";
 pub const VERSION_EXPECTED_REFUSAL: &str = "version.expected-refusal";
@@ -163,6 +166,21 @@ pub const RULES: &[RuleInfo] = &[
         name: END_LIVENESS,
         description: "After the last fault healed, a request succeeded within the liveness bound.",
         decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: END_LEASES_EXPIRE,
+        description: "On the healed cluster, no lease and no per-key TTL stays alive more than the stated slack past its deadline on the leader (nothing keeps them alive once traffic stopped).",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: END_COMPACTION_FINISHES,
+        description: "On the healed cluster, every member finishes the compaction it scheduled within the drain bound.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: END_WATCHERS_CATCH_UP,
+        description: "On the healed cluster, no watcher stays behind the store's revision (unsynced) or stuck behind a full stream (victim) beyond the drain bound.",
+        decided_by: DecidedBy::Engine,
     },
     RuleInfo {
         name: STORE_INVARIANT,

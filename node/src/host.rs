@@ -101,6 +101,41 @@ pub trait Host: Send + Sync {
     fn exit(&self, member: u64, reason: ExitReason);
 }
 
+/// Work a member still owes, as it reports it to the world: on a healthy
+/// cluster every item drains within a bound (the run's eventual
+/// properties). The world reads it between its own steps; the member never
+/// reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// This member leads and its lessor is primary: only then do lease and
+    /// per-key TTL deadlines run.
+    pub primary: bool,
+    /// Live leases and the milliseconds left before each one's deadline on
+    /// the primary's clock (negative: past it).
+    pub leases: Vec<(i64, i64)>,
+    /// Keys with a per-key TTL the primary is counting down, with the
+    /// milliseconds left (negative: past the deadline).
+    pub ttl_keys: Vec<(Vec<u8>, i64)>,
+    /// The compaction revision scheduled, and the one whose compaction
+    /// finished (equal when no compaction is in flight).
+    pub compaction_scheduled: i64,
+    pub compaction_finished: i64,
+    /// Compaction batches this process completed: advances while a long
+    /// compaction makes progress.
+    pub compaction_batches: u64,
+    /// Watchers behind the store's revision (unsynced), and watchers whose
+    /// stream was full (victims).
+    pub unsynced_watchers: usize,
+    pub victim_watchers: usize,
+}
+
+/// How the world asks a running member for its [`Backlog`].
+pub type BacklogProbe = Arc<dyn Fn() -> Backlog + Send + Sync>;
+
+/// Where a member process leaves its probe once it serves; a fresh slot
+/// per process, so a dead process is never asked.
+pub type BacklogSlot = Arc<parking_lot::Mutex<Option<BacklogProbe>>>;
+
 /// Everything a member gets from outside, bundled.
 #[derive(Clone)]
 pub struct MemberEnv {
@@ -111,6 +146,8 @@ pub struct MemberEnv {
     pub failpoints: Arc<Failpoints>,
     /// Notified when the world asks the process to stop gracefully.
     pub stop: Arc<tokio::sync::Notify>,
+    /// Where the process leaves its backlog probe.
+    pub backlog: BacklogSlot,
 }
 
 impl MemberEnv {
@@ -211,6 +248,7 @@ pub(crate) mod testing {
             host: Arc::new(TestHost { bug_on }),
             failpoints: Arc::new(Failpoints::new()),
             stop: Arc::new(tokio::sync::Notify::new()),
+            backlog: Default::default(),
         }
     }
 }

@@ -84,6 +84,15 @@ fn secs(d: Duration) -> i64 {
     d.as_secs() as i64 + i64::from(d.subsec_nanos() > 0)
 }
 
+/// Milliseconds from `now` to `deadline`, negative once it passed.
+pub fn signed_ms(deadline: Duration, now: Duration) -> i64 {
+    if deadline >= now {
+        i64::try_from((deadline - now).as_millis()).unwrap_or(i64::MAX)
+    } else {
+        i64::try_from((now - deadline).as_millis()).map_or(i64::MIN, |ms| -ms)
+    }
+}
+
 impl Lessor {
     pub fn new(min_ttl: i64) -> Self {
         Lessor {
@@ -265,6 +274,16 @@ impl Lessor {
         })
     }
 
+    /// On the primary, every lease with the milliseconds left before its
+    /// deadline (negative once past it); nothing on a follower.
+    pub fn deadlines(&self, now: Duration) -> Vec<(i64, i64)> {
+        let st = self.state.lock();
+        st.leases
+            .iter()
+            .filter_map(|(id, l)| l.expiry.map(|e| (*id, signed_ms(e, now))))
+            .collect()
+    }
+
     pub fn ids(&self) -> Vec<i64> {
         self.state.lock().leases.keys().copied().collect()
     }
@@ -323,12 +342,18 @@ mod tests {
         assert!(lessor.expired(Duration::from_secs(15), 10).is_empty());
         assert_eq!(lessor.expired(Duration::from_secs(16), 10), vec![7]);
         assert_eq!(lessor.keys(7), Some(vec![b"k".to_vec()]));
+        assert_eq!(lessor.deadlines(Duration::from_secs(15)), vec![(7, 1000)]);
+        assert_eq!(
+            lessor.deadlines(Duration::from_millis(16_500)),
+            vec![(7, -500)]
+        );
         assert_eq!(
             lessor.renew(7, Duration::from_secs(17)),
             Err(LeaseError::Expired)
         );
         lessor.demote();
         assert!(lessor.expired(Duration::from_secs(100), 10).is_empty());
+        assert!(lessor.deadlines(Duration::from_secs(100)).is_empty());
     }
 
     #[test]

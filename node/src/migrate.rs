@@ -86,6 +86,7 @@ fn tool_env(disk: DiskRef) -> MemberEnv {
         host: Arc::new(ToolHost),
         failpoints: Arc::new(Failpoints::new()),
         stop: Arc::new(tokio::sync::Notify::new()),
+        backlog: Default::default(),
     }
 }
 

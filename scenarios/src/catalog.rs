@@ -290,6 +290,7 @@ pub fn validate(s: &Scenario) -> Result<(), String> {
     }
     seconds("quiesce.liveness_bound_s", s.quiesce.liveness_bound_s)?;
     seconds("quiesce.converge_timeout_s", s.quiesce.converge_timeout_s)?;
+    seconds("quiesce.drain_bound_s", s.quiesce.drain_bound_s)?;
     Ok(())
 }
 

@@ -282,6 +282,10 @@ pub struct QuiesceSpec {
     pub liveness_bound_s: f64,
     /// How long to wait for members to converge before comparing hashes.
     pub converge_timeout_s: f64,
+    /// How long the converged cluster has to drain what it owes: expire
+    /// leases and per-key TTLs past their deadline, finish compactions,
+    /// catch watchers up (the eventual properties).
+    pub drain_bound_s: f64,
 }
 
 impl Default for QuiesceSpec {
@@ -289,6 +293,7 @@ impl Default for QuiesceSpec {
         QuiesceSpec {
             liveness_bound_s: 20.0,
             converge_timeout_s: 20.0,
+            drain_bound_s: 10.0,
         }
     }
 }

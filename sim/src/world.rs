@@ -11,7 +11,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use node::config::MemberConfig;
 use node::failpoint::Failpoints;
-use node::host::{ExitReason, Host, MemberEnv, NodeEvent};
+use node::host::{Backlog, BacklogSlot, ExitReason, Host, MemberEnv, NodeEvent};
 use node::invariants::Invariant;
 use node::version::Version;
 use parking_lot::Mutex;
@@ -47,6 +47,8 @@ struct MemberSlot {
     config: Arc<Mutex<MemberConfig>>,
     failpoints: Arc<Failpoints>,
     stop: Arc<Mutex<Arc<Notify>>>,
+    /// The current process's backlog slot (a fresh one per process).
+    backlog: Arc<Mutex<BacklogSlot>>,
     status: MemberStatus,
     /// Every exit of this member's processes, in order.
     exits: Vec<FatalExit>,
@@ -214,13 +216,15 @@ impl World {
         let failpoints = Arc::new(Failpoints::new());
         let cell = Arc::new(Mutex::new(config.clone()));
         let stop = Arc::new(Mutex::new(Arc::new(Notify::new())));
-        let (disk, clocks, host, fps, cfg, stop_cell) = (
+        let backlog: Arc<Mutex<BacklogSlot>> = Default::default();
+        let (disk, clocks, host, fps, cfg, stop_cell, backlog_cell) = (
             self.disk.clone(),
             self.clocks.clone(),
             self.host.clone(),
             failpoints.clone(),
             cell.clone(),
             stop.clone(),
+            backlog.clone(),
         );
         let node = self
             .handle
@@ -232,6 +236,8 @@ impl World {
                 // A fresh stop signal per incarnation.
                 let stop = Arc::new(Notify::new());
                 *stop_cell.lock() = stop.clone();
+                let backlog = BacklogSlot::default();
+                *backlog_cell.lock() = backlog.clone();
                 let (disk, clocks, host, fps) =
                     (disk.clone(), clocks.clone(), host.clone(), fps.clone());
                 async move {
@@ -244,6 +250,7 @@ impl World {
                         host,
                         failpoints: fps,
                         stop,
+                        backlog,
                     };
                     node::server::run_member(config, env).await;
                 }
@@ -262,6 +269,7 @@ impl World {
                 config: cell,
                 failpoints,
                 stop,
+                backlog,
                 status: MemberStatus::Running,
                 exits: Vec::new(),
             },
@@ -373,6 +381,20 @@ impl World {
             "process",
             format!("restarted version={version}"),
         );
+    }
+
+    /// What a running member still owes (None: no process, or it is not
+    /// serving yet).
+    pub fn backlog(&self, member: u64) -> Option<Backlog> {
+        let probe = {
+            let members = self.members.lock();
+            let slot = members.get(&member)?;
+            if slot.status != MemberStatus::Running {
+                return None;
+            }
+            slot.backlog.lock().lock().clone()
+        }?;
+        Some(probe())
     }
 
     /// Asks the member to stop gracefully; it flushes and exits.

@@ -209,8 +209,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 match (got, want) {
                     (Ok(job), Ok(())) => {
+                        prop_assert_eq!(mvcc.compact_revision(), rev);
+                        prop_assert!(mvcc.finished_compact_revision() < rev);
                         job.run().await.expect("compaction");
                         model.compact = rev;
+                        prop_assert_eq!(mvcc.finished_compact_revision(), rev);
                     }
                     (Err(a), Err(b)) => prop_assert_eq!(a, b),
                     (a, b) => prop_assert!(

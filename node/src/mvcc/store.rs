@@ -46,6 +46,8 @@ pub(super) struct State {
     pub(super) current_rev: i64,
     /// Reads below this revision fail with `Compacted` (0 = none yet).
     pub(super) compact_main_rev: i64,
+    /// The last compaction whose removal of old revisions finished.
+    pub(super) finished_compact_rev: i64,
 }
 
 pub(super) struct Shared {
@@ -53,6 +55,8 @@ pub(super) struct Shared {
     pub(super) env: MemberEnv,
     pub(super) state: Mutex<State>,
     pub(super) opts: MvccOptions,
+    /// Compaction batches this process has removed (a progress counter).
+    pub(super) compaction_batches: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the store (cheap to clone).
@@ -149,6 +153,7 @@ fn load_state(backend: &Backend, opts: &MvccOptions) -> Result<(State, Option<i6
         index,
         current_rev,
         compact_main_rev: finished,
+        finished_compact_rev: finished,
     };
     Ok((state, (scheduled > finished).then_some(scheduled)))
 }
@@ -177,6 +182,7 @@ impl Mvcc {
                 env,
                 state: Mutex::new(state),
                 opts,
+                compaction_batches: Default::default(),
             }),
         };
         let job = scheduled.map(|rev| mvcc.compact_index(rev));
@@ -208,6 +214,18 @@ impl Mvcc {
 
     pub fn compact_revision(&self) -> i64 {
         self.shared.state.lock().compact_main_rev
+    }
+
+    /// The last compaction that finished removing old revisions.
+    pub fn finished_compact_revision(&self) -> i64 {
+        self.shared.state.lock().finished_compact_rev
+    }
+
+    /// How many compaction batches this process has completed.
+    pub fn compaction_batches(&self) -> u64 {
+        self.shared
+            .compaction_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads keys as of a revision (0 = the current one).
@@ -458,6 +476,10 @@ impl CompactionJob {
                 env.failpoint("compactAfterSetFinishedCompact")
                     .await
                     .map_err(fp)?;
+                {
+                    let mut st = shared.state.lock();
+                    st.finished_compact_rev = st.finished_compact_rev.max(self.revision);
+                }
                 env.emit(crate::host::NodeEvent::Compacted {
                     revision: self.revision,
                 });
@@ -472,6 +494,9 @@ impl CompactionJob {
                 .await
                 .map_err(fp)?;
             shared.backend.commit().await?;
+            shared
+                .compaction_batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             env.failpoint("compactAfterCommitBatch").await.map_err(fp)?;
             madsim::time::sleep(shared.opts.compaction_sleep).await;
         }

@@ -338,6 +338,10 @@ impl Started {
             storage.is_none_or(|sv| sv <= state.config.version),
             || format!("serving {:?} data as {}", storage, state.config.version),
         );
+        let member = Arc::downgrade(&state);
+        *state.env.backlog.lock() = Some(Arc::new(move || {
+            member.upgrade().map(|s| s.backlog()).unwrap_or_default()
+        }));
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
             applied_index: state.applied_index(),

@@ -10,7 +10,6 @@ use crate::wire::api::LeaseRevokeRequest;
 use crate::wire::internal::{
     KeyExpireRequest, LeaseCheckpoint, LeaseCheckpointRequest, internal_request,
 };
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,15 +22,11 @@ pub(crate) async fn run(state: Arc<MemberState>) {
     let checkpoint_every =
         Duration::from_millis(state.config.knobs.lease_checkpoint_interval_ms.max(1));
     let mut since_checkpoint = Duration::ZERO;
-    // When this leader first saw each (key, mod_revision) with a TTL: the
-    // key expires TTL seconds later on its clock (a new leader starts
-    // counting afresh, as it does for leases).
-    let mut ttl_seen: BTreeMap<(Vec<u8>, i64), Duration> = BTreeMap::new();
     loop {
         madsim::time::sleep(EXPIRY_CHECK).await;
         since_checkpoint += EXPIRY_CHECK;
         if !state.is_leader() || !state.lessor.is_primary() {
-            ttl_seen.clear();
+            state.key_ttl_deadlines.lock().clear();
             continue;
         }
         let now = state.env.clock.now();
@@ -62,7 +57,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 let _ = propose(&state, revoke).await;
             }
         }
-        expire_keys(&state, &mut ttl_seen).await;
+        expire_keys(&state).await;
         let checkpoints_on = state
             .cluster
             .lock()
@@ -87,8 +82,11 @@ pub(crate) async fn run(state: Arc<MemberState>) {
     }
 }
 
-/// Proposes the deletion of keys whose per-key TTL (3.7) ran out.
-async fn expire_keys(state: &MemberState, seen: &mut BTreeMap<(Vec<u8>, i64), Duration>) {
+/// Proposes the deletion of keys whose per-key TTL (3.7) ran out. The
+/// leader counts each (key, mod_revision) with a TTL down from when it
+/// first saw it (`MemberState::key_ttl_deadlines`; a new leader starts
+/// counting afresh, as it does for leases).
+async fn expire_keys(state: &MemberState) {
     let enabled = state
         .cluster
         .lock()
@@ -110,13 +108,21 @@ async fn expire_keys(state: &MemberState, seen: &mut BTreeMap<(Vec<u8>, i64), Du
         .filter(|kv| kv.ttl > 0)
         .map(|kv| (kv.key, kv.mod_revision, kv.ttl))
         .collect();
-    seen.retain(|(k, rev), _| live.iter().any(|(lk, lrev, _)| lk == k && lrev == rev));
-    for (key, mod_revision, ttl) in live {
-        let first = *seen.entry((key.clone(), mod_revision)).or_insert(now);
-        if now >= first + Duration::from_secs(ttl as u64) {
-            let expire =
-                internal_request::Request::KeyExpire(KeyExpireRequest { key, mod_revision });
-            let _ = propose(state, expire).await;
-        }
+    let due: Vec<(Vec<u8>, i64)> = {
+        let mut deadlines = state.key_ttl_deadlines.lock();
+        deadlines.retain(|(k, rev), _| live.iter().any(|(lk, lrev, _)| lk == k && lrev == rev));
+        live.into_iter()
+            .filter(|(key, mod_revision, ttl)| {
+                let deadline = *deadlines
+                    .entry((key.clone(), *mod_revision))
+                    .or_insert(now + Duration::from_secs(*ttl as u64));
+                now >= deadline
+            })
+            .map(|(key, mod_revision, _)| (key, mod_revision))
+            .collect()
+    };
+    for (key, mod_revision) in due {
+        let expire = internal_request::Request::KeyExpire(KeyExpireRequest { key, mod_revision });
+        let _ = propose(state, expire).await;
     }
 }

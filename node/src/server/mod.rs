@@ -142,6 +142,9 @@ pub(crate) struct MemberState {
     /// the stop never commits half of a batch (etcd's stop waits for the
     /// scheduler's running apply job before it closes the backend).
     pub apply_gate: tokio::sync::Mutex<()>,
+    /// The leader's per-key TTL deadlines, by key and the revision that set
+    /// the TTL (its own clock; a new leader starts counting afresh).
+    pub key_ttl_deadlines: Mutex<std::collections::BTreeMap<(Vec<u8>, i64), std::time::Duration>>,
     next_id: AtomicU64,
 }
 
@@ -166,6 +169,37 @@ impl MemberState {
 
     pub fn is_leader(&self) -> bool {
         self.raft.lock().role == Some(Role::Leader)
+    }
+
+    /// What this member still owes, for the world's eventual checks.
+    pub fn backlog(&self) -> crate::host::Backlog {
+        let now = self.env.clock.now();
+        let primary = self.is_leader() && self.lessor.is_primary();
+        let (_, unsynced_watchers, victim_watchers) = self.watch.group_sizes();
+        crate::host::Backlog {
+            primary,
+            leases: if primary {
+                self.lessor.deadlines(now)
+            } else {
+                Vec::new()
+            },
+            ttl_keys: if primary {
+                self.key_ttl_deadlines
+                    .lock()
+                    .iter()
+                    .map(|((key, _), deadline)| {
+                        (key.clone(), crate::lease::signed_ms(*deadline, now))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            compaction_scheduled: self.mvcc.compact_revision(),
+            compaction_finished: self.mvcc.finished_compact_revision(),
+            compaction_batches: self.mvcc.compaction_batches(),
+            unsynced_watchers,
+            victim_watchers,
+        }
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -286,6 +320,7 @@ pub(crate) fn new_state(
         peer_versions: Mutex::new(Default::default()),
         snaps_pending: Mutex::new(std::collections::BTreeSet::new()),
         apply_gate: tokio::sync::Mutex::new(()),
+        key_ttl_deadlines: Mutex::new(Default::default()),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

@@ -4,6 +4,7 @@
 //! member's HashKV), then checks the history. Everything derives from the
 //! seed.
 
+mod drain;
 mod quiesce;
 mod simulate;
 
@@ -221,6 +222,9 @@ fn check(output: &SimOutput, options: &CheckOptions) -> Report {
         verdict: Verdict::Pass,
     });
     for rule in [
+        rules::END_LEASES_EXPIRE,
+        rules::END_COMPACTION_FINISHES,
+        rules::END_WATCHERS_CATCH_UP,
         rules::VERSION_EXPECTED_REFUSAL,
         rules::VERSION_DOWNGRADED_FIELDS,
         rules::PLAN_REQUIRED_STEP,

@@ -69,8 +69,11 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         "quiesce",
         format!("operations={}", ctl.recorder.op_count()),
     );
+    let hashes = hash_kvs(&ctl, &members).await;
+    let drain_bound = Duration::from_secs_f64(scenario.quiesce.drain_bound_s);
+    super::drain::drain(&ctl, &members, drain_bound).await;
     EndState {
-        members: hash_kvs(&ctl, &members).await,
+        members: hashes,
         heal_time: Some(heal_time),
         first_success_after_heal: first_success,
         liveness_bound: bound.as_nanos() as u64,
