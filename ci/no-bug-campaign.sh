@@ -17,5 +17,5 @@ status=0
 "$bin" soak --out "$out" --runs "$runs" --start-seed 100000 --jobs "$(nproc)" --quiet "${args[@]}" \
   || status=$?
 "$bin" report "$out" --out "$out/dashboard.html" --markdown "$out/summary.md" --junit "$out/junit.xml"
-grep -E 'Runs|failed|undecided|Failpoints|Fault kinds|Rules' "$out/summary.md" | head -20
+grep -E 'Runs|failed|undecided|Failpoints|Fault kinds|Coverage points|Rules' "$out/summary.md" | head -20
 exit "$status"

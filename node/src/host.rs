@@ -3,6 +3,7 @@
 //! place to report notable events, and a way to die.
 
 use crate::clock::ClockRef;
+use crate::coverage::Point;
 use crate::disk::DiskRef;
 use crate::failpoint::{FailpointError, Failpoints, Passed};
 use crate::invariants::Invariant;
@@ -99,6 +100,9 @@ pub trait Host: Send + Sync {
     /// Ends the member's process now. The world kills every task of the
     /// member; the caller must not run further (see [`MemberEnv::exit`]).
     fn exit(&self, member: u64, reason: ExitReason);
+    /// The member reached a coverage point (counted, never traced: points
+    /// on hot paths are reached thousands of times a run).
+    fn reached(&self, _member: u64, _point: Point) {}
 }
 
 /// Work a member still owes, as it reports it to the world: on a healthy
@@ -164,6 +168,11 @@ impl MemberEnv {
             tracing::error!(member = self.member, %invariant, %detail, "invariant broken");
             self.emit(NodeEvent::InvariantBroken { invariant, detail });
         }
+    }
+
+    /// Notes that the store reached a coverage point.
+    pub fn reach(&self, point: Point) {
+        self.host.reached(self.member, point);
     }
 
     /// Ends the process and never returns: the task suspends forever and the

@@ -8,6 +8,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod coverage;
 pub mod disk;
 pub mod failpoint;
 pub mod framing;

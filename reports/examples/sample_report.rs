@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
-use support::campaigns::{FAILPOINTS, FAULT_KINDS, generate, hunt};
+use support::campaigns::{KNOWN, generate, hunt};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(
@@ -50,11 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let html_path = review.join("dashboard.html");
     std::fs::write(
         &html_path,
-        render_html(&campaigns, Some(&hunt), FAILPOINTS, FAULT_KINDS, &html_path),
+        render_html(&campaigns, Some(&hunt), &KNOWN, &html_path),
     )?;
     std::fs::write(
         review.join("summary.md"),
-        render_markdown(&campaigns, Some(&hunt), FAILPOINTS, FAULT_KINDS),
+        render_markdown(&campaigns, Some(&hunt), &KNOWN),
     )?;
     std::fs::write(review.join("junit.xml"), render_junit(&campaigns))?;
     println!("{}: dashboard, summary.md, junit.xml", review.display());

@@ -29,6 +29,9 @@ pub struct CoverageRow {
     /// Failpoint name -> how many times it was passed.
     #[serde(default)]
     pub failpoints_reached: BTreeMap<String, u64>,
+    /// Coverage point name -> how many times the store reached it.
+    #[serde(default)]
+    pub points_reached: BTreeMap<String, u64>,
     /// Properties the checker decided (pass or fail, not unknown).
     #[serde(default)]
     pub rules_checked: Vec<String>,

@@ -5,7 +5,7 @@
 mod support;
 
 use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
-use support::campaigns::{FAILPOINTS, FAULT_KINDS, NASTY, fortnight, generate, hunt};
+use support::campaigns::{KNOWN, NASTY, fortnight, generate, hunt};
 
 /// Every `href="..."` of a page.
 fn hrefs(html: &str) -> Vec<String> {
@@ -69,7 +69,7 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
     let out_path = root.path().join("review").join("dashboard.html");
     std::fs::create_dir_all(root.path().join("review")).expect("output folder");
     let hunt = hunt(root.path());
-    let html = render_html(&campaigns, Some(&hunt), FAILPOINTS, FAULT_KINDS, &out_path);
+    let html = render_html(&campaigns, Some(&hunt), &KNOWN, &out_path);
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no external URLs"
@@ -111,6 +111,7 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
     assert!(html.contains("1 of 4 known reached"), "failpoints");
     assert!(html.contains("customPoint <span class=\"muted\">(not in the known list)</span>"));
     assert!(html.contains("3 of 5 known reached"), "fault kinds");
+    assert!(html.contains("1 of 3 known reached"), "coverage points");
     assert!(html.contains("etcd-17247") && html.contains("not found (0/5)"));
     assert!(
         html.contains("<td>etcd #15271</td>"),
@@ -125,12 +126,7 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
 fn the_markdown_summary_has_totals_failures_and_gaps() {
     let root = tempfile::tempdir().expect("temp dir");
     let campaigns = load_campaigns(&generate(root.path())).expect("load");
-    let md = render_markdown(
-        &campaigns,
-        Some(&hunt(root.path())),
-        FAILPOINTS,
-        FAULT_KINDS,
-    );
+    let md = render_markdown(&campaigns, Some(&hunt(root.path())), &KNOWN);
     assert!(
         md.starts_with("# faultline review: 2025-03-01 – 2025-03-02\n"),
         "{md}"
@@ -150,6 +146,10 @@ fn the_markdown_summary_has_totals_failures_and_gaps() {
         "{md}"
     );
     assert!(md.contains("Failpoints never reached (3 of 4)"), "{md}");
+    assert!(
+        md.contains("Coverage points never reached (2 of 3): `wal.segment-cut`, `snapshot.sent`"),
+        "{md}"
+    );
     assert!(md.contains("`clock`"), "fault kinds never applied");
     assert!(
         md.contains("| etcd-15271 | etcd #15271 | blind | 0/5 |"),
@@ -245,7 +245,7 @@ fn a_fortnight_of_campaigns_in_one_dashboard() {
     let root = tempfile::tempdir().expect("temp dir");
     let campaigns = load_campaigns(&fortnight(root.path())).expect("load");
     assert_eq!(campaigns.len(), 14);
-    let md = render_markdown(&campaigns, None, FAILPOINTS, FAULT_KINDS);
+    let md = render_markdown(&campaigns, None, &KNOWN);
     assert!(
         md.starts_with("# faultline review: 2025-03-01 – 2025-03-14\n"),
         "{md}"
@@ -258,7 +258,7 @@ fn a_fortnight_of_campaigns_in_one_dashboard() {
         "{md}"
     );
     let out_path = root.path().join("dashboard.html");
-    let html = render_html(&campaigns, None, FAILPOINTS, FAULT_KINDS, &out_path);
+    let html = render_html(&campaigns, None, &KNOWN, &out_path);
     assert!(html.contains("Runs and failures per campaign day"));
     for day in 1..=14 {
         assert!(html.contains(&format!("03-{day:02}")), "day {day} missing");

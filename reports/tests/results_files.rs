@@ -54,6 +54,7 @@ fn coverage_row(seed: u64) -> CoverageRow {
         bugs: String::new(),
         faults_applied: vec!["partition".into(), "kill".into()],
         failpoints_reached: BTreeMap::from([("raftBeforeSave".to_string(), seed)]),
+        points_reached: BTreeMap::from([("wal.segment-cut".to_string(), seed + 1)]),
         rules_checked: vec!["linearizability".into()],
         versions: vec!["3.6".into()],
     }

@@ -130,6 +130,11 @@ pub fn coverage_row(r: &RunResult) -> CoverageRow {
         bugs: bug_names(&r.bugs).join("+"),
         faults_applied: r.faults_applied.clone(),
         failpoints_reached: r.failpoints_reached.clone(),
+        points_reached: r
+            .points_reached
+            .iter()
+            .map(|(p, n)| (p.name().to_string(), *n))
+            .collect(),
         rules_checked: reports::coverage::rules_checked(&r.report),
         versions: versions_of(&r.effective),
     }

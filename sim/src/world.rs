@@ -10,6 +10,7 @@ use crate::trace::SharedTrace;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use node::config::MemberConfig;
+use node::coverage::Point;
 use node::failpoint::Failpoints;
 use node::host::{Backlog, BacklogSlot, ExitReason, Host, MemberEnv, NodeEvent};
 use node::invariants::Invariant;
@@ -82,6 +83,8 @@ struct WorldHost {
     disk: Arc<DiskSim>,
     members: Arc<Mutex<BTreeMap<u64, MemberSlot>>>,
     broken: Mutex<Vec<BrokenInvariant>>,
+    /// How often each coverage point was reached, by [`Point::index`].
+    points: Vec<std::sync::atomic::AtomicU64>,
 }
 
 fn member_name(id: u64) -> String {
@@ -161,6 +164,12 @@ impl Host for WorldHost {
         self.trace.record(member_name(member), "exit", detail);
         Handle::current().kill(node);
     }
+
+    fn reached(&self, _member: u64, point: Point) {
+        if let Some(n) = self.points.get(point.index()) {
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// The world of one run.
@@ -196,6 +205,7 @@ impl World {
             disk: disk.clone(),
             members: members.clone(),
             broken: Mutex::new(Vec::new()),
+            points: Point::ALL.iter().map(|_| Default::default()).collect(),
         });
         Arc::new(World {
             handle: Handle::current(),
@@ -329,6 +339,16 @@ impl World {
     }
 
     /// Failpoint passes summed over every member.
+    /// The coverage points members reached this run, with how often.
+    pub fn points_reached(&self) -> BTreeMap<Point, u64> {
+        Point::ALL
+            .iter()
+            .zip(&self.host.points)
+            .map(|(p, n)| (*p, n.load(std::sync::atomic::Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     pub fn failpoints_reached(&self) -> BTreeMap<&'static str, u64> {
         let mut total = BTreeMap::new();
         for slot in self.members.lock().values() {

@@ -442,6 +442,9 @@ impl BatchTx<'_> {
         let inner = &self.backend.inner;
         let mut pending = inner.state.lock().pending_writes;
         if pending >= inner.batch_limit {
+            inner
+                .env
+                .reach(crate::coverage::Point::BackendCommitBatchFull);
             self.commit_locked(true).await?;
             pending = inner.state.lock().pending_writes;
         }

@@ -5,6 +5,7 @@ use super::MvccError;
 use super::key_index::KeyIndex;
 use super::revision::{Revision, decode_key, encode_key, start_key};
 use crate::backend::{Backend, Bucket, keys};
+use crate::coverage::Point;
 use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
@@ -241,9 +242,13 @@ impl Mvcc {
                 return Err(MvccError::FutureRevision);
             }
             if rev < st.compact_main_rev {
+                self.shared.env.reach(Point::CompactionRefusedRead);
                 return Err(MvccError::Compacted {
                     compact_revision: st.compact_main_rev,
                 });
+            }
+            if rev < st.current_rev {
+                self.shared.env.reach(Point::ReadAtPastRevision);
             }
             let mut found = Vec::new();
             for (key, ki) in index_range(&st.index, &opts.key, &opts.range_end) {
@@ -494,6 +499,7 @@ impl CompactionJob {
                 .await
                 .map_err(fp)?;
             shared.backend.commit().await?;
+            env.reach(Point::CompactionSeveralBatches);
             shared
                 .compaction_batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

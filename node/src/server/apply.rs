@@ -89,6 +89,11 @@ impl Applier {
         );
         let early_ci = state.config.bugs.has(Bug::Etcd13766);
         let already_applied = index <= state.ci.get().0;
+        if already_applied {
+            state
+                .env
+                .reach(crate::coverage::Point::EntryReplayedSkipped);
+        }
         if early_ci && !already_applied {
             // etcd-13766: the index was recorded before the entry's data.
             state.advance_ci(index, term);
@@ -601,6 +606,7 @@ impl Applier {
             // tell (a datagram to a cut link vanishes); a full queue is a
             // failed send.
             if state.transport.send_raft(&m) {
+                state.env.reach(crate::coverage::Point::SnapshotSent);
                 SnapshotStatus::Finish
             } else {
                 SnapshotStatus::Failure
@@ -678,6 +684,9 @@ impl Applier {
         let _ = state.applied.send_replace(index);
         self.applied = (index, term);
         self.last_snapshot_index = index;
+        state
+            .env
+            .reach(crate::coverage::Point::SnapshotReceivedApplied);
         state.env.emit(NodeEvent::SnapshotApplied { index });
         state.snaps_pending.lock().remove(&index);
     }

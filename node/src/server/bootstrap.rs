@@ -111,6 +111,12 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         (wal, None)
     } else {
         let (wal, contents) = Wal::open(disk.clone(), knobs.wal_segment_bytes).await?;
+        if contents.truncated_bytes > 0 {
+            env.reach(crate::coverage::Point::WalTornTailDropped);
+        }
+        if wal.segment_count() > 1 {
+            env.reach(crate::coverage::Point::WalSeveralSegmentsRead);
+        }
         if contents.metadata.member_id != config.id {
             return Err(StartError::Refused(format!(
                 "data directory belongs to member {}, not {}",
@@ -234,6 +240,9 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         bug_skip_tombstone_only_keys: config.bugs.has(Bug::Etcd19179),
     };
     let (mvcc, resumed_compaction) = Mvcc::open(backend.clone(), env.clone(), opts)?;
+    if resumed_compaction.is_some() {
+        env.reach(crate::coverage::Point::CompactionResumed);
+    }
     let lessor = Lessor::new(knobs.min_lease_ttl_s);
     restore_lessor(&lessor, &backend, &mvcc, env.clock.now())?;
 

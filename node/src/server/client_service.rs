@@ -280,6 +280,7 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             let run_hook = !state.config.bugs.has(Bug::Etcd14685);
             match state.backend.defrag(run_hook).await {
                 Ok(()) => {
+                    state.env.reach(crate::coverage::Point::BackendDefragmented);
                     state.env.emit(crate::host::NodeEvent::Defragmented);
                     client_response::Body::Defragment(DefragmentResponse {
                         header: Some(state.header(state.mvcc.current_revision())),

@@ -52,6 +52,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 .is_ok()
         {
             for id in expired {
+                state.env.reach(crate::coverage::Point::LeaseExpiredRevoked);
                 let revoke = internal_request::Request::LeaseRevoke(LeaseRevokeRequest { id });
                 // Each revoke waits for its outcome so they do not pile up.
                 let _ = propose(&state, revoke).await;
@@ -73,6 +74,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 .collect();
             if !checkpoints.is_empty() && state.env.failpoint("beforeLeaseCheckpoint").await.is_ok()
             {
+                state.env.reach(crate::coverage::Point::LeaseCheckpointed);
                 let cp = internal_request::Request::LeaseCheckpoint(LeaseCheckpointRequest {
                     checkpoints,
                 });
@@ -93,6 +95,9 @@ async fn expire_keys(state: &MemberState) {
         .cluster_version
         .is_some_and(|v| v >= Version::V3_7);
     if !enabled {
+        // Below 3.7 no key expires (a downgrade strips the TTLs): nothing
+        // is counted down.
+        state.key_ttl_deadlines.lock().clear();
         return;
     }
     let now = state.env.clock.now();
@@ -122,6 +127,7 @@ async fn expire_keys(state: &MemberState) {
             .collect()
     };
     for (key, mod_revision) in due {
+        state.env.reach(crate::coverage::Point::KeyTtlExpired);
         let expire = internal_request::Request::KeyExpire(KeyExpireRequest { key, mod_revision });
         let _ = propose(state, expire).await;
     }

@@ -165,6 +165,7 @@ impl RaftLoop {
                         && !cs.learners.contains(&id)
                         && !cs.voters_outgoing.contains(&id);
                     self.log.set_conf_state(cs.clone());
+                    state.env.reach(crate::coverage::Point::ConfChangeApplied);
                     state.env.emit(NodeEvent::MembershipChanged {
                         voters: cs.voters.clone(),
                     });
@@ -203,6 +204,7 @@ impl RaftLoop {
             }
             self.failpoint_or_die(state, "raftAfterWALRelease").await;
         }
+        state.env.reach(crate::coverage::Point::SnapshotSaved);
         state.env.emit(NodeEvent::SnapshotSaved { index });
     }
 
@@ -323,6 +325,11 @@ impl RaftLoop {
                 st.term = term;
             }
             if role == Role::Leader {
+                if !state.lessor.ids().is_empty() {
+                    state
+                        .env
+                        .reach(crate::coverage::Point::LeasePromotedWithLeases);
+                }
                 state
                     .lessor
                     .promote(state.env.clock.now(), state.config.knobs.election_timeout());
@@ -399,8 +406,12 @@ impl RaftLoop {
         if !rd.entries().is_empty() || rd.hs().is_some() {
             self.check_append_connects(state, rd.entries());
             self.failpoint_or_die(state, "raftBeforeSave").await;
+            let segments = self.wal.segment_count();
             if let Err(e) = self.wal.save(rd.entries(), rd.hs()).await {
                 state.fatal(format!("WAL write failed: {e}")).await;
+            }
+            if self.wal.segment_count() > segments {
+                state.env.reach(crate::coverage::Point::WalSegmentCut);
             }
             self.failpoint_or_die(state, "raftAfterSave").await;
             self.log.append(rd.entries());

@@ -144,5 +144,6 @@ async fn read_index(
         if madsim::time::Instant::now() >= deadline {
             return Err(ErrorCode::Timeout);
         }
+        state.env.reach(crate::coverage::Point::ReadIndexRetried);
     }
 }

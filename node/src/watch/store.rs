@@ -6,6 +6,7 @@
 //! compacted is cancelled with the compact revision.
 
 use super::watcher::{Change, Group, StreamSender, Watcher};
+use crate::coverage::Point;
 use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::mvcc::Mvcc;
@@ -159,6 +160,7 @@ impl WatchableStore {
             let start = if req.start_revision <= 0 {
                 current + 1
             } else {
+                self.inner.env.reach(Point::WatchFutureStart);
                 req.start_revision
             };
             (start, Group::Synced)
@@ -247,6 +249,7 @@ impl WatchableStore {
                     w.pending.push(resp);
                     w.group = Group::Victim;
                     w.min_rev = rev + 1;
+                    self.inner.env.reach(Point::WatchVictim);
                 }
             }
         }
@@ -295,7 +298,10 @@ impl WatchableStore {
                     ..Default::default()
                 };
                 match w.send(&self.inner.env, resp) {
-                    Ok(()) => cancelled.push(*key),
+                    Ok(()) => {
+                        self.inner.env.reach(Point::WatchCanceledCompacted);
+                        cancelled.push(*key);
+                    }
                     // The stream is full: try again next round (etcd-17529
                     // dropped it and moved on as if it had been sent).
                     Err(_) if self.inner.opts.bug_drop_compaction_cancel => {
@@ -330,7 +336,10 @@ impl WatchableStore {
             // How far this batch reaches: to the current revision, or to the
             // last revision it covered when it was cut at the batch limit.
             let reached = match last_rev {
-                Some(r) if revs == self.inner.opts.batch_max_revs => r,
+                Some(r) if revs == self.inner.opts.batch_max_revs => {
+                    self.inner.env.reach(Point::WatchCatchUpBatchCut);
+                    r
+                }
                 _ => current,
             };
             if !events.is_empty() {
@@ -344,6 +353,7 @@ impl WatchableStore {
                     w.pending.push(resp);
                     w.group = Group::Victim;
                     w.min_rev = reached + 1;
+                    self.inner.env.reach(Point::WatchVictim);
                     continue;
                 }
             }
@@ -363,6 +373,10 @@ impl WatchableStore {
             );
             if w.min_rev > current {
                 w.group = Group::Synced;
+                self.inner.env.reach(Point::WatchUnsyncedCaughtUp);
+                if compacted > 0 {
+                    self.inner.env.reach(Point::WatchCaughtUpAfterCompaction);
+                }
             }
         }
         for key in cancelled {
@@ -384,6 +398,7 @@ impl WatchableStore {
                 }
             }
             if w.pending.is_empty() {
+                self.inner.env.reach(Point::WatchVictimRecovered);
                 w.group = if w.min_rev > current {
                     Group::Synced
                 } else {
@@ -477,6 +492,9 @@ impl WatchableStore {
             self.inner.mvcc.current_revision(),
             std::sync::atomic::Ordering::SeqCst,
         );
+        if !watchers.is_empty() {
+            self.inner.env.reach(Point::WatchRestoreWithWatchers);
+        }
         for w in watchers.values_mut().filter(|w| w.group == Group::Synced) {
             w.group = Group::Unsynced;
         }

@@ -4,6 +4,7 @@
 use super::campaign::Campaign;
 use super::hunt::HuntRow;
 use super::page::{hours, percent, period};
+use super::stats::Known;
 use super::stats::{Status, Summary, summarize};
 
 /// Control characters as `\u{..}`, line breaks as spaces.
@@ -36,15 +37,14 @@ fn code(text: &str) -> String {
 pub fn render_markdown(
     campaigns: &[Campaign],
     hunt: Option<&[HuntRow]>,
-    known_failpoints: &[&str],
-    known_fault_kinds: &[&str],
+    known: &Known<'_>,
 ) -> String {
-    let s = summarize(campaigns, known_failpoints, known_fault_kinds);
+    let s = summarize(campaigns, known);
     let mut out = format!("# faultline review: {}\n\n", period(&s));
     out.push_str(&totals(campaigns, &s));
     out.push_str(&failures(&s));
     out.push_str(&per_scenario(&s));
-    out.push_str(&gaps(&s, known_failpoints, known_fault_kinds));
+    out.push_str(&gaps(&s, known));
     out.push_str(&hunt_table(hunt));
     out
 }
@@ -124,7 +124,7 @@ fn per_scenario(s: &Summary) -> String {
     out
 }
 
-fn gaps(s: &Summary, known_failpoints: &[&str], known_fault_kinds: &[&str]) -> String {
+fn gaps(s: &Summary, known: &Known<'_>) -> String {
     let never = |known: &[&str],
                  reach: &std::collections::BTreeMap<String, super::stats::Reach>| {
         known
@@ -133,8 +133,9 @@ fn gaps(s: &Summary, known_failpoints: &[&str], known_fault_kinds: &[&str]) -> S
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
     };
-    let failpoints = never(known_failpoints, &s.failpoints);
-    let kinds = never(known_fault_kinds, &s.fault_kinds);
+    let failpoints = never(known.failpoints, &s.failpoints);
+    let kinds = never(known.fault_kinds, &s.fault_kinds);
+    let points = never(known.points, &s.points);
     let rule_names: Vec<&str> = checker::rules::rules().iter().map(|r| r.name).collect();
     let rules = never(&rule_names, &s.rules);
     let list = |names: &[String]| {
@@ -145,13 +146,16 @@ fn gaps(s: &Summary, known_failpoints: &[&str], known_fault_kinds: &[&str]) -> S
         }
     };
     format!(
-        "## Coverage gaps\n\n- Failpoints never reached ({} of {}): {}\n- Fault kinds never applied ({} of {}): {}\n- Rules never decided ({} of {}): {}\n\n",
+        "## Coverage gaps\n\n- Failpoints never reached ({} of {}): {}\n- Fault kinds never applied ({} of {}): {}\n- Coverage points never reached ({} of {}): {}\n- Rules never decided ({} of {}): {}\n\n",
         failpoints.len(),
-        known_failpoints.len(),
+        known.failpoints.len(),
         list(&failpoints),
         kinds.len(),
-        known_fault_kinds.len(),
+        known.fault_kinds.len(),
         list(&kinds),
+        points.len(),
+        known.points.len(),
+        list(&points),
         rules.len(),
         rule_names.len(),
         list(&rules)

@@ -29,3 +29,4 @@ pub use hunt::{HUNT_HEADER, HuntMode, HuntRow, load_hunt_table, write_hunt_table
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use page::render_html;
+pub use stats::Known;

@@ -9,7 +9,7 @@ use crate::html::{escape, page_end, page_start};
 use super::campaign::Campaign;
 use super::hunt::HuntRow;
 use super::links::relative_url;
-use super::stats::{FailureGroup, Reach, Status, Summary, Tally, summarize};
+use super::stats::{FailureGroup, Known, Reach, Status, Summary, Tally, summarize};
 use super::svg::{HuntBar, day_bars, hunt_bars, run_bars};
 
 const CSS: &str = include_str!("dashboard.css");
@@ -41,11 +41,10 @@ pub(crate) fn period(s: &Summary) -> String {
 pub fn render_html(
     campaigns: &[Campaign],
     hunt: Option<&[HuntRow]>,
-    known_failpoints: &[&str],
-    known_fault_kinds: &[&str],
+    known: &Known<'_>,
     out_path: &Path,
 ) -> String {
-    let s = summarize(campaigns, known_failpoints, known_fault_kinds);
+    let s = summarize(campaigns, known);
     let mut out = page_start(&format!("faultline review: {}", period(&s)), CSS);
     out.push_str(&header(campaigns, &s));
     out.push_str(
@@ -54,7 +53,7 @@ pub fn render_html(
     );
     out.push_str(&failures(&s, out_path));
     out.push_str(&plots(&s));
-    out.push_str(&coverage(&s, known_failpoints, known_fault_kinds));
+    out.push_str(&coverage(&s, known));
     out.push_str(&hunt_section(hunt));
     out.push_str(&campaign_table(campaigns, out_path));
     out.push_str("</main>\n");
@@ -224,21 +223,27 @@ fn reach_table(
     out
 }
 
-fn coverage(s: &Summary, known_failpoints: &[&str], known_fault_kinds: &[&str]) -> String {
+fn coverage(s: &Summary, known: &Known<'_>) -> String {
     let mut out = String::from(
         "<section id=\"coverage\">\n<h2>Coverage</h2>\n<p class=\"muted\">Highlighted rows were never reached in these campaigns.</p>\n",
     );
     out.push_str(&reach_table(
         "Failpoints reached",
-        known_failpoints,
+        known.failpoints,
         &s.failpoints,
         "times passed",
     ));
     out.push_str(&reach_table(
         "Fault kinds applied",
-        known_fault_kinds,
+        known.fault_kinds,
         &s.fault_kinds,
         "times applied",
+    ));
+    out.push_str(&reach_table(
+        "Coverage points reached (the store's rare states)",
+        known.points,
+        &s.points,
+        "times reached",
     ));
     let rules: Vec<&str> = checker::rules::rules().iter().map(|r| r.name).collect();
     let watch_rules: Vec<&str> = rules

@@ -92,7 +92,7 @@ impl<'a> FailureGroup<'a> {
 pub(crate) struct Reach {
     /// Runs that reached / applied / decided it.
     pub runs: usize,
-    /// Failpoints: times passed in all; rules: runs where it failed.
+    /// Failpoints and points: times passed in all; rules: runs where it failed.
     pub count: u64,
 }
 
@@ -107,6 +107,8 @@ pub(crate) struct Summary<'a> {
     pub without_coverage: usize,
     pub failpoints: BTreeMap<String, Reach>,
     pub fault_kinds: BTreeMap<String, Reach>,
+    /// The store's coverage points: runs that reached each, times in all.
+    pub points: BTreeMap<String, Reach>,
     pub rules: BTreeMap<String, Reach>,
     pub groups: Vec<FailureGroup<'a>>,
     pub sim_ms: u64,
@@ -128,11 +130,16 @@ fn version_mix(versions: &[String]) -> String {
     }
 }
 
-pub(crate) fn summarize<'a>(
-    campaigns: &'a [Campaign],
-    known_failpoints: &[&str],
-    known_fault_kinds: &[&str],
-) -> Summary<'a> {
+/// Every name a campaign could cover, so the outputs can show what it did
+/// not: the failpoints, fault kinds and coverage points that exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub failpoints: &'a [&'a str],
+    pub fault_kinds: &'a [&'a str],
+    pub points: &'a [&'a str],
+}
+
+pub(crate) fn summarize<'a>(campaigns: &'a [Campaign], known: &Known<'_>) -> Summary<'a> {
     let mut s = Summary {
         totals: Tally::default(),
         per_scenario: BTreeMap::new(),
@@ -140,11 +147,18 @@ pub(crate) fn summarize<'a>(
         per_version_mix: BTreeMap::new(),
         per_day: BTreeMap::new(),
         without_coverage: 0,
-        failpoints: known_failpoints
+        failpoints: known
+            .failpoints
             .iter()
             .map(|n| (n.to_string(), Reach::default()))
             .collect(),
-        fault_kinds: known_fault_kinds
+        fault_kinds: known
+            .fault_kinds
+            .iter()
+            .map(|n| (n.to_string(), Reach::default()))
+            .collect(),
+        points: known
+            .points
             .iter()
             .map(|n| (n.to_string(), Reach::default()))
             .collect(),
@@ -202,6 +216,13 @@ pub(crate) fn summarize<'a>(
                     let reach = s.failpoints.entry(name.clone()).or_default();
                     reach.runs += 1;
                     reach.count += passes;
+                }
+            }
+            for (name, times) in &cov.points_reached {
+                if *times > 0 {
+                    let reach = s.points.entry(name.clone()).or_default();
+                    reach.runs += 1;
+                    reach.count += times;
                 }
             }
             let decided: BTreeSet<&str> = cov.rules_checked.iter().map(String::as_str).collect();

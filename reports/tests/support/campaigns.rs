@@ -20,6 +20,15 @@ pub const NASTY: &str = " <&>\"' \u{1}\0\u{ffff}";
 
 pub const FAULT_KINDS: &[&str] = &["partition", "kill", "pause", "disk", "clock"];
 
+pub const POINTS: &[&str] = &["watch.victim", "wal.segment-cut", "snapshot.sent"];
+
+/// What the generated campaigns could have covered.
+pub const KNOWN: reports::dashboard::Known<'static> = reports::dashboard::Known {
+    failpoints: FAILPOINTS,
+    fault_kinds: FAULT_KINDS,
+    points: POINTS,
+};
+
 /// A run of a generated campaign.
 struct Planned {
     scenario: &'static str,
@@ -141,6 +150,10 @@ fn write_campaign(
                 ]
                 .into_iter()
                 .collect(),
+                points_reached: [("watch.victim".to_string(), p.seed + 2)]
+                    .into_iter()
+                    .filter(|_| p.seed % 2 == 0)
+                    .collect(),
                 rules_checked: reports::coverage::rules_checked(&run.report),
                 versions: if p.scenario == "rolling-upgrade" {
                     vec!["3.5".into(), "3.6".into(), "3.6".into()]

@@ -7,12 +7,24 @@ use scenarios::{bug_table, catalog};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
-    if markdown && what != "bugs" {
+/// What `faultline list` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Listing {
+    Scenarios,
+    Faults,
+    Failpoints,
+    Bugs,
+    Rules,
+    Invariants,
+    Points,
+}
+
+pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
+    if markdown && what != Listing::Bugs {
         bail!("list: --markdown goes with `list bugs`");
     }
     match what {
-        "scenarios" => {
+        Listing::Scenarios => {
             for s in catalog::builtin() {
                 let purpose = match s.purpose {
                     Purpose::General => "",
@@ -22,19 +34,19 @@ pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
                 println!("{:<28} {}{purpose}", s.name, s.description);
             }
         }
-        "faults" => {
+        Listing::Faults => {
             for kind in scenarios::faults::FaultKind::ALL {
                 println!("{:<28} {}", kind.name(), kind.about());
             }
         }
-        "failpoints" => {
+        Listing::Failpoints => {
             for (name, what) in node::failpoint::FAILPOINTS {
                 println!("{name:<36} {what}");
             }
         }
-        "bugs" if markdown => print!("{}", bug_table::markdown()),
-        "bugs" => print!("{}", bug_table::text()),
-        "rules" => {
+        Listing::Bugs if markdown => print!("{}", bug_table::markdown()),
+        Listing::Bugs => print!("{}", bug_table::text()),
+        Listing::Rules => {
             for r in checker::rules::rules() {
                 let by = match r.decided_by {
                     DecidedBy::Checker => "checker",
@@ -43,14 +55,16 @@ pub(super) fn list(what: &str, markdown: bool) -> Result<u8> {
                 println!("{:<32} [{by}] {}", r.name, r.description);
             }
         }
-        "invariants" => {
+        Listing::Invariants => {
             for i in node::invariants::Invariant::ALL {
                 println!("{:<52} {}", i.name(), i.reason());
             }
         }
-        other => bail!(
-            "list: unknown list {other:?} (expected scenarios, faults, failpoints, bugs, rules or invariants)"
-        ),
+        Listing::Points => {
+            for p in node::coverage::Point::ALL {
+                println!("{:<36} {}", p.name(), p.what());
+            }
+        }
     }
     Ok(0)
 }

@@ -33,10 +33,9 @@ enum Command {
     Run(run::RunArgs),
     /// Run one seed again (from a repro file or --scenario/--seed) and write its full trace.
     Replay(run::ReplayArgs),
-    /// List scenarios, fault kinds, failpoints, bugs, rules or the store's invariants.
+    /// List scenarios, fault kinds, failpoints, bugs, rules, the store's invariants or its coverage points.
     List {
-        /// scenarios | faults | failpoints | bugs | rules | invariants
-        what: String,
+        what: catalogs::Listing,
         /// With `bugs`: the bug table as the README shows it (Markdown).
         #[arg(long)]
         markdown: bool,
@@ -72,7 +71,7 @@ pub fn main() -> Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
-        Command::List { what, markdown } => catalogs::list(&what, markdown),
+        Command::List { what, markdown } => catalogs::list(what, markdown),
         Command::Check(args) => catalogs::check(args),
         Command::Bench(args) => run::bench(args),
         Command::Hunt(args) => hunt::hunt(args),

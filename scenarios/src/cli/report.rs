@@ -76,10 +76,19 @@ pub(super) fn report(args: ReportArgs) -> Result<u8> {
         .iter()
         .map(|k| k.name())
         .collect();
-    let html = dashboard::render_html(&campaigns, hunt.as_deref(), &failpoints, &kinds, &args.out);
+    let points: Vec<&str> = node::coverage::Point::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    let known = dashboard::Known {
+        failpoints: &failpoints,
+        fault_kinds: &kinds,
+        points: &points,
+    };
+    let html = dashboard::render_html(&campaigns, hunt.as_deref(), &known, &args.out);
     write(&args.out, &html, "--out")?;
     if let Some(path) = &args.markdown {
-        let md = dashboard::render_markdown(&campaigns, hunt.as_deref(), &failpoints, &kinds);
+        let md = dashboard::render_markdown(&campaigns, hunt.as_deref(), &known);
         write(path, &md, "--markdown")?;
     }
     if let Some(path) = &args.junit {

@@ -55,6 +55,8 @@ pub struct RunResult {
     /// Steps of the plan that could not be applied, each with why.
     pub not_applied: Vec<String>,
     pub failpoints_reached: BTreeMap<String, u64>,
+    /// The store's coverage points reached, with how often.
+    pub points_reached: BTreeMap<node::coverage::Point, u64>,
     /// The scenario as run (after swarm mode drew its variant).
     pub effective: Scenario,
     /// Each member's files, when asked for.
@@ -143,6 +145,7 @@ struct SimOutput {
     trace: sim::Trace,
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
+    points_reached: BTreeMap<node::coverage::Point, u64>,
     unexpected_exits: Vec<sim::FatalExit>,
     broken_invariants: Vec<sim::BrokenInvariant>,
     not_applied: Vec<String>,
@@ -202,6 +205,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         faults_applied: output.faults_applied,
         not_applied: output.not_applied,
         failpoints_reached: output.failpoints_reached,
+        points_reached: output.points_reached,
         effective,
         member_files: output.member_files,
     }
@@ -374,6 +378,7 @@ fn panicked(
         faults_applied: Vec::new(),
         not_applied: Vec::new(),
         failpoints_reached: BTreeMap::new(),
+        points_reached: BTreeMap::new(),
         effective: effective.clone(),
         member_files: Vec::new(),
     }

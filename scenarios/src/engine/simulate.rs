@@ -157,6 +157,7 @@ pub(super) async fn simulate(
         trace: world.trace().take(),
         faults_applied,
         failpoints_reached,
+        points_reached: world.points_reached(),
         unexpected_exits,
         broken_invariants: world.broken_invariants(),
         engine_violations,

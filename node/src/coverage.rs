@@ -1,0 +1,146 @@
+//! Coverage points: rare and dangerous states the store should *sometimes*
+//! reach (Antithesis' "sometimes" assertions). Reaching one is not a
+//! verdict; a point no campaign reaches is a gap in the catalog, the
+//! traffic or the knobs, and tells what was not tested. The store reports
+//! each reach to its host ([`crate::host::Host::reached`]); the world
+//! counts them per run.
+
+use std::fmt;
+
+macro_rules! points {
+    ($( $variant:ident $name:literal $what:literal; )*) => {
+        /// One coverage point: its name in reports, and the state it marks.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Point {
+            $($variant),*
+        }
+
+        impl Point {
+            pub const ALL: &'static [Point] = &[$(Point::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Point::$variant => $name),*
+                }
+            }
+
+            /// The state it marks, in one line.
+            pub fn what(self) -> &'static str {
+                match self {
+                    $(Point::$variant => $what),*
+                }
+            }
+
+            /// Its position in [`Point::ALL`] (for counters indexed by point).
+            pub fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+points! {
+    WatchVictim "watch.victim"
+        "a watcher's stream was full, so it moved to the victims with its response pending";
+    WatchVictimRecovered "watch.victim-recovered"
+        "a victim's pending responses all went out and it rejoined the synced or unsynced group";
+    WatchUnsyncedCaughtUp "watch.unsynced-caught-up"
+        "an unsynced watcher caught up from history and became synced";
+    WatchCaughtUpAfterCompaction "watch.caught-up-after-compaction"
+        "an unsynced watcher caught up from history that a compaction had already cut";
+    WatchCatchUpBatchCut "watch.catch-up-batch-cut"
+        "catching an unsynced watcher up was cut at the batch limit of revisions";
+    WatchCanceledCompacted "watch.canceled-compacted"
+        "a watcher's next revision was compacted: it was cancelled with the compact revision";
+    WatchFutureStart "watch.future-start"
+        "a watch started at a revision the store has not reached yet";
+    WatchRestoreWithWatchers "watch.restore-with-watchers"
+        "a snapshot replaced the store while watchers were open: they all became unsynced";
+    ReadIndexRetried "read-index.retried"
+        "a linearizable read's ReadIndex got no answer in time and was sent again";
+    LeaseExpiredRevoked "lease.expired-revoked"
+        "the leader found a lease past its deadline and proposed its revoke";
+    LeasePromotedWithLeases "lease.promoted-with-leases"
+        "a member became leader while leases existed: their deadlines restarted, extended";
+    LeaseCheckpointed "lease.checkpointed"
+        "the leader checkpointed remaining lease TTLs through raft";
+    KeyTtlExpired "key.ttl-expired"
+        "the leader found a key past its per-key TTL and proposed its expiry";
+    CompactionSeveralBatches "compaction.several-batches"
+        "a compaction removed old revisions over more than one batch, committing between them";
+    CompactionResumed "compaction.resumed-at-start"
+        "a member started with a compaction scheduled but not finished, and resumed it";
+    CompactionRefusedRead "range.compacted"
+        "a read at a revision below the compaction was refused";
+    ReadAtPastRevision "range.past-revision"
+        "a read was served at a past revision that was not compacted";
+    BackendCommitBatchFull "backend.commit-batch-full"
+        "a write filled the backend's batch, which committed at once instead of on its interval";
+    BackendDefragmented "backend.defragmented"
+        "the backend was defragmented";
+    WalSegmentCut "wal.segment-cut"
+        "the WAL's segment reached its size and a new segment was started";
+    WalSeveralSegmentsRead "wal.several-segments-read"
+        "a restart read the WAL back from more than one segment";
+    WalTornTailDropped "wal.torn-tail-dropped"
+        "a restart found a record cut short at the WAL's end and dropped it";
+    SnapshotSaved "snapshot.saved"
+        "the member saved a snapshot of its applied state";
+    SnapshotReceivedApplied "snapshot.received-applied"
+        "a member behind the leader replaced its state with a snapshot it received";
+    SnapshotSent "snapshot.sent"
+        "the leader sent a snapshot to a member that fell behind its log";
+    EntryReplayedSkipped "apply.entry-already-applied"
+        "a restarted member skipped an entry its backend already held (consistent index)";
+    ConfChangeApplied "apply.conf-change"
+        "a membership change was applied";
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn points_are_named_once_and_explained() {
+        let names: BTreeSet<&str> = Point::ALL.iter().map(|p| p.name()).collect();
+        assert_eq!(names.len(), Point::ALL.len());
+        for (i, p) in Point::ALL.iter().enumerate() {
+            assert_eq!(p.index(), i);
+            assert!(p.name().contains('.'), "{p}: area.what");
+            assert!(p.what().len() > 25, "{p}: say what state it marks");
+        }
+    }
+
+    /// Every listed point is reached from somewhere in the store's code.
+    #[test]
+    fn every_point_is_placed_somewhere() {
+        fn sources(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).expect("node/src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("coverage.rs")
+                {
+                    out.push_str(&std::fs::read_to_string(&path).expect("source"));
+                }
+            }
+        }
+        let mut code = String::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut code,
+        );
+        for p in Point::ALL {
+            let site = format!("Point::{p:?}");
+            assert!(code.contains(&site), "{p} is never reached ({site})");
+        }
+    }
+}
