@@ -94,6 +94,32 @@ points! {
         "a restarted member skipped an entry its backend already held (consistent index)";
     ConfChangeApplied "apply.conf-change"
         "a membership change was applied";
+    MemberRemovedItself "member.removed-itself"
+        "a member applied the membership change that removed it";
+    ReadIndexLeaderChanged "read-index.leader-changed"
+        "the leader changed while a linearizable read waited for its ReadIndex";
+    WatchProgressDeferred "watch.progress-deferred"
+        "a progress request found a stream with watchers still catching up and was held back";
+    WatchProgressHeldForFutureStart "watch.progress-held-for-future-start"
+        "a progress notification was held back: a watch waits for a revision the store has not reached";
+    WatchCanceledNoLeader "watch.canceled-no-leader"
+        "the member lost its leader and ended the watches that require one";
+    LeaseKeepAliveOnExpired "lease.keepalive-on-expired"
+        "a keep-alive reached the leader for a lease already past its deadline";
+    RangeFutureRevision "range.future-revision"
+        "a read asked for a revision the store has not reached and was refused";
+    ReadOnlyTxnOverRange "txn.read-only-over-range"
+        "a Txn without writes read a key range (served like a read, at one revision)";
+    WalSegmentsReleased "wal.segments-released"
+        "after a snapshot, WAL segments older than it were removed";
+    SnapshotFilesPurged "snapshot.purged"
+        "snapshot files beyond the ones kept were removed";
+    ClusterVersionLowered "version.cluster-lowered"
+        "the cluster version was lowered (a downgrade): a snapshot is forced";
+    DowngradeEnabled "version.downgrade-enabled"
+        "a downgrade was enabled, with its target version";
+    StorageVersionMigrated "version.storage-migrated"
+        "the leader moved the storage version to the cluster version";
 }
 
 impl fmt::Display for Point {

@@ -205,6 +205,11 @@ impl Mvcc {
         Ok(scheduled.map(|rev| self.compact_index(rev)))
     }
 
+    /// The member's environment (for the store's coverage points).
+    pub(crate) fn env(&self) -> &MemberEnv {
+        &self.shared.env
+    }
+
     pub fn backend(&self) -> &Backend {
         &self.shared.backend
     }
@@ -239,6 +244,7 @@ impl Mvcc {
                 opts.revision
             };
             if rev > st.current_rev {
+                self.shared.env.reach(Point::RangeFutureRevision);
                 return Err(MvccError::FutureRevision);
             }
             if rev < st.compact_main_rev {

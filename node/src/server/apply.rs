@@ -375,6 +375,11 @@ impl Applier {
                 state.env.emit(NodeEvent::ClusterVersion { version });
                 // Lowering the cluster version forces a snapshot, so that
                 // entries newer than the target need no replay.
+                if previous.is_some_and(|p| version < p) {
+                    state
+                        .env
+                        .reach(crate::coverage::Point::ClusterVersionLowered);
+                }
                 if previous.is_some_and(|p| version < p)
                     && !state.config.bugs.has(Bug::DowngradeNoSnapshot)
                 {
@@ -400,6 +405,9 @@ impl Applier {
                 state.cluster.lock().set_downgrade(&mut tx, info);
                 if let Err(e) = tx.end().await {
                     self.fatal(format!("backend: {e}")).await;
+                }
+                if info.enabled {
+                    state.env.reach(crate::coverage::Point::DowngradeEnabled);
                 }
                 state.env.emit(NodeEvent::DowngradeInfo {
                     enabled: info.enabled,

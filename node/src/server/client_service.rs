@@ -132,6 +132,12 @@ fn to_error(e: super::txn::ApplyError) -> crate::wire::api::ErrorResponse {
 
 /// A Txn without writes, served like a read at one revision.
 fn read_only_txn(state: &MemberState, txn: &TxnRequest) -> client_response::Body {
+    let over_range = |op: &crate::wire::api::RequestOp| matches!(&op.request, Some(crate::wire::api::request_op::Request::Range(r)) if !r.range_end.is_empty());
+    if txn.success.iter().chain(&txn.failure).any(over_range) {
+        state
+            .env
+            .reach(crate::coverage::Point::ReadOnlyTxnOverRange);
+    }
     let rev = state.mvcc.current_revision();
     let header = state.header(rev);
     match super::txn::read_only_txn(&state.mvcc, txn, rev, &header) {
@@ -334,6 +340,9 @@ async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
                 });
             }
             Err(crate::lease::LeaseError::Expired) if madsim::time::Instant::now() < deadline => {
+                state
+                    .env
+                    .reach(crate::coverage::Point::LeaseKeepAliveOnExpired);
                 madsim::time::sleep(Duration::from_millis(20)).await;
             }
             Err(crate::lease::LeaseError::Expired) => {

@@ -164,6 +164,9 @@ impl RaftLoop {
                     self.removed = !cs.voters.contains(&id)
                         && !cs.learners.contains(&id)
                         && !cs.voters_outgoing.contains(&id);
+                    if self.removed {
+                        state.env.reach(crate::coverage::Point::MemberRemovedItself);
+                    }
                     self.log.set_conf_state(cs.clone());
                     state.env.reach(crate::coverage::Point::ConfChangeApplied);
                     state.env.emit(NodeEvent::MembershipChanged {
@@ -199,8 +202,10 @@ impl RaftLoop {
         if compact_to > self.log.first_index() {
             self.log.compact(compact_to);
             let keep = state.config.knobs.max_snapshot_files;
-            if let Err(e) = self.wal.release_to(compact_to, keep).await {
-                state.fatal(format!("WAL release failed: {e}")).await;
+            match self.wal.release_to(compact_to, keep).await {
+                Ok(0) => {}
+                Ok(_) => state.env.reach(crate::coverage::Point::WalSegmentsReleased),
+                Err(e) => state.fatal(format!("WAL release failed: {e}")).await,
             }
             self.failpoint_or_die(state, "raftAfterWALRelease").await;
         }

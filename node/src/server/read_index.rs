@@ -117,6 +117,9 @@ async fn read_index(
             return Err(if leader == 0 {
                 ErrorCode::NoLeader
             } else {
+                state
+                    .env
+                    .reach(crate::coverage::Point::ReadIndexLeaderChanged);
                 ErrorCode::LeaderChanged
             });
         }
@@ -130,6 +133,9 @@ async fn read_index(
             match madsim::time::timeout(left, read_states.recv()).await {
                 Ok(Some(rs)) => {
                     if !round.before_fix && leader_changed() {
+                        state
+                            .env
+                            .reach(crate::coverage::Point::ReadIndexLeaderChanged);
                         return Err(ErrorCode::LeaderChanged);
                     }
                     if round.answers(&rs) {

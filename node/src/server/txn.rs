@@ -249,10 +249,16 @@ impl TxnExecutor<'_, '_> {
                 Some(request_op::Request::Range(r)) if r.revision > 0 => {
                     let current = self.mvcc.current_revision();
                     if r.revision > current {
+                        self.mvcc
+                            .env()
+                            .reach(crate::coverage::Point::RangeFutureRevision);
                         return Err(MvccError::FutureRevision.into());
                     }
                     let compacted = self.mvcc.compact_revision();
                     if r.revision < compacted {
+                        self.mvcc
+                            .env()
+                            .reach(crate::coverage::Point::CompactionRefusedRead);
                         return Err(MvccError::Compacted {
                             compact_revision: compacted,
                         }

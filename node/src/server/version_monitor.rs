@@ -163,6 +163,9 @@ async fn sync_storage_version(state: &MemberState) {
             );
             state
                 .env
+                .reach(crate::coverage::Point::StorageVersionMigrated);
+            state
+                .env
                 .emit(crate::host::NodeEvent::StorageVersion { version: target });
         }
         Err(e) => tracing::warn!(member = state.id(), "storage migration to {target}: {e}"),

@@ -460,12 +460,14 @@ impl WatchableStore {
             .collect();
         let synced = mine.iter().all(|w| w.group == Group::Synced);
         if !synced && !self.inner.opts.bug_progress_out_of_band {
+            self.inner.env.reach(Point::WatchProgressDeferred);
             return false;
         }
         // A watch that starts in the future has not reached its start yet:
         // progress at the current revision would be below it.
         let waiting = mine.iter().any(|w| self.awaits_future_start(w, current));
         if waiting {
+            self.inner.env.reach(Point::WatchProgressHeldForFutureStart);
             return false;
         }
         for w in &mine {
@@ -509,6 +511,9 @@ impl WatchableStore {
             .filter(|(_, w)| w.require_leader)
             .map(|(k, _)| *k)
             .collect();
+        if !ended.is_empty() {
+            self.inner.env.reach(Point::WatchCanceledNoLeader);
+        }
         for key in ended {
             if let Some(w) = watchers.remove(&key) {
                 let _ = w.try_send(WatchResponse {

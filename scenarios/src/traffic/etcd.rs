@@ -26,11 +26,15 @@ pub enum Op {
     PutWithLease,
     LeaseRevoke,
     PutWithTtl,
+    /// A Txn without writes: a range over the key prefix and one key, read
+    /// at one revision (served without raft, like a read).
+    RangeTxn,
 }
 
 /// The operations and their default weights (etcd's robustness mix; no
-/// per-key TTLs unless a scenario asks for them).
-pub const OPS: [(Op, u32); 11] = [
+/// per-key TTLs and no read-only range Txns unless a scenario asks for
+/// them).
+pub const OPS: [(Op, u32); 12] = [
     (Op::Get, 15),
     (Op::List, 15),
     (Op::StaleGet, 10),
@@ -42,6 +46,7 @@ pub const OPS: [(Op, u32); 11] = [
     (Op::PutWithLease, 5),
     (Op::LeaseRevoke, 5),
     (Op::PutWithTtl, 0),
+    (Op::RangeTxn, 0),
 ];
 
 /// Lease TTL long enough that leases of this profile never expire in a run.
@@ -187,6 +192,9 @@ async fn step(
         },
         // Refused with "unsupported" until the cluster version is 3.7.
         Op::PutWithTtl => put(key, value(id, st)).ttl(ctx.key_ttl_s).body(),
+        Op::RangeTxn => Txn::always()
+            .then([Read::prefix(&ctx.key_prefix).op(), Read::key(key).op()])
+            .body(),
     };
     match client.call(body, None).await {
         Ok(resp) => {
