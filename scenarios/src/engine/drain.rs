@@ -44,7 +44,8 @@ pub(super) async fn drain(ctl: &Control, members: &[u64], bound: Duration) {
             .filter_map(|&m| ctl.world.backlog(m).map(|b| (m, b)))
             .collect();
         let waited = start.elapsed();
-        let mut owed = Owed::of(&backlogs);
+        let left = bound.saturating_sub(waited).as_millis();
+        let mut owed = Owed::of(&backlogs, i64::try_from(left).unwrap_or(i64::MAX));
         let compacting = compactions.observe(&backlogs, waited);
         let settled =
             owed.expired_alive.is_empty() && owed.watchers.is_empty() && !owed.deadlines_ahead;
@@ -112,12 +113,16 @@ struct Owed {
     compactions: Vec<String>,
     watchers: Vec<String>,
     /// A lease or per-key TTL has not reached its deadline plus the slack
-    /// yet: nothing is owed, but the drain waits to see it expire.
+    /// yet, and will before the bound: nothing is owed, but the drain waits
+    /// to see it expire.
     deadlines_ahead: bool,
 }
 
 impl Owed {
-    fn of(backlogs: &[(u64, Backlog)]) -> Owed {
+    /// What `backlogs` owe, with `horizon_ms` left before the bound: a
+    /// deadline further away than that is not waited for (a lease of ten
+    /// minutes would only make every run wait out the bound).
+    fn of(backlogs: &[(u64, Backlog)], horizon_ms: i64) -> Owed {
         let mut owed = Owed::default();
         for (m, b) in backlogs {
             if b.primary {
@@ -137,7 +142,7 @@ impl Owed {
                             "{what} is alive {} ms past its deadline on leader m{m}",
                             -left_ms
                         ));
-                    } else {
+                    } else if left_ms.saturating_add(EXPIRY_SLACK_MS) <= horizon_ms {
                         owed.deadlines_ahead = true;
                     }
                 }
@@ -181,6 +186,8 @@ impl Owed {
 mod tests {
     use super::*;
 
+    const HORIZON: i64 = 10_000;
+
     fn primary() -> Backlog {
         Backlog {
             primary: true,
@@ -194,14 +201,14 @@ mod tests {
             leases: vec![(7, -EXPIRY_SLACK_MS)],
             ..primary()
         };
-        let owed = Owed::of(&[(1, within)]);
+        let owed = Owed::of(&[(1, within)], HORIZON);
         assert!(owed.is_empty() && owed.deadlines_ahead);
         let past = Backlog {
             leases: vec![(7, -EXPIRY_SLACK_MS - 1)],
             ttl_keys: vec![(b"k".to_vec(), 5_000)],
             ..primary()
         };
-        let owed = Owed::of(&[(1, past)]);
+        let owed = Owed::of(&[(1, past)], HORIZON);
         assert_eq!(
             owed.expired_alive,
             vec!["lease 7 is alive 1001 ms past its deadline on leader m1"]
@@ -210,12 +217,27 @@ mod tests {
     }
 
     #[test]
+    fn a_deadline_beyond_the_bound_is_not_waited_for() {
+        let far = Backlog {
+            leases: vec![(7, 600_000)],
+            ..primary()
+        };
+        let owed = Owed::of(&[(1, far)], HORIZON);
+        assert!(owed.is_empty() && !owed.deadlines_ahead);
+        let near = Backlog {
+            leases: vec![(7, HORIZON - EXPIRY_SLACK_MS)],
+            ..primary()
+        };
+        assert!(Owed::of(&[(1, near)], HORIZON).deadlines_ahead);
+    }
+
+    #[test]
     fn a_follower_s_leases_are_not_counted_down() {
         let follower = Backlog {
             leases: vec![(7, -60_000)],
             ..Default::default()
         };
-        let owed = Owed::of(&[(2, follower)]);
+        let owed = Owed::of(&[(2, follower)], HORIZON);
         assert!(owed.is_empty() && !owed.deadlines_ahead);
     }
 
@@ -225,7 +247,7 @@ mod tests {
             unsynced_watchers: 1,
             ..Default::default()
         };
-        let owed = Owed::of(&[(3, b)]);
+        let owed = Owed::of(&[(3, b)], HORIZON);
         assert_eq!(
             owed.watchers,
             vec!["m3 has 1 unsynced and 0 victim watchers"]
@@ -275,7 +297,7 @@ mod tests {
             compaction_finished: 40,
             ..primary()
         };
-        let owed = Owed::of(&[(1, b)]);
+        let owed = Owed::of(&[(1, b)], HORIZON);
         assert!(owed.is_empty() && !owed.deadlines_ahead);
     }
 }
