@@ -147,23 +147,7 @@ mod tests {
     /// Every listed point is reached from somewhere in the store's code.
     #[test]
     fn every_point_is_placed_somewhere() {
-        fn sources(dir: &std::path::Path, out: &mut String) {
-            for entry in std::fs::read_dir(dir).expect("node/src") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    sources(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs")
-                    && !path.ends_with("coverage.rs")
-                {
-                    out.push_str(&std::fs::read_to_string(&path).expect("source"));
-                }
-            }
-        }
-        let mut code = String::new();
-        sources(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut code,
-        );
+        let code = crate::source_scan::store_code(&["coverage.rs"]);
         for p in Point::ALL {
             let site = format!("Point::{p:?}");
             assert!(code.contains(&site), "{p} is never reached ({site})");

@@ -112,24 +112,7 @@ mod tests {
     /// Every listed invariant is asserted somewhere in the store's code.
     #[test]
     fn every_invariant_is_checked_somewhere() {
-        fn sources(dir: &std::path::Path, out: &mut String) {
-            for entry in std::fs::read_dir(dir).expect("node/src") {
-                let path = entry.expect("entry").path();
-                if path.is_dir() {
-                    sources(&path, out);
-                } else if path.extension().is_some_and(|e| e == "rs")
-                    && !path.ends_with("invariants.rs")
-                    && !path.ends_with("host.rs")
-                {
-                    out.push_str(&std::fs::read_to_string(&path).expect("source"));
-                }
-            }
-        }
-        let mut code = String::new();
-        sources(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut code,
-        );
+        let code = crate::source_scan::store_code(&["invariants.rs", "host.rs"]);
         for i in Invariant::ALL {
             let site = format!("Invariant::{i:?}");
             assert!(code.contains(&site), "{i} is never checked ({site})");

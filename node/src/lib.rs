@@ -21,6 +21,8 @@ pub mod raft_log;
 pub mod real_disk;
 pub mod schema;
 pub mod server;
+#[cfg(test)]
+mod source_scan;
 pub mod storage_version;
 pub mod version;
 pub mod wal;

@@ -338,7 +338,6 @@ impl World {
             .map(|s| s.failpoints.clone())
     }
 
-    /// Failpoint passes summed over every member.
     /// The coverage points members reached this run, with how often.
     pub fn points_reached(&self) -> BTreeMap<Point, u64> {
         Point::ALL
@@ -349,6 +348,7 @@ impl World {
             .collect()
     }
 
+    /// Failpoint passes summed over every member.
     pub fn failpoints_reached(&self) -> BTreeMap<&'static str, u64> {
         let mut total = BTreeMap::new();
         for slot in self.members.lock().values() {
