@@ -31,6 +31,11 @@ macro_rules! points {
                 }
             }
 
+            /// The point named `name`, if there is one.
+            pub fn parse(name: &str) -> Option<Point> {
+                Point::ALL.iter().copied().find(|p| p.name() == name)
+            }
+
             /// Its position in [`Point::ALL`] (for counters indexed by point).
             pub fn index(self) -> usize {
                 self as usize
@@ -137,8 +142,10 @@ mod tests {
     fn points_are_named_once_and_explained() {
         let names: BTreeSet<&str> = Point::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(names.len(), Point::ALL.len());
+        assert_eq!(Point::parse("no.such-point"), None);
         for (i, p) in Point::ALL.iter().enumerate() {
             assert_eq!(p.index(), i);
+            assert_eq!(Point::parse(p.name()), Some(*p));
             assert!(p.name().contains('.'), "{p}: area.what");
             assert!(p.what().len() > 25, "{p}: say what state it marks");
         }

@@ -3,6 +3,7 @@
 //!
 //! - [`results`]: `results.csv`, one row per run, appended durably.
 //! - [`coverage`]: `coverage.jsonl`, what each run exercised.
+//! - [`explore_log`]: `explore.jsonl`, an exploration's runs in order.
 //! - [`artefacts`]: a run's folder (repro, history, trace, report) and how to read it back.
 //! - [`run_report`]: the self-contained `report.html` of one run.
 //! - [`dashboard`]: the review dashboard over campaign folders (HTML with
@@ -15,6 +16,7 @@ pub mod coverage;
 pub mod dashboard;
 pub mod describe;
 mod error;
+pub mod explore_log;
 mod html;
 mod line_file;
 pub mod results;
@@ -25,6 +27,7 @@ pub mod timestamp;
 pub use artefacts::{Repro, RunArtefacts, RunRecord, TraceLine, read_run, run_dir_name};
 pub use coverage::{CoverageRow, CoverageWriter, read_coverage};
 pub use error::{ReportsError, Result};
+pub use explore_log::{EXPLORE_FILE, ExploreRow, ExploreWriter, read_explore};
 pub use line_file::TornLine;
 pub use results::{RESULTS_HEADER, ResultRow, ResultsWriter, read_results};
 pub use run_folder::write_run;

@@ -264,3 +264,59 @@ fn a_fortnight_of_campaigns_in_one_dashboard() {
         assert!(html.contains(&format!("03-{day:02}")), "day {day} missing");
     }
 }
+
+#[test]
+fn an_exploration_gets_its_corpus_growth_plotted_and_summed_up() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dirs = generate(root.path());
+    let explored = dirs
+        .iter()
+        .find(|d| d.ends_with("nightly-03-01"))
+        .expect("the first night");
+    let mut log = reports::ExploreWriter::open(explored.join(reports::EXPLORE_FILE)).expect("open");
+    for (run, features, corpus) in [(0u64, 40u64, 1u64), (1, 52, 2), (2, 52, 2)] {
+        log.append(&reports::ExploreRow {
+            run,
+            scenario: "default".into(),
+            seed: run,
+            scenario_hash: "0".into(),
+            parent: run.checked_sub(1),
+            mutations: Vec::new(),
+            verdict: checker::Overall::Pass,
+            failed_rules: Vec::new(),
+            ops: 100,
+            features: Vec::new(),
+            new_features: Vec::new(),
+            kept: run < 2,
+            corpus_size: corpus,
+            features_seen: features,
+        })
+        .expect("append");
+    }
+    let campaigns = load_campaigns(&dirs).expect("load");
+    let html = render_html(&campaigns, None, &KNOWN, &root.path().join("d.html"));
+    assert!(
+        html.contains("Explorations: distinct features"),
+        "the growth plot"
+    );
+    assert_eq!(
+        html.matches("class=\"growth ").count(),
+        2,
+        "features and corpus lines"
+    );
+    assert!(html.contains("nightly-03-01: 52 features, 2 kept"));
+    let md = reports::dashboard::render_markdown(&campaigns, None, &KNOWN);
+    assert!(
+        md.contains(
+            "- Exploration nightly-03-01: 3 runs, 52 distinct features, 2 kept in its corpus"
+        ),
+        "{md}"
+    );
+    // A soak has no growth plot.
+    let soaks: Vec<_> = campaigns
+        .into_iter()
+        .filter(|c| c.explore.is_empty())
+        .collect();
+    let html = render_html(&soaks, None, &KNOWN, &root.path().join("d.html"));
+    assert!(!html.contains("Explorations:"));
+}

@@ -131,7 +131,10 @@ impl Control {
         }
     }
 
+    /// A fault began: traced, opened on the history's timeline, counted as
+    /// applied, and on in the world's fault context (points pair with it).
     pub(crate) fn note(&self, kind: FaultKind, detail: String) {
+        self.world.fault_began(kind.tag());
         let kind = kind.name();
         self.world
             .trace()
@@ -141,7 +144,9 @@ impl Control {
         self.faults_applied.lock().push(kind.to_string());
     }
 
+    /// A fault was healed: traced, closed on the timeline and in the world.
     pub(crate) fn healed(&self, kind: FaultKind, detail: String) {
+        self.world.fault_ended(kind.tag());
         let kind = kind.name();
         self.world
             .trace()

@@ -1,11 +1,15 @@
 //! Bug hunting: run scenarios over successive seeds with one bug switched
 //! on until a run fails with a rule the bug table expects. Triggered hunts
 //! run the scenarios written for the bug; blind hunts run the general
-//! catalog only, as a user hunting an unknown bug would.
+//! catalog only, as a user hunting an unknown bug would, seed after seed;
+//! explore hunts run the general catalog through the coverage-guided
+//! explorer (`explore`), its seed the hunt's start seed.
 
 use crate::bug_table;
 use crate::catalog;
 use crate::engine::{self, RunOptions, RunResult};
+use crate::explore::drive::{Steer, drive};
+use crate::explore::{Explorer, MergedRun};
 use crate::schema::Scenario;
 use node::bugs::{Bug, BugSet};
 use parking_lot::Mutex;
@@ -22,7 +26,7 @@ pub fn scenarios_for(bug: Bug, mode: HuntMode) -> Result<Vec<Scenario>, catalog:
             .iter()
             .map(|name| catalog::load(name))
             .collect(),
-        HuntMode::Blind => Ok(catalog::general()),
+        HuntMode::Blind | HuntMode::Explore => Ok(catalog::general()),
     }
 }
 
@@ -91,6 +95,9 @@ pub fn parse_budget(s: &str) -> Result<Duration, String> {
 /// it does not depend on timing.
 pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
     let scenarios = scenarios_for(opts.bug, opts.mode)?;
+    if opts.mode == HuntMode::Explore {
+        return Ok(hunt_explore(opts, scenarios));
+    }
     let entry = bug_table::entry(opts.bug);
     let run_opts = RunOptions {
         bugs: BugSet::from_bugs([opts.bug]),
@@ -146,6 +153,66 @@ pub fn hunt(opts: &HuntOptions) -> Result<HuntOutcome, catalog::ScenarioError> {
         seeds_tried,
         wall: started.elapsed(),
     })
+}
+
+/// What an explore hunt decides as the explorer's runs merge.
+struct ExploreHunt<'a> {
+    entry: &'a bug_table::BugEntry,
+    started: Instant,
+    budget: Duration,
+    found: Option<(u64, RunResult)>,
+    others: Vec<RunResult>,
+    /// Runs merged (in run order, so the last merged run's number + 1).
+    merged: u64,
+}
+
+impl Steer for ExploreHunt<'_> {
+    fn go_on(&mut self) -> bool {
+        self.found.is_none() && self.started.elapsed() < self.budget
+    }
+
+    /// Runs merge in run order: the first find is the one with the fewest
+    /// runs before it, whatever the timing.
+    fn merged(&mut self, run: MergedRun, result: RunResult) {
+        if self.found.is_some() {
+            return;
+        }
+        self.merged = run.candidate.run + 1;
+        let failed = result.failed_rules();
+        if failed.iter().any(|r| self.entry.expects(r)) {
+            self.found = Some((run.candidate.run, result));
+        } else if !failed.is_empty() && self.others.len() < OTHER_FAILURES_KEPT {
+            self.others.push(result);
+        }
+    }
+}
+
+/// An explore hunt: the explorer, seeded with the start seed, over
+/// `scenarios` (the general catalog) until a run fails with a rule the bug
+/// table expects, or the budget is spent.
+fn hunt_explore(opts: &HuntOptions, scenarios: Vec<Scenario>) -> HuntOutcome {
+    let run_opts = RunOptions {
+        bugs: BugSet::from_bugs([opts.bug]),
+        ..opts.run.clone()
+    };
+    let steer = ExploreHunt {
+        entry: bug_table::entry(opts.bug),
+        started: Instant::now(),
+        budget: opts.budget,
+        found: None,
+        others: Vec::new(),
+        merged: 0,
+    };
+    let explorer = Explorer::new(opts.start_seed, 0, scenarios, None);
+    let (_, steer) = drive(explorer, opts.jobs, steer, |c| {
+        engine::run(&c.scenario, c.seed, &run_opts)
+    });
+    HuntOutcome {
+        seeds_tried: steer.found.as_ref().map_or(steer.merged, |(i, _)| i + 1),
+        found: steer.found.map(|(_, r)| r),
+        other_failures: steer.others,
+        wall: steer.started.elapsed(),
+    }
 }
 
 /// Start seeds of the hunts behind one row of the hunt table: `starts`

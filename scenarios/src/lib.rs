@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod conditions;
 pub(crate) mod control;
 pub mod engine;
+pub mod explore;
 pub mod faults;
 pub mod hunt;
 pub mod knobs;

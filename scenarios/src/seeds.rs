@@ -10,6 +10,20 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+/// The explorer's draws (`explore`): its own seed, not a run's.
+const EXPLORER: u64 = 0x6578_706c_6f72_6521;
+
+/// The stream the explorer draws candidate `run` of shard `shard` from
+/// (which corpus entry, which mutations, the run's seed): one stream per
+/// candidate, so a candidate is the same whatever order runs finish in.
+pub fn explorer(seed: u64, shard: u64, run: u64) -> ChaCha8Rng {
+    let mut key = [0u8; 32];
+    for (chunk, word) in key.chunks_exact_mut(8).zip([EXPLORER, seed, shard, run]) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    ChaCha8Rng::from_seed(key)
+}
+
 /// The named streams of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Streams {
@@ -110,5 +124,19 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(firsts.len(), 5);
+    }
+
+    #[test]
+    fn explorer_streams_are_one_per_seed_shard_and_run() {
+        let first = |seed, shard, run| explorer(seed, shard, run).r#gen::<u64>();
+        assert_eq!(first(1, 0, 5), first(1, 0, 5));
+        let firsts: std::collections::BTreeSet<u64> = [
+            first(1, 0, 5),
+            first(2, 0, 5),
+            first(1, 1, 5),
+            first(1, 0, 6),
+        ]
+        .into();
+        assert_eq!(firsts.len(), 4);
     }
 }

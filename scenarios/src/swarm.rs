@@ -47,6 +47,28 @@ fn draw_failpoint(rng: &mut ChaCha8Rng, step: &mut FaultStep) {
     }
 }
 
+/// A step of `kind` as swarm mode draws one: at a time in [0.5 s,
+/// `horizon`), on the leader, a follower or a random member, lasting
+/// 0.3-3 s, restarted after 0.2-2 s; a failpoint's name and action drawn
+/// too; fields the kind does not use cleared. (The explorer draws its new
+/// steps here as well.)
+pub fn draw_step(rng: &mut ChaCha8Rng, kind: FaultKind, horizon: f64) -> FaultStep {
+    let targets = ["leader", "follower", "random"];
+    let mut step = FaultStep {
+        kind: kind.name().to_string(),
+        at_s: Some(rng.gen_range(0.5..horizon.max(0.6))),
+        target: targets.choose(rng).map(|t| t.to_string()),
+        duration_s: Some(rng.gen_range(0.3..3.0)),
+        restart_after_s: Some(rng.gen_range(0.2..2.0)),
+        ..Default::default()
+    };
+    if kind == FaultKind::Failpoint {
+        draw_failpoint(rng, &mut step);
+    }
+    crate::faults::clear_unused(&mut step);
+    step
+}
+
 /// The scenario as this seed runs it: a general scenario draws the store
 /// knobs it leaves open (`crate::knobs`), and swarm mode draws its faults.
 pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
@@ -81,20 +103,7 @@ pub fn variant(scenario: &Scenario, seed: u64) -> Scenario {
         let Some(&kind) = enabled.choose(&mut rng) else {
             break;
         };
-        let targets = ["leader", "follower", "random"];
-        let mut step = FaultStep {
-            kind: kind.name().to_string(),
-            at_s: Some(rng.gen_range(0.5..horizon.max(0.6))),
-            target: targets.choose(&mut rng).map(|t| t.to_string()),
-            duration_s: Some(rng.gen_range(0.3..3.0)),
-            restart_after_s: Some(rng.gen_range(0.2..2.0)),
-            ..Default::default()
-        };
-        if kind == FaultKind::Failpoint {
-            draw_failpoint(&mut rng, &mut step);
-        }
-        crate::faults::clear_unused(&mut step);
-        out.faults.push(step);
+        out.faults.push(draw_step(&mut rng, kind, horizon));
     }
     if swarm.randomize_knobs {
         let k = &mut out.cluster.knobs;

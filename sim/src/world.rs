@@ -24,6 +24,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod controls;
+mod fault_context;
+
+pub use fault_context::AFTERGLOW;
+use fault_context::FaultContext;
 
 /// Where a member process is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,13 @@ struct WorldHost {
     broken: Mutex<Vec<BrokenInvariant>>,
     /// How often each coverage point was reached, by [`Point::index`].
     points: Vec<std::sync::atomic::AtomicU64>,
+    /// The faults on now, and each point reached paired with them.
+    faults: Mutex<FaultContext>,
+}
+
+/// Simulated time since the run started.
+fn now() -> Duration {
+    madsim::time::TimeHandle::current().elapsed()
 }
 
 fn member_name(id: u64) -> String {
@@ -135,7 +146,7 @@ impl Host for WorldHost {
                 member,
                 invariant,
                 detail,
-                at: madsim::time::TimeHandle::current().elapsed(),
+                at: now(),
             });
         }
     }
@@ -169,6 +180,7 @@ impl Host for WorldHost {
         if let Some(n) = self.points.get(point.index()) {
             n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        self.faults.lock().reached(point, now());
     }
 }
 
@@ -206,6 +218,7 @@ impl World {
             members: members.clone(),
             broken: Mutex::new(Vec::new()),
             points: Point::ALL.iter().map(|_| Default::default()).collect(),
+            faults: Mutex::new(FaultContext::default()),
         });
         Arc::new(World {
             handle: Handle::current(),
@@ -346,6 +359,23 @@ impl World {
             .map(|(p, n)| (*p, n.load(std::sync::atomic::Ordering::Relaxed)))
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+
+    /// The engine's fault with tag `tag` (its own numbering) begins: points
+    /// reached from now on, and within [`AFTERGLOW`] of now, pair with it.
+    pub fn fault_began(&self, tag: u16) {
+        self.host.faults.lock().begin(tag, now());
+    }
+
+    /// The fault with tag `tag` was healed (one begin undone).
+    pub fn fault_ended(&self, tag: u16) {
+        self.host.faults.lock().end(tag);
+    }
+
+    /// Every (coverage point, fault tag) pair reached this run: the point
+    /// was reached while that fault was on or had just begun.
+    pub fn points_under_faults(&self) -> std::collections::BTreeSet<(Point, u16)> {
+        self.host.faults.lock().under()
     }
 
     /// Failpoint passes summed over every member.

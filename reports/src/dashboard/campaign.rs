@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::artefacts::{self, RunRecord, run_dir_name};
 use crate::coverage::{self, CoverageRow};
 use crate::error::{ReportsError, Result, json_message};
+use crate::explore_log::{EXPLORE_FILE, ExploreRow, read_explore};
 use crate::results::{self, ResultRow};
 use crate::timestamp::Timestamp;
 
@@ -148,6 +149,8 @@ pub struct Campaign {
     pub started: Timestamp,
     pub results: Vec<ResultRow>,
     pub coverage: Vec<CoverageRow>,
+    /// An exploration's runs in run order (`explore.jsonl`; empty for a soak).
+    pub explore: Vec<ExploreRow>,
     /// Every row with verdict `fail`, in results order.
     pub failures: Vec<FailedRun>,
     /// What a reader should know: torn lines skipped, run folders missing or unreadable.
@@ -222,6 +225,12 @@ pub fn load_campaign(dir: &Path) -> Result<Campaign> {
         ));
         Vec::new()
     };
+    let explore_path = dir.join(EXPLORE_FILE);
+    let explore = if explore_path.exists() {
+        read_explore(&explore_path)?
+    } else {
+        Vec::new()
+    };
     let mut failures = Vec::new();
     for row in results.rows.iter().filter(|r| r.is_failure()) {
         let run_dir =
@@ -269,6 +278,7 @@ pub fn load_campaign(dir: &Path) -> Result<Campaign> {
         started,
         results: results.rows,
         coverage,
+        explore,
         failures,
         warnings,
     })

@@ -1,8 +1,9 @@
 //! The hunt table: how quickly `faultline hunt` finds each catalogued bug,
 //! as a CSV file with the header
 //! `bug,mode,start_seeds,found,median_seeds,median_wall_s,worst_wall_s,rule,origin`.
-//! `mode` is `triggered` (the scenarios written for the bug) or `blind`
-//! (the general catalog only). Empty median/worst fields mean the bug was
+//! `mode` is `triggered` (the scenarios written for the bug), `blind`
+//! (the general catalog only, seed after seed) or `explore` (the general
+//! catalog as the coverage-guided explorer mutates it). Empty median/worst fields mean the bug was
 //! never found. `origin` is the bug table's: `etcd #N` or `synthetic`.
 //! Tables written before the `mode` column are read as triggered hunts;
 //! tables written before the `origin` column have an empty origin.
@@ -30,6 +31,9 @@ pub enum HuntMode {
     Triggered,
     /// The general catalog only: no scenario written knowing the bug.
     Blind,
+    /// The general catalog as `faultline explore` mutates it, guided by
+    /// coverage: still no scenario written knowing the bug.
+    Explore,
 }
 
 impl HuntMode {
@@ -37,6 +41,7 @@ impl HuntMode {
         match self {
             HuntMode::Triggered => "triggered",
             HuntMode::Blind => "blind",
+            HuntMode::Explore => "explore",
         }
     }
 }

@@ -63,6 +63,22 @@ fn totals(campaigns: &[Campaign], s: &Summary) -> String {
         hours(s.sim_ms),
         hours(s.wall_ms)
     );
+    for c in campaigns.iter().filter(|c| !c.explore.is_empty()) {
+        let last = c
+            .explore
+            .last()
+            .map_or((0, 0), |r| (r.features_seen, r.corpus_size));
+        out.push_str(&format!(
+            "- Exploration {}: {} runs, {} distinct features, {} kept in its corpus\n",
+            cell(&c.label()),
+            c.explore.len(),
+            last.0,
+            last.1
+        ));
+    }
+    if campaigns.iter().any(|c| !c.explore.is_empty()) {
+        out.push('\n');
+    }
     let warnings: usize = campaigns.iter().map(|c| c.warnings.len()).sum();
     if warnings > 0 {
         out.push_str(&format!(

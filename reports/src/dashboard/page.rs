@@ -10,7 +10,7 @@ use super::campaign::Campaign;
 use super::hunt::HuntRow;
 use super::links::relative_url;
 use super::stats::{FailureGroup, Known, Reach, Status, Summary, Tally, summarize};
-use super::svg::{HuntBar, day_bars, hunt_bars, run_bars};
+use super::svg::{Growth, HuntBar, day_bars, growth_lines, hunt_bars, run_bars};
 
 const CSS: &str = include_str!("dashboard.css");
 /// Further occurrences linked per failure group.
@@ -52,7 +52,7 @@ pub fn render_html(
 <a href=\"#hunt\">Time to detect</a> <a href=\"#campaigns\">Campaigns</a></nav>\n<main>\n",
     );
     out.push_str(&failures(&s, out_path));
-    out.push_str(&plots(&s));
+    out.push_str(&plots(&s, campaigns));
     out.push_str(&coverage(&s, known));
     out.push_str(&hunt_section(hunt));
     out.push_str(&campaign_table(campaigns, out_path));
@@ -156,8 +156,31 @@ fn sorted_by_runs(map: &std::collections::BTreeMap<String, Tally>) -> Vec<(Strin
     rows
 }
 
-fn plots(s: &Summary) -> String {
+/// Each exploration's features and corpus entries after each run.
+fn growth(campaigns: &[Campaign]) -> Vec<Growth> {
+    campaigns
+        .iter()
+        .filter(|c| !c.explore.is_empty())
+        .map(|c| {
+            let points = c
+                .explore
+                .iter()
+                .map(|r| (r.run, r.features_seen, r.corpus_size))
+                .collect();
+            (c.label(), points)
+        })
+        .collect()
+}
+
+fn plots(s: &Summary, campaigns: &[Campaign]) -> String {
     let mut out = String::from("<section id=\"plots\">\n<h2>Plots</h2>\n<div class=\"plots\">\n");
+    let explorations = growth(campaigns);
+    if !explorations.is_empty() {
+        out.push_str(&growth_lines(
+            "Explorations: distinct features (solid) and corpus entries (dashed) per run",
+            &explorations,
+        ));
+    }
     out.push_str(&run_bars(
         "Runs and failures per scenario",
         &sorted_by_runs(&s.per_scenario),

@@ -178,9 +178,102 @@ pub(crate) fn hunt_bars(caption: &str, rows: &[HuntBar]) -> String {
     out
 }
 
+/// One exploration's growth: (run, distinct features, corpus entries)
+/// after each merged run.
+pub(crate) type Growth = (String, Vec<(u64, u64, u64)>);
+
+/// Distinct features (solid) and corpus entries (dashed) over the runs of
+/// each exploration, on shared axes: where the lines flatten, the explorer
+/// stopped finding new states.
+pub(crate) fn growth_lines(caption: &str, series: &[Growth]) -> String {
+    const H: f64 = 220.0;
+    const LEFT: f64 = 56.0;
+    const BOTTOM: f64 = 24.0;
+    let plot_w = WIDTH - LEFT - 170.0;
+    let plot_h = H - TOP - BOTTOM;
+    let mut out = open(H, WIDTH, caption);
+    let max_run = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0 + 1))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let max_y = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1.max(q.2)))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let x = |run: u64| LEFT + plot_w * (run + 1) as f64 / max_run;
+    let y = |v: u64| TOP + plot_h * (1.0 - v as f64 / max_y);
+    out.push_str(&format!(
+        "<line x1=\"{LEFT:.0}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" class=\"axis\"/>\
+<line x1=\"{LEFT:.0}\" y1=\"{TOP:.0}\" x2=\"{LEFT:.0}\" y2=\"{:.1}\" class=\"axis\"/>\
+<text x=\"{:.0}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">{max_y:.0}</text>\
+<text x=\"{:.0}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">0</text>\
+<text x=\"{:.1}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">{max_run:.0} runs</text>\n",
+        TOP + plot_h,
+        LEFT + plot_w,
+        TOP + plot_h,
+        TOP + plot_h,
+        LEFT - 4.0,
+        TOP + 8.0,
+        LEFT - 4.0,
+        TOP + plot_h,
+        LEFT + plot_w,
+        H - 6.0,
+    ));
+    for (i, (label, points)) in series.iter().enumerate() {
+        let line = |pick: fn(&(u64, u64, u64)) -> u64| {
+            points
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", x(p.0), y(pick(p))))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let last = points.last().copied().unwrap_or_default();
+        let tip = escape(&format!(
+            "{label}: {} features and {} corpus entries after {} runs",
+            last.1,
+            last.2,
+            points.len()
+        ));
+        let style = i % 6;
+        out.push_str(&format!(
+            "<g><title>{tip}</title><polyline points=\"{}\" class=\"growth s{style}\"/>\
+<polyline points=\"{}\" class=\"growth corpus s{style}\"/>\
+<text x=\"{:.1}\" y=\"{:.1}\" class=\"value\">{}: {} features, {} kept</text></g>\n",
+            line(|p| p.1),
+            line(|p| p.2),
+            LEFT + plot_w + 6.0,
+            TOP + 12.0 + 14.0 * i as f64,
+            escape(&short(label, 14)),
+            last.1,
+            last.2
+        ));
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_lines_draw_both_series_of_each_exploration() {
+        let svg = growth_lines(
+            "growth",
+            &[
+                ("a".into(), vec![(0, 10, 1), (1, 14, 2), (2, 14, 2)]),
+                ("b<".into(), vec![(0, 5, 1)]),
+            ],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 4);
+        assert!(svg.contains("a: 14 features, 2 kept"));
+        assert!(svg.contains("b&lt;"), "labels are escaped");
+        assert!(!growth_lines("empty", &[]).contains("<polyline"));
+    }
 
     #[test]
     fn bars_scale_to_the_largest_row() {

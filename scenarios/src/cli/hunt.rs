@@ -25,6 +25,11 @@ pub(super) struct HuntArgs {
     /// table gets blind rows next to the triggered ones.
     #[arg(long)]
     blind: bool,
+    /// Hunt with the general catalog as `faultline explore` mutates it
+    /// (coverage-guided; the start seed is the explorer's seed). With
+    /// --table: the table gets explore rows too.
+    #[arg(long)]
+    explore: bool,
     /// With --table: hunts per bug, from start seeds S, S+1000, ...
     #[arg(long, default_value_t = 5)]
     starts: u64,
@@ -77,20 +82,33 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         } else {
             bugs
         };
-        let modes: &[HuntMode] = if args.blind {
-            &[HuntMode::Triggered, HuntMode::Blind]
-        } else {
-            &[HuntMode::Triggered]
-        };
-        return table(path, &bugs, modes, args.starts, &options);
+        let modes: Vec<HuntMode> = [
+            (true, HuntMode::Triggered),
+            (args.blind, HuntMode::Blind),
+            (args.explore, HuntMode::Explore),
+        ]
+        .into_iter()
+        .filter_map(|(on, mode)| on.then_some(mode))
+        .collect();
+        return table(path, &bugs, &modes, args.starts, &options);
     }
     let [bug] = bugs[..] else {
         anyhow::bail!("--bug: give exactly one bug to hunt (several only with --table)");
     };
-    let mode = if args.blind {
-        HuntMode::Blind
-    } else {
-        HuntMode::Triggered
+    let mode = match (args.blind, args.explore) {
+        (true, true) => anyhow::bail!("--explore: a single hunt is blind or explore, not both"),
+        (true, false) => HuntMode::Blind,
+        (false, true) => HuntMode::Explore,
+        (false, false) => HuntMode::Triggered,
+    };
+    // An explore run's scenario is a mutant, not a catalog entry: its
+    // folder holds the scenario as run.
+    let scenario_of = |r: &scenarios::engine::RunResult| -> Result<scenarios::schema::Scenario> {
+        if mode == HuntMode::Explore {
+            Ok(r.effective.clone())
+        } else {
+            catalog::load(&r.scenario).map_err(|e| anyhow::anyhow!("{e}"))
+        }
     };
     let opts = options(bug, mode);
     let outcome = scenarios::hunt::hunt(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -102,12 +120,14 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
             other.scenario,
             other.seed
         );
-        println!(
-            "  replay: faultline replay --scenario {} --seed {} --bug {bug}",
-            other.scenario, other.seed
-        );
+        if mode != HuntMode::Explore {
+            println!(
+                "  replay: faultline replay --scenario {} --seed {} --bug {bug}",
+                other.scenario, other.seed
+            );
+        }
         if let Some(dir) = &args.out {
-            let scenario = catalog::load(&other.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let scenario = scenario_of(other)?;
             let folder = dir
                 .join("other-failures")
                 .join(reports::artefacts::run_dir_name(
@@ -129,14 +149,27 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
                 r.failed_rules().join(",")
             );
             print_failures(r);
-            println!(
-                "replay: faultline replay --scenario {} --seed {} --bug {bug}",
-                r.scenario, r.seed
-            );
-            if let Some(dir) = &args.out {
-                let scenario = catalog::load(&r.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
-                write_run_folder(dir, &scenario, r, "--out")?;
-                println!("run folder: {}", dir.display());
+            if mode != HuntMode::Explore {
+                println!(
+                    "replay: faultline replay --scenario {} --seed {} --bug {bug}",
+                    r.scenario, r.seed
+                );
+            }
+            match &args.out {
+                Some(dir) => {
+                    write_run_folder(dir, &scenario_of(r)?, r, "--out")?;
+                    println!(
+                        "run folder: {} (replay: faultline replay {})",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                None if mode == HuntMode::Explore => {
+                    println!(
+                        "give --out DIR to keep its repro (the explorer's scenario is not in the catalog)"
+                    );
+                }
+                None => {}
             }
             Ok(0)
         }

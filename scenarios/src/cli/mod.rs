@@ -2,6 +2,7 @@
 
 mod catalogs;
 mod data;
+mod explore;
 mod hunt;
 mod report;
 mod run;
@@ -48,6 +49,8 @@ enum Command {
     Hunt(hunt::HuntArgs),
     /// A long, crash-safe, resumable campaign over the catalog (shardable over machines).
     Soak(soak::SoakArgs),
+    /// A coverage-guided campaign: mutates the runs that reached something new (resumable, shardable).
+    Explore(explore::ExploreArgs),
     /// The review dashboard over campaign folders (HTML, Markdown, JUnit XML).
     Report(report::ReportArgs),
     /// Shrink a failing run to a minimal repro that still fails the same rule.
@@ -76,6 +79,7 @@ pub fn main() -> Result<u8> {
         Command::Bench(args) => run::bench(args),
         Command::Hunt(args) => hunt::hunt(args),
         Command::Soak(args) => soak::soak(args),
+        Command::Explore(args) => explore::explore(args),
         Command::Report(args) => report::report(args),
         Command::Shrink(args) => shrink::shrink(args),
         Command::Migrate(args) => data::migrate(args),

@@ -8,6 +8,7 @@ mod drain;
 mod quiesce;
 mod simulate;
 
+use crate::faults::FaultKind;
 use crate::plan::Plan;
 use crate::schema::Scenario;
 use crate::swarm;
@@ -19,7 +20,7 @@ use node::bugs::BugSet;
 #[cfg(test)]
 pub(crate) use simulate::member_configs;
 use simulate::simulate;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// The client id the quiesce phase records its reads under.
@@ -57,6 +58,9 @@ pub struct RunResult {
     pub failpoints_reached: BTreeMap<String, u64>,
     /// The store's coverage points reached, with how often.
     pub points_reached: BTreeMap<node::coverage::Point, u64>,
+    /// Points reached while a fault of that kind was on or had just begun
+    /// (`sim::AFTERGLOW`): what an explorer calls a new combination.
+    pub points_under_faults: BTreeSet<(node::coverage::Point, FaultKind)>,
     /// The scenario as run (after swarm mode drew its variant).
     pub effective: Scenario,
     /// Each member's files, when asked for.
@@ -146,6 +150,7 @@ struct SimOutput {
     faults_applied: Vec<String>,
     failpoints_reached: BTreeMap<String, u64>,
     points_reached: BTreeMap<node::coverage::Point, u64>,
+    points_under_faults: BTreeSet<(node::coverage::Point, FaultKind)>,
     unexpected_exits: Vec<sim::FatalExit>,
     broken_invariants: Vec<sim::BrokenInvariant>,
     not_applied: Vec<String>,
@@ -206,6 +211,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         not_applied: output.not_applied,
         failpoints_reached: output.failpoints_reached,
         points_reached: output.points_reached,
+        points_under_faults: output.points_under_faults,
         effective,
         member_files: output.member_files,
     }
@@ -379,8 +385,38 @@ fn panicked(
         not_applied: Vec::new(),
         failpoints_reached: BTreeMap::new(),
         points_reached: BTreeMap::new(),
+        points_under_faults: BTreeSet::new(),
         effective: effective.clone(),
         member_files: Vec::new(),
+    }
+}
+
+/// Results made by hand, for the tests of what reads them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A passing run of an empty scenario that reached nothing.
+    pub(crate) fn empty_result() -> RunResult {
+        let scenario: Scenario = toml::from_str("name = \"empty\"").expect("minimal scenario");
+        RunResult {
+            scenario: scenario.name.clone(),
+            seed: 0,
+            bugs: BugSet::none(),
+            report: Report::default(),
+            history: History::default(),
+            end_state: EndState::default(),
+            trace: sim::Trace::default(),
+            trace_hash: String::new(),
+            stats: RunStats::default(),
+            faults_applied: Vec::new(),
+            not_applied: Vec::new(),
+            failpoints_reached: BTreeMap::new(),
+            points_reached: BTreeMap::new(),
+            points_under_faults: BTreeSet::new(),
+            effective: scenario,
+            member_files: Vec::new(),
+        }
     }
 }
 

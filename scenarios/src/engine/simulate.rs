@@ -158,6 +158,11 @@ pub(super) async fn simulate(
         faults_applied,
         failpoints_reached,
         points_reached: world.points_reached(),
+        points_under_faults: world
+            .points_under_faults()
+            .into_iter()
+            .filter_map(|(point, tag)| Some((point, FaultKind::from_tag(tag)?)))
+            .collect(),
         unexpected_exits,
         broken_invariants: world.broken_invariants(),
         engine_violations,

@@ -51,6 +51,16 @@ macro_rules! fault_kinds {
         impl FaultKind {
             pub const ALL: &'static [FaultKind] = &[$(FaultKind::$variant),*];
 
+            /// Its position in [`FaultKind::ALL`]: the tag the world pairs
+            /// coverage points with (`sim::World::fault_began`).
+            pub fn tag(self) -> u16 {
+                self as u16
+            }
+
+            pub fn from_tag(tag: u16) -> Option<FaultKind> {
+                FaultKind::ALL.get(usize::from(tag)).copied()
+            }
+
             /// The kind's name in scenario files.
             pub fn name(self) -> &'static str {
                 match self {

@@ -1,0 +1,290 @@
+//! How the explorer changes a scenario: add, drop or redraw a fault step,
+//! move it in time, swap its target, redraw a store knob, change the
+//! traffic (rate, clients, keys, an operation's weight, another profile),
+//! change the cluster size, or splice in another corpus entry's faults.
+//! Every mutation keeps the scenario valid (`catalog::validate`) and says
+//! what it did in one line, which the explorer logs.
+
+use crate::faults::FaultKind;
+use crate::knobs::DrawnKnob;
+use crate::schema::{Profile, Scenario, TrafficSpec};
+use crate::swarm;
+use crate::traffic::etcd::OPS;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// Fault steps a mutated scenario keeps at most (a plan that only grows
+/// would make every run slower and every failure harder to read).
+pub const MAX_STEPS: usize = 12;
+
+/// Traffic a mutation may grow to (unless the scenario has more already):
+/// profiles, clients per profile and requests per second per client. Beyond the catalog's own heaviest
+/// scenarios a run costs more than the interleavings it adds are worth.
+const MAX_TRAFFIC: usize = 3;
+const MAX_CLIENTS: i64 = 8;
+const MAX_RATE: f64 = 200.0;
+
+/// Tries before a candidate gives up on a change that keeps it valid.
+const ATTEMPTS: usize = 16;
+
+/// The kinds the explorer may add: every kind a step can be drawn for
+/// without parameters (swarm's default pool and the disk faults and
+/// member replacement it leaves out).
+pub fn addable_kinds() -> Vec<FaultKind> {
+    FaultKind::ALL
+        .iter()
+        .copied()
+        .filter(|&k| swarm::drawable(k))
+        .collect()
+}
+
+/// The window fault steps are drawn in: as swarm mode's.
+fn horizon(s: &Scenario) -> f64 {
+    (s.duration_s * 0.8).max(0.5)
+}
+
+/// Applies one random mutation that leaves `s` valid and returns what it
+/// did, or None when no attempt did (then `s` is unchanged). `donor` is
+/// another corpus entry to splice faults from.
+pub fn mutate(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: Option<&Scenario>) -> Option<String> {
+    for _ in 0..ATTEMPTS {
+        let mut candidate = s.clone();
+        let Some(what) = one(rng, &mut candidate, donor) else {
+            continue;
+        };
+        if candidate != *s && crate::catalog::validate(&candidate).is_ok() {
+            *s = candidate;
+            return Some(what);
+        }
+    }
+    None
+}
+
+/// One mutation drawn by weight, unchecked.
+fn one(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: Option<&Scenario>) -> Option<String> {
+    match rng.gen_range(0..100) {
+        0..20 => add_fault(rng, s),
+        20..30 => drop_fault(rng, s),
+        30..42 => redraw_fault(rng, s),
+        42..56 => move_fault(rng, s),
+        56..66 => swap_target(rng, s),
+        66..78 => redraw_knob(rng, s),
+        78..92 => change_traffic(rng, s),
+        92..96 => resize_cluster(rng, s),
+        _ => splice(rng, s, donor?),
+    }
+}
+
+fn add_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    if s.faults.len() >= MAX_STEPS {
+        return None;
+    }
+    let kind = *addable_kinds().choose(rng)?;
+    let step = swarm::draw_step(rng, kind, horizon(s));
+    let at = step.at_s.unwrap_or(0.0);
+    s.faults.push(step);
+    Some(format!("add {kind} at {at:.1}s"))
+}
+
+fn pick_step(rng: &mut ChaCha8Rng, s: &Scenario) -> Option<usize> {
+    (!s.faults.is_empty()).then(|| rng.gen_range(0..s.faults.len()))
+}
+
+fn drop_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let i = pick_step(rng, s)?;
+    let step = s.faults.remove(i);
+    Some(format!("drop faults[{i}] ({})", step.kind))
+}
+
+/// A new step of the same kind in the same place: new timing, target and
+/// parameters.
+fn redraw_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let i = pick_step(rng, s)?;
+    let kind: FaultKind = s.faults[i].kind.parse().ok()?;
+    if !swarm::drawable(kind) {
+        return None;
+    }
+    s.faults[i] = swarm::draw_step(rng, kind, horizon(s));
+    Some(format!("redraw faults[{i}] ({kind})"))
+}
+
+fn move_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let i = pick_step(rng, s)?;
+    let horizon = horizon(s);
+    let step = &mut s.faults[i];
+    let was = step.at_s.unwrap_or(0.0);
+    // Mostly a nudge (the same moment seen a little earlier or later),
+    // sometimes anywhere.
+    let at = if rng.gen_bool(0.7) {
+        (was + rng.gen_range(-1.5..1.5)).clamp(0.0, horizon)
+    } else {
+        rng.gen_range(0.0..horizon)
+    };
+    step.at_s = Some((at * 10.0).round() / 10.0);
+    Some(format!(
+        "move faults[{i}] ({}) {was:.1}s -> {at:.1}s",
+        step.kind
+    ))
+}
+
+fn swap_target(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let i = pick_step(rng, s)?;
+    s.faults[i].target.as_ref()?;
+    let mut targets: Vec<String> = ["leader", "follower", "random", "all"]
+        .map(String::from)
+        .into();
+    targets.extend((1..=s.cluster.size).map(|m| format!("m{m}")));
+    let target = targets.choose(rng)?.clone();
+    s.faults[i].target = Some(target.clone());
+    Some(format!(
+        "target faults[{i}] ({}) -> {target}",
+        s.faults[i].kind
+    ))
+}
+
+fn redraw_knob(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let knob = *DrawnKnob::ALL.choose(rng)?;
+    knob.draw(rng, &mut s.cluster.knobs);
+    Some(format!("knob {}", knob.field()))
+}
+
+fn change_traffic(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    if rng.gen_bool(0.15) && s.traffic.len() < MAX_TRAFFIC {
+        let profile = *[
+            Profile::Etcd,
+            Profile::Kubernetes,
+            Profile::Watch,
+            Profile::Lease,
+        ]
+        .choose(rng)?;
+        s.traffic.push(TrafficSpec {
+            profile,
+            clients: rng.gen_range(1..=4),
+            ..TrafficSpec::default()
+        });
+        return Some(format!("traffic + {profile:?}"));
+    }
+    let i = rng.gen_range(0..s.traffic.len().max(1));
+    let t = s.traffic.get_mut(i)?;
+    let what = match rng.gen_range(0..4) {
+        0 => {
+            // Zero is back to back: keep the profile's pacing.
+            if t.rate <= 0.0 {
+                return None;
+            }
+            let top = MAX_RATE.max(t.rate);
+            t.rate = (t.rate * rng.gen_range(0.5..2.0)).clamp(1.0, top).round();
+            format!("rate {}", t.rate)
+        }
+        1 => {
+            let top = MAX_CLIENTS.max(t.clients as i64);
+            t.clients = (t.clients as i64 + rng.gen_range(-2..=2)).clamp(1, top) as usize;
+            format!("clients {}", t.clients)
+        }
+        2 => {
+            t.keys = ((t.keys as f64) * rng.gen_range(0.5..2.0))
+                .round()
+                .clamp(1.0, 1000.0) as usize;
+            format!("keys {}", t.keys)
+        }
+        _ => {
+            if t.profile != Profile::Etcd {
+                return None;
+            }
+            // Unset weights are the profile's defaults: start there.
+            let mut weights: Vec<u32> = match &t.weights {
+                Some(w) => (0..OPS.len())
+                    .map(|i| w.get(i).copied().unwrap_or(0))
+                    .collect(),
+                None => OPS.iter().map(|(_, w)| *w).collect(),
+            };
+            let op = rng.gen_range(0..OPS.len());
+            weights[op] = *[0u32, 5, 10, 20, 40].choose(rng)?;
+            if weights.iter().all(|w| *w == 0) {
+                return None;
+            }
+            let what = format!("weight of {:?} -> {}", OPS[op].0, weights[op]);
+            t.weights = Some(weights);
+            what
+        }
+    };
+    Some(format!("traffic[{i}] {what}"))
+}
+
+fn resize_cluster(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    if s.cluster.versions.len() > 1 {
+        return None;
+    }
+    let size = *[1usize, 3, 5].choose(rng)?;
+    s.cluster.size = size;
+    Some(format!("cluster size {size}"))
+}
+
+/// The first half of our steps and the second half of the donor's
+/// (AFL's splice): two plans that each reached something, met.
+fn splice(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: &Scenario) -> Option<String> {
+    if donor.faults.is_empty() {
+        return None;
+    }
+    let keep = rng.gen_range(0..=s.faults.len());
+    let from = rng.gen_range(0..donor.faults.len());
+    s.faults.truncate(keep);
+    s.faults.extend(donor.faults[from..].iter().cloned());
+    s.faults.truncate(MAX_STEPS);
+    Some(format!(
+        "splice {} steps from {}",
+        donor.faults.len() - from,
+        donor.name
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn mutations_keep_scenarios_valid_and_say_what_they_did() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let donor = crate::catalog::load("partitions").expect("catalog");
+        let mut kinds = std::collections::BTreeSet::new();
+        for base in crate::catalog::general().into_iter().take(8) {
+            let mut s = base.clone();
+            for _ in 0..40 {
+                let what = mutate(&mut rng, &mut s, Some(&donor)).expect("some mutation applies");
+                kinds.insert(what.split(' ').next().unwrap_or_default().to_string());
+                crate::catalog::validate(&s).unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(s.faults.len() <= MAX_STEPS, "{what}");
+            }
+        }
+        for kind in [
+            "add", "drop", "redraw", "move", "target", "knob", "traffic", "splice",
+        ] {
+            assert!(kinds.contains(kind), "no {kind} mutation in {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_stream_mutates_the_same_way() {
+        let base = crate::catalog::load("default").expect("catalog");
+        let run = || {
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let mut s = base.clone();
+            let log: Vec<_> = (0..20).map(|_| mutate(&mut rng, &mut s, None)).collect();
+            (s, log)
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn every_addable_kind_draws_a_valid_step() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let kinds = addable_kinds();
+        assert!(kinds.contains(&FaultKind::FsyncEio) && kinds.contains(&FaultKind::Crash));
+        for kind in kinds {
+            let step = swarm::draw_step(&mut rng, kind, 8.0);
+            crate::faults::parse(&step).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+    }
+}
