@@ -97,6 +97,8 @@ points! {
         "the leader sent a snapshot to a member that fell behind its log";
     EntryReplayedSkipped "apply.entry-already-applied"
         "a restarted member skipped an entry its backend already held (consistent index)";
+    BootstrapMembersRecovered "bootstrap.members-recovered"
+        "a member killed while bootstrapping a new cluster found its WAL but no members, and recorded them again";
     ConfChangeApplied "apply.conf-change"
         "a membership change was applied";
     MemberRemovedItself "member.removed-itself"

@@ -88,6 +88,11 @@ impl Control {
             .collect()
     }
 
+    /// Whether a step removed `m` from the cluster.
+    pub(crate) fn is_removed(&self, m: u64) -> bool {
+        self.removed.lock().contains(&m)
+    }
+
     pub(crate) fn running(&self) -> Vec<u64> {
         self.members()
             .into_iter()
@@ -305,10 +310,7 @@ pub(crate) async fn wait_down(world: &World, m: u64) {
 }
 
 pub(crate) fn restart_if_down(ctl: &Control, m: u64) {
-    if !ctl.quiescing()
-        && !ctl.world.status(m).is_some_and(|s| s.is_up())
-        && !ctl.removed.lock().contains(&m)
-    {
+    if !ctl.quiescing() && !ctl.world.status(m).is_some_and(|s| s.is_up()) && !ctl.is_removed(m) {
         ctl.world.restart(m);
     }
 }

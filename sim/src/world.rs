@@ -91,6 +91,8 @@ struct WorldHost {
     points: Vec<std::sync::atomic::AtomicU64>,
     /// The faults on now, and each point reached paired with them.
     faults: Mutex<FaultContext>,
+    /// The cluster version each member applied last.
+    cluster_versions: Mutex<BTreeMap<u64, Version>>,
 }
 
 /// Simulated time since the run started.
@@ -141,6 +143,9 @@ impl Host for WorldHost {
     fn emit(&self, member: u64, event: NodeEvent) {
         let (kind, detail) = describe(&event);
         self.trace.record(member_name(member), kind, detail);
+        if let NodeEvent::ClusterVersion { version } = event {
+            self.cluster_versions.lock().insert(member, version);
+        }
         if let NodeEvent::InvariantBroken { invariant, detail } = event {
             self.broken.lock().push(BrokenInvariant {
                 member,
@@ -219,6 +224,7 @@ impl World {
             broken: Mutex::new(Vec::new()),
             points: Point::ALL.iter().map(|_| Default::default()).collect(),
             faults: Mutex::new(FaultContext::default()),
+            cluster_versions: Mutex::new(BTreeMap::new()),
         });
         Arc::new(World {
             handle: Handle::current(),
@@ -342,6 +348,12 @@ impl World {
             .lock()
             .get(&member)
             .map(|s| s.config.lock().version)
+    }
+
+    /// The cluster version `member` applied last (what its data holds, and
+    /// what its binary is checked against when it starts); None before any.
+    pub fn cluster_version(&self, member: u64) -> Option<Version> {
+        self.host.cluster_versions.lock().get(&member).copied()
     }
 
     pub fn failpoints(&self, member: u64) -> Option<Arc<Failpoints>> {

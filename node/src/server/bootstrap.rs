@@ -197,11 +197,25 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         ]
     }));
 
-    // A new cluster records its initial members.
+    // A member that bootstrapped a new cluster records its initial members
+    // (etcd applies them from the first raft entries). Not only on the
+    // first start: killed between creating the WAL and committing them, it
+    // finds its WAL on restart and would otherwise run with no members.
+    let bootstrap_voters = match &contents {
+        Some(c) => c.metadata.bootstrap_voters.clone(),
+        None => wal.metadata().bootstrap_voters.clone(),
+    };
     let mut cluster = ClusterState::load(&backend)?;
-    if fresh && !config.join_existing && cluster.members.is_empty() {
+    if !bootstrap_voters.is_empty() && cluster.members.is_empty() && snapshot.is_none() {
+        if !fresh {
+            env.reach(crate::coverage::Point::BootstrapMembersRecovered);
+        }
         let mut tx = backend.batch_tx().await;
-        for p in &config.peers {
+        for p in config
+            .peers
+            .iter()
+            .filter(|p| bootstrap_voters.contains(&p.id))
+        {
             cluster.add_member(
                 &mut tx,
                 Member {

@@ -1,7 +1,11 @@
 //! The leader's version monitor, as etcd's: it asks every member for its
 //! server version, sets the cluster version to the lowest of them (or to a
 //! downgrade's target), and ends a downgrade once every member runs the
-//! target version.
+//! target version. etcd asks each member over HTTP every time it decides
+//! (`getVersions`) and decides nothing while one does not answer; here
+//! each round sends its queries and waits (up to a bound) for every reply
+//! to them, so a member whose binary changed since an earlier reply, or
+//! one that went down, is never counted with an old version.
 
 use super::MemberState;
 use super::propose::propose;
@@ -9,9 +13,6 @@ use crate::version::Version;
 use crate::wire::internal::{ClusterVersionSetRequest, DowngradeInfoSetRequest, internal_request};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How recent a member's version reply must be to count.
-const FRESH: Duration = Duration::from_secs(3);
 
 pub(crate) async fn run(state: Arc<MemberState>) {
     let interval = Duration::from_millis(state.config.knobs.storage_version_sync_ms);
@@ -22,14 +23,12 @@ pub(crate) async fn run(state: Arc<MemberState>) {
             continue;
         }
         let members: Vec<u64> = state.cluster.lock().members.keys().copied().collect();
-        for &m in &members {
-            if m != state.id() {
-                state.transport.query_version(m);
-            }
-        }
-        let Some(versions) = member_versions(&state, &members) else {
+        let Some(versions) = ask_versions(&state, &members, interval).await else {
             continue;
         };
+        if !state.is_leader() {
+            continue;
+        }
         let cluster = state.cluster.lock().clone();
         let lowest = versions
             .iter()
@@ -67,20 +66,50 @@ pub(crate) async fn run(state: Arc<MemberState>) {
     }
 }
 
-/// Every member's server version, if all answered recently.
-fn member_versions(state: &MemberState, members: &[u64]) -> Option<Vec<Version>> {
+/// How often a round looks for the replies to its queries.
+const REPLY_POLL: Duration = Duration::from_millis(5);
+
+/// Asks every other member for its server version and waits for all the
+/// replies, at most `bound` (and at most a second); None when one did not
+/// answer in time.
+async fn ask_versions(
+    state: &MemberState,
+    members: &[u64],
+    bound: Duration,
+) -> Option<Vec<Version>> {
+    let asked = madsim::time::Instant::now();
+    for &m in members {
+        if m != state.id() {
+            state.transport.query_version(m);
+        }
+    }
+    let bound = bound.min(Duration::from_secs(1));
+    loop {
+        if let Some(versions) = member_versions(state, members, asked) {
+            return Some(versions);
+        }
+        if asked.elapsed() >= bound {
+            return None;
+        }
+        madsim::time::sleep(REPLY_POLL).await;
+    }
+}
+
+/// Every member's server version, if all answered since `since` (this
+/// round's queries).
+fn member_versions(
+    state: &MemberState,
+    members: &[u64],
+    since: madsim::time::Instant,
+) -> Option<Vec<Version>> {
     let peers = state.peer_versions.lock();
-    let now = madsim::time::Instant::now();
     members
         .iter()
         .map(|m| {
             if *m == state.id() {
                 return Some(state.config.version);
             }
-            peers
-                .get(m)
-                .filter(|(_, at)| now.saturating_duration_since(*at) <= FRESH)
-                .map(|(v, _)| *v)
+            peers.get(m).filter(|(_, at)| *at >= since).map(|(v, _)| *v)
         })
         .collect()
 }

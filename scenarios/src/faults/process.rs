@@ -2,7 +2,7 @@
 //! restart, and replacing a member with a fresh one.
 
 use super::{FaultKind, Fields, Inject};
-use crate::control::Control;
+use crate::control::{Control, restart_if_down};
 use crate::target::Target;
 use sim::MemberStatus;
 use std::time::Duration;
@@ -40,7 +40,12 @@ impl Inject for Crash {
                 world.set_torn_tails(m, false);
             }
             ctl.hold(restart_after).await;
-            if !ctl.quiescing() && world.status(m) == Some(MemberStatus::Crashed) {
+            // A member another step removed meanwhile stays down: the
+            // operator does not start a member the cluster no longer has.
+            if !ctl.quiescing()
+                && world.status(m) == Some(MemberStatus::Crashed)
+                && !ctl.is_removed(m)
+            {
                 world.restart(m);
             }
             ctl.healed(kind, format!("m{m}"));
@@ -109,9 +114,8 @@ impl Inject for GracefulRestart {
                 madsim::time::sleep(Duration::from_millis(20)).await;
             }
             ctl.hold(down_for).await;
-            if !ctl.quiescing() && !world.status(m).is_some_and(|s| s.is_up()) {
-                world.restart(m);
-            }
+            // Not a member another step removed meanwhile (as for crashes).
+            restart_if_down(ctl, m);
             ctl.healed(kind, format!("m{m}"));
         }
     }

@@ -50,6 +50,22 @@ impl Inject for SwapVersion {
             let Some(previous) = world.version(m) else {
                 continue;
             };
+            // An operator swaps a binary only to a version the member's
+            // data allows: etcd refuses a server older than the cluster
+            // version it applied ("invalid downgrade"). A plan whose timing
+            // brought it here asks for what cannot happen.
+            if let Some(cluster) = world.cluster_version(m)
+                && version < cluster
+                && !expect_refusal
+            {
+                ctl.not_applied(
+                    kind.name(),
+                    &format!(
+                        "m{m} to {version}: its cluster version is {cluster}, and etcd refuses a member older than that (expect_refusal = true tests the refusal)"
+                    ),
+                );
+                continue;
+            }
             ctl.note(kind, format!("m{m} {previous} -> {version}"));
             world.stop(m);
             wait_down(&world, m).await;
