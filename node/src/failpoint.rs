@@ -119,6 +119,29 @@ impl Failpoint {
     pub fn parse(name: &str) -> Option<Failpoint> {
         Failpoint::ALL.iter().copied().find(|p| p.name() == name)
     }
+
+    /// A point of the compaction job: reached only once something asks
+    /// for a compaction.
+    pub fn is_compaction(self) -> bool {
+        matches!(
+            self,
+            Failpoint::CompactBeforeCommitScheduledCompact
+                | Failpoint::CompactAfterCommitScheduledCompact
+                | Failpoint::CompactBeforeCommitBatch
+                | Failpoint::CompactAfterCommitBatch
+                | Failpoint::CompactBeforeSetFinishedCompact
+                | Failpoint::CompactAfterSetFinishedCompact
+        )
+    }
+
+    /// A point of defragmentation: reached only once something asks for
+    /// a defragmentation.
+    pub fn is_defrag(self) -> bool {
+        matches!(
+            self,
+            Failpoint::DefragBeforeCopy | Failpoint::DefragBeforeRename
+        )
+    }
 }
 
 impl fmt::Display for Failpoint {
@@ -347,6 +370,17 @@ mod tests {
                 "applyBeforeForcedSnapshot",
             ]
         );
+    }
+
+    /// The compaction and defragmentation points are the ones named so in
+    /// etcd: the fault library asks for a compaction or a defragmentation
+    /// when one of them is armed.
+    #[test]
+    fn compaction_and_defrag_points_are_the_ones_named_so() {
+        for p in Failpoint::ALL {
+            assert_eq!(p.is_compaction(), p.name().starts_with("compact"), "{p}");
+            assert_eq!(p.is_defrag(), p.name().starts_with("defrag"), "{p}");
+        }
     }
 
     /// Every failpoint is passed somewhere in the store's code.

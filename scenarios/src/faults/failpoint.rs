@@ -68,9 +68,9 @@ impl Inject for Failpoint {
             }
         }
         // Some points are only reached when something asks for it.
-        if name.name().starts_with("compact") {
+        if name.is_compaction() {
             compact(ctl, offset).await;
-        } else if name.name().starts_with("defrag") {
+        } else if name.is_defrag() {
             for &m in &ms {
                 let _ = ctl
                     .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
