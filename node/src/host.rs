@@ -5,7 +5,7 @@
 use crate::clock::ClockRef;
 use crate::coverage::Point;
 use crate::disk::DiskRef;
-use crate::failpoint::{FailpointError, Failpoints, Passed};
+use crate::failpoint::{Failpoint, FailpointError, Failpoints, Passed};
 use crate::invariants::Invariant;
 use crate::version::Version;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub enum NodeEvent {
         target: Option<Version>,
     },
     FailpointFired {
-        name: &'static str,
+        point: Failpoint,
         action: String,
     },
     /// Anything else a reader of the trace should see.
@@ -88,7 +88,7 @@ pub enum ExitReason {
     /// A graceful stop: everything was flushed first.
     Stopped,
     /// An armed failpoint with the crash action was reached.
-    Failpoint(&'static str),
+    Failpoint(Failpoint),
     /// The store hit an error it cannot continue after (etcd would panic or
     /// exit): corruption, a failed fsync, data from a newer version...
     Fatal(String),
@@ -185,12 +185,12 @@ impl MemberEnv {
     }
 
     /// Passes a failpoint: crashes, sleeps or returns an error as armed.
-    pub async fn failpoint(&self, name: &'static str) -> Result<(), FailpointError> {
-        match self.failpoints.pass(name) {
+    pub async fn failpoint(&self, point: Failpoint) -> Result<(), FailpointError> {
+        match self.failpoints.pass(point) {
             Passed::Continue => Ok(()),
             Passed::Sleep(d) => {
                 self.emit(NodeEvent::FailpointFired {
-                    name,
+                    point,
                     action: format!("sleep {}ms", d.as_millis()),
                 });
                 madsim::time::sleep(d).await;
@@ -198,17 +198,17 @@ impl MemberEnv {
             }
             Passed::Error => {
                 self.emit(NodeEvent::FailpointFired {
-                    name,
+                    point,
                     action: "error".into(),
                 });
-                Err(FailpointError::Injected(name))
+                Err(FailpointError::Injected(point))
             }
             Passed::Crash => {
                 self.emit(NodeEvent::FailpointFired {
-                    name,
+                    point,
                     action: "crash".into(),
                 });
-                self.exit(ExitReason::Failpoint(name)).await
+                self.exit(ExitReason::Failpoint(point)).await
             }
         }
     }

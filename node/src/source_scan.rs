@@ -1,5 +1,6 @@
 //! For tests that check a registry against the store's code (every
-//! invariant asserted somewhere, every coverage point reached somewhere).
+//! invariant asserted somewhere, every coverage point reached somewhere,
+//! every failpoint passed somewhere).
 
 /// The text of every `.rs` file under `node/src`, except the files named
 /// in `except` (the registry itself, which names every entry).

@@ -32,11 +32,10 @@ pub fn drawable(kind: FaultKind) -> bool {
 /// A failpoint step as etcd's robustness tests pick one: any failpoint,
 /// most often a crash, sometimes a sleep that stalls that code path.
 fn draw_failpoint(rng: &mut ChaCha8Rng, step: &mut FaultStep) {
-    let names: Vec<&str> = node::failpoint::FAILPOINTS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect();
-    step.failpoint = names.choose(rng).map(|n| n.to_string());
+    // Drawn by position in `Failpoint::ALL`, whose order is fixed.
+    step.failpoint = node::failpoint::Failpoint::ALL
+        .choose(rng)
+        .map(|p| p.name().to_string());
     if rng.gen_bool(0.7) {
         step.action = Some("crash".into());
         step.times = Some(1);

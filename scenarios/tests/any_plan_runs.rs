@@ -18,12 +18,12 @@ fn step_strategy() -> impl Strategy<Value = FaultStep> {
         proptest::sample::select(vec!["leader", "follower", "random", "all", "m1", "m3"]),
         0.0f64..1.5,
         proptest::sample::select(vec!["3.5", "3.6", "3.7"]),
-        proptest::sample::select(node::failpoint::FAILPOINTS.to_vec()),
+        proptest::sample::select(node::failpoint::Failpoint::ALL.to_vec()),
         proptest::sample::select(vec!["crash", "sleep", "error"]),
         any::<bool>(),
     )
         .prop_map(
-            |(kind, at, target, duration, version, (failpoint, _), action, flag)| {
+            |(kind, at, target, duration, version, failpoint, action, flag)| {
                 let mut step = FaultStep {
                     kind: kind.name().to_string(),
                     at_s: Some(at),
@@ -31,7 +31,7 @@ fn step_strategy() -> impl Strategy<Value = FaultStep> {
                     duration_s: Some(duration),
                     restart_after_s: Some(duration),
                     version: version.parse().ok(),
-                    failpoint: Some(failpoint.to_string()),
+                    failpoint: Some(failpoint.name().to_string()),
                     action: Some(action.to_string()),
                     sleep_ms: Some(50),
                     expect_refusal: Some(flag),

@@ -11,7 +11,7 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use node::config::MemberConfig;
 use node::coverage::Point;
-use node::failpoint::Failpoints;
+use node::failpoint::{Failpoint, Failpoints};
 use node::host::{Backlog, BacklogSlot, ExitReason, Host, MemberEnv, NodeEvent};
 use node::invariants::Invariant;
 use node::version::Version;
@@ -131,7 +131,7 @@ fn describe(event: &NodeEvent) -> (&'static str, String) {
                 target.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
             ),
         ),
-        NodeEvent::FailpointFired { name, action } => ("failpoint", format!("{name} {action}")),
+        NodeEvent::FailpointFired { point, action } => ("failpoint", format!("{point} {action}")),
         NodeEvent::Note { text } => ("note", text.clone()),
         NodeEvent::InvariantBroken { invariant, detail } => {
             ("invariant", format!("{invariant} broken: {detail}"))
@@ -174,7 +174,7 @@ impl Host for WorldHost {
         };
         let detail = match &reason {
             ExitReason::Stopped => "stopped".to_string(),
-            ExitReason::Failpoint(name) => format!("crashed at failpoint {name}"),
+            ExitReason::Failpoint(point) => format!("crashed at failpoint {point}"),
             ExitReason::Fatal(msg) => format!("fatal: {msg}"),
         };
         self.trace.record(member_name(member), "exit", detail);
@@ -391,11 +391,11 @@ impl World {
     }
 
     /// Failpoint passes summed over every member.
-    pub fn failpoints_reached(&self) -> BTreeMap<&'static str, u64> {
+    pub fn failpoints_reached(&self) -> BTreeMap<Failpoint, u64> {
         let mut total = BTreeMap::new();
         for slot in self.members.lock().values() {
-            for (name, n) in slot.failpoints.reached() {
-                *total.entry(name).or_insert(0) += n;
+            for (point, n) in slot.failpoints.reached() {
+                *total.entry(point).or_insert(0) += n;
             }
         }
         total

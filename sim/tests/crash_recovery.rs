@@ -8,7 +8,7 @@ mod common;
 use common::{configs, put, read_all};
 use node::client::Client;
 use node::config::StoreKnobs;
-use node::failpoint::{FAILPOINTS, FailAction};
+use node::failpoint::{FailAction, Failpoint};
 use node::wire::api::{
     CompactionRequest, DefragmentRequest, StatusRequest, client_request, client_response,
 };
@@ -28,7 +28,7 @@ enum Outcome {
 }
 
 /// Runs a writer while `chaos` does its damage, heals, reads back.
-fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'static str>) {
+fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<Failpoint>) {
     let out = run_seed(seed, move |world| async move {
         for c in configs(members, knobs) {
             world.start_member(c);
@@ -57,8 +57,7 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
         if let Some(fp) = failpoint {
             for m in &members_ids {
                 if let Some(f) = world.failpoints(*m) {
-                    f.arm(fp, FailAction::Crash, Some(1))
-                        .expect("known failpoint");
+                    f.arm(fp, FailAction::Crash, Some(1));
                 }
             }
         }
@@ -141,7 +140,7 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
             .await
             .expect("reader");
         let outcomes = outcomes.lock().clone();
-        if std::env::var("DUMP_TRACE").ok().as_deref() == failpoint {
+        if std::env::var("DUMP_TRACE").ok().as_deref() == failpoint.map(Failpoint::name) {
             world.trace().with(|t| {
                 for e in t.events() {
                     if e.kind != "request" {
@@ -160,7 +159,7 @@ fn crash_run(seed: u64, members: u64, knobs: StoreKnobs, failpoint: Option<&'sta
     let ((kvs, outcomes, fatal, reached), _) = out.expect("the run must not panic");
     if let Some(fp) = failpoint {
         assert!(
-            reached.get(fp).copied().unwrap_or(0) > 0,
+            reached.get(&fp).copied().unwrap_or(0) > 0,
             "seed {seed}: failpoint {fp} was never reached"
         );
     }
@@ -232,20 +231,30 @@ fn five_members_survive_random_crashes() {
 }
 
 /// Points this workload (writes, kills, isolation, compaction, defrag)
-/// reaches; the others belong to watch, lease and version code paths and
-/// are exercised by their own scenarios (`applyBeforeForcedSnapshot` by
-/// downgrade-faults, which needs a downgrade).
-fn reached_by_this_workload(name: &str) -> bool {
-    let elsewhere = name.starts_with("before") || name == "applyBeforeForcedSnapshot";
-    !elsewhere || matches!(name, "beforeCommit" | "beforeSnapshotSend")
+/// reaches; the others belong to membership, watch, lease and version code
+/// paths and are exercised by their own scenarios (`applyBeforeForcedSnapshot`
+/// by downgrade-faults, which needs a downgrade).
+fn reached_by_this_workload(point: Failpoint) -> bool {
+    !matches!(
+        point,
+        Failpoint::BeforeApplyOneConfChange
+            | Failpoint::BeforeSendWatchResponse
+            | Failpoint::BeforeSyncWatchers
+            | Failpoint::BeforeMoveVictims
+            | Failpoint::BeforeProgressIfSync
+            | Failpoint::BeforeLeaseCheckpoint
+            | Failpoint::BeforeLeaseRevokeExpired
+            | Failpoint::BeforeStorageMigrate
+            | Failpoint::ApplyBeforeForcedSnapshot
+    )
 }
 
 #[test]
 fn crashing_at_every_failpoint_loses_nothing_acknowledged() {
     let mut tried = 0;
-    for (i, (name, _)) in FAILPOINTS.iter().enumerate() {
-        if reached_by_this_workload(name) {
-            crash_run(100 + i as u64, 3, small_knobs(), Some(name));
+    for (i, &point) in Failpoint::ALL.iter().enumerate() {
+        if reached_by_this_workload(point) {
+            crash_run(100 + i as u64, 3, small_knobs(), Some(point));
             tried += 1;
         }
     }

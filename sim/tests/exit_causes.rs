@@ -7,7 +7,7 @@ mod common;
 use common::{configs, put, read_all};
 use node::client::Client;
 use node::config::StoreKnobs;
-use node::failpoint::FailAction;
+use node::failpoint::{FailAction, Failpoint};
 use sim::disk::model::DiskFaults;
 use sim::{MemberStatus, run_seed};
 use std::time::Duration;
@@ -57,10 +57,11 @@ fn an_exit_after_a_healed_disk_fault_is_not_excused_by_it() {
                     "the new process serves"
                 );
                 // An injected WAL error, not the disk: the member exits again.
-                w.failpoints(1)
-                    .expect("member 1")
-                    .arm("raftBeforeSave", FailAction::Error, Some(1))
-                    .expect("a known failpoint");
+                w.failpoints(1).expect("member 1").arm(
+                    Failpoint::RaftBeforeSave,
+                    FailAction::Error,
+                    Some(1),
+                );
                 write_until_down(&w, &mut client, 1000).await;
             })
             .await

@@ -12,7 +12,7 @@ pub mod buffer;
 pub use bucket::{Bucket, keys};
 
 use crate::disk::{DiskError, parent_dir};
-use crate::failpoint::FailpointError;
+use crate::failpoint::{Failpoint, FailpointError};
 use crate::framing::{self, Decoded};
 use crate::host::MemberEnv;
 use crate::invariants::Invariant;
@@ -299,7 +299,7 @@ impl Backend {
     async fn write_file_atomically(
         &self,
         image: &[u8],
-        before_rename: Option<&'static str>,
+        before_rename: Option<Failpoint>,
     ) -> Result<(), BackendError> {
         let disk = &self.inner.env.disk;
         disk.create(DB_TMP).await?;
@@ -318,9 +318,12 @@ impl Backend {
     pub async fn defrag(&self, run_hook: bool) -> Result<(), BackendError> {
         let tx = self.batch_tx().await;
         tx.commit_locked(run_hook).await?;
-        self.inner.env.failpoint("defragBeforeCopy").await?;
+        self.inner
+            .env
+            .failpoint(Failpoint::DefragBeforeCopy)
+            .await?;
         let image = image_of(&self.inner.state.lock().committed);
-        self.write_file_atomically(&image, Some("defragBeforeRename"))
+        self.write_file_atomically(&image, Some(Failpoint::DefragBeforeRename))
             .await?;
         self.inner.state.lock().file_len = image.len() as u64;
         drop(tx);
@@ -483,7 +486,7 @@ impl BatchTx<'_> {
     /// under the same lock).
     async fn commit_locked(&self, run_hook: bool) -> Result<(), BackendError> {
         let inner = &self.backend.inner;
-        inner.env.failpoint("beforeCommit").await?;
+        inner.env.failpoint(Failpoint::BeforeCommit).await?;
         if run_hook && let Some(hook) = inner.hook.lock().as_ref() {
             let extra = hook();
             let mut st = inner.state.lock();
@@ -529,7 +532,7 @@ impl BatchTx<'_> {
             st.file_len += record.len() as u64;
             st.commits += 1;
         }
-        inner.env.failpoint("afterCommit").await?;
+        inner.env.failpoint(Failpoint::AfterCommit).await?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use super::key_index::KeyIndex;
 use super::revision::{Revision, decode_key, encode_key, start_key};
 use crate::backend::{Backend, Bucket, keys};
 use crate::coverage::Point;
+use crate::failpoint::Failpoint;
 use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
@@ -355,11 +356,11 @@ impl Mvcc {
             keys::SCHEDULED_COMPACT_REV,
             &rev.to_be_bytes(),
         );
-        env.failpoint("compactBeforeCommitScheduledCompact")
+        env.failpoint(Failpoint::CompactBeforeCommitScheduledCompact)
             .await
             .map_err(|e| MvccError::Backend(e.into()))?;
         tx.commit_now(true).await?;
-        env.failpoint("compactAfterCommitScheduledCompact")
+        env.failpoint(Failpoint::CompactAfterCommitScheduledCompact)
             .await
             .map_err(|e| MvccError::Backend(e.into()))?;
         Ok(self.compact_index(rev))
@@ -475,7 +476,7 @@ impl CompactionJob {
                 }
             }
             if keys.len() < shared.opts.compaction_batch_limit {
-                env.failpoint("compactBeforeSetFinishedCompact")
+                env.failpoint(Failpoint::CompactBeforeSetFinishedCompact)
                     .await
                     .map_err(fp)?;
                 tx.put(
@@ -484,7 +485,7 @@ impl CompactionJob {
                     &self.revision.to_be_bytes(),
                 );
                 tx.end().await?;
-                env.failpoint("compactAfterSetFinishedCompact")
+                env.failpoint(Failpoint::CompactAfterSetFinishedCompact)
                     .await
                     .map_err(fp)?;
                 {
@@ -501,7 +502,7 @@ impl CompactionJob {
                 last.push(0);
             }
             drop(tx);
-            env.failpoint("compactBeforeCommitBatch")
+            env.failpoint(Failpoint::CompactBeforeCommitBatch)
                 .await
                 .map_err(fp)?;
             shared.backend.commit().await?;
@@ -509,7 +510,9 @@ impl CompactionJob {
             shared
                 .compaction_batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            env.failpoint("compactAfterCommitBatch").await.map_err(fp)?;
+            env.failpoint(Failpoint::CompactAfterCommitBatch)
+                .await
+                .map_err(fp)?;
             madsim::time::sleep(shared.opts.compaction_sleep).await;
         }
     }

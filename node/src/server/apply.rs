@@ -9,6 +9,7 @@ use crate::backend::{Bucket, keys};
 
 use crate::bugs::Bug;
 use crate::cluster::{ClusterState, DowngradeInfo};
+use crate::failpoint::Failpoint;
 use crate::host::NodeEvent;
 use crate::invariants::Invariant;
 use crate::mvcc::MvccError;
@@ -383,7 +384,11 @@ impl Applier {
                 if previous.is_some_and(|p| version < p)
                     && !state.config.bugs.has(Bug::DowngradeNoSnapshot)
                 {
-                    if let Err(e) = state.env.failpoint("applyBeforeForcedSnapshot").await {
+                    if let Err(e) = state
+                        .env
+                        .failpoint(Failpoint::ApplyBeforeForcedSnapshot)
+                        .await
+                    {
                         self.fatal(e).await;
                     }
                     self.take_snapshot(index, term).await;
@@ -452,7 +457,11 @@ impl Applier {
                     .await
             }
         };
-        if let Err(e) = state.env.failpoint("beforeApplyOneConfChange").await {
+        if let Err(e) = state
+            .env
+            .failpoint(Failpoint::BeforeApplyOneConfChange)
+            .await
+        {
             self.fatal(e).await;
         }
         let (done, rx) = oneshot::channel();
@@ -588,7 +597,7 @@ impl Applier {
     async fn send_merged_snapshot(&mut self, mut m: raft::eraftpb::Message) {
         let state = self.state.clone();
         let to = m.to;
-        let status = if let Err(e) = state.env.failpoint("beforeSnapshotSend").await {
+        let status = if let Err(e) = state.env.failpoint(Failpoint::BeforeSnapshotSend).await {
             tracing::warn!(member = state.id(), "{e}");
             SnapshotStatus::Failure
         } else {
@@ -633,7 +642,7 @@ impl Applier {
             index > self.applied.0,
             || format!("snapshot {index}, applied {}", self.applied.0),
         );
-        if let Err(e) = state.env.failpoint("raftBeforeApplySnap").await {
+        if let Err(e) = state.env.failpoint(Failpoint::RaftBeforeApplySnap).await {
             self.fatal(e).await;
         }
         let snapshot = match snap::load(&state.env.disk, path).await {
@@ -686,7 +695,7 @@ impl Applier {
         }
         self.conf_state = snapshot.get_metadata().get_conf_state().clone();
         state.watch.restore();
-        if let Err(e) = state.env.failpoint("raftAfterApplySnap").await {
+        if let Err(e) = state.env.failpoint(Failpoint::RaftAfterApplySnap).await {
             self.fatal(e).await;
         }
         let _ = state.applied.send_replace(index);

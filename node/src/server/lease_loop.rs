@@ -4,6 +4,7 @@
 
 use super::MemberState;
 use super::propose::propose;
+use crate::failpoint::Failpoint;
 use crate::invariants::Invariant;
 use crate::version::Version;
 use crate::wire::api::LeaseRevokeRequest;
@@ -47,7 +48,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
         if !expired.is_empty()
             && state
                 .env
-                .failpoint("beforeLeaseRevokeExpired")
+                .failpoint(Failpoint::BeforeLeaseRevokeExpired)
                 .await
                 .is_ok()
         {
@@ -72,7 +73,12 @@ pub(crate) async fn run(state: Arc<MemberState>) {
                 .into_iter()
                 .map(|(id, remaining_ttl)| LeaseCheckpoint { id, remaining_ttl })
                 .collect();
-            if !checkpoints.is_empty() && state.env.failpoint("beforeLeaseCheckpoint").await.is_ok()
+            if !checkpoints.is_empty()
+                && state
+                    .env
+                    .failpoint(Failpoint::BeforeLeaseCheckpoint)
+                    .await
+                    .is_ok()
             {
                 state.env.reach(crate::coverage::Point::LeaseCheckpointed);
                 let cp = internal_request::Request::LeaseCheckpoint(LeaseCheckpointRequest {

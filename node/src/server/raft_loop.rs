@@ -7,6 +7,7 @@ use super::transport::Inbound;
 use super::{ApplyWork, MemberState, RaftRequest, ReadStates, snap};
 use crate::bugs::Bug;
 use crate::config::MemberConfig;
+use crate::failpoint::Failpoint;
 use crate::host::{NodeEvent, Role};
 use crate::invariants::Invariant;
 use crate::raft_log::RaftLog;
@@ -207,7 +208,8 @@ impl RaftLoop {
                 Ok(_) => state.env.reach(crate::coverage::Point::WalSegmentsReleased),
                 Err(e) => state.fatal(format!("WAL release failed: {e}")).await,
             }
-            self.failpoint_or_die(state, "raftAfterWALRelease").await;
+            self.failpoint_or_die(state, Failpoint::RaftAfterWalRelease)
+                .await;
         }
         state.env.reach(crate::coverage::Point::SnapshotSaved);
         state.env.emit(NodeEvent::SnapshotSaved { index });
@@ -274,9 +276,9 @@ impl RaftLoop {
         apply: &mpsc::UnboundedSender<ApplyWork>,
     ) {
         let point = if is_leader {
-            "raftBeforeLeaderSend"
+            Failpoint::RaftBeforeLeaderSend
         } else {
-            "raftBeforeFollowerSend"
+            Failpoint::RaftBeforeFollowerSend
         };
         if let Err(e) = state.env.failpoint(point).await {
             // An injected error drops this batch, as a failed send would.
@@ -357,7 +359,8 @@ impl RaftLoop {
         if !rd.snapshot().is_empty() {
             let snapshot = rd.snapshot().clone();
             let (index, term) = (snapshot.get_metadata().index, snapshot.get_metadata().term);
-            self.failpoint_or_die(state, "raftBeforeSaveSnap").await;
+            self.failpoint_or_die(state, Failpoint::RaftBeforeSaveSnap)
+                .await;
             let path = match snap::save(&state.env.disk, &snapshot).await {
                 Ok(p) => p,
                 Err(e) => state.fatal(format!("saving received snapshot: {e}")).await,
@@ -369,7 +372,8 @@ impl RaftLoop {
             {
                 state.fatal(format!("WAL: {e}")).await;
             }
-            self.failpoint_or_die(state, "raftAfterSaveSnap").await;
+            self.failpoint_or_die(state, Failpoint::RaftAfterSaveSnap)
+                .await;
             state.snaps_pending.lock().insert(index);
             self.log.apply_snapshot(snapshot);
             state.env.emit(NodeEvent::SnapshotSaved { index });
@@ -410,7 +414,8 @@ impl RaftLoop {
 
         if !rd.entries().is_empty() || rd.hs().is_some() {
             self.check_append_connects(state, rd.entries());
-            self.failpoint_or_die(state, "raftBeforeSave").await;
+            self.failpoint_or_die(state, Failpoint::RaftBeforeSave)
+                .await;
             let segments = self.wal.segment_count();
             if let Err(e) = self.wal.save(rd.entries(), rd.hs()).await {
                 state.fatal(format!("WAL write failed: {e}")).await;
@@ -418,7 +423,7 @@ impl RaftLoop {
             if self.wal.segment_count() > segments {
                 state.env.reach(crate::coverage::Point::WalSegmentCut);
             }
-            self.failpoint_or_die(state, "raftAfterSave").await;
+            self.failpoint_or_die(state, Failpoint::RaftAfterSave).await;
             self.log.append(rd.entries());
             if let Some(hs) = rd.hs() {
                 self.log.set_hard_state(hs.clone());
@@ -434,7 +439,8 @@ impl RaftLoop {
             self.send_from(state, is_leader, msgs, apply).await;
         }
 
-        self.failpoint_or_die(state, "raftBeforeAdvance").await;
+        self.failpoint_or_die(state, Failpoint::RaftBeforeAdvance)
+            .await;
         let mut light = self.node.advance(rd);
         if let Some(commit) = light.commit_index() {
             let mut hs = self.log.hard_state();
@@ -515,8 +521,8 @@ impl RaftLoop {
 
     /// Passes a failpoint where an injected error means the member cannot
     /// continue (etcd panics on such failures).
-    async fn failpoint_or_die(&self, state: &MemberState, name: &'static str) {
-        if let Err(e) = state.env.failpoint(name).await {
+    async fn failpoint_or_die(&self, state: &MemberState, point: Failpoint) {
+        if let Err(e) = state.env.failpoint(point).await {
             state.fatal(e).await;
         }
     }

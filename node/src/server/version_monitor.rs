@@ -9,6 +9,7 @@
 
 use super::MemberState;
 use super::propose::propose;
+use crate::failpoint::Failpoint;
 use crate::version::Version;
 use crate::wire::internal::{ClusterVersionSetRequest, DowngradeInfoSetRequest, internal_request};
 use std::sync::Arc;
@@ -164,7 +165,12 @@ async fn sync_storage_version(state: &MemberState) {
             return;
         }
     }
-    if state.env.failpoint("beforeStorageMigrate").await.is_err() {
+    if state
+        .env
+        .failpoint(Failpoint::BeforeStorageMigrate)
+        .await
+        .is_err()
+    {
         return;
     }
     let keep_fields = state

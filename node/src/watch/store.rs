@@ -7,6 +7,7 @@
 
 use super::watcher::{Change, Group, StreamSender, Watcher};
 use crate::coverage::Point;
+use crate::failpoint::Failpoint;
 use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::mvcc::Mvcc;
@@ -548,7 +549,7 @@ impl WatchableStore {
         madsim::task::spawn(async move {
             loop {
                 madsim::time::sleep(opts.sync_interval).await;
-                if let Err(e) = sync_env.failpoint("beforeSyncWatchers").await {
+                if let Err(e) = sync_env.failpoint(Failpoint::BeforeSyncWatchers).await {
                     tracing::warn!("{e}");
                     continue;
                 }
@@ -560,7 +561,7 @@ impl WatchableStore {
         madsim::task::spawn(async move {
             loop {
                 madsim::time::sleep(opts.victim_interval).await;
-                if let Err(e) = victim_env.failpoint("beforeMoveVictims").await {
+                if let Err(e) = victim_env.failpoint(Failpoint::BeforeMoveVictims).await {
                     tracing::warn!("{e}");
                     continue;
                 }

@@ -5,6 +5,7 @@
 
 use super::store::WatchableStore;
 use super::watcher::Outbound;
+use crate::failpoint::Failpoint;
 use crate::host::MemberEnv;
 use crate::mvcc::Mvcc;
 use crate::wire::api::{WatchRequest, WatchResponse, decode, encode, watch_request};
@@ -72,7 +73,7 @@ pub async fn serve_stream(
                     .await;
             }
             Some(watch_request::Request::Progress(_))
-                if env.failpoint("beforeProgressIfSync").await.is_ok() =>
+                if env.failpoint(Failpoint::BeforeProgressIfSync).await.is_ok() =>
             {
                 store.progress_if_sync(stream, &out_tx);
             }
@@ -93,7 +94,7 @@ async fn send_loop(mvcc: Mvcc, env: MemberEnv, tx: Sender, mut out: mpsc::Receiv
         prev_kv,
     }) = out.recv().await
     {
-        if let Err(e) = env.failpoint("beforeSendWatchResponse").await {
+        if let Err(e) = env.failpoint(Failpoint::BeforeSendWatchResponse).await {
             tracing::warn!(member = env.member, "{e}");
         }
         if prev_kv {

@@ -40,8 +40,8 @@ pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
             }
         }
         Listing::Failpoints => {
-            for (name, what) in node::failpoint::FAILPOINTS {
-                println!("{name:<36} {what}");
+            for p in node::failpoint::Failpoint::ALL {
+                println!("{:<36} {}", p.name(), p.what());
             }
         }
         Listing::Bugs if markdown => print!("{}", bug_table::markdown()),

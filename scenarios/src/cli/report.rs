@@ -68,9 +68,9 @@ pub(super) fn report(args: ReportArgs) -> Result<u8> {
         .as_ref()
         .map(|p| dashboard::load_hunt_table(p).map_err(|e| anyhow::anyhow!("--hunt-table {e}")))
         .transpose()?;
-    let failpoints: Vec<&str> = node::failpoint::FAILPOINTS
+    let failpoints: Vec<&str> = node::failpoint::Failpoint::ALL
         .iter()
-        .map(|(n, _)| *n)
+        .map(|p| p.name())
         .collect();
     let kinds: Vec<&str> = scenarios::faults::FaultKind::ALL
         .iter()

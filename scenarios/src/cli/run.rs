@@ -120,7 +120,33 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         check: check_options(args.check_timeout),
         collect_files: false,
     };
-    let jobs: Vec<Job> = scenarios
+    // A worker cannot stop the others: the first run folder that could not
+    // be written is kept, and reported once every run is done.
+    let write_error = std::sync::Mutex::new(None::<anyhow::Error>);
+    let outcomes = campaign::run_all(
+        every_seed_of_every_scenario(&scenarios, &seeds),
+        parallelism(args.jobs),
+        &opts,
+        args.check_determinism,
+        |o| {
+            if let Err(e) = report_run(o, &args, &scenarios) {
+                write_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+            }
+        },
+    );
+    if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    print_totals(&outcomes, args.check_determinism);
+    Ok(exit_code(&outcomes))
+}
+
+/// The runs `run` does: each scenario's seeds in turn.
+fn every_seed_of_every_scenario(scenarios: &[Scenario], seeds: &[u64]) -> Vec<Job> {
+    scenarios
         .iter()
         .flat_map(|s| {
             seeds.iter().map(move |&seed| Job {
@@ -128,49 +154,43 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
                 seed,
             })
         })
-        .collect();
-    let write_error = std::sync::Mutex::new(None::<anyhow::Error>);
-    let outcomes = campaign::run_all(
-        jobs,
-        parallelism(args.jobs),
-        &opts,
-        args.check_determinism,
-        |o| {
-            println!("{}", o.result.summary_line());
-            if let Some(replay) = &o.replay_hash
-                && *replay != o.result.trace_hash
-            {
-                println!(
-                    "NONDETERMINISM seed={} scenario={} first={} replay={}",
-                    o.result.seed, o.result.scenario, o.result.trace_hash, replay
-                );
-            }
-            print_failures(&o.result);
-            let keep = args.keep || o.result.overall() != Overall::Pass || !o.deterministic();
-            if let Some(out) = args.out.as_ref().filter(|_| keep)
-                && let Some(scenario) = scenarios.iter().find(|s| s.name == o.result.scenario)
-            {
-                let name = reports::run_dir_name(
-                    &o.result.scenario,
-                    o.result.seed,
-                    &artefacts::bug_names(&o.result.bugs),
-                );
-                let dir = out.join(name);
-                match write_run_folder(&dir, scenario, &o.result, "--out") {
-                    Ok(()) => println!("  run folder: {}", dir.display()),
-                    Err(e) => {
-                        write_error
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get_or_insert(e);
-                    }
-                }
-            }
-        },
-    );
-    if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e);
+        .collect()
+}
+
+/// Reports one finished run as soon as it is done: its summary line (the
+/// line `ci/trace-hashes.sh` reads), a replay whose trace differed, its
+/// failures; with `--out`, writes its folder when it failed, was not
+/// deterministic, or `--keep` asks for every run.
+fn report_run(o: &Outcome, args: &RunArgs, scenarios: &[Scenario]) -> Result<()> {
+    println!("{}", o.result.summary_line());
+    if let Some(replay) = &o.replay_hash
+        && *replay != o.result.trace_hash
+    {
+        println!(
+            "NONDETERMINISM seed={} scenario={} first={} replay={}",
+            o.result.seed, o.result.scenario, o.result.trace_hash, replay
+        );
     }
+    print_failures(&o.result);
+    let keep = args.keep || o.result.overall() != Overall::Pass || !o.deterministic();
+    if let Some(out) = args.out.as_ref().filter(|_| keep)
+        && let Some(scenario) = scenarios.iter().find(|s| s.name == o.result.scenario)
+    {
+        let name = reports::run_dir_name(
+            &o.result.scenario,
+            o.result.seed,
+            &artefacts::bug_names(&o.result.bugs),
+        );
+        let dir = out.join(name);
+        write_run_folder(&dir, scenario, &o.result, "--out")?;
+        println!("  run folder: {}", dir.display());
+    }
+    Ok(())
+}
+
+/// The closing count of verdicts, on stderr (stdout carries one line per
+/// run for scripts).
+fn print_totals(outcomes: &[Outcome], check_determinism: bool) {
     let count = |verdict: Overall| {
         outcomes
             .iter()
@@ -184,13 +204,12 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         count(Overall::Pass),
         count(Overall::Fail),
         count(Overall::Unknown),
-        if args.check_determinism {
+        if check_determinism {
             format!(", {nondet} nondeterministic")
         } else {
             String::new()
         }
     );
-    Ok(exit_code(&outcomes))
 }
 
 /// What `replay` runs: the scenario, seed and bugs, and the hash a repro expects.

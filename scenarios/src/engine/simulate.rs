@@ -146,7 +146,7 @@ pub(super) async fn simulate(
     let failpoints_reached = world
         .failpoints_reached()
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
+        .map(|(point, n)| (point.name().to_string(), n))
         .collect();
     let faults_applied = ctl.faults_applied.lock().clone();
     let not_applied = ctl.not_applied.lock().clone();

@@ -6,7 +6,7 @@ use super::maintenance::compact;
 use super::{FaultKind, Fields, Inject};
 use crate::control::Control;
 use crate::target::Target;
-use node::failpoint::FailAction;
+use node::failpoint::{self, FailAction};
 use node::wire::api::{DefragmentRequest, client_request};
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failpoint {
     pub target: Target,
-    pub name: String,
+    pub name: failpoint::Failpoint,
     pub action: FailAction,
     pub times: u32,
     pub offset: Option<i64>,
@@ -23,12 +23,10 @@ pub struct Failpoint {
 
 impl Inject for Failpoint {
     fn parse(f: &Fields) -> Result<Self, String> {
-        let name = field!(f, failpoint).ok_or("failpoint: required for kind \"failpoint\"")?;
-        if node::failpoint::lookup(&name).is_none() {
-            return Err(format!(
-                "failpoint: unknown failpoint {name:?} (see `faultline list failpoints`)"
-            ));
-        }
+        let name: failpoint::Failpoint = field!(f, failpoint)
+            .ok_or("failpoint: required for kind \"failpoint\"")?
+            .parse()
+            .map_err(|e| format!("failpoint: {e}"))?;
         let action = match field!(f, action).as_deref().unwrap_or("crash") {
             "crash" => FailAction::Crash,
             "error" => FailAction::Error,
@@ -61,19 +59,18 @@ impl Inject for Failpoint {
         let world = ctl.world.clone();
         let ms = ctl.targets(kind, target).await;
         for &m in &ms {
-            match world
-                .failpoints(m)
-                .map(|fp| fp.arm(&name, action, Some(times)))
-            {
-                Some(Ok(())) => ctl.note(kind, format!("m{m} {name} {action:?} x{times}")),
-                Some(Err(e)) => ctl.not_applied(kind.name(), &format!("m{m} {name}: {e}")),
+            match world.failpoints(m) {
+                Some(fp) => {
+                    fp.arm(name, action, Some(times));
+                    ctl.note(kind, format!("m{m} {name} {action:?} x{times}"));
+                }
                 None => ctl.not_applied(kind.name(), &format!("m{m} has no process")),
             }
         }
         // Some points are only reached when something asks for it.
-        if name.starts_with("compact") {
+        if name.is_compaction() {
             compact(ctl, offset).await;
-        } else if name.starts_with("defrag") {
+        } else if name.is_defrag() {
             for &m in &ms {
                 let _ = ctl
                     .admin(m, client_request::Body::Defragment(DefragmentRequest {}))
@@ -92,7 +89,7 @@ mod tests {
     fn sleep_at_before_commit(target: Target) -> Fault {
         Fault::Failpoint(Failpoint {
             target,
-            name: "beforeCommit".into(),
+            name: failpoint::Failpoint::BeforeCommit,
             action: FailAction::Sleep(Duration::from_millis(10)),
             times: 3,
             offset: None,
@@ -106,7 +103,7 @@ mod tests {
             let armed = |m| {
                 ctl.world
                     .failpoints(m)
-                    .is_some_and(|fp| fp.is_armed("beforeCommit"))
+                    .is_some_and(|fp| fp.is_armed(failpoint::Failpoint::BeforeCommit))
             };
             (armed(2), armed(1) || armed(3))
         });
@@ -119,7 +116,7 @@ mod tests {
         let ((before, after), trace) = with_cluster(3, 2, |ctl| async move {
             Fault::Failpoint(Failpoint {
                 target: Target::Member(3),
-                name: "raftBeforeSave".into(),
+                name: failpoint::Failpoint::RaftBeforeSave,
                 action: FailAction::Crash,
                 times: 1,
                 offset: None,

@@ -9,7 +9,7 @@ use super::TrafficContext;
 use super::requests;
 use super::watching::RecordedStream;
 use crate::recorder::RecordingClient;
-use node::wire::api::{WatchFilter, client_response};
+use node::wire::api::{WatchCreateRequest, WatchFilter, client_response};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
@@ -19,15 +19,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
     let mut current = 1i64;
     let mut stream_no = 0;
     while !ctx.stopped() {
-        // Learn where the store is: its revision and compact revision
-        // (a status request is not part of the history).
-        let mut compacted = 0;
-        if let Ok(client_response::Body::Status(s)) =
-            client.client.request(requests::status()).await
-        {
-            current = current.max(s.header.map(|h| h.revision).unwrap_or(1));
-            compacted = s.compact_revision;
-        }
+        let compacted = learn_revisions(&mut client, &mut current).await;
         let member = client.client.member();
         stream_no += 1;
         let Ok(mut stream) = RecordedStream::open(
@@ -44,73 +36,138 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             ctx.pace(&mut rng).await;
             continue;
         };
-        let watches = ctx
-            .watches_per_stream
-            .unwrap_or_else(|| rng.gen_range(1..4));
-        let mut ok = true;
-        for _ in 0..watches {
-            let start = start_revision(&mut rng, current, compacted);
-            let (key, range_end) = if rng.gen_bool(0.5) {
-                (
-                    ctx.key(rng.gen_range(0..ctx.keys.max(1))).into_bytes(),
-                    Vec::new(),
-                )
-            } else {
-                ctx.key_range()
-            };
-            let mut filters = Vec::new();
-            if rng.gen_bool(0.1) {
-                filters.push(if rng.gen_bool(0.5) {
-                    WatchFilter::NoPut
-                } else {
-                    WatchFilter::NoDelete
-                } as i32);
-            }
-            let mut req = requests::watch(key, range_end, start);
-            req.progress_notify = rng.gen_bool(0.5);
-            req.prev_kv = rng.gen_bool(0.5);
-            req.filters = filters;
-            if stream.watch(req, None).await.is_err() {
-                ok = false;
-                break;
-            }
-        }
+        let mut ok = start_watches(&ctx, &mut rng, &mut stream, current, compacted).await;
+        // The lifetime is drawn even when a watch could not be started, as
+        // it always was: skipping the draw would shift every later draw of
+        // this client, and a recorded seed would no longer replay its run.
         let until = madsim::time::Instant::now() + stream_lifetime(&mut rng);
-        let mut ticks = madsim::time::interval(Duration::from_millis(100));
-        while ok && !ctx.stopped() && madsim::time::Instant::now() < until {
-            tokio::select! {
-                biased;
-                resp = stream.next() => match resp {
-                    Ok(r) => {
-                        if let Some(h) = &r.header {
-                            current = current.max(h.revision);
-                        }
-                    }
-                    Err(_) => ok = false,
-                },
-                _ = ticks.tick() => {
-                    if stream.request_progress().await.is_err() {
-                        ok = false;
-                    }
-                }
-            }
+        if ok {
+            ok = follow(&ctx, &mut stream, until, &mut current).await;
         }
         if ok {
-            for w in stream.open_watches() {
-                let _ = stream.cancel(w).await;
-            }
-            // Collect the cancel acknowledgements (bounded wait).
-            let deadline = madsim::time::Instant::now() + Duration::from_millis(200);
-            while !stream.open_watches().is_empty() && madsim::time::Instant::now() < deadline {
-                let left = deadline.saturating_duration_since(madsim::time::Instant::now());
-                if !matches!(madsim::time::timeout(left, stream.next()).await, Ok(Ok(_))) {
-                    break;
-                }
-            }
+            close_watches(&mut stream).await;
         } else {
             client.client.rotate();
         }
         stream.finish();
+    }
+}
+
+/// Learns where the store is from a status request (not part of the
+/// history): raises `current` to the member's revision and returns its
+/// compact revision, 0 when the member does not answer. Watches start
+/// around both.
+async fn learn_revisions(client: &mut RecordingClient, current: &mut i64) -> i64 {
+    let mut compacted = 0;
+    if let Ok(client_response::Body::Status(s)) = client.client.request(requests::status()).await {
+        *current = (*current).max(s.header.map(|h| h.revision).unwrap_or(1));
+        compacted = s.compact_revision;
+    }
+    compacted
+}
+
+/// Starts a stream's watches (the profile's count, or 1 to 3), each drawn
+/// by [`draw_watch`]; false as soon as one cannot be sent (the stream is
+/// broken: the caller moves to another member).
+async fn start_watches(
+    ctx: &TrafficContext,
+    rng: &mut ChaCha8Rng,
+    stream: &mut RecordedStream,
+    current: i64,
+    compacted: i64,
+) -> bool {
+    let watches = ctx
+        .watches_per_stream
+        .unwrap_or_else(|| rng.gen_range(1..4));
+    for _ in 0..watches {
+        let req = draw_watch(ctx, rng, current, compacted);
+        if stream.watch(req, None).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// One watch request: its start revision, a single key or the profile's
+/// whole range, sometimes a filter, and whether it asks for progress
+/// notifications and previous values. The draws keep their order (each
+/// one moves the client's random stream).
+fn draw_watch(
+    ctx: &TrafficContext,
+    rng: &mut ChaCha8Rng,
+    current: i64,
+    compacted: i64,
+) -> WatchCreateRequest {
+    let start = start_revision(rng, current, compacted);
+    let (key, range_end) = if rng.gen_bool(0.5) {
+        (
+            ctx.key(rng.gen_range(0..ctx.keys.max(1))).into_bytes(),
+            Vec::new(),
+        )
+    } else {
+        ctx.key_range()
+    };
+    let mut filters = Vec::new();
+    if rng.gen_bool(0.1) {
+        filters.push(if rng.gen_bool(0.5) {
+            WatchFilter::NoPut
+        } else {
+            WatchFilter::NoDelete
+        } as i32);
+    }
+    let mut req = requests::watch(key, range_end, start);
+    req.progress_notify = rng.gen_bool(0.5);
+    req.prev_kv = rng.gen_bool(0.5);
+    req.filters = filters;
+    req
+}
+
+/// Reads the stream's responses until `until` (or the traffic stops),
+/// asking for progress every 100 ms so the history holds progress
+/// notifications to check; each response's revision raises `current`.
+/// False once the stream failed.
+async fn follow(
+    ctx: &TrafficContext,
+    stream: &mut RecordedStream,
+    until: madsim::time::Instant,
+    current: &mut i64,
+) -> bool {
+    let mut ticks = madsim::time::interval(Duration::from_millis(100));
+    while !ctx.stopped() && madsim::time::Instant::now() < until {
+        tokio::select! {
+            biased;
+            resp = stream.next() => match resp {
+                Ok(r) => {
+                    if let Some(h) = &r.header {
+                        *current = (*current).max(h.revision);
+                    }
+                }
+                Err(_) => return false,
+            },
+            _ = ticks.tick() => {
+                if stream.request_progress().await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Cancels the watches still open and collects the cancel
+/// acknowledgements, waiting at most 200 ms: the history then records
+/// each watch's end, and a member that does not answer cannot hold the
+/// client.
+async fn close_watches(stream: &mut RecordedStream) {
+    for w in stream.open_watches() {
+        let _ = stream.cancel(w).await;
+    }
+    let deadline = madsim::time::Instant::now() + Duration::from_millis(200);
+    while !stream.open_watches().is_empty() && madsim::time::Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(madsim::time::Instant::now());
+        if !matches!(madsim::time::timeout(left, stream.next()).await, Ok(Ok(_))) {
+            break;
+        }
     }
 }
 
