@@ -129,7 +129,12 @@ pub fn coverage_row(r: &RunResult) -> CoverageRow {
         seed: r.seed,
         bugs: bug_names(&r.bugs).join("+"),
         faults_applied: r.faults_applied.clone(),
-        failpoints_reached: r.failpoints_reached.clone(),
+        // Names at the edge, sorted by name as the file has always been.
+        failpoints_reached: r
+            .failpoints_reached
+            .iter()
+            .map(|(point, n)| (point.name().to_string(), *n))
+            .collect(),
         points_reached: r
             .points_reached
             .iter()

@@ -55,7 +55,7 @@ pub struct RunResult {
     pub faults_applied: Vec<String>,
     /// Steps of the plan that could not be applied, each with why.
     pub not_applied: Vec<String>,
-    pub failpoints_reached: BTreeMap<String, u64>,
+    pub failpoints_reached: BTreeMap<node::failpoint::Failpoint, u64>,
     /// The store's coverage points reached, with how often.
     pub points_reached: BTreeMap<node::coverage::Point, u64>,
     /// Points reached while a fault of that kind was on or had just begun
@@ -148,7 +148,7 @@ struct SimOutput {
     end_state: EndState,
     trace: sim::Trace,
     faults_applied: Vec<String>,
-    failpoints_reached: BTreeMap<String, u64>,
+    failpoints_reached: BTreeMap<node::failpoint::Failpoint, u64>,
     points_reached: BTreeMap<node::coverage::Point, u64>,
     points_under_faults: BTreeSet<(node::coverage::Point, FaultKind)>,
     unexpected_exits: Vec<sim::FatalExit>,

@@ -143,11 +143,7 @@ pub(super) async fn simulate(
 
     let unexpected_exits = unexpected_exits(world.fatal_exits(), &ctl.expected_refusals.lock());
     let engine_violations = ctl.violations.lock().clone();
-    let failpoints_reached = world
-        .failpoints_reached()
-        .into_iter()
-        .map(|(point, n)| (point.name().to_string(), n))
-        .collect();
+    let failpoints_reached = world.failpoints_reached();
     let faults_applied = ctl.faults_applied.lock().clone();
     let not_applied = ctl.not_applied.lock().clone();
     SimOutput {

@@ -8,6 +8,7 @@
 use crate::engine::RunResult;
 use crate::faults::FaultKind;
 use node::coverage::Point;
+use node::failpoint::Failpoint;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -21,7 +22,7 @@ pub enum Feature {
     /// The point was reached at least this many times (a [`HIT_THRESHOLDS`]).
     Point(Point, u64),
     /// The failpoint site was passed (armed or not).
-    Failpoint(String),
+    Failpoint(Failpoint),
     /// The point was reached while a fault of this kind was on or had just
     /// begun.
     PointUnder(Point, FaultKind),
@@ -35,9 +36,9 @@ pub fn of_run(result: &RunResult) -> BTreeSet<Feature> {
             out.insert(Feature::Point(point, t));
         }
     }
-    for (name, &passes) in &result.failpoints_reached {
+    for (&point, &passes) in &result.failpoints_reached {
         if passes > 0 {
-            out.insert(Feature::Failpoint(name.clone()));
+            out.insert(Feature::Failpoint(point));
         }
     }
     for &(point, kind) in &result.points_under_faults {
@@ -67,7 +68,9 @@ impl FromStr for Feature {
             Point::parse(name).ok_or_else(|| format!("unknown coverage point {name:?}"))
         };
         if let Some(name) = text.strip_prefix("failpoint:") {
-            return Ok(Feature::Failpoint(name.to_string()));
+            return Failpoint::parse(name)
+                .map(Feature::Failpoint)
+                .ok_or_else(|| format!("unknown failpoint {name:?}"));
         }
         if let Some((p, t)) = text.split_once(">=") {
             let t: u64 = t
@@ -95,7 +98,7 @@ mod tests {
     fn features_read_back_what_they_print() {
         let all = [
             Feature::Point(Point::WatchVictim, 16),
-            Feature::Failpoint("beforeCommit".into()),
+            Feature::Failpoint(Failpoint::BeforeCommit),
             Feature::PointUnder(Point::ReadIndexRetried, FaultKind::PartitionMinority),
         ];
         for f in all {
@@ -106,6 +109,7 @@ mod tests {
             "watch.victim>=x",
             "no.point>=1",
             "watch.victim@no_kind",
+            "failpoint:noSuchPoint",
             "something",
         ] {
             assert!(bad.parse::<Feature>().is_err(), "{bad}");
@@ -117,8 +121,8 @@ mod tests {
         let mut r = crate::engine::testing::empty_result();
         r.points_reached.insert(Point::WatchVictim, 20);
         r.points_reached.insert(Point::SnapshotSent, 1);
-        r.failpoints_reached.insert("beforeCommit".into(), 3);
-        r.failpoints_reached.insert("afterCommit".into(), 0);
+        r.failpoints_reached.insert(Failpoint::BeforeCommit, 3);
+        r.failpoints_reached.insert(Failpoint::AfterCommit, 0);
         r.points_under_faults
             .insert((Point::SnapshotSent, FaultKind::Crash));
         let got: Vec<String> = of_run(&r).iter().map(|f| f.to_string()).collect();
