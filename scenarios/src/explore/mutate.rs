@@ -7,7 +7,7 @@
 
 use crate::faults::FaultKind;
 use crate::knobs::DrawnKnob;
-use crate::schema::{Profile, Scenario, TrafficSpec};
+use crate::schema::{FaultStep, Profile, Scenario, TrafficSpec};
 use crate::swarm;
 use crate::traffic::etcd::OPS;
 use rand::Rng;
@@ -30,12 +30,12 @@ const ATTEMPTS: usize = 16;
 
 /// The kinds the explorer may add: every kind a step can be drawn for
 /// without parameters (swarm's default pool and the disk faults and
-/// member replacement it leaves out).
+/// member replacement it leaves out), version procedures excepted.
 pub fn addable_kinds() -> Vec<FaultKind> {
     FaultKind::ALL
         .iter()
         .copied()
-        .filter(|&k| swarm::drawable(k))
+        .filter(|&k| swarm::drawable(k) && !is_procedure_kind(k))
         .collect()
 }
 
@@ -87,8 +87,36 @@ fn add_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
     Some(format!("add {kind} at {at:.1}s"))
 }
 
+/// Whether a step is part of a version procedure (binary swaps, rolling
+/// changes, the downgrade API, joins, offline migration). An operator runs
+/// those in order, each after the one before succeeded, and etcd refuses
+/// them out of order (a downgrade to the current version, a binary older
+/// than the cluster): moved, dropped or spliced elsewhere they test the
+/// plan, not the store. The explorer keeps them as the scenario wrote
+/// them and explores around them.
+pub fn is_procedure(step: &FaultStep) -> bool {
+    step.kind.parse::<FaultKind>().is_ok_and(is_procedure_kind)
+}
+
+fn is_procedure_kind(kind: FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::SwapVersion
+            | FaultKind::RollingUpgrade
+            | FaultKind::RollingDowngrade
+            | FaultKind::JoinMember
+            | FaultKind::DowngradeEnable
+            | FaultKind::DowngradeCancel
+            | FaultKind::OfflineMigrate
+    )
+}
+
+/// A step the explorer may change (not part of a version procedure).
 fn pick_step(rng: &mut ChaCha8Rng, s: &Scenario) -> Option<usize> {
-    (!s.faults.is_empty()).then(|| rng.gen_range(0..s.faults.len()))
+    let free: Vec<usize> = (0..s.faults.len())
+        .filter(|&i| !is_procedure(&s.faults[i]))
+        .collect();
+    free.choose(rng).copied()
 }
 
 fn drop_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
@@ -213,7 +241,8 @@ fn change_traffic(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
 }
 
 fn resize_cluster(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
-    if s.cluster.versions.len() > 1 {
+    // A version procedure is written for its cluster.
+    if s.cluster.versions.len() > 1 || s.faults.iter().any(is_procedure) {
         return None;
     }
     let size = *[1usize, 3, 5].choose(rng)?;
@@ -221,20 +250,31 @@ fn resize_cluster(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
     Some(format!("cluster size {size}"))
 }
 
-/// The first half of our steps and the second half of the donor's
-/// (AFL's splice): two plans that each reached something, met.
+/// The first part of our free steps and the last part of the donor's
+/// (AFL's splice): two plans that each reached something, met. Our
+/// version procedure stays; the donor's does not come along.
 fn splice(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: &Scenario) -> Option<String> {
-    if donor.faults.is_empty() {
+    let theirs: Vec<&FaultStep> = donor.faults.iter().filter(|f| !is_procedure(f)).collect();
+    if theirs.is_empty() {
         return None;
     }
-    let keep = rng.gen_range(0..=s.faults.len());
-    let from = rng.gen_range(0..donor.faults.len());
-    s.faults.truncate(keep);
-    s.faults.extend(donor.faults[from..].iter().cloned());
-    s.faults.truncate(MAX_STEPS);
+    let free = s.faults.iter().filter(|f| !is_procedure(f)).count();
+    let keep = rng.gen_range(0..=free);
+    let from = rng.gen_range(0..theirs.len());
+    let mut kept_free = 0;
+    s.faults.retain(|f| {
+        if is_procedure(f) {
+            return true;
+        }
+        kept_free += 1;
+        kept_free <= keep
+    });
+    s.faults.extend(theirs[from..].iter().map(|f| (*f).clone()));
+    s.faults
+        .truncate(MAX_STEPS.max(s.faults.iter().filter(|f| is_procedure(f)).count()));
     Some(format!(
         "splice {} steps from {}",
-        donor.faults.len() - from,
+        theirs.len() - from,
         donor.name
     ))
 }
@@ -262,6 +302,35 @@ mod tests {
             "add", "drop", "redraw", "move", "target", "knob", "traffic", "splice",
         ] {
             assert!(kinds.contains(kind), "no {kind} mutation in {kinds:?}");
+        }
+    }
+
+    #[test]
+    fn version_procedures_stay_as_written() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let donor = crate::catalog::load("downgrade-cancel").expect("catalog");
+        for name in [
+            "downgrade-cancel",
+            "rolling-upgrade",
+            "version-refusals",
+            "disk-faults",
+        ] {
+            let base = crate::catalog::load(name).expect("catalog");
+            let procedure = |s: &Scenario| -> Vec<FaultStep> {
+                s.faults
+                    .iter()
+                    .filter(|f| is_procedure(f))
+                    .cloned()
+                    .collect()
+            };
+            let mut s = base.clone();
+            for _ in 0..60 {
+                let what = mutate(&mut rng, &mut s, Some(&donor)).unwrap_or_default();
+                assert_eq!(procedure(&s), procedure(&base), "{name}: {what}");
+            }
+            if !procedure(&base).is_empty() {
+                assert_eq!(s.cluster.size, base.cluster.size, "{name}");
+            }
         }
     }
 
