@@ -473,14 +473,26 @@ impl World {
         }
     }
 
-    pub fn pause(&self, member: u64) {
-        if let Some(node) = self.node_of(member) {
-            self.handle.pause(node);
-            if let Some(slot) = self.members.lock().get_mut(&member) {
-                slot.status = MemberStatus::Paused;
+    /// Stalls a running member's process; whether it did. A member that is
+    /// down (crashed, stopped, refused) has no process to stall: marking it
+    /// paused would make its later resume claim a dead process runs.
+    pub fn pause(&self, member: u64) -> bool {
+        let Some(node) = self.node_of(member) else {
+            return false;
+        };
+        {
+            let mut members = self.members.lock();
+            let Some(slot) = members.get_mut(&member) else {
+                return false;
+            };
+            if slot.status != MemberStatus::Running {
+                return false;
             }
-            self.trace.record(member_name(member), "process", "paused");
+            slot.status = MemberStatus::Paused;
         }
+        self.handle.pause(node);
+        self.trace.record(member_name(member), "process", "paused");
+        true
     }
 
     pub fn resume(&self, member: u64) {

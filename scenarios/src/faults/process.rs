@@ -72,10 +72,16 @@ impl Inject for Pause {
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let Pause { target, duration } = self;
         let world = ctl.world.clone();
-        let ms = ctl.targets(kind, target).await;
-        for &m in &ms {
+        let mut ms = Vec::new();
+        for m in ctl.targets(kind, target).await {
+            // A member down at this moment has no process to stall.
+            if world.status(m) != Some(MemberStatus::Running) {
+                ctl.not_applied(kind.name(), &format!("m{m} is not running"));
+                continue;
+            }
             ctl.note(kind, format!("m{m}"));
             world.pause(m);
+            ms.push(m);
         }
         ctl.hold(duration).await;
         for &m in &ms {
