@@ -6,8 +6,9 @@ use super::{check_options, parallelism, print_failures, run::write_run_folder, w
 use anyhow::Result;
 use node::bugs::Bug;
 use scenarios::catalog;
-use scenarios::engine::RunOptions;
+use scenarios::engine::{RunOptions, RunResult};
 use scenarios::hunt::HuntMode;
+use scenarios::schema::Scenario;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -67,30 +68,7 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         },
     };
     if let Some(path) = &args.table {
-        if args.starts == 0 {
-            anyhow::bail!("--starts: must be at least 1");
-        }
-        writable_folder("--table", path)?;
-        // By default every bug the table says is reproduced: a bug whose
-        // faithful mechanism never failed here would only burn its budget.
-        let bugs = if bugs.is_empty() {
-            scenarios::bug_table::BUGS
-                .iter()
-                .filter(|e| e.detecting().is_some())
-                .map(|e| e.bug)
-                .collect()
-        } else {
-            bugs
-        };
-        let modes: Vec<HuntMode> = [
-            (true, HuntMode::Triggered),
-            (args.blind, HuntMode::Blind),
-            (args.explore, HuntMode::Explore),
-        ]
-        .into_iter()
-        .filter_map(|(on, mode)| on.then_some(mode))
-        .collect();
-        return table(path, &bugs, &modes, args.starts, &options);
+        return hunt_table(&args, path, bugs, &options);
     }
     let [bug] = bugs[..] else {
         anyhow::bail!("--bug: give exactly one bug to hunt (several only with --table)");
@@ -101,87 +79,144 @@ pub(super) fn hunt(args: HuntArgs) -> Result<u8> {
         (false, true) => HuntMode::Explore,
         (false, false) => HuntMode::Triggered,
     };
-    // An explore run's scenario is a mutant, not a catalog entry: its
-    // folder holds the scenario as run.
-    let scenario_of = |r: &scenarios::engine::RunResult| -> Result<scenarios::schema::Scenario> {
-        if mode == HuntMode::Explore {
+    let outcome = scenarios::hunt::hunt(&options(bug, mode)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shown = Shown {
+        bug,
+        mode,
+        out: args.out.as_deref(),
+    };
+    for other in &outcome.other_failures {
+        shown.other_failure(other)?;
+    }
+    match &outcome.found {
+        Some(r) => {
+            shown.found(r, &outcome)?;
+            Ok(0)
+        }
+        None => {
+            println!(
+                "not found: {bug} survived {} seeds of the {} hunt in {:.1}s (budget {})",
+                outcome.seeds_tried,
+                mode.word(),
+                outcome.wall.as_secs_f64(),
+                args.budget
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// `--table`: the bugs asked for (default: every bug the table says is
+/// reproduced: one whose faithful mechanism never failed here would only
+/// burn its budget), triggered and, as asked, blind and explore.
+fn hunt_table(
+    args: &HuntArgs,
+    path: &std::path::Path,
+    bugs: Vec<Bug>,
+    options: &dyn Fn(Bug, HuntMode) -> scenarios::hunt::HuntOptions,
+) -> Result<u8> {
+    if args.starts == 0 {
+        anyhow::bail!("--starts: must be at least 1");
+    }
+    writable_folder("--table", path)?;
+    let bugs = if bugs.is_empty() {
+        scenarios::bug_table::BUGS
+            .iter()
+            .filter(|e| e.detecting().is_some())
+            .map(|e| e.bug)
+            .collect()
+    } else {
+        bugs
+    };
+    let modes: Vec<HuntMode> = [
+        (true, HuntMode::Triggered),
+        (args.blind, HuntMode::Blind),
+        (args.explore, HuntMode::Explore),
+    ]
+    .into_iter()
+    .filter_map(|(on, mode)| on.then_some(mode))
+    .collect();
+    table(path, &bugs, &modes, args.starts, options)
+}
+
+/// How a single hunt shows what it found.
+struct Shown<'a> {
+    bug: Bug,
+    mode: HuntMode,
+    out: Option<&'a std::path::Path>,
+}
+
+impl Shown<'_> {
+    /// The scenario a run ran: an explore run's is a mutant, not a catalog
+    /// entry, so its folder holds the scenario as run.
+    fn scenario_of(&self, r: &RunResult) -> Result<Scenario> {
+        if self.mode == HuntMode::Explore {
             Ok(r.effective.clone())
         } else {
             catalog::load(&r.scenario).map_err(|e| anyhow::anyhow!("{e}"))
         }
-    };
-    let opts = options(bug, mode);
-    let outcome = scenarios::hunt::hunt(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let wall = outcome.wall.as_secs_f64();
-    for other in &outcome.other_failures {
+    }
+
+    /// A catalog run replays by name; an explorer's needs its folder.
+    fn replay_line(&self, prefix: &str, r: &RunResult) {
+        if self.mode != HuntMode::Explore {
+            println!(
+                "{prefix}replay: faultline replay --scenario {} --seed {} --bug {}",
+                r.scenario, r.seed, self.bug
+            );
+        }
+    }
+
+    fn other_failure(&self, other: &RunResult) -> Result<()> {
         println!(
-            "another failure (not counted: {bug} does not explain {}): scenario={} seed={}",
+            "another failure (not counted: {} does not explain {}): scenario={} seed={}",
+            self.bug,
             other.failed_rules().join(","),
             other.scenario,
             other.seed
         );
-        if mode != HuntMode::Explore {
-            println!(
-                "  replay: faultline replay --scenario {} --seed {} --bug {bug}",
-                other.scenario, other.seed
-            );
-        }
-        if let Some(dir) = &args.out {
-            let scenario = scenario_of(other)?;
+        self.replay_line("  ", other);
+        if let Some(dir) = self.out {
             let folder = dir
                 .join("other-failures")
                 .join(reports::artefacts::run_dir_name(
                     &other.scenario,
                     other.seed,
-                    &[bug.name().to_string()],
+                    &[self.bug.name().to_string()],
                 ));
-            write_run_folder(&folder, &scenario, other, "--out")?;
+            write_run_folder(&folder, &self.scenario_of(other)?, other, "--out")?;
         }
+        Ok(())
     }
-    match &outcome.found {
-        Some(r) => {
-            println!(
-                "found {bug} ({} hunt) after {} seeds in {wall:.1}s: scenario={} seed={} rules={}",
-                mode.word(),
-                outcome.seeds_tried,
-                r.scenario,
-                r.seed,
-                r.failed_rules().join(",")
-            );
-            print_failures(r);
-            if mode != HuntMode::Explore {
+
+    fn found(&self, r: &RunResult, outcome: &scenarios::hunt::HuntOutcome) -> Result<()> {
+        println!(
+            "found {} ({} hunt) after {} seeds in {:.1}s: scenario={} seed={} rules={}",
+            self.bug,
+            self.mode.word(),
+            outcome.seeds_tried,
+            outcome.wall.as_secs_f64(),
+            r.scenario,
+            r.seed,
+            r.failed_rules().join(",")
+        );
+        print_failures(r);
+        self.replay_line("", r);
+        match self.out {
+            Some(dir) => {
+                write_run_folder(dir, &self.scenario_of(r)?, r, "--out")?;
                 println!(
-                    "replay: faultline replay --scenario {} --seed {} --bug {bug}",
-                    r.scenario, r.seed
+                    "run folder: {} (replay: faultline replay {})",
+                    dir.display(),
+                    dir.display()
                 );
             }
-            match &args.out {
-                Some(dir) => {
-                    write_run_folder(dir, &scenario_of(r)?, r, "--out")?;
-                    println!(
-                        "run folder: {} (replay: faultline replay {})",
-                        dir.display(),
-                        dir.display()
-                    );
-                }
-                None if mode == HuntMode::Explore => {
-                    println!(
-                        "give --out DIR to keep its repro (the explorer's scenario is not in the catalog)"
-                    );
-                }
-                None => {}
-            }
-            Ok(0)
+            None if self.mode == HuntMode::Explore => println!(
+                "give --out DIR to keep its repro (the explorer's scenario is not in the catalog)"
+            ),
+            None => {}
         }
-        None => {
-            println!(
-                "not found: {bug} survived {} seeds of the {} hunt in {wall:.1}s (budget {})",
-                outcome.seeds_tried,
-                mode.word(),
-                args.budget
-            );
-            Ok(1)
-        }
+        Ok(())
     }
 }
 
