@@ -177,3 +177,104 @@ fn print_failures(result: &scenarios::RunResult) {
         }
     }
 }
+
+/// Fuzz-style properties of the argument parsers: whatever the words, the
+/// command line parses to a command or to a usage error (exit 2), and the
+/// value parsers answer with a value or a message naming the argument,
+/// never a panic or a huge allocation.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Words a command line is made of: every subcommand and flag, values
+    /// that are huge, negative, empty, odd or well formed.
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "run",
+                "replay",
+                "list",
+                "check",
+                "bench",
+                "hunt",
+                "soak",
+                "explore",
+                "report",
+                "shrink",
+                "migrate",
+                "inspect",
+                "--seed",
+                "--seeds",
+                "--scenario",
+                "--bug",
+                "--jobs",
+                "--budget",
+                "--duration",
+                "--runs",
+                "--shard",
+                "--start-seed",
+                "--out",
+                "--table",
+                "--starts",
+                "--blind",
+                "--explore",
+                "--check-timeout",
+                "--keep-all",
+                "--quiet",
+                "--help",
+                "--version",
+                "points",
+                "bugs",
+                "scenarios",
+                "--markdown",
+                "0..10",
+                "18446744073709551615",
+                "18446744073709551616",
+                "-1",
+                "0",
+                "1/0",
+                "3/2",
+                "0/1",
+                "99999999999999999999h",
+                "1e308s",
+                "NaN",
+                "",
+                "..",
+                "default",
+                "etcd-13766",
+                "no-such-bug",
+            ])
+            .prop_map(String::from),
+            "[ -~]{0,12}",
+            "\\PC{0,6}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_command_line_parses_or_is_a_usage_error(words in proptest::collection::vec(word(), 0..8)) {
+            let argv = std::iter::once("faultline".to_string()).chain(words);
+            if let Err(e) = Cli::try_parse_from(argv) {
+                // --help and --version print and exit 0; everything else is usage.
+                let expected = !e.use_stderr() || e.exit_code() == 2;
+                prop_assert!(expected, "{e}");
+            }
+        }
+
+        #[test]
+        fn value_parsers_answer_without_panicking(text in "\\PC{0,40}", a in any::<u64>(), b in any::<u64>()) {
+            let _ = parse_seeds(None, Some(&text));
+            if let Ok(seeds) = parse_seeds(None, Some(&format!("{a}..{b}"))) {
+                prop_assert!(a < b && b - a <= MAX_SEEDS && seeds.len() as u64 == b - a);
+            }
+            let _ = scenarios::hunt::parse_budget(&text);
+            let _ = scenarios::soak::Shard::parse(&text);
+            if let Err(e) = parse_bugs(std::slice::from_ref(&text)) {
+                prop_assert!(e.to_string().starts_with("--bug: "), "{e}");
+            }
+        }
+    }
+}
