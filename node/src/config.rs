@@ -46,7 +46,8 @@ pub struct StoreKnobs {
     pub watch_stream_buffer: usize,
     /// Interval at which the leader checkpoints remaining lease TTLs (3.6+).
     pub lease_checkpoint_interval_ms: u64,
-    /// Smallest lease TTL granted, in seconds (etcd: 3 x election timeout).
+    /// Smallest lease TTL granted, in seconds (etcd: 1.5 election timeouts,
+    /// rounded up).
     pub min_lease_ttl_s: i64,
     /// Bytes per WAL segment before a new one is cut.
     pub wal_segment_bytes: u64,

@@ -262,7 +262,8 @@ impl Lessor {
         let st = self.state.lock();
         let lease = st.leases.get(&id).ok_or(LeaseError::NotFound)?;
         let ttl = match lease.expiry {
-            Some(e) if e > now => secs(e - now),
+            // Whole seconds left, cut as etcd cuts them (int64 of Seconds()).
+            Some(e) if e > now => i64::try_from((e - now).as_secs()).unwrap_or(i64::MAX),
             Some(_) => -1,
             None => lease.effective_ttl(),
         };

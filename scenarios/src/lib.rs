@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod conditions;
 pub(crate) mod control;
+pub mod diff;
 pub mod engine;
 pub mod explore;
 pub mod faults;

@@ -2,7 +2,7 @@
 //! checker history, stamped with simulated time.
 
 use crate::translate;
-use checker::history::{Annotation, History, K8sTag, OpResult, Operation, WatchRecord};
+use checker::history::{Annotation, History, K8sTag, Operation, WatchRecord};
 use node::client::{Client, ClientError};
 use node::wire::api::{client_request, client_response};
 use parking_lot::Mutex;
@@ -168,13 +168,7 @@ impl RecordingClient {
         let result = self.client.request(body).await;
         let ret = now_ns();
         if let Some(request) = request {
-            let outcome = match &result {
-                Ok(body) => match translate::response(body) {
-                    Some(r) => OpResult::Ok(r),
-                    None => OpResult::Unknown("response of an unexpected kind".into()),
-                },
-                Err(e) => translate::failure(e),
-            };
+            let outcome = translate::outcome(&result);
             self.recorder.finish(Operation {
                 id,
                 client: self.id,

@@ -199,6 +199,22 @@ pub fn response(body: &w::client_response::Body) -> Option<h::Response> {
     })
 }
 
+/// What a request's result means for the history.
+pub fn outcome(result: &Result<w::client_response::Body, ClientError>) -> h::OpResult {
+    match result {
+        // etcd answers a keep-alive of an unknown lease with TTL 0, and its
+        // client library reports that as ErrLeaseNotFound (KeepAliveOnce).
+        Ok(w::client_response::Body::LeaseKeepAlive(k)) if k.ttl <= 0 => {
+            h::OpResult::Fail(h::EtcdError::LeaseNotFound)
+        }
+        Ok(body) => match response(body) {
+            Some(r) => h::OpResult::Ok(r),
+            None => h::OpResult::Unknown("response of an unexpected kind".into()),
+        },
+        Err(e) => failure(e),
+    }
+}
+
 /// What a client error means for the history: certainly not applied, or
 /// unknown.
 pub fn failure(err: &ClientError) -> h::OpResult {

@@ -158,10 +158,25 @@ impl KeyIndex {
         self.generations.drain(..first_kept);
     }
 
-    /// What `compact(at)` would keep, without changing the index.
-    pub fn keep(&self, at: i64, available: &mut BTreeSet<Revision>) {
-        let mut copy = self.clone();
-        copy.compact(at, available, false);
+    /// The revisions HashKV at `at` counts as kept (etcd's keyIndex.keep):
+    /// the newest at or before `at` of the generation that still matters,
+    /// but never a tombstone that ends a generation, whether it is below
+    /// `at` or exactly at it (unlike `compact`, which keeps the latter):
+    /// members before and after the etcd-18089 fix must hash alike. The
+    /// generation looked at is chosen as `compact` chooses it, the 18089
+    /// switch included (etcd's fix changed the one function both use).
+    pub fn keep(&self, at: i64, available: &mut BTreeSet<Revision>, drop_tombstone_at_rev: bool) {
+        if self.is_empty() {
+            return;
+        }
+        let (gen_idx, rev_idx) = self.do_compact(at, available, drop_tombstone_at_rev);
+        let g = &self.generations[gen_idx];
+        if let Some(i) = rev_idx
+            && i == g.revs.len() - 1
+            && gen_idx != self.generations.len() - 1
+        {
+            available.remove(&g.revs[i]);
+        }
     }
 
     /// Finds the first generation that still matters at `at` (one whose
@@ -263,6 +278,37 @@ mod tests {
         ki.compact(9, &mut avail, false);
         assert_eq!(avail, BTreeSet::from([r(8)]));
         assert_eq!(ki.get(10).map(|k| (k.version, k.created)), Some((2, r(8))));
+    }
+
+    #[test]
+    fn hash_keep_never_counts_a_generation_ending_tombstone() {
+        // history(): puts at 2 and 4, tombstone at 6, puts at 8 and 10.
+        let ki = history();
+        let keep = |at| {
+            let mut avail = BTreeSet::new();
+            ki.keep(at, &mut avail, false);
+            avail
+        };
+        assert_eq!(keep(5), BTreeSet::from([r(4)]));
+        // Compaction at 6 keeps the tombstone; HashKV's keep does not.
+        assert!(keep(6).is_empty());
+        assert!(keep(7).is_empty());
+        assert_eq!(keep(9), BTreeSet::from([r(8)]));
+        // Under etcd-18089 (etcd before the fix) a generation whose
+        // tombstone is exactly at `at` is passed over for the next one.
+        let mut avail = BTreeSet::new();
+        ki.keep(6, &mut avail, true);
+        assert!(avail.is_empty());
+        let mut ki = KeyIndex::default();
+        ki.put(r(5)).expect("put");
+        ki.tombstone(r(6)).expect("delete");
+        ki.put(Revision { main: 6, sub: 1 }).expect("put again");
+        let mut avail = BTreeSet::new();
+        ki.keep(6, &mut avail, true);
+        assert_eq!(avail, BTreeSet::from([Revision { main: 6, sub: 1 }]));
+        let mut avail = BTreeSet::new();
+        ki.keep(6, &mut avail, false);
+        assert!(avail.is_empty());
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
 use parking_lot::Mutex;
+
+/// The compact revision before any compaction (etcd's -1).
+const NEVER_COMPACTED: i64 = -1;
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -88,9 +91,16 @@ pub struct RangeResult {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashKv {
+    /// etcd's hash (what HashKV answers).
     pub hash: u32,
     pub compact_revision: i64,
     pub hash_revision: i64,
+    /// A stricter hash, for the simulation's end-state check only: every
+    /// revision compaction at the compact revision leaves, the tombstone
+    /// at the compact revision included. etcd's hash leaves that tombstone
+    /// out on purpose (members before and after the etcd-18089 fix differ
+    /// there), which also hides a member that lost it (etcd-19179).
+    pub strict_hash: u32,
 }
 
 /// A compaction whose index part is done; its backend deletions run later
@@ -143,7 +153,8 @@ fn load_state(backend: &Backend, opts: &MvccOptions) -> Result<(State, Option<i6
                 .map_err(|e| MvccError::Corrupt(e.to_string()))?;
         }
     }
-    let finished = read_i64(backend, keys::FINISHED_COMPACT_REV)?.unwrap_or(0);
+    let finished_record = read_i64(backend, keys::FINISHED_COMPACT_REV)?;
+    let finished = finished_record.unwrap_or(0);
     let scheduled = read_i64(backend, keys::SCHEDULED_COMPACT_REV)?.unwrap_or(0);
     current_rev = current_rev.max(finished);
     if !opts.bug_lower_revision_after_compaction {
@@ -154,7 +165,8 @@ fn load_state(backend: &Backend, opts: &MvccOptions) -> Result<(State, Option<i6
     let state = State {
         index,
         current_rev,
-        compact_main_rev: finished,
+        // As etcd: -1 until a compaction happened, so one at 0 is allowed.
+        compact_main_rev: finished_record.unwrap_or(NEVER_COMPACTED),
         finished_compact_rev: finished,
     };
     Ok((state, (scheduled > finished).then_some(scheduled)))
@@ -164,8 +176,13 @@ fn load_state(backend: &Backend, opts: &MvccOptions) -> Result<(State, Option<i6
 pub(super) fn decode_pair(k: &[u8], v: &[u8]) -> Result<(Revision, bool, KeyValue), MvccError> {
     let (rev, tombstone) =
         decode_key(k).ok_or_else(|| MvccError::Corrupt(format!("bad revision key {k:?}")))?;
-    let kv = KeyValue::decode(v)
+    let mut kv = KeyValue::decode(v)
         .map_err(|e| MvccError::Corrupt(format!("revision {}: {e}", rev.main)))?;
+    if tombstone {
+        // A tombstone holds only its key, as in etcd; its revision is the
+        // record's own (etcd patches it in the same way when it reads).
+        kv.mod_revision = rev.main;
+    }
     Ok((rev, tombstone, kv))
 }
 
@@ -219,8 +236,9 @@ impl Mvcc {
         self.shared.state.lock().current_rev
     }
 
+    /// The revision of the last compaction, 0 when there was none.
     pub fn compact_revision(&self) -> i64 {
-        self.shared.state.lock().compact_main_rev
+        self.shared.state.lock().compact_main_rev.max(0)
     }
 
     /// The last compaction that finished removing old revisions.
@@ -388,46 +406,63 @@ impl Mvcc {
         }
     }
 
-    /// etcd's HashKV: a CRC over the key bucket up to `rev`, ignoring what
-    /// compaction at the compact revision would remove.
+    /// etcd's hashByRev (as fixed by etcd PR 14457 and the etcd-18089
+    /// fix): a CRC-32C over the key bucket up to `rev`; of the revisions at
+    /// or below the compact revision, only those a compaction at `rev` would
+    /// keep (all of them when it would keep none), and never a tombstone at
+    /// the compact revision, so members that did and did not keep it (before
+    /// and after the 18089 fix) hash alike. The compact revision itself can
+    /// be hashed (3.4 before 3.4.27 and 3.5 before 3.5.10 refused it).
     pub fn hash_kv(&self, rev: i64) -> Result<HashKv, MvccError> {
-        let (rev, compact_rev, keep) = {
+        let (rev, compact_rev, keep, compaction_keeps) = {
             let st = self.shared.state.lock();
-            let rev = if rev <= 0 { st.current_rev } else { rev };
-            if rev > st.current_rev {
-                return Err(MvccError::FutureRevision);
-            }
-            if rev < st.compact_main_rev {
+            if rev > 0 && rev < st.compact_main_rev {
                 return Err(MvccError::Compacted {
                     compact_revision: st.compact_main_rev,
                 });
             }
-            let mut keep = BTreeSet::new();
-            for ki in st.index.values() {
-                ki.keep(st.compact_main_rev, &mut keep);
+            let rev = if rev <= 0 { st.current_rev } else { rev };
+            if rev > st.current_rev {
+                return Err(MvccError::FutureRevision);
             }
-            (rev, st.compact_main_rev, keep)
+            let mut keep = BTreeSet::new();
+            let bug_18089 = self.shared.opts.bug_drop_tombstone_at_compact_rev;
+            let mut compaction_keeps = BTreeSet::new();
+            for ki in st.index.values() {
+                ki.keep(rev, &mut keep, bug_18089);
+                ki.clone()
+                    .compact(st.compact_main_rev, &mut compaction_keeps, bug_18089);
+            }
+            (rev, st.compact_main_rev, keep, compaction_keeps)
         };
-        let mut h = crc32fast::Hasher::new();
-        h.update(Bucket::Key.name().as_bytes());
+        let mut strict = crc32c::crc32c(Bucket::Key.name().as_bytes());
+        let mut crc = crc32c::crc32c(Bucket::Key.name().as_bytes());
         for (k, v) in self
             .shared
             .backend
             .range(Bucket::Key, &start_key(0), &start_key(rev + 1), 0)
         {
-            let Some((kr, _)) = decode_key(&k) else {
+            let Some((kr, tombstone)) = decode_key(&k) else {
                 return Err(MvccError::Corrupt(format!("bad revision key {k:?}")));
             };
-            if kr.main <= compact_rev && !keep.contains(&kr) {
+            if kr.main > compact_rev || compaction_keeps.contains(&kr) {
+                strict = crc32c::crc32c_append(strict, &k);
+                strict = crc32c::crc32c_append(strict, &v);
+            }
+            if kr.main <= compact_rev && !keep.is_empty() && !keep.contains(&kr) {
                 continue;
             }
-            h.update(&k);
-            h.update(&v);
+            if tombstone && kr.main == compact_rev {
+                continue;
+            }
+            crc = crc32c::crc32c_append(crc, &k);
+            crc = crc32c::crc32c_append(crc, &v);
         }
         Ok(HashKv {
-            hash: h.finalize(),
+            hash: crc,
             compact_revision: compact_rev,
             hash_revision: rev,
+            strict_hash: strict,
         })
     }
 

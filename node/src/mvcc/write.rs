@@ -55,7 +55,7 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// The revision reads inside the transaction see: its own changes too.
-    fn read_rev(&self) -> i64 {
+    pub fn read_revision(&self) -> i64 {
         if self.events.is_empty() {
             self.begin_rev
         } else {
@@ -82,7 +82,7 @@ impl<'a> WriteTxn<'a> {
     /// Live keys in the range as this transaction sees them (own writes
     /// included), sorted by key.
     pub fn range(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, MvccError> {
-        let rev = self.read_rev();
+        let rev = self.read_revision();
         let found: Vec<Revision> = {
             let st = self.mvcc.shared.state.lock();
             index_range(&st.index, start, end)
@@ -163,13 +163,18 @@ impl<'a> WriteTxn<'a> {
         let victims = self.range(start, end)?;
         for prev in &victims {
             let rev = Revision::new(self.begin_rev + 1, self.events.len() as i64);
-            let tomb = KeyValue {
+            // Stored as etcd stores it: the key alone (the hash over the
+            // key bucket depends on these bytes).
+            let stored = KeyValue {
                 key: prev.key.clone(),
-                mod_revision: rev.main,
                 ..Default::default()
             };
             self.tx
-                .put(Bucket::Key, &encode_key(rev, true), &tomb.encode_to_vec());
+                .put(Bucket::Key, &encode_key(rev, true), &stored.encode_to_vec());
+            let tomb = KeyValue {
+                mod_revision: rev.main,
+                ..stored
+            };
             {
                 let mut st = self.mvcc.shared.state.lock();
                 if let Some(ki) = st.index.get_mut(&prev.key) {

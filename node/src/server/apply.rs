@@ -3,7 +3,7 @@
 //! member, and takes a snapshot every `snapshot_count` entries.
 
 use super::restore::{encode_conf_state, restore_lessor};
-use super::txn::{ApplyError, TxnExecutor, set_txn_revision, validate_txn};
+use super::txn::{ApplyError, TxnExecutor};
 use super::{ApplyWork, CompactionTask, MemberState, RaftRequest, error, snap};
 use crate::backend::{Bucket, keys};
 
@@ -169,12 +169,6 @@ impl Applier {
         };
         match request {
             Request::Put(_) | Request::DeleteRange(_) | Request::Txn(_) => {
-                if let Request::Txn(t) = &request
-                    && let Err(e) = validate_txn(t)
-                {
-                    self.touch_ci(index, term, ci_set).await;
-                    return Err(to_response(e));
-                }
                 let ttl_enabled = state
                     .cluster
                     .lock()
@@ -188,7 +182,6 @@ impl Applier {
                     mvcc: &state.mvcc,
                     ttl_enabled,
                 };
-                let header_placeholder = state.header(0);
                 let outcome: Result<client_response::Body, ApplyError> = match &request {
                     Request::Put(p) => exec
                         .check_put(p)
@@ -197,9 +190,7 @@ impl Applier {
                     Request::DeleteRange(d) => {
                         exec.delete_range(d).map(client_response::Body::DeleteRange)
                     }
-                    Request::Txn(t) => exec
-                        .txn(t, &header_placeholder)
-                        .map(client_response::Body::Txn),
+                    Request::Txn(t) => exec.txn(t).map(client_response::Body::Txn),
                     _ => unreachable!("matched above"),
                 };
                 let (rev, events, lease_changes) = match txn.end().await {
@@ -221,7 +212,7 @@ impl Applier {
                         match &mut body {
                             client_response::Body::Put(p) => p.header = Some(header),
                             client_response::Body::DeleteRange(d) => d.header = Some(header),
-                            client_response::Body::Txn(t) => set_txn_revision(t, &header),
+                            client_response::Body::Txn(t) => t.header = Some(header),
                             _ => {}
                         }
                         Ok(body)

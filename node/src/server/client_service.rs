@@ -11,8 +11,8 @@ use crate::mvcc::RangeOptions;
 use crate::wire::api::{
     ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
-    MemberListResponse, MoveLeaderResponse, RangeRequest, RangeResponse, StatusResponse,
-    TxnRequest, client_request, client_response, decode, encode,
+    MemberListResponse, MoveLeaderResponse, RangeRequest, StatusResponse, TxnRequest,
+    client_request, client_response, decode, encode,
 };
 use crate::wire::internal::{ConfChangeContext, internal_request};
 use madsim::net::{Endpoint, Sender};
@@ -106,17 +106,15 @@ fn range_local(state: &MemberState, r: &RangeRequest) -> client_response::Body {
         key: r.key.clone(),
         range_end: r.range_end.clone(),
         revision: r.revision,
-        limit: r.limit,
-        keys_only: r.keys_only,
+        limit: super::txn::read_limit(r),
+        keys_only: false,
         count_only: r.count_only,
     });
     match result {
-        Ok(res) => client_response::Body::Range(RangeResponse {
-            header: Some(state.header(state.mvcc.current_revision().max(res.revision))),
-            kvs: res.kvs,
-            more: res.more,
-            count: res.count,
-        }),
+        Ok(res) => {
+            let header = state.header(state.mvcc.current_revision().max(res.revision));
+            client_response::Body::Range(super::txn::range_response(res.kvs, res.count, r, header))
+        }
         Err(e) => err_body(to_error(e.into())),
     }
 }
@@ -157,6 +155,9 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
     use client_request::Body as B;
     use internal_request::Request as R;
     match body {
+        B::Range(r) if let Err(e) = super::request_check::check_key(&r.key) => {
+            err_body(to_error(e))
+        }
         B::Range(r) => {
             if !r.serializable
                 && let Err(e) = linearizable_barrier(state).await
@@ -165,6 +166,8 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             }
             range_local(state, &r)
         }
+        // As etcd's gRPC layer: a Txn's shape is checked before anything.
+        B::Txn(t) if let Err(e) = super::request_check::check_txn(&t) => err_body(to_error(e)),
         B::Txn(t) if super::txn::txn_is_read_only(&t) => {
             if let Err(e) = linearizable_barrier(state).await {
                 return err_body(e);
@@ -175,8 +178,14 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             ErrorCode::Unsupported,
             "etcdserver: per-key TTL needs cluster version 3.7",
         )),
-        B::Put(p) => reply(propose(state, R::Put(p)).await),
-        B::DeleteRange(d) => reply(propose(state, R::DeleteRange(d)).await),
+        B::Put(p) => match super::request_check::check_put(&p) {
+            Ok(()) => reply(propose(state, R::Put(p)).await),
+            Err(e) => err_body(to_error(e)),
+        },
+        B::DeleteRange(d) => match super::request_check::check_key(&d.key) {
+            Ok(()) => reply(propose(state, R::DeleteRange(d)).await),
+            Err(e) => err_body(to_error(e)),
+        },
         B::Txn(t) => reply(propose(state, R::Txn(t)).await),
         B::Compaction(c) => reply(propose(state, R::Compaction(c)).await),
         B::LeaseGrant(mut g) => {
@@ -201,6 +210,16 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
                     granted_ttl: st.granted_ttl,
                     keys: if t.keys { st.keys } else { Vec::new() },
                 }),
+                // As etcd: an unknown lease has TTL -1, not an error.
+                Err(crate::lease::LeaseError::NotFound) => {
+                    client_response::Body::LeaseTimeToLive(LeaseTimeToLiveResponse {
+                        header: Some(state.header(state.mvcc.current_revision())),
+                        id: t.id,
+                        ttl: -1,
+                        granted_ttl: 0,
+                        keys: Vec::new(),
+                    })
+                }
                 Err(e) => err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
             }
         }
@@ -214,6 +233,7 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
                 hash: hk.hash,
                 compact_revision: hk.compact_revision,
                 hash_revision: hk.hash_revision,
+                strict_hash: hk.strict_hash,
             }),
             Err(e) => err_body(to_error(e.into())),
         },
@@ -347,6 +367,15 @@ async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
             }
             Err(crate::lease::LeaseError::Expired) => {
                 return err_body(error(ErrorCode::Timeout, "etcdserver: request timed out"));
+            }
+            // etcd's keep-alive stream answers an unknown lease with TTL 0,
+            // not an error (v3rpc lease.go); clients read that as not found.
+            Err(crate::lease::LeaseError::NotFound) => {
+                return client_response::Body::LeaseKeepAlive(LeaseKeepAliveResponse {
+                    header: Some(state.header(state.mvcc.current_revision())),
+                    id,
+                    ttl: 0,
+                });
             }
             Err(e) => return err_body(error(ErrorCode::LeaseNotFound, e.to_string())),
         }

@@ -10,6 +10,7 @@ mod lease_loop;
 mod propose;
 mod raft_loop;
 mod read_index;
+mod request_check;
 mod restore;
 pub mod snap;
 mod transport;

@@ -6,9 +6,8 @@ use crate::mvcc::{MvccError, RangeOptions, WriteTxn};
 use crate::wire::api::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, DeleteRangeResponse, ErrorCode,
     KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, RequestOp, ResponseHeader,
-    ResponseOp, TxnRequest, TxnResponse, compare, request_op, response_op,
+    ResponseOp, SortOrder, SortTarget, TxnRequest, TxnResponse, compare, request_op, response_op,
 };
-use std::collections::BTreeSet;
 
 /// etcd's default --max-txn-ops.
 pub const MAX_TXN_OPS: usize = 128;
@@ -34,92 +33,21 @@ impl ApplyError {
 impl From<MvccError> for ApplyError {
     fn from(e: MvccError) -> Self {
         match e {
+            // The texts of etcd's gRPC errors (rpctypes.ErrGRPCCompacted,
+            // ErrGRPCFutureRev), which is what a client reads.
             MvccError::Compacted { compact_revision } => ApplyError {
                 code: ErrorCode::Compacted,
-                message: e.to_string(),
+                message: "etcdserver: mvcc: required revision has been compacted".into(),
                 compact_revision,
             },
-            MvccError::FutureRevision => ApplyError::new(ErrorCode::FutureRevision, e.to_string()),
+            MvccError::FutureRevision => ApplyError::new(
+                ErrorCode::FutureRevision,
+                "etcdserver: mvcc: required revision is a future revision",
+            ),
             MvccError::KeyNotFound => ApplyError::new(ErrorCode::InvalidArgument, e.to_string()),
             other => ApplyError::new(ErrorCode::Internal, other.to_string()),
         }
     }
-}
-
-/// Checks a Txn's shape before anything runs: size and duplicate keys
-/// within a branch (etcd's ErrTooManyOps / ErrDuplicateKey).
-pub fn validate_txn(txn: &TxnRequest) -> Result<(), ApplyError> {
-    if txn.compare.len() > MAX_TXN_OPS
-        || txn.success.len() > MAX_TXN_OPS
-        || txn.failure.len() > MAX_TXN_OPS
-    {
-        return Err(ApplyError::new(
-            ErrorCode::TooManyRequests,
-            "etcdserver: too many operations in txn request",
-        ));
-    }
-    for branch in [&txn.success, &txn.failure] {
-        let mut puts = BTreeSet::new();
-        let mut deletes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        collect_writes(branch, &mut puts, &mut deletes)?;
-        for key in &puts {
-            if deletes
-                .iter()
-                .any(|(s, e)| crate::mvcc::in_range(key, s, e))
-            {
-                return Err(ApplyError::new(
-                    ErrorCode::InvalidArgument,
-                    "etcdserver: duplicate key given in txn request",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn collect_writes(
-    ops: &[RequestOp],
-    puts: &mut BTreeSet<Vec<u8>>,
-    deletes: &mut Vec<(Vec<u8>, Vec<u8>)>,
-) -> Result<(), ApplyError> {
-    for op in ops {
-        match op.request.as_ref() {
-            Some(request_op::Request::Put(p)) => {
-                if !puts.insert(p.key.clone()) {
-                    return Err(ApplyError::new(
-                        ErrorCode::InvalidArgument,
-                        "etcdserver: duplicate key given in txn request",
-                    ));
-                }
-            }
-            Some(request_op::Request::DeleteRange(d)) => {
-                deletes.push((d.key.clone(), d.range_end.clone()))
-            }
-            Some(request_op::Request::Txn(t)) => {
-                validate_txn(t)?;
-                // Writes of nested branches count against the outer branch.
-                let mut inner = BTreeSet::new();
-                collect_writes(&t.success, &mut inner, deletes)?;
-                collect_writes(&t.failure, &mut inner, deletes)?;
-                for k in inner {
-                    if !puts.insert(k) {
-                        return Err(ApplyError::new(
-                            ErrorCode::InvalidArgument,
-                            "etcdserver: duplicate key given in txn request",
-                        ));
-                    }
-                }
-            }
-            Some(request_op::Request::Range(_)) => {}
-            None => {
-                return Err(ApplyError::new(
-                    ErrorCode::InvalidArgument,
-                    "empty operation in txn request",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Whether a request op list writes anything (a read-only Txn is served
@@ -176,23 +104,59 @@ pub fn compare_passes(kvs: &[KeyValue], c: &Compare) -> bool {
     kvs.iter().all(|kv| compare_holds(c, kv))
 }
 
-/// Shapes a range result as etcd's RangeResponse.
+/// Whether etcd reads the whole range for this request before cutting it
+/// to its limit: when it sorts or prunes by revision (etcd's apply Range).
+pub fn reads_whole_range(req: &RangeRequest) -> bool {
+    req.sort_order != SortOrder::None as i32
+        || req.min_mod_revision != 0
+        || req.max_mod_revision != 0
+        || req.min_create_revision != 0
+        || req.max_create_revision != 0
+}
+
+/// The limit to read a range with: everything when the result is sorted
+/// or pruned afterwards, else one more than asked (to know `more`).
+pub fn read_limit(req: &RangeRequest) -> i64 {
+    if reads_whole_range(req) || req.limit <= 0 {
+        0
+    } else {
+        req.limit.saturating_add(1)
+    }
+}
+
+/// Shapes a range result as etcd's apply Range does: `kvs` is what was
+/// read (at most [`read_limit`] keys), `count` every key in the range.
+/// The revision bounds prune, then the sort, then the limit; a count-only
+/// request gets no keys and never `more`.
 pub fn range_response(
     mut kvs: Vec<KeyValue>,
+    count: i64,
     req: &RangeRequest,
     header: ResponseHeader,
 ) -> RangeResponse {
-    let count = kvs.len() as i64;
-    let limit = if req.limit > 0 {
-        req.limit as usize
-    } else {
-        usize::MAX
-    };
-    let more = kvs.len() > limit;
-    kvs.truncate(limit);
     if req.count_only {
         kvs.clear();
     }
+    let bound = |b: i64| (b != 0).then_some(b);
+    if let Some(max) = bound(req.max_mod_revision) {
+        kvs.retain(|kv| kv.mod_revision <= max);
+    }
+    if let Some(min) = bound(req.min_mod_revision) {
+        kvs.retain(|kv| kv.mod_revision >= min);
+    }
+    if let Some(max) = bound(req.max_create_revision) {
+        kvs.retain(|kv| kv.create_revision <= max);
+    }
+    if let Some(min) = bound(req.min_create_revision) {
+        kvs.retain(|kv| kv.create_revision >= min);
+    }
+    sort(&mut kvs, req);
+    let limit = usize::try_from(req.limit)
+        .ok()
+        .filter(|&l| l > 0)
+        .unwrap_or(usize::MAX);
+    let more = kvs.len() > limit;
+    kvs.truncate(limit);
     if req.keys_only {
         for kv in &mut kvs {
             kv.value.clear();
@@ -206,6 +170,33 @@ pub fn range_response(
     }
 }
 
+/// Orders a range's keys as asked. Keys come sorted by key; etcd sorts
+/// ascending by default when the target is not the key.
+fn sort(kvs: &mut [KeyValue], req: &RangeRequest) {
+    let target = SortTarget::try_from(req.sort_target).unwrap_or(SortTarget::Key);
+    let order = match SortOrder::try_from(req.sort_order).unwrap_or(SortOrder::None) {
+        SortOrder::None if target != SortTarget::Key => SortOrder::Ascend,
+        order => order,
+    };
+    if order == SortOrder::None {
+        return;
+    }
+    kvs.sort_by(|a, b| {
+        let ord = match target {
+            SortTarget::Key => a.key.cmp(&b.key),
+            SortTarget::Version => a.version.cmp(&b.version),
+            SortTarget::Create => a.create_revision.cmp(&b.create_revision),
+            SortTarget::Mod => a.mod_revision.cmp(&b.mod_revision),
+            SortTarget::Value => a.value.cmp(&b.value),
+        };
+        if order == SortOrder::Descend {
+            ord.reverse()
+        } else {
+            ord
+        }
+    });
+}
+
 /// Runs KV requests against one write transaction.
 pub struct TxnExecutor<'a, 'b> {
     pub txn: &'a mut WriteTxn<'b>,
@@ -217,17 +208,19 @@ pub struct TxnExecutor<'a, 'b> {
 
 impl TxnExecutor<'_, '_> {
     /// Checks what would make a write fail before anything changes.
+    /// etcd's checkPut: the key a Put keeps the value or lease of must
+    /// exist, then its lease must.
     pub fn check_put(&self, put: &PutRequest) -> Result<(), ApplyError> {
-        if put.lease != 0 && !put.ignore_lease && !self.lessor.exists(put.lease) {
-            return Err(ApplyError::new(
-                ErrorCode::LeaseNotFound,
-                "etcdserver: requested lease not found",
-            ));
-        }
         if (put.ignore_value || put.ignore_lease) && self.txn.get(&put.key)?.is_none() {
             return Err(ApplyError::new(
                 ErrorCode::InvalidArgument,
                 "etcdserver: key not found",
+            ));
+        }
+        if put.lease != 0 && !put.ignore_lease && !self.lessor.exists(put.lease) {
+            return Err(ApplyError::new(
+                ErrorCode::LeaseNotFound,
+                "etcdserver: requested lease not found",
             ));
         }
         if put.ttl != 0 && !self.ttl_enabled {
@@ -242,38 +235,72 @@ impl TxnExecutor<'_, '_> {
         Ok(())
     }
 
-    fn check_ops(&self, ops: &[RequestOp]) -> Result<(), ApplyError> {
-        for op in ops {
+    /// etcd's checkRange: a Range at a revision the store no longer or
+    /// not yet has.
+    fn check_range(&self, op: &RequestOp) -> Result<(), ApplyError> {
+        let Some(request_op::Request::Range(r)) = op.request.as_ref() else {
+            return Ok(());
+        };
+        if r.revision == 0 {
+            return Ok(());
+        }
+        if r.revision > self.mvcc.current_revision() {
+            self.mvcc
+                .env()
+                .reach(crate::coverage::Point::RangeFutureRevision);
+            return Err(MvccError::FutureRevision.into());
+        }
+        let compacted = self.mvcc.compact_revision();
+        if r.revision < compacted {
+            self.mvcc
+                .env()
+                .reach(crate::coverage::Point::CompactionRefusedRead);
+            return Err(MvccError::Compacted {
+                compact_revision: compacted,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn check_put_op(&self, op: &RequestOp) -> Result<(), ApplyError> {
+        match op.request.as_ref() {
+            Some(request_op::Request::Put(p)) => self.check_put(p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Which branch every Txn takes, decided before any of it runs: as in
+    /// etcd's compareToPath, nested compares see the store as it was before
+    /// the outer Txn wrote anything.
+    fn path(&self, txn: &TxnRequest) -> Result<Path, ApplyError> {
+        let succeeded = self.evaluate(txn)?;
+        let nested = branch(txn, succeeded)
+            .iter()
+            .filter_map(|op| match op.request.as_ref() {
+                Some(request_op::Request::Txn(t)) => Some(self.path(t)),
+                _ => None,
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Path { succeeded, nested })
+    }
+
+    /// Runs `check` on every operation the path takes (etcd's checkRequests).
+    fn check_taken(
+        &self,
+        txn: &TxnRequest,
+        path: &Path,
+        check: fn(&Self, &RequestOp) -> Result<(), ApplyError>,
+    ) -> Result<(), ApplyError> {
+        let mut nested = path.nested.iter();
+        for op in branch(txn, path.succeeded) {
             match op.request.as_ref() {
-                Some(request_op::Request::Put(p)) => self.check_put(p)?,
-                Some(request_op::Request::Range(r)) if r.revision > 0 => {
-                    let current = self.mvcc.current_revision();
-                    if r.revision > current {
-                        self.mvcc
-                            .env()
-                            .reach(crate::coverage::Point::RangeFutureRevision);
-                        return Err(MvccError::FutureRevision.into());
-                    }
-                    let compacted = self.mvcc.compact_revision();
-                    if r.revision < compacted {
-                        self.mvcc
-                            .env()
-                            .reach(crate::coverage::Point::CompactionRefusedRead);
-                        return Err(MvccError::Compacted {
-                            compact_revision: compacted,
-                        }
-                        .into());
-                    }
-                }
                 Some(request_op::Request::Txn(t)) => {
-                    let branch = if self.evaluate(t)? {
-                        &t.success
-                    } else {
-                        &t.failure
-                    };
-                    self.check_ops(branch)?;
+                    if let Some(p) = nested.next() {
+                        self.check_taken(t, p, check)?;
+                    }
                 }
-                _ => {}
+                _ => check(self, op)?,
             }
         }
         Ok(())
@@ -325,7 +352,8 @@ impl TxnExecutor<'_, '_> {
         } else {
             self.txn.range(&req.key, &req.range_end)?
         };
-        Ok(range_response(kvs, req, header.clone()))
+        let count = kvs.len() as i64;
+        Ok(range_response(kvs, count, req, header.clone()))
     }
 
     fn evaluate(&self, txn: &TxnRequest) -> Result<bool, ApplyError> {
@@ -340,52 +368,55 @@ impl TxnExecutor<'_, '_> {
 
     /// Runs a Txn: evaluates the compares, checks the chosen branch, then
     /// executes it. Nothing changes if the check fails.
-    pub fn txn(
-        &mut self,
-        txn: &TxnRequest,
-        header: &ResponseHeader,
-    ) -> Result<TxnResponse, ApplyError> {
-        let succeeded = self.evaluate(txn)?;
-        let ops = if succeeded {
-            &txn.success
-        } else {
-            &txn.failure
-        };
-        self.check_ops(ops)?;
-        self.run_ops(succeeded, ops, header)
+    /// Runs a Txn as etcd's applier does: the path first, then the checks
+    /// of its puts (for a Txn that writes) and of its ranges, then the
+    /// operations. Nothing changes if a check fails. The top header is the
+    /// caller's to set once the revision is known.
+    pub fn txn(&mut self, txn: &TxnRequest) -> Result<TxnResponse, ApplyError> {
+        let path = self.path(txn)?;
+        if !txn_is_read_only(txn) {
+            self.check_taken(txn, &path, Self::check_put_op)?;
+        }
+        self.check_taken(txn, &path, Self::check_range)?;
+        self.run(txn, &path)
     }
 
-    fn run_ops(
-        &mut self,
-        succeeded: bool,
-        ops: &[RequestOp],
-        header: &ResponseHeader,
-    ) -> Result<TxnResponse, ApplyError> {
+    /// The operations of the path. Each answer's header has the revision
+    /// etcd gives it: a range the one it read at (the Txn's own once it
+    /// wrote), a put the one it wrote, a delete the Txn's own if anything
+    /// changed so far; a nested Txn's header stays empty.
+    fn run(&mut self, txn: &TxnRequest, path: &Path) -> Result<TxnResponse, ApplyError> {
+        let ops = branch(txn, path.succeeded);
+        let mut nested = path.nested.iter();
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match op.request.as_ref() {
                 Some(request_op::Request::Range(r)) => {
-                    response_op::Response::Range(self.range(r, header)?)
+                    let header = revision_header(self.txn.read_revision());
+                    response_op::Response::Range(self.range(r, &header)?)
                 }
                 Some(request_op::Request::Put(p)) => {
                     let mut resp = self.put(p)?;
-                    resp.header = Some(header.clone());
+                    resp.header = Some(revision_header(self.txn.revision()));
                     response_op::Response::Put(resp)
                 }
                 Some(request_op::Request::DeleteRange(d)) => {
                     let mut resp = self.delete_range(d)?;
-                    resp.header = Some(header.clone());
+                    resp.header = Some(revision_header(self.txn.read_revision()));
                     response_op::Response::DeleteRange(resp)
                 }
                 Some(request_op::Request::Txn(t)) => {
-                    let inner_ok = self.evaluate(t)?;
-                    let branch = if inner_ok { &t.success } else { &t.failure };
-                    response_op::Response::Txn(self.run_ops(inner_ok, branch, header)?)
+                    let Some(inner) = nested.next() else {
+                        return Err(ApplyError::new(ErrorCode::Internal, "txn path too short"));
+                    };
+                    let mut resp = self.run(t, inner)?;
+                    resp.header = Some(ResponseHeader::default());
+                    response_op::Response::Txn(resp)
                 }
                 None => {
                     return Err(ApplyError::new(
                         ErrorCode::InvalidArgument,
-                        "empty operation in txn request",
+                        "etcdserver: key not found",
                     ));
                 }
             };
@@ -394,10 +425,32 @@ impl TxnExecutor<'_, '_> {
             });
         }
         Ok(TxnResponse {
-            header: Some(header.clone()),
-            succeeded,
+            header: None,
+            succeeded: path.succeeded,
             responses,
         })
+    }
+}
+
+/// The branches taken in a Txn and in each nested Txn of the taken branch.
+struct Path {
+    succeeded: bool,
+    nested: Vec<Path>,
+}
+
+fn branch(txn: &TxnRequest, succeeded: bool) -> &[RequestOp] {
+    if succeeded {
+        &txn.success
+    } else {
+        &txn.failure
+    }
+}
+
+/// A sub-answer's header: etcd fills only the revision of those.
+fn revision_header(revision: i64) -> ResponseHeader {
+    ResponseHeader {
+        revision,
+        ..Default::default()
     }
 }
 
@@ -435,14 +488,15 @@ pub fn read_only_txn(
         let response = match op.request.as_ref() {
             Some(request_op::Request::Range(r)) => {
                 let at = if r.revision > 0 { r.revision } else { rev };
-                response_op::Response::Range(range_response(
-                    read(&r.key, &r.range_end, at)?,
-                    r,
-                    header.clone(),
-                ))
+                let kvs = read(&r.key, &r.range_end, at)?;
+                let count = kvs.len() as i64;
+                response_op::Response::Range(range_response(kvs, count, r, header.clone()))
             }
             Some(request_op::Request::Txn(t)) => {
-                response_op::Response::Txn(read_only_txn(mvcc, t, rev, header)?)
+                let mut inner = read_only_txn(mvcc, t, rev, header)?;
+                // As etcd: a nested Txn's header stays empty.
+                inner.header = Some(ResponseHeader::default());
+                response_op::Response::Txn(inner)
             }
             _ => {
                 return Err(ApplyError::new(
@@ -460,21 +514,6 @@ pub fn read_only_txn(
         succeeded,
         responses,
     })
-}
-
-/// Fixes up the header revision of every response in a Txn response once
-/// the transaction's revision is known.
-pub fn set_txn_revision(resp: &mut TxnResponse, header: &ResponseHeader) {
-    resp.header = Some(header.clone());
-    for op in &mut resp.responses {
-        match op.response.as_mut() {
-            Some(response_op::Response::Range(r)) => r.header = Some(header.clone()),
-            Some(response_op::Response::Put(r)) => r.header = Some(header.clone()),
-            Some(response_op::Response::DeleteRange(r)) => r.header = Some(header.clone()),
-            Some(response_op::Response::Txn(t)) => set_txn_revision(t, header),
-            None => {}
-        }
-    }
 }
 
 #[cfg(test)]
@@ -548,39 +587,5 @@ mod tests {
             &[kv],
             &cmp(CompareTarget::Mod, CompareResult::Equal, U::Version(7))
         ));
-    }
-
-    #[test]
-    fn duplicate_keys_in_a_branch_are_refused() {
-        let put = |k: &str| RequestOp {
-            request: Some(request_op::Request::Put(PutRequest {
-                key: k.as_bytes().to_vec(),
-                ..Default::default()
-            })),
-        };
-        let del = |k: &str| RequestOp {
-            request: Some(request_op::Request::DeleteRange(DeleteRangeRequest {
-                key: k.as_bytes().to_vec(),
-                ..Default::default()
-            })),
-        };
-        let ok = TxnRequest {
-            success: vec![put("a"), put("b")],
-            failure: vec![put("a")],
-            ..Default::default()
-        };
-        assert_eq!(validate_txn(&ok), Ok(()));
-        let dup = TxnRequest {
-            success: vec![put("a"), put("a")],
-            ..Default::default()
-        };
-        assert!(validate_txn(&dup).is_err());
-        let overlap = TxnRequest {
-            success: vec![put("a"), del("a")],
-            ..Default::default()
-        };
-        assert!(validate_txn(&overlap).is_err());
-        assert!(txn_is_read_only(&TxnRequest::default()));
-        assert!(!txn_is_read_only(&ok));
     }
 }

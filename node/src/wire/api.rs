@@ -37,6 +37,25 @@ pub struct KeyValue {
     pub ttl: i64,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enumeration)]
+#[repr(i32)]
+pub enum SortOrder {
+    None = 0,
+    Ascend = 1,
+    Descend = 2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enumeration)]
+#[repr(i32)]
+pub enum SortTarget {
+    Key = 0,
+    Version = 1,
+    Create = 2,
+    Mod = 3,
+    Value = 4,
+}
+
+/// Field numbers as in etcd's rpc.proto.
 #[derive(Clone, PartialEq, Message)]
 pub struct RangeRequest {
     #[prost(bytes = "vec", tag = "1")]
@@ -47,12 +66,25 @@ pub struct RangeRequest {
     pub limit: i64,
     #[prost(int64, tag = "4")]
     pub revision: i64,
+    #[prost(enumeration = "SortOrder", tag = "5")]
+    pub sort_order: i32,
+    #[prost(enumeration = "SortTarget", tag = "6")]
+    pub sort_target: i32,
     #[prost(bool, tag = "7")]
     pub serializable: bool,
     #[prost(bool, tag = "8")]
     pub keys_only: bool,
     #[prost(bool, tag = "9")]
     pub count_only: bool,
+    /// Leave out keys last modified before this revision (0: no bound).
+    #[prost(int64, tag = "10")]
+    pub min_mod_revision: i64,
+    #[prost(int64, tag = "11")]
+    pub max_mod_revision: i64,
+    #[prost(int64, tag = "12")]
+    pub min_create_revision: i64,
+    #[prost(int64, tag = "13")]
+    pub max_create_revision: i64,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -256,6 +288,10 @@ pub struct HashKvResponse {
     pub compact_revision: i64,
     #[prost(int64, tag = "4")]
     pub hash_revision: i64,
+    /// faultline's own, not etcd's: a stricter hash of the key bucket for
+    /// the simulation's end-state check (`mvcc::HashKv::strict_hash`).
+    #[prost(uint32, tag = "100")]
+    pub strict_hash: u32,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -513,6 +549,42 @@ pub enum ErrorCode {
     Internal = 19,
     /// The member is not (yet) a voter or lost its membership.
     NotMember = 20,
+}
+
+impl ErrorCode {
+    /// The gRPC status code etcd sends this error with (etcd's
+    /// `api/v3rpc/rpctypes/error.go`), as its number.
+    pub fn grpc_code(self) -> i32 {
+        const INVALID_ARGUMENT: i32 = 3;
+        const NOT_FOUND: i32 = 5;
+        const RESOURCE_EXHAUSTED: i32 = 8;
+        const FAILED_PRECONDITION: i32 = 9;
+        const OUT_OF_RANGE: i32 = 11;
+        const INTERNAL: i32 = 13;
+        const UNAVAILABLE: i32 = 14;
+        const DATA_LOSS: i32 = 15;
+        const UNKNOWN: i32 = 2;
+        match self {
+            ErrorCode::Unspecified => UNKNOWN,
+            ErrorCode::NoLeader
+            | ErrorCode::Timeout
+            | ErrorCode::Stopped
+            | ErrorCode::LeaderChanged
+            | ErrorCode::UnknownClusterVersion => UNAVAILABLE,
+            ErrorCode::Compacted | ErrorCode::FutureRevision => OUT_OF_RANGE,
+            ErrorCode::LeaseNotFound | ErrorCode::MemberNotFound => NOT_FOUND,
+            ErrorCode::LeaseExists
+            | ErrorCode::MemberExists
+            | ErrorCode::Unsupported
+            | ErrorCode::DowngradeInProgress
+            | ErrorCode::NoInflightDowngrade
+            | ErrorCode::NotMember => FAILED_PRECONDITION,
+            ErrorCode::InvalidArgument | ErrorCode::InvalidDowngradeTarget => INVALID_ARGUMENT,
+            ErrorCode::TooManyRequests => RESOURCE_EXHAUSTED,
+            ErrorCode::Corrupt => DATA_LOSS,
+            ErrorCode::Internal => INTERNAL,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Message)]

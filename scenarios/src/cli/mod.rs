@@ -2,6 +2,7 @@
 
 mod catalogs;
 mod data;
+mod diff;
 mod explore;
 mod hunt;
 mod report;
@@ -53,6 +54,8 @@ enum Command {
     Explore(explore::ExploreArgs),
     /// The review dashboard over campaign folders (HTML, Markdown, JUnit XML).
     Report(report::ReportArgs),
+    /// Send the same seeded request sequences to a real etcd and to the simulated store; compare every answer.
+    Diff(diff::DiffArgs),
     /// Shrink a failing run to a minimal repro that still fails the same rule.
     Shrink(shrink::ShrinkArgs),
     /// Migrate a data directory's storage to another version (offline).
@@ -82,6 +85,7 @@ pub fn main() -> Result<u8> {
         Command::Explore(args) => explore::explore(args),
         Command::Report(args) => report::report(args),
         Command::Shrink(args) => shrink::shrink(args),
+        Command::Diff(args) => diff::diff(args),
         Command::Migrate(args) => data::migrate(args),
         Command::Inspect(args) => data::inspect(args),
     }

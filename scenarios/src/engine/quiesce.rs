@@ -8,8 +8,8 @@ use crate::recorder::{RecordingClient, now_ns};
 use crate::schema::Scenario;
 use checker::history::{EndState, HashKv, MemberEndState};
 use checker::rules;
-use node::client::Client;
-use node::wire::api::{HashKvRequest, RangeRequest, client_request, client_response};
+use node::client::{Client, ClientError};
+use node::wire::api::{ErrorCode, HashKvRequest, RangeRequest, client_request, client_response};
 use sim::MemberStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,17 +167,26 @@ async fn hash_kvs(ctl: &Control, members: &[u64]) -> Vec<MemberEndState> {
     for &m in members {
         let alive = world.status(m) == Some(MemberStatus::Running);
         let hash_kv = if alive && rev > 0 {
-            match ctl
-                .admin(
-                    m,
-                    client_request::Body::HashKv(HashKvRequest { revision: rev }),
-                )
-                .await
+            let ask =
+                |revision| ctl.admin(m, client_request::Body::HashKv(HashKvRequest { revision }));
+            let mut answer = ask(rev).await;
+            // As in etcd, the compact revision itself is compacted: then the
+            // member hashes its current revision (grouped by revision).
+            if let Err(ClientError::Server {
+                code: ErrorCode::Compacted,
+                ..
+            }) = answer
             {
+                answer = ask(0).await;
+            }
+            match answer {
+                // The store's stricter hash: etcd's leaves out the
+                // tombstone at the compact revision, so a member that lost
+                // it (etcd-19179) would hash like the others.
                 Ok(client_response::Body::HashKv(h)) => Some(HashKv {
                     revision: h.hash_revision,
                     compact_revision: h.compact_revision,
-                    hash: h.hash,
+                    hash: h.strict_hash,
                 }),
                 _ => None,
             }

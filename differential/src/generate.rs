@@ -1,0 +1,337 @@
+//! The seeded generator of request sequences: one client, no faults, a
+//! small key space so requests meet each other's keys, and every option of
+//! every request kind drawn now and then.
+//!
+//! Two restrictions keep the comparison meaningful, each for a stated
+//! reason:
+//! - Lease grants always name their id: etcd draws a random id for id 0.
+//! - A Range sorted by anything but the key never has a limit: etcd sorts
+//!   with Go's `sort.Sort`, which is not stable, so which of several equal
+//!   keys a limit cuts off is not defined.
+
+use crate::step::{
+    Compare, CompareOp, CompareTarget, Delete, Put, Range, Rev, SortOrder, SortTarget, Step, Txn,
+    TxnOp,
+};
+use rand::{Rng, SeedableRng, seq::SliceRandom};
+use rand_chacha::ChaCha8Rng;
+
+const KEYS: [&str; 8] = ["a", "b", "c", "k", "p/1", "p/2", "p/3", "z"];
+/// Range ends: none (one key), "\0" (every key from the start key on), the
+/// end of the "p/" prefix, and keys in between.
+const RANGE_ENDS: [&str; 5] = ["", "\0", "p0", "c", "p/3"];
+const LEASE_IDS: [i64; 4] = [101, 102, 103, 104];
+/// Lease TTLs in seconds: below etcd's minimum (raised to it), ordinary,
+/// and long ones, so no lease expires while a sequence runs.
+const LEASE_TTLS: [i64; 4] = [1, 60, 600, 3600];
+/// etcd's default limit on operations in one Txn branch (`--max-txn-ops`).
+pub const MAX_TXN_OPS: usize = 128;
+
+/// Draws one step of a kind.
+type Draw = fn(&mut Gen) -> Step;
+
+/// How many requests of each kind, in parts of the whole.
+const WEIGHTS: [(Draw, u32); 12] = [
+    (Gen::put_step, 24),
+    (Gen::range_step, 24),
+    (Gen::delete_step, 8),
+    (Gen::txn_step, 16),
+    (Gen::compact_step, 3),
+    (Gen::lease_grant, 5),
+    (Gen::lease_revoke, 3),
+    (Gen::lease_ttl, 4),
+    (|_| Step::LeaseLeases, 2),
+    (Gen::lease_keep_alive, 3),
+    (|_| Step::Status, 2),
+    (Gen::hash_kv, 3),
+];
+
+/// The sequence of `requests` steps for `seed`.
+pub fn sequence(seed: u64, requests: usize) -> Vec<Step> {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        values: 0,
+    };
+    let total: u32 = WEIGHTS.iter().map(|w| w.1).sum();
+    (0..requests)
+        .map(|_| {
+            let mut pick = g.rng.gen_range(0..total);
+            for (make, weight) in WEIGHTS {
+                if pick < weight {
+                    return make(&mut g);
+                }
+                pick -= weight;
+            }
+            unreachable!("the weights add up to the total")
+        })
+        .collect()
+}
+
+struct Gen {
+    rng: ChaCha8Rng,
+    /// Values are numbered so every write is told apart.
+    values: u64,
+}
+
+impl Gen {
+    fn chance(&mut self, percent: u32) -> bool {
+        self.rng.gen_range(0..100) < percent
+    }
+
+    fn key(&mut self) -> String {
+        KEYS.choose(&mut self.rng)
+            .copied()
+            .unwrap_or("a")
+            .to_string()
+    }
+
+    fn range_end(&mut self) -> String {
+        RANGE_ENDS
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    fn value(&mut self) -> String {
+        self.values += 1;
+        format!("v{}", self.values)
+    }
+
+    fn lease_id(&mut self) -> i64 {
+        LEASE_IDS.choose(&mut self.rng).copied().unwrap_or(101)
+    }
+
+    /// A read revision: mostly the newest, else the recent past, the
+    /// future, or around the compaction.
+    fn read_rev(&mut self) -> Rev {
+        match self.rng.gen_range(0..10) {
+            0..=4 => Rev::Zero,
+            5..=6 => Rev::Head(-self.rng.gen_range(0..6)),
+            7 => Rev::Head(self.rng.gen_range(1..3)),
+            _ => Rev::Compacted(self.rng.gen_range(-1..2)),
+        }
+    }
+
+    fn put(&mut self) -> Put {
+        let lease = if self.chance(20) { self.lease_id() } else { 0 };
+        Put {
+            key: self.key(),
+            value: self.value(),
+            lease,
+            prev_kv: self.chance(40),
+            ignore_value: self.chance(8),
+            ignore_lease: self.chance(8),
+        }
+    }
+
+    fn put_step(&mut self) -> Step {
+        Step::Put(self.put())
+    }
+
+    fn range(&mut self) -> Range {
+        let sort_order = match self.rng.gen_range(0..10) {
+            0 => SortOrder::Ascend,
+            1 => SortOrder::Descend,
+            _ => SortOrder::None,
+        };
+        let sort_target = match self.rng.gen_range(0..12) {
+            0 => SortTarget::Version,
+            1 => SortTarget::Create,
+            2 => SortTarget::Mod,
+            3 => SortTarget::Value,
+            _ => SortTarget::Key,
+        };
+        let limit = if sort_target == SortTarget::Key && self.chance(25) {
+            self.rng.gen_range(1..4)
+        } else {
+            0
+        };
+        let bound = |g: &mut Gen| {
+            if g.chance(8) {
+                g.rng.gen_range(1..40)
+            } else {
+                0
+            }
+        };
+        Range {
+            key: self.key(),
+            range_end: self.range_end(),
+            limit,
+            revision: self.read_rev(),
+            serializable: self.chance(30),
+            keys_only: self.chance(10),
+            count_only: self.chance(10),
+            sort_order,
+            sort_target,
+            min_mod_revision: bound(self),
+            max_mod_revision: bound(self),
+            min_create_revision: bound(self),
+            max_create_revision: bound(self),
+        }
+    }
+
+    fn range_step(&mut self) -> Step {
+        Step::Range(self.range())
+    }
+
+    fn delete(&mut self) -> Delete {
+        Delete {
+            key: self.key(),
+            range_end: if self.chance(40) {
+                self.range_end()
+            } else {
+                String::new()
+            },
+            prev_kv: self.chance(40),
+        }
+    }
+
+    fn delete_step(&mut self) -> Step {
+        Step::Delete(self.delete())
+    }
+
+    fn compare(&mut self) -> Compare {
+        let op = *[
+            CompareOp::Equal,
+            CompareOp::Greater,
+            CompareOp::Less,
+            CompareOp::NotEqual,
+        ]
+        .choose(&mut self.rng)
+        .unwrap_or(&CompareOp::Equal);
+        let target = match self.rng.gen_range(0..5) {
+            0 => CompareTarget::Version(self.rng.gen_range(0..4)),
+            1 => CompareTarget::Create(Rev::Head(-self.rng.gen_range(0..8))),
+            2 => CompareTarget::Mod(Rev::Head(-self.rng.gen_range(0..8))),
+            3 => CompareTarget::Value(format!("v{}", self.values.saturating_sub(3) + 1)),
+            _ => CompareTarget::Lease(if self.chance(50) { 0 } else { self.lease_id() }),
+        };
+        Compare {
+            key: self.key(),
+            range_end: if self.chance(15) {
+                self.range_end()
+            } else {
+                String::new()
+            },
+            op,
+            target,
+        }
+    }
+
+    fn txn_op(&mut self, depth: u32) -> TxnOp {
+        match self.rng.gen_range(0..10) {
+            0..=3 => TxnOp::Put(self.put()),
+            4..=6 => TxnOp::Range(self.range()),
+            7..=8 => TxnOp::Delete(self.delete()),
+            _ if depth < 1 => TxnOp::Txn(self.txn(depth + 1)),
+            _ => TxnOp::Put(self.put()),
+        }
+    }
+
+    fn branch(&mut self, depth: u32) -> Vec<TxnOp> {
+        let n = self.rng.gen_range(0..4);
+        (0..n).map(|_| self.txn_op(depth)).collect()
+    }
+
+    fn txn(&mut self, depth: u32) -> Txn {
+        let compares = self.rng.gen_range(0..3);
+        Txn {
+            compare: (0..compares).map(|_| self.compare()).collect(),
+            success: self.branch(depth),
+            failure: self.branch(depth),
+        }
+    }
+
+    fn txn_step(&mut self) -> Step {
+        let mut txn = self.txn(0);
+        if self.chance(3) {
+            // One past etcd's limit: refused with "too many operations".
+            txn.success = (0..=MAX_TXN_OPS)
+                .map(|i| {
+                    TxnOp::Range(Range {
+                        key: format!("t{i}"),
+                        ..self.range()
+                    })
+                })
+                .collect();
+        }
+        Step::Txn(txn)
+    }
+
+    fn compact_step(&mut self) -> Step {
+        let revision = match self.rng.gen_range(0..6) {
+            0 => Rev::Head(1),
+            1 => Rev::Compacted(0),
+            2 => Rev::Compacted(-1),
+            _ => Rev::Head(-self.rng.gen_range(0..5)),
+        };
+        Step::Compact {
+            revision,
+            physical: self.chance(50),
+        }
+    }
+
+    fn lease_grant(&mut self) -> Step {
+        Step::LeaseGrant {
+            id: self.lease_id(),
+            ttl: LEASE_TTLS.choose(&mut self.rng).copied().unwrap_or(60),
+        }
+    }
+
+    fn lease_revoke(&mut self) -> Step {
+        Step::LeaseRevoke {
+            id: self.lease_id(),
+        }
+    }
+
+    fn lease_ttl(&mut self) -> Step {
+        Step::LeaseTimeToLive {
+            id: self.lease_id(),
+            keys: self.chance(50),
+        }
+    }
+
+    fn lease_keep_alive(&mut self) -> Step {
+        Step::LeaseKeepAlive {
+            id: self.lease_id(),
+        }
+    }
+
+    fn hash_kv(&mut self) -> Step {
+        let revision = match self.rng.gen_range(0..4) {
+            0 => Rev::Zero,
+            1 => Rev::Compacted(-1),
+            _ => Rev::Head(-self.rng.gen_range(0..3)),
+        };
+        Step::HashKv { revision }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::Kind;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn a_seed_gives_one_sequence() {
+        assert_eq!(sequence(7, 300), sequence(7, 300));
+        assert_ne!(sequence(7, 300), sequence(8, 300));
+    }
+
+    #[test]
+    fn every_kind_is_drawn() {
+        let kinds: BTreeSet<Kind> = sequence(1, 2_000).iter().map(Step::kind).collect();
+        assert_eq!(kinds.len(), Kind::ALL.len(), "{kinds:?}");
+    }
+
+    #[test]
+    fn sorted_ranges_by_value_never_have_a_limit() {
+        for step in sequence(3, 5_000) {
+            if let Step::Range(r) = step {
+                assert!(r.sort_target == SortTarget::Key || r.limit == 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The requests a differential sequence is made of, in etcd's v3 terms.
+//!
+//! A step names revisions relative to what the client has seen so far
+//! ([`Rev`]), because the generator runs before either store does: the
+//! same step then means "two revisions behind the newest" on both sides,
+//! and each side resolves it against its own answers ([`crate::Resolver`]).
+
+use serde::{Deserialize, Serialize};
+
+/// A revision as the generator names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rev {
+    /// 0: "the newest" in a Range, "none" in a Compact or HashKV.
+    Zero,
+    /// The newest header revision the client has seen, plus an offset
+    /// (negative: the past; positive: the future).
+    Head(i64),
+    /// The revision of the last successful Compact, plus an offset.
+    Compacted(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortTarget {
+    Key,
+    Version,
+    Create,
+    Mod,
+    Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    None,
+    Ascend,
+    Descend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Put {
+    pub key: String,
+    pub value: String,
+    /// 0: no lease.
+    pub lease: i64,
+    pub prev_kv: bool,
+    pub ignore_value: bool,
+    pub ignore_lease: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub key: String,
+    /// Empty: the key alone; "\0": every key from `key` on.
+    pub range_end: String,
+    pub limit: i64,
+    pub revision: Rev,
+    pub serializable: bool,
+    pub keys_only: bool,
+    pub count_only: bool,
+    pub sort_order: SortOrder,
+    pub sort_target: SortTarget,
+    pub min_mod_revision: i64,
+    pub max_mod_revision: i64,
+    pub min_create_revision: i64,
+    pub max_create_revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delete {
+    pub key: String,
+    pub range_end: String,
+    pub prev_kv: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareOp {
+    Equal,
+    Greater,
+    Less,
+    NotEqual,
+}
+
+/// What a Txn compare looks at, with the value it compares against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareTarget {
+    Version(i64),
+    Create(Rev),
+    Mod(Rev),
+    Value(String),
+    Lease(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compare {
+    pub key: String,
+    pub range_end: String,
+    pub op: CompareOp,
+    pub target: CompareTarget,
+}
+
+/// One operation of a Txn branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxnOp {
+    Range(Range),
+    Put(Put),
+    Delete(Delete),
+    Txn(Txn),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Txn {
+    pub compare: Vec<Compare>,
+    pub success: Vec<TxnOp>,
+    pub failure: Vec<TxnOp>,
+}
+
+/// One request of a sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    Put(Put),
+    Range(Range),
+    Delete(Delete),
+    Txn(Txn),
+    Compact { revision: Rev, physical: bool },
+    LeaseGrant { id: i64, ttl: i64 },
+    LeaseRevoke { id: i64 },
+    LeaseTimeToLive { id: i64, keys: bool },
+    LeaseLeases,
+    LeaseKeepAlive { id: i64 },
+    Status,
+    HashKv { revision: Rev },
+}
+
+/// The kinds agreement is counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Put,
+    Range,
+    Delete,
+    Txn,
+    Compact,
+    LeaseGrant,
+    LeaseRevoke,
+    LeaseTimeToLive,
+    LeaseLeases,
+    LeaseKeepAlive,
+    Status,
+    HashKv,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 12] = [
+        Kind::Put,
+        Kind::Range,
+        Kind::Delete,
+        Kind::Txn,
+        Kind::Compact,
+        Kind::LeaseGrant,
+        Kind::LeaseRevoke,
+        Kind::LeaseTimeToLive,
+        Kind::LeaseLeases,
+        Kind::LeaseKeepAlive,
+        Kind::Status,
+        Kind::HashKv,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Put => "put",
+            Kind::Range => "range",
+            Kind::Delete => "delete",
+            Kind::Txn => "txn",
+            Kind::Compact => "compact",
+            Kind::LeaseGrant => "lease_grant",
+            Kind::LeaseRevoke => "lease_revoke",
+            Kind::LeaseTimeToLive => "lease_time_to_live",
+            Kind::LeaseLeases => "lease_leases",
+            Kind::LeaseKeepAlive => "lease_keep_alive",
+            Kind::Status => "status",
+            Kind::HashKv => "hash_kv",
+        }
+    }
+}
+
+impl Step {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Step::Put(_) => Kind::Put,
+            Step::Range(_) => Kind::Range,
+            Step::Delete(_) => Kind::Delete,
+            Step::Txn(_) => Kind::Txn,
+            Step::Compact { .. } => Kind::Compact,
+            Step::LeaseGrant { .. } => Kind::LeaseGrant,
+            Step::LeaseRevoke { .. } => Kind::LeaseRevoke,
+            Step::LeaseTimeToLive { .. } => Kind::LeaseTimeToLive,
+            Step::LeaseLeases => Kind::LeaseLeases,
+            Step::LeaseKeepAlive { .. } => Kind::LeaseKeepAlive,
+            Step::Status => Kind::Status,
+            Step::HashKv { .. } => Kind::HashKv,
+        }
+    }
+}
+
+/// One seed's sequence: what both stores are sent, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    pub seed: u64,
+    pub steps: Vec<Step>,
+}

@@ -1,0 +1,114 @@
+//! Agreement counted per request kind over many sequences, and every
+//! difference kept with the step that shows it.
+
+use crate::answer::{Answer, Answers};
+use crate::compare::{Difference, compare};
+use crate::step::{Kind, Sequence, Step};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindCount {
+    pub requests: u64,
+    /// Every field equal.
+    pub equal: u64,
+    /// Equal except for fields an exclusion covers.
+    pub excluded: u64,
+    pub differing: u64,
+}
+
+/// One step on which the stores disagree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disagreement {
+    pub seed: u64,
+    /// Index of the step in its sequence.
+    pub step: usize,
+    pub request: Step,
+    pub ours: Answer,
+    pub theirs: Answer,
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tally {
+    pub kinds: BTreeMap<Kind, KindCount>,
+    /// How many differences each exclusion covered.
+    pub exclusions: BTreeMap<String, u64>,
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl Tally {
+    /// Compares one sequence's answers and adds them in.
+    pub fn add(&mut self, sequence: &Sequence, ours: &Answers, theirs: &Answers) {
+        for (i, step) in sequence.steps.iter().enumerate() {
+            let (Some(a), Some(b)) = (ours.answers.get(i), theirs.answers.get(i)) else {
+                break;
+            };
+            let verdict = compare(step, a, b);
+            let count = self.kinds.entry(step.kind()).or_default();
+            count.requests += 1;
+            if verdict.differences.is_empty() {
+                count.equal += 1;
+            } else if verdict.agrees() {
+                count.excluded += 1;
+            } else {
+                count.differing += 1;
+            }
+            for name in verdict.exclusions() {
+                *self.exclusions.entry(name.to_string()).or_default() += 1;
+            }
+            if !verdict.agrees() {
+                self.disagreements.push(Disagreement {
+                    seed: sequence.seed,
+                    step: i,
+                    request: step.clone(),
+                    ours: a.clone(),
+                    theirs: b.clone(),
+                    differences: verdict.differences,
+                });
+            }
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.kinds.values().map(|c| c.requests).sum()
+    }
+
+    pub fn agreeing(&self) -> u64 {
+        self.kinds.values().map(|c| c.equal + c.excluded).sum()
+    }
+
+    /// The agreement table, a line per request kind.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<20} {:>8} {:>8} {:>9} {:>9} {:>9}\n",
+            "kind", "requests", "equal", "excluded", "differing", "agreement"
+        );
+        for kind in Kind::ALL {
+            let c = self.kinds.get(&kind).copied().unwrap_or_default();
+            out.push_str(&format!(
+                "{:<20} {:>8} {:>8} {:>9} {:>9} {:>9}\n",
+                kind.name(),
+                c.requests,
+                c.equal,
+                c.excluded,
+                c.differing,
+                percent(c.equal + c.excluded, c.requests)
+            ));
+        }
+        out.push_str(&format!(
+            "{:<20} {:>8} {:>38}\n",
+            "all",
+            self.requests(),
+            percent(self.agreeing(), self.requests())
+        ));
+        out
+    }
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".into();
+    }
+    format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+}
