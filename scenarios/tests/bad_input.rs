@@ -51,6 +51,31 @@ fn huge_arguments_are_refused_by_name() {
 }
 
 #[test]
+fn diff_refuses_bad_arguments_before_starting_anything() {
+    assert_refused(&["diff", "--seeds", "0..20000"], "--seeds");
+    assert_refused(&["diff", "--requests", "0"], "--requests");
+    assert_refused(
+        &["diff", "--requests", "18446744073709551615"],
+        "--requests",
+    );
+    assert_refused(
+        &["diff", "--steps", "/nonexistent-faultline/steps.json"],
+        "--steps",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steps = dir.path().join("steps.json");
+    std::fs::write(&steps, "[{\"kind\": \"put\", \"key\": 7}]").expect("write");
+    let steps = steps.to_string_lossy().into_owned();
+    assert_refused(&["diff", "--steps", &steps], "--steps");
+    // Nesting deeper than any sequence: refused, never a stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let file = dir.path().join("deep.json");
+    std::fs::write(&file, deep).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    assert_refused(&["diff", "--steps", &file], "--steps");
+}
+
+#[test]
 fn huge_numbers_in_a_scenario_file_are_refused_naming_file_and_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     for (body, field) in [

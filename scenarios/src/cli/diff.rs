@@ -12,6 +12,8 @@ use std::process::Command;
 
 /// Most requests one sequence may hold.
 const MAX_REQUESTS: usize = 100_000;
+/// Most sequences one command compares (each starts its own etcd).
+const MAX_SEQUENCES: usize = 10_000;
 /// The companion binary that talks to real etcd.
 const COMPANION: &str = "faultline-etcd";
 
@@ -46,6 +48,12 @@ pub(super) struct DiffArgs {
 
 pub(super) fn diff(args: DiffArgs) -> Result<u8> {
     let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;
+    if seeds.len() > MAX_SEQUENCES {
+        bail!(
+            "--seeds: {} sequences, more than {MAX_SEQUENCES} (each starts an etcd)",
+            seeds.len()
+        );
+    }
     if args.requests == 0 || args.requests > MAX_REQUESTS {
         bail!(
             "--requests: {} is not between 1 and {MAX_REQUESTS}",
@@ -53,19 +61,6 @@ pub(super) fn diff(args: DiffArgs) -> Result<u8> {
         );
     }
     let bugs = parse_bugs(&args.bugs)?;
-    let companion = companion()?;
-    let temp;
-    let dir: &Path = match &args.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("--out {}: cannot create", dir.display()))?;
-            dir
-        }
-        None => {
-            temp = tempfile::tempdir().context("cannot create a temporary folder")?;
-            temp.path()
-        }
-    };
     let sequences: Vec<Sequence> = match &args.steps {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -84,6 +79,19 @@ pub(super) fn diff(args: DiffArgs) -> Result<u8> {
                 steps: generate::sequence(seed, args.requests),
             })
             .collect(),
+    };
+    let companion = companion()?;
+    let temp;
+    let dir: &Path = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--out {}: cannot create", dir.display()))?;
+            dir
+        }
+        None => {
+            temp = tempfile::tempdir().context("cannot create a temporary folder")?;
+            temp.path()
+        }
     };
     let sequences_file = dir.join("sequences.json");
     std::fs::write(&sequences_file, serde_json::to_string(&sequences)?)
