@@ -326,12 +326,49 @@ mod tests {
         assert_eq!(kinds.len(), Kind::ALL.len(), "{kinds:?}");
     }
 
-    #[test]
-    fn sorted_ranges_by_value_never_have_a_limit() {
-        for step in sequence(3, 5_000) {
-            if let Step::Range(r) = step {
-                assert!(r.sort_target == SortTarget::Key || r.limit == 0);
+    fn ranges(steps: &[Step]) -> Vec<&crate::step::Range> {
+        fn of_ops<'a>(ops: &'a [TxnOp], out: &mut Vec<&'a crate::step::Range>) {
+            for op in ops {
+                match op {
+                    TxnOp::Range(r) => out.push(r),
+                    TxnOp::Txn(t) => {
+                        of_ops(&t.success, out);
+                        of_ops(&t.failure, out);
+                    }
+                    _ => {}
+                }
             }
+        }
+        let mut out = Vec::new();
+        for step in steps {
+            match step {
+                Step::Range(r) => out.push(r),
+                Step::Txn(t) => {
+                    of_ops(&t.success, &mut out);
+                    of_ops(&t.failure, &mut out);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Whatever the seed: ranges sorted by anything but the key have no
+        /// limit (Go's unstable sort would make the cut undefined), every
+        /// lease grant names its id, and the same seed gives the same steps.
+        #[test]
+        fn every_seed_keeps_the_comparison_meaningful(seed in proptest::prelude::any::<u64>()) {
+            let steps = sequence(seed, 300);
+            for r in ranges(&steps) {
+                proptest::prop_assert!(r.sort_target == SortTarget::Key || r.limit == 0, "{r:?}");
+            }
+            for step in &steps {
+                if let Step::LeaseGrant { id, .. } = step {
+                    proptest::prop_assert!(*id != 0);
+                }
+            }
+            proptest::prop_assert_eq!(&steps, &sequence(seed, 300));
         }
     }
 }

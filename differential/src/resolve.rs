@@ -38,6 +38,23 @@ mod tests {
     use super::*;
     use crate::answer::{Body, Reply};
 
+    proptest::proptest! {
+        /// No revision a step names resolves below 0, whatever was seen
+        /// and whatever the offset (no overflow either).
+        #[test]
+        fn resolved_revisions_are_never_negative(
+            seen in proptest::prelude::any::<i64>(),
+            offset in proptest::prelude::any::<i64>(),
+        ) {
+            let mut r = Resolver::default();
+            r.observe(&Step::Status, &ok(seen));
+            r.observe(&Step::Compact { revision: Rev::Head(offset), physical: false }, &ok(seen));
+            for rev in [Rev::Zero, Rev::Head(offset), Rev::Compacted(offset)] {
+                proptest::prop_assert!(r.rev(rev) >= 0);
+            }
+        }
+    }
+
     fn ok(revision: i64) -> Answer {
         Answer::Ok(Reply {
             revision,
