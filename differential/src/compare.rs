@@ -32,7 +32,8 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The answers agree on every field not excluded by design.
+    /// The answers agree on every field no exclusion (by design or open)
+    /// covers.
     pub fn agrees(&self) -> bool {
         self.differences.iter().all(|d| d.excluded.is_some())
     }

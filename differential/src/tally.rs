@@ -5,6 +5,7 @@ use crate::answer::{Answer, Answers};
 use crate::compare::{Difference, compare};
 use crate::step::{Kind, Sequence, Step};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -38,13 +39,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Compares one sequence's answers and adds them in.
+    /// Compares one sequence's answers and adds them in. A step one side
+    /// has no answer for (its run ended early) is a difference, never
+    /// skipped.
     pub fn add(&mut self, sequence: &Sequence, ours: &Answers, theirs: &Answers) {
         for (i, step) in sequence.steps.iter().enumerate() {
-            let (Some(a), Some(b)) = (ours.answers.get(i), theirs.answers.get(i)) else {
-                break;
-            };
-            let verdict = compare(step, a, b);
+            let (a, b) = (answer_at(ours, i), answer_at(theirs, i));
+            let verdict = compare(step, &a, &b);
             let count = self.kinds.entry(step.kind()).or_default();
             count.requests += 1;
             if verdict.differences.is_empty() {
@@ -62,8 +63,8 @@ impl Tally {
                     seed: sequence.seed,
                     step: i,
                     request: step.clone(),
-                    ours: a.clone(),
-                    theirs: b.clone(),
+                    ours: a.into_owned(),
+                    theirs: b.into_owned(),
                     differences: verdict.differences,
                 });
             }
@@ -106,9 +107,72 @@ impl Tally {
     }
 }
 
+/// The answer to step `i`, or one saying there was none.
+fn answer_at(answers: &Answers, i: usize) -> Cow<'_, Answer> {
+    match answers.answers.get(i) {
+        Some(a) => Cow::Borrowed(a),
+        None => Cow::Owned(Answer::Error {
+            code: crate::answer::Code::Unknown,
+            message: format!(
+                "no answer: {} answered {} steps",
+                answers.server,
+                answers.answers.len()
+            ),
+        }),
+    }
+}
+
 fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "-".into();
     }
     format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::{Body, Reply};
+    use crate::step::Step;
+
+    #[test]
+    fn a_step_one_side_did_not_answer_is_a_difference() {
+        let sequence = Sequence {
+            seed: 1,
+            steps: vec![Step::Status, Step::LeaseLeases],
+        };
+        let leases = Answer::Ok(Reply {
+            revision: 1,
+            body: Body::LeaseLeases { leases: vec![] },
+        });
+        let status = Answer::Ok(Reply {
+            revision: 1,
+            body: Body::Status {
+                version: "3.5".into(),
+                db_size: 0,
+                raft_index: 1,
+                raft_term: 1,
+                is_learner: false,
+                errors: vec![],
+            },
+        });
+        let full = Answers {
+            seed: 1,
+            server: "etcd".into(),
+            answers: vec![status.clone(), leases],
+            wall_ms: 0.0,
+        };
+        let short = Answers {
+            seed: 1,
+            server: "store".into(),
+            answers: vec![status],
+            wall_ms: 0.0,
+        };
+        let mut tally = Tally::default();
+        tally.add(&sequence, &short, &full);
+        assert_eq!(tally.requests(), 2);
+        assert_eq!(tally.disagreements.len(), 1);
+        assert_eq!(tally.disagreements[0].step, 1);
+        assert_eq!(tally.disagreements[0].differences[0].field, "outcome");
+    }
 }

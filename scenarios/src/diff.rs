@@ -60,7 +60,11 @@ pub fn answer(sequence: &Sequence, bugs: BugSet) -> Result<Answers, RunPanic> {
             }
             answers
         });
-        client.await.unwrap_or_default()
+        client.await.map_err(|e| e.to_string())
+    })?;
+    let answers = answers.map_err(|message| RunPanic {
+        seed: sequence.seed,
+        message: format!("the client of the simulated member ended early: {message}"),
     })?;
     Ok(Answers {
         seed: sequence.seed,

@@ -11,14 +11,14 @@ use crate::host::MemberEnv;
 use crate::invariants::Invariant;
 use crate::wire::api::KeyValue;
 use parking_lot::Mutex;
-
-/// The compact revision before any compaction (etcd's -1).
-const NEVER_COMPACTED: i64 = -1;
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The compact revision before any compaction (etcd's -1).
+const NEVER_COMPACTED: i64 = -1;
 
 /// Behaviour switches of the store.
 #[derive(Debug, Clone, Copy)]
@@ -70,21 +70,24 @@ pub struct Mvcc {
     pub(super) shared: Arc<Shared>,
 }
 
+/// What to read. Shaping the answer (revision bounds, sort, `more`,
+/// keys only) is `server::txn::range_response`'s, as in etcd's applier.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RangeOptions {
     pub key: Vec<u8>,
     pub range_end: Vec<u8>,
     pub revision: i64,
+    /// Read at most this many keys (0: all).
     pub limit: i64,
-    pub keys_only: bool,
+    /// Count the keys without reading any.
     pub count_only: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RangeResult {
     pub kvs: Vec<KeyValue>,
+    /// Every key in the range, whatever the limit.
     pub count: i64,
-    pub more: bool,
     /// The revision the read was served at.
     pub revision: i64,
 }
@@ -290,21 +293,15 @@ impl Mvcc {
         } else {
             usize::MAX
         };
-        let more = found.len() > limit;
         let mut kvs = Vec::new();
         if !opts.count_only {
             for (key, modified) in found.into_iter().take(limit) {
-                let mut kv = self.value_at(&key, modified)?;
-                if opts.keys_only {
-                    kv.value.clear();
-                }
-                kvs.push(kv);
+                kvs.push(self.value_at(&key, modified)?);
             }
         }
         Ok(RangeResult {
             kvs,
             count,
-            more,
             revision: rev,
         })
     }

@@ -107,7 +107,6 @@ fn range_local(state: &MemberState, r: &RangeRequest) -> client_response::Body {
         range_end: r.range_end.clone(),
         revision: r.revision,
         limit: super::txn::read_limit(r),
-        keys_only: false,
         count_only: r.count_only,
     });
     match result {

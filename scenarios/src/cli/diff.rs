@@ -98,6 +98,13 @@ pub(super) fn diff(args: DiffArgs) -> Result<u8> {
         .with_context(|| format!("{}: cannot write", sequences_file.display()))?;
 
     let theirs = real_answers(&companion, &sequences_file, dir, args.etcd.as_deref())?;
+    if theirs.len() != sequences.len() {
+        bail!(
+            "{COMPANION} answered {} of {} sequences",
+            theirs.len(),
+            sequences.len()
+        );
+    }
     let ours: Vec<Answers> = sequences
         .iter()
         .map(|s| scenarios::diff::answer(s, bugs.clone()))

@@ -170,8 +170,9 @@ async fn hash_kvs(ctl: &Control, members: &[u64]) -> Vec<MemberEndState> {
             let ask =
                 |revision| ctl.admin(m, client_request::Body::HashKv(HashKvRequest { revision }));
             let mut answer = ask(rev).await;
-            // As in etcd, the compact revision itself is compacted: then the
-            // member hashes its current revision (grouped by revision).
+            // A member that compacted past the lowest member's revision
+            // refuses it: then it hashes its current revision (the check
+            // compares hashes of the same revision only).
             if let Err(ClientError::Server {
                 code: ErrorCode::Compacted,
                 ..
