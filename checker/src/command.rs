@@ -311,6 +311,7 @@ fn imported_check<M: Model>(
             cache_entries: out.stats.cache_entries,
             peak_bytes: out.stats.peak_bytes,
         }),
+        requests: None,
     };
     (report, operations, descriptions)
 }

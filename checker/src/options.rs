@@ -13,6 +13,9 @@ pub struct CheckOptions {
     pub partition: bool,
     /// How many further violations of one rule to list in its details.
     pub max_reported: usize,
+    /// The most operations a Txn's compares or branch may hold (etcd's
+    /// `--max-txn-ops`, 128 by default): past it etcd refuses the Txn.
+    pub max_txn_ops: usize,
 }
 
 impl Default for CheckOptions {
@@ -22,6 +25,7 @@ impl Default for CheckOptions {
             memory_bound_bytes: 2 << 30,
             partition: true,
             max_reported: 10,
+            max_txn_ops: 128,
         }
     }
 }

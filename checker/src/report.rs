@@ -9,6 +9,45 @@ pub struct Report {
     pub results: Vec<PropertyResult>,
     /// How the linearizability search went (absent when it did not run).
     pub stats: Option<SearchSummary>,
+    /// How the client requests fared, per kind and away from faults
+    /// (absent when the history was not checked).
+    pub requests: Option<RequestTally>,
+}
+
+/// How the client requests of one run fared.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestTally {
+    /// Per request kind ("range", "txn", ...), in name order.
+    pub kinds: std::collections::BTreeMap<String, KindTally>,
+    /// Requests in flight (from call to return) while no fault was active
+    /// nor had healed within the settle time before, past the run's start.
+    pub fault_free: usize,
+    /// Of those, the ones that failed without an answer that explains
+    /// itself (an unspecific error, or no answer at all).
+    pub fault_free_failed: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KindTally {
+    pub sent: usize,
+    pub ok: usize,
+    /// Definite errors the request or the store's state may justify.
+    pub refused: usize,
+    /// Definite errors that say nothing (no leader, too many requests, ...).
+    pub failed: usize,
+    pub unknown: usize,
+    pub fault_free: usize,
+    /// Fault-free requests answered with a success or a refusal.
+    pub fault_free_answered: usize,
+}
+
+impl RequestTally {
+    /// "3/120": fault-free requests that failed, of all fault-free ones.
+    pub fn fault_free_failed_ratio(&self) -> String {
+        format!("{}/{}", self.fault_free_failed, self.fault_free)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +196,7 @@ mod tests {
                 },
             ],
             stats: None,
+            requests: None,
         };
         assert_eq!(report.overall(), Overall::Unknown);
         report.results.push(PropertyResult {

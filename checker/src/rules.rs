@@ -8,6 +8,8 @@ use serde::Serialize;
 
 pub const LINEARIZABILITY: &str = "linearizability";
 pub const READS_SERIALIZABLE: &str = "reads.serializable";
+pub const ERRORS_NO_FALSE_REFUSAL: &str = "errors.no-false-refusal";
+pub const ERRORS_KIND_ANSWERED: &str = "errors.kind-answered";
 pub const WATCH_FILTER: &str = "watch.filter";
 pub const WATCH_ORDERED: &str = "watch.ordered";
 pub const WATCH_UNIQUE: &str = "watch.unique";
@@ -65,6 +67,16 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: READS_SERIALIZABLE,
         description: "A successful serializable read at revision R returns exactly the state of the linearized history at R.",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: ERRORS_NO_FALSE_REFUSAL,
+        description: "A definite error is justified: a refusal for the request's shape (too many operations, duplicate key, empty key, value or lease given with ignore) only when the request has that fault, and one for the store's state (compacted or future revision, lease not found) only where some linearization of the answered operations puts the store in that state.",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: ERRORS_KIND_ANSWERED,
+        description: "Every request kind sent at least 5 times away from faults (none active, none healed in the second before, not in the run's first 2 s while the cluster forms) is answered at least once there: with a success or a refusal that names its reason.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

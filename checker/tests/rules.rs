@@ -6,8 +6,9 @@ mod support;
 
 use checker::history::{Compare, CompareResult, CompareTarget};
 use checker::history::{
-    EndState, EventKind, History, K8sTag, KeyValue, OpResult, PutRequest, RangeRequest,
-    RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse, prefix_end,
+    EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue, OpResult, PutRequest,
+    RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse,
+    prefix_end,
 };
 use checker::rules::*;
 use checker::{CheckOptions, Overall, Report, check_run};
@@ -711,4 +712,115 @@ fn optimistic_put_is_recorded_as_expected() {
         .collect();
     assert_eq!(results, vec![true, false]);
     assert!(ops.iter().any(|o| o.request == put("/pods/d", "v1")));
+}
+
+fn txn_of_puts(n: usize) -> Request {
+    Request::Txn(TxnRequest {
+        compare: vec![],
+        success: (0..n)
+            .map(|i| {
+                TxnOp::Put(PutRequest {
+                    key: format!("/t/{i}"),
+                    value: "1".into(),
+                    ..Default::default()
+                })
+            })
+            .collect(),
+        failure: vec![],
+    })
+}
+
+#[test]
+fn errors_no_false_refusal_of_a_request_shape() {
+    let refused = OpResult::Fail(EtcdError::Invalid(Invalid::TooManyOps));
+    let mut b = kv_base();
+    b.fake(1, txn_of_puts(3), refused.clone());
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), vec![ERRORS_NO_FALSE_REFUSAL]);
+
+    let mut b = kv_base();
+    b.fake(1, txn_of_puts(129), refused);
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
+#[test]
+fn errors_no_false_refusal_of_the_store_state() {
+    let at_one = || {
+        Request::Range(RangeRequest {
+            key: "/a/x".into(),
+            revision: 1,
+            ..Default::default()
+        })
+    };
+    // Nothing was compacted, yet a read of revision 1 is refused: the
+    // answered operations are linearizable, the refusal is not justified.
+    let mut b = kv_base();
+    let refusal = b.fake(
+        2,
+        at_one(),
+        OpResult::Fail(EtcdError::Compacted {
+            compact_revision: 4,
+        }),
+    );
+    let (h, end) = b.finish();
+    let report = run(&h, &end);
+    assert_eq!(report.failed_rules(), vec![ERRORS_NO_FALSE_REFUSAL]);
+    let violation = report
+        .results
+        .iter()
+        .find_map(|r| match &r.verdict {
+            checker::Verdict::Fail(v) => Some(v),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(violation.operations, vec![refusal]);
+
+    // After a compaction the same refusal is the store's true answer.
+    let mut b = kv_base();
+    b.run(1, Request::Compact { revision: 4 });
+    let read = b.run(2, at_one());
+    let (h, end) = b.finish();
+    let read = h.operations.iter().find(|o| o.id == read).unwrap();
+    assert!(matches!(
+        read.result,
+        OpResult::Fail(EtcdError::Compacted { .. })
+    ));
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
+#[test]
+fn errors_kind_answered() {
+    let overloaded = || OpResult::Fail(EtcdError::Other("etcdserver: too many requests".into()));
+    let delete = || {
+        Request::DeleteRange(checker::history::DeleteRangeRequest {
+            key: "/a/x".into(),
+            ..Default::default()
+        })
+    };
+    let history_with = |failures: usize| {
+        let mut b = kv_base();
+        // Past the time the cluster takes to form.
+        b.wait(3_000_000_000);
+        for _ in 0..failures {
+            b.fake(1, delete(), overloaded());
+        }
+        b.finish()
+    };
+    let (h, end) = history_with(5);
+    assert_eq!(failed(&h, &end), vec![ERRORS_KIND_ANSWERED]);
+    let tally = run(&h, &end).requests.unwrap();
+    let deletes = tally.kinds["delete"];
+    assert_eq!(
+        (
+            deletes.sent,
+            deletes.fault_free,
+            deletes.fault_free_answered
+        ),
+        (6, 5, 0)
+    );
+    // Too few to say anything (the base history's own delete ran while the
+    // cluster formed, so only these count).
+    let (h, end) = history_with(4);
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
 }

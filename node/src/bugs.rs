@@ -1,5 +1,7 @@
 //! Bugs that can be switched back on by name: historical etcd bugs, each in
-//! the code path its etcd fix changed, and a few synthetic ones. With none
+//! the code path its etcd fix changed, and a few synthetic ones (among them
+//! store changes that only alter answers: refusals a correct store never
+//! gives). With none
 //! on, the store must pass every scenario. The catalog that says what each
 //! one is lives in `scenarios::bug_table`.
 
@@ -30,6 +32,9 @@ pub enum Bug {
     StaleLocalRead,
     DowngradeNoSnapshot,
     DowngradeKeepsFields,
+    TxnRefused,
+    LeasePutRefused,
+    DeleteRefused,
 }
 
 /// Every switch with its name, in catalog order. What each one is (the etcd
@@ -55,6 +60,9 @@ pub const ALL: &[(Bug, &str)] = &[
     (Bug::StaleLocalRead, "stale-local-read"),
     (Bug::DowngradeNoSnapshot, "downgrade-no-snapshot"),
     (Bug::DowngradeKeepsFields, "downgrade-keeps-fields"),
+    (Bug::TxnRefused, "txn-refused"),
+    (Bug::LeasePutRefused, "lease-put-refused"),
+    (Bug::DeleteRefused, "delete-refused"),
 ];
 
 impl Bug {
@@ -156,6 +164,9 @@ mod tests {
             Bug::StaleLocalRead,
             Bug::DowngradeNoSnapshot,
             Bug::DowngradeKeepsFields,
+            Bug::TxnRefused,
+            Bug::LeasePutRefused,
+            Bug::DeleteRefused,
         ];
         assert_eq!(all.len(), ALL.len());
         for bug in all {

@@ -412,6 +412,45 @@ pub const BUGS: &[BugEntry] = &[
             detecting: ("bug-downgrade-with-ttl", 0),
         },
     },
+    BugEntry {
+        bug: Bug::TxnRefused,
+        origin: Origin::Synthetic {
+            models: "a store change that only alters answers: every Txn refused with etcd's too-many-operations error (an error answer was once always taken as \"did not happen\")",
+            general_rule_gap: None,
+        },
+        mechanism: "every Txn is refused with \"etcdserver: too many operations in txn request\", whatever its size",
+        triggers: &["default", "kubernetes"],
+        expected_rules: &[rules::ERRORS_NO_FALSE_REFUSAL],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("default", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::LeasePutRefused,
+        origin: Origin::Synthetic {
+            models: "a store change that only alters answers: a Put naming a live lease refused as if the lease were gone",
+            general_rule_gap: None,
+        },
+        mechanism: "every Put that attaches a lease is refused with \"etcdserver: requested lease not found\"",
+        triggers: &["default", "leases"],
+        expected_rules: &[rules::ERRORS_NO_FALSE_REFUSAL],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("default", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::DeleteRefused,
+        origin: Origin::Synthetic {
+            models: "a store change that only alters answers: every DeleteRange refused with an error that names no reason",
+            general_rule_gap: None,
+        },
+        mechanism: "every DeleteRange is refused with \"etcdserver: too many requests\"",
+        triggers: &["default"],
+        expected_rules: &[rules::ERRORS_KIND_ANSWERED],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("default", 0),
+        },
+    },
 ];
 
 /// etcd's robustness track record entries with no switch here.

@@ -224,6 +224,7 @@ pub fn failure(err: &ClientError) -> h::OpResult {
     match err {
         ClientError::Server {
             code,
+            message,
             compact_revision,
             ..
         } => h::OpResult::Fail(match code {
@@ -232,6 +233,10 @@ pub fn failure(err: &ClientError) -> h::OpResult {
             },
             w::ErrorCode::FutureRevision => h::EtcdError::FutureRevision,
             w::ErrorCode::LeaseNotFound => h::EtcdError::LeaseNotFound,
+            w::ErrorCode::InvalidArgument => match h::Invalid::from_message(message) {
+                Some(invalid) => h::EtcdError::Invalid(invalid),
+                None => h::EtcdError::Other(err.to_string()),
+            },
             _ => h::EtcdError::Other(err.to_string()),
         }),
         _ => h::OpResult::Fail(h::EtcdError::Other(err.to_string())),

@@ -59,3 +59,40 @@ fn the_store_agrees_with_itself() {
     assert!(tally.disagreements.is_empty());
     assert_eq!(tally.agreeing(), tally.requests());
 }
+
+/// Each answer-only refusal bug, and the kind of request its first
+/// difference in a sequence must be.
+const REFUSALS: [(Bug, Kind); 3] = [
+    (Bug::TxnRefused, Kind::Txn),
+    (Bug::LeasePutRefused, Kind::Put),
+    (Bug::DeleteRefused, Kind::Delete),
+];
+
+#[test]
+fn a_store_that_refuses_what_it_should_serve_is_found() {
+    for (bug, kind) in REFUSALS {
+        let mut tally = Tally::default();
+        for s in sequences().into_iter().take(10) {
+            let correct = answer(&s, BugSet::none()).expect("the run completes");
+            let refusing = answer(&s, BugSet::from_bugs([bug])).expect("the run completes");
+            tally.add(&s, &refusing, &correct);
+        }
+        assert!(
+            !tally.disagreements.is_empty(),
+            "{bug}: no difference in 10 sequences"
+        );
+        // Later answers differ too (a refused write takes no revision), so
+        // only each sequence's first difference is the refusal itself.
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &tally.disagreements {
+            if seen.insert(d.seed) {
+                assert_eq!(d.request.kind(), kind, "{bug}: {d:?}");
+                assert!(
+                    d.differences.iter().any(|f| f.field == "outcome"),
+                    "{bug}: {:?}",
+                    d.differences
+                );
+            }
+        }
+    }
+}

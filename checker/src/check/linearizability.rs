@@ -6,18 +6,22 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::history::History;
+use crate::history::{History, OpResult, Operation};
 use crate::linearizable::{CheckOutput, Linearizability, SearchLimits, check};
-use crate::models::etcd::{EtcdInput, LinearizedHistory, prepare};
+use crate::models::etcd::{EtcdInput, LinearizedHistory, PreparedHistory, prepare};
 use crate::options::CheckOptions;
 use crate::report::{PropertyResult, SearchSummary, Verdict, Violation};
-use crate::rules::LINEARIZABILITY;
+use crate::rules::{ERRORS_NO_FALSE_REFUSAL, LINEARIZABILITY};
 
 pub struct EtcdLinearizability {
     pub result: PropertyResult,
     /// The linearized history, or why there is none.
     pub linearized: Result<LinearizedHistory, String>,
     pub summary: SearchSummary,
+    /// Refusals of state that no linearization of the answered operations
+    /// justifies (rule errors.no-false-refusal), found when the whole
+    /// history is not linearizable but its answered operations are.
+    pub false_refusals: Option<Violation>,
 }
 
 /// When a search started at `now` must stop: after `timeout / share`, and
@@ -49,30 +53,148 @@ fn log_search(order: &str, out: &CheckOutput, started: Instant) {
 }
 
 pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdLinearizability {
-    let prepared = prepare(history);
     let started = Instant::now();
+    let prepared = prepare(history);
+    let out = search(&prepared, history, options, started, 3);
+    let (verdict, linearized) = judge(&prepared, &out);
+    let mut summary = summary(&prepared, &out, started);
+    // A history the answered operations fit but its refusals of state do
+    // not: the refusals are what is wrong, and they are rule
+    // errors.no-false-refusal's, not linearizability's.
+    if let Verdict::Fail(violation) = &verdict
+        && let Some(answered) = without_state_refusals(history)
+    {
+        let prepared_answered = prepare(&answered);
+        let again = search(&prepared_answered, &answered, options, started, 1);
+        if let (Verdict::Pass, Ok(lin)) = judge(&prepared_answered, &again) {
+            summary = self::summary(&prepared, &again, started);
+            return EtcdLinearizability {
+                result: PropertyResult {
+                    property: LINEARIZABILITY.to_string(),
+                    verdict: Verdict::Pass,
+                },
+                linearized: Ok(lin),
+                summary,
+                false_refusals: Some(false_refusals(history, violation)),
+            };
+        }
+    }
+    EtcdLinearizability {
+        result: PropertyResult {
+            property: LINEARIZABILITY.to_string(),
+            verdict,
+        },
+        linearized,
+        summary,
+        false_refusals: None,
+    }
+}
+
+/// The history without its refusals of state (compacted, future revision,
+/// lease not found), or None when it has none.
+fn without_state_refusals(history: &History) -> Option<History> {
+    let is_refusal = |op: &Operation| matches!(&op.result, OpResult::Fail(e) if e.is_informative());
+    if !history.operations.iter().any(is_refusal) {
+        return None;
+    }
+    Some(History {
+        operations: history
+            .operations
+            .iter()
+            .filter(|op| !is_refusal(op))
+            .cloned()
+            .collect(),
+        watches: history.watches.clone(),
+        annotations: history.annotations.clone(),
+    })
+}
+
+/// The refusals no linearization justifies: those among the operations
+/// the failed search named, with its explanation.
+fn false_refusals(history: &History, failed: &Violation) -> Violation {
+    let refusals: Vec<u64> = history
+        .operations
+        .iter()
+        .filter(|op| matches!(&op.result, OpResult::Fail(e) if e.is_informative()))
+        .map(|op| op.id)
+        .collect();
+    let named: Vec<u64> = failed
+        .operations
+        .iter()
+        .copied()
+        .filter(|id| refusals.contains(id))
+        .collect();
+    let stuck = failed
+        .details
+        .get("stuck_operation")
+        .and_then(|v| v.as_u64());
+    Violation {
+        rule: ERRORS_NO_FALSE_REFUSAL.to_string(),
+        explanation: format!(
+            "every answered operation fits a linearization, but with the {} refusals of state ({}) none does: {}",
+            refusals.len(),
+            if named.is_empty() {
+                "which of them is wrong is not known".to_string()
+            } else {
+                format!(
+                    "operation{} {} among them",
+                    if named.len() == 1 { "" } else { "s" },
+                    named
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            failed.explanation
+        ),
+        operations: if named.is_empty() {
+            refusals.clone()
+        } else {
+            named
+        },
+        watch: None,
+        longest_prefix: failed.longest_prefix.clone(),
+        details: json!({
+            "stuck_operation": stuck,
+            "refusals_of_state": refusals.len(),
+        }),
+    }
+}
+
+/// First an order that agrees with what the watches saw where the history
+/// leaves the choice to the search (unknown writes, expiries); when there
+/// is none, any order, and the watch rules judge the watches. The first
+/// search may take `1/share` of the time left.
+fn search(
+    prepared: &PreparedHistory<'_>,
+    history: &History,
+    options: &CheckOptions,
+    started: Instant,
+    share: u32,
+) -> CheckOutput {
     let limits = |share: u32| SearchLimits {
         deadline: search_deadline(started, Instant::now(), options.timeout, share),
         memory_bound_bytes: options.memory_bound_bytes,
     };
-    // First an order that agrees with what the watches saw where the history
-    // leaves the choice to the search (unknown writes, expiries); when there
-    // is none, any order, and the watch rules judge the watches.
     let heeding = (!history.watches.is_empty()).then(|| {
         let model = prepared.model.heeding_watches();
-        let out = check(&model, &prepared.ops, false, &limits(3));
+        let out = check(&model, &prepared.ops, false, &limits(share));
         log_search("heeding the watches", &out, started);
         out
     });
-    let out = match heeding {
+    match heeding {
         Some(out) if matches!(out.result, Linearizability::Linearizable { .. }) => out,
         _ => {
             let out = check(&prepared.model, &prepared.ops, false, &limits(1));
             log_search("in any order", &out, started);
             out
         }
-    };
-    let summary = SearchSummary {
+    }
+}
+
+fn summary(prepared: &PreparedHistory<'_>, out: &CheckOutput, started: Instant) -> SearchSummary {
+    SearchSummary {
         operations: prepared.first_synthetic,
         partitions: out.partitions,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -80,7 +202,15 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
         backtracks: out.stats.backtracks,
         cache_entries: out.stats.cache_entries,
         peak_bytes: out.stats.peak_bytes,
-    };
+    }
+}
+
+/// What a search's outcome means: the verdict, and the linearized history
+/// or why there is none.
+fn judge(
+    prepared: &PreparedHistory<'_>,
+    out: &CheckOutput,
+) -> (Verdict, Result<LinearizedHistory, String>) {
     let synthetic: HashSet<u64> = prepared.ops[prepared.first_synthetic..]
         .iter()
         .map(|o| o.id)
@@ -91,9 +221,9 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
             .filter(|id| !synthetic.contains(id))
             .collect()
     };
-    let (verdict, linearized) = match out.result {
+    match &out.result {
         Linearizability::Linearizable { order } => {
-            match LinearizedHistory::build(&prepared, &order) {
+            match LinearizedHistory::build(prepared, order) {
                 Some(lin) => (Verdict::Pass, Ok(lin)),
                 None => {
                     tracing::error!("a linearization found by the search does not replay");
@@ -115,7 +245,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
                 .partition(|id| key_expiries.contains(id));
             let violation = Violation {
                 rule: LINEARIZABILITY.to_string(),
-                explanation: c.explanation,
+                explanation: c.explanation.clone(),
                 operations: real(&c.operations),
                 watch: None,
                 longest_prefix: real(&c.longest_prefix),
@@ -138,19 +268,11 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
         } => {
             let text = format!(
                 "{reason} after linearizing {} of {} operations",
-                real(&longest_prefix).len(),
+                real(longest_prefix).len(),
                 prepared.first_synthetic
             );
             (Verdict::Unknown(text.clone()), Err(text))
         }
-    };
-    EtcdLinearizability {
-        result: PropertyResult {
-            property: LINEARIZABILITY.to_string(),
-            verdict,
-        },
-        linearized,
-        summary,
     }
 }
 

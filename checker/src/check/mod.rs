@@ -3,6 +3,8 @@
 mod end_state;
 mod k8s;
 mod linearizability;
+mod refusals;
+mod requests;
 mod serializable;
 mod watch;
 
@@ -37,6 +39,7 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
                 })
                 .collect(),
             stats: None,
+            requests: None,
         };
     }
     let lin = check_linearizability(history, options);
@@ -54,7 +57,14 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
         options,
         linearized: lin.linearized.as_ref().map_err(|_| unavailable.as_str()),
     };
+    let requests = requests::tally(history);
+    let undecided = match &lin.result.verdict {
+        Verdict::Pass => None,
+        _ => Some(unavailable.as_str()),
+    };
     let mut results = vec![lin.result.clone()];
+    results.push(refusals::check(&ctx, lin.false_refusals.clone(), undecided));
+    results.push(requests::check(&ctx, &requests));
     results.push(serializable::check(&ctx));
     results.extend(watch::check(&ctx));
     results.extend(k8s::check(&ctx));
@@ -67,6 +77,7 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
     Report {
         results,
         stats: Some(lin.summary),
+        requests: Some(requests),
     }
 }
 

@@ -195,6 +195,7 @@ fn error(e: &EtcdError) -> String {
         }
         EtcdError::FutureRevision => "future revision".to_string(),
         EtcdError::LeaseNotFound => "lease not found".to_string(),
+        EtcdError::Invalid(invalid) => invalid.message().to_string(),
         EtcdError::Other(text) => shorten(&escape(text), 120),
     }
 }

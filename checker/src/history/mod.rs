@@ -60,7 +60,9 @@ pub enum OpResult {
 }
 
 /// Errors a request can certainly fail with. Compacted, FutureRevision and
-/// LeaseNotFound say something about the store and are checked against the model.
+/// LeaseNotFound say something about the store and are checked against the
+/// model; Invalid says something about the request and is checked against
+/// its shape (rule `errors.no-false-refusal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EtcdError {
@@ -70,7 +72,56 @@ pub enum EtcdError {
     },
     FutureRevision,
     LeaseNotFound,
+    /// Refused for its shape alone by etcd's request checks, before raft.
+    Invalid(Invalid),
     Other(String),
+}
+
+/// What etcd's request checks (`api/v3rpc/key.go`: checkPutRequest,
+/// checkTxnRequest, checkIntervals) refuse, one variant per error they
+/// answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invalid {
+    EmptyKey,
+    ValueProvided,
+    LeaseProvided,
+    TooManyOps,
+    DuplicateKey,
+}
+
+impl Invalid {
+    /// Each refusal with the message etcd answers it with
+    /// (`api/v3rpc/rpctypes/error.go`).
+    pub const MESSAGES: &[(Invalid, &str)] = &[
+        (Invalid::EmptyKey, "etcdserver: key is not provided"),
+        (Invalid::ValueProvided, "etcdserver: value is provided"),
+        (Invalid::LeaseProvided, "etcdserver: lease is provided"),
+        (
+            Invalid::TooManyOps,
+            "etcdserver: too many operations in txn request",
+        ),
+        (
+            Invalid::DuplicateKey,
+            "etcdserver: duplicate key given in txn request",
+        ),
+    ];
+
+    /// The refusal an error message of etcd's names: the message itself, or
+    /// any text ending with it (a client's prefix such as a status code).
+    pub fn from_message(message: &str) -> Option<Invalid> {
+        Self::MESSAGES
+            .iter()
+            .find(|(_, m)| message.trim_end().ends_with(m))
+            .map(|(invalid, _)| *invalid)
+    }
+
+    pub fn message(self) -> &'static str {
+        Self::MESSAGES
+            .iter()
+            .find(|(invalid, _)| *invalid == self)
+            .map_or("etcdserver: invalid request", |(_, m)| m)
+    }
 }
 
 /// What a Kubernetes-style client meant by an operation.
@@ -106,10 +157,21 @@ pub struct Annotation {
     pub text: String,
 }
 
+impl Annotation {
+    /// The source of annotations that mark an injected fault, from when it
+    /// began to when it healed (no end: it never healed).
+    pub const FAULT: &str = "fault";
+
+    pub fn is_fault(&self) -> bool {
+        self.source == Self::FAULT
+    }
+}
+
 impl EtcdError {
-    /// Whether the error says something about the store state worth checking.
+    /// Whether the error says something about the store state worth checking
+    /// against the model.
     pub fn is_informative(&self) -> bool {
-        !matches!(self, EtcdError::Other(_))
+        !matches!(self, EtcdError::Other(_) | EtcdError::Invalid(_))
     }
 }
 

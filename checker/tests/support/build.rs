@@ -34,6 +34,11 @@ impl Builder {
         self.store.revision()
     }
 
+    /// Lets `ns` nanoseconds pass before the next operation.
+    pub fn wait(&mut self, ns: u64) {
+        self.time += ns;
+    }
+
     fn record(
         &mut self,
         client: u64,

@@ -9,7 +9,7 @@ use crate::bugs::Bug;
 use crate::config::CLIENT_PORT;
 use crate::mvcc::RangeOptions;
 use crate::wire::api::{
-    ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, HashKvResponse,
+    ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, ErrorResponse, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
     MemberListResponse, MoveLeaderResponse, RangeRequest, StatusResponse, TxnRequest,
     client_request, client_response, decode, encode,
@@ -150,9 +150,36 @@ fn not_leader(state: &MemberState) -> client_response::Body {
     err_body(e)
 }
 
+/// The refusal a synthetic answer-only bug gives instead of serving the
+/// request (none unless one is switched on): every Txn as too big, every
+/// Put naming a lease as if the lease were gone, every DeleteRange as if
+/// the member were overloaded. Nothing else changes.
+fn answer_only_refusal(state: &MemberState, body: &client_request::Body) -> Option<ErrorResponse> {
+    use client_request::Body as B;
+    let bugs = &state.config.bugs;
+    match body {
+        B::Txn(_) if bugs.has(Bug::TxnRefused) => Some(error(
+            ErrorCode::InvalidArgument,
+            "etcdserver: too many operations in txn request",
+        )),
+        B::Put(p) if p.lease != 0 && bugs.has(Bug::LeasePutRefused) => Some(error(
+            ErrorCode::LeaseNotFound,
+            "etcdserver: requested lease not found",
+        )),
+        B::DeleteRange(_) if bugs.has(Bug::DeleteRefused) => Some(error(
+            ErrorCode::TooManyRequests,
+            "etcdserver: too many requests",
+        )),
+        _ => None,
+    }
+}
+
 async fn dispatch(state: &MemberState, body: client_request::Body) -> client_response::Body {
     use client_request::Body as B;
     use internal_request::Request as R;
+    if let Some(refusal) = answer_only_refusal(state, &body) {
+        return err_body(refusal);
+    }
     match body {
         B::Range(r) if let Err(e) = super::request_check::check_key(&r.key) => {
             err_body(to_error(e))

@@ -155,6 +155,7 @@ mod tests {
                 }),
             }],
             stats: None,
+            requests: None,
         }
     }
 

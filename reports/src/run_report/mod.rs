@@ -133,6 +133,26 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
             stats.operations, stats.partitions, stats.elapsed_ms, stats.iterations, stats.backtracks
         ));
     }
+    if let Some(requests) = &run.report.requests {
+        let kinds: Vec<String> = requests
+            .kinds
+            .iter()
+            .filter(|(_, k)| k.fault_free > 0)
+            .map(|(kind, k)| {
+                format!(
+                    "{} {}/{}",
+                    escape(kind),
+                    k.fault_free - k.fault_free_answered,
+                    k.fault_free
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "<tr><th>failed away from faults</th><td>{} ({})</td></tr>\n",
+            requests.fault_free_failed_ratio(),
+            kinds.join(", ")
+        ));
+    }
     out.push_str("</table>\n</header>\n");
     out
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use checker::history::{EtcdError, OpResult, Operation, Request};
+use checker::history::{OpResult, Operation, Request};
 
 use crate::artefacts::RunArtefacts;
 use crate::describe::{self, duration, seconds};
@@ -162,9 +162,10 @@ fn op_classes(op: &Operation, evidence: &Evidence) -> String {
     if evidence.stuck == Some(op.id) {
         classes.push_str(" stuck");
     }
-    // Failures that say nothing and serializable reads are not part of the
+    // Failures that say nothing of the state (reasonless ones, refusals of
+    // the request's shape) and serializable reads are not part of the
     // linearizability search, so they are never in its prefix.
-    let searched = !matches!(op.result, OpResult::Fail(EtcdError::Other(_)))
+    let searched = !matches!(&op.result, OpResult::Fail(e) if !e.is_informative())
         && !matches!(&op.request, Request::Range(r) if r.serializable);
     if !involved && searched && evidence.after_prefix(op.id) {
         classes.push_str(" dim");

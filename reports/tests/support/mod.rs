@@ -328,6 +328,7 @@ pub fn small_run() -> RunArtefacts {
             cache_entries: 17,
             peak_bytes: 4096,
         }),
+        requests: None,
     };
     let trace = vec![
         line(0, "m1", "process", "started version=3.6"),

@@ -109,6 +109,12 @@ impl RunResult {
             self.stats.sim_ms,
             self.stats.wall_ms
         );
+        if let Some(requests) = &self.report.requests {
+            line.push_str(&format!(
+                " failed_without_fault={}",
+                requests.fault_free_failed_ratio()
+            ));
+        }
         if !self.bugs.is_empty() {
             line.push_str(&format!(" bugs={}", self.bugs));
         }
@@ -364,6 +370,7 @@ fn panicked(
             }),
         }],
         stats: None,
+        requests: None,
     };
     let mut trace = sim::Trace::default();
     trace.push(Duration::ZERO, "engine", "panic", panic.message.clone());

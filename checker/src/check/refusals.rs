@@ -1,0 +1,355 @@
+//! Rule `errors.no-false-refusal`: a definite error must be one the request
+//! or the store's state justifies. This module judges the refusals that
+//! follow from a request's shape alone (etcd's checks before a request is
+//! proposed: `api/v3rpc/key.go`); the refusals that follow from the state
+//! (compacted or future revision, lease not found) are judged by the
+//! linearizability search, which must place each at a point where the
+//! model's state gives that error.
+//!
+//! The checks are written here from etcd's rules, independently of any
+//! store, so a store that refuses wrongly cannot also mislead the oracle.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::{Context, verdict, violation};
+use crate::history::{EtcdError, Invalid, OpResult, PutRequest, Request, TxnOp, TxnRequest};
+use crate::report::{PropertyResult, Verdict, Violation};
+use crate::rules::ERRORS_NO_FALSE_REFUSAL;
+
+/// The rule's result: the shape refusals no fault of the request explains,
+/// then the state refusals no linearization explains (`state`, from the
+/// linearizability check; `undecided` when that check could not decide).
+pub(crate) fn check(
+    ctx: &Context<'_>,
+    state: Option<Violation>,
+    undecided: Option<&str>,
+) -> PropertyResult {
+    let mut violations: Vec<Violation> = ctx
+        .history
+        .operations
+        .iter()
+        .filter_map(|op| match &op.result {
+            OpResult::Fail(EtcdError::Invalid(refusal)) => {
+                let faults = shape_faults(&op.request, ctx.options.max_txn_ops);
+                (!faults.contains(refusal)).then(|| {
+                    violation(
+                        ERRORS_NO_FALSE_REFUSAL,
+                        format!(
+                            "operation {} ({}) was refused with \"{}\", which nothing in the request justifies{}",
+                            op.id,
+                            op.request.kind(),
+                            refusal.message(),
+                            if faults.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (its faults: {})", names(&faults))
+                            }
+                        ),
+                        vec![op.id],
+                        None,
+                        json!({"refusal": refusal, "request_faults": faults}),
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    violations.extend(state);
+    let result = verdict(
+        ERRORS_NO_FALSE_REFUSAL,
+        violations,
+        ctx.options.max_reported,
+    );
+    match (result.verdict, undecided) {
+        (Verdict::Pass, Some(reason)) if has_state_refusals(ctx) => PropertyResult {
+            property: ERRORS_NO_FALSE_REFUSAL.to_string(),
+            verdict: Verdict::Unknown(format!(
+                "the refusals that depend on the store's state were not judged: {reason}"
+            )),
+        },
+        (verdict, _) => PropertyResult {
+            property: ERRORS_NO_FALSE_REFUSAL.to_string(),
+            verdict,
+        },
+    }
+}
+
+fn has_state_refusals(ctx: &Context<'_>) -> bool {
+    ctx.history
+        .operations
+        .iter()
+        .any(|op| matches!(&op.result, OpResult::Fail(e) if e.is_informative()))
+}
+
+fn names(faults: &BTreeSet<Invalid>) -> String {
+    faults
+        .iter()
+        .map(|f| f.message())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Every refusal etcd's request checks could answer this request with.
+/// etcd answers the first it meets; a store may check in another order, so
+/// any of them justifies a refusal.
+pub fn shape_faults(request: &Request, max_txn_ops: usize) -> BTreeSet<Invalid> {
+    let mut faults = BTreeSet::new();
+    match request {
+        Request::Range(r) if r.key.is_empty() => {
+            faults.insert(Invalid::EmptyKey);
+        }
+        Request::DeleteRange(d) if d.key.is_empty() => {
+            faults.insert(Invalid::EmptyKey);
+        }
+        Request::Put(p) => put_faults(p, &mut faults),
+        Request::Txn(t) => {
+            txn_faults(t, max_txn_ops, &mut faults);
+            if duplicate_keys(&t.success) || duplicate_keys(&t.failure) {
+                faults.insert(Invalid::DuplicateKey);
+            }
+        }
+        _ => {}
+    }
+    faults
+}
+
+/// etcd's checkPutRequest.
+fn put_faults(put: &PutRequest, faults: &mut BTreeSet<Invalid>) {
+    if put.key.is_empty() {
+        faults.insert(Invalid::EmptyKey);
+    }
+    if put.ignore_value && !put.value.is_empty() {
+        faults.insert(Invalid::ValueProvided);
+    }
+    if put.ignore_lease && put.lease != 0 {
+        faults.insert(Invalid::LeaseProvided);
+    }
+}
+
+/// etcd's checkTxnRequest: the longest of compares, success and failure
+/// against the limit; a nested Txn gets what its parent left of it.
+fn txn_faults(txn: &TxnRequest, max_ops: usize, faults: &mut BTreeSet<Invalid>) {
+    let ops = txn
+        .compare
+        .len()
+        .max(txn.success.len())
+        .max(txn.failure.len());
+    if ops > max_ops {
+        faults.insert(Invalid::TooManyOps);
+        return;
+    }
+    if txn.compare.iter().any(|c| c.key.is_empty()) {
+        faults.insert(Invalid::EmptyKey);
+    }
+    for op in txn.success.iter().chain(&txn.failure) {
+        match op {
+            TxnOp::Range(r) if r.key.is_empty() => {
+                faults.insert(Invalid::EmptyKey);
+            }
+            TxnOp::DeleteRange(d) if d.key.is_empty() => {
+                faults.insert(Invalid::EmptyKey);
+            }
+            TxnOp::Put(p) => put_faults(p, faults),
+            TxnOp::Txn(t) => txn_faults(t, max_ops - ops, faults),
+            _ => {}
+        }
+    }
+}
+
+/// Whether etcd's checkIntervals finds a key put twice, or put and deleted,
+/// where both could run in one branch.
+fn duplicate_keys(ops: &[TxnOp]) -> bool {
+    branch_writes(ops).is_none()
+}
+
+/// The keys one branch puts and the ranges it deletes (`[start, end)`, a
+/// single key when `end` is empty: etcd's interval tree compares bytes and
+/// gives "\0" no meaning).
+#[derive(Default)]
+struct BranchWrites<'h> {
+    puts: BTreeSet<&'h str>,
+    deletes: Vec<(&'h str, &'h str)>,
+}
+
+impl BranchWrites<'_> {
+    fn deletes_key(&self, key: &str) -> bool {
+        self.deletes.iter().any(|&(start, end)| {
+            if end.is_empty() {
+                key == start
+            } else {
+                start <= key && key < end
+            }
+        })
+    }
+}
+
+/// A branch's writes, or None when two of them collide. The branches of a
+/// nested Txn exclude each other: a key put in one and deleted in the
+/// other is allowed, one put in both counts once.
+fn branch_writes(ops: &[TxnOp]) -> Option<BranchWrites<'_>> {
+    let mut w = BranchWrites {
+        puts: BTreeSet::new(),
+        deletes: ops
+            .iter()
+            .filter_map(|op| match op {
+                TxnOp::DeleteRange(d) => Some((d.key.as_str(), d.range_end.as_str())),
+                _ => None,
+            })
+            .collect(),
+    };
+    for op in ops {
+        let TxnOp::Txn(t) = op else { continue };
+        let then = branch_writes(&t.success)?;
+        let otherwise = branch_writes(&t.failure)?;
+        for key in &then.puts {
+            if w.puts.contains(key) || w.deletes_key(key) {
+                return None;
+            }
+            w.puts.insert(*key);
+        }
+        for key in &otherwise.puts {
+            if (w.puts.contains(key) && !then.puts.contains(key)) || w.deletes_key(key) {
+                return None;
+            }
+            w.puts.insert(*key);
+        }
+        w.deletes.extend(then.deletes);
+        w.deletes.extend(otherwise.deletes);
+    }
+    for op in ops {
+        let TxnOp::Put(p) = op else { continue };
+        if w.puts.contains(p.key.as_str()) || w.deletes_key(&p.key) {
+            return None;
+        }
+        w.puts.insert(&p.key);
+    }
+    Some(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Compare, CompareResult, CompareTarget, DeleteRangeRequest, RangeRequest};
+
+    fn put(key: &str) -> TxnOp {
+        TxnOp::Put(PutRequest {
+            key: key.into(),
+            value: "v".into(),
+            ..Default::default()
+        })
+    }
+
+    fn delete(key: &str, end: &str) -> TxnOp {
+        TxnOp::DeleteRange(DeleteRangeRequest {
+            key: key.into(),
+            range_end: end.into(),
+            prev_kv: false,
+        })
+    }
+
+    fn txn(success: Vec<TxnOp>, failure: Vec<TxnOp>) -> TxnRequest {
+        TxnRequest {
+            compare: vec![],
+            success,
+            failure,
+        }
+    }
+
+    fn faults(t: TxnRequest) -> Vec<Invalid> {
+        shape_faults(&Request::Txn(t), 128).into_iter().collect()
+    }
+
+    #[test]
+    fn a_txn_is_too_big_past_the_limit_counting_its_longest_list() {
+        let ops = |n: usize| (0..n).map(|i| put(&format!("k{i}"))).collect::<Vec<_>>();
+        assert!(faults(txn(ops(128), ops(128))).is_empty());
+        assert_eq!(faults(txn(ops(129), vec![])), vec![Invalid::TooManyOps]);
+        let compares = (0..129)
+            .map(|i| Compare {
+                key: format!("k{i}"),
+                range_end: String::new(),
+                target: CompareTarget::Version(0),
+                result: CompareResult::Equal,
+            })
+            .collect();
+        let t = TxnRequest {
+            compare: compares,
+            success: vec![],
+            failure: vec![],
+        };
+        assert_eq!(faults(t), vec![Invalid::TooManyOps]);
+        // A nested Txn gets what its parent left: 100 + 29 > 128.
+        let nested = (0..29).map(|i| put(&format!("n{i}"))).collect();
+        let nested = TxnOp::Txn(txn(nested, vec![]));
+        let mut outer = ops(99);
+        outer.push(nested);
+        assert_eq!(faults(txn(outer, vec![])), vec![Invalid::TooManyOps]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_the_ones_both_writes_of_a_branch_could_make() {
+        assert_eq!(
+            faults(txn(vec![put("a"), put("a")], vec![])),
+            vec![Invalid::DuplicateKey]
+        );
+        assert_eq!(
+            faults(txn(vec![put("b"), delete("a", "c")], vec![])),
+            vec![Invalid::DuplicateKey]
+        );
+        // Different branches never both run.
+        assert!(faults(txn(vec![put("a")], vec![put("a")])).is_empty());
+        // Nested: put in one branch, deleted in the other is fine...
+        let nested = TxnOp::Txn(txn(vec![put("a")], vec![delete("a", "")]));
+        assert!(faults(txn(vec![nested], vec![])).is_empty());
+        // ...but not next to a put of the same key outside.
+        let nested = TxnOp::Txn(txn(vec![put("a")], vec![]));
+        assert_eq!(
+            faults(txn(vec![nested, put("a")], vec![])),
+            vec![Invalid::DuplicateKey]
+        );
+        // "\0" has no meaning to etcd's interval check: [a, "\0") is empty.
+        assert!(faults(txn(vec![put("b"), delete("a", "\0")], vec![])).is_empty());
+    }
+
+    #[test]
+    fn a_put_names_a_key_and_no_value_or_lease_it_keeps() {
+        let p = |key: &str, value: &str, ignore_value, lease, ignore_lease| {
+            shape_faults(
+                &Request::Put(PutRequest {
+                    key: key.into(),
+                    value: value.into(),
+                    lease,
+                    ignore_value,
+                    ignore_lease,
+                    ..Default::default()
+                }),
+                128,
+            )
+            .into_iter()
+            .collect::<Vec<_>>()
+        };
+        assert!(p("a", "v", false, 5, false).is_empty());
+        assert_eq!(p("", "v", false, 0, false), vec![Invalid::EmptyKey]);
+        assert_eq!(p("a", "v", true, 0, false), vec![Invalid::ValueProvided]);
+        assert_eq!(p("a", "", false, 5, true), vec![Invalid::LeaseProvided]);
+        let range = Request::Range(RangeRequest::default());
+        assert_eq!(
+            shape_faults(&range, 128).into_iter().collect::<Vec<_>>(),
+            vec![Invalid::EmptyKey]
+        );
+    }
+
+    #[test]
+    fn etcd_messages_name_their_refusal() {
+        for (invalid, message) in Invalid::MESSAGES {
+            assert_eq!(Invalid::from_message(message), Some(*invalid));
+            assert_eq!(
+                Invalid::from_message(&format!("InvalidArgument: {message}")),
+                Some(*invalid)
+            );
+        }
+        assert_eq!(Invalid::from_message("etcdserver: no leader"), None);
+    }
+}
