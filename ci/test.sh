@@ -78,6 +78,19 @@ step "the store against a real etcd: faultline diff on fixed seeds"
 "$bin" diff --seeds 0..20 --requests 200 --bug etcd-18089 > "$logs/diff.log" \
   || { cat "$logs/diff.log"; exit 1; }
 head -16 "$logs/diff.log"
+# And it must see a store that only alters answers: each answer-only switch
+# makes the same comparison fail (exit 1, never 2: not a usage error).
+for mutant in txn-refused lease-put-refused delete-refused; do
+  status=0
+  "$bin" diff --seeds 0..3 --requests 100 --bug etcd-18089 --bug "$mutant" \
+    > "$logs/diff-$mutant.log" 2>&1 || status=$?
+  if [ "$status" -ne 1 ]; then
+    cat "$logs/diff-$mutant.log"
+    echo "faultline diff --bug $mutant exited $status: the answer-only change went unseen"
+    exit 1
+  fi
+  grep -m1 '^all ' "$logs/diff-$mutant.log"
+done
 
 step "a short soak campaign, then its dashboard"
 rm -rf "$logs/soak"
