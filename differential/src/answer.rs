@@ -114,6 +114,47 @@ pub enum Body {
         /// The revision hashed (a field etcd 3.5 added; 0 from 3.4).
         hash_revision: i64,
     },
+    /// A watch's creation response.
+    WatchCreated {
+        canceled: bool,
+        cancel_reason: String,
+    },
+    /// What the watch stream delivered since the last watch answer: the
+    /// revisions of stream-wide progress notifications, then per watch.
+    WatchStream {
+        progress: Vec<i64>,
+        watches: Vec<WatchLog>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Put,
+    Delete,
+}
+
+/// One watch event (a delete's `kv` has the key and the delete revision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub kv: Kv,
+    pub prev_kv: Option<Kv>,
+}
+
+/// What one watch delivered between two watch answers, in order; the
+/// response boundaries are left out (which events one response carries is
+/// the server's batching, not a promise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchLog {
+    /// Which watch of the sequence (0: the first one opened).
+    pub watch: usize,
+    pub events: Vec<Event>,
+    /// Revisions of progress notifications addressed to this watch.
+    pub progress: Vec<i64>,
+    pub canceled: bool,
+    pub compact_revision: i64,
+    pub cancel_reason: String,
 }
 
 /// A successful answer: the header's revision and the body.

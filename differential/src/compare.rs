@@ -4,7 +4,7 @@
 //! differences by design are matched to a named [`Exclusion`] and counted
 //! apart, never dropped silently.
 
-use crate::answer::{Answer, Body, Kv, Reply};
+use crate::answer::{Answer, Body, Kv, Reply, WatchLog};
 use crate::exclusions::{Exclusion, matching};
 use crate::step::{Kind, Range, SortTarget, Step, TxnOp};
 use serde::{Deserialize, Serialize};
@@ -234,9 +234,63 @@ impl Walk<'_> {
                 self.field(&p("compact_revision"), compact_revision, compact2);
                 self.field(&p("hash_revision"), hash_revision, hash_revision2);
             }
+            (
+                Body::WatchCreated {
+                    canceled,
+                    cancel_reason,
+                },
+                Body::WatchCreated {
+                    canceled: canceled2,
+                    cancel_reason: reason2,
+                },
+            ) => {
+                self.field(&p("canceled"), canceled, canceled2);
+                self.field(&p("cancel_reason"), cancel_reason, reason2);
+            }
+            (
+                Body::WatchStream { progress, watches },
+                Body::WatchStream {
+                    progress: progress2,
+                    watches: watches2,
+                },
+            ) => {
+                self.field(&p("progress"), progress, progress2);
+                self.field(&p("watches"), &watched(watches), &watched(watches2));
+                for w in watches {
+                    if let Some(w2) = watches2.iter().find(|x| x.watch == w.watch) {
+                        self.watch_log(&p(&format!("watch[{}]", w.watch)), w, w2);
+                    }
+                }
+            }
             (Body::Compact, Body::Compact) | (Body::LeaseRevoke, Body::LeaseRevoke) => {}
             _ => self.field(&p("body"), a, b),
         }
+    }
+
+    fn watch_log(&mut self, path: &str, a: &WatchLog, b: &WatchLog) {
+        self.field(
+            &format!("{path}.events.len"),
+            &a.events.len(),
+            &b.events.len(),
+        );
+        for (i, (x, y)) in a.events.iter().zip(&b.events).enumerate() {
+            let at = format!("{path}.events[{i}]");
+            self.field(&format!("{at}.kind"), &x.kind, &y.kind);
+            self.kv(&format!("{at}.kv"), &x.kv, &y.kv);
+            self.opt_kv(&format!("{at}.prev_kv"), &x.prev_kv, &y.prev_kv);
+        }
+        self.field(&format!("{path}.progress"), &a.progress, &b.progress);
+        self.field(&format!("{path}.canceled"), &a.canceled, &b.canceled);
+        self.field(
+            &format!("{path}.compact_revision"),
+            &a.compact_revision,
+            &b.compact_revision,
+        );
+        self.field(
+            &format!("{path}.cancel_reason"),
+            &a.cancel_reason,
+            &b.cancel_reason,
+        );
     }
 
     fn opt_kv(&mut self, path: &str, a: &Option<Kv>, b: &Option<Kv>) {
@@ -269,6 +323,11 @@ impl Walk<'_> {
         self.field(&format!("{path}.version"), &a.version, &b.version);
         self.field(&format!("{path}.lease"), &a.lease, &b.lease);
     }
+}
+
+/// Which watches a stream answer has something for.
+fn watched(logs: &[WatchLog]) -> Vec<usize> {
+    logs.iter().map(|w| w.watch).collect()
 }
 
 /// What a reply answers, as far as comparing it needs.

@@ -11,7 +11,7 @@
 
 use crate::step::{
     Compare, CompareOp, CompareTarget, Delete, Put, Range, Rev, SortOrder, SortTarget, Step, Txn,
-    TxnOp,
+    TxnOp, Watch,
 };
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
@@ -22,8 +22,14 @@ const KEYS: [&str; 8] = ["a", "b", "c", "k", "p/1", "p/2", "p/3", "z"];
 const RANGE_ENDS: [&str; 5] = ["", "\0", "p0", "c", "p/3"];
 const LEASE_IDS: [i64; 4] = [101, 102, 103, 104];
 /// Lease TTLs in seconds: below etcd's minimum (raised to it), ordinary,
-/// and long ones, so no lease expires while a sequence runs.
+/// and long ones. A sequence with watches takes seconds (each watch step
+/// waits for its stream to fall silent), so a lease at the minimum would
+/// expire at a moment that differs between the two sides: one below
+/// etcd's minimum TTL is revoked by the very next step.
 const LEASE_TTLS: [i64; 4] = [1, 60, 600, 3600];
+/// The smallest TTL etcd grants with its default timing (1.5 election
+/// timeouts of 1 s): anything below is raised to it.
+const MIN_LEASE_TTL: i64 = 2;
 /// etcd's default limit on operations in one Txn branch (`--max-txn-ops`).
 pub const MAX_TXN_OPS: usize = 128;
 
@@ -31,7 +37,7 @@ pub const MAX_TXN_OPS: usize = 128;
 type Draw = fn(&mut Gen) -> Step;
 
 /// How many requests of each kind, in parts of the whole.
-const WEIGHTS: [(Draw, u32); 12] = [
+const WEIGHTS: [(Draw, u32); 15] = [
     (Gen::put_step, 24),
     (Gen::range_step, 24),
     (Gen::delete_step, 8),
@@ -44,6 +50,9 @@ const WEIGHTS: [(Draw, u32); 12] = [
     (Gen::lease_keep_alive, 3),
     (|_| Step::Status, 2),
     (Gen::hash_kv, 3),
+    (Gen::watch_step, 3),
+    (|_| Step::WatchProgress, 2),
+    (Gen::watch_cancel, 1),
 ];
 
 /// The sequence of `requests` steps for `seed`.
@@ -51,10 +60,15 @@ pub fn sequence(seed: u64, requests: usize) -> Vec<Step> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
         values: 0,
+        watches: 0,
+        next: None,
     };
     let total: u32 = WEIGHTS.iter().map(|w| w.1).sum();
-    (0..requests)
+    let mut steps: Vec<Step> = (0..requests)
         .map(|_| {
+            if let Some(step) = g.next.take() {
+                return step;
+            }
             let mut pick = g.rng.gen_range(0..total);
             for (make, weight) in WEIGHTS {
                 if pick < weight {
@@ -64,13 +78,26 @@ pub fn sequence(seed: u64, requests: usize) -> Vec<Step> {
             }
             unreachable!("the weights add up to the total")
         })
-        .collect()
+        .collect();
+    // What the watches saw after the last watch answer would go
+    // uncompared: a sequence with watches ends by asking for it.
+    if g.watches > 0
+        && let Some(last) = steps.last_mut()
+        && !matches!(last, Step::WatchProgress | Step::WatchCancel { .. })
+    {
+        *last = Step::WatchProgress;
+    }
+    steps
 }
 
 struct Gen {
     rng: ChaCha8Rng,
     /// Values are numbered so every write is told apart.
     values: u64,
+    /// Watches opened so far.
+    watches: usize,
+    /// A step that must come next (the revoke of a short lease).
+    next: Option<Step>,
 }
 
 impl Gen {
@@ -273,10 +300,12 @@ impl Gen {
     }
 
     fn lease_grant(&mut self) -> Step {
-        Step::LeaseGrant {
-            id: self.lease_id(),
-            ttl: LEASE_TTLS.choose(&mut self.rng).copied().unwrap_or(60),
+        let id = self.lease_id();
+        let ttl = LEASE_TTLS.choose(&mut self.rng).copied().unwrap_or(60);
+        if ttl <= MIN_LEASE_TTL {
+            self.next = Some(Step::LeaseRevoke { id });
         }
+        Step::LeaseGrant { id, ttl }
     }
 
     fn lease_revoke(&mut self) -> Step {
@@ -295,6 +324,46 @@ impl Gen {
     fn lease_keep_alive(&mut self) -> Step {
         Step::LeaseKeepAlive {
             id: self.lease_id(),
+        }
+    }
+
+    /// A watch from now, the recent past, the future, or around the
+    /// compaction (below it: cancelled with the compact revision).
+    fn watch_step(&mut self) -> Step {
+        self.watches += 1;
+        let start = match self.rng.gen_range(0..8) {
+            0..=2 => Rev::Zero,
+            3..=4 => Rev::Head(-self.rng.gen_range(0..6)),
+            5 => Rev::Head(self.rng.gen_range(1..4)),
+            _ => Rev::Compacted(self.rng.gen_range(-1..2)),
+        };
+        let (no_put, no_delete) = match self.rng.gen_range(0..10) {
+            0 => (true, false),
+            1 => (false, true),
+            _ => (false, false),
+        };
+        Step::Watch(Watch {
+            key: self.key(),
+            range_end: if self.chance(50) {
+                self.range_end()
+            } else {
+                String::new()
+            },
+            start,
+            prev_kv: self.chance(50),
+            no_put,
+            no_delete,
+        })
+    }
+
+    /// Cancels one of the watches opened so far (one already cancelled
+    /// too: etcd answers nothing), or opens one if there is none yet.
+    fn watch_cancel(&mut self) -> Step {
+        if self.watches == 0 {
+            return self.watch_step();
+        }
+        Step::WatchCancel {
+            watch: self.rng.gen_range(0..self.watches),
         }
     }
 
@@ -318,6 +387,42 @@ mod tests {
     fn a_seed_gives_one_sequence() {
         assert_eq!(sequence(7, 300), sequence(7, 300));
         assert_ne!(sequence(7, 300), sequence(8, 300));
+    }
+
+    #[test]
+    fn a_sequence_with_watches_ends_by_collecting_what_they_saw() {
+        for seed in 0..50 {
+            let steps = sequence(seed, 100);
+            let opened = steps.iter().filter(|s| matches!(s, Step::Watch(_))).count();
+            if opened > 0 {
+                assert!(matches!(
+                    steps.last(),
+                    Some(Step::WatchProgress | Step::WatchCancel { .. })
+                ));
+            }
+            let mut seen = 0;
+            for step in &steps {
+                match step {
+                    Step::Watch(_) => seen += 1,
+                    Step::WatchCancel { watch } => assert!(*watch < seen, "seed {seed}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_lease_that_could_expire_mid_sequence_is_revoked_at_once() {
+        for seed in 0..50 {
+            let steps = sequence(seed, 200);
+            for pair in steps.windows(2) {
+                if let Step::LeaseGrant { id, ttl } = &pair[0]
+                    && *ttl <= MIN_LEASE_TTL
+                {
+                    assert_eq!(pair[1], Step::LeaseRevoke { id: *id }, "seed {seed}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod generate;
 pub mod resolve;
 pub mod step;
 pub mod tally;
+pub mod watch;
 
 pub use answer::{Answer, Answers};
 pub use compare::{Difference, Verdict, compare};

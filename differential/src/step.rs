@@ -119,6 +119,19 @@ pub struct Txn {
     pub failure: Vec<TxnOp>,
 }
 
+/// A watch opened on the sequence's one watch stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    pub key: String,
+    pub range_end: String,
+    /// Where it starts: `Rev::Zero` is "from now" (the next revision).
+    pub start: Rev,
+    pub prev_kv: bool,
+    /// etcd's NOPUT and NODELETE filters.
+    pub no_put: bool,
+    pub no_delete: bool,
+}
+
 /// One request of a sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -127,14 +140,39 @@ pub enum Step {
     Range(Range),
     Delete(Delete),
     Txn(Txn),
-    Compact { revision: Rev, physical: bool },
-    LeaseGrant { id: i64, ttl: i64 },
-    LeaseRevoke { id: i64 },
-    LeaseTimeToLive { id: i64, keys: bool },
+    Compact {
+        revision: Rev,
+        physical: bool,
+    },
+    LeaseGrant {
+        id: i64,
+        ttl: i64,
+    },
+    LeaseRevoke {
+        id: i64,
+    },
+    LeaseTimeToLive {
+        id: i64,
+        keys: bool,
+    },
     LeaseLeases,
-    LeaseKeepAlive { id: i64 },
+    LeaseKeepAlive {
+        id: i64,
+    },
     Status,
-    HashKv { revision: Rev },
+    HashKv {
+        revision: Rev,
+    },
+    /// Opens a watch; the answer is its creation response.
+    Watch(Watch),
+    /// A progress request on the watch stream; the answer is everything
+    /// the stream delivered since the last watch answer.
+    WatchProgress,
+    /// Cancels the `watch`-th watch the sequence opened; the answer is
+    /// everything the stream delivered since the last watch answer.
+    WatchCancel {
+        watch: usize,
+    },
 }
 
 /// The kinds agreement is counted by.
@@ -153,10 +191,13 @@ pub enum Kind {
     LeaseKeepAlive,
     Status,
     HashKv,
+    Watch,
+    WatchProgress,
+    WatchCancel,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Put,
         Kind::Range,
         Kind::Delete,
@@ -169,6 +210,9 @@ impl Kind {
         Kind::LeaseKeepAlive,
         Kind::Status,
         Kind::HashKv,
+        Kind::Watch,
+        Kind::WatchProgress,
+        Kind::WatchCancel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -185,6 +229,9 @@ impl Kind {
             Kind::LeaseKeepAlive => "lease_keep_alive",
             Kind::Status => "status",
             Kind::HashKv => "hash_kv",
+            Kind::Watch => "watch",
+            Kind::WatchProgress => "watch_progress",
+            Kind::WatchCancel => "watch_cancel",
         }
     }
 }
@@ -204,6 +251,9 @@ impl Step {
             Step::LeaseKeepAlive { .. } => Kind::LeaseKeepAlive,
             Step::Status => Kind::Status,
             Step::HashKv { .. } => Kind::HashKv,
+            Step::Watch(_) => Kind::Watch,
+            Step::WatchProgress => Kind::WatchProgress,
+            Step::WatchCancel { .. } => Kind::WatchCancel,
         }
     }
 }

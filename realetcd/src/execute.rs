@@ -2,6 +2,7 @@
 //! and writes down each answer in the shared shape.
 
 use crate::grpc::Etcd;
+use crate::watch::Watching;
 use differential::answer::{Answer, Body, Code, Kv, Reply};
 use differential::step::{
     Compare, CompareOp, CompareTarget, Delete, Put, Range, SortOrder, SortTarget, Step, Txn, TxnOp,
@@ -18,13 +19,17 @@ use tonic::Status;
 /// Every step's answer, in order.
 pub async fn run(client: &mut Etcd, sequence: &Sequence) -> Vec<Answer> {
     let mut resolver = Resolver::default();
+    let mut watching = Watching::default();
     let mut answers = Vec::with_capacity(sequence.steps.len());
     for step in &sequence.steps {
-        let answer = match one(client, &resolver, step).await {
-            Ok(reply) => Answer::Ok(reply),
-            Err(status) => Answer::Error {
-                code: Code::from_grpc(status.code() as i32).unwrap_or(Code::Unknown),
-                message: status.message().to_string(),
+        let answer = match watching.step(client, &resolver, step).await {
+            Some(answer) => answer,
+            None => match one(client, &resolver, step).await {
+                Ok(reply) => Answer::Ok(reply),
+                Err(status) => Answer::Error {
+                    code: Code::from_grpc(status.code() as i32).unwrap_or(Code::Unknown),
+                    message: status.message().to_string(),
+                },
             },
         };
         resolver.observe(step, &answer);
@@ -35,6 +40,9 @@ pub async fn run(client: &mut Etcd, sequence: &Sequence) -> Vec<Answer> {
 
 async fn one(c: &mut Etcd, r: &Resolver, step: &Step) -> Result<Reply, Status> {
     Ok(match step {
+        Step::Watch(_) | Step::WatchProgress | Step::WatchCancel { .. } => {
+            return Err(Status::internal("watch steps go to the watch stream"));
+        }
         Step::Put(p) => put_reply(c.put(put(p)).await?),
         Step::Range(x) => range_reply(c.range(range(r, x)).await?),
         Step::Delete(d) => delete_reply(c.delete(delete(d)).await?),
@@ -133,11 +141,11 @@ fn reply(header: &Option<PbResponseHeader>, body: Body) -> Reply {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn kv(kv: &PbKeyValue) -> Kv {
+pub(crate) fn kv(kv: &PbKeyValue) -> Kv {
     Kv {
         key: text(&kv.key),
         create_revision: kv.create_revision,

@@ -9,7 +9,7 @@ use etcd_client::proto::{
     PbLeaseKeepAliveResponse, PbLeaseLeasesRequest, PbLeaseLeasesResponse, PbLeaseRevokeRequest,
     PbLeaseRevokeResponse, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse, PbPutRequest,
     PbPutResponse, PbRangeRequest, PbRangeResponse, PbStatusRequest, PbStatusResponse,
-    PbTxnRequest, PbTxnResponse,
+    PbTxnRequest, PbTxnResponse, PbWatchRequest, PbWatchResponse,
 };
 use std::time::Duration;
 use tonic::Status;
@@ -132,6 +132,28 @@ impl Etcd {
             .message()
             .await?
             .ok_or_else(|| Status::unavailable("the keep-alive stream ended without an answer"))
+    }
+
+    /// Opens a Watch stream: requests go in through `requests`, responses
+    /// come out of the returned stream.
+    pub async fn watch(
+        &mut self,
+        requests: futures::channel::mpsc::UnboundedReceiver<PbWatchRequest>,
+    ) -> Result<tonic::Streaming<PbWatchResponse>, Status> {
+        self.grpc
+            .ready()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let codec = ProstCodec::<PbWatchRequest, PbWatchResponse>::default();
+        Ok(self
+            .grpc
+            .streaming(
+                tonic::Request::new(requests),
+                PathAndQuery::from_static("/etcdserverpb.Watch/Watch"),
+                codec,
+            )
+            .await?
+            .into_inner())
     }
 
     pub async fn status(&mut self) -> Result<PbStatusResponse, Status> {

@@ -83,6 +83,10 @@ pub struct WatchableStore {
 pub enum WatchError {
     #[error("mvcc: watch id {0} already exists on this stream")]
     DuplicateId(i64),
+    /// etcd's ErrEmptyWatcherRange: a range end at or below the key
+    /// selects nothing ("\0", "every key from here on", excepted).
+    #[error("mvcc: watcher range is empty")]
+    EmptyRange,
 }
 
 impl WatchableStore {
@@ -138,6 +142,12 @@ impl WatchableStore {
         require_leader: bool,
         out: StreamSender,
     ) -> Result<i64, WatchError> {
+        // etcd's watchStream.Watch, after its gRPC layer turned "\0" into
+        // "from the key on".
+        let from_key = req.range_end.as_slice() == [0];
+        if !req.range_end.is_empty() && !from_key && req.key >= req.range_end {
+            return Err(WatchError::EmptyRange);
+        }
         let mut watchers = self.inner.watchers.lock();
         let id = {
             let mut ids = self.inner.next_ids.lock();
@@ -294,8 +304,8 @@ impl WatchableStore {
                     header: Some(self.header(current)),
                     watch_id: key.1,
                     canceled: true,
+                    // etcd sends the compact revision and no reason.
                     compact_revision: compacted,
-                    cancel_reason: "mvcc: required revision has been compacted".into(),
                     ..Default::default()
                 };
                 match w.send(&self.inner.env, resp) {

@@ -13,6 +13,9 @@ use madsim::net::{Receiver, Sender};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// etcd's InvalidWatchID: the watch id of a creation that failed.
+const NO_WATCH: i64 = -1;
+
 /// Serves one stream until its connection closes.
 pub async fn serve_stream(
     store: WatchableStore,
@@ -43,9 +46,11 @@ pub async fn serve_stream(
         match req.request {
             Some(watch_request::Request::Create(c)) => {
                 if let Err(e) = store.watch(stream, &c, c.require_leader, out_tx.clone()) {
+                    // As etcd: a creation response, cancelled, for no watch.
                     let resp = WatchResponse {
                         header: Some(header(mvcc.current_revision())),
-                        watch_id: c.watch_id,
+                        watch_id: NO_WATCH,
+                        created: true,
                         canceled: true,
                         cancel_reason: e.to_string(),
                         ..Default::default()

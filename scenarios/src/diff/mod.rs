@@ -19,6 +19,9 @@ use node::wire::api as w;
 use node::wire::api::{client_request, client_response};
 use sim::{RunPanic, member_ip, run_seed};
 use std::time::Duration;
+use watch::Watching;
+
+mod watch;
 
 /// The member's version in a differential run.
 pub const VERSION: Version = Version::V3_5;
@@ -52,9 +55,13 @@ pub fn answer(sequence: &Sequence, bugs: BugSet) -> Result<Answers, RunPanic> {
             let mut client = Client::new(endpoints, 0, REQUEST_TIMEOUT);
             wait_for_leader(&mut client).await;
             let mut resolver = Resolver::default();
+            let mut watching = Watching::default();
             let mut answers = Vec::with_capacity(steps.len());
             for step in &steps {
-                let answer = one(&mut client, &resolver, step).await;
+                let answer = match watching.step(&resolver, step).await {
+                    Some(answer) => answer,
+                    None => one(&mut client, &resolver, step).await,
+                };
                 resolver.observe(step, &answer);
                 answers.push(answer);
             }
@@ -105,6 +112,12 @@ async fn wait_for_leader(client: &mut Client) {
 async fn one(client: &mut Client, r: &Resolver, step: &Step) -> Answer {
     use client_request::Body as Q;
     let request = match step {
+        Step::Watch(_) | Step::WatchProgress | Step::WatchCancel { .. } => {
+            return Answer::Error {
+                code: Code::Internal,
+                message: "watch steps go to the watch stream".into(),
+            };
+        }
         Step::Put(p) => Q::Put(put(p)),
         Step::Range(x) => Q::Range(range(r, x)),
         Step::Delete(d) => Q::DeleteRange(delete(d)),
