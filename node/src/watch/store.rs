@@ -65,6 +65,11 @@ struct Inner {
     watchers: Mutex<BTreeMap<WatcherKey, Watcher>>,
     /// Per stream: the next watch id to hand out.
     next_ids: Mutex<BTreeMap<u64, i64>>,
+    /// Watches a compaction cancelled: etcd's stream still holds their ids
+    /// (its watchStream forgets an id only when the client cancels it or
+    /// the stream closes), so a client's cancel of one is confirmed and its
+    /// id stays taken.
+    compacted_away: Mutex<std::collections::BTreeSet<WatcherKey>>,
     next_stream: std::sync::atomic::AtomicU64,
     /// The newest revision handed to `notify`: everything up to it is
     /// readable from history. Progress and catch-up never go past it, so a
@@ -104,6 +109,7 @@ impl WatchableStore {
                 header,
                 watchers: Mutex::new(BTreeMap::new()),
                 next_ids: Mutex::new(BTreeMap::new()),
+                compacted_away: Mutex::new(std::collections::BTreeSet::new()),
                 next_stream: std::sync::atomic::AtomicU64::new(1),
                 revision: std::sync::atomic::AtomicI64::new(revision),
                 opts,
@@ -153,7 +159,8 @@ impl WatchableStore {
             let mut ids = self.inner.next_ids.lock();
             let next = ids.entry(stream).or_insert(0);
             if req.watch_id > 0 {
-                if watchers.contains_key(&(stream, req.watch_id)) {
+                let key = (stream, req.watch_id);
+                if watchers.contains_key(&key) || self.inner.compacted_away.lock().contains(&key) {
                     return Err(WatchError::DuplicateId(req.watch_id));
                 }
                 req.watch_id
@@ -210,11 +217,16 @@ impl WatchableStore {
     /// Removes a watcher; true if it existed.
     pub fn cancel(&self, stream: u64, id: i64) -> bool {
         self.inner.watchers.lock().remove(&(stream, id)).is_some()
+            || self.inner.compacted_away.lock().remove(&(stream, id))
     }
 
     /// Removes every watcher of a closed stream.
     pub fn close_stream(&self, stream: u64) {
         self.inner.watchers.lock().retain(|(s, _), _| *s != stream);
+        self.inner
+            .compacted_away
+            .lock()
+            .retain(|(s, _)| *s != stream);
         self.inner.next_ids.lock().remove(&stream);
     }
 
@@ -390,8 +402,10 @@ impl WatchableStore {
                 }
             }
         }
+        let mut compacted_away = self.inner.compacted_away.lock();
         for key in cancelled {
             watchers.remove(&key);
+            compacted_away.insert(key);
         }
     }
 

@@ -8,7 +8,7 @@ use super::watcher::Outbound;
 use crate::failpoint::Failpoint;
 use crate::host::MemberEnv;
 use crate::mvcc::Mvcc;
-use crate::wire::api::{WatchRequest, WatchResponse, decode, encode, watch_request};
+use crate::wire::api::{EventType, WatchRequest, WatchResponse, decode, encode, watch_request};
 use madsim::net::{Receiver, Sender};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -92,7 +92,10 @@ pub async fn serve_stream(
 }
 
 /// Puts responses on the wire in order, filling in previous values for
-/// watchers that asked (read at the event's revision minus one).
+/// watchers that asked (read at the event's revision minus one), except on
+/// a create event, which has none (etcd's sendLoop skips those: a key put
+/// again within the Txn that deleted it would otherwise show the deleted
+/// value).
 async fn send_loop(mvcc: Mvcc, env: MemberEnv, tx: Sender, mut out: mpsc::Receiver<Outbound>) {
     while let Some(Outbound {
         mut response,
@@ -105,7 +108,11 @@ async fn send_loop(mvcc: Mvcc, env: MemberEnv, tx: Sender, mut out: mpsc::Receiv
         if prev_kv {
             for ev in &mut response.events {
                 if let Some(kv) = &ev.kv {
-                    ev.prev_kv = mvcc.get_at(&kv.key, kv.mod_revision - 1);
+                    let create =
+                        ev.r#type == EventType::Put as i32 && kv.create_revision == kv.mod_revision;
+                    if !create {
+                        ev.prev_kv = mvcc.get_at(&kv.key, kv.mod_revision - 1);
+                    }
                 }
             }
         }

@@ -192,7 +192,13 @@ fn a_compacted_start_revision_cancels_the_watch() {
         let got = drain(&mut rx);
         let cancel = got.iter().find(|r| r.canceled).expect("a cancel response");
         assert_eq!((cancel.watch_id, cancel.compact_revision), (id, 4));
+        // As etcd: the compact revision says why, with no reason text.
+        assert!(cancel.cancel_reason.is_empty());
         assert_eq!(f.store.group_sizes(), (0, 0, 0));
+        // etcd's stream still holds the id: the client's cancel is
+        // confirmed, once.
+        assert!(f.store.cancel(1, id));
+        assert!(!f.store.cancel(1, id));
         // Starting exactly at the compact revision is still allowed.
         let (tx, mut rx) = mpsc::channel(16);
         f.store.watch(1, &create("c", 4), false, tx).expect("watch");
@@ -397,4 +403,29 @@ fn no_progress_below_a_future_start_revision() {
             );
         });
     }
+}
+
+#[test]
+fn a_range_end_at_or_below_the_key_is_refused_as_empty() {
+    run(async {
+        let f = fixture(32).await;
+        let range = |key: &str, end: &[u8]| WatchCreateRequest {
+            key: key.as_bytes().to_vec(),
+            range_end: end.to_vec(),
+            ..Default::default()
+        };
+        for (key, end) in [("k", &b"c"[..]), ("k", b"k")] {
+            let (tx, _rx) = mpsc::channel(16);
+            assert_eq!(
+                f.store.watch(1, &range(key, end), false, tx),
+                Err(WatchError::EmptyRange),
+                "{key}..{end:?}"
+            );
+        }
+        // A single key, every key from here on ("\0"), a real range.
+        for end in [&b""[..], &[0], b"l"] {
+            let (tx, _rx) = mpsc::channel(16);
+            assert!(f.store.watch(1, &range("k", end), false, tx).is_ok());
+        }
+    });
 }
