@@ -7,11 +7,11 @@
 //! waiting: both executors drain the stream until it has been silent for
 //! [`QUIET`] (wall time against etcd, simulated time in the simulation).
 //! That covers etcd's watcher sync loop (every 100 ms). The stream is
-//! drained right after a watch is created, so a watch from the past has
-//! caught up before a later step (a compaction) could overtake it, and
-//! before a progress request, so the request meets synced watchers: etcd
-//! before 3.4.25 answers it at once, out of band (etcd-15220), later ones
-//! only when every watcher is synced.
+//! drained right after a watch from the past is created, so it has caught
+//! up before a later step (a compaction) could overtake it; so a progress
+//! request always meets synced watchers, which matters because etcd before
+//! 3.4.25 answers it at once, out of band (etcd-15220), and later ones (and
+//! this store) only when every watcher is synced.
 
 use crate::answer::{Body, Event, WatchLog};
 use std::time::Duration;

@@ -6,7 +6,7 @@ use crate::execute::kv;
 use crate::grpc::Etcd;
 use differential::Resolver;
 use differential::answer::{Answer, Body, Code, Event, EventKind, Reply};
-use differential::step::{Step, Watch};
+use differential::step::{Rev, Step, Watch};
 use differential::watch::{CREATE_TIMEOUT, DRAIN_LIMIT, Message, QUIET, Stream};
 use etcd_client::proto::{PbWatchRequest, PbWatchRequestUnion, PbWatchResponse};
 use futures::channel::mpsc;
@@ -42,11 +42,13 @@ impl Watching {
     }
 
     async fn create(&mut self, c: &mut Etcd, r: &Resolver, w: &Watch) -> Result<Answer, Status> {
+        let start = r.rev(w.start);
+        let from_past = start != 0 && start <= r.rev(Rev::Head(0));
         let mut union = PbWatchRequestUnion::CreateRequest(Default::default());
         if let PbWatchRequestUnion::CreateRequest(create) = &mut union {
             create.key = w.key.clone().into_bytes();
             create.range_end = w.range_end.clone().into_bytes();
-            create.start_revision = r.rev(w.start);
+            create.start_revision = start;
             create.prev_kv = w.prev_kv;
             // etcd's FilterType numbers (rpc.proto): NOPUT 0, NODELETE 1.
             create.filters = [(w.no_put, 0), (w.no_delete, 1)]
@@ -66,8 +68,11 @@ impl Watching {
                 // A watch from the past catches up in the server's sync
                 // loop (etcd: every 100 ms): let it, before the next step
                 // (a compaction) can overtake it, which would make the
-                // outcome a matter of timing.
-                self.drain().await?;
+                // outcome a matter of timing. One from now or the future
+                // is in step at once.
+                if from_past {
+                    self.drain().await?;
+                }
                 return Ok(Answer::Ok(Reply {
                     revision: created.revision,
                     body: Body::WatchCreated {
@@ -80,7 +85,6 @@ impl Watching {
     }
 
     async fn progress(&mut self, c: &mut Etcd) -> Result<Answer, Status> {
-        self.drain().await?;
         let union = PbWatchRequestUnion::ProgressRequest(Default::default());
         self.send(c, union).await?;
         self.drain().await?;

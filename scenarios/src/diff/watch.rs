@@ -5,7 +5,7 @@
 use super::kv;
 use differential::Resolver;
 use differential::answer::{Answer, Body, Code, Event, EventKind, Reply};
-use differential::step::{Step, Watch};
+use differential::step::{Rev, Step, Watch};
 use differential::watch::{CREATE_TIMEOUT, DRAIN_LIMIT, Message, QUIET, Stream};
 use node::client::{ClientError, WatchReceiver, WatchSender, open_watch_stream};
 use node::wire::api as w;
@@ -46,6 +46,8 @@ impl Watching {
     }
 
     async fn create(&mut self, r: &Resolver, watch: &Watch) -> Result<Answer, ClientError> {
+        let start = r.rev(watch.start);
+        let from_past = start != 0 && start <= r.rev(Rev::Head(0));
         let filters = [
             (watch.no_put, w::WatchFilter::NoPut),
             (watch.no_delete, w::WatchFilter::NoDelete),
@@ -59,7 +61,7 @@ impl Watching {
             .create(w::WatchCreateRequest {
                 key: watch.key.clone().into_bytes(),
                 range_end: watch.range_end.clone().into_bytes(),
-                start_revision: r.rev(watch.start),
+                start_revision: start,
                 progress_notify: false,
                 filters,
                 prev_kv: watch.prev_kv,
@@ -80,8 +82,11 @@ impl Watching {
                 // A watch from the past catches up in the server's sync
                 // loop (etcd: every 100 ms): let it, before the next step
                 // (a compaction) can overtake it, which would make the
-                // outcome a matter of timing.
-                self.drain().await?;
+                // outcome a matter of timing. One from now or the future
+                // is in step at once.
+                if from_past {
+                    self.drain().await?;
+                }
                 return Ok(Answer::Ok(Reply {
                     revision: created.revision,
                     body: Body::WatchCreated {
@@ -94,7 +99,6 @@ impl Watching {
     }
 
     async fn progress(&mut self) -> Result<Answer, ClientError> {
-        self.drain().await?;
         self.sender().await?.request_progress().await?;
         self.drain().await?;
         Ok(self.collected())
