@@ -51,7 +51,9 @@ impl Code {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A key-value; the default (empty) one stands for a watch event that came
+/// without one (etcd never sends such), so the difference shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kv {
     pub key: String,
     pub create_revision: i64,
@@ -132,6 +134,18 @@ pub enum Body {
 pub enum EventKind {
     Put,
     Delete,
+}
+
+impl EventKind {
+    /// From etcd's `mvccpb.Event.EventType` number (PUT 0, DELETE 1),
+    /// which the simulated wire format shares.
+    pub fn from_etcd(number: i32) -> EventKind {
+        if number == 1 {
+            EventKind::Delete
+        } else {
+            EventKind::Put
+        }
+    }
 }
 
 /// One watch event (a delete's `kv` has the key and the delete revision).

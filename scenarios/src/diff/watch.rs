@@ -162,27 +162,10 @@ fn message(m: w::WatchResponse) -> Message {
             .events
             .iter()
             .map(|e| Event {
-                kind: if e.r#type == w::EventType::Delete as i32 {
-                    EventKind::Delete
-                } else {
-                    EventKind::Put
-                },
-                kv: e.kv.as_ref().map_or_else(empty_kv, kv),
+                kind: EventKind::from_etcd(e.r#type),
+                kv: e.kv.as_ref().map(kv).unwrap_or_default(),
                 prev_kv: e.prev_kv.as_ref().map(kv),
             })
             .collect(),
-    }
-}
-
-/// An event without its key-value (never sent): an empty one, so the
-/// difference shows.
-fn empty_kv() -> differential::answer::Kv {
-    differential::answer::Kv {
-        key: String::new(),
-        create_revision: 0,
-        mod_revision: 0,
-        version: 0,
-        value: String::new(),
-        lease: 0,
     }
 }
