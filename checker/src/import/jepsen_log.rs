@@ -1,7 +1,10 @@
 //! Jepsen's `jepsen.util` operation log lines:
-//! `INFO  jepsen.util - PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE`. Lines without
-//! `jepsen.util - ` followed by tab-separated fields are other log output and
-//! are ignored.
+//! `INFO  jepsen.util - PROCESS :TYPE :F VALUE`, the fields separated by
+//! tabs or spaces (porcupine reads any whitespace; Jepsen writes tabs, and
+//! logs copied through other tools often hold spaces). A line is an
+//! operation when its first field is a process (a number or a `:name`) and
+//! its second one of `:invoke`, `:ok`, `:fail`, `:info`; anything else after
+//! `jepsen.util - ` is other log output and is ignored.
 
 use super::edn_reader::{Edn, read_one};
 use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
@@ -16,59 +19,78 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
             continue;
         };
         let rest = &raw[at + MARKER.len()..];
-        if !rest.contains('\t') {
+        let (Some(process), Some(kind)) = (process(rest), event_type(rest)) else {
             continue;
-        }
-        events.push(event(line, rest)?);
+        };
+        events.push(event(line, rest, process, kind)?);
     }
     if events.is_empty() {
         return Err(ImportError::new(
             1,
-            "the file holds no `jepsen.util - PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE` lines",
+            "the file holds no `jepsen.util - PROCESS :TYPE :F VALUE` lines",
         ));
     }
     pair_events(events)
 }
 
-fn event(line: usize, rest: &str) -> Result<JepsenEvent, ImportError> {
-    let fields: Vec<&str> = rest.splitn(4, '\t').collect();
-    let [process, kind, f, value] = fields.as_slice() else {
-        return Err(ImportError::new(
-            line,
-            format!("expected PROCESS<TAB>:TYPE<TAB>:F<TAB>VALUE after `{MARKER}`, found {rest:?}"),
-        ));
-    };
-    let process = match process.trim().parse::<i64>() {
-        Ok(p) => Process::Client(p),
-        Err(_) => match process.trim().strip_prefix(':') {
-            Some(name) if !name.is_empty() => Process::Other(name.to_string()),
-            _ => {
-                return Err(ImportError::new(
-                    line,
-                    format!("a process must be a number or a :name, found {process:?}"),
-                ));
-            }
-        },
-    };
-    let kind = match kind.trim() {
-        ":invoke" => EventType::Invoke,
-        ":ok" => EventType::Ok,
-        ":fail" => EventType::Fail,
-        ":info" => EventType::Info,
-        other => {
-            return Err(ImportError::new(
-                line,
-                format!("unknown type {other:?} (expected :invoke, :ok, :fail or :info)"),
-            ));
+/// The first `n` whitespace-separated fields and the rest of the line
+/// after them (trimmed), if there are that many.
+fn split_fields(rest: &str, n: usize) -> Option<(Vec<&str>, &str)> {
+    let mut fields = Vec::with_capacity(n);
+    let mut left = rest.trim_start();
+    for _ in 0..n {
+        let end = left.find(char::is_whitespace).unwrap_or(left.len());
+        if end == 0 {
+            return None;
         }
-    };
-    let Some(f) = f.trim().strip_prefix(':').filter(|n| !n.is_empty()) else {
+        fields.push(&left[..end]);
+        left = left[end..].trim_start();
+    }
+    Some((fields, left.trim_end()))
+}
+
+fn process(rest: &str) -> Option<Process> {
+    let (fields, _) = split_fields(rest, 1)?;
+    let field = fields[0];
+    match field.parse::<i64>() {
+        Ok(p) => Some(Process::Client(p)),
+        Err(_) => field
+            .strip_prefix(':')
+            .filter(|name| !name.is_empty())
+            .map(|name| Process::Other(name.to_string())),
+    }
+}
+
+fn event_type(rest: &str) -> Option<EventType> {
+    let (fields, _) = split_fields(rest, 2)?;
+    match fields[1] {
+        ":invoke" => Some(EventType::Invoke),
+        ":ok" => Some(EventType::Ok),
+        ":fail" => Some(EventType::Fail),
+        ":info" => Some(EventType::Info),
+        _ => None,
+    }
+}
+
+fn event(
+    line: usize,
+    rest: &str,
+    process: Process,
+    kind: EventType,
+) -> Result<JepsenEvent, ImportError> {
+    let Some((fields, value)) = split_fields(rest, 3).filter(|(_, value)| !value.is_empty()) else {
         return Err(ImportError::new(
             line,
-            format!("an operation must be a :keyword, found {f:?}"),
+            format!("expected PROCESS :TYPE :F VALUE after `{MARKER}`, found {rest:?}"),
         ));
     };
-    let value: Edn = read_one(value.trim())
+    let Some(f) = fields[2].strip_prefix(':').filter(|n| !n.is_empty()) else {
+        return Err(ImportError::new(
+            line,
+            format!("an operation must be a :keyword, found {:?}", fields[2]),
+        ));
+    };
+    let value: Edn = read_one(value)
         .map_err(|e| ImportError::new(line, format!("cannot read the value: {e}")))?;
     Ok(JepsenEvent {
         line,
@@ -99,6 +121,20 @@ mod tests {
             Edn::Vector(vec![Edn::Int(1), Edn::Int(4)])
         );
         assert_eq!(imported.annotations.len(), 1);
+    }
+
+    #[test]
+    fn fields_may_be_separated_by_spaces_as_porcupine_reads_them() {
+        let tabs = "INFO  jepsen.util - 3\t:invoke\t:cas\t[1 4]\n\
+                    INFO  jepsen.util - 3\t:ok\t:cas\t[1 4]\n";
+        let spaces = "INFO  jepsen.util - 3   :invoke :cas  [1 4]\n\
+                      INFO  jepsen.util - 3 \t:ok\t :cas [1 4]  \n\
+                      INFO  jepsen.util - Worker 3 done\n";
+        let (a, b) = (import(tabs).unwrap(), import(spaces).unwrap());
+        assert_eq!(a.ops.len(), 1);
+        assert_eq!(a.ops[0].invoke_value, b.ops[0].invoke_value);
+        assert_eq!(a.ops[0].completion, b.ops[0].completion);
+        assert_eq!(b.ops.len(), 1);
     }
 
     #[test]
