@@ -76,7 +76,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: ERRORS_KIND_ANSWERED,
-        description: "Every request kind sent at least 5 times away from faults (none active, none healed in the second before, not in the run's first 2 s while the cluster forms) is answered at least once there: with a success or a refusal that names its reason.",
+        description: "Every request kind sent at least 5 times away from faults (from its call to its return no fault active or healed in the second before, and past the run's first 2 s while the cluster forms) is answered at least once there: with a success or a refusal that names its reason.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

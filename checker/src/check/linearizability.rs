@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::history::{History, OpResult, Operation};
+use crate::history::History;
 use crate::linearizable::{CheckOutput, Linearizability, SearchLimits, check};
 use crate::models::etcd::{EtcdInput, LinearizedHistory, PreparedHistory, prepare};
 use crate::options::CheckOptions;
@@ -57,7 +57,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     let prepared = prepare(history);
     let out = search(&prepared, history, options, started, 3);
     let (verdict, linearized) = judge(&prepared, &out);
-    let mut summary = summary(&prepared, &out, started);
+    let mut stats = summary(&prepared, &out, started);
     // A history the answered operations fit but its refusals of state do
     // not: the refusals are what is wrong, and they are rule
     // errors.no-false-refusal's, not linearizability's.
@@ -67,14 +67,14 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
         let prepared_answered = prepare(&answered);
         let again = search(&prepared_answered, &answered, options, started, 1);
         if let (Verdict::Pass, Ok(lin)) = judge(&prepared_answered, &again) {
-            summary = self::summary(&prepared, &again, started);
+            stats = summary(&prepared, &again, started);
             return EtcdLinearizability {
                 result: PropertyResult {
                     property: LINEARIZABILITY.to_string(),
                     verdict: Verdict::Pass,
                 },
                 linearized: Ok(lin),
-                summary,
+                summary: stats,
                 false_refusals: Some(false_refusals(history, violation)),
             };
         }
@@ -85,7 +85,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
             verdict,
         },
         linearized,
-        summary,
+        summary: stats,
         false_refusals: None,
     }
 }
@@ -93,15 +93,18 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
 /// The history without its refusals of state (compacted, future revision,
 /// lease not found), or None when it has none.
 fn without_state_refusals(history: &History) -> Option<History> {
-    let is_refusal = |op: &Operation| matches!(&op.result, OpResult::Fail(e) if e.is_informative());
-    if !history.operations.iter().any(is_refusal) {
+    if !history
+        .operations
+        .iter()
+        .any(|op| op.result.is_state_refusal())
+    {
         return None;
     }
     Some(History {
         operations: history
             .operations
             .iter()
-            .filter(|op| !is_refusal(op))
+            .filter(|op| !op.result.is_state_refusal())
             .cloned()
             .collect(),
         watches: history.watches.clone(),
@@ -115,7 +118,7 @@ fn false_refusals(history: &History, failed: &Violation) -> Violation {
     let refusals: Vec<u64> = history
         .operations
         .iter()
-        .filter(|op| matches!(&op.result, OpResult::Fail(e) if e.is_informative()))
+        .filter(|op| op.result.is_state_refusal())
         .map(|op| op.id)
         .collect();
     let named: Vec<u64> = failed

@@ -80,7 +80,7 @@ fn has_state_refusals(ctx: &Context<'_>) -> bool {
     ctx.history
         .operations
         .iter()
-        .any(|op| matches!(&op.result, OpResult::Fail(e) if e.is_informative()))
+        .any(|op| op.result.is_state_refusal())
 }
 
 fn names(faults: &BTreeSet<Invalid>) -> String {

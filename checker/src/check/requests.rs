@@ -24,8 +24,8 @@ pub const STARTUP_NS: u64 = 2_000_000_000;
 pub const MIN_FAULT_FREE: usize = 5;
 
 /// The fault windows of a history, widened by the settle time, and the
-/// run's first settle time (the cluster forms: no leader yet, members not
-/// yet listening).
+/// run's first [`STARTUP_NS`] (the cluster forms: no leader yet, members
+/// not yet listening).
 struct FaultWindows(Vec<(u64, u64)>);
 
 impl FaultWindows {

@@ -182,6 +182,12 @@ impl OpResult {
             _ => None,
         }
     }
+
+    /// A definite error that claims something about the store's state
+    /// (compacted, future revision, lease not found): the model judges it.
+    pub fn is_state_refusal(&self) -> bool {
+        matches!(self, OpResult::Fail(e) if e.is_informative())
+    }
 }
 
 impl Operation {
