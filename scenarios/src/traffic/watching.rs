@@ -61,7 +61,7 @@ fn response(r: &WatchResponse) -> h::WatchResponse {
         canceled: r.canceled,
         compact_revision: r.compact_revision,
         cancel_reason: r.cancel_reason.clone(),
-        requested_progress: r.watch_id == -1,
+        requested_progress: r.watch_id == -1 && !r.created,
     }
 }
 
@@ -128,7 +128,14 @@ impl RecordedStream {
     pub async fn next(&mut self) -> Result<WatchResponse, ClientError> {
         let r = self.receiver.recv().await?;
         let recorded = response(&r);
-        if r.watch_id == -1 {
+        if r.created && r.canceled {
+            // A create the server refused (etcd answers it for watch -1).
+            if let Some(mut w) = self.pending.pop_front() {
+                w.responses.push(recorded);
+                self.recorder.add_watch(w);
+            }
+        } else if r.watch_id == -1 {
+            // A progress notification for the whole stream.
             for w in self.active.values_mut() {
                 w.responses.push(recorded.clone());
             }
@@ -138,7 +145,7 @@ impl RecordedStream {
                 self.active.insert(r.watch_id, w);
             }
         } else if r.canceled && !self.active.contains_key(&r.watch_id) {
-            // A create the server refused: it answers with a cancel.
+            // A refused create answered with a bare cancel.
             if let Some(mut w) = self.pending.pop_front() {
                 w.responses.push(recorded);
                 self.recorder.add_watch(w);
