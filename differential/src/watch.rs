@@ -1,7 +1,8 @@
-//! The watch half of a sequence, the same on both sides: one watch stream
-//! per sequence, every response off it taken in as a [`Message`], creation
-//! responses matched to the watches in the order they were asked for, and
-//! the rest handed out as one answer at each progress or cancel step.
+//! The watch half of a sequence, the same on both sides ([`Watching`], on
+//! each side's [`Transport`]): one watch stream per sequence, every
+//! response off it taken in as a [`Message`], creation responses matched to
+//! the watches in the order they were asked for, and the rest handed out as
+//! one answer at each progress or cancel step.
 //!
 //! Each side knows when its stream has delivered everything only by
 //! waiting: both executors drain the stream until it has been silent for
@@ -13,7 +14,10 @@
 //! 3.4.25 answers it at once, out of band (etcd-15220), and later ones (and
 //! this store) only when every watcher is synced.
 
-use crate::answer::{Body, Event, WatchLog};
+use crate::Resolver;
+use crate::answer::{Answer, Body, Code, Event, Reply, WatchLog};
+use crate::step::{Rev, Step, Watch};
+use std::future::Future;
 use std::time::Duration;
 
 /// How long a stream must stay silent before its messages count as all in.
@@ -28,6 +32,133 @@ pub const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
 /// etcd's watch id for "no watch": a stream-wide progress notification, or
 /// a creation that failed.
 pub const NO_WATCH: i64 = -1;
+
+/// What one side's watch stream can do, in its own protocol and on its own
+/// clock. When to wait and what each step answers is [`Watching`]'s, the
+/// same for both sides.
+pub trait Transport: Send {
+    type Error: Send;
+
+    /// Sends a watch creation (opening the stream the first time).
+    fn create(
+        &mut self,
+        watch: &Watch,
+        start_revision: i64,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn cancel(&mut self, watch_id: i64) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn request_progress(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The next response, or None after `wait` without one (at once while
+    /// no stream is open).
+    fn next(
+        &mut self,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Option<Message>, Self::Error>> + Send;
+
+    /// This side's clock (wall time, or simulated time), from any origin.
+    fn now(&self) -> Duration;
+}
+
+/// A sequence's watch steps, on one side's [`Transport`].
+#[derive(Debug, Default)]
+pub struct Watching {
+    stream: Stream,
+}
+
+impl Watching {
+    /// The answer to a watch step (None for other steps); an error is the
+    /// transport's, for the caller to turn into an answer its way.
+    pub async fn step<T: Transport>(
+        &mut self,
+        t: &mut T,
+        r: &Resolver,
+        step: &Step,
+    ) -> Option<Result<Answer, T::Error>> {
+        Some(match step {
+            Step::Watch(w) => self.create(t, r, w).await,
+            Step::WatchProgress => self.progress(t).await,
+            Step::WatchCancel { watch } => self.cancel(t, *watch).await,
+            _ => return None,
+        })
+    }
+
+    async fn create<T: Transport>(
+        &mut self,
+        t: &mut T,
+        r: &Resolver,
+        w: &Watch,
+    ) -> Result<Answer, T::Error> {
+        let start = r.rev(w.start);
+        let from_past = start != 0 && start <= r.rev(Rev::Head(0));
+        t.create(w, start).await?;
+        let deadline = t.now() + CREATE_TIMEOUT;
+        loop {
+            let left = deadline.saturating_sub(t.now());
+            let Some(m) = t.next(left).await? else {
+                return Ok(Answer::Error {
+                    code: Code::DeadlineExceeded,
+                    message: "no watch creation response".into(),
+                });
+            };
+            if let Some(created) = self.stream.take(m) {
+                // A watch from the past catches up in the server's sync
+                // loop (etcd: every 100 ms): let it, before the next step
+                // (a compaction) can overtake it, which would make the
+                // outcome a matter of timing. One from now or the future
+                // is in step at once.
+                if from_past {
+                    self.drain(t).await?;
+                }
+                return Ok(Answer::Ok(Reply {
+                    revision: created.revision,
+                    body: Body::WatchCreated {
+                        canceled: created.canceled,
+                        cancel_reason: created.cancel_reason,
+                    },
+                }));
+            }
+        }
+    }
+
+    async fn progress<T: Transport>(&mut self, t: &mut T) -> Result<Answer, T::Error> {
+        t.request_progress().await?;
+        self.drain(t).await?;
+        Ok(self.collected())
+    }
+
+    async fn cancel<T: Transport>(&mut self, t: &mut T, watch: usize) -> Result<Answer, T::Error> {
+        if let Some(id) = self.stream.id_of(watch) {
+            t.cancel(id).await?;
+        }
+        self.drain(t).await?;
+        Ok(self.collected())
+    }
+
+    fn collected(&mut self) -> Answer {
+        Answer::Ok(Reply {
+            revision: 0,
+            body: self.stream.collect(),
+        })
+    }
+
+    /// Takes in everything until the stream has been silent for [`QUIET`]
+    /// (or for [`DRAIN_LIMIT`] at most).
+    async fn drain<T: Transport>(&mut self, t: &mut T) -> Result<(), T::Error> {
+        let limit = t.now() + DRAIN_LIMIT;
+        while t.now() < limit {
+            match t.next(QUIET).await? {
+                // A creation response cannot come unasked.
+                Some(m) => {
+                    let _ = self.stream.take(m);
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One response off a watch stream, in the shared shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +176,7 @@ pub struct Message {
 /// One side's watch stream: which server id each watch of the sequence
 /// got, and what arrived since the last answer.
 #[derive(Debug, Default)]
-pub struct Stream {
+struct Stream {
     /// Per watch of the sequence, in the order opened: its server id.
     ids: Vec<i64>,
     pending: Vec<Message>,
@@ -67,11 +198,6 @@ impl Stream {
     /// The server id of the sequence's `watch`-th watch, if it was opened.
     pub fn id_of(&self, watch: usize) -> Option<i64> {
         self.ids.get(watch).copied()
-    }
-
-    /// How many watches were asked for and answered.
-    pub fn opened(&self) -> usize {
-        self.ids.len()
     }
 
     /// Everything since the last answer, per watch, as one answer body.

@@ -2,11 +2,12 @@
 //! and writes down each answer in the shared shape.
 
 use crate::grpc::Etcd;
-use crate::watch::Watching;
+use crate::watch::EtcdStream;
 use differential::answer::{Answer, Body, Code, Kv, Reply};
 use differential::step::{
     Compare, CompareOp, CompareTarget, Delete, Put, Range, SortOrder, SortTarget, Step, Txn, TxnOp,
 };
+use differential::watch::Watching;
 use differential::{Resolver, Sequence};
 use etcd_client::proto::{
     PbCompactionRequest, PbCompare, PbDeleteRequest, PbDeleteResponse, PbHashKvRequest, PbKeyValue,
@@ -20,22 +21,27 @@ use tonic::Status;
 pub async fn run(client: &mut Etcd, sequence: &Sequence) -> Vec<Answer> {
     let mut resolver = Resolver::default();
     let mut watching = Watching::default();
+    let mut stream = EtcdStream::new(client.clone());
     let mut answers = Vec::with_capacity(sequence.steps.len());
     for step in &sequence.steps {
-        let answer = match watching.step(client, &resolver, step).await {
-            Some(answer) => answer,
-            None => match one(client, &resolver, step).await {
-                Ok(reply) => Answer::Ok(reply),
-                Err(status) => Answer::Error {
-                    code: Code::from_grpc(status.code() as i32).unwrap_or(Code::Unknown),
-                    message: status.message().to_string(),
-                },
-            },
+        let answer = match watching.step(&mut stream, &resolver, step).await {
+            Some(answer) => answer.unwrap_or_else(error),
+            None => one(client, &resolver, step)
+                .await
+                .map_or_else(error, Answer::Ok),
         };
         resolver.observe(step, &answer);
         answers.push(answer);
     }
     answers
+}
+
+/// An error status as an answer: its gRPC code and message.
+fn error(status: Status) -> Answer {
+    Answer::Error {
+        code: Code::from_grpc(status.code() as i32).unwrap_or(Code::Unknown),
+        message: status.message().to_string(),
+    }
 }
 
 async fn one(c: &mut Etcd, r: &Resolver, step: &Step) -> Result<Reply, Status> {

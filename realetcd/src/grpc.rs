@@ -21,7 +21,8 @@ use tonic_prost::prost::Message;
 /// How long one request may take before it counts as unanswered.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection to one etcd member.
+/// A connection to one etcd member (a clone shares it).
+#[derive(Clone)]
 pub struct Etcd {
     grpc: tonic::client::Grpc<Channel>,
 }

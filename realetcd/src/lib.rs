@@ -1,8 +1,8 @@
 //! A real etcd beside the simulation: [`harness`] starts and always stops a
 //! one-member etcd on loopback, [`grpc`] calls etcd's v3 services with
 //! etcd's own message types, and [`execute`] sends a differential sequence
-//! and writes down the answers ([`watch`] its watch steps, on one Watch
-//! stream). The `faultline-etcd` binary is its command
+//! and writes down the answers ([`watch`]: the Watch stream its watch
+//! steps use). The `faultline-etcd` binary is its command
 //! line; `faultline diff` runs it and compares with the simulated store.
 //!
 //! A plain tokio program: nothing here uses madsim.

@@ -10,6 +10,7 @@ use differential::answer::{Answer, Body, Code, Kv, Reply};
 use differential::step::{
     Compare, CompareOp, CompareTarget, Delete, Put, Range, SortOrder, SortTarget, Step, Txn, TxnOp,
 };
+use differential::watch::Watching;
 use differential::{Answers, Resolver, Sequence};
 use node::bugs::BugSet;
 use node::client::{Client, ClientError};
@@ -19,7 +20,7 @@ use node::wire::api as w;
 use node::wire::api::{client_request, client_response};
 use sim::{RunPanic, member_ip, run_seed};
 use std::time::Duration;
-use watch::Watching;
+use watch::SimStream;
 
 mod watch;
 
@@ -56,10 +57,16 @@ pub fn answer(sequence: &Sequence, bugs: BugSet) -> Result<Answers, RunPanic> {
             wait_for_leader(&mut client).await;
             let mut resolver = Resolver::default();
             let mut watching = Watching::default();
+            let mut stream = SimStream::new();
             let mut answers = Vec::with_capacity(steps.len());
             for step in &steps {
-                let answer = match watching.step(&resolver, step).await {
-                    Some(answer) => answer,
+                let answer = match watching.step(&mut stream, &resolver, step).await {
+                    Some(Ok(answer)) => answer,
+                    // No answer at all: what a gRPC client sees as unavailable.
+                    Some(Err(e)) => Answer::Error {
+                        code: Code::Unavailable,
+                        message: e.to_string(),
+                    },
                     None => one(&mut client, &resolver, step).await,
                 };
                 resolver.observe(step, &answer);

@@ -1,37 +1,27 @@
-//! A sequence's watch steps against the simulated member: one watch
-//! stream, opened at the first watch step, every response off it taken in
-//! by the shared [`differential::watch::Stream`]; waits are simulated time.
+//! The simulated member's side of a sequence's watch steps: one watch
+//! stream, opened at the first watch step, on simulated time; what the
+//! steps do and answer is the shared [`differential::watch::Watching`].
 
 use super::kv;
-use differential::Resolver;
-use differential::answer::{Answer, Body, Code, Event, EventKind, Reply};
-use differential::step::{Rev, Step, Watch};
-use differential::watch::{CREATE_TIMEOUT, DRAIN_LIMIT, Message, QUIET, Stream};
+use differential::answer::{Event, EventKind};
+use differential::step::Watch;
+use differential::watch::{CREATE_TIMEOUT, Message, Transport};
 use node::client::{ClientError, WatchReceiver, WatchSender, open_watch_stream};
 use node::wire::api as w;
 use std::time::Duration;
 
-/// The sequence's watch stream, opened at its first watch step.
-#[derive(Default)]
-pub(super) struct Watching {
+/// The watch stream to the simulated member, opened on first use.
+pub(super) struct SimStream {
     open: Option<(WatchSender, WatchReceiver)>,
-    stream: Stream,
+    started: madsim::time::Instant,
 }
 
-impl Watching {
-    /// The answer to a watch step (None for other steps).
-    pub(super) async fn step(&mut self, r: &Resolver, step: &Step) -> Option<Answer> {
-        let answer = match step {
-            Step::Watch(w) => self.create(r, w).await,
-            Step::WatchProgress => self.progress().await,
-            Step::WatchCancel { watch } => self.cancel(*watch).await,
-            _ => return None,
-        };
-        // No answer at all: what a gRPC client sees as unavailable.
-        Some(answer.unwrap_or_else(|e| Answer::Error {
-            code: Code::Unavailable,
-            message: e.to_string(),
-        }))
+impl SimStream {
+    pub(super) fn new() -> Self {
+        SimStream {
+            open: None,
+            started: madsim::time::Instant::now(),
+        }
     }
 
     async fn sender(&mut self) -> Result<&WatchSender, ClientError> {
@@ -44,10 +34,12 @@ impl Watching {
             .map(|(tx, _)| tx)
             .ok_or_else(|| ClientError::Unavailable("the watch stream did not open".into()))
     }
+}
 
-    async fn create(&mut self, r: &Resolver, watch: &Watch) -> Result<Answer, ClientError> {
-        let start = r.rev(watch.start);
-        let from_past = start != 0 && start <= r.rev(Rev::Head(0));
+impl Transport for SimStream {
+    type Error = ClientError;
+
+    async fn create(&mut self, watch: &Watch, start_revision: i64) -> Result<(), ClientError> {
         let filters = [
             (watch.no_put, w::WatchFilter::NoPut),
             (watch.no_delete, w::WatchFilter::NoDelete),
@@ -61,83 +53,24 @@ impl Watching {
             .create(w::WatchCreateRequest {
                 key: watch.key.clone().into_bytes(),
                 range_end: watch.range_end.clone().into_bytes(),
-                start_revision: start,
+                start_revision,
                 progress_notify: false,
                 filters,
                 prev_kv: watch.prev_kv,
                 watch_id: 0,
                 require_leader: false,
             })
-            .await?;
-        let deadline = madsim::time::Instant::now() + CREATE_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(madsim::time::Instant::now());
-            let Some(m) = self.next(left).await? else {
-                return Ok(Answer::Error {
-                    code: Code::DeadlineExceeded,
-                    message: "no watch creation response".into(),
-                });
-            };
-            if let Some(created) = self.stream.take(m) {
-                // A watch from the past catches up in the server's sync
-                // loop (etcd: every 100 ms): let it, before the next step
-                // (a compaction) can overtake it, which would make the
-                // outcome a matter of timing. One from now or the future
-                // is in step at once.
-                if from_past {
-                    self.drain().await?;
-                }
-                return Ok(Answer::Ok(Reply {
-                    revision: created.revision,
-                    body: Body::WatchCreated {
-                        canceled: created.canceled,
-                        cancel_reason: created.cancel_reason,
-                    },
-                }));
-            }
-        }
+            .await
     }
 
-    async fn progress(&mut self) -> Result<Answer, ClientError> {
-        self.sender().await?.request_progress().await?;
-        self.drain().await?;
-        Ok(self.collected())
+    async fn cancel(&mut self, watch_id: i64) -> Result<(), ClientError> {
+        self.sender().await?.cancel(watch_id).await
     }
 
-    async fn cancel(&mut self, watch: usize) -> Result<Answer, ClientError> {
-        if let Some(id) = self.stream.id_of(watch) {
-            self.sender().await?.cancel(id).await?;
-        }
-        self.drain().await?;
-        Ok(self.collected())
+    async fn request_progress(&mut self) -> Result<(), ClientError> {
+        self.sender().await?.request_progress().await
     }
 
-    fn collected(&mut self) -> Answer {
-        Answer::Ok(Reply {
-            revision: 0,
-            body: self.stream.collect(),
-        })
-    }
-
-    /// Takes in everything until the stream has been silent for [`QUIET`].
-    async fn drain(&mut self) -> Result<(), ClientError> {
-        if self.open.is_none() {
-            return Ok(());
-        }
-        let limit = madsim::time::Instant::now() + DRAIN_LIMIT;
-        while madsim::time::Instant::now() < limit {
-            match self.next(QUIET).await? {
-                // A creation response cannot come unasked.
-                Some(m) => {
-                    let _ = self.stream.take(m);
-                }
-                None => break,
-            }
-        }
-        Ok(())
-    }
-
-    /// The next message, or None after `wait` without one.
     async fn next(&mut self, wait: Duration) -> Result<Option<Message>, ClientError> {
         let Some((_, rx)) = self.open.as_mut() else {
             return Ok(None);
@@ -147,6 +80,10 @@ impl Watching {
             Ok(Ok(m)) => Ok(Some(message(m))),
             Ok(Err(e)) => Err(e),
         }
+    }
+
+    fn now(&self) -> Duration {
+        self.started.elapsed()
     }
 }
 
