@@ -57,14 +57,14 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
         options,
         linearized: lin.linearized.as_ref().map_err(|_| unavailable.as_str()),
     };
-    let requests = requests::tally(history);
     let undecided = match &lin.result.verdict {
         Verdict::Pass => None,
         _ => Some(unavailable.as_str()),
     };
     let mut results = vec![lin.result.clone()];
     results.push(refusals::check(&ctx, lin.false_refusals.clone(), undecided));
-    results.push(requests::check(&ctx, &requests));
+    let (requests, kinds_answered) = requests::check(&ctx);
+    results.push(kinds_answered);
     results.push(serializable::check(&ctx));
     results.extend(watch::check(&ctx));
     results.extend(k8s::check(&ctx));

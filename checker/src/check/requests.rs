@@ -64,8 +64,7 @@ fn answered(op: &Operation) -> bool {
     }
 }
 
-pub fn tally(history: &History) -> RequestTally {
-    let windows = FaultWindows::of(&history.annotations);
+fn tally(history: &History, windows: &FaultWindows) -> RequestTally {
     let mut t = RequestTally::default();
     for op in &history.operations {
         let kind = t.kinds.entry(op.request.kind().to_string()).or_default();
@@ -89,28 +88,25 @@ pub fn tally(history: &History) -> RequestTally {
     t
 }
 
-/// Every kind sent at least [`MIN_FAULT_FREE`] times away from faults (from
-/// its call to its return) got
-/// at least one answer there.
-pub(crate) fn check(ctx: &Context<'_>, tally: &RequestTally) -> PropertyResult {
+/// How the requests fared, and the rule: every kind sent at least
+/// [`MIN_FAULT_FREE`] times away from faults (from its call to its return)
+/// got at least one answer there.
+pub(crate) fn check(ctx: &Context<'_>) -> (RequestTally, PropertyResult) {
     let windows = FaultWindows::of(&ctx.history.annotations);
+    let tally = tally(ctx.history, &windows);
     let violations = tally
         .kinds
         .iter()
         .filter(|(_, k)| k.fault_free >= MIN_FAULT_FREE && k.fault_free_answered == 0)
         .map(|(kind, k)| {
-            let ops: Vec<u64> = ctx
+            let ops: Vec<&Operation> = ctx
                 .history
                 .operations
                 .iter()
                 .filter(|op| op.request.kind() == kind && windows.free_for(op))
-                .map(|op| op.id)
                 .collect();
-            let first_error = ctx
-                .history
-                .operations
-                .iter()
-                .find(|op| ops.first() == Some(&op.id))
+            let first_error = ops
+                .first()
                 .map(|op| crate::history::describe::result(&op.result));
             violation(
                 ERRORS_KIND_ANSWERED,
@@ -119,13 +115,14 @@ pub(crate) fn check(ctx: &Context<'_>, tally: &RequestTally) -> PropertyResult {
                     k.fault_free,
                     first_error.unwrap_or_default()
                 ),
-                ops.into_iter().take(20).collect(),
+                ops.iter().take(20).map(|op| op.id).collect(),
                 None,
                 json!({"kind": kind, "fault_free": k.fault_free, "sent": k.sent, "ok": k.ok}),
             )
         })
         .collect();
-    verdict(ERRORS_KIND_ANSWERED, violations, ctx.options.max_reported)
+    let result = verdict(ERRORS_KIND_ANSWERED, violations, ctx.options.max_reported);
+    (tally, result)
 }
 
 #[cfg(test)]
@@ -173,7 +170,7 @@ mod tests {
                 text: "partition".into(),
             }],
         };
-        let t = tally(&history);
+        let t = tally(&history, &FaultWindows::of(&history.annotations));
         // 2 (inside) and 3 (half a second after the heal) are near the fault.
         assert_eq!((t.fault_free, t.fault_free_failed), (2, 1));
         let k = t.kinds["txn"];

@@ -280,7 +280,7 @@ impl Applier {
                     self.touch_ci(index, term, ci_set).await;
                     return Err(error(
                         ErrorCode::LeaseNotFound,
-                        "etcdserver: requested lease not found",
+                        crate::lease::LeaseError::NotFound.to_string(),
                     ));
                 };
                 let mut txn = state.mvcc.write().await;

@@ -160,11 +160,11 @@ fn answer_only_refusal(state: &MemberState, body: &client_request::Body) -> Opti
     match body {
         B::Txn(_) if bugs.has(Bug::TxnRefused) => Some(error(
             ErrorCode::InvalidArgument,
-            "etcdserver: too many operations in txn request",
+            super::request_check::TOO_MANY_OPS,
         )),
         B::Put(p) if p.lease != 0 && bugs.has(Bug::LeasePutRefused) => Some(error(
             ErrorCode::LeaseNotFound,
-            "etcdserver: requested lease not found",
+            crate::lease::LeaseError::NotFound.to_string(),
         )),
         B::DeleteRange(_) if bugs.has(Bug::DeleteRefused) => Some(error(
             ErrorCode::TooManyRequests,

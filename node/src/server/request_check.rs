@@ -12,6 +12,8 @@ fn invalid(message: &str) -> ApplyError {
 
 const EMPTY_KEY: &str = "etcdserver: key is not provided";
 const DUPLICATE_KEY: &str = "etcdserver: duplicate key given in txn request";
+/// etcd's ErrGRPCTooManyOps.
+pub const TOO_MANY_OPS: &str = "etcdserver: too many operations in txn request";
 
 /// A Range or DeleteRange names a key (etcd's checkRangeRequest and
 /// checkDeleteRequest).
@@ -57,7 +59,7 @@ fn check_txn_request(txn: &TxnRequest, max_ops: usize) -> Result<(), ApplyError>
         .max(txn.failure.len());
     if ops > max_ops {
         // An invalid argument in etcd, not a rate limit.
-        return Err(invalid("etcdserver: too many operations in txn request"));
+        return Err(invalid(TOO_MANY_OPS));
     }
     if txn.compare.iter().any(|c| c.key.is_empty()) {
         return Err(invalid(EMPTY_KEY));

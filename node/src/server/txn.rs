@@ -220,7 +220,7 @@ impl TxnExecutor<'_, '_> {
         if put.lease != 0 && !put.ignore_lease && !self.lessor.exists(put.lease) {
             return Err(ApplyError::new(
                 ErrorCode::LeaseNotFound,
-                "etcdserver: requested lease not found",
+                crate::lease::LeaseError::NotFound.to_string(),
             ));
         }
         if put.ttl != 0 && !self.ttl_enabled {
