@@ -94,6 +94,24 @@ pub trait Model {
         false
     }
 
+    /// At least how many more steps of operations with an unknown outcome
+    /// (the model's own steps included) every linearization from `state`
+    /// still has to take: for etcd, the revisions up to the highest one an
+    /// answer reported that no definite write claimed. The engine drops a
+    /// configuration in which fewer of the pending such operations
+    /// [`Model::may_still_step`]. 0: no bound.
+    fn steps_still_needed(&self, _state: &Self::State) -> usize {
+        0
+    }
+
+    /// Whether a pending operation with an unknown outcome may still take
+    /// one of the steps [`Model::steps_still_needed`] counts, now or in any
+    /// state the search can reach from `state`. Must be true unless that is
+    /// certain.
+    fn may_still_step(&self, _state: &Self::State, _input: &Self::Input) -> bool {
+        true
+    }
+
     /// Whether a step of `last` can matter to a pending `read` at all (same
     /// key, for kv); unrelated reads are not checked.
     fn related(&self, _last: &Self::Input, _read: &Self::Input) -> bool {

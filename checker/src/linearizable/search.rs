@@ -395,6 +395,32 @@ impl<'a, M: Model> Search<'a, M> {
         ok
     }
 
+    /// After `local`, an operation with an unknown outcome, changed the
+    /// state: are there still as many pending such operations that may take
+    /// a step as the model says must still be taken? (A wrong choice that
+    /// uses up the last request able to fill a revision is found here, not
+    /// at the read that needs that revision thousands of steps later.) Only
+    /// checked after such steps: one is taken wherever the bound counts a
+    /// step, so a shortfall shows at the next at the latest, and checking
+    /// after every definite step would cost a walk of the pending ones each.
+    fn enough_steps_left(&self, state: &M::State, local: u32) -> bool {
+        let needed = self.model.steps_still_needed(state);
+        if needed == 0 {
+            return true;
+        }
+        let mut found = 0;
+        for node in walk(&self.optional) {
+            let op = self.opt_op[node as usize];
+            if op != local && self.model.may_still_step(state, &self.op(op).input) {
+                found += 1;
+                if found >= needed {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// State-changing required operations in the window, earliest return first:
     /// the operation with the least slack is the likeliest to go next.
     fn required_candidates(&self) -> Rc<[u32]> {
@@ -725,7 +751,10 @@ impl<'a, M: Model> Run<'a, M> {
                                 linearized: self.linearized ^ self.search.zobrist[local as usize],
                                 state: model.fingerprint(state),
                             };
-                            if self.search.viable(state, local) && self.cache.insert(key) {
+                            if self.search.viable(state, local)
+                                && self.search.enough_steps_left(state, local)
+                                && self.cache.insert(key)
+                            {
                                 let resume = Cursor::Optional {
                                     candidates: candidates.clone(),
                                     idx,

@@ -77,6 +77,8 @@ pub struct Analysis<'h> {
     /// it, a put attached to it). Once gone it never comes back, so it cannot
     /// be revoked or expire before all of them.
     pub lease_uses: HashMap<i64, u32>,
+    /// Leases granted by exactly one request: once removed, gone for good.
+    pub granted_once: HashSet<i64>,
     /// The past revisions definite answers read at, each with the keys it
     /// read (one entry per read): the store's fingerprint keeps what they can
     /// see until they are answered.
@@ -182,9 +184,17 @@ impl<'h> Analysis<'h> {
             }
         }
         a.count_generations();
+        for (key, from, to) in super::absences::unwritten_by_absence(history) {
+            a.unwritten.entry(key).or_default().push((from, to));
+        }
         a.merge_intervals();
         a.seen_absent
             .extend(granted.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id));
+        a.granted_once = granted
+            .iter()
+            .filter(|(_, n)| **n == 1)
+            .map(|(id, _)| *id)
+            .collect();
         a.lease_uses = uses
             .into_iter()
             .filter(|(id, _)| granted.get(id) == Some(&1))

@@ -13,6 +13,7 @@
 //! a step may not leave fewer free revisions than the lease removals later
 //! complete reads show are still to come (see [`removals`]).
 
+mod absences;
 mod analysis;
 mod deadlines;
 pub mod exec;
@@ -20,7 +21,10 @@ mod prepare;
 mod removals;
 pub mod replay;
 mod sight;
+mod slots;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 use std::collections::{HashMap, HashSet};
 
@@ -60,6 +64,9 @@ pub struct EtcdModel<'h> {
     analysis: Analysis<'h>,
     /// Where the lease removals later complete reads need can still go.
     removals: removals::Removals<'h>,
+    /// The free revisions steps the search chooses must fill, and when
+    /// leases were certainly alive.
+    slots: slots::Slots,
     /// When each expiry (by engine operation id) most likely happened.
     expected_times: HashMap<u64, u64>,
     /// Leases with an expiry step: an unknown revoke of one adds nothing.
@@ -166,7 +173,9 @@ impl<'h> EtcdModel<'h> {
             }
             EtcdInput::LeaseExpiry { lease } => {
                 let lease_has_keys = !store.lease(*lease)?.keys.is_empty();
+                let gone_at = store.revision() + i64::from(lease_has_keys);
                 if (lease_has_keys && claimed_next)
+                    || (!self.literal && self.slots.removal_too_early(*lease, gone_at))
                     || !self.removal_useful(store, *lease)
                     || !self.uses_done(store, *lease, 0)
                 {
@@ -682,6 +691,15 @@ impl<'h> Model for EtcdModel<'h> {
                 .all(|s| s.kind == EventKind::Delete && s.key == *key),
         };
         if matches { 0 } else { 2 }
+    }
+
+    fn steps_still_needed(&self, store: &Store) -> usize {
+        self.slots.still_needed(store)
+    }
+
+    fn may_still_step(&self, store: &Store, input: &EtcdInput<'h>) -> bool {
+        self.slots
+            .may_fill(store, input, !self.literal, self.heed_watches)
     }
 
     fn undo(&self, store: &mut Store, mark: store::Mark) {

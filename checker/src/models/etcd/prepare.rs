@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::analysis::{Analysis, for_each_put};
 use super::removals::Removals;
+use super::slots::Slots;
 use super::{EtcdInput, EtcdModel, EtcdOp, EtcdOutput};
 use crate::history::{History, OpResult, Operation, Request, Response};
 use crate::linearizable::{Op, Outcome};
@@ -73,6 +74,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
     PreparedHistory {
         model: EtcdModel {
             removals: Removals::of(history, &analysis),
+            slots: Slots::of(history, &analysis),
             analysis,
             expected_times,
             expirable,

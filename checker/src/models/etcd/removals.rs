@@ -225,48 +225,9 @@ fn delete_spans<'h>(req: &'h Request, out: &mut Vec<KeySpan<'h>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{DeleteRangeRequest, EtcdError, Operation, PutRequest, RangeRequest};
+    use crate::history::{DeleteRangeRequest, EtcdError};
     use crate::models::etcd::exec;
-
-    fn leased(key: &str, lease: i64) -> Request {
-        Request::Put(PutRequest {
-            key: key.into(),
-            value: "v".into(),
-            lease,
-            ..Default::default()
-        })
-    }
-
-    fn record(history: &mut History, request: Request, result: OpResult) {
-        let id = history.operations.len() as u64 + 1;
-        history.operations.push(Operation {
-            id,
-            client: 1,
-            call: id * 10,
-            ret: Some(id * 10 + 5),
-            request,
-            result,
-            k8s: None,
-        });
-    }
-
-    fn run(store: &mut Store, history: &mut History, request: Request) {
-        let result = match exec::execute(store, &request, None) {
-            Ok(r) => OpResult::Ok(r),
-            Err(e) => OpResult::Fail(e),
-        };
-        record(history, request, result);
-    }
-
-    /// A linearizable read of every key, as runs end with.
-    fn read_everything(store: &mut Store, history: &mut History) {
-        let everything = Request::Range(RangeRequest {
-            key: "\0".into(),
-            range_end: "\0".into(),
-            ..Default::default()
-        });
-        run(store, history, everything);
-    }
+    use crate::models::etcd::testing::{leased, read_everything, record, run};
 
     /// Leases 5 and 6, with /a at revision 2 and /b at 3; then `removal` of
     /// each (the store expires lease 5 at 4, lease 6 at 5, unless `revoke`

@@ -8,7 +8,7 @@
 //!
 //! The fingerprint covers what the requests not yet linearized can still
 //! observe (see `sight`), with the revision and the compact revision.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::deadlines::Deadlines;
 use super::sight::Sight;
@@ -69,7 +69,8 @@ enum UndoEntry {
     PushedVersion(String, (i64, u32)),
     Revision(i64),
     Compact(i64),
-    LeaseAdded(i64),
+    /// A lease was granted; whether it had been removed before.
+    LeaseAdded(i64, bool),
     LeaseRemoved(i64, Lease),
     Attached(i64, String),
     Detached(i64, String),
@@ -97,6 +98,8 @@ pub struct Store {
     sub_revision: (i64, u32),
     /// Per lease: how many definite answers that need it alive were applied.
     lease_uses: HashMap<i64, u32>,
+    /// Leases removed (revoked or expired) and not granted again since.
+    removed_leases: HashSet<i64>,
     /// Per key: how many times the store expired it for its TTL.
     key_expiries: HashMap<String, u32>,
     /// The latest revision each definite answer not yet applied fits at.
@@ -135,6 +138,7 @@ impl Store {
             versions: 0,
             sub_revision: (0, 0),
             lease_uses: HashMap::new(),
+            removed_leases: HashSet::new(),
             key_expiries: HashMap::new(),
             deadlines: Deadlines::with(deadlines),
         }
@@ -195,14 +199,18 @@ impl Store {
                 }
                 UndoEntry::Revision(r) => self.revision = r,
                 UndoEntry::Compact(r) => self.compact_revision = r,
-                UndoEntry::LeaseAdded(id) => {
+                UndoEntry::LeaseAdded(id, was_removed) => {
                     if let Some(lease) = self.leases.remove(&id) {
                         self.sight.toggle_present(lease_hash(id, &lease));
+                    }
+                    if was_removed {
+                        self.removed_leases.insert(id);
                     }
                 }
                 UndoEntry::LeaseRemoved(id, lease) => {
                     self.sight.toggle_present(lease_hash(id, &lease));
                     self.leases.insert(id, lease);
+                    self.removed_leases.remove(&id);
                 }
                 UndoEntry::Attached(id, key) => {
                     if let Some(l) = self.leases.get_mut(&id) {
@@ -351,13 +359,22 @@ impl Store {
         };
         self.sight.toggle_present(lease_hash(id, &lease));
         self.leases.insert(id, lease);
-        self.log.push(UndoEntry::LeaseAdded(id));
+        let was_removed = self.removed_leases.remove(&id);
+        self.log.push(UndoEntry::LeaseAdded(id, was_removed));
+    }
+
+    /// Whether `id` was removed (revoked or expired) and not granted again
+    /// since. (A function of which operations were applied: not in the
+    /// fingerprint.)
+    pub fn was_removed(&self, id: i64) -> bool {
+        self.removed_leases.contains(&id)
     }
 
     /// Removes a lease (its keys must have been deleted first).
     pub fn remove_lease(&mut self, id: i64) {
         if let Some(lease) = self.leases.remove(&id) {
             self.sight.toggle_present(lease_hash(id, &lease));
+            self.removed_leases.insert(id);
             self.log.push(UndoEntry::LeaseRemoved(id, lease));
         }
     }
