@@ -8,19 +8,29 @@
 //! into one datagram. So the raft loop hands over a Ready's messages and
 //! goes on, and a busy leader's many messages to one follower travel
 //! together.
+//!
+//! What arrives from one peer is taken in the order it was sent, as from
+//! etcd's peer streams (TCP): each datagram carries the sender's count, and
+//! the receiver puts them back in order ([`Stream`]). madsim's
+//! datagram mailbox does not keep that order: while datagrams wait to be
+//! received it hands out the newest first (`Mailbox::recv` removes with
+//! `swap_remove`), and each receive waits for a timer, so under a burst
+//! old datagrams waited until the load stopped. A proposal forwarded to
+//! the leader then took effect seconds after its client had given up, in
+//! reverse order of sending, which no etcd does.
 
 use crate::config::{MemberConfig, PEER_PORT};
 use crate::wire::api::{decode, encode};
 use crate::wire::internal::{PeerBody, PeerMessage, peer_body};
 use madsim::net::Endpoint;
+use madsim::time::Instant;
 use parking_lot::Mutex;
 use protobuf::Message as _;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
-
-pub const PEER_TAG: u64 = 1;
 
 /// Messages queued for one peer, at most (etcd's `streamBufSize`); beyond
 /// that a message is dropped, as etcd drops it.
@@ -44,6 +54,19 @@ pub struct Transport {
     peers: Arc<Mutex<BTreeMap<u64, IpAddr>>>,
     /// Each peer's writer queue, started with the first message to it.
     writers: Arc<Mutex<BTreeMap<u64, mpsc::Sender<peer_body::Body>>>>,
+    /// This process's run, so receivers tell a restarted sender's count
+    /// from the old one's.
+    incarnation: u64,
+    /// Per peer, datagrams sent to it so far (kept when its writer ends).
+    sent: Arc<Mutex<BTreeMap<u64, u64>>>,
+    listening: Arc<Mutex<Listening>>,
+}
+
+/// Peers whose datagrams a receive loop takes, and where it hands them.
+#[derive(Default)]
+struct Listening {
+    peers: BTreeSet<u64>,
+    inbound: Option<mpsc::UnboundedSender<Inbound>>,
 }
 
 impl Transport {
@@ -61,15 +84,42 @@ impl Transport {
             endpoint: Arc::new(endpoint),
             peers: Arc::new(Mutex::new(peers)),
             writers: Arc::default(),
+            incarnation: madsim::rand::random(),
+            sent: Arc::default(),
+            listening: Arc::default(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let receiver = transport.clone();
-        madsim::task::spawn(async move { receiver.receive_loop(tx).await });
+        transport.listening.lock().inbound = Some(tx);
+        for peer in &config.peers {
+            transport.listen_to(peer.id);
+        }
         Ok((transport, rx))
     }
 
     pub fn set_peer(&self, id: u64, ip: IpAddr) {
         self.peers.lock().insert(id, ip);
+        self.listen_to(id);
+    }
+
+    /// Starts taking what `from` sends, once. Datagrams are tagged with
+    /// their sender, and each sender has its own receive loop: one loop for
+    /// all of them took one datagram per receive delay, fewer than two busy
+    /// peers send, and fell seconds behind.
+    fn listen_to(&self, from: u64) {
+        if from == self.me {
+            return;
+        }
+        let tx = {
+            let mut listening = self.listening.lock();
+            if !listening.peers.insert(from) {
+                return;
+            }
+            listening.inbound.clone()
+        };
+        if let Some(tx) = tx {
+            let receiver = self.clone();
+            madsim::task::spawn(async move { receiver.receive_loop(from, tx).await });
+        }
     }
 
     /// Forgets a removed member; its writer ends once its queue is empty.
@@ -117,14 +167,22 @@ impl Transport {
             let Some(ip) = self.peers.lock().get(&to).copied() else {
                 continue;
             };
+            let seq = {
+                let mut sent = self.sent.lock();
+                let count = sent.entry(to).or_default();
+                *count += 1;
+                *count
+            };
             let msg = PeerMessage {
                 from: self.me,
                 bodies,
+                incarnation: self.incarnation,
+                seq,
             };
             // Datagrams to a cut link vanish, as on a real network.
             let _ = self
                 .endpoint
-                .send_to(SocketAddr::new(ip, PEER_PORT), PEER_TAG, &encode(&msg))
+                .send_to(SocketAddr::new(ip, PEER_PORT), self.me, &encode(&msg))
                 .await;
         }
     }
@@ -148,28 +206,49 @@ impl Transport {
         self.send(to, peer_body::Body::VersionReply(version));
     }
 
-    async fn receive_loop(self, tx: mpsc::UnboundedSender<Inbound>) {
+    /// Takes the datagrams `from` sends (tagged with its id) and hands
+    /// their messages on in sending order (see [`Stream`]).
+    async fn receive_loop(self, from: u64, tx: mpsc::UnboundedSender<Inbound>) {
+        let mut stream = Stream::default();
         loop {
-            let Ok((payload, _from)) = self.endpoint.recv_from_raw(PEER_TAG).await else {
-                return;
-            };
-            let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
-                continue;
-            };
-            let msg: PeerMessage = match decode("peer message", &bytes) {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(member = self.me, "dropping undecodable peer message: {e}");
-                    continue;
+            let received = match stream.gap_deadline() {
+                Some(deadline) => {
+                    tokio::select! {
+                        biased;
+                        r = self.endpoint.recv_from_raw(from) => Some(r),
+                        _ = madsim::time::sleep_until(deadline) => None,
+                    }
                 }
+                None => Some(self.endpoint.recv_from_raw(from).await),
             };
-            for body in msg.bodies.into_iter().filter_map(|b| b.body) {
-                let Some(inbound) = self.inbound(msg.from, body) else {
-                    continue;
-                };
-                if tx.send(inbound).is_err() {
-                    return;
+            let ready = match received {
+                Some(Ok((payload, _))) => match self.decode(payload) {
+                    Some(msg) => stream.arrive(msg, madsim::time::Instant::now()),
+                    None => continue,
+                },
+                Some(Err(_)) => return,
+                None => stream.give_up_gap(),
+            };
+            for msg in ready {
+                for body in msg.bodies.into_iter().filter_map(|b| b.body) {
+                    let Some(inbound) = self.inbound(msg.from, body) else {
+                        continue;
+                    };
+                    if tx.send(inbound).is_err() {
+                        return;
+                    }
                 }
+            }
+        }
+    }
+
+    fn decode(&self, payload: Box<dyn std::any::Any + Send + Sync>) -> Option<PeerMessage> {
+        let bytes = payload.downcast::<Vec<u8>>().ok()?;
+        match decode("peer message", &bytes) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(member = self.me, "dropping undecodable peer message: {e}");
+                None
             }
         }
     }
@@ -186,5 +265,144 @@ impl Transport {
             peer_body::Body::VersionQuery(_) => Some(Inbound::VersionQuery { from }),
             peer_body::Body::VersionReply(version) => Some(Inbound::VersionReply { from, version }),
         }
+    }
+}
+
+/// How long a gap in one peer's datagrams is waited for before what came
+/// after it is taken anyway: Linux's minimum TCP retransmission timeout, the
+/// least a stream stalls for when a segment is lost.
+const GAP_WAIT: Duration = Duration::from_millis(200);
+
+/// One peer's datagrams as a stream: taken in the order they were sent, as
+/// TCP delivers them. Datagrams arrive out of order (each has its own
+/// latency); one that comes early waits for those before it, for at most
+/// [`GAP_WAIT`], after which the missing ones count as lost (as when etcd's
+/// peer stream breaks) and are dropped if they still come. A datagram from
+/// a new run of the sender starts the stream over.
+#[derive(Debug, Default)]
+struct Stream {
+    incarnation: u64,
+    /// The count of the next datagram to take.
+    next: u64,
+    /// Datagrams that came before the ones ahead of them, by count.
+    early: BTreeMap<u64, PeerMessage>,
+    /// Since when the first early datagram has waited.
+    gap_since: Option<Instant>,
+}
+
+impl Stream {
+    /// Files a datagram that arrived `now`; returns what is now in order.
+    fn arrive(&mut self, msg: PeerMessage, now: Instant) -> Vec<PeerMessage> {
+        if msg.incarnation != self.incarnation || self.next == 0 {
+            *self = Stream {
+                incarnation: msg.incarnation,
+                next: msg.seq,
+                ..Stream::default()
+            };
+        }
+        if msg.seq < self.next {
+            tracing::debug!(
+                from = msg.from,
+                seq = msg.seq,
+                "dropping a datagram given up for lost"
+            );
+            return Vec::new();
+        }
+        self.early.insert(msg.seq, msg);
+        let ready = self.take_in_order();
+        if self.early.is_empty() {
+            self.gap_since = None;
+        } else if self.gap_since.is_none() {
+            self.gap_since = Some(now);
+        }
+        ready
+    }
+
+    /// When the gap before the early datagrams stops being waited for.
+    fn gap_deadline(&self) -> Option<Instant> {
+        self.gap_since.map(|since| since + GAP_WAIT)
+    }
+
+    /// Counts the missing datagrams as lost; returns the early ones.
+    fn give_up_gap(&mut self) -> Vec<PeerMessage> {
+        self.gap_since = None;
+        let Some(&first) = self.early.keys().next() else {
+            return Vec::new();
+        };
+        tracing::debug!(
+            lost = first - self.next,
+            "gave up waiting for peer datagrams"
+        );
+        self.next = first;
+        self.take_in_order()
+    }
+
+    fn take_in_order(&mut self) -> Vec<PeerMessage> {
+        let mut ready = Vec::new();
+        while let Some(msg) = self.early.remove(&self.next) {
+            ready.push(msg);
+            self.next += 1;
+        }
+        ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GAP_WAIT, PeerMessage, Stream};
+    use madsim::time::Instant;
+
+    fn datagram(incarnation: u64, seq: u64) -> PeerMessage {
+        PeerMessage {
+            from: 2,
+            bodies: Vec::new(),
+            incarnation,
+            seq,
+        }
+    }
+
+    fn seqs(msgs: Vec<PeerMessage>) -> Vec<u64> {
+        msgs.into_iter().map(|m| m.seq).collect()
+    }
+
+    #[madsim::test]
+    async fn datagrams_are_taken_in_sending_order() {
+        let mut stream = Stream::default();
+        let now = Instant::now();
+        assert_eq!(seqs(stream.arrive(datagram(7, 1), now)), vec![1]);
+        assert_eq!(seqs(stream.arrive(datagram(7, 3), now)), Vec::<u64>::new());
+        assert_eq!(stream.gap_deadline(), Some(now + GAP_WAIT));
+        assert_eq!(seqs(stream.arrive(datagram(7, 2), now)), vec![2, 3]);
+        assert_eq!(stream.gap_deadline(), None);
+        assert_eq!(
+            seqs(stream.arrive(datagram(7, 3), now)),
+            Vec::<u64>::new(),
+            "a duplicate"
+        );
+    }
+
+    #[madsim::test]
+    async fn a_gap_waited_for_too_long_counts_as_lost() {
+        let mut stream = Stream::default();
+        let now = Instant::now();
+        stream.arrive(datagram(7, 1), now);
+        stream.arrive(datagram(7, 4), now);
+        stream.arrive(datagram(7, 5), now);
+        assert_eq!(seqs(stream.give_up_gap()), vec![4, 5]);
+        assert_eq!(
+            seqs(stream.arrive(datagram(7, 2), now)),
+            Vec::<u64>::new(),
+            "given up"
+        );
+        assert_eq!(seqs(stream.arrive(datagram(7, 6), now)), vec![6]);
+    }
+
+    #[madsim::test]
+    async fn a_restarted_sender_starts_the_stream_over() {
+        let mut stream = Stream::default();
+        let now = Instant::now();
+        stream.arrive(datagram(7, 40), now);
+        assert_eq!(seqs(stream.arrive(datagram(8, 1), now)), vec![1]);
+        assert_eq!(seqs(stream.arrive(datagram(8, 2), now)), vec![2]);
     }
 }

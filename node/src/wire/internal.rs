@@ -139,6 +139,12 @@ pub struct PeerMessage {
     pub from: u64,
     #[prost(message, repeated, tag = "2")]
     pub bodies: Vec<PeerBody>,
+    /// Which run of the sending process sent it (drawn at start).
+    #[prost(uint64, tag = "3")]
+    pub incarnation: u64,
+    /// The sender's count of datagrams to this receiver, from 1.
+    #[prost(uint64, tag = "4")]
+    pub seq: u64,
 }
 
 /// One message inside a [`PeerMessage`].

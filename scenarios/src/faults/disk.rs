@@ -222,7 +222,9 @@ mod tests {
                 count: 1,
                 restart_after: MS(500),
             });
-            let (armed, exited) = sample_during(&ctl, eio, MS(10), async |c| {
+            // Sampled at once: 10 ms in, the member may already have
+            // fsynced and used the failure up.
+            let (armed, exited) = sample_during(&ctl, eio, MS(0), async |c| {
                 let armed = c.world.disk_faults(2).map(|f| f.fsync_failures);
                 // A write makes every member fsync its WAL.
                 put(c).await;
