@@ -122,7 +122,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-write-load-crashes"],
         expected_rules: &[rules::END_HASHKV, rules::LINEARIZABILITY],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 139),
+            detecting: ("bug-write-load-crashes", 25),
         },
     },
     BugEntry {
@@ -215,7 +215,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 39),
+            detecting: ("bug-buffer-writeback", 14),
         },
     },
     BugEntry {
@@ -251,7 +251,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::STORE_INVARIANT,
         ],
         reproduction: Reproduction::NotReproduced {
-            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 15, member.no-unexpected-exit, and store.invariant: the restored revision is below the compaction, mvcc.compact-not-past-current)",
+            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 75, member.no-unexpected-exit, and store.invariant: the restored revision is below the compaction, mvcc.compact-not-past-current)",
         },
     },
     BugEntry {
@@ -315,7 +315,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_RESUMABLE,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-batched-compaction-crash", 49),
+            detecting: ("bug-batched-compaction-crash", 197),
         },
     },
     BugEntry {
@@ -394,7 +394,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::VERSION_DOWNGRADED_FIELDS,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("downgrade-cancel", 61),
+            detecting: ("downgrade-cancel", 80),
         },
     },
     BugEntry {

@@ -17,7 +17,9 @@ use crate::mvcc::{Mvcc, MvccError, MvccOptions};
 use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
 use crate::wire::api::Member;
-use raft::eraftpb::{ConfState, Entry, Snapshot};
+use crate::wire::internal::ConfChangeContext;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Snapshot};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -96,7 +98,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     let fresh = !Wal::exists(&disk).await?;
 
     // The WAL: recovered, or created for a new member.
-    let (wal, contents) = if fresh {
+    let (mut wal, contents) = if fresh {
         let voters = if config.join_existing {
             Vec::new()
         } else {
@@ -125,6 +127,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         }
         (wal, Some(contents))
     };
+    let bootstrap_log = start_log(&config, &mut wal, contents.as_ref()).await?;
 
     snap::remove_leftovers(&disk).await?;
 
@@ -278,6 +281,10 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
                 ..Default::default()
             });
         }
+    }
+    if let Some((entries, hard_state)) = bootstrap_log {
+        raft_log.append(&entries);
+        raft_log.set_hard_state(hard_state);
     }
     if let Some(contents) = &contents {
         let entries = contents.entries_after(applied);
@@ -466,6 +473,60 @@ async fn compactor(
             let _ = done.send(());
         }
     }
+}
+
+/// etcd's raft bootstrap (RawNode.Bootstrap): a member starting a new
+/// cluster begins its log with one AddNode conf change per initial member,
+/// at term 1 and committed, and campaigns from term 1. Members that join
+/// later learn the voters from these entries. Also finishes a bootstrap
+/// cut short (the WAL created, the entries not yet written).
+async fn start_log(
+    config: &MemberConfig,
+    wal: &mut Wal,
+    contents: Option<&crate::wal::WalContents>,
+) -> Result<Option<(Vec<Entry>, HardState)>, StartError> {
+    let voters = wal.metadata().bootstrap_voters.clone();
+    let untouched = contents.is_none_or(|c| {
+        c.entries.is_empty() && c.snapshots.is_empty() && c.hard_state == HardState::default()
+    });
+    if voters.is_empty() || !untouched {
+        return Ok(None);
+    }
+    let entries: Vec<Entry> = config
+        .peers
+        .iter()
+        .filter(|p| voters.contains(&p.id))
+        .zip(1..)
+        .map(|(peer, index)| {
+            let context = ConfChangeContext {
+                id: 0,
+                proposer: 0,
+                member: Some(Member {
+                    id: peer.id,
+                    ip: peer.ip.to_string(),
+                    is_learner: false,
+                }),
+            };
+            let mut change = ConfChange::default();
+            change.set_change_type(ConfChangeType::AddNode);
+            change.node_id = peer.id;
+            change.context = prost::Message::encode_to_vec(&context).into();
+            let mut entry = Entry::default();
+            entry.set_entry_type(EntryType::EntryConfChange);
+            entry.term = 1;
+            entry.index = index;
+            entry.data = change.write_to_bytes().unwrap_or_default().into();
+            entry
+        })
+        .collect();
+    let hard_state = HardState {
+        term: 1,
+        vote: 0,
+        commit: entries.len() as u64,
+        ..Default::default()
+    };
+    wal.save(&entries, Some(&hard_state)).await?;
+    Ok(Some((entries, hard_state)))
 }
 
 #[cfg(test)]
