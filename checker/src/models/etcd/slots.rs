@@ -23,7 +23,8 @@ use super::analysis::{Analysis, for_each_put};
 use super::exec::written_spans;
 use super::store::Store;
 use crate::history::{
-    History, KeySpan, OpResult, Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    History, KeySpan, OpResult, RangeRequest, RangeResponse, Request, Response, TxnOp,
+    TxnOpResponse, TxnRequest, TxnResponse,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -198,14 +199,7 @@ fn takes_revision(req: &Request) -> bool {
 fn alive_in(req: &Request, resp: &Response, f: &mut impl FnMut(i64, i64)) {
     let header = resp.header_revision();
     match (req, resp) {
-        (Request::Range(r), Response::Range(got)) => {
-            let at = if r.revision > 0 { r.revision } else { header };
-            for kv in &got.kvs {
-                if kv.lease != 0 {
-                    f(kv.lease, at);
-                }
-            }
-        }
+        (Request::Range(r), Response::Range(got)) => leases_read(r, got, header, f),
         (Request::Txn(t), Response::Txn(r)) => txn_reads(t, r, header, f),
         _ => {}
     }
@@ -218,18 +212,19 @@ fn alive_in(req: &Request, resp: &Response, f: &mut impl FnMut(i64, i64)) {
     }
 }
 
+/// The lease of every key a range returned, at the revision it read.
+fn leases_read(q: &RangeRequest, got: &RangeResponse, header: i64, f: &mut impl FnMut(i64, i64)) {
+    let at = if q.revision > 0 { q.revision } else { header };
+    for kv in got.kvs.iter().filter(|kv| kv.lease != 0) {
+        f(kv.lease, at);
+    }
+}
+
 fn txn_reads(t: &TxnRequest, r: &TxnResponse, header: i64, f: &mut impl FnMut(i64, i64)) {
     let branch = if r.succeeded { &t.success } else { &t.failure };
     for (op, resp) in branch.iter().zip(&r.responses) {
         match (op, resp) {
-            (TxnOp::Range(q), TxnOpResponse::Range(got)) => {
-                let at = if q.revision > 0 { q.revision } else { header };
-                for kv in &got.kvs {
-                    if kv.lease != 0 {
-                        f(kv.lease, at);
-                    }
-                }
-            }
+            (TxnOp::Range(q), TxnOpResponse::Range(got)) => leases_read(q, got, header, f),
             (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn_reads(inner, ir, header, f),
             _ => {}
         }
