@@ -11,11 +11,11 @@
 //!
 //! What arrives from one peer is taken in the order it was sent, as from
 //! etcd's peer streams (TCP): each datagram carries the sender's count, and
-//! the receiver puts them back in order ([`Stream`]). madsim's
-//! datagram mailbox does not keep that order: while datagrams wait to be
-//! received it hands out the newest first (`Mailbox::recv` removes with
-//! `swap_remove`), and each receive waits for a timer, so under a burst
-//! old datagrams waited until the load stopped. A proposal forwarded to
+//! the receiver puts them back in order ([`Stream`]). madsim's datagrams
+//! do not keep that order: each has its own latency, so they overtake
+//! each other, and while they wait to be received the mailbox hands out
+//! the newest first (`Mailbox::recv` removes with `swap_remove`), so under
+//! a burst old datagrams waited until the load stopped. A proposal forwarded to
 //! the leader then took effect seconds after its client had given up, in
 //! reverse order of sending, which no etcd does.
 
