@@ -446,6 +446,45 @@ fn unknown_writes_take_the_revisions_the_watches_imply() {
     );
 }
 
+/// Two puts of one key with unknown outcomes, one of which took revision
+/// 3; a watch that began after it reports the key's delete with the value
+/// it held, which only the put that happened wrote. The checker places that
+/// put, whichever of the two was called nearer the free revision.
+#[test]
+fn an_unknown_write_a_watch_s_previous_value_shows_is_placed() {
+    for happened_first in [true, false] {
+        let mut b = Builder::new();
+        b.put("/a/x", "1"); // 2
+        let mut unknown = vec![b.run(1, put("/a/x", "seen"))]; // 3
+        let other = b.fake(
+            2,
+            put("/a/x", "unseen"),
+            OpResult::Unknown("timeout".into()),
+        );
+        if happened_first {
+            unknown.push(other);
+        } else {
+            unknown.insert(0, other);
+        }
+        let start = b.revision() + 1;
+        b.delete("/a/x"); // 4
+        b.put("/b/q", "1"); // 5
+        let mut req = watch_prefix("/a/", start);
+        req.prev_kv = true;
+        let w = b.watch(1, req, start - 1);
+        let (mut h, end) = b.finish();
+        h.watches.push(w);
+        let call = h.operations[0].ret.expect("answered") + 1;
+        for (nth, id) in unknown.into_iter().enumerate() {
+            let op = &mut h.operations[(id - 1) as usize];
+            op.result = OpResult::Unknown("connection lost".into());
+            op.call = call + nth as u64;
+        }
+        let failures = failed(&h, &end);
+        assert!(failures.is_empty(), "{happened_first}: {failures:?}");
+    }
+}
+
 #[test]
 fn watch_on_a_compacted_revision_must_be_cancelled() {
     let mut b = kv_base();

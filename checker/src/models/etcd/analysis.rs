@@ -42,6 +42,11 @@ pub struct Analysis<'h> {
     /// sightings are (a watch that missed an event is the watch rules' to
     /// report).
     pub silences: HashMap<i64, Vec<KeySpan<'h>>>,
+    /// Key-values watch events reported, each with the revision at which it
+    /// was the key's current version (a put event's value at its own
+    /// revision, an event's previous value just before the event). Facts only
+    /// for the search that heeds watches (see [`Analysis::heeding_watches`]).
+    watch_values: Vec<(&'h KeyValue, i64)>,
     /// Leases some definite answer needs to exist (a put with it succeeded,
     /// a keep-alive or revoke of it succeeded, its time-to-live was read).
     pub needed_leases: HashSet<i64>,
@@ -213,6 +218,12 @@ impl<'h> Analysis<'h> {
             }
             a.note_silences(w);
             for (_, e) in w.events() {
+                if e.kind == EventKind::Put {
+                    a.watch_values.push((&e.kv, e.revision()));
+                }
+                if let Some(prev) = &e.prev_kv {
+                    a.watch_values.push((prev, e.revision() - 1));
+                }
                 let list = a.sightings.entry(e.revision()).or_default();
                 let s = Sighting {
                     key: &e.kv.key,
@@ -247,6 +258,26 @@ impl<'h> Analysis<'h> {
                 }
             }
         }
+    }
+
+    /// The same facts, with what the watches' events showed taken as if a
+    /// definite answer had shown it: each value was written at its mod
+    /// revision and still current at the revision it was reported at. An
+    /// order of the unknown writes that agrees with the watches must hold
+    /// to this as well as to their silences.
+    pub fn heeding_watches(&self) -> Analysis<'h> {
+        let mut a = self.clone();
+        for &(kv, current_at) in &self.watch_values {
+            a.observe(kv);
+            if kv.mod_revision > 0 && current_at > kv.mod_revision {
+                a.unwritten
+                    .entry(&kv.key)
+                    .or_default()
+                    .push((kv.mod_revision, current_at));
+            }
+        }
+        a.merge_intervals();
+        a
     }
 
     /// Whether some watch saw nothing at `rev` in a span that `key` is in.

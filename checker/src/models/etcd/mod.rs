@@ -98,13 +98,15 @@ impl<'h> EtcdModel<'h> {
 
     /// The same specification, except that a write with an unknown outcome
     /// or an expiry may not write a key at a revision where a watch over that
-    /// key reported nothing. Watches are not the client's answers: a history
+    /// key reported nothing, and the values watch events reported (their
+    /// previous values included) count as observed. Watches are not the client's answers: a history
     /// may be linearizable only against a watch that missed an event, which
     /// is the watch rules' to report. So the checker tries this model first
     /// and falls back to the plain one when no order satisfies it.
     pub fn heeding_watches(&self) -> EtcdModel<'h> {
         EtcdModel {
             heed_watches: true,
+            analysis: self.analysis.heeding_watches(),
             ..self.clone()
         }
     }
