@@ -56,7 +56,7 @@ impl Exclusion {
     }
 }
 
-pub const EXCLUSIONS: [Exclusion; 7] = [
+pub const EXCLUSIONS: [Exclusion; 6] = [
     Exclusion {
         why: Why::ByDesign,
         name: "status.version",
@@ -80,14 +80,6 @@ pub const EXCLUSIONS: [Exclusion; 7] = [
         field: "raft_index",
         tolerance: Tolerance::Within(1),
         reason: "etcd's member publishes its name and client URLs through raft when it starts, an entry this store's members (which have neither) never write",
-    },
-    Exclusion {
-        why: Why::Open,
-        name: "open.first-cluster-version",
-        kind: Kind::Status,
-        field: "raft_index",
-        tolerance: Tolerance::Within(2),
-        reason: "etcd's leader sets a new cluster's version at its first commit in the term (monitorVersions wakes on FirstCommitInTermNotify); this store's version monitor at its next round, so until then etcd's log is one entry longer (two with the publish entry above)",
     },
     Exclusion {
         why: Why::ByDesign,

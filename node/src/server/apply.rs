@@ -108,6 +108,11 @@ impl Applier {
                     .await;
             }
             EntryType::EntryNormal if entry.data.is_empty() || already_applied => {
+                if entry.data.is_empty() {
+                    // A leader's first entry of its term: as etcd, have the
+                    // version monitor look at once.
+                    state.version_check.notify_one();
+                }
                 if !already_applied {
                     let tx = state.backend.batch_tx().await;
                     state.advance_ci(index, term);

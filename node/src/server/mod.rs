@@ -146,6 +146,11 @@ pub(crate) struct MemberState {
     /// The leader's per-key TTL deadlines, by key and the revision that set
     /// the TTL (its own clock; a new leader starts counting afresh).
     pub key_ttl_deadlines: Mutex<std::collections::BTreeMap<(Vec<u8>, i64), std::time::Duration>>,
+    /// Wakes the version monitor before its next round: the apply loop
+    /// applied a term's empty entry (etcd 3.4's `forceVersionC`, 3.5's
+    /// `FirstCommitInTermNotify`), so a new leader decides the cluster
+    /// version at once.
+    pub version_check: tokio::sync::Notify,
     next_id: AtomicU64,
 }
 
@@ -322,6 +327,7 @@ pub(crate) fn new_state(
         snaps_pending: Mutex::new(std::collections::BTreeSet::new()),
         apply_gate: tokio::sync::Mutex::new(()),
         key_ttl_deadlines: Mutex::new(Default::default()),
+        version_check: tokio::sync::Notify::new(),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

@@ -50,17 +50,15 @@ impl From<MvccError> for ApplyError {
     }
 }
 
-/// Whether a request op list writes anything (a read-only Txn is served
-/// like a read).
+/// Whether a Txn is served like a read (a linearizable read, no raft
+/// entry): as etcd's `IsTxnReadonly`, only when both branches hold ranges
+/// and nothing else. A nested Txn counts as a write even when it only
+/// reads, so such a Txn goes through raft and takes a log entry there too.
 pub fn txn_is_read_only(txn: &TxnRequest) -> bool {
-    fn ops_read_only(ops: &[RequestOp]) -> bool {
-        ops.iter().all(|op| match op.request.as_ref() {
-            Some(request_op::Request::Range(_)) => true,
-            Some(request_op::Request::Txn(t)) => txn_is_read_only(t),
-            _ => false,
-        })
-    }
-    ops_read_only(&txn.success) && ops_read_only(&txn.failure)
+    txn.success
+        .iter()
+        .chain(&txn.failure)
+        .all(|op| matches!(op.request, Some(request_op::Request::Range(_))))
 }
 
 fn compare_holds(c: &Compare, kv: &KeyValue) -> bool {
@@ -454,7 +452,8 @@ fn revision_header(revision: i64) -> ResponseHeader {
     }
 }
 
-/// A Txn without writes, evaluated against one revision of the store.
+/// A Txn whose branches hold only ranges ([`txn_is_read_only`]), evaluated
+/// against one revision of the store.
 pub fn read_only_txn(
     mvcc: &crate::mvcc::Mvcc,
     txn: &TxnRequest,
@@ -492,16 +491,10 @@ pub fn read_only_txn(
                 let count = kvs.len() as i64;
                 response_op::Response::Range(range_response(kvs, count, r, header.clone()))
             }
-            Some(request_op::Request::Txn(t)) => {
-                let mut inner = read_only_txn(mvcc, t, rev, header)?;
-                // As etcd: a nested Txn's header stays empty.
-                inner.header = Some(ResponseHeader::default());
-                response_op::Response::Txn(inner)
-            }
             _ => {
                 return Err(ApplyError::new(
                     ErrorCode::InvalidArgument,
-                    "write in a read-only txn",
+                    "not a range in a read-only txn",
                 ));
             }
         };
@@ -519,6 +512,32 @@ pub fn read_only_txn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn range_op() -> RequestOp {
+        RequestOp {
+            request: Some(request_op::Request::Range(RangeRequest::default())),
+        }
+    }
+
+    #[test]
+    fn a_nested_txn_makes_a_txn_a_write_as_in_etcd() {
+        let reads = TxnRequest {
+            success: vec![range_op()],
+            failure: vec![range_op()],
+            ..Default::default()
+        };
+        assert!(txn_is_read_only(&reads));
+        let nested = TxnRequest {
+            success: vec![
+                range_op(),
+                RequestOp {
+                    request: Some(request_op::Request::Txn(reads.clone())),
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(!txn_is_read_only(&nested));
+    }
 
     fn cmp(target: CompareTarget, result: CompareResult, u: compare::TargetUnion) -> Compare {
         Compare {

@@ -1,7 +1,9 @@
 //! The leader's version monitor, as etcd's: it asks every member for its
 //! server version, sets the cluster version to the lowest of them (or to a
 //! downgrade's target), and ends a downgrade once every member runs the
-//! target version. etcd asks each member over HTTP every time it decides
+//! target version. A round runs every interval, and at once when the
+//! member applies a term's empty entry (a new leader's first commit), as
+//! etcd's monitor wakes then. etcd asks each member over HTTP every time it decides
 //! (`getVersions`) and decides nothing while one does not answer; here
 //! each round sends its queries and waits (up to a bound) for every reply
 //! to them, so a member whose binary changed since an earlier reply, or
@@ -18,7 +20,11 @@ use std::time::Duration;
 pub(crate) async fn run(state: Arc<MemberState>) {
     let interval = Duration::from_millis(state.config.knobs.storage_version_sync_ms);
     loop {
-        madsim::time::sleep(interval).await;
+        tokio::select! {
+            biased;
+            () = state.version_check.notified() => {}
+            () = madsim::time::sleep(interval) => {}
+        }
         sync_storage_version(&state).await;
         if !state.is_leader() {
             continue;
