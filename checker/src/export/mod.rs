@@ -81,7 +81,7 @@ impl fmt::Display for ExportSummary {
             self.operations, self.watches
         )?;
         for (why, n) in &self.left_out {
-            write!(f, "\n  left out: {n} × {why}")?;
+            write!(f, "\n  not kept: {n} × {why}")?;
         }
         Ok(())
     }

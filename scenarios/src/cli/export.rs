@@ -43,6 +43,6 @@ pub(super) fn export(args: ExportArgs) -> Result<u8> {
         .map_err(|e| anyhow::anyhow!("{}:{}: {}", history_file.display(), e.line, e.message))?;
     let summary =
         write_export(&file.history, args.format, &args.out).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("{}: wrote {} ({summary})", args.out.display(), args.format);
+    println!("{}: wrote {}: {summary}", args.out.display(), args.format);
     Ok(0)
 }
