@@ -226,6 +226,7 @@ mod tests {
                 source: "nemesis".into(),
                 text: "partition".into(),
             }],
+            ..Default::default()
         };
         let end = EndState {
             members: vec![MemberEndState {

@@ -15,6 +15,7 @@
 
 mod check;
 pub mod command;
+pub mod export;
 pub mod history;
 pub mod import;
 pub mod jsonl;

@@ -132,6 +132,7 @@ impl Recorder {
             operations,
             watches,
             annotations: inner.annotations.clone(),
+            ..Default::default()
         }
     }
 }

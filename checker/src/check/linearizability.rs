@@ -109,6 +109,7 @@ fn without_state_refusals(history: &History) -> Option<History> {
             .collect(),
         watches: history.watches.clone(),
         annotations: history.annotations.clone(),
+        recorded: history.recorded,
     })
 }
 

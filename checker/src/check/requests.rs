@@ -169,6 +169,7 @@ mod tests {
                 source: Annotation::FAULT.into(),
                 text: "partition".into(),
             }],
+            ..Default::default()
         };
         let t = tally(&history, &FaultWindows::of(&history.annotations));
         // 2 (inside) and 3 (half a second after the heal) are near the fault.

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::{Context, needs_linearization, verdict, violation};
 use crate::history::describe;
-use crate::history::{Event, EventKind, History, OpResult, Request, Response, WatchRecord};
+use crate::history::{
+    Event, EventKind, History, OpResult, Recorded, Request, Response, WatchRecord,
+};
 use crate::models::etcd::LinearizedHistory;
 use crate::report::{PropertyResult, Violation};
 use crate::rules::*;
@@ -47,9 +49,10 @@ pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
             ctx.linearized.ok(),
         ));
         if let Ok(lin) = ctx.linearized {
-            reliable.extend(check_reliable(w, lin));
+            let recorded = ctx.history.recorded;
+            reliable.extend(check_reliable(w, lin, recorded));
             resumable.extend(check_resumable(w, lin));
-            prev_kv.extend(check_prev_kv(w, lin));
+            prev_kv.extend(check_prev_kv(w, lin, recorded));
             is_create.extend(check_is_create(w, lin));
         }
     }
@@ -325,15 +328,16 @@ fn history_event<'a>(lin: &'a LinearizedHistory, rev: i64, key: &str) -> Option<
 }
 
 /// Same event as far as Reliable is concerned: kind, key, revision, and for a
-/// put its value, version and lease (the create revision is IsCreate's).
-fn same_event(seen: &Event, real: &Event) -> bool {
+/// put its value, version and lease (the create revision is IsCreate's),
+/// as far as the history's source recorded them.
+fn same_event(seen: &Event, real: &Event, recorded: Recorded) -> bool {
     seen.kind == real.kind
         && match seen.kind {
             EventKind::Delete => true,
             EventKind::Put => {
                 seen.kv.value == real.kv.value
-                    && seen.kv.version == real.kv.version
-                    && seen.kv.lease == real.kv.lease
+                    && recorded.event_version_agrees(seen.kv.version, real.kv.version)
+                    && recorded.lease_agrees(seen.kv.lease, real.kv.lease)
             }
         }
 }
@@ -363,14 +367,18 @@ fn out_of_order<'a>(
     None
 }
 
-fn check_reliable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+fn check_reliable(
+    w: &WatchRecord,
+    lin: &LinearizedHistory,
+    recorded: Recorded,
+) -> Option<Violation> {
     let first = w.first_revision()?;
     let last = w.last_observed();
     let delivered = delivered_distinct(w, first);
     for d in &delivered {
         let real = history_event(lin, d.revision(), &d.kv.key);
         match real {
-            Some(real) if same_event(d, real) => {}
+            Some(real) if same_event(d, real, recorded) => {}
             _ => {
                 let what = match real {
                     Some(real) => {
@@ -467,14 +475,18 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
     ))
 }
 
-fn check_prev_kv(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
+fn check_prev_kv(
+    w: &WatchRecord,
+    lin: &LinearizedHistory,
+    recorded: Recorded,
+) -> Option<Violation> {
     if !w.request.prev_kv {
         return None;
     }
     for (i, e) in w.events() {
         let Some(prev) = &e.prev_kv else { continue };
         let real = lin.get_at(&e.kv.key, e.revision() - 1);
-        if real.is_some_and(|v| v.matches(prev)) {
+        if real.is_some_and(|v| v.matches(prev, recorded)) {
             continue;
         }
         let truth = match real {

@@ -5,6 +5,7 @@
 
 pub mod describe;
 pub mod end_state;
+pub mod recorded;
 pub mod request;
 pub mod response;
 pub mod watch;
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 pub use end_state::{EndState, HashKv, MemberEndState};
+pub use recorded::Recorded;
 pub use request::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeySpan, PutRequest, RangeRequest,
     Request, TxnOp, TxnRequest, prefix_end,
@@ -32,6 +34,11 @@ pub struct History {
     pub operations: Vec<Operation>,
     pub watches: Vec<WatchRecord>,
     pub annotations: Vec<Annotation>,
+    /// What the history's source recorded of the key-values it reports
+    /// (everything, unless it was imported from a format that leaves
+    /// fields out). Not part of the JSON lines format.
+    #[serde(skip)]
+    pub recorded: Recorded,
 }
 
 /// One client request and what came of it.

@@ -10,6 +10,7 @@
 
 pub mod edn;
 pub mod edn_reader;
+pub mod etcd_robustness;
 pub mod jepsen_log;
 
 use std::collections::{BTreeSet, HashMap};

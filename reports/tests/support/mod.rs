@@ -249,6 +249,7 @@ pub fn small_run() -> RunArtefacts {
         operations,
         watches,
         annotations,
+        ..Default::default()
     };
     let end_state = EndState {
         members: vec![MemberEndState {
@@ -497,6 +498,7 @@ pub fn large_run(ops: usize, clients: u64, watch_count: u64) -> RunArtefacts {
         operations,
         watches,
         annotations,
+        ..Default::default()
     };
     run.trace = trace;
     run

@@ -75,7 +75,7 @@ pub(super) struct CheckArgs {
     /// etcd | register | kv
     #[arg(long, default_value = "etcd")]
     model: String,
-    /// faultline | jepsen-log | edn (default: guessed from the content)
+    /// faultline | jepsen-log | edn | etcd-robustness (default: guessed; a folder with client-N/operations.json is an etcd robustness report)
     #[arg(long, default_value = "auto")]
     format: String,
     /// Time limit in seconds; past it the verdict is unknown (exit 3).

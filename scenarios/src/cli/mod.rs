@@ -4,6 +4,7 @@ mod catalogs;
 mod data;
 mod diff;
 mod explore;
+mod export;
 mod hunt;
 mod report;
 mod run;
@@ -42,8 +43,10 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
-    /// Check a history file (faultline JSON lines, a Jepsen log or EDN).
+    /// Check a history file (faultline JSON lines, a Jepsen log or EDN) or an etcd robustness report folder.
     Check(catalogs::CheckArgs),
+    /// Write a run's history in another tool's format (etcd-robustness).
+    Export(export::ExportArgs),
     /// Measure simulation speed: messages and simulated seconds per wall second.
     Bench(run::BenchArgs),
     /// Hunt a catalogued bug: run its scenarios with it switched on until one fails.
@@ -79,6 +82,7 @@ pub fn main() -> Result<u8> {
         Command::Replay(args) => run::replay(args),
         Command::List { what, markdown } => catalogs::list(what, markdown),
         Command::Check(args) => catalogs::check(args),
+        Command::Export(args) => export::export(args),
         Command::Bench(args) => run::bench(args),
         Command::Hunt(args) => hunt::hunt(args),
         Command::Soak(args) => soak::soak(args),
@@ -200,6 +204,9 @@ mod tests {
                 "replay",
                 "list",
                 "check",
+                "export",
+                "--format",
+                "etcd-robustness",
                 "bench",
                 "hunt",
                 "soak",

@@ -5,7 +5,7 @@ use crate::history::{
     CompactResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
     DeleteRangeResponse, EtcdError, KeySpan, KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseRevokeResponse, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    RangeResponse, Recorded, Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
 };
 
 use super::store::Store;
@@ -162,7 +162,12 @@ pub fn range_snapshot(store: &Store, r: &RangeRequest, at: i64, header: i64) -> 
 
 /// Whether `actual` is what the range answers now, without building the
 /// expected response (the hot path of the search: no allocation).
-pub fn range_fits(store: &Store, r: &RangeRequest, actual: &RangeResponse) -> bool {
+pub fn range_fits(
+    store: &Store,
+    r: &RangeRequest,
+    actual: &RangeResponse,
+    recorded: Recorded,
+) -> bool {
     let Ok(at) = read_revision(store, r, store.revision()) else {
         return false;
     };
@@ -187,9 +192,9 @@ pub fn range_fits(store: &Store, r: &RangeRequest, actual: &RangeResponse) -> bo
         if !value_ok
             || kv.key != *key
             || kv.mod_revision != v.mod_revision
-            || kv.create_revision != v.create_revision
+            || !recorded.create_revision_agrees(kv.create_revision, v.create_revision)
             || kv.version != v.version
-            || kv.lease != v.lease
+            || !recorded.lease_agrees(kv.lease, v.lease)
         {
             return false;
         }
@@ -448,27 +453,32 @@ fn ordering_ok(ord: std::cmp::Ordering, result: CompareResult) -> bool {
 
 /// Whether an observed answer is the one the model computed. Headers of
 /// responses nested in a transaction, keep-alive and time-to-live headers, and
-/// headers recorded as 0 are not compared; lease TTLs only for sign.
-pub fn response_matches(expected: &Response, actual: &Response) -> bool {
+/// headers recorded as 0 are not compared; lease TTLs only for sign (and not
+/// at all when the source did not record them); key-values in the fields the
+/// source recorded.
+pub fn response_matches(expected: &Response, actual: &Response, recorded: Recorded) -> bool {
     let header_ok = |e: i64, a: i64| a == 0 || a == e;
     match (expected, actual) {
         (Response::Range(e), Response::Range(a)) => {
-            header_ok(e.header_revision, a.header_revision) && range_matches(e, a)
+            header_ok(e.header_revision, a.header_revision) && range_matches(e, a, recorded)
         }
         (Response::Put(e), Response::Put(a)) => {
-            header_ok(e.header_revision, a.header_revision) && e.prev_kv == a.prev_kv
+            header_ok(e.header_revision, a.header_revision)
+                && prev_kv_matches(&e.prev_kv, &a.prev_kv, recorded)
         }
         (Response::DeleteRange(e), Response::DeleteRange(a)) => {
-            header_ok(e.header_revision, a.header_revision) && delete_matches(e, a)
+            header_ok(e.header_revision, a.header_revision) && delete_matches(e, a, recorded)
         }
         (Response::Txn(e), Response::Txn(a)) => {
-            header_ok(e.header_revision, a.header_revision) && txn_matches(e, a)
+            header_ok(e.header_revision, a.header_revision) && txn_matches(e, a, recorded)
         }
         (Response::Compact(e), Response::Compact(a)) => {
             header_ok(e.header_revision, a.header_revision)
         }
         (Response::LeaseGrant(e), Response::LeaseGrant(a)) => {
-            header_ok(e.header_revision, a.header_revision) && e.id == a.id && a.ttl > 0
+            header_ok(e.header_revision, a.header_revision)
+                && e.id == a.id
+                && (a.ttl > 0 || !recorded.lease_ttl)
         }
         (Response::LeaseRevoke(e), Response::LeaseRevoke(a)) => {
             header_ok(e.header_revision, a.header_revision)
@@ -487,27 +497,37 @@ fn sorted(keys: &[String]) -> Vec<String> {
     k
 }
 
-fn range_matches(e: &RangeResponse, a: &RangeResponse) -> bool {
-    e.kvs == a.kvs && e.more == a.more && e.count == a.count
+fn range_matches(e: &RangeResponse, a: &RangeResponse, recorded: Recorded) -> bool {
+    recorded.kvs_agree(&a.kvs, &e.kvs) && e.more == a.more && e.count == a.count
 }
 
-fn delete_matches(e: &DeleteRangeResponse, a: &DeleteRangeResponse) -> bool {
-    e.deleted == a.deleted && e.prev_kvs == a.prev_kvs
+fn delete_matches(e: &DeleteRangeResponse, a: &DeleteRangeResponse, recorded: Recorded) -> bool {
+    e.deleted == a.deleted && recorded.kvs_agree(&a.prev_kvs, &e.prev_kvs)
 }
 
-fn txn_matches(e: &TxnResponse, a: &TxnResponse) -> bool {
+fn prev_kv_matches(e: &Option<KeyValue>, a: &Option<KeyValue>, recorded: Recorded) -> bool {
+    match (e, a) {
+        (Some(e), Some(a)) => recorded.kv_agrees(a, e),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn txn_matches(e: &TxnResponse, a: &TxnResponse, recorded: Recorded) -> bool {
     e.succeeded == a.succeeded
         && e.responses.len() == a.responses.len()
         && e.responses
             .iter()
             .zip(&a.responses)
             .all(|(e, a)| match (e, a) {
-                (TxnOpResponse::Range(e), TxnOpResponse::Range(a)) => range_matches(e, a),
-                (TxnOpResponse::Put(e), TxnOpResponse::Put(a)) => e.prev_kv == a.prev_kv,
-                (TxnOpResponse::DeleteRange(e), TxnOpResponse::DeleteRange(a)) => {
-                    delete_matches(e, a)
+                (TxnOpResponse::Range(e), TxnOpResponse::Range(a)) => range_matches(e, a, recorded),
+                (TxnOpResponse::Put(e), TxnOpResponse::Put(a)) => {
+                    prev_kv_matches(&e.prev_kv, &a.prev_kv, recorded)
                 }
-                (TxnOpResponse::Txn(e), TxnOpResponse::Txn(a)) => txn_matches(e, a),
+                (TxnOpResponse::DeleteRange(e), TxnOpResponse::DeleteRange(a)) => {
+                    delete_matches(e, a, recorded)
+                }
+                (TxnOpResponse::Txn(e), TxnOpResponse::Txn(a)) => txn_matches(e, a, recorded),
                 _ => false,
             })
 }
@@ -628,9 +648,9 @@ mod tests {
             else {
                 panic!("not a range response");
             };
-            assert!(range_fits(&s, &req, &resp));
+            assert!(range_fits(&s, &req, &resp, Recorded::EVERYTHING));
             resp.count += 1;
-            assert!(!range_fits(&s, &req, &resp));
+            assert!(!range_fits(&s, &req, &resp, Recorded::EVERYTHING));
         }
     }
 

@@ -29,7 +29,9 @@ mod testing;
 use std::collections::{HashMap, HashSet};
 
 use crate::history::describe::answer;
-use crate::history::{EtcdError, EventKind, KeySpan, Request, Response, TxnOp, TxnRequest};
+use crate::history::{
+    EtcdError, EventKind, KeySpan, Recorded, Request, Response, TxnOp, TxnRequest,
+};
 use crate::linearizable::{Model, Op, Outcome};
 
 pub use analysis::{Analysis, bumps_revision, leases_mentioned};
@@ -76,6 +78,8 @@ pub struct EtcdModel<'h> {
     /// Steps the search chooses may not write where a watch saw nothing
     /// (see [`EtcdModel::heeding_watches`]).
     heed_watches: bool,
+    /// The fields of key-values the history's source recorded: only those are compared.
+    recorded: Recorded,
 }
 
 impl<'h> EtcdModel<'h> {
@@ -117,7 +121,7 @@ impl<'h> EtcdModel<'h> {
             kvs.iter().all(|kv| {
                 store
                     .written_at(&kv.key, rev)
-                    .is_some_and(|v| v.matches(kv))
+                    .is_some_and(|v| v.matches(kv, self.recorded))
             })
         })
     }
@@ -242,7 +246,7 @@ impl<'h> EtcdModel<'h> {
         }
         let mark = store.mark();
         if let (Request::Range(r), Ok(Response::Range(actual))) = (req, output) {
-            if !exec::range_fits(store, r, actual) {
+            if !exec::range_fits(store, r, actual, self.recorded) {
                 return None;
             }
             if r.revision > 0 {
@@ -263,7 +267,7 @@ impl<'h> EtcdModel<'h> {
         let before = store.revision();
         self.clear_for(store, req, output);
         let expected = exec::execute(store, req, grant_id_of(output));
-        if !answer_matches(&expected, output) {
+        if !answer_matches(&expected, output, self.recorded) {
             store.rollback(mark);
             return None;
         }
@@ -474,9 +478,13 @@ fn grant_id_of(output: &EtcdOutput<'_>) -> Option<i64> {
     }
 }
 
-fn answer_matches(expected: &Result<Response, EtcdError>, actual: &EtcdOutput<'_>) -> bool {
+fn answer_matches(
+    expected: &Result<Response, EtcdError>,
+    actual: &EtcdOutput<'_>,
+    recorded: Recorded,
+) -> bool {
     match (expected, actual) {
-        (Ok(e), Ok(a)) => exec::response_matches(e, a),
+        (Ok(e), Ok(a)) => exec::response_matches(e, a, recorded),
         (Err(e), Err(a)) => exec::error_matches(e, a),
         (Ok(e), Err(EtcdError::LeaseNotFound)) => exec::ttl_not_found(e),
         _ => false,
@@ -595,7 +603,7 @@ impl<'h> Model for EtcdModel<'h> {
             .uncertain_before(&span, op.ret.unwrap_or(u64::MAX))
         {
             let expected = exec::range_snapshot(store, r, at, header);
-            return expected.kvs != actual.kvs
+            return !self.recorded.kvs_agree(&actual.kvs, &expected.kvs)
                 || expected.count != actual.count
                 || expected.more != actual.more;
         }
@@ -764,7 +772,10 @@ impl<'h> Model for EtcdModel<'h> {
                 actual.header_revision
             };
             let held = exec::range_snapshot(store, r, at, actual.header_revision);
-            if held.kvs != actual.kvs || held.count != actual.count || held.more != actual.more {
+            if !self.recorded.kvs_agree(&actual.kvs, &held.kvs)
+                || held.count != actual.count
+                || held.more != actual.more
+            {
                 return format!(
                     "at revision {at} the store held {}, not {}",
                     answer(Ok(&Response::Range(held))),

@@ -80,6 +80,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
             expirable,
             literal: false,
             heed_watches: false,
+            recorded: history.recorded,
         },
         ops,
         first_synthetic,

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::deadlines::Deadlines;
 use super::sight::Sight;
-use crate::history::{KeySpan, KeyValue};
+use crate::history::{KeySpan, KeyValue, Recorded};
 use crate::linearizable::hash128;
 
 /// One version of a key; `value: None` is a tombstone (the key was deleted).
@@ -47,13 +47,17 @@ impl Version {
         }
     }
 
-    /// Whether a reported key-value is exactly this version.
-    pub fn matches(&self, kv: &KeyValue) -> bool {
+    /// Whether a reported key-value is exactly this version, in every
+    /// field its source recorded. A key-value may come from a watch event
+    /// (observations heeding watches): where the source left events'
+    /// versions out, its version reads 0, which no live key has.
+    pub fn matches(&self, kv: &KeyValue, recorded: Recorded) -> bool {
+        let version_ok = self.version == kv.version || (kv.version == 0 && !recorded.event_version);
         self.value.as_deref() == Some(kv.value.as_str())
             && self.mod_revision == kv.mod_revision
-            && self.create_revision == kv.create_revision
-            && self.version == kv.version
-            && self.lease == kv.lease
+            && recorded.create_revision_agrees(kv.create_revision, self.create_revision)
+            && version_ok
+            && recorded.lease_agrees(kv.lease, self.lease)
     }
 }
 
