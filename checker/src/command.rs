@@ -208,8 +208,7 @@ pub fn check_file(
             "is a folder without client-N/operations.json or client-N/watch.json; expected a history file or an etcd robustness report".into(),
         ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| input_error(None, format!("cannot read the file: {e}")))?;
+    let text = crate::input::read_text(path).map_err(|e| input_error(None, e.to_string()))?;
     if text.trim().is_empty() {
         return Err(input_error(
             Some(1),

@@ -18,6 +18,7 @@ pub mod command;
 pub mod export;
 pub mod history;
 pub mod import;
+pub mod input;
 pub mod jsonl;
 pub mod linearizable;
 pub mod models;

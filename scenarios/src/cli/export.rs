@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use checker::export::{ExportFormat, export as write_export};
 
 #[derive(clap::Args)]
@@ -37,8 +37,8 @@ pub(super) fn export(args: ExportArgs) -> Result<u8> {
             reports::artefacts::HISTORY_FILE
         );
     }
-    let text = std::fs::read_to_string(&history_file)
-        .with_context(|| format!("{}: cannot read", history_file.display()))?;
+    let text = checker::input::read_text(&history_file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", history_file.display()))?;
     let file = checker::jsonl::read_str(&text)
         .map_err(|e| anyhow::anyhow!("{}:{}: {}", history_file.display(), e.line, e.message))?;
     let summary =

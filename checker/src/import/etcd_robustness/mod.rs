@@ -16,7 +16,6 @@ pub mod format;
 pub mod value;
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -24,8 +23,6 @@ use serde::de::DeserializeOwned;
 use crate::history::{Annotation, History, Operation, Recorded, WatchRecord};
 use format::{CLIENT_DIR_PREFIX, KvOperation, OPERATIONS_FILE, WATCH_FILE, WatchOperation};
 
-/// Largest report file read (each file is read whole).
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// Most client folders one report may hold.
 pub const MAX_CLIENTS: usize = 100_000;
 
@@ -143,25 +140,11 @@ fn read_stream<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, Repo
         line,
         message,
     };
-    let file = match fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(error(None, format!("cannot read the file: {e}"))),
+    let text = match crate::input::read_text(path) {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() => return Ok(vec![]),
+        Err(e) => return Err(error(None, e.to_string())),
     };
-    let size = file
-        .metadata()
-        .map_err(|e| error(None, format!("cannot read the file: {e}")))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(error(
-            None,
-            format!("the file has {size} bytes, more than the {MAX_FILE_BYTES} read"),
-        ));
-    }
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| error(None, format!("cannot read the file as UTF-8 text: {e}")))?;
     parse_stream(&text).map_err(|(line, message)| error(Some(line), message))
 }
 
