@@ -52,23 +52,39 @@ fn read_text_within(path: &Path, max: u64) -> Result<String, ReadError> {
 mod tests {
     use super::*;
 
-    fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("checker-input-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).expect("write");
-        path
+    /// A folder of this test's own, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            let dir = std::env::temp_dir().join(format!("checker-input-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            TempDir(dir)
+        }
+
+        fn file(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn reads_text_and_refuses_what_is_too_large_or_not_text() {
-        let path = temp_file("ok", b"hello");
+        let dir = TempDir::new();
+        let path = dir.file("ok", b"hello");
         assert_eq!(read_text_within(&path, 5).expect("read"), "hello");
         assert!(matches!(
             read_text_within(&path, 4),
             Err(ReadError::TooLarge { size: 5 })
         ));
-        let path = temp_file("binary", &[0xff, 0xfe]);
+        let path = dir.file("binary", &[0xff, 0xfe]);
         assert!(matches!(read_text(&path), Err(ReadError::NotText)));
         let missing = read_text(Path::new("/nonexistent/history.jsonl")).unwrap_err();
         assert!(missing.is_not_found());
