@@ -211,6 +211,11 @@ impl CheckFileOutcome {
     pub fn exit_code(&self) -> i32 {
         self.report.overall().exit_code()
     }
+
+    /// How the report names operation `id` (`process 3: key 4: read returned 2`).
+    pub fn description(&self, id: u64) -> Option<&str> {
+        self.descriptions.get(&id).map(String::as_str)
+    }
 }
 
 pub fn check_file(

@@ -4,11 +4,13 @@
 //! The key comes from one of two places:
 //! - Jepsen's `independent` tuples: every client operation's value is
 //!   `[key value]` (`{:f :write :value [3 5]}`, `{:f :cas :value [3 [5 6]]}`,
-//!   `{:f :read :value [3 nil]}` completing `[3 5]`). Those are recognised by
-//!   shape: every invocation's value a two-element vector, a cas's second
-//!   element itself a pair. A plain register history always has a read
-//!   invoked with `nil` or a cas `[from to]` whose `to` is no pair, so it
-//!   never looks keyed, unless it holds only writes of two-element vectors.
+//!   `{:f :read :value [3 nil]}` completing `[3 5]`). A history is read so
+//!   when some read is invoked with `[key nil]` or some cas with
+//!   `[key [from to]]` (a plain register invokes reads with `nil` and cas
+//!   with `[from to]`), or when every invocation's value is a two-element
+//!   vector; then an operation of another shape is an error naming its
+//!   line. A plain register history of nothing but writes of two-element
+//!   vectors is the one that would be taken for a keyed one.
 //! - A `:key` on the operations (porcupine's layout), the value being the
 //!   register's own.
 
@@ -64,16 +66,28 @@ fn independent_shape(op: &JepsenOp) -> bool {
     }
 }
 
+/// Whether `op` could only be a keyed operation: a read invoked with
+/// `[key nil]`, a cas with `[key [from to]]`.
+fn only_keyed(op: &JepsenOp) -> bool {
+    match (op.f.as_str(), tuple(&op.invoke_value)) {
+        ("read", Some((_, Edn::Nil))) => true,
+        ("cas", Some(_)) => independent_shape(op),
+        _ => false,
+    }
+}
+
 /// How the history names keys (see the module's documentation).
 pub fn key_source(imported: &Imported) -> KeySource {
     if let Some(op) = imported.ops.iter().find(|o| o.key.is_some()) {
         return KeySource::KeyField { line: op.line };
     }
-    match imported.ops.first() {
-        Some(first) if imported.ops.iter().all(independent_shape) => {
-            KeySource::Tuples { line: first.line }
-        }
-        _ => KeySource::None,
+    let all = !imported.ops.is_empty() && imported.ops.iter().all(independent_shape);
+    match imported.ops.iter().find(|o| only_keyed(o)) {
+        Some(op) => KeySource::Tuples { line: op.line },
+        None if all => KeySource::Tuples {
+            line: imported.ops[0].line,
+        },
+        None => KeySource::None,
     }
 }
 
@@ -161,7 +175,8 @@ mod tests {
                     {:process 2, :type :invoke, :f :read, :value [4 nil]}\n\
                     {:process 2, :type :ok, :f :read, :value [4 nil]}\n";
         let imported = edn::import(text).unwrap();
-        assert_eq!(key_source(&imported), KeySource::Tuples { line: 1 });
+        // The cas on line 3 is what only a keyed history holds.
+        assert_eq!(key_source(&imported), KeySource::Tuples { line: 3 });
         let ops = keyed_register_ops(&imported).unwrap();
         assert_eq!(ops.len(), 3);
         assert_eq!(ops[1].input.key, Scalar::Int(3));
@@ -187,6 +202,21 @@ mod tests {
         let text = "{:process 0, :type :invoke, :f :read, :value nil}\n\
                     {:process 1, :type :invoke, :f :write, :value [1 2]}\n";
         assert_eq!(key_source(&edn::import(text).unwrap()), KeySource::None);
+    }
+
+    #[test]
+    fn one_operation_of_another_shape_in_a_keyed_history_is_refused() {
+        let text = "{:process 0, :type :invoke, :f :read, :value [1 nil]}\n\
+                    {:process 1, :type :invoke, :f :cas, :value [1 2]}\n";
+        let imported = edn::import(text).unwrap();
+        assert_eq!(key_source(&imported), KeySource::Tuples { line: 1 });
+        let e = keyed_register_ops(&imported).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(
+            e.message.contains("independent [key value] tuples"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
