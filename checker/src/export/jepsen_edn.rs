@@ -15,18 +15,18 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::jepsen_events::{Event, Kind, edn_string, events};
-use super::registers::{Action, RegisterOp, project};
+use super::registers::{Action, Ending, Projection, RegisterOp, project};
 use super::{ExportError, ExportFormat, ExportSummary};
 use crate::history::History;
 
 /// The EDN text and the summary.
 pub fn to_edn(history: &History) -> Result<(String, ExportSummary), ExportError> {
-    let (ops, left_out) =
-        project(history).map_err(|(id, request, why)| ExportError::Unrepresentable {
+    let Projection { ops, left_out } =
+        project(history).map_err(|r| ExportError::Unrepresentable {
             format: ExportFormat::JepsenEdn,
-            id,
-            request,
-            why,
+            id: r.id,
+            request: r.request,
+            why: r.why,
         })?;
     let mut lines: Vec<(u64, String)> = events(&ops)
         .into_iter()
@@ -83,10 +83,7 @@ fn operation(e: &Event) -> String {
         Kind::Info => "info",
     };
     let error = match (&op.ending, e.kind) {
-        (
-            super::registers::Ending::Failed(why) | super::registers::Ending::Unknown(why),
-            Kind::Fail | Kind::Info,
-        ) => {
+        (Ending::Failed(why) | Ending::Unknown(why), Kind::Fail | Kind::Info) => {
             format!(", :error {}", edn_string(why))
         }
         _ => String::new(),

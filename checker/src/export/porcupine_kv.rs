@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::jepsen_events::{Kind, edn_string, events};
-use super::registers::{Action, Ending, RegisterOp, project};
+use super::registers::{Action, Ending, Projection, RegisterOp, project};
 use super::{ExportError, ExportFormat, ExportSummary};
 use crate::history::{History, describe};
 
@@ -33,8 +33,8 @@ pub fn to_text(history: &History) -> Result<(String, ExportSummary), ExportError
         request,
         why,
     };
-    let (ops, mut left_out) =
-        project(history).map_err(|(id, request, why)| unrepresentable(id, request, why))?;
+    let Projection { ops, mut left_out } =
+        project(history).map_err(|r| unrepresentable(r.id, r.request, r.why))?;
     let mut kept: Vec<RegisterOp> = Vec::with_capacity(ops.len());
     for op in ops {
         match (&op.action, &op.ending) {

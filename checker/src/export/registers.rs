@@ -73,11 +73,28 @@ pub enum Unheld {
     Refused(String),
 }
 
-/// The register operations of `history` (in its order), and what was left
-/// out, counted by why; or the first operation that cannot be held, with why.
-pub fn project(
-    history: &History,
-) -> Result<(Vec<RegisterOp>, BTreeMap<String, usize>), (u64, String, String)> {
+/// A history as register operations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection {
+    /// In the history's order.
+    pub ops: Vec<RegisterOp>,
+    /// What was left out, counted by why.
+    pub left_out: BTreeMap<String, usize>,
+}
+
+/// An operation that may have changed a value and that no register
+/// operation holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub id: u64,
+    /// The request, as `history::describe` prints it.
+    pub request: String,
+    pub why: String,
+}
+
+/// The register operations of `history`, or the first operation that cannot
+/// be held.
+pub fn project(history: &History) -> Result<Projection, Refusal> {
     let mut ops = Vec::new();
     let mut left_out: BTreeMap<String, usize> = BTreeMap::new();
     for op in &history.operations {
@@ -88,7 +105,11 @@ pub fn project(
             }
             Err(Unheld::LeftOut(why)) => *left_out.entry(why).or_default() += 1,
             Err(Unheld::Refused(why)) => {
-                return Err((op.id, describe::request(&op.request), why));
+                return Err(Refusal {
+                    id: op.id,
+                    request: describe::request(&op.request),
+                    why,
+                });
             }
         }
     }
@@ -98,7 +119,7 @@ pub fn project(
             history.watches.len(),
         );
     }
-    Ok((ops, left_out))
+    Ok(Projection { ops, left_out })
 }
 
 fn note_losses(op: &Operation, left_out: &mut BTreeMap<String, usize>) {
