@@ -330,6 +330,7 @@ fn main() {
         leases: false,
         final_read: true,
         watches: 0,
+        mix: Default::default(),
     });
     let options = CheckOptions::default();
     let runs = if full { 3 } else { 1 };

@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::check::check_run;
-use crate::history::EndState;
-use crate::import::{self, ImportError, Imported, etcd_robustness};
+use crate::history::{Annotation, EndState};
+use crate::import::independent::{KeySource, key_source, keyed_register_ops};
+use crate::import::{self, Clock, ImportError, Imported, etcd_robustness};
 use crate::jsonl;
 use crate::linearizable::{Linearizability, Model, Op, SearchLimits, check};
+use crate::models::keyed::Keyed;
 use crate::models::kv::KvModel;
 use crate::models::register::RegisterModel;
 use crate::options::CheckOptions;
@@ -167,12 +169,52 @@ pub struct CheckFileOutcome {
     pub skipped: Vec<(String, String)>,
     /// One-line descriptions of operations, by id, for the ones a violation names.
     descriptions: HashMap<u64, String>,
+    /// The history's annotations (faults, nemesis events), each with when it
+    /// happened, in time order: the timeline the verdict is read against.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One annotation on the outcome's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// When: `1.500 s` (or `1.500 s – 2.500 s`) for times in nanoseconds,
+    /// `event 12` for a history whose events carry no time.
+    pub when: String,
+    pub source: String,
+    pub text: String,
+}
+
+impl TimelineEntry {
+    fn of(annotations: &[Annotation], clock: Clock) -> Vec<TimelineEntry> {
+        let at = |t: u64| match clock {
+            Clock::Nanoseconds => format!("{:.3} s", t as f64 / 1e9),
+            Clock::Position => format!("event {t}"),
+        };
+        let mut sorted: Vec<&Annotation> = annotations.iter().collect();
+        sorted.sort_by_key(|a| a.at);
+        sorted
+            .into_iter()
+            .map(|a| TimelineEntry {
+                when: match a.end {
+                    Some(end) => format!("{} – {}", at(a.at), at(end)),
+                    None => at(a.at),
+                },
+                source: a.source.clone(),
+                text: a.text.clone(),
+            })
+            .collect()
+    }
 }
 
 impl CheckFileOutcome {
     /// 0 every property holds, 1 a violation, 3 undecided.
     pub fn exit_code(&self) -> i32 {
         self.report.overall().exit_code()
+    }
+
+    /// How the report names operation `id` (`process 3: key 4: read returned 2`).
+    pub fn description(&self, id: u64) -> Option<&str> {
+        self.descriptions.get(&id).map(String::as_str)
     }
 }
 
@@ -226,9 +268,11 @@ pub fn check_file(
         ..CheckOptions::default()
     };
     let from_import = |e: ImportError| input_error(Some(e.line), e.message);
+    let mut timeline = vec![];
     let (report, operations, descriptions) = match (opts.model, format) {
         (ModelKind::Etcd, InputFormat::Faultline) => {
             let file = jsonl::read_str(&text).map_err(|e| input_error(Some(e.line), e.message))?;
+            timeline = TimelineEntry::of(&file.history.annotations, Clock::Nanoseconds);
             let end = file.end.clone().unwrap_or_else(EndState::default);
             let mut report = check_run(&file.history, &end, &options);
             if file.end.is_none() {
@@ -251,18 +295,30 @@ pub fn check_file(
         }
         (ModelKind::Register, InputFormat::JepsenLog | InputFormat::Edn) => {
             let imported = import_file(&text, format).map_err(from_import)?;
-            let ops = import::register_ops(&imported).map_err(from_import)?;
-            imported_check(&RegisterModel, &ops, &options, imported.ops.len())
+            timeline = TimelineEntry::of(&imported.annotations, imported.clock);
+            match key_source(&imported) {
+                KeySource::None => {
+                    let ops = import::register_ops(&imported).map_err(from_import)?;
+                    imported_check(&RegisterModel, &ops, &options, &imported)
+                }
+                KeySource::Tuples { .. } | KeySource::KeyField { .. } => {
+                    let ops = keyed_register_ops(&imported).map_err(from_import)?;
+                    imported_check(&Keyed::new(RegisterModel), &ops, &options, &imported)
+                }
+            }
         }
         (ModelKind::Kv, InputFormat::JepsenLog | InputFormat::Edn) => {
             let imported = import_file(&text, format).map_err(from_import)?;
+            timeline = TimelineEntry::of(&imported.annotations, imported.clock);
             let ops = import::kv_ops(&imported).map_err(from_import)?;
-            imported_check(&KvModel, &ops, &options, imported.ops.len())
+            imported_check(&KvModel, &ops, &options, &imported)
         }
         (model, format) => {
             let expected = match model {
                 ModelKind::Etcd => "faultline JSON lines",
-                ModelKind::Register => "a jepsen-log or edn history",
+                ModelKind::Register => {
+                    "a jepsen-log or edn history (one register, or registers by key)"
+                }
                 ModelKind::Kv => "an edn history",
             };
             return Err(input_error(
@@ -280,6 +336,7 @@ pub fn check_file(
         elapsed: started.elapsed(),
         skipped: vec![],
         descriptions,
+        timeline,
     })
 }
 
@@ -335,6 +392,7 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
         elapsed: started.elapsed(),
         skipped,
         descriptions,
+        timeline: TimelineEntry::of(&history.annotations, Clock::Nanoseconds),
     })
 }
 
@@ -350,18 +408,31 @@ fn imported_check<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     options: &CheckOptions,
-    operations: usize,
+    imported: &Imported,
 ) -> (Report, usize, HashMap<u64, String>) {
     let limits = SearchLimits {
         deadline: Instant::now().checked_add(options.timeout),
         memory_bound_bytes: options.memory_bound_bytes,
     };
     let out = check(model, ops, options.partition, &limits);
+    // Jepsen's `:error` says why an operation failed or is indeterminate.
+    let errors: HashMap<u64, &import::edn_reader::Edn> = imported
+        .ops
+        .iter()
+        .filter_map(|o| o.error.as_ref().map(|e| (o.id, e)))
+        .collect();
     let descriptions = ops
         .iter()
         .map(|op| {
-            let desc = model.describe(&op.input, &op.outcome);
-            (op.id, format!("process {}: {desc}", op.client))
+            let mut desc = format!(
+                "process {}: {}",
+                op.client,
+                model.describe(&op.input, &op.outcome)
+            );
+            if let Some(e) = errors.get(&op.id) {
+                desc.push_str(&format!(" (error {e})"));
+            }
+            (op.id, desc)
         })
         .collect();
     let verdict = match out.result {
@@ -398,8 +469,11 @@ fn imported_check<M: Model>(
         }),
         requests: None,
     };
-    (report, operations, descriptions)
+    (report, imported.ops.len(), descriptions)
 }
+
+/// How many timeline entries the human report lists.
+const LISTED_TIMELINE: usize = 20;
 
 /// How many operations to list by name under a violation.
 const LISTED_OPERATIONS: usize = 8;
@@ -451,6 +525,23 @@ impl fmt::Display for CheckFileOutcome {
         }
         for (rule, why) in &self.skipped {
             writeln!(f, "  {rule:<28} skipped: {why}")?;
+        }
+        if !self.timeline.is_empty() {
+            writeln!(
+                f,
+                "  timeline ({} annotations, not checked):",
+                self.timeline.len()
+            )?;
+            for e in self.timeline.iter().take(LISTED_TIMELINE) {
+                writeln!(f, "      {}  {}: {}", e.when, e.source, e.text)?;
+            }
+            if self.timeline.len() > LISTED_TIMELINE {
+                writeln!(
+                    f,
+                    "      … and {} more",
+                    self.timeline.len() - LISTED_TIMELINE
+                )?;
+            }
         }
         let failed = self.report.failed_rules();
         let verdict = match self.exit_code() {

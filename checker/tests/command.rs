@@ -227,3 +227,108 @@ fn the_readme_example_reads_and_passes() {
     let out = check_file(f.path(), &options(ModelKind::Etcd, InputFormat::Auto)).expect("valid");
     assert_eq!(out.exit_code(), 0, "{out}");
 }
+
+/// A Jepsen `independent` history (jepsen.history's fields): key 3 is
+/// linearizable, key 4 reads a value nobody wrote.
+const KEYED: &str = r#"{:type :invoke, :f :write, :value [3 5], :time 1000000000, :process 0, :index 0}
+{:type :info, :f :start, :value :partition, :time 1200000000, :process :nemesis, :index 1}
+{:type :ok, :f :write, :value [3 5], :time 1500000000, :process 0, :index 2}
+{:type :invoke, :f :cas, :value [3 [5 6]], :time 1600000000, :process 1, :index 3}
+{:type :ok, :f :cas, :value [3 [5 6]], :time 1700000000, :process 1, :index 4}
+{:type :invoke, :f :read, :value [3 nil], :time 1800000000, :process 2, :index 5}
+{:type :ok, :f :read, :value [3 6], :time 1900000000, :process 2, :index 6}
+{:type :invoke, :f :write, :value [4 1], :time 2000000000, :process 0, :index 7}
+{:type :info, :f :write, :value [4 1], :time 2100000000, :process 0, :index 8, :error :timeout}
+{:type :invoke, :f :read, :value [4 nil], :time 2200000000, :process 3, :index 9}
+{:type :ok, :f :read, :value [4 1], :time 2300000000, :process 3, :index 10}
+"#;
+
+#[test]
+fn a_keyed_register_history_is_checked_per_key() {
+    let good = temp_file(KEYED, ".edn");
+    let out = check_file(
+        good.path(),
+        &options(ModelKind::Register, InputFormat::Auto),
+    )
+    .expect("valid");
+    assert_eq!(out.exit_code(), 0, "{out}");
+    let text = out.to_string();
+    // Two keys, checked apart; the nemesis on the timeline at its :time.
+    assert_eq!(
+        out.report.stats.as_ref().map(|s| s.partitions),
+        Some(2),
+        "{text}"
+    );
+    assert!(
+        text.contains("1.200 s  nemesis: :info :start :partition"),
+        "{text}"
+    );
+
+    let bad = KEYED.replace("[4 1], :time 2300000000", "[4 2], :time 2300000000");
+    let bad = temp_file(&bad, ".edn");
+    let out =
+        check_file(bad.path(), &options(ModelKind::Register, InputFormat::Edn)).expect("valid");
+    assert_eq!(out.exit_code(), 1, "{out}");
+    let text = out.to_string();
+    // Operations are named by Jepsen's :index; the timed-out write keeps its :error.
+    assert!(
+        text.contains("operation 9 (process 3: key 4: read returned 2)"),
+        "{text}"
+    );
+    assert_eq!(
+        out.description(7),
+        Some("process 0: key 4: write 1 with unknown outcome (error :timeout)")
+    );
+}
+
+#[test]
+fn bad_keyed_histories_give_one_line_naming_the_line() {
+    let other_key = KEYED.replace(":value [3 6], :time", ":value [5 6], :time");
+    let (msg, line) = input_error(&other_key, ModelKind::Register, InputFormat::Edn);
+    assert_eq!(line, Some(7), "{msg}");
+    assert!(msg.contains("expected [3 value]"), "{msg}");
+    let some_times = KEYED.replace(", :time 1900000000", "");
+    let (msg, line) = input_error(&some_times, ModelKind::Register, InputFormat::Edn);
+    assert_eq!(line, Some(7), "{msg}");
+    assert!(
+        msg.contains("expected :time on every event or on none"),
+        "{msg}"
+    );
+    let not_a_tuple = KEYED.replace("[3 [5 6]], :time 1600000000", "[3 5], :time 1600000000");
+    let (msg, line) = input_error(&not_a_tuple, ModelKind::Register, InputFormat::Edn);
+    assert_eq!(line, Some(4), "{msg}");
+    assert!(
+        msg.contains("Jepsen independent [key value] tuples"),
+        "{msg}"
+    );
+}
+
+/// Jepsen logs as porcupine reads them: `:info` is an unknown outcome; a
+/// `:fail :read :timed-out` took no effect (porcupine marks it unknown,
+/// which is the same for a read); fields apart by any whitespace.
+#[test]
+fn jepsen_log_outcomes_as_porcupine_reads_them() {
+    let log = "INFO  jepsen.util - 0\t:invoke\t:write\t1
+INFO  jepsen.util - 0\t:ok\t:write\t1
+INFO  jepsen.util - 1 \t :invoke   :write\t2
+INFO  jepsen.util - 1\t:info\t:write\t:timed-out
+INFO  jepsen.util - 2\t:invoke\t:read\tnil
+INFO  jepsen.util - 2\t:fail\t:read\t:timed-out
+INFO  jepsen.util - 2  :invoke  :read  nil
+INFO  jepsen.util - 2  :ok  :read  2
+";
+    let f = temp_file(log, ".log");
+    let out =
+        check_file(f.path(), &options(ModelKind::Register, InputFormat::Auto)).expect("valid");
+    // The read of 2 is explained by the write whose outcome is unknown.
+    assert_eq!(out.exit_code(), 0, "{out}");
+    // Had the timed-out write certainly failed, reading 2 would not be linearizable.
+    let failed = log.replace(
+        "1\t:info\t:write\t:timed-out",
+        "1\t:fail\t:write\t:timed-out",
+    );
+    let f = temp_file(&failed, ".log");
+    let out =
+        check_file(f.path(), &options(ModelKind::Register, InputFormat::Auto)).expect("valid");
+    assert_eq!(out.exit_code(), 1, "{out}");
+}

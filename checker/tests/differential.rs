@@ -432,6 +432,7 @@ proptest! {
             leases: seed % 3 == 0,
             final_read: false,
             watches: 0,
+            mix: Default::default(),
         });
         // Sometimes break one answer in a way that may or may not stay linearizable.
         let answered: Vec<usize> = (0..history.operations.len())
@@ -460,6 +461,7 @@ proptest! {
             leases: false,
             final_read: true,
             watches: 0,
+            mix: Default::default(),
         });
         let prepared = prepare(&history);
         prop_assert!(engine(&prepared.model, &prepared.ops, false));

@@ -39,6 +39,7 @@ fn generated_runs_pass_every_property() {
             leases: seed % 2 == 0,
             final_read: true,
             watches: 3,
+            mix: Default::default(),
         });
         let report = check_run(&history, &end_state(), &CheckOptions::default());
         let problems: Vec<_> = report
@@ -109,6 +110,7 @@ fn heavy_uncertainty_stays_linearizable() {
                 leases: seed % 2 == 0,
                 final_read: true,
                 watches: 1,
+                mix: Default::default(),
             });
             let lin = checker::check_linearizability(&history, &CheckOptions::default());
             assert!(

@@ -358,7 +358,7 @@ fn export_formats_are_listed_by_the_parser() {
         "etcd-robustness".parse::<ExportFormat>(),
         Ok(ExportFormat::EtcdRobustness)
     );
-    let e = "jepsen-edn".parse::<ExportFormat>().unwrap_err();
+    let e = "jepsen".parse::<ExportFormat>().unwrap_err();
     assert!(e.contains("etcd-robustness"), "{e}");
 }
 

@@ -1,7 +1,14 @@
 //! Writing faultline histories in other tools' formats (`faultline export`).
 //! One module per format; [`ExportFormat`] names those that exist.
+//! `registers` reads a history as register operations (for the Jepsen EDN
+//! and porcupine kv formats) and `jepsen_events` lays those out as Jepsen
+//! events on processes.
 
 pub mod etcd_robustness;
+pub mod jepsen_edn;
+pub mod jepsen_events;
+pub mod porcupine_kv;
+pub mod registers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,14 +21,32 @@ use crate::history::History;
 pub enum ExportFormat {
     /// etcd's robustness test report folder (`client-N/operations.json`, `client-N/watch.json`).
     EtcdRobustness,
+    /// A Jepsen history (EDN, one operation map per line) of keyed registers.
+    JepsenEdn,
+    /// porcupine's kv test data layout (get/put lines of EDN).
+    PorcupineKv,
 }
 
 impl ExportFormat {
-    pub const ALL: &[ExportFormat] = &[ExportFormat::EtcdRobustness];
+    pub const ALL: &[ExportFormat] = &[
+        ExportFormat::EtcdRobustness,
+        ExportFormat::JepsenEdn,
+        ExportFormat::PorcupineKv,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ExportFormat::EtcdRobustness => "etcd-robustness",
+            ExportFormat::JepsenEdn => "jepsen-edn",
+            ExportFormat::PorcupineKv => "porcupine-kv",
+        }
+    }
+
+    /// Whether `out` is a folder to write into (else the file to write).
+    pub fn writes_folder(self) -> bool {
+        match self {
+            ExportFormat::EtcdRobustness => true,
+            ExportFormat::JepsenEdn | ExportFormat::PorcupineKv => false,
         }
     }
 }
@@ -87,7 +112,9 @@ impl fmt::Display for ExportSummary {
     }
 }
 
-/// Writes `history` in `format` into the folder `out` (created if need be).
+/// Writes `history` in `format` into the folder `out` (created if need be),
+/// or, for a format of one file, to the file `out` (its folder created if
+/// need be).
 pub fn export(
     history: &History,
     format: ExportFormat,
@@ -95,5 +122,19 @@ pub fn export(
 ) -> Result<ExportSummary, ExportError> {
     match format {
         ExportFormat::EtcdRobustness => etcd_robustness::write(history, out),
+        ExportFormat::JepsenEdn => jepsen_edn::write(history, out),
+        ExportFormat::PorcupineKv => porcupine_kv::write(history, out),
     }
+}
+
+/// Writes one file, creating its folder.
+fn write_file(path: &Path, text: &str) -> Result<(), ExportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExportError::Io { path, source }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::write(path, text).map_err(io(path))
 }

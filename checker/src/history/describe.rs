@@ -188,7 +188,8 @@ pub fn answer(a: Result<&Response, &EtcdError>) -> String {
     }
 }
 
-fn error(e: &EtcdError) -> String {
+/// A definite refusal: `compacted (compact revision 4)`, `lease not found`.
+pub fn error(e: &EtcdError) -> String {
     match e {
         EtcdError::Compacted { compact_revision } => {
             format!("compacted (compact revision {compact_revision})")

@@ -1,5 +1,7 @@
-//! Jepsen-style EDN histories: one map per operation event, either inside one
-//! vector or one (or more) per line; `;` comments; extra keys ignored.
+//! Jepsen-style EDN histories (jepsen.history's operations): one map per
+//! event, either inside one vector or one (or more) per line; `;` comments.
+//! Read: `:process`, `:type`, `:f`, `:value`, `:key` (porcupine), `:time`
+//! (nanoseconds), `:index` and `:error`; other keys are ignored.
 
 use super::edn_reader::{Edn, read_all};
 use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
@@ -71,13 +73,30 @@ fn event(line: usize, form: &Edn) -> Result<JepsenEvent, ImportError> {
         return Err(ImportError::new(line, "an operation without :f"));
     };
     Ok(JepsenEvent {
-        line,
-        process,
-        kind,
-        f,
         key: form.get("key").cloned(),
-        value: form.get("value").cloned().unwrap_or(Edn::Nil),
+        time: natural(line, form, "time", "nanoseconds since the test began")?,
+        index: natural(line, form, "index", "the event's position in the history")?,
+        error: form.get("error").cloned(),
+        ..JepsenEvent::new(
+            line,
+            process,
+            kind,
+            f,
+            form.get("value").cloned().unwrap_or(Edn::Nil),
+        )
     })
+}
+
+/// An optional field that must be a non-negative integer.
+fn natural(line: usize, form: &Edn, field: &str, what: &str) -> Result<Option<u64>, ImportError> {
+    match form.get(field) {
+        None => Ok(None),
+        Some(Edn::Int(n)) if *n >= 0 => Ok(Some(*n as u64)),
+        Some(other) => Err(ImportError::new(
+            line,
+            format!("a :{field} of {other}; expected {what}, a non-negative integer"),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -103,11 +122,53 @@ mod tests {
     #[test]
     fn reads_a_vector_of_knossos_register_operations() {
         let text = "[{:process 0 :type :invoke :f :cas :value [1 2] :time 5}\n\
-                    {:process 0 :type :fail :f :cas :value [1 2]}\n\
-                    {:process :nemesis :type :info :f :start :value nil}]";
+                    {:process 0 :type :fail :f :cas :value [1 2] :time 9}\n\
+                    {:process :nemesis :type :info :f :start :value nil :time 7}]";
         let imported = import(text).unwrap();
         assert_eq!(imported.annotations.len(), 1);
+        assert_eq!(imported.annotations[0].at, 7);
         assert!(register_ops(&imported).unwrap().is_empty());
+    }
+
+    /// jepsen.history's fields: `:time` is the event's time, an invocation's
+    /// `:index` the operation's id, `:error` kept.
+    #[test]
+    fn reads_jepsen_history_times_indices_and_errors() {
+        let text = "{:type :invoke, :f :write, :value 3, :time 1000, :process 0, :index 4}\n\
+                    {:type :info, :f :start, :value nil, :time 1500, :process :nemesis, :index 5}\n\
+                    {:type :info, :f :write, :value 3, :time 2500, :process 0, :index 7, :error [:timeout \"t\"]}\n";
+        let imported = import(text).unwrap();
+        assert_eq!(imported.clock, crate::import::Clock::Nanoseconds);
+        let op = &imported.ops[0];
+        assert_eq!((op.id, op.call, op.ret), (4, 1000, Some(2500)));
+        assert_eq!(op.completion, Completion::Info);
+        assert_eq!(
+            op.error.as_ref().map(Edn::to_string).as_deref(),
+            Some("[:timeout \"t\"]")
+        );
+        assert_eq!(imported.annotations[0].at, 1500);
+    }
+
+    #[test]
+    fn refuses_times_and_indices_that_do_not_fit() {
+        let some_times = "{:process 0, :type :invoke, :f :read, :time 5}\n\
+                          {:process 0, :type :ok, :f :read, :value 1}\n";
+        let e = import(some_times).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("without :time"), "{}", e.message);
+        let backwards = "{:process 0, :type :invoke, :f :read, :time 5}\n\
+                         {:process 0, :type :ok, :f :read, :value 1, :time 4}\n";
+        let e = import(backwards).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("before its invocation"), "{}", e.message);
+        let index = "{:process 0, :type :invoke, :f :read, :index 3}\n\
+                     {:process 0, :type :ok, :f :read, :value 1, :index 3}\n";
+        let e = import(index).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("ascending"), "{}", e.message);
+        let negative = "{:process 0, :type :invoke, :f :read, :time -1}\n";
+        let e = import(negative).unwrap_err();
+        assert!(e.message.contains("non-negative"), "{}", e.message);
     }
 
     #[test]

@@ -92,14 +92,7 @@ fn event(
     };
     let value: Edn = read_one(value)
         .map_err(|e| ImportError::new(line, format!("cannot read the value: {e}")))?;
-    Ok(JepsenEvent {
-        line,
-        process,
-        kind,
-        f: f.to_string(),
-        key: None,
-        value,
-    })
+    Ok(JepsenEvent::new(line, process, kind, f, value))
 }
 
 #[cfg(test)]

@@ -2,18 +2,22 @@
 //! (Jepsen, Knossos, porcupine's test data), turned into register or kv
 //! operations for the engine.
 //!
-//! Jepsen semantics: `:fail` means the operation certainly did not take effect
-//! (it is dropped); `:info`, or an invocation that never completes, means it may
-//! have taken effect at any time after its call. Events of a non-numeric process
-//! (such as `:nemesis`) are kept as annotations and not checked. The position
-//! of an event in the file is its time.
+//! Jepsen semantics (jepsen.history): `:fail` means the operation certainly
+//! did not take effect (it is dropped); `:info`, or an invocation that never
+//! completes, means it may have taken effect at any time after its call.
+//! Events of a non-numeric process (such as `:nemesis`) are kept as
+//! annotations and not checked. An event's `:time` (nanoseconds since the test
+//! began) is its time when every event has one, else its position in the
+//! file; an invocation's `:index`, when every event has one, is the
+//! operation's id, so reports name operations as Jepsen numbered them.
 
 pub mod edn;
 pub mod edn_reader;
 pub mod etcd_robustness;
+pub mod independent;
 pub mod jepsen_log;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::history::Annotation;
 use crate::linearizable::{Op, Outcome};
@@ -63,6 +67,45 @@ pub struct JepsenEvent {
     pub f: String,
     pub key: Option<Edn>,
     pub value: Edn,
+    /// `:time`: nanoseconds since the test began.
+    pub time: Option<u64>,
+    /// `:index`: the event's unique, ascending position in Jepsen's history.
+    pub index: Option<u64>,
+    /// `:error`: why an operation failed or is indeterminate.
+    pub error: Option<Edn>,
+}
+
+impl JepsenEvent {
+    /// An event with only the fields every format has.
+    pub fn new(
+        line: usize,
+        process: Process,
+        kind: EventType,
+        f: impl Into<String>,
+        value: Edn,
+    ) -> Self {
+        JepsenEvent {
+            line,
+            process,
+            kind,
+            f: f.into(),
+            key: None,
+            value,
+            time: None,
+            index: None,
+            error: None,
+        }
+    }
+}
+
+/// What an imported history's times are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// Every event had a `:time`: nanoseconds since the test began.
+    Nanoseconds,
+    /// No event had one: the event's position in the file (0, 1, 2, ...).
+    #[default]
+    Position,
 }
 
 /// How a Jepsen operation ended.
@@ -89,13 +132,20 @@ pub struct JepsenOp {
     pub invoke_value: Edn,
     pub completion: Completion,
     pub complete_value: Edn,
+    /// The completion's line, once completed.
+    pub completion_line: Option<usize>,
+    /// The completion's `:error` (else the invocation's), kept for the
+    /// operation's description.
+    pub error: Option<Edn>,
 }
 
 /// Client operations and the annotations of an imported history.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Imported {
     pub ops: Vec<JepsenOp>,
+    /// Events of non-client processes (the nemesis), each at its time.
     pub annotations: Vec<Annotation>,
+    pub clock: Clock,
 }
 
 fn type_name(kind: EventType) -> &'static str {
@@ -107,23 +157,93 @@ fn type_name(kind: EventType) -> &'static str {
     }
 }
 
+/// Whether every event has a field, none has, or (an error naming the first
+/// line without it) only some have.
+fn every_or_none(
+    events: &[JepsenEvent],
+    has: impl Fn(&JepsenEvent) -> bool,
+    name: &str,
+) -> Result<bool, ImportError> {
+    match (
+        events.iter().find(|e| has(e)),
+        events.iter().find(|e| !has(e)),
+    ) {
+        (Some(_), None) => Ok(true),
+        (None, _) => Ok(false),
+        (Some(with), Some(without)) => Err(ImportError::new(
+            without.line,
+            format!(
+                "an event without :{name}, though the one on line {} has one (expected :{name} on every event or on none)",
+                with.line
+            ),
+        )),
+    }
+}
+
+/// Each event's time: its `:time` when every event has one, else its position.
+fn event_times(events: &[JepsenEvent]) -> Result<(Clock, Vec<u64>), ImportError> {
+    if every_or_none(events, |e| e.time.is_some(), "time")? {
+        Ok((
+            Clock::Nanoseconds,
+            events.iter().map(|e| e.time.unwrap_or(0)).collect(),
+        ))
+    } else {
+        Ok((Clock::Position, (0..events.len() as u64).collect()))
+    }
+}
+
+/// Whether the events carry `:index`es to name operations by; they must
+/// ascend, as jepsen.history's do (gaps allowed: a filtered history has them).
+fn indexed(events: &[JepsenEvent]) -> Result<bool, ImportError> {
+    if !every_or_none(events, |e| e.index.is_some(), "index")? {
+        return Ok(false);
+    }
+    for pair in events.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if b.index <= a.index {
+            return Err(ImportError::new(
+                b.line,
+                format!(
+                    "an :index of {} after {} on line {} (expected ascending indices)",
+                    b.index.unwrap_or(0),
+                    a.index.unwrap_or(0),
+                    a.line
+                ),
+            ));
+        }
+    }
+    Ok(true)
+}
+
+fn annotation_text(ev: &JepsenEvent) -> String {
+    let mut text = format!("{} :{} {}", type_name(ev.kind), ev.f, ev.value);
+    if let Some(e) = &ev.error {
+        text.push_str(&format!(" (error {e})"));
+    }
+    text
+}
+
 /// Pairs each invocation with the next completion of the same process.
 pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
-    let mut out = Imported::default();
+    let (clock, times) = event_times(&events)?;
+    let indexed = indexed(&events)?;
+    let mut out = Imported {
+        clock,
+        ..Imported::default()
+    };
     let mut pending: HashMap<i64, usize> = HashMap::new();
-    for (time, ev) in events.into_iter().enumerate() {
-        let time = time as u64;
-        let process = match ev.process {
+    for (ev, time) in events.into_iter().zip(times) {
+        let process = match &ev.process {
             Process::Other(name) => {
                 out.annotations.push(Annotation {
                     at: time,
                     end: None,
-                    source: name,
-                    text: format!("{} :{} {}", type_name(ev.kind), ev.f, ev.value),
+                    source: name.clone(),
+                    text: annotation_text(&ev),
                 });
                 continue;
             }
-            Process::Client(p) => p,
+            Process::Client(p) => *p,
         };
         match ev.kind {
             EventType::Invoke => {
@@ -137,8 +257,12 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                     ));
                 }
                 pending.insert(process, out.ops.len());
+                let id = match ev.index {
+                    Some(index) if indexed => index,
+                    _ => out.ops.len() as u64,
+                };
                 out.ops.push(JepsenOp {
-                    id: out.ops.len() as u64,
+                    id,
                     process,
                     line: ev.line,
                     call: time,
@@ -148,6 +272,8 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                     invoke_value: ev.value,
                     completion: Completion::Never,
                     complete_value: Edn::Nil,
+                    completion_line: None,
+                    error: ev.error,
                 });
             }
             kind => {
@@ -170,8 +296,19 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                         ),
                     ));
                 }
+                if time < op.call {
+                    return Err(ImportError::new(
+                        ev.line,
+                        format!(
+                            "a completion at :time {time}, before its invocation's {} on line {}",
+                            op.call, op.line
+                        ),
+                    ));
+                }
                 op.ret = Some(time);
                 op.complete_value = ev.value;
+                op.completion_line = Some(ev.line);
+                op.error = ev.error.or(op.error.take());
                 op.completion = match kind {
                     EventType::Ok => Completion::Ok,
                     EventType::Fail => Completion::Fail,
@@ -218,64 +355,65 @@ fn engine_op<I, O>(
     }))
 }
 
-/// Register operations (`:read`, `:write`, `:cas [from to]`) of a history with one register.
+/// Register operations (`:read`, `:write`, `:cas [from to]`) of a history
+/// with one register. A keyed history (`:key`s, or Jepsen `independent`
+/// `[key value]` tuples: [`independent::key_source`]) is refused: its
+/// operations go through [`independent::keyed_register_ops`].
 pub fn register_ops(
     imported: &Imported,
 ) -> Result<Vec<Op<RegisterInput, RegisterOutput>>, ImportError> {
-    let keys: BTreeSet<String> = imported
-        .ops
-        .iter()
-        .filter_map(|o| o.key.as_ref().map(Edn::to_string))
-        .collect();
-    if keys.len() > 1 {
-        let line = imported
-            .ops
-            .iter()
-            .find(|o| o.key.is_some())
-            .map_or(1, |o| o.line);
+    if let Some(line) = independent::key_source(imported).keyed_at() {
         return Err(ImportError::new(
             line,
-            format!(
-                "the register model checks one register, but operations use {} keys (try --model kv)",
-                keys.len()
-            ),
+            "the operations name keys: check them as keyed registers (independent::keyed_register_ops)",
         ));
     }
     let mut ops = Vec::with_capacity(imported.ops.len());
     for op in &imported.ops {
-        let input = match op.f.as_str() {
-            "read" => RegisterInput::Read,
-            "write" => RegisterInput::Write(scalar(&op.invoke_value)),
-            "cas" => match &op.invoke_value {
-                Edn::Vector(pair) | Edn::List(pair) if pair.len() == 2 => RegisterInput::Cas {
-                    from: scalar(&pair[0]),
-                    to: scalar(&pair[1]),
-                },
-                other => {
-                    return Err(ImportError::new(
-                        op.line,
-                        format!("a :cas value must be [from to], found {other}"),
-                    ));
-                }
-            },
-            f => {
-                return Err(ImportError::new(
-                    op.line,
-                    format!(
-                        "unknown operation :{f} for the register model (expected :read, :write or :cas)"
-                    ),
-                ));
-            }
-        };
+        let input = register_input(op, &op.invoke_value)?;
         ops.extend(engine_op(op, input, |input| {
-            Ok(match input {
-                RegisterInput::Read => RegisterOutput::Read(scalar(&op.complete_value)),
-                RegisterInput::Write(_) => RegisterOutput::Written,
-                RegisterInput::Cas { .. } => RegisterOutput::Swapped,
-            })
+            Ok(register_output(input, &op.complete_value))
         })?);
     }
     Ok(ops)
+}
+
+/// The register operation `op` invokes with `value` (its value, or a keyed
+/// operation's value without the key).
+fn register_input(op: &JepsenOp, value: &Edn) -> Result<RegisterInput, ImportError> {
+    Ok(match op.f.as_str() {
+        "read" => RegisterInput::Read,
+        "write" => RegisterInput::Write(scalar(value)),
+        "cas" => match value {
+            Edn::Vector(pair) | Edn::List(pair) if pair.len() == 2 => RegisterInput::Cas {
+                from: scalar(&pair[0]),
+                to: scalar(&pair[1]),
+            },
+            other => {
+                return Err(ImportError::new(
+                    op.line,
+                    format!("a :cas value must be [from to], found {other}"),
+                ));
+            }
+        },
+        f => {
+            return Err(ImportError::new(
+                op.line,
+                format!(
+                    "unknown operation :{f} for the register model (expected :read, :write or :cas)"
+                ),
+            ));
+        }
+    })
+}
+
+/// What a completed register operation answered (`value`: the read's value).
+fn register_output(input: &RegisterInput, value: &Edn) -> RegisterOutput {
+    match input {
+        RegisterInput::Read => RegisterOutput::Read(scalar(value)),
+        RegisterInput::Write(_) => RegisterOutput::Written,
+        RegisterInput::Cas { .. } => RegisterOutput::Swapped,
+    }
 }
 
 fn text_of(v: &Edn) -> String {
@@ -333,14 +471,7 @@ mod tests {
     use super::*;
 
     fn ev(line: usize, p: i64, kind: EventType, f: &str, value: Edn) -> JepsenEvent {
-        JepsenEvent {
-            line,
-            process: Process::Client(p),
-            kind,
-            f: f.into(),
-            key: None,
-            value,
-        }
+        JepsenEvent::new(line, Process::Client(p), kind, f, value)
     }
 
     #[test]
@@ -348,14 +479,13 @@ mod tests {
         let imported = pair_events(vec![
             ev(1, 0, EventType::Invoke, "write", Edn::Int(1)),
             ev(2, 1, EventType::Invoke, "read", Edn::Nil),
-            JepsenEvent {
-                line: 3,
-                process: Process::Other("nemesis".into()),
-                kind: EventType::Info,
-                f: "start".into(),
-                key: None,
-                value: Edn::Nil,
-            },
+            JepsenEvent::new(
+                3,
+                Process::Other("nemesis".into()),
+                EventType::Info,
+                "start",
+                Edn::Nil,
+            ),
             ev(
                 4,
                 0,

@@ -1,7 +1,9 @@
 //! Sequential specifications: etcd (the full KV API with leases), a
-//! compare-and-set register (Jepsen) and a per-key string store (porcupine's kv).
+//! compare-and-set register (Jepsen), a map of such objects by key (Jepsen's
+//! `independent`) and a per-key string store (porcupine's kv).
 
 pub mod etcd;
+pub mod keyed;
 pub mod kv;
 pub mod register;
 

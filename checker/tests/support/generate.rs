@@ -53,6 +53,20 @@ pub struct GenConfig {
     pub final_read: bool,
     /// Watches on the whole key space, created at random times.
     pub watches: usize,
+    /// Which requests clients send.
+    pub mix: Mix,
+}
+
+/// Which requests a generated history's clients send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mix {
+    /// Reads of a key and of the key space, puts (some with leases and
+    /// prev_kv), deletes and optimistic puts (compare mod revision).
+    #[default]
+    Etcd,
+    /// What registers hold: reads of one key, plain puts, deletes of one key
+    /// and, with `cas`, txns comparing a key's value then putting it.
+    Registers { cas: bool },
 }
 
 impl Default for GenConfig {
@@ -67,6 +81,7 @@ impl Default for GenConfig {
             leases: false,
             final_read: true,
             watches: 0,
+            mix: Mix::Etcd,
         }
     }
 }
@@ -84,6 +99,9 @@ fn random_request(
     n: u64,
     leases: &[i64],
 ) -> Request {
+    if let Mix::Registers { cas } = cfg.mix {
+        return register_request(rng, cfg, store, n, cas);
+    }
     let k = key(rng.below(cfg.keys));
     let value = format!("v{n}");
     match rng.below(100) {
@@ -129,6 +147,53 @@ fn random_request(
                     key: k.clone(),
                     range_end: String::new(),
                     target: CompareTarget::ModRevision(expected),
+                    result: CompareResult::Equal,
+                }],
+                success: vec![TxnOp::Put(PutRequest {
+                    key: k.clone(),
+                    value,
+                    ..Default::default()
+                })],
+                failure: vec![TxnOp::Range(RangeRequest {
+                    key: k,
+                    ..Default::default()
+                })],
+            })
+        }
+    }
+}
+
+/// A request of [`Mix::Registers`]: a cas compares against the key's value
+/// most of the time, else against an older or never-written one.
+fn register_request(rng: &mut Rng, cfg: &GenConfig, store: &Store, n: u64, cas: bool) -> Request {
+    let k = key(rng.below(cfg.keys));
+    let value = format!("v{n}");
+    match rng.below(if cas { 100 } else { 88 }) {
+        0..=44 => Request::Range(RangeRequest {
+            key: k,
+            ..Default::default()
+        }),
+        45..=79 => Request::Put(PutRequest {
+            key: k,
+            value,
+            prev_kv: rng.chance(0.2),
+            ..Default::default()
+        }),
+        80..=87 => Request::DeleteRange(DeleteRangeRequest {
+            key: k,
+            ..Default::default()
+        }),
+        _ => {
+            let current = store.get(&k).and_then(|v| v.value.clone());
+            let expected = match current {
+                Some(v) if rng.chance(0.7) => v,
+                _ => format!("v{}", rng.below(n.max(1))),
+            };
+            Request::Txn(TxnRequest {
+                compare: vec![Compare {
+                    key: k.clone(),
+                    range_end: String::new(),
+                    target: CompareTarget::Value(expected),
                     result: CompareResult::Equal,
                 }],
                 success: vec![TxnOp::Put(PutRequest {

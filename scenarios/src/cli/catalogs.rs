@@ -72,7 +72,7 @@ pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
 #[derive(clap::Args)]
 pub(super) struct CheckArgs {
     file: PathBuf,
-    /// etcd | register | kv
+    /// etcd | register (one register, or registers by key: Jepsen independent [k v] tuples or :key) | kv
     #[arg(long, default_value = "etcd")]
     model: String,
     /// faultline | jepsen-log | edn | etcd-robustness (default: guessed; a folder with client-N/operations.json is an etcd robustness report)

@@ -11,10 +11,11 @@ use checker::export::{ExportFormat, export as write_export};
 pub(super) struct ExportArgs {
     /// A run folder written by `faultline run --out` (holding history.jsonl), or a history.jsonl file.
     run: PathBuf,
-    /// The format to write.
+    /// The format to write: etcd-robustness (a folder), jepsen-edn or porcupine-kv (a file).
     #[arg(long, value_parser = parse_format)]
     format: ExportFormat,
-    /// The folder to write into (created if need be).
+    /// The folder to write into (etcd-robustness), or the file to write
+    /// (jepsen-edn, porcupine-kv); created if need be.
     #[arg(long)]
     out: PathBuf,
 }

@@ -45,7 +45,7 @@ enum Command {
     },
     /// Check a history file (faultline JSON lines, a Jepsen log or EDN) or an etcd robustness report folder.
     Check(catalogs::CheckArgs),
-    /// Write a run's history in another tool's format (etcd-robustness).
+    /// Write a run's history in another tool's format (etcd-robustness, jepsen-edn, porcupine-kv).
     Export(export::ExportArgs),
     /// Measure simulation speed: messages and simulated seconds per wall second.
     Bench(run::BenchArgs),
@@ -207,6 +207,10 @@ mod tests {
                 "export",
                 "--format",
                 "etcd-robustness",
+                "jepsen-edn",
+                "porcupine-kv",
+                "--model",
+                "register",
                 "bench",
                 "hunt",
                 "soak",
