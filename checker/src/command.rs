@@ -282,15 +282,7 @@ pub fn check_file(
                     .results
                     .retain(|r| r.property != END_HASHKV && r.property != END_LIVENESS);
             }
-            let descriptions = file
-                .history
-                .operations
-                .iter()
-                .map(|op| {
-                    let desc = crate::history::describe::request(&op.request);
-                    (op.id, format!("client {}: {desc}", op.client))
-                })
-                .collect();
+            let descriptions = client_descriptions(&file.history);
             (report, file.history.operations.len(), descriptions)
         }
         (ModelKind::Register, InputFormat::JepsenLog | InputFormat::Edn) => {
@@ -375,14 +367,7 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
     report
         .results
         .retain(|r| !skipped.iter().any(|(rule, _)| *rule == r.property));
-    let descriptions = history
-        .operations
-        .iter()
-        .map(|op| {
-            let desc = crate::history::describe::request(&op.request);
-            (op.id, format!("client {}: {desc}", op.client))
-        })
-        .collect();
+    let descriptions = client_descriptions(&history);
     Ok(CheckFileOutcome {
         file: path.to_path_buf(),
         model: ModelKind::Etcd,
@@ -394,6 +379,18 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
         descriptions,
         timeline: TimelineEntry::of(&history.annotations, Clock::Nanoseconds),
     })
+}
+
+/// Each etcd operation's one-line description, naming its client, by id.
+fn client_descriptions(history: &crate::history::History) -> HashMap<u64, String> {
+    history
+        .operations
+        .iter()
+        .map(|op| {
+            let desc = crate::history::describe::request(&op.request);
+            (op.id, format!("client {}: {desc}", op.client))
+        })
+        .collect()
 }
 
 fn import_file(text: &str, format: InputFormat) -> Result<Imported, ImportError> {

@@ -269,12 +269,7 @@ impl<'h> Analysis<'h> {
         let mut a = self.clone();
         for &(kv, current_at) in &self.watch_values {
             a.observe(kv);
-            if kv.mod_revision > 0 && current_at > kv.mod_revision {
-                a.unwritten
-                    .entry(&kv.key)
-                    .or_default()
-                    .push((kv.mod_revision, current_at));
-            }
+            a.unwritten_until(kv, current_at);
         }
         a.merge_intervals();
         a
@@ -293,6 +288,11 @@ impl<'h> Analysis<'h> {
             self.generations
                 .push((&kv.key, kv.create_revision, kv.mod_revision, kv.version));
         }
+        self.unwritten_until(kv, as_of);
+    }
+
+    /// Nothing wrote `kv`'s key after its mod revision up to `as_of`.
+    fn unwritten_until(&mut self, kv: &'h KeyValue, as_of: i64) {
         if kv.mod_revision > 0 && as_of > kv.mod_revision {
             self.unwritten
                 .entry(&kv.key)
