@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use checker::command::{CheckFileOptions, InputFormat, check_file};
@@ -319,32 +318,17 @@ fn a_planted_stale_read_still_fails_after_the_round_trip() {
     assert_round_trip(&h);
 }
 
-fn real_history(name: &str) -> History {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    let mut text = String::new();
-    if name.ends_with(".gz") {
-        flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-    } else {
-        text = std::fs::read_to_string(&path).unwrap();
-    }
-    checker::jsonl::read_str(&text).unwrap().history
-}
-
 #[test]
 fn real_runs_keep_their_operations_and_verdicts() {
     for name in ["standard-100401.jsonl.gz", "leases-1.jsonl"] {
-        assert_round_trip(&real_history(name));
+        assert_round_trip(&support::recorded::history(name));
     }
 }
 
 #[test]
 fn a_write_the_format_cannot_hold_is_refused() {
     // leases-2 has a txn that writes and reads at a past revision.
-    let e = out::to_report(&real_history("leases-2.jsonl")).unwrap_err();
+    let e = out::to_report(&support::recorded::history("leases-2.jsonl")).unwrap_err();
     assert!(
         e.to_string()
             .contains("cannot be written in the etcd-robustness format"),

@@ -20,8 +20,6 @@
 
 mod support;
 
-use std::io::Read;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checker::command::{CheckFileOptions, InputFormat, ModelKind, check_file};
@@ -365,27 +363,12 @@ proptest! {
     }
 }
 
-fn real_history(name: &str) -> History {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    let mut text = String::new();
-    if name.ends_with(".gz") {
-        flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-    } else {
-        text = std::fs::read_to_string(&path).unwrap();
-    }
-    checker::jsonl::read_str(&text).unwrap().history
-}
-
 /// A recorded run of puts, deletes and gets under a crash and a partition
 /// (`tests/data/puts-gets.toml`, seed 3): both exports keep its operations
 /// and its verdict, and its faults show on the timeline of `faultline check`.
 #[test]
 fn a_real_run_keeps_its_operations_and_verdict() {
-    let h = real_history("puts-gets-3.jsonl.gz");
+    let h = support::recorded::history("puts-gets-3.jsonl.gz");
     assert!(etcd_linearizable(&h));
     let (held, linearizable) = jepsen_round_trip(&h);
     assert_eq!(held, expected_registers(&h));
@@ -427,7 +410,7 @@ fn a_real_run_keeps_its_operations_and_verdict() {
 
 #[test]
 fn a_planted_stale_read_in_a_real_run_fails_after_the_export() {
-    let h = real_history("puts-gets-3.jsonl.gz");
+    let h = support::recorded::history("puts-gets-3.jsonl.gz");
     // The last read of a key that saw a value written twice before now sees
     // that key's first value: a stale read, in values alone.
     let mut bad = h.clone();
@@ -459,7 +442,7 @@ fn a_planted_stale_read_in_a_real_run_fails_after_the_export() {
 fn writes_the_formats_cannot_hold_are_refused_naming_the_operation() {
     // standard-100401 has puts attached to leases, leases-2 revokes.
     for name in ["standard-100401.jsonl.gz", "leases-2.jsonl"] {
-        let h = real_history(name);
+        let h = support::recorded::history(name);
         let e = jepsen_edn::to_edn(&h).unwrap_err().to_string();
         assert!(
             e.starts_with("operation ") && e.contains("cannot be written in the jepsen-edn format"),

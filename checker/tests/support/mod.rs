@@ -5,3 +5,4 @@ pub mod brute;
 pub mod build;
 pub mod generate;
 pub mod leases;
+pub mod recorded;
