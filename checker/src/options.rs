@@ -16,7 +16,14 @@ pub struct CheckOptions {
     /// The most operations a Txn's compares or branch may hold (etcd's
     /// `--max-txn-ops`, 128 by default): past it etcd refuses the Txn.
     pub max_txn_ops: usize,
+    /// The largest request etcd proposes, encoded for raft (etcd's
+    /// `--max-request-bytes`, 1.5 MiB by default): past it etcd refuses
+    /// the request.
+    pub max_request_bytes: usize,
 }
+
+/// etcd's default `--max-request-bytes` (embed.DefaultMaxRequestBytes).
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1536 * 1024;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -26,6 +33,7 @@ impl Default for CheckOptions {
             partition: true,
             max_reported: 10,
             max_txn_ops: 128,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }

@@ -71,7 +71,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: ERRORS_NO_FALSE_REFUSAL,
-        description: "A definite error is justified: a refusal for the request's shape (too many operations, duplicate key, empty key, value or lease given with ignore) only when the request has that fault, and one for the store's state (compacted or future revision, lease not found) only where some linearization of the answered operations puts the store in that state.",
+        description: "A definite error is justified: a refusal for the request's shape (too many operations, duplicate key, empty key, value or lease given with ignore, request too large) only when the request has that fault, and one for the store's state (compacted or future revision, lease not found) only where some linearization of the answered operations puts the store in that state.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

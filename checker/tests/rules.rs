@@ -784,6 +784,29 @@ fn errors_no_false_refusal_of_a_request_shape() {
 }
 
 #[test]
+fn errors_no_false_refusal_of_a_request_size() {
+    let refused = OpResult::Fail(EtcdError::Invalid(Invalid::RequestTooLarge));
+    let put = |len: usize| {
+        Request::Put(PutRequest {
+            key: "/a/big".into(),
+            value: "x".repeat(len),
+            ..Default::default()
+        })
+    };
+    // An ordinary put refused as too large: a false refusal.
+    let mut b = kv_base();
+    b.fake(1, put(100), refused.clone());
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), vec![ERRORS_NO_FALSE_REFUSAL]);
+
+    // One over etcd's default 1.5 MiB: justified.
+    let mut b = kv_base();
+    b.fake(1, put(1536 * 1024 + 1), refused);
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
+#[test]
 fn errors_no_false_refusal_of_the_store_state() {
     let at_one = || {
         Request::Range(RangeRequest {

@@ -472,6 +472,7 @@ mod tests {
         let step = Step::Put(Put {
             key: "a".into(),
             value: "v".into(),
+            padding: Default::default(),
             lease: 0,
             prev_kv: false,
             ignore_value: false,

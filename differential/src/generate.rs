@@ -10,8 +10,8 @@
 //!   keys a limit cuts off is not defined.
 
 use crate::step::{
-    Compare, CompareOp, CompareTarget, Delete, Put, Range, Rev, SortOrder, SortTarget, Step, Txn,
-    TxnOp, Watch,
+    Compare, CompareOp, CompareTarget, Delete, Padding, Put, Range, Rev, SortOrder, SortTarget,
+    Step, Txn, TxnOp, Watch,
 };
 use rand::{Rng, SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +32,10 @@ const LEASE_TTLS: [i64; 4] = [1, 60, 600, 3600];
 const MIN_LEASE_TTL: i64 = 2;
 /// etcd's default limit on operations in one Txn branch (`--max-txn-ops`).
 pub const MAX_TXN_OPS: usize = 128;
+/// etcd's default limit on a request proposed through raft
+/// (`--max-request-bytes`). A value past it, but under the gRPC receive
+/// limit 512 KiB above, reaches the server and is refused there.
+pub const MAX_REQUEST_BYTES: u32 = 1536 * 1024;
 
 /// Draws one step of a kind.
 type Draw = fn(&mut Gen) -> Step;
@@ -145,6 +149,7 @@ impl Gen {
         Put {
             key: self.key(),
             value: self.value(),
+            padding: Padding::default(),
             lease,
             prev_kv: self.chance(40),
             ignore_value: self.chance(8),
@@ -153,7 +158,13 @@ impl Gen {
     }
 
     fn put_step(&mut self) -> Step {
-        Step::Put(self.put())
+        let mut put = self.put();
+        if self.chance(2) {
+            // Past etcd's request limit: refused with "request is too large".
+            let over = self.rng.gen_range(1..64 * 1024);
+            put.padding = Padding::new(MAX_REQUEST_BYTES + over).unwrap_or_default();
+        }
+        Step::Put(put)
     }
 
     fn range(&mut self) -> Range {
@@ -382,6 +393,28 @@ mod tests {
     use super::*;
     use crate::step::Kind;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn some_puts_are_too_large_for_etcd_and_none_past_its_grpc_limit() {
+        let puts: Vec<Put> = (0..20)
+            .flat_map(|seed| sequence(seed, 200))
+            .filter_map(|s| match s {
+                Step::Put(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let large: Vec<usize> = puts
+            .iter()
+            .map(|p| p.value_bytes().len())
+            .filter(|&n| n > MAX_REQUEST_BYTES as usize)
+            .collect();
+        assert!(
+            !large.is_empty() && large.len() * 20 < puts.len(),
+            "{large:?}"
+        );
+        let grpc_limit = MAX_REQUEST_BYTES as usize + 512 * 1024;
+        assert!(large.iter().all(|&n| n < grpc_limit - 1024), "{large:?}");
+    }
 
     #[test]
     fn a_seed_gives_one_sequence() {

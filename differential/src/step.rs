@@ -42,11 +42,71 @@ pub enum SortOrder {
 pub struct Put {
     pub key: String,
     pub value: String,
+    /// Bytes added to the value when it is sent: a value too large for
+    /// etcd stays short in step files and reports.
+    #[serde(default, skip_serializing_if = "Padding::is_none")]
+    pub padding: Padding,
     /// 0: no lease.
     pub lease: i64,
     pub prev_kv: bool,
     pub ignore_value: bool,
     pub ignore_lease: bool,
+}
+
+impl Put {
+    /// The value as sent: `value`, then `padding` bytes of "x".
+    pub fn value_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.value.len() + self.padding.bytes());
+        bytes.extend_from_slice(self.value.as_bytes());
+        bytes.resize(self.value.len() + self.padding.bytes(), b'x');
+        bytes
+    }
+}
+
+/// How many bytes pad a value: at most [`Padding::MAX`], so a step file
+/// cannot ask for more memory than a request etcd could ever receive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Padding(u32);
+
+impl Padding {
+    /// Twice etcd's gRPC receive limit (--max-request-bytes + 512 KiB).
+    pub const MAX: u32 = 4 << 20;
+
+    pub fn new(bytes: u32) -> Result<Padding, PaddingTooLarge> {
+        if bytes > Self::MAX {
+            return Err(PaddingTooLarge(bytes.into()));
+        }
+        Ok(Padding(bytes))
+    }
+
+    pub fn bytes(self) -> usize {
+        self.0 as usize
+    }
+
+    fn is_none(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("padding: {0} bytes is more than {max}", max = Padding::MAX)]
+pub struct PaddingTooLarge(u64);
+
+impl TryFrom<u64> for Padding {
+    type Error = PaddingTooLarge;
+
+    fn try_from(bytes: u64) -> Result<Padding, PaddingTooLarge> {
+        u32::try_from(bytes)
+            .map_err(|_| PaddingTooLarge(bytes))
+            .and_then(Padding::new)
+    }
+}
+
+impl From<Padding> for u64 {
+    fn from(p: Padding) -> u64 {
+        p.0.into()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,4 +323,37 @@ impl Step {
 pub struct Sequence {
     pub seed: u64,
     pub steps: Vec<Step>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_is_written_only_when_there_is_some_and_bounded_when_read() {
+        let put = Put {
+            key: "a".into(),
+            value: "v1".into(),
+            padding: Padding::new(3).unwrap(),
+            lease: 0,
+            prev_kv: false,
+            ignore_value: false,
+            ignore_lease: false,
+        };
+        assert_eq!(put.value_bytes(), b"v1xxx");
+        let text = serde_json::to_string(&put).unwrap();
+        assert!(text.contains("\"padding\":3"), "{text}");
+        assert_eq!(serde_json::from_str::<Put>(&text).unwrap(), put);
+        let plain = Put {
+            padding: Padding::default(),
+            ..put
+        };
+        assert!(!serde_json::to_string(&plain).unwrap().contains("padding"));
+        let huge = text.replace("\"padding\":3", "\"padding\":18446744073709551615");
+        let err = serde_json::from_str::<Put>(&huge).unwrap_err().to_string();
+        assert!(
+            err.starts_with("padding: 18446744073709551615 bytes is more than"),
+            "{err}"
+        );
+    }
 }

@@ -58,7 +58,14 @@ pub struct StoreKnobs {
     pub request_timeout_ms: u64,
     /// How often the storage version is brought to the cluster version.
     pub storage_version_sync_ms: u64,
+    /// The largest request proposed through raft, encoded (etcd
+    /// --max-request-bytes, not scaled down: requests are as large as
+    /// production's); a larger one is refused before it is proposed.
+    pub max_request_bytes: usize,
 }
+
+/// etcd's default --max-request-bytes (embed.DefaultMaxRequestBytes).
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1536 * 1024;
 
 impl Default for StoreKnobs {
     fn default() -> Self {
@@ -81,6 +88,7 @@ impl Default for StoreKnobs {
             max_snapshot_files: 3,
             request_timeout_ms: 3000,
             storage_version_sync_ms: 500,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }
@@ -144,7 +152,7 @@ impl StoreKnobs {
     fn within_upper_bounds(&self) -> Result<(), String> {
         const HOUR_MS: u64 = 3_600_000;
         const COUNT: u64 = 1_000_000_000;
-        let bounds: [(&str, u64, u64); 18] = [
+        let bounds: [(&str, u64, u64); 19] = [
             ("tick_ms", self.tick_ms, 60_000),
             ("election_ticks", self.election_ticks as u64, 1_000_000),
             ("heartbeat_ticks", self.heartbeat_ticks as u64, 1_000_000),
@@ -203,6 +211,7 @@ impl StoreKnobs {
                 self.storage_version_sync_ms,
                 HOUR_MS,
             ),
+            ("max_request_bytes", self.max_request_bytes as u64, 1 << 30),
         ];
         match bounds.iter().find(|(_, v, max)| v > max) {
             Some((name, v, max)) => Err(format!("{name}: expected at most {max}, got {v}")),

@@ -165,7 +165,7 @@ pub(crate) fn kv(kv: &PbKeyValue) -> Kv {
 fn put(p: &Put) -> PbPutRequest {
     PbPutRequest {
         key: p.key.clone().into_bytes(),
-        value: p.value.clone().into_bytes(),
+        value: p.value_bytes(),
         lease: p.lease,
         prev_kv: p.prev_kv,
         ignore_value: p.ignore_value,

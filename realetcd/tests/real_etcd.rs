@@ -24,6 +24,7 @@ fn put(key: &str, value: &str) -> Step {
     Step::Put(Put {
         key: key.into(),
         value: value.into(),
+        padding: Default::default(),
         lease: 0,
         prev_kv: true,
         ignore_value: false,

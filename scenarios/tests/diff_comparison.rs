@@ -1,19 +1,20 @@
 //! `faultline diff`'s comparison catches a store change that only alters
 //! answers, without a real etcd: the simulated store with and without the
-//! etcd-18089 switch (which changes which revisions HashKV counts after a
-//! compaction) answers the same sequences, and every difference found is
-//! in HashKV; the correct store compared with itself agrees everywhere.
+//! etcd-18089 switch (compacting at a delete's revision drops the
+//! tombstone, so a watch from the compact revision loses the delete event)
+//! answers the same sequences, and every difference found is in what a
+//! watch saw; the correct store compared with itself agrees everywhere.
 
-use differential::step::Kind;
-use differential::{Sequence, Tally, generate};
+use differential::answer::Code;
+use differential::step::{Kind, Padding, Put, Range, Step};
+use differential::{Answer, Sequence, Tally, generate};
 use node::bugs::{Bug, BugSet};
 use scenarios::diff::answer;
 
-/// Seeds 40..80: seeds 50 and 76 each hold a Txn that deletes a key and
-/// puts it again at the revision HashKV then hashes, where the switch's
-/// keep set (etcd before the fix) takes the new generation.
+/// Seeds 100..140: seeds 119 and 127 each open a watch at a compact
+/// revision that is also a delete's.
 fn sequences() -> Vec<Sequence> {
-    (40..80)
+    (100..140)
         .map(|seed| Sequence {
             seed,
             steps: generate::sequence(seed, 200),
@@ -31,12 +32,15 @@ fn a_changed_answer_is_found_and_named() {
     }
     assert!(
         !tally.disagreements.is_empty(),
-        "the 18089 switch changed no HashKV answer in 40 sequences"
+        "the 18089 switch changed no watch's events in 40 sequences"
     );
     for d in &tally.disagreements {
-        assert_eq!(d.request.kind(), Kind::HashKv, "{d:?}");
         assert!(
-            d.differences.iter().any(|f| f.field == "hash"),
+            matches!(d.request.kind(), Kind::WatchProgress | Kind::WatchCancel),
+            "{d:?}"
+        );
+        assert!(
+            d.differences.iter().all(|f| f.field.starts_with("watch")),
             "{:?}",
             d.differences
         );
@@ -102,4 +106,63 @@ fn a_store_that_refuses_what_it_should_serve_is_found() {
             }
         }
     }
+}
+
+fn put(key: &str, padding: u32) -> Step {
+    Step::Put(Put {
+        key: key.into(),
+        value: "v".into(),
+        padding: Padding::new(padding).expect("under the bound"),
+        lease: 0,
+        prev_kv: false,
+        ignore_value: false,
+        ignore_lease: false,
+    })
+}
+
+/// etcd's processInternalRaftRequestOnce: a request over
+/// --max-request-bytes (1.5 MiB) once encoded for raft is refused before it
+/// is proposed, so it takes no revision; one a little under is stored.
+#[test]
+fn a_request_over_the_size_limit_is_refused_as_etcd_refuses_it() {
+    let limit = generate::MAX_REQUEST_BYTES;
+    let sequence = Sequence {
+        seed: 1,
+        steps: vec![
+            put("a", limit + 1),
+            put("b", limit - 1024),
+            Step::Range(Range {
+                key: "b".into(),
+                range_end: String::new(),
+                limit: 0,
+                revision: differential::step::Rev::Zero,
+                serializable: false,
+                keys_only: true,
+                count_only: false,
+                sort_order: differential::step::SortOrder::None,
+                sort_target: differential::step::SortTarget::Key,
+                min_mod_revision: 0,
+                max_mod_revision: 0,
+                min_create_revision: 0,
+                max_create_revision: 0,
+            }),
+        ],
+    };
+    let answers = answer(&sequence, BugSet::none()).expect("the run completes");
+    assert_eq!(
+        answers.answers[0],
+        Answer::Error {
+            code: Code::InvalidArgument,
+            message: "etcdserver: request is too large".into()
+        }
+    );
+    let Answer::Ok(stored) = &answers.answers[1] else {
+        panic!("{:?}", answers.answers[1]);
+    };
+    assert_eq!(stored.revision, 2, "the refused put took no revision");
+    assert!(
+        matches!(answers.answers[2], Answer::Ok(_)),
+        "{:?}",
+        answers.answers[2]
+    );
 }

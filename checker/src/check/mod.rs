@@ -4,6 +4,7 @@ mod end_state;
 mod k8s;
 mod linearizability;
 mod refusals;
+mod request_size;
 mod requests;
 mod serializable;
 mod watch;

@@ -1,7 +1,7 @@
 //! Rule `errors.no-false-refusal`: a definite error must be one the request
 //! or the store's state justifies. This module judges the refusals that
 //! follow from a request's shape alone (etcd's checks before a request is
-//! proposed: `api/v3rpc/key.go`); the refusals that follow from the state
+//! proposed: `api/v3rpc/key.go`, and the size limit on a proposal); the refusals that follow from the state
 //! (compacted or future revision, lease not found) are judged by the
 //! linearizability search, which must place each at a point where the
 //! model's state gives that error.
@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
+use super::request_size::encoded_size_bound;
 use super::{Context, verdict, violation};
 use crate::history::{EtcdError, Invalid, OpResult, PutRequest, Request, TxnOp, TxnRequest};
+use crate::options::CheckOptions;
 use crate::report::{PropertyResult, Verdict, Violation};
 use crate::rules::ERRORS_NO_FALSE_REFUSAL;
 
@@ -32,7 +34,7 @@ pub(crate) fn check(
         .iter()
         .filter_map(|op| match &op.result {
             OpResult::Fail(EtcdError::Invalid(refusal)) => {
-                let faults = shape_faults(&op.request, ctx.options.max_txn_ops);
+                let faults = shape_faults(&op.request, ctx.options);
                 (!faults.contains(refusal)).then(|| {
                     violation(
                         ERRORS_NO_FALSE_REFUSAL,
@@ -94,8 +96,11 @@ fn names(faults: &BTreeSet<Invalid>) -> String {
 /// Every refusal etcd's request checks could answer this request with.
 /// etcd answers the first it meets; a store may check in another order, so
 /// any of them justifies a refusal.
-pub fn shape_faults(request: &Request, max_txn_ops: usize) -> BTreeSet<Invalid> {
+pub fn shape_faults(request: &Request, options: &CheckOptions) -> BTreeSet<Invalid> {
     let mut faults = BTreeSet::new();
+    if encoded_size_bound(request).is_some_and(|size| size > options.max_request_bytes) {
+        faults.insert(Invalid::RequestTooLarge);
+    }
     match request {
         Request::Range(r) if r.key.is_empty() => {
             faults.insert(Invalid::EmptyKey);
@@ -105,7 +110,7 @@ pub fn shape_faults(request: &Request, max_txn_ops: usize) -> BTreeSet<Invalid> 
         }
         Request::Put(p) => put_faults(p, &mut faults),
         Request::Txn(t) => {
-            txn_faults(t, max_txn_ops, &mut faults);
+            txn_faults(t, options.max_txn_ops, &mut faults);
             if duplicate_keys(&t.success) || duplicate_keys(&t.failure) {
                 faults.insert(Invalid::DuplicateKey);
             }
@@ -258,7 +263,9 @@ mod tests {
     }
 
     fn faults(t: TxnRequest) -> Vec<Invalid> {
-        shape_faults(&Request::Txn(t), 128).into_iter().collect()
+        shape_faults(&Request::Txn(t), &CheckOptions::default())
+            .into_iter()
+            .collect()
     }
 
     #[test]
@@ -325,7 +332,7 @@ mod tests {
                     ignore_lease,
                     ..Default::default()
                 }),
-                128,
+                &CheckOptions::default(),
             )
             .into_iter()
             .collect::<Vec<_>>()
@@ -336,9 +343,44 @@ mod tests {
         assert_eq!(p("a", "", false, 5, true), vec![Invalid::LeaseProvided]);
         let range = Request::Range(RangeRequest::default());
         assert_eq!(
-            shape_faults(&range, 128).into_iter().collect::<Vec<_>>(),
+            shape_faults(&range, &CheckOptions::default())
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![Invalid::EmptyKey]
         );
+    }
+
+    #[test]
+    fn a_write_is_too_large_only_past_the_request_limit() {
+        let options = CheckOptions::default();
+        let put = |len: usize| {
+            Request::Put(PutRequest {
+                key: "k".into(),
+                value: "x".repeat(len),
+                ..Default::default()
+            })
+        };
+        let too_large = |r: &Request| shape_faults(r, &options).contains(&Invalid::RequestTooLarge);
+        assert!(!too_large(&put(1000)));
+        assert!(!too_large(&put(options.max_request_bytes - 1024)));
+        assert!(too_large(&put(options.max_request_bytes)));
+        // Many small puts in one Txn add up.
+        let ops = (0..100)
+            .map(|i| {
+                TxnOp::Put(PutRequest {
+                    key: format!("k{i}"),
+                    value: "x".repeat(options.max_request_bytes / 99),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        assert!(too_large(&Request::Txn(txn(ops, vec![]))));
+        // A read is never proposed, so never too large.
+        let read = Request::Range(RangeRequest {
+            key: "x".repeat(options.max_request_bytes * 2),
+            ..Default::default()
+        });
+        assert!(!too_large(&read));
     }
 
     #[test]

@@ -85,8 +85,9 @@ pub enum EtcdError {
 }
 
 /// What etcd's request checks (`api/v3rpc/key.go`: checkPutRequest,
-/// checkTxnRequest, checkIntervals) refuse, one variant per error they
-/// answer with.
+/// checkTxnRequest, checkIntervals) and its size limit on a proposal
+/// (`etcdserver/v3_server.go`: processInternalRaftRequestOnce) refuse, one
+/// variant per error they answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Invalid {
@@ -95,6 +96,8 @@ pub enum Invalid {
     LeaseProvided,
     TooManyOps,
     DuplicateKey,
+    /// The request, encoded for raft, is over `--max-request-bytes`.
+    RequestTooLarge,
 }
 
 impl Invalid {
@@ -112,6 +115,7 @@ impl Invalid {
             Invalid::DuplicateKey,
             "etcdserver: duplicate key given in txn request",
         ),
+        (Invalid::RequestTooLarge, "etcdserver: request is too large"),
     ];
 
     /// The refusal an error message of etcd's names: the message itself, or

@@ -9,6 +9,9 @@ use prost::Message as _;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// etcd's ErrGRPCRequestTooLarge.
+pub const REQUEST_TOO_LARGE: &str = "etcdserver: request is too large";
+
 /// Proposes a request and waits for its result.
 pub(crate) async fn propose(
     state: &MemberState,
@@ -22,12 +25,15 @@ pub(crate) async fn propose(
         }),
         request: Some(request),
     };
+    let data = req.encode_to_vec();
+    // As etcd's processInternalRaftRequestOnce: the encoded request
+    // against --max-request-bytes, before anything waits for it.
+    if data.len() > state.config.knobs.max_request_bytes {
+        return Err(error(ErrorCode::InvalidArgument, REQUEST_TOO_LARGE));
+    }
     let applied = state.wait.register(id);
     let (done, proposed) = oneshot::channel();
-    let _ = state.to_raft.send(RaftRequest::Propose {
-        data: req.encode_to_vec(),
-        done,
-    });
+    let _ = state.to_raft.send(RaftRequest::Propose { data, done });
     match proposed.await {
         Ok(Ok(())) => {}
         Ok(Err(code)) => {

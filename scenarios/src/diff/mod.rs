@@ -254,7 +254,7 @@ fn reply(body: client_response::Body) -> Result<Reply, String> {
 fn put(p: &Put) -> w::PutRequest {
     w::PutRequest {
         key: p.key.clone().into_bytes(),
-        value: p.value.clone().into_bytes(),
+        value: p.value_bytes(),
         lease: p.lease,
         prev_kv: p.prev_kv,
         ignore_value: p.ignore_value,

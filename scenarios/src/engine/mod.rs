@@ -194,7 +194,13 @@ pub fn run(scenario: &Scenario, seed: u64, opts: &RunOptions) -> RunResult {
         Ok(pair) => pair,
         Err(panic) => return panicked(scenario, &effective, seed, opts, panic, sim_wall),
     };
-    let report = check(&output, &opts.check);
+    // The checker judges "request is too large" refusals against the
+    // limit this run's members were given.
+    let options = CheckOptions {
+        max_request_bytes: effective.cluster.knobs.max_request_bytes,
+        ..opts.check.clone()
+    };
+    let report = check(&output, &options);
     let check_ms = check_started.elapsed().as_millis() as u64;
     let stats = RunStats {
         sim_ms: info.sim_time.as_millis() as u64,
