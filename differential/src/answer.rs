@@ -196,4 +196,18 @@ pub struct Answers {
     /// Wall-clock milliseconds the requests took (not the store's start).
     #[serde(default)]
     pub wall_ms: f64,
+    /// The server's process ended while answering; no later step was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exited: Option<ServerExit>,
+}
+
+/// A server process that ended during a sequence: a finding about that
+/// server, not a difference of the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerExit {
+    /// The step whose request it was answering (its answer is the
+    /// connection error the client saw).
+    pub step: usize,
+    /// The last lines it logged (a panic's message and stack).
+    pub log: String,
 }

@@ -1,7 +1,7 @@
 //! Agreement counted per request kind over many sequences, and every
 //! difference kept with the step that shows it.
 
-use crate::answer::{Answer, Answers};
+use crate::answer::{Answer, Answers, ServerExit};
 use crate::compare::{Difference, compare};
 use crate::step::{Kind, Sequence, Step};
 use serde::Serialize;
@@ -30,20 +30,50 @@ pub struct Disagreement {
     pub differences: Vec<Difference>,
 }
 
+/// A request the real server's process ended on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Crash {
+    pub seed: u64,
+    pub step: usize,
+    pub request: Step,
+    /// The server's last log lines.
+    pub log: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
     pub kinds: BTreeMap<Kind, KindCount>,
     /// How many differences each exclusion covered.
     pub exclusions: BTreeMap<String, u64>,
     pub disagreements: Vec<Disagreement>,
+    /// Requests the real server ended on; from each on, its sequence is
+    /// not compared.
+    pub crashes: Vec<Crash>,
+    /// Steps left uncompared because the real server had ended.
+    pub not_compared: u64,
 }
 
 impl Tally {
     /// Compares one sequence's answers and adds them in. A step one side
     /// has no answer for (its run ended early) is a difference, never
-    /// skipped.
+    /// skipped; only where the real server's process ended (`theirs`
+    /// says at which step) is the rest of the sequence left out, and the
+    /// request it ended on kept as a crash.
     pub fn add(&mut self, sequence: &Sequence, ours: &Answers, theirs: &Answers) {
-        for (i, step) in sequence.steps.iter().enumerate() {
+        let compared = match &theirs.exited {
+            Some(ServerExit { step, log }) if *step < sequence.steps.len() => {
+                self.crashes.push(Crash {
+                    seed: sequence.seed,
+                    step: *step,
+                    request: sequence.steps[*step].clone(),
+                    log: log.clone(),
+                });
+                self.not_compared += (sequence.steps.len() - step) as u64;
+                *step
+            }
+            _ => sequence.steps.len(),
+        };
+        for (i, step) in sequence.steps.iter().enumerate().take(compared) {
             let (a, b) = (answer_at(ours, i), answer_at(theirs, i));
             let verdict = compare(step, &a, &b);
             let count = self.kinds.entry(step.kind()).or_default();
@@ -161,12 +191,14 @@ mod tests {
             server: "etcd".into(),
             answers: vec![status.clone(), leases],
             wall_ms: 0.0,
+            exited: None,
         };
         let short = Answers {
             seed: 1,
             server: "store".into(),
             answers: vec![status],
             wall_ms: 0.0,
+            exited: None,
         };
         let mut tally = Tally::default();
         tally.add(&sequence, &short, &full);
@@ -174,5 +206,22 @@ mod tests {
         assert_eq!(tally.disagreements.len(), 1);
         assert_eq!(tally.disagreements[0].step, 1);
         assert_eq!(tally.disagreements[0].differences[0].field, "outcome");
+
+        // The real server ended on the second request: that request is a
+        // crash, and nothing from it on is compared.
+        let ended = Answers {
+            exited: Some(ServerExit {
+                step: 1,
+                log: "panic: unexpected error during txn".into(),
+            }),
+            ..short.clone()
+        };
+        let mut tally = Tally::default();
+        tally.add(&sequence, &full, &ended);
+        assert_eq!(tally.requests(), 1);
+        assert!(tally.disagreements.is_empty());
+        assert_eq!(tally.not_compared, 1);
+        assert_eq!(tally.crashes.len(), 1);
+        assert_eq!(tally.crashes[0].request, Step::LeaseLeases);
     }
 }

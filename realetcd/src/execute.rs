@@ -2,8 +2,9 @@
 //! and writes down each answer in the shared shape.
 
 use crate::grpc::Etcd;
+use crate::harness::Member;
 use crate::watch::EtcdStream;
-use differential::answer::{Answer, Body, Code, Kv, Reply};
+use differential::answer::{Answer, Body, Code, Kv, Reply, ServerExit};
 use differential::step::{
     Compare, CompareOp, CompareTarget, Delete, Put, Range, SortOrder, SortTarget, Step, Txn, TxnOp,
 };
@@ -15,25 +16,62 @@ use etcd_client::proto::{
     PbPutRequest, PbPutResponse, PbRangeRequest, PbRangeResponse, PbResponseHeader, PbTargetUnion,
     PbTxnOpRequest, PbTxnOpResponse, PbTxnRequest, PbTxnRequestOp, PbTxnResponse,
 };
+use std::time::Duration;
 use tonic::Status;
 
-/// Every step's answer, in order.
-pub async fn run(client: &mut Etcd, sequence: &Sequence) -> Vec<Answer> {
+/// What a member answered to a sequence.
+pub struct Run {
+    /// Every step's answer, in order, up to the one etcd ended on.
+    pub answers: Vec<Answer>,
+    /// etcd's process ended: on which step, and its last log lines.
+    pub exited: Option<ServerExit>,
+}
+
+/// How long a broken connection may come before the process's end.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Log lines kept from an etcd that ended (a Go panic's message and the
+/// top of its stack).
+const EXIT_LOG_LINES: usize = 40;
+
+/// Sends every step to `member` through `client`, until the sequence ends
+/// or etcd's process does (nothing is sent to a server that is gone).
+pub async fn run(member: &mut Member, client: &mut Etcd, sequence: &Sequence) -> Run {
     let mut resolver = Resolver::default();
     let mut watching = Watching::default();
     let mut stream = EtcdStream::new(client.clone());
     let mut answers = Vec::with_capacity(sequence.steps.len());
-    for step in &sequence.steps {
+    for (i, step) in sequence.steps.iter().enumerate() {
         let answer = match watching.step(&mut stream, &resolver, step).await {
             Some(answer) => answer.unwrap_or_else(error),
             None => one(client, &resolver, step)
                 .await
                 .map_or_else(error, Answer::Ok),
         };
+        let broken = matches!(
+            answer,
+            Answer::Error {
+                code: Code::Unknown | Code::Unavailable,
+                ..
+            }
+        );
+        let grace = if broken { EXIT_GRACE } else { Duration::ZERO };
+        if member.exited(grace).await {
+            answers.push(answer);
+            return Run {
+                answers,
+                exited: Some(ServerExit {
+                    step: i,
+                    log: member.log_tail(EXIT_LOG_LINES),
+                }),
+            };
+        }
         resolver.observe(step, &answer);
         answers.push(answer);
     }
-    answers
+    Run {
+        answers,
+        exited: None,
+    }
 }
 
 /// An error status as an answer: its gRPC code and message.

@@ -151,6 +151,22 @@ impl Member {
         })
     }
 
+    /// Whether the etcd process has ended. A request whose connection
+    /// broke is followed by the process's end within moments (a panic
+    /// unwinding, the log being written), so `grace` waits that long for it.
+    pub async fn exited(&mut self, grace: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            if started.elapsed() >= grace {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The last lines etcd logged.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();

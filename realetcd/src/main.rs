@@ -97,17 +97,18 @@ async fn answer_all(
 ) -> anyhow::Result<Vec<Answers>> {
     let mut all = Vec::with_capacity(sequences.len());
     for sequence in sequences {
-        let (member, mut client) = harness::Member::start(binary).await?;
+        let (mut member, mut client) = harness::Member::start(binary).await?;
         let started = std::time::Instant::now();
-        let answers = execute::run(&mut client, sequence).await;
+        let run = execute::run(&mut member, &mut client, sequence).await;
         let wall_ms = started.elapsed().as_secs_f64() * 1e3;
         drop(client);
         drop(member);
         all.push(Answers {
             seed: sequence.seed,
             server: server.to_string(),
-            answers,
+            answers: run.answers,
             wall_ms,
+            exited: run.exited,
         });
     }
     Ok(all)

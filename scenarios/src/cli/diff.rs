@@ -193,6 +193,38 @@ fn report(args: &DiffArgs, tally: &Tally, ours: &[Answers], theirs: &[Answers]) 
         per_thousand(theirs),
         per_thousand(ours)
     );
+    let bugs: String = args.bugs.iter().map(|b| format!(" --bug {b}")).collect();
+    let replay = |seed: u64| match &args.steps {
+        Some(file) => format!(
+            "faultline diff --steps {} --seed {seed}{bugs}",
+            file.display()
+        ),
+        None => format!(
+            "faultline diff --seed {seed} --requests {}{bugs}",
+            args.requests
+        ),
+    };
+    if !tally.crashes.is_empty() {
+        println!(
+            "\n{server} ended on {} request(s); the {} requests after each were not compared:",
+            tally.crashes.len(),
+            tally.not_compared
+        );
+    }
+    for c in &tally.crashes {
+        println!(
+            "\nseed {} step {} ({}): {server} ended on {}",
+            c.seed,
+            c.step,
+            c.request.kind().name(),
+            serde_json::to_string(&c.request).unwrap_or_default()
+        );
+        println!("  its last log lines:");
+        for line in c.log.lines() {
+            println!("    {line}");
+        }
+        println!("  replay: {}", replay(c.seed));
+    }
     for d in tally.disagreements.iter().take(args.show) {
         println!(
             "\nseed {} step {} ({}): {}",
@@ -204,11 +236,7 @@ fn report(args: &DiffArgs, tally: &Tally, ours: &[Answers], theirs: &[Answers]) 
         for f in d.differences.iter().filter(|f| f.excluded.is_none()) {
             println!("  {}: ours {}, etcd {}", f.field, f.ours, f.theirs);
         }
-        let bugs: String = args.bugs.iter().map(|b| format!(" --bug {b}")).collect();
-        println!(
-            "  replay: faultline diff --seed {} --requests {}{bugs}",
-            d.seed, args.requests
-        );
+        println!("  replay: {}", replay(d.seed));
     }
     if tally.disagreements.len() > args.show {
         println!(

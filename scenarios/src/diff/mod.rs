@@ -85,6 +85,7 @@ pub fn answer(sequence: &Sequence, bugs: BugSet) -> Result<Answers, RunPanic> {
         server: format!("faultline store {VERSION}"),
         answers,
         wall_ms: info.wall_time.as_secs_f64() * 1e3,
+        exited: None,
     })
 }
 
