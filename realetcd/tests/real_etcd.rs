@@ -3,7 +3,7 @@
 //! and a sequence's answers are what etcd's API says they are.
 
 use differential::answer::{Answer, Body, Code};
-use differential::step::{Put, Rev, Step};
+use differential::step::{Put, Rev, Step, TxnOp};
 use differential::{Sequence, generate};
 use realetcd::{execute, harness};
 
@@ -20,8 +20,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-fn put(key: &str, value: &str) -> Step {
-    Step::Put(Put {
+fn put_of(key: &str, value: &str) -> Put {
+    Put {
         key: key.into(),
         value: value.into(),
         padding: Default::default(),
@@ -29,7 +29,11 @@ fn put(key: &str, value: &str) -> Step {
         prev_kv: true,
         ignore_value: false,
         ignore_lease: false,
-    })
+    }
+}
+
+fn put(key: &str, value: &str) -> Step {
+    Step::Put(put_of(key, value))
 }
 
 #[test]
@@ -37,7 +41,7 @@ fn a_member_answers_and_is_gone_when_dropped() {
     let binary = binary();
     let rt = runtime();
     let endpoint = rt.block_on(async {
-        let (member, mut client) = harness::Member::start(&binary).await.expect("etcd starts");
+        let (mut member, mut client) = harness::Member::start(&binary).await.expect("etcd starts");
         let sequence = Sequence {
             seed: 0,
             steps: vec![
@@ -54,7 +58,9 @@ fn a_member_answers_and_is_gone_when_dropped() {
                 Step::LeaseKeepAlive { id: 999 },
             ],
         };
-        let answers = execute::run(&mut client, &sequence).await;
+        let answers = execute::run(&mut member, &mut client, &sequence)
+            .await
+            .answers;
         // The second put returns the first as its previous value.
         let Answer::Ok(reply) = &answers[1] else {
             panic!("put refused: {:?}", answers[1])
@@ -96,12 +102,14 @@ fn every_generated_request_gets_an_answer() {
     let binary = binary();
     let rt = runtime();
     rt.block_on(async {
-        let (_member, mut client) = harness::Member::start(&binary).await.expect("etcd starts");
+        let (mut member, mut client) = harness::Member::start(&binary).await.expect("etcd starts");
         let sequence = Sequence {
             seed: 3,
             steps: generate::sequence(3, 150),
         };
-        let answers = execute::run(&mut client, &sequence).await;
+        let run = execute::run(&mut member, &mut client, &sequence).await;
+        assert_eq!(run.exited, None, "etcd ended");
+        let answers = run.answers;
         assert_eq!(answers.len(), 150);
         // Nothing was left unanswered: an unavailable member would say so.
         let unavailable = answers
@@ -117,5 +125,54 @@ fn every_generated_request_gets_an_answer() {
             })
             .count();
         assert_eq!(unavailable, 0, "{answers:?}");
+    });
+}
+
+/// A Txn that deletes every key from "a" on and puts "p/2" again keeping
+/// its lease: etcd's duplicate-key check lets it through (etcd #22445), and
+/// at apply the key is gone. etcd 3.4.23 panics on it ("unexpected error
+/// during txn: etcdserver: key not found"), found by `faultline diff`; an
+/// etcd with the check fixed (PR 22395) refuses it as a duplicate key.
+/// Either way it is never answered as if it had run.
+#[test]
+fn a_rewrite_keeping_a_deleted_key_s_lease_ends_etcd_or_is_refused() {
+    let binary = binary();
+    let rt = runtime();
+    rt.block_on(async {
+        let (mut member, mut client) = harness::Member::start(&binary).await.expect("etcd starts");
+        let rewrite = Step::Txn(differential::step::Txn {
+            compare: vec![],
+            success: vec![
+                TxnOp::Delete(differential::step::Delete {
+                    key: "a".into(),
+                    range_end: "\0".into(),
+                    prev_kv: false,
+                }),
+                TxnOp::Put(Put {
+                    ignore_lease: true,
+                    ..put_of("p/2", "v2")
+                }),
+            ],
+            failure: vec![],
+        });
+        let sequence = Sequence {
+            seed: 0,
+            steps: vec![put("p/2", "v1"), rewrite, Step::Status],
+        };
+        let run = execute::run(&mut member, &mut client, &sequence).await;
+        match &run.exited {
+            Some(exit) => {
+                assert_eq!(exit.step, 1);
+                assert!(exit.log.contains("panic"), "{}", exit.log);
+                assert_eq!(run.answers.len(), 2, "nothing is sent after the end");
+            }
+            None => assert_eq!(
+                run.answers[1],
+                Answer::Error {
+                    code: Code::InvalidArgument,
+                    message: "etcdserver: duplicate key given in txn request".into()
+                }
+            ),
+        }
     });
 }

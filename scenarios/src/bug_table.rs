@@ -374,6 +374,45 @@ pub const BUGS: &[BugEntry] = &[
         },
     },
     BugEntry {
+        bug: Bug::Etcd22376,
+        origin: Origin::Etcd {
+            issue: 22376,
+            fix: "none merged: the etcd issue is open; the switch restores what etcd does since PR 18274 (its compaction keeps a tombstone at the compact revision even when the key was created again in that revision, and deletes the new value's row while the index still names it), the store without it keeps the new value instead, as the open PR 22377 proposes; the switch also restores etcd's duplicate-key check (etcd-22445), through which alone a client reaches the shape",
+            introduced_in: "v3.5.16 / v3.4.34 (PR 18274, commit bbdc94181, the etcd-18089 fix)",
+        },
+        mechanism: "a Txn deletes every key from one on (range end \"\\0\", which etcd's duplicate-key check lets through) and puts that key again; compacting at exactly that revision deletes the new value from the backend while the index still names it, and the next read of the key ends the member (\"range failed to find revision pair\")",
+        triggers: &["bug-compact-recreated-key"],
+        // The member's end, then what its restart lost: the index rebuilt
+        // from the backend no longer holds the key.
+        expected_rules: &[
+            rules::MEMBER_NO_UNEXPECTED_EXIT,
+            rules::LINEARIZABILITY,
+            rules::END_DURABILITY,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-compact-recreated-key", 0),
+        },
+    },
+    BugEntry {
+        bug: Bug::Etcd22445,
+        origin: Origin::Etcd {
+            issue: 22445,
+            fix: "none merged: the issue was closed as a duplicate of the open PR 22395 (a from-key delete reaches the end of the keyspace in the duplicate-key check), which the store without the switch follows; the crash at apply is faultline's own finding (faultline diff against etcd 3.4.23), reported in no etcd issue we found",
+            introduced_in: "v3.x: checkIntervals has built [key, \"\\0\") since it was written",
+        },
+        mechanism: "etcd's duplicate-key check reads a from-key delete (range end \"\\0\") as the empty interval, so a Txn may delete every key from one on and put a key in that range; when the put keeps the key's value or lease, the key is gone at apply and the member panics (\"unexpected error during txn: etcdserver: key not found\"), every member, since the entry is committed",
+        triggers: &["bug-rewrite-keeping-lease"],
+        // Every member applies the entry and ends: nothing answers after.
+        expected_rules: &[
+            rules::MEMBER_NO_UNEXPECTED_EXIT,
+            rules::ERRORS_KIND_ANSWERED,
+            rules::END_LIVENESS,
+        ],
+        reproduction: Reproduction::Reproduced {
+            detecting: ("bug-rewrite-keeping-lease", 0),
+        },
+    },
+    BugEntry {
         bug: Bug::StaleLocalRead,
         origin: Origin::Synthetic {
             models: "etcd 2's quorum=false reads, which Jepsen found stale: not an etcd v3 issue",

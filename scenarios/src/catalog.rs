@@ -20,6 +20,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/bug-buffer-writeback.toml"),
     ),
     (
+        "bug-compact-recreated-key.toml",
+        include_str!("../catalog/bug-compact-recreated-key.toml"),
+    ),
+    (
         "bug-compaction-tombstone-crash.toml",
         include_str!("../catalog/bug-compaction-tombstone-crash.toml"),
     ),
@@ -34,6 +38,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     (
         "bug-paused-leader-reads.toml",
         include_str!("../catalog/bug-paused-leader-reads.toml"),
+    ),
+    (
+        "bug-rewrite-keeping-lease.toml",
+        include_str!("../catalog/bug-rewrite-keeping-lease.toml"),
     ),
     (
         "bug-single-member-save-crash.toml",
@@ -380,7 +388,7 @@ fn validate_traffic(i: usize, t: &TrafficSpec) -> Result<(), String> {
         let n = crate::traffic::etcd::OPS.len();
         if w.len() > n || w.iter().all(|x| *x == 0) {
             return Err(format!(
-                "traffic[{i}].weights: expected at most {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl, range_txn; missing ones are 0), not all zero"
+                "traffic[{i}].weights: expected at most {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl, range_txn, rewrite, rewrite_keeping_lease; missing ones are 0), not all zero"
             ));
         }
     }

@@ -166,3 +166,55 @@ fn a_request_over_the_size_limit_is_refused_as_etcd_refuses_it() {
         answers.answers[2]
     );
 }
+
+/// The rewrite etcd 3.4.23 panics on (see realetcd's tests): this store
+/// refuses it as a duplicate key, as etcd PR 22395 proposes; with
+/// etcd-22445 it lets it through as etcd does, and its member ends at
+/// apply as etcd's does.
+#[test]
+fn a_rewrite_keeping_a_deleted_key_s_lease_is_refused_or_ends_the_member() {
+    use differential::step::{Delete, Txn, TxnOp};
+    let rewrite = Step::Txn(Txn {
+        compare: vec![],
+        success: vec![
+            TxnOp::Delete(Delete {
+                key: "a".into(),
+                range_end: "\0".into(),
+                prev_kv: false,
+            }),
+            TxnOp::Put(Put {
+                ignore_lease: true,
+                ..match put("p/2", 0) {
+                    Step::Put(p) => p,
+                    _ => unreachable!("put makes a Put"),
+                }
+            }),
+        ],
+        failure: vec![],
+    });
+    let sequence = Sequence {
+        seed: 3,
+        steps: vec![put("p/2", 0), rewrite, Step::Status],
+    };
+    let fixed = answer(&sequence, BugSet::none()).expect("the run completes");
+    assert_eq!(
+        fixed.answers[1],
+        Answer::Error {
+            code: Code::InvalidArgument,
+            message: "etcdserver: duplicate key given in txn request".into()
+        }
+    );
+    assert!(matches!(fixed.answers[2], Answer::Ok(_)));
+    let as_etcd =
+        answer(&sequence, BugSet::from_bugs([Bug::Etcd22445])).expect("the run completes");
+    assert!(
+        !matches!(as_etcd.answers[1], Answer::Ok(_)),
+        "{:?}",
+        as_etcd.answers[1]
+    );
+    assert!(
+        !matches!(as_etcd.answers[2], Answer::Ok(_)),
+        "the member answered after applying it: {:?}",
+        as_etcd.answers[2]
+    );
+}

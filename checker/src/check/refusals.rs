@@ -170,8 +170,11 @@ fn duplicate_keys(ops: &[TxnOp]) -> bool {
 }
 
 /// The keys one branch puts and the ranges it deletes (`[start, end)`, a
-/// single key when `end` is empty: etcd's interval tree compares bytes and
-/// gives "\0" no meaning).
+/// single key when `end` is empty, every key from `start` on when `end` is
+/// "\0"). etcd's own check reads "\0" as the empty `[start, "\0")` and
+/// lets such a delete meet no put (etcd #22445); the fix proposed (PR 22395)
+/// reads it as reaching the end. A refusal is judged against the wider
+/// reading, so either store's refusal is justified.
 #[derive(Default)]
 struct BranchWrites<'h> {
     puts: BTreeSet<&'h str>,
@@ -183,6 +186,8 @@ impl BranchWrites<'_> {
         self.deletes.iter().any(|&(start, end)| {
             if end.is_empty() {
                 key == start
+            } else if end == "\0" {
+                start <= key
             } else {
                 start <= key && key < end
             }
@@ -316,8 +321,13 @@ mod tests {
             faults(txn(vec![nested, put("a")], vec![])),
             vec![Invalid::DuplicateKey]
         );
-        // "\0" has no meaning to etcd's interval check: [a, "\0") is empty.
-        assert!(faults(txn(vec![put("b"), delete("a", "\0")], vec![])).is_empty());
+        // A from-key delete reaches the end of the keyspace (etcd PR 22395;
+        // etcd's own check, which reads it as empty, never refuses it).
+        assert_eq!(
+            faults(txn(vec![put("b"), delete("a", "\0")], vec![])),
+            vec![Invalid::DuplicateKey]
+        );
+        assert!(faults(txn(vec![put("0"), delete("a", "\0")], vec![])).is_empty());
     }
 
     #[test]

@@ -52,6 +52,25 @@ impl Default for KeyIndex {
     }
 }
 
+/// What a compaction at `at` does with a generation whose tombstone is
+/// exactly at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AtCompactRevision {
+    /// Keeps the tombstone (etcd PR 18274), so a watch from `at` still
+    /// sees the delete; but when the key was created again in the same
+    /// revision, keeps the new generation's value instead, as the open
+    /// etcd PR 22377 proposes for etcd issue 22376.
+    #[default]
+    KeepTombstone,
+    /// etcd-22376 (etcd since PR 18274): keeps the tombstone even over a
+    /// value written in the same revision, whose backend row compaction
+    /// then deletes while the index still points at it.
+    KeepTombstoneOverValue,
+    /// etcd-18089 (etcd before PR 18274): passes the generation over, so
+    /// the tombstone goes.
+    DropTombstone,
+}
+
 impl KeyIndex {
     pub fn put(&mut self, rev: Revision) -> Result<(), KeyIndexError> {
         if rev <= self.modified && self.modified != Revision::default() {
@@ -133,15 +152,15 @@ impl KeyIndex {
     /// matters, the newest revision at or before `at`; adds the revisions
     /// that stay in the backend to `available`. A tombstone whose revision
     /// is below `at` goes away with its generation; one exactly at `at`
-    /// stays, so a watch starting at `at` still sees the delete
-    /// (`drop_tombstone_at_rev` is etcd-18089, which dropped it too).
+    /// stays, so a watch starting at `at` still sees the delete, unless the
+    /// key was created again in that same revision ([`AtCompactRevision`]).
     pub fn compact(
         &mut self,
         at: i64,
         available: &mut BTreeSet<Revision>,
-        drop_tombstone_at_rev: bool,
+        rule: AtCompactRevision,
     ) {
-        let (gen_idx, rev_idx) = self.do_compact(at, available, drop_tombstone_at_rev);
+        let (gen_idx, rev_idx) = self.do_compact(at, available, rule);
         let last = self.generations.len() - 1;
         let mut first_kept = gen_idx;
         let g = &mut self.generations[gen_idx];
@@ -163,13 +182,13 @@ impl KeyIndex {
     /// but never a tombstone that ends a generation, whether it is below
     /// `at` or exactly at it (unlike `compact`, which keeps the latter):
     /// members before and after the etcd-18089 fix must hash alike. The
-    /// generation looked at is chosen as `compact` chooses it, the 18089
-    /// switch included (etcd's fix changed the one function both use).
-    pub fn keep(&self, at: i64, available: &mut BTreeSet<Revision>, drop_tombstone_at_rev: bool) {
+    /// generation looked at is chosen as `compact` chooses it, by the same
+    /// rule (etcd's fixes changed the one function both use).
+    pub fn keep(&self, at: i64, available: &mut BTreeSet<Revision>, rule: AtCompactRevision) {
         if self.is_empty() {
             return;
         }
-        let (gen_idx, rev_idx) = self.do_compact(at, available, drop_tombstone_at_rev);
+        let (gen_idx, rev_idx) = self.do_compact(at, available, rule);
         let g = &self.generations[gen_idx];
         if let Some(i) = rev_idx
             && i == g.revs.len() - 1
@@ -180,23 +199,36 @@ impl KeyIndex {
     }
 
     /// Finds the first generation that still matters at `at` (one whose
-    /// tombstone is after `at`, or exactly at it unless that tombstone is to
-    /// be dropped) and marks its newest revision at or before `at` as kept.
+    /// tombstone is after `at`, or exactly at it as `rule` says) and marks
+    /// its newest revision at or before `at` as kept.
     fn do_compact(
         &self,
         at: i64,
         available: &mut BTreeSet<Revision>,
-        drop_tombstone_at_rev: bool,
+        rule: AtCompactRevision,
     ) -> (usize, Option<usize>) {
         let mut gen_idx = 0;
         while gen_idx < self.generations.len() - 1 {
             let g = &self.generations[gen_idx];
-            match g.revs.last() {
-                Some(tomb) if tomb.main > at || (tomb.main == at && !drop_tombstone_at_rev) => {
-                    break;
-                }
-                _ => gen_idx += 1,
+            let matters = match g.revs.last() {
+                Some(tomb) if tomb.main > at => true,
+                Some(tomb) if tomb.main == at => match rule {
+                    AtCompactRevision::KeepTombstone => {
+                        // Created again within the compact revision (a Txn
+                        // that deletes from a key on and puts it): the next
+                        // generation holds the value live at `at`.
+                        let next = &self.generations[gen_idx + 1];
+                        next.revs.first().is_none_or(|r| r.main != at)
+                    }
+                    AtCompactRevision::KeepTombstoneOverValue => true,
+                    AtCompactRevision::DropTombstone => false,
+                },
+                _ => false,
+            };
+            if matters {
+                break;
             }
+            gen_idx += 1;
         }
         let g = &self.generations[gen_idx];
         let rev_idx = g.revs.iter().rposition(|r| r.main <= at);
@@ -255,7 +287,7 @@ mod tests {
     fn compaction_keeps_latest_and_tombstone_at_rev() {
         let mut ki = history();
         let mut avail = BTreeSet::new();
-        ki.compact(6, &mut avail, false);
+        ki.compact(6, &mut avail, AtCompactRevision::KeepTombstone);
         assert_eq!(
             avail,
             BTreeSet::from([r(6)]),
@@ -264,18 +296,18 @@ mod tests {
         assert_eq!(ki.get(7), None);
         let mut ki = history();
         let mut avail = BTreeSet::new();
-        ki.compact(6, &mut avail, true);
+        ki.compact(6, &mut avail, AtCompactRevision::DropTombstone);
         assert!(avail.is_empty(), "etcd-18089 drops it");
         let mut ki = history();
         let mut avail = BTreeSet::new();
-        ki.compact(7, &mut avail, false);
+        ki.compact(7, &mut avail, AtCompactRevision::KeepTombstone);
         assert!(
             avail.is_empty(),
             "tombstone below the compact revision goes"
         );
         assert_eq!(ki.revisions().collect::<Vec<_>>(), vec![r(8), r(10)]);
         let mut avail = BTreeSet::new();
-        ki.compact(9, &mut avail, false);
+        ki.compact(9, &mut avail, AtCompactRevision::KeepTombstone);
         assert_eq!(avail, BTreeSet::from([r(8)]));
         assert_eq!(ki.get(10).map(|k| (k.version, k.created)), Some((2, r(8))));
     }
@@ -286,7 +318,7 @@ mod tests {
         let ki = history();
         let keep = |at| {
             let mut avail = BTreeSet::new();
-            ki.keep(at, &mut avail, false);
+            ki.keep(at, &mut avail, AtCompactRevision::KeepTombstone);
             avail
         };
         assert_eq!(keep(5), BTreeSet::from([r(4)]));
@@ -297,18 +329,57 @@ mod tests {
         // Under etcd-18089 (etcd before the fix) a generation whose
         // tombstone is exactly at `at` is passed over for the next one.
         let mut avail = BTreeSet::new();
-        ki.keep(6, &mut avail, true);
+        ki.keep(6, &mut avail, AtCompactRevision::DropTombstone);
         assert!(avail.is_empty());
         let mut ki = KeyIndex::default();
         ki.put(r(5)).expect("put");
         ki.tombstone(r(6)).expect("delete");
         ki.put(Revision { main: 6, sub: 1 }).expect("put again");
         let mut avail = BTreeSet::new();
-        ki.keep(6, &mut avail, true);
+        ki.keep(6, &mut avail, AtCompactRevision::DropTombstone);
+        assert_eq!(avail, BTreeSet::from([Revision { main: 6, sub: 1 }]));
+        // The key created again at 6 is live there: HashKV counts its
+        // value, unless the value is passed over as etcd since PR 18274
+        // passes it over (etcd-22376).
+        let mut avail = BTreeSet::new();
+        ki.keep(6, &mut avail, AtCompactRevision::KeepTombstone);
         assert_eq!(avail, BTreeSet::from([Revision { main: 6, sub: 1 }]));
         let mut avail = BTreeSet::new();
-        ki.keep(6, &mut avail, false);
+        ki.keep(6, &mut avail, AtCompactRevision::KeepTombstoneOverValue);
         assert!(avail.is_empty());
+    }
+
+    /// etcd issue 22376: a Txn deletes a key and puts it again, and the
+    /// store is compacted at exactly that revision.
+    #[test]
+    fn a_key_created_again_in_the_compact_revision_keeps_its_value() {
+        let recreated = || {
+            let mut ki = KeyIndex::default();
+            ki.put(r(5)).expect("put");
+            ki.tombstone(r(6)).expect("delete");
+            ki.put(Revision { main: 6, sub: 1 }).expect("put again");
+            ki
+        };
+        let mut ki = recreated();
+        let mut avail = BTreeSet::new();
+        ki.compact(6, &mut avail, AtCompactRevision::KeepTombstone);
+        assert_eq!(avail, BTreeSet::from([Revision { main: 6, sub: 1 }]));
+        let at6 = ki.get(6).expect("the key lives at 6");
+        assert_eq!(at6.modified, Revision { main: 6, sub: 1 });
+        assert_eq!(ki.get(7).map(|k| k.version), Some(1));
+        // etcd since PR 18274: the tombstone is kept, the value is not,
+        // and the index still names the value.
+        let mut ki = recreated();
+        let mut avail = BTreeSet::new();
+        ki.compact(6, &mut avail, AtCompactRevision::KeepTombstoneOverValue);
+        assert_eq!(avail, BTreeSet::from([r(6)]));
+        let named = ki.get(6).expect("the index names the value").modified;
+        assert!(!avail.contains(&named));
+        // A tombstone at 6 with no new generation at 6 stays either way.
+        let mut ki = history();
+        let mut avail = BTreeSet::new();
+        ki.compact(6, &mut avail, AtCompactRevision::KeepTombstoneOverValue);
+        assert_eq!(avail, BTreeSet::from([r(6)]));
     }
 
     #[test]
@@ -317,7 +388,7 @@ mod tests {
         ki.put(r(1)).expect("put");
         ki.tombstone(r(2)).expect("delete");
         let mut avail = BTreeSet::new();
-        ki.compact(3, &mut avail, false);
+        ki.compact(3, &mut avail, AtCompactRevision::KeepTombstone);
         assert!(ki.is_empty());
         assert!(avail.is_empty());
         assert!(KeyIndex::default().tombstone(r(1)).is_err());

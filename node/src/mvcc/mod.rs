@@ -10,6 +10,7 @@ mod write;
 #[cfg(test)]
 mod model_tests;
 
+pub use key_index::AtCompactRevision;
 pub use store::{CompactionJob, HashKv, Mvcc, MvccOptions, RangeOptions, RangeResult};
 pub use write::{LeaseChange, WriteTxn, WrittenEvent};
 
@@ -27,6 +28,20 @@ pub enum MvccError {
     Backend(#[from] BackendError),
     #[error("mvcc: corrupt key bucket: {0}")]
     Corrupt(String),
+    /// The index names a revision the backend does not hold: etcd ends
+    /// the process over it (kvstore_txn.go, "range failed to find
+    /// revision pair").
+    #[error("range failed to find revision pair: revision {revision} of {key:?}")]
+    MissingRevision { key: String, revision: String },
+}
+
+impl MvccError {
+    fn missing(key: &[u8], rev: revision::Revision) -> MvccError {
+        MvccError::MissingRevision {
+            key: String::from_utf8_lossy(key).into_owned(),
+            revision: format!("{}.{}", rev.main, rev.sub),
+        }
+    }
 }
 
 /// Whether `key` falls in `[start, end)` with etcd's conventions: an empty

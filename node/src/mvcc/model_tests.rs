@@ -1,6 +1,8 @@
 //! Model-based property test: random Put/Delete/Txn/Range-at-revision/
 //! Compact/reopen sequences against a small in-memory reference that keeps
-//! every revision's full state.
+//! every revision's full state. A Txn that deletes a key and puts it again
+//! is among them: compacting at its revision lost the value in etcd since
+//! PR 18274 (etcd issue 22376).
 
 use super::{Mvcc, MvccError, MvccOptions, RangeOptions};
 use crate::backend::Backend;
@@ -15,6 +17,8 @@ enum Op {
     DeleteRange(u8, u8),
     /// Put `key` if its mod_revision equals the current one minus `stale`.
     Cas(u8, u8, i64),
+    /// One Txn deletes `key` and puts it again.
+    Recreate(u8, u8),
     Range(u8, u8, i64),
     Compact(i64),
     Reopen,
@@ -26,6 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..6u8).prop_map(Op::Delete),
         1 => (0..6u8, 0..6u8).prop_map(|(a, b)| Op::DeleteRange(a.min(b), a.max(b))),
         2 => (0..6u8, any::<u8>(), 0..2i64).prop_map(|(k, v, s)| Op::Cas(k, v, s)),
+        1 => (0..6u8, any::<u8>()).prop_map(|(k, v)| Op::Recreate(k, v)),
         4 => (0..6u8, 0..6u8, 0..12i64).prop_map(|(a, b, back)| Op::Range(a.min(b), a.max(b) + 1, back)),
         1 => (0..10i64).prop_map(Op::Compact),
         1 => Just(Op::Reopen),
@@ -62,6 +67,14 @@ impl Model {
             None => (v, rev, rev, 1),
         };
         next.insert(k, entry);
+        self.states.push(next);
+    }
+
+    /// The key deleted and put again in one revision: a new generation.
+    fn recreate(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        let rev = self.current() + 1;
+        let mut next = self.state().clone();
+        next.insert(k, (v, rev, rev, 1));
         self.states.push(next);
     }
 
@@ -147,6 +160,14 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let (rev, _, _) = txn.end().await.expect("end");
                 let gone = model.delete(&key(k), &hi);
                 prop_assert_eq!(deleted.len(), gone);
+                prop_assert_eq!(rev, model.current());
+            }
+            Op::Recreate(k, v) => {
+                let mut txn = mvcc.write().await;
+                txn.delete_range(&key(k), &[]).expect("delete");
+                txn.put(&key(k), &[v], 0, 0).expect("put");
+                let (rev, _, _) = txn.end().await.expect("end");
+                model.recreate(key(k), vec![v]);
                 prop_assert_eq!(rev, model.current());
             }
             Op::Cas(k, v, stale) => {

@@ -2,7 +2,7 @@
 //! compaction, hashing.
 
 use super::MvccError;
-use super::key_index::KeyIndex;
+use super::key_index::{AtCompactRevision, KeyIndex};
 use super::revision::{Revision, decode_key, encode_key, start_key};
 use crate::backend::{Backend, Bucket, keys};
 use crate::coverage::Point;
@@ -25,8 +25,9 @@ const NEVER_COMPACTED: i64 = -1;
 pub struct MvccOptions {
     pub compaction_batch_limit: usize,
     pub compaction_sleep: Duration,
-    /// etcd-18089: compaction drops a tombstone at the compact revision.
-    pub bug_drop_tombstone_at_compact_rev: bool,
+    /// What compaction does with a tombstone at the compact revision
+    /// (etcd-18089 and etcd-22376 are two of its rules).
+    pub at_compact_revision: AtCompactRevision,
     /// etcd-17780: compaction drops the newest tombstone too, and restore
     /// ignores the scheduled compact revision when computing the revision.
     pub bug_lower_revision_after_compaction: bool,
@@ -39,7 +40,7 @@ impl Default for MvccOptions {
         MvccOptions {
             compaction_batch_limit: 16,
             compaction_sleep: Duration::from_millis(2),
-            bug_drop_tombstone_at_compact_rev: false,
+            at_compact_revision: AtCompactRevision::default(),
             bug_lower_revision_after_compaction: false,
             bug_skip_tombstone_only_keys: false,
         }
@@ -311,12 +312,7 @@ impl Mvcc {
             .shared
             .backend
             .get(Bucket::Key, &encode_key(rev, false))
-            .ok_or_else(|| {
-                MvccError::Corrupt(format!(
-                    "revision {} of {key:?} missing in the backend",
-                    rev.main
-                ))
-            })?;
+            .ok_or_else(|| MvccError::missing(key, rev))?;
         KeyValue::decode(bytes.as_slice()).map_err(|e| MvccError::Corrupt(e.to_string()))
     }
 
@@ -391,9 +387,9 @@ impl Mvcc {
         );
         st.compact_main_rev = st.compact_main_rev.max(rev);
         // etcd-17780 alone does not drop the tombstone: that is etcd-18089.
-        let drop_at_rev = self.shared.opts.bug_drop_tombstone_at_compact_rev;
+        let rule = self.shared.opts.at_compact_revision;
         st.index.retain(|_, ki| {
-            ki.compact(rev, &mut keep, drop_at_rev);
+            ki.compact(rev, &mut keep, rule);
             !ki.is_empty()
         });
         CompactionJob {
@@ -423,12 +419,12 @@ impl Mvcc {
                 return Err(MvccError::FutureRevision);
             }
             let mut keep = BTreeSet::new();
-            let bug_18089 = self.shared.opts.bug_drop_tombstone_at_compact_rev;
+            let rule = self.shared.opts.at_compact_revision;
             let mut compaction_keeps = BTreeSet::new();
             for ki in st.index.values() {
-                ki.keep(rev, &mut keep, bug_18089);
+                ki.keep(rev, &mut keep, rule);
                 ki.clone()
-                    .compact(st.compact_main_rev, &mut compaction_keeps, bug_18089);
+                    .compact(st.compact_main_rev, &mut compaction_keeps, rule);
             }
             (rev, st.compact_main_rev, keep, compaction_keeps)
         };

@@ -69,13 +69,11 @@ impl<'a> WriteTxn<'a> {
         &mut self.tx
     }
 
-    fn value(&self, rev: Revision) -> Result<KeyValue, MvccError> {
+    fn value(&self, key: &[u8], rev: Revision) -> Result<KeyValue, MvccError> {
         let bytes = self
             .tx
             .get(Bucket::Key, &encode_key(rev, false))
-            .ok_or_else(|| {
-                MvccError::Corrupt(format!("revision {} missing in the backend", rev.main))
-            })?;
+            .ok_or_else(|| MvccError::missing(key, rev))?;
         KeyValue::decode(bytes.as_slice()).map_err(|e| MvccError::Corrupt(e.to_string()))
     }
 
@@ -83,13 +81,16 @@ impl<'a> WriteTxn<'a> {
     /// included), sorted by key.
     pub fn range(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, MvccError> {
         let rev = self.read_revision();
-        let found: Vec<Revision> = {
+        let found: Vec<(Vec<u8>, Revision)> = {
             let st = self.mvcc.shared.state.lock();
             index_range(&st.index, start, end)
-                .filter_map(|(_, ki)| ki.get(rev).map(|at| at.modified))
+                .filter_map(|(key, ki)| ki.get(rev).map(|at| (key.clone(), at.modified)))
                 .collect()
         };
-        found.into_iter().map(|r| self.value(r)).collect()
+        found
+            .into_iter()
+            .map(|(key, r)| self.value(&key, r))
+            .collect()
     }
 
     /// The key's current value as this transaction sees it.

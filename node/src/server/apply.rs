@@ -198,6 +198,11 @@ impl Applier {
                     Request::Txn(t) => exec.txn(t).map(client_response::Body::Txn),
                     _ => unreachable!("matched above"),
                 };
+                if let Err(e) = &outcome
+                    && e.fatal
+                {
+                    self.fatal(format!("entry {index}: {}", e.message)).await;
+                }
                 let (rev, events, lease_changes) = match txn.end().await {
                     Ok(done) => done,
                     Err(e) => self.fatal(format!("backend: {e}")).await,

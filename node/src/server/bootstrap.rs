@@ -13,7 +13,7 @@ use crate::config::MemberConfig;
 use crate::host::{MemberEnv, NodeEvent};
 use crate::invariants::Invariant;
 use crate::lease::{LeaseError, Lessor};
-use crate::mvcc::{Mvcc, MvccError, MvccOptions};
+use crate::mvcc::{AtCompactRevision, Mvcc, MvccError, MvccOptions};
 use crate::raft_log::RaftLog;
 use crate::wal::{SnapshotMarker, Wal, WalError, WalMetadata};
 use crate::wire::api::Member;
@@ -252,7 +252,15 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     let opts = MvccOptions {
         compaction_batch_limit: knobs.compaction_batch_limit,
         compaction_sleep: Duration::from_millis(knobs.compaction_sleep_interval_ms),
-        bug_drop_tombstone_at_compact_rev: config.bugs.has(Bug::Etcd18089),
+        // etcd before PR 18274 (18089) never met 22376, which that PR
+        // brought: with both on, the older code is what runs.
+        at_compact_revision: if config.bugs.has(Bug::Etcd18089) {
+            AtCompactRevision::DropTombstone
+        } else if config.bugs.has(Bug::Etcd22376) {
+            AtCompactRevision::KeepTombstoneOverValue
+        } else {
+            AtCompactRevision::KeepTombstone
+        },
         bug_lower_revision_after_compaction: config.bugs.has(Bug::Etcd17780),
         bug_skip_tombstone_only_keys: config.bugs.has(Bug::Etcd19179),
     };

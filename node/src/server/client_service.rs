@@ -101,20 +101,33 @@ async fn linearizable_barrier(state: &MemberState) -> Result<(), crate::wire::ap
     })
 }
 
-fn range_local(state: &MemberState, r: &RangeRequest) -> client_response::Body {
-    let result = state.mvcc.range(&RangeOptions {
+fn range_local(
+    state: &MemberState,
+    r: &RangeRequest,
+) -> Result<client_response::Body, super::txn::ApplyError> {
+    let res = state.mvcc.range(&RangeOptions {
         key: r.key.clone(),
         range_end: r.range_end.clone(),
         revision: r.revision,
         limit: super::txn::read_limit(r),
         count_only: r.count_only,
-    });
-    match result {
-        Ok(res) => {
-            let header = state.header(state.mvcc.current_revision().max(res.revision));
-            client_response::Body::Range(super::txn::range_response(res.kvs, res.count, r, header))
-        }
-        Err(e) => err_body(to_error(e.into())),
+    })?;
+    let header = state.header(state.mvcc.current_revision().max(res.revision));
+    Ok(client_response::Body::Range(super::txn::range_response(
+        res.kvs, res.count, r, header,
+    )))
+}
+
+/// A read's answer, or the member's end when the read found the store's
+/// own data broken (as etcd, which ends the process there).
+async fn served(
+    state: &MemberState,
+    read: Result<client_response::Body, super::txn::ApplyError>,
+) -> client_response::Body {
+    match read {
+        Ok(body) => body,
+        Err(e) if e.fatal => state.fatal(e.message).await,
+        Err(e) => err_body(to_error(e)),
     }
 }
 
@@ -128,7 +141,10 @@ fn to_error(e: super::txn::ApplyError) -> crate::wire::api::ErrorResponse {
 }
 
 /// A Txn without writes, served like a read at one revision.
-fn read_only_txn(state: &MemberState, txn: &TxnRequest) -> client_response::Body {
+fn read_only_txn(
+    state: &MemberState,
+    txn: &TxnRequest,
+) -> Result<client_response::Body, super::txn::ApplyError> {
     let over_range = |op: &crate::wire::api::RequestOp| matches!(&op.request, Some(crate::wire::api::request_op::Request::Range(r)) if !r.range_end.is_empty());
     if txn.success.iter().chain(&txn.failure).any(over_range) {
         state
@@ -137,10 +153,7 @@ fn read_only_txn(state: &MemberState, txn: &TxnRequest) -> client_response::Body
     }
     let rev = state.mvcc.current_revision();
     let header = state.header(rev);
-    match super::txn::read_only_txn(&state.mvcc, txn, rev, &header) {
-        Ok(resp) => client_response::Body::Txn(resp),
-        Err(e) => err_body(to_error(e)),
-    }
+    super::txn::read_only_txn(&state.mvcc, txn, rev, &header).map(client_response::Body::Txn)
 }
 
 fn not_leader(state: &MemberState) -> client_response::Body {
@@ -174,6 +187,19 @@ fn answer_only_refusal(state: &MemberState, body: &client_request::Body) -> Opti
     }
 }
 
+/// How the duplicate-key check reads a from-key delete: as reaching the
+/// end of the keyspace, unless etcd's own check is switched back on (by
+/// etcd-22445, or by etcd-22376, whose Txn shape needs it).
+fn from_key_deletes(state: &MemberState) -> super::request_check::FromKeyDeletes {
+    use super::request_check::FromKeyDeletes;
+    let bugs = &state.config.bugs;
+    if bugs.has(Bug::Etcd22445) || bugs.has(Bug::Etcd22376) {
+        FromKeyDeletes::MeetNothing
+    } else {
+        FromKeyDeletes::ReachTheEnd
+    }
+}
+
 async fn dispatch(state: &MemberState, body: client_request::Body) -> client_response::Body {
     use client_request::Body as B;
     use internal_request::Request as R;
@@ -190,15 +216,17 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             {
                 return err_body(e);
             }
-            range_local(state, &r)
+            served(state, range_local(state, &r)).await
         }
         // As etcd's gRPC layer: a Txn's shape is checked before anything.
-        B::Txn(t) if let Err(e) = super::request_check::check_txn(&t) => err_body(to_error(e)),
+        B::Txn(t) if let Err(e) = super::request_check::check_txn(&t, from_key_deletes(state)) => {
+            err_body(to_error(e))
+        }
         B::Txn(t) if super::txn::txn_is_read_only(&t) => {
             if let Err(e) = linearizable_barrier(state).await {
                 return err_body(e);
             }
-            read_only_txn(state, &t)
+            served(state, read_only_txn(state, &t)).await
         }
         B::Put(p) if p.ttl != 0 && !ttl_allowed(state) => err_body(error(
             ErrorCode::Unsupported,

@@ -39,13 +39,25 @@ pub fn check_put(put: &PutRequest) -> Result<(), ApplyError> {
     Ok(())
 }
 
+/// How the duplicate-key check reads a delete whose range end is "\0"
+/// (every key from its key on, as etcd's `WithFromKey` sends it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromKeyDeletes {
+    /// As far as the keyspace goes, so a put at or after its key in the
+    /// same branch is a duplicate: the open etcd PR 22395 (etcd #22445).
+    ReachTheEnd,
+    /// As etcd's checkIntervals builds it, the empty interval
+    /// `[key, "\0")`: such a delete meets no put (etcd-22445).
+    MeetNothing,
+}
+
 /// A Txn's shape: its size, every operation's own checks, then no key both
 /// put twice or put and deleted where both could run.
-pub fn check_txn(txn: &TxnRequest) -> Result<(), ApplyError> {
+pub fn check_txn(txn: &TxnRequest, from_key: FromKeyDeletes) -> Result<(), ApplyError> {
     check_txn_request(txn, MAX_TXN_OPS)?;
     // After the size check, so the interval check never meets a huge Txn.
-    check_intervals(&txn.success)?;
-    check_intervals(&txn.failure)?;
+    check_intervals(&txn.success, from_key)?;
+    check_intervals(&txn.failure, from_key)?;
     Ok(())
 }
 
@@ -84,16 +96,27 @@ fn check_op(op: &RequestOp, max_ops: usize) -> Result<(), ApplyError> {
 }
 
 /// Deleted ranges as etcd's interval tree compares them: `[key, end)` by
-/// bytes, a single key when `end` is empty. etcd's "from key" end `"\0"` is
-/// not special here, so such a delete meets no put (as in etcd).
-#[derive(Default)]
-struct Deletes(Vec<(Vec<u8>, Vec<u8>)>);
+/// bytes, a single key when `end` is empty; the "from key" end `"\0"` as
+/// `from_key` says.
+struct Deletes {
+    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    from_key: FromKeyDeletes,
+}
 
 impl Deletes {
+    fn new(from_key: FromKeyDeletes) -> Deletes {
+        Deletes {
+            ranges: Vec::new(),
+            from_key,
+        }
+    }
+
     fn hits(&self, key: &[u8]) -> bool {
-        self.0.iter().any(|(start, end)| {
+        self.ranges.iter().any(|(start, end)| {
             if end.is_empty() {
                 key == start.as_slice()
+            } else if end.as_slice() == [0] && self.from_key == FromKeyDeletes::ReachTheEnd {
+                start.as_slice() <= key
             } else {
                 start.as_slice() <= key && key < end.as_slice()
             }
@@ -105,11 +128,14 @@ impl Deletes {
 /// and the ranges it deletes, or ErrDuplicateKey. The branches of a nested
 /// Txn exclude each other, so a key put in one and deleted in the other is
 /// allowed, and one put in both counts once.
-fn check_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Deletes), ApplyError> {
-    let mut deletes = Deletes::default();
+fn check_intervals(
+    ops: &[RequestOp],
+    from_key: FromKeyDeletes,
+) -> Result<(BTreeSet<Vec<u8>>, Deletes), ApplyError> {
+    let mut deletes = Deletes::new(from_key);
     for op in ops {
         if let Some(request_op::Request::DeleteRange(d)) = op.request.as_ref() {
-            deletes.0.push((d.key.clone(), d.range_end.clone()));
+            deletes.ranges.push((d.key.clone(), d.range_end.clone()));
         }
     }
     let mut puts = BTreeSet::new();
@@ -117,8 +143,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Deletes), Ap
         let Some(request_op::Request::Txn(t)) = op.request.as_ref() else {
             continue;
         };
-        let (puts_then, deletes_then) = check_intervals(&t.success)?;
-        let (puts_else, deletes_else) = check_intervals(&t.failure)?;
+        let (puts_then, deletes_then) = check_intervals(&t.success, from_key)?;
+        let (puts_else, deletes_else) = check_intervals(&t.failure, from_key)?;
         for key in &puts_then {
             if puts.contains(key) || deletes.hits(key) {
                 return Err(invalid(DUPLICATE_KEY));
@@ -131,8 +157,8 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Deletes), Ap
             }
             puts.insert(key);
         }
-        deletes.0.extend(deletes_then.0);
-        deletes.0.extend(deletes_else.0);
+        deletes.ranges.extend(deletes_then.ranges);
+        deletes.ranges.extend(deletes_else.ranges);
     }
     for op in ops {
         let Some(request_op::Request::Put(p)) = op.request.as_ref() else {
@@ -150,6 +176,7 @@ fn check_intervals(ops: &[RequestOp]) -> Result<(BTreeSet<Vec<u8>>, Deletes), Ap
 mod tests {
     use super::*;
     use crate::wire::api::DeleteRangeRequest;
+    use FromKeyDeletes::{MeetNothing, ReachTheEnd};
 
     fn put(k: &str) -> RequestOp {
         RequestOp {
@@ -189,46 +216,73 @@ mod tests {
 
     #[test]
     fn a_key_put_twice_or_put_and_deleted_in_one_branch_is_refused() {
-        assert!(check_txn(&txn(vec![put("a"), put("b")])).is_ok());
-        assert!(check_txn(&txn(vec![put("a"), put("a")])).is_err());
-        assert!(check_txn(&txn(vec![put("a"), del("a", "")])).is_err());
-        assert!(check_txn(&txn(vec![put("b"), del("a", "c")])).is_err());
-        // etcd's interval tree does not read "\0" as "to the end".
-        assert!(check_txn(&txn(vec![put("b"), del("a", "\0")])).is_ok());
+        assert!(check_txn(&txn(vec![put("a"), put("b")]), ReachTheEnd).is_ok());
+        assert!(check_txn(&txn(vec![put("a"), put("a")]), ReachTheEnd).is_err());
+        assert!(check_txn(&txn(vec![put("a"), del("a", "")]), ReachTheEnd).is_err());
+        assert!(check_txn(&txn(vec![put("b"), del("a", "c")]), ReachTheEnd).is_err());
+        // A from-key delete reaches the end of the keyspace (etcd PR 22395);
+        // etcd's own check reads it as the empty [a, "\0") (etcd-22445).
+        assert!(check_txn(&txn(vec![put("b"), del("a", "\0")]), ReachTheEnd).is_err());
+        assert!(check_txn(&txn(vec![put("0"), del("a", "\0")]), ReachTheEnd).is_ok());
+        assert!(check_txn(&txn(vec![put("b"), del("a", "\0")]), MeetNothing).is_ok());
         // Success and failure never both run.
         let both = TxnRequest {
             success: vec![put("a")],
             failure: vec![put("a")],
             ..Default::default()
         };
-        assert!(check_txn(&both).is_ok());
+        assert!(check_txn(&both, ReachTheEnd).is_ok());
     }
 
     #[test]
     fn branches_of_a_nested_txn_exclude_each_other() {
         // Put in one nested branch, deleted in the other: allowed.
-        assert!(check_txn(&txn(vec![nested(vec![put("c")], vec![del("c", "")])])).is_ok());
+        assert!(
+            check_txn(
+                &txn(vec![nested(vec![put("c")], vec![del("c", "")])]),
+                ReachTheEnd
+            )
+            .is_ok()
+        );
         // Put in both nested branches: one put.
-        assert!(check_txn(&txn(vec![nested(vec![put("c")], vec![put("c")])])).is_ok());
+        assert!(
+            check_txn(
+                &txn(vec![nested(vec![put("c")], vec![put("c")])]),
+                ReachTheEnd
+            )
+            .is_ok()
+        );
         // A nested put against an outer put or delete: refused.
-        assert!(check_txn(&txn(vec![put("c"), nested(vec![put("c")], vec![])])).is_err());
-        assert!(check_txn(&txn(vec![del("c", ""), nested(vec![], vec![put("c")])])).is_err());
+        assert!(
+            check_txn(
+                &txn(vec![put("c"), nested(vec![put("c")], vec![])]),
+                ReachTheEnd
+            )
+            .is_err()
+        );
+        assert!(
+            check_txn(
+                &txn(vec![del("c", ""), nested(vec![], vec![put("c")])]),
+                ReachTheEnd
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn the_longest_list_counts_and_nested_txns_get_what_is_left() {
         let many = |n: usize| (0..n).map(|i| put(&format!("k{i}"))).collect::<Vec<_>>();
         let inner = |n: usize| (0..n).map(|i| put(&format!("n{i}"))).collect::<Vec<_>>();
-        assert!(check_txn(&txn(many(MAX_TXN_OPS))).is_ok());
-        let e = check_txn(&txn(many(MAX_TXN_OPS + 1))).unwrap_err();
+        assert!(check_txn(&txn(many(MAX_TXN_OPS)), ReachTheEnd).is_ok());
+        let e = check_txn(&txn(many(MAX_TXN_OPS + 1)), ReachTheEnd).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidArgument);
         assert_eq!(e.message, "etcdserver: too many operations in txn request");
         // The outer Txn uses 2 of 128; its nested one may hold 126, not 127.
         let mut outer = many(1);
         outer.push(nested(inner(MAX_TXN_OPS - 2), vec![]));
-        assert!(check_txn(&txn(outer.clone())).is_ok());
+        assert!(check_txn(&txn(outer.clone()), ReachTheEnd).is_ok());
         outer[1] = nested(inner(MAX_TXN_OPS - 1), vec![]);
-        assert!(check_txn(&txn(outer)).is_err());
+        assert!(check_txn(&txn(outer), ReachTheEnd).is_err());
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct ApplyError {
     pub code: ErrorCode,
     pub message: String,
     pub compact_revision: i64,
+    /// The store found its own data broken where etcd ends the process
+    /// rather than answer (a revision the index names and the backend
+    /// lacks): the member exits instead of answering.
+    pub fatal: bool,
 }
 
 impl ApplyError {
@@ -26,6 +30,7 @@ impl ApplyError {
             code,
             message: message.into(),
             compact_revision: 0,
+            fatal: false,
         }
     }
 }
@@ -39,12 +44,17 @@ impl From<MvccError> for ApplyError {
                 code: ErrorCode::Compacted,
                 message: "etcdserver: mvcc: required revision has been compacted".into(),
                 compact_revision,
+                fatal: false,
             },
             MvccError::FutureRevision => ApplyError::new(
                 ErrorCode::FutureRevision,
                 "etcdserver: mvcc: required revision is a future revision",
             ),
             MvccError::KeyNotFound => ApplyError::new(ErrorCode::InvalidArgument, e.to_string()),
+            MvccError::MissingRevision { .. } => ApplyError {
+                fatal: true,
+                ..ApplyError::new(ErrorCode::Internal, e.to_string())
+            },
             other => ApplyError::new(ErrorCode::Internal, other.to_string()),
         }
     }
@@ -306,6 +316,21 @@ impl TxnExecutor<'_, '_> {
 
     pub fn put(&mut self, put: &PutRequest) -> Result<PutResponse, ApplyError> {
         let prev = self.txn.get(&put.key)?;
+        // check_put saw the key before the Txn ran; an operation before
+        // this one in the same Txn deleted it since (only a from-key
+        // delete, which etcd's duplicate-key check lets through, can).
+        // etcd's apply then has no value or lease to keep and panics
+        // ("unexpected error during txn: etcdserver: key not found",
+        // etcd 3.4.23 as faultline diff saw it): so does this member.
+        if (put.ignore_value || put.ignore_lease) && prev.is_none() {
+            return Err(ApplyError {
+                fatal: true,
+                ..ApplyError::new(
+                    ErrorCode::Internal,
+                    "unexpected error during txn: etcdserver: key not found",
+                )
+            });
+        }
         let value = match (&prev, put.ignore_value) {
             (Some(p), true) => p.value.clone(),
             _ => put.value.clone(),

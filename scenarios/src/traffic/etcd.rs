@@ -4,7 +4,9 @@
 //! and compare-and-set transactions, puts with leases and lease revokes. After
 //! a failed request the client re-lists, as etcd's clients do.
 
-use super::requests::{Read, Txn, delete, lease_grant, lease_revoke, mod_revision_is, put};
+use super::requests::{
+    Read, Txn, delete, delete_from_op, lease_grant, lease_revoke, mod_revision_is, put,
+};
 use super::{TrafficContext, weighted};
 use crate::recorder::RecordingClient;
 use node::wire::api::client_response;
@@ -29,12 +31,21 @@ pub enum Op {
     /// A Txn without writes: a range over the key prefix and one key, read
     /// at one revision (served without raft, like a read).
     RangeTxn,
+    /// A Txn that deletes every key from one on and puts that key again:
+    /// "rewrite the keyspace in one transaction". etcd's duplicate-key
+    /// check lets it through (to it [key, "\0") is empty, etcd #22445),
+    /// so one revision holds a key's tombstone and its new value; a store
+    /// with that check fixed refuses it as a duplicate key.
+    Rewrite,
+    /// A rewrite whose put keeps the key's lease (`ignore_lease`): the key
+    /// is gone when the put runs, which etcd's apply does not expect.
+    RewriteKeepingLease,
 }
 
 /// The operations and their default weights (etcd's robustness mix; no
-/// per-key TTLs and no read-only range Txns unless a scenario asks for
-/// them).
-pub const OPS: [(Op, u32); 12] = [
+/// per-key TTLs, read-only range Txns or rewrites unless a scenario asks
+/// for them).
+pub const OPS: [(Op, u32); 14] = [
     (Op::Get, 15),
     (Op::List, 15),
     (Op::StaleGet, 10),
@@ -47,6 +58,8 @@ pub const OPS: [(Op, u32); 12] = [
     (Op::LeaseRevoke, 5),
     (Op::PutWithTtl, 0),
     (Op::RangeTxn, 0),
+    (Op::Rewrite, 0),
+    (Op::RewriteKeepingLease, 0),
 ];
 
 /// Lease TTL long enough that leases of this profile never expire in a run.
@@ -194,6 +207,15 @@ async fn step(
         Op::PutWithTtl => put(key, value(id, st)).ttl(ctx.key_ttl_s).body(),
         Op::RangeTxn => Txn::always()
             .then([Read::prefix(&ctx.key_prefix).op(), Read::key(key).op()])
+            .body(),
+        Op::Rewrite => Txn::always()
+            .then([delete_from_op(key.clone()), put(key, value(id, st)).op()])
+            .body(),
+        Op::RewriteKeepingLease => Txn::always()
+            .then([
+                delete_from_op(key.clone()),
+                put(key, value(id, st)).keep_lease().op(),
+            ])
             .body(),
     };
     match client.call(body, None).await {

@@ -93,6 +93,12 @@ impl Write {
     }
 
     /// Expiring after `ttl_s` seconds (this store's per-key TTL, 3.7).
+    /// Keep the key's lease (etcd's `ignore_lease`); the key must exist.
+    pub fn keep_lease(mut self) -> Write {
+        self.0.ignore_lease = true;
+        self
+    }
+
     pub fn ttl(mut self, ttl_s: i64) -> Write {
         self.0.ttl = ttl_s;
         self
@@ -123,6 +129,15 @@ pub fn delete(key: impl Into<Vec<u8>>) -> Body {
 /// Deletes the key `key`, as one operation of a Txn.
 pub fn delete_op(key: impl Into<Vec<u8>>) -> RequestOp {
     op(request_op::Request::DeleteRange(delete_request(key)))
+}
+
+/// Deletes every key from `key` on (range end "\0"), as one operation of
+/// a Txn.
+pub fn delete_from_op(key: impl Into<Vec<u8>>) -> RequestOp {
+    op(request_op::Request::DeleteRange(DeleteRangeRequest {
+        range_end: vec![0],
+        ..delete_request(key)
+    }))
 }
 
 fn op(request: request_op::Request) -> RequestOp {
