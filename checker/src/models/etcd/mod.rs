@@ -17,6 +17,7 @@ mod absences;
 mod analysis;
 mod deadlines;
 pub mod exec;
+mod pinned;
 mod prepare;
 mod removals;
 pub mod replay;
@@ -69,6 +70,9 @@ pub struct EtcdModel<'h> {
     /// The free revisions steps the search chooses must fill, and when
     /// leases were certainly alive.
     slots: slots::Slots,
+    /// The reads answered at each revision: a step that moves the store
+    /// there must leave what they read.
+    pinned: pinned::PinnedReads<'h>,
     /// When each expiry (by engine operation id) most likely happened.
     expected_times: HashMap<u64, u64>,
     /// Leases with an expiry step: an unknown revoke of one adds nothing.
@@ -217,6 +221,7 @@ impl<'h> EtcdModel<'h> {
                 || self.analysis.claimed.contains(&after)
                 || store.earliest_deadline() < after
                 || !self.observations_hold(store, after)
+                || !self.pinned.hold(store, self.recorded)
                 || store
                     .keys_written_since(mark)
                     .any(|k| self.analysis.unwritten_at(k, after))

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::analysis::{Analysis, for_each_put};
+use super::pinned::PinnedReads;
 use super::removals::Removals;
 use super::slots::Slots;
 use super::{EtcdInput, EtcdModel, EtcdOp, EtcdOutput};
@@ -75,6 +76,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
         model: EtcdModel {
             removals: Removals::of(history, &analysis),
             slots: Slots::of(history, &analysis),
+            pinned: PinnedReads::of(history),
             analysis,
             expected_times,
             expirable,
