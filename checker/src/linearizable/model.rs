@@ -80,6 +80,17 @@ pub trait Model {
         branch: u32,
     ) -> Option<Self::Undo>;
 
+    /// Whether an operation with an unknown outcome can take effect neither
+    /// in `state` nor in any state the search can reach from it (a lease
+    /// expiry once the lease, granted only once, is gone). The engine then
+    /// stops offering it until it backtracks past `state`: without this, a
+    /// history with thousands of such steps pays a look at each of them at
+    /// every revision the search has to fill. Must be false unless that is
+    /// certain.
+    fn retired(&self, _state: &Self::State, _input: &Self::Input) -> bool {
+        false
+    }
+
     /// Whether the engine should call [`Model::may_still_hold`] after each
     /// state-changing step (it costs a scan of the pending reads).
     fn checks_pending_reads(&self) -> bool {

@@ -3,7 +3,7 @@
 //! dropped) and the steps the store takes on its own: one possible expiry
 //! per granted lease and per put with a TTL.
 
-use std::collections::{HashMap, HashSet};
+use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::analysis::{Analysis, for_each_put};
 use super::pinned::PinnedReads;
@@ -60,7 +60,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
     let first_synthetic = ops.len();
     let first_free = history.operations.iter().map(|o| o.id).max().unwrap_or(0) + 1;
     let expirable = own.grants.iter().map(|g| g.lease).collect::<HashSet<_>>();
-    let mut expected_times = HashMap::new();
+    let mut expected_times = HashMap::default();
     for (id, step) in (first_free..).zip(own.steps()) {
         expected_times.insert(id, step.expected);
         ops.push(Op {
