@@ -37,9 +37,12 @@ pub enum Outcome<O> {
 ///   probability) otherwise;
 /// - `is_read_only` is true only for an (input, output) that never changes the
 ///   state wherever it is valid: such operations are linearized greedily.
-pub trait Model {
-    type Input: Debug;
-    type Output: Debug;
+///
+/// A model and its operations are shared between the threads that search
+/// independent partitions (`Sync`); each thread builds its own states.
+pub trait Model: Sync {
+    type Input: Debug + Sync;
+    type Output: Debug + Sync;
     type State;
     type Undo;
 
