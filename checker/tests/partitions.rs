@@ -97,9 +97,10 @@ fn porcupine_histories_get_the_same_result_on_any_number_of_threads() {
 }
 
 #[test]
-fn the_lowest_failing_partition_is_reported_whatever_finishes_first() {
-    // Stale reads of k3 and k11: whichever thread finds its violation
-    // first, the one of the lower-numbered part is reported.
+fn on_a_tie_the_lower_failing_partition_is_reported_whatever_finishes_first() {
+    // Stale reads of k3 and k11, each found in as many search steps:
+    // whichever thread finds its violation first, the one of the
+    // lower-numbered part is reported.
     let ops = keyed(16, &[3, 11]);
     let stale_gets = [7u64, 23];
     let parts = KvModel.partition(&ops).expect("kv partitions by key");

@@ -8,6 +8,7 @@ mod parallel;
 mod search;
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use fingerprint::{hash128, zobrist};
@@ -76,14 +77,18 @@ pub fn check<M: Model>(
     partition: bool,
     limits: &SearchLimits,
 ) -> CheckOutput {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Asking the system costs more than checking a small history: once.
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let threads =
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     check_with_threads(model, ops, partition, limits, threads)
 }
 
 /// [`check`] with the parts searched on at most `threads` threads. The
 /// result is the same for any number of threads (limits aside): when
-/// several parts are not linearizable, the lowest-numbered one is reported,
-/// and orders are concatenated in part order.
+/// several parts are not linearizable, the one whose search found it in the
+/// fewest iterations is reported (the lower-numbered on a tie), and orders
+/// are concatenated in part order.
 pub fn check_with_threads<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
@@ -99,10 +104,17 @@ pub fn check_with_threads<M: Model>(
     }
     .unwrap_or_else(|| vec![(0..ops.len()).collect()]);
     let (outcomes, stats) = parallel::search_parts(model, ops, &parts, limits, threads);
-    let violation = outcomes.iter().enumerate().find_map(|(i, o)| match o {
-        Some(SearchOutcome::NotLinearizable(dead_end)) => Some((i, dead_end)),
-        _ => None,
-    });
+    let violation = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Some((SearchOutcome::NotLinearizable(dead_end), iterations)) => {
+                Some((*iterations, i, dead_end))
+            }
+            _ => None,
+        })
+        .min_by_key(|(iterations, i, _)| (*iterations, *i))
+        .map(|(_, i, dead_end)| (i, dead_end));
     let result = if let Some((index, dead_end)) = violation {
         let mut counterexample = explain(model, ops, dead_end);
         if parts.len() > 1 {
@@ -112,12 +124,12 @@ pub fn check_with_threads<M: Model>(
         Linearizability::Violation(counterexample)
     } else if outcomes
         .iter()
-        .all(|o| matches!(o, Some(SearchOutcome::Linearizable(_))))
+        .all(|o| matches!(o, Some((SearchOutcome::Linearizable(_), _))))
     {
         let order = outcomes
             .into_iter()
             .flat_map(|o| match o {
-                Some(SearchOutcome::Linearizable(steps)) => steps,
+                Some((SearchOutcome::Linearizable(steps), _)) => steps,
                 _ => Vec::new(),
             })
             .collect();
@@ -129,7 +141,7 @@ pub fn check_with_threads<M: Model>(
         let (reason, furthest) = outcomes
             .iter()
             .find_map(|o| match o {
-                Some(SearchOutcome::Unknown { reason, furthest }) => {
+                Some((SearchOutcome::Unknown { reason, furthest }, _)) => {
                     Some((reason.clone(), furthest.clone()))
                 }
                 _ => None,

@@ -4,15 +4,18 @@
 //! searches them round-robin in growing slices, so one hard partition does
 //! not hide a violation another shows quickly. The answer does not depend
 //! on the number of workers or on timing (limits aside): every partition's
-//! search is deterministic, and the caller reports the violation of the
-//! lowest-numbered partition that has one. So a worker drops a partition
-//! numbered above a violation already found (it could not be the one
-//! reported), but finishes those below it.
+//! search is deterministic, and so is the number of iterations it takes to
+//! find a violation; the caller reports the violation found in the fewest
+//! iterations (the lower partition on a tie). So a worker drops a partition
+//! once it has run more iterations than a violation already found took (it
+//! could not be the one reported), and only then: a hard partition does not
+//! delay a violation another shows quickly.
 //!
 //! The time limit and the memory bound stay shared: each worker publishes
 //! what its runs hold, a run's bound counts everyone's, and a run that hits a
 //! limit stops every worker.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::model::{Model, Op};
@@ -25,8 +28,9 @@ const FIRST_SLICE: u64 = 1024;
 struct Shared {
     /// Per partition, the bytes its run holds now (0 once it is over).
     bytes: Vec<AtomicUsize>,
-    /// The lowest-numbered partition found not linearizable (`usize::MAX`: none).
-    lowest_violation: AtomicUsize,
+    /// The violation found first, as (iterations, partition): none beats it
+    /// that has run more iterations.
+    best_violation: Mutex<Option<(u64, usize)>>,
     /// Some run hit the time limit or the memory bound.
     stopped: AtomicBool,
 }
@@ -43,25 +47,26 @@ impl Shared {
 }
 
 /// Searches every partition of `parts` (indices into `ops`) on `threads`
-/// workers. Per partition its outcome, or None when it was not searched to
-/// the end (a limit stopped it, or a lower partition is not linearizable);
-/// and the counters of all the searches.
+/// workers. Per partition its outcome and the iterations it took, or None
+/// when it was not searched to the end (a limit stopped it, or another
+/// partition's violation was found in fewer iterations); and the counters of
+/// all the searches.
 pub fn search_parts<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     parts: &[Vec<usize>],
     limits: &SearchLimits,
     threads: usize,
-) -> (Vec<Option<SearchOutcome>>, SearchStats) {
+) -> (Vec<Option<(SearchOutcome, u64)>>, SearchStats) {
     let workers = threads.clamp(1, parts.len().max(1));
     let shared = Shared {
         bytes: parts.iter().map(|_| AtomicUsize::new(0)).collect(),
-        lowest_violation: AtomicUsize::new(usize::MAX),
+        best_violation: Mutex::new(None),
         stopped: AtomicBool::new(false),
     };
-    let mut outcomes: Vec<Option<SearchOutcome>> = vec![None; parts.len()];
+    let mut outcomes: Vec<Option<(SearchOutcome, u64)>> = vec![None; parts.len()];
     let mut stats = SearchStats::default();
-    let results: Vec<(Vec<(usize, SearchOutcome)>, SearchStats)> = if workers == 1 {
+    let results: Vec<Done> = if workers == 1 {
         vec![work(model, ops, parts, limits, &shared, 0, 1)]
     } else {
         std::thread::scope(|scope| {
@@ -78,8 +83,8 @@ pub fn search_parts<M: Model>(
         })
     };
     for (done, worker_stats) in results {
-        for (index, outcome) in done {
-            outcomes[index] = Some(outcome);
+        for (index, outcome, iterations) in done {
+            outcomes[index] = Some((outcome, iterations));
         }
         stats.iterations += worker_stats.iterations;
         stats.applied += worker_stats.applied;
@@ -88,6 +93,30 @@ pub fn search_parts<M: Model>(
         stats.peak_bytes = stats.peak_bytes.max(worker_stats.peak_bytes);
     }
     (outcomes, stats)
+}
+
+/// What a worker finished: (partition, outcome, iterations), and its counters.
+type Done = (Vec<(usize, SearchOutcome, u64)>, SearchStats);
+
+impl Shared {
+    /// Whether a run at `iterations` can no longer be the violation reported.
+    fn beaten(&self, iterations: u64, index: usize) -> bool {
+        let best = *self
+            .best_violation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        best.is_some_and(|best| (iterations, index) > best)
+    }
+
+    fn found_violation(&self, iterations: u64, index: usize) {
+        let mut best = self
+            .best_violation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if best.is_none_or(|b| (iterations, index) < b) {
+            *best = Some((iterations, index));
+        }
+    }
 }
 
 /// One worker: its share of the partitions, round-robin in growing slices.
@@ -99,7 +128,7 @@ fn work<M: Model>(
     shared: &Shared,
     worker: usize,
     workers: usize,
-) -> (Vec<(usize, SearchOutcome)>, SearchStats) {
+) -> Done {
     let mut stats = SearchStats::default();
     let mut done = Vec::new();
     let mut runs: Vec<(usize, Run<'_, M>)> = (worker..parts.len())
@@ -118,9 +147,9 @@ fn work<M: Model>(
             }
             let (index, run) = &mut runs[i];
             let index = *index;
-            if shared.lowest_violation.load(Ordering::Relaxed) < index {
-                // A lower partition is not linearizable: this one cannot be
-                // the violation reported.
+            if shared.beaten(run.iterations(), index) {
+                // A violation was found in fewer iterations: this one cannot
+                // be the violation reported.
                 shared.bytes[index].store(0, Ordering::Relaxed);
                 run.finish(&mut stats);
                 runs.swap_remove(i);
@@ -133,17 +162,16 @@ fn work<M: Model>(
                 i += 1;
                 continue;
             };
+            let iterations = run.iterations();
             run.finish(&mut stats);
             shared.bytes[index].store(0, Ordering::Relaxed);
             runs.swap_remove(i);
             match &outcome {
                 SearchOutcome::Linearizable(_) => {}
-                SearchOutcome::NotLinearizable(_) => {
-                    shared.lowest_violation.fetch_min(index, Ordering::Relaxed);
-                }
+                SearchOutcome::NotLinearizable(_) => shared.found_violation(iterations, index),
                 SearchOutcome::Unknown { .. } => shared.stopped.store(true, Ordering::Relaxed),
             }
-            done.push((index, outcome));
+            done.push((index, outcome, iterations));
         }
         slice = slice.saturating_mul(2);
     }

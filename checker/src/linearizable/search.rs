@@ -540,6 +540,12 @@ impl<'a, M: Model> Run<'a, M> {
         }
     }
 
+    /// Iterations of this run so far (not counting component searches):
+    /// a deterministic measure of how far it got.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
     /// Memory the run holds now.
     pub fn bytes(&self) -> usize {
         let s = &self.search;
