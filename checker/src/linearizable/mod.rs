@@ -4,9 +4,11 @@
 mod fingerprint;
 mod links;
 mod model;
+mod parallel;
 mod search;
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use fingerprint::{hash128, zobrist};
@@ -67,12 +69,32 @@ pub struct CheckOutput {
 }
 
 /// Checks `ops` against `model`; with `partition` the model may split the
-/// history into independent parts first.
+/// history into independent parts first, searched in parallel on the
+/// available cores (see [`check_with_threads`]).
 pub fn check<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     partition: bool,
     limits: &SearchLimits,
+) -> CheckOutput {
+    // Asking the system costs more than checking a small history: once.
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let threads =
+        *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    check_with_threads(model, ops, partition, limits, threads)
+}
+
+/// [`check`] with the parts searched on at most `threads` threads. The
+/// result is the same for any number of threads (limits aside): when
+/// several parts are not linearizable, the one whose search found it in the
+/// fewest iterations is reported (the lower-numbered on a tie), and orders
+/// are concatenated in part order.
+pub fn check_with_threads<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    partition: bool,
+    limits: &SearchLimits,
+    threads: usize,
 ) -> CheckOutput {
     let started = Instant::now();
     let parts = if partition {
@@ -81,69 +103,55 @@ pub fn check<M: Model>(
         None
     }
     .unwrap_or_else(|| vec![(0..ops.len()).collect()]);
-    let mut stats = SearchStats::default();
-    // Parts are searched round-robin in growing slices, so one hard part does
-    // not hide a violation another part shows quickly.
-    let mut runs: Vec<(usize, Run<'_, M>)> = parts
+    let (outcomes, stats) = parallel::search_parts(model, ops, &parts, limits, threads);
+    let violation = outcomes
         .iter()
         .enumerate()
-        .map(|(i, part)| (i, Run::new(model, ops, part)))
-        .collect();
-    let mut orders: Vec<Vec<Step>> = vec![Vec::new(); parts.len()];
-    let mut slice: u64 = 1024;
-    let mut unknown: Option<(String, Vec<u64>)> = None;
-    'rounds: while !runs.is_empty() {
-        let mut i = 0;
-        while i < runs.len() {
-            let others: usize = runs
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, (_, r))| r.bytes())
-                .sum();
-            let (index, run) = &mut runs[i];
-            let index = *index;
-            let Some(outcome) = run.advance(slice, others, limits, &mut stats) else {
-                i += 1;
-                continue;
-            };
-            run.finish(&mut stats);
-            runs.swap_remove(i);
-            match outcome {
-                SearchOutcome::Linearizable(steps) => orders[index] = steps,
-                SearchOutcome::NotLinearizable(dead_end) => {
-                    let mut counterexample = explain(model, ops, &dead_end);
-                    if parts.len() > 1 {
-                        counterexample.partition = Some(index);
-                    }
-                    tracing::debug!(model = model.name(), ?stats, "violation found");
-                    return CheckOutput {
-                        result: Linearizability::Violation(counterexample),
-                        stats,
-                        elapsed: started.elapsed(),
-                        partitions: parts.len(),
-                    };
-                }
-                SearchOutcome::Unknown { reason, furthest } => {
-                    // The time limit and the memory bound are shared: stop.
-                    let ids = furthest.prefix.iter().map(|s| ops[s.op].id).collect();
-                    unknown = Some((reason, ids));
-                    break 'rounds;
-                }
+        .filter_map(|(i, o)| match o {
+            Some((SearchOutcome::NotLinearizable(dead_end), iterations)) => {
+                Some((*iterations, i, dead_end))
             }
+            _ => None,
+        })
+        .min_by_key(|(iterations, i, _)| (*iterations, *i))
+        .map(|(_, i, dead_end)| (i, dead_end));
+    let result = if let Some((index, dead_end)) = violation {
+        let mut counterexample = explain(model, ops, dead_end);
+        if parts.len() > 1 {
+            counterexample.partition = Some(index);
         }
-        slice = slice.saturating_mul(2);
-    }
-    let result = match unknown {
-        Some((reason, longest_prefix)) => Linearizability::Unknown {
+        tracing::debug!(model = model.name(), ?stats, "violation found");
+        Linearizability::Violation(counterexample)
+    } else if outcomes
+        .iter()
+        .all(|o| matches!(o, Some((SearchOutcome::Linearizable(_), _))))
+    {
+        let order = outcomes
+            .into_iter()
+            .flat_map(|o| match o {
+                Some((SearchOutcome::Linearizable(steps), _)) => steps,
+                _ => Vec::new(),
+            })
+            .collect();
+        tracing::debug!(model = model.name(), ?stats, "linearizability checked");
+        Linearizability::Linearizable { order }
+    } else {
+        // A limit stopped the search (the time limit and the memory bound
+        // are shared): the lowest-numbered part that ran into it says why.
+        let (reason, furthest) = outcomes
+            .iter()
+            .find_map(|o| match o {
+                Some((SearchOutcome::Unknown { reason, furthest }, _)) => {
+                    Some((reason.clone(), furthest.clone()))
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| ("the time limit ran out".to_string(), DeadEnd::default()));
+        Linearizability::Unknown {
             reason,
-            longest_prefix,
-        },
-        None => Linearizability::Linearizable {
-            order: orders.concat(),
-        },
+            longest_prefix: furthest.prefix.iter().map(|s| ops[s.op].id).collect(),
+        }
     };
-    tracing::debug!(model = model.name(), ?stats, "linearizability checked");
     CheckOutput {
         result,
         stats,

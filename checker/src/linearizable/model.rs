@@ -37,9 +37,12 @@ pub enum Outcome<O> {
 ///   probability) otherwise;
 /// - `is_read_only` is true only for an (input, output) that never changes the
 ///   state wherever it is valid: such operations are linearized greedily.
-pub trait Model {
-    type Input: Debug;
-    type Output: Debug;
+///
+/// A model and its operations are shared between the threads that search
+/// independent partitions (`Sync`); each thread builds its own states.
+pub trait Model: Sync {
+    type Input: Debug + Sync;
+    type Output: Debug + Sync;
     type State;
     type Undo;
 
@@ -79,6 +82,17 @@ pub trait Model {
         input: &Self::Input,
         branch: u32,
     ) -> Option<Self::Undo>;
+
+    /// Whether an operation with an unknown outcome can take effect neither
+    /// in `state` nor in any state the search can reach from it (a lease
+    /// expiry once the lease, granted only once, is gone). The engine then
+    /// stops offering it until it backtracks past `state`: without this, a
+    /// history with thousands of such steps pays a look at each of them at
+    /// every revision the search has to fill. Must be false unless that is
+    /// certain.
+    fn retired(&self, _state: &Self::State, _input: &Self::Input) -> bool {
+        false
+    }
 
     /// Whether the engine should call [`Model::may_still_hold`] after each
     /// state-changing step (it costs a scan of the pending reads).

@@ -105,6 +105,10 @@ struct Frame<U> {
     forced: bool,
     resume: Cursor,
     undo: U,
+    /// Optional operations (their nodes) taken out of the list in the
+    /// configuration this step led to, because the model retired them
+    /// there ([`Model::retired`]): put back when the step is undone.
+    retired: Vec<u32>,
 }
 
 /// How far `viable` looks for pending reads: at most this many events, and at
@@ -441,14 +445,30 @@ impl<'a, M: Model> Search<'a, M> {
     /// then nearest first to the time the model thinks the next step happened
     /// (a request whose outcome is unknown usually took effect soon after its
     /// call, if at all; the model may expect another time), else in call order.
-    fn optional_candidates(&self, state: &M::State, horizon: u64) -> Rc<[u32]> {
+    ///
+    /// Those the model retires in this state are taken out of the list and
+    /// added to `retired`, for the caller to put back when it backtracks past
+    /// this configuration (every configuration the search reaches from here
+    /// extends it, so none of them could use them either).
+    fn optional_candidates(
+        &mut self,
+        state: &M::State,
+        horizon: u64,
+        retired: &mut Vec<u32>,
+    ) -> Rc<[u32]> {
         let hint = self.model.unknown_time_hint(state);
         let mut ranked: Vec<(u8, bool, u64, u32)> = Vec::new();
         let mut node = self.optional.first();
         while node != NIL && self.opt_call[node as usize] <= horizon {
             let local = self.opt_op[node as usize];
-            let rank = self.model.unknown_rank(state, &self.op(local).input);
+            let input = &self.op(local).input;
+            let rank = self.model.unknown_rank(state, input);
             if rank == u8::MAX {
+                // A removed node keeps its own links: the walk goes on.
+                if self.model.retired(state, input) {
+                    self.optional.remove(node);
+                    retired.push(node);
+                }
                 node = self.optional.next(node);
                 continue;
             }
@@ -520,6 +540,12 @@ impl<'a, M: Model> Run<'a, M> {
         }
     }
 
+    /// Iterations of this run so far (not counting component searches):
+    /// a deterministic measure of how far it got.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
     /// Memory the run holds now.
     pub fn bytes(&self) -> usize {
         let s = &self.search;
@@ -574,6 +600,7 @@ impl<'a, M: Model> Run<'a, M> {
             forced,
             resume,
             undo,
+            retired: Vec::new(),
         });
     }
 
@@ -584,10 +611,15 @@ impl<'a, M: Model> Run<'a, M> {
             forced,
             resume,
             undo,
+            retired,
             ..
         } = self.stack.pop()?;
         if let Some(state) = self.state.as_mut() {
             self.search.model.undo(state, undo);
+        }
+        // Removed after `op` was lifted: put back first (the links are LIFO).
+        for &node in retired.iter().rev() {
+            self.search.optional.restore(node);
         }
         self.search.unlift(op);
         self.linearized ^= self.search.zobrist[op as usize];
@@ -729,8 +761,18 @@ impl<'a, M: Model> Run<'a, M> {
                 } else {
                     self.search.ev_time[first_return as usize]
                 };
+                // Retired in this configuration: put back when its last
+                // step is undone (at the root, never: every configuration
+                // extends the root).
+                let mut retired = Vec::new();
+                let candidates = self
+                    .search
+                    .optional_candidates(state, horizon, &mut retired);
+                if let Some(top) = self.stack.last_mut() {
+                    top.retired.append(&mut retired);
+                }
                 self.cursor = Cursor::Optional {
-                    candidates: self.search.optional_candidates(state, horizon),
+                    candidates,
                     idx: 0,
                     branch: 0,
                 };

@@ -3,7 +3,9 @@
 //! leases seen absent. This is what lets the search place operations whose
 //! outcome is unknown (and lease expiries) only where they can fit.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::exec::written_spans;
 use crate::history::{
@@ -96,10 +98,10 @@ pub struct Analysis<'h> {
 impl<'h> Analysis<'h> {
     pub fn of(history: &'h History) -> Analysis<'h> {
         let mut a = Analysis::default();
-        let mut granted: HashMap<i64, usize> = HashMap::new();
-        let mut used: HashSet<i64> = HashSet::new();
+        let mut granted: HashMap<i64, usize> = HashMap::default();
+        let mut used: HashSet<i64> = HashSet::default();
         let mut anonymous_unknown_grant = false;
-        let mut uses: HashMap<i64, u32> = HashMap::new();
+        let mut uses: HashMap<i64, u32> = HashMap::default();
         for op in &history.operations {
             if op.request.is_serializable_read() {
                 continue;

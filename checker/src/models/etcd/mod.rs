@@ -17,6 +17,8 @@ mod absences;
 mod analysis;
 mod deadlines;
 pub mod exec;
+mod fast_hash;
+mod pinned;
 mod prepare;
 mod removals;
 pub mod replay;
@@ -26,7 +28,7 @@ pub mod store;
 #[cfg(test)]
 mod testing;
 
-use std::collections::{HashMap, HashSet};
+use fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use crate::history::describe::answer;
 use crate::history::{
@@ -69,6 +71,9 @@ pub struct EtcdModel<'h> {
     /// The free revisions steps the search chooses must fill, and when
     /// leases were certainly alive.
     slots: slots::Slots,
+    /// The reads answered at each revision: a step that moves the store
+    /// there must leave what they read.
+    pinned: pinned::PinnedReads<'h>,
     /// When each expiry (by engine operation id) most likely happened.
     expected_times: HashMap<u64, u64>,
     /// Leases with an expiry step: an unknown revoke of one adds nothing.
@@ -178,13 +183,7 @@ impl<'h> EtcdModel<'h> {
                 }
             }
             EtcdInput::LeaseExpiry { lease } => {
-                let lease_has_keys = !store.lease(*lease)?.keys.is_empty();
-                let gone_at = store.revision() + i64::from(lease_has_keys);
-                if (lease_has_keys && claimed_next)
-                    || (!self.literal && self.slots.removal_too_early(*lease, gone_at))
-                    || !self.removal_useful(store, *lease)
-                    || !self.uses_done(store, *lease, 0)
-                {
+                if self.expiry_refused(store, *lease, claimed_next) {
                     return None;
                 }
                 exec::expire_lease(store, *lease);
@@ -217,6 +216,7 @@ impl<'h> EtcdModel<'h> {
                 || self.analysis.claimed.contains(&after)
                 || store.earliest_deadline() < after
                 || !self.observations_hold(store, after)
+                || !self.pinned.hold(store, self.recorded)
                 || store
                     .keys_written_since(mark)
                     .any(|k| self.analysis.unwritten_at(k, after))
@@ -431,18 +431,42 @@ impl<'h> EtcdModel<'h> {
             }
             EtcdInput::Request(Request::LeaseRevoke { id }) => store.lease(*id).is_none(),
             EtcdInput::Request(_) => false,
-            EtcdInput::LeaseExpiry { lease } => match store.lease(*lease) {
-                None => true,
-                Some(l) => {
-                    (claimed_next && !l.keys.is_empty()) || !self.uses_done(store, *lease, 0)
-                }
-            },
+            // The checks before the expiry, and a key some answer shows
+            // unwritten at the next revision, where the expiry would delete
+            // it (`apply_possible` finds that too, but only after deleting
+            // the keys). Most live leases of a busy history are such, and
+            // each would otherwise be sorted and tried at every revision the
+            // search has to fill.
+            EtcdInput::LeaseExpiry { lease } => {
+                let next = store.revision() + 1;
+                self.expiry_refused(store, *lease, claimed_next)
+                    || store
+                        .lease(*lease)
+                        .is_some_and(|l| l.keys.iter().any(|k| self.analysis.unwritten_at(k, next)))
+            }
             EtcdInput::KeyExpiry { key, nth } => {
                 claimed_next
                     || (!self.literal && store.key_expiries(key) != *nth)
                     || store.get(key).is_none_or(|v| v.ttl <= 0)
+                    || self.analysis.unwritten_at(key, store.revision() + 1)
             }
         }
+    }
+
+    /// Whether the expiry of `lease` is refused before it is tried: the
+    /// lease is gone, or it has keys and the next revision is claimed, or
+    /// its removal is useless, too early, or comes before an answer that
+    /// needs it alive.
+    fn expiry_refused(&self, store: &Store, lease: i64, claimed_next: bool) -> bool {
+        let Some(l) = store.lease(lease) else {
+            return true;
+        };
+        let has_keys = !l.keys.is_empty();
+        let gone_at = store.revision() + i64::from(has_keys);
+        (has_keys && claimed_next)
+            || (!self.literal && self.slots.removal_too_early(lease, gone_at))
+            || !self.removal_useful(store, lease)
+            || !self.uses_done(store, lease, 0)
     }
 
     /// Whether a lease has no keys, an expiry step, and no definite answer
@@ -703,6 +727,23 @@ impl<'h> Model for EtcdModel<'h> {
         if matches { 0 } else { 2 }
     }
 
+    /// An expiry or an unknown revoke of a lease granted by one request
+    /// only, once that lease is gone: nothing grants it again. A key's
+    /// expiry whose turn has passed (the expiries of one key happen in
+    /// order, and the store only counts up along a path).
+    fn retired(&self, store: &Store, input: &EtcdInput<'h>) -> bool {
+        match input {
+            EtcdInput::LeaseExpiry { lease }
+            | EtcdInput::Request(Request::LeaseRevoke { id: lease }) => {
+                store.lease(*lease).is_none()
+                    && store.was_removed(*lease)
+                    && self.analysis.granted_once.contains(lease)
+            }
+            EtcdInput::KeyExpiry { key, nth } => !self.literal && store.key_expiries(key) > *nth,
+            EtcdInput::Request(_) => false,
+        }
+    }
+
     fn steps_still_needed(&self, store: &Store) -> usize {
         self.slots.still_needed(store)
     }
@@ -828,5 +869,50 @@ fn request_explains(req: &Request, s: &analysis::Sighting<'_>) -> bool {
             .any(|o| op_explains(o, s)),
         Request::LeaseRevoke { .. } => s.kind == EventKind::Delete,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{leased, read_everything, run};
+    use super::*;
+    use crate::history::History;
+
+    /// A lease granted once is retired once gone; a key's expiry once its turn passed.
+    #[test]
+    fn steps_that_can_never_apply_again_are_retired() {
+        let mut store = Store::new();
+        let mut history = History::default();
+        run(
+            &mut store,
+            &mut history,
+            Request::LeaseGrant { id: 5, ttl: 2 },
+        );
+        run(&mut store, &mut history, leased("a", 5));
+        read_everything(&mut store, &mut history);
+        let prepared = prepare(&history);
+        let model = &prepared.model;
+        let expiry = EtcdInput::LeaseExpiry { lease: 5 };
+        let mut state = model.init();
+        assert!(!model.retired(&state, &expiry), "not granted yet");
+        state.grant(5, 2);
+        assert!(!model.retired(&state, &expiry), "alive");
+        let mark = state.mark();
+        exec::expire_lease(&mut state, 5);
+        assert!(model.retired(&state, &expiry), "gone, granted once");
+        state.rollback(mark);
+        assert!(!model.retired(&state, &expiry), "back after the rollback");
+
+        let first = EtcdInput::KeyExpiry { key: "b", nth: 0 };
+        let second = EtcdInput::KeyExpiry { key: "b", nth: 1 };
+        state.put("b", "1".into(), 0, 1, state.revision() + 1);
+        state.set_revision(state.revision() + 1);
+        assert!(state.expire_key("b"));
+        assert!(model.retired(&state, &first), "its turn passed");
+        assert!(!model.retired(&state, &second), "its turn may come");
+        assert!(
+            !model.literal().retired(&state, &first),
+            "literal: no turns"
+        );
     }
 }

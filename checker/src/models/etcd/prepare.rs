@@ -3,9 +3,10 @@
 //! dropped) and the steps the store takes on its own: one possible expiry
 //! per granted lease and per put with a TTL.
 
-use std::collections::{HashMap, HashSet};
+use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::analysis::{Analysis, for_each_put};
+use super::pinned::PinnedReads;
 use super::removals::Removals;
 use super::slots::Slots;
 use super::{EtcdInput, EtcdModel, EtcdOp, EtcdOutput};
@@ -59,7 +60,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
     let first_synthetic = ops.len();
     let first_free = history.operations.iter().map(|o| o.id).max().unwrap_or(0) + 1;
     let expirable = own.grants.iter().map(|g| g.lease).collect::<HashSet<_>>();
-    let mut expected_times = HashMap::new();
+    let mut expected_times = HashMap::default();
     for (id, step) in (first_free..).zip(own.steps()) {
         expected_times.insert(id, step.expected);
         ops.push(Op {
@@ -75,6 +76,7 @@ pub fn prepare(history: &History) -> PreparedHistory<'_> {
         model: EtcdModel {
             removals: Removals::of(history, &analysis),
             slots: Slots::of(history, &analysis),
+            pinned: PinnedReads::of(history),
             analysis,
             expected_times,
             expirable,

@@ -16,7 +16,7 @@
 //! able to fill a revision unless that is certain not to happen, so the
 //! bound never loses a linearization.
 
-use std::collections::{HashMap, HashSet};
+use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::EtcdInput;
 use super::analysis::{Analysis, for_each_put};

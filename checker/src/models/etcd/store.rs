@@ -8,7 +8,9 @@
 //!
 //! The fingerprint covers what the requests not yet linearized can still
 //! observe (see `sight`), with the revision and the compact revision.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::deadlines::Deadlines;
 use super::sight::Sight;
@@ -134,16 +136,16 @@ impl Store {
     ) -> Self {
         Store {
             keys: BTreeMap::new(),
-            leases: HashMap::new(),
+            leases: HashMap::default(),
             revision: 1,
             compact_revision: 0,
             sight: Sight::with_pending_reads(past_reads),
             log: Vec::new(),
             versions: 0,
             sub_revision: (0, 0),
-            lease_uses: HashMap::new(),
-            removed_leases: HashSet::new(),
-            key_expiries: HashMap::new(),
+            lease_uses: HashMap::default(),
+            removed_leases: HashSet::default(),
+            key_expiries: HashMap::default(),
             deadlines: Deadlines::with(deadlines),
         }
     }
