@@ -269,6 +269,7 @@ pub fn check_file(
     };
     let from_import = |e: ImportError| input_error(Some(e.line), e.message);
     let mut timeline = vec![];
+    let mut skipped = vec![];
     let (report, operations, descriptions) = match (opts.model, format) {
         (ModelKind::Etcd, InputFormat::Faultline) => {
             let file = jsonl::read_str(&text).map_err(|e| input_error(Some(e.line), e.message))?;
@@ -276,11 +277,22 @@ pub fn check_file(
             let end = file.end.clone().unwrap_or_else(EndState::default);
             let mut report = check_run(&file.history, &end, &options);
             if file.end.is_none() {
-                // Without an end record there are no hashes or heal times to judge;
-                // durability needs only the final reads of the history.
+                // Without an end record there are no hashes or heal times to judge
+                // (durability needs only the final reads of the history): said,
+                // never left out silently.
+                skipped = vec![
+                    (
+                        END_HASHKV.to_string(),
+                        "the file has no end record with the members' HashKV".to_string(),
+                    ),
+                    (
+                        END_LIVENESS.to_string(),
+                        "the file has no end record with the heal time".to_string(),
+                    ),
+                ];
                 report
                     .results
-                    .retain(|r| r.property != END_HASHKV && r.property != END_LIVENESS);
+                    .retain(|r| !skipped.iter().any(|(rule, _)| *rule == r.property));
             }
             let descriptions = client_descriptions(&file.history);
             (report, file.history.operations.len(), descriptions)
@@ -326,7 +338,7 @@ pub fn check_file(
         operations,
         report,
         elapsed: started.elapsed(),
-        skipped: vec![],
+        skipped,
         descriptions,
         timeline,
     })

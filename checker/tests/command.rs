@@ -103,6 +103,16 @@ fn etcd_histories_in_faultline_format() {
             .result("linearizability")
             .is_some_and(|r| r.verdict.is_pass())
     );
+    // Without an end record the end rules that need one are said to be
+    // skipped, never reported as passed nor left out silently.
+    let skipped: Vec<&str> = out.skipped.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(skipped, vec!["end.hashkv", "end.liveness"]);
+    assert!(out.report.result("end.hashkv").is_none());
+    assert!(
+        out.to_string()
+            .contains("skipped: the file has no end record with the members' HashKV"),
+        "{out}"
+    );
 
     // Make one read return a value nobody wrote.
     let mut broken = history.clone();
