@@ -109,6 +109,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/five-members.toml"),
     ),
     (
+        "key-ttls.toml",
+        include_str!("../catalog/key-ttls.toml"),
+    ),
+    (
         "kubernetes.toml",
         include_str!("../catalog/kubernetes.toml"),
     ),
