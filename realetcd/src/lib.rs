@@ -1,5 +1,7 @@
 //! A real etcd beside the simulation: [`harness`] starts and always stops a
-//! one-member etcd on loopback, [`grpc`] calls etcd's v3 services with
+//! one-member etcd on loopback, [`proxy`] carries a cluster's peer traffic
+//! on links that pass, drop or delay, [`process`] starts children that
+//! never outlive us; [`grpc`] calls etcd's v3 services with
 //! etcd's own message types, and [`execute`] sends a differential sequence
 //! and writes down the answers ([`watch`]: the Watch stream its watch
 //! steps use). The `faultline-etcd` binary is its command
@@ -7,7 +9,11 @@
 //!
 //! A plain tokio program: nothing here uses madsim.
 
+pub mod dialer;
 pub mod execute;
 pub mod grpc;
 pub mod harness;
+pub mod ports;
+pub mod process;
+pub mod proxy;
 pub mod watch;
