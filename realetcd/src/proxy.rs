@@ -168,6 +168,15 @@ impl Network {
         }
     }
 
+    /// Whether every link to and from member `i` drops.
+    /// (A lone member has no link, and is not isolated.)
+    pub fn is_isolated(&self, i: usize) -> bool {
+        self.members > 1
+            && (0..self.members)
+                .filter(|&other| other != i)
+                .all(|other| self.link(i, other) == Link::Drop && self.link(other, i) == Link::Drop)
+    }
+
     /// Every link passes again.
     pub fn heal(&self) {
         for from in 0..self.members {

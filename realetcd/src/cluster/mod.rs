@@ -57,6 +57,12 @@ pub enum ClusterError {
         seconds: u64,
         log: String,
     },
+    #[error("{member}'s etcd ended as it started, {tries} times; its last log lines:\n{log}")]
+    Ended {
+        member: String,
+        tries: u32,
+        log: String,
+    },
     #[error("the members did not agree on a leader within {seconds} s")]
     NoLeader { seconds: u64 },
     #[error("{0} has no running process")]
@@ -220,12 +226,14 @@ impl Cluster {
 
     /// The member every running, unpaused member names as leader, if they
     /// agree and it is one of them (right after a leader is killed, the
-    /// others still name it until their election timeout).
+    /// others still name it until their election timeout). An isolated
+    /// member is not asked: it cannot know the leader, and campaigns.
     pub async fn leader(&mut self) -> Option<usize> {
         let mut agreed = None;
         let mut answered = Vec::new();
         for i in 0..self.size() {
-            if self.members[i].process.is_none() || self.members[i].paused {
+            let member = &self.members[i];
+            if member.process.is_none() || member.paused || self.network.is_isolated(i) {
                 continue;
             }
             let leader = self.status(i).await?.leader;
@@ -348,7 +356,14 @@ impl Cluster {
                 started = Instant::now();
                 continue;
             }
-            if ended || started.elapsed() >= limit {
+            if ended {
+                return Err(ClusterError::Ended {
+                    member: self.members[i].name.clone(),
+                    tries: attempt,
+                    log: self.members[i].log_tail(LOG_LINES),
+                });
+            }
+            if started.elapsed() >= limit {
                 return Err(ClusterError::Unhealthy {
                     member: self.members[i].name.clone(),
                     seconds: limit.as_secs(),
