@@ -287,3 +287,49 @@ fn nothing_survives_a_cluster_dropped_by_a_panic() {
         );
     }
 }
+
+/// SIGKILL of the program leaves it no chance to clean up: the kernel
+/// kills its etcds (PR_SET_PDEATHSIG), and the next cluster started
+/// removes the folder it left.
+#[test]
+fn a_killed_program_leaves_no_etcd_and_its_folder_is_reaped() {
+    use std::io::{BufRead, BufReader};
+    let mut program = std::process::Command::new(env!("CARGO_BIN_EXE_faultline-etcd"))
+        .args(["cluster", "--members", "3", "--seconds", "30"])
+        .env(harness::BINARY_VARIABLE, binary())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("faultline-etcd runs");
+    let stdout = program.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first line");
+    // "   2.31s  start: 3 members in /tmp/faultline-cluster-PID-XXXX, leader m1 (..)"
+    let root = PathBuf::from(
+        first
+            .split(" in ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("no folder in {first:?}")),
+    );
+    assert_eq!(processes_naming(&root).len(), 3, "{first}");
+    program.kill().expect("SIGKILL");
+    program.wait().expect("reaped");
+    let started = Instant::now();
+    while !processes_naming(&root).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "etcds outlived their program: {:?}",
+            processes_naming(&root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(root.exists(), "nobody could remove the folder yet");
+    runtime().block_on(async {
+        let _next = Cluster::start(&binary(), 1)
+            .await
+            .expect("a cluster starts");
+    });
+    assert!(!root.exists(), "{} was not reaped", root.display());
+}
