@@ -98,6 +98,9 @@ fn an_isolated_member_cannot_serve_a_linearizable_read_and_catches_up_after() {
             .put(leader, "x", "before", REQUEST)
             .await
             .expect("put");
+        // The put was answered once a majority had it, which may not have
+        // included the follower yet: wait until it applied it.
+        eventually_reads(&mut cluster, follower, "x", "before", false, SHORT).await;
         cluster.isolate(follower);
         cluster
             .put(leader, "x", "during", REQUEST)
