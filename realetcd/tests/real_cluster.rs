@@ -139,6 +139,46 @@ fn an_isolated_member_cannot_serve_a_linearizable_read_and_catches_up_after() {
     });
 }
 
+/// The proxy's model of directions against etcd's own peer protocol: with
+/// only what a follower sends the leader cut, the leader's appends still
+/// reach it (they travel in the responses of streams the follower opened),
+/// while its linearizable read, which needs the leader's answer to its own
+/// request, does not complete.
+#[test]
+fn a_one_way_cut_from_a_follower_still_carries_the_leader_s_appends() {
+    runtime().block_on(async {
+        let mut cluster = three().await;
+        let leader = cluster.leader().await.expect("a leader");
+        let follower = other(&cluster, leader, leader);
+        cluster
+            .put(leader, "w", "before", REQUEST)
+            .await
+            .expect("put");
+        eventually_reads(&mut cluster, follower, "w", "before", false, SHORT).await;
+        cluster.cut(follower, leader);
+        cluster
+            .put(leader, "w", "after", REQUEST)
+            .await
+            .expect("put");
+        eventually_reads(&mut cluster, follower, "w", "after", false, SHORT).await;
+        let read = cluster.get(follower, "w", true, SHORT).await;
+        assert!(
+            read.is_err(),
+            "the leader's answer crossed the cut: {read:?}"
+        );
+        cluster.heal();
+        eventually_reads(
+            &mut cluster,
+            follower,
+            "w",
+            "after",
+            true,
+            Duration::from_secs(10),
+        )
+        .await;
+    });
+}
+
 #[test]
 fn a_killed_leader_restarts_with_the_data_written_while_it_was_down() {
     runtime().block_on(async {
