@@ -37,9 +37,10 @@
 //!   etcd reconnects on a clean stream instead of reading a torn one.
 //! - A one-way cut also silences the answers that travel that way: an HTTP
 //!   request `j` sends over a connection it dialed to `i` arrives, but `i`'s
-//!   response does not when `i → j` is cut (`j` sees a timeout). Raft only
-//!   learns through those answers that a pipeline message was delivered, so
-//!   a one-way cut is cleaner on the streams than on the pipeline.
+//!   response does not when `i → j` is cut, so `j` sees the request fail
+//!   (a pipeline POST times out, and `j` reports `i` unreachable to raft)
+//!   although `i` got the message. On the streams, which carry most raft
+//!   traffic, a one-way cut is exactly one way.
 //! - Delay is per direction and keeps byte order: a chunk waits its delay
 //!   from when the proxy read it, and never overtakes an earlier one.
 //! - Connection set-up is not cut: the proxy accepts a dial on a cut link
