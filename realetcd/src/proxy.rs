@@ -39,8 +39,10 @@
 //!   request `j` sends over a connection it dialed to `i` arrives, but `i`'s
 //!   response does not when `i → j` is cut, so `j` sees the request fail
 //!   (a pipeline POST times out, and `j` reports `i` unreachable to raft)
-//!   although `i` got the message. On the streams, which carry most raft
-//!   traffic, a one-way cut is exactly one way.
+//!   although `i` got the message. On established streams, which carry
+//!   most raft traffic, a one-way cut is exactly one way; a new stream from
+//!   `i` to `j` needs `j`'s GET to reach `i`, so across a cut `j → i` etcd
+//!   sends `i`'s messages by the pipeline instead, which still passes.
 //! - Delay is per direction and keeps byte order: a chunk waits its delay
 //!   from when the proxy read it, and never overtakes an earlier one.
 //! - Connection set-up is not cut: the proxy accepts a dial on a cut link
