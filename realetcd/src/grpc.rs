@@ -7,9 +7,11 @@ use etcd_client::proto::{
     PbCompactionRequest, PbCompactionResponse, PbDeleteRequest, PbDeleteResponse, PbHashKvRequest,
     PbHashKvResponse, PbLeaseGrantRequest, PbLeaseGrantResponse, PbLeaseKeepAliveRequest,
     PbLeaseKeepAliveResponse, PbLeaseLeasesRequest, PbLeaseLeasesResponse, PbLeaseRevokeRequest,
-    PbLeaseRevokeResponse, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse, PbPutRequest,
-    PbPutResponse, PbRangeRequest, PbRangeResponse, PbStatusRequest, PbStatusResponse,
-    PbTxnRequest, PbTxnResponse, PbWatchRequest, PbWatchResponse,
+    PbLeaseRevokeResponse, PbLeaseTimeToLiveRequest, PbLeaseTimeToLiveResponse, PbMemberAddRequest,
+    PbMemberAddResponse, PbMemberListRequest, PbMemberListResponse, PbMemberRemoveRequest,
+    PbMemberRemoveResponse, PbPutRequest, PbPutResponse, PbRangeRequest, PbRangeResponse,
+    PbStatusRequest, PbStatusResponse, PbTxnRequest, PbTxnResponse, PbWatchRequest,
+    PbWatchResponse,
 };
 use std::time::Duration;
 use tonic::Status;
@@ -160,6 +162,28 @@ impl Etcd {
     pub async fn status(&mut self) -> Result<PbStatusResponse, Status> {
         self.unary("/etcdserverpb.Maintenance/Status", PbStatusRequest {})
             .await
+    }
+
+    pub async fn member_list(&mut self) -> Result<PbMemberListResponse, Status> {
+        self.unary(
+            "/etcdserverpb.Cluster/MemberList",
+            PbMemberListRequest::default(),
+        )
+        .await
+    }
+
+    pub async fn member_add(
+        &mut self,
+        r: PbMemberAddRequest,
+    ) -> Result<PbMemberAddResponse, Status> {
+        self.unary("/etcdserverpb.Cluster/MemberAdd", r).await
+    }
+
+    pub async fn member_remove(
+        &mut self,
+        r: PbMemberRemoveRequest,
+    ) -> Result<PbMemberRemoveResponse, Status> {
+        self.unary("/etcdserverpb.Cluster/MemberRemove", r).await
     }
 
     pub async fn hash_kv(&mut self, r: PbHashKvRequest) -> Result<PbHashKvResponse, Status> {

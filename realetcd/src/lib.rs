@@ -1,5 +1,7 @@
 //! A real etcd beside the simulation: [`harness`] starts and always stops a
-//! one-member etcd on loopback, [`grpc`] calls etcd's v3 services with
+//! one-member etcd on loopback, [`cluster`] a cluster of 1, 3 or 5 members
+//! whose peer traffic crosses [`proxy`] (links that pass, drop or delay),
+//! with the process faults; [`grpc`] calls etcd's v3 services with
 //! etcd's own message types, and [`execute`] sends a differential sequence
 //! and writes down the answers ([`watch`]: the Watch stream its watch
 //! steps use). The `faultline-etcd` binary is its command
@@ -7,7 +9,12 @@
 //!
 //! A plain tokio program: nothing here uses madsim.
 
+pub mod cluster;
+pub mod dialer;
 pub mod execute;
 pub mod grpc;
 pub mod harness;
+pub mod ports;
+pub mod process;
+pub mod proxy;
 pub mod watch;

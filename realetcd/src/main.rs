@@ -1,7 +1,10 @@
 //! faultline-etcd: the real-etcd half of `faultline diff`. It starts a
 //! fresh one-member etcd per sequence, sends it the sequence and writes
 //! the answers; `faultline diff` runs the simulated half and compares.
+//! `cluster` is a smoke test of real clusters and their faults (`smoke`).
 //! It is a plain tokio program, apart from the simulation binary.
+
+mod smoke;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -30,6 +33,21 @@ enum Command {
         #[arg(long)]
         etcd: Option<PathBuf>,
     },
+    /// Start a real cluster on loopback, apply each fault once (partition a
+    /// follower, pause a member, kill and restart the leader, restart a
+    /// member gracefully, replace a member), show it serves after each, and
+    /// tear it down.
+    Cluster {
+        /// Members: 1, 3 or 5.
+        #[arg(long, default_value_t = 3, value_parser = members)]
+        members: usize,
+        /// The etcd binary (default: $FAULTLINE_ETCD, else etcd on PATH).
+        #[arg(long)]
+        etcd: Option<PathBuf>,
+        /// How long the partition and the pause each stay on.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=600))]
+        seconds: u64,
+    },
     /// Print the etcd binary's path and version.
     Version {
         #[arg(long)]
@@ -46,17 +64,75 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    let outcome = match cli.command {
+        Command::Cluster {
+            members,
+            etcd,
+            seconds,
+        } => cluster(members, etcd, seconds),
+        other => run(other).map_err(Failure::Setup),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Setup(e)) => {
             eprintln!("faultline-etcd: {e:#}");
             ExitCode::from(2)
+        }
+        // The smoke test's failures are the cluster's, not the command
+        // line's: exit 1, on one line (etcd's log lines joined).
+        Err(Failure::Demo(e)) => {
+            let message = format!("{e:#}").replace('\n', " | ");
+            eprintln!("faultline-etcd cluster: {message}");
+            ExitCode::from(1)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+fn members(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(n @ (1 | 3 | 5)) => Ok(n),
+        _ => Err(format!("a cluster has 1, 3 or 5 members, not {text}")),
+    }
+}
+
+enum Failure {
+    /// No binary, or no runtime: as a usage error, exit 2.
+    Setup(anyhow::Error),
+    /// The cluster did not start or did not serve: exit 1.
+    Demo(anyhow::Error),
+}
+
+fn cluster(members: usize, etcd: Option<PathBuf>, seconds: u64) -> Result<(), Failure> {
+    let binary = binary(etcd).map_err(Failure::Setup)?;
+    if !binary.is_file() {
+        return Err(Failure::Setup(anyhow::anyhow!(
+            "{}: no such etcd binary",
+            binary.display()
+        )));
+    }
+    // The main thread runs the cluster: etcd's children die with the
+    // thread that started them (PR_SET_PDEATHSIG), so it must be this one.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Setup(e.into()))?;
+    runtime
+        .block_on(smoke::run(
+            &binary,
+            members,
+            std::time::Duration::from_secs(seconds),
+        ))
+        .map_err(Failure::Demo)
+}
+
+/// The commands other than `cluster`, whose every failure exits 2.
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Cluster {
+            members,
+            etcd,
+            seconds,
+        } => cluster(members, etcd, seconds).map_err(|(Failure::Setup(e) | Failure::Demo(e))| e),
         Command::Version { etcd } => {
             let binary = binary(etcd)?;
             println!("{} {}", binary.display(), harness::version(&binary)?);
