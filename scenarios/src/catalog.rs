@@ -108,10 +108,7 @@ pub const CATALOG: &[(&str, &str)] = &[
         "five-members.toml",
         include_str!("../catalog/five-members.toml"),
     ),
-    (
-        "key-ttls.toml",
-        include_str!("../catalog/key-ttls.toml"),
-    ),
+    ("key-ttls.toml", include_str!("../catalog/key-ttls.toml")),
     (
         "kubernetes.toml",
         include_str!("../catalog/kubernetes.toml"),

@@ -11,8 +11,8 @@ use crate::mvcc::RangeOptions;
 use crate::wire::api::{
     ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, ErrorResponse, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
-    MemberListResponse, MoveLeaderResponse, RangeRequest, StatusResponse, TxnRequest,
-    client_request, client_response, decode, encode,
+    MemberListResponse, RangeRequest, StatusResponse, TxnRequest, client_request, client_response,
+    decode, encode,
 };
 use crate::wire::internal::{ConfChangeContext, internal_request};
 use madsim::net::{Endpoint, Sender};
@@ -374,12 +374,10 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             if !state.is_leader() {
                 return not_leader(state);
             }
-            let _ = state
-                .to_raft
-                .send(RaftRequest::TransferLeader { to: m.target_id });
-            client_response::Body::MoveLeader(MoveLeaderResponse {
-                header: Some(state.header(state.mvcc.current_revision())),
-            })
+            match super::move_leader::transfer(state, &m).await {
+                Ok(answer) => client_response::Body::MoveLeader(answer),
+                Err(e) => err_body(e),
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ mod bootstrap;
 mod client_service;
 mod downgrade;
 mod lease_loop;
+mod move_leader;
 mod propose;
 mod raft_loop;
 mod read_index;

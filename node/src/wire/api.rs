@@ -549,6 +549,8 @@ pub enum ErrorCode {
     Internal = 19,
     /// The member is not (yet) a voter or lost its membership.
     NotMember = 20,
+    /// MoveLeader towards a member that is not a voter.
+    BadLeaderTransferee = 21,
 }
 
 impl ErrorCode {
@@ -578,7 +580,8 @@ impl ErrorCode {
             | ErrorCode::Unsupported
             | ErrorCode::DowngradeInProgress
             | ErrorCode::NoInflightDowngrade
-            | ErrorCode::NotMember => FAILED_PRECONDITION,
+            | ErrorCode::NotMember
+            | ErrorCode::BadLeaderTransferee => FAILED_PRECONDITION,
             ErrorCode::InvalidArgument | ErrorCode::InvalidDowngradeTarget => INVALID_ARGUMENT,
             ErrorCode::TooManyRequests => RESOURCE_EXHAUSTED,
             ErrorCode::Corrupt => DATA_LOSS,
