@@ -244,9 +244,9 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
         B::Compaction(c) => reply(propose(state, R::Compaction(c)).await),
         B::LeaseGrant(mut g) => {
             if g.id == 0 {
-                // Like etcd, the member picks the id before proposing.
-                g.id = ((state.id() & 0xffff) << 40 | (state.next_request_id() & 0xff_ffff_ffff))
-                    as i64;
+                // Like etcd, the member picks the id before proposing:
+                // its next request id, kept positive.
+                g.id = (state.next_request_id() & i64::MAX as u64) as i64;
             }
             reply(propose(state, R::LeaseGrant(g)).await)
         }

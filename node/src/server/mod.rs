@@ -160,9 +160,15 @@ impl MemberState {
         self.config.id
     }
 
-    /// A request id no earlier incarnation of this member used.
+    /// A request id no other member and no earlier incarnation of this
+    /// one used, as etcd's idutil.Generator makes them: the member id's low
+    /// 16 bits, then 48 bits that start at the start time in ms shifted
+    /// past an 8-bit counter, and count up (carrying into the time).
     pub fn next_request_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        request_id(
+            self.config.id,
+            self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
+        )
     }
 
     pub fn header(&self, revision: i64) -> ResponseHeader {
@@ -260,13 +266,23 @@ pub async fn run_member(config: MemberConfig, env: MemberEnv) {
     started.run().await;
 }
 
-/// Leaves a fresh id space for request ids of this incarnation: the
-/// simulated time at start (in ms) in the high bits.
+/// etcd's idutil.Generator.Next: the member id's low 16 bits above the
+/// low 48 bits of the counter.
+fn request_id(member: u64, counter: u64) -> u64 {
+    const SUFFIX_BITS: u32 = 48;
+    ((member & 0xffff) << SUFFIX_BITS) | (counter & ((1 << SUFFIX_BITS) - 1))
+}
+
+/// Where this incarnation's request ids start counting (etcd's
+/// idutil.NewGenerator): the start time in ms, its low 40 bits, above an
+/// 8-bit counter, so a restarted member never reuses an id it sent before.
 fn request_id_base() -> u64 {
+    const TIME_BITS: u32 = 40;
+    const COUNTER_BITS: u32 = 8;
     let ms = madsim::time::TimeHandle::try_current()
         .map(|t| t.elapsed().as_millis() as u64)
         .unwrap_or(0);
-    (ms + 1) << 24
+    ((ms + 1) & ((1 << TIME_BITS) - 1)) << COUNTER_BITS
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -335,3 +351,23 @@ pub(crate) fn new_state(
 
 /// Delivers read states from the raft loop to the read-index loop.
 pub(crate) type ReadStates = mpsc::UnboundedSender<ReadState>;
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::request_id;
+
+    #[test]
+    fn members_started_together_never_share_a_request_id() {
+        // Three members started in the same millisecond count from the
+        // same suffix: the member bits keep their ids apart.
+        let start = 1 << 8;
+        let ids: std::collections::BTreeSet<u64> = (1..=3u64)
+            .flat_map(|m| (0..1000).map(move |n| request_id(m, start + n)))
+            .collect();
+        assert_eq!(ids.len(), 3000);
+        // Only the low 16 bits of the member id count, as in etcd.
+        assert_eq!(request_id(0x1_0001, 5), request_id(1, 5));
+        // A later start (a restart) counts from above the earlier ids.
+        assert!(request_id(1, 2 << 8) > request_id(1, (1 << 8) + 255));
+    }
+}
