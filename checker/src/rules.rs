@@ -246,6 +246,18 @@ pub fn lookup(name: &str) -> Option<&'static str> {
     RULES.iter().find(|r| r.name == name).map(|r| r.name)
 }
 
+/// A rule's place in [`RULES`] (unknown rules after every known one): the
+/// order reports list rules in, and the order in which a run's violations
+/// are taken for the one problem a failing run is filed under (the
+/// client-visible anomaly before its consequences at the end state and the
+/// store's own reports).
+pub fn order(name: &str) -> usize {
+    RULES
+        .iter()
+        .position(|r| r.name == name)
+        .unwrap_or(RULES.len())
+}
+
 pub fn describe(name: &str) -> Option<&'static str> {
     RULES.iter().find(|r| r.name == name).map(|r| r.description)
 }
