@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use checker::history::History;
-use checker::{Report, Verdict};
+use checker::{Report, Signature, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::describe;
@@ -37,9 +37,35 @@ pub struct ViolationIndex {
     pub explanation: String,
     /// See [`describe::first_difference`]: `put /a`, `watch /pods/*` or `-`.
     pub first_difference: String,
+    /// The problem this violation is an instance of (absent in records
+    /// written before signatures: [`ViolationIndex::signature`] then
+    /// rebuilds it from the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 impl RunRecord {
+    /// The signature of a failed property: the recorded one, else the one
+    /// its violation in the report gives (records from before signatures),
+    /// else the rule with its fallback class.
+    pub fn signature_of(&self, index: &ViolationIndex) -> Signature {
+        if let Some(s) = &index.signature {
+            return s.clone();
+        }
+        match self
+            .report
+            .result(&index.rule)
+            .and_then(|r| r.verdict.violation())
+        {
+            Some(v) => Signature::of(v),
+            None => Signature {
+                rule: index.rule.clone().into(),
+                class: checker::Anomaly::fallback(&index.rule),
+                subject: Default::default(),
+            },
+        }
+    }
+
     pub fn new(
         summary_line: &str,
         replay_command: &str,
@@ -54,6 +80,7 @@ impl RunRecord {
                     rule: r.property.clone(),
                     explanation: v.explanation.clone(),
                     first_difference: describe::first_difference(v, history),
+                    signature: Some(Signature::of(v)),
                 }),
                 _ => None,
             })
