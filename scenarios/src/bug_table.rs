@@ -4,8 +4,11 @@
 //! tests, the README's table (`faultline list bugs --markdown`) and the
 //! dashboard's hunt table.
 
+use checker::history::EventKind;
 use checker::rules;
+use checker::{Anomaly, Signature, Subject};
 use node::bugs::Bug;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Where a bug comes from.
@@ -473,6 +476,256 @@ pub const NOT_CATALOGUED: &[NotCatalogued] = &[
         why: "out of scope: the backend is not bbolt",
     },
 ];
+
+/// Each reproduced bug's problem signature: the problem its detecting run
+/// is filed under on the dashboard (its first violation in rule order:
+/// rule, anomaly class, request and event kinds, site). The
+/// dashboard labels a problem with one of these "looks like <bug>", so a
+/// regression of a fixed bug is named. Recorded here as data rather than
+/// recomputed per report (a run each); `scenarios/tests/bug_detection.rs`
+/// replays every detecting seed and fails when this table disagrees.
+pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
+    (
+        Bug::Etcd13766,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::DoubleWrite,
+            subject: Subject {
+                request: Some(Cow::Borrowed("range")),
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd14370,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::LostWrite,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd14685,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::DoubleWrite,
+            subject: Subject {
+                request: Some(Cow::Borrowed("range")),
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd15220,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_BOOKMARKABLE),
+            class: Anomaly::EventAfterProgress,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Put),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd15271,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_ORDERED),
+            class: Anomaly::OutOfOrderEvent,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Put),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd17247,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_UNIQUE),
+            class: Anomaly::DuplicateEvent,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Put),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd17529,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_RELIABLE),
+            class: Anomaly::MissingEvent,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Put),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd18055,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: Some(Cow::Borrowed("applying snapshot N")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd18089,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_RESUMABLE),
+            class: Anomaly::WrongFirstEvent,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Delete),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd18667,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::FailedWriteObserved,
+            subject: Subject {
+                request: Some(Cow::Borrowed("txn")),
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd19179,
+        Signature {
+            rule: Cow::Borrowed(rules::END_HASHKV),
+            class: Anomaly::HashDivergence,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd20221,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_BOOKMARKABLE),
+            class: Anomaly::ProgressBackwards,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd20221Restore,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_RESUMABLE),
+            class: Anomaly::EventBeforeStart,
+            subject: Subject {
+                request: None,
+                event: Some(EventKind::Put),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::StaleLocalRead,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::StaleRead,
+            subject: Subject {
+                request: Some(Cow::Borrowed("range")),
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::DowngradeNoSnapshot,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: Some(Cow::Borrowed(
+                    "invalid downgrade; server version N.N is lower than determined cluster version N.N",
+                )),
+            },
+        },
+    ),
+    (
+        Bug::DowngradeKeepsFields,
+        Signature {
+            rule: Cow::Borrowed(rules::VERSION_DOWNGRADED_FIELDS),
+            class: Anomaly::DowngradedFieldLeft,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::TxnRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_NO_FALSE_REFUSAL),
+            class: Anomaly::FalseRefusal,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::LeasePutRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_NO_FALSE_REFUSAL),
+            class: Anomaly::FalseRefusal,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::DeleteRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_KIND_ANSWERED),
+            class: Anomaly::KindNeverAnswered,
+            subject: Subject {
+                request: None,
+                event: None,
+                site: None,
+            },
+        },
+    ),
+];
+
+/// The known signatures, as (bug, signature).
+pub fn known_signatures() -> impl Iterator<Item = (Bug, Signature)> {
+    KNOWN_SIGNATURES.iter().map(|(b, s)| (*b, s.clone()))
+}
+
+/// The signature recorded for a bug, if it is reproduced.
+pub fn known_signature(bug: Bug) -> Option<Signature> {
+    known_signatures().find(|(b, _)| *b == bug).map(|(_, s)| s)
+}
 
 /// The table's entry for a bug.
 pub fn entry(bug: Bug) -> &'static BugEntry {
