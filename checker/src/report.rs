@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::anomaly::Anomaly;
-use crate::history::EventKind;
 use crate::signature::Subject;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -109,15 +108,11 @@ impl Violation {
         self
     }
 
-    /// The same violation, about a request of this kind.
+    /// The same violation, about a request of this kind: only where the
+    /// kind is what the problem is about (a refusal, a kind never
+    /// answered), not the read that happened to show an anomaly.
     pub fn about_request(mut self, kind: &'static str) -> Self {
         self.subject.request = Some(Cow::Borrowed(kind));
-        self
-    }
-
-    /// The same violation, about an event of this kind.
-    pub fn about_event(mut self, kind: EventKind) -> Self {
-        self.subject.event = Some(kind);
         self
     }
 

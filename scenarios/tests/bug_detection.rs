@@ -115,7 +115,7 @@ fn the_known_signatures_are_what_each_detecting_seed_fails_with() {
             .results
             .iter()
             .filter_map(|r| r.verdict.violation())
-            .min_by_key(|v| rules::order(&v.rule))
+            .min_by_key(|v| rules::filing_order(&v.rule))
             .map(Signature::of);
         let recorded = bug_table::known_signature(entry.bug);
         if found != recorded {

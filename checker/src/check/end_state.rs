@@ -294,8 +294,7 @@ fn durability(ctx: &Context) -> PropertyResult {
                                 None,
                                 json!({"key": p.key, "revision": rev, "final": kv}),
                             )
-                            .classed(Anomaly::AckedWriteMissingAtEnd)
-                            .about_request(op.request.kind()));
+                            .classed(Anomaly::AckedWriteMissingAtEnd));
                         }
                         continue;
                     }
@@ -323,8 +322,7 @@ fn durability(ctx: &Context) -> PropertyResult {
                             None,
                             json!({"key": p.key, "revision": rev, "final_revision": final_rev}),
                         )
-                        .classed(Anomaly::AckedWriteMissingAtEnd)
-                        .about_request(op.request.kind()));
+                        .classed(Anomaly::AckedWriteMissingAtEnd));
                     }
                 }
                 Acked::Delete(span, rev) => {
@@ -346,8 +344,7 @@ fn durability(ctx: &Context) -> PropertyResult {
                             None,
                             json!({"key": kv.key, "revision": rev, "final": kv}),
                         )
-                        .classed(Anomaly::AckedWriteMissingAtEnd)
-                        .about_request(op.request.kind()));
+                        .classed(Anomaly::AckedWriteMissingAtEnd));
                     }
                 }
             }

@@ -5,9 +5,10 @@
 //! revision, a revision acknowledged to two writes (the first lost, or,
 //! when its value is still read later, the revision went backwards), a
 //! read from before an acknowledged write. The values returned are looked
-//! at first (the operations the search named, the stuck one and those
-//! concurrent with it, then all), then a reissued revision anywhere, then
-//! each operation's answer (named ones first, then the whole history);
+//! at first (all of them, the most telling class winning), then a reissued
+//! revision anywhere, then each operation's answer (the operations the
+//! search named first, the stuck one and those concurrent with it, then
+//! the whole history);
 //! with no pattern found the class is the rule's fallback,
 //! `not-linearizable`. Only writes that took effect count as writes: a Txn
 //! whose taken branch only reads is answered like a read.
@@ -19,31 +20,44 @@ use crate::history::{
     History, KeyValue, OpResult, Operation, RangeResponse, Request, Response, TxnOp, TxnOpResponse,
 };
 
-/// The class, and the kind of the request whose answer shows it.
-pub(crate) fn classify(history: &History, named: &[u64]) -> (Anomaly, Option<&'static str>) {
+/// The class of the failure.
+pub(crate) fn classify(history: &History, named: &[u64]) -> Anomaly {
     let facts = Facts::of(history);
-    let named_ops: Vec<&Operation> = named
+    // A wrong value is the surest evidence, wherever it is; when a history
+    // shows several kinds, the most telling wins (a value nobody wrote,
+    // then one only a failed write wrote, then one applied twice), so the
+    // runs of one bug get one class whichever value the search met first.
+    let found = history
+        .operations
         .iter()
-        .filter_map(|&id| history.operation(id))
-        .collect();
+        .filter_map(|op| facts.value_anomaly_of(op))
+        .min_by_key(value_rank);
+    if let Some(class) = found {
+        return class;
+    }
+    if let Some(class) = facts.reissued(history) {
+        return class;
+    }
     let mut all: Vec<&Operation> = history.operations.iter().collect();
     all.sort_by_key(|o| (o.call, o.id));
-    // A wrong value is the surest evidence, wherever it is.
-    for op in named_ops.iter().chain(&all) {
-        if let Some(class) = facts.value_anomaly_of(op) {
-            return (class, Some(op.request.kind()));
-        }
-    }
-    // A reissued revision is about two writes of any kinds: no request kind.
-    if let Some(class) = facts.reissued(history) {
-        return (class, None);
-    }
-    for op in named_ops.into_iter().chain(all) {
-        if let Some(class) = facts.anomaly_of(op) {
-            return (class, Some(op.request.kind()));
-        }
-    }
-    (Anomaly::NotLinearizable, None)
+    let named_ops = named.iter().filter_map(|&id| history.operation(id));
+    named_ops
+        .chain(all)
+        .find_map(|op| facts.anomaly_of(op))
+        .unwrap_or(Anomaly::NotLinearizable)
+}
+
+/// The classes a wrong value shows, most telling first: a value no request
+/// wrote, then one only a definitely failed write wrote (the failure was a
+/// lie), then one applied at a second revision.
+const VALUE_CLASSES: &[Anomaly] = &[
+    Anomaly::ValueNeverWritten,
+    Anomaly::FailedWriteObserved,
+    Anomaly::DoubleWrite,
+];
+
+fn value_rank(class: &Anomaly) -> Option<usize> {
+    VALUE_CLASSES.iter().position(|c| c == class)
 }
 
 /// How a request that may have written a value ended.
@@ -142,7 +156,8 @@ impl Facts {
         reads
             .iter()
             .flat_map(|r| &r.kvs)
-            .find_map(|kv| self.value_anomaly(kv))
+            .filter_map(|kv| self.value_anomaly(kv))
+            .min_by_key(value_rank)
     }
 
     /// A write acknowledged at a revision at or below one already
@@ -220,12 +235,11 @@ impl Facts {
             Request::Txn(_) => true,
             _ => false,
         };
-        if !linearizable_read || reads.is_empty() {
+        if !linearizable_read {
             return None;
         }
-        // A read at a revision past an acknowledged write that still shows
-        // an older version of a key that write touched lost the write; a
-        // read below the acknowledged revision is from the past.
+        // A read answered below a revision already acknowledged is from the
+        // past, whatever it returned (a count, keys only, nothing).
         if header > 0 && header < before {
             return Some(Anomaly::StaleRead);
         }
@@ -397,7 +411,7 @@ mod tests {
             operations: ops,
             ..Default::default()
         };
-        classify(&history, named).0
+        classify(&history, named)
     }
 
     #[test]
@@ -418,6 +432,27 @@ mod tests {
         assert_eq!(class_of(failed, &[2]), Anomaly::FailedWriteObserved);
         let twice = vec![put(1, 0, 10, "a", "1", Some(2)), get(2, 20, "a", "1", 3, 3)];
         assert_eq!(class_of(twice, &[2]), Anomaly::DoubleWrite);
+    }
+
+    #[test]
+    fn the_most_telling_wrong_value_wins() {
+        let mut read = get(3, 20, "a", "1", 3, 3);
+        if let OpResult::Ok(Response::Range(r)) = &mut read.result {
+            r.kvs.push(KeyValue {
+                key: "b".into(),
+                value: "2".into(),
+                create_revision: 2,
+                mod_revision: 2,
+                version: 1,
+                lease: 0,
+            });
+        }
+        let ops = vec![
+            put(1, 0, 10, "a", "1", Some(2)),
+            put(2, 0, 10, "b", "2", None),
+            read,
+        ];
+        assert_eq!(class_of(ops, &[3]), Anomaly::FailedWriteObserved);
     }
 
     #[test]
@@ -462,6 +497,23 @@ mod tests {
             get(3, 40, "a", "1", 2, 3),
         ];
         assert_eq!(class_of(ops, &[3]), Anomaly::LostWrite);
+    }
+
+    #[test]
+    fn a_count_below_an_acknowledged_write_is_stale_too() {
+        let mut count = get(3, 40, "a", "1", 2, 2);
+        if let Request::Range(r) = &mut count.request {
+            r.count_only = true;
+        }
+        if let OpResult::Ok(Response::Range(r)) = &mut count.result {
+            r.kvs.clear();
+        }
+        let ops = vec![
+            put(1, 0, 10, "a", "1", Some(2)),
+            put(2, 20, 30, "a", "2", Some(3)),
+            count,
+        ];
+        assert_eq!(class_of(ops, &[3]), Anomaly::StaleRead);
     }
 
     #[test]

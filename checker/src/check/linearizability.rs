@@ -271,11 +271,7 @@ fn judge(
             // The stuck operation first, then those concurrent with it.
             let mut named: Vec<u64> = c.stuck.map(|i| prepared.ops[i].id).into_iter().collect();
             named.extend(&violation.operations);
-            let (class, kind) = lin_class::classify(history, &named);
-            let violation = match kind {
-                Some(kind) => violation.classed(class).about_request(kind),
-                None => violation.classed(class),
-            };
+            let violation = violation.classed(lin_class::classify(history, &named));
             (
                 Verdict::Fail(violation),
                 Err("the history is not linearizable".to_string()),

@@ -177,31 +177,28 @@ fn check_filter(w: &WatchRecord) -> Option<Violation> {
     let (i, e) = w
         .events()
         .find(|(_, e)| !w.request.selects(e.kind, &e.kv.key))?;
-    Some(
-        watch_violation(
-            WATCH_FILTER,
-            w,
-            format!(
-                "Watch {} on {:?}..{:?}{}{} delivered {}, which it does not select.",
-                w.id,
-                w.request.key,
-                w.request.range_end,
-                if w.request.filter_put {
-                    " without puts"
-                } else {
-                    ""
-                },
-                if w.request.filter_delete {
-                    " without deletes"
-                } else {
-                    ""
-                },
-                describe::event(e)
-            ),
-            json!({"response": i, "event": e}),
-        )
-        .about_event(e.kind),
-    )
+    Some(watch_violation(
+        WATCH_FILTER,
+        w,
+        format!(
+            "Watch {} on {:?}..{:?}{}{} delivered {}, which it does not select.",
+            w.id,
+            w.request.key,
+            w.request.range_end,
+            if w.request.filter_put {
+                " without puts"
+            } else {
+                ""
+            },
+            if w.request.filter_delete {
+                " without deletes"
+            } else {
+                ""
+            },
+            describe::event(e)
+        ),
+        json!({"response": i, "event": e}),
+    ))
 }
 
 fn check_ordered(w: &WatchRecord) -> Option<Violation> {
@@ -222,8 +219,7 @@ fn check_ordered(w: &WatchRecord) -> Option<Violation> {
                     ),
                     json!({"response": i, "event": e, "previous": prev}),
                 )
-                .classed(Anomaly::OutOfOrderEvent)
-                .about_event(e.kind),
+                .classed(Anomaly::OutOfOrderEvent),
             );
         }
         last = Some(e);
@@ -253,8 +249,7 @@ fn check_unique(w: &WatchRecord) -> Option<Violation> {
                     format!("Watch {} delivered {what}.", w.id),
                     json!({"response": i, "event": e}),
                 )
-                .classed(Anomaly::DuplicateEvent)
-                .about_event(e.kind),
+                .classed(Anomaly::DuplicateEvent),
             );
         }
     }
@@ -305,8 +300,7 @@ fn check_bookmarkable(w: &WatchRecord) -> Option<Violation> {
                     ),
                     json!({"notification_response": pi, "response": i, "event": e}),
                 )
-                .classed(Anomaly::EventAfterProgress)
-                .about_event(e.kind));
+                .classed(Anomaly::EventAfterProgress));
             }
             last_event = last_event.max(e.revision());
         }
@@ -411,8 +405,7 @@ fn check_reliable(
                         format!("Watch {} delivered {} {what}.", w.id, describe::event(d)),
                         json!({"event": d, "history": real}),
                     )
-                    .classed(Anomaly::WrongEvent)
-                    .about_event(d.kind),
+                    .classed(Anomaly::WrongEvent),
                 );
             }
         }
@@ -431,8 +424,7 @@ fn check_reliable(
             ),
             json!({"first_delivered": earlier, "then": later, "history": lin.events_at(later.revision())}),
         )
-        .classed(Anomaly::OutOfOrderEvent)
-        .about_event(later.kind));
+        .classed(Anomaly::OutOfOrderEvent));
     }
     let from = delivered.first().map_or(first, |e| e.revision());
     let got: HashSet<(i64, &str)> = delivered
@@ -452,8 +444,7 @@ fn check_reliable(
             ),
             json!({"missing": missing, "last_observed": last}),
         )
-        .classed(Anomaly::MissingEvent)
-        .about_event(missing.kind),
+        .classed(Anomaly::MissingEvent),
     )
 }
 
@@ -506,8 +497,7 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
             Anomaly::EventBeforeStart
         } else {
             Anomaly::WrongFirstEvent
-        })
-        .about_event(d0.kind),
+        }),
     )
 }
 
@@ -545,8 +535,7 @@ fn check_prev_kv(
             ),
             json!({"response": i, "event": e, "history": real.map(|v| v.to_key_value(&e.kv.key))}),
         )
-        .classed(Anomaly::WrongPrevKv)
-        .about_event(e.kind));
+        .classed(Anomaly::WrongPrevKv));
     }
     None
 }
@@ -577,8 +566,7 @@ fn check_is_create(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
                 ),
                 json!({"response": i, "event": e}),
             )
-            .classed(Anomaly::WrongCreateFlag)
-            .about_event(e.kind),
+            .classed(Anomaly::WrongCreateFlag),
         );
     }
     None

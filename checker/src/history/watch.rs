@@ -58,21 +58,11 @@ pub struct WatchResponse {
     pub requested_progress: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Put,
     Delete,
-}
-
-impl EventKind {
-    /// `put` or `delete`, as signatures and reports print it.
-    pub fn word(self) -> &'static str {
-        match self {
-            EventKind::Put => "put",
-            EventKind::Delete => "delete",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

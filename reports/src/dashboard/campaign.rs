@@ -150,12 +150,14 @@ impl FailedRun {
 impl FailedRun {
     /// The problem the run is filed under, and its other violations' problems.
     /// A run is one row of the dashboard however many rules it broke: the
-    /// one filed under is its first violation in rule order
-    /// ([`checker::rules::order`]); the rest are shown with it, never a row
+    /// one filed under is its first violation in filing order
+    /// ([`checker::rules::filing_order`]: the store's own
+    /// reports of what broke where, then the client-visible rules, then the
+    /// end state); the rest are shown with it, never a row
     /// of their own, so a bug that breaks three rules is one problem.
     pub fn problem(&self) -> Option<(FailedProperty, Vec<Signature>)> {
         let mut all = self.violations();
-        all.sort_by_key(|p| checker::rules::order(&p.signature.rule));
+        all.sort_by_key(|p| checker::rules::filing_order(&p.signature.rule));
         let mut rest = all.into_iter();
         let first = rest.next()?;
         let mut also: Vec<Signature> = rest.map(|p| p.signature).collect();

@@ -180,7 +180,6 @@ fn failures(s: &Summary, triage: &Triage) -> String {
         for g in groups {
             let rep = g.representative();
             let scenarios: Vec<&str> = g.scenarios().into_iter().collect();
-            let kinds: Vec<&str> = g.fault_kinds.iter().map(String::as_str).collect();
             let shrunk = triage
                 .shrink_of(&g.signature)
                 .map(|p| code(&format!("faultline replay {}", p.display())))
@@ -190,7 +189,7 @@ fn failures(s: &Summary, triage: &Triage) -> String {
                 problem_with_also(g, triage),
                 g.occurrences.len(),
                 cell(&scenarios.join(", ")),
-                cell(&kinds.join(", ")),
+                cell(&g.fault_kinds_text()),
                 g.last_seen.day(),
                 code(&g.first_difference),
                 cell(&g.explanation),

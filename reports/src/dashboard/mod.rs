@@ -4,8 +4,8 @@
 //! meeting summary) and [`render_junit`] (JUnit XML for CI systems).
 //!
 //! Failures are grouped into distinct problems by their signature
-//! (`checker::Signature`: rule, anomaly class, request and event kinds,
-//! site), not by key, so one bug touching forty keys is one row. The
+//! (`checker::Signature`: rule, anomaly class, the request kind where it
+//! is the problem, site), not by key, so one bug touching forty keys is one row. The
 //! binary adds what this crate cannot know ([`Triage`]: catalogued bugs'
 //! signatures, shrunk repros) and picks the problems to shrink from
 //! [`new_problems`].

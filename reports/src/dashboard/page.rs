@@ -117,9 +117,6 @@ fn problem_cell(g: &FailureGroup, triage: &Triage) -> String {
     if let Some(r) = &s.subject.request {
         subject.push(format!("{r} request"));
     }
-    if let Some(e) = s.subject.event {
-        subject.push(format!("{} event", e.word()));
-    }
     if let Some(site) = &s.subject.site {
         subject.push(format!("at {site}"));
     }
@@ -166,8 +163,8 @@ fn failures(s: &Summary, triage: &Triage, out_path: &Path) -> String {
         return out;
     }
     out.push_str(
-        "<p class=\"muted\">Failures with the same signature (rule, anomaly class, request and event kinds, and for exits and invariants the site; keys and values left out) are one problem, one row. \
-A run breaking several rules is filed under its first violation in rule order; the others are listed as \"also fail\". \
+        "<p class=\"muted\">Failures with the same signature (rule, anomaly class, the request kind where it is the problem, and for exits and invariants the site; keys, values and event kinds left out) are one problem, one row. \
+A run breaking several rules is filed under one violation: a broken invariant, a member exit or a panic first (the store naming what broke where), else the first in rule order; the others are listed as \"also fail\". \
 Fault kinds are those applied in its runs; they do not split a problem. \
 \"new\": first seen on the latest campaign day; \"open\": seen then and before; \"not seen lately\": not on the latest day.</p>\n\
 <table class=\"failures\"><thead><tr><th>status</th><th>problem</th><th class=\"num\">runs</th>\
@@ -191,7 +188,6 @@ Fault kinds are those applied in its runs; they do not split a problem. \
             links.push(format!("+{} more", g.occurrences.len() - MORE_LINKS - 1));
         }
         let scenarios: Vec<&str> = g.scenarios().into_iter().collect();
-        let kinds: Vec<&str> = g.fault_kinds.iter().map(String::as_str).collect();
         out.push_str(&format!(
             "<tr data-signature=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
 <td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>\n",
@@ -200,7 +196,7 @@ Fault kinds are those applied in its runs; they do not split a problem. \
             problem_cell(g, triage),
             g.occurrences.len(),
             escape(&scenarios.join(", ")),
-            escape(&kinds.join(", ")),
+            escape(&g.fault_kinds_text()),
             g.first_seen,
             g.last_seen,
             escape(&g.first_difference),

@@ -1,7 +1,7 @@
 //! The numbers every dashboard output shares: tallies of runs and failures
 //! by scenario, fault kind, version mix and day; coverage; and the failures
 //! grouped into distinct problems by their signature (rule, anomaly class,
-//! request and event kinds, site: `checker::Signature`).
+//! request kind where it is the problem, site: `checker::Signature`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,9 +67,10 @@ pub(crate) struct FailureGroup<'a> {
     pub first_difference: String,
     /// The explanation of the representative run.
     pub explanation: String,
-    /// Fault kinds applied in the group's runs (shown, never a reason to
-    /// split a group: the same bug shows up under many faults).
-    pub fault_kinds: BTreeSet<String>,
+    /// Fault kinds applied in the group's runs, with how many of its runs
+    /// applied each (shown, never a reason to split a group: the same bug
+    /// shows up under many faults).
+    pub fault_kinds: BTreeMap<String, usize>,
     /// Other problems the group's runs also showed (their later violations).
     pub also: BTreeSet<Signature>,
     /// Oldest campaign first.
@@ -79,7 +80,26 @@ pub(crate) struct FailureGroup<'a> {
     pub status: Status,
 }
 
+/// Fault kinds shown per problem; the rest are counted.
+const FAULT_KINDS_SHOWN: usize = 6;
+
 impl<'a> FailureGroup<'a> {
+    /// The fault kinds most of its runs applied, with their run counts:
+    /// `crash (12), partition (9), +3 more`.
+    pub fn fault_kinds_text(&self) -> String {
+        let mut kinds: Vec<(&String, &usize)> = self.fault_kinds.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let mut parts: Vec<String> = kinds
+            .iter()
+            .take(FAULT_KINDS_SHOWN)
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect();
+        if kinds.len() > FAULT_KINDS_SHOWN {
+            parts.push(format!("+{} more", kinds.len() - FAULT_KINDS_SHOWN));
+        }
+        parts.join(", ")
+    }
+
     /// The run to look at first: the smallest (fewest operations) that has a
     /// report, else the smallest.
     pub fn representative(&self) -> &Occurrence<'a> {
@@ -288,11 +308,16 @@ pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec
                 examples.push(example);
                 also.extend(others);
             }
-            let fault_kinds = occurrences
+            let mut fault_kinds: BTreeMap<String, usize> = BTreeMap::new();
+            for c in occurrences
                 .iter()
                 .filter_map(|o| o.campaign.coverage_of(&o.run.row))
-                .flat_map(|c| c.faults_applied.iter().cloned())
-                .collect();
+            {
+                let kinds: BTreeSet<&String> = c.faults_applied.iter().collect();
+                for kind in kinds {
+                    *fault_kinds.entry(kind.clone()).or_default() += 1;
+                }
+            }
             let mut group = FailureGroup {
                 signature,
                 first_difference: String::new(),
