@@ -148,6 +148,17 @@ fn the_run_report_loads_cleanly_and_shows_the_violations() {
             "explanation not shown: {explanation}"
         );
     }
+    // Each violation's anomaly class and problem signature.
+    assert!(
+        loaded
+            .dom
+            .contains("Class: <span class=\"class\">duplicate-event</span>")
+    );
+    assert!(
+        loaded
+            .dom
+            .contains("<code class=\"signature\">watch.reliable · missing-event</code>")
+    );
     assert!(loaded.dom.contains(&format!(
         "<code id=\"replay-cmd\">{}</code>",
         text_node(support::REPLAY)

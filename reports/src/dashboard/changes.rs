@@ -36,6 +36,14 @@ fn rate(part: usize, whole: usize) -> f64 {
     }
 }
 
+/// Whether a problem seen `now` times in `runs_now` runs on the latest day
+/// and `before` times in `runs_before` earlier ones moved.
+fn moved(now: usize, runs_now: usize, before: usize, runs_before: usize) -> bool {
+    let (r_now, r_before) = (rate(now, runs_now), rate(before, runs_before));
+    let (lo, hi) = (r_now.min(r_before), r_now.max(r_before));
+    now.max(before) >= MOVED_MIN_RUNS && (lo == 0.0 || hi / lo >= MOVED_FACTOR)
+}
+
 pub(crate) fn changes<'s, 'a>(s: &'s Summary<'a>) -> Changes<'s, 'a> {
     let latest = s.latest_day;
     let runs_now = latest.and_then(|d| s.per_day.get(&d)).map_or(0, |t| t.runs);
@@ -57,19 +65,34 @@ pub(crate) fn changes<'s, 'a>(s: &'s Summary<'a>) -> Changes<'s, 'a> {
                     .filter(|o| Some(o.campaign.started.day()) == latest)
                     .count();
                 let before = g.occurrences.len() - now;
-                let (r_now, r_before) = (rate(now, runs_now), rate(before, runs_before));
-                let (lo, hi) = (r_now.min(r_before), r_now.max(r_before));
-                let moved =
-                    now.max(before) >= MOVED_MIN_RUNS && (lo == 0.0 || hi / lo >= MOVED_FACTOR);
-                if moved {
+                if moved(now, runs_now, before, runs_before) {
                     out.moved.push(Moved {
                         group: g,
-                        before: r_before,
-                        now: r_now,
+                        before: rate(before, runs_before),
+                        now: rate(now, runs_now),
                     });
                 }
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_moves_at_twice_or_half_with_enough_runs() {
+        // 1 in 100 before, 2 in 100 now: doubled, but too few runs to tell.
+        assert!(!moved(2, 100, 1, 100));
+        // 3 in 100 before, 6 in 100 now: doubled.
+        assert!(moved(6, 100, 3, 100));
+        // 10 in 1,000 before, 1 in 20 now: five times the rate.
+        assert!(moved(1, 20, 10, 1000));
+        // 30 in 1,000 before, 4 in 100 now: a third more, not moved.
+        assert!(!moved(4, 100, 30, 1000));
+        // Gone from the latest day's runs altogether: moved.
+        assert!(moved(0, 100, 5, 100));
+    }
 }

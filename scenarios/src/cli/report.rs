@@ -167,7 +167,14 @@ fn shrink_new_problems(
             break;
         }
         made += 1;
-        let run = super::target::read_repro(&problem.run_dir)?;
+        // One unreadable repro costs its shrink, not the dashboard.
+        let run = match super::target::read_repro(&problem.run_dir) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("report: {}: not shrunk: {e:#}", problem.signature);
+                continue;
+            }
+        };
         let opts = scenarios::engine::RunOptions {
             bugs: run.bugs,
             check: super::check_options(args.check_timeout),
