@@ -129,3 +129,60 @@ impl RunRecord {
         RunRecord::from_json(&text, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::{Anomaly, PropertyResult, Violation};
+
+    /// A record written before signatures: its index has none, its report's
+    /// violation has no class.
+    const OLD: &str = r#"{"format": "faultline-run-report", "version": 1,
+        "summary_line": "s", "replay_command": "r",
+        "report": {"results": [{"property": "watch.reliable", "verdict": {"fail": {"rule": "watch.reliable", "explanation": "e"}}}]},
+        "violations": [{"rule": "watch.reliable", "explanation": "e", "first_difference": "watch /a"},
+                       {"rule": "gone.rule", "explanation": "e", "first_difference": "-"}]}"#;
+
+    #[test]
+    fn records_without_signatures_get_them_from_the_report_or_the_rule() {
+        let record = RunRecord::from_json(OLD, Path::new("report.json")).expect("an old record");
+        let signatures: Vec<Signature> = record
+            .violations
+            .iter()
+            .map(|v| record.signature_of(v))
+            .collect();
+        assert_eq!(
+            signatures,
+            [
+                Signature::bare("watch.reliable", Anomaly::MissingEvent),
+                Signature::bare("gone.rule", Anomaly::Unclassified)
+            ]
+        );
+    }
+
+    #[test]
+    fn new_records_carry_the_violation_s_class_and_subject() {
+        let report = Report {
+            results: vec![PropertyResult {
+                property: "store.invariant".into(),
+                verdict: Verdict::Fail(
+                    Violation {
+                        rule: "store.invariant".into(),
+                        ..Default::default()
+                    }
+                    .at_site("raft.term-never-decreases"),
+                ),
+            }],
+            ..Default::default()
+        };
+        let record = RunRecord::new("s", "r", &report, &History::default());
+        let signature = record.violations[0].signature.clone().expect("recorded");
+        assert_eq!(
+            signature.to_string(),
+            "store.invariant · invariant-broken · at raft.term-never-decreases"
+        );
+        let text = record.to_json(Path::new("report.json")).expect("encode");
+        let back = RunRecord::from_json(&text, Path::new("report.json")).expect("decode");
+        assert_eq!(back, record);
+    }
+}
