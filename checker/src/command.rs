@@ -453,6 +453,8 @@ fn imported_check<M: Model>(
             watch: None,
             longest_prefix: c.longest_prefix,
             details: json!({"partition": c.partition}),
+            class: None,
+            subject: Default::default(),
         }),
         Linearizability::Unknown {
             reason,

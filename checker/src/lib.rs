@@ -10,9 +10,12 @@
 //! - [`check_run`]: every property of a run (linearizability, watch
 //!   guarantees, serializable reads, the Kubernetes contract, end state),
 //!   named in [`rules`] and reported as a [`Report`].
+//! - [`anomaly`] and [`signature`]: the class of each violation and what
+//!   makes two failing runs the same problem (the dashboard groups by it).
 //! - [`import`] and [`command`]: Jepsen logs and EDN histories, and the
 //!   `faultline check FILE` command behind the CLI.
 
+pub mod anomaly;
 mod check;
 pub mod command;
 pub mod export;
@@ -25,7 +28,10 @@ pub mod models;
 pub mod options;
 pub mod report;
 pub mod rules;
+pub mod signature;
 
+pub use anomaly::Anomaly;
 pub use check::{EtcdLinearizability, check_linearizability, check_run};
 pub use options::CheckOptions;
 pub use report::{Overall, PropertyResult, Report, SearchSummary, Verdict, Violation};
+pub use signature::{Signature, Subject};

@@ -1,7 +1,12 @@
 //! Verdicts: one result per property, each a pass, a violation with its
 //! evidence, or "unknown" with the reason. Serializable so reports can embed them.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+
+use crate::anomaly::Anomaly;
+use crate::signature::Subject;
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -81,6 +86,41 @@ pub struct Violation {
     pub longest_prefix: Vec<u64>,
     /// Rule-specific evidence (revisions, expected and observed events, ...).
     pub details: serde_json::Value,
+    /// The anomaly class the evidence shows; absent in reports written
+    /// before classes existed ([`Violation::anomaly`] then gives the rule's
+    /// fallback class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<Anomaly>,
+    /// What the violation is about, without keys and values (its signature's subject).
+    #[serde(skip_serializing_if = "Subject::is_empty")]
+    pub subject: Subject,
+}
+
+impl Violation {
+    /// The class: the one the checker found, else the rule's fallback.
+    pub fn anomaly(&self) -> Anomaly {
+        self.class.unwrap_or_else(|| Anomaly::fallback(&self.rule))
+    }
+
+    /// The same violation with its class set from finer evidence.
+    pub fn classed(mut self, class: Anomaly) -> Self {
+        self.class = Some(class);
+        self
+    }
+
+    /// The same violation, about a request of this kind: only where the
+    /// kind is what the problem is about (a refusal, a kind never
+    /// answered), not the read that happened to show an anomaly.
+    pub fn about_request(mut self, kind: &'static str) -> Self {
+        self.subject.request = Some(Cow::Borrowed(kind));
+        self
+    }
+
+    /// The same violation, at this site (an invariant or an exit's error).
+    pub fn at_site(mut self, site: impl Into<Cow<'static, str>>) -> Self {
+        self.subject.site = Some(site.into());
+        self
+    }
 }
 
 /// Counters of the linearizability search, for reports and benchmarks.

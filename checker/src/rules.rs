@@ -246,6 +246,31 @@ pub fn lookup(name: &str) -> Option<&'static str> {
     RULES.iter().find(|r| r.name == name).map(|r| r.name)
 }
 
+/// The rules whose violation is the store's own report of what broke and
+/// where (an invariant it asserts, a process exit, a panic): nearest the
+/// cause, so a run is filed under them first.
+const FILED_FIRST: &[&str] = &[STORE_INVARIANT, MEMBER_NO_UNEXPECTED_EXIT, RUN_NO_PANIC];
+
+/// The order in which a run's violations are taken for the one problem it
+/// is filed under on the dashboard (lowest first): the store's own reports
+/// ([`FILED_FIRST`]), then every other rule in [`RULES`] order (what
+/// clients saw before its consequences at the end state), unknown rules
+/// last. A bug that breaks an invariant and, in some runs, a watch rule or
+/// two is then one problem, not one per combination: a soak with etcd-15220
+/// switched on showed the invariant in every failing run and the watch
+/// rules in some.
+pub fn filing_order(name: &str) -> (usize, usize) {
+    let first = FILED_FIRST
+        .iter()
+        .position(|r| *r == name)
+        .unwrap_or(FILED_FIRST.len());
+    let place = RULES
+        .iter()
+        .position(|r| r.name == name)
+        .unwrap_or(RULES.len());
+    (first, place)
+}
+
 pub fn describe(name: &str) -> Option<&'static str> {
     RULES.iter().find(|r| r.name == name).map(|r| r.description)
 }
@@ -264,6 +289,28 @@ mod tests {
         assert_eq!(
             describe(WATCH_RELIABLE).map(|d| d.contains("every event")),
             Some(true)
+        );
+    }
+
+    #[test]
+    fn the_store_s_own_reports_are_filed_first_then_rule_order() {
+        let mut rules = vec![
+            END_HASHKV,
+            "no.such-rule",
+            WATCH_RELIABLE,
+            STORE_INVARIANT,
+            LINEARIZABILITY,
+        ];
+        rules.sort_by_key(|r| filing_order(r));
+        assert_eq!(
+            rules,
+            [
+                STORE_INVARIANT,
+                LINEARIZABILITY,
+                WATCH_RELIABLE,
+                END_HASHKV,
+                "no.such-rule"
+            ]
         );
     }
 }

@@ -11,7 +11,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
+use reports::dashboard::{Triage, load_campaigns, render_html, render_junit, render_markdown};
 use support::campaigns::{KNOWN, generate, hunt};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,11 +50,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let html_path = review.join("dashboard.html");
     std::fs::write(
         &html_path,
-        render_html(&campaigns, Some(&hunt), &KNOWN, &html_path),
+        render_html(
+            &campaigns,
+            Some(&hunt),
+            &KNOWN,
+            &Triage::default(),
+            &html_path,
+        ),
     )?;
     std::fs::write(
         review.join("summary.md"),
-        render_markdown(&campaigns, Some(&hunt), &KNOWN),
+        render_markdown(&campaigns, Some(&hunt), &KNOWN, &Triage::default()),
     )?;
     std::fs::write(review.join("junit.xml"), render_junit(&campaigns))?;
     println!("{}: dashboard, summary.md, junit.xml", review.display());

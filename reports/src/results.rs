@@ -2,23 +2,27 @@
 //! soak campaign killed at any moment keeps every finished run.
 //!
 //! ```text
-//! scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied
-//! default,7,,fail,linearizability;end.durability,629,26,0,2,10242,110,295e8561df97ef1e,0
+//! scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied,classes
+//! default,7,,fail,linearizability;end.durability,629,26,0,2,10242,110,295e8561df97ef1e,0,stale-read;acked-write-missing-at-end
 //! ```
 //!
-//! Files written before the `not_applied` column existed are still read
-//! (the column counts 0 there).
+//! `classes` holds the anomaly class of each failed rule, in the order of
+//! `failed_rules` ([`checker::Anomaly`]). Files written before the
+//! `not_applied` or `classes` columns existed are still read (0 steps not
+//! applied; each failed rule's fallback class).
 
 use std::path::Path;
 
-use checker::{Overall, Report};
+use checker::{Anomaly, Overall, Report};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportsError, Result};
 use crate::line_file::{self, Appender, TornLine};
 
 /// The header line, exactly.
-pub const RESULTS_HEADER: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied";
+pub const RESULTS_HEADER: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied,classes";
+/// The header of files written before the `classes` column: still read.
+const RESULTS_HEADER_V2: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied";
 /// The header of files written before the `not_applied` column: still read.
 const RESULTS_HEADER_V1: &str = "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash";
 
@@ -43,6 +47,48 @@ pub struct ResultRow {
     /// Steps of the plan (faults, operator requests) that could not be applied.
     #[serde(default)]
     pub not_applied: usize,
+    /// The anomaly class of each failed rule, in `failed_rules` order
+    /// (empty in files written before the column existed).
+    #[serde(default)]
+    pub classes: Classes,
+}
+
+/// Anomaly classes joined with ";" in the file, parsed when read: a word
+/// that names no class is an error naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Classes(pub Vec<Anomaly>);
+
+impl Classes {
+    /// The classes of a report's failed properties, in report order.
+    pub fn of(report: &Report) -> Self {
+        Classes(
+            report
+                .results
+                .iter()
+                .filter_map(|r| r.verdict.violation())
+                .map(|v| v.anomaly())
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for Classes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let words: Vec<&str> = self.0.iter().map(|a| a.word()).collect();
+        s.serialize_str(&words.join(";"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Classes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        split_joined(&text, ';')
+            .iter()
+            .map(|w| w.parse::<Anomaly>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(Classes)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The failed_rules column for a report: failed rule names joined with ";".
@@ -67,6 +113,26 @@ impl ResultRow {
     /// The failed rule names (empty when none).
     pub fn failed_rule_list(&self) -> Vec<String> {
         split_joined(&self.failed_rules, ';')
+    }
+
+    /// Each failed rule with its class: the recorded one, else (a file
+    /// from before the column, or a row whose counts disagree) the rule's
+    /// fallback class.
+    pub fn failed_with_classes(&self) -> Vec<(String, Anomaly)> {
+        let rules = self.failed_rule_list();
+        let recorded = self.classes.0.len() == rules.len();
+        rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let class = if recorded {
+                    self.classes.0[i]
+                } else {
+                    Anomaly::fallback(&rule)
+                };
+                (rule, class)
+            })
+            .collect()
     }
 }
 
@@ -168,7 +234,8 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
             ));
         }
         Some(first)
-            if ![RESULTS_HEADER, RESULTS_HEADER_V1].contains(&first.trim_end_matches('\r')) =>
+            if ![RESULTS_HEADER, RESULTS_HEADER_V2, RESULTS_HEADER_V1]
+                .contains(&first.trim_end_matches('\r')) =>
         {
             return Err(ReportsError::HeaderMismatch {
                 path: path.to_path_buf(),
@@ -186,6 +253,7 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
         .map_err(|e| ReportsError::malformed(path, 1, describe_csv_error(&e)))?
         .clone();
     let verdict_column = headers.iter().position(|h| h == "verdict");
+    let classes_column = headers.iter().position(|h| h == "classes");
     let mut record = csv::StringRecord::new();
     let mut rows = Vec::new();
     loop {
@@ -205,6 +273,17 @@ pub fn load_results(path: impl AsRef<Path>) -> Result<ResultsFile> {
                 path,
                 line,
                 format!("field verdict: expected pass, fail or unknown, found {word:?}"),
+            ));
+        }
+        if let Some(text) = classes_column.and_then(|i| record.get(i))
+            && let Err(e) = Classes::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(text))
+        {
+            return Err(ReportsError::malformed(
+                path,
+                line,
+                format!("field classes: {e}"),
             ));
         }
         let row: ResultRow = record

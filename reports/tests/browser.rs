@@ -148,6 +148,17 @@ fn the_run_report_loads_cleanly_and_shows_the_violations() {
             "explanation not shown: {explanation}"
         );
     }
+    // Each violation's anomaly class and problem signature.
+    assert!(
+        loaded
+            .dom
+            .contains("Class: <span class=\"class\">duplicate-event</span>")
+    );
+    assert!(
+        loaded
+            .dom
+            .contains("<code class=\"signature\">watch.reliable · missing-event</code>")
+    );
     assert!(loaded.dom.contains(&format!(
         "<code id=\"replay-cmd\">{}</code>",
         text_node(support::REPLAY)
@@ -218,4 +229,63 @@ fn a_two_thousand_operation_report_loads_quickly() {
         loaded.elapsed
     );
     assert!(loaded.elapsed < Duration::from_secs(60));
+}
+
+/// The dashboard in a browser: failures on different keys are one problem
+/// row, the row names the catalogued bug it looks like, and its shrunk
+/// repro link resolves.
+#[test]
+fn the_dashboard_shows_one_row_per_problem_with_a_shrunk_repro_link() {
+    use checker::{Anomaly, Signature};
+    use reports::dashboard::{Triage, load_campaigns, render_html, shrink_path};
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns =
+        load_campaigns(&support::campaigns::keys_apart(root.path())).expect("load campaigns");
+    let shrinks = root.path().join("shrinks");
+    std::fs::create_dir_all(&shrinks).expect("shrinks folder");
+    let stale = Signature::bare("linearizability", Anomaly::NotLinearizable);
+    std::fs::write(shrink_path(&shrinks, &stale), "# shrunk\n").expect("shrink");
+    let triage = Triage {
+        known_bugs: vec![(
+            "etcd-17247".into(),
+            Signature::bare("watch.unique", Anomaly::DuplicateEvent),
+        )],
+        shrinks_dir: Some(shrinks),
+    };
+    let page = root.path().join("dashboard.html");
+    let html = render_html(&campaigns, None, &support::campaigns::KNOWN, &triage, &page);
+    std::fs::write(&page, html).expect("write dashboard");
+    let loaded = load(&page);
+    assert!(
+        loaded.console.is_empty(),
+        "console messages:\n{}",
+        loaded.console.join("\n")
+    );
+    let rows: Vec<&str> = loaded
+        .dom
+        .split("<tr data-signature=\"")
+        .skip(1)
+        .map(|r| r.split("</tr>").next().unwrap_or(""))
+        .collect();
+    assert_eq!(rows.len(), 2, "two problems, one row each:\n{}", loaded.dom);
+    let lin = rows
+        .iter()
+        .find(|r| r.contains("<span class=\"rule\">linearizability</span>"))
+        .expect("the linearizability row");
+    assert!(
+        lin.contains("<td class=\"num\">2</td>"),
+        "both runs in it: {lin}"
+    );
+    let href = lin
+        .split("<a class=\"shrunk\" href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a shrunk repro link");
+    assert!(root.path().join(href).is_file(), "{href} does not resolve");
+    let unique = rows
+        .iter()
+        .find(|r| r.contains("<span class=\"rule\">watch.unique</span>"))
+        .expect("the watch.unique row");
+    assert!(unique.contains("looks like etcd-17247"), "{unique}");
+    assert!(!unique.contains("class=\"shrunk\""), "not shrunk: no link");
 }

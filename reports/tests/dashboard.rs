@@ -4,7 +4,7 @@
 
 mod support;
 
-use reports::dashboard::{load_campaigns, render_html, render_junit, render_markdown};
+use reports::dashboard::{Triage, load_campaigns, render_html, render_junit, render_markdown};
 use support::campaigns::{KNOWN, NASTY, fortnight, generate, hunt};
 
 /// Every `href="..."` of a page.
@@ -69,7 +69,13 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
     let out_path = root.path().join("review").join("dashboard.html");
     std::fs::create_dir_all(root.path().join("review")).expect("output folder");
     let hunt = hunt(root.path());
-    let html = render_html(&campaigns, Some(&hunt), &KNOWN, &out_path);
+    let html = render_html(
+        &campaigns,
+        Some(&hunt),
+        &KNOWN,
+        &Triage::default(),
+        &out_path,
+    );
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no external URLs"
@@ -99,11 +105,15 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
             target.display()
         );
     }
-    // Deduplicated: the two linearizability failures on `range /a` are one row.
+    // Grouped by signature: the two linearizability failures are one row.
     assert_eq!(
-        html.matches("<td class=\"rule\">linearizability</td>")
+        html.matches("<span class=\"rule\">linearizability</span> <span class=\"class\"")
             .count(),
         1
+    );
+    assert!(
+        html.contains(">not-linearizable</span>"),
+        "the class is shown"
     );
     assert!(html.contains("<code>range /a</code>"));
     assert!(html.contains("<td class=\"num\">2</td>"));
@@ -126,7 +136,12 @@ fn the_html_dashboard_has_plots_and_links_that_resolve() {
 fn the_markdown_summary_has_totals_failures_and_gaps() {
     let root = tempfile::tempdir().expect("temp dir");
     let campaigns = load_campaigns(&generate(root.path())).expect("load");
-    let md = render_markdown(&campaigns, Some(&hunt(root.path())), &KNOWN);
+    let md = render_markdown(
+        &campaigns,
+        Some(&hunt(root.path())),
+        &KNOWN,
+        &Triage::default(),
+    );
     assert!(
         md.starts_with("# faultline review: 2025-03-01 – 2025-03-02\n"),
         "{md}"
@@ -135,12 +150,12 @@ fn the_markdown_summary_has_totals_failures_and_gaps() {
     assert!(md.contains("- Runs: 9\n"), "{md}");
     assert!(md.contains("- Failed: 5 (55.6%)\n"), "{md}");
     assert!(
-        md.contains("- Distinct failures: 4 (2 new, 1 open)\n"),
+        md.contains("- Distinct problems: 4 (2 new, 1 open)\n"),
         "{md}"
     );
-    assert!(md.contains("## New failures"));
-    assert!(md.contains("## Open failures"));
-    assert!(md.contains("## Failures not seen lately"));
+    assert!(md.contains("## New problems"));
+    assert!(md.contains("## Open problems"));
+    assert!(md.contains("## Problems not seen lately"));
     assert!(
         md.contains("`faultline replay --scenario default --seed 11`"),
         "{md}"
@@ -219,7 +234,13 @@ fn the_junit_xml_is_valid_and_complete() {
     );
     assert_eq!(
         lin.attribute("message"),
-        Some(format!("linearizability: {}", support::LIN_EXPLANATION).as_str())
+        Some(
+            format!(
+                "linearizability · not-linearizable: {}",
+                support::LIN_EXPLANATION
+            )
+            .as_str()
+        )
     );
 }
 
@@ -245,7 +266,7 @@ fn a_fortnight_of_campaigns_in_one_dashboard() {
     let root = tempfile::tempdir().expect("temp dir");
     let campaigns = load_campaigns(&fortnight(root.path())).expect("load");
     assert_eq!(campaigns.len(), 14);
-    let md = render_markdown(&campaigns, None, &KNOWN);
+    let md = render_markdown(&campaigns, None, &KNOWN, &Triage::default());
     assert!(
         md.starts_with("# faultline review: 2025-03-01 – 2025-03-14\n"),
         "{md}"
@@ -254,11 +275,11 @@ fn a_fortnight_of_campaigns_in_one_dashboard() {
     assert!(md.contains("- Runs: 280\n"), "{md}");
     assert!(md.contains("- Failed: 22 (7.9%)\n"), "{md}");
     assert!(
-        md.contains("- Distinct failures: 3 (1 new, 1 open)\n"),
+        md.contains("- Distinct problems: 3 (1 new, 1 open)\n"),
         "{md}"
     );
     let out_path = root.path().join("dashboard.html");
-    let html = render_html(&campaigns, None, &KNOWN, &out_path);
+    let html = render_html(&campaigns, None, &KNOWN, &Triage::default(), &out_path);
     assert!(html.contains("Runs and failures per campaign day"));
     for day in 1..=14 {
         assert!(html.contains(&format!("03-{day:02}")), "day {day} missing");
@@ -294,7 +315,13 @@ fn an_exploration_gets_its_corpus_growth_plotted_and_summed_up() {
         .expect("append");
     }
     let campaigns = load_campaigns(&dirs).expect("load");
-    let html = render_html(&campaigns, None, &KNOWN, &root.path().join("d.html"));
+    let html = render_html(
+        &campaigns,
+        None,
+        &KNOWN,
+        &Triage::default(),
+        &root.path().join("d.html"),
+    );
     assert!(
         html.contains("Explorations: distinct features"),
         "the growth plot"
@@ -305,7 +332,7 @@ fn an_exploration_gets_its_corpus_growth_plotted_and_summed_up() {
         "features and corpus lines"
     );
     assert!(html.contains("nightly-03-01: 52 features, 2 kept"));
-    let md = reports::dashboard::render_markdown(&campaigns, None, &KNOWN);
+    let md = reports::dashboard::render_markdown(&campaigns, None, &KNOWN, &Triage::default());
     assert!(
         md.contains(
             "- Exploration nightly-03-01: 3 runs, 52 distinct features, 2 kept in its corpus"
@@ -317,6 +344,69 @@ fn an_exploration_gets_its_corpus_growth_plotted_and_summed_up() {
         .into_iter()
         .filter(|c| c.explore.is_empty())
         .collect();
-    let html = render_html(&soaks, None, &KNOWN, &root.path().join("d.html"));
+    let html = render_html(
+        &soaks,
+        None,
+        &KNOWN,
+        &Triage::default(),
+        &root.path().join("d.html"),
+    );
     assert!(!html.contains("Explorations:"));
+}
+
+/// The meeting's questions: what is new, what went away, which known bug
+/// a problem looks like, and where its shrunk repro is.
+#[test]
+fn the_fortnight_says_what_changed_and_names_known_bugs_and_shrinks() {
+    use checker::{Anomaly, Signature};
+    let root = tempfile::tempdir().expect("temp dir");
+    let campaigns = load_campaigns(&fortnight(root.path())).expect("load");
+    let shrinks = root.path().join("shrinks");
+    std::fs::create_dir_all(&shrinks).expect("shrinks folder");
+    let bookmarks = Signature::bare("k8s.bookmarks", Anomaly::BookmarkAhead);
+    std::fs::write(
+        reports::dashboard::shrink_path(&shrinks, &bookmarks),
+        "# a shrunk repro\n",
+    )
+    .expect("shrink");
+    let triage = Triage {
+        known_bugs: vec![(
+            "etcd-17247".into(),
+            Signature::bare("watch.unique", Anomaly::DuplicateEvent),
+        )],
+        shrinks_dir: Some(shrinks.clone()),
+    };
+    let md = render_markdown(&campaigns, None, &KNOWN, &triage);
+    let changed = md
+        .find("## What changed since the last review")
+        .expect("the section");
+    assert!(changed < md.find("- Campaigns:").expect("totals"), "{md}");
+    assert!(
+        md.contains("- New problems:\n  - `k8s.bookmarks · bookmark-ahead`: 1 runs"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- Problems gone (not on the latest day):\n  - `linearizability · not-linearizable`: 7 runs"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`watch.unique · duplicate-event` (looks like etcd-17247)"),
+        "{md}"
+    );
+    assert!(md.contains("faultline replay "), "{md}");
+    // Fault kinds are shown with how many of the problem's runs applied them.
+    assert!(md.contains("| kill (14), partition (14) |"), "{md}");
+    let out_path = root.path().join("dashboard.html");
+    let html = render_html(&campaigns, None, &KNOWN, &triage, &out_path);
+    assert!(html.contains("looks like etcd-17247"));
+    let link = html
+        .split("<a class=\"shrunk\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a shrunk repro link");
+    assert!(root.path().join(link).is_file(), "{link}");
+    assert_eq!(html.matches("class=\"shrunk\"").count(), 1);
+    // Without the shrinks folder there is no link.
+    let html = render_html(&campaigns, None, &KNOWN, &Triage::default(), &out_path);
+    assert!(!html.contains("class=\"shrunk\""));
 }

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use checker::Overall;
+use checker::{Anomaly, Overall};
 use reports::coverage::load_coverage;
-use reports::results::load_results;
+use reports::results::{Classes, load_results};
 use reports::{
     CoverageRow, CoverageWriter, RESULTS_HEADER, ReportsError, ResultRow, ResultsWriter,
     read_coverage, read_results,
@@ -44,6 +44,11 @@ fn row(seed: u64) -> ResultRow {
         wall_ms: 110,
         trace_hash: "295e8561df97ef1e".into(),
         not_applied: (seed % 2) as usize,
+        classes: if seed.is_multiple_of(2) {
+            Classes::default()
+        } else {
+            Classes(vec![Anomaly::StaleRead, Anomaly::DuplicateEvent])
+        },
     }
 }
 
@@ -83,7 +88,7 @@ fn results_rows_append_and_read_back() {
     assert_eq!(
         text.lines().nth(2),
         Some(
-            "default,1,,fail,linearizability;watch.unique,601,26,120,2,10242,110,295e8561df97ef1e,1"
+            "default,1,,fail,linearizability;watch.unique,601,26,120,2,10242,110,295e8561df97ef1e,1,stale-read;duplicate-event"
         )
     );
     // Reopening appends after the existing rows.
@@ -145,14 +150,14 @@ fn a_malformed_results_line_in_the_middle_names_file_and_line() {
         text.starts_with(&format!("{}:3: ", path.display())),
         "{text}"
     );
-    assert!(text.contains("expected 13 fields, found 4"), "{text}");
+    assert!(text.contains("expected 14 fields, found 4"), "{text}");
 
     // A field of the wrong type is named.
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,
         format!(
-            "{RESULTS_HEADER}\ndefault,seven,,pass,,1,0,0,0,1,1,h,0\ndefault,8,,pass,,1,0,0,0,1,1,h,0\n"
+            "{RESULTS_HEADER}\ndefault,seven,,pass,,1,0,0,0,1,1,h,0,\ndefault,8,,pass,,1,0,0,0,1,1,h,0,\n"
         ),
     )
     .expect("write");
@@ -162,7 +167,7 @@ fn a_malformed_results_line_in_the_middle_names_file_and_line() {
     // So is a verdict that is not pass, fail or unknown.
     std::fs::write(
         &bad,
-        format!("{RESULTS_HEADER}\ndefault,7,,maybe,,1,0,0,0,1,1,h,0\n"),
+        format!("{RESULTS_HEADER}\ndefault,7,,maybe,,1,0,0,0,1,1,h,0,\n"),
     )
     .expect("write");
     let err = read_results(&bad).expect_err("bad verdict");
@@ -182,6 +187,41 @@ fn files_from_before_the_not_applied_column_are_read() {
     let rows = read_results(&path).expect("an older results file is read");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].not_applied, 0);
+}
+
+#[test]
+fn files_from_before_the_classes_column_are_read_with_fallback_classes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("results.csv");
+    std::fs::write(
+        &path,
+        "scenario,seed,bugs,verdict,failed_rules,ops,failed_ops,watch_events,faults,sim_ms,wall_ms,trace_hash,not_applied\ndefault,7,,fail,linearizability;watch.reliable,1,0,0,0,1,1,h,0\n",
+    )
+    .expect("write");
+    let rows = read_results(&path).expect("an older results file is read");
+    assert_eq!(rows[0].classes, Classes::default());
+    assert_eq!(
+        rows[0].failed_with_classes(),
+        vec![
+            ("linearizability".to_string(), Anomaly::NotLinearizable),
+            ("watch.reliable".to_string(), Anomaly::MissingEvent)
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_class_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("results.csv");
+    std::fs::write(
+        &path,
+        format!("{RESULTS_HEADER}\ndefault,7,,fail,linearizability,1,0,0,0,1,1,h,0,stale-reed\n"),
+    )
+    .expect("write");
+    let err = read_results(&path).expect_err("bad class");
+    assert_eq!(err.line(), Some(2));
+    assert!(err.to_string().contains("field classes"), "{err}");
+    assert!(err.to_string().contains("stale-reed"), "{err}");
 }
 
 #[test]

@@ -119,6 +119,7 @@ pub fn result_row(r: &RunResult) -> ResultRow {
         wall_ms: r.stats.wall_ms,
         trace_hash: r.trace_hash.clone(),
         not_applied: r.not_applied.len(),
+        classes: reports::results::Classes::of(&r.report),
     }
 }
 

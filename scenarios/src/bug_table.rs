@@ -5,7 +5,9 @@
 //! dashboard's hunt table.
 
 use checker::rules;
+use checker::{Anomaly, Signature, Subject};
 use node::bugs::Bug;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Where a bug comes from.
@@ -513,6 +515,238 @@ pub const NOT_CATALOGUED: &[NotCatalogued] = &[
     },
 ];
 
+/// Each reproduced bug's problem signature: the problem its detecting run
+/// is filed under on the dashboard (its first violation in filing order,
+/// `checker::rules::filing_order`:
+/// rule, anomaly class, request kind where it is the problem, site). The
+/// dashboard labels a problem with one of these "looks like <bug>", so a
+/// regression of a fixed bug is named. Recorded here as data rather than
+/// recomputed per report (a run each); `scenarios/tests/bug_detection.rs`
+/// replays every detecting seed and fails when this table disagrees.
+pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
+    (
+        Bug::Etcd13766,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::DoubleWrite,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd14370,
+        Signature {
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("raft.one-voter-applies-only-durable")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd14685,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::DoubleWrite,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd15220,
+        Signature {
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("watch.progress-only-for-delivered")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd15271,
+        Signature {
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("watch.progress-only-for-delivered")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd17247,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_UNIQUE),
+            class: Anomaly::DuplicateEvent,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd17529,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_RELIABLE),
+            class: Anomaly::MissingEvent,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd18055,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("applying snapshot N")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd18089,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_RESUMABLE),
+            class: Anomaly::WrongFirstEvent,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd18667,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::FailedWriteObserved,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd19179,
+        Signature {
+            rule: Cow::Borrowed(rules::END_HASHKV),
+            class: Anomaly::HashDivergence,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd20221,
+        Signature {
+            rule: Cow::Borrowed(rules::WATCH_BOOKMARKABLE),
+            class: Anomaly::ProgressBackwards,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::Etcd20221Restore,
+        Signature {
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("watch.next-revision-never-decreases")),
+            },
+        },
+    ),
+    (
+        Bug::StaleLocalRead,
+        Signature {
+            rule: Cow::Borrowed(rules::LINEARIZABILITY),
+            class: Anomaly::StaleRead,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::DowngradeNoSnapshot,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed(
+                    "invalid downgrade; server version N.N is lower than determined cluster version N.N",
+                )),
+            },
+        },
+    ),
+    (
+        Bug::DowngradeKeepsFields,
+        Signature {
+            rule: Cow::Borrowed(rules::VERSION_DOWNGRADED_FIELDS),
+            class: Anomaly::DowngradedFieldLeft,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::TxnRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_NO_FALSE_REFUSAL),
+            class: Anomaly::FalseRefusal,
+            subject: Subject {
+                request: Some(Cow::Borrowed("txn")),
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::LeasePutRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_NO_FALSE_REFUSAL),
+            class: Anomaly::FalseRefusal,
+            subject: Subject {
+                request: None,
+                site: None,
+            },
+        },
+    ),
+    (
+        Bug::DeleteRefused,
+        Signature {
+            rule: Cow::Borrowed(rules::ERRORS_KIND_ANSWERED),
+            class: Anomaly::KindNeverAnswered,
+            subject: Subject {
+                request: Some(Cow::Borrowed("delete")),
+                site: None,
+            },
+        },
+    ),
+];
+
+/// The known signatures, as (bug, signature).
+pub fn known_signatures() -> impl Iterator<Item = (Bug, Signature)> {
+    KNOWN_SIGNATURES.iter().map(|(b, s)| (*b, s.clone()))
+}
+
+/// The signature recorded for a bug, if it is reproduced.
+pub fn known_signature(bug: Bug) -> Option<Signature> {
+    known_signatures().find(|(b, _)| *b == bug).map(|(_, s)| s)
+}
+
 /// The table's entry for a bug.
 pub fn entry(bug: Bug) -> &'static BugEntry {
     BUGS.iter()
@@ -627,6 +861,23 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reproduced_bug_has_one_known_signature_with_a_registered_rule() {
+        for e in BUGS {
+            let recorded = KNOWN_SIGNATURES.iter().filter(|(b, _)| *b == e.bug).count();
+            let expected = usize::from(e.detecting().is_some());
+            assert_eq!(recorded, expected, "{}", e.name());
+        }
+        for (bug, s) in KNOWN_SIGNATURES {
+            assert_eq!(rules::lookup(&s.rule), Some(&*s.rule), "{}", bug.name());
+        }
+        // The review meeting's two-bug campaign must show two problems.
+        assert_ne!(
+            known_signature(Bug::Etcd15220),
+            known_signature(Bug::StaleLocalRead)
+        );
+    }
 
     #[test]
     fn every_switch_has_one_entry_in_switch_order() {

@@ -1,7 +1,9 @@
 //! Shrinking a failing run to its core: deterministic delta debugging of
 //! the fault plan (drop faults, shorten them, move them earlier), the
 //! traffic (fewer profiles and clients, lower rates, a shorter run) and the
-//! store knobs, keeping a change only if the same rule still fails.
+//! store knobs, keeping a change only if the same rule still fails (or,
+//! through [`shrink_problem`], the same problem: a violation with the same
+//! signature, so a dashboard's shrunk repro shows the problem of its row).
 //!
 //! Any change to a scenario reshuffles the whole simulated schedule, so a
 //! candidate that keeps the bug's trigger can still miss the unlucky
@@ -13,6 +15,7 @@
 use crate::engine::{self, RunOptions};
 use crate::schema::Scenario;
 use crate::swarm;
+use checker::Signature;
 use node::config::StoreKnobs;
 
 /// Seeds tried per candidate before it counts as passing.
@@ -44,9 +47,29 @@ pub fn materialize(scenario: &Scenario, seed: u64) -> Scenario {
     s
 }
 
+/// What a candidate must still fail with to be kept.
+enum Keep {
+    Rule(String),
+    Problem(Signature),
+}
+
+impl Keep {
+    fn fails(&self, r: &engine::RunResult) -> bool {
+        match self {
+            Keep::Rule(rule) => r.failed_rules().contains(rule),
+            Keep::Problem(signature) => r
+                .report
+                .results
+                .iter()
+                .filter_map(|p| p.verdict.violation())
+                .any(|v| Signature::of(v) == *signature),
+        }
+    }
+}
+
 struct Shrinker<'a> {
     opts: &'a RunOptions,
-    rule: String,
+    keep: Keep,
     runs: usize,
     max_runs: usize,
     seed: u64,
@@ -72,7 +95,7 @@ impl Shrinker<'_> {
             let seed = self.seed.wrapping_add(offset);
             self.runs += 1;
             let r = engine::run(candidate, seed, self.opts);
-            if r.failed_rules().contains(&self.rule) {
+            if self.keep.fails(&r) {
                 self.seed = seed;
                 self.best_ops = r.stats.ops;
                 self.best_hash = r.trace_hash;
@@ -262,12 +285,43 @@ pub fn shrink(
     opts: &RunOptions,
     max_runs: usize,
 ) -> Option<ShrinkOutcome> {
+    shrink_keeping(scenario, seed, opts, max_runs, None)
+}
+
+/// Shrinks a failing run, keeping a change only if a violation with this
+/// signature is still there. Returns None when the run does not show it.
+pub fn shrink_problem(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    max_runs: usize,
+    signature: &Signature,
+) -> Option<ShrinkOutcome> {
+    shrink_keeping(scenario, seed, opts, max_runs, Some(signature))
+}
+
+fn shrink_keeping(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &RunOptions,
+    max_runs: usize,
+    problem: Option<&Signature>,
+) -> Option<ShrinkOutcome> {
     let original = materialize(scenario, seed);
     let first = engine::run(&original, seed, opts);
-    let rule = first.failed_rules().into_iter().next()?;
+    let (keep, rule) = match problem {
+        Some(signature) => (Keep::Problem(signature.clone()), signature.rule.to_string()),
+        None => {
+            let rule = first.failed_rules().into_iter().next()?;
+            (Keep::Rule(rule.clone()), rule)
+        }
+    };
+    if !keep.fails(&first) {
+        return None;
+    }
     let mut shrinker = Shrinker {
         opts,
-        rule: rule.clone(),
+        keep,
         runs: 1,
         max_runs,
         seed,

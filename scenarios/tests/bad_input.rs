@@ -127,3 +127,43 @@ fn a_closed_stdout_ends_the_run_without_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(status.code(), Some(101), "a panic's exit status: {stderr}");
 }
+
+#[test]
+fn report_refuses_a_bad_class_and_an_unusable_shrinks_folder_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let campaign = dir.path().join("c");
+    std::fs::create_dir_all(&campaign).expect("campaign folder");
+    std::fs::write(
+        campaign.join("campaign.json"),
+        r#"{"name": "c", "started": "2025-03-01T02:00:00Z", "seed": 0, "shard": null}"#,
+    )
+    .expect("campaign.json");
+    let header = reports::RESULTS_HEADER;
+    std::fs::write(
+        campaign.join("results.csv"),
+        format!("{header}\ndefault,1,,fail,linearizability,1,0,0,0,1,1,h,0,stale-reed\n"),
+    )
+    .expect("results.csv");
+    let out = dir.path().join("d.html");
+    let (c, o) = (
+        campaign.to_string_lossy().into_owned(),
+        out.to_string_lossy().into_owned(),
+    );
+    assert_refused(&["report", &c, "--out", &o], "field classes");
+    std::fs::write(
+        campaign.join("results.csv"),
+        format!("{header}\ndefault,1,,pass,,1,0,0,0,1,1,h,0,\n"),
+    )
+    .expect("results.csv");
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "x").expect("file");
+    let f = file.to_string_lossy().into_owned();
+    assert_refused(
+        &["report", &c, "--out", &o, "--shrink", "1", "--shrinks", &f],
+        "--shrinks",
+    );
+    // clap's own message (with its usage hint) for a value that is no number.
+    let (code, stderr) = refused(&["report", &c, "--out", &o, "--shrink", "many"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--shrink"), "{stderr}");
+}

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use super::{Context, verdict, violation};
+use crate::anomaly::Anomaly;
 use crate::history::describe;
 use crate::history::{
     KeySpan, KeyValue, OpResult, Operation, PutRequest, RangeRequest, RangeResponse, Request,
@@ -62,7 +63,8 @@ fn hash_kv(ctx: &Context) -> PropertyResult {
                 vec![],
                 None,
                 json!({"revision": revision, "compact_revision": compact, "hashes": reports}),
-            ));
+            )
+            .classed(Anomaly::HashDivergence));
         }
     }
     if found.is_empty() && compared == 0 {
@@ -291,7 +293,8 @@ fn durability(ctx: &Context) -> PropertyResult {
                                 vec![op.id, view.op.id],
                                 None,
                                 json!({"key": p.key, "revision": rev, "final": kv}),
-                            ));
+                            )
+                            .classed(Anomaly::AckedWriteMissingAtEnd));
                         }
                         continue;
                     }
@@ -318,7 +321,8 @@ fn durability(ctx: &Context) -> PropertyResult {
                             vec![op.id, read.id],
                             None,
                             json!({"key": p.key, "revision": rev, "final_revision": final_rev}),
-                        ));
+                        )
+                        .classed(Anomaly::AckedWriteMissingAtEnd));
                     }
                 }
                 Acked::Delete(span, rev) => {
@@ -339,7 +343,8 @@ fn durability(ctx: &Context) -> PropertyResult {
                             vec![op.id, view.op.id],
                             None,
                             json!({"key": kv.key, "revision": rev, "final": kv}),
-                        ));
+                        )
+                        .classed(Anomaly::AckedWriteMissingAtEnd));
                     }
                 }
             }

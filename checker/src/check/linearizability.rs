@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::lin_class;
+use crate::anomaly::Anomaly;
 use crate::history::History;
 use crate::linearizable::{CheckOutput, Linearizability, SearchLimits, check};
 use crate::models::etcd::{EtcdInput, LinearizedHistory, PreparedHistory, prepare};
@@ -56,7 +58,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     let started = Instant::now();
     let prepared = prepare(history);
     let out = search(&prepared, history, options, started, 3);
-    let (verdict, linearized) = judge(&prepared, &out);
+    let (verdict, linearized) = judge(&prepared, history, &out);
     let mut stats = summary(&prepared, &out, started);
     // A history the answered operations fit but its refusals of state do
     // not: the refusals are what is wrong, and they are rule
@@ -66,7 +68,7 @@ pub fn check_linearizability(history: &History, options: &CheckOptions) -> EtcdL
     {
         let prepared_answered = prepare(&answered);
         let again = search(&prepared_answered, &answered, options, started, 1);
-        if let (Verdict::Pass, Ok(lin)) = judge(&prepared_answered, &again) {
+        if let (Verdict::Pass, Ok(lin)) = judge(&prepared_answered, &answered, &again) {
             stats = summary(&prepared, &again, started);
             return EtcdLinearizability {
                 result: PropertyResult {
@@ -163,6 +165,8 @@ fn false_refusals(history: &History, failed: &Violation) -> Violation {
             "stuck_operation": stuck,
             "refusals_of_state": refusals.len(),
         }),
+        class: Some(Anomaly::FalseRefusal),
+        subject: Default::default(),
     }
 }
 
@@ -213,6 +217,7 @@ fn summary(prepared: &PreparedHistory<'_>, out: &CheckOutput, started: Instant) 
 /// or why there is none.
 fn judge(
     prepared: &PreparedHistory<'_>,
+    history: &History,
     out: &CheckOutput,
 ) -> (Verdict, Result<LinearizedHistory, String>) {
     let synthetic: HashSet<u64> = prepared.ops[prepared.first_synthetic..]
@@ -260,7 +265,13 @@ fn judge(
                     "key_expiries_in_prefix": keys.len(),
                     "serializable_reads_left_out": prepared.skipped_serializable,
                 }),
+                class: None,
+                subject: Default::default(),
             };
+            // The stuck operation first, then those concurrent with it.
+            let mut named: Vec<u64> = c.stuck.map(|i| prepared.ops[i].id).into_iter().collect();
+            named.extend(&violation.operations);
+            let violation = violation.classed(lin_class::classify(history, &named));
             (
                 Verdict::Fail(violation),
                 Err("the history is not linearizable".to_string()),

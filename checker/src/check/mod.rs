@@ -2,6 +2,7 @@
 
 mod end_state;
 mod k8s;
+mod lin_class;
 mod linearizability;
 mod refusals;
 mod request_size;
@@ -141,6 +142,8 @@ pub(crate) fn violation(
         watch,
         longest_prefix: vec![],
         details,
+        class: None,
+        subject: Default::default(),
     }
 }
 

@@ -53,6 +53,7 @@ pub(crate) fn check(
                         None,
                         json!({"refusal": refusal, "request_faults": faults}),
                     )
+                    .about_request(op.request.kind())
                 })
             }
             _ => None,

@@ -108,7 +108,7 @@ pub(crate) fn check(ctx: &Context<'_>) -> (RequestTally, PropertyResult) {
             let first_error = ops
                 .first()
                 .map(|op| crate::history::describe::result(&op.result));
-            violation(
+            let v = violation(
                 ERRORS_KIND_ANSWERED,
                 format!(
                     "none of the {} {kind} requests sent away from faults was answered (first: {})",
@@ -118,7 +118,12 @@ pub(crate) fn check(ctx: &Context<'_>) -> (RequestTally, PropertyResult) {
                 ops.iter().take(20).map(|op| op.id).collect(),
                 None,
                 json!({"kind": kind, "fault_free": k.fault_free, "sent": k.sent, "ok": k.ok}),
-            )
+            );
+            // The kind never answered is what the problem is about.
+            match ops.first() {
+                Some(op) => v.about_request(op.request.kind()),
+                None => v,
+            }
         })
         .collect();
     let result = verdict(ERRORS_KIND_ANSWERED, violations, ctx.options.max_reported);

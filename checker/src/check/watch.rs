@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 
 use super::{Context, needs_linearization, verdict, violation};
+use crate::anomaly::Anomaly;
 use crate::history::describe;
 use crate::history::{
     Event, EventKind, History, OpResult, Recorded, Request, Response, WatchRecord,
@@ -206,17 +207,20 @@ fn check_ordered(w: &WatchRecord) -> Option<Violation> {
         if let Some(prev) = last
             && e.revision() < prev.revision()
         {
-            return Some(watch_violation(
-                WATCH_ORDERED,
-                w,
-                format!(
-                    "Watch {} delivered {} after {}: revisions went backwards.",
-                    w.id,
-                    describe::event(e),
-                    describe::event(prev)
-                ),
-                json!({"response": i, "event": e, "previous": prev}),
-            ));
+            return Some(
+                watch_violation(
+                    WATCH_ORDERED,
+                    w,
+                    format!(
+                        "Watch {} delivered {} after {}: revisions went backwards.",
+                        w.id,
+                        describe::event(e),
+                        describe::event(prev)
+                    ),
+                    json!({"response": i, "event": e, "previous": prev}),
+                )
+                .classed(Anomaly::OutOfOrderEvent),
+            );
         }
         last = Some(e);
     }
@@ -238,12 +242,15 @@ fn check_unique(w: &WatchRecord) -> Option<Violation> {
             } else {
                 format!("{} a second time", describe::event(e))
             };
-            return Some(watch_violation(
-                WATCH_UNIQUE,
-                w,
-                format!("Watch {} delivered {what}.", w.id),
-                json!({"response": i, "event": e}),
-            ));
+            return Some(
+                watch_violation(
+                    WATCH_UNIQUE,
+                    w,
+                    format!("Watch {} delivered {what}.", w.id),
+                    json!({"response": i, "event": e}),
+                )
+                .classed(Anomaly::DuplicateEvent),
+            );
         }
     }
     None
@@ -266,7 +273,8 @@ fn check_atomic(w: &WatchRecord) -> Option<Violation> {
                     w.id
                 ),
                 json!({"revision": prev_rev, "responses": [prev_i, i]}),
-            ));
+            )
+            .classed(Anomaly::SplitRevision));
         }
         last = Some((i, end.revision()));
     }
@@ -291,7 +299,8 @@ fn check_bookmarkable(w: &WatchRecord) -> Option<Violation> {
                         describe::event(e)
                     ),
                     json!({"notification_response": pi, "response": i, "event": e}),
-                ));
+                )
+                .classed(Anomaly::EventAfterProgress));
             }
             last_event = last_event.max(e.revision());
         }
@@ -310,12 +319,15 @@ fn check_bookmarkable(w: &WatchRecord) -> Option<Violation> {
             _ => None,
         };
         if let Some(problem) = problem {
-            return Some(watch_violation(
-                WATCH_BOOKMARKABLE,
-                w,
-                format!("A progress notification on watch {} {problem}.", w.id),
-                json!({"response": i, "revision": rev}),
-            ));
+            return Some(
+                watch_violation(
+                    WATCH_BOOKMARKABLE,
+                    w,
+                    format!("A progress notification on watch {} {problem}.", w.id),
+                    json!({"response": i, "revision": rev}),
+                )
+                .classed(Anomaly::ProgressBackwards),
+            );
         }
         progress = Some((i, progress.map_or(rev, |(_, p)| p.max(rev))));
     }
@@ -386,12 +398,15 @@ fn check_reliable(
                     }
                     None => "which no operation of the linearized history produced".to_string(),
                 };
-                return Some(watch_violation(
-                    WATCH_RELIABLE,
-                    w,
-                    format!("Watch {} delivered {} {what}.", w.id, describe::event(d)),
-                    json!({"event": d, "history": real}),
-                ));
+                return Some(
+                    watch_violation(
+                        WATCH_RELIABLE,
+                        w,
+                        format!("Watch {} delivered {} {what}.", w.id, describe::event(d)),
+                        json!({"event": d, "history": real}),
+                    )
+                    .classed(Anomaly::WrongEvent),
+                );
             }
         }
     }
@@ -408,7 +423,8 @@ fn check_reliable(
                 later.kv.key
             ),
             json!({"first_delivered": earlier, "then": later, "history": lin.events_at(later.revision())}),
-        ));
+        )
+        .classed(Anomaly::OutOfOrderEvent));
     }
     let from = delivered.first().map_or(first, |e| e.revision());
     let got: HashSet<(i64, &str)> = delivered
@@ -417,16 +433,19 @@ fn check_reliable(
         .collect();
     let missing = expected_events(w, lin, from, last)
         .find(|e| !got.contains(&(e.revision(), e.kv.key.as_str())))?;
-    Some(watch_violation(
-        WATCH_RELIABLE,
-        w,
-        format!(
-            "Watch {} never delivered {} although it reported revision {last}.",
-            w.id,
-            describe::event(missing)
-        ),
-        json!({"missing": missing, "last_observed": last}),
-    ))
+    Some(
+        watch_violation(
+            WATCH_RELIABLE,
+            w,
+            format!(
+                "Watch {} never delivered {} although it reported revision {last}.",
+                w.id,
+                describe::event(missing)
+            ),
+            json!({"missing": missing, "last_observed": last}),
+        )
+        .classed(Anomaly::MissingEvent),
+    )
 }
 
 fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation> {
@@ -463,16 +482,23 @@ fn check_resumable(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
             d0.revision()
         ),
     };
-    Some(watch_violation(
-        WATCH_RESUMABLE,
-        w,
-        format!(
-            "Watch {} from revision {first} first delivered {}, but {expected}.",
-            w.id,
-            describe::event(d0)
-        ),
-        json!({"start": first, "first_delivered": d0, "first_expected": e0}),
-    ))
+    Some(
+        watch_violation(
+            WATCH_RESUMABLE,
+            w,
+            format!(
+                "Watch {} from revision {first} first delivered {}, but {expected}.",
+                w.id,
+                describe::event(d0)
+            ),
+            json!({"start": first, "first_delivered": d0, "first_expected": e0}),
+        )
+        .classed(if d0.revision() < first {
+            Anomaly::EventBeforeStart
+        } else {
+            Anomaly::WrongFirstEvent
+        }),
+    )
 }
 
 fn check_prev_kv(
@@ -508,7 +534,8 @@ fn check_prev_kv(
                 e.revision() - 1
             ),
             json!({"response": i, "event": e, "history": real.map(|v| v.to_key_value(&e.kv.key))}),
-        ));
+        )
+        .classed(Anomaly::WrongPrevKv));
     }
     None
 }
@@ -527,17 +554,20 @@ fn check_is_create(w: &WatchRecord, lin: &LinearizedHistory) -> Option<Violation
         } else {
             "the key existed before, so it is an update"
         };
-        return Some(watch_violation(
-            WATCH_IS_CREATE,
-            w,
-            format!(
-                "Watch {} delivered {} with create revision {}: {truth}.",
-                w.id,
-                describe::event(e),
-                e.kv.create_revision
-            ),
-            json!({"response": i, "event": e}),
-        ));
+        return Some(
+            watch_violation(
+                WATCH_IS_CREATE,
+                w,
+                format!(
+                    "Watch {} delivered {} with create revision {}: {truth}.",
+                    w.id,
+                    describe::event(e),
+                    e.kv.create_revision
+                ),
+                json!({"response": i, "event": e}),
+            )
+            .classed(Anomaly::WrongCreateFlag),
+        );
     }
     None
 }
@@ -562,7 +592,8 @@ fn check_cancel(
                         w.responses.len() - i - 1
                     ),
                     json!({"cancel_response": i, "later": later}),
-                ));
+                )
+                .classed(Anomaly::EventAfterCancel));
             }
             if r.compact_revision > 0 {
                 let needed = first.max(last_event + 1);
@@ -575,7 +606,8 @@ fn check_cancel(
                             w.id, r.compact_revision
                         ),
                         json!({"cancel_response": i, "compact_revision": r.compact_revision, "next_needed": needed}),
-                    ));
+                    )
+                    .classed(Anomaly::UnjustifiedCompactionCancel));
                 }
                 let highest = lin.map(|l| {
                     l.compactions()
@@ -596,7 +628,8 @@ fn check_cancel(
                             w.id, r.compact_revision
                         ),
                         json!({"cancel_response": i, "compact_revision": r.compact_revision, "highest_compaction": highest}),
-                    ));
+                    )
+                    .classed(Anomaly::UnjustifiedCompactionCancel));
                 }
             }
         }
@@ -614,6 +647,7 @@ fn check_cancel(
             explanation,
             json!({"compaction_op": c.op, "compact_revision": c.revision, "compacted_at": c.at}),
         )
+        .classed(Anomaly::MissedCompactionCancel)
     })
 }
 

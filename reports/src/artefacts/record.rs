@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use checker::history::History;
-use checker::{Report, Verdict};
+use checker::{Report, Signature, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::describe;
@@ -37,9 +37,35 @@ pub struct ViolationIndex {
     pub explanation: String,
     /// See [`describe::first_difference`]: `put /a`, `watch /pods/*` or `-`.
     pub first_difference: String,
+    /// The problem this violation is an instance of (absent in records
+    /// written before signatures: [`ViolationIndex::signature`] then
+    /// rebuilds it from the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 impl RunRecord {
+    /// The signature of a failed property: the recorded one, else the one
+    /// its violation in the report gives (records from before signatures),
+    /// else the rule with its fallback class.
+    pub fn signature_of(&self, index: &ViolationIndex) -> Signature {
+        if let Some(s) = &index.signature {
+            return s.clone();
+        }
+        match self
+            .report
+            .result(&index.rule)
+            .and_then(|r| r.verdict.violation())
+        {
+            Some(v) => Signature::of(v),
+            None => Signature {
+                rule: index.rule.clone().into(),
+                class: checker::Anomaly::fallback(&index.rule),
+                subject: Default::default(),
+            },
+        }
+    }
+
     pub fn new(
         summary_line: &str,
         replay_command: &str,
@@ -54,6 +80,7 @@ impl RunRecord {
                     rule: r.property.clone(),
                     explanation: v.explanation.clone(),
                     first_difference: describe::first_difference(v, history),
+                    signature: Some(Signature::of(v)),
                 }),
                 _ => None,
             })
@@ -100,5 +127,62 @@ impl RunRecord {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| ReportsError::io(path, "read", e))?;
         RunRecord::from_json(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::{Anomaly, PropertyResult, Violation};
+
+    /// A record written before signatures: its index has none, its report's
+    /// violation has no class.
+    const OLD: &str = r#"{"format": "faultline-run-report", "version": 1,
+        "summary_line": "s", "replay_command": "r",
+        "report": {"results": [{"property": "watch.reliable", "verdict": {"fail": {"rule": "watch.reliable", "explanation": "e"}}}]},
+        "violations": [{"rule": "watch.reliable", "explanation": "e", "first_difference": "watch /a"},
+                       {"rule": "gone.rule", "explanation": "e", "first_difference": "-"}]}"#;
+
+    #[test]
+    fn records_without_signatures_get_them_from_the_report_or_the_rule() {
+        let record = RunRecord::from_json(OLD, Path::new("report.json")).expect("an old record");
+        let signatures: Vec<Signature> = record
+            .violations
+            .iter()
+            .map(|v| record.signature_of(v))
+            .collect();
+        assert_eq!(
+            signatures,
+            [
+                Signature::bare("watch.reliable", Anomaly::MissingEvent),
+                Signature::bare("gone.rule", Anomaly::Unclassified)
+            ]
+        );
+    }
+
+    #[test]
+    fn new_records_carry_the_violation_s_class_and_subject() {
+        let report = Report {
+            results: vec![PropertyResult {
+                property: "store.invariant".into(),
+                verdict: Verdict::Fail(
+                    Violation {
+                        rule: "store.invariant".into(),
+                        ..Default::default()
+                    }
+                    .at_site("raft.term-never-decreases"),
+                ),
+            }],
+            ..Default::default()
+        };
+        let record = RunRecord::new("s", "r", &report, &History::default());
+        let signature = record.violations[0].signature.clone().expect("recorded");
+        assert_eq!(
+            signature.to_string(),
+            "store.invariant · invariant-broken · at raft.term-never-decreases"
+        );
+        let text = record.to_json(Path::new("report.json")).expect("encode");
+        let back = RunRecord::from_json(&text, Path::new("report.json")).expect("decode");
+        assert_eq!(back, record);
     }
 }

@@ -12,6 +12,7 @@ use crate::error::{ReportsError, Result, json_message};
 use crate::explore_log::{EXPLORE_FILE, ExploreRow, read_explore};
 use crate::results::{self, ResultRow};
 use crate::timestamp::Timestamp;
+use checker::Signature;
 
 pub const CAMPAIGN_FILE: &str = "campaign.json";
 pub const RESULTS_FILE: &str = "results.csv";
@@ -114,30 +115,66 @@ impl FailedRun {
         }
     }
 
-    /// (rule, first differing operation, explanation) of every failed
-    /// property; from the results row alone (first operation unknown, `-`)
-    /// when the run folder is missing.
-    pub fn violations(&self) -> Vec<(String, String, String)> {
+    /// Every failed property with its signature; from the results row
+    /// alone (rule and class, first operation `-`, no explanation) when the
+    /// run folder is missing or unreadable.
+    pub fn violations(&self) -> Vec<FailedProperty> {
         match &self.record {
             Some(r) if !r.violations.is_empty() => r
                 .violations
                 .iter()
-                .map(|v| {
-                    (
-                        v.rule.clone(),
-                        v.first_difference.clone(),
-                        v.explanation.clone(),
-                    )
+                .map(|v| FailedProperty {
+                    signature: r.signature_of(v),
+                    first_difference: v.first_difference.clone(),
+                    explanation: v.explanation.clone(),
                 })
                 .collect(),
             _ => self
                 .row
-                .failed_rule_list()
+                .failed_with_classes()
                 .into_iter()
-                .map(|rule| (rule, "-".to_string(), String::new()))
+                .map(|(rule, class)| FailedProperty {
+                    signature: Signature {
+                        rule: rule.into(),
+                        class,
+                        subject: Default::default(),
+                    },
+                    first_difference: "-".to_string(),
+                    explanation: String::new(),
+                })
                 .collect(),
         }
     }
+}
+
+impl FailedRun {
+    /// The problem the run is filed under, and its other violations' problems.
+    /// A run is one row of the dashboard however many rules it broke: the
+    /// one filed under is its first violation in filing order
+    /// ([`checker::rules::filing_order`]: the store's own
+    /// reports of what broke where, then the client-visible rules, then the
+    /// end state); the rest are shown with it, never a row
+    /// of their own, so a bug that breaks three rules is one problem.
+    pub fn problem(&self) -> Option<(FailedProperty, Vec<Signature>)> {
+        let mut all = self.violations();
+        all.sort_by_key(|p| checker::rules::filing_order(&p.signature.rule));
+        let mut rest = all.into_iter();
+        let first = rest.next()?;
+        let mut also: Vec<Signature> = rest.map(|p| p.signature).collect();
+        also.dedup();
+        also.retain(|s| *s != first.signature);
+        Some((first, also))
+    }
+}
+
+/// One failed property of a failing run, as the dashboard groups it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedProperty {
+    /// The problem it is an instance of; its rule is the property's.
+    pub signature: Signature,
+    /// See [`crate::describe::first_difference`].
+    pub first_difference: String,
+    pub explanation: String,
 }
 
 /// One campaign folder, loaded.
@@ -155,14 +192,18 @@ pub struct Campaign {
     pub failures: Vec<FailedRun>,
     /// What a reader should know: torn lines skipped, run folders missing or unreadable.
     pub warnings: Vec<String>,
+    /// (scenario, seed, bugs) -> position in `coverage` (the first row of
+    /// a run), so looking a run up does not scan the file: a campaign of
+    /// 100,000 runs would otherwise take minutes.
+    coverage_index: HashMap<(String, u64, String), usize>,
 }
 
 impl Campaign {
     /// The coverage row of a result row (same scenario, seed and bugs).
     pub fn coverage_of(&self, row: &ResultRow) -> Option<&CoverageRow> {
-        self.coverage
-            .iter()
-            .find(|c| c.scenario == row.scenario && c.seed == row.seed && c.bugs == row.bugs)
+        self.coverage_index
+            .get(&(row.scenario.clone(), row.seed, row.bugs.clone()))
+            .map(|&i| &self.coverage[i])
     }
 
     /// A short label: the name, with the shard when sharded.
@@ -272,6 +313,12 @@ pub fn load_campaign(dir: &Path) -> Result<Campaign> {
             results_path.display()
         ));
     }
+    let mut coverage_index = HashMap::with_capacity(coverage.len());
+    for (i, c) in coverage.iter().enumerate() {
+        coverage_index
+            .entry((c.scenario.clone(), c.seed, c.bugs.clone()))
+            .or_insert(i);
+    }
     Ok(Campaign {
         dir,
         info,
@@ -281,6 +328,7 @@ pub fn load_campaign(dir: &Path) -> Result<Campaign> {
         explore,
         failures,
         warnings,
+        coverage_index,
     })
 }
 

@@ -1,9 +1,11 @@
 //! JUnit XML for CI systems: one `<testsuite>` per scenario, one
 //! `<testcase name="seed=N">` per run (` bugs=a+b` appended when bugs were
-//! injected), a `<failure>` with the rule and explanation for each failed
-//! run, `<skipped>` for an undecided one.
+//! injected), a `<failure>` for each failed run whose type is the
+//! signature of the problem it is filed under (`FailedRun::problem`) (so CI systems group failures by problem,
+//! not by key) and whose body lists each violation with its signature,
+//! `<skipped>` for an undecided one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::campaign::{Campaign, FailedRun};
 use crate::results::ResultRow;
@@ -55,10 +57,21 @@ fn seconds(ms: u64) -> String {
 pub fn render_junit(campaigns: &[Campaign]) -> String {
     let mut suites: BTreeMap<&str, Vec<Case>> = BTreeMap::new();
     for c in campaigns {
+        // Indexed once: a search per row is quadratic on a large campaign.
+        let by_run: HashMap<(&str, u64, &str), &FailedRun> = c
+            .failures
+            .iter()
+            .map(|f| {
+                (
+                    (f.row.scenario.as_str(), f.row.seed, f.row.bugs.as_str()),
+                    f,
+                )
+            })
+            .collect();
         for row in &c.results {
-            let failed = c.failures.iter().find(|f| {
-                f.row.scenario == row.scenario && f.row.seed == row.seed && f.row.bugs == row.bugs
-            });
+            let failed = by_run
+                .get(&(row.scenario.as_str(), row.seed, row.bugs.as_str()))
+                .copied();
             suites
                 .entry(row.scenario.as_str())
                 .or_default()
@@ -108,21 +121,30 @@ fn testcase(case: &Case) -> String {
         seconds(row.wall_ms)
     );
     if row.is_failure() {
-        let violations = match case.failed {
-            Some(f) => f.violations(),
-            None => row
-                .failed_rule_list()
-                .into_iter()
-                .map(|r| (r, "-".to_string(), String::new()))
-                .collect(),
+        // A run without its folder is judged from its results row alone.
+        let from_row;
+        let run = match case.failed {
+            Some(f) => f,
+            None => {
+                from_row = FailedRun {
+                    row: row.clone(),
+                    dir: None,
+                    record: None,
+                };
+                &from_row
+            }
         };
-        let (rule, explanation) = violations
-            .first()
-            .map(|(r, _, e)| (r.clone(), e.clone()))
+        let violations = run.violations();
+        let (kind, explanation) = run
+            .problem()
+            .map(|(p, _)| (p.signature.to_string(), p.explanation))
             .unwrap_or_else(|| ("unknown-rule".into(), String::new()));
         let mut body = String::new();
-        for (r, first, e) in &violations {
-            body.push_str(&format!("{r}: {e} (first differing operation: {first})\n"));
+        for p in &violations {
+            body.push_str(&format!(
+                "{}: {} (problem: {}; first differing operation: {})\n",
+                p.signature.rule, p.explanation, p.signature, p.first_difference
+            ));
         }
         if let Some(f) = case.failed {
             body.push_str(&format!("replay: {}\n", f.replay_command()));
@@ -133,8 +155,8 @@ fn testcase(case: &Case) -> String {
         body.push_str(&format!("trace hash: {}\n", row.trace_hash));
         format!(
             "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-            xml(&format!("{rule}: {explanation}")),
-            xml(&rule),
+            xml(&format!("{kind}: {explanation}")),
+            xml(&kind),
             xml_text(&body)
         )
     } else if row.is_unknown() {

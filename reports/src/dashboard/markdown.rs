@@ -1,11 +1,14 @@
-//! The meeting summary in Markdown: totals, new and open failures with
-//! their replay commands, coverage gaps and the hunt table.
+//! The meeting summary in Markdown: what changed since the last review
+//! (new problems, problems gone, rates that moved), totals, the problems
+//! by status with their smallest repros, coverage gaps and the hunt table.
 
 use super::campaign::Campaign;
+use super::changes::{MOVED_FACTOR, changes};
 use super::hunt::HuntRow;
 use super::page::{hours, percent, period};
 use super::stats::Known;
-use super::stats::{Status, Summary, summarize};
+use super::stats::{FailureGroup, Status, Summary, summarize};
+use super::triage::Triage;
 
 /// Control characters as `\u{..}`, line breaks as spaces.
 fn one_line(text: &str) -> String {
@@ -38,11 +41,13 @@ pub fn render_markdown(
     campaigns: &[Campaign],
     hunt: Option<&[HuntRow]>,
     known: &Known<'_>,
+    triage: &Triage,
 ) -> String {
     let s = summarize(campaigns, known);
     let mut out = format!("# faultline review: {}\n\n", period(&s));
+    out.push_str(&what_changed(&s, triage));
     out.push_str(&totals(campaigns, &s));
-    out.push_str(&failures(&s));
+    out.push_str(&failures(&s, triage));
     out.push_str(&per_scenario(&s));
     out.push_str(&gaps(&s, known));
     out.push_str(&hunt_table(hunt));
@@ -53,7 +58,7 @@ fn totals(campaigns: &[Campaign], s: &Summary) -> String {
     let new = s.groups.iter().filter(|g| g.status == Status::New).count();
     let open = s.groups.iter().filter(|g| g.status == Status::Open).count();
     let mut out = format!(
-        "- Campaigns: {}\n- Runs: {}\n- Failed: {} ({})\n- Undecided: {}\n- Distinct failures: {} ({new} new, {open} open)\n- Simulated: {}, wall clock: {}\n\n",
+        "- Campaigns: {}\n- Runs: {}\n- Failed: {} ({})\n- Undecided: {}\n- Distinct problems: {} ({new} new, {open} open)\n- Simulated: {}, wall clock: {}\n\n",
         campaigns.len(),
         s.totals.runs,
         s.totals.failures,
@@ -88,37 +93,114 @@ fn totals(campaigns: &[Campaign], s: &Summary) -> String {
     out
 }
 
-fn failures(s: &Summary) -> String {
+/// A problem's name for the notes: its signature, and the bug it looks like.
+fn problem(g: &FailureGroup, triage: &Triage) -> String {
+    match triage.looks_like(&g.signature) {
+        Some(bug) => format!("{} (looks like {bug})", code(&g.signature.to_string())),
+        None => code(&g.signature.to_string()),
+    }
+}
+
+/// A problem with the other problems its runs also showed.
+fn problem_with_also(g: &FailureGroup, triage: &Triage) -> String {
+    let mut out = problem(g, triage);
+    if !g.also.is_empty() {
+        let also: Vec<String> = g.also.iter().map(|a| a.to_string()).collect();
+        out.push_str(&format!(" — also fail: {}", cell(&also.join("; "))));
+    }
+    out
+}
+
+/// The section the meeting starts with: the latest campaign day against
+/// the earlier campaigns given.
+fn what_changed(s: &Summary, triage: &Triage) -> String {
+    let c = changes(s);
+    let mut out = String::from("## What changed since the last review\n\n");
+    if !c.has_previous {
+        out.push_str(
+            "No earlier campaign was given to compare with: every problem below is new.\n\n",
+        );
+        return out;
+    }
+    let list = |title: &str, groups: &[&FailureGroup], out: &mut String| {
+        if groups.is_empty() {
+            out.push_str(&format!("- {title}: none\n"));
+            return;
+        }
+        out.push_str(&format!("- {title}:\n"));
+        for g in groups {
+            out.push_str(&format!(
+                "  - {}: {} runs, last seen {}\n",
+                problem(g, triage),
+                g.occurrences.len(),
+                g.last_seen.day()
+            ));
+        }
+    };
+    list("New problems", &c.new, &mut out);
+    list("Problems gone (not on the latest day)", &c.gone, &mut out);
+    if c.moved.is_empty() {
+        out.push_str(&format!(
+            "- Problems whose rate moved ({MOVED_FACTOR}× or more): none\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "- Problems whose rate moved ({MOVED_FACTOR}× or more):\n"
+        ));
+        for m in &c.moved {
+            out.push_str(&format!(
+                "  - {}: {} of runs before, {} on the latest day\n",
+                problem(m.group, triage),
+                rate(m.before),
+                rate(m.now)
+            ));
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn rate(r: f64) -> String {
+    format!("{:.2}%", 100.0 * r)
+}
+
+fn failures(s: &Summary, triage: &Triage) -> String {
     let mut out = String::new();
     for (status, title) in [
-        (Status::New, "New failures"),
-        (Status::Open, "Open failures"),
-        (Status::NotSeenLately, "Failures not seen lately"),
+        (Status::New, "New problems"),
+        (Status::Open, "Open problems"),
+        (Status::NotSeenLately, "Problems not seen lately"),
     ] {
         let groups: Vec<_> = s.groups.iter().filter(|g| g.status == status).collect();
         if groups.is_empty() {
             continue;
         }
         out.push_str(&format!("## {title}\n\n"));
-        out.push_str("| rule | first differing operation | runs | scenarios | last seen | explanation | replay |\n|---|---|---:|---|---|---|---|\n");
+        out.push_str("| problem | runs | scenarios | fault kinds | last seen | example (smallest run) | replay | shrunk repro |\n|---|---:|---|---|---|---|---|---|\n");
         for g in groups {
             let rep = g.representative();
             let scenarios: Vec<&str> = g.scenarios().into_iter().collect();
+            let shrunk = triage
+                .shrink_of(&g.signature)
+                .map(|p| code(&format!("faultline replay {}", p.display())))
+                .unwrap_or_else(|| "–".to_string());
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                cell(&g.rule),
-                code(&g.first_difference),
+                "| {} | {} | {} | {} | {} | {} {} | {} | {} |\n",
+                problem_with_also(g, triage),
                 g.occurrences.len(),
                 cell(&scenarios.join(", ")),
+                cell(&g.fault_kinds_text()),
                 g.last_seen.day(),
+                code(&g.first_difference),
                 cell(&g.explanation),
-                code(&rep.run.replay_command())
+                code(&rep.run.replay_command()),
+                shrunk
             ));
         }
         out.push('\n');
     }
     if s.groups.is_empty() {
-        out.push_str("## Failures\n\nNo run failed.\n\n");
+        out.push_str("## Problems\n\nNo run failed.\n\n");
     }
     out
 }

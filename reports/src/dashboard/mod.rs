@@ -3,6 +3,13 @@
 //! [`render_html`] (with inline SVG plots), [`render_markdown`] (the
 //! meeting summary) and [`render_junit`] (JUnit XML for CI systems).
 //!
+//! Failures are grouped into distinct problems by their signature
+//! (`checker::Signature`: rule, anomaly class, the request kind where it
+//! is the problem, site), not by key, so one bug touching forty keys is one row. The
+//! binary adds what this crate cannot know ([`Triage`]: catalogued bugs'
+//! signatures, shrunk repros) and picks the problems to shrink from
+//! [`new_problems`].
+//!
 //! A campaign folder:
 //!
 //! ```text
@@ -13,6 +20,7 @@
 //! ```
 
 mod campaign;
+mod changes;
 mod hunt;
 mod junit;
 mod links;
@@ -20,13 +28,15 @@ mod markdown;
 mod page;
 mod stats;
 mod svg;
+mod triage;
 
 pub use campaign::{
-    CAMPAIGN_FILE, COVERAGE_FILE, Campaign, CampaignInfo, FailedRun, RESULTS_FILE, RUNS_DIR,
-    load_campaign, load_campaigns,
+    CAMPAIGN_FILE, COVERAGE_FILE, Campaign, CampaignInfo, FailedProperty, FailedRun, RESULTS_FILE,
+    RUNS_DIR, load_campaign, load_campaigns,
 };
 pub use hunt::{HUNT_HEADER, HuntMode, HuntRow, load_hunt_table, write_hunt_table};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use page::render_html;
 pub use stats::Known;
+pub use triage::{NewProblem, Triage, new_problems, shrink_path};

@@ -1,5 +1,6 @@
 //! The review dashboard as one self-contained HTML page: totals, the open
-//! failures (deduplicated, each linking to its run report), plots as
+//! problems (one row per signature, each linking to its smallest run's
+//! report and, when one was made, its shrunk repro), plots as
 //! inline SVG, coverage tables and the hunt table.
 
 use std::path::Path;
@@ -11,6 +12,7 @@ use super::hunt::HuntRow;
 use super::links::relative_url;
 use super::stats::{FailureGroup, Known, Reach, Status, Summary, Tally, summarize};
 use super::svg::{Growth, HuntBar, day_bars, growth_lines, hunt_bars, run_bars};
+use super::triage::Triage;
 
 const CSS: &str = include_str!("dashboard.css");
 /// Further occurrences linked per failure group.
@@ -42,6 +44,7 @@ pub fn render_html(
     campaigns: &[Campaign],
     hunt: Option<&[HuntRow]>,
     known: &Known<'_>,
+    triage: &Triage,
     out_path: &Path,
 ) -> String {
     let s = summarize(campaigns, known);
@@ -51,7 +54,7 @@ pub fn render_html(
         "<nav><a href=\"#failures\">Failures</a> <a href=\"#plots\">Plots</a> <a href=\"#coverage\">Coverage</a> \
 <a href=\"#hunt\">Time to detect</a> <a href=\"#campaigns\">Campaigns</a></nav>\n<main>\n",
     );
-    out.push_str(&failures(&s, out_path));
+    out.push_str(&failures(&s, triage, out_path));
     out.push_str(&plots(&s, campaigns));
     out.push_str(&coverage(&s, known));
     out.push_str(&hunt_section(hunt));
@@ -65,7 +68,7 @@ fn header(campaigns: &[Campaign], s: &Summary) -> String {
     let new = s.groups.iter().filter(|g| g.status == Status::New).count();
     format!(
         "<header>\n<h1>faultline review: {}</h1>\n<p class=\"totals\">{} campaigns · <b>{}</b> runs · \
-<b>{}</b> failed ({}) · {} undecided · <b>{}</b> distinct failures ({} new) · {} simulated · {} wall clock</p>\n</header>\n",
+<b>{}</b> failed ({}) · {} undecided · <b>{}</b> distinct problems ({} new) · {} simulated · {} wall clock</p>\n</header>\n",
         escape(&period(s)),
         campaigns.len(),
         s.totals.runs,
@@ -101,17 +104,71 @@ fn run_link(group: &FailureGroup, index: usize, out_path: &Path) -> String {
     }
 }
 
-fn failures(s: &Summary, out_path: &Path) -> String {
-    let mut out = String::from("<section id=\"failures\">\n<h2>Open failures</h2>\n");
+/// The problem's name: its signature, and the catalogued bug it looks like.
+fn problem_cell(g: &FailureGroup, triage: &Triage) -> String {
+    let s = &g.signature;
+    let mut out = format!(
+        "<span class=\"rule\">{}</span> <span class=\"class\" title=\"{}\">{}</span>",
+        escape(&s.rule),
+        escape(s.class.meaning()),
+        escape(s.class.word())
+    );
+    let mut subject = Vec::new();
+    if let Some(r) = &s.subject.request {
+        subject.push(format!("{r} request"));
+    }
+    if let Some(site) = &s.subject.site {
+        subject.push(format!("at {site}"));
+    }
+    if !subject.is_empty() {
+        out.push_str(&format!(
+            "<br><small>{}</small>",
+            escape(&subject.join(", "))
+        ));
+    }
+    if !g.also.is_empty() {
+        let also: Vec<String> = g.also.iter().map(|a| a.to_string()).collect();
+        out.push_str(&format!(
+            "<br><small class=\"muted\">its runs also fail: {}</small>",
+            escape(&also.join("; "))
+        ));
+    }
+    if let Some(bug) = triage.looks_like(s) {
+        out.push_str(&format!(
+            "<br><span class=\"badge known\">looks like {}</span>",
+            escape(&bug)
+        ));
+    }
+    out
+}
+
+/// The smallest repro: the shrunk one when made, and the replay command.
+fn repro_cell(g: &FailureGroup, triage: &Triage, out_path: &Path) -> String {
+    let rep = g.representative();
+    let mut out = format!("<code>{}</code>", escape(&rep.run.replay_command()));
+    if let Some(path) = triage.shrink_of(&g.signature) {
+        out.push_str(&format!(
+            "<br><a class=\"shrunk\" href=\"{}\">shrunk repro</a> <code>faultline replay {}</code>",
+            escape(&relative_url(out_path, &path)),
+            escape(&path.display().to_string())
+        ));
+    }
+    out
+}
+
+fn failures(s: &Summary, triage: &Triage, out_path: &Path) -> String {
+    let mut out = String::from("<section id=\"failures\">\n<h2>Open problems</h2>\n");
     if s.groups.is_empty() {
         out.push_str("<p>No run failed.</p>\n</section>\n");
         return out;
     }
     out.push_str(
-        "<p class=\"muted\">Failures with the same rule and first differing operation (the first operation the violation names: request kind and key) are one row. \
+        "<p class=\"muted\">Failures with the same signature (rule, anomaly class, the request kind where it is the problem, and for exits and invariants the site; keys, values and event kinds left out) are one problem, one row. \
+A run breaking several rules is filed under one violation: a broken invariant, a member exit or a panic first (the store naming what broke where), else the first in rule order; the others are listed as \"also fail\". \
+Fault kinds are those applied in its runs; they do not split a problem. \
 \"new\": first seen on the latest campaign day; \"open\": seen then and before; \"not seen lately\": not on the latest day.</p>\n\
-<table class=\"failures\"><thead><tr><th>status</th><th>rule</th><th>first differing operation</th><th class=\"num\">runs</th>\
-<th>scenarios</th><th>first seen</th><th>last seen</th><th>explanation (smallest run)</th><th>run reports</th><th>replay</th></tr></thead><tbody>\n",
+<table class=\"failures\"><thead><tr><th>status</th><th>problem</th><th class=\"num\">runs</th>\
+<th>scenarios</th><th>fault kinds</th><th>first seen</th><th>last seen</th><th>example (smallest run)</th><th>run reports</th><th>smallest repro</th></tr></thead><tbody>\n",
     );
     for g in &s.groups {
         let rep = g.representative();
@@ -132,18 +189,20 @@ fn failures(s: &Summary, out_path: &Path) -> String {
         }
         let scenarios: Vec<&str> = g.scenarios().into_iter().collect();
         out.push_str(&format!(
-            "<tr><td>{}</td><td class=\"rule\">{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-<td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+            "<tr data-signature=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+<td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>\n",
+            g.signature.id(),
             status_badge(g.status),
-            escape(&g.rule),
-            escape(&g.first_difference),
+            problem_cell(g, triage),
             g.occurrences.len(),
             escape(&scenarios.join(", ")),
+            escape(&g.fault_kinds_text()),
             g.first_seen,
             g.last_seen,
+            escape(&g.first_difference),
             escape(&g.explanation),
             links.join("<br>"),
-            escape(&rep.run.replay_command())
+            repro_cell(g, triage, out_path)
         ));
     }
     out.push_str("</tbody></table>\n</section>\n");

@@ -1,8 +1,11 @@
 //! The numbers every dashboard output shares: tallies of runs and failures
 //! by scenario, fault kind, version mix and day; coverage; and the failures
-//! grouped by (rule, first differing operation).
+//! grouped into distinct problems by their signature (rule, anomaly class,
+//! request kind where it is the problem, site: `checker::Signature`).
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use checker::Signature;
 
 use crate::results::ResultRow;
 use crate::timestamp::{Day, Timestamp};
@@ -56,12 +59,20 @@ pub(crate) struct Occurrence<'a> {
     pub run: &'a FailedRun,
 }
 
-/// Failures with the same rule and first differing operation.
+/// Failures with the same signature: one distinct problem.
 pub(crate) struct FailureGroup<'a> {
-    pub rule: String,
+    pub signature: Signature,
+    /// The first differing operation of the representative run (an
+    /// example: other runs of the group may differ in key).
     pub first_difference: String,
     /// The explanation of the representative run.
     pub explanation: String,
+    /// Fault kinds applied in the group's runs, with how many of its runs
+    /// applied each (shown, never a reason to split a group: the same bug
+    /// shows up under many faults).
+    pub fault_kinds: BTreeMap<String, usize>,
+    /// Other problems the group's runs also showed (their later violations).
+    pub also: BTreeSet<Signature>,
     /// Oldest campaign first.
     pub occurrences: Vec<Occurrence<'a>>,
     pub first_seen: Timestamp,
@@ -69,7 +80,26 @@ pub(crate) struct FailureGroup<'a> {
     pub status: Status,
 }
 
+/// Fault kinds shown per problem; the rest are counted.
+const FAULT_KINDS_SHOWN: usize = 6;
+
 impl<'a> FailureGroup<'a> {
+    /// The fault kinds most of its runs applied, with their run counts:
+    /// `crash (12), partition (9), +3 more`.
+    pub fn fault_kinds_text(&self) -> String {
+        let mut kinds: Vec<(&String, &usize)> = self.fault_kinds.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let mut parts: Vec<String> = kinds
+            .iter()
+            .take(FAULT_KINDS_SHOWN)
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect();
+        if kinds.len() > FAULT_KINDS_SHOWN {
+            parts.push(format!("+{} more", kinds.len() - FAULT_KINDS_SHOWN));
+        }
+        parts.join(", ")
+    }
+
     /// The run to look at first: the smallest (fewest operations) that has a
     /// report, else the smallest.
     pub fn representative(&self) -> &Occurrence<'a> {
@@ -235,29 +265,33 @@ pub(crate) fn summarize<'a>(campaigns: &'a [Campaign], known: &Known<'_>) -> Sum
     s
 }
 
-fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec<FailureGroup<'_>> {
-    let mut groups: BTreeMap<(String, String), Vec<(Occurrence<'_>, String)>> = BTreeMap::new();
+pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec<FailureGroup<'_>> {
+    type Found<'a> = (Occurrence<'a>, (String, String), Vec<Signature>);
+    let mut groups: BTreeMap<Signature, Vec<Found<'_>>> = BTreeMap::new();
     for c in campaigns {
         for run in &c.failures {
-            for (rule, first, explanation) in run.violations() {
-                groups
-                    .entry((rule, first))
-                    .or_default()
-                    .push((Occurrence { campaign: c, run }, explanation));
-            }
+            // One row per run: the problem it is filed under.
+            let Some((p, also)) = run.problem() else {
+                continue;
+            };
+            groups.entry(p.signature).or_default().push((
+                Occurrence { campaign: c, run },
+                (p.first_difference, p.explanation),
+                also,
+            ));
         }
     }
     let mut out: Vec<FailureGroup<'_>> = groups
         .into_iter()
-        .map(|((rule, first_difference), list)| {
+        .map(|(signature, list)| {
             let first_seen = list
                 .iter()
-                .map(|(o, _)| o.campaign.started)
+                .map(|(o, _, _)| o.campaign.started)
                 .min()
                 .unwrap_or(Timestamp(0));
             let last_seen = list
                 .iter()
-                .map(|(o, _)| o.campaign.started)
+                .map(|(o, _, _)| o.campaign.started)
                 .max()
                 .unwrap_or(Timestamp(0));
             let on_latest = Some(last_seen.day()) == latest;
@@ -266,33 +300,59 @@ fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec<FailureGro
                 (true, false) => Status::Open,
                 (false, _) => Status::NotSeenLately,
             };
-            let (occurrences, explanations): (Vec<_>, Vec<_>) = list.into_iter().unzip();
+            let mut occurrences = Vec::with_capacity(list.len());
+            let mut examples = Vec::with_capacity(list.len());
+            let mut also = BTreeSet::new();
+            for (o, example, others) in list {
+                occurrences.push(o);
+                examples.push(example);
+                also.extend(others);
+            }
+            let mut fault_kinds: BTreeMap<String, usize> = BTreeMap::new();
+            for c in occurrences
+                .iter()
+                .filter_map(|o| o.campaign.coverage_of(&o.run.row))
+            {
+                let kinds: BTreeSet<&String> = c.faults_applied.iter().collect();
+                for kind in kinds {
+                    *fault_kinds.entry(kind.clone()).or_default() += 1;
+                }
+            }
             let mut group = FailureGroup {
-                rule,
-                first_difference,
+                signature,
+                first_difference: String::new(),
                 explanation: String::new(),
+                fault_kinds,
+                also,
                 occurrences,
                 first_seen,
                 last_seen,
                 status,
             };
             let rep = group.representative().run;
-            group.explanation = group
+            if let Some((_, (first, explanation))) = group
                 .occurrences
                 .iter()
-                .zip(&explanations)
+                .zip(examples)
                 .find(|(o, _)| std::ptr::eq(o.run, rep))
-                .map(|(_, e)| e.clone())
-                .unwrap_or_default();
+            {
+                group.first_difference = first;
+                group.explanation = explanation;
+            }
             group
         })
         .collect();
     out.sort_by(|a, b| {
-        (a.status, std::cmp::Reverse(a.occurrences.len()), &a.rule).cmp(&(
-            b.status,
-            std::cmp::Reverse(b.occurrences.len()),
-            &b.rule,
-        ))
+        (
+            a.status,
+            std::cmp::Reverse(a.occurrences.len()),
+            &a.signature,
+        )
+            .cmp(&(
+                b.status,
+                std::cmp::Reverse(b.occurrences.len()),
+                &b.signature,
+            ))
     });
     out
 }

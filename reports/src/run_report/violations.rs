@@ -1,5 +1,5 @@
 //! The violations, listed first and prominently: for every failed property
-//! its rule and what the rule means, the checker's explanation, the
+//! its rule, its anomaly class and problem signature, what the rule means, the checker's explanation, the
 //! operations it names (linked to their bars in the timeline), the watch it
 //! names, the longest linearizable prefix, and the raw evidence.
 
@@ -54,6 +54,13 @@ fn violation_block(rule: &str, v: &Violation, history: &History, evidence: &Evid
         escape(rule),
         escape(rule)
     );
+    let class = v.anomaly();
+    out.push_str(&format!(
+        "<p class=\"class-line\">Class: <span class=\"class\">{}</span> {} Problem signature: <code class=\"signature\">{}</code></p>\n",
+        escape(class.word()),
+        escape(class.meaning()),
+        escape(&checker::Signature::of(v).to_string())
+    ));
     if let Some(meaning) = checker::rules::describe(rule) {
         out.push_str(&format!(
             "<p class=\"meaning\">The rule: {}</p>\n",

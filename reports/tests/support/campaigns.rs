@@ -125,6 +125,7 @@ fn write_campaign(
             wall_ms: 150 + i as u64,
             trace_hash: format!("{:016x}", p.seed * 7919),
             not_applied: 0,
+            classes: reports::results::Classes::of(&run.report),
         };
         if p.folder {
             write_run(
@@ -269,4 +270,22 @@ pub fn hunt(root: &Path) -> Vec<HuntRow> {
     )
     .expect("hunt table");
     load_hunt_table(&path).expect("read hunt table")
+}
+
+/// One campaign where the same stale read shows on two keys (its failing
+/// runs name different first operations, `range /a` and `put /a`) and a
+/// duplicate watch event once: two problems, three failing runs.
+pub fn keys_apart(root: &Path) -> Vec<PathBuf> {
+    vec![write_campaign(
+        root,
+        "keys-apart",
+        "2025-03-01T02:00:00Z",
+        None,
+        &[
+            failing("default", 1, "linearizability", 5),
+            failing("default", 2, "linearizability", 4),
+            failing("partitions", 3, "watch.unique", 4),
+            ok("default", 4),
+        ],
+    )]
 }

@@ -287,6 +287,7 @@ pub fn small_run() -> RunArtefacts {
             watch: None,
             longest_prefix: vec![1, 2, 3],
             details: json!({"stuck_operation": 5, "prefix_length": 3, "violations": 1}),
+            ..Default::default()
         }),
     );
     set(
@@ -299,6 +300,7 @@ pub fn small_run() -> RunArtefacts {
             watch: Some(1),
             longest_prefix: vec![],
             details: json!({"response": 3, "event": put_event("/a", "2", 2, 3, 2), "violations": 1}),
+            ..Default::default()
         }),
     );
     set(
@@ -311,6 +313,7 @@ pub fn small_run() -> RunArtefacts {
             watch: Some(2),
             longest_prefix: vec![],
             details: json!({"missing": put_event("/b", "x", 4, 4, 1), "last_observed": 6, "violations": 1}),
+            ..Default::default()
         }),
     );
     set(

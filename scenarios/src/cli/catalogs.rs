@@ -17,6 +17,7 @@ pub(super) enum Listing {
     Rules,
     Invariants,
     Points,
+    Classes,
 }
 
 pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
@@ -63,6 +64,11 @@ pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
         Listing::Points => {
             for p in node::coverage::Point::ALL {
                 println!("{:<36} {}", p.name(), p.what());
+            }
+        }
+        Listing::Classes => {
+            for a in checker::Anomaly::ALL {
+                println!("{:<32} {}", a.word(), a.meaning());
             }
         }
     }

@@ -1,4 +1,6 @@
-//! `report`: the review dashboard over campaign folders.
+//! `report`: the review dashboard over campaign folders, with the
+//! catalogued bugs' signatures (so a known bug's regression is named) and,
+//! with `--shrink N`, a shrunk repro for up to N new problems.
 
 use anyhow::{Context, Result, bail};
 use reports::dashboard::{self, CAMPAIGN_FILE};
@@ -22,6 +24,20 @@ pub(super) struct ReportArgs {
     /// The bug hunt table (CSV) for the time-to-detect section.
     #[arg(long, value_name = "FILE")]
     hunt_table: Option<PathBuf>,
+    /// Shrink the smallest run of up to N new problems (a problem already
+    /// shrunk into the shrinks folder is reused, not counted).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    shrink: usize,
+    /// At most this many runs per shrink.
+    #[arg(long, value_name = "RUNS", default_value_t = 60)]
+    shrink_runs: usize,
+    /// Where shrunk repros are kept, one per problem (default: `shrinks/`
+    /// beside the --out file).
+    #[arg(long, value_name = "DIR")]
+    shrinks: Option<PathBuf>,
+    /// Checker time limit per run while shrinking, in seconds.
+    #[arg(long, default_value_t = 60)]
+    check_timeout: u64,
 }
 
 /// The campaign folders under `dir`: itself if it holds campaign.json,
@@ -85,10 +101,27 @@ pub(super) fn report(args: ReportArgs) -> Result<u8> {
         fault_kinds: &kinds,
         points: &points,
     };
-    let html = dashboard::render_html(&campaigns, hunt.as_deref(), &known, &args.out);
+    super::writable_folder("--out", &args.out)?;
+    let shrinks_dir = args.shrinks.clone().unwrap_or_else(|| {
+        args.out
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join("shrinks")
+    });
+    if args.shrink > 0 {
+        shrink_new_problems(&campaigns, &shrinks_dir, &args)?;
+    }
+    let triage = dashboard::Triage {
+        known_bugs: scenarios::bug_table::known_signatures()
+            .map(|(bug, s)| (bug.name().to_string(), s))
+            .collect(),
+        shrinks_dir: Some(shrinks_dir),
+    };
+    let html = dashboard::render_html(&campaigns, hunt.as_deref(), &known, &triage, &args.out);
     write(&args.out, &html, "--out")?;
     if let Some(path) = &args.markdown {
-        let md = dashboard::render_markdown(&campaigns, hunt.as_deref(), &known);
+        let md = dashboard::render_markdown(&campaigns, hunt.as_deref(), &known, &triage);
         write(path, &md, "--markdown")?;
     }
     if let Some(path) = &args.junit {
@@ -107,4 +140,72 @@ pub(super) fn report(args: ReportArgs) -> Result<u8> {
         args.out.display()
     );
     Ok(0)
+}
+
+/// Shrinks the smallest run of up to `args.shrink` new problems into
+/// `dir/<signature id>.toml`; a problem with a shrink there already (from
+/// an earlier report) is skipped without counting.
+fn shrink_new_problems(
+    campaigns: &[dashboard::Campaign],
+    dir: &Path,
+    args: &ReportArgs,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--shrinks {}: cannot create", dir.display()))?;
+    let mut made = 0;
+    for problem in dashboard::new_problems(campaigns) {
+        let out = dashboard::shrink_path(dir, &problem.signature);
+        if out.is_file() {
+            eprintln!(
+                "report: {} already shrunk: {}",
+                problem.signature,
+                out.display()
+            );
+            continue;
+        }
+        if made == args.shrink {
+            break;
+        }
+        made += 1;
+        // One unreadable repro costs its shrink, not the dashboard.
+        let run = match super::target::read_repro(&problem.run_dir) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("report: {}: not shrunk: {e:#}", problem.signature);
+                continue;
+            }
+        };
+        let opts = scenarios::engine::RunOptions {
+            bugs: run.bugs,
+            check: super::check_options(args.check_timeout),
+            collect_files: false,
+        };
+        let Some(outcome) = scenarios::shrink::shrink_problem(
+            &run.scenario,
+            run.seed,
+            &opts,
+            args.shrink_runs,
+            &problem.signature,
+        ) else {
+            eprintln!(
+                "report: {}: its run {} no longer shows it, not shrunk",
+                problem.signature,
+                problem.run_dir.display()
+            );
+            continue;
+        };
+        let repro = super::shrink::shrunk_repro(&outcome, &opts.bugs);
+        let text = repro.to_toml(&out).map_err(|e| anyhow::anyhow!("{e}"))?;
+        std::fs::write(&out, text).with_context(|| format!("{}: cannot write", out.display()))?;
+        eprintln!(
+            "report: shrank {} ({} runs of it): ops {} -> {}, {} runs -> {}",
+            problem.signature,
+            problem.runs,
+            outcome.original_ops,
+            outcome.shrunk_ops,
+            outcome.runs,
+            out.display()
+        );
+    }
+    Ok(())
 }

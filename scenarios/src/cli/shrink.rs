@@ -59,14 +59,7 @@ pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
         );
         return Ok(0);
     };
-    let repro = reports::Repro {
-        scenario_name: outcome.shrunk.name.clone(),
-        scenario_toml: artefacts::scenario_toml(&outcome.shrunk),
-        seed: outcome.seed,
-        bugs: artefacts::bug_names(&opts.bugs),
-        versions: artefacts::versions_of(&outcome.shrunk),
-        trace_hash: outcome.trace_hash.clone(),
-    };
+    let repro = shrunk_repro(&outcome, &opts.bugs);
     let text = repro
         .to_toml(&out)
         .map_err(|e| anyhow::anyhow!("--out: {e}"))?;
@@ -91,6 +84,21 @@ pub(super) fn shrink(args: ShrinkArgs) -> Result<u8> {
     println!("minimal repro: {}", out.display());
     println!("replay: faultline replay {}", out.display());
     Ok(1)
+}
+
+/// The repro of a shrink's minimal scenario (what `replay` takes).
+pub(super) fn shrunk_repro(
+    outcome: &scenarios::shrink::ShrinkOutcome,
+    bugs: &node::bugs::BugSet,
+) -> reports::Repro {
+    reports::Repro {
+        scenario_name: outcome.shrunk.name.clone(),
+        scenario_toml: artefacts::scenario_toml(&outcome.shrunk),
+        seed: outcome.seed,
+        bugs: artefacts::bug_names(bugs),
+        versions: artefacts::versions_of(&outcome.shrunk),
+        trace_hash: outcome.trace_hash.clone(),
+    }
 }
 
 fn clients(s: &scenarios::schema::Scenario) -> usize {

@@ -298,32 +298,36 @@ fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
             ),
             details: serde_json::json!({ "exits": exits.iter().map(|e| serde_json::json!({"member": e.member, "error": e.message})).collect::<Vec<_>>() }),
             ..Default::default()
-        });
+        }
+        .at_site(checker::signature::exit_site(&exit.message)));
     decided(rules::MEMBER_NO_UNEXPECTED_EXIT, violation)
 }
 
 fn invariants_property(broken: &[sim::BrokenInvariant]) -> PropertyResult {
-    let violation = broken.first().map(|b| Violation {
-        rule: rules::STORE_INVARIANT.into(),
-        explanation: format!(
-            "member {} broke invariant {} at {:.3} s: {} (it must hold because {}){}",
-            b.member,
-            b.invariant,
-            b.at.as_secs_f64(),
-            b.detail,
-            b.invariant.reason(),
-            match broken.len() {
-                1 => String::new(),
-                n => format!("; {} more broken after it", n - 1),
-            }
-        ),
-        details: serde_json::json!({ "broken": broken.iter().map(|b| serde_json::json!({
+    let violation = broken.first().map(|b| {
+        Violation {
+            rule: rules::STORE_INVARIANT.into(),
+            explanation: format!(
+                "member {} broke invariant {} at {:.3} s: {} (it must hold because {}){}",
+                b.member,
+                b.invariant,
+                b.at.as_secs_f64(),
+                b.detail,
+                b.invariant.reason(),
+                match broken.len() {
+                    1 => String::new(),
+                    n => format!("; {} more broken after it", n - 1),
+                }
+            ),
+            details: serde_json::json!({ "broken": broken.iter().map(|b| serde_json::json!({
                 "member": b.member,
                 "invariant": b.invariant.name(),
                 "at_s": b.at.as_secs_f64(),
                 "detail": b.detail,
             })).collect::<Vec<_>>() }),
-        ..Default::default()
+            ..Default::default()
+        }
+        .at_site(b.invariant.name())
     });
     decided(rules::STORE_INVARIANT, violation)
 }
