@@ -668,6 +668,28 @@ pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
         },
     ),
     (
+        Bug::Etcd22376,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("range failed to find revision pair")),
+            },
+        },
+    ),
+    (
+        Bug::Etcd22445,
+        Signature {
+            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
+            class: Anomaly::MemberExit,
+            subject: Subject {
+                request: None,
+                site: Some(Cow::Borrowed("unexpected error during txn")),
+            },
+        },
+    ),
+    (
         Bug::StaleLocalRead,
         Signature {
             rule: Cow::Borrowed(rules::LINEARIZABILITY),

@@ -201,7 +201,8 @@ impl Applier {
                 if let Err(e) = &outcome
                     && e.fatal
                 {
-                    self.fatal(format!("entry {index}: {}", e.message)).await;
+                    // The cause first: it names where the member ended.
+                    self.fatal(format!("{} (entry {index})", e.message)).await;
                 }
                 let (rev, events, lease_changes) = match txn.end().await {
                     Ok(done) => done,
