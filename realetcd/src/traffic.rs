@@ -220,20 +220,19 @@ async fn quiesce(
     for i in 0..cluster.size() {
         let alive = cluster.pid(i).is_some();
         let mut hash_kv = None;
-        if alive && revision > 0 {
-            if let Ok(mut grpc) = cluster.client(i).await {
-                let answer = tokio::time::timeout(
-                    REQUEST_TIMEOUT,
-                    grpc.hash_kv(PbHashKvRequest { revision }),
-                )
-                .await;
-                if let Ok(Ok(h)) = answer {
-                    hash_kv = Some(HashKv {
-                        revision,
-                        compact_revision: h.compact_revision,
-                        hash: h.hash,
-                    });
-                }
+        if alive
+            && revision > 0
+            && let Ok(mut grpc) = cluster.client(i).await
+        {
+            let answer =
+                tokio::time::timeout(REQUEST_TIMEOUT, grpc.hash_kv(PbHashKvRequest { revision }))
+                    .await;
+            if let Ok(Ok(h)) = answer {
+                hash_kv = Some(HashKv {
+                    revision,
+                    compact_revision: h.compact_revision,
+                    hash: h.hash,
+                });
             }
         }
         members.push(MemberEndState {
