@@ -4,7 +4,8 @@
 //! with the process faults; [`grpc`] calls etcd's v3 services with
 //! etcd's own message types, and [`execute`] sends a differential sequence
 //! and writes down the answers ([`watch`]: the Watch stream its watch
-//! steps use). The `faultline-etcd` binary is its command
+//! steps use). [`traffic`] runs checked traffic with faults against a
+//! cluster and [`record`] writes it down as a checker history. The `faultline-etcd` binary is its command
 //! line; `faultline diff` runs it and compares with the simulated store.
 //!
 //! A plain tokio program: nothing here uses madsim.
@@ -17,4 +18,6 @@ pub mod harness;
 pub mod ports;
 pub mod process;
 pub mod proxy;
+pub mod record;
+pub mod traffic;
 pub mod watch;

@@ -48,6 +48,33 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=600))]
         seconds: u64,
     },
+    /// Start a real cluster, run checked traffic with faults against it
+    /// (isolate a member at 1/4 of the run, crash and restart one at 1/2,
+    /// pause one at 3/4), heal, read every key back and check the history
+    /// with faultline's checker. NOT deterministic: the seed fixes the
+    /// clients' choices and the faults' targets, but real processes and
+    /// clocks decide the order, so a seed does not replay a run.
+    /// Exit 0: every rule passed; 1: a violation (or the cluster failed);
+    /// 2: bad arguments; 3: no violation, but some rule undecided.
+    Run {
+        /// Members: 1, 3 or 5.
+        #[arg(long, default_value_t = 3, value_parser = members)]
+        members: usize,
+        /// How long the traffic runs.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(4..=3600))]
+        seconds: u64,
+        /// Concurrent clients, spread over the members.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+        clients: u64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The etcd binary (default: $FAULTLINE_ETCD, else etcd on PATH).
+        #[arg(long)]
+        etcd: Option<PathBuf>,
+        /// Where history.jsonl and report.json go (default: the current folder).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Print the etcd binary's path and version.
     Version {
         #[arg(long)]
@@ -59,9 +86,14 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // Bad arguments: one line (clap's first), exit 2.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("bad arguments"));
+            return ExitCode::from(2);
         }
     };
     let outcome = match cli.command {
@@ -70,6 +102,21 @@ fn main() -> ExitCode {
             etcd,
             seconds,
         } => cluster(members, etcd, seconds),
+        Command::Run {
+            members,
+            seconds,
+            clients,
+            seed,
+            etcd,
+            out,
+        } => {
+            let config = realetcd::traffic::Config {
+                clients: clients as usize,
+                duration: std::time::Duration::from_secs(seconds),
+                seed,
+            };
+            return checked_run(members, etcd, &config, &out);
+        }
         other => run(other).map_err(Failure::Setup),
     };
     match outcome {
@@ -133,6 +180,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             etcd,
             seconds,
         } => cluster(members, etcd, seconds).map_err(|(Failure::Setup(e) | Failure::Demo(e))| e),
+        Command::Run { .. } => unreachable!("main runs `run` itself"),
         Command::Version { etcd } => {
             let binary = binary(etcd)?;
             println!("{} {}", binary.display(), harness::version(&binary)?);
@@ -157,6 +205,111 @@ fn run(command: Command) -> anyhow::Result<()> {
             std::fs::write(&out, json).with_context(|| format!("{}: cannot write", out.display()))
         }
     }
+}
+
+/// `run`: its exit code is the check's (0 pass, 1 violation, 3
+/// undecided), 1 when the cluster failed, 2 for a setup problem.
+fn checked_run(
+    members: usize,
+    etcd: Option<PathBuf>,
+    config: &realetcd::traffic::Config,
+    out: &std::path::Path,
+) -> ExitCode {
+    let setup = || -> anyhow::Result<(PathBuf, tokio::runtime::Runtime)> {
+        let binary = binary(etcd)?;
+        anyhow::ensure!(
+            binary.is_file(),
+            "{}: no such etcd binary",
+            binary.display()
+        );
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("{}: cannot create", out.display()))?;
+        // The main thread runs the cluster: etcd's children die with the
+        // thread that started them (PR_SET_PDEATHSIG).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok((binary, runtime))
+    };
+    let (binary, runtime) = match setup() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("faultline-etcd run: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(traffic_run(&binary, members, config, out)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let message = format!("{e:#}").replace('\n', " | ");
+            eprintln!("faultline-etcd run: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn traffic_run(
+    binary: &std::path::Path,
+    members: usize,
+    config: &realetcd::traffic::Config,
+    out: &std::path::Path,
+) -> anyhow::Result<u8> {
+    use checker::report::Verdict;
+    let version = harness::version(binary)?;
+    let mut cluster = realetcd::cluster::Cluster::start(binary, members)
+        .await
+        .with_context(|| format!("starting {members} members of {}", binary.display()))?;
+    let outcome = realetcd::traffic::run(&mut cluster, config).await?;
+    drop(cluster);
+    let history_path = out.join("history.jsonl");
+    std::fs::write(
+        &history_path,
+        checker::jsonl::to_string(&outcome.history, Some(&outcome.end)),
+    )
+    .with_context(|| format!("{}: cannot write", history_path.display()))?;
+    let report = checker::check_run(
+        &outcome.history,
+        &outcome.end,
+        &checker::CheckOptions::default(),
+    );
+    let report_path = out.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("{}: cannot write", report_path.display()))?;
+    let ops = &outcome.history.operations;
+    let unknown = ops
+        .iter()
+        .filter(|o| matches!(o.result, checker::history::OpResult::Unknown(_)))
+        .count();
+    println!(
+        "etcd {version}, {members} members, {} clients, {} s, seed {} (not deterministic): {} operations ({unknown} unknown), {} faults",
+        config.clients,
+        config.duration.as_secs(),
+        config.seed,
+        ops.len(),
+        outcome.history.annotations.len()
+    );
+    for a in &outcome.history.annotations {
+        println!(
+            "  fault {:.2}..{:.2} s: {}",
+            a.at as f64 / 1e9,
+            a.end.unwrap_or(a.at) as f64 / 1e9,
+            a.text
+        );
+    }
+    for r in &report.results {
+        match &r.verdict {
+            Verdict::Pass => println!("pass     {}", r.property),
+            Verdict::Unknown(why) => println!("unknown  {}: {why}", r.property),
+            Verdict::Fail(v) => println!("FAIL     {}: {}", r.property, v.explanation),
+        }
+    }
+    println!(
+        "{}: {} and {}",
+        report.overall().word(),
+        history_path.display(),
+        report_path.display()
+    );
+    Ok(report.overall().exit_code() as u8)
 }
 
 fn binary(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
