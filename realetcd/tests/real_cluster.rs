@@ -4,6 +4,9 @@
 //! process faults leave a cluster that serves, and nothing survives the
 //! cluster.
 
+mod common;
+
+use common::{binary, runtime};
 use realetcd::cluster::Cluster;
 use realetcd::harness;
 use std::path::{Path, PathBuf};
@@ -11,19 +14,6 @@ use std::time::{Duration, Instant};
 
 const SHORT: Duration = Duration::from_secs(2);
 const REQUEST: Duration = Duration::from_secs(5);
-
-fn binary() -> PathBuf {
-    harness::binary().unwrap_or_else(|e| {
-        panic!("{e}: this test needs a real etcd (ci/test.sh installs Debian's etcd-server)")
-    })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 async fn three() -> Cluster {
     Cluster::start(&binary(), 3)

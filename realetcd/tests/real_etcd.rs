@@ -2,23 +2,13 @@
 //! or $FAULTLINE_ETCD): the harness starts a member and always stops it,
 //! and a sequence's answers are what etcd's API says they are.
 
+mod common;
+
+use common::{binary, runtime};
 use differential::answer::{Answer, Body, Code};
 use differential::step::{Put, Rev, Step, TxnOp};
 use differential::{Sequence, generate};
 use realetcd::{execute, harness};
-
-fn binary() -> std::path::PathBuf {
-    harness::binary().unwrap_or_else(|e| {
-        panic!("{e}: this test needs a real etcd (ci/test.sh installs Debian's etcd-server)")
-    })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 fn put_of(key: &str, value: &str) -> Put {
     Put {

@@ -4,22 +4,18 @@
 //! undecided with a reason, and the history is sharp enough that the
 //! checker notices when one answer in it is falsified.
 
+mod common;
+
 use checker::history::{OpResult, Request, Response};
 use checker::report::Verdict;
 use realetcd::cluster::Cluster;
-use realetcd::harness;
 use realetcd::traffic::{self, Config};
 use std::time::Duration;
 
 #[test]
 fn traffic_with_faults_on_a_real_cluster_checks_clean() {
-    let binary = harness::binary().unwrap_or_else(|e| {
-        panic!("{e}: this test needs a real etcd (ci/test.sh installs Debian's etcd-server)")
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let binary = common::binary();
+    let runtime = common::runtime();
     let config = Config {
         clients: 4,
         duration: Duration::from_secs(8),
