@@ -36,6 +36,10 @@ pub const MAX_TXN_OPS: usize = 128;
 /// (`--max-request-bytes`). A value past it, but under the gRPC receive
 /// limit 512 KiB above, reaches the server and is refused there.
 pub const MAX_REQUEST_BYTES: u32 = 1536 * 1024;
+/// How far past the limit a too-large put goes, at most: well under the
+/// gRPC receive limit, and so under what a padding may be.
+const OVER_LIMIT_MAX: u32 = 64 * 1024;
+const _: () = assert!(MAX_REQUEST_BYTES + OVER_LIMIT_MAX <= Padding::MAX);
 
 /// Draws one step of a kind.
 type Draw = fn(&mut Gen) -> Step;
@@ -161,8 +165,9 @@ impl Gen {
         let mut put = self.put();
         if self.chance(2) {
             // Past etcd's request limit: refused with "request is too large".
-            let over = self.rng.gen_range(1..64 * 1024);
-            put.padding = Padding::new(MAX_REQUEST_BYTES + over).unwrap_or_default();
+            let over = self.rng.gen_range(1..OVER_LIMIT_MAX);
+            put.padding = Padding::new(MAX_REQUEST_BYTES + over)
+                .expect("the limit plus OVER_LIMIT_MAX is under Padding::MAX (asserted below it)");
         }
         Step::Put(put)
     }
