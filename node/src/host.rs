@@ -103,6 +103,31 @@ pub trait Host: Send + Sync {
     /// The member reached a coverage point (counted, never traced: points
     /// on hot paths are reached thousands of times a run).
     fn reached(&self, _member: u64, _point: Point) {}
+    /// The member holds `report.revision` having applied the log up to
+    /// `index` (the store's replica agreement, `server::agreement`). A
+    /// world that sees every member keeps the first report per index and
+    /// returns it when this one differs; a host that sees one member has
+    /// nothing to compare with (`None`).
+    fn applied_to(&self, _report: AppliedTo, _index: u64) -> Option<AppliedTo> {
+        None
+    }
+}
+
+/// How a member came to hold the state it reports for an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HowReached {
+    /// It applied the entry (or installed a snapshot at that index).
+    Applied,
+    /// It restarted and recovered that state from its backend.
+    Recovered,
+}
+
+/// One member's revision after the log up to some index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedTo {
+    pub member: u64,
+    pub revision: i64,
+    pub how: HowReached,
 }
 
 /// Work a member still owes, as it reports it to the world: on a healthy

@@ -47,6 +47,10 @@ invariants! {
         "with one voter, its own WAL is the quorum: an entry is applied only once it is in that WAL";
     EntriesAppliedInOrder "apply.entries-in-order"
         "entries are applied one after another, none skipped and none twice";
+    ReplicasAgreeOnEntry "apply.replicas-agree"
+        "applying a log is deterministic: every member that applies entry i holds the same revision after it; a different one means an entry applied differently, twice or not at all";
+    RecoveredStateAgrees "recovery.state-agrees"
+        "a restarted member's backend holds, at its consistent index, the revision every member had after that entry: index and data are committed together";
     SnapshotNewerThanApplied "apply.snapshot-newer-than-applied"
         "a snapshot replaces the state only with a newer one: an older one would undo applied entries";
     SnapshotTakenAtApplied "apply.snapshot-at-applied"

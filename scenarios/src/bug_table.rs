@@ -122,10 +122,13 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "the consistent index is set before the entry's data is applied, so a backend commit in between persists an index whose entry is missing",
         triggers: &["bug-write-load-crashes"],
-        // The member that skipped the entry's data disagrees with the others
-        // (end.hashkv); when it answers, an acknowledged write is gone
-        // (linearizability, or end.durability in the final reads).
+        // The restarted member's backend holds less than its consistent
+        // index says (store.invariant, recovery.state-agrees) and then
+        // disagrees with the others (end.hashkv); when it answers, an
+        // acknowledged write is gone (linearizability, or end.durability in
+        // the final reads).
         expected_rules: &[
+            rules::STORE_INVARIANT,
             rules::END_HASHKV,
             rules::LINEARIZABILITY,
             rules::END_DURABILITY,
@@ -161,7 +164,11 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "defragmentation commits data without the matching consistent index; restart re-applies entries",
         triggers: &["bug-defrag-crash"],
+        // The restarted member's backend holds more than its consistent
+        // index says (store.invariant, recovery.state-agrees), it applies
+        // entries twice and disagrees with the others.
         expected_rules: &[
+            rules::STORE_INVARIANT,
             rules::LINEARIZABILITY,
             rules::END_HASHKV,
             rules::END_DURABILITY,
@@ -300,7 +307,11 @@ pub const BUGS: &[BugEntry] = &[
         },
         mechanism: "only the member answering the client checks a Txn's reads: at a compacted or future revision it refuses the whole Txn, while the other members, having dropped the reads, apply its writes",
         triggers: &["bug-txn-compacted-range"],
+        // The answering member refuses the Txn the others apply: their
+        // revisions part at that entry (store.invariant,
+        // apply.replicas-agree).
         expected_rules: &[
+            rules::STORE_INVARIANT,
             rules::LINEARIZABILITY,
             rules::END_HASHKV,
             rules::END_DURABILITY,
@@ -527,11 +538,11 @@ pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
     (
         Bug::Etcd13766,
         Signature {
-            rule: Cow::Borrowed(rules::LINEARIZABILITY),
-            class: Anomaly::DoubleWrite,
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
             subject: Subject {
                 request: None,
-                site: None,
+                site: Some(Cow::Borrowed("recovery.state-agrees")),
             },
         },
     ),
@@ -549,11 +560,11 @@ pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
     (
         Bug::Etcd14685,
         Signature {
-            rule: Cow::Borrowed(rules::LINEARIZABILITY),
-            class: Anomaly::DoubleWrite,
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
             subject: Subject {
                 request: None,
-                site: None,
+                site: Some(Cow::Borrowed("recovery.state-agrees")),
             },
         },
     ),
@@ -626,11 +637,11 @@ pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
     (
         Bug::Etcd18667,
         Signature {
-            rule: Cow::Borrowed(rules::LINEARIZABILITY),
-            class: Anomaly::FailedWriteObserved,
+            rule: Cow::Borrowed(rules::STORE_INVARIANT),
+            class: Anomaly::InvariantBroken,
             subject: Subject {
                 request: None,
-                site: None,
+                site: Some(Cow::Borrowed("apply.replicas-agree")),
             },
         },
     ),

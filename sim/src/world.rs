@@ -12,7 +12,7 @@ use madsim::task::NodeId;
 use node::config::MemberConfig;
 use node::coverage::Point;
 use node::failpoint::{Failpoint, Failpoints};
-use node::host::{Backlog, BacklogSlot, ExitReason, Host, MemberEnv, NodeEvent};
+use node::host::{AppliedTo, Backlog, BacklogSlot, ExitReason, Host, MemberEnv, NodeEvent};
 use node::invariants::Invariant;
 use node::version::Version;
 use parking_lot::Mutex;
@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 
 mod controls;
 mod fault_context;
+mod ledger;
 
 pub use fault_context::AFTERGLOW;
 use fault_context::FaultContext;
@@ -93,6 +94,8 @@ struct WorldHost {
     faults: Mutex<FaultContext>,
     /// The cluster version each member applied last.
     cluster_versions: Mutex<BTreeMap<u64, Version>>,
+    /// The replica agreement ledger ([`Host::applied_to`]).
+    applied: Mutex<ledger::Ledger>,
 }
 
 /// Simulated time since the run started.
@@ -181,6 +184,10 @@ impl Host for WorldHost {
         Handle::current().kill(node);
     }
 
+    fn applied_to(&self, report: AppliedTo, index: u64) -> Option<AppliedTo> {
+        self.applied.lock().report(report, index)
+    }
+
     fn reached(&self, _member: u64, point: Point) {
         if let Some(n) = self.points.get(point.index()) {
             n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -225,6 +232,7 @@ impl World {
             points: Point::ALL.iter().map(|_| Default::default()).collect(),
             faults: Mutex::new(FaultContext::default()),
             cluster_versions: Mutex::new(BTreeMap::new()),
+            applied: Mutex::new(ledger::Ledger::default()),
         });
         Arc::new(World {
             handle: Handle::current(),

@@ -10,7 +10,7 @@ use crate::backend::{Bucket, keys};
 use crate::bugs::Bug;
 use crate::cluster::{ClusterState, DowngradeInfo};
 use crate::failpoint::Failpoint;
-use crate::host::NodeEvent;
+use crate::host::{HowReached, NodeEvent};
 use crate::invariants::Invariant;
 use crate::mvcc::MvccError;
 use crate::schema;
@@ -136,6 +136,10 @@ impl Applier {
                     state.wait.trigger(header.id, result);
                 }
             }
+        }
+        if !already_applied {
+            let revision = state.mvcc.current_revision();
+            super::agreement::check(&state.env, index, revision, HowReached::Applied);
         }
         let _ = state.applied.send_replace(index);
         self.applied = (index, term);
@@ -695,6 +699,8 @@ impl Applier {
         ) {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
+        let revision = state.mvcc.current_revision();
+        super::agreement::check(&state.env, index, revision, HowReached::Applied);
         self.conf_state = snapshot.get_metadata().get_conf_state().clone();
         state.watch.restore();
         if let Err(e) = state.env.failpoint(Failpoint::RaftAfterApplySnap).await {

@@ -10,7 +10,7 @@ use crate::backend::{Backend, BackendError, Bucket, keys};
 use crate::bugs::Bug;
 use crate::cluster::{ClusterDataError, ClusterState};
 use crate::config::MemberConfig;
-use crate::host::{MemberEnv, NodeEvent};
+use crate::host::{HowReached, MemberEnv, NodeEvent};
 use crate::invariants::Invariant;
 use crate::lease::{LeaseError, Lessor};
 use crate::mvcc::{AtCompactRevision, Mvcc, MvccError, MvccOptions};
@@ -380,6 +380,14 @@ impl Started {
         *state.env.backlog.lock() = Some(Arc::new(move || {
             member.upgrade().map(|s| s.backlog()).unwrap_or_default()
         }));
+        // What the recovered backend holds must be what every member held
+        // after the same entry (etcd-13766 and 14685 recover something else).
+        super::agreement::check(
+            &state.env,
+            state.ci.get().0,
+            state.mvcc.current_revision(),
+            HowReached::Recovered,
+        );
         state.env.emit(NodeEvent::Started {
             version: state.config.version,
             applied_index: state.applied_index(),

@@ -2,6 +2,7 @@
 //! the client service and the background loops (backend commits,
 //! compaction, linearizable reads, lease expiry).
 
+mod agreement;
 mod apply;
 mod bootstrap;
 mod client_service;
