@@ -5,6 +5,7 @@
 //! segments, ten seconds of the same writes roll nothing over. The counts
 //! are part of the run: the same seed reaches the same points as often.
 
+use checker::Overall;
 use node::coverage::Point;
 use scenarios::catalog;
 use scenarios::engine::{RunOptions, run};
@@ -55,5 +56,63 @@ fn small_segments_roll_the_wal_over_and_a_restart_reads_them_back() {
         !r.points_reached.contains_key(&Point::WalSegmentCut),
         "{:?}",
         r.points_reached
+    );
+}
+
+fn isolated_informers(isolated_s: f64) -> String {
+    format!(
+        r#"
+name = "isolated-informers"
+description = "kubernetes informers (their watches require a leader), a member cut off for {isolated_s} s"
+duration_s = 9.0
+
+[[traffic]]
+profile = "kubernetes"
+clients = 6
+rate = 40.0
+
+[[faults]]
+kind = "isolate"
+at_s = 2.0
+target = "follower"
+duration_s = {isolated_s}
+"#
+    )
+}
+
+/// etcd ends the watches that require a leader only after three election
+/// timeouts without one (its monitorLeader; 300 ms with the default knobs):
+/// a member cut off for 5 s gets there, one cut off for 150 ms (it notices
+/// the missing leader after one election timeout at the earliest) does
+/// not; the informers re-watch and the run passes either way.
+#[test]
+fn watches_requiring_a_leader_end_only_after_three_election_timeouts_without_one() {
+    let long = catalog::parse("long.toml", &isolated_informers(5.0)).expect("parses");
+    let short = catalog::parse("short.toml", &isolated_informers(0.15)).expect("parses");
+    let mut reached = 0;
+    for seed in 0..6 {
+        let r = run(&long, seed, &RunOptions::default());
+        assert_eq!(
+            r.overall(),
+            Overall::Pass,
+            "seed {seed}: {}",
+            r.summary_line()
+        );
+        reached += usize::from(r.points_reached.contains_key(&Point::WatchCanceledNoLeader));
+        let r = run(&short, seed, &RunOptions::default());
+        assert_eq!(
+            r.overall(),
+            Overall::Pass,
+            "seed {seed}: {}",
+            r.summary_line()
+        );
+        assert!(
+            !r.points_reached.contains_key(&Point::WatchCanceledNoLeader),
+            "seed {seed}: a watch ended after 150 ms cut off"
+        );
+    }
+    assert!(
+        reached > 0,
+        "no seed of 0..6 ended a watch requiring a leader"
     );
 }

@@ -7,6 +7,7 @@ mod apply;
 mod bootstrap;
 mod client_service;
 mod downgrade;
+mod leader_monitor;
 mod lease_loop;
 mod move_leader;
 mod propose;

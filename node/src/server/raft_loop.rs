@@ -3,6 +3,7 @@
 //! out at once; entries and the hard state are fsynced to the WAL before
 //! the messages that depend on them; committed entries go to the apply loop.
 
+use super::leader_monitor::LeaderMonitor;
 use super::transport::Inbound;
 use super::{ApplyWork, MemberState, RaftRequest, ReadStates, snap};
 use crate::bugs::Bug;
@@ -90,12 +91,16 @@ impl RaftLoop {
         read_states: ReadStates,
     ) {
         let mut ticker = madsim::time::interval(state.config.knobs.tick());
+        let mut leader_monitor = LeaderMonitor::new(state.config.knobs.election_ticks);
         loop {
             tokio::select! {
                 biased;
                 _ = ticker.tick() => {
                     if !self.removed {
                         self.node.tick();
+                    }
+                    if leader_monitor.tick(self.node.raft.leader_id) {
+                        state.watch.leader_lost();
                     }
                 }
                 Some(req) = requests.recv() => self.on_request(&state, req).await,
@@ -331,6 +336,7 @@ impl RaftLoop {
                 st.leader = ss.leader_id;
                 st.term = term;
             }
+            state.watch.set_leader_known(ss.leader_id != 0);
             if role == Role::Leader {
                 if !state.lessor.ids().is_empty() {
                     state

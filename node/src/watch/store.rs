@@ -76,6 +76,8 @@ struct Inner {
     /// revision the store already counts but has not yet notified cannot
     /// be reported as delivered (etcd notifies under the same lock).
     revision: std::sync::atomic::AtomicI64,
+    /// The member knows a leader (the raft loop says so on every change).
+    leader_known: std::sync::atomic::AtomicBool,
     opts: WatchOptions,
 }
 
@@ -92,6 +94,11 @@ pub enum WatchError {
     /// selects nothing ("\0", "every key from here on", excepted).
     #[error("mvcc: watcher range is empty")]
     EmptyRange,
+    /// etcd's ErrGRPCNoLeader: a watch that requires a leader, asked of a
+    /// member that knows none (etcd's stream interceptor refuses the
+    /// stream at once).
+    #[error("etcdserver: no leader")]
+    NoLeader,
 }
 
 impl WatchableStore {
@@ -112,6 +119,7 @@ impl WatchableStore {
                 compacted_away: Mutex::new(std::collections::BTreeSet::new()),
                 next_stream: std::sync::atomic::AtomicU64::new(1),
                 revision: std::sync::atomic::AtomicI64::new(revision),
+                leader_known: std::sync::atomic::AtomicBool::new(false),
                 opts,
             }),
         }
@@ -122,6 +130,14 @@ impl WatchableStore {
         self.inner
             .revision
             .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the member knows a leader now: a watch requiring one is
+    /// refused while it knows none.
+    pub fn set_leader_known(&self, known: bool) {
+        self.inner
+            .leader_known
+            .store(known, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A fresh stream id for this member process.
@@ -153,6 +169,14 @@ impl WatchableStore {
         let from_key = req.range_end.as_slice() == [0];
         if !req.range_end.is_empty() && !from_key && req.key >= req.range_end {
             return Err(WatchError::EmptyRange);
+        }
+        if require_leader
+            && !self
+                .inner
+                .leader_known
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(WatchError::NoLeader);
         }
         let mut watchers = self.inner.watchers.lock();
         let id = {
@@ -527,7 +551,8 @@ impl WatchableStore {
         }
     }
 
-    /// The member lost its leader: watchers that required one end.
+    /// The member has known no leader for a while (`server::leader_monitor`):
+    /// watchers that required one end.
     pub fn leader_lost(&self) {
         let current = self.revision();
         let mut watchers = self.inner.watchers.lock();

@@ -274,6 +274,11 @@ fn watchers_requiring_a_leader_end_when_it_is_lost() {
     run(async {
         let f = fixture(32).await;
         let (tx, mut rx) = mpsc::channel(16);
+        assert!(matches!(
+            f.store.watch(1, &create("l", 0), true, tx.clone()),
+            Err(WatchError::NoLeader)
+        ));
+        f.store.set_leader_known(true);
         let id = f
             .store
             .watch(1, &create("l", 0), true, tx.clone())

@@ -1,9 +1,10 @@
 //! Kubernetes-shaped traffic, as kube-apiserver uses etcd: informers that
 //! list with pagination (limit 10, later pages pinned to the first page's
-//! revision) and then watch from the list revision + 1 with prev_kv and
-//! progress notifications, relisting when the watch is compacted; writers
-//! doing optimistic puts and deletes on mod_revision; events written with
-//! short leases and no keepalive; and a compactor like kube-apiserver's.
+//! revision) and then watch from the list revision + 1 with prev_kv,
+//! progress notifications and a required leader, relisting when the watch
+//! is compacted; writers doing optimistic puts and deletes on
+//! mod_revision; events written with short leases and no keepalive; and a
+//! compactor like kube-apiserver's.
 
 use super::TrafficContext;
 use super::requests::{
@@ -109,6 +110,10 @@ async fn informer(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             let mut req = watch_prefix(PODS, last_rev + 1);
             req.progress_notify = true;
             req.prev_kv = true;
+            // The apiserver's etcd3 watcher asks for a leader
+            // (clientv3.WithRequireLeader): a member cut off from the
+            // quorum ends the watch and the reflector re-watches elsewhere.
+            req.require_leader = true;
             if s.watch(req, follows_list.take()).await.is_err() {
                 if let Some(s) = stream.take() {
                     s.finish();
