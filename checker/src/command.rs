@@ -447,6 +447,7 @@ fn imported_check<M: Model>(
     let verdict = match out.result {
         Linearizability::Linearizable { .. } => Verdict::Pass,
         Linearizability::Violation(c) => Verdict::Fail(Violation {
+            at: None,
             rule: LINEARIZABILITY.to_string(),
             explanation: c.explanation,
             operations: c.operations,

@@ -221,6 +221,7 @@ mod tests {
                 k8s_list: None,
             }],
             annotations: vec![Annotation {
+                kind: None,
                 at: 12,
                 end: Some(15),
                 source: "nemesis".into(),

@@ -15,6 +15,7 @@
 //! - [`import`] and [`command`]: Jepsen logs and EDN histories, and the
 //!   `faultline check FILE` command behind the CLI.
 
+pub mod active_faults;
 pub mod anomaly;
 mod check;
 pub mod command;

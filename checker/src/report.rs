@@ -94,6 +94,11 @@ pub struct Violation {
     /// What the violation is about, without keys and values (its signature's subject).
     #[serde(skip_serializing_if = "Subject::is_empty")]
     pub subject: Subject,
+    /// When it happened (ns since the run began), for a violation the store
+    /// reports itself at a moment (a broken invariant, a member exit); the
+    /// others are placed by their operations and watch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
 }
 
 impl Violation {

@@ -53,6 +53,7 @@ impl Recorder {
 
     pub fn annotate(&self, at: u64, end: Option<u64>, text: String) {
         self.lock().annotations.push(Annotation {
+            kind: None,
             at,
             end,
             source: Annotation::FAULT.to_string(),

@@ -394,7 +394,7 @@ fn the_fortnight_says_what_changed_and_names_known_bugs_and_shrinks() {
         "{md}"
     );
     assert!(md.contains("faultline replay "), "{md}");
-    // Fault kinds are shown with how many of the problem's runs applied them.
+    // Fault kinds are shown with how many of the problem's runs had them on at the violation.
     assert!(md.contains("| kill (14), partition (14) |"), "{md}");
     let out_path = root.path().join("dashboard.html");
     let html = render_html(&campaigns, None, &KNOWN, &triage, &out_path);

@@ -145,7 +145,7 @@ impl Control {
             .trace()
             .record("engine", "fault", format!("{kind} {detail}"));
         self.recorder
-            .annotate(now_ns(), None, "fault", format!("{kind} {detail}"));
+            .fault_began(now_ns(), kind, format!("{kind} {detail}"));
         self.faults_applied.lock().push(kind.to_string());
     }
 
@@ -156,7 +156,7 @@ impl Control {
         self.world
             .trace()
             .record("engine", "heal", format!("{kind} {detail}"));
-        self.recorder.close_annotation("fault", kind, now_ns());
+        self.recorder.fault_healed(kind, now_ns());
     }
 
     /// Sleeps unless the run is quiescing (then returns at once).

@@ -101,17 +101,29 @@ impl Recorder {
             end,
             source: source.into(),
             text: text.into(),
+            kind: None,
         });
     }
 
-    /// Closes the last open annotation from `source` starting with `prefix`.
-    pub fn close_annotation(&self, source: &str, prefix: &str, end: u64) {
+    /// An injected fault of `kind` begins (closed by [`Self::fault_healed`]).
+    pub fn fault_began(&self, at: u64, kind: &str, text: String) {
+        self.inner.lock().annotations.push(Annotation {
+            at,
+            end: None,
+            source: Annotation::FAULT.into(),
+            text,
+            kind: Some(kind.to_string()),
+        });
+    }
+
+    /// Closes the last fault of `kind` still on.
+    pub fn fault_healed(&self, kind: &str, end: u64) {
         let mut inner = self.inner.lock();
         if let Some(a) = inner
             .annotations
             .iter_mut()
             .rev()
-            .find(|a| a.source == source && a.end.is_none() && a.text.starts_with(prefix))
+            .find(|a| a.is_fault() && a.end.is_none() && a.kind.as_deref() == Some(kind))
         {
             a.end = Some(end);
         }

@@ -69,6 +69,8 @@ pub struct FatalExit {
     /// The process was handed a failed fsync, ENOSPC or a flipped read
     /// before it exited: the disk fault is the cause.
     pub disk_fault_delivered: bool,
+    /// Simulated time since the run started.
+    pub at: Duration,
 }
 
 /// An invariant a member reported broken.
@@ -171,6 +173,7 @@ impl Host for WorldHost {
                     member,
                     message: message.clone(),
                     disk_fault_delivered: self.disk.faults_delivered(slot.node.id()) > 0,
+                    at: now(),
                 });
             }
             slot.node.id()

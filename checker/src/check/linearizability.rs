@@ -135,6 +135,7 @@ fn false_refusals(history: &History, failed: &Violation) -> Violation {
         .get("stuck_operation")
         .and_then(|v| v.as_u64());
     Violation {
+        at: None,
         rule: ERRORS_NO_FALSE_REFUSAL.to_string(),
         explanation: format!(
             "every answered operation fits a linearization, but with the {} refusals of state ({}) none does: {}",
@@ -253,6 +254,7 @@ fn judge(
                 .filter(|id| synthetic.contains(id))
                 .partition(|id| key_expiries.contains(id));
             let violation = Violation {
+                at: None,
                 rule: LINEARIZABILITY.to_string(),
                 explanation: c.explanation.clone(),
                 operations: real(&c.operations),

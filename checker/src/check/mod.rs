@@ -6,7 +6,7 @@ mod lin_class;
 mod linearizability;
 mod refusals;
 mod request_size;
-mod requests;
+pub(crate) mod requests;
 mod serializable;
 mod watch;
 
@@ -136,6 +136,7 @@ pub(crate) fn violation(
     details: Value,
 ) -> Violation {
     Violation {
+        at: None,
         rule: rule.to_string(),
         explanation,
         operations,

@@ -169,6 +169,7 @@ mod tests {
             ],
             watches: vec![],
             annotations: vec![Annotation {
+                kind: None,
                 at: 11 * s,
                 end: Some(13 * s),
                 source: Annotation::FAULT.into(),
@@ -189,6 +190,7 @@ mod tests {
     #[test]
     fn a_fault_that_never_healed_covers_the_rest_of_the_run() {
         let windows = FaultWindows::of(&[Annotation {
+            kind: None,
             at: 3 * STARTUP_NS,
             end: None,
             source: Annotation::FAULT.into(),

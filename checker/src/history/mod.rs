@@ -166,6 +166,10 @@ pub struct Annotation {
     pub end: Option<u64>,
     pub source: String,
     pub text: String,
+    /// For a fault: its kind, as the tool that injected it names it (reports
+    /// say which kinds were on at a violation; never checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 impl Annotation {

@@ -236,6 +236,7 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
         let process = match &ev.process {
             Process::Other(name) => {
                 out.annotations.push(Annotation {
+                    kind: None,
                     at: time,
                     end: None,
                     source: name.clone(),

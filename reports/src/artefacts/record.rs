@@ -42,6 +42,10 @@ pub struct ViolationIndex {
     /// rebuilds it from the report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<Signature>,
+    /// The kinds of the faults on while its evidence happened
+    /// ([`checker::active_faults`]); absent in records written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults_active: Option<Vec<String>>,
 }
 
 impl RunRecord {
@@ -81,6 +85,7 @@ impl RunRecord {
                     explanation: v.explanation.clone(),
                     first_difference: describe::first_difference(v, history),
                     signature: Some(Signature::of(v)),
+                    faults_active: Some(checker::active_faults::faults_active(v, history)),
                 }),
                 _ => None,
             })

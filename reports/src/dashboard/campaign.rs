@@ -127,6 +127,7 @@ impl FailedRun {
                     signature: r.signature_of(v),
                     first_difference: v.first_difference.clone(),
                     explanation: v.explanation.clone(),
+                    faults_active: v.faults_active.clone(),
                 })
                 .collect(),
             _ => self
@@ -141,6 +142,7 @@ impl FailedRun {
                     },
                     first_difference: "-".to_string(),
                     explanation: String::new(),
+                    faults_active: None,
                 })
                 .collect(),
         }
@@ -175,6 +177,10 @@ pub struct FailedProperty {
     /// See [`crate::describe::first_difference`].
     pub first_difference: String,
     pub explanation: String,
+    /// The fault kinds on at the violation; `None` when the run's record
+    /// does not say (written before, or no record: then the run's applied
+    /// faults stand in).
+    pub faults_active: Option<Vec<String>>,
 }
 
 /// One campaign folder, loaded.

@@ -176,7 +176,7 @@ fn failures(s: &Summary, triage: &Triage) -> String {
             continue;
         }
         out.push_str(&format!("## {title}\n\n"));
-        out.push_str("| problem | runs | scenarios | fault kinds | last seen | example (smallest run) | replay | shrunk repro |\n|---|---:|---|---|---|---|---|---|\n");
+        out.push_str("| problem | runs | scenarios | faults on at the violation | last seen | example (smallest run) | replay | shrunk repro |\n|---|---:|---|---|---|---|---|---|\n");
         for g in groups {
             let rep = g.representative();
             let scenarios: Vec<&str> = g.scenarios().into_iter().collect();

@@ -165,10 +165,10 @@ fn failures(s: &Summary, triage: &Triage, out_path: &Path) -> String {
     out.push_str(
         "<p class=\"muted\">Failures with the same signature (rule, anomaly class, the request kind where it is the problem, and for exits and invariants the site; keys, values and event kinds left out) are one problem, one row. \
 A run breaking several rules is filed under one violation: a broken invariant, a member exit or a panic first (the store naming what broke where), else the first in rule order; the others are listed as \"also fail\". \
-Fault kinds are those applied in its runs; they do not split a problem. \
+Fault kinds are those on when the violation happened (counted per run; a run recorded before this shows the faults it applied); they do not split a problem. \
 \"new\": first seen on the latest campaign day; \"open\": seen then and before; \"not seen lately\": not on the latest day.</p>\n\
 <table class=\"failures\"><thead><tr><th>status</th><th>problem</th><th class=\"num\">runs</th>\
-<th>scenarios</th><th>fault kinds</th><th>first seen</th><th>last seen</th><th>example (smallest run)</th><th>run reports</th><th>smallest repro</th></tr></thead><tbody>\n",
+<th>scenarios</th><th>faults on at the violation</th><th>first seen</th><th>last seen</th><th>example (smallest run)</th><th>run reports</th><th>smallest repro</th></tr></thead><tbody>\n",
     );
     for g in &s.groups {
         let rep = g.representative();

@@ -67,9 +67,9 @@ pub(crate) struct FailureGroup<'a> {
     pub first_difference: String,
     /// The explanation of the representative run.
     pub explanation: String,
-    /// Fault kinds applied in the group's runs, with how many of its runs
-    /// applied each (shown, never a reason to split a group: the same bug
-    /// shows up under many faults).
+    /// Fault kinds on at the violation in the group's runs, with how many
+    /// of its runs had each on (shown, never a reason to split a group: the
+    /// same bug shows up under many faults).
     pub fault_kinds: BTreeMap<String, usize>,
     /// Other problems the group's runs also showed (their later violations).
     pub also: BTreeSet<Signature>,
@@ -266,7 +266,12 @@ pub(crate) fn summarize<'a>(campaigns: &'a [Campaign], known: &Known<'_>) -> Sum
 }
 
 pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec<FailureGroup<'_>> {
-    type Found<'a> = (Occurrence<'a>, (String, String), Vec<Signature>);
+    type Found<'a> = (
+        Occurrence<'a>,
+        (String, String),
+        Vec<Signature>,
+        Option<Vec<String>>,
+    );
     let mut groups: BTreeMap<Signature, Vec<Found<'_>>> = BTreeMap::new();
     for c in campaigns {
         for run in &c.failures {
@@ -278,6 +283,7 @@ pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec
                 Occurrence { campaign: c, run },
                 (p.first_difference, p.explanation),
                 also,
+                p.faults_active,
             ));
         }
     }
@@ -286,12 +292,12 @@ pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec
         .map(|(signature, list)| {
             let first_seen = list
                 .iter()
-                .map(|(o, _, _)| o.campaign.started)
+                .map(|(o, _, _, _)| o.campaign.started)
                 .min()
                 .unwrap_or(Timestamp(0));
             let last_seen = list
                 .iter()
-                .map(|(o, _, _)| o.campaign.started)
+                .map(|(o, _, _, _)| o.campaign.started)
                 .max()
                 .unwrap_or(Timestamp(0));
             let on_latest = Some(last_seen.day()) == latest;
@@ -303,20 +309,24 @@ pub(crate) fn group_failures(campaigns: &[Campaign], latest: Option<Day>) -> Vec
             let mut occurrences = Vec::with_capacity(list.len());
             let mut examples = Vec::with_capacity(list.len());
             let mut also = BTreeSet::new();
-            for (o, example, others) in list {
+            let mut fault_kinds: BTreeMap<String, usize> = BTreeMap::new();
+            for (o, example, others, active) in list {
+                // The faults on at the violation; for a run whose record
+                // does not say, the faults its run applied.
+                let kinds: BTreeSet<String> = match active {
+                    Some(active) => active.into_iter().collect(),
+                    None => o
+                        .campaign
+                        .coverage_of(&o.run.row)
+                        .map(|c| c.faults_applied.iter().cloned().collect())
+                        .unwrap_or_default(),
+                };
+                for kind in kinds {
+                    *fault_kinds.entry(kind).or_default() += 1;
+                }
                 occurrences.push(o);
                 examples.push(example);
                 also.extend(others);
-            }
-            let mut fault_kinds: BTreeMap<String, usize> = BTreeMap::new();
-            for c in occurrences
-                .iter()
-                .filter_map(|o| o.campaign.coverage_of(&o.run.row))
-            {
-                let kinds: BTreeSet<&String> = c.faults_applied.iter().collect();
-                for kind in kinds {
-                    *fault_kinds.entry(kind.clone()).or_default() += 1;
-                }
             }
             let mut group = FailureGroup {
                 signature,

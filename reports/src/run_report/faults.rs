@@ -79,6 +79,7 @@ mod tests {
 
     fn note(at: u64, end: Option<u64>, source: &str, text: &str) -> Annotation {
         Annotation {
+            kind: None,
             at,
             end,
             source: source.into(),

@@ -233,12 +233,14 @@ pub fn small_run() -> RunArtefacts {
     ];
     let annotations = vec![
         Annotation {
+            kind: Some("partition".into()),
             at: 20 * MS,
             end: Some(48 * MS),
             source: "fault".into(),
             text: "partition {1} {2,3}".into(),
         },
         Annotation {
+            kind: Some("kill".into()),
             at: 44 * MS,
             end: None,
             source: "fault".into(),
@@ -461,6 +463,7 @@ pub fn large_run(ops: usize, clients: u64, watch_count: u64) -> RunArtefacts {
     for f in 0..20u64 {
         let at = f * 500 * MS;
         annotations.push(Annotation {
+            kind: Some("partition".into()),
             at,
             end: Some(at + 700 * MS),
             source: "fault".into(),

@@ -281,6 +281,11 @@ fn stats_of(output: &SimOutput) -> RunStats {
     }
 }
 
+/// A simulated duration since the run began, in the history's nanoseconds.
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A rule's result: passed, or failed with `violation`.
 fn decided(rule: &str, violation: Option<Violation>) -> PropertyResult {
     PropertyResult {
@@ -297,6 +302,7 @@ fn exits_property(exits: &[sim::FatalExit]) -> PropertyResult {
                 exit.member, exit.message
             ),
             details: serde_json::json!({ "exits": exits.iter().map(|e| serde_json::json!({"member": e.member, "error": e.message})).collect::<Vec<_>>() }),
+            at: Some(nanos(exit.at)),
             ..Default::default()
         }
         .at_site(checker::signature::exit_site(&exit.message)));
@@ -325,6 +331,7 @@ fn invariants_property(broken: &[sim::BrokenInvariant]) -> PropertyResult {
                 "at_s": b.at.as_secs_f64(),
                 "detail": b.detail,
             })).collect::<Vec<_>>() }),
+            at: Some(nanos(b.at)),
             ..Default::default()
         }
         .at_site(b.invariant.name())
@@ -446,6 +453,7 @@ mod tests {
             member,
             message: message.into(),
             disk_fault_delivered,
+            at: std::time::Duration::ZERO,
         }
     }
 

@@ -226,6 +226,7 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
                 }
                 convert::Converted::Defragment { outcome } => {
                     history.annotations.push(Annotation {
+                        kind: None,
                         at: call,
                         end: Some(ret),
                         source: SOURCE.into(),
