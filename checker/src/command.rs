@@ -16,7 +16,7 @@ use crate::history::{Annotation, EndState};
 use crate::import::independent::{KeySource, key_source, keyed_register_ops};
 use crate::import::{self, Clock, ImportError, Imported, etcd_robustness};
 use crate::jsonl;
-use crate::linearizable::{Linearizability, Model, Op, SearchLimits, check};
+use crate::linearizable::{Issuer, Linearizability, Model, Op, SearchLimits, check};
 use crate::models::keyed::Keyed;
 use crate::models::kv::KvModel;
 use crate::models::register::RegisterModel;
@@ -393,14 +393,15 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
     })
 }
 
-/// Each etcd operation's one-line description, naming its client, by id.
+/// Each etcd operation's one-line description, naming who issued it in the
+/// history's own word, by id.
 fn client_descriptions(history: &crate::history::History) -> HashMap<u64, String> {
     history
         .operations
         .iter()
         .map(|op| {
             let desc = crate::history::describe::request(&op.request);
-            (op.id, format!("client {}: {desc}", op.client))
+            (op.id, format!("{} {}: {desc}", history.issuer, op.client))
         })
         .collect()
 }
@@ -423,7 +424,7 @@ fn imported_check<M: Model>(
         deadline: Instant::now().checked_add(options.timeout),
         memory_bound_bytes: options.memory_bound_bytes,
     };
-    let out = check(model, ops, options.partition, &limits);
+    let out = check(model, ops, options.partition, &limits, Issuer::Process);
     // Jepsen's `:error` says why an operation failed or is indeterminate.
     let errors: HashMap<u64, &import::edn_reader::Edn> = imported
         .ops
@@ -433,8 +434,10 @@ fn imported_check<M: Model>(
     let descriptions = ops
         .iter()
         .map(|op| {
+            // Imported register and kv histories are Jepsen's: processes.
             let mut desc = format!(
-                "process {}: {}",
+                "{} {}: {}",
+                Issuer::Process,
                 op.client,
                 model.describe(&op.input, &op.outcome)
             );

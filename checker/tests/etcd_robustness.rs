@@ -60,6 +60,10 @@ fn the_stale_read_fixture_fails_linearizability() {
     let outcome = check(&fixture("stale-read"));
     assert_eq!(outcome.exit_code(), 1, "{outcome}");
     assert_eq!(outcome.report.failed_rules(), vec!["linearizability"]);
+    // etcd's robustness tests name who issues requests clients.
+    let text = outcome.to_string();
+    assert!(text.contains("(client "), "{text}");
+    assert!(!text.contains("process"), "{text}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use checker::import::{edn, kv_ops};
 use checker::linearizable::{
-    Linearizability, Model, Op, Outcome, SearchLimits, check_with_threads,
+    Issuer, Linearizability, Model, Op, Outcome, SearchLimits, check_with_threads,
 };
 use checker::models::kv::{KvInput, KvModel, KvOutput};
 
@@ -71,13 +71,13 @@ fn keyed(keys: u64, stale: &[u64]) -> Vec<Op<KvInput, KvOutput>> {
 }
 
 fn same_for_any_thread_count(ops: &[Op<KvInput, KvOutput>]) -> Linearizability {
-    let sequential = check_with_threads(&KvModel, ops, true, &limits(), 1);
+    let sequential = check_with_threads(&KvModel, ops, true, &limits(), Issuer::Process, 1);
     assert!(
         sequential.partitions > 1,
         "the history has independent keys"
     );
     for threads in [2, 3, 8] {
-        let parallel = check_with_threads(&KvModel, ops, true, &limits(), threads);
+        let parallel = check_with_threads(&KvModel, ops, true, &limits(), Issuer::Process, threads);
         assert_eq!(parallel.result, sequential.result, "{threads} threads");
         assert_eq!(parallel.partitions, sequential.partitions);
     }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::history::{Annotation, History, Operation, Recorded, WatchRecord};
+use crate::history::{Annotation, History, Issuer, Operation, Recorded, WatchRecord};
 use format::{CLIENT_DIR_PREFIX, KvOperation, OPERATIONS_FILE, WATCH_FILE, WatchOperation};
 
 /// Most client folders one report may hold.
@@ -184,6 +184,8 @@ pub fn parse_stream<T: DeserializeOwned>(text: &str) -> Result<Vec<(usize, T)>, 
 pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, ReportError> {
     let mut history = History {
         recorded: RECORDED,
+        // etcd's robustness tests name who issues requests clients.
+        issuer: Issuer::Client,
         ..Default::default()
     };
     for c in clients {
@@ -229,7 +231,7 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
                         at: call,
                         end: Some(ret),
                         source: SOURCE.into(),
-                        text: format!("defragment by client {client}: {outcome}"),
+                        text: format!("defragment by {} {client}: {outcome}", history.issuer),
                     })
                 }
             }
