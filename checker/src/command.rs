@@ -172,6 +172,9 @@ pub struct CheckFileOutcome {
     /// The history's annotations (faults, nemesis events), each with when it
     /// happened, in time order: the timeline the verdict is read against.
     pub timeline: Vec<TimelineEntry>,
+    /// What an etcd robustness report's member WALs resolved (None: not a
+    /// report, or one without WALs).
+    pub wal: Option<etcd_robustness::WalOutcome>,
 }
 
 /// One annotation on the outcome's timeline.
@@ -341,6 +344,7 @@ pub fn check_file(
         skipped,
         descriptions,
         timeline,
+        wal: None,
     })
 }
 
@@ -349,11 +353,12 @@ pub fn check_file(
 /// and `end.liveness` are skipped; `end.durability` is skipped too when the
 /// history ends without final reads to judge it by.
 fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome, CheckInputError> {
-    let history = etcd_robustness::import(path).map_err(|e| CheckInputError {
-        file: e.file,
-        line: e.line,
-        message: e.message,
-    })?;
+    let etcd_robustness::ImportedReport { history, wal } = etcd_robustness::import_report(path)
+        .map_err(|e| CheckInputError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })?;
     let started = Instant::now();
     let options = CheckOptions {
         timeout: opts.timeout,
@@ -390,6 +395,7 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
         skipped,
         descriptions,
         timeline: TimelineEntry::of(&history.annotations, Clock::Nanoseconds),
+        wal,
     })
 }
 
@@ -539,6 +545,9 @@ impl fmt::Display for CheckFileOutcome {
         }
         for (rule, why) in &self.skipped {
             writeln!(f, "  {rule:<28} skipped: {why}")?;
+        }
+        if let Some(wal) = &self.wal {
+            writeln!(f, "  {wal}")?;
         }
         if !self.timeline.is_empty() {
             writeln!(
