@@ -572,4 +572,44 @@ mod tests {
         assert!(merge(&[log(1, vec![a1, c2.clone()]), log(1, vec![c2])]).is_ok());
         assert!(merge(&[log(0, vec![put_entry(2, 1, "x", "y")])]).is_err());
     }
+
+    fn real_wal() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/etcd-robustness/wal-resolves/server-m0/member/wal/",
+            "0000000000000000-0000000000000000.wal"
+        );
+        std::fs::read(path).expect("the fixture WAL")
+    }
+
+    /// Decodes, merges and reads the writes of `bytes` as one member's WAL.
+    fn read_all(bytes: &[u8]) {
+        let mut log = MemberLog::default();
+        if decode_file(bytes, &mut 0, &mut log).is_ok()
+            && let Ok(merged) = merge(&[log])
+        {
+            for e in &merged {
+                writes_of(e);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            read_all(&bytes);
+        }
+
+        #[test]
+        fn an_edited_or_cut_real_wal_never_panics(
+            at in 0usize..1184,
+            byte in proptest::prelude::any::<u8>(),
+            cut in 0usize..1184,
+        ) {
+            let mut bytes = real_wal();
+            bytes[at] = byte;
+            read_all(&bytes);
+            read_all(&bytes[..cut]);
+        }
+    }
 }
