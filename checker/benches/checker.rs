@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use checker::history::{EndState, HashKv, MemberEndState};
 use checker::import::{edn, jepsen_log, kv_ops, register_ops};
-use checker::linearizable::{Linearizability, Model, Op, SearchLimits, check};
+use checker::linearizable::{Issuer, Linearizability, Model, Op, SearchLimits, check};
 use checker::models::kv::KvModel;
 use checker::models::register::RegisterModel;
 use checker::{CheckOptions, check_linearizability, check_run};
@@ -71,7 +71,7 @@ fn runs_for(probe: Duration) -> usize {
 }
 
 fn verdict<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>], partition: bool) -> &'static str {
-    match check(model, ops, partition, &limits()).result {
+    match check(model, ops, partition, &limits(), Issuer::Process).result {
         Linearizability::Linearizable { .. } => "linearizable",
         Linearizability::Violation(_) => "violation",
         Linearizability::Unknown { .. } => "UNKNOWN",

@@ -16,7 +16,7 @@ use crate::history::{Annotation, EndState};
 use crate::import::independent::{KeySource, key_source, keyed_register_ops};
 use crate::import::{self, Clock, ImportError, Imported, etcd_robustness};
 use crate::jsonl;
-use crate::linearizable::{Linearizability, Model, Op, SearchLimits, check};
+use crate::linearizable::{Issuer, Linearizability, Model, Op, SearchLimits, check};
 use crate::models::keyed::Keyed;
 use crate::models::kv::KvModel;
 use crate::models::register::RegisterModel;
@@ -172,6 +172,9 @@ pub struct CheckFileOutcome {
     /// The history's annotations (faults, nemesis events), each with when it
     /// happened, in time order: the timeline the verdict is read against.
     pub timeline: Vec<TimelineEntry>,
+    /// What an etcd robustness report's member WALs resolved (None: not a
+    /// report, or one without WALs).
+    pub wal: Option<etcd_robustness::WalOutcome>,
 }
 
 /// One annotation on the outcome's timeline.
@@ -341,6 +344,7 @@ pub fn check_file(
         skipped,
         descriptions,
         timeline,
+        wal: None,
     })
 }
 
@@ -349,11 +353,12 @@ pub fn check_file(
 /// and `end.liveness` are skipped; `end.durability` is skipped too when the
 /// history ends without final reads to judge it by.
 fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome, CheckInputError> {
-    let history = etcd_robustness::import(path).map_err(|e| CheckInputError {
-        file: e.file,
-        line: e.line,
-        message: e.message,
-    })?;
+    let etcd_robustness::ImportedReport { history, wal } = etcd_robustness::import_report(path)
+        .map_err(|e| CheckInputError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })?;
     let started = Instant::now();
     let options = CheckOptions {
         timeout: opts.timeout,
@@ -390,17 +395,19 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
         skipped,
         descriptions,
         timeline: TimelineEntry::of(&history.annotations, Clock::Nanoseconds),
+        wal,
     })
 }
 
-/// Each etcd operation's one-line description, naming its client, by id.
+/// Each etcd operation's one-line description, naming who issued it in the
+/// history's own word, by id.
 fn client_descriptions(history: &crate::history::History) -> HashMap<u64, String> {
     history
         .operations
         .iter()
         .map(|op| {
             let desc = crate::history::describe::request(&op.request);
-            (op.id, format!("client {}: {desc}", op.client))
+            (op.id, format!("{} {}: {desc}", history.issuer, op.client))
         })
         .collect()
 }
@@ -423,7 +430,7 @@ fn imported_check<M: Model>(
         deadline: Instant::now().checked_add(options.timeout),
         memory_bound_bytes: options.memory_bound_bytes,
     };
-    let out = check(model, ops, options.partition, &limits);
+    let out = check(model, ops, options.partition, &limits, Issuer::Process);
     // Jepsen's `:error` says why an operation failed or is indeterminate.
     let errors: HashMap<u64, &import::edn_reader::Edn> = imported
         .ops
@@ -433,8 +440,10 @@ fn imported_check<M: Model>(
     let descriptions = ops
         .iter()
         .map(|op| {
+            // Imported register and kv histories are Jepsen's: processes.
             let mut desc = format!(
-                "process {}: {}",
+                "{} {}: {}",
+                Issuer::Process,
                 op.client,
                 model.describe(&op.input, &op.outcome)
             );
@@ -537,6 +546,9 @@ impl fmt::Display for CheckFileOutcome {
         }
         for (rule, why) in &self.skipped {
             writeln!(f, "  {rule:<28} skipped: {why}")?;
+        }
+        if let Some(wal) = &self.wal {
+            writeln!(f, "  {wal}")?;
         }
         if !self.timeline.is_empty() {
             writeln!(

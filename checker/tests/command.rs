@@ -83,6 +83,10 @@ fn a_kv_violation_is_explained() {
     assert!(text.contains("VIOLATED"), "{text}");
     assert!(text.contains("longest linearizable prefix"), "{text}");
     assert!(text.contains("operation "), "{text}");
+    // Jepsen names who issues operations processes: so do the explanation
+    // and the operations listed.
+    assert!(text.contains("(process "), "{text}");
+    assert!(!text.contains("client"), "{text}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod support;
 
-use checker::linearizable::{Linearizability, Model, Op, Outcome, SearchLimits, check};
+use checker::linearizable::{Issuer, Linearizability, Model, Op, Outcome, SearchLimits, check};
 use checker::models::Scalar;
 use checker::models::etcd::prepare;
 use checker::models::kv::{KvInput, KvModel, KvOutput};
@@ -16,7 +16,15 @@ use support::brute;
 use support::generate::{GenConfig, generate};
 
 fn engine<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>], partition: bool) -> bool {
-    match check(model, ops, partition, &SearchLimits::default()).result {
+    match check(
+        model,
+        ops,
+        partition,
+        &SearchLimits::default(),
+        Issuer::Client,
+    )
+    .result
+    {
         Linearizability::Linearizable { .. } => true,
         Linearizability::Violation(_) => false,
         Linearizability::Unknown { reason, .. } => panic!("no limits, yet unknown: {reason}"),

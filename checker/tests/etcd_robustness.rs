@@ -60,6 +60,10 @@ fn the_stale_read_fixture_fails_linearizability() {
     let outcome = check(&fixture("stale-read"));
     assert_eq!(outcome.exit_code(), 1, "{outcome}");
     assert_eq!(outcome.report.failed_rules(), vec!["linearizability"]);
+    // etcd's robustness tests name who issues requests clients.
+    let text = outcome.to_string();
+    assert!(text.contains("(client "), "{text}");
+    assert!(!text.contains("process"), "{text}");
 }
 
 #[test]
@@ -445,4 +449,97 @@ fn deep_nesting_is_refused_not_recursed() {
         e.contains("recursion limit") || e.contains("expected"),
         "{e}"
     );
+}
+
+#[test]
+fn a_real_etcd_wal_reads_as_the_writes_it_persisted() {
+    use report::wal::{PersistedWrite, read_persisted};
+    // Written by etcd 3.4.23 (tests/data/etcd-robustness/wal-resolves/README.md).
+    let persisted = read_persisted(&fixture("wal-resolves"))
+        .expect("a readable WAL")
+        .expect("the report has a member WAL");
+    assert_eq!(persisted.members.len(), 1);
+    assert!(persisted.unreadable.is_empty(), "{persisted:?}");
+    let put = |key: &str, value: &str| PersistedWrite::Put {
+        key: key.into(),
+        value: value.into(),
+    };
+    assert_eq!(
+        persisted.writes,
+        vec![
+            put("a", "1"),
+            put("b", "2"),
+            put("a", "3"),
+            PersistedWrite::Delete { key: "b".into() },
+            PersistedWrite::Compact { revision: 3 },
+        ]
+    );
+    // A report without member folders has nothing to resolve with.
+    assert_eq!(read_persisted(&fixture("stale-read")), Ok(None));
+}
+
+#[test]
+fn the_wal_resolves_failed_writes_as_etcd_validation_does() {
+    let path = fixture("wal-resolves");
+    let imported = report::import_report(&path).expect("a readable report");
+    let wal = imported.wal.expect("the report has a member WAL");
+    // put a=1 was persisted; put c=9 was not, so it is left out.
+    assert_eq!(wal.resolved.persisted, 1);
+    assert_eq!(wal.resolved.not_persisted, 1);
+    assert_eq!(imported.history.operations.len(), 3);
+    assert!(
+        imported
+            .history
+            .operations
+            .iter()
+            .all(|op| !matches!(&op.request, Request::Put(p) if p.key == "c"))
+    );
+    // The read of c=9 then reads a value never written ...
+    let outcome = check(&path);
+    assert_eq!(outcome.exit_code(), 1, "{outcome}");
+    assert_eq!(outcome.report.failed_rules(), vec!["linearizability"]);
+    assert!(
+        outcome
+            .to_string()
+            .contains("WAL of 1 members: 5 persisted writes; failed writes resolved: 1 not persisted (left out), 1 persisted"),
+        "{outcome}"
+    );
+    // ... which the unknown put c=9 explains when the WAL is not read.
+    let without = report::to_history(&path, &report::read_report(&path).unwrap()).unwrap();
+    let report = check_run(&without, &EndState::default(), &CheckOptions::default());
+    assert!(
+        report
+            .result("linearizability")
+            .is_some_and(|r| r.verdict.is_pass()),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn a_wal_that_cannot_be_read_is_skipped_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("wal-resolves");
+    for client in ["client-1", "client-2"] {
+        std::fs::create_dir_all(dir.path().join(client)).unwrap();
+        std::fs::copy(
+            src.join(client).join("operations.json"),
+            dir.path().join(client).join("operations.json"),
+        )
+        .unwrap();
+    }
+    let wal_dir = dir.path().join("server-m0/member/wal");
+    std::fs::create_dir_all(&wal_dir).unwrap();
+    let name = "0000000000000000-0000000000000000.wal";
+    let mut bytes = std::fs::read(src.join("server-m0/member/wal").join(name)).unwrap();
+    // A byte of the put of b=2's entry (the fourth entry record): its crc
+    // no longer matches.
+    bytes[640] ^= 0x01;
+    std::fs::write(wal_dir.join(name), &bytes).unwrap();
+    let imported = report::import_report(dir.path()).expect("the clients are readable");
+    let wal = imported.wal.expect("the report has a member folder");
+    assert_eq!(wal.members, 0);
+    assert_eq!(wal.unreadable.len(), 1, "{wal:?}");
+    assert!(wal.unreadable[0].contains(name), "{wal:?}");
+    // Nothing resolved: both failed puts stay unknown, as without a WAL.
+    assert_eq!(imported.history.operations.len(), 4);
 }

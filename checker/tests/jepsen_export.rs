@@ -27,7 +27,7 @@ use checker::export::{ExportFormat, export, jepsen_edn, porcupine_kv};
 use checker::history::{EndState, History, OpResult, Request, Response, TxnOp};
 use checker::import::independent::{KeySource, key_source, keyed_register_ops};
 use checker::import::{edn, kv_ops};
-use checker::linearizable::{Linearizability, Model, Op, Outcome, SearchLimits, check};
+use checker::linearizable::{Issuer, Linearizability, Model, Op, Outcome, SearchLimits, check};
 use checker::models::Scalar;
 use checker::models::keyed::Keyed;
 use checker::models::kv::{KvInput, KvModel, KvOutput};
@@ -59,7 +59,7 @@ fn etcd_linearizable(h: &History) -> bool {
 }
 
 fn decided<M: Model>(model: &M, ops: &[Op<M::Input, M::Output>]) -> bool {
-    match check(model, ops, true, &limits()).result {
+    match check(model, ops, true, &limits(), Issuer::Process).result {
         Linearizability::Linearizable { .. } => true,
         Linearizability::Violation(_) => false,
         Linearizability::Unknown { reason, .. } => panic!("undecided: {reason}"),

@@ -13,7 +13,7 @@ use checker::history::{
     EndState, History, KeyValue, LeaseKeepAliveResponse, OpResult, PutRequest, RangeResponse,
     Request, Response,
 };
-use checker::linearizable::{Linearizability, SearchLimits, check};
+use checker::linearizable::{Issuer, Linearizability, SearchLimits, check};
 use checker::models::etcd::{exec, prepare};
 use checker::{CheckOptions, check_linearizability, check_run};
 use proptest::prelude::*;
@@ -266,6 +266,7 @@ fn an_unknown_write_cannot_take_a_revision_every_expiry_needs() {
         &prepared.ops,
         false,
         &SearchLimits::default(),
+        Issuer::Client,
     );
     assert!(
         matches!(out.result, Linearizability::Linearizable { .. }),
@@ -381,6 +382,7 @@ fn engine_says(history: &History) -> bool {
         &prepared.ops,
         false,
         &SearchLimits::default(),
+        Issuer::Client,
     )
     .result
     {

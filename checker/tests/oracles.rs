@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use checker::import::{edn, jepsen_log, kv_ops, register_ops};
-use checker::linearizable::{Linearizability, SearchLimits, check};
+use checker::linearizable::{Issuer, Linearizability, SearchLimits, check};
 use checker::models::kv::KvModel;
 use checker::models::register::RegisterModel;
 
@@ -33,7 +33,7 @@ fn jepsen_etcd_logs_match_their_verdicts() {
         let expected: bool = expected.trim().parse().expect("true or false");
         let imported = jepsen_log::import(&read(&dir.join(file))).expect("parses");
         let ops = register_ops(&imported).expect("register operations");
-        let out = check(&RegisterModel, &ops, false, &limits());
+        let out = check(&RegisterModel, &ops, false, &limits(), Issuer::Process);
         let got = match &out.result {
             Linearizability::Linearizable { .. } => true,
             Linearizability::Violation(_) => false,
@@ -55,7 +55,7 @@ fn kv_verdict(name: &str, partition: bool) -> bool {
     let path = oracles().join("porcupine-kv").join(format!("{name}.txt"));
     let imported = edn::import(&read(&path)).expect("parses");
     let ops = kv_ops(&imported).expect("kv operations");
-    let out = check(&KvModel, &ops, partition, &limits());
+    let out = check(&KvModel, &ops, partition, &limits(), Issuer::Process);
     match out.result {
         Linearizability::Linearizable { .. } => true,
         Linearizability::Violation(c) => {
@@ -90,7 +90,7 @@ fn a_memory_bound_gives_unknown_not_an_oom() {
         deadline: None,
         memory_bound_bytes: 64 * 1024,
     };
-    match check(&KvModel, &ops, false, &tight).result {
+    match check(&KvModel, &ops, false, &tight, Issuer::Process).result {
         Linearizability::Unknown { reason, .. } => {
             assert!(reason.contains("memory bound"), "{reason}")
         }

@@ -112,6 +112,7 @@ fn without_state_refusals(history: &History) -> Option<History> {
         watches: history.watches.clone(),
         annotations: history.annotations.clone(),
         recorded: history.recorded,
+        issuer: history.issuer,
     })
 }
 
@@ -188,14 +189,20 @@ fn search(
     };
     let heeding = (!history.watches.is_empty()).then(|| {
         let model = prepared.model.heeding_watches();
-        let out = check(&model, &prepared.ops, false, &limits(share));
+        let out = check(&model, &prepared.ops, false, &limits(share), history.issuer);
         log_search("heeding the watches", &out, started);
         out
     });
     match heeding {
         Some(out) if matches!(out.result, Linearizability::Linearizable { .. }) => out,
         _ => {
-            let out = check(&prepared.model, &prepared.ops, false, &limits(1));
+            let out = check(
+                &prepared.model,
+                &prepared.ops,
+                false,
+                &limits(1),
+                history.issuer,
+            );
             log_search("in any order", &out, started);
             out
         }

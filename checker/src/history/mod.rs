@@ -39,6 +39,37 @@ pub struct History {
     /// fields out). Not part of the JSON lines format.
     #[serde(skip)]
     pub recorded: Recorded,
+    /// Who issued the operations, in the source's own word (faultline's
+    /// runs and etcd's robustness reports: clients). Not part of the JSON
+    /// lines format.
+    #[serde(skip)]
+    pub issuer: Issuer,
+}
+
+/// Who issues a history's operations, named as the history's source names
+/// them, so explanations and reports speak its language: Jepsen calls them
+/// processes (`:process`), etcd's robustness tests and faultline clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Issuer {
+    #[default]
+    Client,
+    Process,
+}
+
+impl Issuer {
+    /// The source's word: "client" or "process".
+    pub fn word(self) -> &'static str {
+        match self {
+            Issuer::Client => "client",
+            Issuer::Process => "process",
+        }
+    }
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
 }
 
 /// One client request and what came of it.

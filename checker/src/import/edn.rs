@@ -3,27 +3,47 @@
 //! Read: `:process`, `:type`, `:f`, `:value`, `:key` (porcupine), `:time`
 //! (nanoseconds), `:index` and `:error`; other keys are ignored.
 
-use super::edn_reader::{Edn, read_all};
+use super::edn_reader::{Edn, read_each};
 use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
 
-/// Reads and pairs the events of an EDN history.
+/// Reads and pairs the events of an EDN history. Each form becomes an
+/// event as it is read, but the first, which is held back: a file of one
+/// vector (or list) holds the whole history in it.
 pub fn import(text: &str) -> Result<Imported, ImportError> {
-    let forms = read_all(text).map_err(|e| ImportError::new(e.line, e.message))?;
-    let items: Vec<(usize, Edn)> = match forms.as_slice() {
-        [(line, Edn::Vector(items))] | [(line, Edn::List(items))] => {
+    let mut events = Vec::new();
+    let mut first: Option<(usize, Edn)> = None;
+    let mut forms = 0usize;
+    read_each(
+        text,
+        |e| ImportError::new(e.line, e.message),
+        |line, form| {
+            forms += 1;
+            if forms == 1 {
+                first = Some((line, form));
+                return Ok(());
+            }
+            if let Some((l, f)) = first.take() {
+                events.push(event(l, &f)?);
+            }
+            events.push(event(line, &form)?);
+            Ok(())
+        },
+    )?;
+    match first {
+        Some((line, Edn::Vector(items) | Edn::List(items))) if forms == 1 => {
             // One collection holding the whole history: its elements carry no
             // line of their own, so count them from the collection's line.
-            items.iter().cloned().map(|i| (*line, i)).collect()
+            events = items
+                .iter()
+                .map(|item| event(line, item))
+                .collect::<Result<Vec<_>, _>>()?;
         }
-        _ => forms,
-    };
-    if items.is_empty() {
+        Some((line, form)) => events.push(event(line, &form)?),
+        None => {}
+    }
+    if events.is_empty() {
         return Err(ImportError::new(1, "the file holds no operations"));
     }
-    let events = items
-        .into_iter()
-        .map(|(line, form)| event(line, &form))
-        .collect::<Result<Vec<_>, _>>()?;
     pair_events(events)
 }
 

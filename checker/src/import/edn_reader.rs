@@ -82,6 +82,28 @@ pub struct EdnError {
 
 /// Every top-level form of `text`, each with the line it starts on (1-based).
 pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
+    let mut forms = Vec::new();
+    read_each(
+        text,
+        |e| e,
+        |line, form| {
+            forms.push((line, form));
+            Ok(())
+        },
+    )?;
+    Ok(forms)
+}
+
+/// Calls `each` on every top-level form of `text` as soon as it is read,
+/// with the line it starts on: a history of thousands of forms is turned
+/// into events one form at a time, never held whole as forms (a fresh
+/// process then touches far less memory). A reading error becomes an `E`
+/// by `error`; `each`'s error stops the reading.
+pub fn read_each<E>(
+    text: &str,
+    error: impl Fn(EdnError) -> E,
+    mut each: impl FnMut(usize, Edn) -> Result<(), E>,
+) -> Result<(), E> {
     let mut r = Reader {
         src: text.as_bytes(),
         text,
@@ -89,15 +111,14 @@ pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
         line: 1,
         depth: 0,
     };
-    let mut forms = Vec::new();
     loop {
-        r.skip_blank()?;
+        r.skip_blank().map_err(&error)?;
         if r.pos >= r.src.len() {
-            return Ok(forms);
+            return Ok(());
         }
         let line = r.line;
-        if let Some(form) = r.form()? {
-            forms.push((line, form));
+        if let Some(form) = r.form().map_err(&error)? {
+            each(line, form)?;
         }
     }
 }

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub use crate::history::Issuer;
 pub use fingerprint::{hash128, zobrist};
 pub use model::{Model, Op, Outcome};
 pub use search::{DeadEnd, Run, SearchLimits, SearchOutcome, SearchStats, Step, search};
@@ -70,18 +71,20 @@ pub struct CheckOutput {
 
 /// Checks `ops` against `model`; with `partition` the model may split the
 /// history into independent parts first, searched in parallel on the
-/// available cores (see [`check_with_threads`]).
+/// available cores (see [`check_with_threads`]). A violation's explanation
+/// names who issued an operation by `issuer`'s word.
 pub fn check<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     partition: bool,
     limits: &SearchLimits,
+    issuer: Issuer,
 ) -> CheckOutput {
     // Asking the system costs more than checking a small history: once.
     static CORES: OnceLock<usize> = OnceLock::new();
     let threads =
         *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    check_with_threads(model, ops, partition, limits, threads)
+    check_with_threads(model, ops, partition, limits, issuer, threads)
 }
 
 /// [`check`] with the parts searched on at most `threads` threads. The
@@ -94,6 +97,7 @@ pub fn check_with_threads<M: Model>(
     ops: &[Op<M::Input, M::Output>],
     partition: bool,
     limits: &SearchLimits,
+    issuer: Issuer,
     threads: usize,
 ) -> CheckOutput {
     let started = Instant::now();
@@ -116,7 +120,7 @@ pub fn check_with_threads<M: Model>(
         .min_by_key(|(iterations, i, _)| (*iterations, *i))
         .map(|(_, i, dead_end)| (i, dead_end));
     let result = if let Some((index, dead_end)) = violation {
-        let mut counterexample = explain(model, ops, dead_end);
+        let mut counterexample = explain(model, ops, dead_end, issuer);
         if parts.len() > 1 {
             counterexample.partition = Some(index);
         }
@@ -277,6 +281,7 @@ fn explain<M: Model>(
     model: &M,
     ops: &[Op<M::Input, M::Output>],
     dead_end: &DeadEnd,
+    issuer: Issuer,
 ) -> Counterexample {
     let longest_prefix: Vec<u64> = dead_end.prefix.iter().map(|s| ops[s.op].id).collect();
     let mut state = replay(model, ops, &dead_end.prefix);
@@ -344,7 +349,7 @@ fn explain<M: Model>(
             };
             format!(
                 "The longest linearizable prefix has {} operations; after it, operation {} \
-                 (client {}: {}) cannot take effect: {reason}.{others}",
+                 ({issuer} {}: {}) cannot take effect: {reason}.{others}",
                 longest_prefix.len(),
                 op.id,
                 op.client,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use checker::history::{OpResult, Operation, Request};
+use checker::history::{Issuer, OpResult, Operation, Request};
 
 use crate::artefacts::RunArtefacts;
 use crate::describe::{self, duration, seconds};
@@ -52,8 +52,17 @@ pub(crate) fn render(run: &RunArtefacts, evidence: &Evidence, scale: &Scale) -> 
         lanes.extend(members);
         lanes.extend(engine);
     }
-    lanes.push(Lane::group("Clients"));
-    lanes.extend(client_lanes(&run.history.operations, evidence, scale));
+    let issuer = run.history.issuer;
+    lanes.push(Lane::group(match issuer {
+        Issuer::Client => "Clients",
+        Issuer::Process => "Processes",
+    }));
+    lanes.extend(client_lanes(
+        &run.history.operations,
+        issuer,
+        evidence,
+        scale,
+    ));
 
     let mut out = String::new();
     out.push_str("<section id=\"timeline-section\">\n<h2>Timeline</h2>\n");
@@ -128,7 +137,13 @@ fn axis(scale: &Scale) -> String {
     )
 }
 
-fn client_lanes(ops: &[Operation], evidence: &Evidence, scale: &Scale) -> Vec<Lane> {
+/// A lane per client (or process: the history's own word), its operations.
+fn client_lanes(
+    ops: &[Operation],
+    issuer: Issuer,
+    evidence: &Evidence,
+    scale: &Scale,
+) -> Vec<Lane> {
     let mut by_client: BTreeMap<u64, Vec<&Operation>> = BTreeMap::new();
     for op in ops {
         by_client.entry(op.client).or_default().push(op);
@@ -137,9 +152,9 @@ fn client_lanes(ops: &[Operation], evidence: &Evidence, scale: &Scale) -> Vec<La
         .into_iter()
         .map(|(client, ops)| {
             let mut lane = Lane::new(format!("c{client}"), "client");
-            lane.title = format!("client {client}: {} operations", ops.len());
+            lane.title = format!("{issuer} {client}: {} operations", ops.len());
             for op in ops {
-                lane.items.push_str(&op_bar(op, evidence, scale));
+                lane.items.push_str(&op_bar(op, issuer, evidence, scale));
             }
             lane
         })
@@ -174,7 +189,7 @@ fn op_classes(op: &Operation, evidence: &Evidence) -> String {
 }
 
 /// Tooltip text: what was asked, when, what came back, and which rules name it.
-pub(crate) fn op_title(op: &Operation, evidence: &Evidence) -> String {
+pub(crate) fn op_title(op: &Operation, issuer: Issuer, evidence: &Evidence) -> String {
     let when = match op.ret {
         Some(ret) => format!(
             "call {} return {} ({})",
@@ -185,7 +200,7 @@ pub(crate) fn op_title(op: &Operation, evidence: &Evidence) -> String {
         None => format!("call {}, never returned", seconds(op.call)),
     };
     let mut title = format!(
-        "#{} client {}: {}\n{when}\n{}",
+        "#{} {issuer} {}: {}\n{when}\n{}",
         op.id,
         op.client,
         describe::request(&op.request),
@@ -201,7 +216,7 @@ pub(crate) fn op_title(op: &Operation, evidence: &Evidence) -> String {
     title
 }
 
-fn op_bar(op: &Operation, evidence: &Evidence, scale: &Scale) -> String {
+fn op_bar(op: &Operation, issuer: Issuer, evidence: &Evidence, scale: &Scale) -> String {
     let end = op.ret.unwrap_or(scale.end_ns);
     format!(
         "<div class=\"{}\" id=\"op-{}\" data-op=\"{}\" style=\"left:{};width:{}\" title=\"{}\"></div>",
@@ -210,7 +225,7 @@ fn op_bar(op: &Operation, evidence: &Evidence, scale: &Scale) -> String {
         op.id,
         scale.left(op.call),
         scale.width(op.call, end),
-        escape(&op_title(op, evidence))
+        escape(&op_title(op, issuer, evidence))
     )
 }
 

@@ -117,8 +117,9 @@ fn violation_block(rule: &str, v: &Violation, history: &History, evidence: &Evid
 }
 
 fn ops_table(ids: &[u64], history: &History, evidence: &Evidence) -> String {
-    let mut out = String::from(
-        "<table class=\"ops\"><thead><tr><th>op</th><th>client</th><th>call</th><th>return</th><th>request</th><th>result</th></tr></thead><tbody>\n",
+    let mut out = format!(
+        "<table class=\"ops\"><thead><tr><th>op</th><th>{}</th><th>call</th><th>return</th><th>request</th><th>result</th></tr></thead><tbody>\n",
+        history.issuer
     );
     for &id in ids.iter().take(OPS_LISTED) {
         let Some(op) = history.operation(id) else {

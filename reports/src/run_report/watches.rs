@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use checker::history::{Event, History, WatchRecord, WatchResponse};
+use checker::history::{Event, History, Issuer, WatchRecord, WatchResponse};
 
 use crate::describe::{self, seconds};
 use crate::html::escape;
@@ -67,7 +67,7 @@ pub(crate) fn render(
         let no_marks = Vec::new();
         let w_marks = marks.get(&w.id).unwrap_or(&no_marks);
         let rules = evidence.watches.get(&w.id);
-        out.push_str(&watch_block(w, w_marks, rules, budget));
+        out.push_str(&watch_block(w, history.issuer, w_marks, rules, budget));
     }
     out.push_str("</section>\n");
     out
@@ -170,6 +170,7 @@ fn visible(w: &WatchRecord, placed: &[ResponseMarks], budget: usize) -> Vec<bool
 
 fn watch_block(
     w: &WatchRecord,
+    issuer: Issuer,
     marks: &[Mark],
     rules: Option<&BTreeSet<String>>,
     budget: usize,
@@ -177,7 +178,7 @@ fn watch_block(
     let named = rules.is_some() || !marks.is_empty();
     let events = w.events().count();
     let mut summary = format!(
-        "<span class=\"wid\">watch #{}</span> client {} · stream {}{} · {}{} · {} responses, {} events",
+        "<span class=\"wid\">watch #{}</span> {issuer} {} · stream {}{} · {}{} · {} responses, {} events",
         w.id,
         w.client,
         w.stream,

@@ -4,23 +4,27 @@
 //! another) and `client-N/watch.json` (`WatchOperation`s), beside
 //! `server-*` member data directories and `traffic.json`.
 //!
-//! Only the client files are read. The member data directories (WAL and
-//! bbolt), which etcd's validation uses to learn that a failed write was
-//! persisted, are not: such writes stay unknown, which is weaker but never
-//! wrong. What etcd's format does not record (create revisions, leases of
+//! The members' write-ahead logs (`server-*/member/wal`, [`wal`]) tell, as
+//! for etcd's validation, whether a failed write was persisted
+//! ([`persisted`]): a unique write they do not hold is left out, one they
+//! hold is marked persisted. Without them such writes stay unknown, which
+//! is weaker but never wrong. The bbolt files are not read. What etcd's
+//! format does not record (create revisions, leases of
 //! key-values, watch event versions, lease TTLs, keep-alives) is named in
 //! the history's [`Recorded`] so the checks leave it out.
 
 pub mod convert;
 pub mod format;
+pub mod persisted;
 pub mod value;
+pub mod wal;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::history::{Annotation, History, Operation, Recorded, WatchRecord};
+use crate::history::{Annotation, History, Issuer, Operation, Recorded, WatchRecord};
 use format::{CLIENT_DIR_PREFIX, KvOperation, OPERATIONS_FILE, WATCH_FILE, WatchOperation};
 
 /// Most client folders one report may hold.
@@ -184,6 +188,8 @@ pub fn parse_stream<T: DeserializeOwned>(text: &str) -> Result<Vec<(usize, T)>, 
 pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, ReportError> {
     let mut history = History {
         recorded: RECORDED,
+        // etcd's robustness tests name who issues requests clients.
+        issuer: Issuer::Client,
         ..Default::default()
     };
     for c in clients {
@@ -230,7 +236,7 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
                         at: call,
                         end: Some(ret),
                         source: SOURCE.into(),
-                        text: format!("defragment by client {client}: {outcome}"),
+                        text: format!("defragment by {} {client}: {outcome}", history.issuer),
                     })
                 }
             }
@@ -277,8 +283,62 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
     Ok(history)
 }
 
-/// Reads a report folder into a history.
+/// A report read into a history, with what its WALs resolved.
+#[derive(Debug, Clone)]
+pub struct ImportedReport {
+    pub history: History,
+    /// None: the report holds no member WAL.
+    pub wal: Option<WalOutcome>,
+}
+
+/// What the members' WALs said of the failed writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalOutcome {
+    /// Members whose WAL was read.
+    pub members: usize,
+    /// Members whose WAL could not be read (skipped, as etcd does), why.
+    pub unreadable: Vec<String>,
+    /// Writes in the merged log.
+    pub writes: usize,
+    pub resolved: persisted::Resolved,
+}
+
+impl std::fmt::Display for WalOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WAL of {} members: {} persisted writes; failed writes resolved: {} not persisted (left out), {} persisted",
+            self.members, self.writes, self.resolved.not_persisted, self.resolved.persisted
+        )?;
+        for why in &self.unreadable {
+            write!(f, "; not read: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a report folder into a history, failed writes resolved by the
+/// members' WALs when the report holds them.
+pub fn import_report(path: &Path) -> Result<ImportedReport, ReportError> {
+    let mut clients = read_report(path)?;
+    let persisted = wal::read_persisted(path).map_err(|e| ReportError {
+        file: e.file,
+        line: None,
+        message: e.message,
+    })?;
+    let wal = persisted.map(|p| WalOutcome {
+        members: p.members.len(),
+        unreadable: p.unreadable.clone(),
+        writes: p.writes.len(),
+        resolved: persisted::resolve(&mut clients, &p.writes),
+    });
+    Ok(ImportedReport {
+        history: to_history(path, &clients)?,
+        wal,
+    })
+}
+
+/// Reads a report folder into a history (see [`import_report`]).
 pub fn import(path: &Path) -> Result<History, ReportError> {
-    let clients = read_report(path)?;
-    to_history(path, &clients)
+    import_report(path).map(|r| r.history)
 }
