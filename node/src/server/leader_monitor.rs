@@ -33,7 +33,9 @@ impl LeaderMonitor {
         }
         self.ticks_without_leader += 1;
         self.ticks_without_leader >= MAX_NO_LEADER * self.election_ticks
-            && self.ticks_without_leader.is_multiple_of(self.election_ticks)
+            && self
+                .ticks_without_leader
+                .is_multiple_of(self.election_ticks)
     }
 }
 
