@@ -1,5 +1,6 @@
 //! `list` and `check`: what exists, and checking a history file.
 
+use super::run::Target;
 use anyhow::{Result, bail};
 use checker::rules::DecidedBy;
 use scenarios::schema::Purpose;
@@ -20,11 +21,15 @@ pub(super) enum Listing {
     Classes,
 }
 
-pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
+pub(super) fn list(what: Listing, markdown: bool, target: Option<Target>) -> Result<u8> {
     if markdown && what != Listing::Bugs {
         bail!("list: --markdown goes with `list bugs`");
     }
+    if target.is_some() && what != Listing::Scenarios {
+        bail!("list: --target goes with `list scenarios`");
+    }
     match what {
+        Listing::Scenarios if target == Some(Target::Etcd) => real_scenarios(),
         Listing::Scenarios => {
             for s in catalog::builtin() {
                 let purpose = match s.purpose {
@@ -73,6 +78,26 @@ pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Seeds a swarm scenario is tried under for `list scenarios --target
+/// etcd` (each seed draws its own steps).
+const LISTED_SEEDS: u64 = 20;
+
+/// Every catalog scenario, and whether a real cluster runs it: `runs`,
+/// or `refused` with the first step it cannot do.
+fn real_scenarios() {
+    let seeds: Vec<u64> = (0..LISTED_SEEDS).collect();
+    for s in catalog::builtin() {
+        let verdict = match scenarios::real::applies(&s, &seeds) {
+            Ok(()) => "runs against etcd".to_string(),
+            Err((seed, refusal)) if s.swarm.is_some() => {
+                format!("refused (seed {seed} draws {refusal})")
+            }
+            Err((_, refusal)) => format!("refused: {refusal}"),
+        };
+        println!("{:<36} {verdict}", s.name);
+    }
 }
 
 #[derive(clap::Args)]
