@@ -248,6 +248,10 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
     for r in &report.results {
         if let checker::Verdict::Fail(v) = &r.verdict {
             out_line.push_str(&format!("\n  {}: {}", r.property, v.explanation));
+            let known = looks_like(v);
+            if !known.is_empty() {
+                out_line.push_str(&format!(" [looks like {}]", known.join(", ")));
+            }
         }
     }
     let overall = report.overall();
@@ -328,8 +332,43 @@ fn summary_line(
     let failed = report.failed_rules();
     if !failed.is_empty() {
         line.push_str(&format!(" rules={}", failed.join(",")));
+        // Each failed rule's signature against the catalogued bugs' (the
+        // dashboard's "looks like"): `unmatched=` names the rules whose
+        // failure no catalogued bug has shown, the ones to investigate.
+        let violations = report.results.iter().filter_map(|r| match &r.verdict {
+            checker::Verdict::Fail(v) => Some((r.property.as_str(), v)),
+            _ => None,
+        });
+        let mut known = Vec::new();
+        let mut unmatched = Vec::new();
+        for (rule, v) in violations {
+            let bugs = looks_like(v);
+            if bugs.is_empty() {
+                unmatched.push(rule);
+            }
+            known.extend(bugs);
+        }
+        known.sort();
+        known.dedup();
+        if !known.is_empty() {
+            line.push_str(&format!(" looks_like={}", known.join(",")));
+        }
+        if !unmatched.is_empty() {
+            line.push_str(&format!(" unmatched={}", unmatched.join(",")));
+        }
     }
     line
+}
+
+/// The catalogued bugs whose detecting run fails with this violation's
+/// signature (rule, anomaly class, subject). A hint, not a diagnosis: two
+/// bugs may share a signature, and one bug may break several rules.
+fn looks_like(v: &checker::Violation) -> Vec<&'static str> {
+    let signature = checker::Signature::of(v);
+    scenarios::bug_table::known_signatures()
+        .filter(|(_, s)| *s == signature)
+        .map(|(bug, _)| bug.name())
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
