@@ -18,7 +18,7 @@ use scenarios::schema::{Profile, Scenario};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// What `run --target etcd` takes from `run`'s arguments.
@@ -101,14 +101,23 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
     let next = AtomicUsize::new(0);
     let done = Mutex::new(Vec::new());
     let first_error = Mutex::new(None::<anyhow::Error>);
+    let interrupted = AtomicBool::new(false);
+    // Ctrl-C reaches the whole process group: each companion stops and
+    // removes its cluster and exits 130; this process waits for them,
+    // removes its own scratch folders, and exits 130 too.
+    let _ignoring = IgnoreInterrupts::start();
     std::thread::scope(|scope| {
         for _ in 0..parallelism(args.jobs).min(jobs.len()) {
             scope.spawn(|| {
                 loop {
+                    if interrupted.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = jobs.get(i) else { break };
                     match one_run(job, &companion, &etcd, &args) {
-                        Ok(d) => {
+                        Ok(None) => interrupted.store(true, Ordering::SeqCst),
+                        Ok(Some(d)) => {
                             println!("{}", d.line);
                             done.lock().unwrap_or_else(|e| e.into_inner()).push(d);
                         }
@@ -123,6 +132,10 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
             });
         }
     });
+    if interrupted.load(Ordering::SeqCst) {
+        eprintln!("interrupted: every cluster is stopped and its folder removed");
+        return Ok(EXIT_INTERRUPTED);
+    }
     if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
@@ -145,6 +158,31 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// The exit status of a run stopped by Ctrl-C (128 + SIGINT), the
+/// companion's and ours.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// SIGINT ignored by this process while it exists (the companions, which
+/// get it too, do the stopping), the previous disposition back after.
+struct IgnoreInterrupts(libc::sighandler_t);
+
+impl IgnoreInterrupts {
+    fn start() -> IgnoreInterrupts {
+        // SAFETY: SIG_IGN is a valid disposition; nothing here relies on
+        // a SIGINT handler of its own.
+        IgnoreInterrupts(unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) })
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition `start` found.
+        unsafe {
+            libc::signal(libc::SIGINT, self.0);
+        }
+    }
 }
 
 /// `faultline-etcd version`: the binary the runs will use, and its version.
@@ -184,8 +222,9 @@ fn etcd_version(companion: &Path, etcd: Option<&Path>) -> Result<Etcd> {
 }
 
 /// Runs one plan through the companion, checks its history, reports it and
-/// (when asked, or when it failed) writes its run folder.
-fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Result<Done> {
+/// (when asked, or when it failed) writes its run folder. None: the run
+/// was interrupted (Ctrl-C).
+fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Result<Option<Done>> {
     // The companion's scratch folder is named as the cluster folders are
     // (`faultline-cluster-PID-`), so that if this process is killed the
     // next cluster started on the machine removes it.
@@ -217,16 +256,17 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
     let seed = job.seed;
     match output.status.code() {
         Some(0) => {}
+        Some(130) => return Ok(None),
         Some(1) => {
             let message = String::from_utf8_lossy(&output.stderr)
                 .trim()
                 .replace('\n', " | ");
-            return Ok(Done {
+            return Ok(Some(Done {
                 line: format!(
                     "seed={seed} scenario={scenario} target=etcd verdict=fail cluster_failed wall_ms={wall_ms}\n  {message}"
                 ),
                 verdict: Verdict::ClusterFailed,
-            });
+            }));
         }
         _ => bail!(
             "faultline-etcd scenario ({scenario}, seed {seed}) ended with {}: {}",
@@ -260,21 +300,23 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
         write_folder(&dir, job, etcd, &file.history, &end, &report, &line)?;
         out_line.push_str(&format!("\n  run folder: {}", dir.display()));
     }
-    Ok(Done {
+    Ok(Some(Done {
         line: out_line,
         verdict: Verdict::Checked(overall),
-    })
+    }))
 }
 
 /// The companion is a child of the thread that waits for it: if this
 /// process dies (even by SIGKILL), the kernel sends it SIGTERM, and it
-/// stops its cluster and removes it.
+/// stops its cluster and removes it. It takes SIGINT as usual (this
+/// process ignores it meanwhile, which a child would inherit).
 fn die_with_this_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe, and the closure touches nothing
-    // of the parent's memory.
+    // SAFETY: prctl and signal are async-signal-safe, and the closure
+    // touches nothing of the parent's memory.
     unsafe {
         command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
