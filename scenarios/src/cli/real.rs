@@ -283,14 +283,27 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
     let check_started = Instant::now();
     let report = check(&file.history, &end, &job.scenario, args.check_timeout);
     let check_ms = check_started.elapsed().as_millis() as u64;
-    let line = summary_line(job, &file.history, &report, wall_ms, check_ms);
+    let explained = scenarios::real::known::explain(&file.history, &report);
+    let line = summary_line(job, &file.history, &report, &explained, wall_ms, check_ms);
     let mut out_line = line.clone();
     for r in &report.results {
         if let checker::Verdict::Fail(v) = &r.verdict {
             out_line.push_str(&format!("\n  {}: {}", r.property, v.explanation));
-            let known = looks_like(v);
-            if !known.is_empty() {
-                out_line.push_str(&format!(" [looks like {}]", known.join(", ")));
+            let known = explained
+                .iter()
+                .find(|(rule, _)| *rule == r.property)
+                .and_then(|(_, e)| e.as_ref());
+            match known {
+                Some(e) => out_line.push_str(&format!(" [known: {}: {}]", e.bug, e.evidence)),
+                None => {
+                    let alike = looks_like(v);
+                    out_line.push_str(" [unexplained");
+                    if !alike.is_empty() {
+                        out_line
+                            .push_str(&format!("; its signature looks like {}", alike.join(", ")));
+                    }
+                    out_line.push(']');
+                }
             }
         }
     }
@@ -345,6 +358,7 @@ fn summary_line(
     job: &Job,
     history: &History,
     report: &Report,
+    explained: &[(String, Option<scenarios::real::known::Explained>)],
     wall_ms: u64,
     check_ms: u64,
 ) -> String {
@@ -374,29 +388,25 @@ fn summary_line(
     let failed = report.failed_rules();
     if !failed.is_empty() {
         line.push_str(&format!(" rules={}", failed.join(",")));
-        // Each failed rule's signature against the catalogued bugs' (the
-        // dashboard's "looks like"): `unmatched=` names the rules whose
-        // failure no catalogued bug has shown, the ones to investigate.
-        let violations = report.results.iter().filter_map(|r| match &r.verdict {
-            checker::Verdict::Fail(v) => Some((r.property.as_str(), v)),
-            _ => None,
-        });
-        let mut known = Vec::new();
-        let mut unmatched = Vec::new();
-        for (rule, v) in violations {
-            let bugs = looks_like(v);
-            if bugs.is_empty() {
-                unmatched.push(rule);
-            }
-            known.extend(bugs);
-        }
+        // Which known etcd bug each failed rule's evidence points at
+        // (`known=`), and the rules no known bug explains (`unexplained=`):
+        // the ones to investigate.
+        let mut known: Vec<&str> = explained
+            .iter()
+            .filter_map(|(_, e)| e.as_ref().map(|e| e.bug))
+            .collect();
         known.sort();
         known.dedup();
         if !known.is_empty() {
-            line.push_str(&format!(" looks_like={}", known.join(",")));
+            line.push_str(&format!(" known={}", known.join(",")));
         }
-        if !unmatched.is_empty() {
-            line.push_str(&format!(" unmatched={}", unmatched.join(",")));
+        let unexplained: Vec<&str> = explained
+            .iter()
+            .filter(|(_, e)| e.is_none())
+            .map(|(rule, _)| rule.as_str())
+            .collect();
+        if !unexplained.is_empty() {
+            line.push_str(&format!(" unexplained={}", unexplained.join(",")));
         }
     }
     line

@@ -7,6 +7,8 @@
 //! and the step). Nothing is silently dropped: a part of a scenario that a
 //! real cluster cannot do refuses the whole scenario.
 
+pub mod known;
+
 use crate::faults::{Fault, FaultKind};
 use crate::plan::Plan;
 use crate::schema::{Compactor, Profile, Scenario, TrafficSpec};
