@@ -294,7 +294,9 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
                 .find(|(rule, _)| *rule == r.property)
                 .and_then(|(_, e)| e.as_ref());
             match known {
-                Some(e) => out_line.push_str(&format!(" [known: {}: {}]", e.bug, e.evidence)),
+                Some(e) => {
+                    out_line.push_str(&format!(" [known: {}: {}]", e.bugs.join(", "), e.evidence))
+                }
                 None => {
                     let alike = looks_like(v);
                     out_line.push_str(" [unexplained");
@@ -393,7 +395,8 @@ fn summary_line(
         // the ones to investigate.
         let mut known: Vec<&str> = explained
             .iter()
-            .filter_map(|(_, e)| e.as_ref().map(|e| e.bug))
+            .filter_map(|(_, e)| e.as_ref())
+            .flat_map(|e| e.bugs.iter().copied())
             .collect();
         known.sort();
         known.dedup();

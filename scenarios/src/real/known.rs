@@ -16,7 +16,8 @@
 //!   overtakes the events an unsynced watcher still has to send. Evidence:
 //!   the failing watch started below its creation's revision (unsynced)
 //!   and a requested progress notification vouched for the revision of
-//!   the event it never got. It explains `watch.reliable`.
+//!   an event it had not got yet (or never got). It explains
+//!   `watch.reliable`, and `watch.bookmarkable` when the event came after.
 //!
 //! A failed rule without such evidence is unexplained: a checker mistake
 //! or a bug to write up.
@@ -25,11 +26,12 @@ use checker::history::{EtcdError, History, OpResult, Request, WatchRecord};
 use checker::report::{Report, Verdict, Violation};
 use checker::rules;
 
-/// A failed rule and the known bug its evidence points at.
+/// A failed rule and the known bugs its evidence points at (one, or one
+/// per kind of violation the rule lists).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explained {
     pub rule: String,
-    pub bug: &'static str,
+    pub bugs: Vec<&'static str>,
     pub evidence: String,
 }
 
@@ -49,7 +51,7 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
     let found = |bug: &'static str, evidence: String| {
         Some(Explained {
             rule: v.rule.clone(),
-            bug,
+            bugs: vec![bug],
             evidence,
         })
     };
@@ -68,18 +70,44 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
             )
         }
         rules::WATCH_BOOKMARKABLE => {
+            // Each listed watch: progress below its future start
+            // (etcd-20221), or progress that overtook its pending events
+            // (etcd-15220).
             let watches = watches_of(history, v);
-            let all = !watches.is_empty() && watches.iter().all(|w| progress_below_start(w));
-            if !all {
+            let (mut below, mut overtaken) = (Vec::new(), Vec::new());
+            for w in &watches {
+                if progress_below_start(w) {
+                    below.push(w.id);
+                } else if progress_overtook(w, w.request.start_revision) {
+                    overtaken.push(w.id);
+                } else {
+                    return None;
+                }
+            }
+            let mut bugs = Vec::new();
+            let mut evidence = Vec::new();
+            if !below.is_empty() {
+                bugs.push("etcd-20221");
+                evidence.push(format!(
+                    "watch(es) {} start above the store's revision and got progress notifications below their start",
+                    ids(&below)
+                ));
+            }
+            if !overtaken.is_empty() {
+                bugs.push("etcd-15220");
+                evidence.push(format!(
+                    "watch(es) {} were unsynced when created and got a requested progress notification before events below it",
+                    ids(&overtaken)
+                ));
+            }
+            if bugs.is_empty() {
                 return None;
             }
-            found(
-                "etcd-20221",
-                format!(
-                    "watch(es) {} start above the store's revision and got progress notifications below their start",
-                    ids(&watches.iter().map(|w| w.id).collect::<Vec<_>>())
-                ),
-            )
+            Some(Explained {
+                rule: v.rule.clone(),
+                bugs,
+                evidence: evidence.join("; "),
+            })
         }
         rules::WATCH_RELIABLE => {
             let missing = v
@@ -252,9 +280,20 @@ mod tests {
         h.watches
             .push(watch(65, vec![at(1, false), at(1, true), at(11, true)]));
         let v = violation(rules::WATCH_BOOKMARKABLE, Some(1), serde_json::json!({}));
-        assert_eq!(explain_one(&h, &v).map(|e| e.bug), Some("etcd-20221"));
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-20221"])
+        );
         h.watches[0].request.start_revision = 0;
         assert_eq!(explain_one(&h, &v), None, "a watch from now is not the bug");
+        // Progress that overtook an unsynced watcher's pending event, as
+        // the same rule also reports: etcd-15220.
+        h.watches[0].request.start_revision = 73;
+        h.watches[0].responses = vec![at(99, false), at(99, true), event(85)];
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-15220"])
+        );
     }
 
     #[test]
@@ -263,7 +302,10 @@ mod tests {
         let v = violation(rules::WATCH_RELIABLE, Some(1), missing);
         let mut h = History::default();
         h.watches.push(watch(39, vec![at(50, false), at(50, true)]));
-        assert_eq!(explain_one(&h, &v).map(|e| e.bug), Some("etcd-15220"));
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-15220"])
+        );
         // The event came before the progress notification: not this bug.
         h.watches[0].responses = vec![at(50, false), event(39), at(50, true)];
         assert_eq!(explain_one(&h, &v), None);
@@ -302,7 +344,7 @@ mod tests {
             ..txn(OpResult::Fail(EtcdError::FutureRevision))
         });
         let e = explain_one(&h, &v).expect("explained");
-        assert_eq!(e.bug, "etcd-18667");
+        assert_eq!(e.bugs, ["etcd-18667"]);
         assert!(
             e.evidence.starts_with("write Txn(s) 8 refused"),
             "{}",
