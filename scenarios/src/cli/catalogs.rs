@@ -115,6 +115,11 @@ pub(super) struct CheckArgs {
     /// Check the whole history at once instead of per independent key.
     #[arg(long)]
     no_partition: bool,
+    /// For a real run's history (faultline format): which known etcd
+    /// 3.4.23 bug each failed rule's evidence points at, or unexplained
+    /// (what `run --target etcd` prints as known= and unexplained=).
+    #[arg(long)]
+    explain_etcd: bool,
 }
 
 pub(super) fn check(args: CheckArgs) -> Result<u8> {
@@ -135,8 +140,32 @@ pub(super) fn check(args: CheckArgs) -> Result<u8> {
     match checker::command::check_file(&args.file, &opts) {
         Ok(outcome) => {
             println!("{outcome}");
+            if args.explain_etcd {
+                explain_etcd(&args.file, &outcome.report)?;
+            }
             Ok(outcome.exit_code() as u8)
         }
         Err(e) => bail!("{e}"),
     }
+}
+
+/// `check --explain-etcd`: one line per failed rule.
+fn explain_etcd(file: &std::path::Path, report: &checker::Report) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("--explain-etcd {}: {e}", file.display()))?;
+    let history = checker::jsonl::read_str(&text)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--explain-etcd {}: not a faultline history: {e}",
+                file.display()
+            )
+        })?
+        .history;
+    for (rule, known) in scenarios::real::known::explain(&history, report) {
+        match known {
+            Some(e) => println!("known {} {rule}: {}", e.bugs.join(","), e.evidence),
+            None => println!("unexplained {rule}"),
+        }
+    }
+    Ok(())
 }

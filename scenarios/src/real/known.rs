@@ -16,8 +16,11 @@
 //!   overtakes the events an unsynced watcher still has to send. Evidence:
 //!   the failing watch started below its creation's revision (unsynced)
 //!   and a requested progress notification vouched for the revision of
-//!   an event it had not got yet (or never got). It explains
-//!   `watch.reliable`, and `watch.bookmarkable` when the event came after.
+//!   an event it had not got yet (or never got), or, the other way round,
+//!   a requested progress notification arrived below an event already
+//!   delivered (both: etcd 3.4 sends the answer to a progress request
+//!   apart from the watcher's events, the path the fix replaced). It
+//!   explains `watch.reliable`, and `watch.bookmarkable`.
 //!
 //! A failed rule without such evidence is unexplained: a checker mistake
 //! or a bug to write up.
@@ -78,7 +81,9 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
             for w in &watches {
                 if progress_below_start(w) {
                     below.push(w.id);
-                } else if progress_overtook(w, w.request.start_revision) {
+                } else if progress_overtook(w, w.request.start_revision)
+                    || progress_behind_events(w)
+                {
                     overtaken.push(w.id);
                 } else {
                     return None;
@@ -96,7 +101,7 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
             if !overtaken.is_empty() {
                 bugs.push("etcd-15220");
                 evidence.push(format!(
-                    "watch(es) {} were unsynced when created and got a requested progress notification before events below it",
+                    "watch(es) {} got requested progress notifications out of order with their events (before events below them, or after events above them)",
                     ids(&overtaken)
                 ));
             }
@@ -193,6 +198,21 @@ fn progress_overtook(w: &WatchRecord, revision: i64) -> bool {
         if r.requested_progress && r.header_revision >= revision {
             return true;
         }
+    }
+    false
+}
+
+/// A requested progress notification below an event the watch had
+/// already received: the answer was made before the event was sent and
+/// overtaken by it (etcd 3.4 sends it apart from the watcher's events, the
+/// path etcd-15220's fix replaced).
+fn progress_behind_events(w: &WatchRecord) -> bool {
+    let mut delivered = 0;
+    for r in &w.responses {
+        if r.requested_progress && r.header_revision < delivered {
+            return true;
+        }
+        delivered = delivered.max(r.events.iter().map(|e| e.revision()).max().unwrap_or(0));
     }
     false
 }
@@ -294,6 +314,16 @@ mod tests {
             explain_one(&h, &v).map(|e| e.bugs),
             Some(vec!["etcd-15220"])
         );
+        // A requested progress notification behind an event delivered
+        // before it (a watch from now): the same out-of-band answer.
+        h.watches[0].request.start_revision = 0;
+        h.watches[0].responses = vec![at(91, false), event(151), at(150, true)];
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-15220"])
+        );
+        h.watches[0].responses = vec![at(91, false), event(151), at(151, true)];
+        assert_eq!(explain_one(&h, &v), None, "in order: nothing to explain");
     }
 
     #[test]
