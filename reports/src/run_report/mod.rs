@@ -134,7 +134,14 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
             ),
         ),
         ("faults", faults.to_string()),
-        ("simulated time", seconds(scale.end_ns)),
+        (
+            if repro.real.is_some() {
+                "time"
+            } else {
+                "simulated time"
+            },
+            seconds(scale.end_ns),
+        ),
     ];
     for (name, value) in rows {
         out.push_str(&format!("<tr><th>{name}</th><td>{value}</td></tr>\n"));
