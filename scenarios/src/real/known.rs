@@ -82,6 +82,7 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
                 if progress_below_start(w) {
                     below.push(w.id);
                 } else if progress_overtook(w, w.request.start_revision)
+                    || progress_ahead(w)
                     || progress_behind_events(w)
                 {
                     overtaken.push(w.id);
@@ -114,32 +115,48 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
                 evidence: evidence.join("; "),
             })
         }
-        rules::WATCH_RELIABLE => {
-            let missing = v
-                .details
-                .get("missing")
-                .and_then(|m| m.get("kv"))
-                .and_then(|kv| kv.get("mod_revision"))
-                .and_then(|r| r.as_i64());
-            let watch = v
-                .watch
-                .and_then(|id| history.watches.iter().find(|w| w.id == id))?;
-            let missing = missing?;
-            let others = watches_of(history, v);
-            let all = progress_overtook(watch, missing)
-                && others
-                    .iter()
-                    .all(|w| progress_overtook(w, w.request.start_revision));
-            if !all {
+        rules::WATCH_RELIABLE | rules::WATCH_IS_CREATE => {
+            // Each listed watch: it delivered a write of a Txn etcd
+            // refused (etcd-18667: its member applied what the answering
+            // one refused), or a requested progress notification ran ahead
+            // of its events (etcd-15220; `watch.reliable` only).
+            let refused = refused_values(history);
+            let (mut applied, mut overtaken) = (Vec::new(), Vec::new());
+            for w in watches_of(history, v) {
+                if delivered_any(w, &refused) {
+                    applied.push(w.id);
+                } else if v.rule == rules::WATCH_RELIABLE
+                    && (progress_overtook(w, w.request.start_revision) || progress_ahead(w))
+                {
+                    overtaken.push(w.id);
+                } else {
+                    return None;
+                }
+            }
+            let mut bugs = Vec::new();
+            let mut evidence = Vec::new();
+            if !applied.is_empty() {
+                bugs.push("etcd-18667");
+                evidence.push(format!(
+                    "watch(es) {} delivered writes of Txns etcd answered as refused",
+                    ids(&applied)
+                ));
+            }
+            if !overtaken.is_empty() {
+                bugs.push("etcd-15220");
+                evidence.push(format!(
+                    "watch(es) {} got a requested progress notification ahead of events at or below it",
+                    ids(&overtaken)
+                ));
+            }
+            if bugs.is_empty() {
                 return None;
             }
-            found(
-                "etcd-15220",
-                format!(
-                    "watch(es) {} were unsynced when created and a requested progress notification vouched for revisions whose events they never got",
-                    ids(&others.iter().map(|w| w.id).collect::<Vec<_>>())
-                ),
-            )
+            Some(Explained {
+                rule: v.rule.clone(),
+                bugs,
+                evidence: evidence.join("; "),
+            })
         }
         _ => None,
     }
@@ -159,6 +176,48 @@ fn refused_write_txns(history: &History) -> Vec<u64> {
         })
         .map(|o| o.id)
         .collect()
+}
+
+/// The values the puts of refused write Txns would have written (values
+/// are unique per write).
+fn refused_values(history: &History) -> std::collections::HashSet<&str> {
+    let refused = refused_write_txns(history);
+    history
+        .operations
+        .iter()
+        .filter(|o| refused.contains(&o.id))
+        .filter_map(|o| match &o.request {
+            Request::Txn(t) => Some(t),
+            _ => None,
+        })
+        .flat_map(|t| t.success.iter().chain(&t.failure))
+        .filter_map(|op| match op {
+            checker::history::TxnOp::Put(p) => Some(p.value.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn delivered_any(w: &WatchRecord, values: &std::collections::HashSet<&str>) -> bool {
+    w.events()
+        .any(|(_, e)| values.contains(e.kv.value.as_str()))
+}
+
+/// A requested progress notification at P, and after it an event at or
+/// below P: the answer overtook an event that was pending.
+fn progress_ahead(w: &WatchRecord) -> bool {
+    let mut vouched = None;
+    for r in &w.responses {
+        if let Some(p) = vouched
+            && r.events.iter().any(|e| e.revision() <= p)
+        {
+            return true;
+        }
+        if r.requested_progress {
+            vouched = Some(vouched.map_or(r.header_revision, |v: i64| v.max(r.header_revision)));
+        }
+    }
+    false
 }
 
 /// The violation's watch and those its `details.more` lists.
@@ -339,6 +398,15 @@ mod tests {
         // The event came before the progress notification: not this bug.
         h.watches[0].responses = vec![at(50, false), event(39), at(50, true)];
         assert_eq!(explain_one(&h, &v), None);
+        // A synced watch whose event came after a progress notification
+        // that vouched for it.
+        h.watches[0].request.start_revision = 0;
+        h.watches[0].responses = vec![at(30, false), at(40, true), event(39)];
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-15220"])
+        );
+        h.watches[0].request.start_revision = 39;
         // A synced watcher (start above the creation's revision): not it.
         h.watches[0].responses = vec![at(30, false), at(50, true)];
         assert_eq!(explain_one(&h, &v), None);
@@ -380,6 +448,16 @@ mod tests {
             "{}",
             e.evidence
         );
+        // A watch that delivered the refused Txn's write ("v").
+        let v = violation(rules::WATCH_IS_CREATE, Some(1), serde_json::json!({}));
+        assert_eq!(explain_one(&h, &v), None, "no such watch");
+        h.watches.push(watch(0, vec![at(30, false), event(31)]));
+        assert_eq!(
+            explain_one(&h, &v).map(|e| e.bugs),
+            Some(vec!["etcd-18667"])
+        );
+        h.watches[0].responses[1].events[0].kv.value = "w".into();
+        assert_eq!(explain_one(&h, &v), None, "another value");
         let v = violation(rules::WATCH_ORDERED, None, serde_json::json!({}));
         assert_eq!(explain_one(&h, &v), None, "other rules are not explained");
     }
