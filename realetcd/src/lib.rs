@@ -5,7 +5,9 @@
 //! etcd's own message types, and [`execute`] sends a differential sequence
 //! and writes down the answers ([`watch`]: the Watch stream its watch
 //! steps use). [`traffic`] runs checked traffic with faults against a
-//! cluster and [`record`] writes it down as a checker history. The `faultline-etcd` binary is its command
+//! cluster and [`record`] writes it down as a checker history;
+//! [`scenario`] runs a scenario's plan (`realplan`, from `faultline run
+//! --target etcd`) the same way. The `faultline-etcd` binary is its command
 //! line; `faultline diff` runs it and compares with the simulated store.
 //!
 //! A plain tokio program: nothing here uses madsim.
@@ -19,5 +21,6 @@ pub mod ports;
 pub mod process;
 pub mod proxy;
 pub mod record;
+pub mod scenario;
 pub mod traffic;
 pub mod watch;

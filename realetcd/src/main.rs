@@ -4,6 +4,7 @@
 //! `cluster` is a smoke test of real clusters and their faults (`smoke`).
 //! It is a plain tokio program, apart from the simulation binary.
 
+mod scenario_command;
 mod smoke;
 
 use anyhow::Context;
@@ -75,6 +76,22 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Run a scenario's plan (a JSON file `faultline run --target etcd`
+    /// writes) on a real cluster: its traffic, its fault steps, then heal,
+    /// read every key back and take every member's HashKV. Writes the
+    /// history (with its end state) to OUT/history.jsonl and what ran to
+    /// OUT/companion.json; `faultline` checks it. Exit 0: recorded; 1: the
+    /// cluster failed (the message says how); 2: bad arguments or plan;
+    /// 130: interrupted (everything stopped and removed first).
+    Scenario {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The etcd binary (default: $FAULTLINE_ETCD, else etcd on PATH).
+        #[arg(long)]
+        etcd: Option<PathBuf>,
+    },
     /// Print the etcd binary's path and version.
     Version {
         #[arg(long)]
@@ -117,6 +134,7 @@ fn main() -> ExitCode {
             };
             return checked_run(members, etcd, &config, &out);
         }
+        Command::Scenario { plan, out, etcd } => return scenario_command::main(&plan, &out, etcd),
         other => run(other).map_err(Failure::Setup),
     };
     match outcome {
@@ -180,7 +198,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             etcd,
             seconds,
         } => cluster(members, etcd, seconds).map_err(|(Failure::Setup(e) | Failure::Demo(e))| e),
-        Command::Run { .. } => unreachable!("main runs `run` itself"),
+        Command::Run { .. } | Command::Scenario { .. } => {
+            unreachable!("main runs `run` and `scenario` itself")
+        }
         Command::Version { etcd } => {
             let binary = binary(etcd)?;
             println!("{} {}", binary.display(), harness::version(&binary)?);
@@ -312,7 +332,7 @@ async fn traffic_run(
     Ok(report.overall().exit_code() as u8)
 }
 
-fn binary(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn binary(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match flag {
         Some(path) => Ok(path),
         None => Ok(harness::binary()?),

@@ -4,8 +4,8 @@
 //! the faults as annotations.
 
 use checker::history::{
-    Annotation, DeleteRangeResponse, History, KeyValue, OpResult, Operation, PutResponse,
-    RangeResponse, Request, TxnOpResponse, TxnResponse,
+    Annotation, DeleteRangeResponse, EtcdError, History, KeyValue, OpResult, Operation,
+    PutResponse, RangeResponse, Request, TxnOpResponse, TxnResponse,
 };
 use etcd_client::proto::{
     PbDeleteResponse, PbKeyValue, PbPutResponse, PbRangeResponse, PbResponseHeader,
@@ -20,6 +20,7 @@ use tonic::Status;
 pub struct Recorder {
     started: Instant,
     inner: Arc<Mutex<History>>,
+    watch_ids: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Recorder {
@@ -27,6 +28,7 @@ impl Recorder {
         Recorder {
             started: Instant::now(),
             inner: Arc::new(Mutex::new(History::default())),
+            watch_ids: Arc::default(),
         }
     }
 
@@ -61,6 +63,20 @@ impl Recorder {
         });
     }
 
+    /// A watch's id: its place among the run's watches, counted as they
+    /// are requested.
+    pub fn next_watch_id(&self) -> u64 {
+        self.watch_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Hands a finished (or abandoned) watch to the history.
+    pub fn add_watch(&self, watch: checker::history::WatchRecord) {
+        let mut history = self.lock();
+        history.watches.push(watch);
+        history.watches.sort_by_key(|w| w.id);
+    }
+
     pub fn operations(&self) -> usize {
         self.lock().operations.len()
     }
@@ -91,13 +107,34 @@ impl Default for Recorder {
 /// "leader changed", a connection lost mid-call) may have applied.
 pub fn failed(status: &Status, read_only: bool) -> OpResult {
     let message = format!("{:?}: {}", status.code(), status.message());
+    // Answers of etcd's apply (or of its read path) about the store: the
+    // request ran and did nothing, which the checker holds against the
+    // model (etcd's rpctypes ErrCompacted, ErrFutureRev, ErrLeaseNotFound).
+    let about_the_store = [
+        (
+            "required revision has been compacted",
+            EtcdError::Compacted {
+                compact_revision: 0,
+            },
+        ),
+        (
+            "required revision is a future revision",
+            EtcdError::FutureRevision,
+        ),
+        ("requested lease not found", EtcdError::LeaseNotFound),
+    ];
+    for (text, error) in about_the_store {
+        if status.message().contains(text) {
+            return OpResult::Fail(error);
+        }
+    }
     let definite = read_only
         || status.message().contains("etcdserver: no leader")
         || status.message().contains("etcdserver: too many requests")
         || status.message().contains("Connection refused")
         || status.message().contains("tcp connect error");
     if definite {
-        OpResult::Fail(checker::history::EtcdError::Other(message))
+        OpResult::Fail(EtcdError::Other(message))
     } else {
         OpResult::Unknown(message)
     }

@@ -103,7 +103,14 @@ pub async fn run(cluster: &mut Cluster, config: &Config) -> Result<Outcome, Traf
         task.await?;
     }
     plan?;
-    let end = quiesce(cluster, &recorder, config.clients as u64).await?;
+    let end = quiesce(
+        cluster,
+        &recorder,
+        config.clients as u64,
+        &(0..KEYS).map(key).collect::<Vec<_>>(),
+        LIVENESS_BOUND,
+    )
+    .await?;
     Ok(Outcome {
         history: recorder.history(),
         end,
@@ -173,22 +180,24 @@ async fn faults(
     Ok(())
 }
 
-/// Heals everything, waits for a leader, reads every key back
-/// linearizably as client `client` (recorded), and takes every member's
-/// HashKV at one revision.
-async fn quiesce(
+/// Heals everything, waits for a leader (within `liveness_bound`), reads
+/// every key back linearizably as client `client` (recorded), and takes
+/// every member's HashKV at one revision.
+pub(crate) async fn quiesce(
     cluster: &mut Cluster,
     recorder: &Recorder,
     client: u64,
+    keys: &[String],
+    liveness_bound: Duration,
 ) -> Result<EndState, TrafficError> {
     cluster.heal();
     let heal_time = recorder.now();
-    let leader = cluster.wait_leader(LIVENESS_BOUND).await?;
+    let leader = cluster.wait_leader(liveness_bound).await?;
     let mut grpc = cluster.client(leader).await?;
-    for k in 0..KEYS {
+    for k in keys {
         for _ in 0..FINAL_READ_TRIES {
             let request = RangeRequest {
-                key: key(k),
+                key: k.clone(),
                 ..Default::default()
             };
             let call = recorder.now();
@@ -245,7 +254,7 @@ async fn quiesce(
         members,
         heal_time: Some(heal_time),
         first_success_after_heal: None,
-        liveness_bound: LIVENESS_BOUND.as_nanos() as u64,
+        liveness_bound: liveness_bound.as_nanos() as u64,
     })
 }
 
@@ -421,19 +430,25 @@ fn timed_out() -> OpResult {
     OpResult::Unknown(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))
 }
 
-fn range_pb(r: &RangeRequest) -> PbRangeRequest {
+pub(crate) fn range_pb(r: &RangeRequest) -> PbRangeRequest {
     PbRangeRequest {
         key: r.key.clone().into_bytes(),
         range_end: r.range_end.clone().into_bytes(),
+        limit: r.limit,
+        revision: r.revision,
+        keys_only: r.keys_only,
+        count_only: r.count_only,
         serializable: r.serializable,
         ..Default::default()
     }
 }
 
-fn put_pb(p: &PutRequest) -> PbPutRequest {
+pub(crate) fn put_pb(p: &PutRequest) -> PbPutRequest {
     PbPutRequest {
         key: p.key.clone().into_bytes(),
         value: p.value.clone().into_bytes(),
+        lease: p.lease,
+        prev_kv: p.prev_kv,
         ..Default::default()
     }
 }

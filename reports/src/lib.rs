@@ -24,7 +24,7 @@ pub mod run_folder;
 pub mod run_report;
 pub mod timestamp;
 
-pub use artefacts::{Repro, RunArtefacts, RunRecord, TraceLine, read_run, run_dir_name};
+pub use artefacts::{RealEtcd, Repro, RunArtefacts, RunRecord, TraceLine, read_run, run_dir_name};
 pub use coverage::{CoverageRow, CoverageWriter, read_coverage};
 pub use error::{ReportsError, Result};
 pub use explore_log::{EXPLORE_FILE, ExploreRow, ExploreWriter, read_explore};

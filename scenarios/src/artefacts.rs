@@ -60,6 +60,7 @@ pub fn repro_of(scenario: &Scenario, r: &RunResult) -> Repro {
         bugs: bug_names(&r.bugs),
         versions: versions_of(&r.effective),
         trace_hash: r.trace_hash.clone(),
+        real: None,
     }
 }
 
@@ -158,6 +159,16 @@ pub struct ReproRun {
 
 /// Reads a repro's scenario and bugs; errors name the file and field.
 pub fn from_repro(repro: &Repro, file: &str) -> Result<ReproRun, ScenarioError> {
+    if let Some(real) = &repro.real {
+        return Err(ScenarioError {
+            file: file.to_string(),
+            line: None,
+            message: format!(
+                "real_etcd: a run against real etcd processes ({} {}) does not replay: real processes and clocks decided its order. Run its scenario again: faultline run --target etcd --scenario {} --seed {}",
+                real.binary, real.version, repro.scenario_name, repro.seed
+            ),
+        });
+    }
     let scenario = catalog::parse(&format!("{file}: scenario_toml"), &repro.scenario_toml)?;
     let mut bugs = Vec::new();
     for name in &repro.bugs {

@@ -539,6 +539,16 @@ pub fn general() -> Vec<Scenario> {
         .collect()
 }
 
+/// The file a name or path names, for messages: a catalog scenario's
+/// `scenarios/catalog/FILE`, else the path as given.
+pub fn file_of(name_or_path: &str) -> String {
+    CATALOG
+        .iter()
+        .find(|(file, text)| parse(file, text).is_ok_and(|s| s.name == name_or_path))
+        .map(|(file, _)| format!("scenarios/catalog/{file}"))
+        .unwrap_or_else(|| name_or_path.to_string())
+}
+
 /// A scenario by catalog name, or from a TOML file path.
 pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     if let Some(s) = builtin().into_iter().find(|s| s.name == name_or_path) {

@@ -17,6 +17,7 @@ pub mod hunt;
 pub mod knobs;
 pub mod operator;
 pub mod plan;
+pub mod real;
 pub mod recorder;
 pub mod schema;
 pub mod seeds;

@@ -164,6 +164,21 @@ impl Cluster {
         self.members[i].process.as_ref().map(|p| p.pid())
     }
 
+    /// Whether member `i` is paused (SIGSTOP) now.
+    pub fn is_paused(&self, i: usize) -> bool {
+        self.members[i].paused
+    }
+
+    /// Defragments member `i`'s backend, within `limit`.
+    pub async fn defragment(&mut self, i: usize, limit: Duration) -> Result<(), ClusterError> {
+        if self.members.get(i).is_some_and(|m| m.paused) {
+            return Err(ClusterError::Paused(self.members[i].name.clone()));
+        }
+        let mut grpc = self.client(i).await?;
+        let answer = tokio::time::timeout(limit, grpc.defragment()).await;
+        self.answered(i, "defragment", answer).map(|_| ())
+    }
+
     pub fn log_tail(&self, i: usize, lines: usize) -> String {
         self.members[i].log_tail(lines)
     }

@@ -25,7 +25,7 @@ use checker::{Report, Verdict};
 use crate::error::{ReportsError, Result};
 
 pub use record::{RECORD_FORMAT, RECORD_VERSION, RunRecord, ViolationIndex};
-pub use repro::{REPRO_FORMAT, REPRO_VERSION, Repro};
+pub use repro::{REPRO_FORMAT, REPRO_VERSION, RealEtcd, Repro};
 pub use trace::TraceLine;
 
 pub const REPRO_FILE: &str = "repro.toml";

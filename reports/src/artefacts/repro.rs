@@ -38,6 +38,19 @@ pub struct Repro {
     pub versions: Vec<String>,
     /// The run's trace hash: a replay must give the same.
     pub trace_hash: String,
+    /// Set when the run was against real etcd processes (`faultline run
+    /// --target etcd`): such a run is not replayable, and its trace hash
+    /// is empty.
+    pub real: Option<RealEtcd>,
+}
+
+/// The real etcd a run was against.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RealEtcd {
+    /// The etcd binary the cluster ran.
+    pub binary: String,
+    /// Its `etcd --version`, e.g. "3.4.23".
+    pub version: String,
 }
 
 /// The file's layout: a format name and version first, the scenario text last.
@@ -53,6 +66,9 @@ struct ReproFile {
     #[serde(default)]
     versions: Vec<String>,
     trace_hash: String,
+    /// Only in a real run's repro (before the scenario text, which is last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    real_etcd: Option<RealEtcd>,
     scenario_toml: String,
 }
 
@@ -86,7 +102,8 @@ mod seed_repr {
     }
 }
 
-const COMMENT: &str = "# faultline run reproduction: `faultline replay repro.toml` replays this run.\n\
+const COMMENT: &str = "# faultline run reproduction: `faultline replay repro.toml` replays this run\n\
+# (unless real_etcd is set: a run against real etcd processes does not replay).\n\
 # format/version: this file's format; scenario_toml: the scenario file as run;\n\
 # seed, bugs: what the run used; versions: member versions; trace_hash: what a replay must print.\n";
 
@@ -101,6 +118,7 @@ impl Repro {
             bugs: self.bugs.clone(),
             versions: self.versions.clone(),
             trace_hash: self.trace_hash.clone(),
+            real_etcd: self.real.clone(),
             scenario_toml: self.scenario_toml.clone(),
         };
         let body = toml::to_string(&file)
@@ -135,6 +153,7 @@ impl Repro {
             bugs: file.bugs,
             versions: file.versions,
             trace_hash: file.trace_hash,
+            real: file.real_etcd,
         })
     }
 
@@ -158,6 +177,7 @@ mod tests {
             bugs: vec!["etcd-17247".into()],
             versions: vec!["3.5".into(), "3.6".into()],
             trace_hash: "295e8561df97ef1e".into(),
+            real: None,
         }
     }
 
@@ -171,6 +191,25 @@ mod tests {
             let back = Repro::from_toml(&text, path).expect("decode");
             assert_eq!(back, repro);
         }
+    }
+
+    #[test]
+    fn a_real_run_s_repro_names_its_etcd_and_reads_back() {
+        let path = Path::new("repro.toml");
+        let repro = Repro {
+            trace_hash: String::new(),
+            real: Some(RealEtcd {
+                binary: "/usr/bin/etcd".into(),
+                version: "3.4.23".into(),
+            }),
+            ..sample()
+        };
+        let text = repro.to_toml(path).expect("encode");
+        assert!(text.contains("[real_etcd]"), "{text}");
+        assert!(text.contains("version = \"3.4.23\""), "{text}");
+        assert_eq!(Repro::from_toml(&text, path).expect("decode"), repro);
+        let simulated = sample().to_toml(path).expect("encode");
+        assert!(!simulated.contains("[real_etcd]"), "{simulated}");
     }
 
     #[test]

@@ -89,8 +89,10 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
         escape(&run.summary_line)
     ));
     out.push_str(&format!(
-        "<div class=\"replay\"><span class=\"replay-label\">Replay</span><code id=\"replay-cmd\">{}</code>\
+        "<div class=\"replay\"><span class=\"replay-label\">{}</span><code id=\"replay-cmd\">{}</code>\
 <button type=\"button\" id=\"copy-replay\">Copy</button></div>\n",
+        // A real run does not replay: its command runs the scenario again.
+        if repro.real.is_some() { "Run again (not a replay)" } else { "Replay" },
         escape(&run.replay_command)
     ));
     out.push_str("<table class=\"facts\">\n");
@@ -99,7 +101,17 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
         ("seed", repro.seed.to_string()),
         ("bugs", list(&repro.bugs)),
         ("versions", list(&repro.versions)),
-        ("trace hash", escape(&repro.trace_hash)),
+        match &repro.real {
+            Some(real) => (
+                "target",
+                format!(
+                    "real etcd {} ({}): not deterministic, not replayable",
+                    escape(&real.version),
+                    escape(&real.binary)
+                ),
+            ),
+            None => ("trace hash", escape(&repro.trace_hash)),
+        },
         (
             "operations",
             format!(
@@ -122,7 +134,14 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
             ),
         ),
         ("faults", faults.to_string()),
-        ("simulated time", seconds(scale.end_ns)),
+        (
+            if repro.real.is_some() {
+                "time"
+            } else {
+                "simulated time"
+            },
+            seconds(scale.end_ns),
+        ),
     ];
     for (name, value) in rows {
         out.push_str(&format!("<tr><th>{name}</th><td>{value}</td></tr>\n"));

@@ -362,6 +362,7 @@ pub fn small_run() -> RunArtefacts {
             bugs: vec!["etcd-17247".into()],
             versions: vec!["3.5".into(), "3.6".into()],
             trace_hash: "295e8561df97ef1e".into(),
+            real: None,
         },
         history,
         end_state,

@@ -1,5 +1,6 @@
 //! `list` and `check`: what exists, and checking a history file.
 
+use super::run::Target;
 use anyhow::{Result, bail};
 use checker::rules::DecidedBy;
 use scenarios::schema::Purpose;
@@ -20,11 +21,15 @@ pub(super) enum Listing {
     Classes,
 }
 
-pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
+pub(super) fn list(what: Listing, markdown: bool, target: Option<Target>) -> Result<u8> {
     if markdown && what != Listing::Bugs {
         bail!("list: --markdown goes with `list bugs`");
     }
+    if target.is_some() && what != Listing::Scenarios {
+        bail!("list: --target goes with `list scenarios`");
+    }
     match what {
+        Listing::Scenarios if target == Some(Target::Etcd) => real_scenarios(),
         Listing::Scenarios => {
             for s in catalog::builtin() {
                 let purpose = match s.purpose {
@@ -75,6 +80,26 @@ pub(super) fn list(what: Listing, markdown: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// Seeds a swarm scenario is tried under for `list scenarios --target
+/// etcd` (each seed draws its own steps).
+const LISTED_SEEDS: u64 = 20;
+
+/// Every catalog scenario, and whether a real cluster runs it: `runs`,
+/// or `refused` with the first step it cannot do.
+fn real_scenarios() {
+    let seeds: Vec<u64> = (0..LISTED_SEEDS).collect();
+    for s in catalog::builtin() {
+        let verdict = match scenarios::real::applies(&s, &seeds) {
+            Ok(()) => "runs against etcd".to_string(),
+            Err((seed, refusal)) if s.swarm.is_some() => {
+                format!("refused (seed {seed} draws {refusal})")
+            }
+            Err((_, refusal)) => format!("refused: {refusal}"),
+        };
+        println!("{:<36} {verdict}", s.name);
+    }
+}
+
 #[derive(clap::Args)]
 pub(super) struct CheckArgs {
     file: PathBuf,
@@ -90,6 +115,11 @@ pub(super) struct CheckArgs {
     /// Check the whole history at once instead of per independent key.
     #[arg(long)]
     no_partition: bool,
+    /// For a real run's history (faultline format): which known etcd
+    /// 3.4.23 bug each failed rule's evidence points at, or unexplained
+    /// (what `run --target etcd` prints as known= and unexplained=).
+    #[arg(long)]
+    explain_etcd: bool,
 }
 
 pub(super) fn check(args: CheckArgs) -> Result<u8> {
@@ -110,8 +140,32 @@ pub(super) fn check(args: CheckArgs) -> Result<u8> {
     match checker::command::check_file(&args.file, &opts) {
         Ok(outcome) => {
             println!("{outcome}");
+            if args.explain_etcd {
+                explain_etcd(&args.file, &outcome.report)?;
+            }
             Ok(outcome.exit_code() as u8)
         }
         Err(e) => bail!("{e}"),
     }
+}
+
+/// `check --explain-etcd`: one line per failed rule.
+fn explain_etcd(file: &std::path::Path, report: &checker::Report) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("--explain-etcd {}: {e}", file.display()))?;
+    let history = checker::jsonl::read_str(&text)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "--explain-etcd {}: not a faultline history: {e}",
+                file.display()
+            )
+        })?
+        .history;
+    for (rule, known) in scenarios::real::known::explain(&history, report) {
+        match known {
+            Some(e) => println!("known {} {rule}: {}", e.bugs.join(","), e.evidence),
+            None => println!("unexplained {rule}"),
+        }
+    }
+    Ok(())
 }

@@ -121,7 +121,7 @@ pub(super) fn diff(args: DiffArgs) -> Result<u8> {
 }
 
 /// `faultline-etcd`, beside this binary.
-fn companion() -> Result<PathBuf> {
+pub(super) fn companion() -> Result<PathBuf> {
     let me = std::env::current_exe().context("cannot find this binary's path")?;
     let path = me.with_file_name(COMPANION);
     if !path.is_file() {

@@ -6,6 +6,7 @@ mod diff;
 mod explore;
 mod export;
 mod hunt;
+mod real;
 mod report;
 mod run;
 mod shrink;
@@ -42,6 +43,10 @@ enum Command {
         /// With `bugs`: the bug table as the README shows it (Markdown).
         #[arg(long)]
         markdown: bool,
+        /// With `scenarios`: which run against this target (`etcd`: a
+        /// real cluster), and why the others do not.
+        #[arg(long, value_enum)]
+        target: Option<run::Target>,
     },
     /// Check a history file (faultline JSON lines, a Jepsen log or EDN) or an etcd robustness report folder.
     Check(catalogs::CheckArgs),
@@ -80,7 +85,11 @@ pub fn main() -> Result<u8> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Replay(args) => run::replay(args),
-        Command::List { what, markdown } => catalogs::list(what, markdown),
+        Command::List {
+            what,
+            markdown,
+            target,
+        } => catalogs::list(what, markdown, target),
         Command::Check(args) => catalogs::check(args),
         Command::Export(args) => export::export(args),
         Command::Bench(args) => run::bench(args),

@@ -39,6 +39,22 @@ pub(super) struct RunArgs {
     /// With --out: keep the folders of passing runs too.
     #[arg(long, requires = "out")]
     keep: bool,
+    /// What runs the scenario: the simulation (deterministic), or a real
+    /// etcd cluster on loopback (`faultline-etcd`, not deterministic, not
+    /// replayable; steps it cannot do are refused).
+    #[arg(long, value_enum, default_value_t = Target::Sim)]
+    target: Target,
+    /// With --target etcd: the etcd binary (default: $FAULTLINE_ETCD, else
+    /// etcd on PATH).
+    #[arg(long)]
+    etcd: Option<PathBuf>,
+}
+
+/// Where `run` runs a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum Target {
+    Sim,
+    Etcd,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +125,29 @@ pub(super) fn write_run_folder(
 }
 
 pub(super) fn run(args: RunArgs) -> Result<u8> {
+    if args.target == Target::Etcd {
+        if !args.bugs.is_empty() {
+            anyhow::bail!(
+                "--bug: a real etcd has no bug switches (they are the simulated store's)"
+            );
+        }
+        if args.check_determinism {
+            anyhow::bail!("--check-determinism: a run against real etcd is not deterministic");
+        }
+        return super::real::run(super::real::RealArgs {
+            scenarios: &args.scenarios,
+            seed: args.seed,
+            seeds: args.seeds.as_deref(),
+            jobs: args.jobs,
+            check_timeout: args.check_timeout,
+            out: args.out.as_deref(),
+            keep: args.keep,
+            etcd: args.etcd.as_deref(),
+        });
+    }
+    if args.etcd.is_some() {
+        anyhow::bail!("--etcd: goes with --target etcd");
+    }
     let scenarios = load_scenarios(&args.scenarios)?;
     let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;
     if let Some(out) = &args.out {

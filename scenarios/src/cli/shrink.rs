@@ -98,6 +98,7 @@ pub(super) fn shrunk_repro(
         bugs: artefacts::bug_names(bugs),
         versions: artefacts::versions_of(&outcome.shrunk),
         trace_hash: outcome.trace_hash.clone(),
+        real: None,
     }
 }
 

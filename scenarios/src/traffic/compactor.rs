@@ -22,7 +22,7 @@ const FUTURE_REACH: i64 = 5;
 
 /// The periods a seed draws from (ms): etcd's robustness default, and two
 /// that leave more history to each compaction.
-const DRAWN_PERIODS_MS: [u64; 3] = [200, 1000, 5000];
+pub const DRAWN_PERIODS_MS: [u64; 3] = [200, 1000, 5000];
 
 /// Compacts every `period` (drawn when None) until the profile's clients stop.
 pub async fn run(ctx: TrafficContext, id: u64, period: Option<Duration>, mut rng: ChaCha8Rng) {

@@ -1,0 +1,321 @@
+//! The plan's fault steps on a real cluster, each at its time: process
+//! signals (crash, pause, graceful restart, member replace), the peer
+//! proxy's links (isolate, partitions, one-way cuts, flapping, delay) and
+//! API requests (compact, defrag). Each step is an annotation of the
+//! history from its start to its heal; a step that cannot be applied when
+//! it fires (no leader to put in the minority, a target with no process)
+//! is annotated as not applied, as the simulation does. A member that
+//! does not come back after a crash or restart fails the run.
+
+use super::Shared;
+use super::send::send;
+use crate::cluster::{Cluster, ClusterError};
+use crate::proxy::Link;
+use checker::history::{OpResult, Request, Response};
+use rand::Rng;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use realplan::{Fault, Plan, Step, Target};
+use std::time::Duration;
+
+/// Fires every step at its time, then waits for the run's end; returns
+/// what each step did.
+pub async fn run_all(
+    cluster: &mut Cluster,
+    plan: &Plan,
+    shared: &Shared,
+    operator: u64,
+) -> Result<Vec<String>, super::ScenarioError> {
+    // The steps' draws (targets, delays): the seed's own stream.
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x5eed_fa17);
+    let mut done = Vec::new();
+    for step in &plan.steps {
+        until(shared, Duration::from_millis(step.at_ms)).await;
+        let start = shared.recorder.now();
+        let text = match apply(cluster, step, &mut rng, shared, operator).await {
+            Ok(Applied::Done(what)) => what,
+            Ok(Applied::Not(why)) => format!("not applied: {why}"),
+            Err(source) => {
+                shared.recorder.annotate(
+                    start,
+                    Some(shared.recorder.now()),
+                    format!("faults[{}] {}: failed: {source}", step.index, step.kind),
+                );
+                cluster.heal();
+                return Err(super::ScenarioError::Step {
+                    index: step.index,
+                    kind: step.kind.clone(),
+                    source,
+                });
+            }
+        };
+        let text = format!("faults[{}] {}: {text}", step.index, step.kind);
+        shared
+            .recorder
+            .annotate(start, Some(shared.recorder.now()), text.clone());
+        done.push(text);
+    }
+    until(shared, Duration::from_millis(plan.duration_ms)).await;
+    Ok(done)
+}
+
+async fn until(shared: &Shared, t: Duration) {
+    let wait = (t.as_nanos() as u64).saturating_sub(shared.recorder.now());
+    tokio::time::sleep(Duration::from_nanos(wait)).await;
+}
+
+enum Applied {
+    Done(String),
+    Not(String),
+}
+
+/// Members whose process runs and is not paused.
+fn running(cluster: &Cluster) -> Vec<usize> {
+    (0..cluster.size())
+        .filter(|&i| cluster.pid(i).is_some() && !cluster.is_paused(i))
+        .collect()
+}
+
+/// Who `target` names now; empty when nobody fits.
+async fn resolve(cluster: &mut Cluster, target: Target, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let up = running(cluster);
+    let pick = |rng: &mut ChaCha8Rng, from: &[usize]| from.choose(rng).copied();
+    match target {
+        Target::All => (0..cluster.size())
+            .filter(|&i| cluster.pid(i).is_some())
+            .collect(),
+        Target::Member(i) => vec![i],
+        Target::Random => pick(rng, &up).into_iter().collect(),
+        Target::Leader => match cluster.leader().await {
+            Some(l) => vec![l],
+            None => pick(rng, &up).into_iter().collect(),
+        },
+        Target::Follower => {
+            let leader = cluster.leader().await;
+            let followers: Vec<usize> = up.iter().copied().filter(|&i| Some(i) != leader).collect();
+            pick(rng, &followers).into_iter().collect()
+        }
+    }
+}
+
+fn names(cluster: &Cluster, members: &[usize]) -> String {
+    members
+        .iter()
+        .map(|&i| cluster.name(i).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn apply(
+    cluster: &mut Cluster,
+    step: &Step,
+    rng: &mut ChaCha8Rng,
+    shared: &Shared,
+    operator: u64,
+) -> Result<Applied, ClusterError> {
+    let ms = Duration::from_millis;
+    let targets = match step.fault.target() {
+        Some(t) => {
+            let members = resolve(cluster, t, rng).await;
+            if members.is_empty() {
+                return Ok(Applied::Not(format!("no member is {t:?}").to_lowercase()));
+            }
+            members
+        }
+        None => Vec::new(),
+    };
+    let who = names(cluster, &targets);
+    Ok(Applied::Done(match &step.fault {
+        Fault::Crash {
+            restart_after_ms, ..
+        } => {
+            let mut killed = Vec::new();
+            for &i in &targets {
+                if cluster.pid(i).is_some() {
+                    cluster.kill(i)?;
+                    killed.push(i);
+                }
+            }
+            if killed.is_empty() {
+                return Ok(Applied::Not(format!("{who} has no process")));
+            }
+            tokio::time::sleep(ms(*restart_after_ms)).await;
+            for &i in &killed {
+                cluster.start_member(i).await?;
+            }
+            format!(
+                "SIGKILL {}, restarted after {restart_after_ms} ms",
+                names(cluster, &killed)
+            )
+        }
+        Fault::Pause { duration_ms, .. } => {
+            for &i in &targets {
+                cluster.pause(i)?;
+            }
+            tokio::time::sleep(ms(*duration_ms)).await;
+            for &i in &targets {
+                cluster.resume(i)?;
+            }
+            format!("SIGSTOP {who} for {duration_ms} ms, then SIGCONT")
+        }
+        Fault::GracefulRestart { down_for_ms, .. } => {
+            let mut clean = true;
+            for &i in &targets {
+                clean &= cluster.stop(i).await?;
+            }
+            tokio::time::sleep(ms(*down_for_ms)).await;
+            for &i in &targets {
+                cluster.start_member(i).await?;
+            }
+            let how = if clean {
+                "stopped"
+            } else {
+                "killed after the stop wait"
+            };
+            format!("SIGTERM {who} ({how}), started again after {down_for_ms} ms")
+        }
+        Fault::Isolate { duration_ms, .. } => {
+            for &i in &targets {
+                cluster.isolate(i);
+            }
+            tokio::time::sleep(ms(*duration_ms)).await;
+            cluster.heal();
+            format!("isolate {who} from every peer for {duration_ms} ms")
+        }
+        Fault::Partition {
+            leader_in_minority,
+            duration_ms,
+        } => {
+            let n = cluster.size();
+            let minority_size = (n - 1) / 2;
+            if minority_size == 0 {
+                return Ok(Applied::Not("one member cannot be split".into()));
+            }
+            let leader = cluster.leader().await;
+            let mut others: Vec<usize> = (0..n).filter(|&i| Some(i) != leader).collect();
+            others.shuffle(rng);
+            let minority: Vec<usize> = if *leader_in_minority {
+                leader
+                    .into_iter()
+                    .chain(others.iter().copied())
+                    .take(minority_size)
+                    .collect()
+            } else {
+                others.iter().copied().take(minority_size).collect()
+            };
+            let majority: Vec<usize> = (0..n).filter(|i| !minority.contains(i)).collect();
+            for &a in &minority {
+                for &b in &majority {
+                    cluster.network().set(a, b, Link::Drop);
+                    cluster.network().set(b, a, Link::Drop);
+                }
+            }
+            tokio::time::sleep(ms(*duration_ms)).await;
+            cluster.heal();
+            let leader = leader.map_or("unknown".to_string(), |l| cluster.name(l).to_string());
+            format!(
+                "split {} | {} (leader {leader}) for {duration_ms} ms",
+                names(cluster, &minority),
+                names(cluster, &majority)
+            )
+        }
+        Fault::OneWay {
+            outgoing,
+            duration_ms,
+            ..
+        } => {
+            for &m in &targets {
+                for other in (0..cluster.size()).filter(|&o| o != m) {
+                    if *outgoing {
+                        cluster.network().set(m, other, Link::Drop);
+                    } else {
+                        cluster.network().set(other, m, Link::Drop);
+                    }
+                }
+            }
+            tokio::time::sleep(ms(*duration_ms)).await;
+            cluster.heal();
+            let way = if *outgoing { "from" } else { "to" };
+            format!("drop what goes {way} {who} for {duration_ms} ms")
+        }
+        Fault::Flapping {
+            period_ms,
+            duration_ms,
+            ..
+        } => {
+            let end = shared.recorder.now() + ms(*duration_ms).as_nanos() as u64;
+            let mut flaps = 0;
+            while shared.recorder.now() < end {
+                for &i in &targets {
+                    cluster.isolate(i);
+                }
+                tokio::time::sleep(ms(*period_ms)).await;
+                cluster.heal();
+                flaps += 1;
+                tokio::time::sleep(ms(*period_ms)).await;
+            }
+            format!("isolate and heal {who} every {period_ms} ms, {flaps} times")
+        }
+        Fault::Latency {
+            min_ms,
+            max_ms,
+            duration_ms,
+        } => {
+            let n = cluster.size();
+            let mut delays = Vec::new();
+            for from in 0..n {
+                for to in (0..n).filter(|&t| t != from) {
+                    let d = rng.gen_range(*min_ms..=(*max_ms).max(*min_ms));
+                    cluster.network().set(from, to, Link::Delay(ms(d)));
+                    delays.push(d);
+                }
+            }
+            tokio::time::sleep(ms(*duration_ms)).await;
+            cluster.heal();
+            format!("delay every peer link by {delays:?} ms for {duration_ms} ms")
+        }
+        Fault::Compact { offset } => {
+            let offset = offset.unwrap_or_else(|| rng.gen_range(0..=4));
+            let up = running(cluster);
+            let Some(&member) = up.first() else {
+                return Ok(Applied::Not("no running member".into()));
+            };
+            let Some(status) = cluster.status(member).await else {
+                return Ok(Applied::Not(format!(
+                    "{} did not answer",
+                    cluster.name(member)
+                )));
+            };
+            let current = status.header.map_or(1, |h| h.revision);
+            let revision = (current - offset).max(1);
+            let mut grpc = cluster.client(member).await?;
+            let request = Request::Compact { revision };
+            let call = shared.recorder.now();
+            let result = send(&mut grpc, &request, shared.timeout).await;
+            let what = match &result {
+                OpResult::Ok(Response::Compact(_)) => format!("compacted at {revision}"),
+                other => format!("compact at {revision}: {other:?}"),
+            };
+            shared.recorder.operation(operator, call, request, result);
+            what
+        }
+        Fault::Defrag { .. } => {
+            let mut outcomes = Vec::new();
+            for &i in &targets {
+                let outcome = match cluster.defragment(i, shared.timeout).await {
+                    Ok(()) => "defragmented".to_string(),
+                    Err(e) => format!("not defragmented ({e})"),
+                };
+                outcomes.push(format!("{} {outcome}", cluster.name(i)));
+            }
+            outcomes.join(", ")
+        }
+        Fault::MemberReplace { .. } => {
+            for &i in &targets {
+                cluster.replace(i).await?;
+            }
+            format!("removed {who}, wiped its data, added it back as a new member")
+        }
+    }))
+}

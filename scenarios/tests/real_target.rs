@@ -1,0 +1,121 @@
+//! `--target etcd` without starting anything: which catalog scenarios a
+//! real cluster runs, a scenario with a step it cannot do refused on one
+//! line naming the file and the step (exit 2) before any cluster starts,
+//! and a real run's repro refused by `replay` (exit 2). The real runs
+//! themselves are `realetcd/tests/real_scenario.rs` and ci/test.sh's.
+
+use std::process::Command;
+
+fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .expect("faultline runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_listing_says_which_scenarios_run_against_etcd_and_why_not() {
+    let (code, out, err) = faultline(&["list", "scenarios", "--target", "etcd"]);
+    assert_eq!(code, Some(0), "{err}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is not listed:\n{out}"))
+            .to_string()
+    };
+    assert!(line("partitions").ends_with("runs against etcd"), "{out}");
+    assert!(
+        line("crash-restart").ends_with("runs against etcd"),
+        "{out}"
+    );
+    let disk = line("disk-faults");
+    assert!(
+        disk.contains("refused: faults[0] (torn_write_crash)"),
+        "{disk}"
+    );
+    let skew = line("clock-skew");
+    assert!(skew.contains("refused"), "{skew}");
+    let (code, _, err) = faultline(&["list", "faults", "--target", "etcd"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn a_step_a_real_cluster_cannot_do_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("skewed.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "skewed"
+[[traffic]]
+profile = "etcd"
+[[faults]]
+kind = "crash"
+at_s = 1.0
+[[faults]]
+kind = "clock_skew"
+at_s = 2.0
+drift_ppm = 500
+"#,
+    )
+    .expect("the scenario is written");
+    let path = file.display().to_string();
+    // A binary that does not exist: nothing may be started (or looked up)
+    // before the refusal.
+    let (code, out, err) = faultline(&[
+        "run",
+        "--target",
+        "etcd",
+        "--scenario",
+        &path,
+        "--seeds",
+        "0..3",
+        "--etcd",
+        "/nonexistent/etcd",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{path}: faults[1] (clock_skew): ")),
+        "{err}"
+    );
+    let (code, _, err) = faultline(&["run", "--target", "etcd", "--bug", "etcd-18089"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--bug"), "{err}");
+}
+
+#[test]
+fn a_real_run_does_not_replay() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("repro.toml");
+    let repro = reports::Repro {
+        scenario_name: "partitions".into(),
+        scenario_toml: "name = \"partitions\"\n".into(),
+        seed: 4,
+        bugs: Vec::new(),
+        versions: vec!["3.4.23".into()],
+        trace_hash: String::new(),
+        real: Some(reports::RealEtcd {
+            binary: "/usr/bin/etcd".into(),
+            version: "3.4.23".into(),
+        }),
+    };
+    std::fs::write(&file, repro.to_toml(&file).expect("encodes")).expect("written");
+    let path = file.display().to_string();
+    for command in ["replay", "shrink"] {
+        let (code, _, err) = faultline(&[command, &path]);
+        assert_eq!(code, Some(2), "{command}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{command}: {err}");
+        assert!(err.contains("does not replay"), "{command}: {err}");
+        assert!(
+            err.contains("faultline run --target etcd --scenario partitions --seed 4"),
+            "{command}: {err}"
+        );
+    }
+}
