@@ -288,6 +288,15 @@ impl Control {
         self.not_applied.lock().push(format!("{step}: {why}"));
     }
 
+    /// The alarm an operator step expected was not raised, or did not
+    /// clear once disarmed: a violation of `operator.alarm-cleared`.
+    pub(crate) fn alarm_violation(&self, what: String) {
+        self.world.trace().record("engine", "alarm", what.clone());
+        self.violations
+            .lock()
+            .push((rules::OPERATOR_ALARM_CLEARED.into(), what));
+    }
+
     /// An operator request the correct store must accept was refused: the
     /// step is not applied, and that is a violation.
     pub(crate) fn refused(&self, step: &str, e: &ClientError) {

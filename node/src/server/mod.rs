@@ -2,7 +2,8 @@
 //! the client service and the background loops (backend commits,
 //! compaction, linearizable reads, lease expiry).
 
-mod apply;
+mod alarm_loop;
+pub(crate) mod apply;
 mod bootstrap;
 mod client_service;
 mod downgrade;
@@ -152,6 +153,10 @@ pub(crate) struct MemberState {
     /// `FirstCommitInTermNotify`), so a new leader decides the cluster
     /// version at once.
     pub version_check: tokio::sync::Notify,
+    /// The active alarms, as applied (see [`crate::alarm`]).
+    pub alarms: Mutex<crate::alarm::Alarms>,
+    /// A NOSPACE alarm for this member is being proposed.
+    pub raising_no_space: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -183,6 +188,7 @@ impl MemberState {
     pub fn is_leader(&self) -> bool {
         self.raft.lock().role == Some(Role::Leader)
     }
+
 
     /// What this member still owes, for the world's eventual checks.
     pub fn backlog(&self) -> crate::host::Backlog {
@@ -345,6 +351,8 @@ pub(crate) fn new_state(
         apply_gate: tokio::sync::Mutex::new(()),
         key_ttl_deadlines: Mutex::new(Default::default()),
         version_check: tokio::sync::Notify::new(),
+        alarms: Mutex::new(Default::default()),
+        raising_no_space: std::sync::atomic::AtomicBool::new(false),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

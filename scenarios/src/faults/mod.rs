@@ -172,6 +172,8 @@ fault_kinds! {
         "cancel the downgrade in progress";
     OfflineMigrate "offline_migrate" versions::OfflineMigrate, swarm: false,
         "stop a member, migrate its data offline to version (force to skip the WAL check), restart it as that version";
+    AlarmDisarm "alarm_disarm" maintenance::AlarmDisarm, swarm: false,
+        "wait up to duration_s for the alarm named by expect (nospace, corrupt), disarm every alarm, check all members cleared them";
 }
 
 impl fmt::Display for FaultKind {
@@ -257,6 +259,8 @@ kind_fields!(
     offset_ms,
     count,
     quota_kb,
+    files,
+    expect,
     version,
     period_s,
     force,
