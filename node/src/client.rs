@@ -159,7 +159,11 @@ impl Client {
             let switch = match e {
                 ClientError::Server { code, .. } => matches!(
                     code,
-                    ErrorCode::NoLeader | ErrorCode::Stopped | ErrorCode::Timeout
+                    ErrorCode::NoLeader
+                        | ErrorCode::Stopped
+                        | ErrorCode::Timeout
+                        // A learner serves almost nothing: ask a voter.
+                        | ErrorCode::NotSupportedForLearner
                 ),
                 _ => true,
             };

@@ -563,6 +563,11 @@ impl Applier {
                         if let Some(m) = member.clone().filter(|m| m.id == single.node_id) {
                             let learner =
                                 single.get_change_type() == ConfChangeType::AddLearnerNode;
+                            if !learner
+                                && cluster.members.get(&m.id).is_some_and(|old| old.is_learner)
+                            {
+                                state.env.reach(crate::coverage::Point::LearnerPromoted);
+                            }
                             cluster.add_member(
                                 &mut tx,
                                 Member {

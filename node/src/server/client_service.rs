@@ -11,7 +11,7 @@ use crate::mvcc::RangeOptions;
 use crate::wire::api::{
     ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, ErrorResponse, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
-    MemberListResponse, RangeRequest, StatusResponse, TxnRequest,
+    MemberListResponse, MemberPromoteResponse, RangeRequest, StatusResponse, TxnRequest,
     client_request, client_response, decode, encode,
 };
 use crate::wire::internal::{ConfChangeContext, internal_request};
@@ -206,6 +206,12 @@ async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> clien
     if let Some(refusal) = answer_only_refusal(state, &body) {
         return err_body(refusal);
     }
+    if !served_by_learner(&body) && state.is_learner() {
+        return err_body(error(
+            ErrorCode::NotSupportedForLearner,
+            NOT_SUPPORTED_FOR_LEARNER,
+        ));
+    }
     match body {
         B::Range(r) if let Err(e) = super::request_check::check_key(&r.key) => {
             err_body(to_error(e))
@@ -343,6 +349,27 @@ async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> clien
                 Err(e) => err_body(e),
             }
         }
+        // As etcd's PromoteMember: only the leader knows how far the
+        // learner got, so a follower hands the request to the leader.
+        B::MemberPromote(p) if !state.is_leader() => {
+            super::promote::forward(state, B::MemberPromote(p)).await
+        }
+        B::MemberPromote(p) => {
+            let member = match super::promote::check(state, p.id).await {
+                Ok(m) => m,
+                Err(e) => return err_body(e),
+            };
+            match conf_change(state, ConfChangeType::AddNode, p.id, Some(member)).await {
+                Ok(client_response::Body::MemberList(l)) => {
+                    client_response::Body::MemberPromote(MemberPromoteResponse {
+                        header: l.header,
+                        members: l.members,
+                    })
+                }
+                Ok(other) => other,
+                Err(e) => err_body(e),
+            }
+        }
         B::MemberRemove(r) => {
             if !state.cluster.lock().members.contains_key(&r.id) {
                 return err_body(error(
@@ -387,6 +414,19 @@ async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> clien
                 Err(e) => err_body(e),
             }
         }
+    }
+}
+
+/// etcd's ErrGRPCNotSupportedForLearner.
+pub const NOT_SUPPORTED_FOR_LEARNER: &str = "etcdserver: rpc not supported for learner";
+
+/// What a learner serves, as etcd's isRPCSupportedForLearner: Status and
+/// serializable reads, nothing else (its data may lag the leader's).
+fn served_by_learner(body: &client_request::Body) -> bool {
+    match body {
+        client_request::Body::Status(_) => true,
+        client_request::Body::Range(r) => r.serializable,
+        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@ mod client_service;
 mod downgrade;
 mod lease_loop;
 mod move_leader;
+pub mod promote;
 mod propose;
 mod raft_loop;
 mod read_index;
@@ -64,11 +65,24 @@ pub(crate) enum RaftRequest {
     SnapshotTaken {
         snapshot: raft::eraftpb::Snapshot,
     },
+    /// The leader's replication progress: its own match index and each
+    /// peer's (None when this member does not lead).
+    Progress {
+        done: oneshot::Sender<Option<Progress>>,
+    },
     /// From the apply loop: how sending a merged snapshot went.
     ReportSnapshot {
         to: u64,
         status: raft::SnapshotStatus,
     },
+}
+
+/// The leader's view of replication: the index each member is known to
+/// hold (the leader's own included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub leader: u64,
+    pub matched: std::collections::BTreeMap<u64, u64>,
 }
 
 /// What the raft loop knows, for everyone else to read.
@@ -189,6 +203,15 @@ impl MemberState {
         self.raft.lock().role == Some(Role::Leader)
     }
 
+    /// Whether this member is in the cluster as a learner (etcd's
+    /// IsMemberExist && IsLearner).
+    pub fn is_learner(&self) -> bool {
+        self.cluster
+            .lock()
+            .members
+            .get(&self.id())
+            .is_some_and(|m| m.is_learner)
+    }
 
     /// What this member still owes, for the world's eventual checks.
     pub fn backlog(&self) -> crate::host::Backlog {

@@ -458,6 +458,21 @@ pub struct MemberRemoveResponse {
     pub members: Vec<Member>,
 }
 
+/// etcd's MemberPromote: a learner becomes a voter.
+#[derive(Clone, PartialEq, Message)]
+pub struct MemberPromoteRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct MemberPromoteResponse {
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<ResponseHeader>,
+    #[prost(message, repeated, tag = "2")]
+    pub members: Vec<Member>,
+}
+
 #[derive(Clone, PartialEq, Message)]
 pub struct MemberListRequest {
     #[prost(bool, tag = "1")]
@@ -622,6 +637,13 @@ pub enum ErrorCode {
     BadLeaderTransferee = 21,
     /// A write refused while a NOSPACE alarm is active.
     NoSpace = 22,
+    /// MemberPromote of a member that is not a learner.
+    MemberNotLearner = 23,
+    /// MemberPromote of a learner too far behind the leader.
+    LearnerNotReady = 24,
+    /// A request a learner does not serve (all but Status and
+    /// serializable reads).
+    NotSupportedForLearner = 25,
 }
 
 impl ErrorCode {
@@ -652,7 +674,10 @@ impl ErrorCode {
             | ErrorCode::DowngradeInProgress
             | ErrorCode::NoInflightDowngrade
             | ErrorCode::NotMember
-            | ErrorCode::BadLeaderTransferee => FAILED_PRECONDITION,
+            | ErrorCode::BadLeaderTransferee
+            | ErrorCode::MemberNotLearner
+            | ErrorCode::LearnerNotReady
+            | ErrorCode::NotSupportedForLearner => FAILED_PRECONDITION,
             ErrorCode::InvalidArgument | ErrorCode::InvalidDowngradeTarget => INVALID_ARGUMENT,
             ErrorCode::TooManyRequests | ErrorCode::NoSpace => RESOURCE_EXHAUSTED,
             ErrorCode::Corrupt => DATA_LOSS,
@@ -680,7 +705,7 @@ pub struct ClientRequest {
     pub id: u64,
     #[prost(
         oneof = "client_request::Body",
-        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20"
+        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
     )]
     pub body: Option<client_request::Body>,
 }
@@ -727,6 +752,8 @@ pub mod client_request {
         MoveLeader(MoveLeaderRequest),
         #[prost(message, tag = "20")]
         Alarm(AlarmRequest),
+        #[prost(message, tag = "21")]
+        MemberPromote(MemberPromoteRequest),
     }
 }
 
@@ -737,7 +764,7 @@ pub struct ClientResponse {
     pub id: u64,
     #[prost(
         oneof = "client_response::Body",
-        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 30"
+        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 30"
     )]
     pub body: Option<client_response::Body>,
 }
@@ -784,6 +811,8 @@ pub mod client_response {
         MoveLeader(MoveLeaderResponse),
         #[prost(message, tag = "20")]
         Alarm(AlarmResponse),
+        #[prost(message, tag = "21")]
+        MemberPromote(MemberPromoteResponse),
         #[prost(message, tag = "30")]
         Error(ErrorResponse),
     }

@@ -71,10 +71,14 @@ impl Inject for Defrag {
 }
 
 /// Whether a member's error answer is a refusal by a member that was up to
-/// the request (not one shutting down or no longer in the cluster).
+/// the request (not one shutting down, no longer in the cluster, or a
+/// learner, which serves no maintenance request, as etcd's).
 fn refused_by_running_member(e: &ClientError) -> bool {
     matches!(e, ClientError::Server { code, .. }
-        if !matches!(code, ErrorCode::Stopped | ErrorCode::NotMember))
+    if !matches!(
+        code,
+        ErrorCode::Stopped | ErrorCode::NotMember | ErrorCode::NotSupportedForLearner
+    ))
 }
 
 /// `alarm_disarm`: what an operator does after a full disk (`etcdctl
