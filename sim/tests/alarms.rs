@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{configs, put};
+use common::{configs, put, read_all};
 use node::client::{Client, ClientError};
 use node::config::StoreKnobs;
 use node::wire::api::{
@@ -63,9 +63,11 @@ fn a_full_backend_raises_nospace_which_holds_until_disarmed() {
                     let mut refused = None;
                     for i in 10..200 {
                         match client.request(put(format!("k{i}"), "x".repeat(100))).await {
-                            Err(ClientError::Server { code, message, .. })
-                                if code == ErrorCode::NoSpace =>
-                            {
+                            Err(ClientError::Server {
+                                code: ErrorCode::NoSpace,
+                                message,
+                                ..
+                            }) => {
                                 refused = Some(message);
                                 break;
                             }
@@ -126,6 +128,9 @@ fn a_full_backend_raises_nospace_which_holds_until_disarmed() {
                         .request(put("k0".into(), "z".into()))
                         .await
                         .expect("writes are served once disarmed");
+                    let all = read_all(&mut client).await;
+                    assert!(all.contains(&("k0".to_string(), "z".to_string())));
+                    assert!(!all.iter().any(|(k, _)| k == "k1"), "the delete held");
                 })
                 .await
                 .expect("client task");

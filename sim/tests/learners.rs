@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{configs, put};
+use common::{configs, put, read_all};
 use node::client::{Client, ClientError};
 use node::config::{Peer, StoreKnobs};
 use node::wire::api::{
@@ -134,6 +134,14 @@ fn a_learner_is_promoted_only_once_in_sync_and_never_leads_before() {
                             break;
                         }
                         madsim::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    if promoted {
+                        // A voter now: it serves linearizable reads.
+                        let mut at_voter =
+                            Client::new(vec![(4, member_ip(4))], 0, Duration::from_secs(1));
+                        let theirs = read_all(&mut client).await;
+                        assert_eq!(read_all(&mut at_voter).await, theirs);
+                        assert!(theirs.len() >= 290, "{} keys", theirs.len());
                     }
                     promoted
                 })
