@@ -39,6 +39,7 @@ pub const VERSION_EXPECTED_REFUSAL: &str = "version.expected-refusal";
 pub const VERSION_DOWNGRADED_FIELDS: &str = "version.downgraded-fields";
 pub const PLAN_REQUIRED_STEP: &str = "plan.required-step";
 pub const OPERATOR_ACCEPTED: &str = "operator.accepted";
+pub const OPERATOR_ALARM_CLEARED: &str = "operator.alarm-cleared";
 pub const RUN_NO_PANIC: &str = "run.no-panic";
 
 /// Who decides a rule.
@@ -222,6 +223,11 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: OPERATOR_ACCEPTED,
         description: "An operator request a correct store must accept (removing an existing member, adding one, enabling a valid downgrade) does not fail with a definite error.",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: OPERATOR_ALARM_CLEARED,
+        description: "An alarm an operator step expects (NOSPACE after the backend's disk filled) is raised, and once the operator disarms it every running member reports it cleared.",
         decided_by: DecidedBy::Engine,
     },
     RuleInfo {

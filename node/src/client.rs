@@ -4,9 +4,9 @@
 
 use crate::config::CLIENT_PORT;
 use crate::wire::api::{
-    ClientRequest, ClientResponse, ErrorCode, ErrorResponse, WatchCancelRequest,
-    WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse, client_request,
-    client_response, decode, encode, watch_request,
+    AlarmAction, AlarmMember, AlarmRequest, AlarmType, ClientRequest, ClientResponse, ErrorCode,
+    ErrorResponse, WatchCancelRequest, WatchCreateRequest, WatchProgressRequest, WatchRequest,
+    WatchResponse, client_request, client_response, decode, encode, watch_request,
 };
 use madsim::net::{Endpoint, Receiver, Sender};
 use std::net::{IpAddr, SocketAddr};
@@ -159,7 +159,11 @@ impl Client {
             let switch = match e {
                 ClientError::Server { code, .. } => matches!(
                     code,
-                    ErrorCode::NoLeader | ErrorCode::Stopped | ErrorCode::Timeout
+                    ErrorCode::NoLeader
+                        | ErrorCode::Stopped
+                        | ErrorCode::Timeout
+                        // A learner serves almost nothing: ask a voter.
+                        | ErrorCode::NotSupportedForLearner
                 ),
                 _ => true,
             };
@@ -174,6 +178,38 @@ impl Client {
             }
         }
         result
+    }
+
+    /// The cluster's active alarms (etcd's `alarm list`).
+    pub async fn alarm_list(&mut self) -> Result<Vec<AlarmMember>, ClientError> {
+        self.alarm(AlarmAction::Get, 0, AlarmType::None).await
+    }
+
+    /// Disarms one member's alarm (etcd's `alarm disarm` sends one of
+    /// these per listed alarm); the alarms it cleared.
+    pub async fn alarm_disarm(
+        &mut self,
+        member: u64,
+        alarm: AlarmType,
+    ) -> Result<Vec<AlarmMember>, ClientError> {
+        self.alarm(AlarmAction::Deactivate, member, alarm).await
+    }
+
+    async fn alarm(
+        &mut self,
+        action: AlarmAction,
+        member: u64,
+        alarm: AlarmType,
+    ) -> Result<Vec<AlarmMember>, ClientError> {
+        let request = client_request::Body::Alarm(AlarmRequest {
+            action: action as i32,
+            member_id: member,
+            alarm: alarm as i32,
+        });
+        match self.request(request).await? {
+            client_response::Body::Alarm(a) => Ok(a.alarms),
+            _ => Err(ClientError::BadResponse("not an alarm response".into())),
+        }
     }
 
     async fn request_once(

@@ -62,6 +62,10 @@ pub struct StoreKnobs {
     /// --max-request-bytes, not scaled down: requests are as large as
     /// production's); a larger one is refused before it is proposed.
     pub max_request_bytes: usize,
+    /// How often the leader compares its followers' HashKV with its own
+    /// and raises CORRUPT on a mismatch (etcd
+    /// --experimental-corrupt-check-time); 0, etcd's default, is never.
+    pub corrupt_check_interval_ms: u64,
 }
 
 /// etcd's default --max-request-bytes (embed.DefaultMaxRequestBytes).
@@ -89,6 +93,7 @@ impl Default for StoreKnobs {
             request_timeout_ms: 3000,
             storage_version_sync_ms: 500,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            corrupt_check_interval_ms: 0,
         }
     }
 }
@@ -152,7 +157,7 @@ impl StoreKnobs {
     fn within_upper_bounds(&self) -> Result<(), String> {
         const HOUR_MS: u64 = 3_600_000;
         const COUNT: u64 = 1_000_000_000;
-        let bounds: [(&str, u64, u64); 19] = [
+        let bounds: [(&str, u64, u64); 20] = [
             ("tick_ms", self.tick_ms, 60_000),
             ("election_ticks", self.election_ticks as u64, 1_000_000),
             ("heartbeat_ticks", self.heartbeat_ticks as u64, 1_000_000),
@@ -212,6 +217,11 @@ impl StoreKnobs {
                 HOUR_MS,
             ),
             ("max_request_bytes", self.max_request_bytes as u64, 1 << 30),
+            (
+                "corrupt_check_interval_ms",
+                self.corrupt_check_interval_ms,
+                HOUR_MS,
+            ),
         ];
         match bounds.iter().find(|(_, v, max)| v > max) {
             Some((name, v, max)) => Err(format!("{name}: expected at most {max}, got {v}")),

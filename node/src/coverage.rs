@@ -127,6 +127,12 @@ points! {
         "a downgrade was enabled, with its target version";
     StorageVersionMigrated "version.storage-migrated"
         "the leader moved the storage version to the cluster version";
+    AlarmRaised "alarm.raised"
+        "an alarm (NOSPACE or CORRUPT) was raised and applied: writes are refused until it is disarmed";
+    AlarmDisarmed "alarm.disarmed"
+        "an active alarm was disarmed and applied: the member serves writes again";
+    LearnerPromoted "membership.learner-promoted"
+        "a learner that had caught up with the leader was promoted to a voter and the change applied";
 }
 
 impl fmt::Display for Point {

@@ -89,6 +89,8 @@ invariants! {
         "a linearizable read is served only once the member applied the index the leader confirmed";
     PersistedConsistentIndexNeverDecreases "backend.persisted-consistent-index-never-decreases"
         "the consistent index a commit persists only grows: a lower one would apply entries twice after a restart";
+    LearnerNeverCampaigns "raft.learner-never-campaigns"
+        "a learner has no vote: it never becomes a pre-candidate, a candidate or the leader";
 }
 
 impl fmt::Display for Invariant {

@@ -2,6 +2,7 @@
 //! simulation. It reaches the outside only through madsim (network, time),
 //! the [`disk::Disk`] trait and the [`host::Host`] the world provides.
 
+pub mod alarm;
 pub mod backend;
 pub mod bugs;
 pub mod client;

@@ -162,6 +162,12 @@ pub const SCHEMA: &[SchemaItem] = &[
         V37,
         "delete a key whose per-key TTL ran out",
     ),
+    item(
+        EntryType,
+        "Alarm",
+        V35,
+        "raise, clear or list a member's alarm",
+    ),
     item(EntryField, "Put.ttl", V37, "per-key time to live"),
 ];
 

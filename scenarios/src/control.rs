@@ -207,10 +207,21 @@ impl Control {
     /// it, starts it joining from `template` (a member's configuration, with
     /// the id, the peers and the join flag replaced). Whether it started.
     pub(crate) async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
+        self.add_member_as(id, template, false).await
+    }
+
+    /// As [`Control::add_member`], as a learner when `learner` (etcd's
+    /// `member add --learner`).
+    pub(crate) async fn add_member_as(
+        &self,
+        id: u64,
+        template: Option<MemberConfig>,
+        learner: bool,
+    ) -> bool {
         let add = MemberAddRequest {
             id,
             ip: member_ip(id).to_string(),
-            is_learner: false,
+            is_learner: learner,
         };
         let outcome = operator::request(
             self.world.trace(),
@@ -223,7 +234,12 @@ impl Control {
             },
         )
         .await;
-        let accepted = self.settle(&format!("member add m{id}"), &outcome);
+        let what = if learner {
+            "member add --learner"
+        } else {
+            "member add"
+        };
+        let accepted = self.settle(&format!("{what} m{id}"), &outcome);
         let Some(mut config) = template.filter(|_| accepted) else {
             return false;
         };
@@ -240,6 +256,46 @@ impl Control {
             .collect();
         self.world.start_member(config);
         true
+    }
+
+    /// Promotes learner `id` through the leader, asking again while it is
+    /// not yet in sync (etcd's "can only promote a learner member which is
+    /// in sync with leader") for up to `wait`; whether it is a voter. A
+    /// learner still behind at the end is a step not applied (a fault may
+    /// hold it back); any other refusal is a violation.
+    pub(crate) async fn promote_member(&self, id: u64, wait: Duration) -> bool {
+        let deadline = madsim::time::Instant::now() + wait;
+        let step = format!("member promote m{id}");
+        loop {
+            let outcome = operator::request(
+                self.world.trace(),
+                "member",
+                ErrorCode::MemberNotLearner,
+                || async move {
+                    self.to_leader(client_request::Body::MemberPromote(
+                        node::wire::api::MemberPromoteRequest { id },
+                    ))
+                    .await
+                    .map(drop)
+                },
+            )
+            .await;
+            let behind = matches!(
+                &outcome,
+                operator::Outcome::Refused(ClientError::Server {
+                    code: ErrorCode::LearnerNotReady,
+                    ..
+                })
+            );
+            if !behind {
+                return self.settle(&step, &outcome);
+            }
+            if madsim::time::Instant::now() >= deadline || self.quiescing() {
+                self.not_applied(&step, "the learner did not catch up with the leader");
+                return false;
+            }
+            madsim::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Removes member `m` through the leader; whether it is out.
@@ -286,6 +342,15 @@ impl Control {
         self.recorder
             .annotate(now_ns(), None, "not-applied", format!("{step}: {why}"));
         self.not_applied.lock().push(format!("{step}: {why}"));
+    }
+
+    /// The alarm an operator step expected was not raised, or did not
+    /// clear once disarmed: a violation of `operator.alarm-cleared`.
+    pub(crate) fn alarm_violation(&self, what: String) {
+        self.world.trace().record("engine", "alarm", what.clone());
+        self.violations
+            .lock()
+            .push((rules::OPERATOR_ALARM_CLEARED.into(), what));
     }
 
     /// An operator request the correct store must accept was refused: the

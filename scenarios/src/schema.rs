@@ -236,6 +236,12 @@ pub struct FaultStep {
     pub offset_ms: Option<i64>,
     pub count: Option<u32>,
     pub quota_kb: Option<u64>,
+    /// Which files a full disk fills (enospc): `all` (default) or
+    /// `backend` (the db file's volume only, the WAL's elsewhere).
+    pub files: Option<String>,
+    /// The alarm an `alarm_disarm` step expects raised first: `nospace`
+    /// or `corrupt`.
+    pub expect: Option<String>,
     /// Target version (upgrade/downgrade kinds).
     pub version: Option<Version>,
     /// Period of a flapping fault.

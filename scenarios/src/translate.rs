@@ -233,6 +233,7 @@ pub fn failure(err: &ClientError) -> h::OpResult {
             },
             w::ErrorCode::FutureRevision => h::EtcdError::FutureRevision,
             w::ErrorCode::LeaseNotFound => h::EtcdError::LeaseNotFound,
+            w::ErrorCode::NoSpace => h::EtcdError::NoSpace,
             w::ErrorCode::InvalidArgument => match h::Invalid::from_message(message) {
                 Some(invalid) => h::EtcdError::Invalid(invalid),
                 None => h::EtcdError::Other(err.to_string()),

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::request_size::encoded_size_bound;
 use super::{Context, verdict, violation};
-use crate::history::{EtcdError, Invalid, OpResult, PutRequest, Request, TxnOp, TxnRequest};
+use crate::history::{
+    EtcdError, History, Invalid, OpResult, PutRequest, Request, TxnOp, TxnRequest,
+};
 use crate::options::CheckOptions;
 use crate::report::{PropertyResult, Verdict, Violation};
 use crate::rules::ERRORS_NO_FALSE_REFUSAL;
@@ -59,6 +61,7 @@ pub(crate) fn check(
             _ => None,
         })
         .collect();
+    violations.extend(no_space_refusals(ctx.history));
     violations.extend(state);
     let result = verdict(
         ERRORS_NO_FALSE_REFUSAL,
@@ -76,6 +79,80 @@ pub(crate) fn check(
             property: ERRORS_NO_FALSE_REFUSAL.to_string(),
             verdict,
         },
+    }
+}
+
+/// The fault that fills a member's disk, by the name its annotations
+/// start with, and the operator step that disarms the alarm it raises.
+const DISK_FULL: &str = "enospc";
+const DISARM: &str = "alarm_disarm";
+
+/// NOSPACE refusals nothing explains: one of a request that writes
+/// nothing new (etcd's capped applier lets deletes, reads and compactions
+/// through), or one returned before any disk was full, or called after
+/// the operator disarmed the alarm with no disk filled since.
+fn no_space_refusals(history: &History) -> Vec<Violation> {
+    let annotations = &history.annotations;
+    let filled: Vec<u64> = annotations
+        .iter()
+        .filter(|a| a.is_fault() && a.text.starts_with(DISK_FULL))
+        .map(|a| a.at)
+        .collect();
+    let disarmed: Vec<u64> = annotations
+        .iter()
+        .filter(|a| a.is_fault() && a.text.starts_with(DISARM))
+        .filter_map(|a| a.end)
+        .collect();
+    history
+        .operations
+        .iter()
+        .filter(|op| matches!(op.result, OpResult::Fail(EtcdError::NoSpace)))
+        .filter_map(|op| {
+            let ret = op.ret.unwrap_or(u64::MAX);
+            let last_fill = filled.iter().copied().filter(|&at| at <= ret).max();
+            let why = if !grows(&op.request) {
+                "the request writes nothing a full backend refuses"
+            } else if let Some(fill) = last_fill {
+                if disarmed.iter().any(|&end| fill < end && end <= op.call) {
+                    "the alarm was disarmed before it was sent, and no disk filled since"
+                } else {
+                    return None;
+                }
+            } else {
+                "no disk was full before it returned"
+            };
+            Some(
+                violation(
+                    ERRORS_NO_FALSE_REFUSAL,
+                    format!(
+                        "operation {} ({}) was refused with \"{}\", but {why}",
+                        op.id,
+                        op.request.kind(),
+                        EtcdError::NO_SPACE
+                    ),
+                    vec![op.id],
+                    None,
+                    json!({"refusal": "no_space"}),
+                )
+                .about_request(op.request.kind()),
+            )
+        })
+        .collect()
+}
+
+/// What etcd's NOSPACE alarm caps: a Put, a Txn that puts, a lease grant.
+fn grows(request: &Request) -> bool {
+    fn txn_puts(t: &TxnRequest) -> bool {
+        t.success.iter().chain(&t.failure).any(|op| match op {
+            TxnOp::Put(_) => true,
+            TxnOp::Txn(nested) => txn_puts(nested),
+            _ => false,
+        })
+    }
+    match request {
+        Request::Put(_) | Request::LeaseGrant { .. } => true,
+        Request::Txn(t) => txn_puts(t),
+        _ => false,
     }
 }
 
@@ -272,6 +349,52 @@ mod tests {
         shape_faults(&Request::Txn(t), &CheckOptions::default())
             .into_iter()
             .collect()
+    }
+
+    #[test]
+    fn a_no_space_refusal_needs_a_full_disk_and_no_disarm_since() {
+        use crate::history::{Annotation, Operation};
+        let fault = |at, end, text: &str| Annotation {
+            kind: None,
+            at,
+            end: Some(end),
+            source: Annotation::FAULT.into(),
+            text: text.into(),
+        };
+        let refused = |id, call, request| Operation {
+            id,
+            client: 1,
+            call,
+            ret: Some(call + 5),
+            request,
+            result: OpResult::Fail(EtcdError::NoSpace),
+            k8s: None,
+        };
+        let put_k = || match put("k") {
+            TxnOp::Put(p) => Request::Put(p),
+            _ => unreachable!(),
+        };
+        let history = History {
+            operations: vec![
+                refused(1, 10, put_k()),
+                refused(2, 110, put_k()),
+                refused(3, 120, Request::DeleteRange(DeleteRangeRequest::default())),
+                refused(4, 310, put_k()),
+                refused(5, 410, Request::Txn(txn(vec![put("a")], vec![]))),
+            ],
+            annotations: vec![
+                fault(100, 200, "enospc m2 quota=4096"),
+                fault(250, 300, "alarm_disarm nospace"),
+                fault(400, 500, "enospc m3 quota=4096"),
+            ],
+            ..History::default()
+        };
+        let false_ones: Vec<u64> = no_space_refusals(&history)
+            .iter()
+            .flat_map(|v| v.operations.clone())
+            .collect();
+        // Before any full disk; a delete; after the disarm.
+        assert_eq!(false_ones, vec![1, 3, 4]);
     }
 
     #[test]

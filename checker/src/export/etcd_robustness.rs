@@ -338,6 +338,7 @@ fn error_text(e: &EtcdError) -> String {
         EtcdError::FutureRevision => format!("etcdserver: {ERR_FUTURE_REV}"),
         EtcdError::LeaseNotFound => "etcdserver: requested lease not found".into(),
         EtcdError::Invalid(i) => i.message().into(),
+        EtcdError::NoSpace => EtcdError::NO_SPACE.into(),
         EtcdError::Other(s) if s.is_empty() => "request failed".into(),
         EtcdError::Other(s) => s.clone(),
     }

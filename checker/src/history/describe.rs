@@ -197,6 +197,7 @@ pub fn error(e: &EtcdError) -> String {
         EtcdError::FutureRevision => "future revision".to_string(),
         EtcdError::LeaseNotFound => "lease not found".to_string(),
         EtcdError::Invalid(invalid) => invalid.message().to_string(),
+        EtcdError::NoSpace => EtcdError::NO_SPACE.to_string(),
         EtcdError::Other(text) => shorten(&escape(text), 120),
     }
 }

@@ -112,7 +112,17 @@ pub enum EtcdError {
     LeaseNotFound,
     /// Refused for its shape alone by etcd's request checks, before raft.
     Invalid(Invalid),
+    /// A write refused because a member's backend is out of space (etcd's
+    /// "etcdserver: mvcc: database space exceeded", the NOSPACE alarm):
+    /// justified only while the disk is or was full and the alarm was not
+    /// yet disarmed (rule `errors.no-false-refusal`).
+    NoSpace,
     Other(String),
+}
+
+impl EtcdError {
+    /// etcd's ErrGRPCNoSpace, the text of [`EtcdError::NoSpace`].
+    pub const NO_SPACE: &str = "etcdserver: mvcc: database space exceeded";
 }
 
 /// What etcd's request checks (`api/v3rpc/key.go`: checkPutRequest,
@@ -217,7 +227,10 @@ impl EtcdError {
     /// Whether the error says something about the store state worth checking
     /// against the model.
     pub fn is_informative(&self) -> bool {
-        !matches!(self, EtcdError::Other(_) | EtcdError::Invalid(_))
+        !matches!(
+            self,
+            EtcdError::Other(_) | EtcdError::Invalid(_) | EtcdError::NoSpace
+        )
     }
 }
 

@@ -14,15 +14,18 @@ pub enum Bucket {
     Members = 4,
     /// Cluster version and downgrade info.
     Cluster = 5,
+    /// (member id, alarm type) -> nothing: the active alarms.
+    Alarm = 6,
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
+    pub const ALL: [Bucket; 6] = [
         Bucket::Key,
         Bucket::Meta,
         Bucket::Lease,
         Bucket::Members,
         Bucket::Cluster,
+        Bucket::Alarm,
     ];
 
     pub fn from_byte(b: u8) -> Option<Bucket> {
@@ -36,6 +39,7 @@ impl Bucket {
             Bucket::Lease => "lease",
             Bucket::Members => "members",
             Bucket::Cluster => "cluster",
+            Bucket::Alarm => "alarm",
         }
     }
 }

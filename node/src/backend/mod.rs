@@ -57,6 +57,9 @@ struct State {
     read_buf: TxBuffer,
     file_len: u64,
     commits: u64,
+    /// The last commit found the disk full (ENOSPC): its batch is still
+    /// pending, and the next commit tries again.
+    no_space: bool,
 }
 
 struct Inner {
@@ -192,10 +195,19 @@ impl Backend {
         }
     }
 
-    /// Commits whatever is pending (the periodic batch commit).
+    /// Commits whatever is pending (the periodic batch commit). A full
+    /// disk is not an error here: the batch stays pending for the next
+    /// commit, and [`Backend::no_space`] says so (the member raises its
+    /// NOSPACE alarm on it).
     pub async fn commit(&self) -> Result<(), BackendError> {
         let tx = self.batch_tx().await;
-        tx.commit_now(true).await
+        deferred_on_full_disk(tx.commit_now(true).await)
+    }
+
+    /// Whether the last commit found the disk full: writes since are only
+    /// in memory (and in the WAL), until a commit succeeds.
+    pub fn no_space(&self) -> bool {
+        self.inner.state.lock().no_space
     }
 
     /// Reads the committed data overlaid with the read buffer.
@@ -448,12 +460,13 @@ impl BatchTx<'_> {
             inner
                 .env
                 .reach(crate::coverage::Point::BackendCommitBatchFull);
-            self.commit_locked(true).await?;
+            deferred_on_full_disk(self.commit_locked(true).await)?;
             pending = inner.state.lock().pending_writes;
         }
+        let no_space = inner.state.lock().no_space;
         inner.env.check(
             Invariant::PendingWithinBatchLimit,
-            pending < inner.batch_limit,
+            pending < inner.batch_limit || no_space,
             || {
                 format!(
                     "{pending} writes pending, batch limit {}",
@@ -462,6 +475,13 @@ impl BatchTx<'_> {
             },
         );
         Ok(())
+    }
+
+    /// Commits the pending batch now, or, with the disk full, leaves it
+    /// pending for the next commit (as [`Backend::commit`]): for commits
+    /// that only make sooner what the periodic commit would do.
+    pub async fn commit_or_defer(self) -> Result<(), BackendError> {
+        deferred_on_full_disk(self.commit_now(true).await)
     }
 
     /// Commits the pending batch now and ends the transaction.
@@ -512,10 +532,22 @@ impl BatchTx<'_> {
         let mut record = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
         framing::encode(&mut record, batch::BATCH_RECORD, &payload);
         let disk = &inner.env.disk;
-        disk.append(DB_FILE, &record).await?;
-        disk.fsync(DB_FILE).await?;
+        let written = match disk.append(DB_FILE, &record).await {
+            Ok(_) => disk.fsync(DB_FILE).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            // Nothing of the batch reached the file (the append was
+            // refused whole): it stays pending, as bbolt's failed commit
+            // leaves the transaction's pages in memory.
+            if matches!(e, DiskError::NoSpace { .. }) {
+                inner.state.lock().no_space = true;
+            }
+            return Err(e.into());
+        }
         {
             let mut st = inner.state.lock();
+            st.no_space = false;
             let pending = std::mem::take(&mut st.pending);
             for (key, v) in pending {
                 match v {
@@ -534,6 +566,15 @@ impl BatchTx<'_> {
         }
         inner.env.failpoint(Failpoint::AfterCommit).await?;
         Ok(())
+    }
+}
+
+/// A commit that found the disk full, taken as deferred: the batch stays
+/// pending and `no_space` is set. Every other error stays an error.
+fn deferred_on_full_disk(result: Result<(), BackendError>) -> Result<(), BackendError> {
+    match result {
+        Err(BackendError::Disk(DiskError::NoSpace { .. })) => Ok(()),
+        other => other,
     }
 }
 

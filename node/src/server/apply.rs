@@ -16,8 +16,8 @@ use crate::mvcc::MvccError;
 use crate::schema;
 use crate::version::Version;
 use crate::wire::api::{
-    CompactionResponse, ErrorCode, ErrorResponse, LeaseGrantResponse, LeaseRevokeResponse, Member,
-    client_response,
+    AlarmAction, AlarmResponse, AlarmType, CompactionResponse, ErrorCode, ErrorResponse,
+    LeaseGrantResponse, LeaseRevokeResponse, Member, client_response,
 };
 use crate::wire::internal::{ConfChangeContext, InternalRequest, internal_request::Request};
 use prost::Message as _;
@@ -176,6 +176,13 @@ impl Applier {
                 s.advance_ci(index, term);
             }
         };
+        // As etcd's capped and corrupt appliers: an active alarm refuses
+        // the request on every member alike (the alarms are applied state).
+        let refusal = alarm_kind(&request).and_then(|kind| state.alarms.lock().refusal(kind));
+        if let Some((code, message)) = refusal {
+            self.touch_ci(index, term, ci_set).await;
+            return Err(error(code, message));
+        }
         match request {
             Request::Put(_) | Request::DeleteRange(_) | Request::Txn(_) => {
                 let ttl_enabled = state
@@ -401,6 +408,42 @@ impl Applier {
                 }
                 Ok(client_response::Body::Status(Default::default()))
             }
+            Request::Alarm(a) => {
+                let action = AlarmAction::try_from(a.action).unwrap_or(AlarmAction::Get);
+                let alarm = AlarmType::try_from(a.alarm).unwrap_or(AlarmType::None);
+                let mut tx = state.backend.batch_tx().await;
+                set_ci(&state);
+                let (alarms, point) = {
+                    let mut set = state.alarms.lock();
+                    match action {
+                        AlarmAction::Get => (set.get(alarm), None),
+                        AlarmAction::Activate => {
+                            let newly = !set.has_for(a.member_id, alarm);
+                            let raised = set.activate(&mut tx, a.member_id, alarm);
+                            let point = (newly && raised.is_some())
+                                .then_some(crate::coverage::Point::AlarmRaised);
+                            (raised.into_iter().collect(), point)
+                        }
+                        AlarmAction::Deactivate => {
+                            let cleared = set.deactivate(&mut tx, a.member_id, alarm);
+                            let point = cleared
+                                .is_some()
+                                .then_some(crate::coverage::Point::AlarmDisarmed);
+                            (cleared.into_iter().collect(), point)
+                        }
+                    }
+                };
+                if let Err(e) = tx.end().await {
+                    self.fatal(format!("backend: {e}")).await;
+                }
+                if let Some(point) = point {
+                    state.env.reach(point);
+                }
+                Ok(client_response::Body::Alarm(AlarmResponse {
+                    header: Some(state.header(state.mvcc.current_revision())),
+                    alarms,
+                }))
+            }
             Request::DowngradeInfoSet(d) => {
                 let target = if d.version.is_empty() {
                     None
@@ -524,6 +567,11 @@ impl Applier {
                         if let Some(m) = member.clone().filter(|m| m.id == single.node_id) {
                             let learner =
                                 single.get_change_type() == ConfChangeType::AddLearnerNode;
+                            if !learner
+                                && cluster.members.get(&m.id).is_some_and(|old| old.is_learner)
+                            {
+                                state.env.reach(crate::coverage::Point::LearnerPromoted);
+                            }
                             cluster.add_member(
                                 &mut tx,
                                 Member {
@@ -564,6 +612,11 @@ impl Applier {
     /// the raft loop.
     async fn take_snapshot(&mut self, index: u64, term: u64) {
         let state = self.state.clone();
+        // A snapshot needs the backend committed: with the disk full it
+        // waits for the next entry after a commit went through.
+        if state.backend.no_space() {
+            return;
+        }
         let (ci, _) = state.ci.get();
         state.env.check(
             Invariant::SnapshotTakenAtApplied,
@@ -608,8 +661,20 @@ impl Applier {
             SnapshotStatus::Failure
         } else {
             let image = match state.backend.snapshot_image().await {
-                Ok(i) => i,
+                Ok(i) => Some(i),
+                // A full disk fails this send (raft retries later); any
+                // other failure of the backend ends the member.
+                Err(crate::backend::BackendError::Disk(crate::disk::DiskError::NoSpace {
+                    ..
+                })) => None,
                 Err(e) => self.fatal(format!("snapshot for member {to}: {e}")).await,
+            };
+            let Some(image) = image else {
+                let _ = state.to_raft.send(RaftRequest::ReportSnapshot {
+                    to,
+                    status: SnapshotStatus::Failure,
+                });
+                return;
             };
             let names_recipient = self.conf_state.voters.contains(&to)
                 || self.conf_state.learners.contains(&to)
@@ -666,6 +731,10 @@ impl Applier {
                         state.transport.set_peer(m.id, ip);
                     }
                 }
+                match crate::alarm::Alarms::load(&state.backend) {
+                    Ok(alarms) => *state.alarms.lock() = alarms,
+                    Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
+                }
                 let cv = cluster.cluster_version;
                 let downgrading_to_us = cluster.downgrade.enabled
                     && cluster.downgrade.target == Some(state.config.version);
@@ -715,6 +784,35 @@ impl Applier {
         state.env.emit(NodeEvent::SnapshotApplied { index });
         state.snaps_pending.lock().remove(&index);
     }
+}
+
+/// What an active alarm may refuse of a request, if anything (etcd's
+/// capped applier caps Put, a Txn with a Put and LeaseGrant; its corrupt
+/// applier refuses those and DeleteRange, Txn, Compaction, LeaseRevoke).
+fn alarm_kind(request: &Request) -> Option<crate::alarm::Write> {
+    use crate::alarm::Write;
+    match request {
+        Request::Put(_) | Request::LeaseGrant(_) => Some(Write::Grows),
+        Request::Txn(t) if txn_puts(t) => Some(Write::Grows),
+        Request::Txn(t) if super::txn::txn_is_read_only(t) => Some(Write::ReadOnlyTxn),
+        Request::Txn(_) | Request::DeleteRange(_) | Request::Compaction(_) => Some(Write::Shrinks),
+        Request::LeaseRevoke(_) => Some(Write::Shrinks),
+        _ => None,
+    }
+}
+
+/// Whether a Txn puts anything, in either branch or a nested Txn (etcd's
+/// quota cost of a Txn: the sizes of its puts).
+pub(super) fn txn_puts(t: &crate::wire::api::TxnRequest) -> bool {
+    use crate::wire::api::request_op::Request as Op;
+    t.success
+        .iter()
+        .chain(&t.failure)
+        .any(|op| match &op.request {
+            Some(Op::Put(_)) => true,
+            Some(Op::Txn(nested)) => txn_puts(nested),
+            _ => false,
+        })
 }
 
 /// Hands a write's changes to the watchers.

@@ -37,6 +37,8 @@ pub enum StartError {
     #[error(transparent)]
     Cluster(#[from] ClusterDataError),
     #[error(transparent)]
+    Alarms(#[from] crate::alarm::AlarmDataError),
+    #[error(transparent)]
     Lease(#[from] LeaseError),
     #[error(transparent)]
     Restore(#[from] RestoreError),
@@ -209,6 +211,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         None => wal.metadata().bootstrap_voters.clone(),
     };
     let mut cluster = ClusterState::load(&backend)?;
+    let alarms = crate::alarm::Alarms::load(&backend)?;
     if !bootstrap_voters.is_empty() && cluster.members.is_empty() && snapshot.is_none() {
         if !fresh {
             env.reach(crate::coverage::Point::BootstrapMembersRecovered);
@@ -326,6 +329,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         config, env, backend, mvcc, lessor, cluster, applied, ci, to_raft, compactor, transport,
         raft_log,
     );
+    *state.alarms.lock() = alarms;
     Ok(Started {
         state,
         raft,
@@ -368,6 +372,9 @@ impl Started {
         madsim::task::spawn(super::lease_loop::run(state.clone()));
         madsim::task::spawn(purge_snapshots(state.clone()));
         madsim::task::spawn(super::version_monitor::run(state.clone()));
+        if state.config.knobs.corrupt_check_interval_ms > 0 {
+            madsim::task::spawn(super::alarm_loop::corruption_check(state.clone()));
+        }
         let storage = crate::storage_version::detect(&state.backend)
             .ok()
             .flatten();
@@ -473,6 +480,7 @@ async fn backend_committer(state: Arc<MemberState>) {
         if let Err(e) = state.backend.commit().await {
             state.fatal(format!("backend commit failed: {e}")).await;
         }
+        super::alarm_loop::after_commit(&state);
     }
 }
 

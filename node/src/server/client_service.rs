@@ -11,8 +11,8 @@ use crate::mvcc::RangeOptions;
 use crate::wire::api::{
     ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, ErrorResponse, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
-    MemberListResponse, RangeRequest, StatusResponse, TxnRequest, client_request, client_response,
-    decode, encode,
+    MemberListResponse, MemberPromoteResponse, RangeRequest, StatusResponse, TxnRequest,
+    client_request, client_response, decode, encode,
 };
 use crate::wire::internal::{ConfChangeContext, internal_request};
 use madsim::net::{Endpoint, Sender};
@@ -200,11 +200,17 @@ fn from_key_deletes(state: &MemberState) -> super::request_check::FromKeyDeletes
     }
 }
 
-async fn dispatch(state: &MemberState, body: client_request::Body) -> client_response::Body {
+async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> client_response::Body {
     use client_request::Body as B;
     use internal_request::Request as R;
     if let Some(refusal) = answer_only_refusal(state, &body) {
         return err_body(refusal);
+    }
+    if !served_by_learner(&body) && state.is_learner() {
+        return err_body(error(
+            ErrorCode::NotSupportedForLearner,
+            NOT_SUPPORTED_FOR_LEARNER,
+        ));
     }
     match body {
         B::Range(r) if let Err(e) = super::request_check::check_key(&r.key) => {
@@ -232,6 +238,11 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             ErrorCode::Unsupported,
             "etcdserver: per-key TTL needs cluster version 3.7",
         )),
+        // etcd's quota layer (v3rpc quotaKVServer): a write that would grow
+        // a backend with no room left is refused before it is proposed, and
+        // the member raises its NOSPACE alarm.
+        B::Put(_) | B::LeaseGrant(_) if state.backend.no_space() => no_space(state),
+        B::Txn(t) if super::apply::txn_puts(&t) && state.backend.no_space() => no_space(state),
         B::Put(p) => match super::request_check::check_put(&p) {
             Ok(()) => reply(propose(state, R::Put(p)).await),
             Err(e) => err_body(to_error(e)),
@@ -338,6 +349,27 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
                 Err(e) => err_body(e),
             }
         }
+        // As etcd's PromoteMember: only the leader knows how far the
+        // learner got, so a follower hands the request to the leader.
+        B::MemberPromote(p) if !state.is_leader() => {
+            super::promote::forward(state, B::MemberPromote(p)).await
+        }
+        B::MemberPromote(p) => {
+            let member = match super::promote::check(state, p.id).await {
+                Ok(m) => m,
+                Err(e) => return err_body(e),
+            };
+            match conf_change(state, ConfChangeType::AddNode, p.id, Some(member)).await {
+                Ok(client_response::Body::MemberList(l)) => {
+                    client_response::Body::MemberPromote(MemberPromoteResponse {
+                        header: l.header,
+                        members: l.members,
+                    })
+                }
+                Ok(other) => other,
+                Err(e) => err_body(e),
+            }
+        }
         B::MemberRemove(r) => {
             if !state.cluster.lock().members.contains_key(&r.id) {
                 return err_body(error(
@@ -370,6 +402,9 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             }
         }
         B::Downgrade(d) => super::downgrade::handle(state, d).await,
+        // As etcd's Maintenance.Alarm: every action, Get included, goes
+        // through raft.
+        B::Alarm(a) => reply(propose(state, R::Alarm(a)).await),
         B::MoveLeader(m) => {
             if !state.is_leader() {
                 return not_leader(state);
@@ -380,6 +415,25 @@ async fn dispatch(state: &MemberState, body: client_request::Body) -> client_res
             }
         }
     }
+}
+
+/// etcd's ErrGRPCNotSupportedForLearner.
+pub const NOT_SUPPORTED_FOR_LEARNER: &str = "etcdserver: rpc not supported for learner";
+
+/// What a learner serves, as etcd's isRPCSupportedForLearner: Status and
+/// serializable reads, nothing else (its data may lag the leader's).
+fn served_by_learner(body: &client_request::Body) -> bool {
+    match body {
+        client_request::Body::Status(_) => true,
+        client_request::Body::Range(r) => r.serializable,
+        _ => false,
+    }
+}
+
+/// A write refused by the quota layer: the backend has no room.
+fn no_space(state: &Arc<MemberState>) -> client_response::Body {
+    super::alarm_loop::after_commit(state);
+    err_body(error(ErrorCode::NoSpace, crate::alarm::NO_SPACE))
 }
 
 /// Per-key TTLs are a 3.7 feature: refused until the whole cluster runs
@@ -483,7 +537,14 @@ pub(crate) fn status(state: &MemberState) -> StatusResponse {
         raft_index: raft.commit,
         raft_term: raft.term,
         raft_applied_index: state.applied_index(),
-        errors: Vec::new(),
+        // As etcd's Status: each active alarm in its errors.
+        errors: state
+            .alarms
+            .lock()
+            .get(crate::wire::api::AlarmType::None)
+            .iter()
+            .map(|a| a.status_text())
+            .collect(),
         db_size_in_use: in_use as i64,
         is_learner: cluster
             .members

@@ -3,13 +3,15 @@
 //! compaction, linearizable reads, lease expiry).
 
 mod agreement;
-mod apply;
+mod alarm_loop;
+pub(crate) mod apply;
 mod bootstrap;
 mod client_service;
 mod downgrade;
 mod leader_monitor;
 mod lease_loop;
 mod move_leader;
+pub mod promote;
 mod propose;
 mod raft_loop;
 mod read_index;
@@ -65,11 +67,24 @@ pub(crate) enum RaftRequest {
     SnapshotTaken {
         snapshot: raft::eraftpb::Snapshot,
     },
+    /// The leader's replication progress: its own match index and each
+    /// peer's (None when this member does not lead).
+    Progress {
+        done: oneshot::Sender<Option<Progress>>,
+    },
     /// From the apply loop: how sending a merged snapshot went.
     ReportSnapshot {
         to: u64,
         status: raft::SnapshotStatus,
     },
+}
+
+/// The leader's view of replication: the index each member is known to
+/// hold (the leader's own included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub leader: u64,
+    pub matched: std::collections::BTreeMap<u64, u64>,
 }
 
 /// What the raft loop knows, for everyone else to read.
@@ -154,6 +169,10 @@ pub(crate) struct MemberState {
     /// `FirstCommitInTermNotify`), so a new leader decides the cluster
     /// version at once.
     pub version_check: tokio::sync::Notify,
+    /// The active alarms, as applied (see [`crate::alarm`]).
+    pub alarms: Mutex<crate::alarm::Alarms>,
+    /// A NOSPACE alarm for this member is being proposed.
+    pub raising_no_space: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -184,6 +203,16 @@ impl MemberState {
 
     pub fn is_leader(&self) -> bool {
         self.raft.lock().role == Some(Role::Leader)
+    }
+
+    /// Whether this member is in the cluster as a learner (etcd's
+    /// IsMemberExist && IsLearner).
+    pub fn is_learner(&self) -> bool {
+        self.cluster
+            .lock()
+            .members
+            .get(&self.id())
+            .is_some_and(|m| m.is_learner)
     }
 
     /// What this member still owes, for the world's eventual checks.
@@ -347,6 +376,8 @@ pub(crate) fn new_state(
         apply_gate: tokio::sync::Mutex::new(()),
         key_ttl_deadlines: Mutex::new(Default::default()),
         version_check: tokio::sync::Notify::new(),
+        alarms: Mutex::new(Default::default()),
+        raising_no_space: std::sync::atomic::AtomicBool::new(false),
         next_id: AtomicU64::new(request_id_base()),
     })
 }

@@ -188,6 +188,20 @@ impl RaftLoop {
                 self.on_snapshot_taken(state, snapshot).await
             }
             RaftRequest::ReportSnapshot { to, status } => self.node.report_snapshot(to, status),
+            RaftRequest::Progress { done } => {
+                let progress =
+                    (self.node.raft.state == StateRole::Leader).then(|| super::Progress {
+                        leader: self.node.raft.id,
+                        matched: self
+                            .node
+                            .raft
+                            .prs()
+                            .iter()
+                            .map(|(id, p)| (*id, p.matched))
+                            .collect(),
+                    });
+                let _ = done.send(progress);
+            }
         }
     }
 
@@ -330,6 +344,12 @@ impl RaftLoop {
         if let Some(ss) = rd.ss() {
             let role = role_of(ss.raft_state);
             let term = self.node.raft.term;
+            let learner = self.log.conf_state().learners.contains(&state.id());
+            state.env.check(
+                crate::invariants::Invariant::LearnerNeverCampaigns,
+                !learner || role == Role::Follower,
+                || format!("a learner became {role:?} in term {term}"),
+            );
             {
                 let mut st = state.raft.lock();
                 st.role = Some(role);

@@ -458,6 +458,21 @@ pub struct MemberRemoveResponse {
     pub members: Vec<Member>,
 }
 
+/// etcd's MemberPromote: a learner becomes a voter.
+#[derive(Clone, PartialEq, Message)]
+pub struct MemberPromoteRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct MemberPromoteResponse {
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<ResponseHeader>,
+    #[prost(message, repeated, tag = "2")]
+    pub members: Vec<Member>,
+}
+
 #[derive(Clone, PartialEq, Message)]
 pub struct MemberListRequest {
     #[prost(bool, tag = "1")]
@@ -518,6 +533,75 @@ pub struct MoveLeaderResponse {
     pub header: Option<ResponseHeader>,
 }
 
+/// etcd's AlarmType: what an alarm says about a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enumeration)]
+#[repr(i32)]
+pub enum AlarmType {
+    /// In a request: every type (Get), or none.
+    None = 0,
+    /// The member's backend ran out of space: writes are refused.
+    Nospace = 1,
+    /// The corruption check found the member's data differs: everything
+    /// that goes through apply is refused.
+    Corrupt = 2,
+}
+
+impl AlarmType {
+    /// The name etcd prints (the protobuf enum value's name).
+    pub fn etcd_name(self) -> &'static str {
+        match self {
+            AlarmType::None => "NONE",
+            AlarmType::Nospace => "NOSPACE",
+            AlarmType::Corrupt => "CORRUPT",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enumeration)]
+#[repr(i32)]
+pub enum AlarmAction {
+    Get = 0,
+    Activate = 1,
+    Deactivate = 2,
+}
+
+/// etcd's Maintenance.Alarm request (field numbers as in rpc.proto).
+#[derive(Clone, PartialEq, Message)]
+pub struct AlarmRequest {
+    #[prost(enumeration = "AlarmAction", tag = "1")]
+    pub action: i32,
+    /// The member the alarm is about; 0 with Get means every member.
+    #[prost(uint64, tag = "2")]
+    pub member_id: u64,
+    #[prost(enumeration = "AlarmType", tag = "3")]
+    pub alarm: i32,
+}
+
+#[derive(Clone, PartialEq, Eq, Message)]
+pub struct AlarmMember {
+    #[prost(uint64, tag = "1")]
+    pub member_id: u64,
+    #[prost(enumeration = "AlarmType", tag = "2")]
+    pub alarm: i32,
+}
+
+impl AlarmMember {
+    /// As etcd's Status lists an alarm in its errors (the protobuf text
+    /// form of AlarmMember).
+    pub fn status_text(&self) -> String {
+        let alarm = AlarmType::try_from(self.alarm).unwrap_or(AlarmType::None);
+        format!("memberID:{} alarm:{} ", self.member_id, alarm.etcd_name())
+    }
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct AlarmResponse {
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<ResponseHeader>,
+    #[prost(message, repeated, tag = "2")]
+    pub alarms: Vec<AlarmMember>,
+}
+
 /// Errors a client can act on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Enumeration)]
 #[repr(i32)]
@@ -551,6 +635,15 @@ pub enum ErrorCode {
     NotMember = 20,
     /// MoveLeader towards a member that is not a voter.
     BadLeaderTransferee = 21,
+    /// A write refused while a NOSPACE alarm is active.
+    NoSpace = 22,
+    /// MemberPromote of a member that is not a learner.
+    MemberNotLearner = 23,
+    /// MemberPromote of a learner too far behind the leader.
+    LearnerNotReady = 24,
+    /// A request a learner does not serve (all but Status and
+    /// serializable reads).
+    NotSupportedForLearner = 25,
 }
 
 impl ErrorCode {
@@ -581,9 +674,12 @@ impl ErrorCode {
             | ErrorCode::DowngradeInProgress
             | ErrorCode::NoInflightDowngrade
             | ErrorCode::NotMember
-            | ErrorCode::BadLeaderTransferee => FAILED_PRECONDITION,
+            | ErrorCode::BadLeaderTransferee
+            | ErrorCode::MemberNotLearner
+            | ErrorCode::LearnerNotReady
+            | ErrorCode::NotSupportedForLearner => FAILED_PRECONDITION,
             ErrorCode::InvalidArgument | ErrorCode::InvalidDowngradeTarget => INVALID_ARGUMENT,
-            ErrorCode::TooManyRequests => RESOURCE_EXHAUSTED,
+            ErrorCode::TooManyRequests | ErrorCode::NoSpace => RESOURCE_EXHAUSTED,
             ErrorCode::Corrupt => DATA_LOSS,
             ErrorCode::Internal => INTERNAL,
         }
@@ -609,7 +705,7 @@ pub struct ClientRequest {
     pub id: u64,
     #[prost(
         oneof = "client_request::Body",
-        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19"
+        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
     )]
     pub body: Option<client_request::Body>,
 }
@@ -654,6 +750,10 @@ pub mod client_request {
         Downgrade(DowngradeRequest),
         #[prost(message, tag = "19")]
         MoveLeader(MoveLeaderRequest),
+        #[prost(message, tag = "20")]
+        Alarm(AlarmRequest),
+        #[prost(message, tag = "21")]
+        MemberPromote(MemberPromoteRequest),
     }
 }
 
@@ -664,7 +764,7 @@ pub struct ClientResponse {
     pub id: u64,
     #[prost(
         oneof = "client_response::Body",
-        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 30"
+        tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 30"
     )]
     pub body: Option<client_response::Body>,
 }
@@ -709,6 +809,10 @@ pub mod client_response {
         Downgrade(DowngradeResponse),
         #[prost(message, tag = "19")]
         MoveLeader(MoveLeaderResponse),
+        #[prost(message, tag = "20")]
+        Alarm(AlarmResponse),
+        #[prost(message, tag = "21")]
+        MemberPromote(MemberPromoteResponse),
         #[prost(message, tag = "30")]
         Error(ErrorResponse),
     }

@@ -6,8 +6,8 @@
 #![allow(clippy::derive_partial_eq_without_eq)]
 
 use super::api::{
-    CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest, PutRequest,
-    TxnRequest,
+    AlarmRequest, CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest,
+    PutRequest, TxnRequest,
 };
 use prost::{Message, Oneof};
 
@@ -67,7 +67,7 @@ pub struct InternalRequest {
     pub header: Option<RequestHeader>,
     #[prost(
         oneof = "internal_request::Request",
-        tags = "3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+        tags = "3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13"
     )]
     pub request: Option<internal_request::Request>,
 }
@@ -96,6 +96,8 @@ pub mod internal_request {
         LeaseCheckpoint(LeaseCheckpointRequest),
         #[prost(message, tag = "12")]
         KeyExpire(KeyExpireRequest),
+        #[prost(message, tag = "13")]
+        Alarm(AlarmRequest),
     }
 }
 
@@ -114,6 +116,7 @@ impl internal_request::Request {
             R::DowngradeInfoSet(_) => "DowngradeInfoSet",
             R::LeaseCheckpoint(_) => "LeaseCheckpoint",
             R::KeyExpire(_) => "KeyExpire",
+            R::Alarm(_) => "Alarm",
         }
     }
 }

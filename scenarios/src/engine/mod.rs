@@ -251,6 +251,7 @@ fn check(output: &SimOutput, options: &CheckOptions) -> Report {
         rules::VERSION_DOWNGRADED_FIELDS,
         rules::PLAN_REQUIRED_STEP,
         rules::OPERATOR_ACCEPTED,
+        rules::OPERATOR_ALARM_CLEARED,
     ] {
         report
             .results

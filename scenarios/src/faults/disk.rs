@@ -52,11 +52,44 @@ impl Inject for FsyncEio {
     }
 }
 
+/// Which of a member's files a full disk fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullFiles {
+    /// One disk for everything: the WAL fills too, and the member ends
+    /// on its first failed WAL write, as etcd does.
+    All,
+    /// The backend's volume only (etcd with its WAL on another disk,
+    /// `--wal-dir`): the backend's commits fail and the member raises
+    /// its NOSPACE alarm.
+    Backend,
+}
+
+impl FullFiles {
+    fn parse(s: &str) -> Result<FullFiles, String> {
+        match s {
+            "all" => Ok(FullFiles::All),
+            "backend" => Ok(FullFiles::Backend),
+            other => Err(format!(
+                "files: expected \"all\" or \"backend\", got {other:?}"
+            )),
+        }
+    }
+
+    /// The path prefix the quota counts, None for every file.
+    fn prefix(self) -> Option<&'static str> {
+        match self {
+            FullFiles::All => None,
+            FullFiles::Backend => Some(node::backend::DB_FILE),
+        }
+    }
+}
+
 /// `enospc`: writes past the quota fail with ENOSPC.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enospc {
     pub target: Target,
     pub quota_kb: u64,
+    pub files: FullFiles,
     pub duration: Duration,
 }
 
@@ -65,6 +98,10 @@ impl Inject for Enospc {
         Ok(Enospc {
             target: f.target()?,
             quota_kb: field!(f, quota_kb).unwrap_or(0),
+            files: match field!(f, files) {
+                Some(s) => FullFiles::parse(&s)?,
+                None => FullFiles::All,
+            },
             duration: f.duration(2.0),
         })
     }
@@ -74,14 +111,25 @@ impl Inject for Enospc {
         let Enospc {
             target,
             quota_kb,
+            files,
             duration,
         } = self;
         let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
-            let used = world.disk_used_bytes(m);
+            let used = match files.prefix() {
+                Some(prefix) => world.disk_used_bytes_under(m, prefix),
+                None => world.disk_used_bytes(m),
+            };
             let quota = used + quota_kb * 1024;
-            disk_fault(ctl, m, |f| f.quota_bytes = Some(quota));
-            ctl.note(kind, format!("m{m} quota={quota}"));
+            disk_fault(ctl, m, |f| {
+                f.quota_bytes = Some(quota);
+                f.quota_files = files.prefix().map(str::to_string);
+            });
+            let on = match files {
+                FullFiles::All => String::new(),
+                FullFiles::Backend => " files=backend".to_string(),
+            };
+            ctl.note(kind, format!("m{m} quota={quota}{on}"));
             ctl.hold(duration).await;
             clear_disk_fault(ctl, m);
             restart_if_down(ctl, m);
@@ -250,6 +298,7 @@ mod tests {
             let enospc = Fault::Enospc(Enospc {
                 target: Target::Member(3),
                 quota_kb: 64,
+                files: FullFiles::All,
                 duration: MS(500),
             });
             let during = sample_during(&ctl, enospc, MS(100), async |c| {

@@ -1,5 +1,5 @@
-//! Maintenance an operator or Kubernetes does: compaction and
-//! defragmentation.
+//! Maintenance an operator or Kubernetes does: compaction,
+//! defragmentation, and disarming alarms.
 
 use super::fields::field;
 use super::{FaultKind, Fields, Inject};
@@ -8,9 +8,13 @@ use crate::control::{Control, ENGINE_CLIENT};
 use crate::recorder::RecordingClient;
 use crate::target::Target;
 use node::client::{Client, ClientError};
-use node::wire::api::{CompactionRequest, DefragmentRequest, ErrorCode, client_request};
+use node::wire::api::{
+    AlarmAction, AlarmMember, AlarmRequest, AlarmType, CompactionRequest, DefragmentRequest,
+    ErrorCode, client_request,
+};
 use rand::Rng;
 use sim::member_ip;
+use std::time::Duration;
 
 /// `compact`: the engine compacts history up to a recent revision
 /// (`offset` below the current one; drawn when not given).
@@ -67,10 +71,140 @@ impl Inject for Defrag {
 }
 
 /// Whether a member's error answer is a refusal by a member that was up to
-/// the request (not one shutting down or no longer in the cluster).
+/// the request (not one shutting down, no longer in the cluster, or a
+/// learner, which serves no maintenance request, as etcd's).
 fn refused_by_running_member(e: &ClientError) -> bool {
     matches!(e, ClientError::Server { code, .. }
-        if !matches!(code, ErrorCode::Stopped | ErrorCode::NotMember))
+    if !matches!(
+        code,
+        ErrorCode::Stopped | ErrorCode::NotMember | ErrorCode::NotSupportedForLearner
+    ))
+}
+
+/// `alarm_disarm`: what an operator does after a full disk (`etcdctl
+/// alarm list`, then `etcdctl alarm disarm`). It waits up to `duration_s`
+/// (default 5) for the alarm `expect` names to be raised, disarms every
+/// alarm listed, and waits as long for every running member to report
+/// none. An expected alarm that never appears, or alarms that do not
+/// clear, break rule `operator.alarm-cleared`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmDisarm {
+    pub expect: Option<AlarmType>,
+    pub wait: Duration,
+}
+
+impl Inject for AlarmDisarm {
+    fn parse(f: &Fields) -> Result<Self, String> {
+        let expect = match field!(f, expect).as_deref() {
+            None => None,
+            Some("nospace") => Some(AlarmType::Nospace),
+            Some("corrupt") => Some(AlarmType::Corrupt),
+            Some(other) => {
+                return Err(format!(
+                    "expect: expected \"nospace\" or \"corrupt\", got {other:?}"
+                ));
+            }
+        };
+        Ok(AlarmDisarm {
+            expect,
+            wait: f.duration(5.0),
+        })
+    }
+
+    async fn inject(self, ctl: &Control, kind: FaultKind) {
+        let AlarmDisarm { expect, wait } = self;
+        let what = expect.map_or("any", |a| a.etcd_name());
+        ctl.note(kind, format!("expect={what}"));
+        let deadline = madsim::time::Instant::now() + wait;
+        let mut listed = list_alarms(ctl).await;
+        while expect.is_some_and(|e| !listed.iter().any(|a| a.alarm == e as i32))
+            && madsim::time::Instant::now() < deadline
+            && !ctl.quiescing()
+        {
+            madsim::time::sleep(Duration::from_millis(100)).await;
+            listed = list_alarms(ctl).await;
+        }
+        if let Some(e) = expect
+            && !listed.iter().any(|a| a.alarm == e as i32)
+        {
+            ctl.alarm_violation(format!(
+                "no {} alarm was raised within {:.1} s of the step",
+                e.etcd_name(),
+                wait.as_secs_f64()
+            ));
+        }
+        for alarm in &listed {
+            let step = format!("alarm disarm {}", alarm.status_text().trim_end());
+            let outcome = crate::operator::request(
+                ctl.world.trace(),
+                "alarm",
+                ErrorCode::Unspecified,
+                || async {
+                    ctl.to_leader(client_request::Body::Alarm(AlarmRequest {
+                        action: AlarmAction::Deactivate as i32,
+                        member_id: alarm.member_id,
+                        alarm: alarm.alarm,
+                    }))
+                    .await
+                    .map(drop)
+                },
+            )
+            .await;
+            ctl.settle(&step, &outcome);
+        }
+        let deadline = madsim::time::Instant::now() + wait;
+        let mut left = still_alarmed(ctl).await;
+        while !left.is_empty() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+            madsim::time::sleep(Duration::from_millis(100)).await;
+            left = still_alarmed(ctl).await;
+        }
+        if !left.is_empty() && !ctl.quiescing() {
+            ctl.alarm_violation(format!(
+                "alarms did not clear within {:.1} s of the disarm: {}",
+                wait.as_secs_f64(),
+                left.join("; ")
+            ));
+        }
+        let disarmed: Vec<String> = listed
+            .iter()
+            .map(|a| a.status_text().trim_end().to_string())
+            .collect();
+        ctl.healed(kind, format!("disarmed [{}]", disarmed.join(", ")));
+    }
+}
+
+/// The cluster's alarms (etcd's `alarm list`: a Get through raft), none
+/// when no member answers.
+async fn list_alarms(ctl: &Control) -> Vec<AlarmMember> {
+    let running = ctl.running();
+    let Some(m) = cluster::leader(&ctl.world, &running)
+        .await
+        .or_else(|| running.first().copied())
+    else {
+        return Vec::new();
+    };
+    let mut client = Client::new(vec![(m, member_ip(m))], 0, ctl.timeout);
+    client.alarm_list().await.unwrap_or_default()
+}
+
+/// The running members whose Status still lists an alarm, with them (a
+/// member that does not answer is not counted: it reads its alarms from
+/// its backend when it serves again).
+async fn still_alarmed(ctl: &Control) -> Vec<String> {
+    let mut left = Vec::new();
+    for m in ctl.running() {
+        if let Some(status) = cluster::status(&ctl.world, m).await {
+            let alarms: Vec<&String> = status
+                .errors
+                .iter()
+                .filter(|e| e.contains("alarm:"))
+                .collect();
+            if !alarms.is_empty() {
+                left.push(format!("m{m}: {alarms:?}"));
+            }
+        }
+    }
+    left
 }
 
 /// Compacts history at a recent revision, like an operator or the
@@ -112,7 +246,7 @@ mod tests {
     use super::*;
     use crate::faults::Fault;
     use crate::faults::testing::{assert_applied_and_healed, traced, with_cluster};
-    use node::wire::api::PutRequest;
+    use node::wire::api::{PutRequest, client_response};
 
     #[test]
     fn a_compaction_reaches_the_revision_asked_for() {
@@ -145,6 +279,86 @@ mod tests {
         assert_eq!(revision, 7);
         assert_eq!(compacted, revision - 2);
         assert!(traced(&trace, "engine", "fault", "compact revision=5"));
+    }
+
+    async fn put(ctl: &Control, i: u32) -> Result<client_response::Body, ClientError> {
+        ctl.to_leader(client_request::Body::Put(PutRequest {
+            key: format!("k{i}").into_bytes(),
+            value: vec![b'v'; 200],
+            ..Default::default()
+        }))
+        .await
+    }
+
+    /// A full backend raises NOSPACE through raft; writes are refused
+    /// with etcd's error until the operator disarms it.
+    #[test]
+    fn a_full_backend_raises_nospace_until_the_operator_disarms_it() {
+        use crate::faults::disk::{Enospc, FullFiles};
+        let ((refused, violations, after), trace) = with_cluster(3, 4, |ctl| async move {
+            let full = Fault::Enospc(Enospc {
+                target: Target::Member(3),
+                quota_kb: 1,
+                files: FullFiles::Backend,
+                duration: Duration::from_millis(800),
+            });
+            let refused = crate::faults::testing::sample_during(
+                &ctl,
+                full,
+                Duration::from_millis(0),
+                async |c| {
+                    let mut refused = None;
+                    for i in 0..60 {
+                        if let Err(e) = put(c, i).await
+                            && refused.is_none()
+                        {
+                            refused = Some(e.to_string());
+                        }
+                        madsim::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    refused
+                },
+            )
+            .await;
+            Fault::AlarmDisarm(AlarmDisarm {
+                expect: Some(AlarmType::Nospace),
+                wait: Duration::from_secs(3),
+            })
+            .inject(&ctl)
+            .await;
+            let after = put(&ctl, 1000).await.is_ok();
+            (refused, ctl.violations.lock().clone(), after)
+        });
+        let refused = refused.expect("a write was refused while the alarm was on");
+        assert!(
+            refused.contains(node::alarm::NO_SPACE),
+            "refused with etcd's error: {refused}"
+        );
+        assert!(violations.is_empty(), "{violations:?}");
+        assert!(after, "writes are served once disarmed");
+        assert!(traced(
+            &trace,
+            "engine",
+            "heal",
+            "alarm_disarm disarmed [memberID:3 alarm:NOSPACE]"
+        ));
+    }
+
+    /// With no full disk, the alarm the step expects never appears: a
+    /// violation.
+    #[test]
+    fn an_expected_alarm_that_never_appears_is_a_violation() {
+        let (violations, _) = with_cluster(3, 5, |ctl| async move {
+            Fault::AlarmDisarm(AlarmDisarm {
+                expect: Some(AlarmType::Nospace),
+                wait: Duration::from_millis(500),
+            })
+            .inject(&ctl)
+            .await;
+            ctl.violations.lock().clone()
+        });
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].0, checker::rules::OPERATOR_ALARM_CLEARED);
     }
 
     #[test]

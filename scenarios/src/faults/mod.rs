@@ -172,6 +172,10 @@ fault_kinds! {
         "cancel the downgrade in progress";
     OfflineMigrate "offline_migrate" versions::OfflineMigrate, swarm: false,
         "stop a member, migrate its data offline to version (force to skip the WAL check), restart it as that version";
+    AlarmDisarm "alarm_disarm" maintenance::AlarmDisarm, swarm: false,
+        "wait up to duration_s for the alarm named by expect (nospace, corrupt), disarm every alarm, check all members cleared them";
+    MemberReplaceLearner "member_replace_learner" process::MemberReplace, swarm: true,
+        "add a fresh member as a learner, promote it once in sync, then remove and wipe the target";
 }
 
 impl fmt::Display for FaultKind {
@@ -257,6 +261,8 @@ kind_fields!(
     offset_ms,
     count,
     quota_kb,
+    files,
+    expect,
     version,
     period_s,
     force,

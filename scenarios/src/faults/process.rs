@@ -140,9 +140,14 @@ impl Inject for MemberReplace {
         })
     }
 
-    /// Removes each target from the cluster, wipes it, and adds a fresh member.
+    /// Removes each target from the cluster, wipes it, and adds a fresh
+    /// member; `member_replace_learner` adds the new member as a learner
+    /// first, promotes it once it caught up, then removes the old one.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let MemberReplace { target } = self;
+        if kind == FaultKind::MemberReplaceLearner {
+            return replace_through_learner(ctl, kind, target).await;
+        }
         let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             if ctl.members().len() < 2 {
@@ -160,6 +165,39 @@ impl Inject for MemberReplace {
             ctl.add_member(new_id, world.config(m)).await;
             ctl.healed(kind, format!("m{m} -> m{new_id}"));
         }
+    }
+}
+
+/// How long a learner has to catch up before its promotion is given up.
+const PROMOTE_WAIT: Duration = Duration::from_secs(10);
+
+/// etcd's recommended replacement: the new member joins as a learner
+/// (no vote, so the quorum is untouched while it catches up), is promoted
+/// once in sync, and only then is the old member removed and wiped.
+async fn replace_through_learner(ctl: &Control, kind: FaultKind, target: Target) {
+    let world = ctl.world.clone();
+    for m in ctl.targets(kind, target).await {
+        if ctl.members().len() < 2 {
+            ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
+            continue;
+        }
+        ctl.note(kind, format!("m{m}"));
+        let new_id = ctl.next_member_id();
+        if !ctl.add_member_as(new_id, world.config(m), true).await {
+            ctl.healed(kind, format!("m{m} (learner add failed)"));
+            continue;
+        }
+        if !ctl.promote_member(new_id, PROMOTE_WAIT).await {
+            ctl.healed(kind, format!("m{m} (learner m{new_id} not promoted)"));
+            continue;
+        }
+        if !ctl.remove_member(m).await {
+            ctl.healed(kind, format!("m{m} -> m{new_id} (remove failed)"));
+            continue;
+        }
+        ctl.removed.lock().insert(m);
+        world.wipe(m);
+        ctl.healed(kind, format!("m{m} -> m{new_id} through a learner"));
     }
 }
 
@@ -230,6 +268,38 @@ mod tests {
         });
         assert_eq!(members, vec![1, 3, 4]);
         assert!(traced(&trace, "engine", "heal", "member_replace m2 -> m4"));
+    }
+
+    #[test]
+    fn a_replace_through_a_learner_promotes_it_before_the_old_member_goes() {
+        use node::wire::api::{MemberListRequest, client_request, client_response};
+        let ((members, learners, violations), trace) = with_cluster(3, 6, |ctl| async move {
+            let replace = Fault::MemberReplaceLearner(MemberReplace {
+                target: Target::Member(2),
+            });
+            replace.inject(&ctl).await;
+            let list = ctl
+                .to_leader(client_request::Body::MemberList(MemberListRequest {
+                    linearizable: false,
+                }))
+                .await;
+            let learners = match list {
+                Ok(client_response::Body::MemberList(l)) => {
+                    l.members.iter().filter(|m| m.is_learner).count()
+                }
+                other => panic!("{other:?}"),
+            };
+            (ctl.members(), learners, ctl.violations.lock().clone())
+        });
+        assert_eq!(members, vec![1, 3, 4]);
+        assert_eq!(learners, 0, "the learner was promoted");
+        assert!(violations.is_empty(), "{violations:?}");
+        assert!(traced(
+            &trace,
+            "engine",
+            "heal",
+            "member_replace_learner m2 -> m4 through a learner"
+        ));
     }
 
     #[test]

@@ -109,6 +109,17 @@ impl DiskSim {
         })
     }
 
+    /// Bytes the node's files under `prefix` take now.
+    pub fn used_bytes_under(&self, node: NodeId, prefix: &str) -> u64 {
+        self.with(node, |d| {
+            d.fs.files()
+                .iter()
+                .filter(|(name, _)| name.starts_with(prefix))
+                .map(|(_, v)| v.len() as u64)
+                .sum()
+        })
+    }
+
     pub fn fsyncs(&self, node: NodeId) -> u64 {
         self.with(node, |d| d.fs.fsyncs)
     }

@@ -114,6 +114,10 @@ pub struct DiskFaults {
     pub fsync_failure_rate: f64,
     /// Writes that would make the node's files larger than this fail with ENOSPC.
     pub quota_bytes: Option<u64>,
+    /// With a quota: only files whose path starts with this share it (one
+    /// volume of the node, as etcd's backend on a disk apart from its
+    /// `--wal-dir`); other files grow freely. None: every file.
+    pub quota_files: Option<String>,
     /// Probability that a read returns one flipped bit.
     pub bit_flip_rate: f64,
     /// Whether a crash may keep a torn prefix of unsynced appended bytes.
@@ -170,9 +174,33 @@ impl FsModel {
             .sum()
     }
 
+    /// Bytes the files under `prefix` take (by name; a file no name
+    /// reaches takes space on no volume the quota counts).
+    fn used_bytes_under(&self, prefix: &str) -> u64 {
+        self.names
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .filter_map(|(_, id)| self.inodes.get(id))
+            .map(|i| i.data.len().max(i.disk.len()) as u64)
+            .sum()
+    }
+
+    /// What the quota counts now: every file, or those of its volume.
+    pub fn quota_used_bytes(&self) -> u64 {
+        match &self.faults.quota_files {
+            Some(prefix) => self.used_bytes_under(prefix),
+            None => self.used_bytes(),
+        }
+    }
+
     fn check_space(&self, path: &str, growth: u64) -> DiskResult<()> {
+        if let Some(prefix) = &self.faults.quota_files
+            && !path.starts_with(prefix.as_str())
+        {
+            return Ok(());
+        }
         match self.faults.quota_bytes {
-            Some(quota) if growth > 0 && self.used_bytes() + growth > quota => {
+            Some(quota) if growth > 0 && self.quota_used_bytes() + growth > quota => {
                 Err(DiskError::NoSpace {
                     path: path.to_string(),
                 })
@@ -537,6 +565,24 @@ mod tests {
             Err(DiskError::NoSpace { .. })
         ));
         assert_eq!(fs.len("a").expect("len"), 8);
+    }
+
+    #[test]
+    fn a_quota_on_one_volume_leaves_other_files_free() {
+        let mut fs = FsModel::new();
+        fs.create("wal/0").expect("create");
+        fs.append("wal/0", b"0123456789").expect("no quota yet");
+        fs.faults.quota_bytes = Some(4);
+        fs.faults.quota_files = Some("db".into());
+        fs.create("db").expect("create");
+        fs.append("db", b"1234").expect("fits");
+        assert!(matches!(
+            fs.append("db", b"5"),
+            Err(DiskError::NoSpace { .. })
+        ));
+        fs.append("wal/0", b"more")
+            .expect("the WAL's volume is not full");
+        assert_eq!(fs.quota_used_bytes(), 4);
     }
 
     #[test]

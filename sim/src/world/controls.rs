@@ -135,6 +135,13 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Bytes the member's files under `prefix` take now.
+    pub fn disk_used_bytes_under(&self, member: u64, prefix: &str) -> u64 {
+        self.node_of(member)
+            .map(|n| self.disk.used_bytes_under(n, prefix))
+            .unwrap_or(0)
+    }
+
     /// The member's disk, for tools that work on its files while it is
     /// down (offline migration).
     pub fn member_disk(&self, member: u64) -> Option<SimDisk> {
