@@ -42,6 +42,9 @@ pub(crate) struct Control {
     pub(crate) violations: Mutex<Vec<(String, String)>>,
     /// Members removed from the cluster.
     pub(crate) removed: Mutex<BTreeSet<u64>>,
+    /// Members a replace step is working on (a learner replacement waits
+    /// seconds for its promotion before it removes the old member).
+    replacing: Mutex<BTreeSet<u64>>,
     pub(crate) faults_applied: Mutex<Vec<String>>,
     /// Steps of the plan that could not be applied, each with why.
     pub(crate) not_applied: Mutex<Vec<String>>,
@@ -68,6 +71,7 @@ impl Control {
             expected_refusals: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             removed: Mutex::new(BTreeSet::new()),
+            replacing: Mutex::new(BTreeSet::new()),
             faults_applied: Mutex::new(Vec::new()),
             not_applied: Mutex::new(Vec::new()),
             next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
@@ -91,6 +95,18 @@ impl Control {
     /// Whether a step removed `m` from the cluster.
     pub(crate) fn is_removed(&self, m: u64) -> bool {
         self.removed.lock().contains(&m)
+    }
+
+    /// Claims `m` for one replace step: false when another step is
+    /// replacing it or it is gone, so two steps never both remove it (the
+    /// second would be refused "member not found", which is no failure of
+    /// the store). Released with [`Control::release_replacement`].
+    pub(crate) fn claim_replacement(&self, m: u64) -> bool {
+        !self.is_removed(m) && self.replacing.lock().insert(m)
+    }
+
+    pub(crate) fn release_replacement(&self, m: u64) {
+        self.replacing.lock().remove(&m);
     }
 
     pub(crate) fn running(&self) -> Vec<u64> {

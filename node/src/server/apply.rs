@@ -633,6 +633,12 @@ impl Applier {
         );
         let image = match state.backend.snapshot_image().await {
             Ok(i) => i,
+            // The disk filled up at this very commit: as above, the
+            // snapshot waits (the commit's batch is kept and the member
+            // raises NOSPACE); any other failure ends the member.
+            Err(crate::backend::BackendError::Disk(crate::disk::DiskError::NoSpace { .. })) => {
+                return;
+            }
             Err(e) => self.fatal(format!("snapshot: {e}")).await,
         };
         let mut snapshot = Snapshot::default();

@@ -148,24 +148,33 @@ impl Inject for MemberReplace {
         if kind == FaultKind::MemberReplaceLearner {
             return replace_through_learner(ctl, kind, target).await;
         }
-        let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             if ctl.members().len() < 2 {
                 ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
                 continue;
             }
-            ctl.note(kind, format!("m{m}"));
-            if !ctl.remove_member(m).await {
-                ctl.healed(kind, format!("m{m} (remove failed)"));
+            if !ctl.claim_replacement(m) {
+                ctl.not_applied(kind.name(), &format!("m{m} is being replaced already"));
                 continue;
             }
-            ctl.removed.lock().insert(m);
-            world.wipe(m);
-            let new_id = ctl.next_member_id();
-            ctl.add_member(new_id, world.config(m)).await;
-            ctl.healed(kind, format!("m{m} -> m{new_id}"));
+            replace(ctl, kind, m).await;
+            ctl.release_replacement(m);
         }
     }
+}
+
+async fn replace(ctl: &Control, kind: FaultKind, m: u64) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("m{m}"));
+    if !ctl.remove_member(m).await {
+        ctl.healed(kind, format!("m{m} (remove failed)"));
+        return;
+    }
+    ctl.removed.lock().insert(m);
+    world.wipe(m);
+    let new_id = ctl.next_member_id();
+    ctl.add_member(new_id, world.config(m)).await;
+    ctl.healed(kind, format!("m{m} -> m{new_id}"));
 }
 
 /// How long a learner has to catch up before its promotion is given up.
@@ -175,30 +184,53 @@ const PROMOTE_WAIT: Duration = Duration::from_secs(10);
 /// (no vote, so the quorum is untouched while it catches up), is promoted
 /// once in sync, and only then is the old member removed and wiped.
 async fn replace_through_learner(ctl: &Control, kind: FaultKind, target: Target) {
-    let world = ctl.world.clone();
     for m in ctl.targets(kind, target).await {
         if ctl.members().len() < 2 {
             ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
             continue;
         }
-        ctl.note(kind, format!("m{m}"));
-        let new_id = ctl.next_member_id();
-        if !ctl.add_member_as(new_id, world.config(m), true).await {
-            ctl.healed(kind, format!("m{m} (learner add failed)"));
+        if !ctl.claim_replacement(m) {
+            ctl.not_applied(kind.name(), &format!("m{m} is being replaced already"));
             continue;
         }
-        if !ctl.promote_member(new_id, PROMOTE_WAIT).await {
-            ctl.healed(kind, format!("m{m} (learner m{new_id} not promoted)"));
-            continue;
-        }
-        if !ctl.remove_member(m).await {
-            ctl.healed(kind, format!("m{m} -> m{new_id} (remove failed)"));
-            continue;
-        }
+        replace_one_through_learner(ctl, kind, m).await;
+        ctl.release_replacement(m);
+    }
+}
+
+async fn replace_one_through_learner(ctl: &Control, kind: FaultKind, m: u64) {
+    let world = ctl.world.clone();
+    ctl.note(kind, format!("m{m}"));
+    let new_id = ctl.next_member_id();
+    // The learner is this step's until it is promoted: another replace
+    // step must not remove it under it.
+    ctl.claim_replacement(new_id);
+    let replaced = replace_with_learner(ctl, kind, m, new_id).await;
+    ctl.release_replacement(new_id);
+    if replaced {
         ctl.removed.lock().insert(m);
         world.wipe(m);
         ctl.healed(kind, format!("m{m} -> m{new_id} through a learner"));
     }
+}
+
+/// Adds `new_id` as a learner, promotes it and removes `m`; false (the
+/// step healed with why) when one of them does not happen.
+async fn replace_with_learner(ctl: &Control, kind: FaultKind, m: u64, new_id: u64) -> bool {
+    let world = ctl.world.clone();
+    if !ctl.add_member_as(new_id, world.config(m), true).await {
+        ctl.healed(kind, format!("m{m} (learner add failed)"));
+        return false;
+    }
+    if !ctl.promote_member(new_id, PROMOTE_WAIT).await {
+        ctl.healed(kind, format!("m{m} (learner m{new_id} not promoted)"));
+        return false;
+    }
+    if !ctl.remove_member(m).await {
+        ctl.healed(kind, format!("m{m} -> m{new_id} (remove failed)"));
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]
