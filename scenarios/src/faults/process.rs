@@ -145,9 +145,6 @@ impl Inject for MemberReplace {
     /// first, promotes it once it caught up, then removes the old one.
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let MemberReplace { target } = self;
-        if kind == FaultKind::MemberReplaceLearner {
-            return replace_through_learner(ctl, kind, target).await;
-        }
         for m in ctl.targets(kind, target).await {
             if ctl.members().len() < 2 {
                 ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
@@ -157,7 +154,11 @@ impl Inject for MemberReplace {
                 ctl.not_applied(kind.name(), &format!("m{m} is being replaced already"));
                 continue;
             }
-            replace(ctl, kind, m).await;
+            if kind == FaultKind::MemberReplaceLearner {
+                replace_through_learner(ctl, kind, m).await;
+            } else {
+                replace(ctl, kind, m).await;
+            }
             ctl.release_replacement(m);
         }
     }
@@ -183,22 +184,7 @@ const PROMOTE_WAIT: Duration = Duration::from_secs(10);
 /// etcd's recommended replacement: the new member joins as a learner
 /// (no vote, so the quorum is untouched while it catches up), is promoted
 /// once in sync, and only then is the old member removed and wiped.
-async fn replace_through_learner(ctl: &Control, kind: FaultKind, target: Target) {
-    for m in ctl.targets(kind, target).await {
-        if ctl.members().len() < 2 {
-            ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
-            continue;
-        }
-        if !ctl.claim_replacement(m) {
-            ctl.not_applied(kind.name(), &format!("m{m} is being replaced already"));
-            continue;
-        }
-        replace_one_through_learner(ctl, kind, m).await;
-        ctl.release_replacement(m);
-    }
-}
-
-async fn replace_one_through_learner(ctl: &Control, kind: FaultKind, m: u64) {
+async fn replace_through_learner(ctl: &Control, kind: FaultKind, m: u64) {
     let world = ctl.world.clone();
     ctl.note(kind, format!("m{m}"));
     let new_id = ctl.next_member_id();
