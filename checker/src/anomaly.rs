@@ -92,6 +92,7 @@ anomalies! {
     DowngradedFieldLeft => "downgraded-field-left", "A field of the newer version was left after a storage downgrade.";
     RequiredStepSkipped => "required-step-skipped", "A step the plan requires never ran.";
     OperatorRefused => "operator-refused", "An operator request a correct store must accept was refused.";
+    AlarmNotCleared => "alarm-not-cleared", "An alarm the plan expected was not raised, or stayed on after the operator disarmed it.";
     SimulationPanic => "simulation-panic", "The simulation itself panicked.";
     Unclassified => "unclassified", "A rule this build does not know.";
 }
@@ -134,6 +135,7 @@ impl Anomaly {
             rules::VERSION_DOWNGRADED_FIELDS => Anomaly::DowngradedFieldLeft,
             rules::PLAN_REQUIRED_STEP => Anomaly::RequiredStepSkipped,
             rules::OPERATOR_ACCEPTED => Anomaly::OperatorRefused,
+            rules::OPERATOR_ALARM_CLEARED => Anomaly::AlarmNotCleared,
             rules::RUN_NO_PANIC => Anomaly::SimulationPanic,
             _ => Anomaly::Unclassified,
         }
