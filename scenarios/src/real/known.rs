@@ -90,30 +90,21 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
                     return None;
                 }
             }
-            let mut bugs = Vec::new();
-            let mut evidence = Vec::new();
-            if !below.is_empty() {
-                bugs.push("etcd-20221");
-                evidence.push(format!(
-                    "watch(es) {} start above the store's revision and got progress notifications below their start",
-                    ids(&below)
-                ));
-            }
-            if !overtaken.is_empty() {
-                bugs.push("etcd-15220");
-                evidence.push(format!(
-                    "watch(es) {} got requested progress notifications out of order with their events (before events below them, or after events above them)",
-                    ids(&overtaken)
-                ));
-            }
-            if bugs.is_empty() {
-                return None;
-            }
-            Some(Explained {
-                rule: v.rule.clone(),
-                bugs,
-                evidence: evidence.join("; "),
-            })
+            per_watch(
+                &v.rule,
+                [
+                    (
+                        "etcd-20221",
+                        &below,
+                        "start above the store's revision and got progress notifications below their start",
+                    ),
+                    (
+                        "etcd-15220",
+                        &overtaken,
+                        "got requested progress notifications out of order with their events (before events below them, or after events above them)",
+                    ),
+                ],
+            )
         }
         rules::WATCH_RELIABLE | rules::WATCH_IS_CREATE => {
             // Each listed watch: it delivered a write of a Txn etcd
@@ -133,30 +124,21 @@ fn explain_one(history: &History, v: &Violation) -> Option<Explained> {
                     return None;
                 }
             }
-            let mut bugs = Vec::new();
-            let mut evidence = Vec::new();
-            if !applied.is_empty() {
-                bugs.push("etcd-18667");
-                evidence.push(format!(
-                    "watch(es) {} delivered writes of Txns etcd answered as refused",
-                    ids(&applied)
-                ));
-            }
-            if !overtaken.is_empty() {
-                bugs.push("etcd-15220");
-                evidence.push(format!(
-                    "watch(es) {} got a requested progress notification ahead of events at or below it",
-                    ids(&overtaken)
-                ));
-            }
-            if bugs.is_empty() {
-                return None;
-            }
-            Some(Explained {
-                rule: v.rule.clone(),
-                bugs,
-                evidence: evidence.join("; "),
-            })
+            per_watch(
+                &v.rule,
+                [
+                    (
+                        "etcd-18667",
+                        &applied,
+                        "delivered writes of Txns etcd answered as refused",
+                    ),
+                    (
+                        "etcd-15220",
+                        &overtaken,
+                        "got a requested progress notification ahead of events at or below it",
+                    ),
+                ],
+            )
         }
         _ => None,
     }
@@ -274,6 +256,24 @@ fn progress_behind_events(w: &WatchRecord) -> bool {
         delivered = delivered.max(r.events.iter().map(|e| e.revision()).max().unwrap_or(0));
     }
     false
+}
+
+/// A rule explained watch by watch: each bug with the watches that show
+/// its evidence and what they show; None when no watch shows any.
+fn per_watch(rule: &str, groups: [(&'static str, &Vec<u64>, &str); 2]) -> Option<Explained> {
+    let shown: Vec<_> = groups.iter().filter(|(_, w, _)| !w.is_empty()).collect();
+    if shown.is_empty() {
+        return None;
+    }
+    Some(Explained {
+        rule: rule.to_string(),
+        bugs: shown.iter().map(|(bug, _, _)| *bug).collect(),
+        evidence: shown
+            .iter()
+            .map(|(_, w, what)| format!("watch(es) {} {what}", ids(w)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 fn ids(ids: &[u64]) -> String {
