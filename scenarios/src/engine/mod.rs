@@ -81,6 +81,18 @@ impl RunResult {
             .count()
     }
 
+    /// Requests answered with success that were sent in the first
+    /// `window_ns` of the run (the scenario's traffic), not by the checks
+    /// after it: what "requests served per second" counts.
+    pub fn served_requests_within(&self, window_ns: u64) -> usize {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| op.call < window_ns)
+            .filter(|op| matches!(op.result, checker::history::OpResult::Ok(_)))
+            .count()
+    }
+
     /// Client writes the store acknowledged (each took a revision).
     pub fn acknowledged_writes(&self) -> usize {
         self.history
