@@ -374,6 +374,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     // requests are per simulated second of traffic.
     let window_ns = (scenario.duration_s * 1e9) as u64;
     let mut served_in_window = 0usize;
+    let mut write_latencies: Vec<u64> = Vec::new();
     let mut failed = 0;
     for &seed in &seeds {
         let r = scenarios::run(&scenario, seed, &opts);
@@ -384,6 +385,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         ops += r.stats.ops;
         events += r.stats.watch_events;
         writes += r.acknowledged_writes();
+        write_latencies.extend(r.write_latencies_ns());
         served += r.served_requests();
         served_in_window += r.served_requests_within(window_ns);
         if r.overall() != Overall::Pass {
@@ -421,9 +423,19 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         served as f64 / sim_s
     );
     println!(
-        "writes per wall s:       {:>10.0} ({:.0} per simulated s)",
+        "writes per wall s:       {:>10.0} ({:.0} per simulated s of the whole run)",
         writes as f64 / wall_s,
         writes as f64 / sim_s
+    );
+    write_latencies.sort_unstable();
+    let at = |q: f64| {
+        let i = ((write_latencies.len() as f64 - 1.0) * q).round() as usize;
+        write_latencies.get(i).map_or(0.0, |ns| *ns as f64 / 1e6)
+    };
+    println!(
+        "write latency:           {:>10.1} ms median, {:.1} ms p99 (simulated)",
+        at(0.5),
+        at(0.99)
     );
     println!("watch events per wall s: {:>10.0}", events as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })

@@ -93,6 +93,22 @@ impl RunResult {
             .count()
     }
 
+    /// How long each acknowledged write took, call to answer, in
+    /// simulated nanoseconds.
+    pub fn write_latencies_ns(&self) -> Vec<u64> {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| match &op.result {
+                checker::history::OpResult::Ok(resp) => {
+                    checker::models::etcd::bumps_revision(&op.request, resp)
+                }
+                _ => false,
+            })
+            .filter_map(|op| op.ret.map(|ret| ret.saturating_sub(op.call)))
+            .collect()
+    }
+
     /// Client writes the store acknowledged (each took a revision).
     pub fn acknowledged_writes(&self) -> usize {
         self.history
