@@ -53,8 +53,14 @@ pub(crate) async fn run(
     while let Some(w) = work.recv().await {
         let state = applier.state.clone();
         let batch = state.apply_gate.lock().await;
-        if let Some((index, term, path)) = w.snapshot {
-            applier.apply_snapshot(index, term, &path).await;
+        if let Some(snap) = w.snapshot {
+            if snap.persisted.await.is_err() {
+                // The raft loop ended before the snapshot was durable.
+                return;
+            }
+            applier
+                .apply_snapshot(snap.index, snap.term, &snap.path)
+                .await;
         }
         for entry in w.entries {
             applier.apply_entry(entry).await;

@@ -97,10 +97,23 @@ pub struct RaftStatus {
     pub last_index: u64,
 }
 
+/// A snapshot received from the leader, saved at `path`, for the apply
+/// loop to install once the raft loop has made it durable.
+pub(crate) struct ReceivedSnapshot {
+    pub index: u64,
+    pub term: u64,
+    pub path: String,
+    /// Fires once the WAL holds the snapshot's marker and the hard state
+    /// that commits it, fsynced (etcd's `notifyc`): installed earlier, a
+    /// crash could leave a backend at the snapshot while the WAL's hard
+    /// state still commits less, and the snapshot counts as invalid at
+    /// restart (etcd #10219). Dropped unsent when the raft loop died.
+    pub persisted: oneshot::Receiver<()>,
+}
+
 /// Work for the apply loop, in order.
 pub(crate) struct ApplyWork {
-    /// A snapshot received from the leader, saved at this path.
-    pub snapshot: Option<(u64, u64, String)>,
+    pub snapshot: Option<ReceivedSnapshot>,
     pub entries: Vec<raft::eraftpb::Entry>,
     /// Snapshot messages raft wants sent to members that fell behind. As
     /// etcd's server does (createMergedSnapshotMessage), the apply loop

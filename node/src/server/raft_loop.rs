@@ -5,7 +5,7 @@
 
 use super::leader_monitor::LeaderMonitor;
 use super::transport::Inbound;
-use super::{ApplyWork, MemberState, RaftRequest, ReadStates, snap};
+use super::{ApplyWork, MemberState, RaftRequest, ReadStates, ReceivedSnapshot, snap};
 use crate::bugs::Bug;
 use crate::config::MemberConfig;
 use crate::failpoint::Failpoint;
@@ -17,7 +17,7 @@ use crate::wire::api::ErrorCode;
 use raft::eraftpb::{ConfState, Entry, Message, MessageType};
 use raft::{RawNode, ReadOnlyOption, StateRole};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Queued proposals (and, separately, messages) taken into one `Ready`, at
 /// most.
@@ -382,6 +382,7 @@ impl RaftLoop {
         }
 
         let mut snapshot_work = None;
+        let mut snapshot_persisted = None;
         if !rd.snapshot().is_empty() {
             let snapshot = rd.snapshot().clone();
             let (index, term) = (snapshot.get_metadata().index, snapshot.get_metadata().term);
@@ -406,7 +407,14 @@ impl RaftLoop {
             if state.config.bugs.has(Bug::Etcd18055) {
                 self.release_older_snapshots(state, index).await;
             }
-            snapshot_work = Some((index, term, path));
+            let (persisted_tx, persisted) = oneshot::channel();
+            snapshot_persisted = Some(persisted_tx);
+            snapshot_work = Some(ReceivedSnapshot {
+                index,
+                term,
+                path,
+                persisted,
+            });
         }
 
         let mut committed = rd.take_committed_entries();
@@ -454,6 +462,15 @@ impl RaftLoop {
             if let Some(hs) = rd.hs() {
                 self.log.set_hard_state(hs.clone());
             }
+        }
+        if let Some(persisted) = snapshot_persisted {
+            // As etcd's raft loop: with a snapshot in the Ready, the hard
+            // state is fsynced even when only its commit index moved, and
+            // only then may the apply loop install the snapshot.
+            if let Err(e) = self.wal.sync().await {
+                state.fatal(format!("WAL sync failed: {e}")).await;
+            }
+            let _ = persisted.send(());
         }
 
         for rs in rd.take_read_states() {

@@ -377,6 +377,14 @@ impl Wal {
         if entries.is_empty() && hard_state.is_none() {
             return Ok(());
         }
+        // etcd's raft.MustSync: new entries, or a new term or vote, must be
+        // on disk before raft acts on them; a hard state that only moved
+        // the commit index is written and left to the next fsync (a commit
+        // index lost in a crash is learned again from the leader).
+        let must_sync = !entries.is_empty()
+            || hard_state.is_some_and(|hs| {
+                hs.term != self.hard_state.term || hs.vote != self.hard_state.vote
+            });
         let path = self.tail_path();
         let mut buf = Vec::new();
         for e in entries {
@@ -395,7 +403,9 @@ impl Wal {
             self.hard_state = hs.clone();
         }
         self.disk.append(&path, &buf).await?;
-        self.disk.fsync(&path).await?;
+        if must_sync {
+            self.disk.fsync(&path).await?;
+        }
         self.tail_len += buf.len() as u64;
         if let Some(last) = entries.last() {
             self.last_index = last.index;
@@ -404,6 +414,13 @@ impl Wal {
             let seq = self.segments.last().map(|s| s.0 + 1).unwrap_or(0);
             self.cut(seq, self.last_index + 1).await?;
         }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable (etcd's `WAL.Sync`).
+    pub async fn sync(&mut self) -> Result<(), WalError> {
+        let path = self.tail_path();
+        self.disk.fsync(&path).await?;
         Ok(())
     }
 
@@ -537,6 +554,103 @@ mod tests {
             );
             assert_eq!(contents.entries_after(2).len(), 1);
             assert_eq!(contents.truncated_bytes, 0);
+        });
+    }
+
+    /// A real disk that counts its fsyncs.
+    struct CountingDisk {
+        inner: RealDisk,
+        fsyncs: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::disk::Disk for CountingDisk {
+        async fn create(&self, path: &str) -> crate::disk::DiskResult<()> {
+            self.inner.create(path).await
+        }
+        async fn exists(&self, path: &str) -> crate::disk::DiskResult<bool> {
+            self.inner.exists(path).await
+        }
+        async fn append(&self, path: &str, data: &[u8]) -> crate::disk::DiskResult<u64> {
+            self.inner.append(path, data).await
+        }
+        async fn write_at(
+            &self,
+            path: &str,
+            offset: u64,
+            data: &[u8],
+        ) -> crate::disk::DiskResult<()> {
+            self.inner.write_at(path, offset, data).await
+        }
+        async fn read(
+            &self,
+            path: &str,
+            offset: u64,
+            len: usize,
+        ) -> crate::disk::DiskResult<Vec<u8>> {
+            self.inner.read(path, offset, len).await
+        }
+        async fn read_all(&self, path: &str) -> crate::disk::DiskResult<Vec<u8>> {
+            self.inner.read_all(path).await
+        }
+        async fn len(&self, path: &str) -> crate::disk::DiskResult<u64> {
+            self.inner.len(path).await
+        }
+        async fn truncate(&self, path: &str, len: u64) -> crate::disk::DiskResult<()> {
+            self.inner.truncate(path, len).await
+        }
+        async fn fsync(&self, path: &str) -> crate::disk::DiskResult<()> {
+            self.fsyncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.fsync(path).await
+        }
+        async fn rename(&self, from: &str, to: &str) -> crate::disk::DiskResult<()> {
+            self.inner.rename(from, to).await
+        }
+        async fn remove(&self, path: &str) -> crate::disk::DiskResult<()> {
+            self.inner.remove(path).await
+        }
+        async fn list_dir(&self, dir: &str) -> crate::disk::DiskResult<Vec<String>> {
+            self.inner.list_dir(dir).await
+        }
+        async fn fsync_dir(&self, dir: &str) -> crate::disk::DiskResult<()> {
+            self.inner.fsync_dir(dir).await
+        }
+    }
+
+    #[test]
+    fn only_entries_or_a_new_term_or_vote_are_fsynced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        block_on(async {
+            let counting = Arc::new(CountingDisk {
+                inner: RealDisk::new(dir.path()),
+                fsyncs: Default::default(),
+            });
+            let fsyncs = || counting.fsyncs.load(std::sync::atomic::Ordering::Relaxed);
+            let mut wal = Wal::create(counting.clone(), meta(), 1 << 20)
+                .await
+                .expect("create");
+            let mut count = fsyncs();
+            let mut saved = |n: usize| {
+                let more = n - count;
+                count = n;
+                more
+            };
+            wal.save(&[entry(1, 1, "a")], Some(&hs(1, 0)))
+                .await
+                .expect("save");
+            assert_eq!(saved(fsyncs()), 1, "new entries");
+            wal.save(&[], Some(&hs(1, 1))).await.expect("save");
+            assert_eq!(
+                saved(fsyncs()),
+                0,
+                "only the commit index moved (etcd's MustSync)"
+            );
+            wal.save(&[], Some(&hs(2, 1))).await.expect("save");
+            assert_eq!(saved(fsyncs()), 1, "a new term");
+            // Unsynced is still written: a reader (and a clean reopen) sees it.
+            let (_, contents) = Wal::open(disk(&dir), 1 << 20).await.expect("open");
+            assert_eq!(contents.hard_state, hs(2, 1));
         });
     }
 
