@@ -128,6 +128,13 @@ impl World {
         }
     }
 
+    /// fsyncs the member's disk has done (WAL, backend and snapshots).
+    pub fn disk_fsyncs(&self, member: u64) -> u64 {
+        self.node_of(member)
+            .map(|n| self.disk.fsyncs(n))
+            .unwrap_or(0)
+    }
+
     /// Bytes the member's files take on its disk.
     pub fn disk_used_bytes(&self, member: u64) -> u64 {
         self.node_of(member)
