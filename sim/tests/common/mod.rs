@@ -37,6 +37,7 @@ pub fn put(key: String, value: String) -> client_request::Body {
 }
 
 /// Every key with its value, read linearizably (retrying until it works).
+#[allow(dead_code)] // each test binary compiles this module; some never read back
 pub async fn read_all(client: &mut Client) -> Vec<(String, String)> {
     for _ in 0..100 {
         let req = client_request::Body::Range(RangeRequest {
