@@ -209,8 +209,27 @@ struct Reader<'a> {
     depth: usize,
 }
 
+/// Which bytes a symbol, keyword or number token is made of: a table, as
+/// every byte of every token is looked up in it.
+const SYMBOL_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80;
+        b += 1;
+    }
+    let punctuation = b".*+!-_?$%&=<>/':#";
+    let mut i = 0;
+    while i < punctuation.len() {
+        table[punctuation[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_symbol_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b".*+!-_?$%&=<>/':#".contains(&b) || b >= 0x80
+    SYMBOL_BYTES[b as usize]
 }
 
 impl<'a> Reader<'a> {
@@ -464,6 +483,16 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, EdnError> {
         let line = self.line;
         self.bump();
+        // Most strings hold no escape: copied once, at their size.
+        let rest = &self.src[self.pos..];
+        if let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\')
+            && rest[end] == b'"'
+        {
+            let out = self.text[self.pos..self.pos + end].to_string();
+            self.line += rest[..end].iter().filter(|&&b| b == b'\n').count();
+            self.pos += end + 1;
+            return Ok(out);
+        }
         let mut out = String::new();
         loop {
             let start = self.pos;
@@ -658,6 +687,35 @@ mod tests {
         let deepest = nested(MAX_DEPTH - 2);
         assert!(direct(&deepest).is_ok());
         assert_eq!(direct(&deepest), whole(&deepest));
+    }
+
+    #[test]
+    fn reads_strings_with_and_without_escapes_and_counts_their_lines() {
+        let forms = read_all("\"plain\" \"two\nlines\" \"a\\\"b\\u00e9\\n\" \"\"\n:after").unwrap();
+        let strings: Vec<&Edn> = forms.iter().map(|(_, f)| f).collect();
+        assert_eq!(
+            strings,
+            [
+                &Edn::Str("plain".into()),
+                &Edn::Str("two\nlines".into()),
+                &Edn::Str("a\"b\u{e9}\n".into()),
+                &Edn::Str(String::new()),
+                &Edn::Keyword("after".into()),
+            ]
+        );
+        // The string over two lines moves what follows down a line.
+        assert_eq!(forms[4].0, 3);
+        assert_eq!(read_all("\"open\n\nnever closed").unwrap_err().line, 1);
+        assert!(read_all("{\"}").unwrap_err().message.contains("string"));
+    }
+
+    #[test]
+    fn symbol_bytes_are_the_documented_ones() {
+        for b in 0..=255u8 {
+            let expected =
+                b.is_ascii_alphanumeric() || b".*+!-_?$%&=<>/':#".contains(&b) || b >= 0x80;
+            assert_eq!(is_symbol_byte(b), expected, "{b}");
+        }
     }
 
     #[test]
