@@ -4,7 +4,7 @@
 //! (nanoseconds), `:index` and `:error`; other keys are ignored.
 
 use super::edn_reader::{Edn, TopForm, read_each_map};
-use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
+use super::{EventType, ImportError, Imported, JepsenEvent, Pairing, Process};
 
 /// The keys an event is read from, in the order of [`Fields`].
 const NAMES: [&str; 8] = [
@@ -15,11 +15,11 @@ const NAMES: [&str; 8] = [
 type Fields = [Option<Edn>; 8];
 
 /// Reads and pairs the events of an EDN history. Each form becomes an
-/// event as it is read (a map straight into its fields, no tree built),
-/// but the first, which is held back: a file of one vector (or list) holds
-/// the whole history in it.
+/// event as it is read (a map straight into its fields, no tree built) and
+/// is paired at once, but the first, which is held back: a file of one
+/// vector (or list) holds the whole history in it.
 pub fn import(text: &str) -> Result<Imported, ImportError> {
-    let mut events = Vec::with_capacity(expected_events(text));
+    let mut pairing = Pairing::with_capacity(expected_events(text));
     let mut first: Option<(usize, TopForm<8>)> = None;
     let mut forms = 0usize;
     read_each_map(
@@ -33,9 +33,9 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                 return Ok(());
             }
             if let Some((l, f)) = first.take() {
-                events.push(top_level_event(l, f)?);
+                pairing.push(top_level_event(l, f)?);
             }
-            events.push(top_level_event(line, form)?);
+            pairing.push(top_level_event(line, form)?);
             Ok(())
         },
     )?;
@@ -43,25 +43,30 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
         Some((line, TopForm::Other(Edn::Vector(items) | Edn::List(items)))) if forms == 1 => {
             // One collection holding the whole history: its elements carry no
             // line of their own, so count them from the collection's line.
-            events = Vec::with_capacity(items.len());
+            if items.is_empty() {
+                return Err(no_operations());
+            }
             for item in items {
                 match item.into_fields(&NAMES) {
-                    Ok(fields) => events.push(event(line, fields)?),
+                    Ok(fields) => pairing.push(event(line, fields)?),
                     Err(other) => return Err(not_a_map(line, &other)),
                 }
             }
         }
-        Some((line, form)) => events.push(top_level_event(line, form)?),
+        Some((line, form)) => pairing.push(top_level_event(line, form)?),
+        None if forms == 0 => return Err(no_operations()),
         None => {}
     }
-    if events.is_empty() {
-        return Err(ImportError::new(1, "the file holds no operations"));
-    }
-    pair_events(events)
+    pairing.finish()
 }
 
-/// Room for the events of a history of one map per line, so that reading
-/// thousands of them does not copy the ones read so far again and again;
+fn no_operations() -> ImportError {
+    ImportError::new(1, "the file holds no operations")
+}
+
+/// Room for the operations of a history of one map per line, so that
+/// reading thousands of them does not copy the ones read so far again and
+/// again;
 /// bounded by the smallest map an event can be (`{:process 0 :type :ok :f
 /// :x}`), so that a file of blank lines reserves nothing much.
 fn expected_events(text: &str) -> usize {
