@@ -317,9 +317,9 @@ pub fn check_file(
             }
         }
         (ModelKind::Kv, InputFormat::JepsenLog | InputFormat::Edn) => {
-            let imported = import_file(&text, format).map_err(from_import)?;
+            let mut imported = import_file(&text, format).map_err(from_import)?;
             timeline = TimelineEntry::of(&imported.annotations, imported.clock);
-            let ops = import::kv_ops(&imported).map_err(from_import)?;
+            let ops = import::take_kv_ops(&mut imported).map_err(from_import)?;
             imported_check(KvModel, ops, &options, &imported)
         }
         (model, format) => {

@@ -528,46 +528,90 @@ fn text_of(v: &Edn) -> String {
     }
 }
 
+/// An EDN value as a kv text, taken out of it (no copy of a string).
+fn into_text(v: Edn) -> String {
+    match v {
+        Edn::Nil => String::new(),
+        Edn::Str(s) => s,
+        other => other.to_string(),
+    }
+}
+
 /// Key-value operations (`:get`, `:put`, `:append` with `:key`).
 pub fn kv_ops(imported: &Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportError> {
     let mut ops = Vec::with_capacity(imported.ops.len());
     for op in &imported.ops {
-        let Some(key) = op.key.as_ref().map(text_of) else {
-            return Err(ImportError::new(
-                op.line,
-                format!(
-                    "a :{} without :key (the kv model needs a key per operation)",
-                    op.f
-                ),
-            ));
-        };
-        let input = match op.f.as_str() {
-            "get" | "read" => KvInput::Get { key },
-            "put" | "write" => KvInput::Put {
-                key,
-                value: text_of(&op.invoke_value),
-            },
-            "append" => KvInput::Append {
-                key,
-                value: text_of(&op.invoke_value),
-            },
-            f => {
-                return Err(ImportError::new(
-                    op.line,
-                    format!(
-                        "unknown operation :{f} for the kv model (expected :get, :put or :append)"
-                    ),
-                ));
-            }
-        };
-        ops.extend(engine_op(op, input, |input| {
-            Ok(match input {
-                KvInput::Get { .. } => KvOutput::Value(text_of(&op.complete_value)),
-                _ => KvOutput::Done,
-            })
-        })?);
+        let key = op.key.as_ref().map(text_of);
+        let op = kv_op(
+            op,
+            key,
+            || text_of(&op.invoke_value),
+            || text_of(&op.complete_value),
+        )?;
+        ops.extend(op);
     }
     Ok(ops)
+}
+
+/// [`kv_ops`], the keys and values moved out of the history's operations
+/// instead of copied: for a caller done with them (their `:error`s and
+/// everything else are left).
+pub fn take_kv_ops(imported: &mut Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportError> {
+    let mut ops = Vec::with_capacity(imported.ops.len());
+    for op in &mut imported.ops {
+        let key = op.key.take().map(into_text);
+        let invoke = std::mem::replace(&mut op.invoke_value, Edn::Nil);
+        let complete = std::mem::replace(&mut op.complete_value, Edn::Nil);
+        ops.extend(kv_op(
+            op,
+            key,
+            || into_text(invoke),
+            || into_text(complete),
+        )?);
+    }
+    Ok(ops)
+}
+
+/// The kv operation of `op`, with its key and (asked for only when the
+/// operation has them) its invocation's value and its completion's.
+fn kv_op(
+    op: &JepsenOp,
+    key: Option<String>,
+    invoke: impl FnOnce() -> String,
+    complete: impl FnOnce() -> String,
+) -> Result<Option<Op<KvInput, KvOutput>>, ImportError> {
+    let Some(key) = key else {
+        return Err(ImportError::new(
+            op.line,
+            format!(
+                "a :{} without :key (the kv model needs a key per operation)",
+                op.f
+            ),
+        ));
+    };
+    let input = match op.f.as_str() {
+        "get" | "read" => KvInput::Get { key },
+        "put" | "write" => KvInput::Put {
+            key,
+            value: invoke(),
+        },
+        "append" => KvInput::Append {
+            key,
+            value: invoke(),
+        },
+        f => {
+            return Err(ImportError::new(
+                op.line,
+                format!("unknown operation :{f} for the kv model (expected :get, :put or :append)"),
+            ));
+        }
+    };
+    engine_op(op, input, |input| {
+        Ok(match input {
+            KvInput::Get { .. } => KvOutput::Value(complete()),
+            _ => KvOutput::Done,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -837,6 +881,25 @@ mod tests {
         let err = pair_events(vec![ev(7, 2, EventType::Ok, "read", Edn::Nil)]).unwrap_err();
         assert_eq!(err.line, 7);
         assert!(err.message.contains("without a matching :invoke"));
+    }
+
+    /// Taking the kv operations out of a history gives the ones read from it.
+    #[test]
+    fn kv_operations_taken_are_the_ones_read() {
+        let text = "{:process 0, :type :invoke, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 1, :type :invoke, :f :get, :key \"a\", :value nil}\n\
+                    {:process 0, :type :ok, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 2, :type :invoke, :f :append, :key 3, :value [1 2]}\n\
+                    {:process 1, :type :ok, :f :get, :key \"a\", :value \"x\"}\n\
+                    {:process 2, :type :fail, :f :append, :key 3, :value [1 2]}\n\
+                    {:process 3, :type :invoke, :f :put, :key :k, :value 7}\n";
+        let mut imported = edn::import(text).unwrap();
+        let read = kv_ops(&imported).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[1].outcome, Outcome::Ok(KvOutput::Value("x".into())));
+        assert_eq!(take_kv_ops(&mut imported).unwrap(), read);
+        let mut keyless = edn::import("{:process 0, :type :invoke, :f :get}").unwrap();
+        assert_eq!(kv_ops(&keyless), take_kv_ops(&mut keyless));
     }
 
     #[test]
