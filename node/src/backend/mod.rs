@@ -229,6 +229,10 @@ impl Backend {
         end: &[u8],
         limit: usize,
     ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        if !end.is_empty() && end < start {
+            // An inverted range holds no keys (and would panic a BTreeMap).
+            return Vec::new();
+        }
         let st = self.inner.state.lock();
         let upper = if end.is_empty() {
             Bound::Included((bucket, start.to_vec()))
@@ -434,21 +438,46 @@ impl BatchTx<'_> {
         end: &[u8],
         limit: usize,
     ) -> Vec<Vec<u8>> {
+        if end < start {
+            // An inverted range holds no keys (and would panic a BTreeMap).
+            return Vec::new();
+        }
         let st = self.backend.inner.state.lock();
         let lower = Bound::Included((bucket, start.to_vec()));
         let upper = Bound::Excluded((bucket, end.to_vec()));
-        let mut keys: std::collections::BTreeSet<Vec<u8>> = st
+        // Both maps are sorted: walk them side by side and stop at `limit`,
+        // so a compaction batch costs its own size, not the whole range's.
+        let mut committed = st
             .committed
             .range((lower.clone(), upper.clone()))
-            .map(|((_, k), _)| k.clone())
-            .collect();
-        for ((_, k), v) in st.pending.range((lower, upper)) {
-            match v {
-                Some(_) => keys.insert(k.clone()),
-                None => keys.remove(k),
+            .map(|((_, k), _)| k)
+            .peekable();
+        let mut pending = st.pending.range((lower, upper)).peekable();
+        let mut keys = Vec::new();
+        while keys.len() < limit {
+            let take_pending = match (committed.peek(), pending.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(c), Some(((_, p), _))) => match (*c).cmp(p) {
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Greater => true,
+                    // The transaction's own change of the key wins.
+                    std::cmp::Ordering::Equal => {
+                        committed.next();
+                        true
+                    }
+                },
             };
+            if take_pending {
+                if let Some(((_, k), Some(_))) = pending.next() {
+                    keys.push(k.clone());
+                }
+            } else if let Some(k) = committed.next() {
+                keys.push(k.clone());
+            }
         }
-        keys.into_iter().take(limit).collect()
+        keys
     }
 
     /// Ends the transaction, committing if the batch is full.
@@ -690,6 +719,49 @@ mod tests {
             b.commit().await.expect("commit");
             assert_eq!(b.get(Bucket::Lease, b"a"), None);
         });
+    }
+
+    proptest::proptest! {
+        /// The walk over both maps gives what overlaying the transaction's
+        /// changes on the committed keys and cutting at `limit` gives.
+        #[test]
+        fn range_keys_overlays_pending_changes_up_to_the_limit(
+            committed in proptest::collection::btree_set(0u8..40, 0..20),
+            changes in proptest::collection::btree_map(0u8..40, proptest::bool::ANY, 0..20),
+            (start, end) in (0u8..40, 0u8..40),
+            limit in 0usize..25,
+        ) {
+            let dir = tempfile::tempdir().expect("temp dir");
+            block_on(async {
+                let b = open(&dir, 1000).await;
+                let mut tx = b.batch_tx().await;
+                for k in &committed {
+                    tx.put(Bucket::Key, &[*k], b"v");
+                }
+                tx.commit_now(true).await.expect("commit");
+                let mut tx = b.batch_tx().await;
+                for (k, put) in &changes {
+                    if *put {
+                        tx.put(Bucket::Key, &[*k], b"w");
+                    } else {
+                        tx.delete(Bucket::Key, &[*k]);
+                    }
+                }
+                let mut want: std::collections::BTreeSet<u8> = committed.clone();
+                for (k, put) in &changes {
+                    if *put { want.insert(*k); } else { want.remove(k); }
+                }
+                let want: Vec<Vec<u8>> = want
+                    .into_iter()
+                    .filter(|k| *k >= start && *k < end)
+                    .take(limit)
+                    .map(|k| vec![k])
+                    .collect();
+                assert_eq!(tx.range_keys(Bucket::Key, &[start], &[end], limit), want);
+                // Other buckets are outside the range.
+                assert!(tx.range_keys(Bucket::Lease, &[start], &[end], limit).is_empty());
+            });
+        }
     }
 
     #[test]

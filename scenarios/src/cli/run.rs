@@ -369,6 +369,12 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     let opts = RunOptions::default();
     let (mut wall, mut sim, mut check, mut messages, mut ops) = (0u64, 0u64, 0u64, 0u64, 0usize);
     let (mut writes, mut served, mut events) = (0usize, 0usize, 0usize);
+    // The traffic runs for the scenario's duration; the run goes on after
+    // it (quiesce, end-state checks, compactions finishing), so rates of
+    // requests are per simulated second of traffic.
+    let window_ns = (scenario.duration_s * 1e9) as u64;
+    let mut served_in_window = 0usize;
+    let mut write_latencies: Vec<u64> = Vec::new();
     let mut failed = 0;
     for &seed in &seeds {
         let r = scenarios::run(&scenario, seed, &opts);
@@ -379,7 +385,9 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         ops += r.stats.ops;
         events += r.stats.watch_events;
         writes += r.acknowledged_writes();
+        write_latencies.extend(r.write_latencies_ns());
         served += r.served_requests();
+        served_in_window += r.served_requests_within(window_ns);
         if r.overall() != Overall::Pass {
             failed += 1;
         }
@@ -408,14 +416,26 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
     );
     let sim_s = sim.max(1) as f64 / 1000.0;
     println!("client ops per wall s:   {:>10.0}", ops as f64 / wall_s);
+    let traffic_s = (scenario.duration_s * n).max(1e-3);
     println!(
-        "requests served:         {:>10.0} per simulated s",
+        "requests served:         {:>10.0} per simulated s of traffic ({:.0} per simulated s of the whole run)",
+        served_in_window as f64 / traffic_s,
         served as f64 / sim_s
     );
     println!(
-        "writes per wall s:       {:>10.0} ({:.0} per simulated s)",
+        "writes per wall s:       {:>10.0} ({:.0} per simulated s of the whole run)",
         writes as f64 / wall_s,
         writes as f64 / sim_s
+    );
+    write_latencies.sort_unstable();
+    let at = |q: f64| {
+        let i = ((write_latencies.len() as f64 - 1.0) * q).round() as usize;
+        write_latencies.get(i).map_or(0.0, |ns| *ns as f64 / 1e6)
+    };
+    println!(
+        "write latency:           {:>10.1} ms median, {:.1} ms p99 (simulated)",
+        at(0.5),
+        at(0.99)
     );
     println!("watch events per wall s: {:>10.0}", events as f64 / wall_s);
     Ok(if failed > 0 { 1 } else { 0 })

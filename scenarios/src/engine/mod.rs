@@ -81,6 +81,34 @@ impl RunResult {
             .count()
     }
 
+    /// Requests answered with success that were sent in the first
+    /// `window_ns` of the run (the scenario's traffic), not by the checks
+    /// after it: what "requests served per second" counts.
+    pub fn served_requests_within(&self, window_ns: u64) -> usize {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| op.call < window_ns)
+            .filter(|op| matches!(op.result, checker::history::OpResult::Ok(_)))
+            .count()
+    }
+
+    /// How long each acknowledged write took, call to answer, in
+    /// simulated nanoseconds.
+    pub fn write_latencies_ns(&self) -> Vec<u64> {
+        self.history
+            .operations
+            .iter()
+            .filter(|op| match &op.result {
+                checker::history::OpResult::Ok(resp) => {
+                    checker::models::etcd::bumps_revision(&op.request, resp)
+                }
+                _ => false,
+            })
+            .filter_map(|op| op.ret.map(|ret| ret.saturating_sub(op.call)))
+            .collect()
+    }
+
     /// Client writes the store acknowledged (each took a revision).
     pub fn acknowledged_writes(&self) -> usize {
         self.history

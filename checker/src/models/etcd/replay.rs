@@ -32,11 +32,35 @@ pub struct LinearizedHistory {
     /// Revisions written by requests whose outcome is unknown: which branch
     /// they took, so the order of their writes, is the model's guess.
     unordered: BTreeSet<i64>,
-    /// For each revision, when the request that wrote it was called (for an
-    /// expiry: when its lease was granted).
-    /// Per revision, when the request that wrote it was called, and whether
-    /// its outcome was known (else it is only the search's choice of writer).
-    written_by_call: BTreeMap<i64, (u64, bool)>,
+    /// Per written revision, in order: the answer of
+    /// [`Self::reached_not_before`] for it, computed once as a running
+    /// maximum (rules ask it for every bookmark and progress response).
+    reached: Vec<(i64, Option<(i64, u64)>)>,
+}
+
+/// For each revision of `written_by_call` (when its writer was called, and
+/// whether that writer's outcome was definite), the definite write up to it
+/// with the latest call (the later revision on a tie), as (revision, call).
+fn running_latest_call(
+    written_by_call: &BTreeMap<i64, (u64, bool)>,
+) -> Vec<(i64, Option<(i64, u64)>)> {
+    let mut latest: Option<(i64, u64)> = None;
+    written_by_call
+        .iter()
+        .map(|(&rev, &(call, definite))| {
+            if definite && latest.is_none_or(|(r, c)| (call, rev) > (c, r)) {
+                latest = Some((rev, call));
+            }
+            (rev, latest)
+        })
+        .collect()
+}
+
+/// The entry of `reached` (from [`running_latest_call`]) for the last
+/// written revision up to `rev`.
+fn latest_up_to(reached: &[(i64, Option<(i64, u64)>)], rev: i64) -> Option<(i64, u64)> {
+    let upto = reached.partition_point(|(r, _)| *r <= rev);
+    upto.checked_sub(1).and_then(|i| reached[i].1)
 }
 
 impl LinearizedHistory {
@@ -106,7 +130,7 @@ impl LinearizedHistory {
             expired_leases: effects.expired_leases,
             expired_keys: effects.expired_keys,
             unordered: effects.unordered,
-            written_by_call,
+            reached: running_latest_call(&written_by_call),
         })
     }
 
@@ -116,11 +140,7 @@ impl LinearizedHistory {
     /// the call time). Writes with an unknown outcome do not count: which of
     /// them wrote a revision is only the search's choice.
     pub fn reached_not_before(&self, rev: i64) -> Option<(i64, u64)> {
-        self.written_by_call
-            .range(..=rev)
-            .filter(|(_, (_, definite))| *definite)
-            .map(|(r, (call, _))| (*r, *call))
-            .max_by_key(|(r, call)| (*call, *r))
+        latest_up_to(&self.reached, rev)
     }
 
     pub fn store(&self) -> &Store {
@@ -270,4 +290,30 @@ fn events_of(store: &Store) -> BTreeMap<i64, Vec<Event>> {
         list.sort_by_cached_key(|e| store.written_at(&e.kv.key, *rev).map(|v| v.sub));
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition: the latest-called definite write up to `rev`.
+    fn naive(written: &BTreeMap<i64, (u64, bool)>, rev: i64) -> Option<(i64, u64)> {
+        written
+            .range(..=rev)
+            .filter(|(_, (_, definite))| *definite)
+            .map(|(r, (call, _))| (*r, *call))
+            .max_by_key(|(r, call)| (*call, *r))
+    }
+
+    proptest! {
+        #[test]
+        fn the_running_maximum_answers_as_the_definition(
+            written in proptest::collection::btree_map(1i64..60, (0u64..20, any::<bool>()), 0..40),
+            rev in -2i64..65,
+        ) {
+            let reached = running_latest_call(&written);
+            prop_assert_eq!(latest_up_to(&reached, rev), naive(&written, rev));
+        }
+    }
 }
