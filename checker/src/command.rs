@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -167,8 +168,9 @@ pub struct CheckFileOutcome {
     /// Rules the input has no data for, each with why: not checked, neither
     /// passed nor failed.
     pub skipped: Vec<(String, String)>,
-    /// One-line descriptions of operations, by id, for the ones a violation names.
-    descriptions: HashMap<u64, String>,
+    /// One-line descriptions of operations, by id (for the ones a violation
+    /// names).
+    descriptions: Descriptions,
     /// The history's annotations (faults, nemesis events), each with when it
     /// happened, in time order: the timeline the verdict is read against.
     pub timeline: Vec<TimelineEntry>,
@@ -216,8 +218,8 @@ impl CheckFileOutcome {
     }
 
     /// How the report names operation `id` (`process 3: key 4: read returned 2`).
-    pub fn description(&self, id: u64) -> Option<&str> {
-        self.descriptions.get(&id).map(String::as_str)
+    pub fn description(&self, id: u64) -> Option<String> {
+        self.descriptions.get(id)
     }
 }
 
@@ -306,19 +308,19 @@ pub fn check_file(
             match key_source(&imported) {
                 KeySource::None => {
                     let ops = import::register_ops(&imported).map_err(from_import)?;
-                    imported_check(&RegisterModel, &ops, &options, &imported)
+                    imported_check(RegisterModel, ops, &options, &imported)
                 }
                 KeySource::Tuples { .. } | KeySource::KeyField { .. } => {
                     let ops = keyed_register_ops(&imported).map_err(from_import)?;
-                    imported_check(&Keyed::new(RegisterModel), &ops, &options, &imported)
+                    imported_check(Keyed::new(RegisterModel), ops, &options, &imported)
                 }
             }
         }
         (ModelKind::Kv, InputFormat::JepsenLog | InputFormat::Edn) => {
-            let imported = import_file(&text, format).map_err(from_import)?;
+            let mut imported = import_file(&text, format).map_err(from_import)?;
             timeline = TimelineEntry::of(&imported.annotations, imported.clock);
-            let ops = import::kv_ops(&imported).map_err(from_import)?;
-            imported_check(&KvModel, &ops, &options, &imported)
+            let ops = import::take_kv_ops(&mut imported).map_err(from_import)?;
+            imported_check(KvModel, ops, &options, &imported)
         }
         (model, format) => {
             let expected = match model {
@@ -401,15 +403,16 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
 
 /// Each etcd operation's one-line description, naming who issued it in the
 /// history's own word, by id.
-fn client_descriptions(history: &crate::history::History) -> HashMap<u64, String> {
-    history
+fn client_descriptions(history: &crate::history::History) -> Descriptions {
+    let table = history
         .operations
         .iter()
         .map(|op| {
             let desc = crate::history::describe::request(&op.request);
             (op.id, format!("{} {}: {desc}", history.issuer, op.client))
         })
-        .collect()
+        .collect();
+    Descriptions::Table(table)
 }
 
 fn import_file(text: &str, format: InputFormat) -> Result<Imported, ImportError> {
@@ -420,39 +423,46 @@ fn import_file(text: &str, format: InputFormat) -> Result<Imported, ImportError>
 }
 
 /// Linearizability of an imported (register or kv) history, as a report.
-fn imported_check<M: Model>(
-    model: &M,
-    ops: &[Op<M::Input, M::Output>],
+fn imported_check<M>(
+    model: M,
+    ops: Vec<Op<M::Input, M::Output>>,
     options: &CheckOptions,
     imported: &Imported,
-) -> (Report, usize, HashMap<u64, String>) {
+) -> (Report, usize, Descriptions)
+where
+    M: Model + Send + 'static,
+    M::Input: Send + 'static,
+    M::Output: Send + 'static,
+{
     let limits = SearchLimits {
         deadline: Instant::now().checked_add(options.timeout),
         memory_bound_bytes: options.memory_bound_bytes,
     };
-    let out = check(model, ops, options.partition, &limits, Issuer::Process);
+    let out = check(&model, &ops, options.partition, &limits, Issuer::Process);
+    let checked = ops.len();
     // Jepsen's `:error` says why an operation failed or is indeterminate.
-    let errors: HashMap<u64, &import::edn_reader::Edn> = imported
+    let errors: HashMap<u64, import::edn_reader::Edn> = imported
         .ops
         .iter()
-        .filter_map(|o| o.error.as_ref().map(|e| (o.id, e)))
+        .filter_map(|o| o.error.as_ref().map(|e| (o.id, e.clone())))
         .collect();
-    let descriptions = ops
-        .iter()
-        .map(|op| {
-            // Imported register and kv histories are Jepsen's: processes.
-            let mut desc = format!(
-                "{} {}: {}",
-                Issuer::Process,
-                op.client,
-                model.describe(&op.input, &op.outcome)
-            );
-            if let Some(e) = errors.get(&op.id) {
-                desc.push_str(&format!(" (error {e})"));
-            }
-            (op.id, desc)
-        })
-        .collect();
+    // Described when asked (for the few a violation names): describing all
+    // of them up front, formatting every key and value, cost a
+    // 2,000-operation history as much as its check.
+    let descriptions = Descriptions::OnDemand(Arc::new(move |id| {
+        let op = ops.iter().find(|op| op.id == id)?;
+        // Imported register and kv histories are Jepsen's: processes.
+        let mut desc = format!(
+            "{} {}: {}",
+            Issuer::Process,
+            op.client,
+            model.describe(&op.input, &op.outcome)
+        );
+        if let Some(e) = errors.get(&id) {
+            desc.push_str(&format!(" (error {e})"));
+        }
+        Some(desc)
+    }));
     let verdict = match out.result {
         Linearizability::Linearizable { .. } => Verdict::Pass,
         Linearizability::Violation(c) => Verdict::Fail(Violation {
@@ -480,7 +490,7 @@ fn imported_check<M: Model>(
             verdict,
         }],
         stats: Some(SearchSummary {
-            operations: ops.len(),
+            operations: checked,
             partitions: out.partitions,
             elapsed_ms: out.elapsed.as_secs_f64() * 1000.0,
             iterations: out.stats.iterations,
@@ -491,6 +501,33 @@ fn imported_check<M: Model>(
         requests: None,
     };
     (report, imported.ops.len(), descriptions)
+}
+
+/// How a [`CheckFileOutcome`] describes operations.
+#[derive(Clone)]
+enum Descriptions {
+    /// Every operation's, by id, made up front.
+    Table(HashMap<u64, String>),
+    /// Made when asked, from the operations the function holds.
+    OnDemand(Arc<dyn Fn(u64) -> Option<String> + Send + Sync>),
+}
+
+impl Descriptions {
+    fn get(&self, id: u64) -> Option<String> {
+        match self {
+            Descriptions::Table(table) => table.get(&id).cloned(),
+            Descriptions::OnDemand(describe) => describe(id),
+        }
+    }
+}
+
+impl fmt::Debug for Descriptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Descriptions::Table(table) => write!(f, "Table({} operations)", table.len()),
+            Descriptions::OnDemand(_) => write!(f, "OnDemand"),
+        }
+    }
 }
 
 /// How many timeline entries the human report lists.
@@ -521,7 +558,7 @@ impl fmt::Display for CheckFileOutcome {
                         writeln!(f, "      watch: {w}")?;
                     }
                     for id in v.operations.iter().take(LISTED_OPERATIONS) {
-                        match self.descriptions.get(id) {
+                        match self.descriptions.get(*id) {
                             Some(d) => writeln!(f, "      operation {id} ({d})")?,
                             None => writeln!(f, "      operation {id}")?,
                         }

@@ -290,7 +290,7 @@ fn a_keyed_register_history_is_checked_per_key() {
         "{text}"
     );
     assert_eq!(
-        out.description(7),
+        out.description(7).as_deref(),
         Some("process 0: key 4: write 1 with unknown outcome (error :timeout)")
     );
 }

@@ -3,18 +3,28 @@
 //! Read: `:process`, `:type`, `:f`, `:value`, `:key` (porcupine), `:time`
 //! (nanoseconds), `:index` and `:error`; other keys are ignored.
 
-use super::edn_reader::{Edn, read_each};
-use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
+use super::edn_reader::{Edn, TopForm, read_each_map};
+use super::{EventType, ImportError, Imported, JepsenEvent, Pairing, Process};
+
+/// The keys an event is read from, in the order of [`Fields`].
+const NAMES: [&str; 8] = [
+    "process", "type", "f", "value", "key", "time", "index", "error",
+];
+
+/// An operation map's values under [`NAMES`].
+type Fields = [Option<Edn>; 8];
 
 /// Reads and pairs the events of an EDN history. Each form becomes an
-/// event as it is read, but the first, which is held back: a file of one
+/// event as it is read (a map straight into its fields, no tree built) and
+/// is paired at once, but the first, which is held back: a file of one
 /// vector (or list) holds the whole history in it.
 pub fn import(text: &str) -> Result<Imported, ImportError> {
-    let mut events = Vec::new();
-    let mut first: Option<(usize, Edn)> = None;
+    let mut pairing = Pairing::with_capacity(expected_events(text));
+    let mut first: Option<(usize, TopForm<8>)> = None;
     let mut forms = 0usize;
-    read_each(
+    read_each_map(
         text,
+        &NAMES,
         |e| ImportError::new(e.line, e.message),
         |line, form| {
             forms += 1;
@@ -23,51 +33,78 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                 return Ok(());
             }
             if let Some((l, f)) = first.take() {
-                events.push(event(l, &f)?);
+                pairing.push(top_level_event(l, f)?);
             }
-            events.push(event(line, &form)?);
+            pairing.push(top_level_event(line, form)?);
             Ok(())
         },
     )?;
     match first {
-        Some((line, Edn::Vector(items) | Edn::List(items))) if forms == 1 => {
+        Some((line, TopForm::Other(Edn::Vector(items) | Edn::List(items)))) if forms == 1 => {
             // One collection holding the whole history: its elements carry no
             // line of their own, so count them from the collection's line.
-            events = items
-                .iter()
-                .map(|item| event(line, item))
-                .collect::<Result<Vec<_>, _>>()?;
+            if items.is_empty() {
+                return Err(no_operations());
+            }
+            for item in items {
+                match item.into_fields(&NAMES) {
+                    Ok(fields) => pairing.push(event(line, fields)?),
+                    Err(other) => return Err(not_a_map(line, &other)),
+                }
+            }
         }
-        Some((line, form)) => events.push(event(line, &form)?),
+        Some((line, form)) => pairing.push(top_level_event(line, form)?),
+        None if forms == 0 => return Err(no_operations()),
         None => {}
     }
-    if events.is_empty() {
-        return Err(ImportError::new(1, "the file holds no operations"));
-    }
-    pair_events(events)
+    pairing.finish()
 }
 
-fn name_of(v: &Edn) -> Option<String> {
+fn no_operations() -> ImportError {
+    ImportError::new(1, "the file holds no operations")
+}
+
+/// Room for the operations of a history of one map per line, so that
+/// reading thousands of them does not copy the ones read so far again and
+/// again;
+/// bounded by the smallest map an event can be (`{:process 0 :type :ok :f
+/// :x}`), so that a file of blank lines reserves nothing much.
+fn expected_events(text: &str) -> usize {
+    const SMALLEST_EVENT: usize = 28;
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    lines.min(text.len() / SMALLEST_EVENT + 1)
+}
+
+fn top_level_event(line: usize, form: TopForm<8>) -> Result<JepsenEvent, ImportError> {
+    match form {
+        TopForm::Map(fields) => event(line, fields),
+        TopForm::Other(other) => Err(not_a_map(line, &other)),
+    }
+}
+
+fn not_a_map(line: usize, form: &Edn) -> ImportError {
+    ImportError::new(
+        line,
+        format!(
+            "expected an operation map like {{:process 0, :type :invoke, :f :read, :value nil}}, found {form}"
+        ),
+    )
+}
+
+fn name_of(v: Edn) -> Result<String, Edn> {
     match v {
-        Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => Some(k.clone()),
-        _ => None,
+        Edn::Keyword(k) | Edn::Symbol(k) | Edn::Str(k) => Ok(k),
+        other => Err(other),
     }
 }
 
-fn event(line: usize, form: &Edn) -> Result<JepsenEvent, ImportError> {
-    if !matches!(form, Edn::Map(_)) {
-        return Err(ImportError::new(
-            line,
-            format!(
-                "expected an operation map like {{:process 0, :type :invoke, :f :read, :value nil}}, found {form}"
-            ),
-        ));
-    }
-    let process = match form.get("process") {
-        Some(Edn::Int(p)) => Process::Client(*p),
+fn event(line: usize, fields: Fields) -> Result<JepsenEvent, ImportError> {
+    let [process, kind, f, value, key, time, index, error] = fields;
+    let process = match process {
+        Some(Edn::Int(p)) => Process::Client(p),
         Some(other) => match name_of(other) {
-            Some(name) => Process::Other(name),
-            None => {
+            Ok(name) => Process::Other(name),
+            Err(other) => {
                 return Err(ImportError::new(
                     line,
                     format!("a :process of {other} is neither a number nor a name"),
@@ -76,42 +113,45 @@ fn event(line: usize, form: &Edn) -> Result<JepsenEvent, ImportError> {
         },
         None => return Err(ImportError::new(line, "an operation without :process")),
     };
-    let kind = match form.get("type").and_then(name_of).as_deref() {
-        Some("invoke") => EventType::Invoke,
-        Some("ok") => EventType::Ok,
-        Some("fail") => EventType::Fail,
-        Some("info") => EventType::Info,
-        Some(other) => {
-            return Err(ImportError::new(
-                line,
-                format!("unknown :type :{other} (expected :invoke, :ok, :fail or :info)"),
-            ));
+    let kind = match kind.map(name_of) {
+        Some(Ok(name)) => match name.as_str() {
+            "invoke" => EventType::Invoke,
+            "ok" => EventType::Ok,
+            "fail" => EventType::Fail,
+            "info" => EventType::Info,
+            other => {
+                return Err(ImportError::new(
+                    line,
+                    format!("unknown :type :{other} (expected :invoke, :ok, :fail or :info)"),
+                ));
+            }
+        },
+        Some(Err(_)) | None => {
+            return Err(ImportError::new(line, "an operation without :type"));
         }
-        None => return Err(ImportError::new(line, "an operation without :type")),
     };
-    let Some(f) = form.get("f").and_then(name_of) else {
+    let Some(Ok(f)) = f.map(name_of) else {
         return Err(ImportError::new(line, "an operation without :f"));
     };
     Ok(JepsenEvent {
-        key: form.get("key").cloned(),
-        time: natural(line, form, "time", "nanoseconds since the test began")?,
-        index: natural(line, form, "index", "the event's position in the history")?,
-        error: form.get("error").cloned(),
-        ..JepsenEvent::new(
-            line,
-            process,
-            kind,
-            f,
-            form.get("value").cloned().unwrap_or(Edn::Nil),
-        )
+        key,
+        time: natural(line, time, "time", "nanoseconds since the test began")?,
+        index: natural(line, index, "index", "the event's position in the history")?,
+        error,
+        ..JepsenEvent::new(line, process, kind, f, value.unwrap_or(Edn::Nil))
     })
 }
 
 /// An optional field that must be a non-negative integer.
-fn natural(line: usize, form: &Edn, field: &str, what: &str) -> Result<Option<u64>, ImportError> {
-    match form.get(field) {
+fn natural(
+    line: usize,
+    value: Option<Edn>,
+    field: &str,
+    what: &str,
+) -> Result<Option<u64>, ImportError> {
+    match value {
         None => Ok(None),
-        Some(Edn::Int(n)) if *n >= 0 => Ok(Some(*n as u64)),
+        Some(Edn::Int(n)) if n >= 0 => Ok(Some(n as u64)),
         Some(other) => Err(ImportError::new(
             line,
             format!("a :{field} of {other}; expected {what}, a non-negative integer"),

@@ -80,6 +80,36 @@ pub struct EdnError {
     pub message: String,
 }
 
+/// A top-level form as [`read_each_map`] gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopForm<const N: usize> {
+    /// A map: the values of the keyword keys asked for, in the order of
+    /// their names (a key written twice: its first value, as [`Edn::get`]).
+    Map([Option<Edn>; N]),
+    /// Any other form, read whole.
+    Other(Edn),
+}
+
+impl Edn {
+    /// The values of the keyword keys `names` of a map, taken out of it as
+    /// [`TopForm::Map`] holds them; any other form is given back.
+    pub fn into_fields<const N: usize>(self, names: &[&str; N]) -> Result<[Option<Edn>; N], Edn> {
+        let Edn::Map(entries) = self else {
+            return Err(self);
+        };
+        let mut fields: [Option<Edn>; N] = std::array::from_fn(|_| None);
+        for (k, v) in entries {
+            if let Edn::Keyword(name) = &k
+                && let Some(i) = names.iter().position(|n| n == name)
+                && fields[i].is_none()
+            {
+                fields[i] = Some(v);
+            }
+        }
+        Ok(fields)
+    }
+}
+
 /// Every top-level form of `text`, each with the line it starts on (1-based).
 pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
     let mut forms = Vec::new();
@@ -102,7 +132,38 @@ pub fn read_all(text: &str) -> Result<Vec<(usize, Edn)>, EdnError> {
 pub fn read_each<E>(
     text: &str,
     error: impl Fn(EdnError) -> E,
-    mut each: impl FnMut(usize, Edn) -> Result<(), E>,
+    each: impl FnMut(usize, Edn) -> Result<(), E>,
+) -> Result<(), E> {
+    each_top_level(text, error, Reader::form, each)
+}
+
+/// As [`read_each`], but a top-level map is read straight into the values
+/// of its keyword keys `names` asks for ([`TopForm::Map`]): no map, no key
+/// and no other entry's value is kept, so a history of one map per line is
+/// read without building (and dropping) a tree per line. Every entry is
+/// still read, with the same errors as [`read_each`].
+pub fn read_each_map<const N: usize, E>(
+    text: &str,
+    names: &[&str; N],
+    error: impl Fn(EdnError) -> E,
+    each: impl FnMut(usize, TopForm<N>) -> Result<(), E>,
+) -> Result<(), E> {
+    let read = |r: &mut Reader<'_>| {
+        if r.peek() == Some(b'{') {
+            r.map_fields(names).map(|f| Some(TopForm::Map(f)))
+        } else {
+            r.form().map(|f| f.map(TopForm::Other))
+        }
+    };
+    each_top_level(text, error, read, each)
+}
+
+/// Calls `each` on every top-level form `read` reads (None: a discarded one).
+fn each_top_level<'a, T, E>(
+    text: &'a str,
+    error: impl Fn(EdnError) -> E,
+    mut read: impl FnMut(&mut Reader<'a>) -> Result<Option<T>, EdnError>,
+    mut each: impl FnMut(usize, T) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut r = Reader {
         src: text.as_bytes(),
@@ -117,7 +178,7 @@ pub fn read_each<E>(
             return Ok(());
         }
         let line = r.line;
-        if let Some(form) = r.form().map_err(&error)? {
+        if let Some(form) = read(&mut r).map_err(&error)? {
             each(line, form)?;
         }
     }
@@ -148,11 +209,30 @@ struct Reader<'a> {
     depth: usize,
 }
 
+/// Which bytes a symbol, keyword or number token is made of: a table, as
+/// every byte of every token is looked up in it.
+const SYMBOL_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80;
+        b += 1;
+    }
+    let punctuation = b".*+!-_?$%&=<>/':#";
+    let mut i = 0;
+    while i < punctuation.len() {
+        table[punctuation[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_symbol_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b".*+!-_?$%&=<>/':#".contains(&b) || b >= 0x80
+    SYMBOL_BYTES[b as usize]
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn err<T>(&self, line: usize, message: impl Into<String>) -> Result<T, EdnError> {
         Err(EdnError {
             line,
@@ -237,7 +317,7 @@ impl Reader<'_> {
                         }
                         self.skip_blank()?;
                         let inner = self.required_form(line, "a tagged value")?;
-                        Edn::Tagged(tag, Box::new(inner))
+                        Edn::Tagged(tag.to_string(), Box::new(inner))
                     }
                 }
             }
@@ -247,7 +327,7 @@ impl Reader<'_> {
                 if name.is_empty() {
                     return self.err(line, "a ':' not followed by a keyword name");
                 }
-                Edn::Keyword(name)
+                Edn::Keyword(name.to_string())
             }
             _ => {
                 let tok = self.token();
@@ -257,7 +337,7 @@ impl Reader<'_> {
                         format!("unexpected character {:?}", self.char_at_pos()),
                     );
                 }
-                atom(&tok)
+                atom(tok)
             }
         };
         Ok(Some(value))
@@ -279,12 +359,14 @@ impl Reader<'_> {
         }
     }
 
-    fn token(&mut self) -> String {
+    /// The symbol-like token at the position, borrowed from the input: only
+    /// what keeps it (a keyword, a symbol) copies it.
+    fn token(&mut self) -> &'a str {
         let start = self.pos;
         while self.peek().is_some_and(is_symbol_byte) {
             self.pos += 1;
         }
-        self.text[start..self.pos].to_string()
+        &self.text[start..self.pos]
     }
 
     fn seq(&mut self, close: u8, what: &str) -> Result<Vec<Edn>, EdnError> {
@@ -324,9 +406,93 @@ impl Reader<'_> {
         Ok(Edn::Map(entries))
     }
 
+    /// A map (at the position's `{`) read into the values of the keyword
+    /// keys `names` asks for, the first of a repeated key; other entries
+    /// are read and dropped. The forms it accepts and the errors it gives
+    /// are [`Reader::map`]'s.
+    fn map_fields<const N: usize>(
+        &mut self,
+        names: &[&str; N],
+    ) -> Result<[Option<Edn>; N], EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(
+                self.line,
+                format!("values nested more than {MAX_DEPTH} deep"),
+            );
+        }
+        self.depth += 1;
+        let fields = self.map_fields_at_depth(names);
+        self.depth -= 1;
+        fields
+    }
+
+    fn map_fields_at_depth<const N: usize>(
+        &mut self,
+        names: &[&str; N],
+    ) -> Result<[Option<Edn>; N], EdnError> {
+        /// What the next form read is.
+        enum Next {
+            Key,
+            /// A value, kept in this field (None: dropped).
+            Value(Option<usize>),
+        }
+        let line = self.line;
+        self.bump();
+        let mut fields: [Option<Edn>; N] = std::array::from_fn(|_| None);
+        let mut next = Next::Key;
+        loop {
+            self.skip_blank()?;
+            match (self.peek(), &next) {
+                (None, _) => return self.err(line, "a map opened here is never closed"),
+                (Some(b'}'), _) => {
+                    self.bump();
+                    return match next {
+                        Next::Key => Ok(fields),
+                        Next::Value(_) => self.err(line, "a map with a key but no value"),
+                    };
+                }
+                // A keyword key, looked up where it is written: not copied.
+                (Some(b':'), Next::Key) => {
+                    let key_line = self.line;
+                    self.bump();
+                    let name = self.token();
+                    if name.is_empty() {
+                        return self.err(key_line, "a ':' not followed by a keyword name");
+                    }
+                    let field = names.iter().position(|n| *n == name);
+                    next = Next::Value(field.filter(|&i| fields[i].is_none()));
+                }
+                (Some(_), _) => {
+                    let Some(form) = self.form()? else {
+                        continue;
+                    };
+                    next = match next {
+                        Next::Key => Next::Value(None),
+                        Next::Value(field) => {
+                            if let Some(i) = field {
+                                fields[i] = Some(form);
+                            }
+                            Next::Key
+                        }
+                    };
+                }
+            }
+        }
+    }
+
     fn string(&mut self) -> Result<String, EdnError> {
         let line = self.line;
         self.bump();
+        // Most strings hold no escape: copied once, at their size.
+        let rest = &self.src[self.pos..];
+        if let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\')
+            && rest[end] == b'"'
+        {
+            let out = self.text[self.pos..self.pos + end].to_string();
+            self.line += rest[..end].iter().filter(|&&b| b == b'\n').count();
+            self.pos += end + 1;
+            return Ok(out);
+        }
         let mut out = String::new();
         loop {
             let start = self.pos;
@@ -367,7 +533,7 @@ impl Reader<'_> {
         let line = self.line;
         self.bump();
         let tok = self.token();
-        let c = match tok.as_str() {
+        let c = match tok {
             "newline" => '\n',
             "space" => ' ',
             "tab" => '\t',
@@ -463,6 +629,93 @@ mod tests {
             "]".repeat(MAX_DEPTH - 1)
         );
         assert!(read_all(&ok).is_ok());
+    }
+
+    /// Reading a map straight into fields gives what reading it whole and
+    /// then taking the fields does, errors (and their lines) included.
+    #[test]
+    fn maps_read_into_fields_match_maps_read_whole() {
+        const NAMES: [&str; 3] = ["a", "b", "c"];
+        fn whole(text: &str) -> Result<Vec<(usize, TopForm<3>)>, EdnError> {
+            Ok(read_all(text)?
+                .into_iter()
+                .map(|(line, form)| match form.into_fields(&NAMES) {
+                    Ok(fields) => (line, TopForm::Map(fields)),
+                    Err(other) => (line, TopForm::Other(other)),
+                })
+                .collect())
+        }
+        fn direct(text: &str) -> Result<Vec<(usize, TopForm<3>)>, EdnError> {
+            let mut forms = vec![];
+            read_each_map(
+                text,
+                &NAMES,
+                |e| e,
+                |line, form| {
+                    forms.push((line, form));
+                    Ok(())
+                },
+            )?;
+            Ok(forms)
+        }
+        let cases = [
+            "{:a 1 :b \"x\" :c [1 {:a 2}]}\n{:c nil}\n[{:a 1}]",
+            "{:a 1 :a 2 :b 3 :b 4}",
+            "{:z 1 :a #_ 7 2 #_ :b :c 3}",
+            "{\"a\" 1 a 2 :c 3 {:a 1} 4 nil 5}",
+            "{:a :b :c :a}",
+            "#_ {:a 1} {:b 2} ; done\n",
+            "{:a 1 :b}",
+            "{:a 1 #_ 2}",
+            "{: 1}",
+            "{:a 1\n:b [1 2\n",
+            "{:a 1 ) }",
+            "{:a \"open}",
+            "{:a #tag}",
+            "\n\n{:a\n1}\n{:b}",
+        ];
+        for text in cases {
+            assert_eq!(direct(text), whole(text), "{text:?}");
+        }
+        // The map is a level: its value's vectors and their element fill
+        // the rest.
+        let nested =
+            |levels: usize| format!("{{:a {}1{}}}", "[".repeat(levels), "]".repeat(levels));
+        let deep = nested(MAX_DEPTH - 1);
+        assert!(direct(&deep).is_err());
+        assert_eq!(direct(&deep), whole(&deep));
+        let deepest = nested(MAX_DEPTH - 2);
+        assert!(direct(&deepest).is_ok());
+        assert_eq!(direct(&deepest), whole(&deepest));
+    }
+
+    #[test]
+    fn reads_strings_with_and_without_escapes_and_counts_their_lines() {
+        let forms = read_all("\"plain\" \"two\nlines\" \"a\\\"b\\u00e9\\n\" \"\"\n:after").unwrap();
+        let strings: Vec<&Edn> = forms.iter().map(|(_, f)| f).collect();
+        assert_eq!(
+            strings,
+            [
+                &Edn::Str("plain".into()),
+                &Edn::Str("two\nlines".into()),
+                &Edn::Str("a\"b\u{e9}\n".into()),
+                &Edn::Str(String::new()),
+                &Edn::Keyword("after".into()),
+            ]
+        );
+        // The string over two lines moves what follows down a line.
+        assert_eq!(forms[4].0, 3);
+        assert_eq!(read_all("\"open\n\nnever closed").unwrap_err().line, 1);
+        assert!(read_all("{\"}").unwrap_err().message.contains("string"));
+    }
+
+    #[test]
+    fn symbol_bytes_are_the_documented_ones() {
+        for b in 0..=255u8 {
+            let expected =
+                b.is_ascii_alphanumeric() || b".*+!-_?$%&=<>/':#".contains(&b) || b >= 0x80;
+            assert_eq!(is_symbol_byte(b), expected, "{b}");
+        }
     }
 
     #[test]

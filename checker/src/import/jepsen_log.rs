@@ -7,12 +7,13 @@
 //! `jepsen.util - ` is other log output and is ignored.
 
 use super::edn_reader::{Edn, read_one};
-use super::{EventType, ImportError, Imported, JepsenEvent, Process, pair_events};
+use super::{EventType, ImportError, Imported, JepsenEvent, Pairing, Process};
 
 const MARKER: &str = "jepsen.util - ";
 
 pub fn import(text: &str) -> Result<Imported, ImportError> {
-    let mut events = Vec::new();
+    let mut pairing = Pairing::default();
+    let mut events = 0usize;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let Some(at) = raw.find(MARKER) else {
@@ -22,15 +23,16 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
         let (Some(process), Some(kind)) = (process(rest), event_type(rest)) else {
             continue;
         };
-        events.push(event(line, rest, process, kind)?);
+        pairing.push(event(line, rest, process, kind)?);
+        events += 1;
     }
-    if events.is_empty() {
+    if events == 0 {
         return Err(ImportError::new(
             1,
             "the file holds no `jepsen.util - PROCESS :TYPE :F VALUE` lines",
         ));
     }
-    pair_events(events)
+    pairing.finish()
 }
 
 /// The first `n` whitespace-separated fields and the rest of the line

@@ -17,7 +17,7 @@ pub mod etcd_robustness;
 pub mod independent;
 pub mod jepsen_log;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::history::Annotation;
 use crate::linearizable::{Op, Outcome};
@@ -157,64 +157,6 @@ fn type_name(kind: EventType) -> &'static str {
     }
 }
 
-/// Whether every event has a field, none has, or (an error naming the first
-/// line without it) only some have.
-fn every_or_none(
-    events: &[JepsenEvent],
-    has: impl Fn(&JepsenEvent) -> bool,
-    name: &str,
-) -> Result<bool, ImportError> {
-    match (
-        events.iter().find(|e| has(e)),
-        events.iter().find(|e| !has(e)),
-    ) {
-        (Some(_), None) => Ok(true),
-        (None, _) => Ok(false),
-        (Some(with), Some(without)) => Err(ImportError::new(
-            without.line,
-            format!(
-                "an event without :{name}, though the one on line {} has one (expected :{name} on every event or on none)",
-                with.line
-            ),
-        )),
-    }
-}
-
-/// Each event's time: its `:time` when every event has one, else its position.
-fn event_times(events: &[JepsenEvent]) -> Result<(Clock, Vec<u64>), ImportError> {
-    if every_or_none(events, |e| e.time.is_some(), "time")? {
-        Ok((
-            Clock::Nanoseconds,
-            events.iter().map(|e| e.time.unwrap_or(0)).collect(),
-        ))
-    } else {
-        Ok((Clock::Position, (0..events.len() as u64).collect()))
-    }
-}
-
-/// Whether the events carry `:index`es to name operations by; they must
-/// ascend, as jepsen.history's do (gaps allowed: a filtered history has them).
-fn indexed(events: &[JepsenEvent]) -> Result<bool, ImportError> {
-    if !every_or_none(events, |e| e.index.is_some(), "index")? {
-        return Ok(false);
-    }
-    for pair in events.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if b.index <= a.index {
-            return Err(ImportError::new(
-                b.line,
-                format!(
-                    "an :index of {} after {} on line {} (expected ascending indices)",
-                    b.index.unwrap_or(0),
-                    a.index.unwrap_or(0),
-                    a.line
-                ),
-            ));
-        }
-    }
-    Ok(true)
-}
-
 fn annotation_text(ev: &JepsenEvent) -> String {
     let mut text = format!("{} :{} {}", type_name(ev.kind), ev.f, ev.value);
     if let Some(e) = &ev.error {
@@ -223,50 +165,151 @@ fn annotation_text(ev: &JepsenEvent) -> String {
     text
 }
 
-/// Pairs each invocation with the next completion of the same process.
-pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
-    let (clock, times) = event_times(&events)?;
-    let indexed = indexed(&events)?;
-    let mut out = Imported {
-        clock,
-        ..Imported::default()
-    };
-    let mut pending: HashMap<i64, usize> = HashMap::new();
-    for (ev, time) in events.into_iter().zip(times) {
+/// Which events carry a field (`:time`, `:index`): the first line with one
+/// and the first without.
+#[derive(Debug, Default)]
+struct Presence {
+    first_with: Option<usize>,
+    first_without: Option<usize>,
+}
+
+impl Presence {
+    fn note(&mut self, line: usize, has: bool) {
+        let first = match has {
+            true => &mut self.first_with,
+            false => &mut self.first_without,
+        };
+        first.get_or_insert(line);
+    }
+
+    /// Whether every event has the field, none has, or (an error naming the
+    /// first line without it) only some have.
+    fn every(&self, name: &str) -> Result<bool, ImportError> {
+        match (self.first_with, self.first_without) {
+            (Some(_), None) => Ok(true),
+            (None, _) => Ok(false),
+            (Some(with), Some(without)) => Err(ImportError::new(
+                without,
+                format!(
+                    "an event without :{name}, though the one on line {with} has one (expected :{name} on every event or on none)"
+                ),
+            )),
+        }
+    }
+}
+
+/// An operation's `:time`s and invocation `:index`, kept aside until the
+/// history is read: whether they are its times and id depends on every event.
+#[derive(Debug, Clone, Copy)]
+struct Stamps {
+    call: Option<u64>,
+    ret: Option<u64>,
+    index: Option<u64>,
+}
+
+/// Pairs each invocation with the next completion of the same process, one
+/// event at a time as a history is read, so that no history is held as
+/// events and then again as operations ([`Pairing::finish`] gives the
+/// errors [`pair_events`] documents, in its order).
+#[derive(Debug, Default)]
+pub struct Pairing {
+    out: Imported,
+    /// Open operations by process: a B-tree, as hashing each event's
+    /// process cost more than looking it up among a few dozen.
+    pending: BTreeMap<i64, usize>,
+    /// By operation, then by annotation: their events' `:time`s.
+    stamps: Vec<Stamps>,
+    annotation_times: Vec<Option<u64>>,
+    events: u64,
+    times: Presence,
+    indices: Presence,
+    /// The last event's `:index` and line.
+    last_index: Option<(Option<u64>, usize)>,
+    /// The first pair of events whose `:index`es do not ascend.
+    not_ascending: Option<ImportError>,
+    /// The first event that does not pair (no more are paired after it).
+    unpaired: Option<ImportError>,
+    /// The first completion whose `:time` is before its invocation's: an
+    /// error when the history's clock is its `:time`s.
+    backwards: Option<ImportError>,
+}
+
+impl Pairing {
+    /// Room for about `events` events.
+    pub fn with_capacity(events: usize) -> Pairing {
+        let mut pairing = Pairing::default();
+        pairing.out.ops.reserve(events / 2 + 1);
+        pairing.stamps.reserve(events / 2 + 1);
+        pairing
+    }
+
+    pub fn push(&mut self, ev: JepsenEvent) {
+        let position = self.events;
+        self.events += 1;
+        self.times.note(ev.line, ev.time.is_some());
+        self.indices.note(ev.line, ev.index.is_some());
+        if let Some((last, last_line)) = self.last_index
+            && ev.index <= last
+            && self.not_ascending.is_none()
+        {
+            self.not_ascending = Some(ImportError::new(
+                ev.line,
+                format!(
+                    "an :index of {} after {} on line {last_line} (expected ascending indices)",
+                    ev.index.unwrap_or(0),
+                    last.unwrap_or(0),
+                ),
+            ));
+        }
+        self.last_index = Some((ev.index, ev.line));
+        if self.unpaired.is_some() {
+            return;
+        }
+        if let Err(e) = self.pair(ev, position) {
+            self.unpaired = Some(e);
+        }
+    }
+
+    /// Pairs `ev`, the `position`th event; times are positions until
+    /// [`Pairing::finish`] knows whether they are the `:time`s.
+    fn pair(&mut self, ev: JepsenEvent, position: u64) -> Result<(), ImportError> {
         let process = match &ev.process {
             Process::Other(name) => {
-                out.annotations.push(Annotation {
+                self.out.annotations.push(Annotation {
                     kind: None,
-                    at: time,
+                    at: position,
                     end: None,
                     source: name.clone(),
                     text: annotation_text(&ev),
                 });
-                continue;
+                self.annotation_times.push(ev.time);
+                return Ok(());
             }
             Process::Client(p) => *p,
         };
         match ev.kind {
             EventType::Invoke => {
-                if let Some(&open) = pending.get(&process) {
+                if let Some(&open) = self.pending.get(&process) {
                     return Err(ImportError::new(
                         ev.line,
                         format!(
                             "process {process} invokes again before its operation from line {} completed",
-                            out.ops[open].line
+                            self.out.ops[open].line
                         ),
                     ));
                 }
-                pending.insert(process, out.ops.len());
-                let id = match ev.index {
-                    Some(index) if indexed => index,
-                    _ => out.ops.len() as u64,
-                };
-                out.ops.push(JepsenOp {
-                    id,
+                let op = self.out.ops.len();
+                self.pending.insert(process, op);
+                self.stamps.push(Stamps {
+                    call: ev.time,
+                    ret: None,
+                    index: ev.index,
+                });
+                self.out.ops.push(JepsenOp {
+                    id: op as u64,
                     process,
                     line: ev.line,
-                    call: time,
+                    call: position,
                     ret: None,
                     f: ev.f,
                     key: ev.key,
@@ -278,7 +321,7 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                 });
             }
             kind => {
-                let Some(index) = pending.remove(&process) else {
+                let Some(index) = self.pending.remove(&process) else {
                     return Err(ImportError::new(
                         ev.line,
                         format!(
@@ -287,7 +330,7 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                         ),
                     ));
                 };
-                let op = &mut out.ops[index];
+                let op = &mut self.out.ops[index];
                 if op.f != ev.f {
                     return Err(ImportError::new(
                         ev.line,
@@ -297,16 +340,21 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                         ),
                     ));
                 }
-                if time < op.call {
-                    return Err(ImportError::new(
+                let stamps = &mut self.stamps[index];
+                if let (Some(call), Some(time)) = (stamps.call, ev.time)
+                    && time < call
+                    && self.backwards.is_none()
+                {
+                    self.backwards = Some(ImportError::new(
                         ev.line,
                         format!(
-                            "a completion at :time {time}, before its invocation's {} on line {}",
-                            op.call, op.line
+                            "a completion at :time {time}, before its invocation's {call} on line {}",
+                            op.line
                         ),
                     ));
                 }
-                op.ret = Some(time);
+                stamps.ret = ev.time;
+                op.ret = Some(position);
                 op.complete_value = ev.value;
                 op.completion_line = Some(ev.line);
                 op.error = ev.error.or(op.error.take());
@@ -317,8 +365,63 @@ pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
                 };
             }
         }
+        Ok(())
     }
-    Ok(out)
+
+    /// The paired history. Its times are the events' `:time`s when every
+    /// event has one, else their positions (0, 1, 2, ...); operations are
+    /// numbered by their invocation's `:index` when every event has one
+    /// (they must ascend), else in order. Errors, the first of: only some
+    /// events with a `:time`; only some with an `:index`, or indices not
+    /// ascending; the first event that does not pair (an invocation while
+    /// the process's operation is open, a completion without an open
+    /// operation or of another `:f`, a completion `:time`d before its
+    /// invocation).
+    pub fn finish(mut self) -> Result<Imported, ImportError> {
+        let clock = match self.times.every("time")? {
+            true => Clock::Nanoseconds,
+            false => Clock::Position,
+        };
+        let indexed = self.indices.every("index")?;
+        if let (true, Some(e)) = (indexed, self.not_ascending) {
+            return Err(e);
+        }
+        // Pairing goes on past a completion before its invocation (the
+        // clock was not known yet) and stops at the first event that does
+        // not pair: a completion before its invocation is the earlier.
+        if let (Clock::Nanoseconds, Some(e)) = (clock, self.backwards) {
+            return Err(e);
+        }
+        if let Some(e) = self.unpaired {
+            return Err(e);
+        }
+        self.out.clock = clock;
+        for (op, stamps) in self.out.ops.iter_mut().zip(&self.stamps) {
+            if clock == Clock::Nanoseconds {
+                op.call = stamps.call.unwrap_or(0);
+                op.ret = op.ret.map(|_| stamps.ret.unwrap_or(0));
+            }
+            if let (true, Some(index)) = (indexed, stamps.index) {
+                op.id = index;
+            }
+        }
+        if clock == Clock::Nanoseconds {
+            for (a, time) in self.out.annotations.iter_mut().zip(&self.annotation_times) {
+                a.at = time.unwrap_or(0);
+            }
+        }
+        Ok(self.out)
+    }
+}
+
+/// Pairs each invocation with the next completion of the same process (see
+/// [`Pairing`]).
+pub fn pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
+    let mut pairing = Pairing::with_capacity(events.len());
+    for ev in events {
+        pairing.push(ev);
+    }
+    pairing.finish()
 }
 
 /// An EDN value as a register or key-value scalar.
@@ -425,51 +528,315 @@ fn text_of(v: &Edn) -> String {
     }
 }
 
+/// An EDN value as a kv text, taken out of it (no copy of a string).
+fn into_text(v: Edn) -> String {
+    match v {
+        Edn::Nil => String::new(),
+        Edn::Str(s) => s,
+        other => other.to_string(),
+    }
+}
+
 /// Key-value operations (`:get`, `:put`, `:append` with `:key`).
 pub fn kv_ops(imported: &Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportError> {
     let mut ops = Vec::with_capacity(imported.ops.len());
     for op in &imported.ops {
-        let Some(key) = op.key.as_ref().map(text_of) else {
-            return Err(ImportError::new(
-                op.line,
-                format!(
-                    "a :{} without :key (the kv model needs a key per operation)",
-                    op.f
-                ),
-            ));
-        };
-        let input = match op.f.as_str() {
-            "get" | "read" => KvInput::Get { key },
-            "put" | "write" => KvInput::Put {
-                key,
-                value: text_of(&op.invoke_value),
-            },
-            "append" => KvInput::Append {
-                key,
-                value: text_of(&op.invoke_value),
-            },
-            f => {
-                return Err(ImportError::new(
-                    op.line,
-                    format!(
-                        "unknown operation :{f} for the kv model (expected :get, :put or :append)"
-                    ),
-                ));
-            }
-        };
-        ops.extend(engine_op(op, input, |input| {
-            Ok(match input {
-                KvInput::Get { .. } => KvOutput::Value(text_of(&op.complete_value)),
-                _ => KvOutput::Done,
-            })
-        })?);
+        let key = op.key.as_ref().map(text_of);
+        let op = kv_op(
+            op,
+            key,
+            || text_of(&op.invoke_value),
+            || text_of(&op.complete_value),
+        )?;
+        ops.extend(op);
     }
     Ok(ops)
+}
+
+/// [`kv_ops`], the keys and values moved out of the history's operations
+/// instead of copied: for a caller done with them (their `:error`s and
+/// everything else are left).
+pub fn take_kv_ops(imported: &mut Imported) -> Result<Vec<Op<KvInput, KvOutput>>, ImportError> {
+    let mut ops = Vec::with_capacity(imported.ops.len());
+    for op in &mut imported.ops {
+        let key = op.key.take().map(into_text);
+        let invoke = std::mem::replace(&mut op.invoke_value, Edn::Nil);
+        let complete = std::mem::replace(&mut op.complete_value, Edn::Nil);
+        ops.extend(kv_op(
+            op,
+            key,
+            || into_text(invoke),
+            || into_text(complete),
+        )?);
+    }
+    Ok(ops)
+}
+
+/// The kv operation of `op`, with its key and (asked for only when the
+/// operation has them) its invocation's value and its completion's.
+fn kv_op(
+    op: &JepsenOp,
+    key: Option<String>,
+    invoke: impl FnOnce() -> String,
+    complete: impl FnOnce() -> String,
+) -> Result<Option<Op<KvInput, KvOutput>>, ImportError> {
+    let Some(key) = key else {
+        return Err(ImportError::new(
+            op.line,
+            format!(
+                "a :{} without :key (the kv model needs a key per operation)",
+                op.f
+            ),
+        ));
+    };
+    let input = match op.f.as_str() {
+        "get" | "read" => KvInput::Get { key },
+        "put" | "write" => KvInput::Put {
+            key,
+            value: invoke(),
+        },
+        "append" => KvInput::Append {
+            key,
+            value: invoke(),
+        },
+        f => {
+            return Err(ImportError::new(
+                op.line,
+                format!("unknown operation :{f} for the kv model (expected :get, :put or :append)"),
+            ));
+        }
+    };
+    engine_op(op, input, |input| {
+        Ok(match input {
+            KvInput::Get { .. } => KvOutput::Value(complete()),
+            _ => KvOutput::Done,
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Whether every event has a field, none has, or (an error naming the first
+    /// line without it) only some have.
+    fn every_or_none(
+        events: &[JepsenEvent],
+        has: impl Fn(&JepsenEvent) -> bool,
+        name: &str,
+    ) -> Result<bool, ImportError> {
+        match (
+            events.iter().find(|e| has(e)),
+            events.iter().find(|e| !has(e)),
+        ) {
+            (Some(_), None) => Ok(true),
+            (None, _) => Ok(false),
+            (Some(with), Some(without)) => Err(ImportError::new(
+                without.line,
+                format!(
+                    "an event without :{name}, though the one on line {} has one (expected :{name} on every event or on none)",
+                    with.line
+                ),
+            )),
+        }
+    }
+
+    /// Each event's time: its `:time` when every event has one, else its position.
+    fn event_times(events: &[JepsenEvent]) -> Result<(Clock, Vec<u64>), ImportError> {
+        if every_or_none(events, |e| e.time.is_some(), "time")? {
+            Ok((
+                Clock::Nanoseconds,
+                events.iter().map(|e| e.time.unwrap_or(0)).collect(),
+            ))
+        } else {
+            Ok((Clock::Position, (0..events.len() as u64).collect()))
+        }
+    }
+
+    /// Whether the events carry `:index`es to name operations by; they must
+    /// ascend, as jepsen.history's do (gaps allowed: a filtered history has them).
+    fn indexed(events: &[JepsenEvent]) -> Result<bool, ImportError> {
+        if !every_or_none(events, |e| e.index.is_some(), "index")? {
+            return Ok(false);
+        }
+        for pair in events.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if b.index <= a.index {
+                return Err(ImportError::new(
+                    b.line,
+                    format!(
+                        "an :index of {} after {} on line {} (expected ascending indices)",
+                        b.index.unwrap_or(0),
+                        a.index.unwrap_or(0),
+                        a.line
+                    ),
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// The pairing as it was before [`Pairing`] (all events first, then
+    /// operations): the reference it must agree with.
+    fn batch_pair_events(events: Vec<JepsenEvent>) -> Result<Imported, ImportError> {
+        let (clock, times) = event_times(&events)?;
+        let indexed = indexed(&events)?;
+        let mut out = Imported {
+            clock,
+            ops: Vec::with_capacity(events.len() / 2 + 1),
+            ..Imported::default()
+        };
+        // Open operations by process: a B-tree, as hashing each event's process
+        // cost more than looking it up among a few dozen.
+        let mut pending: BTreeMap<i64, usize> = BTreeMap::new();
+        for (ev, time) in events.into_iter().zip(times) {
+            let process = match &ev.process {
+                Process::Other(name) => {
+                    out.annotations.push(Annotation {
+                        kind: None,
+                        at: time,
+                        end: None,
+                        source: name.clone(),
+                        text: annotation_text(&ev),
+                    });
+                    continue;
+                }
+                Process::Client(p) => *p,
+            };
+            match ev.kind {
+                EventType::Invoke => {
+                    if let Some(&open) = pending.get(&process) {
+                        return Err(ImportError::new(
+                            ev.line,
+                            format!(
+                                "process {process} invokes again before its operation from line {} completed",
+                                out.ops[open].line
+                            ),
+                        ));
+                    }
+                    pending.insert(process, out.ops.len());
+                    let id = match ev.index {
+                        Some(index) if indexed => index,
+                        _ => out.ops.len() as u64,
+                    };
+                    out.ops.push(JepsenOp {
+                        id,
+                        process,
+                        line: ev.line,
+                        call: time,
+                        ret: None,
+                        f: ev.f,
+                        key: ev.key,
+                        invoke_value: ev.value,
+                        completion: Completion::Never,
+                        complete_value: Edn::Nil,
+                        completion_line: None,
+                        error: ev.error,
+                    });
+                }
+                kind => {
+                    let Some(index) = pending.remove(&process) else {
+                        return Err(ImportError::new(
+                            ev.line,
+                            format!(
+                                "a {} completion for process {process} without a matching :invoke",
+                                type_name(kind)
+                            ),
+                        ));
+                    };
+                    let op = &mut out.ops[index];
+                    if op.f != ev.f {
+                        return Err(ImportError::new(
+                            ev.line,
+                            format!(
+                                "process {process} completes :{} but invoked :{} on line {}",
+                                ev.f, op.f, op.line
+                            ),
+                        ));
+                    }
+                    if time < op.call {
+                        return Err(ImportError::new(
+                            ev.line,
+                            format!(
+                                "a completion at :time {time}, before its invocation's {} on line {}",
+                                op.call, op.line
+                            ),
+                        ));
+                    }
+                    op.ret = Some(time);
+                    op.complete_value = ev.value;
+                    op.completion_line = Some(ev.line);
+                    op.error = ev.error.or(op.error.take());
+                    op.completion = match kind {
+                        EventType::Ok => Completion::Ok,
+                        EventType::Fail => Completion::Fail,
+                        _ => Completion::Info,
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events of three client processes and a nemesis, with `:time`s and
+    /// `:index`es on every event, on none or on some, in or out of order.
+    fn events() -> impl Strategy<Value = Vec<JepsenEvent>> {
+        let event = (
+            0..4i64,
+            0..4u8,
+            any::<bool>(),
+            0..6i64,
+            0..30u64,
+            0..30u64,
+            0..5u8,
+            0..5u8,
+        );
+        (prop::collection::vec(event, 0..24), 0..3u8, 0..3u8).prop_map(|(raw, times, indices)| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(i, (p, kind, write, value, time, index, t, x))| {
+                    let process = match p {
+                        3 => Process::Other("nemesis".into()),
+                        p => Process::Client(p),
+                    };
+                    let kind = [
+                        EventType::Invoke,
+                        EventType::Ok,
+                        EventType::Fail,
+                        EventType::Info,
+                    ][kind as usize];
+                    let f = if write { "write" } else { "read" };
+                    let mut ev = JepsenEvent::new(i + 1, process, kind, f, Edn::Int(value));
+                    // 0: none, 1: every event (ascending), 2: some, in any order.
+                    ev.time = match times {
+                        0 => None,
+                        1 => Some(i as u64 * 10 + time % 10),
+                        _ => (t > 0).then_some(time),
+                    };
+                    ev.index = match indices {
+                        0 => None,
+                        1 => Some(i as u64 * 2),
+                        _ => (x > 0).then_some(index),
+                    };
+                    if value == 5 {
+                        ev.error = Some(Edn::Keyword("timeout".into()));
+                    }
+                    ev
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Pairing events as they are read gives what pairing them all at
+        /// once did: the same operations, times, ids and annotations, or the
+        /// same first error.
+        #[test]
+        fn pairing_as_read_agrees_with_pairing_at_once(events in events()) {
+            prop_assert_eq!(pair_events(events.clone()), batch_pair_events(events));
+        }
+    }
 
     fn ev(line: usize, p: i64, kind: EventType, f: &str, value: Edn) -> JepsenEvent {
         JepsenEvent::new(line, Process::Client(p), kind, f, value)
@@ -514,6 +881,25 @@ mod tests {
         let err = pair_events(vec![ev(7, 2, EventType::Ok, "read", Edn::Nil)]).unwrap_err();
         assert_eq!(err.line, 7);
         assert!(err.message.contains("without a matching :invoke"));
+    }
+
+    /// Taking the kv operations out of a history gives the ones read from it.
+    #[test]
+    fn kv_operations_taken_are_the_ones_read() {
+        let text = "{:process 0, :type :invoke, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 1, :type :invoke, :f :get, :key \"a\", :value nil}\n\
+                    {:process 0, :type :ok, :f :put, :key \"a\", :value \"x\"}\n\
+                    {:process 2, :type :invoke, :f :append, :key 3, :value [1 2]}\n\
+                    {:process 1, :type :ok, :f :get, :key \"a\", :value \"x\"}\n\
+                    {:process 2, :type :fail, :f :append, :key 3, :value [1 2]}\n\
+                    {:process 3, :type :invoke, :f :put, :key :k, :value 7}\n";
+        let mut imported = edn::import(text).unwrap();
+        let read = kv_ops(&imported).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[1].outcome, Outcome::Ok(KvOutput::Value("x".into())));
+        assert_eq!(take_kv_ops(&mut imported).unwrap(), read);
+        let mut keyless = edn::import("{:process 0, :type :invoke, :f :get}").unwrap();
+        assert_eq!(kv_ops(&keyless), take_kv_ops(&mut keyless));
     }
 
     #[test]
