@@ -121,6 +121,9 @@ impl WalContents {
     }
 }
 
+/// What a segment is called while [`Wal::cut`] writes it.
+const TMP_SUFFIX: &str = ".tmp";
+
 fn segment_name(seq: u64, first_index: u64) -> String {
     format!("{seq:016x}-{first_index:016x}.wal")
 }
@@ -204,9 +207,14 @@ impl Wal {
         segment_bytes: u64,
         repair: bool,
     ) -> Result<(Wal, WalContents), WalError> {
-        let mut segments: Vec<(u64, u64, String)> = disk
-            .list_dir(WAL_DIR)
-            .await?
+        let names = disk.list_dir(WAL_DIR).await?;
+        if repair {
+            // A segment a crash caught before its rename: never in use.
+            for stale in names.iter().filter(|n| n.ends_with(TMP_SUFFIX)) {
+                disk.remove(&join(WAL_DIR, stale)).await?;
+            }
+        }
+        let mut segments: Vec<(u64, u64, String)> = names
             .into_iter()
             .filter_map(|n| parse_segment_name(&n).map(|(s, i)| (s, i, n)))
             .collect();
@@ -342,10 +350,17 @@ impl Wal {
     }
 
     /// Starts a new segment whose first entry will be `first_index`.
+    /// Starts segment `seq`. As etcd's WAL does (a `.tmp` file, or at
+    /// creation a `.tmp` directory, renamed once written), the segment is
+    /// written and fsynced under a temporary name and only then renamed
+    /// into place: a name can reach the disk before its data (a directory
+    /// may be flushed without an fsync), and a segment named but empty
+    /// would stop the member at every restart ("no metadata record").
     async fn cut(&mut self, seq: u64, first_index: u64) -> Result<(), WalError> {
         let name = segment_name(seq, first_index);
         let path = join(WAL_DIR, &name);
-        self.disk.create(&path).await?;
+        let tmp = format!("{path}{TMP_SUFFIX}");
+        self.disk.create(&tmp).await?;
         let mut buf = Vec::new();
         record::encode(
             &mut buf,
@@ -360,8 +375,9 @@ impl Wal {
                 reason: e.to_string(),
             })?;
         record::encode(&mut buf, RecordType::HardState as u8, &hs);
-        self.disk.append(&path, &buf).await?;
-        self.disk.fsync(&path).await?;
+        self.disk.append(&tmp, &buf).await?;
+        self.disk.fsync(&tmp).await?;
+        self.disk.rename(&tmp, &path).await?;
         self.disk.fsync_dir(WAL_DIR).await?;
         self.segments.push((seq, first_index, name));
         self.tail_len = buf.len() as u64;
