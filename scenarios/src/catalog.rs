@@ -12,6 +12,10 @@ use std::path::Path;
 pub const CATALOG: &[(&str, &str)] = &[
     ("default.toml", include_str!("../catalog/default.toml")),
     (
+        "bootstrap-crashes.toml",
+        include_str!("../catalog/bootstrap-crashes.toml"),
+    ),
+    (
         "bug-batched-compaction-crash.toml",
         include_str!("../catalog/bug-batched-compaction-crash.toml"),
     ),
