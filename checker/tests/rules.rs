@@ -725,6 +725,30 @@ fn end_durability() {
     assert!(failed.contains(&LINEARIZABILITY.to_string()), "{failed:?}");
 }
 
+/// A put that keeps the key's value (`ignore_value`) inside a Txn writes
+/// the old value at the Txn's revision: the final read showing that value
+/// is no lost write.
+#[test]
+fn end_durability_of_a_txn_put_keeping_the_value() {
+    let mut b = Builder::new();
+    b.put("k", "1"); // 2
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![TxnOp::Put(PutRequest {
+                key: "k".into(),
+                ignore_value: true,
+                ..Default::default()
+            })],
+            failure: vec![],
+        }),
+    ); // 3: k=1 again
+    b.final_read();
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
 #[test]
 fn end_liveness() {
     let (h, mut end) = with_watch(false, |_| {});
