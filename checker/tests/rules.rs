@@ -6,7 +6,7 @@ mod support;
 
 use checker::history::{Compare, CompareResult, CompareTarget};
 use checker::history::{
-    EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue, OpResult, PutRequest,
+    DeleteRangeRequest, EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue, OpResult, PutRequest,
     RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse,
     prefix_end,
 };
@@ -744,6 +744,37 @@ fn end_durability_of_a_txn_put_keeping_the_value() {
             failure: vec![],
         }),
     ); // 3: k=1 again
+    b.final_read();
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
+/// A Txn that puts a key and then deletes every key from one before it on
+/// (etcd lets that through its duplicate-key check, etcd #22445) leaves
+/// the key deleted: its put is no lost write.
+#[test]
+fn end_durability_of_a_txn_put_its_own_delete_removed() {
+    let mut b = Builder::new();
+    b.put("k", "1"); // 2
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![
+                TxnOp::Put(PutRequest {
+                    key: "k".into(),
+                    value: "2".into(),
+                    ..Default::default()
+                }),
+                TxnOp::DeleteRange(DeleteRangeRequest {
+                    key: "a".into(),
+                    range_end: "\0".into(),
+                    ..Default::default()
+                }),
+            ],
+            failure: vec![],
+        }),
+    ); // 3: k put and deleted
     b.final_read();
     let (h, end) = b.finish();
     assert_eq!(failed(&h, &end), Vec::<String>::new());
