@@ -6,9 +6,9 @@ mod support;
 
 use checker::history::{Compare, CompareResult, CompareTarget};
 use checker::history::{
-    DeleteRangeRequest, EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue, OpResult, PutRequest,
-    RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse,
-    prefix_end,
+    DeleteRangeRequest, EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue,
+    OpResult, PutRequest, RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest,
+    WatchRecord, WatchResponse, prefix_end,
 };
 use checker::rules::*;
 use checker::{CheckOptions, Overall, Report, check_run};
