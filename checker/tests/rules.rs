@@ -6,9 +6,9 @@ mod support;
 
 use checker::history::{Compare, CompareResult, CompareTarget};
 use checker::history::{
-    EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue, OpResult, PutRequest,
-    RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest, WatchRecord, WatchResponse,
-    prefix_end,
+    DeleteRangeRequest, EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue,
+    OpResult, PutRequest, RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest,
+    WatchRecord, WatchResponse, prefix_end,
 };
 use checker::rules::*;
 use checker::{CheckOptions, Overall, Report, check_run};
@@ -723,6 +723,61 @@ fn end_durability() {
     let failed = failed(&h, &end);
     assert!(failed.contains(&END_DURABILITY.to_string()), "{failed:?}");
     assert!(failed.contains(&LINEARIZABILITY.to_string()), "{failed:?}");
+}
+
+/// A put that keeps the key's value (`ignore_value`) inside a Txn writes
+/// the old value at the Txn's revision: the final read showing that value
+/// is no lost write.
+#[test]
+fn end_durability_of_a_txn_put_keeping_the_value() {
+    let mut b = Builder::new();
+    b.put("k", "1"); // 2
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![TxnOp::Put(PutRequest {
+                key: "k".into(),
+                ignore_value: true,
+                ..Default::default()
+            })],
+            failure: vec![],
+        }),
+    ); // 3: k=1 again
+    b.final_read();
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
+
+/// A Txn that puts a key and then deletes every key from one before it on
+/// (etcd lets that through its duplicate-key check, etcd #22445) leaves
+/// the key deleted: its put is no lost write.
+#[test]
+fn end_durability_of_a_txn_put_its_own_delete_removed() {
+    let mut b = Builder::new();
+    b.put("k", "1"); // 2
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![
+                TxnOp::Put(PutRequest {
+                    key: "k".into(),
+                    value: "2".into(),
+                    ..Default::default()
+                }),
+                TxnOp::DeleteRange(DeleteRangeRequest {
+                    key: "a".into(),
+                    range_end: "\0".into(),
+                    ..Default::default()
+                }),
+            ],
+            failure: vec![],
+        }),
+    ); // 3: k put and deleted
+    b.final_read();
+    let (h, end) = b.finish();
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
 }
 
 #[test]

@@ -134,7 +134,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::END_DURABILITY,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 2),
+            detecting: ("bug-write-load-crashes", 90),
         },
     },
     BugEntry {
@@ -231,7 +231,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 48),
+            detecting: ("bug-buffer-writeback", 20),
         },
     },
     BugEntry {
@@ -435,7 +435,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["default", "partitions"],
         expected_rules: &[rules::LINEARIZABILITY],
         reproduction: Reproduction::Reproduced {
-            detecting: ("partitions", 0),
+            detecting: ("partitions", 3),
         },
     },
     BugEntry {
@@ -453,7 +453,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::VERSION_DOWNGRADED_FIELDS,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("downgrade-cancel", 80),
+            detecting: ("downgrade-cancel", 27),
         },
     },
     BugEntry {

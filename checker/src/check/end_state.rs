@@ -167,9 +167,17 @@ fn acknowledged(op: &Operation) -> Vec<Acked<'_>> {
         let branch = if r.succeeded { &t.success } else { &t.failure };
         for (o, resp) in branch.iter().zip(&r.responses) {
             match (o, resp) {
-                (TxnOp::Put(p), _) => out.push(Acked::Put(p, rev)),
+                // A put keeping the key's value writes no value of its
+                // own to look for (as for a Put outside a Txn).
+                (TxnOp::Put(p), _) if !p.ignore_value => out.push(Acked::Put(p, rev)),
                 (TxnOp::DeleteRange(d), TxnOpResponse::DeleteRange(dr)) if dr.deleted > 0 => {
-                    out.push(Acked::Delete(d.span(), rev))
+                    // A put earlier in the same Txn that this delete covers
+                    // (etcd's duplicate-key check lets a from-key delete
+                    // after a put through, etcd #22445) did not outlive
+                    // its own Txn: no write of it to look for at the end.
+                    let span = d.span();
+                    out.retain(|a| !matches!(a, Acked::Put(p, _) if span.contains(&p.key)));
+                    out.push(Acked::Delete(span, rev))
                 }
                 (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn(inner, ir, rev, out),
                 _ => {}
@@ -228,9 +236,10 @@ fn may_delete(req: &Request) -> bool {
     }
 }
 
-/// A put whose key the store may delete on its own later.
+/// A put whose key the store may delete on its own later (through the
+/// lease it names or, with `ignore_lease`, the one it keeps).
 fn expires(p: &PutRequest) -> bool {
-    p.lease != 0 || p.ttl > 0
+    p.lease != 0 || p.ignore_lease || p.ttl > 0
 }
 
 fn deletes_possible(req: &Request) -> bool {

@@ -13,7 +13,7 @@
 //! `not-linearizable`. Only writes that took effect count as writes: a Txn
 //! whose taken branch only reads is answered like a read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::anomaly::Anomaly;
 use crate::history::{
@@ -79,6 +79,9 @@ struct Facts {
     acked_puts: HashMap<String, Vec<(u64, i64)>>,
     /// Every answered read of a key, as (call time, mod revision, value shown).
     seen: HashMap<String, Vec<(u64, i64, String)>>,
+    /// Keys some request may have put again keeping their value
+    /// (`ignore_value`): their value may rightly show at a later revision.
+    kept: HashSet<String>,
 }
 
 impl Facts {
@@ -86,7 +89,9 @@ impl Facts {
         let mut writers: HashMap<(String, String), Vec<Outcome>> = HashMap::new();
         let mut acked = Vec::new();
         let mut acked_puts: HashMap<String, Vec<(u64, i64)>> = HashMap::new();
+        let mut kept = HashSet::new();
         for op in &history.operations {
+            kept_values_of(&op.request, &mut kept);
             let outcome = match &op.result {
                 OpResult::Ok(r) => Outcome::Ok(r.header_revision()),
                 OpResult::Fail(_) => Outcome::Failed,
@@ -133,6 +138,7 @@ impl Facts {
             acked,
             acked_puts,
             seen,
+            kept,
         }
     }
 
@@ -281,6 +287,7 @@ impl Facts {
         // revision than that write's: it was applied again.
         if let [Outcome::Ok(rev)] = outcomes.as_slice()
             && kv.mod_revision > *rev
+            && !self.kept.contains(&kv.key)
         {
             return Some(Anomaly::DoubleWrite);
         }
@@ -326,6 +333,34 @@ fn puts_of<'a>(request: &'a Request, out: &mut Vec<(&'a str, &'a str)>) {
     }
     match request {
         Request::Put(p) if !p.ignore_value => out.push((&p.key, &p.value)),
+        Request::Txn(t) => {
+            from_ops(&t.success, out);
+            from_ops(&t.failure, out);
+        }
+        _ => {}
+    }
+}
+
+/// The keys a request puts keeping their value (`ignore_value`).
+fn kept_values_of(request: &Request, out: &mut HashSet<String>) {
+    fn from_ops(ops: &[TxnOp], out: &mut HashSet<String>) {
+        for op in ops {
+            match op {
+                TxnOp::Put(p) if p.ignore_value => {
+                    out.insert(p.key.clone());
+                }
+                TxnOp::Txn(t) => {
+                    from_ops(&t.success, out);
+                    from_ops(&t.failure, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    match request {
+        Request::Put(p) if p.ignore_value => {
+            out.insert(p.key.clone());
+        }
         Request::Txn(t) => {
             from_ops(&t.success, out);
             from_ops(&t.failure, out);
@@ -432,6 +467,18 @@ mod tests {
         assert_eq!(class_of(failed, &[2]), Anomaly::FailedWriteObserved);
         let twice = vec![put(1, 0, 10, "a", "1", Some(2)), get(2, 20, "a", "1", 3, 3)];
         assert_eq!(class_of(twice, &[2]), Anomaly::DoubleWrite);
+        // A put keeping the value (ignore_value) rightly shows it again at
+        // a later revision: that is no double write.
+        let mut keep = put(3, 12, 14, "a", "", Some(3));
+        if let Request::Put(p) = &mut keep.request {
+            p.ignore_value = true;
+        }
+        let kept = vec![
+            put(1, 0, 10, "a", "1", Some(2)),
+            keep,
+            get(2, 20, "a", "1", 3, 3),
+        ];
+        assert_ne!(class_of(kept, &[2]), Anomaly::DoubleWrite);
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! The etcd robustness mix over a few keys: reads (linearizable, at a past
 //! revision, lists with and without values), puts, deletes, multi-op
-//! transactions (whose read may be at a past, compacted or future revision)
-//! and compare-and-set transactions, puts with leases and lease revokes. After
-//! a failed request the client re-lists, as etcd's clients do.
+//! transactions (etcd's, generalized as `multi_op_txn` describes: reads at
+//! a past, compacted or future revision, prefix and from-key ranges, puts
+//! with a lease or keeping the key's lease or value) and compare-and-set
+//! transactions, puts with leases and lease revokes. After a failed request
+//! (a refusal included) the client re-lists, as etcd's clients do.
 
 use super::requests::{
     Read, Txn, delete, delete_from_op, lease_grant, lease_revoke, mod_revision_is, put,
 };
-use super::{TrafficContext, weighted};
+use super::{TrafficContext, multi_op_txn, weighted};
 use crate::recorder::RecordingClient;
 use node::wire::api::client_response;
 use rand::Rng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ pub enum Op {
     StaleList,
     Put,
     Delete,
+    /// A Txn of up to four operations on different keys (etcd's
+    /// multiOpTxn, generalized: see `multi_op_txn`).
     MultiOpTxn,
     CompareAndSet,
     PutWithLease,
@@ -161,22 +164,14 @@ async fn step(
         Op::Put => put(key, value(id, st)).body(),
         Op::Delete => delete(key),
         Op::MultiOpTxn => {
-            let mut keys: Vec<usize> = (0..ctx.keys.max(1)).collect();
-            keys.shuffle(rng);
-            let mut ops = Vec::new();
-            for k in keys.iter().take(2) {
-                ops.push(put(ctx.key(*k), value(id, st)).op());
-            }
-            if let Some(k) = keys.get(2) {
-                let mut read = Read::key(ctx.key(*k));
-                // Half the reads are at a revision around the last one seen:
-                // past, compacted or (up to two ahead) future, which fails the
-                // whole Txn, as etcd's compaction traffic draws into the future.
-                if rng.gen_bool(0.5) {
-                    read = read.at((st.last_rev + rng.gen_range(-8..=2)).max(1));
-                }
-                ops.push(read.op());
-            }
+            let key_of = |i: usize| ctx.key(i);
+            let keys = multi_op_txn::Keys {
+                key: &key_of,
+                prefix: ctx.key_range(),
+            };
+            let plan = multi_op_txn::draw(rng, ctx.keys, st.last_rev);
+            let lease = st.leases.last().copied();
+            let ops = multi_op_txn::requests(&plan, &keys, lease, || value(id, st));
             Txn::always().then(ops).body()
         }
         Op::CompareAndSet => {

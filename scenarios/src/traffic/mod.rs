@@ -5,6 +5,7 @@ pub mod compactor;
 pub mod etcd;
 pub mod kubernetes;
 pub mod lease;
+pub mod multi_op_txn;
 pub mod requests;
 pub mod watch;
 pub mod watching;

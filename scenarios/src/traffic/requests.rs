@@ -92,13 +92,23 @@ impl Write {
         self
     }
 
-    /// Expiring after `ttl_s` seconds (this store's per-key TTL, 3.7).
-    /// Keep the key's lease (etcd's `ignore_lease`); the key must exist.
+    /// Keep the key's lease (etcd's `ignore_lease`); the key must exist,
+    /// and no lease may be given with it.
     pub fn keep_lease(mut self) -> Write {
         self.0.ignore_lease = true;
+        self.0.lease = 0;
         self
     }
 
+    /// Keep the key's value (etcd's `ignore_value`); the key must exist,
+    /// and no value may be given with it.
+    pub fn keep_value(mut self) -> Write {
+        self.0.ignore_value = true;
+        self.0.value.clear();
+        self
+    }
+
+    /// Expiring after `ttl_s` seconds (this store's per-key TTL, 3.7).
     pub fn ttl(mut self, ttl_s: i64) -> Write {
         self.0.ttl = ttl_s;
         self
@@ -134,11 +144,22 @@ pub fn delete_op(key: impl Into<Vec<u8>>) -> RequestOp {
 /// Deletes every key from `key` on (range end "\0"), as one operation of
 /// a Txn.
 pub fn delete_from_op(key: impl Into<Vec<u8>>) -> RequestOp {
+    delete_range_op(key, FROM_KEY)
+}
+
+/// Deletes every key in `[key, range_end)` (a single key when `range_end`
+/// is empty, every key from `key` on when it is [`FROM_KEY`]), as one
+/// operation of a Txn.
+pub fn delete_range_op(key: impl Into<Vec<u8>>, range_end: impl Into<Vec<u8>>) -> RequestOp {
     op(request_op::Request::DeleteRange(DeleteRangeRequest {
-        range_end: vec![0],
+        range_end: range_end.into(),
         ..delete_request(key)
     }))
 }
+
+/// The range end that reaches the end of the keyspace (etcd's
+/// `WithFromKey`): `[key, "\0")` is every key from `key` on.
+pub const FROM_KEY: &[u8] = &[0];
 
 fn op(request: request_op::Request) -> RequestOp {
     RequestOp {
