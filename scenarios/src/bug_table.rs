@@ -134,7 +134,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::END_DURABILITY,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 90),
+            detecting: ("bug-write-load-crashes", 45),
         },
     },
     BugEntry {
@@ -231,7 +231,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 20),
+            detecting: ("bug-buffer-writeback", 41),
         },
     },
     BugEntry {
@@ -335,7 +335,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_RESUMABLE,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-batched-compaction-crash", 208),
+            detecting: ("bug-batched-compaction-crash", 49),
         },
     },
     BugEntry {
