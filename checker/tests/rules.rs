@@ -941,3 +941,41 @@ fn errors_kind_answered() {
     let (h, end) = history_with(4);
     assert_eq!(failed(&h, &end), Vec::<String>::new());
 }
+
+/// etcd before its open PR 22395 lets a Txn delete every key from one on
+/// and put a key of that range: one revision then holds a key's delete and
+/// its put, a create (etcd's watchers get both events). Neither is a
+/// duplicate, and the put is a create although the key existed before.
+#[test]
+fn a_delete_and_a_put_of_one_key_in_one_revision_are_two_events() {
+    let mut b = kv_base();
+    b.run(
+        1,
+        Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![
+                TxnOp::DeleteRange(DeleteRangeRequest {
+                    key: "/a/x".into(),
+                    range_end: "\0".into(),
+                    ..Default::default()
+                }),
+                TxnOp::Put(PutRequest {
+                    key: "/a/x".into(),
+                    value: "4".into(),
+                    ..Default::default()
+                }),
+            ],
+            failure: vec![],
+        }),
+    ); // 10
+    let w = b.watch(1, watch_prefix("/a/", 2), 1);
+    let at_10: Vec<(EventKind, i64)> = w
+        .events()
+        .filter(|(_, e)| e.kv.mod_revision == 10 && e.kv.key == "/a/x")
+        .map(|(_, e)| (e.kind, e.kv.create_revision))
+        .collect();
+    assert_eq!(at_10, vec![(EventKind::Delete, 0), (EventKind::Put, 10)]);
+    let (mut h, end) = b.finish();
+    h.watches.push(w);
+    assert_eq!(failed(&h, &end), Vec::<String>::new());
+}
