@@ -19,8 +19,8 @@ half() {
   "$bin" hunt --table "$work/part$n.csv" --starts 5 --blind --explore --budget 120s --jobs 1 "${args[@]}" \
     > "$work/part$n.log" 2>&1 || true
 }
-half 1 etcd-13766 etcd-18055 etcd-15271 etcd-14370 etcd-15220 etcd-17247 stale-local-read etcd-18667 &
-half 2 etcd-19179 downgrade-keeps-fields etcd-20221 etcd-20221-restore etcd-17529 etcd-18089 etcd-14685 downgrade-no-snapshot &
+half 1 etcd-13766 etcd-18055 etcd-15271 etcd-14370 etcd-15220 etcd-17247 stale-local-read etcd-18667 etcd-22376 &
+half 2 etcd-19179 downgrade-keeps-fields etcd-20221 etcd-20221-restore etcd-17529 etcd-18089 etcd-14685 downgrade-no-snapshot etcd-22445 &
 wait
 cat "$work/part1.log" "$work/part2.log"
 { cat "$work/part1.csv"; tail -n +2 "$work/part2.csv"; } > "$out"
