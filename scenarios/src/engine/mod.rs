@@ -96,21 +96,17 @@ impl RunResult {
     /// How long each acknowledged write took, call to answer, in
     /// simulated nanoseconds.
     pub fn write_latencies_ns(&self) -> Vec<u64> {
-        self.history
-            .operations
-            .iter()
-            .filter(|op| match &op.result {
-                checker::history::OpResult::Ok(resp) => {
-                    checker::models::etcd::bumps_revision(&op.request, resp)
-                }
-                _ => false,
-            })
+        self.acknowledged_write_ops()
             .filter_map(|op| op.ret.map(|ret| ret.saturating_sub(op.call)))
             .collect()
     }
 
     /// Client writes the store acknowledged (each took a revision).
     pub fn acknowledged_writes(&self) -> usize {
+        self.acknowledged_write_ops().count()
+    }
+
+    fn acknowledged_write_ops(&self) -> impl Iterator<Item = &checker::history::Operation> {
         self.history
             .operations
             .iter()
@@ -120,7 +116,6 @@ impl RunResult {
                 }
                 _ => false,
             })
-            .count()
     }
 
     /// The one-line summary printed for every run.
