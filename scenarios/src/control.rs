@@ -49,6 +49,9 @@ pub(crate) struct Control {
     /// Steps of the plan that could not be applied, each with why.
     pub(crate) not_applied: Mutex<Vec<String>>,
     pub(crate) next_member_id: Mutex<u64>,
+    /// Members the cluster started with: the endpoints traffic clients are
+    /// given, and keep (as etcd's clientv3 does without AutoSyncInterval).
+    initial_members: u64,
     pub(crate) timeout: Duration,
 }
 
@@ -75,6 +78,7 @@ impl Control {
             faults_applied: Mutex::new(Vec::new()),
             not_applied: Mutex::new(Vec::new()),
             next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
+            initial_members: scenario.cluster.size as u64,
             timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
         }
     }
@@ -90,6 +94,18 @@ impl Control {
             .into_iter()
             .filter(|m| !removed.contains(m))
             .collect()
+    }
+
+    /// Whether traffic clients can still reach a member once `m` is gone:
+    /// some member they were given at the start, other than `m`, is still
+    /// in the cluster and no other step is replacing it. A replaced member
+    /// comes back under a new id and address, which the clients never
+    /// learn.
+    pub(crate) fn clients_reach_a_member_without(&self, m: u64) -> bool {
+        let replacing = self.replacing.lock().clone();
+        self.members()
+            .into_iter()
+            .any(|x| x != m && x <= self.initial_members && !replacing.contains(&x))
     }
 
     /// Whether a step removed `m` from the cluster.
