@@ -349,8 +349,7 @@ impl Wal {
         )
     }
 
-    /// Starts a new segment whose first entry will be `first_index`.
-    /// Starts segment `seq`. As etcd's WAL does (a `.tmp` file, or at
+    /// Starts segment `seq`, whose first entry will be `first_index`. As etcd's WAL does (a `.tmp` file, or at
     /// creation a `.tmp` directory, renamed once written), the segment is
     /// written and fsynced under a temporary name and only then renamed
     /// into place: a name can reach the disk before its data (a directory
@@ -419,10 +418,14 @@ impl Wal {
             self.hard_state = hs.clone();
         }
         self.disk.append(&path, &buf).await?;
-        if must_sync {
+        self.tail_len += buf.len() as u64;
+        // A segment about to be cut is fsynced whatever it holds, as etcd's
+        // cut syncs the old tail: nothing writes to it again, and a torn
+        // record left at its end would read as corruption at restart (only
+        // the last segment may end in a write cut short).
+        if must_sync || self.tail_len >= self.segment_bytes {
             self.disk.fsync(&path).await?;
         }
-        self.tail_len += buf.len() as u64;
         if let Some(last) = entries.last() {
             self.last_index = last.index;
         }
