@@ -150,8 +150,8 @@ pub fn draw(rng: &mut ChaCha8Rng, keys: usize, last_rev: i64) -> Vec<Planned> {
     plan
 }
 
-/// What the requests are built from: the profile's keys, the client's
-/// lease (if it holds one) and a source of unique values.
+/// The keys the requests name: the profile's keys by index, and the
+/// range holding all of them.
 pub struct Keys<'a> {
     pub key: &'a dyn Fn(usize) -> String,
     /// `[start, end)` holding every key of the profile.
