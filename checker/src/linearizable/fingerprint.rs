@@ -6,18 +6,17 @@
 //! probability about 2^-128 per pair, far below any hardware error rate.
 
 use std::collections::HashSet;
-use std::collections::hash_map::DefaultHasher;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use xxhash_rust::xxh3::Xxh3Default;
 
-/// Fingerprint of any hashable value: two independent SipHash streams.
+/// Fingerprint of any hashable value: XXH3's 128-bit digest of what its
+/// `Hash` writes. A 128-bit hash built for fingerprints, in one pass where
+/// two SipHash streams took two (the search hashes a state per
+/// configuration, so this is its hottest function after `advance`).
 pub fn hash128<T: Hash + ?Sized>(value: &T) -> u128 {
-    let mut a = DefaultHasher::new();
-    0x5au8.hash(&mut a);
-    value.hash(&mut a);
-    let mut b = DefaultHasher::new();
-    0xa5u8.hash(&mut b);
-    value.hash(&mut b);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    let mut h = Xxh3Default::new();
+    value.hash(&mut h);
+    h.digest128()
 }
 
 /// A pseudo-random 128-bit value per index (splitmix64), XORed into a set's
