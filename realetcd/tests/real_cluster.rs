@@ -218,6 +218,39 @@ fn a_killed_leader_restarts_with_the_data_written_while_it_was_down() {
 }
 
 #[test]
+fn members_that_cannot_agree_on_a_leader_are_reported_with_what_each_said_and_its_log() {
+    runtime().block_on(async {
+        let mut cluster = three().await;
+        let leader = cluster.leader().await.expect("a leader");
+        let follower = other(&cluster, leader, leader);
+        let last = other(&cluster, leader, follower);
+        cluster.kill(leader).expect("SIGKILL");
+        cluster.kill(follower).expect("SIGKILL");
+        let error = cluster
+            .wait_leader(Duration::from_secs(3))
+            .await
+            .expect_err("one member of three has no quorum to elect");
+        let text = error.to_string();
+        for i in [leader, follower] {
+            assert!(
+                text.contains(&format!("{}: not running", cluster.name(i))),
+                "{text}"
+            );
+        }
+        let survivor = format!("{}: member id ", cluster.name(last));
+        assert!(text.contains(&survivor), "{text}");
+        assert!(text.contains("leader 0,"), "{text}");
+        // Its log lines follow what it said (etcd logs its campaigns).
+        let after = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&survivor))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(!after.trim().is_empty(), "{text}");
+    });
+}
+
+#[test]
 fn a_paused_member_answers_nothing_until_resumed() {
     runtime().block_on(async {
         let mut cluster = three().await;

@@ -63,8 +63,10 @@ pub enum ClusterError {
         tries: u32,
         log: String,
     },
-    #[error("the members did not agree on a leader within {seconds} s")]
-    NoLeader { seconds: u64 },
+    #[error(
+        "the members did not agree on a leader within {seconds} s; what each said, and its last log lines:\n{views}"
+    )]
+    NoLeader { seconds: u64, views: String },
     #[error("{0} has no running process")]
     NotRunning(String),
     #[error("{0} is paused")]
@@ -272,10 +274,45 @@ impl Cluster {
             if started.elapsed() >= limit {
                 return Err(ClusterError::NoLeader {
                     seconds: limit.as_secs(),
+                    views: self.views().await,
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What every member says of the leader, with its last log lines: the
+    /// evidence a run keeps when the members did not agree (a start that
+    /// failed leaves nothing else, its folder is removed).
+    async fn views(&mut self) -> String {
+        let mut out = String::new();
+        for i in 0..self.size() {
+            let member = &self.members[i];
+            let name = member.name.clone();
+            let view = if member.process.is_none() {
+                "not running".to_string()
+            } else if member.paused {
+                "paused".to_string()
+            } else if self.network.is_isolated(i) {
+                "isolated".to_string()
+            } else {
+                match self.status(i).await {
+                    Some(s) => format!(
+                        "member id {:x}, leader {:x}, raft term {}, raft index {}",
+                        s.header.as_ref().map_or(0, |h| h.member_id),
+                        s.leader,
+                        s.raft_term,
+                        s.raft_index
+                    ),
+                    None => format!("no Status answer within {} s", PROBE_TIMEOUT.as_secs()),
+                }
+            };
+            out.push_str(&format!(
+                "{name}: {view}\n{}\n",
+                self.members[i].log_tail(LOG_LINES)
+            ));
+        }
+        out
     }
 
     /// Puts `key` through member `i`, within `limit`.
