@@ -151,7 +151,7 @@ fn version_changes_are_refused_without_the_old_binary() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.contains(&format!(
-            "{VERSIONS}: faults[0] (rolling_upgrade): a version change (to 3.6) needs a second etcd binary: set $FAULTLINE_ETCD_OLD to an older etcd"
+            "{VERSIONS}: faults[0] (rolling_upgrade): a version change (to 3.6) needs a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd"
         )),
         "{err}"
     );

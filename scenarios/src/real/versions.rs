@@ -77,7 +77,7 @@ impl Mapping {
             return Err(refuse(
                 "cluster.versions",
                 format!(
-                    "members of two versions need a second etcd binary: set $FAULTLINE_ETCD_OLD to an older etcd ({}'s members run it, {}'s run $FAULTLINE_ETCD)",
+                    "members of two versions need a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd ({}'s members run it, {}'s run $FAULTLINE_ETCD)",
                     sorted[0], sorted[1]
                 ),
             ));
@@ -98,7 +98,7 @@ impl Mapping {
             return Err(refuse(
                 part,
                 format!(
-                    "a version change (to {version}) needs a second etcd binary: set $FAULTLINE_ETCD_OLD to an older etcd"
+                    "a version change (to {version}) needs a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd"
                 ),
             ));
         }
@@ -224,11 +224,11 @@ mod tests {
     fn every_version_refusal_names_its_part() {
         assert_eq!(
             refusal("versions = [\"3.5\"]", UPGRADE_AND_SWAP, Binaries::One),
-            "faults[0] (rolling_upgrade): a version change (to 3.6) needs a second etcd binary: set $FAULTLINE_ETCD_OLD to an older etcd"
+            "faults[0] (rolling_upgrade): a version change (to 3.6) needs a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd"
         );
         assert_eq!(
             refusal("versions = [\"3.6\", \"3.5\", \"3.6\"]", "", Binaries::One),
-            "cluster.versions: members of two versions need a second etcd binary: set $FAULTLINE_ETCD_OLD to an older etcd (3.5's members run it, 3.6's run $FAULTLINE_ETCD)"
+            "cluster.versions: members of two versions need a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd (3.5's members run it, 3.6's run $FAULTLINE_ETCD)"
         );
         assert_eq!(
             refusal("versions = [\"3.5\", \"3.6\", \"3.7\"]", "", Binaries::Two),
