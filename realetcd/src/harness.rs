@@ -15,6 +15,8 @@ use tempfile::TempDir;
 /// Where the etcd binary comes from: `FAULTLINE_ETCD`, else `etcd` on the
 /// PATH.
 pub const BINARY_VARIABLE: &str = "FAULTLINE_ETCD";
+/// Where the old etcd binary (version changes) comes from.
+pub const OLD_BINARY_VARIABLE: &str = "FAULTLINE_ETCD_OLD";
 /// How long a member may take to answer its first Status.
 const HEALTH_WAIT: Duration = Duration::from_secs(20);
 /// Starts tried when the ports the kernel gave were taken meanwhile.
@@ -48,6 +50,13 @@ pub fn binary() -> Result<PathBuf, HarnessError> {
         .map(|dir| dir.join("etcd"))
         .find(|p| p.is_file())
         .ok_or(HarnessError::NoBinary)
+}
+
+/// The old etcd binary, if `FAULTLINE_ETCD_OLD` names one.
+pub fn old_binary() -> Option<PathBuf> {
+    std::env::var_os(OLD_BINARY_VARIABLE)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 /// What the binary says its version is (`etcd --version`'s first line).

@@ -88,9 +88,14 @@ enum Command {
         plan: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// The etcd binary (default: $FAULTLINE_ETCD, else etcd on PATH).
+        /// The etcd binary (default: $FAULTLINE_ETCD, else etcd on PATH):
+        /// the plan's `new` binary.
         #[arg(long)]
         etcd: Option<PathBuf>,
+        /// The older etcd binary, the plan's `old` (default:
+        /// $FAULTLINE_ETCD_OLD); a plan naming it is refused without it.
+        #[arg(long)]
+        etcd_old: Option<PathBuf>,
     },
     /// Print the etcd binary's path and version.
     Version {
@@ -134,7 +139,12 @@ fn main() -> ExitCode {
             };
             return checked_run(members, etcd, &config, &out);
         }
-        Command::Scenario { plan, out, etcd } => return scenario_command::main(&plan, &out, etcd),
+        Command::Scenario {
+            plan,
+            out,
+            etcd,
+            etcd_old,
+        } => return scenario_command::main(&plan, &out, etcd, etcd_old),
         other => run(other).map_err(Failure::Setup),
     };
     match outcome {

@@ -1,14 +1,16 @@
 //! `faultline-etcd scenario`: one plan on one real cluster, the history
 //! written for `faultline` to check. SIGINT and SIGTERM end the run early
 //! with everything stopped and removed (the cluster is dropped before
-//! exiting), exit 130.
+//! exiting), exit 130. Members start with the binary the plan gives each
+//! (`--etcd`: new, `--etcd-old`: old), and version steps restart them into
+//! the other one.
 
 use anyhow::Context;
 use realetcd::harness;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>) -> ExitCode {
+pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>, etcd_old: Option<PathBuf>) -> ExitCode {
     let setup = || -> anyhow::Result<_> {
         let binary = crate::binary(etcd)?;
         anyhow::ensure!(
@@ -16,21 +18,30 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>) -> ExitCode {
             "{}: no such etcd binary",
             binary.display()
         );
+        let old = etcd_old.or_else(harness::old_binary);
+        if let Some(old) = &old {
+            anyhow::ensure!(
+                old.is_file(),
+                "--etcd-old {}: no such etcd binary",
+                old.display()
+            );
+        }
         let text = std::fs::read_to_string(plan)
             .with_context(|| format!("--plan {}: cannot read", plan.display()))?;
         let plan = realplan::Plan::from_json(&text)
+            .and_then(|p| p.check_binaries(old.is_some()).map(|()| p))
             .with_context(|| format!("--plan {}", plan.display()))?;
         std::fs::create_dir_all(out)
             .with_context(|| format!("--out {}: cannot create", out.display()))?;
-        let version = harness::version(&binary)?;
+        let binaries = realetcd::cluster::Binaries::new(&binary, old.as_deref())?;
         // The main thread runs the cluster: etcd's children die with the
         // thread that started them (PR_SET_PDEATHSIG).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        Ok((binary, version, plan, runtime))
+        Ok((binaries, plan, runtime))
     };
-    let (binary, version, plan, runtime) = match setup() {
+    let (binaries, plan, runtime) = match setup() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("faultline-etcd scenario: {e:#}");
@@ -52,7 +63,7 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>) -> ExitCode {
             _ = terminate.recv() => Ok(None),
             // Dropping this future (on a signal) drops the cluster in it:
             // every etcd killed, every proxy stopped, the folder removed.
-            r = run(&binary, &plan) => r.map(Some),
+            r = run(binaries.clone(), &plan) => r.map(Some),
         }
     });
     let outcome = match outcome {
@@ -77,8 +88,10 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>) -> ExitCode {
         // What ran, beside the history: `faultline` puts it in the run
         // folder's repro and summary.
         let companion = serde_json::json!({
-            "etcd_binary": binary.display().to_string(),
-            "etcd_version": version,
+            "etcd_binary": binaries.new.path.display().to_string(),
+            "etcd_version": binaries.new.version,
+            "etcd_old_binary": binaries.old.as_ref().map(|o| o.path.display().to_string()),
+            "etcd_old_version": binaries.old.as_ref().map(|o| o.version.clone()),
             "wall_ms": started.elapsed().as_millis() as u64,
             "steps": outcome.steps,
         });
@@ -95,10 +108,23 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>) -> ExitCode {
     }
 }
 
-async fn run(binary: &Path, plan: &realplan::Plan) -> anyhow::Result<realetcd::scenario::Outcome> {
-    let mut cluster = realetcd::cluster::Cluster::start(binary, plan.members)
+async fn run(
+    binaries: realetcd::cluster::Binaries,
+    plan: &realplan::Plan,
+) -> anyhow::Result<realetcd::scenario::Outcome> {
+    let what = format!(
+        "starting {} members of {}{}",
+        plan.members,
+        binaries.new.path.display(),
+        binaries
+            .old
+            .as_ref()
+            .map(|o| format!(" and {}", o.path.display()))
+            .unwrap_or_default()
+    );
+    let mut cluster = realetcd::cluster::Cluster::start_with(binaries, &plan.binaries)
         .await
-        .with_context(|| format!("starting {} members of {}", plan.members, binary.display()))?;
+        .context(what)?;
     let outcome = realetcd::scenario::run(&mut cluster, plan).await?;
     drop(cluster);
     Ok(outcome)

@@ -11,7 +11,7 @@ mod common;
 use checker::history::{OpResult, Request, Response};
 use checker::report::Verdict;
 use realetcd::cluster::Cluster;
-use realplan::{Fault, Op, Plan, Profile, Step, Target, Traffic};
+use realplan::{Binary, Fault, Op, Plan, Profile, Step, Target, Traffic};
 
 fn plan() -> Plan {
     let step = |index: usize, kind: &str, at_ms: u64, fault: Fault| Step {
@@ -24,6 +24,7 @@ fn plan() -> Plan {
         scenario: "test".into(),
         seed: 11,
         members: 3,
+        binaries: vec![Binary::New; 3],
         duration_ms: 9000,
         client_timeout_ms: 2000,
         liveness_bound_ms: 20_000,

@@ -8,6 +8,11 @@
 //! one `faultline-etcd` runs as it stands.
 //!
 //! Times are milliseconds from the start of the traffic.
+//!
+//! Binaries are roles, not paths: a run has the new etcd
+//! (`$FAULTLINE_ETCD`, the companion's `--etcd`) and, for version changes,
+//! the old one (`$FAULTLINE_ETCD_OLD`, `--etcd-old`); the plan says which
+//! each member starts with and which a version step restarts it into.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +28,8 @@ pub struct Plan {
     pub seed: u64,
     /// 1, 3 or 5.
     pub members: usize,
+    /// The binary each member starts with, one per member.
+    pub binaries: Vec<Binary>,
     pub duration_ms: u64,
     /// How long a client waits for an answer before its outcome is unknown.
     pub client_timeout_ms: u64,
@@ -31,6 +38,24 @@ pub struct Plan {
     pub traffic: Vec<Traffic>,
     /// Earliest first.
     pub steps: Vec<Step>,
+}
+
+/// Which of the run's two etcd binaries: the scenario's lower version
+/// runs the old one, its higher (or only) version the new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Binary {
+    Old,
+    New,
+}
+
+impl Binary {
+    pub fn name(self) -> &'static str {
+        match self {
+            Binary::Old => "old",
+            Binary::New => "new",
+        }
+    }
 }
 
 /// One traffic profile: `clients` sequential clients, each offering `rate`
@@ -158,6 +183,13 @@ pub enum Fault {
     Defrag { target: Target },
     /// Remove each target, wipe its data, add it back as a new member.
     MemberReplace { target: Target },
+    /// Each target stopped (SIGTERM) and started on its data with
+    /// `binary` (`swap_version`).
+    Swap { target: Target, binary: Binary },
+    /// Every member in turn, followers first and the leader last, stopped
+    /// and started with `binary`, the cluster agreeing on a leader before
+    /// the next (`rolling_upgrade`, `rolling_downgrade`).
+    Rolling { binary: Binary },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +202,12 @@ pub enum PlanError {
     NoClients,
     #[error("steps[{0}]: targets member {1}, but the cluster has {2}")]
     NoSuchMember(usize, usize, usize),
+    #[error("binaries: {0} for {1} members")]
+    Binaries(usize, usize),
+    #[error(
+        "{0} runs the old etcd binary, but none was given (--etcd-old, or $FAULTLINE_ETCD_OLD)"
+    )]
+    NoOldBinary(String),
 }
 
 impl Plan {
@@ -178,6 +216,9 @@ impl Plan {
         let plan: Plan = serde_json::from_str(text)?;
         if ![1, 3, 5].contains(&plan.members) {
             return Err(PlanError::Members(plan.members));
+        }
+        if plan.binaries.len() != plan.members {
+            return Err(PlanError::Binaries(plan.binaries.len(), plan.members));
         }
         if plan.traffic.iter().map(|t| t.clients).sum::<usize>() == 0 {
             return Err(PlanError::NoClients);
@@ -190,6 +231,37 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// Refuses a plan that names the old binary when the companion was
+    /// given none: the first member or step that needs it.
+    pub fn check_binaries(&self, old_given: bool) -> Result<(), PlanError> {
+        if old_given {
+            return Ok(());
+        }
+        if let Some(i) = self.binaries.iter().position(|b| *b == Binary::Old) {
+            return Err(PlanError::NoOldBinary(format!(
+                "binaries[{i}] (m{})",
+                i + 1
+            )));
+        }
+        if let Some((i, step)) = self
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.fault.binary() == Some(Binary::Old))
+        {
+            return Err(PlanError::NoOldBinary(format!(
+                "steps[{i}] ({})",
+                step.kind
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether any member or step runs the old binary.
+    pub fn uses_old(&self) -> bool {
+        self.check_binaries(false).is_err()
     }
 
     pub fn to_json(&self) -> String {
@@ -209,8 +281,20 @@ impl Fault {
             | Fault::OneWay { target, .. }
             | Fault::Flapping { target, .. }
             | Fault::Defrag { target }
-            | Fault::MemberReplace { target } => Some(*target),
-            Fault::Partition { .. } | Fault::Latency { .. } | Fault::Compact { .. } => None,
+            | Fault::MemberReplace { target }
+            | Fault::Swap { target, .. } => Some(*target),
+            Fault::Partition { .. }
+            | Fault::Latency { .. }
+            | Fault::Compact { .. }
+            | Fault::Rolling { .. } => None,
+        }
+    }
+
+    /// The binary a version step restarts members into.
+    pub fn binary(&self) -> Option<Binary> {
+        match self {
+            Fault::Swap { binary, .. } | Fault::Rolling { binary } => Some(*binary),
+            _ => None,
         }
     }
 }
@@ -224,6 +308,7 @@ mod tests {
             scenario: "partitions".into(),
             seed: 3,
             members: 3,
+            binaries: vec![Binary::New; 3],
             duration_ms: 12_000,
             client_timeout_ms: 2000,
             liveness_bound_ms: 20_000,
@@ -281,5 +366,70 @@ mod tests {
         );
         let e = Plan::from_json("{\"scenario\": 1}").expect_err("not a plan");
         assert!(e.to_string().starts_with("not a plan:"), "{e}");
+        let mut p = plan();
+        p.binaries.pop();
+        let e = Plan::from_json(&p.to_json()).expect_err("one binary short");
+        assert_eq!(e.to_string(), "binaries: 2 for 3 members");
+    }
+
+    /// A plan with an old-binary member and both version steps.
+    fn versioned() -> Plan {
+        let mut p = plan();
+        p.binaries = vec![Binary::New, Binary::Old, Binary::New];
+        p.steps.push(Step {
+            index: 1,
+            kind: "rolling_upgrade".into(),
+            at_ms: 3000,
+            fault: Fault::Rolling {
+                binary: Binary::New,
+            },
+        });
+        p.steps.push(Step {
+            index: 2,
+            kind: "swap_version".into(),
+            at_ms: 6000,
+            fault: Fault::Swap {
+                target: Target::Follower,
+                binary: Binary::Old,
+            },
+        });
+        p
+    }
+
+    #[test]
+    fn binaries_are_roles_that_read_back() {
+        let p = versioned();
+        let text = p.to_json();
+        assert!(text.contains("\"old\""), "{text}");
+        assert_eq!(Plan::from_json(&text).expect("reads back"), p);
+        // A binary that is neither role is not a plan.
+        let bad = text.replacen("\"old\"", "\"/usr/bin/etcd\"", 1);
+        assert!(Plan::from_json(&bad).is_err());
+        assert_eq!(p.steps[2].fault.target(), Some(Target::Follower));
+        assert_eq!(p.steps[1].fault.target(), None);
+        assert!(p.uses_old());
+        assert!(!plan().uses_old());
+    }
+
+    #[test]
+    fn a_plan_naming_the_old_binary_is_refused_without_one() {
+        let p = versioned();
+        assert!(p.check_binaries(true).is_ok());
+        let e = p.check_binaries(false).expect_err("m2 is old");
+        assert_eq!(
+            e.to_string(),
+            "binaries[1] (m2) runs the old etcd binary, but none was given (--etcd-old, or $FAULTLINE_ETCD_OLD)"
+        );
+        let mut p = versioned();
+        p.binaries = vec![Binary::New; 3];
+        let e = p.check_binaries(false).expect_err("the swap is to old");
+        assert!(
+            e.to_string()
+                .starts_with("steps[2] (swap_version) runs the old"),
+            "{e}"
+        );
+        // Every member and step new: no old binary needed.
+        p.steps.pop();
+        assert!(p.check_binaries(false).is_ok());
     }
 }

@@ -7,10 +7,18 @@
 use std::process::Command;
 
 fn faultline(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("faultline runs");
+    faultline_with_old(args, None)
+}
+
+/// `faultline` with `$FAULTLINE_ETCD_OLD` set to `old`, or unset.
+fn faultline_with_old(args: &[&str], old: Option<&str>) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    command.args(args);
+    match old {
+        Some(old) => command.env("FAULTLINE_ETCD_OLD", old),
+        None => command.env_remove("FAULTLINE_ETCD_OLD"),
+    };
+    let out = command.output().expect("faultline runs");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -104,6 +112,7 @@ fn a_real_run_does_not_replay() {
         real: Some(reports::RealEtcd {
             binary: "/usr/bin/etcd".into(),
             version: "3.4.23".into(),
+            ..reports::RealEtcd::default()
         }),
     };
     std::fs::write(&file, repro.to_toml(&file).expect("encodes")).expect("written");
@@ -118,4 +127,57 @@ fn a_real_run_does_not_replay() {
             "{command}: {err}"
         );
     }
+}
+
+/// The version file `realetcd`'s CLI run uses (rolling upgrade, swap back).
+const VERSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real-versions.toml");
+
+#[test]
+fn version_changes_are_refused_without_the_old_binary() {
+    let run = [
+        "run",
+        "--target",
+        "etcd",
+        "--scenario",
+        VERSIONS,
+        "--seed",
+        "0",
+        "--etcd",
+        "/nonexistent/etcd",
+    ];
+    let (code, out, err) = faultline_with_old(&run, None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{VERSIONS}: faults[0] (rolling_upgrade): a version change (to 3.6) needs a second etcd binary: set $FAULTLINE_ETCD_OLD (or --etcd-old) to an older etcd"
+        )),
+        "{err}"
+    );
+    // With an old binary the plan is made, and the first thing that fails
+    // is asking the (missing) new binary its version: past the refusal.
+    let (code, _, err) = faultline_with_old(&run, Some("/nonexistent/etcd-old"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!err.contains("rolling_upgrade"), "{err}");
+    let (code, _, err) = faultline(&["run", "--etcd-old", "/usr/bin/etcd"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--etcd-old: goes with --target etcd"), "{err}");
+}
+
+#[test]
+fn the_listing_says_whether_version_changes_run() {
+    let list = ["list", "scenarios", "--target", "etcd"];
+    let (code, _, err) = faultline_with_old(&list, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("$FAULTLINE_ETCD_OLD is not set: version changes"),
+        "{err}"
+    );
+    let (code, _, err) = faultline_with_old(&list, Some("/usr/bin/etcd"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("$FAULTLINE_ETCD_OLD is set: version changes"),
+        "{err}"
+    );
 }

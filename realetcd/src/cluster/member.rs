@@ -6,6 +6,7 @@ use super::ClusterError;
 use crate::grpc::Etcd as Grpc;
 use crate::ports::Port;
 use crate::process::Process;
+use realplan::Binary;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,12 +29,19 @@ pub(super) struct Member {
     pub initial_cluster: String,
     pub state: &'static str,
     pub process: Option<Process>,
+    /// Which of the cluster's binaries it runs (and starts with next).
+    pub binary: Binary,
     pub paused: bool,
     pub grpc: Option<Grpc>,
 }
 
 impl Member {
-    pub fn new(root: &Path, index: usize, initial_cluster: String) -> Result<Member, ClusterError> {
+    pub fn new(
+        root: &Path,
+        index: usize,
+        initial_cluster: String,
+        binary: Binary,
+    ) -> Result<Member, ClusterError> {
         let name = format!("m{index}");
         let dir = root.join(&name);
         std::fs::create_dir_all(&dir)?;
@@ -46,6 +54,7 @@ impl Member {
             initial_cluster,
             state: "new",
             process: None,
+            binary,
             paused: false,
             grpc: None,
         })

@@ -3,7 +3,9 @@
 //! etcd's ports from the kernel, every peer byte through the proxy
 //! (`proxy`: the advertised peer URLs are the proxy's fronts), and a gRPC
 //! client per member. `start` returns once every member answers and they
-//! agree on a leader. The process faults are in `faults`.
+//! agree on a leader. The process faults are in `faults`; restarts into
+//! the other etcd binary (version changes) in `versions`. Each member
+//! remembers which of the two binaries (`Binaries`) it runs.
 //!
 //! Cleaning up: dropping the cluster (also while a panic unwinds) kills
 //! and reaps every etcd, stops every proxy task and removes the folder;
@@ -14,11 +16,15 @@
 
 mod faults;
 mod member;
+mod versions;
+
+pub use versions::{Binaries, Etcd, Swapped};
 
 use crate::grpc::Etcd as Grpc;
 use crate::proxy::{Link, Network};
 use etcd_client::proto::{PbPutRequest, PbRangeRequest, PbStatusResponse};
 use member::Member;
+use realplan::Binary;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -84,10 +90,12 @@ pub enum ClusterError {
     },
     #[error("replacing {0} needs another running member to ask")]
     NoOtherMember(String),
+    #[error("{0} is to run the old etcd binary, but the cluster was given none")]
+    NoOldBinary(String),
 }
 
 pub struct Cluster {
-    binary: PathBuf,
+    binaries: Binaries,
     token: String,
     // Declaration order is drop order: the processes end first, then the
     // proxies, and the folder is removed last, once nothing writes to it.
@@ -102,8 +110,21 @@ impl Cluster {
     /// tokio runtime (the proxies are tasks on it), from a thread that
     /// outlives the cluster (`process`).
     pub async fn start(binary: &Path, size: usize) -> Result<Cluster, ClusterError> {
+        let binaries = Binaries::new(binary, None)?;
+        Cluster::start_with(binaries, &vec![Binary::New; size]).await
+    }
+
+    /// Starts a cluster of `roles.len()` members (1, 3 or 5), member `i`
+    /// with the binary `roles[i]`, and waits as `start` does.
+    pub async fn start_with(binaries: Binaries, roles: &[Binary]) -> Result<Cluster, ClusterError> {
+        let size = roles.len();
         if ![1, 3, 5].contains(&size) {
             return Err(ClusterError::Size(size));
+        }
+        if let Some(i) = roles.iter().position(|r| *r == Binary::Old)
+            && binaries.old.is_none()
+        {
+            return Err(ClusterError::NoOldBinary(format!("m{i}")));
         }
         reap(&std::env::temp_dir());
         let root = tempfile::Builder::new()
@@ -115,7 +136,7 @@ impl Cluster {
             .collect::<Vec<_>>()
             .join(",");
         let members = (0..size)
-            .map(|i| Member::new(root.path(), i, initial_cluster.clone()))
+            .map(|i| Member::new(root.path(), i, initial_cluster.clone(), roles[i]))
             .collect::<Result<Vec<_>, _>>()?;
         // A token of this cluster's own, so that members of two clusters
         // could never take each other for peers.
@@ -125,7 +146,7 @@ impl Cluster {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| FOLDER_PREFIX.into());
         let mut cluster = Cluster {
-            binary: binary.to_path_buf(),
+            binaries,
             token,
             members,
             network,
@@ -375,11 +396,16 @@ impl Cluster {
         })
     }
 
-    /// Starts member `i`'s etcd and tells the proxy where it listens.
+    /// Starts member `i`'s etcd (the binary its role names) and tells the
+    /// proxy where it listens.
     fn spawn(&mut self, i: usize) -> Result<(), ClusterError> {
         let front = self.network.front(i);
         let member = &mut self.members[i];
-        member.spawn(&self.binary, front, &self.token)?;
+        let binary = self
+            .binaries
+            .get(member.binary)
+            .ok_or_else(|| ClusterError::NoOldBinary(member.name.clone()))?;
+        member.spawn(&binary.path, front, &self.token)?;
         self.network.set_member(
             i,
             Some(member.peer_address()),

@@ -1,7 +1,9 @@
 //! The plan's fault steps on a real cluster, each at its time: process
 //! signals (crash, pause, graceful restart, member replace), the peer
 //! proxy's links (isolate, partitions, one-way cuts, flapping, delay) and
-//! API requests (compact, defrag). Each step is an annotation of the
+//! API requests (compact, defrag), and restarts into the other etcd
+//! binary (swap, rolling restart: the annotation names each member's
+//! binary before and after, with its version). Each step is an annotation of the
 //! history from its start to its heal; a step that cannot be applied when
 //! it fires (no leader to put in the minority, a target with no process)
 //! is annotated as not applied, as the simulation does. A member that
@@ -97,6 +99,30 @@ async fn resolve(cluster: &mut Cluster, target: Target, rng: &mut ChaCha8Rng) ->
             pick(rng, &followers).into_iter().collect()
         }
     }
+}
+
+/// `m1 new (3.4.23) -> old (3.4.23) (stopped), ...`: who moved to which
+/// binary, in the order they moved.
+fn describe(cluster: &Cluster, moved: &[crate::cluster::Swapped]) -> String {
+    let binaries = cluster.binaries();
+    moved
+        .iter()
+        .map(|s| {
+            let how = match s.clean {
+                Some(true) => "SIGTERM, stopped",
+                Some(false) => "SIGTERM, killed after the stop wait",
+                None => "was down, started",
+            };
+            let leader = if s.was_leader { ", was leader" } else { "" };
+            format!(
+                "{} {} -> {} ({how}{leader})",
+                cluster.name(s.member),
+                binaries.describe(s.from),
+                binaries.describe(s.to)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn names(cluster: &Cluster, members: &[usize]) -> String {
@@ -316,6 +342,21 @@ async fn apply(
                 cluster.replace(i).await?;
             }
             format!("removed {who}, wiped its data, added it back as a new member")
+        }
+        Fault::Swap { binary, .. } => {
+            let mut moved = Vec::new();
+            for &i in &targets {
+                moved.push(cluster.swap(i, *binary).await?);
+            }
+            describe(cluster, &moved)
+        }
+        Fault::Rolling { binary } => {
+            let moved = cluster.rolling(*binary).await?;
+            format!(
+                "rolling restart into {}, followers first: {}",
+                cluster.binaries().describe(*binary),
+                describe(cluster, &moved)
+            )
         }
     }))
 }

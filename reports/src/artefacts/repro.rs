@@ -51,6 +51,12 @@ pub struct RealEtcd {
     pub binary: String,
     /// Its `etcd --version`, e.g. "3.4.23".
     pub version: String,
+    /// The older binary version changes restarted members into
+    /// (`$FAULTLINE_ETCD_OLD`), when the run had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_binary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_version: Option<String>,
 }
 
 /// The file's layout: a format name and version first, the scenario text last.
@@ -201,6 +207,7 @@ mod tests {
             real: Some(RealEtcd {
                 binary: "/usr/bin/etcd".into(),
                 version: "3.4.23".into(),
+                ..RealEtcd::default()
             }),
             ..sample()
         };
@@ -208,8 +215,23 @@ mod tests {
         assert!(text.contains("[real_etcd]"), "{text}");
         assert!(text.contains("version = \"3.4.23\""), "{text}");
         assert_eq!(Repro::from_toml(&text, path).expect("decode"), repro);
+        assert!(!text.contains("old_binary"), "{text}");
         let simulated = sample().to_toml(path).expect("encode");
         assert!(!simulated.contains("[real_etcd]"), "{simulated}");
+        // A version run names its old binary too.
+        let two = Repro {
+            trace_hash: String::new(),
+            real: Some(RealEtcd {
+                binary: "/usr/bin/etcd".into(),
+                version: "3.4.23".into(),
+                old_binary: Some("/opt/etcd-3.3/etcd".into()),
+                old_version: Some("3.3.27".into()),
+            }),
+            ..sample()
+        };
+        let text = two.to_toml(path).expect("encode");
+        assert!(text.contains("old_version = \"3.3.27\""), "{text}");
+        assert_eq!(Repro::from_toml(&text, path).expect("decode"), two);
     }
 
     #[test]

@@ -105,9 +105,13 @@ fn header(run: &RunArtefacts, verdict: &str, scale: &Scale) -> String {
             Some(real) => (
                 "target",
                 format!(
-                    "real etcd {} ({}): not deterministic, not replayable",
+                    "real etcd {} ({}){}: not deterministic, not replayable",
                     escape(&real.version),
-                    escape(&real.binary)
+                    escape(&real.binary),
+                    match (&real.old_version, &real.old_binary) {
+                        (Some(v), Some(b)) => format!(", old etcd {} ({})", escape(v), escape(b)),
+                        _ => String::new(),
+                    }
                 ),
             ),
             None => ("trace hash", escape(&repro.trace_hash)),

@@ -85,11 +85,13 @@ pub(super) fn list(what: Listing, markdown: bool, target: Option<Target>) -> Res
 const LISTED_SEEDS: u64 = 20;
 
 /// Every catalog scenario, and whether a real cluster runs it: `runs`,
-/// or `refused` with the first step it cannot do.
+/// or `refused` with the first step it cannot do. Version changes run
+/// only with a second binary (`$FAULTLINE_ETCD_OLD`).
 fn real_scenarios() {
     let seeds: Vec<u64> = (0..LISTED_SEEDS).collect();
+    let binaries = scenarios::real::Binaries::from_env();
     for s in catalog::builtin() {
-        let verdict = match scenarios::real::applies(&s, &seeds) {
+        let verdict = match scenarios::real::applies(&s, &seeds, binaries) {
             Ok(()) => "runs against etcd".to_string(),
             Err((seed, refusal)) if s.swarm.is_some() => {
                 format!("refused (seed {seed} draws {refusal})")
@@ -97,6 +99,17 @@ fn real_scenarios() {
             Err((_, refusal)) => format!("refused: {refusal}"),
         };
         println!("{:<36} {verdict}", s.name);
+    }
+    // Which version changes the verdicts above allowed, on stderr (the
+    // listing itself stays one scenario a line).
+    let variable = scenarios::real::versions::OLD_VARIABLE;
+    match binaries {
+        scenarios::real::Binaries::Two => eprintln!(
+            "${variable} is set: version changes (swap_version, rolling_upgrade, rolling_downgrade, mixed cluster.versions) run, a scenario's lower version on it"
+        ),
+        scenarios::real::Binaries::One => eprintln!(
+            "${variable} is not set: version changes (swap_version, rolling_upgrade, rolling_downgrade, mixed cluster.versions) are refused; set it to an older etcd to run them"
+        ),
     }
 }
 

@@ -8,6 +8,10 @@
 //! run folder, marked real and not replayable. Runs go `--jobs` at a time;
 //! their clusters never share a port (each binds its own from the kernel
 //! and keeps the advertised ones bound).
+//!
+//! Version changes run with a second, older binary (`--etcd-old`, else
+//! `$FAULTLINE_ETCD_OLD`): the plan says which member starts with which
+//! (`scenarios::real::Binaries`), and the companion gets both.
 
 use super::{check_options, parallelism, parse_seeds};
 use anyhow::{Context, Result, bail};
@@ -31,6 +35,7 @@ pub(super) struct RealArgs<'a> {
     pub out: Option<&'a Path>,
     pub keep: bool,
     pub etcd: Option<&'a Path>,
+    pub etcd_old: Option<&'a Path>,
 }
 
 /// One run to do: its scenario, seed and plan.
@@ -58,6 +63,15 @@ enum Verdict {
 struct Etcd {
     binary: String,
     version: String,
+    /// The old binary, when some plan runs it.
+    old: Option<Box<Etcd>>,
+}
+
+impl Etcd {
+    /// `VERSION@BINARY`, for the summary line.
+    fn word(&self) -> String {
+        format!("{}@{}", self.version, self.binary)
+    }
 }
 
 pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
@@ -67,12 +81,22 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
         args.scenarios.to_vec()
     };
     let seeds = parse_seeds(args.seed, args.seeds)?;
+    let old = args.etcd_old.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(scenarios::real::versions::OLD_VARIABLE)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let binaries = if old.is_some() {
+        scenarios::real::Binaries::Two
+    } else {
+        scenarios::real::Binaries::One
+    };
     // Every plan before anything starts: a refusal costs no cluster.
     let mut jobs = Vec::new();
     for name in &names {
         let scenario = catalog::load(name).map_err(|e| anyhow::anyhow!("--scenario {e}"))?;
         for &seed in &seeds {
-            let plan = scenarios::real::plan(&scenario, seed).map_err(|r| {
+            let plan = scenarios::real::plan(&scenario, seed, binaries).map_err(|r| {
                 anyhow::anyhow!(
                     "{}: {r} (not runnable against a real cluster; `faultline list scenarios --target etcd` shows what is)",
                     catalog::file_of(name)
@@ -86,13 +110,26 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
         }
     }
     let companion = super::diff::companion()?;
-    let etcd = etcd_version(&companion, args.etcd)?;
+    let mut etcd = etcd_version(&companion, args.etcd, "--etcd")?;
+    if let Some(old) = old.filter(|_| jobs.iter().any(|j| j.plan.uses_old())) {
+        let flag = if args.etcd_old.is_some() {
+            "--etcd-old"
+        } else {
+            "$FAULTLINE_ETCD_OLD"
+        };
+        etcd.old = Some(Box::new(etcd_version(&companion, Some(&old), flag)?));
+    }
     if let Some(out) = args.out {
         std::fs::create_dir_all(out)
             .with_context(|| format!("--out {}: cannot create", out.display()))?;
     }
+    let old_too = etcd
+        .old
+        .as_ref()
+        .map(|o| format!(" and old etcd {} ({})", o.version, o.binary))
+        .unwrap_or_default();
     eprintln!(
-        "{} real run(s) against etcd {} ({}), {} at a time: not deterministic, a seed fixes the clients' choices only",
+        "{} real run(s) against etcd {} ({}){old_too}, {} at a time: not deterministic, a seed fixes the clients' choices only",
         jobs.len(),
         etcd.version,
         etcd.binary,
@@ -185,8 +222,9 @@ impl Drop for IgnoreInterrupts {
     }
 }
 
-/// `faultline-etcd version`: the binary the runs will use, and its version.
-fn etcd_version(companion: &Path, etcd: Option<&Path>) -> Result<Etcd> {
+/// `faultline-etcd version`: the binary the runs will use, and its
+/// version; `flag` names where the binary came from in errors.
+fn etcd_version(companion: &Path, etcd: Option<&Path>, flag: &str) -> Result<Etcd> {
     let mut command = Command::new(companion);
     command.arg("version");
     if let Some(etcd) = etcd {
@@ -200,7 +238,7 @@ fn etcd_version(companion: &Path, etcd: Option<&Path>) -> Result<Etcd> {
     if !output.status.success() {
         let message = String::from_utf8_lossy(&output.stderr);
         bail!(
-            "--etcd: {}",
+            "{flag}: {}",
             message
                 .trim()
                 .trim_start_matches("faultline-etcd: ")
@@ -218,6 +256,7 @@ fn etcd_version(companion: &Path, etcd: Option<&Path>) -> Result<Etcd> {
     Ok(Etcd {
         binary: binary.to_string(),
         version: version.to_string(),
+        old: None,
     })
 }
 
@@ -245,6 +284,12 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
         .arg(scratch.path())
         .arg("--etcd")
         .arg(&etcd.binary)
+        .args(
+            etcd.old
+                .iter()
+                .filter(|_| job.plan.uses_old())
+                .flat_map(|o| ["--etcd-old", o.binary.as_str()]),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     die_with_this_thread(&mut command);
@@ -284,7 +329,15 @@ fn one_run(job: &Job, companion: &Path, etcd: &Etcd, args: &RealArgs<'_>) -> Res
     let report = check(&file.history, &end, &job.scenario, args.check_timeout);
     let check_ms = check_started.elapsed().as_millis() as u64;
     let explained = scenarios::real::known::explain(&file.history, &report);
-    let line = summary_line(job, &file.history, &report, &explained, wall_ms, check_ms);
+    let line = summary_line(
+        job,
+        etcd,
+        &file.history,
+        &report,
+        &explained,
+        wall_ms,
+        check_ms,
+    );
     let mut out_line = line.clone();
     for r in &report.results {
         if let checker::Verdict::Fail(v) = &r.verdict {
@@ -358,6 +411,7 @@ fn check(history: &History, end: &EndState, scenario: &Scenario, timeout: u64) -
 
 fn summary_line(
     job: &Job,
+    etcd: &Etcd,
     history: &History,
     report: &Report,
     explained: &[(String, Option<scenarios::real::known::Explained>)],
@@ -379,6 +433,11 @@ fn summary_line(
         history.watches.len(),
         history.annotations.len(),
     );
+    // The binaries the cluster ran: the old one only when the plan has it.
+    line.push_str(&format!(" etcd={}", etcd.word()));
+    if let Some(old) = etcd.old.as_ref().filter(|_| job.plan.uses_old()) {
+        line.push_str(&format!(" etcd_old={}", old.word()));
+    }
     let not_applied = history
         .annotations
         .iter()
@@ -436,16 +495,28 @@ fn write_folder(
     report: &Report,
     summary_line: &str,
 ) -> Result<()> {
+    let old = etcd.old.as_deref().filter(|_| job.plan.uses_old());
     let repro = reports::Repro {
         scenario_name: job.scenario.name.clone(),
         scenario_toml: scenarios::artefacts::scenario_toml(&job.scenario),
         seed: job.seed,
         bugs: Vec::new(),
-        versions: vec![etcd.version.clone()],
+        // What each member started with.
+        versions: job
+            .plan
+            .binaries
+            .iter()
+            .map(|b| match (b, &old) {
+                (realplan::Binary::Old, Some(old)) => old.version.clone(),
+                _ => etcd.version.clone(),
+            })
+            .collect(),
         trace_hash: String::new(),
         real: Some(reports::RealEtcd {
             binary: etcd.binary.clone(),
             version: etcd.version.clone(),
+            old_binary: old.map(|o| o.binary.clone()),
+            old_version: old.map(|o| o.version.clone()),
         }),
     };
     // No simulator trace: the fault steps as they ran are the trace.

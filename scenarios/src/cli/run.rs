@@ -48,6 +48,13 @@ pub(super) struct RunArgs {
     /// etcd on PATH).
     #[arg(long)]
     etcd: Option<PathBuf>,
+    /// With --target etcd: the older etcd binary that version changes
+    /// (swap_version, rolling_upgrade, rolling_downgrade, mixed
+    /// cluster.versions) restart members into, the scenario's lower
+    /// version (default: $FAULTLINE_ETCD_OLD; without it, version changes
+    /// are refused).
+    #[arg(long)]
+    etcd_old: Option<PathBuf>,
 }
 
 /// Where `run` runs a scenario.
@@ -143,10 +150,14 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
             out: args.out.as_deref(),
             keep: args.keep,
             etcd: args.etcd.as_deref(),
+            etcd_old: args.etcd_old.as_deref(),
         });
     }
     if args.etcd.is_some() {
         anyhow::bail!("--etcd: goes with --target etcd");
+    }
+    if args.etcd_old.is_some() {
+        anyhow::bail!("--etcd-old: goes with --target etcd");
     }
     let scenarios = load_scenarios(&args.scenarios)?;
     let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;

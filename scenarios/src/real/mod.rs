@@ -8,6 +8,9 @@
 //! real cluster cannot do refuses the whole scenario.
 
 pub mod known;
+pub mod versions;
+
+pub use versions::Binaries;
 
 use crate::faults::{Fault, FaultKind};
 use crate::plan::Plan;
@@ -36,8 +39,9 @@ fn refuse(part: impl Into<String>, reason: impl Into<String>) -> Refusal {
     }
 }
 
-/// The plan of `scenario`'s run under `seed` against a real cluster.
-pub fn plan(scenario: &Scenario, seed: u64) -> Result<realplan::Plan, Refusal> {
+/// The plan of `scenario`'s run under `seed` against a real cluster with
+/// `binaries` (the old one only for version changes, `versions`).
+pub fn plan(scenario: &Scenario, seed: u64, binaries: Binaries) -> Result<realplan::Plan, Refusal> {
     // A swarm scenario's seed draws its steps (and a general one its store
     // knobs, which a real etcd does not have: it runs with its own flags).
     let effective = crate::swarm::variant(scenario, seed);
@@ -48,24 +52,20 @@ pub fn plan(scenario: &Scenario, seed: u64) -> Result<realplan::Plan, Refusal> {
             format!("a real cluster has 1, 3 or 5 members, not {}", cluster.size),
         ));
     }
-    let first = cluster.version_of(0);
-    if (1..cluster.size).any(|i| cluster.version_of(i) != first) {
-        return Err(refuse(
-            "cluster.versions",
-            "members of different versions need two etcd binaries; a real run has one ($FAULTLINE_ETCD)",
-        ));
-    }
+    let mut versions = versions::Mapping::of(cluster, binaries)?;
     let traffic = effective
         .traffic
         .iter()
         .enumerate()
         .map(|(i, t)| traffic(i, t, seed))
         .collect::<Result<Vec<_>, _>>()?;
-    let steps = steps(&effective, seed)?;
+    let mut steps = steps(&effective, seed, &mut versions)?;
+    let member_binaries = versions.finish(cluster, &mut steps);
     Ok(realplan::Plan {
         scenario: effective.name.clone(),
         seed,
         members: cluster.size,
+        binaries: member_binaries,
         duration_ms: millis(Duration::from_secs_f64(effective.duration_s.max(0.0))),
         client_timeout_ms: cluster.client_timeout_ms,
         liveness_bound_ms: millis(Duration::from_secs_f64(
@@ -166,7 +166,13 @@ fn real_op(op: Op) -> Result<RealOp, &'static str> {
 }
 
 /// Every fault step, earliest first, or the first that cannot run for real.
-fn steps(scenario: &Scenario, seed: u64) -> Result<Vec<realplan::Step>, Refusal> {
+/// A version step's binary is settled once every version is known
+/// (`versions::Mapping::finish`).
+fn steps(
+    scenario: &Scenario,
+    seed: u64,
+    versions: &mut versions::Mapping,
+) -> Result<Vec<realplan::Step>, Refusal> {
     let plan = Plan::of(&scenario.faults).map_err(|e| refuse("faults", e.to_string()))?;
     // Latency draws each link's delay from the seed's own stream.
     let mut rng = Streams::of(seed).engine();
@@ -232,6 +238,21 @@ fn steps(scenario: &Scenario, seed: u64) -> Result<Vec<realplan::Step>, Refusal>
                 Fault::MemberReplace(m) => RealFault::MemberReplace {
                     target: target(m.target)?,
                 },
+                Fault::SwapVersion(v) => {
+                    if v.expect_refusal {
+                        return Err(refuse(
+                            part,
+                            "expect_refusal: a member refusing to start is not watched on a real cluster",
+                        ));
+                    }
+                    RealFault::Swap {
+                        target: target(v.target)?,
+                        binary: versions.step(&part, v.version)?,
+                    }
+                }
+                Fault::RollingUpgrade(r) | Fault::RollingDowngrade(r) => RealFault::Rolling {
+                    binary: versions.step(&part, r.version)?,
+                },
                 _ => return Err(refuse(part, why_not(kind))),
             };
             Ok(realplan::Step {
@@ -260,9 +281,14 @@ fn why_not(kind: FaultKind) -> &'static str {
         PartitionUntilSnapshot => {
             "waiting for the others to compact their raft log past the member is not watched on a real cluster"
         }
-        SwapVersion | RollingUpgrade | RollingDowngrade | JoinMember | DowngradeEnable
-        | DowngradeCancel | OfflineMigrate => {
-            "version changes need a second etcd binary, and are not run against a real cluster yet"
+        JoinMember => {
+            "a member beyond the cluster's size needs a peer proxy the real cluster does not have (swap_version and the rolling kinds run)"
+        }
+        DowngradeEnable | DowngradeCancel => {
+            "etcd's downgrade API (Maintenance.Downgrade) is etcd 3.5's, and not sent to a real cluster: Debian's 3.4.23 has not got it"
+        }
+        OfflineMigrate => {
+            "offline migration rewrites the simulated store's files; a real etcd's data is its own"
         }
         _ => "not run against a real cluster",
     }
@@ -288,9 +314,13 @@ fn real_target(t: Target, size: usize) -> Result<RealTarget, String> {
 /// Whether a scenario runs against a real cluster under every seed in
 /// `seeds` (a swarm scenario draws its steps per seed), or the first
 /// refusal.
-pub fn applies(scenario: &Scenario, seeds: &[u64]) -> Result<(), (u64, Refusal)> {
+pub fn applies(
+    scenario: &Scenario,
+    seeds: &[u64],
+    binaries: Binaries,
+) -> Result<(), (u64, Refusal)> {
     for &seed in seeds {
-        plan(scenario, seed).map_err(|r| (seed, r))?;
+        plan(scenario, seed, binaries).map_err(|r| (seed, r))?;
     }
     Ok(())
 }
@@ -308,7 +338,7 @@ mod tests {
     #[test]
     fn partitions_become_a_typed_plan_with_the_simulation_s_parameters() {
         let s = catalog::load("partitions").expect("catalog");
-        let p = plan(&s, 3).expect("partitions runs for real");
+        let p = plan(&s, 3, Binaries::One).expect("partitions runs for real");
         assert_eq!(p.members, 3);
         assert_eq!(p.duration_ms, 12_000);
         assert_eq!(p.client_timeout_ms, 2000);
@@ -373,33 +403,36 @@ mod tests {
     #[test]
     fn what_a_real_cluster_cannot_do_is_refused_naming_the_step() {
         let s = etcd_only(catalog::load("clock-skew").expect("catalog"));
-        let e = plan(&s, 0).expect_err("clock skew");
+        let e = plan(&s, 0, Binaries::One).expect_err("clock skew");
         assert!(e.part.ends_with("(clock_skew)"), "{e}");
         assert!(e.part.starts_with("faults["), "{e}");
 
         let s = etcd_only(catalog::load("disk-faults").expect("catalog"));
-        let e = plan(&s, 0).expect_err("torn writes");
+        let e = plan(&s, 0, Binaries::One).expect_err("torn writes");
         assert!(e.part.ends_with("(torn_write_crash)"), "{e}");
         let s = etcd_only(catalog::load("slow-follower").expect("catalog"));
-        let e = plan(&s, 0).expect_err("slow disk");
+        let e = plan(&s, 0, Binaries::One).expect_err("slow disk");
         assert!(e.reason.contains("disk"), "{e}");
 
         let s = catalog::load("failpoints").expect("catalog");
-        assert!(plan(&etcd_only(s), 0).is_err());
+        assert!(plan(&etcd_only(s), 0, Binaries::One).is_err());
 
         let mut s = etcd_only(catalog::load("default").expect("catalog"));
         s.cluster.size = 4;
-        assert_eq!(plan(&s, 0).expect_err("4 members").part, "cluster.size");
+        assert_eq!(
+            plan(&s, 0, Binaries::One).expect_err("4 members").part,
+            "cluster.size"
+        );
 
         let mut s = etcd_only(catalog::load("default").expect("catalog"));
         s.traffic[0].weights = Some(vec![1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
-        let e = plan(&s, 0).expect_err("per-key TTL");
+        let e = plan(&s, 0, Binaries::One).expect_err("per-key TTL");
         assert_eq!(e.part, "traffic[0].weights[10]");
 
         let mut s = etcd_only(catalog::load("default").expect("catalog"));
         s.faults[0].target = Some("m3".into());
         s.cluster.size = 1;
-        let e = plan(&s, 0).expect_err("no m3 of 1");
+        let e = plan(&s, 0, Binaries::One).expect_err("no m3 of 1");
         assert!(e.reason.contains("m1..m1"), "{e}");
     }
 
@@ -407,7 +440,7 @@ mod tests {
     fn crash_and_replace_targets_are_zero_based() {
         let mut s = etcd_only(catalog::load("default").expect("catalog"));
         s.faults[0].target = Some("m2".into());
-        let p = plan(&s, 0).expect("valid");
+        let p = plan(&s, 0, Binaries::One).expect("valid");
         assert_eq!(p.steps[0].fault.target(), Some(RealTarget::Member(1)));
     }
 }
