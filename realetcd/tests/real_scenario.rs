@@ -11,7 +11,7 @@ mod common;
 use checker::history::{OpResult, Request, Response};
 use checker::report::Verdict;
 use realetcd::cluster::Cluster;
-use realplan::{Binary, Fault, Op, Plan, Profile, Step, Target, Traffic};
+use realplan::{Binary, Fault, Plan, Profile, Step, Target, Traffic};
 
 fn plan() -> Plan {
     let step = |index: usize, kind: &str, at_ms: u64, fault: Fault| Step {
@@ -29,26 +29,7 @@ fn plan() -> Plan {
         client_timeout_ms: 2000,
         liveness_bound_ms: 20_000,
         traffic: vec![
-            Traffic {
-                profile: Profile::Etcd {
-                    mix: vec![
-                        (Op::Get, 15),
-                        (Op::List, 15),
-                        (Op::StaleGet, 10),
-                        (Op::Put, 23),
-                        (Op::Delete, 5),
-                        (Op::CompareAndSet, 7),
-                        (Op::PutWithLease, 5),
-                        (Op::LeaseRevoke, 5),
-                    ],
-                    compact_period_ms: Some(1000),
-                },
-                clients: 3,
-                rate: 50.0,
-                keys: 10,
-                key_prefix: "key".into(),
-                until_ms: None,
-            },
+            common::etcd_traffic(),
             Traffic {
                 profile: Profile::Watch {
                     watches_per_stream: Some(2),

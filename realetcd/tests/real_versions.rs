@@ -15,7 +15,7 @@ mod common;
 use checker::report::Verdict;
 use realetcd::cluster::{Binaries, Cluster};
 use realetcd::harness;
-use realplan::{Binary, Fault, Op, Plan, Profile, Step, Target, Traffic};
+use realplan::{Binary, Fault, Plan, Step, Target};
 use std::path::{Path, PathBuf};
 
 fn plan() -> Plan {
@@ -27,26 +27,7 @@ fn plan() -> Plan {
         duration_ms: 12_000,
         client_timeout_ms: 2000,
         liveness_bound_ms: 20_000,
-        traffic: vec![Traffic {
-            profile: Profile::Etcd {
-                mix: vec![
-                    (Op::Get, 15),
-                    (Op::List, 15),
-                    (Op::StaleGet, 10),
-                    (Op::Put, 23),
-                    (Op::Delete, 5),
-                    (Op::CompareAndSet, 7),
-                    (Op::PutWithLease, 5),
-                    (Op::LeaseRevoke, 5),
-                ],
-                compact_period_ms: Some(1000),
-            },
-            clients: 3,
-            rate: 50.0,
-            keys: 10,
-            key_prefix: "key".into(),
-            until_ms: None,
-        }],
+        traffic: vec![common::etcd_traffic()],
         steps: vec![
             Step {
                 index: 0,
