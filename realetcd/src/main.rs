@@ -285,10 +285,11 @@ async fn traffic_run(
     out: &std::path::Path,
 ) -> anyhow::Result<u8> {
     use checker::report::Verdict;
-    let version = harness::version(binary)?;
     let mut cluster = realetcd::cluster::Cluster::start(binary, members)
         .await
         .with_context(|| format!("starting {members} members of {}", binary.display()))?;
+    // The cluster asked the binary its version when it started.
+    let version = cluster.binaries().new.version.clone();
     let outcome = realetcd::traffic::run(&mut cluster, config).await?;
     drop(cluster);
     let history_path = out.join("history.jsonl");
