@@ -81,16 +81,11 @@ pub(super) fn run(args: RealArgs<'_>) -> Result<u8> {
         args.scenarios.to_vec()
     };
     let seeds = parse_seeds(args.seed, args.seeds)?;
-    let old = args.etcd_old.map(Path::to_path_buf).or_else(|| {
-        std::env::var_os(scenarios::real::versions::OLD_VARIABLE)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let binaries = if old.is_some() {
-        scenarios::real::Binaries::Two
-    } else {
-        scenarios::real::Binaries::One
-    };
+    let old = args
+        .etcd_old
+        .map(Path::to_path_buf)
+        .or_else(scenarios::real::versions::old_binary_from_env);
+    let binaries = scenarios::real::Binaries::with_old(old.is_some());
     // Every plan before anything starts: a refusal costs no cluster.
     let mut jobs = Vec::new();
     for name in &names {

@@ -27,11 +27,20 @@ pub enum Binaries {
 impl Binaries {
     /// `Two` when `$FAULTLINE_ETCD_OLD` names a binary.
     pub fn from_env() -> Binaries {
-        match std::env::var_os(OLD_VARIABLE) {
-            Some(v) if !v.is_empty() => Binaries::Two,
-            _ => Binaries::One,
-        }
+        Binaries::with_old(old_binary_from_env().is_some())
     }
+
+    /// `Two` when an old binary was given.
+    pub fn with_old(given: bool) -> Binaries {
+        if given { Binaries::Two } else { Binaries::One }
+    }
+}
+
+/// The old binary `$FAULTLINE_ETCD_OLD` names, if it names one.
+pub fn old_binary_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os(OLD_VARIABLE)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// The versions seen while a scenario is planned, and what they map to.
