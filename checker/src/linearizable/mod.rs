@@ -130,7 +130,7 @@ pub fn check_with_threads<M: Model>(
         .iter()
         .all(|o| matches!(o, Some((SearchOutcome::Linearizable(_), _))))
     {
-        let order = outcomes
+        let order: Vec<Step> = outcomes
             .into_iter()
             .flat_map(|o| match o {
                 Some((SearchOutcome::Linearizable(steps), _)) => steps,
@@ -138,6 +138,7 @@ pub fn check_with_threads<M: Model>(
             })
             .collect();
         tracing::debug!(model = model.name(), ?stats, "linearizability checked");
+        trace_unknown_steps(model, ops, &order, "linearization");
         Linearizability::Linearizable { order }
     } else {
         // A limit stopped the search (the time limit and the memory bound
@@ -151,6 +152,13 @@ pub fn check_with_threads<M: Model>(
                 _ => None,
             })
             .unwrap_or_else(|| ("the time limit ran out".to_string(), DeadEnd::default()));
+        tracing::debug!(
+            model = model.name(),
+            stuck = ?furthest.stuck.map(|i| ops[i].id),
+            prefix = furthest.prefix.len(),
+            "search stopped: the furthest prefix could not place the stuck operation"
+        );
+        trace_unknown_steps(model, ops, &furthest.prefix, "furthest prefix");
         Linearizability::Unknown {
             reason,
             longest_prefix: furthest.prefix.iter().map(|s| ops[s.op].id).collect(),
@@ -161,6 +169,35 @@ pub fn check_with_threads<M: Model>(
         stats,
         elapsed: started.elapsed(),
         partitions: parts.len(),
+    }
+}
+
+/// At trace level, where a linearization (or the furthest prefix of a
+/// search that stopped) placed each operation with an unknown outcome and
+/// each expiry: what to look at when a search runs out of time.
+fn trace_unknown_steps<M: Model>(
+    model: &M,
+    ops: &[Op<M::Input, M::Output>],
+    steps: &[Step],
+    what: &str,
+) {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return;
+    }
+    let mut previous = None;
+    for (position, step) in steps.iter().enumerate() {
+        let op = &ops[step.op];
+        if matches!(op.outcome, Outcome::Unknown) {
+            tracing::trace!(
+                what,
+                position,
+                op = op.id,
+                after = ?previous,
+                step = %model.describe(&op.input, &op.outcome),
+                "unknown step placed"
+            );
+        }
+        previous = Some(op.id);
     }
 }
 

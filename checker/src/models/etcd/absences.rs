@@ -1,7 +1,9 @@
 //! Intervals in which a key certainly was not written, from reads that
-//! returned a whole range without it.
+//! returned a whole range without it and transactions whose compares or
+//! ranges found it missing.
 //!
-//! A key a complete read at revision R does not show was absent at R. If
+//! A key a complete read at revision R does not show (or a transaction's
+//! compare found missing at R) was absent at R. If
 //! nothing but a definite delete can remove it (no put of it ever carried a
 //! lease or a TTL, and no request with an unknown outcome may delete it),
 //! then after its last definite write at or before R nothing wrote it: a put
@@ -17,8 +19,12 @@ use std::collections::{HashMap, HashSet};
 use super::analysis::for_each_put;
 use super::exec::written_spans;
 use crate::history::{
-    History, KeySpan, OpResult, Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    Compare, CompareResult, CompareTarget, History, KeySpan, OpResult, RangeRequest, RangeResponse,
+    Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
 };
+
+/// A span read completely at a revision, and the keys it showed there.
+type Read<'h> = (KeySpan<'h>, i64, HashSet<&'h str>);
 
 /// Per key, the intervals `(from, to]` in which it was certainly not written.
 pub fn unwritten_by_absence(history: &History) -> Vec<(&str, i64, i64)> {
@@ -28,7 +34,7 @@ pub fn unwritten_by_absence(history: &History) -> Vec<(&str, i64, i64)> {
     // Per key, the revisions of its definite puts; definite deletes by span.
     let mut puts: HashMap<&str, Vec<i64>> = HashMap::new();
     let mut deletes: Vec<(KeySpan<'_>, i64)> = Vec::new();
-    let mut reads: Vec<(KeySpan<'_>, i64, HashSet<&str>)> = Vec::new();
+    let mut reads: Vec<Read<'_>> = Vec::new();
     for op in &history.operations {
         if op.request.is_serializable_read() {
             continue;
@@ -59,14 +65,14 @@ pub fn unwritten_by_absence(history: &History) -> Vec<(&str, i64, i64)> {
             puts.entry(p.key.as_str()).or_default().push(header);
         });
         definite_deletes(&op.request, resp, &mut |span| deletes.push((span, header)));
-        if let (Request::Range(r), Response::Range(got)) = (&op.request, resp)
-            && !r.count_only
-            && !got.more
-            && got.kvs.len() as i64 == got.count
-        {
-            let at = if r.revision > 0 { r.revision } else { header };
-            let shown = got.kvs.iter().map(|kv| kv.key.as_str()).collect();
-            reads.push((r.span(), at, shown));
+        match (&op.request, resp) {
+            (Request::Range(r), Response::Range(got)) => {
+                if let Some(read) = complete_read(r, got, header) {
+                    reads.push(read);
+                }
+            }
+            (Request::Txn(t), Response::Txn(got)) => txn_absences(t, got, &mut reads),
+            _ => {}
         }
     }
     let mut out = Vec::new();
@@ -92,6 +98,90 @@ pub fn unwritten_by_absence(history: &History) -> Vec<(&str, i64, i64)> {
         }
     }
     out
+}
+
+/// A complete read (every key of its span returned): the span, the
+/// revision it read, and the keys it showed.
+fn complete_read<'h>(r: &'h RangeRequest, got: &'h RangeResponse, header: i64) -> Option<Read<'h>> {
+    if r.count_only || got.more || got.kvs.len() as i64 != got.count {
+        return None;
+    }
+    let at = if r.revision > 0 { r.revision } else { header };
+    let shown = got.kvs.iter().map(|kv| kv.key.as_str()).collect();
+    Some((r.span(), at, shown))
+}
+
+/// What a definite transaction shows absent. Its compares ran at the
+/// revision before its own write (at its header when it wrote nothing):
+/// one that holds only for a missing key (version, create or mod revision
+/// equal to 0) shows the key absent there when the transaction succeeded,
+/// and so does the only compare of a failed transaction that holds only
+/// for an existing key. A transaction that wrote nothing read its branch's
+/// ranges at its header too (in one that wrote, a range may see the
+/// transaction's own writes, which the search places itself).
+fn txn_absences<'h>(t: &'h TxnRequest, got: &'h TxnResponse, reads: &mut Vec<Read<'h>>) {
+    let header = got.header_revision;
+    let read_only = super::read_only_txn(t, got);
+    let evaluated_at = if read_only { header } else { header - 1 };
+    let absent = |c: &'h Compare, reads: &mut Vec<Read<'h>>| {
+        if let KeySpan::Single(key) = c.span() {
+            reads.push((KeySpan::Single(key), evaluated_at, HashSet::new()));
+        }
+    };
+    if got.succeeded {
+        for c in t
+            .compare
+            .iter()
+            .filter(|c| holds_only_for(c) == Some(Missing))
+        {
+            absent(c, reads);
+        }
+    } else if let [c] = t.compare.as_slice()
+        && holds_only_for(c) == Some(Existing)
+    {
+        absent(c, reads);
+    }
+    if !read_only {
+        return;
+    }
+    let branch = if got.succeeded {
+        &t.success
+    } else {
+        &t.failure
+    };
+    for (op, resp) in branch.iter().zip(&got.responses) {
+        match (op, resp) {
+            (TxnOp::Range(r), TxnOpResponse::Range(rr)) => {
+                reads.extend(complete_read(r, rr, header));
+            }
+            (TxnOp::Txn(inner), TxnOpResponse::Txn(ir)) => txn_absences(inner, ir, reads),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    Missing,
+    Existing,
+}
+use KeyState::{Existing, Missing};
+
+/// Whether a compare holds exactly when its key is missing, or exactly
+/// when it exists. etcd compares a missing key's version, create and mod
+/// revisions as 0, and an existing key has all three at 1 or more.
+fn holds_only_for(c: &Compare) -> Option<KeyState> {
+    let n = match c.target {
+        CompareTarget::Version(n)
+        | CompareTarget::CreateRevision(n)
+        | CompareTarget::ModRevision(n) => n,
+        CompareTarget::Value(_) | CompareTarget::Lease(_) => return None,
+    };
+    match (c.result, n) {
+        (CompareResult::Equal, 0) | (CompareResult::Less, 1) => Some(Missing),
+        (CompareResult::NotEqual, 0) | (CompareResult::Greater, 0) => Some(Existing),
+        _ => None,
+    }
 }
 
 /// Whether `span`, one of the spans `req` may write, is one it may delete
@@ -185,6 +275,51 @@ mod tests {
     fn a_key_ever_put_with_a_lease_gets_no_interval() {
         let h = history(Some((leased("/u", 7), OpResult::Unknown("timeout".into()))));
         assert_eq!(unwritten_by_absence(&h), vec![]);
+    }
+
+    /// A create of /u if absent, and a read-only transaction whose range
+    /// shows /v gone, in place of the complete read.
+    #[test]
+    fn transactions_that_found_a_key_missing_give_it_an_interval() {
+        use crate::history::{Compare, CompareResult, CompareTarget, RangeRequest};
+        let mut store = Store::new();
+        let mut h = History::default();
+        run(&mut store, &mut h, put("/u"));
+        run(&mut store, &mut h, delete("/u"));
+        run(&mut store, &mut h, put("/v"));
+        run(&mut store, &mut h, delete("/v"));
+        record(&mut h, put("/u"), OpResult::Unknown("timeout".into()));
+        record(&mut h, put("/v"), OpResult::Unknown("timeout".into()));
+        run(&mut store, &mut h, put("/x"));
+        let missing = |key: &str, target| Compare {
+            key: key.into(),
+            range_end: String::new(),
+            target,
+            result: CompareResult::Equal,
+        };
+        // Compares at 6 (the transaction writes 7); /u missing there.
+        let create = TxnRequest {
+            compare: vec![missing("/u", CompareTarget::CreateRevision(0))],
+            success: vec![TxnOp::Put(PutRequest {
+                key: "/w".into(),
+                ..Default::default()
+            })],
+            failure: vec![],
+        };
+        run(&mut store, &mut h, Request::Txn(create));
+        // Writes nothing: its range of /v reads 7.
+        let look = TxnRequest {
+            compare: vec![missing("/v", CompareTarget::Version(3))],
+            success: vec![],
+            failure: vec![TxnOp::Range(RangeRequest {
+                key: "/v".into(),
+                ..Default::default()
+            })],
+        };
+        run(&mut store, &mut h, Request::Txn(look));
+        let mut got = unwritten_by_absence(&h);
+        got.sort();
+        assert_eq!(got, vec![("/u", 3, 6), ("/v", 5, 7)]);
     }
 
     #[test]

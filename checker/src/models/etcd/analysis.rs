@@ -34,6 +34,11 @@ pub struct Analysis<'h> {
     pub unwritten: HashMap<&'h str, Vec<(i64, i64)>>,
     /// Versions reported by definite answers: (key, create, mod, version).
     generations: Vec<(&'h str, i64, i64, i64)>,
+    /// Per key, the versions definite answers reported as current: (create
+    /// revision, or 0 where only a compare showed it; mod revision; a
+    /// revision it was current at). The key existed, as that version, from
+    /// its mod revision to that one.
+    pub current: HashMap<&'h str, Vec<(i64, i64, i64)>>,
     /// Revisions of definite puts, per key.
     definite_puts: HashMap<&'h str, Vec<i64>>,
     /// Events watches reported, by revision.
@@ -161,6 +166,11 @@ impl<'h> Analysis<'h> {
                         }
                     }
                     a.observe_response(&op.request, resp);
+                    if let (Request::Txn(t), Response::Txn(got)) = (&op.request, resp) {
+                        super::compares::versions_compared(t, got, &mut |key, m, at| {
+                            a.current.entry(key).or_default().push((0, m, at));
+                        });
+                    }
                     lease_uses_of(&op.request, resp, &mut |id| {
                         *uses.entry(id).or_default() += 1
                     });
@@ -289,6 +299,13 @@ impl<'h> Analysis<'h> {
         if kv.create_revision > 0 && kv.version > 0 {
             self.generations
                 .push((&kv.key, kv.create_revision, kv.mod_revision, kv.version));
+            if kv.mod_revision >= kv.create_revision && as_of >= kv.mod_revision {
+                self.current.entry(&kv.key).or_default().push((
+                    kv.create_revision,
+                    kv.mod_revision,
+                    as_of,
+                ));
+            }
         }
         self.unwritten_until(kv, as_of);
     }

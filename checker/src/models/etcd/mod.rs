@@ -15,6 +15,7 @@
 
 mod absences;
 mod analysis;
+mod compares;
 mod deadlines;
 pub mod exec;
 mod fast_hash;
@@ -526,6 +527,7 @@ fn read_only_answer(req: &Request, resp: &Response) -> bool {
     }
 }
 
+/// Whether a transaction's answer shows it wrote nothing.
 fn read_only_txn(t: &TxnRequest, r: &crate::history::TxnResponse) -> bool {
     use crate::history::TxnOpResponse;
     let branch = if r.succeeded { &t.success } else { &t.failure };

@@ -20,6 +20,7 @@ use super::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 
 use super::EtcdInput;
 use super::analysis::{Analysis, for_each_put};
+use super::compares;
 use super::exec::written_spans;
 use super::store::Store;
 use crate::history::{
@@ -46,6 +47,11 @@ pub struct Slots {
     /// not certainly left alone there), and the same where also no watch
     /// over that key reported nothing (for the search that heeds watches).
     last_possible: HashMap<usize, (i64, i64)>,
+    /// Per lease: the revision of the last definite put that attached a
+    /// key to it.
+    last_put: HashMap<i64, i64>,
+    /// Leases a request with an unknown outcome refers to (it may attach a key).
+    unknown_mentions: HashSet<i64>,
 }
 
 impl Slots {
@@ -58,6 +64,7 @@ impl Slots {
         let mut slots = Slots {
             free,
             granted_once: analysis.granted_once.clone(),
+            unknown_mentions: analysis.unknown_mentions.iter().copied().collect(),
             ..Slots::default()
         };
         for op in &history.operations {
@@ -69,6 +76,13 @@ impl Slots {
                     if resp.header_revision() <= 0 && takes_revision(&op.request) {
                         slots.unplaced_writes += 1;
                     }
+                    let header = resp.header_revision();
+                    for_each_put(&op.request, Some(resp), &mut |p| {
+                        if p.lease != 0 && !p.ignore_lease && header > 0 {
+                            let last = slots.last_put.entry(p.lease).or_default();
+                            *last = (*last).max(header);
+                        }
+                    });
                     alive_in(&op.request, resp, &mut |lease, rev| {
                         if analysis.granted_once.contains(&lease) {
                             let through = slots.alive_through.entry(lease).or_default();
@@ -81,6 +95,7 @@ impl Slots {
                         slots.last_possible_of(&op.request, analysis, false),
                         slots.last_possible_of(&op.request, analysis, true),
                     );
+                    tracing::trace!(op = op.id, last_possible = ?last, "free revisions an unknown write may fill");
                     slots
                         .last_possible
                         .insert(std::ptr::from_ref(&op.request) as usize, last);
@@ -91,7 +106,8 @@ impl Slots {
         slots
     }
 
-    /// The last free revision `req` may write: where some key it may write
+    /// The last free revision `req` may write: where a transaction's
+    /// compares may hold ([`compares`]) and some key it may write
     /// was not certainly left alone (and, `heeding` watches, where no watch
     /// over it reported nothing). `i64::MAX` for a request that may delete a
     /// range or revoke a lease: those are not followed key by key.
@@ -110,10 +126,14 @@ impl Slots {
             let watched_empty = heeding && analysis.silent_at(rev, key);
             !(analysis.unwritten_at(key, rev) || watched_empty)
         };
+        let may_write = |rev: i64| match req {
+            Request::Txn(t) => !compares::cannot_write_at(analysis, t, rev - 1),
+            _ => true,
+        };
         self.free
             .iter()
             .rev()
-            .find(|&&rev| keys.iter().any(|k| open(rev, k)))
+            .find(|&&rev| may_write(rev) && keys.iter().any(|k| open(rev, k)))
             .copied()
             .unwrap_or(0)
     }
@@ -176,10 +196,24 @@ impl Slots {
             }
             EtcdInput::LeaseExpiry { lease } => {
                 let alive_to_the_end = shortcuts && self.removal_too_early(*lease, last_free);
-                !(gone_for_good(*lease) || alive_to_the_end)
+                !(gone_for_good(*lease) || alive_to_the_end) && self.may_have_keys(store, *lease)
             }
             EtcdInput::KeyExpiry { .. } => true,
         }
+    }
+}
+
+impl Slots {
+    /// Whether `lease` has keys, or may still get one: an expiry writes a
+    /// revision only if it deletes keys, and only puts attach them (a
+    /// definite one still to come, or one whose outcome is unknown).
+    fn may_have_keys(&self, store: &Store, lease: i64) -> bool {
+        store.lease(lease).is_some_and(|l| !l.keys.is_empty())
+            || self
+                .last_put
+                .get(&lease)
+                .is_some_and(|at| *at > store.revision())
+            || self.unknown_mentions.contains(&lease)
     }
 }
 
@@ -329,6 +363,36 @@ mod tests {
         let h = history();
         let lin = crate::check_linearizability(&h, &crate::CheckOptions::default());
         assert!(lin.result.verdict.is_pass(), "{:?}", lin.result.verdict);
+    }
+
+    /// An expiry writes a revision only by deleting keys: a lease that has
+    /// none and gets none later is no filler. Leases 8, 9 and 10; /k put
+    /// with 8 at 2, /u with 10 (outcome unknown) at 3, 8 expires at 4, /x
+    /// at 5: revisions 3 and 4 are free.
+    #[test]
+    fn a_lease_without_keys_to_come_cannot_fill_a_revision() {
+        let mut store = Store::new();
+        let mut h = History::default();
+        let grant = |id| crate::history::Request::LeaseGrant { id, ttl: 1 };
+        run(&mut store, &mut h, grant(8));
+        run(&mut store, &mut h, grant(9));
+        run(&mut store, &mut h, grant(10));
+        run(&mut store, &mut h, leased("/k", 8));
+        run_unanswered(&mut store, &mut h, leased("/u", 10));
+        exec::expire_lease(&mut store, 8);
+        run(&mut store, &mut h, leased("/x", 0));
+        let prepared = prepare(&h);
+        let model = &prepared.model;
+        let mut state = Store::new();
+        state.grant(8, 1);
+        state.grant(9, 1);
+        state.grant(10, 1);
+        let fills = |state: &Store, lease| {
+            model.may_still_step(state, &EtcdInput::LeaseExpiry { lease })
+        };
+        assert!(fills(&state, 8), "a definite put attaches /k later");
+        assert!(!fills(&state, 9), "nothing ever attaches a key to 9");
+        assert!(fills(&state, 10), "the unknown put may attach /u");
     }
 
     #[test]
