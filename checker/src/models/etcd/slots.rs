@@ -47,11 +47,6 @@ pub struct Slots {
     /// not certainly left alone there), and the same where also no watch
     /// over that key reported nothing (for the search that heeds watches).
     last_possible: HashMap<usize, (i64, i64)>,
-    /// Per lease: the revision of the last definite put that attached a
-    /// key to it.
-    last_put: HashMap<i64, i64>,
-    /// Leases a request with an unknown outcome refers to (it may attach a key).
-    unknown_mentions: HashSet<i64>,
 }
 
 impl Slots {
@@ -64,7 +59,6 @@ impl Slots {
         let mut slots = Slots {
             free,
             granted_once: analysis.granted_once.clone(),
-            unknown_mentions: analysis.unknown_mentions.iter().copied().collect(),
             ..Slots::default()
         };
         for op in &history.operations {
@@ -76,13 +70,6 @@ impl Slots {
                     if resp.header_revision() <= 0 && takes_revision(&op.request) {
                         slots.unplaced_writes += 1;
                     }
-                    let header = resp.header_revision();
-                    for_each_put(&op.request, Some(resp), &mut |p| {
-                        if p.lease != 0 && !p.ignore_lease && header > 0 {
-                            let last = slots.last_put.entry(p.lease).or_default();
-                            *last = (*last).max(header);
-                        }
-                    });
                     alive_in(&op.request, resp, &mut |lease, rev| {
                         if analysis.granted_once.contains(&lease) {
                             let through = slots.alive_through.entry(lease).or_default();
@@ -196,24 +183,10 @@ impl Slots {
             }
             EtcdInput::LeaseExpiry { lease } => {
                 let alive_to_the_end = shortcuts && self.removal_too_early(*lease, last_free);
-                !(gone_for_good(*lease) || alive_to_the_end) && self.may_have_keys(store, *lease)
+                !(gone_for_good(*lease) || alive_to_the_end)
             }
             EtcdInput::KeyExpiry { .. } => true,
         }
-    }
-}
-
-impl Slots {
-    /// Whether `lease` has keys, or may still get one: an expiry writes a
-    /// revision only if it deletes keys, and only puts attach them (a
-    /// definite one still to come, or one whose outcome is unknown).
-    fn may_have_keys(&self, store: &Store, lease: i64) -> bool {
-        store.lease(lease).is_some_and(|l| !l.keys.is_empty())
-            || self
-                .last_put
-                .get(&lease)
-                .is_some_and(|at| *at > store.revision())
-            || self.unknown_mentions.contains(&lease)
     }
 }
 
@@ -363,36 +336,6 @@ mod tests {
         let h = history();
         let lin = crate::check_linearizability(&h, &crate::CheckOptions::default());
         assert!(lin.result.verdict.is_pass(), "{:?}", lin.result.verdict);
-    }
-
-    /// An expiry writes a revision only by deleting keys: a lease that has
-    /// none and gets none later is no filler. Leases 8, 9 and 10; /k put
-    /// with 8 at 2, /u with 10 (outcome unknown) at 3, 8 expires at 4, /x
-    /// at 5: revisions 3 and 4 are free.
-    #[test]
-    fn a_lease_without_keys_to_come_cannot_fill_a_revision() {
-        let mut store = Store::new();
-        let mut h = History::default();
-        let grant = |id| crate::history::Request::LeaseGrant { id, ttl: 1 };
-        run(&mut store, &mut h, grant(8));
-        run(&mut store, &mut h, grant(9));
-        run(&mut store, &mut h, grant(10));
-        run(&mut store, &mut h, leased("/k", 8));
-        run_unanswered(&mut store, &mut h, leased("/u", 10));
-        exec::expire_lease(&mut store, 8);
-        run(&mut store, &mut h, leased("/x", 0));
-        let prepared = prepare(&h);
-        let model = &prepared.model;
-        let mut state = Store::new();
-        state.grant(8, 1);
-        state.grant(9, 1);
-        state.grant(10, 1);
-        let fills = |state: &Store, lease| {
-            model.may_still_step(state, &EtcdInput::LeaseExpiry { lease })
-        };
-        assert!(fills(&state, 8), "a definite put attaches /k later");
-        assert!(!fills(&state, 9), "nothing ever attaches a key to 9");
-        assert!(fills(&state, 10), "the unknown put may attach /u");
     }
 
     #[test]
