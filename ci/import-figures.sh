@@ -15,7 +15,7 @@ rm -rf "$out"
 mkdir -p "$out"
 for name in kv-100k register-100k; do
   "$bin" run --scenario "$here/import/$name.toml" --seed 1 --jobs 1 --out "$out/runs" --keep \
-    | grep -o 'seed=.*' || true
+    | grep '^seed=' || true
 done
 kv="$out/runs/kv-100k-1"
 register="$out/runs/register-100k-1"
@@ -37,14 +37,14 @@ measure() {
     "$bin" check "$file" --format "$format" --model "$model" --timeout 600 > "$out/check.txt" 2>&1 \
     || status=$?
   local ops verdict
-  ops=$(grep -o '[0-9]* operations' "$out/check.txt" | head -1 | cut -d' ' -f1)
+  ops=$(grep -o '[0-9]* operations' "$out/check.txt" | head -1 | cut -d' ' -f1 || true)
   verdict=$(case $status in 0) echo pass ;; 1) echo fail ;; 3) echo unknown ;; *) echo "error $status" ;; esac)
   read -r wall kb < "$out/time.txt"
   echo "| $label | $format | $model | $ops | $verdict | $wall | $((kb / 1024)) |"
 }
 measure kv-100k faultline etcd "$kv/history.jsonl"
 measure kv-100k etcd-robustness etcd "$out/kv-report"
-measure kv-100k edn kv "$out/kv.edn"
+measure kv-100k edn register "$out/kv.edn"
 measure kv-100k edn kv "$out/kv-porcupine.edn"
 measure register-100k faultline etcd "$register/history.jsonl"
 measure register-100k edn register "$out/register.edn"
