@@ -8,8 +8,9 @@
 //! scenario under the first [`TRIED_SEEDS`] seeds of the shard), so a
 //! scenario a real cluster cannot run is refused with one line (exit 2)
 //! before any cluster. A later seed's plan is made when its run starts;
-//! should a swarm scenario's draw be refused there, the soak stops with
-//! that line, every finished run kept.
+//! should a swarm scenario's draw be refused there (or need the old
+//! binary, which the campaign has only when a planned run needed it), the
+//! soak stops with that line, every finished run kept.
 
 use super::{SoakArgs, conclude, config};
 use crate::cli::real::IgnoreInterrupts;
@@ -23,7 +24,7 @@ use node::bugs::BugSet;
 use scenarios::catalog;
 use scenarios::real::{Binaries, TRIED_SEEDS};
 use scenarios::schema::Scenario;
-use scenarios::soak::{self, CampaignError, Runner};
+use scenarios::soak::{self, CampaignError, CampaignTarget, Runner};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,9 @@ pub(super) fn soak(args: &SoakArgs) -> Result<u8> {
     } else {
         load_named(&args.scenarios)?
     };
-    let cfg = config(args, scenarios, BugSet::none(), Default::default())?;
+    // The target is known once the companion has named etcd's version,
+    // after the planning (a refusal must come before any binary runs).
+    let cfg = config(args, scenarios, BugSet::none(), CampaignTarget::Sim)?;
     let needs_old = plan_up_front(&cfg.plan, &given, args.runs, binaries)?;
     let companion = crate::cli::diff::companion()?;
     let old = old.filter(|_| needs_old);
@@ -158,6 +161,14 @@ impl<'e> Runner for RealClusters<'e> {
     fn run(&self, scenario: &Scenario, seed: u64) -> Result<Option<RealRun<'e>>, CampaignError> {
         let given = self.given.get(&scenario.name).map_or(&scenario.name, |g| g);
         let job = Job::plan(scenario, given, seed, self.binaries).map_err(run_error)?;
+        if job.plan.uses_old() && self.etcd.old.is_none() {
+            // The campaign's planned runs needed no old binary, so it has
+            // none (campaign.json names the binaries its runs use).
+            return Err(CampaignError::Run(format!(
+                "{}: seed {seed} starts a member with the old etcd binary, which none of the runs planned at the start needed; run this scenario in a campaign of its own",
+                catalog::file_of(given)
+            )));
+        }
         execute(
             job,
             Path::new(&self.companion),
