@@ -15,8 +15,8 @@ pub(in crate::cli) struct Etcd {
 
 impl Etcd {
     /// `faultline-etcd version` of `etcd` (default: the companion's
-    /// choice), and of `old` when `needs_old`. `old_flag` names where the
-    /// old binary came from in errors.
+    /// choice), and of the old binary when one is given, with the name of
+    /// where it came from (`--etcd-old`, `$FAULTLINE_ETCD_OLD`) for errors.
     pub fn ask(companion: &Path, etcd: Option<&Path>, old: Option<(&Path, &str)>) -> Result<Etcd> {
         let mut etcd = etcd_version(companion, etcd, "--etcd")?;
         if let Some((old, flag)) = old {
