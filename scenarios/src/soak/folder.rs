@@ -171,9 +171,9 @@ pub struct ScenarioEntry {
     pub hash: String,
 }
 
-/// `campaign.json`. The first four fields are what the dashboard reads
-/// (`reports::dashboard::CampaignInfo`); the rest pin the campaign down so
-/// that a restart runs the same one.
+/// `campaign.json`. The first four fields and `target`'s kind are what
+/// the dashboard reads (`reports::dashboard::CampaignInfo`); the rest pin
+/// the campaign down so that a restart runs the same one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignFile {
     /// The campaign folder's name when it first started.
