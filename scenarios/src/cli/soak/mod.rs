@@ -87,6 +87,7 @@ pub(super) fn soak(args: SoakArgs) -> Result<u8> {
         parse_bugs(&args.bugs)?,
         CampaignTarget::Sim,
     )?;
+    warn_if_unbounded(&cfg);
     let summary = soak::soak(&cfg, |done| {
         let failing = done.result.overall() != Overall::Pass;
         if failing || !args.quiet {
@@ -116,9 +117,6 @@ fn config(
         .as_deref()
         .map(|d| scenarios::hunt::parse_budget(d).map_err(|e| anyhow::anyhow!("--duration: {e}")))
         .transpose()?;
-    if args.runs.is_none() && duration.is_none() {
-        eprintln!("soak: no --runs or --duration: running until stopped (a restart resumes)");
-    }
     Ok(SoakConfig {
         dir: args.out.clone(),
         plan: Plan {
@@ -134,6 +132,14 @@ fn config(
         check: check_options(args.check_timeout),
         target,
     })
+}
+
+/// Says so when nothing bounds the campaign (once the command is known
+/// to be good: a refusal stays one line).
+fn warn_if_unbounded(cfg: &SoakConfig) {
+    if cfg.runs.is_none() && cfg.duration.is_none() {
+        eprintln!("soak: no --runs or --duration: running until stopped (a restart resumes)");
+    }
 }
 
 /// Prints the campaign's count and gives the exit code: 1 a failed run,

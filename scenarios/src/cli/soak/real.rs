@@ -12,7 +12,7 @@
 //! binary, which the campaign has only when a planned run needed it), the
 //! soak stops with that line, every finished run kept.
 
-use super::{SoakArgs, conclude, config};
+use super::{SoakArgs, conclude, config, warn_if_unbounded};
 use crate::cli::real::IgnoreInterrupts;
 use crate::cli::real::etcd::{self, Etcd};
 use crate::cli::real::execute::execute;
@@ -58,6 +58,7 @@ pub(super) fn soak(args: &SoakArgs) -> Result<u8> {
         target: etcd.as_target(),
         ..cfg
     };
+    warn_if_unbounded(&cfg);
     eprintln!(
         "soak {}: real runs against {}, {} at a time: not deterministic, a seed fixes the clients' choices only",
         args.out.display(),
