@@ -5,7 +5,7 @@
 # binary: every catalog scenario on fixed seeds, a few random seeds (printed
 # so they can be replayed), the regression corpus, the store against a real
 # etcd (`faultline diff`), scenarios against real etcd clusters (`faultline
-# run --target etcd`, and nothing left running after), a short soak and its dashboard, and a determinism
+# run --target etcd` and a 2-run `soak --target etcd`, and nothing left running after), a short soak and its dashboard, and a determinism
 # check. Runs on a fresh Debian machine with nothing installed by hand (it
 # installs Chromium, etcd and protoc from Debian when they are missing).
 set -euo pipefail
@@ -136,6 +136,23 @@ if [ "$status" -ne 0 ] || [ "$(grep -c 'verdict=pass.* etcd_old=' "$logs/real-ve
   exit 1
 fi
 echo "real-versions on etcd with an old binary: 2 of 2 runs pass"
+# A real soak: 2 runs of a short scenario recorded in a campaign folder
+# (results.csv rows with verdicts), then the same command again runs
+# nothing more; the leak check below covers its clusters too.
+rm -rf "$logs/real-soak"
+real_soak=("$bin" soak --target etcd --scenario scenarios/tests/data/real-soak.toml --runs 2 --jobs "$jobs" --out "$logs/real-soak")
+status=0
+"${real_soak[@]}" > "$logs/real-soak.log" 2>&1 || status=$?
+again=0
+"${real_soak[@]}" >> "$logs/real-soak.log" 2>&1 || again=$?
+rows=$(grep -cE '^real-soak,[0-9]+,,(pass|fail|unknown),' "$logs/real-soak/results.csv" || true)
+case "$status/$again" in [013]/[013]) ;; *) rows=-1 ;; esac
+if [ "$rows" -ne 2 ] || ! grep -q '0 runs this time, 2 before, 2 in all' "$logs/real-soak.log"; then
+  cat "$logs/real-soak.log"
+  echo "faultline soak --target etcd exited $status then $again with $rows results rows (expected 2, and nothing more the second time)"
+  exit 1
+fi
+echo "real soak: 2 runs recorded, the same command again ran none"
 # Left behind: an etcd, or a cluster folder (`faultline-cluster-PID-...`),
 # whose owner PID no longer runs (another program's live clusters are not
 # ours to judge).

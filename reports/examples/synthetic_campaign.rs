@@ -48,6 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         started: "2025-03-01T02:00:00Z".into(),
         seed: 0,
         shard: None,
+        target: None,
     }
     .write(&dir)?;
     let mut results = BufWriter::new(std::fs::File::create(dir.join("results.csv"))?);

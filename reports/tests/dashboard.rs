@@ -172,6 +172,64 @@ fn the_markdown_summary_has_totals_failures_and_gaps() {
     );
 }
 
+/// Marks a campaign folder's runs as real etcd's, as `soak --target etcd`
+/// writes its `campaign.json` (the binary and version beside the kind).
+fn mark_real(dir: &std::path::Path) {
+    let path = dir.join("campaign.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    json["target"] =
+        serde_json::json!({"kind": "etcd", "binary": "/usr/bin/etcd", "version": "3.4.23"});
+    std::fs::write(&path, json.to_string()).expect("write");
+}
+
+#[test]
+fn real_etcd_campaigns_do_not_list_every_store_coverage_point_as_a_gap() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dirs = generate(root.path());
+    // One real campaign among simulated ones: the gaps are the simulated runs'.
+    mark_real(&dirs[0]);
+    let campaigns = load_campaigns(&dirs).expect("load");
+    assert_eq!(
+        campaigns
+            .iter()
+            .filter(|c| c.info.runs_on() == reports::dashboard::RunsOn::Etcd)
+            .count(),
+        1
+    );
+    let md = render_markdown(&campaigns, None, &KNOWN, &Triage::default());
+    assert!(md.contains("Failpoints never reached"), "{md}");
+    // Every campaign real: failpoints and coverage points were not measured.
+    for dir in &dirs[1..] {
+        mark_real(dir);
+    }
+    let campaigns = load_campaigns(&dirs).expect("load");
+    let md = render_markdown(&campaigns, None, &KNOWN, &Triage::default());
+    let not_measured = "not measured: every run was against real etcd, which reports no failpoint or coverage point";
+    assert!(
+        md.contains(&format!("- Failpoints: {not_measured}\n")),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("- Coverage points: {not_measured}\n")),
+        "{md}"
+    );
+    assert!(!md.contains("never reached"), "{md}");
+    assert!(md.contains("Fault kinds never applied"), "{md}");
+    let html = render_html(
+        &campaigns,
+        None,
+        &KNOWN,
+        &Triage::default(),
+        &root.path().join("d.html"),
+    );
+    assert!(html.contains(not_measured), "the page says so too");
+    assert!(
+        !html.contains("Failpoints reached —"),
+        "no table of failpoints"
+    );
+}
+
 #[test]
 fn the_junit_xml_is_valid_and_complete() {
     let root = tempfile::tempdir().expect("temp dir");

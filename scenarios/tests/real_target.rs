@@ -1,8 +1,9 @@
 //! `--target etcd` without starting anything: which catalog scenarios a
 //! real cluster runs, a scenario with a step it cannot do refused on one
-//! line naming the file and the step (exit 2) before any cluster starts,
-//! and a real run's repro refused by `replay` (exit 2). The real runs
-//! themselves are `realetcd/tests/real_scenario.rs` and ci/test.sh's.
+//! line naming the file and the step (exit 2) before any cluster starts
+//! (by `run` and by `soak`), and a real run's repro refused by `replay`
+//! (exit 2). The real runs themselves are `realetcd/tests/real_scenario.rs`,
+//! `scenarios/tests/soak_real.rs` and ci/test.sh's.
 
 use std::process::Command;
 
@@ -96,6 +97,73 @@ drift_ppm = 500
     let (code, _, err) = faultline(&["run", "--target", "etcd", "--bug", "etcd-18089"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--bug"), "{err}");
+}
+
+#[test]
+fn a_real_soak_refuses_what_a_real_cluster_cannot_do_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let out = dir.path().join("campaign");
+    let out_arg = out.display().to_string();
+    // A scenario with a step a real cluster cannot do (disk-faults' torn
+    // write) among the asked ones: refused naming its file and the part,
+    // before any folder is made or any binary asked.
+    let (code, stdout, err) = faultline(&[
+        "soak",
+        "--target",
+        "etcd",
+        "--scenario",
+        "partitions",
+        "--scenario",
+        "disk-faults",
+        "--runs",
+        "4",
+        "--etcd",
+        "/nonexistent/etcd",
+        "--out",
+        &out_arg,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("scenarios/catalog/disk-faults.toml: faults[0] (torn_write_crash): "),
+        "{err}"
+    );
+    assert!(!out.exists(), "the refused soak made its folder");
+    let (code, _, err) = faultline(&[
+        "soak",
+        "--target",
+        "etcd",
+        "--bug",
+        "etcd-18089",
+        "--runs",
+        "1",
+        "--out",
+        &out_arg,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--bug: a real etcd has no bug switches"),
+        "{err}"
+    );
+    for flag in ["--etcd", "--etcd-old"] {
+        let (code, _, err) = faultline(&[
+            "soak",
+            flag,
+            "/usr/bin/etcd",
+            "--runs",
+            "1",
+            "--out",
+            &out_arg,
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{flag}: goes with --target etcd")),
+            "{err}"
+        );
+    }
+    assert!(!out.exists());
 }
 
 #[test]

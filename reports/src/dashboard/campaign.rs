@@ -31,9 +31,34 @@ pub struct CampaignInfo {
     /// `K/N` for shard K of N, null when not sharded.
     #[serde(default)]
     pub shard: Option<String>,
+    /// What ran the runs (`soak --target etcd` writes it; absent: the
+    /// simulation). Only its kind is read here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+}
+
+/// `campaign.json`'s `target`, as far as the dashboard needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub kind: RunsOn,
+}
+
+/// What ran a campaign's runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunsOn {
+    /// The simulation: its runs report failpoints and coverage points.
+    #[default]
+    Sim,
+    /// Real etcd processes, which report neither.
+    Etcd,
 }
 
 impl CampaignInfo {
+    pub fn runs_on(&self) -> RunsOn {
+        self.target.map_or(RunsOn::Sim, |t| t.kind)
+    }
+
     /// Writes `campaign.json` into a campaign folder (created if missing).
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();

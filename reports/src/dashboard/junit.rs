@@ -152,7 +152,10 @@ fn testcase(case: &Case) -> String {
                 body.push_str(&format!("report: {}\n", html.display()));
             }
         }
-        body.push_str(&format!("trace hash: {}\n", row.trace_hash));
+        // A real etcd run (`soak --target etcd`) has no trace to hash.
+        if !row.trace_hash.is_empty() {
+            body.push_str(&format!("trace hash: {}\n", row.trace_hash));
+        }
         format!(
             "{open}>\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
             xml(&format!("{kind}: {explanation}")),
@@ -179,5 +182,30 @@ mod tests {
             "a&lt;b&amp;&quot;c&apos;&#10;\\u{1}"
         );
         assert_eq!(xml_text("a\nb\r\u{ffff}"), "a\nb&#13;\\u{ffff}");
+    }
+
+    #[test]
+    fn a_failed_run_shows_its_trace_hash_when_it_has_one() {
+        let mut row = ResultRow {
+            scenario: "partitions".into(),
+            seed: 3,
+            verdict: checker::Overall::Fail,
+            failed_rules: "linearizability".into(),
+            bugs: String::new(),
+            ops: 10,
+            failed_ops: 0,
+            watch_events: 0,
+            faults: 1,
+            sim_ms: 0,
+            wall_ms: 15000,
+            trace_hash: "295e8561df97ef1e".into(),
+            not_applied: 0,
+            classes: Default::default(),
+        };
+        let case = |row: &ResultRow| testcase(&Case { row, failed: None });
+        assert!(case(&row).contains("trace hash: 295e8561df97ef1e\n"));
+        // A real etcd run has none: no empty line for it.
+        row.trace_hash.clear();
+        assert!(!case(&row).contains("trace hash"), "{}", case(&row));
     }
 }

@@ -6,8 +6,8 @@ use super::campaign::Campaign;
 use super::changes::{MOVED_FACTOR, changes};
 use super::hunt::HuntRow;
 use super::page::{hours, percent, period};
-use super::stats::Known;
 use super::stats::{FailureGroup, Status, Summary, summarize};
+use super::stats::{Known, NOT_MEASURED};
 use super::triage::Triage;
 
 /// Control characters as `\u{..}`, line breaks as spaces.
@@ -243,17 +243,24 @@ fn gaps(s: &Summary, known: &Known<'_>) -> String {
             names.iter().map(|n| code(n)).collect::<Vec<_>>().join(", ")
         }
     };
+    let store = |what: &str, never: &[String], of: usize| {
+        if s.measures_store_coverage() {
+            format!(
+                "- {what} never reached ({} of {of}): {}\n",
+                never.len(),
+                list(never)
+            )
+        } else {
+            format!("- {what}: {NOT_MEASURED}\n")
+        }
+    };
     format!(
-        "## Coverage gaps\n\n- Failpoints never reached ({} of {}): {}\n- Fault kinds never applied ({} of {}): {}\n- Coverage points never reached ({} of {}): {}\n- Rules never decided ({} of {}): {}\n\n",
-        failpoints.len(),
-        known.failpoints.len(),
-        list(&failpoints),
+        "## Coverage gaps\n\n{}- Fault kinds never applied ({} of {}): {}\n{}- Rules never decided ({} of {}): {}\n\n",
+        store("Failpoints", &failpoints, known.failpoints.len()),
         kinds.len(),
         known.fault_kinds.len(),
         list(&kinds),
-        points.len(),
-        known.points.len(),
-        list(&points),
+        store("Coverage points", &points, known.points.len()),
         rules.len(),
         rule_names.len(),
         list(&rules)

@@ -32,7 +32,7 @@ mod triage;
 
 pub use campaign::{
     CAMPAIGN_FILE, COVERAGE_FILE, Campaign, CampaignInfo, FailedProperty, FailedRun, RESULTS_FILE,
-    RUNS_DIR, load_campaign, load_campaigns,
+    RUNS_DIR, RunsOn, TargetInfo, load_campaign, load_campaigns,
 };
 pub use hunt::{HUNT_HEADER, HuntMode, HuntRow, load_hunt_table, write_hunt_table};
 pub use junit::render_junit;

@@ -10,7 +10,7 @@ use crate::html::{escape, page_end, page_start};
 use super::campaign::Campaign;
 use super::hunt::HuntRow;
 use super::links::relative_url;
-use super::stats::{FailureGroup, Known, Reach, Status, Summary, Tally, summarize};
+use super::stats::{FailureGroup, Known, NOT_MEASURED, Reach, Status, Summary, Tally, summarize};
 use super::svg::{Growth, HuntBar, day_bars, growth_lines, hunt_bars, run_bars};
 use super::triage::Triage;
 
@@ -309,24 +309,37 @@ fn coverage(s: &Summary, known: &Known<'_>) -> String {
     let mut out = String::from(
         "<section id=\"coverage\">\n<h2>Coverage</h2>\n<p class=\"muted\">Highlighted rows were never reached in these campaigns.</p>\n",
     );
-    out.push_str(&reach_table(
-        "Failpoints reached",
-        known.failpoints,
-        &s.failpoints,
-        "times passed",
-    ));
+    let measured = s.measures_store_coverage();
+    if measured {
+        out.push_str(&reach_table(
+            "Failpoints reached",
+            known.failpoints,
+            &s.failpoints,
+            "times passed",
+        ));
+    } else {
+        out.push_str(&format!(
+            "<h3>Failpoints reached</h3>\n<p class=\"muted\">{NOT_MEASURED}.</p>\n"
+        ));
+    }
     out.push_str(&reach_table(
         "Fault kinds applied",
         known.fault_kinds,
         &s.fault_kinds,
         "times applied",
     ));
-    out.push_str(&reach_table(
-        "Coverage points reached (the store's rare states)",
-        known.points,
-        &s.points,
-        "times reached",
-    ));
+    if measured {
+        out.push_str(&reach_table(
+            "Coverage points reached (the store's rare states)",
+            known.points,
+            &s.points,
+            "times reached",
+        ));
+    } else {
+        out.push_str(&format!(
+            "<h3>Coverage points reached (the store's rare states)</h3>\n<p class=\"muted\">{NOT_MEASURED}.</p>\n"
+        ));
+    }
     let rules: Vec<&str> = checker::rules::rules().iter().map(|r| r.name).collect();
     let watch_rules: Vec<&str> = rules
         .iter()

@@ -10,7 +10,7 @@ use checker::Signature;
 use crate::results::ResultRow;
 use crate::timestamp::{Day, Timestamp};
 
-use super::campaign::{Campaign, FailedRun};
+use super::campaign::{Campaign, FailedRun, RunsOn};
 
 /// Runs, failures and undecided runs of some slice of the campaigns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -135,6 +135,9 @@ pub(crate) struct Summary<'a> {
     pub per_day: BTreeMap<Day, Tally>,
     /// Runs with no coverage row (left out of the fault kind and version mixes).
     pub without_coverage: usize,
+    /// Runs of simulated campaigns: the only ones that can reach a
+    /// failpoint or a coverage point (real etcd reports neither).
+    pub simulated_runs: usize,
     pub failpoints: BTreeMap<String, Reach>,
     pub fault_kinds: BTreeMap<String, Reach>,
     /// The store's coverage points: runs that reached each, times in all.
@@ -146,6 +149,19 @@ pub(crate) struct Summary<'a> {
     pub first_day: Option<Day>,
     pub latest_day: Option<Day>,
 }
+
+impl Summary<'_> {
+    /// Whether failpoints and coverage points were measured at all: not
+    /// when every run was against real etcd.
+    pub fn measures_store_coverage(&self) -> bool {
+        self.simulated_runs > 0 || self.totals.runs == 0
+    }
+}
+
+/// What the outputs say instead of listing every failpoint and coverage
+/// point as never reached, when every run was against real etcd.
+pub(crate) const NOT_MEASURED: &str =
+    "not measured: every run was against real etcd, which reports no failpoint or coverage point";
 
 pub(crate) const NO_FAULTS: &str = "(no faults)";
 pub(crate) const NO_VERSIONS: &str = "(not recorded)";
@@ -177,6 +193,7 @@ pub(crate) fn summarize<'a>(campaigns: &'a [Campaign], known: &Known<'_>) -> Sum
         per_version_mix: BTreeMap::new(),
         per_day: BTreeMap::new(),
         without_coverage: 0,
+        simulated_runs: 0,
         failpoints: known
             .failpoints
             .iter()
@@ -204,6 +221,9 @@ pub(crate) fn summarize<'a>(campaigns: &'a [Campaign], known: &Known<'_>) -> Sum
     };
     for c in campaigns {
         let day = c.started.day();
+        if c.info.runs_on() == RunsOn::Sim {
+            s.simulated_runs += c.results.len();
+        }
         for row in &c.results {
             s.totals.add(row);
             s.per_scenario

@@ -75,6 +75,7 @@ fn write_campaign(
         started: started.into(),
         seed: 1000,
         shard: shard.map(String::from),
+        target: None,
     }
     .write(&dir)
     .expect("campaign.json");

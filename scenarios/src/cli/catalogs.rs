@@ -80,18 +80,13 @@ pub(super) fn list(what: Listing, markdown: bool, target: Option<Target>) -> Res
     Ok(0)
 }
 
-/// Seeds a swarm scenario is tried under for `list scenarios --target
-/// etcd` (each seed draws its own steps).
-const LISTED_SEEDS: u64 = 20;
-
 /// Every catalog scenario, and whether a real cluster runs it: `runs`,
 /// or `refused` with the first step it cannot do. Version changes run
 /// only with a second binary (`$FAULTLINE_ETCD_OLD`).
 fn real_scenarios() {
-    let seeds: Vec<u64> = (0..LISTED_SEEDS).collect();
     let binaries = scenarios::real::Binaries::from_env();
     for s in catalog::builtin() {
-        let verdict = match scenarios::real::applies(&s, &seeds, binaries) {
+        let verdict = match scenarios::real::runs_for_real(&s, binaries) {
             Ok(()) => "runs against etcd".to_string(),
             Err((seed, refusal)) if s.swarm.is_some() => {
                 format!("refused (seed {seed} draws {refusal})")

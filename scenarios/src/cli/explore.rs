@@ -7,7 +7,7 @@ use anyhow::Result;
 use checker::Overall;
 use scenarios::catalog;
 use scenarios::explore::campaign::{self, ExploreConfig, Merged};
-use scenarios::soak::{Shard, Stop};
+use scenarios::soak::Shard;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -92,10 +92,7 @@ pub(super) fn explore(args: ExploreArgs) -> Result<u8> {
         summary.unknown,
         summary.corpus_size,
         summary.features_seen,
-        match summary.stop {
-            Stop::RunsDone => "every run done",
-            Stop::Deadline => "time box over",
-        }
+        summary.stop.describe()
     );
     Ok(if summary.failed > 0 {
         1

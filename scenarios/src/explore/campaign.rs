@@ -89,6 +89,7 @@ pub fn explore(
         seed: cfg.seed,
         shard: cfg.shard,
         bugs: &cfg.bugs,
+        target: &crate::soak::CampaignTarget::Sim,
     };
     let deadline = folder::open(&cfg.dir, &asked, cfg.duration)?.deadline()?;
     std::fs::create_dir_all(cfg.dir.join(CORPUS_DIR))

@@ -311,6 +311,19 @@ fn real_target(t: Target, size: usize) -> Result<RealTarget, String> {
     })
 }
 
+/// How many seeds (0, 1, ...) a scenario is tried under to say whether
+/// it runs against a real cluster: what `list scenarios --target etcd`
+/// shows and what `soak --target etcd` runs by default. Each seed of a
+/// swarm scenario draws its own steps.
+pub const TRIED_SEEDS: u64 = 20;
+
+/// Whether a scenario runs against a real cluster under each of the
+/// [`TRIED_SEEDS`], or the first refusal.
+pub fn runs_for_real(scenario: &Scenario, binaries: Binaries) -> Result<(), (u64, Refusal)> {
+    let seeds: Vec<u64> = (0..TRIED_SEEDS).collect();
+    applies(scenario, &seeds, binaries)
+}
+
 /// Whether a scenario runs against a real cluster under every seed in
 /// `seeds` (a swarm scenario draws its steps per seed), or the first
 /// refusal.

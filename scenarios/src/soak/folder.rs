@@ -5,8 +5,9 @@
 //! so that a kill at any moment loses nothing finished and repeats
 //! nothing (see `soak` for the order of writes).
 
+use super::record::CampaignRun;
+use super::target::CampaignTarget;
 use crate::artefacts;
-use crate::engine::RunResult;
 use crate::schema::Scenario;
 use node::bugs::BugSet;
 use reports::{CoverageWriter, ResultRow, ResultsWriter};
@@ -32,6 +33,9 @@ pub enum CampaignError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A run could not be done (its runner's words).
+    #[error("{0}")]
+    Run(String),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error(transparent)]
@@ -109,6 +113,7 @@ pub struct Asked<'a> {
     pub seed: u64,
     pub shard: Shard,
     pub bugs: &'a BugSet,
+    pub target: &'a CampaignTarget,
 }
 
 /// The campaign `dir` holds: the one already started there (which must be
@@ -166,9 +171,9 @@ pub struct ScenarioEntry {
     pub hash: String,
 }
 
-/// `campaign.json`. The first four fields are what the dashboard reads
-/// (`reports::dashboard::CampaignInfo`); the rest pin the campaign down so
-/// that a restart runs the same one.
+/// `campaign.json`. The first four fields and `target`'s kind are what
+/// the dashboard reads (`reports::dashboard::CampaignInfo`); the rest pin
+/// the campaign down so that a restart runs the same one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignFile {
     /// The campaign folder's name when it first started.
@@ -192,6 +197,11 @@ pub struct CampaignFile {
     /// The faultline version that started it.
     #[serde(default)]
     pub faultline: String,
+    /// What runs the campaign's runs: absent for the simulation (as in
+    /// every file written before real campaigns), else the etcd binaries
+    /// and their versions.
+    #[serde(default, skip_serializing_if = "CampaignTarget::is_sim")]
+    pub target: CampaignTarget,
 }
 
 pub fn scenario_hash(s: &Scenario) -> String {
@@ -226,6 +236,7 @@ impl CampaignFile {
                 .collect(),
             bugs: artefacts::bug_names(asked.bugs),
             faultline: env!("CARGO_PKG_VERSION").to_string(),
+            target: asked.target.clone(),
         }
     }
 
@@ -257,6 +268,16 @@ impl CampaignFile {
                 .map(|s| s.name.clone())
                 .collect::<Vec<_>>()
         };
+        if !self.target.same_as(&asked.target) {
+            return Err(mismatch(
+                "target",
+                format!(
+                    "it runs on {}, the command asks for {}",
+                    self.target.describe(),
+                    asked.target.describe()
+                ),
+            ));
+        }
         if self.mode != asked.mode {
             return Err(mismatch(
                 "mode",
@@ -368,33 +389,28 @@ impl Sink {
         })
     }
 
-    /// Writes one finished run: its folder (when `keep`), its coverage row,
-    /// then its results row, which commits it. Returns the folder.
+    /// Writes one finished run: its folder (when `keep` and the run has
+    /// one), its coverage row, then its results row, which commits it.
+    /// Returns the folder.
     pub fn record(
         &mut self,
         dir: &Path,
         scenario: &Scenario,
-        result: &RunResult,
+        run: &impl CampaignRun,
         keep: bool,
     ) -> Result<Option<PathBuf>, CampaignError> {
-        let folder = if keep {
-            let name = reports::run_dir_name(
-                &result.scenario,
-                result.seed,
-                &artefacts::bug_names(&result.bugs),
-            );
-            let folder = dir.join(RUNS_DIR).join(name);
-            let repro_path = folder.join(reports::artefacts::REPRO_FILE);
-            let run = artefacts::run_artefacts(scenario, result, &repro_path.display().to_string());
-            reports::write_run(&folder, &run)?;
-            Some(folder)
-        } else {
-            None
-        };
-        self.coverage.append(&artefacts::coverage_row(result))?;
-        self.results.append(&artefacts::result_row(result))?;
-        self.done.insert((result.scenario.clone(), result.seed));
-        Ok(folder)
+        let row = run.result_row();
+        // Named from the row, as the dashboard finds it.
+        let folder = dir.join(RUNS_DIR).join(reports::run_dir_name(
+            &row.scenario,
+            row.seed,
+            &row.bug_list(),
+        ));
+        let written = keep && run.write_folder(scenario, &folder)?;
+        self.coverage.append(&run.coverage_row())?;
+        self.results.append(&row)?;
+        self.done.insert((row.scenario, row.seed));
+        Ok(written.then_some(folder))
     }
 }
 
@@ -488,6 +504,7 @@ mod tests {
                 seed,
                 shard: Shard::WHOLE,
                 bugs: &none,
+                target: &CampaignTarget::Sim,
             };
             CampaignFile::new(&asked, duration, UNIX_EPOCH)
         };
@@ -523,6 +540,7 @@ mod tests {
             seed: 1,
             shard: Shard::WHOLE,
             bugs: &none,
+            target: &CampaignTarget::Sim,
         };
         let soak = to_json(&CampaignFile::new(&asked, None, UNIX_EPOCH));
         assert!(
@@ -532,5 +550,76 @@ mod tests {
         asked.mode = Mode::Explore;
         let explore = to_json(&CampaignFile::new(&asked, None, UNIX_EPOCH));
         assert!(explore.contains("\"mode\": \"explore\""), "{explore}");
+    }
+
+    /// A campaign.json as written before campaigns recorded their target.
+    const OLD_FILE: &str = r#"{
+  "name": "nightly",
+  "started": "2026-01-01T00:00:00Z",
+  "seed": 0,
+  "shard": null,
+  "format": "faultline-campaign",
+  "version": 1,
+  "deadline": null,
+  "scenarios": [{"name": "default", "hash": "0123456789abcdef"}],
+  "bugs": [],
+  "faultline": "0.1.0"
+}"#;
+
+    fn etcd(version: &str) -> CampaignTarget {
+        CampaignTarget::Etcd(crate::soak::target::EtcdBinaries {
+            binary: "/usr/bin/etcd".into(),
+            version: version.into(),
+            old: None,
+        })
+    }
+
+    #[test]
+    fn a_file_without_a_target_reads_as_a_simulated_campaign() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(CAMPAIGN_FILE);
+        std::fs::write(&path, OLD_FILE).expect("write");
+        let file = CampaignFile::read(&path).expect("an old file reads");
+        assert_eq!(file.target, CampaignTarget::Sim);
+        // And a simulated campaign still writes no target field.
+        assert!(!to_json(&file).contains("target"), "{}", to_json(&file));
+    }
+
+    #[test]
+    fn a_restart_on_another_target_or_etcd_version_is_refused() {
+        let scenarios = vec![catalog::load("default").expect("catalog")];
+        let none = BugSet::none();
+        let file = |target: &CampaignTarget| {
+            let asked = Asked {
+                name: "c",
+                mode: Mode::Soak,
+                scenarios: &scenarios,
+                seed: 0,
+                shard: Shard::WHOLE,
+                bugs: &none,
+                target,
+            };
+            CampaignFile::new(&asked, None, UNIX_EPOCH)
+        };
+        let path = Path::new("c/campaign.json");
+        let sim = file(&CampaignTarget::Sim);
+        let real = file(&etcd("3.4.23"));
+        let err = sim.same_campaign(&real, path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "c/campaign.json: target: the folder holds another campaign (it runs on the simulation, \
+the command asks for etcd 3.4.23 (/usr/bin/etcd)); use a new --out or the campaign's own arguments"
+        );
+        let err = real.same_campaign(&sim, path).unwrap_err().to_string();
+        assert!(err.contains("target: "), "{err}");
+        let err = real
+            .same_campaign(&file(&etcd("3.5.0")), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("it runs on etcd 3.4.23"), "{err}");
+        assert!(real.same_campaign(&file(&etcd("3.4.23")), path).is_ok());
+        // The real target survives the file.
+        let back: CampaignFile = serde_json::from_str(&to_json(&real)).expect("reads back");
+        assert_eq!(back.target, etcd("3.4.23"));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! A campaign folder holds:
 //! - `campaign.json`: what the campaign runs (scenarios with a hash of each,
-//!   bugs, first seed, shard) and its time box. A restart must ask for the
+//!   bugs, first seed, shard, and what runs them: the simulation or real
+//!   etcd of one version) and its time box. A restart must ask for the
 //!   same campaign, or it is refused.
 //! - `results.csv`: one row per finished run, fsynced as it is written. It
 //!   is the commit point: a run is done once, and only once, its row is there.
@@ -11,7 +12,10 @@
 //! - `runs/<scenario>-<seed>[-<bugs>]/`: the folder of every failing run
 //!   (every run with `keep_all`).
 //!
-//! Each run writes its folder, then its coverage row, then its results row.
+//! Whatever runs the runs (a [`Runner`]: the simulation, or `soak --target
+//! etcd`'s real clusters) hands back a [`CampaignRun`], which the folder
+//! records the same way. Each run writes its folder, then its coverage
+//! row, then its results row.
 //! Killed at any moment (SIGKILL included) and started again, a soak drops
 //! coverage rows without a results row, keeps every finished run, and
 //! reruns only the runs that were in flight: nothing lost, nothing repeated.
@@ -22,8 +26,10 @@
 //! covers every scenario however long it runs.
 
 pub mod folder;
+pub mod record;
+pub mod target;
 
-use crate::engine::{self, RunOptions, RunResult};
+use crate::engine::{RunOptions, RunResult};
 use crate::schema::Scenario;
 use checker::{CheckOptions, Overall};
 use folder::{Asked, Mode, Sink};
@@ -36,6 +42,8 @@ pub use folder::{
     CAMPAIGN_FILE, CAMPAIGN_FORMAT, COVERAGE_FILE, CampaignError, CampaignFile, RESULTS_FILE,
     RUNS_DIR, ScenarioEntry, Shard, scenario_hash,
 };
+pub use record::{CampaignRun, Runner, Simulation};
+pub use target::{CampaignTarget, EtcdBinaries, OldEtcd};
 
 /// The campaign's run order: run `j` of the shard is a (scenario, seed).
 #[derive(Debug, Clone)]
@@ -73,6 +81,8 @@ pub struct SoakConfig {
     /// Keep every run's folder, not only failing ones.
     pub keep_all: bool,
     pub check: CheckOptions,
+    /// What runs the runs (recorded in campaign.json).
+    pub target: CampaignTarget,
 }
 
 /// Why a soak stopped issuing runs.
@@ -82,6 +92,19 @@ pub enum Stop {
     RunsDone,
     /// The time box ended.
     Deadline,
+    /// A run was interrupted (Ctrl-C); the runs in flight were not recorded.
+    Interrupted,
+}
+
+impl Stop {
+    /// For the summary line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stop::RunsDone => "every run done",
+            Stop::Deadline => "time box over",
+            Stop::Interrupted => "interrupted",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,8 +123,8 @@ pub struct SoakSummary {
 }
 
 /// What a finished run hands to the caller (for printing).
-pub struct Finished<'a> {
-    pub result: &'a RunResult,
+pub struct Finished<'a, R> {
+    pub result: &'a R,
     /// The run's folder, when one was written.
     pub folder: Option<&'a Path>,
 }
@@ -125,6 +148,9 @@ impl Progress<'_> {
     /// time box over, or an error).
     fn take(&mut self) -> Option<(usize, u64)> {
         loop {
+            if self.stop == Some(Stop::Interrupted) {
+                return None;
+            }
             if self.cfg.runs.is_some_and(|n| self.next >= n) {
                 self.stop.get_or_insert(Stop::RunsDone);
                 return None;
@@ -147,12 +173,18 @@ impl Progress<'_> {
 
     /// Records a finished run and hands it to `on_run`; an error stops the
     /// soak (no run is handed out after it).
-    fn finish(&mut self, scenario: &Scenario, result: &RunResult, on_run: impl Fn(Finished<'_>)) {
-        let keep = self.cfg.keep_all || result.overall() != Overall::Pass;
+    fn finish<R: CampaignRun>(
+        &mut self,
+        scenario: &Scenario,
+        result: &R,
+        on_run: impl Fn(Finished<'_, R>),
+    ) {
+        let overall = result.result_row().verdict;
+        let keep = self.cfg.keep_all || overall != Overall::Pass;
         match self.sink.record(&self.cfg.dir, scenario, result, keep) {
             Ok(folder) => {
                 self.ran += 1;
-                match result.overall() {
+                match overall {
                     Overall::Fail => self.new_verdicts.0 += 1,
                     Overall::Unknown => self.new_verdicts.1 += 1,
                     Overall::Pass => {}
@@ -185,10 +217,26 @@ impl Progress<'_> {
     }
 }
 
-/// Runs (or resumes) the campaign in `cfg.dir`.
+/// Runs (or resumes) the simulated campaign in `cfg.dir`.
 pub fn soak(
     cfg: &SoakConfig,
-    on_run: impl Fn(Finished<'_>) + Sync,
+    on_run: impl Fn(Finished<'_, RunResult>) + Sync,
+) -> Result<SoakSummary, CampaignError> {
+    let simulation = Simulation {
+        opts: RunOptions {
+            bugs: cfg.bugs.clone(),
+            check: cfg.check.clone(),
+            collect_files: false,
+        },
+    };
+    soak_with(cfg, &simulation, on_run)
+}
+
+/// Runs (or resumes) the campaign in `cfg.dir`, each run by `runner`.
+pub fn soak_with<R: Runner>(
+    cfg: &SoakConfig,
+    runner: &R,
+    on_run: impl Fn(Finished<'_, R::Run>) + Sync,
 ) -> Result<SoakSummary, CampaignError> {
     folder::check_scenarios(&cfg.plan.scenarios)?;
     let asked = Asked {
@@ -198,16 +246,12 @@ pub fn soak(
         seed: cfg.plan.start_seed,
         shard: cfg.plan.shard,
         bugs: &cfg.bugs,
+        target: &cfg.target,
     };
     let deadline = folder::open(&cfg.dir, &asked, cfg.duration)?.deadline()?;
     // results.csv first: it decides what is done.
     let sink = Sink::open(&cfg.dir)?;
     let resumed = sink.done.len();
-    let opts = RunOptions {
-        bugs: cfg.bugs.clone(),
-        check: cfg.check.clone(),
-        collect_files: false,
-    };
     let progress = Mutex::new(Progress {
         cfg,
         deadline,
@@ -223,8 +267,15 @@ pub fn soak(
         || progress.lock().take(),
         |(s, seed)| {
             let scenario = &cfg.plan.scenarios[s];
-            let result = engine::run(scenario, seed, &opts);
-            progress.lock().finish(scenario, &result, &on_run);
+            match runner.run(scenario, seed) {
+                Ok(Some(result)) => progress.lock().finish(scenario, &result, &on_run),
+                Ok(None) => {
+                    progress.lock().stop = Some(Stop::Interrupted);
+                }
+                Err(e) => {
+                    progress.lock().error.get_or_insert(e);
+                }
+            }
         },
     );
     progress.into_inner().summary(resumed)

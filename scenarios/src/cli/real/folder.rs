@@ -1,0 +1,80 @@
+//! A real run's folder: the same files as a simulated run's (repro,
+//! history, end state, report, trace, report.html), its repro marked real
+//! and not replayable, its trace the fault steps as they ran.
+
+use super::outcome::{Outcome, RealRun};
+use anyhow::Result;
+use scenarios::catalog;
+use std::path::Path;
+
+impl RealRun<'_> {
+    /// Writes the run's folder at `dir`; false when the cluster failed
+    /// before there was a history (nothing to keep but the message).
+    pub fn write_folder(&self, dir: &Path) -> Result<bool> {
+        let Outcome::Checked(c) = &self.outcome else {
+            return Ok(false);
+        };
+        let job = &self.job;
+        let etcd = self.etcd;
+        let old = self.old_etcd();
+        let repro = reports::Repro {
+            scenario_name: job.scenario.name.clone(),
+            scenario_toml: scenarios::artefacts::scenario_toml(&job.scenario),
+            seed: job.seed,
+            bugs: Vec::new(),
+            versions: self.member_versions(),
+            trace_hash: String::new(),
+            real: Some(reports::RealEtcd {
+                binary: etcd.binary.clone(),
+                version: etcd.version.clone(),
+                old_binary: old.map(|o| o.binary.clone()),
+                old_version: old.map(|o| o.version.clone()),
+            }),
+        };
+        // No simulator trace: the fault steps as they ran are the trace.
+        let trace = c
+            .history
+            .annotations
+            .iter()
+            .map(|a| reports::TraceLine {
+                at_ns: a.at,
+                source: "faultline-etcd".into(),
+                kind: "fault".into(),
+                detail: a.text.clone(),
+            })
+            .collect();
+        let run = reports::RunArtefacts {
+            repro,
+            history: c.history.clone(),
+            end_state: c.end.clone(),
+            report: c.report.clone(),
+            trace,
+            summary_line: self.summary_line(),
+            replay_command: format!(
+                "faultline run --target etcd --scenario {} --seed {}",
+                if catalog::builtin().contains(&job.scenario) {
+                    job.scenario.name.clone()
+                } else {
+                    format!("{}/repro.toml's scenario", dir.display())
+                },
+                job.seed
+            ),
+        };
+        reports::write_run(dir, &run)?;
+        Ok(true)
+    }
+
+    /// The version each member started with.
+    pub fn member_versions(&self) -> Vec<String> {
+        let old = self.old_etcd();
+        self.job
+            .plan
+            .binaries
+            .iter()
+            .map(|b| match (b, &old) {
+                (realplan::Binary::Old, Some(old)) => old.version.clone(),
+                _ => self.etcd.version.clone(),
+            })
+            .collect()
+    }
+}
