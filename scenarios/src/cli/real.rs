@@ -433,6 +433,9 @@ fn summary_line(
     if let Some(old) = etcd.old.as_ref().filter(|_| job.plan.uses_old()) {
         line.push_str(&format!(" etcd_old={}", old.word()));
     }
+    if let Some(count) = job.plan.snapshot_count {
+        line.push_str(&format!(" snapshot_count={count}"));
+    }
     let not_applied = history
         .annotations
         .iter()
@@ -512,6 +515,7 @@ fn write_folder(
             version: etcd.version.clone(),
             old_binary: old.map(|o| o.binary.clone()),
             old_version: old.map(|o| o.version.clone()),
+            snapshot_count: job.plan.snapshot_count,
         }),
     };
     // No simulator trace: the fault steps as they ran are the trace.
