@@ -142,8 +142,13 @@ fn names(cluster: &Cluster, members: &[usize]) -> String {
 /// what happened.
 ///
 /// `i`'s index is its committed index (Status `raftIndex`), read once it
-/// is cut off, so that nothing reaches it after; its log may hold a few
-/// uncommitted entries beyond, which is what the leader really weighs.
+/// is cut off, so that nothing reaches it after. What the leader weighs
+/// is `i`'s last log entry, which may be a few uncommitted entries past
+/// that: a snapshot landing within those few entries of the bound would
+/// heal without one being needed (`realetcd/tests/real_snapshot.rs`
+/// checks from the logs that one was sent). The leader compacts its log
+/// right after it saves the snapshot file (etcd's `EtcdServer.snapshot`),
+/// before the healed member's first answer can reach it.
 async fn until_snapshot(cluster: &mut Cluster, i: usize, timeout: Duration) -> String {
     let started = std::time::Instant::now();
     cluster.isolate(i);
