@@ -122,9 +122,13 @@ async fn run(
             .map(|o| format!(" and {}", o.path.display()))
             .unwrap_or_default()
     );
-    let mut cluster = realetcd::cluster::Cluster::start_with(binaries, &plan.binaries)
-        .await
-        .context(what)?;
+    let mut cluster = realetcd::cluster::Cluster::start_with(
+        binaries,
+        &plan.binaries,
+        realetcd::cluster::Settings::of(plan),
+    )
+    .await
+    .context(what)?;
     let outcome = realetcd::scenario::run(&mut cluster, plan).await?;
     drop(cluster);
     Ok(outcome)

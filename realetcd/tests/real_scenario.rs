@@ -28,6 +28,7 @@ fn plan() -> Plan {
         duration_ms: 9000,
         client_timeout_ms: 2000,
         liveness_bound_ms: 20_000,
+        snapshot_count: None,
         traffic: vec![
             common::etcd_traffic(),
             Traffic {

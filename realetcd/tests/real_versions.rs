@@ -13,7 +13,7 @@
 mod common;
 
 use checker::report::Verdict;
-use realetcd::cluster::{Binaries, Cluster};
+use realetcd::cluster::{Binaries, Cluster, Settings};
 use realetcd::harness;
 use realplan::{Binary, Fault, Plan, Step, Target};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ fn plan() -> Plan {
         duration_ms: 12_000,
         client_timeout_ms: 2000,
         liveness_bound_ms: 20_000,
+        snapshot_count: None,
         traffic: vec![common::etcd_traffic()],
         steps: vec![
             Step {
@@ -83,7 +84,7 @@ fn members_move_between_two_binaries_on_their_data_under_traffic() {
     let plan = plan();
     let runtime = common::runtime();
     let (outcome, root, before, after) = runtime.block_on(async {
-        let mut cluster = Cluster::start_with(binaries, &plan.binaries)
+        let mut cluster = Cluster::start_with(binaries, &plan.binaries, Settings::of(&plan))
             .await
             .unwrap_or_else(|e| panic!("a cluster of the old binary starts: {e}"));
         let mut ids = Vec::new();

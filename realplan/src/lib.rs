@@ -35,6 +35,12 @@ pub struct Plan {
     pub client_timeout_ms: u64,
     /// How long the healed cluster has to elect a leader and answer.
     pub liveness_bound_ms: u64,
+    /// Every member's `--snapshot-count` (None: etcd's default, 100,000 in
+    /// 3.4). Set small when a step waits for the others to compact their
+    /// raft log past a member (`PartitionUntilSnapshot`), which etcd does
+    /// only after a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_count: Option<u64>,
     pub traffic: Vec<Traffic>,
     /// Earliest first.
     pub steps: Vec<Step>,
@@ -156,6 +162,12 @@ pub enum Fault {
         leader_in_minority: bool,
         duration_ms: u64,
     },
+    /// Each target's every link dropped until the leader of the others has
+    /// compacted its raft log past what the target holds, so that the
+    /// target can only be caught up by a snapshot: until the leader's
+    /// newest snapshot index is more than etcd's catch-up entries (5000 in
+    /// 3.4) past the target's index; or `timeout_ms`.
+    PartitionUntilSnapshot { target: Target, timeout_ms: u64 },
     /// Each target's outgoing (or incoming) links dropped.
     OneWay {
         target: Target,
@@ -278,6 +290,7 @@ impl Fault {
             | Fault::Pause { target, .. }
             | Fault::GracefulRestart { target, .. }
             | Fault::Isolate { target, .. }
+            | Fault::PartitionUntilSnapshot { target, .. }
             | Fault::OneWay { target, .. }
             | Fault::Flapping { target, .. }
             | Fault::Defrag { target }
@@ -312,6 +325,7 @@ mod tests {
             duration_ms: 12_000,
             client_timeout_ms: 2000,
             liveness_bound_ms: 20_000,
+            snapshot_count: None,
             traffic: vec![Traffic {
                 profile: Profile::Etcd {
                     mix: vec![(Op::Get, 15), (Op::Put, 23)],
@@ -339,6 +353,30 @@ mod tests {
     fn a_plan_reads_back_equal() {
         let p = plan();
         assert_eq!(Plan::from_json(&p.to_json()).expect("reads back"), p);
+    }
+
+    #[test]
+    fn a_snapshot_wait_reads_back_and_an_old_plan_has_etcd_s_snapshot_count() {
+        let mut p = plan();
+        p.snapshot_count = Some(100);
+        p.steps.push(Step {
+            index: 1,
+            kind: "partition_until_snapshot".into(),
+            at_ms: 2000,
+            fault: Fault::PartitionUntilSnapshot {
+                target: Target::Follower,
+                timeout_ms: 30_000,
+            },
+        });
+        let text = p.to_json();
+        assert!(text.contains("\"snapshot_count\": 100"), "{text}");
+        assert_eq!(Plan::from_json(&text).expect("reads back"), p);
+        assert_eq!(p.steps[1].fault.target(), Some(Target::Follower));
+        // A plan without the field (every plan before it) runs with etcd's
+        // own snapshot count.
+        let old = plan().to_json();
+        assert!(!old.contains("snapshot_count"), "{old}");
+        assert_eq!(Plan::from_json(&old).expect("reads").snapshot_count, None);
     }
 
     #[test]

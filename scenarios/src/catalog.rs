@@ -151,6 +151,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         "snapshot-catchup.toml",
         include_str!("../catalog/snapshot-catchup.toml"),
     ),
+    (
+        "snapshot-catchup-writes.toml",
+        include_str!("../catalog/snapshot-catchup-writes.toml"),
+    ),
     ("standard.toml", include_str!("../catalog/standard.toml")),
     ("swarm.toml", include_str!("../catalog/swarm.toml")),
     (

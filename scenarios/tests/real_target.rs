@@ -42,6 +42,12 @@ fn the_listing_says_which_scenarios_run_against_etcd_and_why_not() {
         line("crash-restart").ends_with("runs against etcd"),
         "{out}"
     );
+    // Cut off until a snapshot catches it up: run with a small
+    // --snapshot-count.
+    assert!(
+        line("snapshot-catchup").ends_with("runs against etcd"),
+        "{out}"
+    );
     let disk = line("disk-faults");
     assert!(
         disk.contains("refused: faults[0] (torn_write_crash)"),

@@ -31,6 +31,8 @@ pub(super) struct Member {
     pub process: Option<Process>,
     /// Which of the cluster's binaries it runs (and starts with next).
     pub binary: Binary,
+    /// `--snapshot-count`, at every start (None: etcd's default).
+    pub snapshot_count: Option<u64>,
     pub paused: bool,
     pub grpc: Option<Grpc>,
 }
@@ -41,6 +43,7 @@ impl Member {
         index: usize,
         initial_cluster: String,
         binary: Binary,
+        snapshot_count: Option<u64>,
     ) -> Result<Member, ClusterError> {
         let name = format!("m{index}");
         let dir = root.join(&name);
@@ -55,6 +58,7 @@ impl Member {
             state: "new",
             process: None,
             binary,
+            snapshot_count,
             paused: false,
             grpc: None,
         })
@@ -96,6 +100,9 @@ impl Member {
             .arg(format!("--initial-cluster={}", self.initial_cluster))
             .arg(format!("--initial-cluster-state={}", self.state))
             .arg(format!("--initial-cluster-token={token}"));
+        if let Some(count) = self.snapshot_count {
+            command.arg(format!("--snapshot-count={count}"));
+        }
         let process =
             Process::spawn(command, &self.log()).map_err(|source| ClusterError::Spawn {
                 binary: binary.to_path_buf(),

@@ -16,6 +16,7 @@
 
 mod faults;
 mod member;
+pub mod snapshots;
 mod versions;
 
 pub use versions::{Binaries, Etcd, Swapped};
@@ -94,6 +95,22 @@ pub enum ClusterError {
     NoOldBinary(String),
 }
 
+/// How every member's etcd is tuned beyond what a cluster needs to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `--snapshot-count` (None: etcd's default, 100,000 in 3.4).
+    pub snapshot_count: Option<u64>,
+}
+
+impl Settings {
+    /// What a plan asks of its members.
+    pub fn of(plan: &realplan::Plan) -> Settings {
+        Settings {
+            snapshot_count: plan.snapshot_count,
+        }
+    }
+}
+
 pub struct Cluster {
     binaries: Binaries,
     token: String,
@@ -111,12 +128,17 @@ impl Cluster {
     /// outlives the cluster (`process`).
     pub async fn start(binary: &Path, size: usize) -> Result<Cluster, ClusterError> {
         let binaries = Binaries::new(binary, None)?;
-        Cluster::start_with(binaries, &vec![Binary::New; size]).await
+        Cluster::start_with(binaries, &vec![Binary::New; size], Settings::default()).await
     }
 
     /// Starts a cluster of `roles.len()` members (1, 3 or 5), member `i`
-    /// with the binary `roles[i]`, and waits as `start` does.
-    pub async fn start_with(binaries: Binaries, roles: &[Binary]) -> Result<Cluster, ClusterError> {
+    /// with the binary `roles[i]` and every one with `settings`, and waits
+    /// as `start` does.
+    pub async fn start_with(
+        binaries: Binaries,
+        roles: &[Binary],
+        settings: Settings,
+    ) -> Result<Cluster, ClusterError> {
         let size = roles.len();
         if ![1, 3, 5].contains(&size) {
             return Err(ClusterError::Size(size));
@@ -136,7 +158,15 @@ impl Cluster {
             .collect::<Vec<_>>()
             .join(",");
         let members = (0..size)
-            .map(|i| Member::new(root.path(), i, initial_cluster.clone(), roles[i]))
+            .map(|i| {
+                Member::new(
+                    root.path(),
+                    i,
+                    initial_cluster.clone(),
+                    roles[i],
+                    settings.snapshot_count,
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         // A token of this cluster's own, so that members of two clusters
         // could never take each other for peers.

@@ -1,6 +1,7 @@
 //! The plan's fault steps on a real cluster, each at its time: process
 //! signals (crash, pause, graceful restart, member replace), the peer
-//! proxy's links (isolate, partitions, one-way cuts, flapping, delay) and
+//! proxy's links (isolate, partitions, one-way cuts, flapping, delay,
+//! isolation until a snapshot must catch the member up) and
 //! API requests (compact, defrag), and restarts into the other etcd
 //! binary (swap, rolling restart: the annotation names each member's
 //! binary before and after, with its version). Each step is an annotation of the
@@ -11,6 +12,7 @@
 
 use super::Shared;
 use super::send::send;
+use crate::cluster::snapshots::CATCH_UP_ENTRIES;
 use crate::cluster::{Cluster, ClusterError};
 use crate::proxy::Link;
 use checker::history::{OpResult, Request, Response};
@@ -133,6 +135,61 @@ fn names(cluster: &Cluster, members: &[usize]) -> String {
         .join(",")
 }
 
+/// Isolates member `i` until the leader of the others has taken a
+/// snapshot more than etcd's catch-up entries past the index `i` holds
+/// (after which that leader compacts its raft log past it, so `i` can only
+/// be caught up by a snapshot), or until `timeout`; then heals. Returns
+/// what happened.
+///
+/// `i`'s index is its committed index (Status `raftIndex`), read once it
+/// is cut off, so that nothing reaches it after. What the leader weighs
+/// is `i`'s last log entry, which may be a few uncommitted entries past
+/// that: a snapshot landing within those few entries of the bound would
+/// heal without one being needed (`realetcd/tests/real_snapshot.rs`
+/// checks from the logs that one was sent). The leader compacts its log
+/// right after it saves the snapshot file (etcd's `EtcdServer.snapshot`),
+/// before the healed member's first answer can reach it.
+async fn until_snapshot(cluster: &mut Cluster, i: usize, timeout: Duration) -> String {
+    let started = std::time::Instant::now();
+    cluster.isolate(i);
+    let name = cluster.name(i).to_string();
+    let (behind, known) = match cluster.status(i).await {
+        Some(s) => (s.raft_index.max(s.raft_applied_index), ""),
+        // As the simulation does: a member that does not say is taken to
+        // hold nothing, so any snapshot past the catch-up entries will do.
+        None => (0, " (it did not answer Status)"),
+    };
+    let needed = behind + CATCH_UP_ENTRIES;
+    let mut newest = None;
+    let (leader, index) = loop {
+        if let Some(leader) = cluster.leader().await
+            && let Some(snap) = cluster.newest_snapshot(leader)
+        {
+            newest = Some((leader, snap.index));
+            if snap.index > needed {
+                break (leader, snap.index);
+            }
+        }
+        if started.elapsed() >= timeout {
+            cluster.heal();
+            let newest = newest.map_or("no leader's snapshot seen".to_string(), |(l, s)| {
+                format!("{}'s newest snapshot at index {s}", cluster.name(l))
+            });
+            return format!(
+                "isolate {name} until the timeout, {} ms: {newest}, not past {name}'s index {behind}{known} + {CATCH_UP_ENTRIES}",
+                timeout.as_millis()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    cluster.heal();
+    format!(
+        "isolate {name} until {}'s snapshot at index {index} passed {name}'s index {behind}{known} + {CATCH_UP_ENTRIES}, after {} ms",
+        cluster.name(leader),
+        started.elapsed().as_millis()
+    )
+}
+
 async fn apply(
     cluster: &mut Cluster,
     step: &Step,
@@ -245,6 +302,13 @@ async fn apply(
                 names(cluster, &minority),
                 names(cluster, &majority)
             )
+        }
+        Fault::PartitionUntilSnapshot { timeout_ms, .. } => {
+            let mut outcomes = Vec::new();
+            for &i in &targets {
+                outcomes.push(until_snapshot(cluster, i, ms(*timeout_ms)).await);
+            }
+            outcomes.join("; ")
         }
         Fault::OneWay {
             outgoing,

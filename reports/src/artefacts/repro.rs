@@ -57,6 +57,10 @@ pub struct RealEtcd {
     pub old_binary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_version: Option<String>,
+    /// Every member's `--snapshot-count`, when the run set one (a run that
+    /// waits for a snapshot does); otherwise etcd's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_count: Option<u64>,
 }
 
 /// The file's layout: a format name and version first, the scenario text last.
@@ -216,6 +220,7 @@ mod tests {
         assert!(text.contains("version = \"3.4.23\""), "{text}");
         assert_eq!(Repro::from_toml(&text, path).expect("decode"), repro);
         assert!(!text.contains("old_binary"), "{text}");
+        assert!(!text.contains("snapshot_count"), "{text}");
         let simulated = sample().to_toml(path).expect("encode");
         assert!(!simulated.contains("[real_etcd]"), "{simulated}");
         // A version run names its old binary too.
@@ -226,11 +231,13 @@ mod tests {
                 version: "3.4.23".into(),
                 old_binary: Some("/opt/etcd-3.3/etcd".into()),
                 old_version: Some("3.3.27".into()),
+                snapshot_count: Some(100),
             }),
             ..sample()
         };
         let text = two.to_toml(path).expect("encode");
         assert!(text.contains("old_version = \"3.3.27\""), "{text}");
+        assert!(text.contains("snapshot_count = 100"), "{text}");
         assert_eq!(Repro::from_toml(&text, path).expect("decode"), two);
     }
 

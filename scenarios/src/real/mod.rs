@@ -61,6 +61,9 @@ pub fn plan(scenario: &Scenario, seed: u64, binaries: Binaries) -> Result<realpl
         .collect::<Result<Vec<_>, _>>()?;
     let mut steps = steps(&effective, seed, &mut versions)?;
     let member_binaries = versions.finish(cluster, &mut steps);
+    let waits_for_snapshot = steps
+        .iter()
+        .any(|s| matches!(s.fault, RealFault::PartitionUntilSnapshot { .. }));
     Ok(realplan::Plan {
         scenario: effective.name.clone(),
         seed,
@@ -71,10 +74,22 @@ pub fn plan(scenario: &Scenario, seed: u64, binaries: Binaries) -> Result<realpl
         liveness_bound_ms: millis(Duration::from_secs_f64(
             effective.quiesce.liveness_bound_s.max(0.0),
         )),
+        snapshot_count: waits_for_snapshot.then_some(SNAPSHOT_COUNT),
         traffic,
         steps,
     })
 }
+
+/// Every member's `--snapshot-count` in a run that waits for a snapshot
+/// (`partition_until_snapshot`). etcd 3.4 snapshots every this many
+/// applied entries plus one and then keeps only the 5000 entries before
+/// the snapshot (its `SnapshotCatchUpEntries`, not a flag), so a member
+/// cut off must miss more than 5000 and at most 5000 + 101 entries before
+/// the leader no longer holds what it needs. etcd's default, 100,000,
+/// would need 100,000 more; the scenario's `snapshot_count` knob is the
+/// simulated store's, sized for its own catch-up entries, and does not
+/// carry over.
+pub const SNAPSHOT_COUNT: u64 = 100;
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -207,6 +222,10 @@ fn steps(
                     target: target(i.target)?,
                     duration_ms: ms(i.duration),
                 },
+                Fault::PartitionUntilSnapshot(p) => RealFault::PartitionUntilSnapshot {
+                    target: target(p.target)?,
+                    timeout_ms: ms(p.timeout),
+                },
                 Fault::PartitionMinority(p) | Fault::PartitionMajority(p) => RealFault::Partition {
                     leader_in_minority: kind == FaultKind::PartitionMinority,
                     duration_ms: ms(p.duration),
@@ -278,9 +297,6 @@ fn why_not(kind: FaultKind) -> &'static str {
         }
         ClockSkew => "a real member's clock is the machine's",
         Failpoint => "failpoints are the simulated store's; Debian's etcd is built without gofail",
-        PartitionUntilSnapshot => {
-            "waiting for the others to compact their raft log past the member is not watched on a real cluster"
-        }
         JoinMember => {
             "a member beyond the cluster's size needs a peer proxy the real cluster does not have (swap_version and the rolling kinds run)"
         }
@@ -447,6 +463,27 @@ mod tests {
         s.cluster.size = 1;
         let e = plan(&s, 0, Binaries::One).expect_err("no m3 of 1");
         assert!(e.reason.contains("m1..m1"), "{e}");
+    }
+
+    #[test]
+    fn a_snapshot_wait_runs_with_a_small_snapshot_count_and_only_it_does() {
+        let s = catalog::load("snapshot-catchup").expect("catalog");
+        let p = plan(&s, 0, Binaries::One).expect("snapshot-catchup runs for real");
+        assert_eq!(p.snapshot_count, Some(SNAPSHOT_COUNT));
+        assert_eq!(
+            p.steps[0].fault,
+            RealFault::PartitionUntilSnapshot {
+                target: RealTarget::Follower,
+                timeout_ms: 30_000
+            }
+        );
+        assert_eq!(p.steps[1].fault.target(), Some(RealTarget::Leader));
+        // Without such a step, members keep etcd's own snapshot count.
+        let s = catalog::load("partitions").expect("catalog");
+        assert_eq!(
+            plan(&s, 0, Binaries::One).expect("runs").snapshot_count,
+            None
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ impl RealRun<'_> {
                 version: etcd.version.clone(),
                 old_binary: old.map(|o| o.binary.clone()),
                 old_version: old.map(|o| o.version.clone()),
+                snapshot_count: job.plan.snapshot_count,
             }),
         };
         // No simulator trace: the fault steps as they ran are the trace.

@@ -83,6 +83,9 @@ impl RealRun<'_> {
         if let Some(old) = self.old_etcd() {
             line.push_str(&format!(" etcd_old={}", old.word()));
         }
+        if let Some(count) = self.job.plan.snapshot_count {
+            line.push_str(&format!(" snapshot_count={count}"));
+        }
         let not_applied = StepNote::all(&c.history).filter(|s| !s.applied).count();
         if not_applied > 0 {
             line.push_str(&format!(" not_applied={not_applied}"));
