@@ -39,22 +39,8 @@ pub(super) struct RunArgs {
     /// With --out: keep the folders of passing runs too.
     #[arg(long, requires = "out")]
     keep: bool,
-    /// What runs the scenario: the simulation (deterministic), or a real
-    /// etcd cluster on loopback (`faultline-etcd`, not deterministic, not
-    /// replayable; steps it cannot do are refused).
-    #[arg(long, value_enum, default_value_t = Target::Sim)]
-    target: Target,
-    /// With --target etcd: the etcd binary (default: $FAULTLINE_ETCD, else
-    /// etcd on PATH).
-    #[arg(long)]
-    etcd: Option<PathBuf>,
-    /// With --target etcd: the older etcd binary that version changes
-    /// (swap_version, rolling_upgrade, rolling_downgrade, mixed
-    /// cluster.versions) restart members into, the scenario's lower
-    /// version (default: $FAULTLINE_ETCD_OLD; without it, version changes
-    /// are refused).
-    #[arg(long)]
-    etcd_old: Option<PathBuf>,
+    #[command(flatten)]
+    runs_on: RunsOn,
 }
 
 /// Where `run` runs a scenario.
@@ -62,6 +48,54 @@ pub(super) struct RunArgs {
 pub(super) enum Target {
     Sim,
     Etcd,
+}
+
+/// What runs the runs, and the etcd binaries a real target uses: the
+/// arguments `run` and `soak` share.
+#[derive(clap::Args)]
+pub(super) struct RunsOn {
+    /// What runs the scenarios: the simulation (deterministic), or real
+    /// etcd clusters on loopback (`faultline-etcd`, not deterministic, not
+    /// replayable; steps a real cluster cannot do are refused). A soak
+    /// keeps the target, and the etcd version, it started with.
+    #[arg(long, value_enum, default_value_t = Target::Sim)]
+    pub target: Target,
+    /// With --target etcd: the etcd binary (default: $FAULTLINE_ETCD, else
+    /// etcd on PATH).
+    #[arg(long)]
+    pub etcd: Option<PathBuf>,
+    /// With --target etcd: the older etcd binary that version changes
+    /// (swap_version, rolling_upgrade, rolling_downgrade, mixed
+    /// cluster.versions) restart members into, the scenario's lower
+    /// version (default: $FAULTLINE_ETCD_OLD; without it, version changes
+    /// are refused).
+    #[arg(long)]
+    pub etcd_old: Option<PathBuf>,
+}
+
+impl RunsOn {
+    pub fn is_real(&self) -> bool {
+        self.target == Target::Etcd
+    }
+
+    /// Refuses, for a simulated run, the etcd binaries only a real one takes.
+    pub fn refuse_etcd_binaries(&self) -> Result<()> {
+        if self.etcd.is_some() {
+            anyhow::bail!("--etcd: goes with --target etcd");
+        }
+        if self.etcd_old.is_some() {
+            anyhow::bail!("--etcd-old: goes with --target etcd");
+        }
+        Ok(())
+    }
+}
+
+/// Refuses `--bug` for real runs: the switches are the simulated store's.
+pub(super) fn refuse_bugs_on_real_etcd(bugs: &[String]) -> Result<()> {
+    if !bugs.is_empty() {
+        anyhow::bail!("--bug: a real etcd has no bug switches (they are the simulated store's)");
+    }
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -132,12 +166,8 @@ pub(super) fn write_run_folder(
 }
 
 pub(super) fn run(args: RunArgs) -> Result<u8> {
-    if args.target == Target::Etcd {
-        if !args.bugs.is_empty() {
-            anyhow::bail!(
-                "--bug: a real etcd has no bug switches (they are the simulated store's)"
-            );
-        }
+    if args.runs_on.is_real() {
+        refuse_bugs_on_real_etcd(&args.bugs)?;
         if args.check_determinism {
             anyhow::bail!("--check-determinism: a run against real etcd is not deterministic");
         }
@@ -149,16 +179,11 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
             check_timeout: args.check_timeout,
             out: args.out.as_deref(),
             keep: args.keep,
-            etcd: args.etcd.as_deref(),
-            etcd_old: args.etcd_old.as_deref(),
+            etcd: args.runs_on.etcd.as_deref(),
+            etcd_old: args.runs_on.etcd_old.as_deref(),
         });
     }
-    if args.etcd.is_some() {
-        anyhow::bail!("--etcd: goes with --target etcd");
-    }
-    if args.etcd_old.is_some() {
-        anyhow::bail!("--etcd-old: goes with --target etcd");
-    }
+    args.runs_on.refuse_etcd_binaries()?;
     let scenarios = load_scenarios(&args.scenarios)?;
     let seeds = parse_seeds(args.seed, args.seeds.as_deref())?;
     if let Some(out) = &args.out {

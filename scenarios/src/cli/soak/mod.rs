@@ -4,7 +4,7 @@
 
 mod real;
 
-use super::run::Target;
+use super::run::RunsOn;
 use super::{check_options, load_scenarios, parallelism, parse_bugs, print_failures};
 use anyhow::Result;
 use checker::Overall;
@@ -50,32 +50,15 @@ pub(super) struct SoakArgs {
     /// Print only failing runs (and the final count).
     #[arg(long)]
     quiet: bool,
-    /// What runs the runs: the simulation, or real etcd clusters on
-    /// loopback (`faultline-etcd`, as `run --target etcd`). A campaign
-    /// keeps the target, and the etcd version, it started with.
-    #[arg(long, value_enum, default_value_t = Target::Sim)]
-    target: Target,
-    /// With --target etcd: the etcd binary (default: $FAULTLINE_ETCD, else
-    /// etcd on PATH).
-    #[arg(long)]
-    etcd: Option<PathBuf>,
-    /// With --target etcd: the older etcd binary version changes restart
-    /// members into (default: $FAULTLINE_ETCD_OLD; without it, version
-    /// changes are refused).
-    #[arg(long)]
-    etcd_old: Option<PathBuf>,
+    #[command(flatten)]
+    runs_on: RunsOn,
 }
 
 pub(super) fn soak(args: SoakArgs) -> Result<u8> {
-    if args.target == Target::Etcd {
+    if args.runs_on.is_real() {
         return real::soak(&args);
     }
-    if args.etcd.is_some() {
-        anyhow::bail!("--etcd: goes with --target etcd");
-    }
-    if args.etcd_old.is_some() {
-        anyhow::bail!("--etcd-old: goes with --target etcd");
-    }
+    args.runs_on.refuse_etcd_binaries()?;
     let scenarios = if args.scenarios.is_empty() {
         catalog::builtin()
     } else {

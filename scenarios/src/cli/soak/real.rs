@@ -18,6 +18,7 @@ use crate::cli::real::etcd::{self, Etcd};
 use crate::cli::real::execute::execute;
 use crate::cli::real::job::Job;
 use crate::cli::real::outcome::RealRun;
+use crate::cli::run::refuse_bugs_on_real_etcd;
 use anyhow::Result;
 use checker::Overall;
 use node::bugs::BugSet;
@@ -33,10 +34,8 @@ use std::path::{Path, PathBuf};
 const PLANNED_UP_FRONT: u64 = 100_000;
 
 pub(super) fn soak(args: &SoakArgs) -> Result<u8> {
-    if !args.bugs.is_empty() {
-        anyhow::bail!("--bug: a real etcd has no bug switches (they are the simulated store's)");
-    }
-    let old = etcd::old_binary(args.etcd_old.as_deref());
+    refuse_bugs_on_real_etcd(&args.bugs)?;
+    let old = etcd::old_binary(args.runs_on.etcd_old.as_deref());
     let binaries = Binaries::with_old(old.is_some());
     let (scenarios, given) = if args.scenarios.is_empty() {
         runnable_catalog(binaries)?
@@ -51,7 +50,7 @@ pub(super) fn soak(args: &SoakArgs) -> Result<u8> {
     let old = old.filter(|_| needs_old);
     let etcd = Etcd::ask(
         &companion,
-        args.etcd.as_deref(),
+        args.runs_on.etcd.as_deref(),
         old.as_ref().map(|(path, flag)| (path.as_path(), *flag)),
     )?;
     let cfg = soak::SoakConfig {
