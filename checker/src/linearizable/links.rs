@@ -6,6 +6,7 @@ pub const NIL: u32 = u32::MAX;
 
 pub struct Links {
     next: Vec<u32>,
+    /// The head's `prev` is the last node (the head itself when empty).
     prev: Vec<u32>,
 }
 
@@ -20,7 +21,7 @@ impl Links {
             prev.push(if i == 0 { head } else { i - 1 });
         }
         next.push(if len == 0 { NIL } else { 0 });
-        prev.push(NIL);
+        prev.push(if len == 0 { head } else { head - 1 });
         Links { next, prev }
     }
 
@@ -36,21 +37,32 @@ impl Links {
         self.next[i as usize]
     }
 
+    pub fn last(&self) -> u32 {
+        self.before(self.head())
+    }
+
+    pub fn prev(&self, i: u32) -> u32 {
+        self.before(i)
+    }
+
+    fn before(&self, i: u32) -> u32 {
+        let p = self.prev[i as usize];
+        if p == self.head() { NIL } else { p }
+    }
+
     pub fn remove(&mut self, i: u32) {
         let (p, n) = (self.prev[i as usize], self.next[i as usize]);
         self.next[p as usize] = n;
-        if n != NIL {
-            self.prev[n as usize] = p;
-        }
+        let after = if n == NIL { self.head() } else { n };
+        self.prev[after as usize] = p;
     }
 
     /// Puts back the most recently removed node still out of the list.
     pub fn restore(&mut self, i: u32) {
         let (p, n) = (self.prev[i as usize], self.next[i as usize]);
         self.next[p as usize] = i;
-        if n != NIL {
-            self.prev[n as usize] = i;
-        }
+        let after = if n == NIL { self.head() } else { n };
+        self.prev[after as usize] = i;
     }
 
     pub fn bytes(&self) -> usize {
@@ -62,6 +74,7 @@ impl Links {
 mod tests {
     use super::*;
 
+    /// The list front to back, checked against its walk back to front.
     fn collect(l: &Links) -> Vec<u32> {
         let mut out = vec![];
         let mut i = l.first();
@@ -69,6 +82,14 @@ mod tests {
             out.push(i);
             i = l.next(i);
         }
+        let mut back = vec![];
+        let mut i = l.last();
+        while i != NIL {
+            back.push(i);
+            i = l.prev(i);
+        }
+        back.reverse();
+        assert_eq!(out, back);
         out
     }
 
@@ -79,6 +100,11 @@ mod tests {
         l.remove(3);
         l.remove(4);
         assert_eq!(collect(&l), vec![1, 2]);
+        l.remove(2);
+        l.remove(1);
+        assert_eq!(collect(&l), Vec::<u32>::new());
+        l.restore(1);
+        l.restore(2);
         l.restore(4);
         l.restore(3);
         l.restore(0);

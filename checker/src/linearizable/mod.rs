@@ -2,6 +2,7 @@
 //! partition, with a time limit and a memory bound that end in `Unknown`.
 
 mod fingerprint;
+mod gates;
 mod links;
 mod model;
 mod parallel;

@@ -183,6 +183,21 @@ pub trait Model: Sync {
         0
     }
 
+    /// What an operation with an unknown outcome waits for, if the model
+    /// can tell: it can take effect only in a state whose
+    /// [`Model::open_gates`] include this gate. The engine then looks at it
+    /// only while its gate is open, instead of ranking it at every choice
+    /// (a lease-heavy etcd history has thousands of expiries waiting for
+    /// their lease to get keys or their key's turn). None: looked at always.
+    fn gate(&self, _input: &Self::Input) -> Option<u64> {
+        None
+    }
+
+    /// Calls `open` with every gate that may be open in `state`: at least the
+    /// gate of each gated operation that could take effect here (more, or the
+    /// same gate twice, only costs a look).
+    fn open_gates(&self, _state: &Self::State, _open: &mut dyn FnMut(u64)) {}
+
     fn undo(&self, state: &mut Self::State, undo: Self::Undo);
 
     fn fingerprint(&self, state: &Self::State) -> u128;

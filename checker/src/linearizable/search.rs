@@ -30,6 +30,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::fingerprint::{ConfigCache, ConfigKey, zobrist};
+use super::gates::Gates;
 use super::links::{Links, NIL};
 use super::model::{Model, Op, Outcome};
 
@@ -156,7 +157,13 @@ struct Search<'a, M: Model> {
     /// When the model expects each optional operation took effect, if at all.
     opt_expected: Vec<u64>,
     opt_node: Vec<u32>,
+    /// Every optional operation not linearized or retired, in call order.
     optional: Links,
+    /// Those of them without a gate ([`Model::gate`]), walked at each choice.
+    ungated: Links,
+    /// Per gate, its optional operations' nodes in call order.
+    gated: Gates,
+    node_gated: Vec<bool>,
     zobrist: Vec<u128>,
     /// Per operation: the independent component it belongs to, if the model says.
     footprint: Vec<Option<u64>>,
@@ -214,6 +221,18 @@ impl<'a, M: Model> Search<'a, M> {
             opt_call.push(t);
             opt_expected.push(model.unknown_expected_time(&ops[global[op as usize]]));
         }
+        let mut ungated = Links::new(opt_op.len());
+        let mut gate_pairs = Vec::new();
+        let mut node_gated = vec![false; opt_op.len()];
+        for (node, &op) in opt_op.iter().enumerate() {
+            if let Some(gate) = model.gate(&ops[global[op as usize]].input) {
+                // Out for good: a gated node is reached through its gate.
+                ungated.remove(node as u32);
+                gate_pairs.push((gate, node as u32));
+                node_gated[node] = true;
+            }
+        }
+        let gated = Gates::new(gate_pairs);
         let zobrist = global.iter().map(|&g| zobrist(g as u64)).collect();
         let footprint = global
             .iter()
@@ -226,6 +245,9 @@ impl<'a, M: Model> Search<'a, M> {
             events: Links::new(ev_op.len()),
             required: required_events.len() / 2,
             optional: Links::new(opt_op.len()),
+            ungated,
+            gated,
+            node_gated,
             global,
             read_only,
             ev_op,
@@ -272,7 +294,7 @@ impl<'a, M: Model> Search<'a, M> {
             self.events.remove(self.call_ev[local as usize]);
             self.events.remove(self.ret_ev[local as usize]);
         } else {
-            self.optional.remove(self.opt_node[local as usize]);
+            self.take_out(self.opt_node[local as usize]);
         }
     }
 
@@ -282,8 +304,28 @@ impl<'a, M: Model> Search<'a, M> {
             self.events.restore(self.ret_ev[local as usize]);
             self.events.restore(self.call_ev[local as usize]);
         } else {
-            self.optional.restore(self.opt_node[local as usize]);
+            self.put_back(self.opt_node[local as usize]);
         }
+    }
+
+    /// Takes an optional operation's node out of the lists it is in.
+    fn take_out(&mut self, node: u32) {
+        self.optional.remove(node);
+        if !self.is_gated(node) {
+            self.ungated.remove(node);
+        }
+    }
+
+    /// Puts back the node most recently taken out and still out.
+    fn put_back(&mut self, node: u32) {
+        if !self.is_gated(node) {
+            self.ungated.restore(node);
+        }
+        self.optional.restore(node);
+    }
+
+    fn is_gated(&self, node: u32) -> bool {
+        self.node_gated[node as usize]
     }
 
     fn apply_op(&self, state: &mut M::State, local: u32, branch: u32) -> Option<M::Undo> {
@@ -413,7 +455,9 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         }
         let mut found = 0;
-        for node in walk(&self.optional) {
+        // Newest first: the oldest are the likeliest to be spent (a lease
+        // long revoked), the newest to be still to come.
+        for node in walk_back(&self.optional) {
             let op = self.opt_op[node as usize];
             if op != local && self.model.may_still_step(state, &self.op(op).input) {
                 found += 1;
@@ -441,6 +485,17 @@ impl<'a, M: Model> Search<'a, M> {
         window.into_iter().map(|(_, local)| local).collect()
     }
 
+    /// Where an optional candidate of `rank` goes among the others: by rank,
+    /// then those expected before the model's time `hint` first, nearest first.
+    fn order(&self, hint: Option<u64>, node: u32, rank: u8) -> (u8, bool, u64, u32) {
+        let expected = self.opt_expected[node as usize];
+        let (after, distance) = match hint {
+            Some(t) => (expected > t, expected.abs_diff(t)),
+            None => (false, expected),
+        };
+        (rank, after, distance, self.opt_op[node as usize])
+    }
+
     /// Optional operations called no later than `horizon`, in the model's order,
     /// then nearest first to the time the model thinks the next step happened
     /// (a request whose outcome is unknown usually took effect soon after its
@@ -458,7 +513,7 @@ impl<'a, M: Model> Search<'a, M> {
     ) -> Rc<[u32]> {
         let hint = self.model.unknown_time_hint(state);
         let mut ranked: Vec<(u8, bool, u64, u32)> = Vec::new();
-        let mut node = self.optional.first();
+        let mut node = self.ungated.first();
         while node != NIL && self.opt_call[node as usize] <= horizon {
             let local = self.opt_op[node as usize];
             let input = &self.op(local).input;
@@ -466,21 +521,35 @@ impl<'a, M: Model> Search<'a, M> {
             if rank == u8::MAX {
                 // A removed node keeps its own links: the walk goes on.
                 if self.model.retired(state, input) {
-                    self.optional.remove(node);
+                    self.take_out(node);
                     retired.push(node);
                 }
-                node = self.optional.next(node);
+                node = self.ungated.next(node);
                 continue;
             }
-            let expected = self.opt_expected[node as usize];
-            let (after, distance) = match hint {
-                Some(t) => (expected > t, expected.abs_diff(t)),
-                None => (false, expected),
-            };
-            ranked.push((rank, after, distance, local));
-            node = self.optional.next(node);
+            ranked.push(self.order(hint, node, rank));
+            node = self.ungated.next(node);
+        }
+        if !self.gated.is_empty() {
+            self.model.open_gates(state, &mut |gate| {
+                for &node in self.gated.nodes(gate) {
+                    if self.opt_call[node as usize] > horizon {
+                        break;
+                    }
+                    let local = self.opt_op[node as usize];
+                    if self.lifted[local as usize] {
+                        continue;
+                    }
+                    let rank = self.model.unknown_rank(state, &self.op(local).input);
+                    if rank != u8::MAX {
+                        ranked.push(self.order(hint, node, rank));
+                    }
+                }
+            });
         }
         ranked.sort_unstable();
+        // A gate opened twice offers its operations twice.
+        ranked.dedup();
         ranked.into_iter().map(|(_, _, _, local)| local).collect()
     }
 }
@@ -551,6 +620,8 @@ impl<'a, M: Model> Run<'a, M> {
         let s = &self.search;
         s.events.bytes()
             + s.optional.bytes()
+            + s.ungated.bytes()
+            + s.gated.bytes()
             + s.global.len() * 64
             + self.cache.capacity() * (size_of::<ConfigKey>() + 1)
             + self.stack.capacity() * size_of::<Frame<M::Undo>>()
@@ -619,7 +690,7 @@ impl<'a, M: Model> Run<'a, M> {
         }
         // Removed after `op` was lifted: put back first (the links are LIFO).
         for &node in retired.iter().rev() {
-            self.search.optional.restore(node);
+            self.search.put_back(node);
         }
         self.search.unlift(op);
         self.linearized ^= self.search.zobrist[op as usize];
@@ -951,6 +1022,14 @@ fn walk(list: &Links) -> impl Iterator<Item = u32> + '_ {
     std::iter::successors((first != NIL).then_some(first), |&n| {
         let next = list.next(n);
         (next != NIL).then_some(next)
+    })
+}
+
+fn walk_back(list: &Links) -> impl Iterator<Item = u32> + '_ {
+    let last = list.last();
+    std::iter::successors((last != NIL).then_some(last), |&n| {
+        let prev = list.prev(n);
+        (prev != NIL).then_some(prev)
     })
 }
 

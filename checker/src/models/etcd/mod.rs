@@ -19,6 +19,7 @@ mod compares;
 mod deadlines;
 pub mod exec;
 mod fast_hash;
+mod gates;
 mod pinned;
 mod prepare;
 mod removals;
@@ -339,13 +340,18 @@ impl<'h> EtcdModel<'h> {
         match store.lease(lease) {
             None => true,
             Some(l) if !l.keys.is_empty() => true,
-            Some(_) if self.literal || !self.expirable.contains(&lease) => {
-                self.analysis.seen_absent.contains(&lease)
-            }
-            Some(_) => {
-                self.analysis.absent_in_txn.contains(&lease)
-                    && self.analysis.unknown_mentions.contains(&lease)
-            }
+            Some(_) => self.keyless_removal_useful(lease),
+        }
+    }
+
+    /// Whether removing `lease` while it has no keys can matter (see
+    /// [`Self::removal_useful`]): a fact of the history, not of the state.
+    fn keyless_removal_useful(&self, lease: i64) -> bool {
+        if self.literal || !self.expirable.contains(&lease) {
+            self.analysis.seen_absent.contains(&lease)
+        } else {
+            self.analysis.absent_in_txn.contains(&lease)
+                && self.analysis.unknown_mentions.contains(&lease)
         }
     }
 
@@ -743,6 +749,31 @@ impl<'h> Model for EtcdModel<'h> {
             }
             EtcdInput::KeyExpiry { key, nth } => !self.literal && store.key_expiries(key) > *nth,
             EtcdInput::Request(_) => false,
+        }
+    }
+
+    /// The store's own steps wait for what makes them possible: an expiry
+    /// of a lease whose removal matters only for its keys, for the lease to
+    /// have keys; a key's `nth` expiry, for the key to have a live version
+    /// with a TTL and `nth` expiries before it. (Not in the literal model,
+    /// which the differential tests run through the plain walk.)
+    fn gate(&self, input: &EtcdInput<'h>) -> Option<u64> {
+        match input {
+            _ if self.literal => None,
+            EtcdInput::LeaseExpiry { lease } if !self.keyless_removal_useful(*lease) => {
+                Some(gates::keyed_lease(*lease))
+            }
+            EtcdInput::KeyExpiry { key, nth } => Some(gates::key_turn(key, *nth)),
+            _ => None,
+        }
+    }
+
+    fn open_gates(&self, store: &Store, open: &mut dyn FnMut(u64)) {
+        for lease in store.keyed_leases() {
+            open(gates::keyed_lease(lease));
+        }
+        for key in store.ttl_keys() {
+            open(gates::key_turn(key, store.key_expiries(key)));
         }
     }
 

@@ -38,6 +38,11 @@ impl Version {
         self.value.is_some()
     }
 
+    /// A live version put with a TTL: the store may expire it.
+    pub fn has_ttl(&self) -> bool {
+        self.is_live() && self.ttl > 0
+    }
+
     pub fn to_key_value(&self, key: &str) -> KeyValue {
         KeyValue {
             key: key.to_string(),
@@ -108,6 +113,11 @@ pub struct Store {
     removed_leases: HashSet<i64>,
     /// Per key: how many times the store expired it for its TTL.
     key_expiries: HashMap<String, u32>,
+    /// The leases with keys attached now, and the keys whose live version
+    /// has a TTL now: where the store's own steps can happen (derived from
+    /// the state, kept up to date on every change and undo).
+    keyed_leases: HashSet<i64>,
+    ttl_keys: HashSet<String>,
     /// The latest revision each definite answer not yet applied fits at.
     deadlines: Deadlines,
 }
@@ -146,6 +156,8 @@ impl Store {
             lease_uses: HashMap::default(),
             removed_leases: HashSet::default(),
             key_expiries: HashMap::default(),
+            keyed_leases: HashSet::default(),
+            ttl_keys: HashSet::default(),
             deadlines: Deadlines::with(deadlines),
         }
     }
@@ -190,17 +202,26 @@ impl Store {
             match entry {
                 UndoEntry::PushedVersion(key, sub_revision) => {
                     self.sub_revision = sub_revision;
+                    let mut ttl_changed = None;
                     if let Some(versions) = self.keys.get_mut(&key) {
                         if let Some(v) = versions.pop() {
                             see_version(&mut self.sight, &key, &v);
-                            if let Some(prev) = versions.last() {
+                            let prev = versions.last();
+                            if let Some(prev) = prev {
                                 see_replaced(&mut self.sight, &key, prev, v.mod_revision);
+                            }
+                            let had_ttl = prev.is_some_and(Version::has_ttl);
+                            if had_ttl != v.has_ttl() {
+                                ttl_changed = Some(had_ttl);
                             }
                             self.versions -= 1;
                         }
                         if versions.is_empty() {
                             self.keys.remove(&key);
                         }
+                    }
+                    if let Some(has_ttl) = ttl_changed {
+                        self.set_ttl_key(&key, has_ttl);
                     }
                 }
                 UndoEntry::Revision(r) => self.revision = r,
@@ -212,20 +233,30 @@ impl Store {
                     if was_removed {
                         self.removed_leases.insert(id);
                     }
+                    self.keyed_leases.remove(&id);
                 }
                 UndoEntry::LeaseRemoved(id, lease) => {
                     self.sight.toggle_present(lease_hash(id, &lease));
+                    if !lease.keys.is_empty() {
+                        self.keyed_leases.insert(id);
+                    }
                     self.leases.insert(id, lease);
                     self.removed_leases.remove(&id);
                 }
                 UndoEntry::Attached(id, key) => {
                     if let Some(l) = self.leases.get_mut(&id) {
                         l.keys.remove(&key);
+                        if l.keys.is_empty() {
+                            self.keyed_leases.remove(&id);
+                        }
                     }
                 }
                 UndoEntry::Detached(id, key) => {
                     if let Some(l) = self.leases.get_mut(&id) {
                         l.keys.insert(key);
+                        if l.keys.len() == 1 {
+                            self.keyed_leases.insert(id);
+                        }
                     }
                 }
                 UndoEntry::LeaseUsed(id) => {
@@ -381,6 +412,9 @@ impl Store {
         if let Some(lease) = self.leases.remove(&id) {
             self.sight.toggle_present(lease_hash(id, &lease));
             self.removed_leases.insert(id);
+            if !lease.keys.is_empty() {
+                self.keyed_leases.remove(&id);
+            }
             self.log.push(UndoEntry::LeaseRemoved(id, lease));
         }
     }
@@ -423,6 +457,27 @@ impl Store {
         self.key_expiries.get(key).copied().unwrap_or(0)
     }
 
+    /// The leases with keys attached now.
+    pub fn keyed_leases(&self) -> impl Iterator<Item = i64> + '_ {
+        self.keyed_leases.iter().copied()
+    }
+
+    /// The keys whose live version was put with a TTL.
+    pub fn ttl_keys(&self) -> impl Iterator<Item = &str> {
+        self.ttl_keys.iter().map(String::as_str)
+    }
+
+    /// Called only when a key's last version changed between one with a
+    /// TTL and one without (the set is asked only then: most histories
+    /// have no TTLs).
+    fn set_ttl_key(&mut self, key: &str, has_ttl: bool) {
+        if has_ttl {
+            self.ttl_keys.insert(key.to_string());
+        } else {
+            self.ttl_keys.remove(key);
+        }
+    }
+
     /// Deletes `key` at a new revision because its TTL ran out; false (and
     /// nothing changes) unless its live version was put with a TTL.
     pub fn expire_key(&mut self, key: &str) -> bool {
@@ -447,9 +502,12 @@ impl Store {
         let before = self.sub_revision;
         v.sub = if before.0 == rev { before.1 } else { 0 };
         self.sub_revision = (rev, v.sub + 1);
-        if let Some(prev) = self.keys.get(key).and_then(|vs| vs.last()) {
+        let prev = self.keys.get(key).and_then(|vs| vs.last());
+        if let Some(prev) = prev {
             see_replaced(&mut self.sight, key, prev, rev);
         }
+        let ttl_changed = prev.is_some_and(Version::has_ttl) != v.has_ttl();
+        let has_ttl = v.has_ttl();
         see_version(&mut self.sight, key, &v);
         self.versions += 1;
         match self.keys.get_mut(key) {
@@ -460,6 +518,9 @@ impl Store {
         }
         self.log
             .push(UndoEntry::PushedVersion(key.to_string(), before));
+        if ttl_changed {
+            self.set_ttl_key(key, has_ttl);
+        }
     }
 
     fn attach(&mut self, lease: i64, key: &str) {
@@ -470,6 +531,9 @@ impl Store {
             && l.keys.insert(key.to_string())
         {
             self.log.push(UndoEntry::Attached(lease, key.to_string()));
+            if l.keys.len() == 1 {
+                self.keyed_leases.insert(lease);
+            }
         }
     }
 
@@ -481,6 +545,9 @@ impl Store {
             && l.keys.remove(key)
         {
             self.log.push(UndoEntry::Detached(lease, key.to_string()));
+            if l.keys.is_empty() {
+                self.keyed_leases.remove(&lease);
+            }
         }
     }
 
@@ -567,6 +634,39 @@ mod tests {
         assert_eq!(s.lease(7).unwrap().keys.len(), 1);
         s.rollback(m);
         assert!(s.lease(7).unwrap().keys.is_empty());
+    }
+
+    #[test]
+    fn keyed_leases_and_ttl_keys_follow_changes_and_rollback() {
+        let mut s = Store::new();
+        let keyed = |s: &Store| s.keyed_leases().collect::<Vec<_>>();
+        let ttl = |s: &Store| {
+            let mut keys: Vec<String> = s.ttl_keys().map(str::to_string).collect();
+            keys.sort();
+            keys
+        };
+        s.grant(7, 10);
+        assert!(keyed(&s).is_empty());
+        let m = s.mark();
+        s.put("a", "1".into(), 7, 0, 2);
+        s.put("b", "1".into(), 0, 5, 2);
+        assert_eq!(keyed(&s), vec![7]);
+        assert_eq!(ttl(&s), vec!["b"]);
+        let m2 = s.mark();
+        s.put("a", "2".into(), 0, 3, 3);
+        s.delete("b", 4);
+        assert!(keyed(&s).is_empty());
+        assert_eq!(ttl(&s), vec!["a"]);
+        s.rollback(m2);
+        assert_eq!(keyed(&s), vec![7]);
+        assert_eq!(ttl(&s), vec!["b"]);
+        s.delete("a", 3);
+        s.remove_lease(7);
+        assert!(keyed(&s).is_empty());
+        s.rollback(m);
+        assert!(keyed(&s).is_empty());
+        assert!(ttl(&s).is_empty());
+        assert!(s.lease(7).is_some());
     }
 
     #[test]
