@@ -246,16 +246,7 @@ Lease-heavy etcd histories"
         }
     }
     let operations = if full { 20_000 } else { 2_000 };
-    let history = generate_leases(&LeaseGenConfig {
-        seed: 7,
-        clients: 8,
-        operations,
-        keys: 32,
-        unknown_writes: 0.02,
-        expiries: 0.05,
-        key_ttls: true,
-        final_read: true,
-    });
+    let history = generate_leases(&LeaseGenConfig::benchmark(operations));
     let runs = if full { 3 } else { 1 };
     let (t, lin) = time(runs, || check_linearizability(&history, options));
     println!(

@@ -33,6 +33,23 @@ pub struct LeaseGenConfig {
     pub final_read: bool,
 }
 
+impl LeaseGenConfig {
+    /// The benchmark's lease-heavy history (`cargo bench -p checker`,
+    /// "generated"; `--example write_lease_heavy` writes it to a file).
+    pub fn benchmark(operations: usize) -> Self {
+        LeaseGenConfig {
+            seed: 7,
+            clients: 8,
+            operations,
+            keys: 32,
+            unknown_writes: 0.02,
+            expiries: 0.05,
+            key_ttls: true,
+            final_read: true,
+        }
+    }
+}
+
 impl Default for LeaseGenConfig {
     fn default() -> Self {
         LeaseGenConfig {
