@@ -65,11 +65,13 @@ pub enum ScenarioError {
     Cluster(#[from] ClusterError),
     #[error(transparent)]
     Traffic(#[from] TrafficError),
-    #[error("faults[{index}] ({kind}): {source}")]
+    /// The step's error is in the message, not the source chain: printed
+    /// with its chain (`{:#}`) it would read twice.
+    #[error("faults[{index}] ({kind}): {error}")]
     Step {
         index: usize,
         kind: String,
-        source: ClusterError,
+        error: ClusterError,
     },
 }
 

@@ -50,7 +50,7 @@ pub async fn run_all(
                 return Err(super::ScenarioError::Step {
                     index: step.index,
                     kind: step.kind.clone(),
-                    source,
+                    error: source,
                 });
             }
         };
