@@ -121,34 +121,30 @@ for s in partitions crash-restart; do
   fi
   echo "$s on etcd: $(grep -c 'verdict=pass' "$logs/real-$s.log") of 2 runs pass; failed rules: $(grep -o ' rules=[^ ]*' "$logs/real-$s.log" | sed 's/ rules=//' | tr ',' '\n' | sort -u | tr '\n' ' ')"
 done
-# Version changes: members restarted into the other binary (a rolling
-# upgrade, then a swap back). Only one etcd version is installed, so the
-# old binary is the same one: same-version swaps, which still stop each
-# member with one binary and start it with the other on its data. The
-# file leaves out the multi-op Txn (etcd-18667), so every run must pass.
+# Version changes: members restarted into the other binary, with
+# $FAULTLINE_ETCD_OLD set by the caller. Runs SCENARIO on seeds 0..2; both
+# runs must pass and their summary lines match PATTERN (the binaries used).
+# The files leave out the multi-op Txn (etcd-18667), so every run passes.
+versions_run() { # NAME SCENARIO PATTERN
+  local log="$logs/$1.log" status=0
+  "$bin" run --target etcd --scenario "$2" --seeds 0..2 --jobs "$jobs" --out "$logs/real" > "$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ] || [ "$(grep -c "verdict=pass.* $3" "$log" || true)" -ne 2 ]; then
+    cat "$log"
+    echo "faultline run --target etcd --scenario $2 exited $status; expected 2 passing runs matching '$3'"
+    exit 1
+  fi
+  echo "$1: 2 of 2 runs pass"
+}
+# The same binary as old and new (a rolling upgrade, then a swap back):
+# each member stopped with one binary and started with the other on its data.
 etcd_bin=${FAULTLINE_ETCD:-$(command -v etcd)}
-status=0
-FAULTLINE_ETCD_OLD="$etcd_bin" "$bin" run --target etcd --scenario scenarios/tests/data/real-versions.toml \
-  --seeds 0..2 --jobs "$jobs" --out "$logs/real" > "$logs/real-versions.log" 2>&1 || status=$?
-if [ "$status" -ne 0 ] || [ "$(grep -c 'verdict=pass.* etcd_old=' "$logs/real-versions.log" || true)" -ne 2 ]; then
-  cat "$logs/real-versions.log"
-  echo "faultline run --target etcd with FAULTLINE_ETCD_OLD (real-versions.toml) exited $status"
-  exit 1
-fi
-echo "real-versions on etcd with an old binary: 2 of 2 runs pass"
+FAULTLINE_ETCD_OLD="$etcd_bin" versions_run real-versions scenarios/tests/data/real-versions.toml 'etcd_old='
 # A real version difference: Debian's 3.4.23 upgraded in place to Debian
 # trixie's 3.5.16 (fetched and checked by ci/install-etcd-3.5.sh), then the
-# leader killed on the upgraded data. No multi-op Txn, so every run must pass.
+# leader killed on the upgraded data.
 etcd35=$(ci/install-etcd-3.5.sh "$PWD/target/etcd-3.5")
-status=0
-FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" "$bin" run --target etcd --scenario scenarios/tests/data/real-upgrade.toml \
-  --seeds 0..2 --jobs "$jobs" --out "$logs/real" > "$logs/real-upgrade.log" 2>&1 || status=$?
-if [ "$status" -ne 0 ] || [ "$(grep -c 'verdict=pass.* etcd=3.5.16@.* etcd_old=' "$logs/real-upgrade.log" || true)" -ne 2 ]; then
-  cat "$logs/real-upgrade.log"
-  echo "faultline run --target etcd, 3.4.23 upgraded to 3.5.16 (real-upgrade.toml), exited $status"
-  exit 1
-fi
-echo "real-upgrade from etcd 3.4.23 to 3.5.16: 2 of 2 runs pass"
+FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" \
+  versions_run real-upgrade scenarios/tests/data/real-upgrade.toml 'etcd=3.5.16@.* etcd_old='
 # A real soak: 2 runs of a short scenario recorded in a campaign folder
 # (results.csv rows with verdicts), then the same command again runs
 # nothing more; the leak check below covers its clusters too.
