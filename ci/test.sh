@@ -121,6 +121,11 @@ for s in partitions crash-restart; do
   fi
   echo "$s on etcd: $(grep -c 'verdict=pass' "$logs/real-$s.log") of 2 runs pass; failed rules: $(grep -o ' rules=[^ ]*' "$logs/real-$s.log" | sed 's/ rules=//' | tr ',' '\n' | sort -u | tr '\n' ' ')"
 done
+# A kept run folder holds each member's etcd log (what the history cannot show).
+for d in "$logs"/real/*-etcd; do
+  [ -d "$d" ] || continue
+  [ -s "$d/members/m0.etcd.log" ] || { ls -R "$d"; echo "$d: no members/m0.etcd.log"; exit 1; }
+done
 # Version changes: members restarted into the other binary, with
 # $FAULTLINE_ETCD_OLD set by the caller. Runs SCENARIO on seeds 0..2; both
 # runs must pass and their summary lines match PATTERN (the binaries used).

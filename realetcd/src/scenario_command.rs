@@ -63,7 +63,7 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>, etcd_old: Option<Pat
             _ = terminate.recv() => Ok(None),
             // Dropping this future (on a signal) drops the cluster in it:
             // every etcd killed, every proxy stopped, the folder removed.
-            r = run(binaries.clone(), &plan) => r.map(Some),
+            r = run(binaries.clone(), &plan, out) => r.map(Some),
         }
     });
     let outcome = match outcome {
@@ -111,6 +111,7 @@ pub fn main(plan: &Path, out: &Path, etcd: Option<PathBuf>, etcd_old: Option<Pat
 async fn run(
     binaries: realetcd::cluster::Binaries,
     plan: &realplan::Plan,
+    out: &Path,
 ) -> anyhow::Result<realetcd::scenario::Outcome> {
     let what = format!(
         "starting {} members of {}{}",
@@ -129,7 +130,30 @@ async fn run(
     )
     .await
     .context(what)?;
-    let outcome = realetcd::scenario::run(&mut cluster, plan).await?;
+    let outcome = realetcd::scenario::run(&mut cluster, plan).await;
+    keep_logs(&cluster, &out.join(realplan::MEMBER_LOGS));
     drop(cluster);
-    Ok(outcome)
+    Ok(outcome?)
+}
+
+/// Copies the members' logs (before the cluster's folder is removed); a log that cannot be copied is said on stderr
+/// and left out (the run stands without it).
+fn keep_logs(cluster: &realetcd::cluster::Cluster, dir: &Path) {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!(
+            "faultline-etcd scenario: {}: cannot create: {e}",
+            dir.display()
+        );
+        return;
+    }
+    for (name, log) in cluster.logs() {
+        let to = dir.join(format!("{name}.etcd.log"));
+        if let Err(e) = std::fs::copy(&log, &to) {
+            eprintln!(
+                "faultline-etcd scenario: {}: cannot copy to {}: {e}",
+                log.display(),
+                to.display()
+            );
+        }
+    }
 }

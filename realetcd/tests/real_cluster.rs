@@ -75,6 +75,20 @@ fn three_members_elect_a_leader_and_serve_through_each() {
         }
         // Every peer connection came from one of the members.
         assert_eq!(cluster.network().unattributed(), 0);
+        // Each member's log, for a run folder to keep.
+        let logs: Vec<_> = cluster.logs().map(|(n, p)| (n.to_string(), p)).collect();
+        assert_eq!(
+            logs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["m0", "m1", "m2"]
+        );
+        for (name, log) in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                text.contains("etcd"),
+                "{name}'s log {} is empty",
+                log.display()
+            );
+        }
     });
 }
 

@@ -16,6 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// In the companion's `--out` (and a real run's folder): the folder that
+/// keeps each member's etcd log, as `NAME.etcd.log`.
+pub const MEMBER_LOGS: &str = "members";
+
 /// What `faultline-etcd` reads. `deny_unknown_fields` everywhere: a plan
 /// from a newer `faultline` than this companion is refused, not half run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

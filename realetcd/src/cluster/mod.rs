@@ -202,6 +202,14 @@ impl Cluster {
         &self.members[i].name
     }
 
+    /// Each member's name and etcd log (every start of it appended), for
+    /// keeping beside a run's history: the history cannot show what a
+    /// member did alone (a request it failed to apply, a snapshot it
+    /// restored), its log does.
+    pub fn logs(&self) -> impl Iterator<Item = (&str, PathBuf)> {
+        self.members.iter().map(|m| (m.name.as_str(), m.log()))
+    }
+
     /// The cluster's temporary folder (a folder per member inside).
     pub fn root(&self) -> &Path {
         self.root.path()

@@ -87,6 +87,7 @@ pub(in crate::cli) fn execute<'e>(
         etcd,
         wall_ms,
         outcome,
+        companion_out: scratch,
     }))
 }
 

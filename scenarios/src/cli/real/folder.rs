@@ -3,7 +3,7 @@
 //! and not replayable, its trace the fault steps as they ran.
 
 use super::outcome::{Outcome, RealRun};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use scenarios::catalog;
 use std::path::Path;
 
@@ -62,7 +62,26 @@ impl RealRun<'_> {
             ),
         };
         reports::write_run(dir, &run)?;
+        self.keep_member_logs(&dir.join(realplan::MEMBER_LOGS))?;
         Ok(true)
+    }
+
+    /// Copies the members' etcd logs the companion kept (`NAME.etcd.log`)
+    /// into `to`: what the history cannot show, a member's own doings.
+    fn keep_member_logs(&self, to: &Path) -> Result<()> {
+        let from = self.companion_out.path().join(realplan::MEMBER_LOGS);
+        let Ok(entries) = std::fs::read_dir(&from) else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(to).with_context(|| format!("{}: cannot create", to.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if let Some(name) = path.file_name() {
+                std::fs::copy(&path, to.join(name))
+                    .with_context(|| format!("{}: cannot copy", path.display()))?;
+            }
+        }
+        Ok(())
     }
 
     /// The version each member started with.

@@ -16,6 +16,9 @@ pub(in crate::cli) struct RealRun<'e> {
     /// The companion's time: cluster start, plan, stop.
     pub wall_ms: u64,
     pub outcome: Outcome,
+    /// What the companion wrote (history, the members' etcd logs), kept
+    /// until the run is reported; removed when the run is dropped.
+    pub companion_out: tempfile::TempDir,
 }
 
 pub(in crate::cli) enum Outcome {
