@@ -22,7 +22,10 @@
 //!   choice of other components: by locality (Herlihy & Wing) none of them can
 //!   help. The search still builds one global linearization;
 //! - a dead end on an operation the model calls hopeless (no choice of the
-//!   search can make it fit) ends the search at once.
+//!   search can make it fit) ends the search at once;
+//! - optional operations the model puts behind a gate (one that can only
+//!   take effect in some states: an expiry, once its lease has keys) are
+//!   looked at only when the model opens their gate, not at every choice.
 
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -500,8 +503,10 @@ impl<'a, M: Model> Search<'a, M> {
     /// then nearest first to the time the model thinks the next step happened
     /// (a request whose outcome is unknown usually took effect soon after its
     /// call, if at all; the model may expect another time), else in call order.
+    /// The ungated ones are walked; a gated one is looked at only when the
+    /// model opens its gate in this state.
     ///
-    /// Those the model retires in this state are taken out of the list and
+    /// Ungated ones the model retires in this state are taken out of the list and
     /// added to `retired`, for the caller to put back when it backtracks past
     /// this configuration (every configuration the search reaches from here
     /// extends it, so none of them could use them either).
