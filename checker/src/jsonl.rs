@@ -196,6 +196,7 @@ mod tests {
                 client: 2,
                 stream: 1,
                 member: None,
+                member_compacted: None,
                 request: WatchRequest {
                     key: "a".into(),
                     ..Default::default()

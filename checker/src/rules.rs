@@ -127,7 +127,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: WATCH_CANCEL_ON_COMPACTION,
-        description: "A watch whose start revision was compacted is cancelled with the compact revision; a compaction cancel is justified and ends the watch.",
+        description: "A watch whose start revision was compacted on its member before it was requested (as the member itself reported) is cancelled with the compact revision; a compaction cancel is justified and ends the watch.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {
@@ -157,7 +157,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: K8S_WATCH_COMPACTED,
-        description: "A watch after a list whose revision was already compacted is cancelled (HTTP 410 for the apiserver), never silently resumed.",
+        description: "A watch after a list whose revision was already compacted on the watch's member before it was requested is cancelled (HTTP 410 for the apiserver), never silently resumed.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

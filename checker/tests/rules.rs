@@ -490,7 +490,9 @@ fn watch_on_a_compacted_revision_must_be_cancelled() {
     let mut b = kv_base();
     b.run(1, Request::Compact { revision: 6 });
     b.put("/a/x", "4"); // 10: the compaction is behind any member at 10
-    let w = b.watch(1, watch_prefix("/a/", 3), b.revision());
+    let mut w = b.watch(1, watch_prefix("/a/", 3), b.revision());
+    // The member said it had compacted to 6 before the watch was requested.
+    w.member_compacted = Some(6);
     let (mut h, end) = b.finish();
     h.watches.push(w);
     assert_eq!(failed(&h, &end), vec![WATCH_CANCEL_ON_COMPACTION]);
@@ -506,6 +508,40 @@ fn watch_on_a_compacted_revision_must_be_cancelled() {
     });
     h.watches.push(w);
     assert!(failed(&h, &end).is_empty());
+}
+
+/// A compaction to 6 answered at revision 9, and a watch from revision 3
+/// whose creation response says 10. The rule once demanded a cancel from
+/// that alone, but a correct etcd can deliver these events: its member may
+/// have been a revision or more behind the member that answered the
+/// compaction (etcd-18667 numbers members apart), or still catching up and
+/// registering the watch before applying the compaction (etcd v3.4.38 on
+/// reads the creation revision after registering). Only the member's own
+/// word that it had compacted past revision 3 before the request demands
+/// the cancel.
+#[test]
+fn a_watch_is_owed_a_cancel_only_by_its_own_member_s_compaction() {
+    let with_member_compacted = |member_compacted: Option<i64>| {
+        let mut b = kv_base();
+        b.run(1, Request::Compact { revision: 6 }); // answered at 9
+        b.put("/a/x", "4"); // 10
+        let mut w = b.watch(1, watch_prefix("/a/", 3), b.revision());
+        w.member_compacted = member_compacted;
+        let (mut h, end) = b.finish();
+        h.watches.push(w);
+        failed(&h, &end)
+    };
+    for correct in [None, Some(2), Some(3)] {
+        assert!(
+            with_member_compacted(correct).is_empty(),
+            "{correct:?}: {:?}",
+            with_member_compacted(correct)
+        );
+    }
+    assert_eq!(
+        with_member_compacted(Some(4)),
+        vec![WATCH_CANCEL_ON_COMPACTION]
+    );
 }
 
 /// Pods listed in two pages at revision 4, then changed, with optimistic writes.
@@ -661,6 +697,7 @@ fn k8s_watch_compacted() {
     req.prev_kv = true;
     let mut w = k.b.watch(1, req, k.b.revision());
     w.k8s_list = Some(1);
+    w.member_compacted = Some(6);
     let (h, end) = k8s_history(k, w);
     assert_eq!(failed(&h, &end), vec![K8S_WATCH_COMPACTED]);
 }

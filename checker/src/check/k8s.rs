@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::json;
 
-use super::watch::{compactions_of, expected_events, silently_resumed};
+use super::watch::{expected_events, silently_resumed};
 use super::{Context, needs_linearization, verdict, violation};
 use crate::history::describe;
 use crate::history::{
@@ -20,7 +20,6 @@ use crate::rules::*;
 pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
     let max = ctx.options.max_reported;
     let lists = lists_of(&ctx.history.operations);
-    let compactions = compactions_of(ctx.history);
     let k8s_watches: Vec<&WatchRecord> =
         ctx.history.watches.iter().filter(|w| w.is_k8s()).collect();
 
@@ -35,13 +34,13 @@ pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
     let compacted = k8s_watches
         .iter()
         .filter_map(|w| {
-            silently_resumed(w, &compactions).map(|(c, explanation)| {
+            silently_resumed(w).map(|(compacted, explanation)| {
                 violation(
                     K8S_WATCH_COMPACTED,
                     explanation,
-                    vec![c.op],
+                    vec![],
                     Some(w.id),
-                    json!({"list": w.k8s_list, "compact_revision": c.revision, "compacted_at": c.at}),
+                    json!({"list": w.k8s_list, "member": w.member, "member_compacted": compacted}),
                 )
             })
         })

@@ -15,6 +15,16 @@ pub struct WatchRecord {
     /// The member that served the watch, when known.
     #[serde(default)]
     pub member: Option<u64>,
+    /// A revision that member had certainly compacted to before the watch
+    /// was requested, when the source recorded one: the simulation's Status
+    /// reports the member's compact revision; against real etcd, whose
+    /// Status has none, a serializable read at the watch's start revision
+    /// that the member refused as compacted shows it compacted past that
+    /// revision. Only the member's own word counts: members can number
+    /// revisions apart (etcd-18667), so another member's compaction answer
+    /// does not say what this one had applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_compacted: Option<i64>,
     pub request: WatchRequest,
     /// When the watch was requested.
     pub created: u64,

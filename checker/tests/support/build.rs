@@ -152,6 +152,7 @@ impl Builder {
             client: 9,
             stream: 1,
             member: None,
+            member_compacted: None,
             request: req,
             created: 1,
             responses,

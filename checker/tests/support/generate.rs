@@ -406,6 +406,7 @@ fn watch(
         client: 100 + id,
         stream: id,
         member: None,
+        member_compacted: None,
         request,
         created,
         responses,

@@ -7,9 +7,13 @@
 //! in four: 5 to 15 s) cancels them and opens another stream. Every
 //! response is routed to the watch it belongs to and recorded; etcd's
 //! answers to a progress request (watch id -1) go to every watch of the
-//! stream, as the simulation records them.
+//! stream, as the simulation records them. Before a watch from a start
+//! revision, a serializable read at that revision asks the member whether
+//! it had compacted past it (the watch's `member_compacted`; the
+//! simulation reads its member's compact revision from the Status).
 
 use super::Shared;
+use super::send::send;
 use crate::grpc::Etcd;
 use crate::record::key_value;
 use checker::history as h;
@@ -67,7 +71,12 @@ impl WatchClient {
             let mut ok = true;
             for _ in 0..watches {
                 let request = self.draw(current, compacted);
-                if stream.watch(&mut self.grpc, request).await.is_err() {
+                let member_compacted = self.compacted_past(&request).await;
+                if stream
+                    .watch(&mut self.grpc, request, member_compacted)
+                    .await
+                    .is_err()
+                {
                     ok = false;
                     break;
                 }
@@ -89,6 +98,33 @@ impl WatchClient {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             stream.finish();
+        }
+    }
+
+    /// Whether the member had compacted past the watch's start revision
+    /// before the watch is requested, asked of the member itself: a
+    /// serializable read at the start revision, answered from its own
+    /// state, refused as compacted (etcd 3.4's Status has no compact
+    /// revision). Then the member had compacted to at least the start + 1.
+    /// Not part of the history; None when the read was answered or failed
+    /// otherwise.
+    async fn compacted_past(&mut self, request: &h::WatchRequest) -> Option<i64> {
+        let start = request.start_revision;
+        if start <= 0 {
+            return None;
+        }
+        let probe = h::Request::Range(h::RangeRequest {
+            key: request.key.clone(),
+            range_end: request.range_end.clone(),
+            limit: 1,
+            revision: start,
+            count_only: true,
+            serializable: true,
+            ..Default::default()
+        });
+        match send(&mut self.grpc, &probe, self.shared.timeout).await {
+            h::OpResult::Fail(h::EtcdError::Compacted { .. }) => Some(start + 1),
+            _ => None,
         }
     }
 
@@ -139,6 +175,11 @@ struct Stream {
     active: BTreeMap<i64, h::WatchRecord>,
     /// Watches requested but not acknowledged yet, in request order.
     pending: VecDeque<h::WatchRecord>,
+    /// The highest revision the member is known to have compacted to: from
+    /// a compaction cancel on the stream, or a read refused as compacted
+    /// before a watch. Each watch requested records it
+    /// (`WatchRecord::member_compacted`).
+    compacted: i64,
 }
 
 impl Stream {
@@ -152,7 +193,14 @@ impl Stream {
             responses: None,
             active: BTreeMap::new(),
             pending: VecDeque::new(),
+            compacted: 0,
         }
+    }
+
+    /// The member had compacted to `revision`: so it had before any watch
+    /// requested from now on.
+    fn member_compacted(&mut self, revision: i64) {
+        self.compacted = self.compacted.max(revision);
     }
 
     /// Sends a request, opening the stream with the first (etcd sends the
@@ -177,7 +225,16 @@ impl Stream {
     }
 
     /// Asks for a watch; it counts from when the request was sent.
-    async fn watch(&mut self, grpc: &mut Etcd, request: h::WatchRequest) -> Result<(), ()> {
+    /// `member_compacted`: what the member just said it had compacted to.
+    async fn watch(
+        &mut self,
+        grpc: &mut Etcd,
+        request: h::WatchRequest,
+        member_compacted: Option<i64>,
+    ) -> Result<(), ()> {
+        if let Some(revision) = member_compacted {
+            self.member_compacted(revision);
+        }
         // The request's message type is not exported by name: built
         // through the union, as `watch` does.
         let mut union = PbWatchRequestUnion::CreateRequest(Default::default());
@@ -199,6 +256,7 @@ impl Stream {
             client: self.client,
             stream: self.stream,
             member: Some(self.member),
+            member_compacted: (self.compacted > 0).then_some(self.compacted),
             request,
             created: self.shared.recorder.now(),
             responses: Vec::new(),
@@ -274,6 +332,7 @@ impl Stream {
     /// Routes one response to its watch, as the simulation's recorder does.
     fn record(&mut self, r: PbWatchResponse) {
         let recorded = response(&r, self.shared.recorder.now());
+        self.member_compacted(recorded.compact_revision);
         if r.created && r.canceled {
             // A create etcd refused.
             if let Some(mut w) = self.pending.pop_front() {

@@ -168,6 +168,7 @@ pub fn small_run() -> RunArtefacts {
             client: 9,
             stream: 1,
             member: Some(2),
+            member_compacted: None,
             request: WatchRequest {
                 key: "/a".into(),
                 start_revision: 2,
@@ -206,6 +207,7 @@ pub fn small_run() -> RunArtefacts {
             client: 9,
             stream: 1,
             member: None,
+            member_compacted: None,
             request: WatchRequest {
                 key: "/".into(),
                 range_end: "0".into(),
@@ -440,6 +442,7 @@ pub fn large_run(ops: usize, clients: u64, watch_count: u64) -> RunArtefacts {
             client: 100 + id,
             stream: id,
             member: Some(id % 3 + 1),
+            member_compacted: None,
             request: WatchRequest {
                 key: "/key/".into(),
                 range_end: "/key0".into(),

@@ -314,6 +314,7 @@ mod tests {
             client: 5,
             stream: 1,
             member: Some(0),
+            member_compacted: None,
             request: WatchRequest {
                 key: "key".into(),
                 range_end: "kez".into(),

@@ -19,6 +19,8 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
     let mut current = 1i64;
     let mut stream_no = 0;
     while !ctx.stopped() {
+        // A Status answered leaves the client on the member that answered
+        // it: the stream below goes to that member.
         let compacted = learn_revisions(&mut client, &mut current).await;
         let member = client.client.member();
         stream_no += 1;
@@ -36,6 +38,7 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
             ctx.pace(&mut rng).await;
             continue;
         };
+        stream.member_compacted(compacted);
         let mut ok = start_watches(&ctx, &mut rng, &mut stream, current, compacted).await;
         // The lifetime is drawn even when a watch could not be started, as
         // it always was: skipping the draw would shift every later draw of

@@ -22,6 +22,10 @@ pub struct RecordedStream {
     active: BTreeMap<i64, h::WatchRecord>,
     /// Watches requested but not acknowledged yet, in request order.
     pending: VecDeque<h::WatchRecord>,
+    /// The highest revision the member is known to have compacted to: from
+    /// a Status asked before the stream opened, or a compaction cancel on
+    /// it. Each watch requested records it (`WatchRecord::member_compacted`).
+    compacted: i64,
     recorder: Arc<Recorder>,
 }
 
@@ -83,12 +87,19 @@ impl RecordedStream {
             receiver,
             active: BTreeMap::new(),
             pending: VecDeque::new(),
+            compacted: 0,
             recorder,
         })
     }
 
     pub fn member(&self) -> u64 {
         self.member
+    }
+
+    /// The member said it had compacted to `revision` (a Status, say): so
+    /// it had before any watch requested from now on.
+    pub fn member_compacted(&mut self, revision: i64) {
+        self.compacted = self.compacted.max(revision);
     }
 
     /// Asks for a watch; it counts from when the request was sent.
@@ -102,6 +113,7 @@ impl RecordedStream {
             client: self.client,
             stream: self.stream,
             member: Some(self.member),
+            member_compacted: (self.compacted > 0).then_some(self.compacted),
             request: request(&req),
             created: now_ns(),
             responses: Vec::new(),
@@ -128,6 +140,7 @@ impl RecordedStream {
     pub async fn next(&mut self) -> Result<WatchResponse, ClientError> {
         let r = self.receiver.recv().await?;
         let recorded = response(&r);
+        self.member_compacted(recorded.compact_revision);
         if r.created && r.canceled {
             // A create the server refused (etcd answers it for watch -1).
             if let Some(mut w) = self.pending.pop_front() {

@@ -268,6 +268,7 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
                 // clientv3 multiplexes a client's watches on one stream.
                 stream: c.client,
                 member: None,
+                member_compacted: None,
                 request: convert::watch_request(&w.request),
                 created,
                 responses,
