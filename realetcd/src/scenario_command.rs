@@ -136,8 +136,9 @@ async fn run(
     Ok(outcome?)
 }
 
-/// Copies the members' logs (before the cluster's folder is removed); a log that cannot be copied is said on stderr
-/// and left out (the run stands without it).
+/// Copies the members' logs before the cluster's folder is removed; a log
+/// that cannot be copied is said on stderr and left out (the run stands
+/// without it).
 fn keep_logs(cluster: &realetcd::cluster::Cluster, dir: &Path) {
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!(
