@@ -150,6 +150,22 @@ FAULTLINE_ETCD_OLD="$etcd_bin" versions_run real-versions scenarios/tests/data/r
 etcd35=$(ci/install-etcd-3.5.sh "$PWD/target/etcd-3.5")
 FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" \
   versions_run real-upgrade scenarios/tests/data/real-upgrade.toml 'etcd=3.5.16@.* etcd_old='
+# The way back, which etcd 3.4.23 refuses (a 3.5 to 3.4 downgrade needs
+# 3.4.32+): the run ends as a cluster failure, and its folder keeps the
+# members' logs, with 3.4.23's refusal in them.
+if "$etcd_bin" --version | grep -q 'etcd Version: 3.4.23$'; then
+  status=0
+  FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" "$bin" run --target etcd \
+    --scenario scenarios/tests/data/real-downgrade-refused.toml --seeds 0..1 --out "$logs/real-refused" \
+    > "$logs/real-refused.log" 2>&1 || status=$?
+  if [ "$status" -ne 1 ] || ! grep -q 'verdict=fail cluster_failed' "$logs/real-refused.log" \
+    || ! grep -qs 'cluster cannot be downgraded' "$logs"/real-refused/*/members/*.etcd.log; then
+    cat "$logs/real-refused.log"
+    echo "a downgrade from 3.5.16 to 3.4.23 did not end as a refused member with its log kept (exit $status)"
+    exit 1
+  fi
+  echo "real-downgrade-refused: 3.4.23 refuses the downgrade, its log kept"
+fi
 # A real soak: 2 runs of a short scenario recorded in a campaign folder
 # (results.csv rows with verdicts), then the same command again runs
 # nothing more; the leak check below covers its clusters too.

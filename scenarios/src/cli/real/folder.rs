@@ -8,11 +8,18 @@ use scenarios::catalog;
 use std::path::Path;
 
 impl RealRun<'_> {
-    /// Writes the run's folder at `dir`; false when the cluster failed
-    /// before there was a history (nothing to keep but the message).
+    /// Writes the run's folder at `dir`. A cluster that failed before there
+    /// was a history leaves its message (`summary.txt`) and the members'
+    /// logs, which say why a member did not come back.
     pub fn write_folder(&self, dir: &Path) -> Result<bool> {
         let Outcome::Checked(c) = &self.outcome else {
-            return Ok(false);
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("{}: cannot create", dir.display()))?;
+            let summary = dir.join(reports::artefacts::SUMMARY_FILE);
+            std::fs::write(&summary, format!("{}\n", self.printed()))
+                .with_context(|| format!("{}: cannot write", summary.display()))?;
+            self.keep_member_logs(&dir.join(realplan::MEMBER_LOGS))?;
+            return Ok(true);
         };
         let job = &self.job;
         let etcd = self.etcd;
