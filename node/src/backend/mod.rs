@@ -121,13 +121,22 @@ fn replay(buf: &[u8], map: &mut Map) -> Result<(usize, bool), BackendError> {
 }
 
 fn image_of(map: &Map) -> Vec<u8> {
-    let mut payload = Vec::new();
-    for ((b, k), v) in map {
-        batch::encode_put(&mut payload, *b, k, v);
-    }
-    let mut out = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
-    framing::encode(&mut out, batch::BATCH_RECORD, &payload);
+    let mut out = Vec::new();
+    write_image(map, &mut out);
     out
+}
+
+/// Appends the image of `map` (one batch record putting every key) to
+/// `out`, sized once and written in place: an image is the whole backend,
+/// and it is taken at every snapshot.
+fn write_image(map: &Map, out: &mut Vec<u8>) {
+    let payload_len: usize = map.iter().map(|((_, k), v)| batch::put_len(k, v)).sum();
+    out.reserve(framing::HEADER_LEN + payload_len);
+    let record = framing::open(out, batch::BATCH_RECORD);
+    for ((b, k), v) in map {
+        batch::encode_put(out, *b, k, v);
+    }
+    framing::close(out, record);
 }
 
 impl Backend {
@@ -285,10 +294,19 @@ impl Backend {
     /// Commits, then returns an image of the whole backend (a raft
     /// snapshot's data). The image is one batch in the db file format.
     pub async fn snapshot_image(&self) -> Result<Vec<u8>, BackendError> {
+        let mut image = Vec::new();
+        self.write_snapshot_image(&mut image).await?;
+        Ok(image)
+    }
+
+    /// [`Self::snapshot_image`], appended to `out` (a snapshot file being
+    /// built, so the image is written once, where it will stay).
+    pub async fn write_snapshot_image(&self, out: &mut Vec<u8>) -> Result<(), BackendError> {
         let tx = self.batch_tx().await;
         tx.commit_now(true).await?;
         let st = self.inner.state.lock();
-        Ok(image_of(&st.committed))
+        write_image(&st.committed, out);
+        Ok(())
     }
 
     /// Replaces the whole backend with a snapshot image, atomically on disk.
@@ -544,22 +562,22 @@ impl BatchTx<'_> {
                 st.pending.insert((b, k), Some(v));
             }
         }
-        let payload = {
+        let record = {
             let st = inner.state.lock();
             if st.pending.is_empty() {
                 return Ok(());
             }
-            let mut payload = Vec::new();
+            let mut record = Vec::new();
+            let open = framing::open(&mut record, batch::BATCH_RECORD);
             for ((b, k), v) in &st.pending {
                 match v {
-                    Some(v) => batch::encode_put(&mut payload, *b, k, v),
-                    None => batch::encode_delete(&mut payload, *b, k),
+                    Some(v) => batch::encode_put(&mut record, *b, k, v),
+                    None => batch::encode_delete(&mut record, *b, k),
                 }
             }
-            payload
+            framing::close(&mut record, open);
+            record
         };
-        let mut record = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
-        framing::encode(&mut record, batch::BATCH_RECORD, &payload);
         let disk = &inner.env.disk;
         let written = match disk.append(DB_FILE, &record).await {
             Ok(_) => disk.fsync(DB_FILE).await.map(|_| ()),
