@@ -20,8 +20,9 @@
 //! reverse order of sending, which no etcd does.
 
 use crate::config::{MemberConfig, PEER_PORT};
-use crate::wire::api::{decode, encode};
+use crate::wire::api::{decode_shared, encode};
 use crate::wire::internal::{PeerBody, PeerMessage, peer_body};
+use bytes::Bytes;
 use madsim::net::Endpoint;
 use madsim::time::Instant;
 use parking_lot::Mutex;
@@ -190,7 +191,7 @@ impl Transport {
     /// Queues a raft message; false when it was dropped.
     pub fn send_raft(&self, msg: &raft::eraftpb::Message) -> bool {
         match msg.write_to_bytes() {
-            Ok(bytes) => self.send(msg.to, peer_body::Body::Raft(bytes)),
+            Ok(bytes) => self.send(msg.to, peer_body::Body::Raft(bytes.into())),
             Err(e) => {
                 tracing::error!(member = self.me, "cannot encode raft message: {e}");
                 false
@@ -244,7 +245,7 @@ impl Transport {
 
     fn decode(&self, payload: Box<dyn std::any::Any + Send + Sync>) -> Option<PeerMessage> {
         let bytes = payload.downcast::<Vec<u8>>().ok()?;
-        match decode("peer message", &bytes) {
+        match decode_shared("peer message", Bytes::from(*bytes)) {
             Ok(m) => Some(m),
             Err(e) => {
                 tracing::warn!(member = self.me, "dropping undecodable peer message: {e}");
@@ -255,13 +256,15 @@ impl Transport {
 
     fn inbound(&self, from: u64, body: peer_body::Body) -> Option<Inbound> {
         match body {
-            peer_body::Body::Raft(b) => match raft::eraftpb::Message::parse_from_bytes(&b) {
-                Ok(m) => Some(Inbound::Raft(m)),
-                Err(e) => {
-                    tracing::warn!(member = self.me, "dropping undecodable raft message: {e}");
-                    None
+            peer_body::Body::Raft(b) => {
+                match raft::eraftpb::Message::parse_from_carllerche_bytes(&b) {
+                    Ok(m) => Some(Inbound::Raft(m)),
+                    Err(e) => {
+                        tracing::warn!(member = self.me, "dropping undecodable raft message: {e}");
+                        None
+                    }
                 }
-            },
+            }
             peer_body::Body::VersionQuery(_) => Some(Inbound::VersionQuery { from }),
             peer_body::Body::VersionReply(version) => Some(Inbound::VersionReply { from, version }),
         }

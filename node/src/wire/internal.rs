@@ -161,9 +161,11 @@ pub mod peer_body {
     use super::*;
     #[derive(Clone, PartialEq, Oneof)]
     pub enum Body {
-        /// A raft message, encoded by raft-rs (protobuf).
-        #[prost(bytes = "vec", tag = "1")]
-        Raft(Vec<u8>),
+        /// A raft message, encoded by raft-rs (protobuf). Shared bytes:
+        /// decoded from a received datagram, it is a view of it, and the
+        /// raft message's entries are views of it in turn (no copies).
+        #[prost(bytes = "bytes", tag = "1")]
+        Raft(bytes::Bytes),
         /// The leader asks for the member's server version.
         #[prost(bool, tag = "2")]
         VersionQuery(bool),
