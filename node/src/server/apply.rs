@@ -711,7 +711,7 @@ impl Applier {
             // Handed to the peer's writer is as far as this member can
             // tell (a datagram to a cut link vanishes); a full queue is a
             // failed send.
-            if state.transport.send_raft(&m) {
+            if state.transport.send_raft(m) {
                 state.env.reach(crate::coverage::Point::SnapshotSent);
                 SnapshotStatus::Finish
             } else {

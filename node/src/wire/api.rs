@@ -926,18 +926,6 @@ pub fn decode<M: Message + Default>(what: &'static str, bytes: &[u8]) -> Result<
     })
 }
 
-/// [`decode`] from shared bytes: the message's `bytes::Bytes` fields
-/// become views of `bytes` instead of copies.
-pub fn decode_shared<M: Message + Default>(
-    what: &'static str,
-    bytes: bytes::Bytes,
-) -> Result<M, DecodeError> {
-    M::decode(bytes).map_err(|e| DecodeError {
-        what,
-        detail: e.to_string(),
-    })
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot decode {what}: {detail}")]
 pub struct DecodeError {
