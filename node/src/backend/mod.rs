@@ -221,11 +221,17 @@ impl Backend {
 
     /// Reads the committed data overlaid with the read buffer.
     pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        self.read(bucket, key, <[u8]>::to_vec)
+    }
+
+    /// What `read` makes of a key's value, read in place (a stored value
+    /// is decoded where it lies instead of being copied out first).
+    pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let st = self.inner.state.lock();
         if let Some(v) = st.read_buf.bucket(bucket).and_then(|b| b.get(key)) {
-            return Some(v.to_vec());
+            return Some(read(v));
         }
-        st.committed.get(&(bucket, key.to_vec())).cloned()
+        st.committed.get(&(bucket, key.to_vec())).map(|v| read(v))
     }
 
     /// Pairs with `start <= key < end` in key order, as readers see them:
@@ -440,10 +446,17 @@ impl BatchTx<'_> {
 
     /// Reads through the open transaction (sees its own changes).
     pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        self.read(bucket, key, <[u8]>::to_vec)
+    }
+
+    /// What `read` makes of a key's value as this transaction sees it,
+    /// read in place (see [`Backend::read`]).
+    pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let st = self.backend.inner.state.lock();
-        match st.pending.get(&(bucket, key.to_vec())) {
-            Some(v) => v.clone(),
-            None => st.committed.get(&(bucket, key.to_vec())).cloned(),
+        let key = (bucket, key.to_vec());
+        match st.pending.get(&key) {
+            Some(v) => v.as_deref().map(read),
+            None => st.committed.get(&key).map(|v| read(v)),
         }
     }
 
