@@ -403,13 +403,11 @@ impl Wal {
         let path = self.tail_path();
         let mut buf = Vec::new();
         for e in entries {
-            // Encoded in place, inside its record.
-            let open = record::open(&mut buf, RecordType::Entry as u8);
-            e.write_to_vec(&mut buf).map_err(|err| WalError::Invalid {
+            let bytes = e.write_to_bytes().map_err(|err| WalError::Invalid {
                 file: path.clone(),
                 reason: err.to_string(),
             })?;
-            record::close(&mut buf, open);
+            record::encode(&mut buf, RecordType::Entry as u8, &bytes);
         }
         if let Some(hs) = hard_state {
             let bytes = hs.write_to_bytes().map_err(|err| WalError::Invalid {
