@@ -1,12 +1,18 @@
 //! The client library: connects to members, sends one request at a time,
 //! and reports errors a caller can act on. It never retries a request by
 //! itself: when an outcome is unknown it says so.
+//!
+//! Requests and responses are the `wire::api` protobuf messages, handed
+//! over as values: nothing in the simulation reads the bytes a gRPC
+//! stream would carry, so they are not encoded and decoded again on each
+//! side (the size limits etcd checks are computed from encoded lengths
+//! where they apply, as in `propose`).
 
 use crate::config::CLIENT_PORT;
 use crate::wire::api::{
     AlarmAction, AlarmMember, AlarmRequest, AlarmType, ClientRequest, ClientResponse, ErrorCode,
     ErrorResponse, WatchCancelRequest, WatchCreateRequest, WatchProgressRequest, WatchRequest,
-    WatchResponse, client_request, client_response, decode, encode, watch_request,
+    WatchResponse, client_request, client_response, watch_request,
 };
 use madsim::net::{Endpoint, Receiver, Sender};
 use std::net::{IpAddr, SocketAddr};
@@ -220,15 +226,15 @@ impl Client {
         self.connect().await?;
         let id = self.next_id;
         self.next_id += 1;
-        let bytes = encode(&ClientRequest {
+        let request = ClientRequest {
             id,
             body: Some(body),
-        });
+        };
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| ClientError::Unavailable("not connected".into()))?;
-        if let Err(e) = conn.tx.send(Box::new(bytes)).await {
+        if let Err(e) = conn.tx.send(Box::new(request)).await {
             self.conn = None;
             return Err(ClientError::Unavailable(e.to_string()));
         }
@@ -248,11 +254,9 @@ impl Client {
                 }
                 Ok(Ok(p)) => p,
             };
-            let bytes = payload
-                .downcast::<Vec<u8>>()
-                .map_err(|_| ClientError::BadResponse("not bytes".into()))?;
-            let resp: ClientResponse = decode("client response", &bytes)
-                .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+            let resp = payload
+                .downcast::<ClientResponse>()
+                .map_err(|_| ClientError::BadResponse("not a client response".into()))?;
             if resp.id != id {
                 continue;
             }
@@ -293,11 +297,10 @@ pub async fn open_watch_stream(
 
 impl WatchSender {
     async fn send(&self, request: watch_request::Request) -> Result<(), ClientError> {
-        let bytes = encode(&WatchRequest {
-            request: Some(request),
-        });
         self.tx
-            .send(Box::new(bytes))
+            .send(Box::new(WatchRequest {
+                request: Some(request),
+            }))
             .await
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))
     }
@@ -327,9 +330,9 @@ impl WatchReceiver {
             .recv()
             .await
             .map_err(|e| ClientError::ConnectionLost(e.to_string()))?;
-        let bytes = payload
-            .downcast::<Vec<u8>>()
-            .map_err(|_| ClientError::BadResponse("not bytes".into()))?;
-        decode("watch response", &bytes).map_err(|e| ClientError::BadResponse(e.to_string()))
+        payload
+            .downcast::<WatchResponse>()
+            .map(|response| *response)
+            .map_err(|_| ClientError::BadResponse("not a watch response".into()))
     }
 }

@@ -15,12 +15,45 @@ pub fn checksum(kind: u8, payload: &[u8]) -> u32 {
 
 /// Appends one framed record to `out`.
 pub fn encode(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
-    let len = payload.len() as u32;
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&(!len).to_le_bytes());
-    out.extend_from_slice(&checksum(kind, payload).to_le_bytes());
-    out.push(kind);
+    let record = open(out, kind);
     out.extend_from_slice(payload);
+    close(out, record);
+}
+
+/// A record begun by [`open`] whose payload is being appended in place.
+#[must_use = "a record left open has a zeroed header: close it"]
+pub struct Open {
+    header_at: usize,
+    kind: u8,
+}
+
+impl Open {
+    /// Where the payload starts in the buffer.
+    pub fn payload_at(&self) -> usize {
+        self.header_at + HEADER_LEN
+    }
+}
+
+/// Starts a record of `kind` at the end of `out`: its payload is whatever
+/// is appended to `out` until [`close`]. For payloads that are built
+/// rather than copied (a backend image), so they are written once.
+pub fn open(out: &mut Vec<u8>, kind: u8) -> Open {
+    let header_at = out.len();
+    out.resize(header_at + HEADER_LEN, 0);
+    Open { header_at, kind }
+}
+
+/// Ends a record: fills in its header for the bytes appended since
+/// [`open`] (the same bytes [`encode`] writes for that payload).
+pub fn close(out: &mut [u8], record: Open) {
+    let payload_at = record.payload_at();
+    let len = (out.len() - payload_at) as u32;
+    let crc = checksum(record.kind, &out[payload_at..]);
+    let header = &mut out[record.header_at..payload_at];
+    header[0..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&(!len).to_le_bytes());
+    header[8..12].copy_from_slice(&crc.to_le_bytes());
+    header[12] = record.kind;
 }
 
 /// What was found at an offset of a segment.
@@ -100,6 +133,32 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    #[test]
+    fn a_record_built_in_place_is_the_copied_one() {
+        let mut copied = b"before".to_vec();
+        encode(&mut copied, 4, b"payload");
+        let mut built = b"before".to_vec();
+        let record = open(&mut built, 4);
+        assert_eq!(record.payload_at(), 6 + HEADER_LEN);
+        built.extend_from_slice(b"pay");
+        built.extend_from_slice(b"load");
+        close(&mut built, record);
+        assert_eq!(built, copied);
+        // The layout itself: length, inverted length, CRC, type, payload.
+        let header = &copied[6..6 + HEADER_LEN];
+        assert_eq!(header[0..4], 7u32.to_le_bytes());
+        assert_eq!(header[4..8], (!7u32).to_le_bytes());
+        assert_eq!(header[8..12], checksum(4, b"payload").to_le_bytes());
+        assert_eq!(header[12], 4);
+        assert_eq!(&copied[6 + HEADER_LEN..], b"payload");
+        let mut empty = Vec::new();
+        let record = open(&mut empty, 3);
+        close(&mut empty, record);
+        let mut expected = Vec::new();
+        encode(&mut expected, 3, b"");
+        assert_eq!(empty, expected);
     }
 
     #[test]

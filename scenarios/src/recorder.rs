@@ -133,19 +133,40 @@ impl Recorder {
         self.inner.lock().ops.len()
     }
 
-    /// The finished history, operations in call order.
+    /// The history so far, operations in call order.
     pub fn history(&self) -> History {
         let inner = self.inner.lock();
-        let mut operations = inner.ops.clone();
-        operations.sort_by_key(|o| o.id);
-        let mut watches = inner.watches.clone();
-        watches.sort_by_key(|w| w.id);
-        History {
-            operations,
-            watches,
-            annotations: inner.annotations.clone(),
-            ..Default::default()
-        }
+        in_call_order(
+            inner.ops.clone(),
+            inner.watches.clone(),
+            inner.annotations.clone(),
+        )
+    }
+
+    /// The finished history, taken out instead of copied (a run's end:
+    /// nothing recorded later would have been part of it).
+    pub fn take_history(&self) -> History {
+        let mut inner = self.inner.lock();
+        in_call_order(
+            std::mem::take(&mut inner.ops),
+            std::mem::take(&mut inner.watches),
+            std::mem::take(&mut inner.annotations),
+        )
+    }
+}
+
+fn in_call_order(
+    mut operations: Vec<Operation>,
+    mut watches: Vec<WatchRecord>,
+    annotations: Vec<Annotation>,
+) -> History {
+    operations.sort_by_key(|o| o.id);
+    watches.sort_by_key(|w| w.id);
+    History {
+        operations,
+        watches,
+        annotations,
+        ..Default::default()
     }
 }
 
@@ -193,5 +214,38 @@ impl RecordingClient {
             });
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checker::history::{OpResult, Request};
+
+    fn op(id: u64) -> Operation {
+        Operation {
+            id,
+            client: 1,
+            call: id * 10,
+            ret: Some(id * 10 + 5),
+            request: Request::Compact { revision: 1 },
+            result: OpResult::Unknown("timeout".into()),
+            k8s: None,
+        }
+    }
+
+    #[test]
+    fn a_taken_history_is_the_copied_one_in_call_order() {
+        let recorder = Recorder::new();
+        for id in [2, 1, 3] {
+            recorder.finish(op(id));
+        }
+        let copied = recorder.history();
+        let ids: Vec<u64> = copied.operations.iter().map(|o| o.id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert_eq!(recorder.op_count(), 3, "copying leaves the records");
+        let taken = recorder.take_history();
+        assert_eq!(taken.operations, copied.operations);
+        assert_eq!(recorder.op_count(), 0, "taking leaves none");
     }
 }

@@ -4,8 +4,9 @@
 //! and control characters escaped, so the text is safe to show on one line.
 
 use super::{
-    Compare, CompareResult, CompareTarget, EtcdError, Event, EventKind, KeyValue, OpResult,
-    Request, Response, TxnOp, TxnOpResponse, WatchRequest, prefix_end,
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, EtcdError, Event, EventKind,
+    KeyValue, OpResult, PutRequest, RangeRequest, Request, Response, TxnOp, TxnOpResponse,
+    TxnRequest, WatchRequest, prefix_end,
 };
 
 /// Longest value shown in full.
@@ -17,12 +18,12 @@ const KVS_SHOWN: usize = 4;
 
 /// A key with control characters escaped, shortened when very long.
 pub fn key(k: &str) -> String {
-    shorten(&escape(k), KEY_CHARS)
+    shorten(&escape_start(k, KEY_CHARS + 1), KEY_CHARS)
 }
 
 /// A value with control characters escaped, shortened to a few characters.
 pub fn value(v: &str) -> String {
-    let text = escape(v);
+    let text = escape_start(v, VALUE_CHARS + 1);
     if text.chars().count() <= VALUE_CHARS {
         text
     } else {
@@ -35,8 +36,16 @@ pub fn value(v: &str) -> String {
 }
 
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    escape_start(s, usize::MAX)
+}
+
+/// The first `chars` characters of `s`, escaped. Shortening to `max`
+/// characters needs no more than the first `max + 1`: each escapes to at
+/// least one. Values run to kilobytes (Kubernetes objects); the trace
+/// describes every operation.
+fn escape_start(s: &str, chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(chars.saturating_mul(2)));
+    for c in s.chars().take(chars) {
         match c {
             '\0' => out.push_str("\\0"),
             '\n' => out.push_str("\\n"),
@@ -71,51 +80,10 @@ pub fn span(k: &str, range_end: &str) -> String {
 /// One request, e.g. `put /a=1 lease=5`, `range /pods/* rev=7 serializable`.
 pub fn request(r: &Request) -> String {
     match r {
-        Request::Range(r) => {
-            let mut text = format!("range {}", span(&r.key, &r.range_end));
-            let flags = [
-                (r.revision != 0).then(|| format!("rev={}", r.revision)),
-                (r.limit != 0).then(|| format!("limit={}", r.limit)),
-                r.keys_only.then(|| "keys-only".to_string()),
-                r.count_only.then(|| "count-only".to_string()),
-                r.serializable.then(|| "serializable".to_string()),
-            ];
-            for flag in flags.into_iter().flatten() {
-                text.push(' ');
-                text.push_str(&flag);
-            }
-            text
-        }
-        Request::Put(p) => {
-            let mut text = format!("put {}={}", key(&p.key), value(&p.value));
-            if p.lease != 0 {
-                text.push_str(&format!(" lease={}", p.lease));
-            }
-            if p.ttl != 0 {
-                text.push_str(&format!(" ttl={}s", p.ttl));
-            }
-            if p.prev_kv {
-                text.push_str(" prev-kv");
-            }
-            text
-        }
-        Request::DeleteRange(d) => {
-            let mut text = format!("delete {}", span(&d.key, &d.range_end));
-            if d.prev_kv {
-                text.push_str(" prev-kv");
-            }
-            text
-        }
-        Request::Txn(t) => {
-            let compares: Vec<String> = t.compare.iter().map(compare).collect();
-            let branch = |ops: &[TxnOp]| ops.iter().map(txn_op).collect::<Vec<_>>().join("; ");
-            format!(
-                "txn if [{}] then [{}] else [{}]",
-                compares.join(" && "),
-                branch(&t.success),
-                branch(&t.failure)
-            )
-        }
+        Request::Range(r) => range(r),
+        Request::Put(p) => put(p),
+        Request::DeleteRange(d) => delete(d),
+        Request::Txn(t) => txn(t),
         Request::Compact { revision } => format!("compact {revision}"),
         Request::LeaseGrant { id, ttl } => format!("lease-grant id={id} ttl={ttl}s"),
         Request::LeaseRevoke { id } => format!("lease-revoke id={id}"),
@@ -124,12 +92,63 @@ pub fn request(r: &Request) -> String {
     }
 }
 
+fn range(r: &RangeRequest) -> String {
+    let mut text = format!("range {}", span(&r.key, &r.range_end));
+    let flags = [
+        (r.revision != 0).then(|| format!("rev={}", r.revision)),
+        (r.limit != 0).then(|| format!("limit={}", r.limit)),
+        r.keys_only.then(|| "keys-only".to_string()),
+        r.count_only.then(|| "count-only".to_string()),
+        r.serializable.then(|| "serializable".to_string()),
+    ];
+    for flag in flags.into_iter().flatten() {
+        text.push(' ');
+        text.push_str(&flag);
+    }
+    text
+}
+
+fn put(p: &PutRequest) -> String {
+    let mut text = format!("put {}={}", key(&p.key), value(&p.value));
+    if p.lease != 0 {
+        text.push_str(&format!(" lease={}", p.lease));
+    }
+    if p.ttl != 0 {
+        text.push_str(&format!(" ttl={}s", p.ttl));
+    }
+    if p.prev_kv {
+        text.push_str(" prev-kv");
+    }
+    text
+}
+
+fn delete(d: &DeleteRangeRequest) -> String {
+    let mut text = format!("delete {}", span(&d.key, &d.range_end));
+    if d.prev_kv {
+        text.push_str(" prev-kv");
+    }
+    text
+}
+
+fn txn(t: &TxnRequest) -> String {
+    let compares: Vec<String> = t.compare.iter().map(compare).collect();
+    let branch = |ops: &[TxnOp]| ops.iter().map(txn_op).collect::<Vec<_>>().join("; ");
+    format!(
+        "txn if [{}] then [{}] else [{}]",
+        compares.join(" && "),
+        branch(&t.success),
+        branch(&t.failure)
+    )
+}
+
+/// A transaction's operation prints as the request it stands for (by
+/// reference: a put's value may be kilobytes).
 fn txn_op(op: &TxnOp) -> String {
     match op {
-        TxnOp::Range(r) => request(&Request::Range(r.clone())),
-        TxnOp::Put(p) => request(&Request::Put(p.clone())),
-        TxnOp::DeleteRange(d) => request(&Request::DeleteRange(d.clone())),
-        TxnOp::Txn(t) => request(&Request::Txn(t.clone())),
+        TxnOp::Range(r) => range(r),
+        TxnOp::Put(p) => put(p),
+        TxnOp::DeleteRange(d) => delete(d),
+        TxnOp::Txn(t) => txn(t),
     }
 }
 
@@ -321,7 +340,7 @@ fn txn_op_key(op: &TxnOp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{PutRequest, PutResponse, RangeRequest};
+    use crate::history::PutResponse;
 
     #[test]
     fn answers_print_as_results_do() {
@@ -348,6 +367,49 @@ mod tests {
         assert_eq!(span("/pods/", "/pods0"), "/pods/*");
         assert_eq!(span("/a", "/c"), "[/a, /c)");
         assert_eq!(key("x\0y"), "x\\0y");
+    }
+
+    #[test]
+    fn keys_and_values_print_as_their_whole_escaped_text_shortened() {
+        // What key() and value() print, from the whole escaped text.
+        let whole_key = |k: &str| shorten(&escape(k), KEY_CHARS);
+        let whole_value = |v: &str| {
+            let text = escape(v);
+            if text.chars().count() <= VALUE_CHARS {
+                text
+            } else {
+                let start: String = text.chars().take(VALUE_CHARS).collect();
+                format!("{start}…({} bytes)", v.len())
+            }
+        };
+        for n in 0..80 {
+            for filler in ["v", "é", "\n", "\0", "\u{7f}"] {
+                for tail in ["", "\t", "ü"] {
+                    let s = format!("{}{tail}", filler.repeat(n));
+                    assert_eq!(key(&s), whole_key(&s), "key {s:?}");
+                    assert_eq!(value(&s), whole_value(&s), "value {s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transaction_operations_print_as_their_requests() {
+        let put = PutRequest {
+            key: "/k".into(),
+            value: "1".into(),
+            lease: 3,
+            ..Default::default()
+        };
+        let text = request(&Request::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![TxnOp::Put(put.clone())],
+            failure: vec![],
+        }));
+        assert_eq!(
+            text,
+            format!("txn if [] then [{}] else []", request(&Request::Put(put)))
+        );
     }
 
     #[test]

@@ -8,6 +8,12 @@ const OP_DELETE: u8 = 2;
 /// Record kind of a batch in the db file.
 pub const BATCH_RECORD: u8 = 1;
 
+/// Bytes [`encode_put`] appends for this key and value (to size a buffer
+/// once instead of growing it).
+pub fn put_len(key: &[u8], value: &[u8]) -> usize {
+    2 + 4 + key.len() + 4 + value.len()
+}
+
 pub fn encode_put(out: &mut Vec<u8>, bucket: Bucket, key: &[u8], value: &[u8]) {
     out.push(OP_PUT);
     out.push(bucket as u8);
@@ -86,6 +92,7 @@ mod tests {
                 BatchOp::Delete(Bucket::Lease, b"7")
             ]
         );
+        assert_eq!(buf.len(), put_len(b"k", b"value") + 2 + 4 + 1);
         assert!(decode(&buf[..buf.len() - 1]).is_err());
         let mut bad = buf.clone();
         bad[1] = 99;

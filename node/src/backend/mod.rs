@@ -121,13 +121,22 @@ fn replay(buf: &[u8], map: &mut Map) -> Result<(usize, bool), BackendError> {
 }
 
 fn image_of(map: &Map) -> Vec<u8> {
-    let mut payload = Vec::new();
-    for ((b, k), v) in map {
-        batch::encode_put(&mut payload, *b, k, v);
-    }
-    let mut out = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
-    framing::encode(&mut out, batch::BATCH_RECORD, &payload);
+    let mut out = Vec::new();
+    write_image(map, &mut out);
     out
+}
+
+/// Appends the image of `map` (one batch record putting every key) to
+/// `out`, sized once and written in place: an image is the whole backend,
+/// and it is taken at every snapshot.
+fn write_image(map: &Map, out: &mut Vec<u8>) {
+    let payload_len: usize = map.iter().map(|((_, k), v)| batch::put_len(k, v)).sum();
+    out.reserve(framing::HEADER_LEN + payload_len);
+    let record = framing::open(out, batch::BATCH_RECORD);
+    for ((b, k), v) in map {
+        batch::encode_put(out, *b, k, v);
+    }
+    framing::close(out, record);
 }
 
 impl Backend {
@@ -212,11 +221,17 @@ impl Backend {
 
     /// Reads the committed data overlaid with the read buffer.
     pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        self.read(bucket, key, <[u8]>::to_vec)
+    }
+
+    /// What `read` makes of a key's value, read in place (a stored value
+    /// is decoded where it lies instead of being copied out first).
+    pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let st = self.inner.state.lock();
         if let Some(v) = st.read_buf.bucket(bucket).and_then(|b| b.get(key)) {
-            return Some(v.to_vec());
+            return Some(read(v));
         }
-        st.committed.get(&(bucket, key.to_vec())).cloned()
+        st.committed.get(&(bucket, key.to_vec())).map(|v| read(v))
     }
 
     /// Pairs with `start <= key < end` in key order, as readers see them:
@@ -285,10 +300,19 @@ impl Backend {
     /// Commits, then returns an image of the whole backend (a raft
     /// snapshot's data). The image is one batch in the db file format.
     pub async fn snapshot_image(&self) -> Result<Vec<u8>, BackendError> {
+        let mut image = Vec::new();
+        self.write_snapshot_image(&mut image).await?;
+        Ok(image)
+    }
+
+    /// [`Self::snapshot_image`], appended to `out` (a snapshot file being
+    /// built, so the image is written once, where it will stay).
+    pub async fn write_snapshot_image(&self, out: &mut Vec<u8>) -> Result<(), BackendError> {
         let tx = self.batch_tx().await;
         tx.commit_now(true).await?;
         let st = self.inner.state.lock();
-        Ok(image_of(&st.committed))
+        write_image(&st.committed, out);
+        Ok(())
     }
 
     /// Replaces the whole backend with a snapshot image, atomically on disk.
@@ -422,10 +446,17 @@ impl BatchTx<'_> {
 
     /// Reads through the open transaction (sees its own changes).
     pub fn get(&self, bucket: Bucket, key: &[u8]) -> Option<Vec<u8>> {
+        self.read(bucket, key, <[u8]>::to_vec)
+    }
+
+    /// What `read` makes of a key's value as this transaction sees it,
+    /// read in place (see [`Backend::read`]).
+    pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let st = self.backend.inner.state.lock();
-        match st.pending.get(&(bucket, key.to_vec())) {
-            Some(v) => v.clone(),
-            None => st.committed.get(&(bucket, key.to_vec())).cloned(),
+        let key = (bucket, key.to_vec());
+        match st.pending.get(&key) {
+            Some(v) => v.as_deref().map(read),
+            None => st.committed.get(&key).map(|v| read(v)),
         }
     }
 
@@ -544,22 +575,22 @@ impl BatchTx<'_> {
                 st.pending.insert((b, k), Some(v));
             }
         }
-        let payload = {
+        let record = {
             let st = inner.state.lock();
             if st.pending.is_empty() {
                 return Ok(());
             }
-            let mut payload = Vec::new();
+            let mut record = Vec::new();
+            let open = framing::open(&mut record, batch::BATCH_RECORD);
             for ((b, k), v) in &st.pending {
                 match v {
-                    Some(v) => batch::encode_put(&mut payload, *b, k, v),
-                    None => batch::encode_delete(&mut payload, *b, k),
+                    Some(v) => batch::encode_put(&mut record, *b, k, v),
+                    None => batch::encode_delete(&mut record, *b, k),
                 }
             }
-            payload
+            framing::close(&mut record, open);
+            record
         };
-        let mut record = Vec::with_capacity(payload.len() + framing::HEADER_LEN);
-        framing::encode(&mut record, batch::BATCH_RECORD, &payload);
         let disk = &inner.env.disk;
         let written = match disk.append(DB_FILE, &record).await {
             Ok(_) => disk.fsync(DB_FILE).await.map(|_| ()),

@@ -308,12 +308,13 @@ impl Mvcc {
     }
 
     fn value_at(&self, key: &[u8], rev: Revision) -> Result<KeyValue, MvccError> {
-        let bytes = self
-            .shared
+        self.shared
             .backend
-            .get(Bucket::Key, &encode_key(rev, false))
-            .ok_or_else(|| MvccError::missing(key, rev))?;
-        KeyValue::decode(bytes.as_slice()).map_err(|e| MvccError::Corrupt(e.to_string()))
+            .read(Bucket::Key, &encode_key(rev, false), |v| {
+                KeyValue::decode(v)
+            })
+            .ok_or_else(|| MvccError::missing(key, rev))?
+            .map_err(|e| MvccError::Corrupt(e.to_string()))
     }
 
     /// The key's value as of `rev`, if it existed and is not compacted.

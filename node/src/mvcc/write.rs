@@ -70,11 +70,12 @@ impl<'a> WriteTxn<'a> {
     }
 
     fn value(&self, key: &[u8], rev: Revision) -> Result<KeyValue, MvccError> {
-        let bytes = self
-            .tx
-            .get(Bucket::Key, &encode_key(rev, false))
-            .ok_or_else(|| MvccError::missing(key, rev))?;
-        KeyValue::decode(bytes.as_slice()).map_err(|e| MvccError::Corrupt(e.to_string()))
+        self.tx
+            .read(Bucket::Key, &encode_key(rev, false), |v| {
+                KeyValue::decode(v)
+            })
+            .ok_or_else(|| MvccError::missing(key, rev))?
+            .map_err(|e| MvccError::Corrupt(e.to_string()))
     }
 
     /// Live keys in the range as this transaction sees them (own writes

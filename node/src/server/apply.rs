@@ -23,7 +23,7 @@ use crate::wire::internal::{ConfChangeContext, InternalRequest, internal_request
 use prost::Message as _;
 use protobuf::Message as _;
 use raft::SnapshotStatus;
-use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, Snapshot};
+use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -637,8 +637,20 @@ impl Applier {
                 )
             },
         );
-        let image = match state.backend.snapshot_image().await {
-            Ok(i) => i,
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
+        meta.set_conf_state(self.conf_state.clone());
+        let mut file = match snap::SnapFile::new(meta) {
+            Ok(file) => file,
+            Err(e) => self.fatal(format!("saving snapshot: {e}")).await,
+        };
+        // The image goes straight into the file; the snapshot raft keeps
+        // shares those bytes.
+        match state.backend.write_snapshot_image(file.data_mut()).await {
+            Ok(()) => {}
             // The disk filled up at this very commit: as above, the
             // snapshot waits (the commit's batch is kept and the member
             // raises NOSPACE); any other failure ends the member.
@@ -646,15 +658,9 @@ impl Applier {
                 return;
             }
             Err(e) => self.fatal(format!("snapshot: {e}")).await,
-        };
-        let mut snapshot = Snapshot::default();
-        snapshot.mut_metadata().index = index;
-        snapshot.mut_metadata().term = term;
-        snapshot
-            .mut_metadata()
-            .set_conf_state(self.conf_state.clone());
-        snapshot.data = image.into();
-        if let Err(e) = snap::save(&state.env.disk, &snapshot).await {
+        }
+        let (bytes, snapshot) = file.finish();
+        if let Err(e) = snap::save_file(&state.env.disk, snapshot.get_metadata(), &bytes).await {
             self.fatal(format!("saving snapshot: {e}")).await;
         }
         let _ = state.to_raft.send(RaftRequest::SnapshotTaken { snapshot });
@@ -705,7 +711,7 @@ impl Applier {
             // Handed to the peer's writer is as far as this member can
             // tell (a datagram to a cut link vanishes); a full queue is a
             // failed send.
-            if state.transport.send_raft(&m) {
+            if state.transport.send_raft(m) {
                 state.env.reach(crate::coverage::Point::SnapshotSent);
                 SnapshotStatus::Finish
             } else {

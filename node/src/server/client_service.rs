@@ -12,7 +12,7 @@ use crate::wire::api::{
     ClientRequest, ClientResponse, DefragmentResponse, ErrorCode, ErrorResponse, HashKvResponse,
     LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse, Member,
     MemberListResponse, MemberPromoteResponse, RangeRequest, StatusResponse, TxnRequest,
-    client_request, client_response, decode, encode,
+    client_request, client_response,
 };
 use crate::wire::internal::{ConfChangeContext, internal_request};
 use madsim::net::{Endpoint, Sender};
@@ -48,18 +48,12 @@ pub(crate) async fn serve(state: Arc<MemberState>) {
 async fn connection(state: Arc<MemberState>, tx: Sender, mut rx: madsim::net::Receiver) {
     let tx = Arc::new(tx);
     while let Ok(payload) = rx.recv().await {
-        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+        let Ok(req) = payload.downcast::<ClientRequest>() else {
+            tracing::warn!(
+                member = state.id(),
+                "dropping a client message of unknown form"
+            );
             continue;
-        };
-        let req: ClientRequest = match decode("client request", &bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    member = state.id(),
-                    "dropping undecodable client request: {e}"
-                );
-                continue;
-            }
         };
         let (state, tx) = (state.clone(), tx.clone());
         madsim::task::spawn(async move {
@@ -73,7 +67,7 @@ async fn connection(state: Arc<MemberState>, tx: Sender, mut rx: madsim::net::Re
                 id: req.id,
                 body: Some(body),
             };
-            let _ = tx.send(Box::new(encode(&resp))).await;
+            let _ = tx.send(Box::new(resp)).await;
         });
     }
 }

@@ -319,8 +319,11 @@ impl RaftLoop {
         for m in msgs {
             if m.get_msg_type() == MessageType::MsgSnapshot {
                 snapshots.push(m);
-            } else if !state.transport.send_raft(&m) {
-                self.node.report_unreachable(m.to);
+            } else {
+                let to = m.to;
+                if !state.transport.send_raft(m) {
+                    self.node.report_unreachable(to);
+                }
             }
         }
         if !snapshots.is_empty() {

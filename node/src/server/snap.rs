@@ -5,6 +5,7 @@
 
 use crate::disk::{DiskError, DiskRef, join};
 use crate::framing::{self, Decoded};
+use bytes::Bytes;
 use protobuf::Message as _;
 use raft::eraftpb::{Snapshot, SnapshotMetadata};
 
@@ -33,30 +34,85 @@ pub enum SnapError {
     Damaged { file: String, reason: String },
 }
 
+/// A snapshot file being built in memory: the metadata record, then the
+/// data record, whose payload is appended in place (the backend image is
+/// written once, into the file, and the snapshot's data is a view of it).
+pub struct SnapFile {
+    meta: SnapshotMetadata,
+    buf: Vec<u8>,
+    data: framing::Open,
+}
+
+impl SnapFile {
+    pub fn new(meta: SnapshotMetadata) -> Result<SnapFile, SnapError> {
+        let mut buf = Vec::new();
+        let record = framing::open(&mut buf, META_RECORD);
+        meta.write_to_vec(&mut buf)
+            .map_err(|e| SnapError::Damaged {
+                file: path_of(&meta),
+                reason: e.to_string(),
+            })?;
+        framing::close(&mut buf, record);
+        let data = framing::open(&mut buf, DATA_RECORD);
+        Ok(SnapFile { meta, buf, data })
+    }
+
+    /// Where the snapshot's data goes: append it.
+    pub fn data_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// The file's bytes, and the snapshot they hold (its data shares them).
+    pub fn finish(self) -> (Bytes, Snapshot) {
+        let SnapFile {
+            meta,
+            mut buf,
+            data,
+        } = self;
+        let data_at = data.payload_at();
+        framing::close(&mut buf, data);
+        let file = Bytes::from(buf);
+        let mut snap = Snapshot {
+            data: file.slice(data_at..),
+            ..Default::default()
+        };
+        snap.set_metadata(meta);
+        (file, snap)
+    }
+}
+
+fn path_of(meta: &SnapshotMetadata) -> String {
+    join(SNAP_DIR, &file_name(meta.index, meta.term))
+}
+
 /// Writes a snapshot durably under its final name.
 pub async fn save(disk: &DiskRef, snap: &Snapshot) -> Result<String, SnapError> {
-    let meta = snap.get_metadata();
-    let name = file_name(meta.index, meta.term);
-    let path = join(SNAP_DIR, &name);
+    let mut file = SnapFile::new(snap.get_metadata().clone())?;
+    file.data_mut().extend_from_slice(&snap.data);
+    let (bytes, _) = file.finish();
+    save_file(disk, snap.get_metadata(), &bytes).await
+}
+
+/// Writes a built snapshot file durably under its final name: to a
+/// temporary name, fsynced, renamed.
+pub async fn save_file(
+    disk: &DiskRef,
+    meta: &SnapshotMetadata,
+    bytes: &[u8],
+) -> Result<String, SnapError> {
+    let path = path_of(meta);
     let tmp = format!("{path}.tmp");
-    let meta_bytes = meta.write_to_bytes().map_err(|e| SnapError::Damaged {
-        file: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let mut buf = Vec::with_capacity(snap.data.len() + meta_bytes.len() + 2 * framing::HEADER_LEN);
-    framing::encode(&mut buf, META_RECORD, &meta_bytes);
-    framing::encode(&mut buf, DATA_RECORD, &snap.data);
     disk.create(&tmp).await?;
-    disk.append(&tmp, &buf).await?;
+    disk.append(&tmp, bytes).await?;
     disk.fsync(&tmp).await?;
     disk.rename(&tmp, &path).await?;
     disk.fsync_dir(SNAP_DIR).await?;
     Ok(path)
 }
 
-/// Reads one snapshot file.
+/// Reads one snapshot file (its data is a view of the bytes read).
 pub async fn load(disk: &DiskRef, path: &str) -> Result<Snapshot, SnapError> {
-    let buf = disk.read_all(path).await?;
+    let buf = Bytes::from(disk.read_all(path).await?);
     let damaged = |reason: String| SnapError::Damaged {
         file: path.to_string(),
         reason,
@@ -73,15 +129,17 @@ pub async fn load(disk: &DiskRef, path: &str) -> Result<Snapshot, SnapError> {
         Decoded::Record {
             kind: DATA_RECORD,
             payload,
-            ..
-        } => payload,
+            next,
+        } => next - payload.len()..next,
         Decoded::Corrupt(r) => return Err(damaged(r)),
         _ => return Err(damaged("missing data record".into())),
     };
-    let mut snap = Snapshot::default();
     let meta = SnapshotMetadata::parse_from_bytes(meta).map_err(|e| damaged(e.to_string()))?;
+    let mut snap = Snapshot {
+        data: buf.slice(data),
+        ..Default::default()
+    };
     snap.set_metadata(meta);
-    snap.data = data.to_vec().into();
     Ok(snap)
 }
 
@@ -137,6 +195,41 @@ pub async fn purge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_file_holds_the_metadata_and_the_data_it_shares() {
+        let meta = SnapshotMetadata {
+            index: 300,
+            term: 2,
+            ..Default::default()
+        };
+        let mut file = SnapFile::new(meta.clone()).expect("metadata encodes");
+        file.data_mut().extend_from_slice(b"backend ");
+        file.data_mut().extend_from_slice(b"image");
+        let (bytes, snap) = file.finish();
+        assert_eq!(&snap.data[..], b"backend image");
+        assert_eq!(snap.get_metadata(), &meta);
+        // The file is the two records `load` reads, the data record last.
+        let Decoded::Record {
+            kind: META_RECORD,
+            payload,
+            next,
+        } = framing::decode_at(&bytes, 0)
+        else {
+            panic!("metadata record first");
+        };
+        assert_eq!(SnapshotMetadata::parse_from_bytes(payload).ok(), Some(meta));
+        let Decoded::Record {
+            kind: DATA_RECORD,
+            payload,
+            next,
+        } = framing::decode_at(&bytes, next)
+        else {
+            panic!("data record second");
+        };
+        assert_eq!(payload, b"backend image");
+        assert_eq!(next, bytes.len());
+    }
 
     #[test]
     fn names_round_trip_and_sort_by_index() {

@@ -8,7 +8,7 @@ use super::watcher::Outbound;
 use crate::failpoint::Failpoint;
 use crate::host::MemberEnv;
 use crate::mvcc::Mvcc;
-use crate::wire::api::{EventType, WatchRequest, WatchResponse, decode, encode, watch_request};
+use crate::wire::api::{EventType, WatchRequest, WatchResponse, watch_request};
 use madsim::net::{Receiver, Sender};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -30,18 +30,12 @@ pub async fn serve_stream(
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(buffer.max(1));
     let sender = madsim::task::spawn(send_loop(mvcc.clone(), env.clone(), tx, out_rx));
     while let Ok(payload) = rx.recv().await {
-        let Ok(bytes) = payload.downcast::<Vec<u8>>() else {
+        let Ok(req) = payload.downcast::<WatchRequest>() else {
+            tracing::warn!(
+                member = env.member,
+                "dropping a watch message of unknown form"
+            );
             continue;
-        };
-        let req: WatchRequest = match decode("watch request", &bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    member = env.member,
-                    "dropping undecodable watch request: {e}"
-                );
-                continue;
-            }
         };
         match req.request {
             Some(watch_request::Request::Create(c)) => {
@@ -116,7 +110,7 @@ async fn send_loop(mvcc: Mvcc, env: MemberEnv, tx: Sender, mut out: mpsc::Receiv
                 }
             }
         }
-        if tx.send(Box::new(encode(&response))).await.is_err() {
+        if tx.send(Box::new(response)).await.is_err() {
             return;
         }
     }

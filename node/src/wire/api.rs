@@ -913,11 +913,6 @@ pub struct WatchResponse {
     pub events: Vec<Event>,
 }
 
-/// Encodes any message to bytes.
-pub fn encode<M: Message>(msg: &M) -> Vec<u8> {
-    msg.encode_to_vec()
-}
-
 /// Decodes a message, naming what was being decoded when it fails.
 pub fn decode<M: Message + Default>(what: &'static str, bytes: &[u8]) -> Result<M, DecodeError> {
     M::decode(bytes).map_err(|e| DecodeError {

@@ -148,7 +148,7 @@ pub(super) async fn simulate(
     let not_applied = ctl.not_applied.lock().clone();
     SimOutput {
         not_applied,
-        history: recorder.history(),
+        history: recorder.take_history(),
         end_state,
         trace: world.trace().take(),
         faults_applied,

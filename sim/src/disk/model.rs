@@ -53,6 +53,12 @@ impl Inode {
             if s >= e {
                 continue;
             }
+            // Appended bytes (the usual case: a log or a new file) go on
+            // the end, written once rather than zeroed and overwritten.
+            if s == self.disk.len() {
+                self.disk.extend_from_slice(&self.data[s..e]);
+                continue;
+            }
             if self.disk.len() < e {
                 self.disk.resize(e, 0);
             }
