@@ -4,7 +4,7 @@ use super::target::{RunTarget, repro_file};
 use super::{check_options, load_scenarios, parallelism, parse_bugs, parse_seeds, print_failures};
 use anyhow::{Context, Result};
 use checker::Overall;
-use scenarios::campaign::{self, Job, Outcome};
+use scenarios::campaign::{self, Job, Outcome, Tally};
 use scenarios::engine::{RunOptions, RunResult};
 use scenarios::schema::Scenario;
 use scenarios::{artefacts, catalog};
@@ -137,16 +137,10 @@ pub(super) struct BenchArgs {
     seeds: String,
 }
 
-fn exit_code(outcomes: &[Outcome]) -> u8 {
-    if outcomes
-        .iter()
-        .any(|o| !o.deterministic() || o.result.overall() == Overall::Fail)
-    {
+fn exit_code(tally: &Tally) -> u8 {
+    if tally.nondeterministic > 0 || tally.failed > 0 {
         1
-    } else if outcomes
-        .iter()
-        .any(|o| o.result.overall() == Overall::Unknown)
-    {
+    } else if tally.unknown > 0 {
         3
     } else {
         0
@@ -198,7 +192,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     // A worker cannot stop the others: the first run folder that could not
     // be written is kept, and reported once every run is done.
     let write_error = std::sync::Mutex::new(None::<anyhow::Error>);
-    let outcomes = campaign::run_all(
+    let tally = campaign::run_all(
         every_seed_of_every_scenario(&scenarios, &seeds),
         parallelism(args.jobs),
         &opts,
@@ -215,8 +209,8 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     if let Some(e) = write_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    print_totals(&outcomes, args.check_determinism);
-    Ok(exit_code(&outcomes))
+    print_totals(&tally, args.check_determinism);
+    Ok(exit_code(&tally))
 }
 
 /// The runs `run` does: each scenario's seeds in turn.
@@ -265,22 +259,15 @@ fn report_run(o: &Outcome, args: &RunArgs, scenarios: &[Scenario]) -> Result<()>
 
 /// The closing count of verdicts, on stderr (stdout carries one line per
 /// run for scripts).
-fn print_totals(outcomes: &[Outcome], check_determinism: bool) {
-    let count = |verdict: Overall| {
-        outcomes
-            .iter()
-            .filter(|o| o.result.overall() == verdict)
-            .count()
-    };
-    let nondet = outcomes.iter().filter(|o| !o.deterministic()).count();
+fn print_totals(tally: &Tally, check_determinism: bool) {
     eprintln!(
         "{} runs: {} passed, {} failed, {} unknown{}",
-        outcomes.len(),
-        count(Overall::Pass),
-        count(Overall::Fail),
-        count(Overall::Unknown),
+        tally.runs(),
+        tally.passed,
+        tally.failed,
+        tally.unknown,
         if check_determinism {
-            format!(", {nondet} nondeterministic")
+            format!(", {} nondeterministic", tally.nondeterministic)
         } else {
             String::new()
         }
