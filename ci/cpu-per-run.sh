@@ -8,13 +8,15 @@
 # the per-pair ratios new/old.
 # Usage: ci/cpu-per-run.sh OLD_BINARY NEW_BINARY SCENARIO [PAIRS (5)] [SEEDS (20)]
 set -euo pipefail
-usage="usage: ci/cpu-per-run.sh OLD_BINARY NEW_BINARY SCENARIO [PAIRS] [SEEDS]"
-[ $# -ge 3 ] && [ $# -le 5 ] || { echo "$usage" >&2; exit 2; }
+usage="usage: ci/cpu-per-run.sh OLD_BINARY NEW_BINARY SCENARIO [PAIRS] [SEEDS] [run|soak]"
+[ $# -ge 3 ] && [ $# -le 6 ] || { echo "$usage" >&2; exit 2; }
 old=$1
 new=$2
 scenario=$3
 pairs=${4:-5}
 seeds=${5:-20}
+command=${6:-run}
+[ "$command" = run ] || [ "$command" = soak ] || { echo "cpu-per-run: COMMAND '$command' is not run or soak" >&2; exit 2; }
 for bin in "$old" "$new"; do
   [ -x "$bin" ] || { echo "cpu-per-run: $bin is not an executable file" >&2; exit 2; }
 done
@@ -22,11 +24,18 @@ for n in "$pairs" "$seeds"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "cpu-per-run: '$n' is not a positive count" >&2; exit 2; }
 done
 timing=$(mktemp)
-trap 'rm -f "$timing"' EXIT
+campaign=$(mktemp -d)
+trap 'rm -rf "$timing" "$campaign"' EXIT
 # CPU seconds of one measurement of binary $1.
 cpu_seconds() {
-  /usr/bin/time -f '%U %S' -o "$timing" "$1" run --scenario "$scenario" \
-    --seeds "0..$seeds" --jobs 1 > /dev/null 2>&1 || true
+  if [ "$command" = run ]; then
+    /usr/bin/time -f '%U %S' -o "$timing" "$1" run --scenario "$scenario" \
+      --seeds "0..$seeds" --jobs 1 > /dev/null 2>&1 || true
+  else
+    rm -rf "$campaign/soak"
+    /usr/bin/time -f '%U %S' -o "$timing" "$1" soak --out "$campaign/soak" \
+      --scenario "$scenario" --runs "$seeds" --jobs 1 --quiet > /dev/null 2>&1 || true
+  fi
   awk '{ print $1 + $2 }' "$timing"
 }
 old_cpu=()
