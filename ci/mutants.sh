@@ -29,14 +29,17 @@ out=$(cd "$out" && pwd)
 cd "$out/tree"
 export CARGO_TARGET_DIR="$out/target"
 export FAULTLINE_MUTANT_SEEDS="$seeds"
-cargo mutants --in-place --no-shuffle --package node --test-package scenarios \
+# The unmutated store must pass the campaign first. cargo-mutants' own
+# baseline would run the mutated package's tests, not --test-package's.
+cargo test --profile release -p scenarios --test mutation_campaign -- --ignored
+cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
   --profile release --shard "$shard" --sharding round-robin \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
   --exclude node/src/failpoint.rs --exclude node/src/bugs.rs \
   --exclude node/src/real_disk.rs --exclude node/src/source_scan.rs \
   --exclude-re 'impl.*(Display|Debug)' \
   --timeout 600 --build-timeout 1200 --output "$out" \
-  --cargo-test-arg=--test --cargo-test-arg=mutation_campaign -- --ignored --nocapture \
+  --cargo-test-arg=--test --cargo-test-arg=mutation_campaign -- -- --ignored --nocapture \
   || true
 for f in caught missed timeout unviable; do
   printf '%-8s %s\n' "$f" "$(wc -l < "$out/mutants.out/$f.txt" 2>/dev/null || echo 0)"
