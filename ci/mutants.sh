@@ -11,8 +11,10 @@
 # cargo-mutants' listed order (round robin), a fixed sample. Left out: the
 # store's own checking and instrumentation (invariants, coverage points,
 # failpoints, bug switches), the real-disk backend the simulation never
-# uses, and Display/Debug text. Results: OUT/mutants.out (caught.txt,
-# missed.txt, timeout.txt, unviable.txt, outcomes.json).
+# uses, and Display/Debug text. Results: OUT/violation.txt (a run failed a
+# rule), OUT/inconclusive.txt (runs undecided, none failed), OUT/missed.txt,
+# OUT/timeout.txt, and cargo-mutants' own OUT/mutants.out (a log per mutant
+# with the line of every run that did not pass).
 # Usage: ci/mutants.sh OUT [SHARD (0/60)] [SEEDS (0..10)]
 set -euo pipefail
 usage="usage: ci/mutants.sh OUT [SHARD] [SEEDS]"
@@ -25,7 +27,10 @@ seeds=${3:-0..10}
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+# A second call reuses the clone (and its build), brought to this HEAD.
 [ -e "$out/tree" ] || git clone -q "$(git rev-parse --show-toplevel)" "$out/tree"
+git -C "$out/tree" fetch -q origin HEAD
+git -C "$out/tree" reset -q --hard FETCH_HEAD
 cd "$out/tree"
 export CARGO_TARGET_DIR="$out/target"
 export FAULTLINE_MUTANT_SEEDS="$seeds"
@@ -41,6 +46,27 @@ cargo mutants --in-place --baseline skip --no-shuffle --package node --test-pack
   --timeout 600 --build-timeout 1200 --output "$out" \
   --cargo-test-arg=--test --cargo-test-arg=mutation_campaign -- -- --ignored --nocapture \
   || true
-for f in caught missed timeout unviable; do
-  printf '%-8s %s\n' "$f" "$(wc -l < "$out/mutants.out/$f.txt" 2>/dev/null || echo 0)"
-done
+# cargo-mutants' "caught" joins two outcomes the campaign's log lines tell
+# apart: a run that failed a rule, and runs that were only inconclusive.
+# outcomes.json names each mutant's log.
+python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+outcomes = json.load(open(os.path.join(out, "mutants.out", "outcomes.json")))["outcomes"]
+kinds = {k: [] for k in ("violation", "inconclusive", "missed", "timeout", "unviable")}
+for o in outcomes:
+    mutant = o["scenario"].get("Mutant") if isinstance(o["scenario"], dict) else None
+    if mutant is None:
+        continue  # the baseline
+    summary = o["summary"]
+    if summary == "CaughtMutant":
+        log = open(os.path.join(out, "mutants.out", o["log_path"]), errors="replace").read()
+        kind = "violation" if "\nFail " in log else "inconclusive"
+    else:
+        kind = {"MissedMutant": "missed", "Timeout": "timeout", "Unviable": "unviable"}[summary]
+    kinds[kind].append(mutant["name"])
+for kind, names in kinds.items():
+    with open(os.path.join(out, kind + ".txt"), "w") as f:
+        f.writelines(n + "\n" for n in names)
+    print(f"{kind:13} {len(names)}")
+PY
