@@ -36,7 +36,10 @@ export CARGO_TARGET_DIR="$out/target"
 export FAULTLINE_MUTANT_SEEDS="$seeds"
 # The unmutated store must pass the campaign first. cargo-mutants' own
 # baseline would run the mutated package's tests, not --test-package's.
-cargo test --profile release -p scenarios --test mutation_campaign -- --ignored
+baseline() { cargo test --profile release -p scenarios --test mutation_campaign -- --ignored; }
+# An interrupted earlier call can leave rustc's incremental state broken
+# (undefined symbols at link time): on a failure, retry once without it.
+baseline || { rm -rf "$CARGO_TARGET_DIR/release/incremental"; baseline; }
 cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
   --profile release --shard "$shard" --sharding round-robin \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
