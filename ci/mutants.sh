@@ -37,9 +37,13 @@ export FAULTLINE_MUTANT_SEEDS="$seeds"
 # The unmutated store must pass the campaign first. cargo-mutants' own
 # baseline would run the mutated package's tests, not --test-package's.
 baseline() { cargo test --profile release -p scenarios --test mutation_campaign -- --ignored; }
-# An interrupted earlier call can leave rustc's incremental state broken
-# (undefined symbols at link time): on a failure, retry once without it.
-baseline || { rm -rf "$CARGO_TARGET_DIR/release/incremental"; baseline; }
+# An interrupted earlier call can leave the workspace's own build broken
+# (undefined symbols at link time): on a failure, retry once from clean.
+baseline || {
+  rm -rf "$CARGO_TARGET_DIR/release/incremental"
+  cargo clean -q --profile release -p node -p sim -p checker -p scenarios
+  baseline
+}
 cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
   --profile release --shard "$shard" --sharding round-robin \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
