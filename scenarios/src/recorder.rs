@@ -37,12 +37,14 @@ pub struct Recorder {
 /// as they print everywhere (violation explanations, the HTML report).
 fn describe(op: &Operation) -> String {
     use checker::history::describe;
-    format!(
-        "#{} {} -> {}",
-        op.id,
-        describe::request(&op.request),
-        describe::result(&op.result)
-    )
+    use std::fmt::Write as _;
+    // Written into one string: every operation of a run is described.
+    let mut text = String::with_capacity(128);
+    let _ = write!(text, "#{} ", op.id);
+    describe::push_request(&mut text, &op.request);
+    text.push_str(" -> ");
+    describe::push_result(&mut text, &op.result);
+    text
 }
 
 impl Recorder {
