@@ -108,6 +108,20 @@ impl<'a> WriteTxn<'a> {
         ttl: i64,
     ) -> Result<Option<KeyValue>, MvccError> {
         let prev = self.get(key)?;
+        self.put_over(prev, key, value, lease, ttl)
+    }
+
+    /// [`Self::put`] for a caller that has just read the key's current
+    /// value (`prev`, as [`Self::get`] returned it) and so need not have
+    /// it read again.
+    pub fn put_over(
+        &mut self,
+        prev: Option<KeyValue>,
+        key: &[u8],
+        value: &[u8],
+        lease: i64,
+        ttl: i64,
+    ) -> Result<Option<KeyValue>, MvccError> {
         let rev = Revision::new(self.begin_rev + 1, self.events.len() as i64);
         let (create_revision, version) = match &prev {
             Some(p) => (p.create_revision, p.version + 1),
