@@ -81,6 +81,24 @@ impl Inode {
         if start >= end {
             return;
         }
+        // An append (the usual write) starts at or after the start of the
+        // last range: it extends that range or follows it, and the ranges
+        // stay sorted and disjoint without sorting them again.
+        match self.dirty.last_mut() {
+            None => {
+                self.dirty.push((start, end));
+                return;
+            }
+            Some(last) if start >= last.0 => {
+                if start <= last.1 {
+                    last.1 = last.1.max(end);
+                } else {
+                    self.dirty.push((start, end));
+                }
+                return;
+            }
+            Some(_) => {}
+        }
         self.dirty.push((start, end));
         self.dirty.sort_unstable();
         let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.dirty.len());
@@ -534,6 +552,34 @@ mod tests {
 
     fn rng() -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(7)
+    }
+
+    /// Marking ranges dirty one by one keeps them as sorting and merging
+    /// all of them at once would.
+    #[test]
+    fn dirty_ranges_stay_sorted_and_merged() {
+        let mut rng = rng();
+        for _ in 0..500 {
+            let mut inode = Inode::default();
+            let mut marked = Vec::new();
+            for _ in 0..rng.gen_range(1..8) {
+                let start = rng.gen_range(0..40);
+                let end = start + rng.gen_range(0..8);
+                inode.mark_dirty(start, end);
+                if start < end {
+                    marked.push((start, end));
+                }
+            }
+            marked.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::new();
+            for (s, e) in marked {
+                match merged.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e)),
+                }
+            }
+            assert_eq!(inode.dirty, merged);
+        }
     }
 
     fn synced_file(fs: &mut FsModel, path: &str, data: &[u8]) {
