@@ -474,11 +474,17 @@ pub struct BatchTx<'a> {
 
 impl BatchTx<'_> {
     pub fn put(&mut self, bucket: Bucket, key: &[u8], value: &[u8]) {
+        self.put_owned(bucket, key.to_vec(), value.to_vec());
+    }
+
+    /// [`Self::put`] of a key and value built for it (the store's
+    /// revisions): they are kept instead of copied once more.
+    pub fn put_owned(&mut self, bucket: Bucket, key: Vec<u8>, value: Vec<u8>) {
         let mut st = self.backend.inner.state.lock();
         st.pending
             .of_mut(bucket)
-            .insert(key.to_vec(), Some(value.to_vec()));
-        st.write_buf.put(bucket, key.to_vec(), value.to_vec());
+            .insert(key.clone(), Some(value.clone()));
+        st.write_buf.put(bucket, key, value);
         st.pending_writes += 1;
         self.wrote = true;
     }

@@ -82,15 +82,12 @@ impl<'a> WriteTxn<'a> {
     /// included), sorted by key.
     pub fn range(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, MvccError> {
         let rev = self.read_revision();
-        let found: Vec<(Vec<u8>, Revision)> = {
-            let st = self.mvcc.shared.state.lock();
-            index_range(&st.index, start, end)
-                .filter_map(|(key, ki)| ki.get(rev).map(|at| (key.clone(), at.modified)))
-                .collect()
-        };
-        found
-            .into_iter()
-            .map(|(key, r)| self.value(&key, r))
+        // The values are read with the index still locked (the backend has
+        // a lock of its own), so the keys need no copies to outlive it.
+        let st = self.mvcc.shared.state.lock();
+        index_range(&st.index, start, end)
+            .filter_map(|(key, ki)| ki.get(rev).map(|at| (key, at.modified)))
+            .map(|(key, r)| self.value(key, r))
             .collect()
     }
 
@@ -150,7 +147,7 @@ impl<'a> WriteTxn<'a> {
             ttl,
         };
         self.tx
-            .put(Bucket::Key, &encode_key(rev, false), &kv.encode_to_vec());
+            .put_owned(Bucket::Key, encode_key(rev, false), kv.encode_to_vec());
         {
             let mut st = self.mvcc.shared.state.lock();
             st.index
@@ -186,7 +183,7 @@ impl<'a> WriteTxn<'a> {
                 ..Default::default()
             };
             self.tx
-                .put(Bucket::Key, &encode_key(rev, true), &stored.encode_to_vec());
+                .put_owned(Bucket::Key, encode_key(rev, true), stored.encode_to_vec());
             let tomb = KeyValue {
                 mod_revision: rev.main,
                 ..stored
