@@ -97,10 +97,16 @@ impl<'h> Removals<'h> {
                 reads.push((got.header_revision, r.span(), &got.kvs));
             }
         }
-        // Only keys that nothing but a lease removal can delete count.
-        puts.retain(|key, _| {
-            !untouchable.contains(key) && !deletable.iter().any(|s| s.contains(key))
-        });
+        // Only keys that nothing but a lease removal can delete count. Each
+        // delete request's span drops the keys it holds (a walk of that
+        // span, instead of every key asking every span).
+        puts.retain(|key, _| !untouchable.contains(key));
+        for span in &deletable {
+            let deleted: Vec<&str> = in_span(&puts, span).map(|(key, _)| *key).collect();
+            for key in deleted {
+                puts.remove(key);
+            }
+        }
         for versions in puts.values_mut() {
             versions.sort_unstable();
         }
