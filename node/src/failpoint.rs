@@ -196,10 +196,20 @@ pub enum Passed {
 }
 
 /// The armed failpoints of one member and the count of passes per point.
-#[derive(Default)]
 pub struct Failpoints {
     armed: Mutex<BTreeMap<Failpoint, Armed>>,
-    reached: Mutex<BTreeMap<Failpoint, u64>>,
+    /// Passes per point, at the point's [`Failpoint::index`]: every pass
+    /// counts, and the store passes points all the time.
+    reached: Mutex<[u64; Failpoint::ALL.len()]>,
+}
+
+impl Default for Failpoints {
+    fn default() -> Self {
+        Failpoints {
+            armed: Mutex::default(),
+            reached: Mutex::new([0; Failpoint::ALL.len()]),
+        }
+    }
 }
 
 impl Failpoints {
@@ -232,7 +242,7 @@ impl Failpoints {
 
     /// Counts the pass and says what the armed action (if any) asks for.
     pub fn pass(&self, point: Failpoint) -> Passed {
-        *self.reached.lock().entry(point).or_default() += 1;
+        self.reached.lock()[point.index()] += 1;
         let mut armed = self.armed.lock();
         let Some(armed_point) = armed.get_mut(&point) else {
             return Passed::Continue;
@@ -254,7 +264,12 @@ impl Failpoints {
     /// How often each point was passed so far (points never passed are
     /// absent).
     pub fn reached(&self) -> BTreeMap<Failpoint, u64> {
-        self.reached.lock().clone()
+        let reached = self.reached.lock();
+        Failpoint::ALL
+            .iter()
+            .map(|point| (*point, reached[point.index()]))
+            .filter(|(_, passes)| *passes > 0)
+            .collect()
     }
 }
 
@@ -275,6 +290,24 @@ mod tests {
         assert_eq!(fp.pass(Failpoint::BeforeCommit), Passed::Continue);
         assert_eq!(fp.reached()[&Failpoint::BeforeCommit], 4);
         assert!(!fp.reached().contains_key(&Failpoint::AfterCommit));
+    }
+
+    #[test]
+    fn passes_are_counted_per_point() {
+        let fp = Failpoints::new();
+        let passed = |i: usize| if i.is_multiple_of(3) { 0 } else { i as u64 };
+        for (i, point) in Failpoint::ALL.iter().enumerate() {
+            for _ in 0..passed(i) {
+                fp.pass(*point);
+            }
+        }
+        let want: BTreeMap<Failpoint, u64> = Failpoint::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| passed(*i) > 0)
+            .map(|(i, point)| (*point, passed(i)))
+            .collect();
+        assert_eq!(fp.reached(), want);
     }
 
     #[test]

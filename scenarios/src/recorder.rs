@@ -37,12 +37,14 @@ pub struct Recorder {
 /// as they print everywhere (violation explanations, the HTML report).
 fn describe(op: &Operation) -> String {
     use checker::history::describe;
-    format!(
-        "#{} {} -> {}",
-        op.id,
-        describe::request(&op.request),
-        describe::result(&op.result)
-    )
+    use std::fmt::Write as _;
+    // Written into one string: every operation of a run is described.
+    let mut text = String::with_capacity(128);
+    let _ = write!(text, "#{} ", op.id);
+    describe::push_request(&mut text, &op.request);
+    text.push_str(" -> ");
+    describe::push_result(&mut text, &op.result);
+    text
 }
 
 impl Recorder {
@@ -155,12 +157,25 @@ impl Recorder {
     }
 }
 
+/// `items` sorted by id (stably), each moved only a couple of times: an
+/// operation is large, and a run records thousands of them, finished in an
+/// order close to but not quite that of their ids.
+fn in_id_order<T>(items: Vec<T>, id: impl Fn(&T) -> u64) -> Vec<T> {
+    let mut order: Vec<(u64, usize)> = items.iter().map(id).zip(0..).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, at)| slots[at].take())
+        .collect()
+}
+
 fn in_call_order(
-    mut operations: Vec<Operation>,
+    operations: Vec<Operation>,
     mut watches: Vec<WatchRecord>,
     annotations: Vec<Annotation>,
 ) -> History {
-    operations.sort_by_key(|o| o.id);
+    let operations = in_id_order(operations, |o| o.id);
     watches.sort_by_key(|w| w.id);
     History {
         operations,
@@ -232,6 +247,14 @@ mod tests {
             result: OpResult::Unknown("timeout".into()),
             k8s: None,
         }
+    }
+
+    #[test]
+    fn id_order_is_a_stable_sort() {
+        let items = vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e')];
+        let mut want = items.clone();
+        want.sort_by_key(|(id, _)| *id);
+        assert_eq!(in_id_order(items, |(id, _)| *id), want);
     }
 
     #[test]

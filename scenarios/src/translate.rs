@@ -5,8 +5,14 @@ use checker::history as h;
 use node::client::ClientError;
 use node::wire::api as w;
 
+/// The bytes as text, invalid UTF-8 replaced (U+FFFD) as `from_utf8_lossy`
+/// does. Keys and values are nearly always valid: the strict check, much
+/// faster than the lossy scan, lets them through as they are.
 pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 pub fn kv(kv: &w::KeyValue) -> h::KeyValue {
@@ -241,5 +247,25 @@ pub fn failure(err: &ClientError) -> h::OpResult {
             _ => h::EtcdError::Other(err.to_string()),
         }),
         _ => h::OpResult::Fail(h::EtcdError::Other(err.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_replaces_invalid_utf8_as_the_lossy_conversion_does() {
+        let cases: [&[u8]; 5] = [
+            b"",
+            b"/registry/pods/a",
+            "é✓".as_bytes(),
+            b"a\xffb",
+            b"\xe2\x82",
+        ];
+        for bytes in cases {
+            assert_eq!(text(bytes), String::from_utf8_lossy(bytes), "{bytes:?}");
+        }
+        assert_eq!(text(b"a\xffb"), "a\u{fffd}b");
     }
 }

@@ -386,10 +386,10 @@ fn watch_from_list(
         );
     }
     let last = w.last_observed();
-    let key =
-        |e: &crate::history::Event| (e.revision(), e.kv.key.clone(), e.kind == EventKind::Put);
-    let mut expected: Vec<_> = expected_events(w, lin, rev + 1, last).map(key).collect();
-    let mut delivered: Vec<_> = w.events().map(|(_, e)| key(e)).collect();
+    let mut expected: Vec<_> = expected_events(w, lin, rev + 1, last)
+        .map(compared_as)
+        .collect();
+    let mut delivered: Vec<_> = w.events().map(|(_, e)| compared_as(e)).collect();
     // Within a revision events come in write order; where that order is not
     // certain, compare the revision's events as a set.
     for events in [&mut expected, &mut delivered] {
@@ -406,7 +406,7 @@ fn watch_from_list(
         .zip(&expected)
         .position(|(d, e)| d != e)
         .unwrap_or(delivered.len().min(expected.len()));
-    let show = |e: Option<&(i64, String, bool)>| match e {
+    let show = |e: Option<&(i64, &str, bool)>| match e {
         Some((rev, key, put)) => format!("{} {key:?}@{rev}", if *put { "put" } else { "delete" }),
         None => "nothing".to_string(),
     };
@@ -420,6 +420,13 @@ fn watch_from_list(
         ),
         json!({"list": list, "position": at, "delivered": delivered.len(), "expected": expected.len()}),
     )
+}
+
+/// What a watch after a list compares of an event: revision, key, and
+/// whether it is a put (the key borrowed: every event of every such watch
+/// is compared).
+fn compared_as(e: &crate::history::Event) -> (i64, &str, bool) {
+    (e.revision(), e.kv.key.as_str(), e.kind == EventKind::Put)
 }
 
 fn watch_prev_kv(w: &WatchRecord) -> Option<Violation> {

@@ -15,9 +15,9 @@ pub fn put_len(key: &[u8], value: &[u8]) -> usize {
 }
 
 pub fn encode_put(out: &mut Vec<u8>, bucket: Bucket, key: &[u8], value: &[u8]) {
-    out.push(OP_PUT);
-    out.push(bucket as u8);
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    // The fixed-size head in one piece: an image puts every key.
+    let [k0, k1, k2, k3] = (key.len() as u32).to_le_bytes();
+    out.extend_from_slice(&[OP_PUT, bucket as u8, k0, k1, k2, k3]);
     out.extend_from_slice(key);
     out.extend_from_slice(&(value.len() as u32).to_le_bytes());
     out.extend_from_slice(value);

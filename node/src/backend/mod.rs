@@ -42,14 +42,58 @@ pub enum BackendError {
 /// Extra writes the hook adds to every commit.
 pub type PreCommitHook = Box<dyn Fn() -> Vec<(Bucket, Vec<u8>, Vec<u8>)> + Send + Sync>;
 
-type Map = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
+/// One sorted map per bucket. Keys are looked up as they are given, in
+/// their bucket's map, rather than first copied into a (bucket, key) pair:
+/// every read of the store is such a lookup.
+#[derive(Debug, Clone)]
+struct Buckets<V> {
+    /// In the order of [`Bucket::ALL`].
+    maps: [BTreeMap<Vec<u8>, V>; Bucket::ALL.len()],
+}
+
+impl<V> Default for Buckets<V> {
+    fn default() -> Self {
+        Buckets {
+            maps: std::array::from_fn(|_| BTreeMap::new()),
+        }
+    }
+}
+
+impl<V> Buckets<V> {
+    fn slot(bucket: Bucket) -> usize {
+        bucket as usize - Bucket::ALL[0] as usize
+    }
+
+    fn of(&self, bucket: Bucket) -> &BTreeMap<Vec<u8>, V> {
+        &self.maps[Self::slot(bucket)]
+    }
+
+    fn of_mut(&mut self, bucket: Bucket) -> &mut BTreeMap<Vec<u8>, V> {
+        &mut self.maps[Self::slot(bucket)]
+    }
+
+    /// Every entry in (bucket, key) order: the order a batch or an image
+    /// is written in.
+    fn iter(&self) -> impl Iterator<Item = (Bucket, &Vec<u8>, &V)> {
+        Bucket::ALL
+            .into_iter()
+            .zip(&self.maps)
+            .flat_map(|(bucket, map)| map.iter().map(move |(k, v)| (bucket, k, v)))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.maps.iter().all(BTreeMap::is_empty)
+    }
+}
+
+type Map = Buckets<Vec<u8>>;
 
 #[derive(Default)]
 struct State {
     /// What the db file holds after the last commit.
     committed: Map,
     /// Changes of the open batch transaction, not yet in the file.
-    pending: BTreeMap<(Bucket, Vec<u8>), Option<Vec<u8>>>,
+    pending: Buckets<Option<Vec<u8>>>,
     pending_writes: usize,
     /// Puts of the current holder of the batch transaction.
     write_buf: TxBuffer,
@@ -107,10 +151,10 @@ fn replay(buf: &[u8], map: &mut Map) -> Result<(usize, bool), BackendError> {
                 for op in batch::decode(payload).map_err(|r| corrupt(offset, r))? {
                     match op {
                         batch::BatchOp::Put(b, k, v) => {
-                            map.insert((b, k.to_vec()), v.to_vec());
+                            map.of_mut(b).insert(k.to_vec(), v.to_vec());
                         }
                         batch::BatchOp::Delete(b, k) => {
-                            map.remove(&(b, k.to_vec()));
+                            map.of_mut(b).remove(k);
                         }
                     }
                 }
@@ -130,11 +174,11 @@ fn image_of(map: &Map) -> Vec<u8> {
 /// `out`, sized once and written in place: an image is the whole backend,
 /// and it is taken at every snapshot.
 fn write_image(map: &Map, out: &mut Vec<u8>) {
-    let payload_len: usize = map.iter().map(|((_, k), v)| batch::put_len(k, v)).sum();
+    let payload_len: usize = map.iter().map(|(_, k, v)| batch::put_len(k, v)).sum();
     out.reserve(framing::HEADER_LEN + payload_len);
     let record = framing::open(out, batch::BATCH_RECORD);
-    for ((b, k), v) in map {
-        batch::encode_put(out, *b, k, v);
+    for (b, k, v) in map.iter() {
+        batch::encode_put(out, b, k, v);
     }
     framing::close(out, record);
 }
@@ -153,7 +197,7 @@ impl Backend {
             disk.remove(DB_TMP).await?;
             disk.fsync_dir(parent_dir(DB_TMP)).await?;
         }
-        let mut map = Map::new();
+        let mut map = Map::default();
         let file_len = if disk.exists(DB_FILE).await? {
             let buf = disk.read_all(DB_FILE).await?;
             let (valid, torn) = replay(&buf, &mut map)?;
@@ -231,7 +275,7 @@ impl Backend {
         if let Some(v) = st.read_buf.bucket(bucket).and_then(|b| b.get(key)) {
             return Some(read(v));
         }
-        st.committed.get(&(bucket, key.to_vec())).map(|v| read(v))
+        st.committed.of(bucket).get(key).map(|v| read(v))
     }
 
     /// Pairs with `start <= key < end` in key order, as readers see them:
@@ -250,14 +294,15 @@ impl Backend {
         }
         let st = self.inner.state.lock();
         let upper = if end.is_empty() {
-            Bound::Included((bucket, start.to_vec()))
+            Bound::Included(start)
         } else {
-            Bound::Excluded((bucket, end.to_vec()))
+            Bound::Excluded(end)
         };
         let committed = st
             .committed
-            .range((Bound::Included((bucket, start.to_vec())), upper))
-            .map(|((_, k), v)| (k.as_slice(), v.as_slice()));
+            .of(bucket)
+            .range::<[u8], _>((Bound::Included(start), upper))
+            .map(|(k, v)| (k.as_slice(), v.as_slice()));
         let buffered = st
             .read_buf
             .bucket(bucket)
@@ -285,9 +330,9 @@ impl Backend {
         let st = self.inner.state.lock();
         let committed = st
             .committed
-            .range((bucket, Vec::new())..)
-            .take_while(|((b, _), _)| *b == bucket)
-            .map(|((_, k), v)| (k.as_slice(), v.as_slice()));
+            .of(bucket)
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()));
         let buffered = st
             .read_buf
             .bucket(bucket)
@@ -317,7 +362,7 @@ impl Backend {
 
     /// Replaces the whole backend with a snapshot image, atomically on disk.
     pub async fn restore_image(&self, image: &[u8]) -> Result<(), BackendError> {
-        let mut map = Map::new();
+        let mut map = Map::default();
         let (valid, torn) = replay(image, &mut map)?;
         if torn || valid != image.len() {
             return Err(corrupt(valid, "snapshot image is cut short"));
@@ -326,7 +371,7 @@ impl Backend {
         self.write_file_atomically(image, None).await?;
         let mut st = self.inner.state.lock();
         st.committed = map;
-        st.pending.clear();
+        st.pending = Buckets::default();
         st.pending_writes = 0;
         st.write_buf = TxBuffer::default();
         st.read_buf = TxBuffer::default();
@@ -376,7 +421,7 @@ impl Backend {
         let in_use: usize = st
             .committed
             .iter()
-            .map(|((_, k), v)| k.len() + v.len() + 10)
+            .map(|(_, k, v)| k.len() + v.len() + 10)
             .sum();
         (st.file_len, in_use as u64)
     }
@@ -429,17 +474,24 @@ pub struct BatchTx<'a> {
 
 impl BatchTx<'_> {
     pub fn put(&mut self, bucket: Bucket, key: &[u8], value: &[u8]) {
+        self.put_owned(bucket, key.to_vec(), value.to_vec());
+    }
+
+    /// [`Self::put`] of a key and value built for it (the store's
+    /// revisions): they are kept instead of copied once more.
+    pub fn put_owned(&mut self, bucket: Bucket, key: Vec<u8>, value: Vec<u8>) {
         let mut st = self.backend.inner.state.lock();
         st.pending
-            .insert((bucket, key.to_vec()), Some(value.to_vec()));
-        st.write_buf.put(bucket, key.to_vec(), value.to_vec());
+            .of_mut(bucket)
+            .insert(key.clone(), Some(value.clone()));
+        st.write_buf.put(bucket, key, value);
         st.pending_writes += 1;
         self.wrote = true;
     }
 
     pub fn delete(&mut self, bucket: Bucket, key: &[u8]) {
         let mut st = self.backend.inner.state.lock();
-        st.pending.insert((bucket, key.to_vec()), None);
+        st.pending.of_mut(bucket).insert(key.to_vec(), None);
         st.pending_writes += 1;
         self.wrote = true;
     }
@@ -453,10 +505,9 @@ impl BatchTx<'_> {
     /// read in place (see [`Backend::read`]).
     pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {
         let st = self.backend.inner.state.lock();
-        let key = (bucket, key.to_vec());
-        match st.pending.get(&key) {
+        match st.pending.of(bucket).get(key) {
             Some(v) => v.as_deref().map(read),
-            None => st.committed.get(&key).map(|v| read(v)),
+            None => st.committed.of(bucket).get(key).map(|v| read(v)),
         }
     }
 
@@ -474,23 +525,23 @@ impl BatchTx<'_> {
             return Vec::new();
         }
         let st = self.backend.inner.state.lock();
-        let lower = Bound::Included((bucket, start.to_vec()));
-        let upper = Bound::Excluded((bucket, end.to_vec()));
+        let range = (Bound::Included(start), Bound::Excluded(end));
         // Both maps are sorted: walk them side by side and stop at `limit`,
         // so a compaction batch costs its own size, not the whole range's.
         let mut committed = st
             .committed
-            .range((lower.clone(), upper.clone()))
-            .map(|((_, k), _)| k)
+            .of(bucket)
+            .range::<[u8], _>(range)
+            .map(|(k, _)| k)
             .peekable();
-        let mut pending = st.pending.range((lower, upper)).peekable();
+        let mut pending = st.pending.of(bucket).range::<[u8], _>(range).peekable();
         let mut keys = Vec::new();
         while keys.len() < limit {
             let take_pending = match (committed.peek(), pending.peek()) {
                 (None, None) => break,
                 (Some(_), None) => false,
                 (None, Some(_)) => true,
-                (Some(c), Some(((_, p), _))) => match (*c).cmp(p) {
+                (Some(c), Some((p, _))) => match (*c).cmp(p) {
                     std::cmp::Ordering::Less => false,
                     std::cmp::Ordering::Greater => true,
                     // The transaction's own change of the key wins.
@@ -501,7 +552,7 @@ impl BatchTx<'_> {
                 },
             };
             if take_pending {
-                if let Some(((_, k), Some(_))) = pending.next() {
+                if let Some((k, Some(_))) = pending.next() {
                     keys.push(k.clone());
                 }
             } else if let Some(k) = committed.next() {
@@ -572,7 +623,7 @@ impl BatchTx<'_> {
             let mut st = inner.state.lock();
             // Straight into the commit: readers never look for these.
             for (b, k, v) in extra {
-                st.pending.insert((b, k), Some(v));
+                st.pending.of_mut(b).insert(k, Some(v));
             }
         }
         let record = {
@@ -582,10 +633,10 @@ impl BatchTx<'_> {
             }
             let mut record = Vec::new();
             let open = framing::open(&mut record, batch::BATCH_RECORD);
-            for ((b, k), v) in &st.pending {
+            for (b, k, v) in st.pending.iter() {
                 match v {
-                    Some(v) => batch::encode_put(&mut record, *b, k, v),
-                    None => batch::encode_delete(&mut record, *b, k),
+                    Some(v) => batch::encode_put(&mut record, b, k, v),
+                    None => batch::encode_delete(&mut record, b, k),
                 }
             }
             framing::close(&mut record, open);
@@ -609,13 +660,16 @@ impl BatchTx<'_> {
             let mut st = inner.state.lock();
             st.no_space = false;
             let pending = std::mem::take(&mut st.pending);
-            for (key, v) in pending {
-                match v {
-                    Some(v) => {
-                        st.committed.insert(key, v);
-                    }
-                    None => {
-                        st.committed.remove(&key);
+            for (bucket, changes) in Bucket::ALL.into_iter().zip(pending.maps) {
+                let committed = st.committed.of_mut(bucket);
+                for (key, v) in changes {
+                    match v {
+                        Some(v) => {
+                            committed.insert(key, v);
+                        }
+                        None => {
+                            committed.remove(&key);
+                        }
                     }
                 }
             }
@@ -654,6 +708,26 @@ mod tests {
         Backend::open(env_in(dir.path()), limit, false)
             .await
             .expect("open backend")
+    }
+
+    #[test]
+    fn buckets_list_entries_in_bucket_then_key_order() {
+        let mut buckets = Buckets::default();
+        let mut pairs = BTreeMap::new();
+        for (i, bucket) in Bucket::ALL.into_iter().rev().enumerate() {
+            for key in [b"b".to_vec(), b"a".to_vec(), vec![i as u8]] {
+                buckets.of_mut(bucket).insert(key.clone(), i);
+                pairs.insert((bucket, key), i);
+            }
+        }
+        let listed: Vec<_> = buckets
+            .iter()
+            .map(|(bucket, key, i)| ((bucket, key.clone()), *i))
+            .collect();
+        assert_eq!(listed, pairs.into_iter().collect::<Vec<_>>());
+        for bucket in Bucket::ALL {
+            assert_eq!(buckets.of(bucket).len(), 3, "{bucket:?}");
+        }
     }
 
     #[test]

@@ -259,35 +259,30 @@ impl Mvcc {
 
     /// Reads keys as of a revision (0 = the current one).
     pub fn range(&self, opts: &RangeOptions) -> Result<RangeResult, MvccError> {
-        let found = {
-            let st = self.shared.state.lock();
-            let rev = if opts.revision <= 0 {
-                st.current_rev
-            } else {
-                opts.revision
-            };
-            if rev > st.current_rev {
-                self.shared.env.reach(Point::RangeFutureRevision);
-                return Err(MvccError::FutureRevision);
-            }
-            if rev < st.compact_main_rev {
-                self.shared.env.reach(Point::CompactionRefusedRead);
-                return Err(MvccError::Compacted {
-                    compact_revision: st.compact_main_rev,
-                });
-            }
-            if rev < st.current_rev {
-                self.shared.env.reach(Point::ReadAtPastRevision);
-            }
-            let mut found = Vec::new();
-            for (key, ki) in index_range(&st.index, &opts.key, &opts.range_end) {
-                if let Some(at) = ki.get(rev) {
-                    found.push((key.clone(), at.modified));
-                }
-            }
-            (rev, found)
+        // The values are read with the index still locked (the backend has
+        // a lock of its own), so the keys need no copies to outlive it.
+        let st = self.shared.state.lock();
+        let rev = if opts.revision <= 0 {
+            st.current_rev
+        } else {
+            opts.revision
         };
-        let (rev, found) = found;
+        if rev > st.current_rev {
+            self.shared.env.reach(Point::RangeFutureRevision);
+            return Err(MvccError::FutureRevision);
+        }
+        if rev < st.compact_main_rev {
+            self.shared.env.reach(Point::CompactionRefusedRead);
+            return Err(MvccError::Compacted {
+                compact_revision: st.compact_main_rev,
+            });
+        }
+        if rev < st.current_rev {
+            self.shared.env.reach(Point::ReadAtPastRevision);
+        }
+        let found: Vec<(&Vec<u8>, Revision)> = index_range(&st.index, &opts.key, &opts.range_end)
+            .filter_map(|(key, ki)| ki.get(rev).map(|at| (key, at.modified)))
+            .collect();
         let count = found.len() as i64;
         let limit = if opts.limit > 0 {
             opts.limit as usize
@@ -297,7 +292,7 @@ impl Mvcc {
         let mut kvs = Vec::new();
         if !opts.count_only {
             for (key, modified) in found.into_iter().take(limit) {
-                kvs.push(self.value_at(&key, modified)?);
+                kvs.push(self.value_at(key, modified)?);
             }
         }
         Ok(RangeResult {

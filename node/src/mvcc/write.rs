@@ -82,15 +82,12 @@ impl<'a> WriteTxn<'a> {
     /// included), sorted by key.
     pub fn range(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, MvccError> {
         let rev = self.read_revision();
-        let found: Vec<(Vec<u8>, Revision)> = {
-            let st = self.mvcc.shared.state.lock();
-            index_range(&st.index, start, end)
-                .filter_map(|(key, ki)| ki.get(rev).map(|at| (key.clone(), at.modified)))
-                .collect()
-        };
-        found
-            .into_iter()
-            .map(|(key, r)| self.value(&key, r))
+        // The values are read with the index still locked (the backend has
+        // a lock of its own), so the keys need no copies to outlive it.
+        let st = self.mvcc.shared.state.lock();
+        index_range(&st.index, start, end)
+            .filter_map(|(key, ki)| ki.get(rev).map(|at| (key, at.modified)))
+            .map(|(key, r)| self.value(key, r))
             .collect()
     }
 
@@ -108,6 +105,20 @@ impl<'a> WriteTxn<'a> {
         ttl: i64,
     ) -> Result<Option<KeyValue>, MvccError> {
         let prev = self.get(key)?;
+        self.put_over(prev, key, value, lease, ttl)
+    }
+
+    /// [`Self::put`] for a caller that has just read the key's current
+    /// value (`prev`, as [`Self::get`] returned it) and so need not have
+    /// it read again.
+    pub fn put_over(
+        &mut self,
+        prev: Option<KeyValue>,
+        key: &[u8],
+        value: &[u8],
+        lease: i64,
+        ttl: i64,
+    ) -> Result<Option<KeyValue>, MvccError> {
         let rev = Revision::new(self.begin_rev + 1, self.events.len() as i64);
         let (create_revision, version) = match &prev {
             Some(p) => (p.create_revision, p.version + 1),
@@ -136,7 +147,7 @@ impl<'a> WriteTxn<'a> {
             ttl,
         };
         self.tx
-            .put(Bucket::Key, &encode_key(rev, false), &kv.encode_to_vec());
+            .put_owned(Bucket::Key, encode_key(rev, false), kv.encode_to_vec());
         {
             let mut st = self.mvcc.shared.state.lock();
             st.index
@@ -172,7 +183,7 @@ impl<'a> WriteTxn<'a> {
                 ..Default::default()
             };
             self.tx
-                .put(Bucket::Key, &encode_key(rev, true), &stored.encode_to_vec());
+                .put_owned(Bucket::Key, encode_key(rev, true), stored.encode_to_vec());
             let tomb = KeyValue {
                 mod_revision: rev.main,
                 ..stored

@@ -331,15 +331,17 @@ impl TxnExecutor<'_, '_> {
                 )
             });
         }
-        let value = match (&prev, put.ignore_value) {
-            (Some(p), true) => p.value.clone(),
-            _ => put.value.clone(),
+        let kept_value = match (&prev, put.ignore_value) {
+            (Some(p), true) => Some(p.value.clone()),
+            _ => None,
         };
+        let value = kept_value.as_deref().unwrap_or(&put.value);
         let lease = match (&prev, put.ignore_lease) {
             (Some(p), true) => p.lease,
             _ => put.lease,
         };
-        let prev = self.txn.put(&put.key, &value, lease, put.ttl)?;
+        // Nothing was written since `prev` was read.
+        let prev = self.txn.put_over(prev, &put.key, value, lease, put.ttl)?;
         Ok(PutResponse {
             header: None,
             prev_kv: if put.prev_kv { prev } else { None },
@@ -562,6 +564,49 @@ mod tests {
             ..Default::default()
         };
         assert!(!txn_is_read_only(&nested));
+    }
+
+    /// A put reads the key's previous value once and writes over it: an
+    /// ignored value is the stored one, and the previous value comes back.
+    #[test]
+    fn a_put_keeps_what_it_ignores_and_returns_what_it_replaced() {
+        use crate::backend::Backend;
+        use crate::host::testing::env_in;
+        use crate::mvcc::{Mvcc, MvccOptions};
+        let dir = tempfile::tempdir().expect("temp dir");
+        futures::executor::block_on(async {
+            let env = env_in(dir.path());
+            let backend = Backend::open(env.clone(), 1000, false)
+                .await
+                .expect("backend");
+            let (mvcc, _) = Mvcc::open(backend, env, MvccOptions::default()).expect("mvcc");
+            let lessor = Lessor::new(1);
+            let put = |value: &[u8], ignore_value: bool| PutRequest {
+                key: b"k".to_vec(),
+                value: value.to_vec(),
+                prev_kv: true,
+                ignore_value,
+                ..Default::default()
+            };
+            for (value, ignore_value) in [(&b"v1"[..], false), (b"", true), (b"v3", false)] {
+                let mut txn = mvcc.write().await;
+                let mut exec = TxnExecutor {
+                    txn: &mut txn,
+                    lessor: &lessor,
+                    mvcc: &mvcc,
+                    ttl_enabled: false,
+                };
+                let before = exec.txn.get(b"k").expect("get");
+                let response = exec.put(&put(value, ignore_value)).expect("put");
+                assert_eq!(response.prev_kv, before);
+                txn.end().await.expect("end");
+            }
+            let stored = |rev| mvcc.get_at(b"k", rev).expect("stored");
+            assert_eq!(stored(2).value, b"v1", "the first put");
+            assert_eq!((stored(3).value, stored(3).version), (b"v1".to_vec(), 2));
+            assert_eq!((stored(4).value, stored(4).version), (b"v3".to_vec(), 3));
+            assert_eq!(stored(4).create_revision, 2);
+        });
     }
 
     fn cmp(target: CompareTarget, result: CompareResult, u: compare::TargetUnion) -> Compare {

@@ -159,6 +159,9 @@ pub struct Wal {
     metadata: WalMetadata,
     /// (seq, first_index, file name) of every live segment, oldest first.
     segments: Vec<(u64, u64, String)>,
+    /// The last segment's path, where every write goes (kept rather than
+    /// joined again for each write).
+    tail_path: String,
     tail_len: u64,
     segment_bytes: u64,
     last_index: u64,
@@ -182,6 +185,7 @@ impl Wal {
             disk,
             metadata,
             segments: Vec::new(),
+            tail_path: String::new(),
             tail_len: 0,
             segment_bytes,
             last_index: 0,
@@ -315,10 +319,12 @@ impl Wal {
             reason: "no metadata record".into(),
         })?;
         let last_index = entries.last().map(|e| e.index).unwrap_or(0);
+        let tail_path = join(WAL_DIR, &segments[last].2);
         let wal = Wal {
             disk,
             metadata: metadata.clone(),
             segments,
+            tail_path,
             tail_len,
             segment_bytes,
             last_index,
@@ -339,14 +345,7 @@ impl Wal {
     }
 
     fn tail_path(&self) -> String {
-        join(
-            WAL_DIR,
-            &self
-                .segments
-                .last()
-                .map(|s| s.2.clone())
-                .unwrap_or_default(),
-        )
+        self.tail_path.clone()
     }
 
     /// Starts segment `seq`, whose first entry will be `first_index`. As etcd's WAL does (a `.tmp` file, or at
@@ -379,6 +378,7 @@ impl Wal {
         self.disk.rename(&tmp, &path).await?;
         self.disk.fsync_dir(WAL_DIR).await?;
         self.segments.push((seq, first_index, name));
+        self.tail_path = path;
         self.tail_len = buf.len() as u64;
         Ok(())
     }

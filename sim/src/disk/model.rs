@@ -25,15 +25,79 @@ struct Inode {
     /// Page cache: what reads return.
     data: Vec<u8>,
     /// What survives a crash.
-    disk: Vec<u8>,
+    durable: Durable,
     /// Sorted, disjoint ranges of `data` not yet on disk.
     dirty: Vec<(usize, usize)>,
 }
 
+/// The bytes of a file that survive a crash.
+#[derive(Debug, Clone)]
+enum Durable {
+    /// The first this-many bytes of the page cache. A file that is only
+    /// appended to and fsynced (a WAL segment, the db file, a snapshot:
+    /// nearly every file) needs no second copy of its bytes; an fsync
+    /// moves the mark.
+    Prefix(usize),
+    /// Bytes of their own, once the page cache no longer starts with them
+    /// (overwritten or cut shorter since, or a failed fsync left a hole).
+    Copy(Vec<u8>),
+}
+
+impl Default for Durable {
+    fn default() -> Self {
+        Durable::Prefix(0)
+    }
+}
+
 impl Inode {
+    fn durable_len(&self) -> usize {
+        match &self.durable {
+            Durable::Prefix(n) => *n,
+            Durable::Copy(bytes) => bytes.len(),
+        }
+    }
+
+    /// The durable bytes as a copy of their own (made now if they were a
+    /// prefix of the page cache).
+    fn durable_copy(&mut self) -> &mut Vec<u8> {
+        if let Durable::Prefix(n) = self.durable {
+            self.durable = Durable::Copy(self.data[..n].to_vec());
+        }
+        match &mut self.durable {
+            Durable::Copy(bytes) => bytes,
+            Durable::Prefix(_) => unreachable!("made a copy above"),
+        }
+    }
+
+    /// Called before the page cache changes from byte `from` on (an
+    /// overwrite, a truncation): durable bytes there must not change too.
+    fn before_change_at(&mut self, from: usize) {
+        if matches!(self.durable, Durable::Prefix(n) if from < n) {
+            self.durable_copy();
+        }
+    }
+
     fn mark_dirty(&mut self, start: usize, end: usize) {
         if start >= end {
             return;
+        }
+        // An append (the usual write) starts at or after the start of the
+        // last range: it extends that range or follows it, and the ranges
+        // stay sorted and disjoint without sorting them again.
+        match self.dirty.last_mut() {
+            None => {
+                self.dirty.push((start, end));
+                return;
+            }
+            Some(last) if start >= last.0 => {
+                if start <= last.1 {
+                    last.1 = last.1.max(end);
+                } else {
+                    self.dirty.push((start, end));
+                }
+                return;
+            }
+            Some(_) => {}
         }
         self.dirty.push((start, end));
         self.dirty.sort_unstable();
@@ -48,24 +112,52 @@ impl Inode {
     }
 
     fn sync(&mut self) {
-        for (s, e) in std::mem::take(&mut self.dirty) {
-            let e = e.min(self.data.len());
+        let dirty = std::mem::take(&mut self.dirty);
+        if let Durable::Prefix(n) = &mut self.durable {
+            // Dirty ranges that extend the durable prefix one after the
+            // other up to the page cache's end (appends) leave the disk
+            // equal to the whole page cache: the mark moves to its end.
+            let mut end = *n;
+            let appended_only = dirty.iter().all(|&(s, e)| {
+                let e = e.min(self.data.len());
+                if s >= e {
+                    return true;
+                }
+                let extends = s == end;
+                end = e;
+                extends
+            });
+            if appended_only && end == self.data.len() {
+                *n = end;
+                return;
+            }
+        }
+        let data_len = self.data.len();
+        // Split borrows: the copy is written from the page cache.
+        if let Durable::Prefix(_) = self.durable {
+            self.durable_copy();
+        }
+        let Durable::Copy(disk) = &mut self.durable else {
+            unreachable!("made a copy above");
+        };
+        for (s, e) in dirty {
+            let e = e.min(data_len);
             if s >= e {
                 continue;
             }
             // Appended bytes (the usual case: a log or a new file) go on
             // the end, written once rather than zeroed and overwritten.
-            if s == self.disk.len() {
-                self.disk.extend_from_slice(&self.data[s..e]);
+            if s == disk.len() {
+                disk.extend_from_slice(&self.data[s..e]);
                 continue;
             }
-            if self.disk.len() < e {
-                self.disk.resize(e, 0);
+            if disk.len() < e {
+                disk.resize(e, 0);
             }
-            self.disk[s..e].copy_from_slice(&self.data[s..e]);
+            disk[s..e].copy_from_slice(&self.data[s..e]);
         }
         // The file's length is metadata and follows the page cache.
-        self.disk.resize(self.data.len(), 0);
+        disk.resize(data_len, 0);
     }
 }
 
@@ -176,7 +268,7 @@ impl FsModel {
     fn used_bytes(&self) -> u64 {
         self.inodes
             .values()
-            .map(|i| i.data.len().max(i.disk.len()) as u64)
+            .map(|i| i.data.len().max(i.durable_len()) as u64)
             .sum()
     }
 
@@ -187,7 +279,7 @@ impl FsModel {
             .iter()
             .filter(|(name, _)| name.starts_with(prefix))
             .filter_map(|(_, id)| self.inodes.get(id))
-            .map(|i| i.data.len().max(i.disk.len()) as u64)
+            .map(|i| i.data.len().max(i.durable_len()) as u64)
             .sum()
     }
 
@@ -217,6 +309,7 @@ impl FsModel {
 
     pub fn create(&mut self, path: &str) -> DiskResult<()> {
         if let Ok(inode) = self.inode_mut(path) {
+            inode.before_change_at(0);
             inode.data.clear();
             inode.dirty.clear();
             return Ok(());
@@ -251,6 +344,7 @@ impl FsModel {
         let growth = (offset + data.len()).saturating_sub(len) as u64;
         self.check_space(path, growth)?;
         let inode = self.inode_mut(path)?;
+        inode.before_change_at(offset);
         if inode.data.len() < offset + data.len() {
             inode.data.resize(offset + data.len(), 0);
         }
@@ -291,6 +385,7 @@ impl FsModel {
         self.check_space(path, len.saturating_sub(cur) as u64)?;
         let inode = self.inode_mut(path)?;
         let old = inode.data.len();
+        inode.before_change_at(len);
         inode.data.resize(len, 0);
         if len > old {
             inode.mark_dirty(old, len);
@@ -395,24 +490,38 @@ impl FsModel {
         let names_of: BTreeMap<InodeId, String> =
             self.names.iter().map(|(n, i)| (*i, n.clone())).collect();
         for (id, inode) in self.inodes.iter_mut() {
-            let mut kept = inode.disk.clone();
             // A torn tail: part of the unsynced bytes appended at the end.
+            let mut torn = 0;
             if self.faults.torn_tail
                 && let Some(&(s, e)) = inode.dirty.last()
-                && s == kept.len()
+                && s == inode.durable_len()
                 && e == inode.data.len()
             {
-                let n = rng.gen_range(0..=e - s);
-                if n > 0 {
-                    kept.extend_from_slice(&inode.data[s..s + n]);
-                    if let Some(name) = names_of.get(id) {
-                        report.torn_files.push((name.clone(), n as u64));
-                    }
+                torn = rng.gen_range(0..=e - s);
+                if torn > 0
+                    && let Some(name) = names_of.get(id)
+                {
+                    report.torn_files.push((name.clone(), torn as u64));
                 }
             }
-            report.lost_bytes += inode.data.len().abs_diff(kept.len()) as u64;
-            inode.data = kept.clone();
-            inode.disk = kept;
+            let before = inode.data.len();
+            let kept = match std::mem::take(&mut inode.durable) {
+                Durable::Prefix(n) => {
+                    let mut kept = std::mem::take(&mut inode.data);
+                    kept.truncate(n + torn);
+                    kept
+                }
+                Durable::Copy(mut kept) => {
+                    if torn > 0 {
+                        let s = kept.len();
+                        kept.extend_from_slice(&inode.data[s..s + torn]);
+                    }
+                    kept
+                }
+            };
+            report.lost_bytes += before.abs_diff(kept.len()) as u64;
+            inode.durable = Durable::Prefix(kept.len());
+            inode.data = kept;
             inode.dirty.clear();
         }
         self.gc();
@@ -443,6 +552,34 @@ mod tests {
 
     fn rng() -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(7)
+    }
+
+    /// Marking ranges dirty one by one keeps them as sorting and merging
+    /// all of them at once would.
+    #[test]
+    fn dirty_ranges_stay_sorted_and_merged() {
+        let mut rng = rng();
+        for _ in 0..500 {
+            let mut inode = Inode::default();
+            let mut marked = Vec::new();
+            for _ in 0..rng.gen_range(1..8) {
+                let start = rng.gen_range(0..40);
+                let end = start + rng.gen_range(0..8);
+                inode.mark_dirty(start, end);
+                if start < end {
+                    marked.push((start, end));
+                }
+            }
+            marked.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::new();
+            for (s, e) in marked {
+                match merged.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e)),
+                }
+            }
+            assert_eq!(inode.dirty, merged);
+        }
     }
 
     fn synced_file(fs: &mut FsModel, path: &str, data: &[u8]) {
@@ -616,7 +753,7 @@ mod proptests {
     //! crashes, and checks that what survives is allowed by the rules.
     use super::*;
     use proptest::prelude::*;
-    use rand::SeedableRng;
+    use rand::{RngCore, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
     #[derive(Debug, Clone)]
@@ -648,6 +785,46 @@ mod proptests {
         ]
     }
 
+    /// Every file's durable bytes as a copy of their own, as the model kept
+    /// them before durable prefixes of the page cache.
+    fn copy_every_durable(fs: &mut FsModel) {
+        for inode in fs.inodes.values_mut() {
+            inode.durable_copy();
+        }
+    }
+
+    /// One operation (then an optional truncation), and what it answered,
+    /// crash reports and the crash's next random draw included.
+    fn apply(fs: &mut FsModel, op: &Op, cut: Option<(usize, u8)>, fsync_fails: bool) -> String {
+        let answer = match op {
+            Op::Create(f) => format!("{:?}", fs.create(FILES[*f])),
+            Op::Append(f, d) => format!("{:?}", fs.append(FILES[*f], d)),
+            Op::WriteAt(f, o, d) => format!("{:?}", fs.write_at(FILES[*f], u64::from(*o), d)),
+            Op::Fsync(f) => format!("{:?}", fs.fsync(FILES[*f], fsync_fails)),
+            Op::FsyncDir => {
+                fs.fsync_dir("");
+                String::new()
+            }
+            Op::Crash(seed) => {
+                let mut rng = ChaCha8Rng::seed_from_u64(*seed);
+                let report = fs.crash(&mut rng);
+                format!("{report:?} then {}", rng.next_u64())
+            }
+        };
+        let cut = cut.map(|(f, len)| fs.truncate(FILES[f], u64::from(len % 12)));
+        format!("{answer} {cut:?}")
+    }
+
+    /// Also truncations, failing fsyncs and re-creating an existing file,
+    /// which all take a durable prefix apart from the page cache.
+    fn op_or_cut() -> impl Strategy<Value = (Op, Option<(usize, u8)>, bool)> {
+        (
+            op(),
+            proptest::option::of((0..3usize, any::<u8>())),
+            any::<bool>(),
+        )
+    }
+
     #[derive(Debug, Clone, Default)]
     struct RefFile {
         /// Content at the last successful fsync.
@@ -659,6 +836,34 @@ mod proptests {
     }
 
     proptest! {
+        /// Keeping durable bytes as a prefix of the page cache changes
+        /// nothing anyone sees: reads, crash reports and the random draws
+        /// of a crash are those of a model holding a copy of them.
+        #[test]
+        fn durable_prefixes_behave_as_copies(
+            ops in proptest::collection::vec(op_or_cut(), 1..80),
+            torn in any::<bool>(),
+        ) {
+            let mut prefixed = FsModel::new();
+            let mut copied = FsModel::new();
+            for fs in [&mut prefixed, &mut copied] {
+                fs.faults.torn_tail = torn;
+            }
+            for (op, cut, fsync_fails) in ops {
+                let step = apply(&mut prefixed, &op, cut, fsync_fails);
+                prop_assert_eq!(step, apply(&mut copied, &op, cut, fsync_fails));
+                copy_every_durable(&mut copied);
+                prop_assert_eq!(prefixed.files(), copied.files());
+                prop_assert_eq!(prefixed.quota_used_bytes(), copied.quota_used_bytes());
+            }
+            // What a last crash keeps, and what it draws.
+            let mut a = ChaCha8Rng::seed_from_u64(3);
+            let mut b = ChaCha8Rng::seed_from_u64(3);
+            prop_assert_eq!(prefixed.crash(&mut a), copied.crash(&mut b));
+            prop_assert_eq!(a.next_u64(), b.next_u64());
+            prop_assert_eq!(prefixed.files(), copied.files());
+        }
+
         #[test]
         fn what_survives_is_allowed(ops in proptest::collection::vec(op(), 1..60), torn in any::<bool>()) {
             let mut fs = FsModel::new();

@@ -15,7 +15,8 @@
 //! to be free), and only complete reads (current revision, every matching key
 //! returned).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 
 use super::analysis::{Analysis, for_each_put};
 use super::store::Store;
@@ -57,7 +58,8 @@ impl<'h> Removals<'h> {
         let mut untouchable: HashSet<&'h str> = HashSet::new();
         let mut revoked: HashSet<i64> = HashSet::new();
         // Per key, every definite put: (revision, lease, ignore_lease).
-        let mut puts: HashMap<&'h str, Vec<(i64, i64, bool)>> = HashMap::new();
+        // In key order: each read looks only at the keys of its span.
+        let mut puts: BTreeMap<&'h str, Vec<(i64, i64, bool)>> = BTreeMap::new();
         let mut reads: Vec<(i64, KeySpan<'h>, &'h [KeyValue])> = Vec::new();
         for op in &history.operations {
             if op.request.is_serializable_read() {
@@ -95,10 +97,16 @@ impl<'h> Removals<'h> {
                 reads.push((got.header_revision, r.span(), &got.kvs));
             }
         }
-        // Only keys that nothing but a lease removal can delete count.
-        puts.retain(|key, _| {
-            !untouchable.contains(key) && !deletable.iter().any(|s| s.contains(key))
-        });
+        // Only keys that nothing but a lease removal can delete count. Each
+        // delete request's span drops the keys it holds (a walk of that
+        // span, instead of every key asking every span).
+        puts.retain(|key, _| !untouchable.contains(key));
+        for span in &deletable {
+            let deleted: Vec<&str> = in_span(&puts, span).map(|(key, _)| *key).collect();
+            for key in deleted {
+                puts.remove(key);
+            }
+        }
         for versions in puts.values_mut() {
             versions.sort_unstable();
         }
@@ -110,10 +118,7 @@ impl<'h> Removals<'h> {
                     .map(|kv| (kv.key.as_str(), kv.create_revision))
                     .collect();
                 let mut gone = HashMap::new();
-                for (key, versions) in &puts {
-                    if !span.contains(key) {
-                        continue;
-                    }
+                for (key, versions) in in_span(&puts, &span) {
                     let Some(&(at, lease, ignore_lease)) =
                         versions.iter().rev().find(|(at, ..)| *at < revision)
                     else {
@@ -156,6 +161,28 @@ impl<'h> Removals<'h> {
     fn free_in(&self, after: i64, upto: i64) -> usize {
         self.free.partition_point(|r| *r <= upto) - self.free.partition_point(|r| *r <= after)
     }
+}
+
+/// The entries of `map` whose keys `span` contains.
+fn in_span<'m, 'h, V>(
+    map: &'m BTreeMap<&'h str, V>,
+    span: &KeySpan<'_>,
+) -> impl Iterator<Item = (&'m &'h str, &'m V)> {
+    let (start, end) = match *span {
+        KeySpan::Single(k) => (k, Bound::Included(k)),
+        KeySpan::From(k) => (k, Bound::Unbounded),
+        KeySpan::Between(start, end) => (start, Bound::Excluded(end)),
+    };
+    // An inverted span holds no keys (and would panic a BTreeMap).
+    let empty = match end {
+        Bound::Included(end) => end < start,
+        Bound::Excluded(end) => end <= start,
+        Bound::Unbounded => false,
+    };
+    (!empty)
+        .then(|| map.range::<str, _>((Bound::Included(start), end)))
+        .into_iter()
+        .flatten()
 }
 
 impl<'h> CompleteRead<'h> {
@@ -250,6 +277,21 @@ mod tests {
         }
         read_everything(&mut store, &mut h);
         h
+    }
+
+    #[test]
+    fn the_keys_in_a_span_are_those_it_contains() {
+        let keys = ["", "a", "a\0", "ab", "b", "c"];
+        let map: BTreeMap<&str, ()> = keys.iter().map(|k| (*k, ())).collect();
+        for start in keys {
+            let mut spans = vec![KeySpan::Single(start), KeySpan::From(start)];
+            spans.extend(keys.iter().map(|end| KeySpan::Between(start, end)));
+            for span in spans {
+                let got: Vec<&str> = in_span(&map, &span).map(|(k, _)| *k).collect();
+                let want: Vec<&str> = keys.into_iter().filter(|k| span.contains(k)).collect();
+                assert_eq!(got, want, "{span:?}");
+            }
+        }
     }
 
     fn removals(h: &History) -> Removals<'_> {
