@@ -44,6 +44,7 @@ baseline || {
   cargo clean -q --profile release -p node -p sim -p checker -p scenarios
   baseline
 }
+status=0
 cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
   --profile release --shard "$shard" --sharding round-robin \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
@@ -52,7 +53,13 @@ cargo mutants --in-place --baseline skip --no-shuffle --package node --test-pack
   --exclude-re 'impl.*(Display|Debug)' \
   --timeout 600 --build-timeout 1200 --output "$out" \
   --cargo-test-arg=--test --cargo-test-arg=mutation_campaign -- -- --ignored --nocapture \
-  || true
+  || status=$?
+# 2 (missed mutants) and 3 (timeouts) are findings; anything else means
+# cargo-mutants itself could not do the job, and its message said why.
+case $status in
+  0|2|3) ;;
+  *) echo "mutants: cargo-mutants stopped with status $status" >&2; exit "$status" ;;
+esac
 # cargo-mutants' "caught" joins two outcomes the campaign's log lines tell
 # apart: a run that failed a rule, and runs that were only inconclusive.
 # outcomes.json names each mutant's log.
