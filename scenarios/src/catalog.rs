@@ -542,12 +542,18 @@ pub fn builtin() -> Vec<Scenario> {
 /// scenario (a test checks it), so only that file is parsed, not the whole
 /// catalog.
 fn builtin_named(name: &str) -> Option<Scenario> {
-    let (file, text) = CATALOG
-        .iter()
-        .find(|(file, _)| file.strip_suffix(".toml") == Some(name))?;
+    let (file, text) = catalog_entry(name)?;
     parse(&format!("scenarios/catalog/{file}"), text)
         .ok()
         .filter(|s| s.name == name)
+}
+
+/// The catalog's (file, text) of the scenario called `name`: its file is
+/// named after it.
+fn catalog_entry(name: &str) -> Option<&'static (&'static str, &'static str)> {
+    CATALOG
+        .iter()
+        .find(|(file, _)| file.strip_suffix(".toml") == Some(name))
 }
 
 /// The general catalog: every built-in scenario that is neither a bug's
@@ -562,9 +568,8 @@ pub fn general() -> Vec<Scenario> {
 /// The file a name or path names, for messages: a catalog scenario's
 /// `scenarios/catalog/FILE`, else the path as given.
 pub fn file_of(name_or_path: &str) -> String {
-    CATALOG
-        .iter()
-        .find(|(file, text)| parse(file, text).is_ok_and(|s| s.name == name_or_path))
+    builtin_named(name_or_path)
+        .and(catalog_entry(name_or_path))
         .map(|(file, _)| format!("scenarios/catalog/{file}"))
         .unwrap_or_else(|| name_or_path.to_string())
 }
