@@ -214,6 +214,7 @@ mod tests {
                             mod_revision: 2,
                             version: 1,
                             lease: 0,
+                            ttl: 0,
                         },
                         prev_kv: None,
                     }],

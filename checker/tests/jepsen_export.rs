@@ -296,6 +296,7 @@ fn misread(h: &History, nth: usize, value: Option<String>) -> Option<History> {
                     mod_revision: a.header_revision,
                     version: 1,
                     lease: 0,
+                    ttl: 0,
                 });
                 a.count = 1;
             }

@@ -90,6 +90,7 @@ fn a_key_read_after_its_lease_was_revoked_is_a_violation() {
         mod_revision: 2,
         version: 1,
         lease: 5,
+        ttl: 0,
     };
     b.fake(2, get("/a"), range_answer(5, vec![a]));
     let (h, _) = b.finish();

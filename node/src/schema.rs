@@ -45,6 +45,9 @@ use ItemKind::*;
 const V35: Version = Version::V3_5;
 const V36: Version = Version::V3_6;
 const V37: Version = Version::V3_7;
+/// The version whose entries and key-values carry a per-key TTL (`Put.ttl`):
+/// a member below it drops the field.
+pub const KEY_TTL_SINCE: Version = V37;
 
 pub const SCHEMA: &[SchemaItem] = &[
     item(Bucket, "key", V35, "MVCC revisions: revision -> key value"),
@@ -168,7 +171,7 @@ pub const SCHEMA: &[SchemaItem] = &[
         V35,
         "raise, clear or list a member's alarm",
     ),
-    item(EntryField, "Put.ttl", V37, "per-key time to live"),
+    item(EntryField, "Put.ttl", KEY_TTL_SINCE, "per-key time to live"),
 ];
 
 /// When the named item was introduced, if the table has it.

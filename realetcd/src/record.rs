@@ -152,6 +152,8 @@ pub fn key_value(kv: &PbKeyValue) -> KeyValue {
         mod_revision: kv.mod_revision,
         version: kv.version,
         lease: kv.lease,
+        // etcd has no per-key TTL.
+        ttl: 0,
     }
 }
 

@@ -23,6 +23,7 @@ pub fn kv(kv: &w::KeyValue) -> h::KeyValue {
         mod_revision: kv.mod_revision,
         version: kv.version,
         lease: kv.lease,
+        ttl: kv.ttl,
     }
 }
 

@@ -433,6 +433,7 @@ mod tests {
                     mod_revision: mod_rev,
                     version: 1,
                     lease: 0,
+                    ttl: 0,
                 }],
                 more: false,
                 count: 1,
@@ -492,6 +493,7 @@ mod tests {
                 mod_revision: 2,
                 version: 1,
                 lease: 0,
+                ttl: 0,
             });
         }
         let ops = vec![

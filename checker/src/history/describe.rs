@@ -265,7 +265,8 @@ fn push_compare(out: &mut String, c: &Compare) {
     }
 }
 
-/// A stored key-value: `/a=1@5` (value at mod revision), `v2` when version > 1.
+/// A stored key-value: `/a=1@5` (value at mod revision), `v2` when version > 1,
+/// its lease and per-key TTL when it has them.
 pub fn key_value(kv: &KeyValue) -> String {
     to_string(|out| push_key_value(out, kv))
 }
@@ -280,6 +281,9 @@ fn push_key_value(out: &mut String, kv: &KeyValue) {
     }
     if kv.lease != 0 {
         let _ = write!(out, " lease={}", kv.lease);
+    }
+    if kv.ttl != 0 {
+        let _ = write!(out, " ttl={}s", kv.ttl);
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Recorded {
     pub event_version: bool,
     /// Lease grants carry the lease's TTL.
     pub lease_ttl: bool,
+    /// Key-values carry the per-key TTL their put asked for. Not so in a
+    /// run whose cluster ran, or was downgraded, below the version that
+    /// introduced the field: such a member drops it, as it must.
+    pub key_ttl: bool,
 }
 
 impl Default for Recorded {
@@ -35,6 +39,7 @@ impl Recorded {
         lease: true,
         event_version: true,
         lease_ttl: true,
+        key_ttl: true,
     };
 
     pub fn is_everything(&self) -> bool {
@@ -50,6 +55,7 @@ impl Recorded {
             && reported.version == real.version
             && self.create_revision_agrees(reported.create_revision, real.create_revision)
             && self.lease_agrees(reported.lease, real.lease)
+            && self.key_ttl_agrees(reported.ttl, real.ttl)
     }
 
     pub fn kvs_agree(&self, reported: &[KeyValue], real: &[KeyValue]) -> bool {
@@ -62,6 +68,10 @@ impl Recorded {
 
     pub fn lease_agrees(&self, reported: i64, real: i64) -> bool {
         !self.lease || reported == real
+    }
+
+    pub fn key_ttl_agrees(&self, reported: i64, real: i64) -> bool {
+        !self.key_ttl || reported == real
     }
 
     /// For a watch event's key-value.
@@ -82,6 +92,7 @@ mod tests {
             mod_revision: 3,
             version: 2,
             lease,
+            ttl: 0,
         }
     }
 
@@ -90,13 +101,20 @@ mod tests {
         let everything = Recorded::EVERYTHING;
         assert!(everything.kv_agrees(&kv(2, 7), &kv(2, 7)));
         assert!(!everything.kv_agrees(&kv(0, 0), &kv(2, 7)));
+        let with_ttl = KeyValue { ttl: 5, ..kv(2, 7) };
+        assert!(
+            !everything.kv_agrees(&kv(2, 7), &with_ttl),
+            "a key-value that lost its per-key TTL is not the one put"
+        );
         let etcd = Recorded {
             create_revision: false,
             lease: false,
             event_version: false,
             lease_ttl: false,
+            key_ttl: false,
         };
         assert!(etcd.kv_agrees(&kv(0, 0), &kv(2, 7)));
+        assert!(etcd.kv_agrees(&kv(0, 0), &with_ttl));
         let mut other_value = kv(0, 0);
         other_value.value = "2".into();
         assert!(!etcd.kv_agrees(&other_value, &kv(2, 7)));

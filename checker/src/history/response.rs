@@ -16,6 +16,14 @@ pub struct KeyValue {
     pub mod_revision: i64,
     pub version: i64,
     pub lease: i64,
+    /// The per-key time to live in seconds the key's last put asked for
+    /// (faultline's store from version 3.7; 0 = none, and always 0 in etcd).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ttl: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

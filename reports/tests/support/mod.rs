@@ -29,6 +29,7 @@ pub fn kv(key: &str, value: &str, create: i64, rev: i64, version: i64) -> KeyVal
         mod_revision: rev,
         version,
         lease: 0,
+        ttl: 0,
     }
 }
 

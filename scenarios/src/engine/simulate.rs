@@ -13,6 +13,7 @@ use checker::rules;
 use node::bugs::BugSet;
 use node::config::{MemberConfig, Peer};
 use node::host::ExitReason;
+use node::version::Version;
 use sim::{MemberStatus, World, member_ip};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,6 +100,17 @@ fn start_traffic(
     clients
 }
 
+/// Whether every member keeps the per-key TTL its puts asked for the whole
+/// run: none starts, is restarted as, or is downgraded to a version below
+/// the one that introduced it (such a member drops the field, as it must,
+/// so its key-values do not record it).
+fn key_ttls_kept(scenario: &Scenario, plan_versions: &[Version]) -> bool {
+    (0..scenario.cluster.size)
+        .map(|i| scenario.cluster.version_of(i))
+        .chain(plan_versions.iter().copied())
+        .all(|v| v >= node::schema::KEY_TTL_SINCE)
+}
+
 pub(super) async fn simulate(
     world: Arc<World>,
     scenario: Scenario,
@@ -124,6 +136,11 @@ pub(super) async fn simulate(
     let clients = start_traffic(&world, &scenario, &recorder, &stop, ctl.timeout, seed);
 
     // Faults and the supervisor run on the engine's node.
+    let plan_versions: Vec<Version> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.fault.version())
+        .collect();
     let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
     let supervisor = world.spawn_client(ENGINE_CLIENT, supervise(ctl.clone()));
 
@@ -146,9 +163,11 @@ pub(super) async fn simulate(
     let failpoints_reached = world.failpoints_reached();
     let faults_applied = ctl.faults_applied.lock().clone();
     let not_applied = ctl.not_applied.lock().clone();
+    let mut history = recorder.take_history();
+    history.recorded.key_ttl = key_ttls_kept(&scenario, &plan_versions);
     SimOutput {
         not_applied,
-        history: recorder.take_history(),
+        history,
         end_state,
         trace: world.trace().take(),
         faults_applied,
@@ -235,5 +254,36 @@ async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
     }
     for t in tasks {
         let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions_of(text: &str) -> (Scenario, Vec<Version>) {
+        let scenario = crate::catalog::parse("t.toml", text).expect("parses");
+        let plan = Plan::of(&scenario.faults).expect("plans");
+        let versions = plan
+            .steps
+            .iter()
+            .filter_map(|s| s.fault.version())
+            .collect();
+        (scenario, versions)
+    }
+
+    #[test]
+    fn key_ttls_are_compared_only_while_every_member_keeps_them() {
+        let all_37 = "name = \"t\"\n[cluster]\nversions = [\"3.7\"]\n";
+        let (s, v) = versions_of(all_37);
+        assert!(key_ttls_kept(&s, &v));
+        let (s, v) =
+            versions_of("name = \"t\"\n[cluster]\nversions = [\"3.7\", \"3.7\", \"3.6\"]\n");
+        assert!(!key_ttls_kept(&s, &v), "a 3.6 member drops the field");
+        let downgraded = format!(
+            "{all_37}[[faults]]\nkind = \"downgrade_enable\"\nat_s = 1.0\nversion = \"3.6\"\n"
+        );
+        let (s, v) = versions_of(&downgraded);
+        assert!(!key_ttls_kept(&s, &v), "a downgrade to 3.6 drops the field");
     }
 }

@@ -178,6 +178,21 @@ fault_kinds! {
         "add a fresh member as a learner, promote it once in sync, then remove and wipe the target";
 }
 
+impl Fault {
+    /// The store version a version step runs members as, or asks the
+    /// cluster to downgrade to; None for every other fault.
+    pub fn version(&self) -> Option<node::version::Version> {
+        match self {
+            Fault::SwapVersion(f) => Some(f.version),
+            Fault::RollingUpgrade(f) | Fault::RollingDowngrade(f) => Some(f.version),
+            Fault::JoinMember(f) => Some(f.version),
+            Fault::DowngradeEnable(f) => Some(f.version),
+            Fault::OfflineMigrate(f) => Some(f.version),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -348,6 +348,7 @@ mod tests {
                     mod_revision: revision,
                     version: 2,
                     lease: 0,
+                    ttl: 0,
                 },
                 prev_kv: None,
             }],

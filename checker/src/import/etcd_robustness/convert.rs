@@ -306,6 +306,7 @@ fn key_value(key: &str, v: &f::ValueRevision, at: &str) -> Result<KeyValue, Stri
         mod_revision: v.mod_revision,
         version: v.version,
         lease: 0,
+        ttl: 0,
     })
 }
 
@@ -448,6 +449,7 @@ fn event(e: &f::WatchEvent, at: &str) -> Result<Event, String> {
         mod_revision: e.revision,
         version: i64::from(created),
         lease: 0,
+        ttl: 0,
     };
     let prev_kv = match &e.prev_value {
         Some(p) => Some(key_value(&e.key, p, &format!("{at}.PrevValue"))?),

@@ -36,6 +36,7 @@ pub const RECORDED: Recorded = Recorded {
     lease: false,
     event_version: false,
     lease_ttl: false,
+    key_ttl: false,
 };
 
 /// The annotation source of what the report held that is not a request of

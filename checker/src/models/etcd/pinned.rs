@@ -94,6 +94,7 @@ mod tests {
             mod_revision: rev,
             version: 1,
             lease: 0,
+            ttl: 0,
         }
     }
 

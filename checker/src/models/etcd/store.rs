@@ -51,6 +51,7 @@ impl Version {
             mod_revision: self.mod_revision,
             version: self.version,
             lease: self.lease,
+            ttl: self.ttl,
         }
     }
 
@@ -65,6 +66,7 @@ impl Version {
             && recorded.create_revision_agrees(kv.create_revision, self.create_revision)
             && version_ok
             && recorded.lease_agrees(kv.lease, self.lease)
+            && recorded.key_ttl_agrees(kv.ttl, self.ttl)
     }
 }
 
