@@ -92,7 +92,7 @@ anomalies! {
     DowngradedFieldLeft => "downgraded-field-left", "A field of the newer version was left after a storage downgrade.";
     RequiredStepSkipped => "required-step-skipped", "A step the plan requires never ran.";
     OperatorRefused => "operator-refused", "An operator request a correct store must accept was refused.";
-    AlarmNotCleared => "alarm-not-cleared", "An alarm the plan expected was not raised, or stayed on after the operator disarmed it.";
+    AlarmNotCleared => "alarm-not-cleared", "An alarm the plan expected was not raised, members listed different alarms, or an alarm stayed on after the operator disarmed it.";
     SimulationPanic => "simulation-panic", "The simulation itself panicked.";
     Unclassified => "unclassified", "A rule this build does not know.";
 }

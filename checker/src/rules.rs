@@ -227,7 +227,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: OPERATOR_ALARM_CLEARED,
-        description: "An alarm an operator step expects (NOSPACE after the backend's disk filled) is raised, and once the operator disarms it every running member reports it cleared.",
+        description: "An alarm an operator step expects (NOSPACE after the backend's disk filled) is raised, every running member lists the same alarms (they are replicated, and a restarted member reads them back), and once the operator disarms them every running member reports them cleared.",
         decided_by: DecidedBy::Engine,
     },
     RuleInfo {

@@ -173,6 +173,9 @@ pub const CATALOG: &[(&str, &str)] = &[
         "write-throughput.toml",
         include_str!("../catalog/write-throughput.toml"),
     ),
+    // Added after the others, so that campaigns' seed-to-scenario draws
+    // over the older scenarios stay as they were.
+    ("alarms.toml", include_str!("../catalog/alarms.toml")),
 ];
 
 /// What is wrong with a scenario file: `FILE: line N: field: problem`

@@ -85,8 +85,9 @@ fn refused_by_running_member(e: &ClientError) -> bool {
 /// alarm list`, then `etcdctl alarm disarm`). It waits up to `duration_s`
 /// (default 5) for the alarm `expect` names to be raised, disarms every
 /// alarm listed, and waits as long for every running member to report
-/// none. An expected alarm that never appears, or alarms that do not
-/// clear, break rule `operator.alarm-cleared`.
+/// none. An expected alarm that never appears, running members that do
+/// not list the same alarms before the disarm (within as long), or alarms
+/// that do not clear, break rule `operator.alarm-cleared`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmDisarm {
     pub expect: Option<AlarmType>,
@@ -130,6 +131,17 @@ impl Inject for AlarmDisarm {
             ctl.alarm_violation(format!(
                 "no {} alarm was raised within {:.1} s of the step",
                 e.etcd_name(),
+                wait.as_secs_f64()
+            ));
+        }
+        let mut split = disagreeing(ctl).await;
+        while split.is_some() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+            madsim::time::sleep(Duration::from_millis(100)).await;
+            split = disagreeing(ctl).await;
+        }
+        if let Some(split) = split.filter(|_| !ctl.quiescing()) {
+            ctl.alarm_violation(format!(
+                "the running members did not list the same alarms within {:.1} s of the step: {split}",
                 wait.as_secs_f64()
             ));
         }
@@ -185,6 +197,34 @@ async fn list_alarms(ctl: &Control) -> Vec<AlarmMember> {
     };
     let mut client = Client::new(vec![(m, member_ip(m))], 0, ctl.timeout);
     client.alarm_list().await.unwrap_or_default()
+}
+
+/// The alarms each running member's Status lists, when they are not the
+/// same on all of them. Alarms are replicated state: every member applies
+/// the same raises and disarms, and one that restarts reads them back from
+/// its backend, so members that answer must agree once they caught up.
+async fn disagreeing(ctl: &Control) -> Option<String> {
+    let mut lists: Vec<(u64, Vec<String>)> = Vec::new();
+    for m in ctl.running() {
+        if let Some(status) = cluster::status(&ctl.world, m).await {
+            let mut alarms: Vec<String> = status
+                .errors
+                .into_iter()
+                .filter(|e| e.contains("alarm:"))
+                .map(|e| e.trim_end().to_string())
+                .collect();
+            alarms.sort();
+            lists.push((m, alarms));
+        }
+    }
+    if lists.windows(2).all(|w| w[0].1 == w[1].1) {
+        return None;
+    }
+    let each: Vec<String> = lists
+        .iter()
+        .map(|(m, alarms)| format!("m{m} {alarms:?}"))
+        .collect();
+    Some(each.join(", "))
 }
 
 /// The running members whose Status still lists an alarm, with them (a
