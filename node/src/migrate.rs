@@ -29,6 +29,8 @@ pub enum MigrateError {
     Cluster(#[from] crate::cluster::ClusterDataError),
     #[error("WAL entry {index} cannot be decoded: {detail}")]
     Entry { index: u64, detail: String },
+    #[error("key bucket record {revision} cannot be decoded: {detail}")]
+    KeyRecord { revision: String, detail: String },
 }
 
 /// What `faultline inspect` reports.
@@ -152,6 +154,35 @@ pub async fn inspect(disk: DiskRef) -> Result<Inspection, MigrateError> {
             .filter(|_| cluster.downgrade.enabled),
         wal_entries,
     })
+}
+
+/// Corrupts a stopped member's data the way etcd's own tests do
+/// (`testutil.CorruptBBolt`, used by `TestPeriodicCheckDetectsCorruption`):
+/// every record of the key bucket keeps its revision, but its key's and
+/// value's first bytes are incremented, and the records are written back.
+/// Checksums stay valid: only a comparison with the other members (the
+/// corruption check) can tell. Returns how many records it rewrote.
+pub async fn corrupt_values(disk: DiskRef) -> Result<usize, MigrateError> {
+    let env = tool_env(disk);
+    let backend = Backend::open(env, 1, false).await?;
+    let records = backend.scan(Bucket::Key);
+    let mut tx = backend.batch_tx().await;
+    for (revision, record) in &records {
+        let mut kv = crate::wire::api::KeyValue::decode(record.as_slice()).map_err(|e| {
+            MigrateError::KeyRecord {
+                revision: format!("{revision:02x?}"),
+                detail: e.to_string(),
+            }
+        })?;
+        for field in [&mut kv.key, &mut kv.value] {
+            if let Some(first) = field.first_mut() {
+                *first = first.wrapping_add(1);
+            }
+        }
+        tx.put(Bucket::Key, revision, &kv.encode_to_vec());
+    }
+    tx.commit_now(false).await?;
+    Ok(records.len())
 }
 
 /// What a migration did.

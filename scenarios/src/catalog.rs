@@ -176,6 +176,10 @@ pub const CATALOG: &[(&str, &str)] = &[
     // Added after the others, so that campaigns' seed-to-scenario draws
     // over the older scenarios stay as they were.
     ("alarms.toml", include_str!("../catalog/alarms.toml")),
+    (
+        "corruption.toml",
+        include_str!("../catalog/corruption.toml"),
+    ),
 ];
 
 /// What is wrong with a scenario file: `FILE: line N: field: problem`

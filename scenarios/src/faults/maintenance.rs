@@ -116,73 +116,96 @@ impl Inject for AlarmDisarm {
         let AlarmDisarm { expect, wait } = self;
         let what = expect.map_or("any", |a| a.etcd_name());
         ctl.note(kind, format!("expect={what}"));
-        let deadline = madsim::time::Instant::now() + wait;
-        let mut listed = list_alarms(ctl).await;
-        while expect.is_some_and(|e| !listed.iter().any(|a| a.alarm == e as i32))
-            && madsim::time::Instant::now() < deadline
-            && !ctl.quiescing()
-        {
-            madsim::time::sleep(Duration::from_millis(100)).await;
-            listed = list_alarms(ctl).await;
-        }
-        if let Some(e) = expect
-            && !listed.iter().any(|a| a.alarm == e as i32)
-        {
-            ctl.alarm_violation(format!(
-                "no {} alarm was raised within {:.1} s of the step",
-                e.etcd_name(),
-                wait.as_secs_f64()
-            ));
-        }
-        let mut split = disagreeing(ctl).await;
-        while split.is_some() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
-            madsim::time::sleep(Duration::from_millis(100)).await;
-            split = disagreeing(ctl).await;
-        }
-        if let Some(split) = split.filter(|_| !ctl.quiescing()) {
-            ctl.alarm_violation(format!(
-                "the running members did not list the same alarms within {:.1} s of the step: {split}",
-                wait.as_secs_f64()
-            ));
-        }
-        for alarm in &listed {
-            let step = format!("alarm disarm {}", alarm.status_text().trim_end());
-            let outcome = crate::operator::request(
-                ctl.world.trace(),
-                "alarm",
-                ErrorCode::Unspecified,
-                || async {
-                    ctl.to_leader(client_request::Body::Alarm(AlarmRequest {
-                        action: AlarmAction::Deactivate as i32,
-                        member_id: alarm.member_id,
-                        alarm: alarm.alarm,
-                    }))
-                    .await
-                    .map(drop)
-                },
-            )
-            .await;
-            ctl.settle(&step, &outcome);
-        }
-        let deadline = madsim::time::Instant::now() + wait;
-        let mut left = still_alarmed(ctl).await;
-        while !left.is_empty() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
-            madsim::time::sleep(Duration::from_millis(100)).await;
-            left = still_alarmed(ctl).await;
-        }
-        if !left.is_empty() && !ctl.quiescing() {
-            ctl.alarm_violation(format!(
-                "alarms did not clear within {:.1} s of the disarm: {}",
-                wait.as_secs_f64(),
-                left.join("; ")
-            ));
-        }
-        let disarmed: Vec<String> = listed
-            .iter()
-            .map(|a| a.status_text().trim_end().to_string())
-            .collect();
+        let disarmed = disarm(ctl, expect, wait).await;
         ctl.healed(kind, format!("disarmed [{}]", disarmed.join(", ")));
     }
+}
+
+/// The operator's part after an alarm: waits up to `wait` for the alarm
+/// `expect` names, for every running member to list the same alarms,
+/// disarms every alarm listed, and waits as long for all to clear; what it
+/// disarmed. What does not happen breaks rule `operator.alarm-cleared`.
+pub(super) async fn disarm(
+    ctl: &Control,
+    expect: Option<AlarmType>,
+    wait: Duration,
+) -> Vec<String> {
+    let deadline = madsim::time::Instant::now() + wait;
+    let listed = await_alarm(ctl, expect, deadline).await;
+    if let Some(e) = expect
+        && !listed.iter().any(|a| a.alarm == e as i32)
+    {
+        ctl.alarm_violation(format!(
+            "no {} alarm was raised within {:.1} s of the step",
+            e.etcd_name(),
+            wait.as_secs_f64()
+        ));
+    }
+    let mut split = disagreeing(ctl).await;
+    while split.is_some() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        split = disagreeing(ctl).await;
+    }
+    if let Some(split) = split.filter(|_| !ctl.quiescing()) {
+        ctl.alarm_violation(format!(
+            "the running members did not list the same alarms within {:.1} s of the step: {split}",
+            wait.as_secs_f64()
+        ));
+    }
+    for alarm in &listed {
+        let step = format!("alarm disarm {}", alarm.status_text().trim_end());
+        let outcome = crate::operator::request(
+            ctl.world.trace(),
+            "alarm",
+            ErrorCode::Unspecified,
+            || async {
+                ctl.to_leader(client_request::Body::Alarm(AlarmRequest {
+                    action: AlarmAction::Deactivate as i32,
+                    member_id: alarm.member_id,
+                    alarm: alarm.alarm,
+                }))
+                .await
+                .map(drop)
+            },
+        )
+        .await;
+        ctl.settle(&step, &outcome);
+    }
+    let deadline = madsim::time::Instant::now() + wait;
+    let mut left = still_alarmed(ctl).await;
+    while !left.is_empty() && madsim::time::Instant::now() < deadline && !ctl.quiescing() {
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        left = still_alarmed(ctl).await;
+    }
+    if !left.is_empty() && !ctl.quiescing() {
+        ctl.alarm_violation(format!(
+            "alarms did not clear within {:.1} s of the disarm: {}",
+            wait.as_secs_f64(),
+            left.join("; ")
+        ));
+    }
+    listed
+        .iter()
+        .map(|a| a.status_text().trim_end().to_string())
+        .collect()
+}
+
+/// The cluster's alarms once the one `expect` names is among them, or as
+/// they are at `deadline` (at once when `expect` is None).
+pub(super) async fn await_alarm(
+    ctl: &Control,
+    expect: Option<AlarmType>,
+    deadline: madsim::time::Instant,
+) -> Vec<AlarmMember> {
+    let mut listed = list_alarms(ctl).await;
+    while expect.is_some_and(|e| !listed.iter().any(|a| a.alarm == e as i32))
+        && madsim::time::Instant::now() < deadline
+        && !ctl.quiescing()
+    {
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        listed = list_alarms(ctl).await;
+    }
+    listed
 }
 
 /// The cluster's alarms (etcd's `alarm list`: a Get through raft), none

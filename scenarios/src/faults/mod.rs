@@ -1,6 +1,6 @@
 //! The fault library: every kind of fault a plan can use. Each family of
 //! kinds has one file (process, network, disk, clock, failpoint,
-//! maintenance, versions) holding, per kind, a type with its parameters,
+//! maintenance, versions, corruption) holding, per kind, a type with its parameters,
 //! how they are read from a scenario step (`Inject::parse`) and how the
 //! fault is applied to the world and healed (`Inject::inject`), in the
 //! spirit of etcd's robustness `failpoint/` package. The registry below
@@ -8,6 +8,7 @@
 //! file.
 
 mod clock;
+mod corruption;
 mod disk;
 mod failpoint;
 mod fields;
@@ -176,6 +177,8 @@ fault_kinds! {
         "wait up to duration_s for the alarm named by expect (nospace, corrupt), disarm every alarm, check all members cleared them";
     MemberReplaceLearner "member_replace_learner" process::MemberReplace, swarm: true,
         "add a fresh member as a learner, promote it once in sync, then remove and wipe the target";
+    CorruptBackend "corrupt_backend" corruption::CorruptBackend, swarm: false,
+        "stop the target, rewrite its key records behind its back (checksums valid), restart it; expect a CORRUPT alarm within duration_s, then replace it and disarm";
 }
 
 impl Fault {
@@ -336,7 +339,9 @@ mod tests {
             match parse(&step(kind.name())) {
                 Ok(f) => assert_eq!(f.kind(), kind),
                 Err(e) => assert!(
-                    e.starts_with("version:") || e.starts_with("failpoint:"),
+                    e.starts_with("version:")
+                        || e.starts_with("failpoint:")
+                        || e.starts_with("target:"),
                     "{kind}: {e}"
                 ),
             }

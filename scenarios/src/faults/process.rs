@@ -146,21 +146,7 @@ impl Inject for MemberReplace {
     async fn inject(self, ctl: &Control, kind: FaultKind) {
         let MemberReplace { target } = self;
         for m in ctl.targets(kind, target).await {
-            if ctl.members().len() < 2 {
-                ctl.not_applied(kind.name(), &format!("m{m} is the only member left"));
-                continue;
-            }
-            if !ctl.clients_reach_a_member_without(m) {
-                ctl.not_applied(
-                    kind.name(),
-                    &format!(
-                        "m{m} is the last member the clients were given: replaced, they could reach none"
-                    ),
-                );
-                continue;
-            }
-            if !ctl.claim_replacement(m) {
-                ctl.not_applied(kind.name(), &format!("m{m} is being replaced already"));
+            if !claim_replacement(ctl, kind, m) {
                 continue;
             }
             if kind == FaultKind::MemberReplaceLearner {
@@ -173,18 +159,42 @@ impl Inject for MemberReplace {
     }
 }
 
+/// Whether `m` may be replaced now, claiming it if so (the caller
+/// releases it); why not is a step not applied.
+pub(super) fn claim_replacement(ctl: &Control, kind: FaultKind, m: u64) -> bool {
+    let why_not = if ctl.members().len() < 2 {
+        format!("m{m} is the only member left")
+    } else if !ctl.clients_reach_a_member_without(m) {
+        format!("m{m} is the last member the clients were given: replaced, they could reach none")
+    } else if !ctl.claim_replacement(m) {
+        format!("m{m} is being replaced already")
+    } else {
+        return true;
+    };
+    ctl.not_applied(kind.name(), &why_not);
+    false
+}
+
 async fn replace(ctl: &Control, kind: FaultKind, m: u64) {
-    let world = ctl.world.clone();
     ctl.note(kind, format!("m{m}"));
+    match remove_wipe_add(ctl, m).await {
+        Some(new_id) => ctl.healed(kind, format!("m{m} -> m{new_id}")),
+        None => ctl.healed(kind, format!("m{m} (remove failed)")),
+    }
+}
+
+/// Removes `m` from the cluster, wipes its data and adds a fresh member
+/// in its place (etcd's documented way to replace a member); the new
+/// member's id, or None when the removal failed.
+pub(super) async fn remove_wipe_add(ctl: &Control, m: u64) -> Option<u64> {
     if !ctl.remove_member(m).await {
-        ctl.healed(kind, format!("m{m} (remove failed)"));
-        return;
+        return None;
     }
     ctl.removed.lock().insert(m);
-    world.wipe(m);
+    ctl.world.wipe(m);
     let new_id = ctl.next_member_id();
-    ctl.add_member(new_id, world.config(m)).await;
-    ctl.healed(kind, format!("m{m} -> m{new_id}"));
+    ctl.add_member(new_id, ctl.world.config(m)).await;
+    Some(new_id)
 }
 
 /// How long a learner has to catch up before its promotion is given up.

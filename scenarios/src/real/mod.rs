@@ -306,6 +306,9 @@ fn why_not(kind: FaultKind) -> &'static str {
         OfflineMigrate => {
             "offline migration rewrites the simulated store's files; a real etcd's data is its own"
         }
+        CorruptBackend => {
+            "the corruption rewrites the simulated store's key records; a real etcd's bbolt file is not opened"
+        }
         _ => "not run against a real cluster",
     }
 }
