@@ -15,6 +15,11 @@
 # rule), OUT/inconclusive.txt (runs undecided, none failed), OUT/missed.txt,
 # OUT/timeout.txt, and cargo-mutants' own OUT/mutants.out (a log per mutant
 # with the line of every run that did not pass).
+#
+# MUTANTS_AGAIN=FILE takes the mutants FILE names (one per line, as an
+# earlier run's missed.txt or violation.txt lists them) instead of a shard:
+# the same mutants again after the catalog changed, found by file, function
+# and replacement whatever line they moved to.
 # Usage: ci/mutants.sh OUT [SHARD (0/60)] [SEEDS (0..10)]
 set -euo pipefail
 usage="usage: ci/mutants.sh OUT [SHARD] [SEEDS]"
@@ -44,9 +49,21 @@ baseline || {
   cargo clean -q --profile release -p node -p sim -p checker -p scenarios
   baseline
 }
+select=(--shard "$shard" --sharding round-robin)
+if [ -n "${MUTANTS_AGAIN:-}" ]; then
+  [ -r "$MUTANTS_AGAIN" ] || { echo "mutants: MUTANTS_AGAIN '$MUTANTS_AGAIN' cannot be read" >&2; exit 2; }
+  select=()
+  while IFS= read -r name; do
+    [ -n "$name" ] || continue
+    # Escape the name for a regex, then let its line and column be any.
+    re=$(printf '%s' "$name" | sed -e 's/[][\.^$*+?(){}|]/\\&/g' -e 's/:[0-9][0-9]*:[0-9][0-9]*:/:[0-9]+:[0-9]+:/')
+    select+=(--re "^${re}\$")
+  done < "$MUTANTS_AGAIN"
+  [ ${#select[@]} -gt 0 ] || { echo "mutants: MUTANTS_AGAIN '$MUTANTS_AGAIN' names no mutant" >&2; exit 2; }
+fi
 status=0
 cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
-  --profile release --shard "$shard" --sharding round-robin \
+  --profile release "${select[@]}" \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
   --exclude node/src/failpoint.rs --exclude node/src/bugs.rs \
   --exclude node/src/real_disk.rs --exclude node/src/source_scan.rs \
