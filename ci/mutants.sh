@@ -18,8 +18,9 @@
 #
 # MUTANTS_AGAIN=FILE takes the mutants FILE names (one per line, as an
 # earlier run's missed.txt or violation.txt lists them) instead of a shard:
-# the same mutants again after the catalog changed, found by file, function
-# and replacement whatever line they moved to.
+# the same mutants again after the catalog changed, found by file and
+# description whatever line they moved to (logs in OUT/again/, a name no
+# longer listed in OUT/not-found.txt).
 # Usage: ci/mutants.sh OUT [SHARD (0/60)] [SEEDS (0..10)]
 set -euo pipefail
 usage="usage: ci/mutants.sh OUT [SHARD] [SEEDS]"
@@ -49,21 +50,61 @@ baseline || {
   cargo clean -q --profile release -p node -p sim -p checker -p scenarios
   baseline
 }
-select=(--shard "$shard" --sharding round-robin)
 if [ -n "${MUTANTS_AGAIN:-}" ]; then
   [ -r "$MUTANTS_AGAIN" ] || { echo "mutants: MUTANTS_AGAIN '$MUTANTS_AGAIN' cannot be read" >&2; exit 2; }
-  select=()
-  while IFS= read -r name; do
-    [ -n "$name" ] || continue
-    # Escape the name for a regex, then let its line and column be any.
-    re=$(printf '%s' "$name" | sed -e 's/[][\.^$*+?(){}|]/\\&/g' -e 's/:[0-9][0-9]*:[0-9][0-9]*:/:[0-9]+:[0-9]+:/')
-    select+=(--re "^${re}\$")
-  done < "$MUTANTS_AGAIN"
-  [ ${#select[@]} -gt 0 ] || { echo "mutants: MUTANTS_AGAIN '$MUTANTS_AGAIN' names no mutant" >&2; exit 2; }
+  # cargo-mutants 27.1 applies --re and --exclude-re to every mutant but
+  # its "delete field" ones, so the named mutants are applied here, one at
+  # a time, from its listing's diffs, and judged as below.
+  cargo mutants --list --json --diff --package node > "$out/listing.json"
+  python3 - "$out" "$MUTANTS_AGAIN" <<'PY'
+import json, os, re, subprocess, sys
+out, wanted_file = sys.argv[1], sys.argv[2]
+listing = json.load(open(os.path.join(out, "listing.json")))
+def unplaced(name):
+    # The same file and description, on whatever line it moved to.
+    return re.sub(r":\d+:\d+:", ":", name, count=1)
+kinds = {k: [] for k in ("violation", "inconclusive", "missed", "timeout", "unviable", "not-found")}
+logs = os.path.join(out, "again")
+os.makedirs(logs, exist_ok=True)
+for i, name in enumerate(l.strip() for l in open(wanted_file)):
+    if not name:
+        continue
+    found = [m for m in listing if unplaced(m["name"]) == unplaced(name)]
+    if not found:
+        kinds["not-found"].append(name)
+        continue
+    m = found[0]
+    subprocess.run(["patch", "-s", m["file"]], input=m["diff"], text=True, check=True)
+    try:
+        run = subprocess.run(
+            ["cargo", "test", "--profile", "release", "-p", "scenarios", "--test", "mutation_campaign",
+             "--", "--ignored", "--nocapture"],
+            capture_output=True, text=True, timeout=1200)
+        log = run.stdout + run.stderr
+        if run.returncode == 0:
+            kind = "missed"
+        elif "\nFail " in log:
+            kind = "violation"
+        elif "could not compile" in log:
+            kind = "unviable"
+        else:
+            kind = "inconclusive"
+    except subprocess.TimeoutExpired as e:
+        log, kind = str(e), "timeout"
+    subprocess.run(["git", "checkout", "-q", "--", m["file"]], check=True)
+    open(os.path.join(logs, f"{i:03}.log"), "w").write(m["name"] + "\n" + log)
+    kinds[kind].append(m["name"])
+    print(f"{kind:13} {m['name']}", flush=True)
+for kind, names in kinds.items():
+    with open(os.path.join(out, kind + ".txt"), "w") as f:
+        f.writelines(n + "\n" for n in names)
+    print(f"{kind:13} {len(names)}")
+PY
+  exit 0
 fi
 status=0
 cargo mutants --in-place --baseline skip --no-shuffle --package node --test-package scenarios \
-  --profile release "${select[@]}" \
+  --profile release --shard "$shard" --sharding round-robin \
   --exclude node/src/invariants.rs --exclude node/src/coverage.rs \
   --exclude node/src/failpoint.rs --exclude node/src/bugs.rs \
   --exclude node/src/real_disk.rs --exclude node/src/source_scan.rs \
