@@ -108,7 +108,11 @@ impl RaftLoop {
                 else => return,
             }
             self.drain_queued(&state, &mut requests, &mut inbound).await;
-            if self.node.has_ready() {
+            // A member that applied its own removal handles no more
+            // Readies, as etcd's server stops there: raft-rs would panic
+            // persisting entries as a leader missing from its own
+            // configuration (`on_persist_entries`).
+            if !self.removed && self.node.has_ready() {
                 self.handle_ready(&state, &apply, &read_states).await;
             }
         }
@@ -167,10 +171,17 @@ impl RaftLoop {
                     .map_err(|e| e.to_string());
                 if let Ok(cs) = &result {
                     let id = state.id();
-                    self.removed = !cs.voters.contains(&id)
-                        && !cs.learners.contains(&id)
-                        && !cs.voters_outgoing.contains(&id);
-                    if self.removed {
+                    let member = |cs: &ConfState| {
+                        cs.voters.contains(&id)
+                            || cs.learners.contains(&id)
+                            || cs.voters_outgoing.contains(&id)
+                    };
+                    // Removed once the configuration it was in drops it: a
+                    // member joining without a snapshot replays the first
+                    // members' AddNodes, which do not name it yet.
+                    let was_member = member(&self.log.conf_state());
+                    if was_member && !member(cs) {
+                        self.removed = true;
                         state.env.reach(crate::coverage::Point::MemberRemovedItself);
                     }
                     self.log.set_conf_state(cs.clone());
