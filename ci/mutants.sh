@@ -63,6 +63,14 @@ listing = json.load(open(os.path.join(out, "listing.json")))
 def unplaced(name):
     # The same file and description, on whatever line it moved to.
     return re.sub(r":\d+:\d+:", ":", name, count=1)
+def place(name):
+    line, col = re.search(r":(\d+):(\d+):", name).groups()
+    return int(line), int(col)
+def closest(name, found):
+    # A description can recur in one function (two `>` in one validate):
+    # the same column first, then the nearest line.
+    line, col = place(name)
+    return min(found, key=lambda m: (place(m["name"])[1] != col, abs(place(m["name"])[0] - line)))
 kinds = {k: [] for k in ("violation", "inconclusive", "missed", "timeout", "unviable", "not-found")}
 logs = os.path.join(out, "again")
 os.makedirs(logs, exist_ok=True)
@@ -73,7 +81,7 @@ for i, name in enumerate(l.strip() for l in open(wanted_file)):
     if not found:
         kinds["not-found"].append(name)
         continue
-    m = found[0]
+    m = closest(name, found)
     subprocess.run(["patch", "-s", m["file"]], input=m["diff"], text=True, check=True)
     try:
         run = subprocess.run(
