@@ -119,12 +119,17 @@ fn is_procedure_kind(kind: FaultKind) -> bool {
 /// Whether a step demands that something its scenario set up happens: an
 /// alarm the plan's full disk must raise (`alarm_disarm` with `expect`), a
 /// corruption the check must find with the clients stopped first
-/// (`corrupt_backend`). Such a step holds only for the plan and traffic as
+/// (`corrupt_backend`), a refusal the data must cause (`expect_refusal`). Such a step holds only for the plan and traffic as
 /// written: with a fault moved or retargeted, or traffic added, the
 /// expectation fails and the store is not at fault. So the explorer leaves
 /// the faults and traffic of such a scenario alone (it still draws its
 /// knobs), and never splices such a step into another.
 pub fn expects_outcome(step: &FaultStep) -> bool {
+    if step.expect_refusal == Some(true) {
+        // A refusal follows from the member's data as the plan left it: a
+        // member replaced or crashed by an added fault may start fine.
+        return true;
+    }
     match step.kind.parse::<FaultKind>() {
         Ok(FaultKind::CorruptBackend) => true,
         Ok(FaultKind::AlarmDisarm) => step.expect.is_some(),
@@ -313,7 +318,7 @@ mod tests {
     fn a_scenario_expecting_an_outcome_only_gets_other_knobs_and_lends_no_such_step() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let donor = crate::catalog::load("disk-faults").expect("catalog");
-        for name in ["corruption", "alarms", "disk-faults"] {
+        for name in ["corruption", "alarms", "disk-faults", "version-refusals"] {
             let base = crate::catalog::load(name).expect("catalog");
             let mut s = base.clone();
             for _ in 0..40 {
