@@ -68,11 +68,14 @@ impl Inject for CorruptBackend {
                 },
             );
             world.restart(m);
-            if let Err(e) = corrupted {
-                ctl.not_applied(
-                    kind.name(),
-                    &format!("m{m}'s data could not be rewritten: {e}"),
-                );
+            let why_not = match corrupted {
+                Err(e) => Some(format!("m{m}'s data could not be rewritten: {e}")),
+                // Nothing differs, so there is nothing to find.
+                Ok(0) => Some(format!("m{m} has no key records to corrupt")),
+                Ok(_) => None,
+            };
+            if let Some(why) = why_not {
+                ctl.not_applied(kind.name(), &why);
                 ctl.release_replacement(m);
                 ctl.healed(kind, format!("m{m} (not corrupted)"));
                 continue;
