@@ -90,13 +90,15 @@ const DISARM: &str = "alarm_disarm";
 /// NOSPACE refusals nothing explains: one of a request that writes
 /// nothing new (etcd's capped applier lets deletes, reads and compactions
 /// through), or one returned before any disk was full, or called after
-/// the operator disarmed the alarm with no disk filled since.
+/// the operator disarmed the alarm once no disk was full any more. A disk
+/// still full when the alarm is disarmed raises it again.
 fn no_space_refusals(history: &History) -> Vec<Violation> {
     let annotations = &history.annotations;
-    let filled: Vec<u64> = annotations
+    // When each disk was full: from its fault's start to its heal.
+    let filled: Vec<(u64, u64)> = annotations
         .iter()
         .filter(|a| a.is_fault() && a.text.starts_with(DISK_FULL))
-        .map(|a| a.at)
+        .map(|a| (a.at, a.end.unwrap_or(u64::MAX)))
         .collect();
     let disarmed: Vec<u64> = annotations
         .iter()
@@ -109,17 +111,24 @@ fn no_space_refusals(history: &History) -> Vec<Violation> {
         .filter(|op| matches!(op.result, OpResult::Fail(EtcdError::NoSpace)))
         .filter_map(|op| {
             let ret = op.ret.unwrap_or(u64::MAX);
-            let last_fill = filled.iter().copied().filter(|&at| at <= ret).max();
+            let before: Vec<(u64, u64)> = filled
+                .iter()
+                .copied()
+                .filter(|&(at, _)| at <= ret)
+                .collect();
+            // A full disk explains the refusal unless the alarm was
+            // disarmed after that disk had room again and before the call.
+            let explains = |&(_, healed): &(u64, u64)| {
+                !disarmed.iter().any(|&end| healed <= end && end <= op.call)
+            };
             let why = if !grows(&op.request) {
                 "the request writes nothing a full backend refuses"
-            } else if let Some(fill) = last_fill {
-                if disarmed.iter().any(|&end| fill < end && end <= op.call) {
-                    "the alarm was disarmed before it was sent, and no disk filled since"
-                } else {
-                    return None;
-                }
-            } else {
+            } else if before.is_empty() {
                 "no disk was full before it returned"
+            } else if before.iter().any(explains) {
+                return None;
+            } else {
+                "the alarm was disarmed before it was sent, with no disk full since"
             };
             Some(
                 violation(
@@ -381,11 +390,16 @@ mod tests {
                 refused(3, 120, Request::DeleteRange(DeleteRangeRequest::default())),
                 refused(4, 310, put_k()),
                 refused(5, 410, Request::Txn(txn(vec![put("a")], vec![]))),
+                refused(6, 760, put_k()),
+                refused(7, 960, put_k()),
             ],
             annotations: vec![
                 fault(100, 200, "enospc m2 quota=4096"),
                 fault(250, 300, "alarm_disarm nospace"),
                 fault(400, 500, "enospc m3 quota=4096"),
+                // Disarmed while m1's disk is still full: raised again.
+                fault(600, 900, "enospc m1 quota=4096"),
+                fault(650, 700, "alarm_disarm nospace"),
             ],
             ..History::default()
         };
@@ -393,7 +407,8 @@ mod tests {
             .iter()
             .flat_map(|v| v.operations.clone())
             .collect();
-        // Before any full disk; a delete; after the disarm.
+        // Before any full disk; a delete; after the disarm. Not 6 nor 7:
+        // m1's disk was still full when the alarm was disarmed.
         assert_eq!(false_ones, vec![1, 3, 4]);
     }
 
