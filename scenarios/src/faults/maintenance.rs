@@ -175,7 +175,7 @@ pub(super) async fn disarm(
         // alarm raised after the listing, or raised again by a member
         // whose disk was still full, as an operator who runs `alarm
         // list` again would.
-        if poll % 5 == 0 {
+        if poll.is_multiple_of(5) {
             to_disarm = list_alarms(ctl).await;
         }
     };
