@@ -31,7 +31,14 @@ pub struct HistoryFormatError {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Record {
-    History { format: String, version: u32 },
+    History {
+        format: String,
+        version: u32,
+        /// False when the key-values do not carry the per-key TTL their
+        /// put asked for (`Recorded::key_ttl`); absent means they do.
+        #[serde(default)]
+        key_ttl: Option<bool>,
+    },
     Op(Operation),
     Watch(WatchRecord),
     Annotation(Annotation),
@@ -41,7 +48,12 @@ enum Record {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum RecordRef<'a> {
-    History { format: &'a str, version: u32 },
+    History {
+        format: &'a str,
+        version: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key_ttl: Option<bool>,
+    },
     Op(&'a Operation),
     Watch(&'a WatchRecord),
     Annotation(&'a Annotation),
@@ -57,6 +69,7 @@ pub fn write<W: Write>(mut out: W, history: &History, end: Option<&EndState>) ->
     line(RecordRef::History {
         format: FORMAT_NAME,
         version: FORMAT_VERSION,
+        key_ttl: (!history.recorded.key_ttl).then_some(false),
     })?;
     for op in &history.operations {
         line(RecordRef::Op(op))?;
@@ -114,7 +127,11 @@ pub fn read<R: BufRead>(input: R) -> Result<HistoryFile, HistoryFormatError> {
         })?;
         records += 1;
         match record {
-            Record::History { format, version } => {
+            Record::History {
+                format,
+                version,
+                key_ttl,
+            } => {
                 if records != 1 {
                     return Err(err("the \"history\" header must be the first record".into()));
                 }
@@ -128,6 +145,7 @@ pub fn read<R: BufRead>(input: R) -> Result<HistoryFile, HistoryFormatError> {
                         "format version {version} is newer than this checker reads ({FORMAT_VERSION})"
                     )));
                 }
+                file.history.recorded.key_ttl = key_ttl.unwrap_or(true);
             }
             Record::Op(op) => {
                 op.validate().map_err(err)?;
@@ -257,6 +275,16 @@ mod tests {
         let back = read_str(&text).unwrap();
         assert_eq!(back.history, history);
         assert_eq!(back.end, Some(end));
+        assert!(!text.contains("key_ttl"), "written only when false");
+    }
+
+    #[test]
+    fn a_history_without_key_ttls_says_so_in_its_header() {
+        let (mut history, _) = sample();
+        history.recorded.key_ttl = false;
+        let text = to_string(&history, None);
+        assert!(text.lines().next().is_some_and(|l| l.contains("\"key_ttl\":false")));
+        assert_eq!(read_str(&text).unwrap().history, history);
     }
 
     #[test]
