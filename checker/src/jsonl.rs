@@ -283,7 +283,11 @@ mod tests {
         let (mut history, _) = sample();
         history.recorded.key_ttl = false;
         let text = to_string(&history, None);
-        assert!(text.lines().next().is_some_and(|l| l.contains("\"key_ttl\":false")));
+        assert!(
+            text.lines()
+                .next()
+                .is_some_and(|l| l.contains("\"key_ttl\":false"))
+        );
         assert_eq!(read_str(&text).unwrap().history, history);
     }
 
