@@ -86,7 +86,7 @@ fn refused_by_running_member(e: &ClientError) -> bool {
 /// alarm list`, then `etcdctl alarm disarm`). It waits up to `duration_s`
 /// (default 5) for the alarm `expect` names to be raised, disarms every
 /// alarm listed, and waits as long for every running member to report
-/// none (see [`disarm`]). An expected alarm that never appears, running
+/// none (see `disarm`). An expected alarm that never appears, running
 /// members at one applied index that list different alarms for as long,
 /// or alarms that do not clear, break rule `operator.alarm-cleared`.
 #[derive(Debug, Clone, PartialEq)]
