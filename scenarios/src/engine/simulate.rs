@@ -13,7 +13,6 @@ use checker::rules;
 use node::bugs::BugSet;
 use node::config::{MemberConfig, Peer};
 use node::host::ExitReason;
-use node::version::Version;
 use sim::{MemberStatus, World, member_ip};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,10 +103,10 @@ fn start_traffic(
 /// run: none starts, is restarted as, or is downgraded to a version below
 /// the one that introduced it (such a member drops the field, as it must,
 /// so its key-values do not record it).
-fn key_ttls_kept(scenario: &Scenario, plan_versions: &[Version]) -> bool {
+fn key_ttls_kept(scenario: &Scenario, plan: &Plan) -> bool {
     (0..scenario.cluster.size)
         .map(|i| scenario.cluster.version_of(i))
-        .chain(plan_versions.iter().copied())
+        .chain(plan.steps.iter().filter_map(|s| s.fault.version()))
         .all(|v| v >= node::schema::KEY_TTL_SINCE)
 }
 
@@ -136,11 +135,7 @@ pub(super) async fn simulate(
     let clients = start_traffic(&world, &scenario, &recorder, &stop, ctl.timeout, seed);
 
     // Faults and the supervisor run on the engine's node.
-    let plan_versions: Vec<Version> = plan
-        .steps
-        .iter()
-        .filter_map(|s| s.fault.version())
-        .collect();
+    let key_ttl = key_ttls_kept(&scenario, &plan);
     let driver = world.spawn_client(ENGINE_CLIENT, drive_faults(ctl.clone(), plan));
     let supervisor = world.spawn_client(ENGINE_CLIENT, supervise(ctl.clone()));
 
@@ -164,7 +159,7 @@ pub(super) async fn simulate(
     let faults_applied = ctl.faults_applied.lock().clone();
     let not_applied = ctl.not_applied.lock().clone();
     let mut history = recorder.take_history();
-    history.recorded.key_ttl = key_ttls_kept(&scenario, &plan_versions);
+    history.recorded.key_ttl = key_ttl;
     SimOutput {
         not_applied,
         history,
@@ -261,15 +256,10 @@ async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
 mod tests {
     use super::*;
 
-    fn versions_of(text: &str) -> (Scenario, Vec<Version>) {
+    fn versions_of(text: &str) -> (Scenario, Plan) {
         let scenario = crate::catalog::parse("t.toml", text).expect("parses");
         let plan = Plan::of(&scenario.faults).expect("plans");
-        let versions = plan
-            .steps
-            .iter()
-            .filter_map(|s| s.fault.version())
-            .collect();
-        (scenario, versions)
+        (scenario, plan)
     }
 
     #[test]

@@ -119,9 +119,10 @@ fn is_procedure_kind(kind: FaultKind) -> bool {
 /// Whether a step demands that something its scenario set up happens: an
 /// alarm the plan's full disk must raise (`alarm_disarm` with `expect`), a
 /// corruption the check must find with the clients stopped first
-/// (`corrupt_backend`), a refusal the data must cause (`expect_refusal`). Such a step holds only for the plan and traffic as
-/// written: with a fault moved or retargeted, or traffic added, the
-/// expectation fails and the store is not at fault. So the explorer leaves
+/// (`corrupt_backend`), a refusal the data must cause (`expect_refusal`).
+/// Such a step holds only for the plan and traffic as written: with a
+/// fault moved or retargeted, or traffic added, the expectation fails and
+/// the store is not at fault. So the explorer leaves
 /// the faults and traffic of such a scenario alone (it still draws its
 /// knobs), and never splices such a step into another.
 pub fn expects_outcome(step: &FaultStep) -> bool {

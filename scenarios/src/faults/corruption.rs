@@ -50,6 +50,7 @@ impl Inject for CorruptBackend {
         let world = ctl.world.clone();
         for m in ctl.targets(kind, target).await {
             let Some(disk) = world.member_disk(m) else {
+                ctl.not_applied(kind.name(), &format!("m{m} has no disk"));
                 continue;
             };
             if !claim_replacement(ctl, kind, m) {

@@ -181,16 +181,12 @@ pub(super) async fn disarm(
     };
     // A member whose disk is still full raises NOSPACE again at its next
     // commit, as etcd re-raises it past its quota: not a failure to clear.
-    let still_full: Vec<u64> = ctl
-        .members()
-        .into_iter()
-        .filter(|&m| {
-            ctl.world
-                .disk_faults(m)
-                .is_some_and(|f| f.quota_bytes.is_some())
-        })
-        .collect();
-    if !left.is_empty() && !ctl.quiescing() && still_full.is_empty() {
+    let disk_still_full = ctl.members().into_iter().any(|m| {
+        ctl.world
+            .disk_faults(m)
+            .is_some_and(|f| f.quota_bytes.is_some())
+    });
+    if !left.is_empty() && !ctl.quiescing() && !disk_still_full {
         ctl.alarm_violation(format!(
             "alarms did not clear within {:.1} s of the disarm: {}",
             wait.as_secs_f64(),
@@ -256,14 +252,10 @@ async fn list_alarms(ctl: &Control) -> Vec<AlarmMember> {
     client.alarm_list().await.unwrap_or_default()
 }
 
-/// Running members that applied the same entries but list different
-/// alarms, with what each lists. Alarms are replicated state: every member
-/// applies the same raises and disarms, and one that restarts reads them
-/// back from its backend, so two members at the same applied index must
-/// list the same ones. A member behind the others (partitioned, slow,
-/// restarting) is compared only with those as far as it is.
-async fn disagreeing(ctl: &Control) -> Option<String> {
-    let mut by_applied: BTreeMap<u64, Vec<(u64, Vec<String>)>> = BTreeMap::new();
+/// Each running member that answers Status: its applied index and the
+/// alarms it lists, sorted.
+async fn member_alarms(ctl: &Control) -> Vec<(u64, u64, Vec<String>)> {
+    let mut answers = Vec::new();
     for m in ctl.running() {
         if let Some(status) = cluster::status(&ctl.world, m).await {
             let mut alarms: Vec<String> = status
@@ -273,11 +265,22 @@ async fn disagreeing(ctl: &Control) -> Option<String> {
                 .map(|e| e.trim_end().to_string())
                 .collect();
             alarms.sort();
-            by_applied
-                .entry(status.raft_applied_index)
-                .or_default()
-                .push((m, alarms));
+            answers.push((m, status.raft_applied_index, alarms));
         }
+    }
+    answers
+}
+
+/// Running members that applied the same entries but list different
+/// alarms, with what each lists. Alarms are replicated state: every member
+/// applies the same raises and disarms, and one that restarts reads them
+/// back from its backend, so two members at the same applied index must
+/// list the same ones. A member behind the others (partitioned, slow,
+/// restarting) is compared only with those as far as it is.
+async fn disagreeing(ctl: &Control) -> Option<String> {
+    let mut by_applied: BTreeMap<u64, Vec<(u64, Vec<String>)>> = BTreeMap::new();
+    for (m, applied, alarms) in member_alarms(ctl).await {
+        by_applied.entry(applied).or_default().push((m, alarms));
     }
     let (applied, lists) = by_applied
         .into_iter()
@@ -295,28 +298,12 @@ async fn disagreeing(ctl: &Control) -> Option<String> {
 /// serves again), nor one behind the others: it has not applied the
 /// disarm yet, which is lag, not an alarm that stays.
 async fn still_alarmed(ctl: &Control) -> Vec<String> {
-    let mut statuses = Vec::new();
-    for m in ctl.running() {
-        if let Some(status) = cluster::status(&ctl.world, m).await {
-            statuses.push((m, status));
-        }
-    }
-    let newest = statuses
-        .iter()
-        .map(|(_, s)| s.raft_applied_index)
-        .max()
-        .unwrap_or(0);
-    statuses
-        .iter()
-        .filter(|(_, s)| s.raft_applied_index == newest)
-        .filter_map(|(m, status)| {
-            let alarms: Vec<&String> = status
-                .errors
-                .iter()
-                .filter(|e| e.contains("alarm:"))
-                .collect();
-            (!alarms.is_empty()).then(|| format!("m{m}: {alarms:?}"))
-        })
+    let answers = member_alarms(ctl).await;
+    let newest = answers.iter().map(|(_, applied, _)| *applied).max();
+    answers
+        .into_iter()
+        .filter(|(_, applied, alarms)| Some(*applied) == newest && !alarms.is_empty())
+        .map(|(m, _, alarms)| format!("m{m}: {alarms:?}"))
         .collect()
 }
 
