@@ -188,7 +188,7 @@ mod tests {
     use super::*;
     use crate::history::{
         Event, EventKind, HashKv, KeyValue, MemberEndState, OpResult, PutRequest, PutResponse,
-        Request, Response, WatchRequest, WatchResponse,
+        RangeRequest, Request, Response, SortOrder, SortTarget, WatchRequest, WatchResponse,
     };
 
     fn sample() -> (History, EndState) {
@@ -288,6 +288,30 @@ mod tests {
                 .next()
                 .is_some_and(|l| l.contains("\"key_ttl\":false"))
         );
+        assert_eq!(read_str(&text).unwrap().history, history);
+    }
+
+    #[test]
+    fn a_range_keeps_its_bounds_and_sort_and_leaves_them_out_when_unset() {
+        let (mut history, _) = sample();
+        let filtered = RangeRequest {
+            key: "a".into(),
+            range_end: "\0".into(),
+            max_mod_revision: 9,
+            min_create_revision: 2,
+            sort_order: SortOrder::Descend,
+            sort_target: SortTarget::Value,
+            ..Default::default()
+        };
+        history.operations[0].request = Request::Range(filtered);
+        history.operations[0].result = OpResult::Ok(Response::Range(Default::default()));
+        let text = to_string(&history, None);
+        assert!(text.contains(r#""max_mod_revision":9"#), "{text}");
+        assert!(
+            text.contains(r#""sort_order":"descend","sort_target":"value""#),
+            "{text}"
+        );
+        assert!(!text.contains("min_mod_revision"), "{text}");
         assert_eq!(read_str(&text).unwrap().history, history);
     }
 

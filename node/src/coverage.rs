@@ -117,6 +117,8 @@ points! {
         "a read asked for a revision the store has not reached and was refused";
     ReadOnlyTxnOverRange "txn.read-only-over-range"
         "a Txn without writes read a key range (served like a read, at one revision)";
+    RangeReshapedCut "range.reshaped-cut"
+        "a read pruned by revision or sorted read its whole range, then cut the rest to its limit";
     WalSegmentsReleased "wal.segments-released"
         "after a snapshot, WAL segments older than it were removed";
     SnapshotFilesPurged "snapshot.purged"

@@ -401,10 +401,13 @@ fn validate_traffic(i: usize, t: &TrafficSpec) -> Result<(), String> {
         }
         // Weights left out at the end are 0: a scenario written before an
         // operation was added keeps its mix.
-        let n = crate::traffic::etcd::OPS.len();
-        if w.len() > n || w.iter().all(|x| *x == 0) {
+        let ops = &crate::traffic::etcd::OPS;
+        if w.len() > ops.len() || w.iter().all(|x| *x == 0) {
+            let names: Vec<&str> = ops.iter().map(|(op, _)| op.name()).collect();
             return Err(format!(
-                "traffic[{i}].weights: expected at most {n} weights (get, list, stale_get, stale_list, put, delete, multi_op_txn, compare_and_set, put_with_lease, lease_revoke, put_with_ttl, range_txn, rewrite, rewrite_keeping_lease; missing ones are 0), not all zero"
+                "traffic[{i}].weights: expected at most {} weights ({}; missing ones are 0), not all zero",
+                ops.len(),
+                names.join(", ")
             ));
         }
     }

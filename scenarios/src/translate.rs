@@ -40,6 +40,23 @@ pub fn range_request(r: &w::RangeRequest) -> h::RangeRequest {
         keys_only: r.keys_only,
         count_only: r.count_only,
         serializable: r.serializable,
+        min_mod_revision: r.min_mod_revision,
+        max_mod_revision: r.max_mod_revision,
+        min_create_revision: r.min_create_revision,
+        max_create_revision: r.max_create_revision,
+        sort_order: match w::SortOrder::try_from(r.sort_order) {
+            Ok(w::SortOrder::Ascend) => h::SortOrder::Ascend,
+            Ok(w::SortOrder::Descend) => h::SortOrder::Descend,
+            // The store reads an unknown order as none, as etcd does.
+            _ => h::SortOrder::None,
+        },
+        sort_target: match w::SortTarget::try_from(r.sort_target) {
+            Ok(w::SortTarget::Version) => h::SortTarget::Version,
+            Ok(w::SortTarget::Create) => h::SortTarget::Create,
+            Ok(w::SortTarget::Mod) => h::SortTarget::Mod,
+            Ok(w::SortTarget::Value) => h::SortTarget::Value,
+            _ => h::SortTarget::Key,
+        },
     }
 }
 

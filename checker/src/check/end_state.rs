@@ -131,6 +131,7 @@ fn final_reads(
                     && !req.serializable
                     && req.revision == 0
                     && !req.count_only
+                    && !req.reshaped()
                     && resp.header_revision > 0 =>
             {
                 Some((op, req, resp))

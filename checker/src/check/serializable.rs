@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Context, needs_linearization, verdict, violation};
 use crate::history::describe::answer;
 use crate::history::{OpResult, Request, Response};
-use crate::models::etcd::exec::range_snapshot;
+use crate::models::etcd::range::{range_answers, range_snapshot};
 use crate::report::PropertyResult;
 use crate::rules::READS_SERIALIZABLE;
 
@@ -70,11 +70,8 @@ pub(crate) fn check(ctx: &Context) -> PropertyResult {
         } else {
             header
         };
-        let expected = range_snapshot(lin.store(), req, at, header);
-        if !ctx.history.recorded.kvs_agree(&got.kvs, &expected.kvs)
-            || expected.count != got.count
-            || expected.more != got.more
-        {
+        if !range_answers(lin.store(), req, at, got, ctx.history.recorded) {
+            let expected = range_snapshot(lin.store(), req, at, header);
             found.push(violation(
                 READS_SERIALIZABLE,
                 format!(

@@ -237,6 +237,9 @@ fn range_options(r: &RangeRequest) -> Result<f::RangeOptions, String> {
     if r.count_only {
         return Err("a count-only read (etcd records none)".into());
     }
+    if r.reshaped() {
+        return Err("a read pruned by revision or sorted (etcd records neither)".into());
+    }
     Ok(f::RangeOptions {
         start: r.key.clone(),
         end: r.range_end.clone(),

@@ -233,6 +233,9 @@ fn read(r: &RangeRequest, op: &Operation) -> Result<(String, Action), Unheld> {
     if r.count_only || r.keys_only {
         return left_out("a count-only or keys-only read (no value)");
     }
+    if r.prunes() {
+        return left_out("a read pruned by revision (may leave the value out)");
+    }
     match &op.result {
         OpResult::Ok(Response::Range(answer)) => {
             let value = answer

@@ -164,6 +164,21 @@ fn push_range(out: &mut String, r: &RangeRequest) {
     if r.limit != 0 {
         let _ = write!(out, " limit={}", r.limit);
     }
+    let bounds = [
+        ("min-mod", r.min_mod_revision),
+        ("max-mod", r.max_mod_revision),
+        ("min-create", r.min_create_revision),
+        ("max-create", r.max_create_revision),
+    ];
+    for (name, bound) in bounds {
+        if bound != 0 {
+            let _ = write!(out, " {name}={bound}");
+        }
+    }
+    if let Some((target, descending)) = r.ordering() {
+        let order = if descending { "descend" } else { "ascend" };
+        let _ = write!(out, " sort={}-{order}", target.name());
+    }
     let flags = [
         (r.keys_only, " keys-only"),
         (r.count_only, " count-only"),
@@ -615,5 +630,18 @@ mod tests {
             ..Default::default()
         }));
         assert_eq!(range, "range /k rev=4 serializable");
+    }
+
+    #[test]
+    fn a_range_shows_its_bounds_and_sort() {
+        let range = request(&Request::Range(RangeRequest {
+            key: "/k".into(),
+            range_end: "/l".into(),
+            limit: 2,
+            min_mod_revision: 7,
+            sort_target: crate::history::SortTarget::Create,
+            ..Default::default()
+        }));
+        assert_eq!(range, "range /k* limit=2 min-mod=7 sort=create-ascend");
     }
 }

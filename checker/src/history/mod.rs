@@ -18,7 +18,7 @@ pub use end_state::{EndState, HashKv, MemberEndState};
 pub use recorded::Recorded;
 pub use request::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeySpan, PutRequest, RangeRequest,
-    Request, TxnOp, TxnRequest, prefix_end,
+    Request, SortOrder, SortTarget, TxnOp, TxnRequest, prefix_end,
 };
 pub use response::{
     CompactResponse, DeleteRangeResponse, KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse,

@@ -32,6 +32,67 @@ pub struct RangeRequest {
     pub count_only: bool,
     /// Served from the member's local state (possibly stale) instead of by ReadIndex.
     pub serializable: bool,
+    /// Revision bounds (0 = none): keys whose mod or create revision falls
+    /// outside are pruned from the answer, but still counted in `count`.
+    /// As in etcd's apply Range, pruning comes before the sort and the limit.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_mod_revision: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_mod_revision: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_create_revision: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_create_revision: i64,
+    #[serde(skip_serializing_if = "SortOrder::is_none")]
+    pub sort_order: SortOrder,
+    #[serde(skip_serializing_if = "SortTarget::is_key")]
+    pub sort_target: SortTarget,
+}
+
+/// How a range's keys are ordered: etcd's `SortOrder`. With `None` the keys
+/// come in key order, unless the target is not the key: then ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    #[default]
+    None,
+    Ascend,
+    Descend,
+}
+
+impl SortOrder {
+    fn is_none(&self) -> bool {
+        *self == SortOrder::None
+    }
+}
+
+/// Which field a range's keys are sorted by: etcd's `SortTarget`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortTarget {
+    #[default]
+    Key,
+    Version,
+    Create,
+    Mod,
+    Value,
+}
+
+impl SortTarget {
+    fn is_key(&self) -> bool {
+        *self == SortTarget::Key
+    }
+
+    /// The name the JSON uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortTarget::Key => "key",
+            SortTarget::Version => "version",
+            SortTarget::Create => "create",
+            SortTarget::Mod => "mod",
+            SortTarget::Value => "value",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -221,6 +282,41 @@ impl TxnOp {
 impl RangeRequest {
     pub fn span(&self) -> KeySpan<'_> {
         KeySpan::new(&self.key, &self.range_end)
+    }
+
+    /// Whether any revision bound may leave keys of the span out.
+    pub fn prunes(&self) -> bool {
+        self.min_mod_revision != 0
+            || self.max_mod_revision != 0
+            || self.min_create_revision != 0
+            || self.max_create_revision != 0
+    }
+
+    /// Whether a key with these revisions passes every bound (a bound of 0
+    /// is none; any other, negative too, compares as etcd's does).
+    pub fn keeps(&self, mod_revision: i64, create_revision: i64) -> bool {
+        let above = |rev: i64, min: i64| min == 0 || rev >= min;
+        let below = |rev: i64, max: i64| max == 0 || rev <= max;
+        above(mod_revision, self.min_mod_revision)
+            && below(mod_revision, self.max_mod_revision)
+            && above(create_revision, self.min_create_revision)
+            && below(create_revision, self.max_create_revision)
+    }
+
+    /// The order asked for when it is not plain key order: the target, and
+    /// whether descending. Ascending by key is key order.
+    pub fn ordering(&self) -> Option<(SortTarget, bool)> {
+        match (self.sort_order, self.sort_target) {
+            (SortOrder::None | SortOrder::Ascend, SortTarget::Key) => None,
+            (SortOrder::None | SortOrder::Ascend, target) => Some((target, false)),
+            (SortOrder::Descend, target) => Some((target, true)),
+        }
+    }
+
+    /// Whether the answer is not simply the span's first `limit` keys in
+    /// key order: pruned by revision or sorted otherwise.
+    pub fn reshaped(&self) -> bool {
+        self.prunes() || self.ordering().is_some()
     }
 }
 

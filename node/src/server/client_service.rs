@@ -107,9 +107,11 @@ fn range_local(
         count_only: r.count_only,
     })?;
     let header = state.header(state.mvcc.current_revision().max(res.revision));
-    Ok(client_response::Body::Range(super::txn::range_response(
-        res.kvs, res.count, r, header,
-    )))
+    let resp = super::txn::range_response(res.kvs, res.count, r, header);
+    if resp.more && super::txn::reads_whole_range(r) {
+        state.env.reach(crate::coverage::Point::RangeReshapedCut);
+    }
+    Ok(client_response::Body::Range(resp))
 }
 
 /// A read's answer, or the member's end when the read found the store's

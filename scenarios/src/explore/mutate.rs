@@ -259,7 +259,7 @@ fn change_traffic(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
             if weights.iter().all(|w| *w == 0) {
                 return None;
             }
-            let what = format!("weight of {:?} -> {}", OPS[op].0, weights[op]);
+            let what = format!("weight of {} -> {}", OPS[op].0.name(), weights[op]);
             t.weights = Some(weights);
             what
         }

@@ -174,8 +174,10 @@ fn real_op(op: Op) -> Result<RealOp, &'static str> {
         Op::PutWithLease => RealOp::PutWithLease,
         Op::LeaseRevoke => RealOp::LeaseRevoke,
         Op::PutWithTtl => return Err("put_with_ttl needs per-key TTLs, which etcd has not"),
-        Op::RangeTxn | Op::Rewrite | Op::RewriteKeepingLease => {
-            return Err("range Txns and rewrites are not sent to a real cluster yet");
+        Op::RangeTxn | Op::Rewrite | Op::RewriteKeepingLease | Op::FilteredList => {
+            return Err(
+                "range Txns, rewrites and filtered lists are not sent to a real cluster yet",
+            );
         }
     })
 }

@@ -11,7 +11,7 @@ use super::requests::{
 };
 use super::{TrafficContext, multi_op_txn, weighted};
 use crate::recorder::RecordingClient;
-use node::wire::api::client_response;
+use node::wire::api::{SortOrder, SortTarget, client_response};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -43,12 +43,17 @@ pub enum Op {
     /// A rewrite whose put keeps the key's lease (`ignore_lease`): the key
     /// is gone when the put runs, which etcd's apply does not expect.
     RewriteKeepingLease,
+    /// A list pruned by mod or create revision and sorted by any target,
+    /// sometimes with a limit: etcd's apply Range reads the whole range,
+    /// prunes, sorts, then cuts ("what changed since revision R", "the
+    /// newest keys first").
+    FilteredList,
 }
 
 /// The operations and their default weights (etcd's robustness mix; no
-/// per-key TTLs, read-only range Txns or rewrites unless a scenario asks
-/// for them).
-pub const OPS: [(Op, u32); 14] = [
+/// per-key TTLs, read-only range Txns, rewrites or filtered lists unless a
+/// scenario asks for them).
+pub const OPS: [(Op, u32); 15] = [
     (Op::Get, 15),
     (Op::List, 15),
     (Op::StaleGet, 10),
@@ -63,7 +68,31 @@ pub const OPS: [(Op, u32); 14] = [
     (Op::RangeTxn, 0),
     (Op::Rewrite, 0),
     (Op::RewriteKeepingLease, 0),
+    (Op::FilteredList, 0),
 ];
+
+impl Op {
+    /// The name a scenario's `weights` list gives it, in the order of [`OPS`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::List => "list",
+            Op::StaleGet => "stale_get",
+            Op::StaleList => "stale_list",
+            Op::Put => "put",
+            Op::Delete => "delete",
+            Op::MultiOpTxn => "multi_op_txn",
+            Op::CompareAndSet => "compare_and_set",
+            Op::PutWithLease => "put_with_lease",
+            Op::LeaseRevoke => "lease_revoke",
+            Op::PutWithTtl => "put_with_ttl",
+            Op::RangeTxn => "range_txn",
+            Op::Rewrite => "rewrite",
+            Op::RewriteKeepingLease => "rewrite_keeping_lease",
+            Op::FilteredList => "filtered_list",
+        }
+    }
+}
 
 /// Lease TTL long enough that leases of this profile never expire in a run.
 const LEASE_TTL: i64 = 600;
@@ -101,6 +130,46 @@ pub async fn run(ctx: TrafficContext, id: u64, mut rng: ChaCha8Rng) {
         }
         ctx.pace(&mut rng).await;
     }
+}
+
+/// A list with revision bounds near the revisions this client saw last
+/// (one side or both, on mod or create revision), a sort, and sometimes a
+/// small limit or keys only.
+fn filtered_list(ctx: &TrafficContext, st: &State, rng: &mut ChaCha8Rng) -> Read {
+    let near = |rng: &mut ChaCha8Rng| (st.last_rev - rng.gen_range(0..12)).max(1);
+    let bounds = |rng: &mut ChaCha8Rng| match rng.gen_range(0..4) {
+        0 => (0, 0),
+        1 => (near(rng), 0),
+        2 => (0, near(rng)),
+        _ => {
+            let (a, b) = (near(rng), near(rng));
+            (a.min(b), a.max(b))
+        }
+    };
+    let (min_mod, max_mod) = bounds(rng);
+    let (min_create, max_create) = bounds(rng);
+    const TARGETS: [SortTarget; 5] = [
+        SortTarget::Key,
+        SortTarget::Version,
+        SortTarget::Create,
+        SortTarget::Mod,
+        SortTarget::Value,
+    ];
+    const ORDERS: [SortOrder; 3] = [SortOrder::None, SortOrder::Ascend, SortOrder::Descend];
+    let limit = if rng.gen_bool(0.4) {
+        rng.gen_range(1..4)
+    } else {
+        0
+    };
+    list(ctx)
+        .modified_within(min_mod, max_mod)
+        .created_within(min_create, max_create)
+        .sorted(
+            TARGETS[rng.gen_range(0..TARGETS.len())],
+            ORDERS[rng.gen_range(0..ORDERS.len())],
+        )
+        .limit(limit)
+        .keys_only(rng.gen_bool(0.2))
 }
 
 /// Every key of the profile (its prefix).
@@ -212,6 +281,7 @@ async fn step(
                 put(key, value(id, st)).keep_lease().op(),
             ])
             .body(),
+        Op::FilteredList => filtered_list(ctx, st, rng).body(),
     };
     match client.call(body, None).await {
         Ok(resp) => {

@@ -8,8 +8,8 @@ use node::mvcc::prefix_end;
 use node::wire::api::{
     CompactionRequest, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
     LeaseGrantRequest, LeaseKeepAliveRequest, LeaseRevokeRequest, LeaseTimeToLiveRequest,
-    PutRequest, RangeRequest, RequestOp, StatusRequest, TxnRequest, WatchCreateRequest,
-    client_request::Body, compare, request_op,
+    PutRequest, RangeRequest, RequestOp, SortOrder, SortTarget, StatusRequest, TxnRequest,
+    WatchCreateRequest, client_request::Body, compare, request_op,
 };
 
 /// A read: one key, or every key in a range, now or at a past revision.
@@ -60,6 +60,29 @@ impl Read {
     /// Only how many keys there are.
     pub fn count_only(mut self) -> Read {
         self.0.count_only = true;
+        self
+    }
+
+    /// Only keys last modified in `[min, max]` (0: no bound on that side);
+    /// the others are still counted.
+    pub fn modified_within(mut self, min: i64, max: i64) -> Read {
+        self.0.min_mod_revision = min;
+        self.0.max_mod_revision = max;
+        self
+    }
+
+    /// Only keys created in `[min, max]` (0: no bound on that side); the
+    /// others are still counted.
+    pub fn created_within(mut self, min: i64, max: i64) -> Read {
+        self.0.min_create_revision = min;
+        self.0.max_create_revision = max;
+        self
+    }
+
+    /// Sorted by `target` in `order` (etcd sorts before the limit cuts).
+    pub fn sorted(mut self, target: SortTarget, order: SortOrder) -> Read {
+        self.0.sort_target = target as i32;
+        self.0.sort_order = order as i32;
         self
     }
 

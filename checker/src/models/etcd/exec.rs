@@ -4,10 +4,11 @@
 use crate::history::{
     CompactResponse, Compare, CompareResult, CompareTarget, DeleteRangeRequest,
     DeleteRangeResponse, EtcdError, KeySpan, KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseRevokeResponse, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeRequest,
-    RangeResponse, Recorded, Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, PutRequest, PutResponse, RangeResponse, Recorded,
+    Request, Response, TxnOp, TxnOpResponse, TxnRequest, TxnResponse,
 };
 
+use super::range::{range, read_revision};
 use super::store::Store;
 
 /// Executes `request`. `grant_id` is the lease id a grant without a requested
@@ -127,95 +128,6 @@ fn single_op_txn(op: TxnOp) -> TxnRequest {
         success: vec![op],
         failure: vec![],
     }
-}
-
-/// A range at `current` (the revision the reader sees now).
-fn range(store: &Store, r: &RangeRequest, current: i64) -> Result<RangeResponse, EtcdError> {
-    let at = read_revision(store, r, current)?;
-    Ok(range_snapshot(store, r, at, store.revision()))
-}
-
-/// What a range answers from the state at revision `at`, with `header` as its
-/// header revision. No compaction or future-revision check: callers decide.
-pub fn range_snapshot(store: &Store, r: &RangeRequest, at: i64, header: i64) -> RangeResponse {
-    let mut resp = RangeResponse {
-        header_revision: header,
-        ..Default::default()
-    };
-    for (key, v) in store.range_at(r.span(), at) {
-        resp.count += 1;
-        if r.count_only {
-            continue;
-        }
-        if r.limit > 0 && resp.kvs.len() as i64 >= r.limit {
-            resp.more = true;
-            continue;
-        }
-        let mut kv = v.to_key_value(key);
-        if r.keys_only {
-            kv.value.clear();
-        }
-        resp.kvs.push(kv);
-    }
-    resp
-}
-
-/// Whether `actual` is what the range answers now, without building the
-/// expected response (the hot path of the search: no allocation).
-pub fn range_fits(
-    store: &Store,
-    r: &RangeRequest,
-    actual: &RangeResponse,
-    recorded: Recorded,
-) -> bool {
-    let Ok(at) = read_revision(store, r, store.revision()) else {
-        return false;
-    };
-    let (mut count, mut returned, mut more) = (0i64, 0usize, false);
-    for (key, v) in store.range_at(r.span(), at) {
-        count += 1;
-        if r.count_only {
-            continue;
-        }
-        if r.limit > 0 && returned as i64 >= r.limit {
-            more = true;
-            continue;
-        }
-        let Some(kv) = actual.kvs.get(returned) else {
-            return false;
-        };
-        let value_ok = if r.keys_only {
-            kv.value.is_empty()
-        } else {
-            v.value.as_deref() == Some(kv.value.as_str())
-        };
-        if !value_ok
-            || kv.key != *key
-            || kv.mod_revision != v.mod_revision
-            || !recorded.create_revision_agrees(kv.create_revision, v.create_revision)
-            || kv.version != v.version
-            || !recorded.lease_agrees(kv.lease, v.lease)
-        {
-            return false;
-        }
-        returned += 1;
-    }
-    returned == actual.kvs.len() && count == actual.count && more == actual.more
-}
-
-fn read_revision(store: &Store, r: &RangeRequest, current: i64) -> Result<i64, EtcdError> {
-    if r.revision <= 0 {
-        return Ok(current);
-    }
-    if r.revision > current {
-        return Err(EtcdError::FutureRevision);
-    }
-    if r.revision < store.compact_revision() {
-        return Err(EtcdError::Compacted {
-            compact_revision: store.compact_revision(),
-        });
-    }
-    Ok(r.revision)
 }
 
 /// Which branch each (nested) transaction takes, decided before any write as
@@ -497,6 +409,10 @@ fn sorted(keys: &[String]) -> Vec<String> {
     k
 }
 
+/// A range's answer as built, key-value by key-value. A sorted range's keys
+/// that tie on the sort target are compared in key order here (the order
+/// the model builds): only a range outside a transaction is judged against
+/// the store itself, where any order of a tie passes (`range::range_answers`).
 fn range_matches(e: &RangeResponse, a: &RangeResponse, recorded: Recorded) -> bool {
     recorded.kvs_agree(&a.kvs, &e.kvs) && e.more == a.more && e.count == a.count
 }
@@ -580,6 +496,7 @@ pub fn written_spans(request: &Request) -> Vec<KeySpan<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::RangeRequest;
 
     fn put_req(key: &str, value: &str) -> Request {
         Request::Put(PutRequest {
@@ -622,36 +539,6 @@ mod tests {
             panic!("not a range response");
         };
         assert_eq!((r.kvs.len(), r.more, r.count), (2, true, 3));
-    }
-
-    #[test]
-    fn range_fits_agrees_with_the_built_response() {
-        let mut s = Store::new();
-        for k in ["a", "b", "c"] {
-            execute(&mut s, &put_req(k, "v"), None).unwrap();
-        }
-        for (limit, keys_only, count_only) in [
-            (0, false, false),
-            (2, false, false),
-            (1, true, false),
-            (0, false, true),
-        ] {
-            let req = RangeRequest {
-                key: "a".into(),
-                range_end: "\0".into(),
-                limit,
-                keys_only,
-                count_only,
-                ..Default::default()
-            };
-            let Ok(Response::Range(mut resp)) = execute(&mut s, &Request::Range(req.clone()), None)
-            else {
-                panic!("not a range response");
-            };
-            assert!(range_fits(&s, &req, &resp, Recorded::EVERYTHING));
-            resp.count += 1;
-            assert!(!range_fits(&s, &req, &resp, Recorded::EVERYTHING));
-        }
     }
 
     #[test]

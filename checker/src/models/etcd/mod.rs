@@ -22,6 +22,7 @@ mod fast_hash;
 mod gates;
 mod pinned;
 mod prepare;
+pub mod range;
 mod removals;
 pub mod replay;
 mod sight;
@@ -248,7 +249,7 @@ impl<'h> EtcdModel<'h> {
         }
         let mark = store.mark();
         if let (Request::Range(r), Ok(Response::Range(actual))) = (req, output) {
-            if !exec::range_fits(store, r, actual, self.recorded) {
+            if !range::range_fits(store, r, actual, self.recorded) {
                 return None;
             }
             if r.revision > 0 {
@@ -634,12 +635,10 @@ impl<'h> Model for EtcdModel<'h> {
             .analysis
             .uncertain_before(&span, op.ret.unwrap_or(u64::MAX))
         {
-            let expected = exec::range_snapshot(store, r, at, header);
-            return !self.recorded.kvs_agree(&actual.kvs, &expected.kvs)
-                || expected.count != actual.count
-                || expected.more != actual.more;
+            return !range::range_answers(store, r, at, actual, self.recorded);
         }
-        let KeySpan::Single(key) = span else {
+        // A bound may leave the key out of the answer however it stands.
+        let (KeySpan::Single(key), false) = (span, r.prunes()) else {
             return false;
         };
         let Some(last) = store.last_write_at(key, at) else {
@@ -845,11 +844,8 @@ impl<'h> Model for EtcdModel<'h> {
             } else {
                 actual.header_revision
             };
-            let held = exec::range_snapshot(store, r, at, actual.header_revision);
-            if !self.recorded.kvs_agree(&actual.kvs, &held.kvs)
-                || held.count != actual.count
-                || held.more != actual.more
-            {
+            if !range::range_answers(store, r, at, actual, self.recorded) {
+                let held = range::range_snapshot(store, r, at, actual.header_revision);
                 return format!(
                     "at revision {at} the store held {}, not {}",
                     answer(Ok(&Response::Range(held))),

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use super::exec;
+use super::range;
 use super::store::Store;
 use crate::history::{History, OpResult, RangeRequest, RangeResponse, Recorded, Request, Response};
 
@@ -55,7 +55,7 @@ impl<'h> PinnedReads<'h> {
         self.at.get(&store.revision()).is_none_or(|reads| {
             reads
                 .iter()
-                .all(|(r, resp)| exec::range_fits(store, r, resp, recorded))
+                .all(|(r, resp)| range::range_fits(store, r, resp, recorded))
         })
     }
 }
