@@ -41,6 +41,8 @@ invariants! {
         "a committed entry stays committed: the commit index only grows";
     CommitNotPastLastIndex "raft.commit-not-past-last-index"
         "a member cannot know an entry is committed before it has the entry";
+    LogReadableFromFirstIndex "raft.log-readable-from-first-index"
+        "raft reads the log from the first index its storage reports: the term before it, and that entry while the log holds any, must be there, or raft takes entries it needs for compacted";
     WalAppendConnects "raft.wal-append-connects"
         "entries written to the WAL follow on from its log, consecutive, so a restart reads one unbroken log";
     OneVoterAppliesOnlyDurable "raft.one-voter-applies-only-durable"

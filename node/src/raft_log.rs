@@ -50,6 +50,24 @@ impl RaftLog {
         self.inner.read().compacted.index + 1
     }
 
+    /// What breaks raft-rs' `Storage` contract at the start of the log:
+    /// the term of the entry before the first index, and (while the log
+    /// holds any entry) the first entry's, must be readable. None when both
+    /// are.
+    pub fn unreadable_start(&self) -> Option<String> {
+        use raft::Storage;
+        let first = RaftLog::first_index(self);
+        let last = RaftLog::last_index(self);
+        let before = self.term(first.saturating_sub(1));
+        let at_first = (first <= last).then(|| self.term(first));
+        match (before, at_first) {
+            (Ok(_), None | Some(Ok(_))) => None,
+            (before, at_first) => Some(format!(
+                "first index {first}, last index {last}: term before it {before:?}, term at it {at_first:?}"
+            )),
+        }
+    }
+
     pub fn last_index(&self) -> u64 {
         let inner = self.inner.read();
         inner
@@ -277,6 +295,28 @@ mod tests {
             .entries(3, 5, None, GetEntriesContext::empty(false))
             .expect("entries 3..5 are in memory");
         assert_eq!(got.iter().map(|e| e.index).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(log.unreadable_start(), None);
+    }
+
+    /// Whatever happened to the log, raft can read it from its first index.
+    /// (A first index that lies, which this cannot build, is what the
+    /// invariant `raft.log-readable-from-first-index` is there to catch.)
+    #[test]
+    fn the_log_is_readable_from_its_first_index_whatever_happened_to_it() {
+        let log = RaftLog::new();
+        assert_eq!(log.unreadable_start(), None, "empty");
+        log.append(&[entry(1, 1), entry(2, 1), entry(3, 2)]);
+        assert_eq!(log.unreadable_start(), None, "appended");
+        log.compact(4);
+        assert_eq!(log.unreadable_start(), None, "compacted to its end");
+        let mut snap = Snapshot::default();
+        snap.mut_metadata().index = 9;
+        snap.mut_metadata().term = 3;
+        log.apply_snapshot(snap);
+        assert_eq!(log.unreadable_start(), None, "a snapshot past its end");
+        log.append(&[entry(10, 3), entry(11, 4)]);
+        log.compact(11);
+        assert_eq!(log.unreadable_start(), None, "appended after it, compacted");
     }
 
     #[test]

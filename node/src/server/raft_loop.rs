@@ -540,6 +540,12 @@ impl RaftLoop {
             commit <= last_index,
             || format!("commit index {commit}, last index {last_index}"),
         );
+        let unreadable = self.log.unreadable_start();
+        env.check(
+            Invariant::LogReadableFromFirstIndex,
+            unreadable.is_none(),
+            || unreadable.unwrap_or_default(),
+        );
         st.commit = commit;
         st.last_index = last_index;
         st.term = term;
