@@ -3,7 +3,7 @@
 //! scenario step): inspect a data directory, and migrate its storage to a
 //! target version, checking the WAL's minimal version first.
 
-use crate::backend::{Backend, Bucket, keys};
+use crate::backend::{Backend, Bucket};
 use crate::cluster::ClusterState;
 use crate::disk::DiskRef;
 use crate::failpoint::Failpoints;
@@ -117,14 +117,6 @@ pub async fn wal_minimal_version(disk: &DiskRef) -> Result<(Version, usize), Mig
     Ok((min, count))
 }
 
-fn read_u64(backend: &Backend, key: &[u8]) -> u64 {
-    backend
-        .get(Bucket::Meta, key)
-        .and_then(|v| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
-}
-
 pub async fn inspect(disk: DiskRef) -> Result<Inspection, MigrateError> {
     let (wal_minimal_version, wal_entries) = wal_minimal_version(&disk).await?;
     let env = tool_env(disk);
@@ -141,7 +133,7 @@ pub async fn inspect(disk: DiskRef) -> Result<Inspection, MigrateError> {
         storage_version,
         wal_minimal_version,
         revision: mvcc.current_revision(),
-        consistent_index: read_u64(&backend, keys::CONSISTENT_INDEX),
+        consistent_index: backend.consistent_index().0,
         members: cluster
             .members
             .values()

@@ -268,6 +268,19 @@ impl Backend {
         self.read(bucket, key, <[u8]>::to_vec)
     }
 
+    /// The consistent index and its term this backend holds: the last
+    /// entry whose data it has (0, 0 when it has none).
+    pub fn consistent_index(&self) -> (u64, u64) {
+        let read = |key| {
+            self.read(Bucket::Meta, key, |v| {
+                v.try_into().ok().map(u64::from_be_bytes)
+            })
+            .flatten()
+            .unwrap_or(0)
+        };
+        (read(keys::CONSISTENT_INDEX), read(keys::TERM))
+    }
+
     /// What `read` makes of a key's value, read in place (a stored value
     /// is decoded where it lies instead of being copied out first).
     pub fn read<T>(&self, bucket: Bucket, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Option<T> {

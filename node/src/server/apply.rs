@@ -741,7 +741,19 @@ impl Applier {
         if let Err(e) = state.backend.restore_image(&snapshot.data).await {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
-        state.advance_ci(index, term);
+        // As etcd's applySnapshot (consistIndex.SetBackend): the consistent
+        // index is the one the received database holds. It may be past the
+        // snapshot's own index: the sender's apply loop counts from its last
+        // snapshot after a restart while its backend holds more. Entries up
+        // to it are then skipped as applied; taking the snapshot's index
+        // instead applied them a second time.
+        let (held, held_term) = state.backend.consistent_index();
+        let (ci, ci_term) = if held >= index {
+            (held, held_term)
+        } else {
+            (index, term)
+        };
+        state.advance_ci(ci, ci_term);
         match ClusterState::load(&state.backend) {
             Ok(cluster) => {
                 for m in cluster.members.values() {
@@ -787,7 +799,7 @@ impl Applier {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
         let revision = state.mvcc.current_revision();
-        super::agreement::check(&state.env, index, revision, HowReached::Applied);
+        super::agreement::check(&state.env, ci, revision, HowReached::Applied);
         self.conf_state = snapshot.get_metadata().get_conf_state().clone();
         state.watch.restore();
         if let Err(e) = state.env.failpoint(Failpoint::RaftAfterApplySnap).await {

@@ -76,14 +76,6 @@ fn check_continuity(snapshot: u64, entries: &[Entry]) -> Result<(), StartError> 
     Ok(())
 }
 
-fn read_u64(backend: &Backend, key: &[u8]) -> u64 {
-    backend
-        .get(Bucket::Meta, key)
-        .and_then(|v| v.as_slice().try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
-}
-
 /// A member that recovered and is ready to run its loops.
 pub(crate) struct Started {
     state: Arc<MemberState>,
@@ -161,7 +153,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
     )
     .await?;
     if let Some(s) = &snapshot {
-        let ci = read_u64(&backend, keys::CONSISTENT_INDEX);
+        let (ci, _) = backend.consistent_index();
         if ci < s.get_metadata().index {
             tracing::info!(
                 member = config.id,
@@ -173,10 +165,8 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         }
     }
     let ci = ConsistentIndex::default();
-    ci.set(
-        read_u64(&backend, keys::CONSISTENT_INDEX),
-        read_u64(&backend, keys::TERM),
-    );
+    let (index, term) = backend.consistent_index();
+    ci.set(index, term);
     let hook_ci = ci.clone();
     let hook_env = env.clone();
     let persisted = std::sync::atomic::AtomicU64::new(ci.get().0);
