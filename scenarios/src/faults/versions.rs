@@ -50,6 +50,11 @@ impl Inject for SwapVersion {
             let Some(previous) = world.version(m) else {
                 continue;
             };
+            // Not a member another step removed meanwhile (as for crashes).
+            if ctl.is_removed(m) {
+                ctl.not_applied(kind.name(), &format!("m{m} was removed meanwhile"));
+                continue;
+            }
             // An operator swaps a binary only to a version the member's
             // data allows: etcd refuses a server older than the cluster
             // version it applied ("invalid downgrade"). A plan whose timing
@@ -112,6 +117,18 @@ impl Inject for Rolling {
         for m in order {
             if ctl.quiescing() {
                 break;
+            }
+            // A member another step removed meanwhile (and wiped) stays
+            // down, as for crashes: started again on its empty disk, it
+            // would bootstrap from the initial members and vote with an
+            // empty log for a member its removal never reached.
+            if ctl.is_removed(m) {
+                world.trace().record(
+                    "engine",
+                    kind.name(),
+                    format!("m{m} was removed meanwhile; not restarted"),
+                );
+                continue;
             }
             // The operator swaps a member's binary down only once its
             // storage is at the target (an older binary refuses newer
