@@ -7,8 +7,8 @@ mod support;
 use checker::history::{Compare, CompareResult, CompareTarget};
 use checker::history::{
     DeleteRangeRequest, EndState, EtcdError, EventKind, History, Invalid, K8sTag, KeyValue,
-    OpResult, PutRequest, RangeRequest, RangeResponse, Request, Response, TxnOp, TxnRequest,
-    WatchRecord, WatchResponse, prefix_end,
+    OpResult, Operation, PutRequest, RangeRequest, RangeResponse, Request, Response, TxnOp,
+    TxnRequest, WatchRecord, WatchResponse, prefix_end,
 };
 use checker::rules::*;
 use checker::{CheckOptions, Overall, Report, check_run};
@@ -691,6 +691,34 @@ fn k8s_watch_prev_kv() {
     w.responses[i].events[0].prev_kv = None;
     let (h, end) = k8s_history(k, w);
     assert_eq!(failed(&h, &end), vec![K8S_WATCH_PREV_KV]);
+}
+
+/// etcd leaves out a previous value it can no longer read: a compaction to
+/// the event's revision, called before the event arrived, excuses it; one
+/// below the event's revision does not.
+#[test]
+fn k8s_watch_prev_kv_compacted_away_is_excused() {
+    for (compact_to, expected) in [(5, vec![]), (4, vec![K8S_WATCH_PREV_KV])] {
+        let k = k8s_base(|_| {});
+        let mut w = k8s_watch(&k, k.list_revision + 1);
+        let i = response_at(&w, 5);
+        w.responses[i].events[0].prev_kv = None;
+        let arrived = w.responses[i].at;
+        let (mut h, end) = k8s_history(k, w);
+        let id = h.operations.len() as u64 + 1;
+        h.operations.push(Operation {
+            id,
+            client: 99,
+            call: arrived - 1,
+            ret: None,
+            request: Request::Compact {
+                revision: compact_to,
+            },
+            result: OpResult::Unknown("timeout".into()),
+            k8s: None,
+        });
+        assert_eq!(failed(&h, &end), expected, "compaction to {compact_to}");
+    }
 }
 
 #[test]

@@ -27,9 +27,10 @@ pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
         .iter()
         .flat_map(|(id, pages)| list_pinned(*id, pages))
         .collect();
+    let compactions = compactions(&ctx.history.operations);
     let prev_kv = k8s_watches
         .iter()
-        .filter_map(|w| watch_prev_kv(w))
+        .filter_map(|w| watch_prev_kv(w, &compactions))
         .collect();
     let compacted = k8s_watches
         .iter()
@@ -429,13 +430,39 @@ fn compared_as(e: &crate::history::Event) -> (i64, &str, bool) {
     (e.revision(), e.kv.key.as_str(), e.kind == EventKind::Put)
 }
 
-fn watch_prev_kv(w: &WatchRecord) -> Option<Violation> {
+/// Every compaction that may have taken effect: its call time and revision
+/// (a definite failure changed nothing).
+fn compactions(ops: &[Operation]) -> Vec<(u64, i64)> {
+    ops.iter()
+        .filter_map(|op| match (&op.request, &op.result) {
+            (Request::Compact { .. }, OpResult::Fail(_)) => None,
+            (Request::Compact { revision }, _) => Some((op.call, *revision)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An update or delete delivered without its previous value to a watch
+/// that asked for it. etcd's sendLoop reads the previous value at the
+/// event's revision minus one and leaves it out when that read fails: once
+/// a compaction at the event's revision or later has run, it is gone (the
+/// apiserver's watcher then errs, "etcd event received with PrevKv=nil",
+/// and its client lists again). So a compaction to at least the event's
+/// revision called before the response arrived excuses it.
+fn watch_prev_kv(w: &WatchRecord, compactions: &[(u64, i64)]) -> Option<Violation> {
     if !w.request.prev_kv {
         return None;
     }
-    let (i, e) = w
-        .events()
-        .find(|(_, e)| e.prev_kv.is_none() && (e.kind == EventKind::Delete || !e.is_create()))?;
+    let compacted_past = |at: u64, revision: i64| {
+        compactions
+            .iter()
+            .any(|&(call, compacted)| call < at && compacted >= revision)
+    };
+    let (i, e) = w.events().find(|(i, e)| {
+        e.prev_kv.is_none()
+            && (e.kind == EventKind::Delete || !e.is_create())
+            && !compacted_past(w.responses[*i].at, e.kv.mod_revision)
+    })?;
     Some(violation(
         K8S_WATCH_PREV_KV,
         format!(
