@@ -262,9 +262,11 @@ impl Lessor {
         let st = self.state.lock();
         let lease = st.leases.get(&id).ok_or(LeaseError::NotFound)?;
         let ttl = match lease.expiry {
-            // Whole seconds left, cut as etcd cuts them (int64 of Seconds()).
+            // Whole seconds left, cut toward zero as etcd cuts them (int64
+            // of Remaining().Seconds()): past the deadline, and not revoked
+            // yet, that is 0, then -1, -2, ... whole seconds late.
             Some(e) if e > now => i64::try_from((e - now).as_secs()).unwrap_or(i64::MAX),
-            Some(_) => -1,
+            Some(e) => -i64::try_from((now - e).as_secs()).unwrap_or(i64::MAX),
             None => lease.effective_ttl(),
         };
         Ok(LeaseStatus {

@@ -218,6 +218,7 @@ pub fn response(body: &w::client_response::Body) -> Option<h::Response> {
             header_revision: rev(&t.header),
             ttl: t.ttl,
             keys: t.keys.iter().map(|k| text(k)).collect(),
+            granted_ttl: t.granted_ttl,
         }),
         _ => return None,
     })

@@ -114,7 +114,12 @@ pub struct LeaseKeepAliveResponse {
     pub ttl: i64,
 }
 
-/// `ttl` -1 means the lease does not exist (etcd answers so instead of an error).
+/// `ttl` -1 with `granted_ttl` 0 means the lease does not exist (etcd
+/// answers so instead of an error). A lease that exists but is past its
+/// deadline, not yet revoked, has the whole seconds since it as a negative
+/// `ttl` (etcd truncates toward zero: -1 between one and two seconds late),
+/// and its `granted_ttl`. A source that does not record `granted_ttl`
+/// (absent, 0) leaves -1 meaning "no such lease", as before.
 /// `keys` is checked only when non-empty (the keys are only listed on request).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -122,6 +127,16 @@ pub struct LeaseTimeToLiveResponse {
     pub header_revision: i64,
     pub ttl: i64,
     pub keys: Vec<String>,
+    /// The TTL the lease was granted with (0: no such lease, or not recorded).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub granted_ttl: i64,
+}
+
+impl LeaseTimeToLiveResponse {
+    /// Whether the answer says there is no such lease.
+    pub fn not_found(&self) -> bool {
+        self.ttl == -1 && self.granted_ttl == 0
+    }
 }
 
 impl Response {

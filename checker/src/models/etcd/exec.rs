@@ -92,14 +92,15 @@ pub fn execute(
             })),
         },
         Request::LeaseTimeToLive { id } => {
-            let (ttl, keys) = match store.lease(*id) {
-                None => (-1, vec![]),
-                Some(l) => (l.ttl, l.keys.iter().cloned().collect()),
+            let (ttl, keys, granted_ttl) = match store.lease(*id) {
+                None => (-1, vec![], 0),
+                Some(l) => (l.ttl, l.keys.iter().cloned().collect(), l.ttl),
             };
             Ok(Response::LeaseTimeToLive(LeaseTimeToLiveResponse {
                 header_revision: store.revision(),
                 ttl,
                 keys,
+                granted_ttl,
             }))
         }
     }
@@ -397,7 +398,7 @@ pub fn response_matches(expected: &Response, actual: &Response, recorded: Record
         }
         (Response::LeaseKeepAlive(_), Response::LeaseKeepAlive(a)) => a.ttl > 0,
         (Response::LeaseTimeToLive(e), Response::LeaseTimeToLive(a)) => {
-            (e.ttl == -1) == (a.ttl == -1) && (a.keys.is_empty() || sorted(&a.keys) == e.keys)
+            e.not_found() == a.not_found() && (a.keys.is_empty() || sorted(&a.keys) == e.keys)
         }
         _ => false,
     }
@@ -466,9 +467,9 @@ pub fn error_matches(expected: &EtcdError, actual: &EtcdError) -> bool {
     }
 }
 
-/// A time-to-live of -1 (no such lease) and a LeaseNotFound error say the same.
+/// A time-to-live answer of no such lease and a LeaseNotFound error say the same.
 pub fn ttl_not_found(resp: &Response) -> bool {
-    matches!(resp, Response::LeaseTimeToLive(r) if r.ttl == -1)
+    matches!(resp, Response::LeaseTimeToLive(r) if r.not_found())
 }
 
 /// Every key span the request might write (for durability explanations).
@@ -539,6 +540,31 @@ mod tests {
             panic!("not a range response");
         };
         assert_eq!((r.kvs.len(), r.more, r.count), (2, true, 3));
+    }
+
+    /// A lease past its deadline and not revoked yet answers a negative TTL,
+    /// -1 between one and two seconds late (etcd truncates toward zero):
+    /// with its granted TTL that is not "no such lease".
+    #[test]
+    fn a_late_lease_answering_minus_one_is_not_a_missing_one() {
+        let mut s = Store::new();
+        execute(&mut s, &Request::LeaseGrant { id: 7, ttl: 5 }, None).unwrap();
+        let ttl = Request::LeaseTimeToLive { id: 7 };
+        let expected = execute(&mut s, &ttl, None).unwrap();
+        let answer = |ttl, granted_ttl| {
+            Response::LeaseTimeToLive(LeaseTimeToLiveResponse {
+                header_revision: 0,
+                ttl,
+                keys: vec![],
+                granted_ttl,
+            })
+        };
+        let all = Recorded::EVERYTHING;
+        assert!(response_matches(&expected, &answer(3, 5), all));
+        assert!(response_matches(&expected, &answer(-1, 5), all), "late");
+        assert!(!response_matches(&expected, &answer(-1, 0), all), "gone");
+        assert!(!ttl_not_found(&answer(-1, 5)));
+        assert!(ttl_not_found(&answer(-1, 0)));
     }
 
     #[test]
