@@ -78,6 +78,7 @@ pub struct Client {
     conn: Option<Connection>,
     timeout: Duration,
     next_id: u64,
+    from_peer: bool,
 }
 
 impl Client {
@@ -94,7 +95,15 @@ impl Client {
             conn: None,
             timeout,
             next_id: 1,
+            from_peer: false,
         }
+    }
+
+    /// A member's client passing on requests only the leader serves
+    /// (`ClientRequest::from_peer`).
+    pub fn from_peer(mut self) -> Self {
+        self.from_peer = true;
+        self
     }
 
     /// The member the next request goes to.
@@ -229,6 +238,7 @@ impl Client {
         let request = ClientRequest {
             id,
             body: Some(body),
+            from_peer: self.from_peer,
         };
         let conn = self
             .conn

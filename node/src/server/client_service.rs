@@ -58,7 +58,7 @@ async fn connection(state: Arc<MemberState>, tx: Sender, mut rx: madsim::net::Re
         let (state, tx) = (state.clone(), tx.clone());
         madsim::task::spawn(async move {
             let body = match req.body {
-                Some(body) => dispatch(&state, body).await,
+                Some(body) => dispatch(&state, body, req.from_peer).await,
                 None => {
                     client_response::Body::Error(error(ErrorCode::InvalidArgument, "empty request"))
                 }
@@ -196,7 +196,11 @@ fn from_key_deletes(state: &MemberState) -> super::request_check::FromKeyDeletes
     }
 }
 
-async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> client_response::Body {
+async fn dispatch(
+    state: &Arc<MemberState>,
+    body: client_request::Body,
+    from_peer: bool,
+) -> client_response::Body {
     use client_request::Body as B;
     use internal_request::Request as R;
     if let Some(refusal) = answer_only_refusal(state, &body) {
@@ -258,10 +262,17 @@ async fn dispatch(state: &Arc<MemberState>, body: client_request::Body) -> clien
             reply(propose(state, R::LeaseGrant(g)).await)
         }
         B::LeaseRevoke(r) => reply(propose(state, R::LeaseRevoke(r)).await),
-        B::LeaseKeepAlive(k) => keep_alive(state, k.id).await,
+        B::LeaseKeepAlive(k) => {
+            let leader_only = B::LeaseKeepAlive(k.clone());
+            match on_leader(state, leader_only, from_peer).await {
+                Some(answer) => answer,
+                None => keep_alive(state, k.id).await,
+            }
+        }
         B::LeaseTimeToLive(t) => {
-            if !state.is_leader() {
-                return not_leader(state);
+            let leader_only = B::LeaseTimeToLive(t.clone());
+            if let Some(answer) = on_leader(state, leader_only, from_peer).await {
+                return answer;
             }
             match state.lessor.time_to_live(t.id, state.env.clock.now()) {
                 Ok(st) => client_response::Body::LeaseTimeToLive(LeaseTimeToLiveResponse {
@@ -446,6 +457,73 @@ fn ttl_allowed(state: &MemberState) -> bool {
 /// A keepalive on the leader. An expired lease is only reported gone once
 /// its revoke was applied (as etcd waits for it), so the answer never
 /// contradicts what reads see.
+/// etcd's LeaseRenew and LeaseTimeToLive away from the leader: they do
+/// not go through raft, so a follower asks the leader itself (etcd's
+/// leasehttp, over the peer port), following the leader as it changes,
+/// until the request timeout. None when this member is the leader and
+/// answers itself; a request another member passed on is never passed on
+/// again (the leader it thought this was has moved: it says so).
+async fn on_leader(
+    state: &MemberState,
+    body: client_request::Body,
+    from_peer: bool,
+) -> Option<client_response::Body> {
+    let deadline =
+        madsim::time::Instant::now() + Duration::from_millis(state.config.knobs.request_timeout_ms);
+    loop {
+        if state.is_leader() {
+            return None;
+        }
+        if from_peer {
+            return Some(not_leader(state));
+        }
+        let leader = state.raft.lock().leader;
+        let left = deadline.saturating_duration_since(madsim::time::Instant::now());
+        if left.is_zero() {
+            // As etcd: no leader all along, or one that never answered.
+            return Some(err_body(if leader == 0 {
+                error(ErrorCode::NoLeader, "etcdserver: no leader")
+            } else {
+                error(ErrorCode::Timeout, "etcdserver: request timed out")
+            }));
+        }
+        let address = (leader != 0 && leader != state.id())
+            .then(|| state.transport.peer_ip(leader))
+            .flatten();
+        if let Some(ip) = address {
+            let mut peer = crate::client::Client::new(vec![(leader, ip)], 0, left).from_peer();
+            match peer.request(body.clone()).await {
+                Ok(answer) => return Some(answer),
+                // Not the leader after all, or not reached: look again.
+                Err(crate::client::ClientError::Server {
+                    code: ErrorCode::NoLeader | ErrorCode::Stopped,
+                    ..
+                })
+                | Err(
+                    crate::client::ClientError::Unavailable(_)
+                    | crate::client::ClientError::ConnectionLost(_)
+                    | crate::client::ClientError::Timeout,
+                ) => {}
+                Err(crate::client::ClientError::Server {
+                    code,
+                    message,
+                    compact_revision,
+                    leader_hint,
+                }) => {
+                    return Some(err_body(crate::wire::api::ErrorResponse {
+                        code: code as i32,
+                        message,
+                        compact_revision,
+                        leader_hint,
+                    }));
+                }
+                Err(e) => return Some(err_body(error(ErrorCode::Internal, e.to_string()))),
+            }
+        }
+        madsim::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
     let deadline =
         madsim::time::Instant::now() + Duration::from_millis(state.config.knobs.request_timeout_ms);

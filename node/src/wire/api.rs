@@ -708,6 +708,12 @@ pub struct ClientRequest {
         tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21"
     )]
     pub body: Option<client_request::Body>,
+    /// Sent by a member passing on a request only the leader serves (a
+    /// lease renewal or time-to-live, as etcd's leasehttp over the peer
+    /// port): the receiver answers it itself, or says it is not the
+    /// leader, and never passes it on again.
+    #[prost(bool, tag = "22")]
+    pub from_peer: bool,
 }
 
 pub mod client_request {

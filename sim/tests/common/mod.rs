@@ -28,6 +28,7 @@ pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
         .collect()
 }
 
+#[allow(dead_code)] // each test binary compiles this module; some never write
 pub fn put(key: String, value: String) -> client_request::Body {
     client_request::Body::Put(PutRequest {
         key: key.into_bytes(),

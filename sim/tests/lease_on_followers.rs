@@ -1,0 +1,88 @@
+//! Lease renewals and time-to-live asked of a follower reach the leader, as
+//! etcd's do (LeaseRenew and LeaseTimeToLive pass them on over the peer
+//! port): a client on any member keeps its lease alive. A request another
+//! member passed on is answered by its receiver or refused as not leader,
+//! never passed on again.
+
+mod common;
+
+use common::configs;
+use node::client::{Client, ClientError};
+use node::config::StoreKnobs;
+use node::wire::api::{
+    ErrorCode, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, StatusRequest,
+    client_request, client_response,
+};
+use sim::run_seed;
+use std::time::Duration;
+
+fn on(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> Client {
+    let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
+    Client::new(endpoints.to_vec(), start, Duration::from_secs(5))
+}
+
+async fn leader(endpoints: &[(u64, std::net::IpAddr)]) -> u64 {
+    for _ in 0..50 {
+        let status = on(endpoints, 1)
+            .request(client_request::Body::Status(StatusRequest {}))
+            .await;
+        if let Ok(client_response::Body::Status(s)) = status
+            && s.leader != 0
+        {
+            return s.leader;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no leader");
+}
+
+#[test]
+fn a_follower_passes_lease_renewals_and_time_to_live_to_the_leader() {
+    for seed in 0..3 {
+        let ((), _) = run_seed(seed, move |world| async move {
+            for c in configs(3, StoreKnobs::default()) {
+                world.start_member(c);
+            }
+            let endpoints = world.endpoints();
+            world
+                .spawn_client(1, async move {
+                    let leader = leader(&endpoints).await;
+                    let follower = endpoints.iter().map(|e| e.0).find(|m| *m != leader).unwrap();
+                    let grant = on(&endpoints, leader)
+                        .request(client_request::Body::LeaseGrant(LeaseGrantRequest {
+                            ttl: 30,
+                            id: 0,
+                        }))
+                        .await;
+                    let Ok(client_response::Body::LeaseGrant(g)) = grant else {
+                        panic!("seed {seed}: grant {grant:?}");
+                    };
+                    let keep_alive =
+                        client_request::Body::LeaseKeepAlive(LeaseKeepAliveRequest { id: g.id });
+                    let renewed = on(&endpoints, follower).request(keep_alive.clone()).await;
+                    assert!(
+                        matches!(&renewed, Ok(client_response::Body::LeaseKeepAlive(k)) if k.ttl == 30),
+                        "seed {seed}: renewal on follower m{follower}: {renewed:?}"
+                    );
+                    let ttl = on(&endpoints, follower)
+                        .request(client_request::Body::LeaseTimeToLive(
+                            LeaseTimeToLiveRequest { id: g.id, keys: true },
+                        ))
+                        .await;
+                    assert!(
+                        matches!(&ttl, Ok(client_response::Body::LeaseTimeToLive(t)) if t.ttl > 0 && t.granted_ttl == 30),
+                        "seed {seed}: time-to-live on follower m{follower}: {ttl:?}"
+                    );
+                    // Passed on already: the follower says it is not the leader.
+                    let again = on(&endpoints, follower).from_peer().request(keep_alive).await;
+                    assert!(
+                        matches!(&again, Err(ClientError::Server { code: ErrorCode::NoLeader, leader_hint, .. }) if *leader_hint == leader),
+                        "seed {seed}: a passed-on renewal on m{follower}: {again:?}"
+                    );
+                })
+                .await
+                .expect("the client ran");
+        })
+        .expect("the run");
+    }
+}
