@@ -42,7 +42,10 @@ fn transient(e: &ClientError) -> bool {
                         | ErrorCode::NotMember
                         // A cluster whose members have not agreed on a
                         // version yet (its first second): ask again.
-                        | ErrorCode::UnknownClusterVersion,
+                        | ErrorCode::UnknownClusterVersion
+                        // With no leader known, the member asked was a
+                        // learner, which serves no such request: ask again.
+                        | ErrorCode::NotSupportedForLearner,
                     ..
                 }
         )
@@ -108,6 +111,7 @@ mod tests {
         assert!(!transient(&server(ErrorCode::MemberNotFound)));
         assert!(!transient(&server(ErrorCode::InvalidDowngradeTarget)));
         assert!(transient(&server(ErrorCode::NoLeader)));
+        assert!(transient(&server(ErrorCode::NotSupportedForLearner)));
         assert!(transient(&ClientError::Timeout));
     }
 
