@@ -365,6 +365,19 @@ impl Control {
         }
     }
 
+    /// The cluster accepted to disarm every alarm an `alarm list` showed
+    /// (`alarms`, as it showed them): a mark on the timeline the checker
+    /// reads (a NOSPACE refusal after it needs a disk full again).
+    pub(crate) fn alarms_disarmed(&self, alarms: &str) {
+        let now = now_ns();
+        self.recorder.annotate(
+            now,
+            None,
+            checker::history::Annotation::OPERATOR,
+            format!("{} {alarms}", checker::history::Annotation::ALARM_DISARMED),
+        );
+    }
+
     /// A step of the plan that could not be applied: a trace event, a
     /// fault annotation, and a count in the run's results.
     pub(crate) fn not_applied(&self, step: &str, why: &str) {

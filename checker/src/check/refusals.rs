@@ -83,9 +83,8 @@ pub(crate) fn check(
 }
 
 /// The fault that fills a member's disk, by the name its annotations
-/// start with, and the operator step that disarms the alarm it raises.
+/// start with.
 const DISK_FULL: &str = "enospc";
-const DISARM: &str = "alarm_disarm";
 
 /// NOSPACE refusals nothing explains: one of a request that writes
 /// nothing new (etcd's capped applier lets deletes, reads and compactions
@@ -100,10 +99,12 @@ fn no_space_refusals(history: &History) -> Vec<Violation> {
         .filter(|a| a.is_fault() && a.text.starts_with(DISK_FULL))
         .map(|a| (a.at, a.end.unwrap_or(u64::MAX)))
         .collect();
+    // When the cluster had accepted to disarm every alarm the operator
+    // listed (an operator step that could not leaves no such mark).
     let disarmed: Vec<u64> = annotations
         .iter()
-        .filter(|a| a.is_fault() && a.text.starts_with(DISARM))
-        .filter_map(|a| a.end)
+        .filter(|a| a.is_alarm_disarmed())
+        .map(|a| a.at)
         .collect();
     history
         .operations
@@ -370,6 +371,13 @@ mod tests {
             source: Annotation::FAULT.into(),
             text: text.into(),
         };
+        let disarmed = |at| Annotation {
+            kind: None,
+            at,
+            end: None,
+            source: Annotation::OPERATOR.into(),
+            text: format!("{} memberID:2 alarm:NOSPACE", Annotation::ALARM_DISARMED),
+        };
         let refused = |id, call, request| Operation {
             id,
             client: 1,
@@ -395,11 +403,14 @@ mod tests {
             ],
             annotations: vec![
                 fault(100, 200, "enospc m2 quota=4096"),
-                fault(250, 300, "alarm_disarm nospace"),
+                disarmed(280),
                 fault(400, 500, "enospc m3 quota=4096"),
                 // Disarmed while m1's disk is still full: raised again.
                 fault(600, 900, "enospc m1 quota=4096"),
-                fault(650, 700, "alarm_disarm nospace"),
+                disarmed(680),
+                // An operator step that disarmed nothing is no disarm:
+                // the refusal at 960 stays explained by m1's disk.
+                fault(910, 950, "alarm_disarm nospace"),
             ],
             ..History::default()
         };

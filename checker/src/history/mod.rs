@@ -218,8 +218,22 @@ impl Annotation {
     /// began to when it healed (no end: it never healed).
     pub const FAULT: &str = "fault";
 
+    /// The source of annotations that mark what an operator did to the
+    /// cluster, at the moment the cluster accepted it (no end).
+    pub const OPERATOR: &str = "operator";
+
+    /// How an operator annotation begins that says every alarm an `alarm
+    /// list` showed was disarmed (the alarms follow, as etcd shows them).
+    pub const ALARM_DISARMED: &str = "alarm disarmed";
+
     pub fn is_fault(&self) -> bool {
         self.source == Self::FAULT
+    }
+
+    /// Whether this marks the moment the cluster had accepted to disarm
+    /// every alarm the operator listed.
+    pub fn is_alarm_disarmed(&self) -> bool {
+        self.source == Self::OPERATOR && self.text.starts_with(Self::ALARM_DISARMED)
     }
 }
 

@@ -14,7 +14,7 @@ use node::wire::api::{
 };
 use rand::Rng;
 use sim::member_ip;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// `compact`: the engine compacts history up to a recent revision
@@ -124,16 +124,29 @@ impl Inject for AlarmDisarm {
 
 /// The operator's part after an alarm: waits up to `wait` for the alarm
 /// `expect` names, for running members at the same applied index to list
-/// the same alarms, disarms every alarm listed, and waits as long for all
-/// to clear (unless a disk is still full); what it disarmed. What does not
-/// happen breaks rule `operator.alarm-cleared`.
+/// the same alarms, disarms every alarm listed, and waits as long for
+/// those the cluster accepted to disarm to clear (unless a disk is still
+/// full); what it disarmed. What does not happen breaks rule
+/// `operator.alarm-cleared`. When no member answers `alarm list`, the step
+/// is not applied.
 pub(super) async fn disarm(
     ctl: &Control,
     expect: Option<AlarmType>,
     wait: Duration,
 ) -> Vec<String> {
     let deadline = madsim::time::Instant::now() + wait;
-    let listed = await_alarm(ctl, expect, deadline).await;
+    let Some(listed) = await_alarm(ctl, expect, deadline).await else {
+        // No member answered `alarm list`: the operator cannot tell what to
+        // disarm, and nothing is judged.
+        ctl.not_applied(
+            FaultKind::AlarmDisarm.name(),
+            &format!(
+                "no member answered alarm list within {:.1} s",
+                wait.as_secs_f64()
+            ),
+        );
+        return Vec::new();
+    };
     if let Some(e) = expect
         && !listed.iter().any(|a| a.alarm == e as i32)
     {
@@ -154,39 +167,64 @@ pub(super) async fn disarm(
             wait.as_secs_f64()
         ));
     }
+    // The alarms the cluster accepted to disarm: only those must clear.
     let mut disarmed: Vec<AlarmMember> = Vec::new();
+    // Members whose disk was full while the step ran: their NOSPACE may be
+    // raised again after its disarm, as etcd raises it past its quota.
+    let mut filled: BTreeSet<u64> = BTreeSet::new();
     let mut to_disarm = listed;
     let deadline = madsim::time::Instant::now() + wait;
     let mut poll = 0u32;
     let left = loop {
         poll += 1;
+        filled.extend(ctl.members().into_iter().filter(|&m| {
+            ctl.world
+                .disk_faults(m)
+                .is_some_and(|f| f.quota_bytes.is_some())
+        }));
+        // A round that disarmed every alarm listed is marked on the
+        // timeline: from then on no alarm the operator knew of is active.
+        let mut round = Vec::new();
+        let listed_now = to_disarm.len();
         for alarm in to_disarm.drain(..) {
-            disarm_one(ctl, &alarm).await;
-            if !disarmed.contains(&alarm) {
-                disarmed.push(alarm);
+            if disarm_one(ctl, &alarm).await {
+                round.push(alarm.status_text().trim_end().to_string());
+                if !disarmed.contains(&alarm) {
+                    disarmed.push(alarm);
+                }
             }
         }
-        let left = still_alarmed(ctl).await;
+        if listed_now > 0 && round.len() == listed_now {
+            ctl.alarms_disarmed(&round.join(", "));
+        }
+        let left = still_alarmed(ctl, &disarmed).await;
         if left.is_empty() || madsim::time::Instant::now() >= deadline || ctl.quiescing() {
             break left;
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
         // Every half second, what is still listed is disarmed again: an
         // alarm raised after the listing, or raised again by a member
-        // whose disk was still full, as an operator who runs `alarm
-        // list` again would.
+        // whose disk was still full, or one whose disarm was not
+        // answered, as an operator who runs `alarm list` again would.
         if poll.is_multiple_of(5) {
-            to_disarm = list_alarms(ctl).await;
+            to_disarm = list_alarms(ctl).await.unwrap_or_default();
         }
     };
-    // A member whose disk is still full raises NOSPACE again at its next
-    // commit, as etcd re-raises it past its quota: not a failure to clear.
-    let disk_still_full = ctl.members().into_iter().any(|m| {
-        ctl.world
-            .disk_faults(m)
-            .is_some_and(|f| f.quota_bytes.is_some())
-    });
-    if !left.is_empty() && !ctl.quiescing() && !disk_still_full {
+    // A member whose disk was full meanwhile may have raised its NOSPACE
+    // again after the disarm (etcd re-raises it past its quota): not a
+    // failure to clear. Every other alarm the cluster accepted to disarm
+    // must be gone.
+    let must_clear: Vec<AlarmMember> = disarmed
+        .iter()
+        .filter(|a| !(a.alarm == AlarmType::Nospace as i32 && filled.contains(&a.member_id)))
+        .cloned()
+        .collect();
+    let left = if left.is_empty() {
+        left
+    } else {
+        still_alarmed(ctl, &must_clear).await
+    };
+    if !left.is_empty() && !ctl.quiescing() {
         ctl.alarm_violation(format!(
             "alarms did not clear within {:.1} s of the disarm: {}",
             wait.as_secs_f64(),
@@ -199,8 +237,9 @@ pub(super) async fn disarm(
         .collect()
 }
 
-/// Asks the leader to deactivate one alarm, as `etcdctl alarm disarm`.
-async fn disarm_one(ctl: &Control, alarm: &AlarmMember) {
+/// Asks the leader to deactivate one alarm, as `etcdctl alarm disarm`;
+/// whether the cluster accepted it.
+async fn disarm_one(ctl: &Control, alarm: &AlarmMember) -> bool {
     let step = format!("alarm disarm {}", alarm.status_text().trim_end());
     let outcome = crate::operator::request(
         ctl.world.trace(),
@@ -217,39 +256,39 @@ async fn disarm_one(ctl: &Control, alarm: &AlarmMember) {
         },
     )
     .await;
-    ctl.settle(&step, &outcome);
+    ctl.settle(&step, &outcome)
 }
 
 /// The cluster's alarms once the one `expect` names is among them, or as
-/// they are at `deadline` (at once when `expect` is None).
+/// they were last listed at `deadline` (at once when `expect` is None);
+/// None when no member answered any listing.
 pub(super) async fn await_alarm(
     ctl: &Control,
     expect: Option<AlarmType>,
     deadline: madsim::time::Instant,
-) -> Vec<AlarmMember> {
+) -> Option<Vec<AlarmMember>> {
     let mut listed = list_alarms(ctl).await;
-    while expect.is_some_and(|e| !listed.iter().any(|a| a.alarm == e as i32))
+    while listed
+        .as_ref()
+        .is_none_or(|l| expect.is_some_and(|e| !l.iter().any(|a| a.alarm == e as i32)))
         && madsim::time::Instant::now() < deadline
         && !ctl.quiescing()
     {
         madsim::time::sleep(Duration::from_millis(100)).await;
-        listed = list_alarms(ctl).await;
+        listed = list_alarms(ctl).await.or(listed);
     }
     listed
 }
 
-/// The cluster's alarms (etcd's `alarm list`: a Get through raft), none
+/// The cluster's alarms (etcd's `alarm list`: a Get through raft); None
 /// when no member answers.
-async fn list_alarms(ctl: &Control) -> Vec<AlarmMember> {
+async fn list_alarms(ctl: &Control) -> Option<Vec<AlarmMember>> {
     let running = ctl.running();
-    let Some(m) = cluster::leader(&ctl.world, &running)
+    let m = cluster::leader(&ctl.world, &running)
         .await
-        .or_else(|| running.first().copied())
-    else {
-        return Vec::new();
-    };
+        .or_else(|| running.first().copied())?;
     let mut client = Client::new(vec![(m, member_ip(m))], 0, ctl.timeout);
-    client.alarm_list().await.unwrap_or_default()
+    client.alarm_list().await.ok()
 }
 
 /// Each running member that answers Status: its applied index and the
@@ -292,18 +331,31 @@ async fn disagreeing(ctl: &Control) -> Option<String> {
     Some(format!("at applied index {applied}, {}", each.join(", ")))
 }
 
-/// The running members whose Status still lists an alarm, with them,
-/// among those that applied the most entries. A member that does not
+/// The running members whose Status still lists an alarm the cluster
+/// accepted to disarm (`disarmed`), with those alarms, among the members
+/// that applied the most entries. A member that does not
 /// answer is not counted (it reads its alarms from its backend when it
 /// serves again), nor one behind the others: it has not applied the
 /// disarm yet, which is lag, not an alarm that stays.
-async fn still_alarmed(ctl: &Control) -> Vec<String> {
+async fn still_alarmed(ctl: &Control, disarmed: &[AlarmMember]) -> Vec<String> {
+    let disarmed: Vec<String> = disarmed
+        .iter()
+        .map(|a| a.status_text().trim_end().to_string())
+        .collect();
     let answers = member_alarms(ctl).await;
     let newest = answers.iter().map(|(_, applied, _)| *applied).max();
     answers
         .into_iter()
-        .filter(|(_, applied, alarms)| Some(*applied) == newest && !alarms.is_empty())
-        .map(|(m, _, alarms)| format!("m{m}: {alarms:?}"))
+        .filter(|(_, applied, _)| Some(*applied) == newest)
+        .map(|(m, _, alarms)| {
+            let kept: Vec<String> = alarms
+                .into_iter()
+                .filter(|a| disarmed.contains(a))
+                .collect();
+            (m, kept)
+        })
+        .filter(|(_, kept)| !kept.is_empty())
+        .map(|(m, kept)| format!("m{m}: {kept:?}"))
         .collect()
 }
 
