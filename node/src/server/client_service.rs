@@ -264,15 +264,21 @@ async fn dispatch(
         B::LeaseRevoke(r) => reply(propose(state, R::LeaseRevoke(r)).await),
         B::LeaseKeepAlive(k) => {
             let leader_only = B::LeaseKeepAlive(k.clone());
-            match on_leader(state, leader_only, from_peer).await {
-                Some(answer) => answer,
-                None => keep_alive(state, k.id).await,
+            if let Some(answer) = on_leader(state, leader_only, from_peer).await {
+                return answer;
             }
+            if let Err(e) = wait_applied_index(state).await {
+                return err_body(e);
+            }
+            keep_alive(state, k.id).await
         }
         B::LeaseTimeToLive(t) => {
             let leader_only = B::LeaseTimeToLive(t.clone());
             if let Some(answer) = on_leader(state, leader_only, from_peer).await {
                 return answer;
+            }
+            if let Err(e) = wait_applied_index(state).await {
+                return err_body(e);
             }
             match state.lessor.time_to_live(t.id, state.env.clock.now()) {
                 Ok(st) => client_response::Body::LeaseTimeToLive(LeaseTimeToLiveResponse {
@@ -522,6 +528,22 @@ async fn on_leader(
         }
         madsim::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// etcd's waitAppliedIndex, before the leader answers a renewal or a
+/// time-to-live from its lessor: every entry it knew committed is applied
+/// first, or a lease granted and committed but not applied yet would read
+/// as missing. One second at most (etcd's applyTimeout).
+async fn wait_applied_index(state: &MemberState) -> Result<(), crate::wire::api::ErrorResponse> {
+    let committed = state.raft.lock().commit;
+    madsim::time::timeout(Duration::from_secs(1), state.wait_applied(committed))
+        .await
+        .map_err(|_| {
+            error(
+                ErrorCode::Timeout,
+                "etcdserver: timeout waiting for applied index",
+            )
+        })
 }
 
 async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
