@@ -74,6 +74,23 @@ impl Inject for SwapVersion {
             ctl.note(kind, format!("m{m} {previous} -> {version}"));
             world.stop(m);
             wait_down(&world, m).await;
+            // Stopping a paused member waits; another step may have moved
+            // the cluster version meanwhile (a cancelled downgrade, a
+            // rolling upgrade): the operator looks again before swapping.
+            if let Some(cluster) = world.cluster_version(m)
+                && version < cluster
+                && !expect_refusal
+            {
+                ctl.not_applied(
+                    kind.name(),
+                    &format!(
+                        "m{m} to {version}: its cluster version became {cluster} while it stopped"
+                    ),
+                );
+                restart_if_down(ctl, m);
+                ctl.healed(kind, format!("m{m}"));
+                continue;
+            }
             world.reconfigure(m, |c| c.version = version);
             world.restart(m);
             if expect_refusal && refused(ctl, m, &format!("m{m} started as {version}")).await {
