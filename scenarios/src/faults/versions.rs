@@ -15,7 +15,7 @@ use node::version::Version;
 use node::wire::api::{
     DowngradeAction, DowngradeRequest, ErrorCode, MemberRemoveRequest, client_request,
 };
-use sim::MemberStatus;
+use sim::{MemberStatus, World};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,14 +55,8 @@ impl Inject for SwapVersion {
                 ctl.not_applied(kind.name(), &format!("m{m} was removed meanwhile"));
                 continue;
             }
-            // An operator swaps a binary only to a version the member's
-            // data allows: etcd refuses a server older than the cluster
-            // version it applied ("invalid downgrade"). A plan whose timing
-            // brought it here asks for what cannot happen.
-            if let Some(cluster) = world.cluster_version(m)
-                && version < cluster
-                && !expect_refusal
-            {
+            // A plan whose timing brought it here asks for what cannot happen.
+            if let Some(cluster) = too_new_for(&world, m, version, expect_refusal) {
                 ctl.not_applied(
                     kind.name(),
                     &format!(
@@ -77,10 +71,7 @@ impl Inject for SwapVersion {
             // Stopping a paused member waits; another step may have moved
             // the cluster version meanwhile (a cancelled downgrade, a
             // rolling upgrade): the operator looks again before swapping.
-            if let Some(cluster) = world.cluster_version(m)
-                && version < cluster
-                && !expect_refusal
-            {
+            if let Some(cluster) = too_new_for(&world, m, version, expect_refusal) {
                 ctl.not_applied(
                     kind.name(),
                     &format!(
@@ -101,6 +92,16 @@ impl Inject for SwapVersion {
             ctl.healed(kind, format!("m{m}"));
         }
     }
+}
+
+/// The cluster version member `m` applied, when it is newer than `version`
+/// and the step does not test the refusal: an operator swaps a binary only
+/// to a version the member's data allows, since etcd refuses a server older
+/// than the cluster version it applied ("invalid downgrade").
+fn too_new_for(world: &World, m: u64, version: Version, expect_refusal: bool) -> Option<Version> {
+    world
+        .cluster_version(m)
+        .filter(|cluster| version < *cluster && !expect_refusal)
 }
 
 /// `rolling_upgrade` and `rolling_downgrade`: restart every member as
