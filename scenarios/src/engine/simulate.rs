@@ -199,7 +199,12 @@ async fn supervise(ctl: Arc<Control>) {
             );
             if exited && !ctl.disk_fault_active.lock().contains(&m) {
                 ctl.hold(Duration::from_secs(1)).await;
-                if !ctl.quiescing() && matches!(ctl.world.status(m), Some(MemberStatus::Exited(_)))
+                // A step may have removed (and wiped) it meanwhile: started
+                // on an empty disk, it would bootstrap from the initial
+                // members and vote with an empty log.
+                if !ctl.quiescing()
+                    && !ctl.is_removed(m)
+                    && matches!(ctl.world.status(m), Some(MemberStatus::Exited(_)))
                 {
                     ctl.world.restart(m);
                 }
