@@ -502,6 +502,14 @@ impl RaftLoop {
         if let Some(commit) = light.commit_index() {
             let mut hs = self.log.hard_state();
             hs.commit = commit;
+            // raft-rs leaves a commit index moved here out of the next
+            // Ready's hard state; etcd's WAL has it in every hard state it
+            // saves, and a restart trusts only the snapshots at or below
+            // it (etcd's ValidSnapshotEntries). Written, not synced: only
+            // the commit index moved.
+            if let Err(e) = self.wal.save(&[], Some(&hs)).await {
+                state.fatal(format!("WAL write failed: {e}")).await;
+            }
             self.log.set_hard_state(hs);
         }
         let msgs = light.take_messages();
