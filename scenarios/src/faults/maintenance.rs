@@ -197,7 +197,8 @@ pub(super) async fn disarm(
         if listed_now > 0 && round.len() == listed_now {
             ctl.alarms_disarmed(&round.join(", "));
         }
-        let left = still_alarmed(ctl, &disarmed).await;
+        // Until every alarm is gone (disarms not answered are tried again).
+        let left = still_alarmed(ctl, None).await;
         if left.is_empty() || madsim::time::Instant::now() >= deadline || ctl.quiescing() {
             break left;
         }
@@ -222,7 +223,7 @@ pub(super) async fn disarm(
     let left = if left.is_empty() {
         left
     } else {
-        still_alarmed(ctl, &must_clear).await
+        still_alarmed(ctl, Some(&must_clear)).await
     };
     if !left.is_empty() && !ctl.quiescing() {
         ctl.alarm_violation(format!(
@@ -331,17 +332,19 @@ async fn disagreeing(ctl: &Control) -> Option<String> {
     Some(format!("at applied index {applied}, {}", each.join(", ")))
 }
 
-/// The running members whose Status still lists an alarm the cluster
-/// accepted to disarm (`disarmed`), with those alarms, among the members
-/// that applied the most entries. A member that does not
+/// The running members whose Status still lists an alarm (of `only`, when
+/// given: those the cluster accepted to disarm), with those alarms, among
+/// the members that applied the most entries. A member that does not
 /// answer is not counted (it reads its alarms from its backend when it
 /// serves again), nor one behind the others: it has not applied the
 /// disarm yet, which is lag, not an alarm that stays.
-async fn still_alarmed(ctl: &Control, disarmed: &[AlarmMember]) -> Vec<String> {
-    let disarmed: Vec<String> = disarmed
-        .iter()
-        .map(|a| a.status_text().trim_end().to_string())
-        .collect();
+async fn still_alarmed(ctl: &Control, only: Option<&[AlarmMember]>) -> Vec<String> {
+    let only: Option<Vec<String>> = only.map(|alarms| {
+        alarms
+            .iter()
+            .map(|a| a.status_text().trim_end().to_string())
+            .collect()
+    });
     let answers = member_alarms(ctl).await;
     let newest = answers.iter().map(|(_, applied, _)| *applied).max();
     answers
@@ -350,7 +353,7 @@ async fn still_alarmed(ctl: &Control, disarmed: &[AlarmMember]) -> Vec<String> {
         .map(|(m, _, alarms)| {
             let kept: Vec<String> = alarms
                 .into_iter()
-                .filter(|a| disarmed.contains(a))
+                .filter(|a| only.as_ref().is_none_or(|only| only.contains(a)))
                 .collect();
             (m, kept)
         })
