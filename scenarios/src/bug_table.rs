@@ -442,7 +442,9 @@ pub const BUGS: &[BugEntry] = &[
         bug: Bug::DowngradeNoSnapshot,
         origin: Origin::Synthetic {
             models: "forgetting etcd's forced snapshot when the cluster version is lowered (etcd does force one: PR 13686, commit a0f26ff4e)",
-            general_rule_gap: None,
+            general_rule_gap: Some(
+                "only version.downgraded-fields and plan.required-step catch it (in its trigger, 40 seeds); the general catalog's detections until 90214b2 came from a swap_version that the engine carried out after a rolling upgrade had raised the cluster version, not from this mechanism",
+            ),
         },
         mechanism: "lowering the cluster version does not force a snapshot, so a downgraded member replays entries it cannot decode",
         triggers: &["bug-downgrade-with-ttl"],
@@ -452,8 +454,11 @@ pub const BUGS: &[BugEntry] = &[
             rules::PLAN_REQUIRED_STEP,
             rules::VERSION_DOWNGRADED_FIELDS,
         ],
+        // downgrade-cancel 27 detected it until 90214b2, by a swap into
+        // a cluster version a rolling upgrade had raised meanwhile (the
+        // engine's doing, not this mechanism): the trigger's seed now.
         reproduction: Reproduction::Reproduced {
-            detecting: ("downgrade-cancel", 27),
+            detecting: ("bug-downgrade-with-ttl", 0),
         },
     },
     BugEntry {
@@ -714,13 +719,11 @@ pub const KNOWN_SIGNATURES: &[(Bug, Signature)] = &[
     (
         Bug::DowngradeNoSnapshot,
         Signature {
-            rule: Cow::Borrowed(rules::MEMBER_NO_UNEXPECTED_EXIT),
-            class: Anomaly::MemberExit,
+            rule: Cow::Borrowed(rules::VERSION_DOWNGRADED_FIELDS),
+            class: Anomaly::DowngradedFieldLeft,
             subject: Subject {
                 request: None,
-                site: Some(Cow::Borrowed(
-                    "invalid downgrade; server version N.N is lower than determined cluster version N.N",
-                )),
+                site: None,
             },
         },
     ),

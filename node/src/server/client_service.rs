@@ -460,9 +460,6 @@ fn ttl_allowed(state: &MemberState) -> bool {
             .is_some_and(|v| v >= crate::version::Version::V3_7)
 }
 
-/// A keepalive on the leader. An expired lease is only reported gone once
-/// its revoke was applied (as etcd waits for it), so the answer never
-/// contradicts what reads see.
 /// etcd's LeaseRenew and LeaseTimeToLive away from the leader: they do
 /// not go through raft, so a follower asks the leader itself (etcd's
 /// leasehttp, over the peer port), following the leader as it changes,
@@ -546,6 +543,9 @@ async fn wait_applied_index(state: &MemberState) -> Result<(), crate::wire::api:
         })
 }
 
+/// A keepalive on the leader. An expired lease is only reported gone once
+/// its revoke was applied (as etcd waits for it), so the answer never
+/// contradicts what reads see.
 async fn keep_alive(state: &MemberState, id: i64) -> client_response::Body {
     let deadline =
         madsim::time::Instant::now() + Duration::from_millis(state.config.knobs.request_timeout_ms);

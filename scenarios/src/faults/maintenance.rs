@@ -124,11 +124,11 @@ impl Inject for AlarmDisarm {
 
 /// The operator's part after an alarm: waits up to `wait` for the alarm
 /// `expect` names, for running members at the same applied index to list
-/// the same alarms, disarms every alarm listed, and waits as long for
-/// those the cluster accepted to disarm to clear (unless a disk is still
-/// full); what it disarmed. What does not happen breaks rule
-/// `operator.alarm-cleared`. When no member answers `alarm list`, the step
-/// is not applied.
+/// the same alarms, disarms every alarm listed, and waits as long for all
+/// to clear; those the cluster accepted to disarm must have (but a NOSPACE
+/// of a member whose disk was full meanwhile, raised again). What it
+/// disarmed. What does not happen breaks rule `operator.alarm-cleared`.
+/// When no member answers `alarm list`, the step is not applied.
 pub(super) async fn disarm(
     ctl: &Control,
     expect: Option<AlarmType>,
