@@ -54,6 +54,25 @@ impl ClientError {
         }
     }
 
+    /// The member's error answer this is, as it was sent (None for an
+    /// error of the client's own: not reached, no answer).
+    pub fn into_response(self) -> Option<ErrorResponse> {
+        match self {
+            ClientError::Server {
+                code,
+                message,
+                compact_revision,
+                leader_hint,
+            } => Some(ErrorResponse {
+                code: code as i32,
+                message,
+                compact_revision,
+                leader_hint,
+            }),
+            _ => None,
+        }
+    }
+
     fn from_response(e: ErrorResponse) -> Self {
         ClientError::Server {
             code: ErrorCode::try_from(e.code).unwrap_or(ErrorCode::Unspecified),

@@ -267,18 +267,12 @@ async fn dispatch(
             if let Some(answer) = on_leader(state, leader_only, from_peer).await {
                 return answer;
             }
-            if let Err(e) = wait_applied_index(state).await {
-                return err_body(e);
-            }
             keep_alive(state, k.id).await
         }
         B::LeaseTimeToLive(t) => {
             let leader_only = B::LeaseTimeToLive(t.clone());
             if let Some(answer) = on_leader(state, leader_only, from_peer).await {
                 return answer;
-            }
-            if let Err(e) = wait_applied_index(state).await {
-                return err_body(e);
             }
             match state.lessor.time_to_live(t.id, state.env.clock.now()) {
                 Ok(st) => client_response::Body::LeaseTimeToLive(LeaseTimeToLiveResponse {
@@ -463,7 +457,8 @@ fn ttl_allowed(state: &MemberState) -> bool {
 /// etcd's LeaseRenew and LeaseTimeToLive away from the leader: they do
 /// not go through raft, so a follower asks the leader itself (etcd's
 /// leasehttp, over the peer port), following the leader as it changes,
-/// until the request timeout. None when this member is the leader and
+/// until the request timeout. None when this member is the leader, has
+/// applied every entry it knew committed (etcd's waitAppliedIndex) and
 /// answers itself; a request another member passed on is never passed on
 /// again (the leader it thought this was has moved: it says so).
 async fn on_leader(
@@ -475,7 +470,7 @@ async fn on_leader(
         madsim::time::Instant::now() + Duration::from_millis(state.config.knobs.request_timeout_ms);
     loop {
         if state.is_leader() {
-            return None;
+            return wait_applied_index(state).await.err().map(err_body);
         }
         if from_peer {
             return Some(not_leader(state));
@@ -490,10 +485,7 @@ async fn on_leader(
                 error(ErrorCode::Timeout, "etcdserver: request timed out")
             }));
         }
-        let address = (leader != 0 && leader != state.id())
-            .then(|| state.transport.peer_ip(leader))
-            .flatten();
-        if let Some(ip) = address {
+        if let Some((leader, ip)) = state.leader_address() {
             let mut peer = crate::client::Client::new(vec![(leader, ip)], 0, left).from_peer();
             match peer.request(body.clone()).await {
                 Ok(answer) => return Some(answer),
@@ -507,20 +499,10 @@ async fn on_leader(
                     | crate::client::ClientError::ConnectionLost(_)
                     | crate::client::ClientError::Timeout,
                 ) => {}
-                Err(crate::client::ClientError::Server {
-                    code,
-                    message,
-                    compact_revision,
-                    leader_hint,
-                }) => {
-                    return Some(err_body(crate::wire::api::ErrorResponse {
-                        code: code as i32,
-                        message,
-                        compact_revision,
-                        leader_hint,
-                    }));
+                Err(e) => {
+                    let internal = error(ErrorCode::Internal, e.to_string());
+                    return Some(err_body(e.into_response().unwrap_or(internal)));
                 }
-                Err(e) => return Some(err_body(error(ErrorCode::Internal, e.to_string()))),
             }
         }
         madsim::time::sleep(Duration::from_millis(50)).await;

@@ -218,6 +218,17 @@ impl MemberState {
         self.raft.lock().role == Some(Role::Leader)
     }
 
+    /// The leader this member knows, and where it is, when that is another
+    /// member (requests only the leader serves are handed to it there).
+    pub fn leader_address(&self) -> Option<(u64, std::net::IpAddr)> {
+        let leader = self.raft.lock().leader;
+        if leader == 0 || leader == self.id() {
+            return None;
+        }
+        let ip = self.cluster.lock().members.get(&leader)?.ip.parse().ok()?;
+        Some((leader, ip))
+    }
+
     /// Whether this member is in the cluster as a learner (etcd's
     /// IsMemberExist && IsLearner).
     pub fn is_learner(&self) -> bool {

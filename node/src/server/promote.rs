@@ -58,19 +58,13 @@ pub(crate) async fn forward(
     state: &MemberState,
     request: client_request::Body,
 ) -> client_response::Body {
-    let leader = state.raft.lock().leader;
-    let ip = state
-        .cluster
-        .lock()
-        .members
-        .get(&leader)
-        .and_then(|m| m.ip.parse().ok());
+    let leader_hint = state.raft.lock().leader;
     let not_leader = || {
         let mut e = error(ErrorCode::NoLeader, "etcdserver: not leader");
-        e.leader_hint = leader;
+        e.leader_hint = leader_hint;
         client_response::Body::Error(e)
     };
-    let Some(ip) = ip.filter(|_| leader != 0 && leader != state.id()) else {
+    let Some((leader, ip)) = state.leader_address() else {
         return not_leader();
     };
     let timeout = Duration::from_millis(state.config.knobs.request_timeout_ms);
@@ -79,22 +73,14 @@ pub(crate) async fn forward(
         .await
     {
         Ok(body) => body,
-        Err(ClientError::Server {
-            code,
-            message,
-            compact_revision,
-            leader_hint,
-        }) => client_response::Body::Error(ErrorResponse {
-            code: code as i32,
-            message,
-            compact_revision,
-            leader_hint,
-        }),
         // The leader's answer was lost: the promotion may have happened.
-        Err(e) if e.outcome_unknown() => {
+        Err(e) if e.outcome_unknown() && !matches!(e, ClientError::Server { .. }) => {
             client_response::Body::Error(error(ErrorCode::Timeout, "etcdserver: request timed out"))
         }
-        Err(_) => not_leader(),
+        Err(e) => match e.into_response() {
+            Some(answer) => client_response::Body::Error(answer),
+            None => not_leader(),
+        },
     }
 }
 

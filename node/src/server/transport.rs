@@ -122,11 +122,6 @@ impl Transport {
         Ok((transport, rx))
     }
 
-    /// Where peer `id` is, if it is in the address book.
-    pub fn peer_ip(&self, id: u64) -> Option<IpAddr> {
-        self.peers.lock().get(&id).copied()
-    }
-
     pub fn set_peer(&self, id: u64, ip: IpAddr) {
         self.peers.lock().insert(id, ip);
         self.listen_to(id);
