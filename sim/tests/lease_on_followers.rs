@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::configs;
+use common::{configs, leader_seen_by};
 use node::client::{Client, ClientError};
 use node::config::StoreKnobs;
 use node::wire::api::{
-    ErrorCode, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, StatusRequest,
-    client_request, client_response,
+    ErrorCode, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, client_request,
+    client_response,
 };
 use sim::run_seed;
 use std::time::Duration;
@@ -23,13 +23,9 @@ fn on(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> Client {
 
 async fn leader(endpoints: &[(u64, std::net::IpAddr)]) -> u64 {
     for _ in 0..50 {
-        let status = on(endpoints, 1)
-            .request(client_request::Body::Status(StatusRequest {}))
-            .await;
-        if let Ok(client_response::Body::Status(s)) = status
-            && s.leader != 0
-        {
-            return s.leader;
+        let leader = leader_seen_by(endpoints, 1).await;
+        if leader != 0 {
+            return leader;
         }
         madsim::time::sleep(Duration::from_millis(100)).await;
     }

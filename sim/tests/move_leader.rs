@@ -4,27 +4,12 @@
 
 mod common;
 
-use common::{configs, put, read_all};
+use common::{configs, leader_seen_by, put, read_all};
 use node::client::{Client, ClientError};
 use node::config::StoreKnobs;
-use node::wire::api::{
-    ErrorCode, MoveLeaderRequest, StatusRequest, client_request, client_response,
-};
+use node::wire::api::{ErrorCode, MoveLeaderRequest, client_request, client_response};
 use sim::run_seed;
 use std::time::Duration;
-
-/// The leader as `member` sees it (0 when it knows none).
-async fn leader_seen_by(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> u64 {
-    let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
-    let mut c = Client::new(endpoints.to_vec(), start, Duration::from_millis(500));
-    match c
-        .request(client_request::Body::Status(StatusRequest {}))
-        .await
-    {
-        Ok(client_response::Body::Status(s)) => s.leader,
-        _ => 0,
-    }
-}
 
 async fn move_leader(
     endpoints: &[(u64, std::net::IpAddr)],

@@ -4,7 +4,7 @@ use node::bugs::BugSet;
 use node::client::Client;
 use node::config::{MemberConfig, Peer, StoreKnobs};
 use node::version::Version;
-use node::wire::api::{PutRequest, RangeRequest, client_request, client_response};
+use node::wire::api::{PutRequest, RangeRequest, StatusRequest, client_request, client_response};
 use sim::member_ip;
 use std::time::Duration;
 
@@ -61,4 +61,18 @@ pub async fn read_all(client: &mut Client) -> Vec<(String, String)> {
         madsim::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("the cluster never answered the final read");
+}
+
+/// The leader as `member` sees it (0 when it knows none).
+#[allow(dead_code)] // each test binary compiles this module; some never ask
+pub async fn leader_seen_by(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> u64 {
+    let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
+    let mut c = Client::new(endpoints.to_vec(), start, Duration::from_millis(500));
+    match c
+        .request(client_request::Body::Status(StatusRequest {}))
+        .await
+    {
+        Ok(client_response::Body::Status(s)) => s.leader,
+        _ => 0,
+    }
 }
