@@ -748,6 +748,14 @@ impl Applier {
         // to it are then skipped as applied; taking the snapshot's index
         // instead applied them a second time.
         let (held, held_term) = state.backend.consistent_index();
+        // The sender commits before it images its backend, so the database
+        // holds at least the snapshot's entry; one that does not is taken
+        // at the snapshot's index, and said.
+        state
+            .env
+            .check(Invariant::SnapshotTakenAtApplied, held >= index, || {
+                format!("received snapshot {index} holds a database at consistent index {held}")
+            });
         let (ci, ci_term) = if held >= index {
             (held, held_term)
         } else {
