@@ -103,6 +103,8 @@ points! {
         "a membership change was applied";
     MemberRemovedItself "member.removed-itself"
         "a member applied the membership change that removed it";
+    ReconfigRefusedUnhealthy "member.reconfig-refused-unhealthy"
+        "a membership change was refused: it would leave no active quorum (strict reconfiguration check)";
     ReadIndexLeaderChanged "read-index.leader-changed"
         "the leader changed while a linearizable read waited for its ReadIndex";
     WatchProgressDeferred "watch.progress-deferred"

@@ -111,6 +111,13 @@ pub trait Host: Send + Sync {
     fn applied_to(&self, _report: AppliedTo, _index: u64) -> Option<AppliedTo> {
         None
     }
+    /// For how long the member's peer connection with `peer` has been up
+    /// (etcd's rafthttp `ActiveSince`, which its strict reconfiguration
+    /// check reads); None while it is broken. A host that runs one member
+    /// alone has no connections: None.
+    fn peer_connected_for(&self, _member: u64, _peer: u64) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// How a member came to hold the state it reports for an index.
@@ -193,6 +200,12 @@ impl MemberEnv {
             tracing::error!(member = self.member, %invariant, %detail, "invariant broken");
             self.emit(NodeEvent::InvariantBroken { invariant, detail });
         }
+    }
+
+    /// For how long this member's connection with `peer` has been up
+    /// (None: broken). See [`Host::peer_connected_for`].
+    pub fn peer_connected_for(&self, peer: u64) -> Option<std::time::Duration> {
+        self.host.peer_connected_for(self.member, peer)
     }
 
     /// Notes that the store reached a coverage point.

@@ -362,6 +362,10 @@ impl Control {
                 self.not_applied(step, &format!("no answer ({e})"));
                 false
             }
+            operator::Outcome::Declined(e) => {
+                self.not_applied(step, &format!("declined as unsafe now ({e})"));
+                false
+            }
         }
     }
 

@@ -1,9 +1,10 @@
 //! The operator's requests to the cluster (member add and remove, enabling
 //! a downgrade): tried again, as an operator would, while the answer is
-//! unknown or the cluster cannot take requests yet, then classified. A
-//! request the correct store must accept that ends refused is a violation
-//! for the engine to report; one that never got a definite answer is a step
-//! that was not applied.
+//! unknown, the cluster cannot take requests yet or it says the change is
+//! unsafe now, then classified. A request the correct store must accept
+//! that ends refused is a violation for the engine to report; one that
+//! never got a definite answer, or that the cluster kept declining as
+//! unsafe, is a step that was not applied.
 
 use node::client::ClientError;
 use node::wire::api::ErrorCode;
@@ -15,6 +16,12 @@ use std::time::Duration;
 const ATTEMPTS: u32 = 10;
 /// The pause between two attempts.
 const BACKOFF: Duration = Duration::from_millis(500);
+/// How long the operator keeps asking while the cluster declines a
+/// membership change as unsafe now ("unhealthy cluster": a voter down, or
+/// connected for less than etcd's 5 s health interval). etcd's robustness
+/// tests wait the health interval and ask again; twice that lets a member
+/// that just restarted count as connected.
+const UNHEALTHY_WAIT: Duration = Duration::from_secs(10);
 
 /// How an operator request ended.
 #[derive(Debug)]
@@ -28,6 +35,10 @@ pub enum Outcome {
     Refused(ClientError),
     /// No attempt got a definite answer.
     NoAnswer(ClientError),
+    /// The cluster kept declining it as unsafe now (etcd's strict
+    /// reconfiguration check) for [`UNHEALTHY_WAIT`]: what the correct
+    /// store does with a member down, so not a refusal.
+    Declined(ClientError),
 }
 
 /// Whether an error says nothing about the request (it may be tried again).
@@ -68,6 +79,8 @@ where
 {
     let mut unsure = false;
     let mut n = 1;
+    let mut unanswered = 0;
+    let mut declined_since = None;
     loop {
         let e = match attempt().await {
             Ok(()) => return Outcome::Applied,
@@ -76,11 +89,24 @@ where
         if unsure && matches!(&e, ClientError::Server { code, .. } if *code == done) {
             return Outcome::AppliedEarlier;
         }
-        if !transient(&e) {
+        if matches!(
+            &e,
+            ClientError::Server {
+                code: ErrorCode::Unhealthy,
+                ..
+            }
+        ) {
+            let now = madsim::time::Instant::now();
+            if now - *declined_since.get_or_insert(now) >= UNHEALTHY_WAIT {
+                return Outcome::Declined(e);
+            }
+        } else if !transient(&e) {
             return Outcome::Refused(e);
-        }
-        if n == ATTEMPTS {
-            return Outcome::NoAnswer(e);
+        } else {
+            unanswered += 1;
+            if unanswered == ATTEMPTS {
+                return Outcome::NoAnswer(e);
+            }
         }
         unsure |= e.outcome_unknown();
         trace.record(
@@ -136,6 +162,22 @@ mod tests {
         let ((applied_earlier, retries), _) = outcome.expect("no panic");
         assert!(applied_earlier);
         assert_eq!(retries, 1);
+    }
+
+    #[test]
+    fn an_unhealthy_cluster_is_asked_again_for_a_while_then_the_step_is_declined() {
+        let outcome = sim::run_seed(3, |_world| async {
+            let trace = SharedTrace::default();
+            let start = madsim::time::Instant::now();
+            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || async {
+                Err(server(ErrorCode::Unhealthy))
+            })
+            .await;
+            (matches!(outcome, Outcome::Declined(_)), start.elapsed())
+        });
+        let ((declined, waited), _) = outcome.expect("no panic");
+        assert!(declined);
+        assert!(waited >= UNHEALTHY_WAIT, "{waited:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod disk;
 pub mod net;
 pub mod runner;
+pub mod streams;
 pub mod trace;
 pub mod world;
 

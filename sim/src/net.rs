@@ -1,7 +1,9 @@
 //! Network faults on top of madsim's network: partitions into groups,
 //! one-way cuts, packet loss and latency. The world remembers which links
-//! it cut so that `heal` undoes exactly its own cuts.
+//! it cut so that `heal` undoes exactly its own cuts, and tells the peer
+//! [`Streams`] when a pair of nodes loses or regains its link.
 
+use crate::streams::Streams;
 use madsim::net::NetSim;
 use madsim::task::NodeId;
 use parking_lot::Mutex;
@@ -21,6 +23,12 @@ pub type Link = (NodeId, NodeId);
 pub struct NetControl {
     net: Arc<NetSim>,
     cut: Mutex<BTreeMap<Link, u32>>,
+    streams: Arc<Mutex<Streams<NodeId>>>,
+}
+
+/// Simulated time since the run started.
+fn now() -> Duration {
+    madsim::time::TimeHandle::current().elapsed()
 }
 
 impl NetControl {
@@ -28,7 +36,13 @@ impl NetControl {
         NetControl {
             net: NetSim::current(),
             cut: Mutex::new(BTreeMap::new()),
+            streams: Arc::default(),
         }
+    }
+
+    /// The members' peer connections, which the cuts here break.
+    pub fn streams(&self) -> Arc<Mutex<Streams<NodeId>>> {
+        self.streams.clone()
     }
 
     /// Cuts these links; returns them for `heal_links`.
@@ -38,6 +52,7 @@ impl NetControl {
             let n = cut.entry((a, b)).or_insert(0);
             if *n == 0 {
                 self.net.clog_link(a, b);
+                self.streams.lock().cut(a, b, now());
             }
             *n += 1;
         }
@@ -53,6 +68,9 @@ impl NetControl {
                 if *n == 0 {
                     cut.remove(link);
                     self.net.unclog_link(link.0, link.1);
+                    if !cut.contains_key(&(link.1, link.0)) {
+                        self.streams.lock().healed(link.0, link.1, now());
+                    }
                 }
             }
         }
@@ -78,6 +96,7 @@ impl NetControl {
     pub fn heal(&self) {
         for ((a, b), _) in std::mem::take(&mut *self.cut.lock()) {
             self.net.unclog_link(a, b);
+            self.streams.lock().healed(a, b, now());
         }
     }
 

@@ -6,6 +6,7 @@ use crate::clock::ClockTable;
 use crate::disk::DiskSim;
 use crate::disk::model::DiskFaults;
 use crate::net::NetControl;
+use crate::streams::Streams;
 use crate::trace::SharedTrace;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
@@ -98,6 +99,8 @@ struct WorldHost {
     cluster_versions: Mutex<BTreeMap<u64, Version>>,
     /// The replica agreement ledger ([`Host::applied_to`]).
     applied: Mutex<ledger::Ledger>,
+    /// The members' peer connections ([`Host::peer_connected_for`]).
+    streams: Arc<Mutex<Streams<NodeId>>>,
 }
 
 /// Simulated time since the run started.
@@ -178,6 +181,7 @@ impl Host for WorldHost {
             }
             slot.node.id()
         };
+        self.streams.lock().ended(node);
         let detail = match &reason {
             ExitReason::Stopped => "stopped".to_string(),
             ExitReason::Failpoint(point) => format!("crashed at failpoint {point}"),
@@ -189,6 +193,17 @@ impl Host for WorldHost {
 
     fn applied_to(&self, report: AppliedTo, index: u64) -> Option<AppliedTo> {
         self.applied.lock().report(report, index)
+    }
+
+    fn peer_connected_for(&self, member: u64, peer: u64) -> Option<Duration> {
+        let (me, peer) = {
+            let members = self.members.lock();
+            (
+                members.get(&member)?.node.id(),
+                members.get(&peer)?.node.id(),
+            )
+        };
+        self.streams.lock().connected_for(me, peer, now())
     }
 
     fn reached(&self, _member: u64, point: Point) {
@@ -227,6 +242,7 @@ impl World {
         let trace = SharedTrace::default();
         let members = Arc::new(Mutex::new(BTreeMap::new()));
         let disk = madsim::plugin::simulator::<DiskSim>();
+        let net = NetControl::new();
         let host = Arc::new(WorldHost {
             trace: trace.clone(),
             disk: disk.clone(),
@@ -236,13 +252,14 @@ impl World {
             faults: Mutex::new(FaultContext::default()),
             cluster_versions: Mutex::new(BTreeMap::new()),
             applied: Mutex::new(ledger::Ledger::default()),
+            streams: net.streams(),
         });
         Arc::new(World {
             handle: Handle::current(),
             disk,
             clocks: ClockTable::new(),
             trace,
-            net: NetControl::new(),
+            net,
             members,
             clients: Mutex::new(BTreeMap::new()),
             host,
@@ -296,6 +313,7 @@ impl World {
                 }
             })
             .build();
+        self.host.streams.lock().started(node.id(), now());
         self.trace.record(
             member_name(id),
             "process",
@@ -418,6 +436,7 @@ impl World {
             return;
         };
         self.handle.kill(node);
+        self.host.streams.lock().ended(node);
         if let Some(slot) = self.members.lock().get_mut(&member) {
             slot.status = MemberStatus::Crashed;
         }
@@ -442,6 +461,7 @@ impl World {
             self.handle.kill(node);
         }
         self.handle.restart(node);
+        self.host.streams.lock().started(node, now());
         let version = self
             .version(member)
             .map(|v| v.to_string())
@@ -502,6 +522,7 @@ impl World {
             slot.status = MemberStatus::Paused;
         }
         self.handle.pause(node);
+        self.host.streams.lock().paused(node, now());
         self.trace.record(member_name(member), "process", "paused");
         true
     }
@@ -509,6 +530,7 @@ impl World {
     pub fn resume(&self, member: u64) {
         if let Some(node) = self.node_of(member) {
             self.handle.resume(node);
+            self.host.streams.lock().resumed(node, now());
             if let Some(slot) = self.members.lock().get_mut(&member)
                 && slot.status == MemberStatus::Paused
             {

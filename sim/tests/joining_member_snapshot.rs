@@ -13,6 +13,7 @@ mod common;
 use common::{configs, put, read_all};
 use node::client::Client;
 use node::config::{Peer, StoreKnobs};
+use node::server::reconfig_check::HEALTH_INTERVAL;
 use node::wire::api::{MemberAddRequest, client_request};
 use sim::{member_ip, run_seed};
 use std::time::Duration;
@@ -35,7 +36,9 @@ fn a_member_added_after_the_last_snapshot_receives_one_that_names_it() {
         world
             .spawn_client(1, async move {
                 let mut client = Client::new(endpoints, 0, Duration::from_millis(500));
-                madsim::time::sleep(Duration::from_secs(1)).await;
+                // Peers connected for the health interval: the strict
+                // reconfiguration check lets the add through.
+                madsim::time::sleep(HEALTH_INTERVAL + Duration::from_secs(1)).await;
                 // Past several snapshots, and the log compacted behind them.
                 for i in 0..300 {
                     let _ = client.request(put(format!("k{i}"), "v".into())).await;

@@ -10,6 +10,7 @@ mod common;
 use common::{configs, put, read_all};
 use node::client::{Client, ClientError};
 use node::config::{Peer, StoreKnobs};
+use node::server::reconfig_check::HEALTH_INTERVAL;
 use node::wire::api::{
     ErrorCode, MemberAddRequest, MemberPromoteRequest, RangeRequest, StatusRequest, client_request,
     client_response,
@@ -59,7 +60,9 @@ fn a_learner_is_promoted_only_once_in_sync_and_never_leads_before() {
             let promoted = world
                 .spawn_client(1, async move {
                     let mut client = Client::new(endpoints, 0, Duration::from_secs(2));
-                    madsim::time::sleep(Duration::from_secs(1)).await;
+                    // Peers connected for the health interval: the strict
+                    // reconfiguration check lets the add through.
+                    madsim::time::sleep(HEALTH_INTERVAL + Duration::from_secs(1)).await;
                     for i in 0..300 {
                         let _ = client.request(put(format!("k{i}"), "v".into())).await;
                     }

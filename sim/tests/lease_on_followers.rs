@@ -6,31 +6,14 @@
 
 mod common;
 
-use common::{configs, leader_seen_by};
-use node::client::{Client, ClientError};
+use common::{client_on, configs, wait_for_leader};
+use node::client::ClientError;
 use node::config::StoreKnobs;
 use node::wire::api::{
     ErrorCode, LeaseGrantRequest, LeaseKeepAliveRequest, LeaseTimeToLiveRequest, client_request,
     client_response,
 };
 use sim::run_seed;
-use std::time::Duration;
-
-fn on(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> Client {
-    let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
-    Client::new(endpoints.to_vec(), start, Duration::from_secs(5))
-}
-
-async fn leader(endpoints: &[(u64, std::net::IpAddr)]) -> u64 {
-    for _ in 0..50 {
-        let leader = leader_seen_by(endpoints, 1).await;
-        if leader != 0 {
-            return leader;
-        }
-        madsim::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no leader");
-}
 
 #[test]
 fn a_follower_passes_lease_renewals_and_time_to_live_to_the_leader() {
@@ -42,9 +25,9 @@ fn a_follower_passes_lease_renewals_and_time_to_live_to_the_leader() {
             let endpoints = world.endpoints();
             world
                 .spawn_client(1, async move {
-                    let leader = leader(&endpoints).await;
+                    let leader = wait_for_leader(&endpoints).await;
                     let follower = endpoints.iter().map(|e| e.0).find(|m| *m != leader).unwrap();
-                    let grant = on(&endpoints, leader)
+                    let grant = client_on(&endpoints, leader)
                         .request(client_request::Body::LeaseGrant(LeaseGrantRequest {
                             ttl: 30,
                             id: 0,
@@ -55,12 +38,12 @@ fn a_follower_passes_lease_renewals_and_time_to_live_to_the_leader() {
                     };
                     let keep_alive =
                         client_request::Body::LeaseKeepAlive(LeaseKeepAliveRequest { id: g.id });
-                    let renewed = on(&endpoints, follower).request(keep_alive.clone()).await;
+                    let renewed = client_on(&endpoints, follower).request(keep_alive.clone()).await;
                     assert!(
                         matches!(&renewed, Ok(client_response::Body::LeaseKeepAlive(k)) if k.ttl == 30),
                         "seed {seed}: renewal on follower m{follower}: {renewed:?}"
                     );
-                    let ttl = on(&endpoints, follower)
+                    let ttl = client_on(&endpoints, follower)
                         .request(client_request::Body::LeaseTimeToLive(
                             LeaseTimeToLiveRequest { id: g.id, keys: true },
                         ))
@@ -70,7 +53,7 @@ fn a_follower_passes_lease_renewals_and_time_to_live_to_the_leader() {
                         "seed {seed}: time-to-live on follower m{follower}: {ttl:?}"
                     );
                     // Passed on already: the follower says it is not the leader.
-                    let again = on(&endpoints, follower).from_peer().request(keep_alive).await;
+                    let again = client_on(&endpoints, follower).from_peer().request(keep_alive).await;
                     assert!(
                         matches!(&again, Err(ClientError::Server { code: ErrorCode::NoLeader, leader_hint, .. }) if *leader_hint == leader),
                         "seed {seed}: a passed-on renewal on m{follower}: {again:?}"

@@ -339,6 +339,9 @@ async fn dispatch(
                     "etcdserver: member ID already exist",
                 ));
             }
+            if let Err(e) = super::reconfig_check::may_add(state) {
+                return err_body(e);
+            }
             let kind = if a.is_learner {
                 ConfChangeType::AddLearnerNode
             } else {
@@ -383,6 +386,9 @@ async fn dispatch(
                     ErrorCode::MemberNotFound,
                     "etcdserver: member not found",
                 ));
+            }
+            if let Err(e) = super::reconfig_check::may_remove(state, r.id) {
+                return err_body(e);
             }
             match conf_change(state, ConfChangeType::RemoveNode, r.id, None).await {
                 Ok(client_response::Body::MemberList(l)) => {

@@ -15,6 +15,7 @@ pub mod promote;
 mod propose;
 mod raft_loop;
 mod read_index;
+pub mod reconfig_check;
 mod request_check;
 mod restore;
 pub mod snap;

@@ -644,6 +644,9 @@ pub enum ErrorCode {
     /// A request a learner does not serve (all but Status and
     /// serializable reads).
     NotSupportedForLearner = 25,
+    /// A membership change refused by the strict reconfiguration check:
+    /// it would leave no active quorum (etcd's ErrGRPCUnhealthy).
+    Unhealthy = 26,
 }
 
 impl ErrorCode {
@@ -665,7 +668,8 @@ impl ErrorCode {
             | ErrorCode::Timeout
             | ErrorCode::Stopped
             | ErrorCode::LeaderChanged
-            | ErrorCode::UnknownClusterVersion => UNAVAILABLE,
+            | ErrorCode::UnknownClusterVersion
+            | ErrorCode::Unhealthy => UNAVAILABLE,
             ErrorCode::Compacted | ErrorCode::FutureRevision => OUT_OF_RANGE,
             ErrorCode::LeaseNotFound | ErrorCode::MemberNotFound => NOT_FOUND,
             ErrorCode::LeaseExists

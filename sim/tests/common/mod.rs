@@ -76,3 +76,23 @@ pub async fn leader_seen_by(endpoints: &[(u64, std::net::IpAddr)], member: u64) 
         _ => 0,
     }
 }
+
+/// The leader once member 1 knows one (asked every 100 ms, up to 5 s).
+#[allow(dead_code)] // each test binary compiles this module; some never ask
+pub async fn wait_for_leader(endpoints: &[(u64, std::net::IpAddr)]) -> u64 {
+    for _ in 0..50 {
+        let leader = leader_seen_by(endpoints, 1).await;
+        if leader != 0 {
+            return leader;
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no leader");
+}
+
+/// A client that asks `member` first.
+#[allow(dead_code)] // each test binary compiles this module; some never ask
+pub fn client_on(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> Client {
+    let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
+    Client::new(endpoints.to_vec(), start, Duration::from_secs(5))
+}
