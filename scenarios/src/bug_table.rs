@@ -443,7 +443,7 @@ pub const BUGS: &[BugEntry] = &[
         origin: Origin::Synthetic {
             models: "forgetting etcd's forced snapshot when the cluster version is lowered (etcd does force one: PR 13686, commit a0f26ff4e)",
             general_rule_gap: Some(
-                "only version.downgraded-fields and plan.required-step catch it (in its trigger, 40 seeds); the general catalog's detections until 90214b2 came from a swap_version that the engine carried out after a rolling upgrade had raised the cluster version, not from this mechanism",
+                "only the engine's checks do: version.downgraded-fields in its trigger, and plan.required-step where a downgrade's storage version must follow (without the snapshot the WAL's newer entries hold it back until a regular one: 2 of seeds 0..10 each in downgrade, downgrade-3.5 and downgrade-cancel); the general catalog's detections until 90214b2 came from a swap_version that the engine carried out after a rolling upgrade had raised the cluster version, not from this mechanism",
             ),
         },
         mechanism: "lowering the cluster version does not force a snapshot, so a downgraded member replays entries it cannot decode",

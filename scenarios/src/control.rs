@@ -138,7 +138,11 @@ impl Control {
 
     /// The members a step hits; none is a step that was not applied.
     pub(crate) async fn targets(&self, kind: FaultKind, target: Target) -> Vec<u64> {
-        let members = self.resolve(target).await;
+        let mut members = self.resolve(target).await;
+        // Resolving asks the members (who leads?), which takes a while: a
+        // step may have removed and wiped one meanwhile. Hit, it would be
+        // restarted on its empty disk as a cluster of its own.
+        members.retain(|m| !self.is_removed(*m));
         if members.is_empty() {
             self.not_applied(
                 kind.name(),
@@ -237,8 +241,16 @@ impl Control {
 
     /// Adds member `id` through the leader and, once the cluster accepted
     /// it, starts it joining from `template` (a member's configuration, with
-    /// the id, the peers and the join flag replaced). Whether it started.
-    pub(crate) async fn add_member(&self, id: u64, template: Option<MemberConfig>) -> bool {
+    /// the id, the peers and the join flag replaced). The template is read
+    /// only then: a replacement runs the binary its member runs when it
+    /// starts, not the one it ran when the add was asked for (a rolling
+    /// upgrade may have gone by while the cluster declined the add).
+    /// Whether it started.
+    pub(crate) async fn add_member(
+        &self,
+        id: u64,
+        template: impl FnOnce() -> Option<MemberConfig>,
+    ) -> bool {
         self.add_member_as(id, template, false).await
     }
 
@@ -247,7 +259,7 @@ impl Control {
     pub(crate) async fn add_member_as(
         &self,
         id: u64,
-        template: Option<MemberConfig>,
+        template: impl FnOnce() -> Option<MemberConfig>,
         learner: bool,
     ) -> bool {
         let add = MemberAddRequest {
@@ -272,7 +284,10 @@ impl Control {
             "member add"
         };
         let accepted = self.settle(&format!("{what} m{id}"), &outcome);
-        let Some(mut config) = template.filter(|_| accepted) else {
+        if !accepted {
+            return false;
+        }
+        let Some(mut config) = template() else {
             return false;
         };
         config.id = id;

@@ -213,10 +213,14 @@ async fn supervise(ctl: Arc<Control>) {
     }
 }
 
-/// Applies the plan's steps in time order; each fault heals itself.
+/// Applies the plan's steps in time order; each fault heals itself. A
+/// procedure step (`FaultKind::is_procedure`) also waits for the procedure
+/// step before it to end: a swap whose condition came late must not run
+/// alongside the downgrade cancel planned after it.
 async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
     let start = madsim::time::Instant::now();
     let mut tasks = Vec::new();
+    let mut procedure: Option<madsim::task::JoinHandle<()>> = None;
     for step in plan.steps {
         let now = start.elapsed();
         if step.at > now {
@@ -248,10 +252,21 @@ async fn drive_faults(ctl: Arc<Control>, plan: Plan) {
         }
         let ctl2 = ctl.clone();
         let fault = step.fault;
-        tasks.push(madsim::task::spawn(
-            async move { fault.inject(&ctl2).await },
-        ));
+        if fault.kind().is_procedure() {
+            let before = procedure.take();
+            procedure = Some(madsim::task::spawn(async move {
+                if let Some(before) = before {
+                    let _ = before.await;
+                }
+                fault.inject(&ctl2).await;
+            }));
+        } else {
+            tasks.push(madsim::task::spawn(
+                async move { fault.inject(&ctl2).await },
+            ));
+        }
     }
+    tasks.extend(procedure);
     for t in tasks {
         let _ = t.await;
     }

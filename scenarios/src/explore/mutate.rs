@@ -35,7 +35,7 @@ pub fn addable_kinds() -> Vec<FaultKind> {
     FaultKind::ALL
         .iter()
         .copied()
-        .filter(|&k| swarm::drawable(k) && !is_procedure_kind(k))
+        .filter(|&k| swarm::drawable(k) && !k.is_procedure())
         .collect()
 }
 
@@ -53,6 +53,13 @@ pub fn mutate(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: Option<&Scenario>) 
         let Some(what) = one(rng, &mut candidate, donor) else {
             continue;
         };
+        // A required step (a downgrade's storage must follow) is a promise
+        // about the plan as written: with faults, traffic or knobs changed
+        // around it, its condition may rightly never hold. The mutant
+        // keeps the step, as one that may not run.
+        for step in &mut candidate.faults {
+            step.required = None;
+        }
         if candidate != *s && crate::catalog::validate(&candidate).is_ok() {
             *s = candidate;
             return Some(what);
@@ -91,29 +98,14 @@ fn add_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
     Some(format!("add {kind} at {at:.1}s"))
 }
 
-/// Whether a step is part of a version procedure (binary swaps, rolling
-/// changes, the downgrade API, joins, offline migration). An operator runs
-/// those in order, each after the one before succeeded, and etcd refuses
-/// them out of order (a downgrade to the current version, a binary older
-/// than the cluster): moved, dropped or spliced elsewhere they test the
-/// plan, not the store. The explorer keeps them as the scenario wrote
-/// them and explores around them.
+/// Whether a step is part of an operator's procedure
+/// ([`FaultKind::is_procedure`]): moved, dropped or spliced elsewhere it
+/// tests the plan, not the store. The explorer keeps such steps as the
+/// scenario wrote them and explores around them.
 pub fn is_procedure(step: &FaultStep) -> bool {
-    step.kind.parse::<FaultKind>().is_ok_and(is_procedure_kind)
-}
-
-fn is_procedure_kind(kind: FaultKind) -> bool {
-    matches!(
-        kind,
-        FaultKind::SwapVersion
-            | FaultKind::RollingUpgrade
-            | FaultKind::RollingDowngrade
-            | FaultKind::JoinMember
-            | FaultKind::DowngradeEnable
-            | FaultKind::DowngradeCancel
-            | FaultKind::OfflineMigrate
-            | FaultKind::CorruptBackend
-    )
+    step.kind
+        .parse::<FaultKind>()
+        .is_ok_and(FaultKind::is_procedure)
 }
 
 /// Whether a step demands that something its scenario set up happens: an
@@ -316,6 +308,20 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
+    fn a_mutant_keeps_a_required_step_as_one_that_may_not_run() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let base = crate::catalog::load("downgrade-3.5").expect("catalog");
+        assert!(base.faults.iter().any(|f| f.required == Some(true)));
+        let mut s = base.clone();
+        assert!(mutate(&mut rng, &mut s, None).is_some());
+        assert!(
+            s.faults.iter().all(|f| f.required.is_none()),
+            "{:?}",
+            s.faults
+        );
+    }
+
+    #[test]
     fn a_scenario_expecting_an_outcome_only_gets_other_knobs_and_lends_no_such_step() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let donor = crate::catalog::load("disk-faults").expect("catalog");
@@ -368,11 +374,15 @@ mod tests {
             "disk-faults",
         ] {
             let base = crate::catalog::load(name).expect("catalog");
+            // As written, but for `required`, which a mutant drops.
             let procedure = |s: &Scenario| -> Vec<FaultStep> {
                 s.faults
                     .iter()
                     .filter(|f| is_procedure(f))
-                    .cloned()
+                    .map(|f| FaultStep {
+                        required: None,
+                        ..f.clone()
+                    })
                     .collect()
             };
             let mut s = base.clone();

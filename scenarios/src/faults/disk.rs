@@ -220,7 +220,7 @@ impl Inject for BitFlip {
             ctl.note(kind, format!("m{m} rate={rate}"));
             // Reads happen at start: restart the member while flips are on.
             world.kill(m);
-            world.restart(m);
+            restart_if_down(ctl, m);
             ctl.hold(duration).await;
             clear_disk_fault(ctl, m);
             restart_if_down(ctl, m);

@@ -196,6 +196,29 @@ impl Fault {
     }
 }
 
+impl FaultKind {
+    /// Whether it is a step of an operator's procedure (binary swaps,
+    /// rolling changes, the downgrade API, joins, offline migration, a
+    /// corrupted member's recovery). An operator runs those in order, each
+    /// after the one before finished, and etcd refuses them out of order
+    /// (a binary older than the cluster version, a swap while a downgrade
+    /// is being cancelled): the engine starts one only once the procedure
+    /// steps before it have ended.
+    pub fn is_procedure(self) -> bool {
+        matches!(
+            self,
+            FaultKind::SwapVersion
+                | FaultKind::RollingUpgrade
+                | FaultKind::RollingDowngrade
+                | FaultKind::JoinMember
+                | FaultKind::DowngradeEnable
+                | FaultKind::DowngradeCancel
+                | FaultKind::OfflineMigrate
+                | FaultKind::CorruptBackend
+        )
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -194,11 +194,12 @@ impl Inject for JoinMember {
         let world = ctl.world.clone();
         let new_id = ctl.next_member_id();
         ctl.note(kind, format!("m{new_id} version {version}"));
-        let template = ctl
-            .members()
-            .first()
-            .and_then(|m| world.config(*m))
-            .map(|config| MemberConfig { version, ..config });
+        let template = || {
+            ctl.members()
+                .first()
+                .and_then(|m| world.config(*m))
+                .map(|config| MemberConfig { version, ..config })
+        };
         if ctl.add_member(new_id, template).await
             && expect_refusal
             && refused(ctl, new_id, &format!("m{new_id} joined as {version}")).await
