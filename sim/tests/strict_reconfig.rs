@@ -6,12 +6,11 @@
 
 mod common;
 
-use common::{client_on, configs, wait_for_leader};
+use common::{client_on, on_three_members, wait_for_leader};
 use node::client::ClientError;
-use node::config::StoreKnobs;
 use node::server::reconfig_check::{HEALTH_INTERVAL, UNHEALTHY};
 use node::wire::api::{ErrorCode, MemberAddRequest, MemberRemoveRequest, client_request};
-use sim::{member_ip, run_seed};
+use sim::member_ip;
 use std::time::Duration;
 
 fn unhealthy<T: std::fmt::Debug>(r: &Result<T, ClientError>) -> bool {
@@ -24,48 +23,35 @@ fn remove(id: u64) -> client_request::Body {
 
 #[test]
 fn a_membership_change_that_would_leave_no_active_quorum_is_refused() {
-    for seed in 0..3 {
-        let ((), _) = run_seed(seed, move |world| async move {
-            for c in configs(3, StoreKnobs::default()) {
-                world.start_member(c);
-            }
-            let endpoints = world.endpoints();
-            let w = world.clone();
-            world
-                .spawn_client(1, async move {
-                    let leader = wait_for_leader(&endpoints).await;
-                    let mut on_leader = client_on(&endpoints, leader);
-                    // Connected for less than the health interval: every
-                    // peer counts as down, so even a learner is refused.
-                    let add = client_request::Body::MemberAdd(MemberAddRequest {
-                        id: 4,
-                        ip: member_ip(4).to_string(),
-                        is_learner: true,
-                    });
-                    let early = on_leader.request(add).await;
-                    assert!(unhealthy(&early), "seed {seed}: an early add: {early:?}");
+    on_three_members(0..3, |seed, endpoints, world| async move {
+        let leader = wait_for_leader(&endpoints).await;
+        let mut on_leader = client_on(&endpoints, leader);
+        // Connected for less than the health interval: every peer counts
+        // as down, so even a learner is refused.
+        let add = client_request::Body::MemberAdd(MemberAddRequest {
+            id: 4,
+            ip: member_ip(4).to_string(),
+            is_learner: true,
+        });
+        let early = on_leader.request(add).await;
+        assert!(unhealthy(&early), "seed {seed}: an early add: {early:?}");
 
-                    madsim::time::sleep(HEALTH_INTERVAL + Duration::from_secs(1)).await;
-                    let mut followers = endpoints.iter().map(|e| e.0).filter(|m| *m != leader);
-                    let (up, down) = (followers.next().unwrap(), followers.next().unwrap());
-                    w.kill(down);
-                    // Removing the follower that is up would leave the
-                    // leader alone of two voters.
-                    let refused = on_leader.request(remove(up)).await;
-                    assert!(
-                        unhealthy(&refused),
-                        "seed {seed}: removing m{up}: {refused:?}"
-                    );
-                    // The member down is not in the active quorum: it may go.
-                    let removed = on_leader.request(remove(down)).await;
-                    assert!(
-                        removed.is_ok(),
-                        "seed {seed}: removing m{down}: {removed:?}"
-                    );
-                })
-                .await
-                .expect("the client ran");
-        })
-        .expect("no panic");
-    }
+        madsim::time::sleep(HEALTH_INTERVAL + Duration::from_secs(1)).await;
+        let mut followers = endpoints.iter().map(|e| e.0).filter(|m| *m != leader);
+        let (up, down) = (followers.next().unwrap(), followers.next().unwrap());
+        world.kill(down);
+        // Removing the follower that is up would leave the leader alone
+        // of two voters.
+        let refused = on_leader.request(remove(up)).await;
+        assert!(
+            unhealthy(&refused),
+            "seed {seed}: removing m{up}: {refused:?}"
+        );
+        // The member down is not in the active quorum: it may go.
+        let removed = on_leader.request(remove(down)).await;
+        assert!(
+            removed.is_ok(),
+            "seed {seed}: removing m{down}: {removed:?}"
+        );
+    });
 }

@@ -5,7 +5,10 @@ use node::client::Client;
 use node::config::{MemberConfig, Peer, StoreKnobs};
 use node::version::Version;
 use node::wire::api::{PutRequest, RangeRequest, StatusRequest, client_request, client_response};
-use sim::member_ip;
+use sim::{World, member_ip, run_seed};
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
@@ -95,4 +98,31 @@ pub async fn wait_for_leader(endpoints: &[(u64, std::net::IpAddr)]) -> u64 {
 pub fn client_on(endpoints: &[(u64, std::net::IpAddr)], member: u64) -> Client {
     let start = endpoints.iter().position(|e| e.0 == member).unwrap_or(0);
     Client::new(endpoints.to_vec(), start, Duration::from_secs(5))
+}
+
+/// For each seed: a fresh three-member cluster with default knobs, and
+/// `body` run as client 1 with the seed, the members' endpoints and the
+/// world; no member may break an invariant meanwhile.
+#[allow(dead_code)] // each test binary compiles this module; some never ask
+pub fn on_three_members<F, Fut>(seeds: std::ops::Range<u64>, body: F)
+where
+    F: Fn(u64, Vec<(u64, IpAddr)>, Arc<World>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for seed in seeds {
+        let body = body.clone();
+        let ((), _) = run_seed(seed, move |world| async move {
+            for c in configs(3, StoreKnobs::default()) {
+                world.start_member(c);
+            }
+            let endpoints = world.endpoints();
+            world
+                .spawn_client(1, body(seed, endpoints, world.clone()))
+                .await
+                .expect("the client ran");
+            let broken = world.broken_invariants();
+            assert!(broken.is_empty(), "seed {seed}: {broken:?}");
+        })
+        .expect("no panic");
+    }
 }
