@@ -239,6 +239,23 @@ impl Control {
         id
     }
 
+    /// What a replacement for `m` starts from: `m`'s configuration, with a
+    /// binary no older than the cluster version (etcd refuses an older
+    /// one). `m`'s own may be older: a member removed before a rolling
+    /// upgrade reached it keeps the binary it had.
+    pub(crate) fn replacement_template(&self, m: u64) -> Option<MemberConfig> {
+        let mut config = self.world.config(m)?;
+        let cluster_version = self
+            .members()
+            .into_iter()
+            .filter_map(|x| self.world.cluster_version(x))
+            .max();
+        if let Some(cv) = cluster_version {
+            config.version = config.version.max(cv);
+        }
+        Some(config)
+    }
+
     /// Adds member `id` through the leader and, once the cluster accepted
     /// it, starts it joining from `template` (a member's configuration, with
     /// the id, the peers and the join flag replaced). The template is read

@@ -71,6 +71,9 @@ struct Inner {
     /// id stays taken.
     compacted_away: Mutex<std::collections::BTreeSet<WatcherKey>>,
     next_stream: std::sync::atomic::AtomicU64,
+    /// Per open stream: how [`WatchableStore::leader_lost`] tells its task
+    /// to end the stream.
+    stream_ends: Mutex<BTreeMap<u64, Arc<tokio::sync::Notify>>>,
     /// The newest revision handed to `notify`: everything up to it is
     /// readable from history. Progress and catch-up never go past it, so a
     /// revision the store already counts but has not yet notified cannot
@@ -118,6 +121,7 @@ impl WatchableStore {
                 next_ids: Mutex::new(BTreeMap::new()),
                 compacted_away: Mutex::new(std::collections::BTreeSet::new()),
                 next_stream: std::sync::atomic::AtomicU64::new(1),
+                stream_ends: Mutex::new(BTreeMap::new()),
                 revision: std::sync::atomic::AtomicI64::new(revision),
                 leader_known: std::sync::atomic::AtomicBool::new(false),
                 opts,
@@ -141,10 +145,16 @@ impl WatchableStore {
     }
 
     /// A fresh stream id for this member process.
-    pub fn new_stream_id(&self) -> u64 {
-        self.inner
+    /// A new stream: its id, and what is notified when the stream must end
+    /// (the member lost its leader and a watch on it required one).
+    pub fn open_stream(&self) -> (u64, Arc<tokio::sync::Notify>) {
+        let stream = self
+            .inner
             .next_stream
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let end = Arc::new(tokio::sync::Notify::new());
+        self.inner.stream_ends.lock().insert(stream, end.clone());
+        (stream, end)
     }
 
     pub fn options(&self) -> WatchOptions {
@@ -252,6 +262,7 @@ impl WatchableStore {
             .lock()
             .retain(|(s, _)| *s != stream);
         self.inner.next_ids.lock().remove(&stream);
+        self.inner.stream_ends.lock().remove(&stream);
     }
 
     /// New changes at `rev`, from the apply loop, to synced watchers.
@@ -552,27 +563,30 @@ impl WatchableStore {
     }
 
     /// The member has known no leader for a while (`server::leader_monitor`):
-    /// watchers that required one end.
+    /// every stream with a watch that required one ends, all its watches
+    /// with it, as etcd's monitorLeader cancels such a gRPC stream (its
+    /// require-leader mark is the stream's) rather than answering each
+    /// watch. A cancel response per watch could be lost to a full stream,
+    /// leaving the client a stream the store had emptied.
     pub fn leader_lost(&self) {
-        let current = self.revision();
-        let mut watchers = self.inner.watchers.lock();
-        let ended: Vec<WatcherKey> = watchers
-            .iter()
-            .filter(|(_, w)| w.require_leader)
-            .map(|(k, _)| *k)
-            .collect();
-        if !ended.is_empty() {
-            self.inner.env.reach(Point::WatchCanceledNoLeader);
+        let ended: std::collections::BTreeSet<u64> = {
+            let mut watchers = self.inner.watchers.lock();
+            let ended = watchers
+                .iter()
+                .filter(|(_, w)| w.require_leader)
+                .map(|((stream, _), _)| *stream)
+                .collect::<std::collections::BTreeSet<u64>>();
+            watchers.retain(|(stream, _), _| !ended.contains(stream));
+            ended
+        };
+        if ended.is_empty() {
+            return;
         }
-        for key in ended {
-            if let Some(w) = watchers.remove(&key) {
-                let _ = w.try_send(WatchResponse {
-                    header: Some(self.header(current)),
-                    watch_id: key.1,
-                    canceled: true,
-                    cancel_reason: "etcdserver: no leader".into(),
-                    ..Default::default()
-                });
+        self.inner.env.reach(Point::WatchCanceledNoLeader);
+        let ends = self.inner.stream_ends.lock();
+        for stream in &ended {
+            if let Some(end) = ends.get(stream) {
+                end.notify_one();
             }
         }
     }

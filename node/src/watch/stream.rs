@@ -26,10 +26,21 @@ pub async fn serve_stream(
     mut rx: Receiver,
     header: Arc<dyn Fn(i64) -> crate::wire::api::ResponseHeader + Send + Sync>,
 ) {
-    let stream = store.new_stream_id();
+    let (stream, end) = store.open_stream();
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(buffer.max(1));
     let sender = madsim::task::spawn(send_loop(mvcc.clone(), env.clone(), tx, out_rx));
-    while let Ok(payload) = rx.recv().await {
+    loop {
+        // The store ends the stream when the member lost its leader and a
+        // watch on it required one: the connection closes, as etcd cancels
+        // the gRPC stream with "etcdserver: no leader".
+        let payload = tokio::select! {
+            biased;
+            () = end.notified() => break,
+            received = rx.recv() => match received {
+                Ok(payload) => payload,
+                Err(_) => break,
+            },
+        };
         let Ok(req) = payload.downcast::<WatchRequest>() else {
             tracing::warn!(
                 member = env.member,

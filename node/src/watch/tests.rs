@@ -270,27 +270,43 @@ fn restore_resends_nothing_already_delivered() {
 }
 
 #[test]
-fn watchers_requiring_a_leader_end_when_it_is_lost() {
+fn a_stream_whose_watch_requires_a_leader_ends_when_it_is_lost() {
     run(async {
         let f = fixture(32).await;
+        let (stream, end) = f.store.open_stream();
         let (tx, mut rx) = mpsc::channel(16);
         assert!(matches!(
-            f.store.watch(1, &create("l", 0), true, tx.clone()),
+            f.store.watch(stream, &create("l", 0), true, tx.clone()),
             Err(WatchError::NoLeader)
         ));
         f.store.set_leader_known(true);
-        let id = f
-            .store
-            .watch(1, &create("l", 0), true, tx.clone())
+        f.store
+            .watch(stream, &create("l", 0), true, tx.clone())
             .expect("watch");
-        f.store.watch(1, &create("m", 0), false, tx).expect("watch");
+        f.store
+            .watch(stream, &create("m", 0), false, tx)
+            .expect("watch");
+        // A stream with no watch that requires a leader goes on.
+        let (other, other_end) = f.store.open_stream();
+        let (tx2, mut rx2) = mpsc::channel(16);
+        f.store
+            .watch(other, &create("n", 0), false, tx2.clone())
+            .expect("watch");
+        drain(&mut rx);
+        drain(&mut rx2);
         f.store.leader_lost();
-        let got = drain(&mut rx);
-        assert!(
-            got.iter()
-                .any(|r| r.canceled && r.watch_id == id && r.cancel_reason.contains("no leader"))
-        );
+        // The first stream ends as a whole, as etcd cancels the gRPC
+        // stream: both its watches are gone, none answered one by one.
+        assert!(drain(&mut rx).is_empty());
         assert_eq!(f.store.group_sizes(), (1, 0, 0));
+        let ended = |end: std::sync::Arc<tokio::sync::Notify>| async move {
+            madsim::time::timeout(std::time::Duration::from_millis(1), end.notified())
+                .await
+                .is_ok()
+        };
+        assert!(ended(end).await, "the stream is told to end");
+        assert!(!ended(other_end).await, "the other stream goes on");
+        assert!(f.store.cancel(other, 0));
     });
 }
 

@@ -193,7 +193,7 @@ pub(super) async fn remove_wipe_add(ctl: &Control, m: u64) -> Option<u64> {
     ctl.removed.lock().insert(m);
     ctl.world.wipe(m);
     let new_id = ctl.next_member_id();
-    ctl.add_member(new_id, || ctl.world.config(m)).await;
+    ctl.add_member(new_id, || ctl.replacement_template(m)).await;
     Some(new_id)
 }
 
@@ -222,8 +222,10 @@ async fn replace_through_learner(ctl: &Control, kind: FaultKind, m: u64) {
 /// Adds `new_id` as a learner, promotes it and removes `m`; false (the
 /// step healed with why) when one of them does not happen.
 async fn replace_with_learner(ctl: &Control, kind: FaultKind, m: u64, new_id: u64) -> bool {
-    let world = ctl.world.clone();
-    if !ctl.add_member_as(new_id, || world.config(m), true).await {
+    if !ctl
+        .add_member_as(new_id, || ctl.replacement_template(m), true)
+        .await
+    {
         ctl.healed(kind, format!("m{m} (learner add failed)"));
         return false;
     }
