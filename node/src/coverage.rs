@@ -73,6 +73,8 @@ points! {
         "the leader found a key past its per-key TTL and proposed its expiry";
     CompactionSeveralBatches "compaction.several-batches"
         "a compaction removed old revisions over more than one batch, committing between them";
+    CompactionStoppedBySnapshot "compaction.stopped-by-snapshot"
+        "a compaction planned before a snapshot install stopped (its keep set was the old store's)";
     CompactionResumed "compaction.resumed-at-start"
         "a member started with a compaction scheduled but not finished, and resumed it";
     CompactionRefusedRead "range.compacted"

@@ -63,6 +63,11 @@ pub(super) struct Shared {
     pub(super) opts: MvccOptions,
     /// Compaction batches this process has removed (a progress counter).
     pub(super) compaction_batches: std::sync::atomic::AtomicU64,
+    /// Bumped when a snapshot is about to replace the backend: a
+    /// compaction planned before belongs to the old store (its keep set is
+    /// the old index's) and stops, as etcd's Restore closes the stop
+    /// channel its compactions check between batches.
+    pub(super) generation: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the store (cheap to clone).
@@ -113,6 +118,8 @@ pub struct CompactionJob {
     mvcc: Mvcc,
     pub revision: i64,
     keep: BTreeSet<Revision>,
+    /// The store's generation it was planned on.
+    generation: u64,
 }
 
 fn read_i64(backend: &Backend, key: &[u8]) -> Result<Option<i64>, MvccError> {
@@ -206,10 +213,20 @@ impl Mvcc {
                 state: Mutex::new(state),
                 opts,
                 compaction_batches: Default::default(),
+                generation: Default::default(),
             }),
         };
         let job = scheduled.map(|rev| mvcc.compact_index(rev));
         Ok((mvcc, job))
+    }
+
+    /// Stops every compaction planned so far: a snapshot is about to
+    /// replace the backend. Called before the backend changes, so no batch
+    /// of an old compaction ever runs against the new data.
+    pub fn stop_compactions(&self) {
+        self.shared
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Reloads everything from the backend (after a snapshot replaced it).
@@ -394,6 +411,10 @@ impl Mvcc {
             mvcc: self.clone(),
             revision: rev,
             keep,
+            generation: self
+                .shared
+                .generation
+                .load(std::sync::atomic::Ordering::SeqCst),
         }
     }
 
@@ -492,6 +513,12 @@ impl CompactionJob {
         let mut last = start_key(0);
         loop {
             let mut tx = shared.backend.batch_tx().await;
+            // Checked holding the batch: a snapshot replaces the backend
+            // under the same lock, after stopping the compactions.
+            if shared.generation.load(std::sync::atomic::Ordering::SeqCst) != self.generation {
+                env.reach(Point::CompactionStoppedBySnapshot);
+                return Ok(());
+            }
             let keys = tx.range_keys(Bucket::Key, &last, &end, shared.opts.compaction_batch_limit);
             for key in &keys {
                 let Some((rev, _)) = decode_key(key) else {

@@ -738,6 +738,8 @@ impl Applier {
             Ok(s) => s,
             Err(e) => self.fatal(format!("applying snapshot {index}: {e}")).await,
         };
+        // Compactions planned on the old store stop before its data goes.
+        state.mvcc.stop_compactions();
         if let Err(e) = state.backend.restore_image(&snapshot.data).await {
             self.fatal(format!("applying snapshot {index}: {e}")).await;
         }
