@@ -138,3 +138,26 @@ fn members_killed_while_the_cluster_bootstraps_recover_their_members() {
         );
     }
 }
+
+/// The explorer's run that found compactions going on after a snapshot
+/// install (shrunk, in the regression corpus) reaches the point where a
+/// compaction planned before the install stops, and passes: it broke
+/// `end.hashkv` and linearizability while the old compaction deleted rows
+/// of the installed data.
+#[test]
+fn a_compaction_planned_before_a_snapshot_install_stops() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ci/corpus/explore-standard-14886954381802835621.toml"
+    );
+    let repro = reports::Repro::read(std::path::Path::new(file)).expect("repro reads");
+    let run_of = scenarios::artefacts::from_repro(&repro, file).expect("repro parses");
+    let r = run(&run_of.scenario, run_of.seed, &RunOptions::default());
+    assert_eq!(r.overall(), Overall::Pass, "{}", r.summary_line());
+    assert!(
+        r.points_reached
+            .contains_key(&Point::CompactionStoppedBySnapshot),
+        "{:?}",
+        r.points_reached.keys().collect::<Vec<_>>()
+    );
+}
