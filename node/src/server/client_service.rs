@@ -80,11 +80,27 @@ fn reply(result: super::ApplyResult) -> client_response::Body {
     result.unwrap_or_else(err_body)
 }
 
+/// Brings this member's view of the membership up to the leader's commit
+/// index (a ReadIndex barrier) before a member add or remove is checked
+/// against it. etcd validates a membership change when it applies it, in
+/// log order; this store checks before proposing, and a member that lags
+/// (cut off for a while, say) would otherwise refuse to remove a member
+/// the cluster added meanwhile ("member not found"). Not switched off by
+/// the stale-local-read bug, which is about reads.
+async fn membership_view(state: &MemberState) -> Result<(), crate::wire::api::ErrorResponse> {
+    read_index_barrier(state).await
+}
+
 /// The ReadIndex barrier, unless switched off by the stale-local-read bug.
 async fn linearizable_barrier(state: &MemberState) -> Result<(), crate::wire::api::ErrorResponse> {
     if state.config.bugs.has(Bug::StaleLocalRead) {
         return Ok(());
     }
+    read_index_barrier(state).await
+}
+
+/// Waits until this member has applied the leader's commit index as of now.
+async fn read_index_barrier(state: &MemberState) -> Result<(), crate::wire::api::ErrorResponse> {
     state.reads.barrier().await.map(|_| ()).map_err(|code| {
         let msg = match code {
             ErrorCode::NoLeader => "etcdserver: no leader",
@@ -333,6 +349,9 @@ async fn dispatch(
                     "member add needs an id and an IP",
                 ));
             }
+            if let Err(e) = membership_view(state).await {
+                return err_body(e);
+            }
             if state.cluster.lock().members.contains_key(&a.id) {
                 return err_body(error(
                     ErrorCode::MemberExists,
@@ -381,6 +400,9 @@ async fn dispatch(
             }
         }
         B::MemberRemove(r) => {
+            if let Err(e) = membership_view(state).await {
+                return err_body(e);
+            }
             if !state.cluster.lock().members.contains_key(&r.id) {
                 return err_body(error(
                     ErrorCode::MemberNotFound,
