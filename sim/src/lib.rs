@@ -13,3 +13,9 @@ pub mod world;
 pub use runner::{RunInfo, RunPanic, run_seed};
 pub use trace::{SharedTrace, Trace, TraceEvent};
 pub use world::{BrokenInvariant, FatalExit, MemberStatus, World, client_ip, member_ip};
+
+/// Simulated time since the run started (the world's and the network's
+/// timestamps).
+pub(crate) fn now() -> std::time::Duration {
+    madsim::time::TimeHandle::current().elapsed()
+}

@@ -3,6 +3,7 @@
 //! it cut so that `heal` undoes exactly its own cuts, and tells the peer
 //! [`Streams`] when a pair of nodes loses or regains its link.
 
+use crate::now;
 use crate::streams::Streams;
 use madsim::net::NetSim;
 use madsim::task::NodeId;
@@ -24,11 +25,6 @@ pub struct NetControl {
     net: Arc<NetSim>,
     cut: Mutex<BTreeMap<Link, u32>>,
     streams: Arc<Mutex<Streams<NodeId>>>,
-}
-
-/// Simulated time since the run started.
-fn now() -> Duration {
-    madsim::time::TimeHandle::current().elapsed()
 }
 
 impl NetControl {

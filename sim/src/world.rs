@@ -6,6 +6,7 @@ use crate::clock::ClockTable;
 use crate::disk::DiskSim;
 use crate::disk::model::DiskFaults;
 use crate::net::NetControl;
+use crate::now;
 use crate::streams::Streams;
 use crate::trace::SharedTrace;
 use madsim::runtime::{Handle, NodeHandle};
@@ -101,11 +102,6 @@ struct WorldHost {
     applied: Mutex<ledger::Ledger>,
     /// The members' peer connections ([`Host::peer_connected_for`]).
     streams: Arc<Mutex<Streams<NodeId>>>,
-}
-
-/// Simulated time since the run started.
-fn now() -> Duration {
-    madsim::time::TimeHandle::current().elapsed()
 }
 
 fn member_name(id: u64) -> String {

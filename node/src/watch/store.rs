@@ -144,7 +144,6 @@ impl WatchableStore {
             .store(known, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// A fresh stream id for this member process.
     /// A new stream: its id, and what is notified when the stream must end
     /// (the member lost its leader and a watch on it required one).
     pub fn open_stream(&self) -> (u64, Arc<tokio::sync::Notify>) {

@@ -404,9 +404,9 @@ async fn downgrade_enable(ctl: &Control, version: Version) -> String {
         operator::Outcome::AppliedEarlier => {
             "enabled (by an earlier attempt whose answer was lost)".to_string()
         }
-        operator::Outcome::Refused(e)
-        | operator::Outcome::NoAnswer(e)
-        | operator::Outcome::Declined(e) => format!("refused: {e}"),
+        operator::Outcome::Refused(e) | operator::Outcome::NoAnswer(e) => format!("refused: {e}"),
+        // Only membership changes are declined as unsafe; said as it is.
+        operator::Outcome::Declined(e) => format!("declined: {e}"),
     }
 }
 
