@@ -105,6 +105,8 @@ points! {
         "a membership change was applied";
     MemberRemovedItself "member.removed-itself"
         "a member applied the membership change that removed it";
+    PeerHeardFromNonMember "peer.heard-from-non-member"
+        "a member took a pipelined message from a sender it did not know as a member, and answers it as a remote";
     ReconfigRefusedUnhealthy "member.reconfig-refused-unhealthy"
         "a membership change was refused: it would leave no active quorum (strict reconfiguration check)";
     ReadIndexLeaderChanged "read-index.leader-changed"

@@ -118,6 +118,18 @@ pub trait Host: Send + Sync {
     fn peer_connected_for(&self, _member: u64, _peer: u64) -> Option<std::time::Duration> {
         None
     }
+    /// The member reads `peer`'s stream from now on (`open`: it knows the
+    /// peer as a member, and rafthttp's stream reader dials every such
+    /// peer), or stopped reading it (the peer was removed). A new process
+    /// reads nothing until it says so again.
+    fn stream_reader(&self, _member: u64, _peer: u64, _open: bool) {}
+    /// Whether the member's stream to `peer` carries messages: `peer`
+    /// reads it and their connection is up. When it does not, messages go
+    /// by pipeline, which any member takes (rafthttp's `peer.pick`). A host
+    /// without connections has only streams: true.
+    fn stream_working(&self, _member: u64, _peer: u64) -> bool {
+        true
+    }
 }
 
 /// How a member came to hold the state it reports for an index.

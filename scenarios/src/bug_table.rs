@@ -134,7 +134,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::END_DURABILITY,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-write-load-crashes", 45),
+            detecting: ("bug-write-load-crashes", 120),
         },
     },
     BugEntry {
@@ -231,7 +231,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-buffer-writeback"],
         expected_rules: &[rules::WATCH_UNIQUE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-buffer-writeback", 41),
+            detecting: ("bug-buffer-writeback", 194),
         },
     },
     BugEntry {
@@ -267,7 +267,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::STORE_INVARIANT,
         ],
         reproduction: Reproduction::NotReproduced {
-            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 75, member.no-unexpected-exit, and store.invariant: the restored revision is below the compaction, mvcc.compact-not-past-current)",
+            why: "alone it cannot fail here: with etcd-18089 fixed, compacting at a tombstone keeps it, so compaction never removes the newest revision and the restore guard this switch reverts is never needed. With --bug etcd-18089 as well it fails (bug-compaction-tombstone-crash seed 97, member.no-unexpected-exit, and store.invariant: the restored revision is below the compaction, mvcc.compact-not-past-current)",
         },
     },
     BugEntry {
@@ -295,7 +295,7 @@ pub const BUGS: &[BugEntry] = &[
         triggers: &["bug-watch-at-compact-revision"],
         expected_rules: &[rules::WATCH_RESUMABLE, rules::WATCH_RELIABLE],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-watch-at-compact-revision", 0),
+            detecting: ("bug-watch-at-compact-revision", 8),
         },
     },
     BugEntry {
@@ -335,7 +335,7 @@ pub const BUGS: &[BugEntry] = &[
             rules::WATCH_RESUMABLE,
         ],
         reproduction: Reproduction::Reproduced {
-            detecting: ("bug-batched-compaction-crash", 49),
+            detecting: ("bug-batched-compaction-crash", 364),
         },
     },
     BugEntry {

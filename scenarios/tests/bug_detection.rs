@@ -89,14 +89,14 @@ fn every_bug_is_reproduced_or_says_why_not() {
 fn etcd_17780_fails_together_with_etcd_18089() {
     let both = run_with(
         "bug-compaction-tombstone-crash",
-        75,
+        97,
         &[Bug::Etcd17780, Bug::Etcd18089],
     );
     let entry = bug_table::entry(Bug::Etcd17780);
     let fired = both.failed_rules();
     assert!(!fired.is_empty());
     assert!(fired.iter().all(|r| entry.expects(r)), "{fired:?}");
-    let alone = run_with("bug-compaction-tombstone-crash", 75, &[Bug::Etcd18089]);
+    let alone = run_with("bug-compaction-tombstone-crash", 97, &[Bug::Etcd18089]);
     assert_eq!(alone.failed_rules(), Vec::<String>::new());
 }
 

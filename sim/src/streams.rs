@@ -15,8 +15,15 @@
 //!   process resumes (rafthttp dials again every 100 ms; taken as at once).
 //!
 //! Times are simulated time since the run started.
+//!
+//! A stream carries one direction of traffic and is opened by the member
+//! that reads it: rafthttp's stream reader dials every peer the member
+//! knows, and a member asked for a stream by a sender it does not know
+//! refuses it. [`Readers`] keeps who reads whose stream; a sender whose
+//! stream is not read, or whose connection is broken, sends by pipeline
+//! (`peer.pick`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// rafthttp's `ConnReadTimeout`: a stream that reads nothing for this long
@@ -135,9 +142,51 @@ impl<NodeId: Ord + Copy> Streams<NodeId> {
     }
 }
 
+/// Which member reads which member's stream, by member id: a member reads
+/// the stream of every peer it knows as a member, from when its process
+/// starts (or learns of the peer) until the peer is removed or the
+/// process ends.
+#[derive(Debug, Default)]
+pub struct Readers(BTreeSet<(u64, u64)>);
+
+impl Readers {
+    /// `reader` now reads `writer`'s stream (`open`), or stopped reading it.
+    pub fn set(&mut self, reader: u64, writer: u64, open: bool) {
+        if open {
+            self.0.insert((reader, writer));
+        } else {
+            self.0.remove(&(reader, writer));
+        }
+    }
+
+    /// The process of `reader` ended or started afresh: it reads nothing
+    /// until its transport dials again.
+    pub fn process_changed(&mut self, reader: u64) {
+        self.0.retain(|&(r, _)| r != reader);
+    }
+
+    pub fn reads(&self, reader: u64, writer: u64) -> bool {
+        self.0.contains(&(reader, writer))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_reads_a_stream_until_it_stops_or_its_process_changes() {
+        let mut readers = Readers::default();
+        readers.set(1, 2, true);
+        readers.set(1, 3, true);
+        readers.set(2, 1, true);
+        assert!(readers.reads(1, 2) && !readers.reads(3, 1));
+        readers.set(1, 3, false);
+        assert!(!readers.reads(1, 3));
+        readers.process_changed(1);
+        assert!(!readers.reads(1, 2), "a new process reads nothing yet");
+        assert!(readers.reads(2, 1), "other members' streams are untouched");
+    }
 
     fn node(n: u64) -> u64 {
         n

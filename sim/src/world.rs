@@ -7,7 +7,7 @@ use crate::disk::DiskSim;
 use crate::disk::model::DiskFaults;
 use crate::net::NetControl;
 use crate::now;
-use crate::streams::Streams;
+use crate::streams::{Readers, Streams};
 use crate::trace::SharedTrace;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
@@ -102,6 +102,30 @@ struct WorldHost {
     applied: Mutex<ledger::Ledger>,
     /// The members' peer connections ([`Host::peer_connected_for`]).
     streams: Arc<Mutex<Streams<NodeId>>>,
+    /// Who reads whose stream ([`Host::stream_reader`]).
+    readers: Mutex<Readers>,
+}
+
+impl WorldHost {
+    /// The member's process ended, or a new one starts: its streams are
+    /// gone and it reads none until its transport dials again.
+    fn process_changed(&self, member: u64, node: NodeId, started: bool) {
+        self.readers.lock().process_changed(member);
+        let mut streams = self.streams.lock();
+        if started {
+            streams.started(node, now());
+        } else {
+            streams.ended(node);
+        }
+    }
+
+    fn nodes_of(&self, member: u64, peer: u64) -> Option<(NodeId, NodeId)> {
+        let members = self.members.lock();
+        Some((
+            members.get(&member)?.node.id(),
+            members.get(&peer)?.node.id(),
+        ))
+    }
 }
 
 fn member_name(id: u64) -> String {
@@ -177,7 +201,7 @@ impl Host for WorldHost {
             }
             slot.node.id()
         };
-        self.streams.lock().ended(node);
+        self.process_changed(member, node, false);
         let detail = match &reason {
             ExitReason::Stopped => "stopped".to_string(),
             ExitReason::Failpoint(point) => format!("crashed at failpoint {point}"),
@@ -192,14 +216,19 @@ impl Host for WorldHost {
     }
 
     fn peer_connected_for(&self, member: u64, peer: u64) -> Option<Duration> {
-        let (me, peer) = {
-            let members = self.members.lock();
-            (
-                members.get(&member)?.node.id(),
-                members.get(&peer)?.node.id(),
-            )
-        };
+        let (me, peer) = self.nodes_of(member, peer)?;
         self.streams.lock().connected_for(me, peer, now())
+    }
+
+    fn stream_reader(&self, member: u64, peer: u64, open: bool) {
+        self.readers.lock().set(member, peer, open);
+    }
+
+    fn stream_working(&self, member: u64, peer: u64) -> bool {
+        let read = self.readers.lock().reads(peer, member);
+        read && self
+            .nodes_of(member, peer)
+            .is_some_and(|(me, peer)| self.streams.lock().connected_for(me, peer, now()).is_some())
     }
 
     fn reached(&self, _member: u64, point: Point) {
@@ -249,6 +278,7 @@ impl World {
             cluster_versions: Mutex::new(BTreeMap::new()),
             applied: Mutex::new(ledger::Ledger::default()),
             streams: net.streams(),
+            readers: Mutex::new(Readers::default()),
         });
         Arc::new(World {
             handle: Handle::current(),
@@ -309,7 +339,7 @@ impl World {
                 }
             })
             .build();
-        self.host.streams.lock().started(node.id(), now());
+        self.host.process_changed(id, node.id(), true);
         self.trace.record(
             member_name(id),
             "process",
@@ -432,7 +462,7 @@ impl World {
             return;
         };
         self.handle.kill(node);
-        self.host.streams.lock().ended(node);
+        self.host.process_changed(member, node, false);
         if let Some(slot) = self.members.lock().get_mut(&member) {
             slot.status = MemberStatus::Crashed;
         }
@@ -457,7 +487,7 @@ impl World {
             self.handle.kill(node);
         }
         self.handle.restart(node);
-        self.host.streams.lock().started(node, now());
+        self.host.process_changed(member, node, true);
         let version = self
             .version(member)
             .map(|v| v.to_string())

@@ -297,7 +297,7 @@ pub(crate) async fn start(config: MemberConfig, env: MemberEnv) -> Result<Starte
         raft_log.set_hard_state(hs);
     }
 
-    let (transport, inbound) = Transport::bind(&config)
+    let (transport, inbound) = Transport::bind(&config, env.host.clone())
         .await
         .map_err(|e| StartError::Bind(e.to_string()))?;
     for m in cluster.members.values() {

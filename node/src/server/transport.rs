@@ -24,8 +24,20 @@
 //! a burst old datagrams waited until the load stopped. A proposal forwarded to
 //! the leader then took effect seconds after its client had given up, in
 //! reverse order of sending, which no etcd does.
+//!
+//! A stream works only while the receiver reads it, and a member reads
+//! the streams of the peers it knows (rafthttp's stream reader dials each
+//! of them). Otherwise a datagram goes by pipeline, as rafthttp's
+//! `peer.pick` sends over HTTP POSTs when the stream is down: under the
+//! pipeline tag, which every member takes from anyone, in arrival order
+//! (pipelined requests keep none). A member that missed a newcomer's
+//! addition thus still hears the newcomer once it leads, and, as etcd's
+//! pipeline handler adds the sender as a remote (`addRemoteFromRequest`),
+//! answers it by pipeline until it applies the addition.
 
 use crate::config::{MemberConfig, PEER_PORT};
+use crate::coverage::Point;
+use crate::host::Host;
 use madsim::net::Endpoint;
 use madsim::time::Instant;
 use parking_lot::Mutex;
@@ -42,6 +54,10 @@ const PEER_QUEUE: usize = 4096;
 /// Messages put into one datagram, at most.
 const BATCH_MAX: usize = 512;
 
+/// The tag of pipelined datagrams. Stream datagrams carry their sender's
+/// id, which raft never lets be 0.
+const PIPELINE_TAG: u64 = 0;
+
 /// One datagram between members: everything the sender had queued for
 /// this peer, in order (etcd's peer streams likewise carry many messages
 /// per write).
@@ -51,7 +67,8 @@ struct Datagram {
     bodies: Vec<PeerBody>,
     /// Which run of the sending process sent it (drawn at start).
     incarnation: u64,
-    /// The sender's count of datagrams to this receiver, from 1.
+    /// The sender's count of stream datagrams to this receiver, from 1;
+    /// 0 for a pipelined one.
     seq: u64,
 }
 
@@ -77,7 +94,12 @@ pub enum Inbound {
 pub struct Transport {
     me: u64,
     endpoint: Arc<Endpoint>,
+    /// Who reads whose stream, and whether a connection is up.
+    host: Arc<dyn Host>,
     peers: Arc<Mutex<BTreeMap<u64, IpAddr>>>,
+    /// Senders that are not members here yet, heard by pipeline: answered
+    /// by pipeline (etcd's remotes).
+    remotes: Arc<Mutex<BTreeMap<u64, IpAddr>>>,
     /// Each peer's writer queue, started with the first message to it.
     writers: Arc<Mutex<BTreeMap<u64, mpsc::Sender<PeerBody>>>>,
     /// This process's run, so receivers tell a restarted sender's count
@@ -98,6 +120,7 @@ struct Listening {
 impl Transport {
     pub async fn bind(
         config: &MemberConfig,
+        host: Arc<dyn Host>,
     ) -> std::io::Result<(Transport, mpsc::UnboundedReceiver<Inbound>)> {
         let me = config
             .peer(config.id)
@@ -108,26 +131,31 @@ impl Transport {
         let transport = Transport {
             me: config.id,
             endpoint: Arc::new(endpoint),
+            host,
             peers: Arc::new(Mutex::new(peers)),
+            remotes: Arc::default(),
             writers: Arc::default(),
             incarnation: madsim::rand::random(),
             sent: Arc::default(),
             listening: Arc::default(),
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        transport.listening.lock().inbound = Some(tx);
+        transport.listening.lock().inbound = Some(tx.clone());
         for peer in &config.peers {
             transport.listen_to(peer.id);
         }
+        let pipeline = transport.clone();
+        madsim::task::spawn(async move { pipeline.pipeline_loop(tx).await });
         Ok((transport, rx))
     }
 
     pub fn set_peer(&self, id: u64, ip: IpAddr) {
         self.peers.lock().insert(id, ip);
+        self.remotes.lock().remove(&id);
         self.listen_to(id);
     }
 
-    /// Starts taking what `from` sends, once. Datagrams are tagged with
+    /// Starts reading `from`'s stream. Stream datagrams are tagged with
     /// their sender, and each sender has its own receive loop: one loop for
     /// all of them took one datagram per receive delay, fewer than two busy
     /// peers send, and fell seconds behind.
@@ -135,6 +163,7 @@ impl Transport {
         if from == self.me {
             return;
         }
+        self.host.stream_reader(self.me, from, true);
         let tx = {
             let mut listening = self.listening.lock();
             if !listening.peers.insert(from) {
@@ -148,16 +177,27 @@ impl Transport {
         }
     }
 
-    /// Forgets a removed member; its writer ends once its queue is empty.
+    /// Forgets a removed member and stops reading its stream; its writer
+    /// ends once its queue is empty.
     pub fn remove_peer(&self, id: u64) {
         self.peers.lock().remove(&id);
+        self.remotes.lock().remove(&id);
         self.writers.lock().remove(&id);
+        self.host.stream_reader(self.me, id, false);
     }
 
-    /// Queues a message for a peer; false when it was dropped (unknown
-    /// peer, or its queue is full).
+    /// Where `to` is, and whether it is a member here (else a remote).
+    fn address(&self, to: u64) -> Option<(IpAddr, bool)> {
+        if let Some(&ip) = self.peers.lock().get(&to) {
+            return Some((ip, true));
+        }
+        self.remotes.lock().get(&to).map(|&ip| (ip, false))
+    }
+
+    /// Queues a message for a peer or remote; false when it was dropped
+    /// (unknown target, or its queue is full).
     fn send(&self, to: u64, body: PeerBody) -> bool {
-        if !self.peers.lock().contains_key(&to) {
+        if self.address(to).is_none() {
             return false;
         }
         let queue = self
@@ -190,14 +230,16 @@ impl Transport {
                 let Ok(body) = queue.try_recv() else { break };
                 bodies.push(body);
             }
-            let Some(ip) = self.peers.lock().get(&to).copied() else {
+            let Some((ip, member)) = self.address(to) else {
                 continue;
             };
-            let seq = {
+            let (tag, seq) = if member && self.host.stream_working(self.me, to) {
                 let mut sent = self.sent.lock();
                 let count = sent.entry(to).or_default();
                 *count += 1;
-                *count
+                (self.me, *count)
+            } else {
+                (PIPELINE_TAG, 0)
             };
             let datagram = Datagram {
                 from: self.me,
@@ -208,7 +250,7 @@ impl Transport {
             // Datagrams to a cut link vanish, as on a real network.
             let _ = self
                 .endpoint
-                .send_to_raw(SocketAddr::new(ip, PEER_PORT), self.me, Box::new(datagram))
+                .send_to_raw(SocketAddr::new(ip, PEER_PORT), tag, Box::new(datagram))
                 .await;
         }
     }
@@ -254,6 +296,35 @@ impl Transport {
                     if tx.send(inbound(datagram.from, body)).is_err() {
                         return;
                     }
+                }
+            }
+        }
+    }
+
+    /// Takes pipelined datagrams from anyone, in arrival order. A sender
+    /// that is not a member here becomes a remote, answered by pipeline
+    /// (etcd's pipeline handler calls `addRemoteFromRequest` first).
+    async fn pipeline_loop(self, tx: mpsc::UnboundedSender<Inbound>) {
+        loop {
+            let Ok((payload, source)) = self.endpoint.recv_from_raw(PIPELINE_TAG).await else {
+                return;
+            };
+            let Some(datagram) = self.datagram(payload) else {
+                continue;
+            };
+            if datagram.from != self.me
+                && !self.peers.lock().contains_key(&datagram.from)
+                && self
+                    .remotes
+                    .lock()
+                    .insert(datagram.from, source.ip())
+                    .is_none()
+            {
+                self.host.reached(self.me, Point::PeerHeardFromNonMember);
+            }
+            for body in datagram.bodies {
+                if tx.send(inbound(datagram.from, body)).is_err() {
+                    return;
                 }
             }
         }

@@ -509,7 +509,9 @@ impl WatchableStore {
 
     /// Answers a RequestProgress on a stream: one stream-wide notification
     /// (watch id -1) at the current revision, only when every watcher of
-    /// the stream is synced. Returns whether it was answered.
+    /// the stream is synced. Returns whether it was answered; a stream
+    /// without watchers gets nothing (etcd's `progressIfSync` sends through
+    /// the stream's first watcher) and counts as answered, as there.
     pub fn progress_if_sync(&self, stream: u64, out: &StreamSender) -> bool {
         let current = self.revision();
         let watchers = self.inner.watchers.lock();
@@ -517,6 +519,9 @@ impl WatchableStore {
             .range((stream, i64::MIN)..=(stream, i64::MAX))
             .map(|(_, w)| w)
             .collect();
+        if mine.is_empty() {
+            return true;
+        }
         let synced = mine.iter().all(|w| w.group == Group::Synced);
         if !synced && !self.inner.opts.bug_progress_out_of_band {
             self.inner.env.reach(Point::WatchProgressDeferred);

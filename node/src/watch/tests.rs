@@ -245,6 +245,17 @@ fn requested_progress_waits_until_the_stream_is_synced() {
 }
 
 #[test]
+fn a_stream_without_watchers_gets_no_progress() {
+    run(async {
+        let f = fixture(1).await;
+        f.put(&["p"]).await;
+        let (tx, mut rx) = mpsc::channel(16);
+        assert!(f.store.progress_if_sync(7, &tx), "nothing held back");
+        assert!(drain(&mut rx).is_empty(), "no watcher to send it through");
+    });
+}
+
+#[test]
 fn restore_resends_nothing_already_delivered() {
     run(async {
         let f = fixture(32).await;
