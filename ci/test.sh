@@ -74,18 +74,19 @@ step "regression corpus (every fixed failure must replay exactly and pass)"
 ci/corpus.sh "$bin" ci/corpus "$logs"
 
 step "the store against a real etcd: faultline diff on fixed seeds"
-# Debian's etcd 3.4.23 predates the fixes of etcd-18089 (v3.4.34) and
-# etcd-20221 (v3.4.38), and has etcd's duplicate-key check (etcd-22445, fix
-# proposed in PR 22395), so the simulated store runs with those bugs
-# switched on to compare with it as it is.
-"$bin" diff --seeds 0..20 --requests 200 --bug etcd-18089 --bug etcd-20221 --bug etcd-22445 > "$logs/diff.log" \
+# Debian's etcd 3.4.23 predates the fixes of etcd-15220 (v3.4.25: it answers
+# every progress request at once, a stream without watchers included),
+# etcd-18089 (v3.4.34) and etcd-20221 (v3.4.38), and has etcd's duplicate-key
+# check (etcd-22445, fix proposed in PR 22395), so the simulated store runs
+# with those bugs switched on to compare with it as it is.
+"$bin" diff --seeds 0..20 --requests 200 --bug etcd-15220 --bug etcd-18089 --bug etcd-20221 --bug etcd-22445 > "$logs/diff.log" \
   || { cat "$logs/diff.log"; exit 1; }
 head -19 "$logs/diff.log"
 # And it must see a store that only alters answers: each answer-only switch
 # makes the same comparison fail (exit 1, never 2: not a usage error).
 for mutant in txn-refused lease-put-refused delete-refused; do
   status=0
-  "$bin" diff --seeds 0..3 --requests 100 --bug etcd-18089 --bug etcd-20221 --bug etcd-22445 --bug "$mutant" \
+  "$bin" diff --seeds 0..3 --requests 100 --bug etcd-15220 --bug etcd-18089 --bug etcd-20221 --bug etcd-22445 --bug "$mutant" \
     > "$logs/diff-$mutant.log" 2>&1 || status=$?
   if [ "$status" -ne 1 ]; then
     cat "$logs/diff-$mutant.log"

@@ -511,7 +511,9 @@ impl WatchableStore {
     /// (watch id -1) at the current revision, only when every watcher of
     /// the stream is synced. Returns whether it was answered; a stream
     /// without watchers gets nothing (etcd's `progressIfSync` sends through
-    /// the stream's first watcher) and counts as answered, as there.
+    /// the stream's first watcher) and counts as answered, as there. Under
+    /// etcd-15220 every request is answered at once, as etcd's server did
+    /// before that fix (its control stream, watchers or not).
     pub fn progress_if_sync(&self, stream: u64, out: &StreamSender) -> bool {
         let current = self.revision();
         let watchers = self.inner.watchers.lock();
@@ -519,7 +521,7 @@ impl WatchableStore {
             .range((stream, i64::MIN)..=(stream, i64::MAX))
             .map(|(_, w)| w)
             .collect();
-        if mine.is_empty() {
+        if mine.is_empty() && !self.inner.opts.bug_progress_out_of_band {
             return true;
         }
         let synced = mine.iter().all(|w| w.group == Group::Synced);

@@ -255,6 +255,26 @@ fn a_stream_without_watchers_gets_no_progress() {
     });
 }
 
+/// Before etcd-15220's fix, etcd's server answered every progress request
+/// at once on its control stream, a stream without watchers included.
+#[test]
+fn etcd_15220_answers_progress_on_a_stream_without_watchers() {
+    run(async {
+        let f = fixture_with(WatchOptions {
+            bug_progress_out_of_band: true,
+            ..Default::default()
+        })
+        .await;
+        f.put(&["p"]).await;
+        let (tx, mut rx) = mpsc::channel(16);
+        assert!(f.store.progress_if_sync(7, &tx));
+        let got = drain(&mut rx);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].watch_id, -1);
+        assert_eq!(got[0].header.as_ref().map(|h| h.revision), Some(2));
+    });
+}
+
 #[test]
 fn restore_resends_nothing_already_delivered() {
     run(async {
