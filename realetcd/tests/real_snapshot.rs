@@ -1,7 +1,7 @@
 //! `partition_until_snapshot` on a real 3-member cluster: m2 (the third
 //! member; the cluster names them from m0) is cut off
-//! under a write-heavy mix until the leader of the others has a snapshot
-//! more than etcd's 5000 catch-up entries past m2's index, then healed.
+//! under a write-heavy mix until each of the others has a snapshot more
+//! than etcd's 5000 catch-up entries past m2's index, then healed.
 //! What proves the snapshot path, and not merely the partition: the leader
 //! logs the snapshot it sent to m2, m2 logs the snapshot it received and
 //! applied, at an index past what m2 held when it was cut off plus the
