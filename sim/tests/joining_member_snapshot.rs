@@ -10,9 +10,9 @@
 
 mod common;
 
-use common::{configs, put, read_all};
+use common::{configs, fourth_member_joining, put, read_all};
 use node::client::Client;
-use node::config::{Peer, StoreKnobs};
+use node::config::StoreKnobs;
 use node::server::reconfig_check::HEALTH_INTERVAL;
 use node::wire::api::{MemberAddRequest, client_request};
 use sim::{member_ip, run_seed};
@@ -52,16 +52,7 @@ fn a_member_added_after_the_last_snapshot_receives_one_that_names_it() {
                     .request(client_request::Body::MemberAdd(add))
                     .await
                     .expect("the cluster adds a member");
-                let mut config = template;
-                config.id = 4;
-                config.join_existing = true;
-                config.peers = (1..=4)
-                    .map(|id| Peer {
-                        id,
-                        ip: member_ip(id),
-                    })
-                    .collect();
-                w.start_member(config);
+                w.start_member(fourth_member_joining(template));
                 madsim::time::sleep(Duration::from_secs(3)).await;
                 // And it serves what it received.
                 let mut at_new =

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::{configs, put, read_all};
+use common::{configs, fourth_member_joining, put, read_all};
 use node::client::{Client, ClientError};
-use node::config::{Peer, StoreKnobs};
+use node::config::StoreKnobs;
 use node::server::reconfig_check::HEALTH_INTERVAL;
 use node::wire::api::{
     ErrorCode, MemberAddRequest, MemberPromoteRequest, RangeRequest, StatusRequest, client_request,
@@ -86,16 +86,7 @@ fn a_learner_is_promoted_only_once_in_sync_and_never_leads_before() {
                     let voter = promote(&mut client, 2).await;
                     assert_eq!(code(&voter), Some(ErrorCode::MemberNotLearner), "{voter:?}");
 
-                    let mut config = template;
-                    config.id = 4;
-                    config.join_existing = true;
-                    config.peers = (1..=4)
-                        .map(|id| Peer {
-                            id,
-                            ip: member_ip(id),
-                        })
-                        .collect();
-                    w.start_member(config);
+                    w.start_member(fourth_member_joining(template));
                     madsim::time::sleep(Duration::from_secs(2)).await;
                     // The learner serves Status and serializable reads only.
                     let mut at_learner =

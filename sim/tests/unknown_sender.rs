@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::{client_on, on_three_members, put, wait_for_leader};
-use node::config::Peer;
+use common::{client_on, fourth_member_joining, on_three_members, put, wait_for_leader};
 use node::coverage::Point;
 use node::server::reconfig_check::HEALTH_INTERVAL;
 use node::wire::api::{
@@ -46,16 +45,8 @@ fn a_member_that_missed_a_newcomer_catches_up_once_the_newcomer_leads() {
             }))
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: the add: {e:?}"));
-        let mut config = world.config(leader).expect("the leader's config");
-        config.id = 4;
-        config.join_existing = true;
-        config.peers = (1..=4)
-            .map(|id| Peer {
-                id,
-                ip: member_ip(id),
-            })
-            .collect();
-        world.start_member(config);
+        let template = world.config(leader).expect("the leader's config");
+        world.start_member(fourth_member_joining(template));
         madsim::time::sleep(Duration::from_secs(3)).await;
         let moved = on_leader
             .request(client_request::Body::MoveLeader(MoveLeaderRequest {

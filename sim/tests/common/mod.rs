@@ -11,13 +11,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
-    let peers: Vec<Peer> = (1..=n)
+/// Members 1 to `n`, each at its simulated address.
+fn peers(n: u64) -> Vec<Peer> {
+    (1..=n)
         .map(|id| Peer {
             id,
             ip: member_ip(id),
         })
-        .collect();
+        .collect()
+}
+
+pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
+    let peers = peers(n);
     (1..=n)
         .map(|id| MemberConfig {
             id,
@@ -29,6 +34,18 @@ pub fn configs(n: u64, knobs: StoreKnobs) -> Vec<MemberConfig> {
             bugs: BugSet::none(),
         })
         .collect()
+}
+
+/// `template` (a member of the three-member cluster) made member 4,
+/// joining the existing cluster once the cluster has added it.
+#[allow(dead_code)] // each test binary compiles this module; some never add
+pub fn fourth_member_joining(template: MemberConfig) -> MemberConfig {
+    MemberConfig {
+        id: 4,
+        join_existing: true,
+        peers: peers(4),
+        ..template
+    }
 }
 
 #[allow(dead_code)] // each test binary compiles this module; some never write
