@@ -80,6 +80,7 @@ anomalies! {
     WatchFromListBroken => "watch-from-list-broken", "A watch after a list did not continue exactly from the list revision.";
     // End state.
     HashDivergence => "hash-divergence", "Members hashing the same revision report different hashes.";
+    MembershipDivergence => "membership-divergence", "Members that applied the same raft index list different members.";
     AckedWriteMissingAtEnd => "acked-write-missing-at-end", "An acknowledged write is missing from the final reads with nothing to explain it.";
     NoLivenessAfterHeal => "no-liveness-after-heal", "No request succeeded within the bound after the faults healed.";
     LeaseOutlived => "lease-outlived", "A lease or key TTL stayed alive past its deadline on the healed cluster.";
@@ -124,6 +125,7 @@ impl Anomaly {
             rules::K8S_WATCH_COMPACTED => Anomaly::MissedCompactionCancel,
             rules::K8S_BOOKMARKS => Anomaly::BookmarkAhead,
             rules::END_HASHKV => Anomaly::HashDivergence,
+            rules::END_MEMBERS => Anomaly::MembershipDivergence,
             rules::END_DURABILITY => Anomaly::AckedWriteMissingAtEnd,
             rules::END_LIVENESS => Anomaly::NoLivenessAfterHeal,
             rules::END_LEASES_EXPIRE => Anomaly::LeaseOutlived,

@@ -23,7 +23,7 @@ use crate::models::kv::KvModel;
 use crate::models::register::RegisterModel;
 use crate::options::CheckOptions;
 use crate::report::{PropertyResult, Report, SearchSummary, Verdict, Violation};
-use crate::rules::{END_DURABILITY, END_HASHKV, END_LIVENESS, LINEARIZABILITY};
+use crate::rules::{END_DURABILITY, END_HASHKV, END_LIVENESS, END_MEMBERS, LINEARIZABILITY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
@@ -295,10 +295,17 @@ pub fn check_file(
                         "the file has no end record with the heal time".to_string(),
                     ),
                 ];
-                report
-                    .results
-                    .retain(|r| !skipped.iter().any(|(rule, _)| *rule == r.property));
             }
+            // Files written before members recorded their member lists.
+            if !end.members.iter().any(|m| m.membership.is_some()) {
+                skipped.push((
+                    END_MEMBERS.to_string(),
+                    "the file records no member's member list".to_string(),
+                ));
+            }
+            report
+                .results
+                .retain(|r| !skipped.iter().any(|(rule, _)| *rule == r.property));
             let descriptions = client_descriptions(&file.history);
             (report, file.history.operations.len(), descriptions)
         }
@@ -351,8 +358,8 @@ pub fn check_file(
 }
 
 /// An etcd robustness report folder, checked with every rule of the etcd
-/// model. The report keeps no member hashes or heal times, so `end.hashkv`
-/// and `end.liveness` are skipped; `end.durability` is skipped too when the
+/// model. The report keeps no member hashes, member lists or heal times, so
+/// `end.hashkv`, `end.members` and `end.liveness` are skipped; `end.durability` is skipped too when the
 /// history ends without final reads to judge it by.
 fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome, CheckInputError> {
     let etcd_robustness::ImportedReport { history, wal } = etcd_robustness::import_report(path)
@@ -376,6 +383,10 @@ fn check_report(path: &Path, opts: &CheckFileOptions) -> Result<CheckFileOutcome
         (
             END_LIVENESS.to_string(),
             "the report holds no heal time".to_string(),
+        ),
+        (
+            END_MEMBERS.to_string(),
+            "the report holds no members' member lists".to_string(),
         ),
     ];
     for r in &report.results {

@@ -258,6 +258,14 @@ mod tests {
                     compact_revision: 0,
                     hash: 42,
                 }),
+                membership: Some(crate::history::Membership::new(
+                    9,
+                    vec![crate::history::ListedMember {
+                        id: 1,
+                        peer: "10.0.0.2".into(),
+                        is_learner: false,
+                    }],
+                )),
             }],
             heal_time: Some(15),
             first_success_after_heal: None,

@@ -28,6 +28,7 @@ pub const K8S_WATCH_PREV_KV: &str = "k8s.watch-prev-kv";
 pub const K8S_WATCH_COMPACTED: &str = "k8s.watch-compacted";
 pub const K8S_BOOKMARKS: &str = "k8s.bookmarks";
 pub const END_HASHKV: &str = "end.hashkv";
+pub const END_MEMBERS: &str = "end.members";
 pub const END_DURABILITY: &str = "end.durability";
 pub const END_LIVENESS: &str = "end.liveness";
 pub const END_LEASES_EXPIRE: &str = "end.leases-expire";
@@ -168,6 +169,11 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: END_HASHKV,
         description: "Members hashing their key-value data at the same revision (and compact revision) report the same hash (a simulated member reports a hash stricter than etcd's HashKV, which leaves out the tombstone at the compact revision).",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: END_MEMBERS,
+        description: "Members that applied the same raft index list the same members (ids, peer addresses, learner flags): the membership is replicated state, as the keys are.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

@@ -110,8 +110,9 @@ fn etcd_histories_in_faultline_format() {
     // Without an end record the end rules that need one are said to be
     // skipped, never reported as passed nor left out silently.
     let skipped: Vec<&str> = out.skipped.iter().map(|(r, _)| r.as_str()).collect();
-    assert_eq!(skipped, vec!["end.hashkv", "end.liveness"]);
+    assert_eq!(skipped, vec!["end.hashkv", "end.liveness", "end.members"]);
     assert!(out.report.result("end.hashkv").is_none());
+    assert!(out.report.result("end.members").is_none());
     assert!(
         out.to_string()
             .contains("skipped: the file has no end record with the members' HashKV"),

@@ -18,6 +18,14 @@ fn end_state() -> EndState {
                     compact_revision: 0,
                     hash: 1,
                 }),
+                membership: Some(checker::history::Membership::new(
+                    9,
+                    vec![checker::history::ListedMember {
+                        id: 1,
+                        peer: "10.0.0.2".into(),
+                        is_learner: false,
+                    }],
+                )),
             })
             .collect(),
         heal_time: None,

@@ -26,7 +26,14 @@ fn every_regression_history_passes() {
             .expect("gzipped JSON lines");
         let file = checker::jsonl::read_str(&text).expect("a valid history");
         let end = file.end.expect("an end-state record");
-        let report = check_run(&file.history, &end, &CheckOptions::default());
+        let mut report = check_run(&file.history, &end, &CheckOptions::default());
+        // Recorded before members reported their member lists: that rule
+        // has nothing to judge (`faultline check` says it is skipped).
+        if end.members.iter().all(|m| m.membership.is_none()) {
+            report
+                .results
+                .retain(|r| r.property != checker::rules::END_MEMBERS);
+        }
         assert!(
             matches!(report.overall(), Overall::Pass),
             "{}: {:?}",

@@ -766,6 +766,47 @@ fn end_hashkv() {
 }
 
 #[test]
+fn end_members() {
+    use checker::history::{ListedMember, Membership};
+    let listed = |ids: &[u64]| {
+        ids.iter()
+            .map(|&id| ListedMember {
+                id,
+                peer: format!("10.0.0.{}", id + 1),
+                is_learner: false,
+            })
+            .collect::<Vec<_>>()
+    };
+    let (h, mut end) = with_watch(false, |_| {});
+    for m in &mut end.members {
+        m.membership = Some(Membership::new(40, listed(&[1, 2, 3])));
+    }
+    assert!(failed(&h, &end).is_empty());
+    // Member 2 still lists member 4, removed from the configuration the
+    // others applied at the same index.
+    end.members[1].membership = Some(Membership::new(40, listed(&[4, 1, 2, 3])));
+    assert_eq!(failed(&h, &end), vec![END_MEMBERS]);
+    let report = run(&h, &end);
+    let Some(checker::Verdict::Fail(v)) = report.result(END_MEMBERS).map(|r| &r.verdict) else {
+        panic!("{:?}", report.result(END_MEMBERS));
+    };
+    assert!(
+        v.explanation.contains("applied raft index 40"),
+        "{}",
+        v.explanation
+    );
+    // At another index the lists may differ: a change may lie between.
+    end.members[1].membership = Some(Membership::new(41, listed(&[4, 1, 2, 3])));
+    assert!(failed(&h, &end).is_empty());
+    // No member answered: not decided.
+    end.members.iter_mut().for_each(|m| m.membership = None);
+    assert!(matches!(
+        run(&h, &end).result(END_MEMBERS).map(|r| &r.verdict),
+        Some(checker::Verdict::Unknown(_))
+    ));
+}
+
+#[test]
 fn end_durability() {
     let mut b = Builder::new();
     b.put("k", "1"); // 2

@@ -6,7 +6,7 @@
 //! recorded (`record`) in the checker's history shape; at the end the
 //! cluster is healed, every key is read back linearizably (into the
 //! history, as the simulation's quiesce does) and every member's HashKV
-//! at one revision goes into the end state.
+//! at one revision and own member list go into the end state.
 //!
 //! Not deterministic: the seed fixes each client's choices and the fault
 //! plan's targets, but real processes, sockets and clocks decide the order.
@@ -16,7 +16,8 @@ use crate::grpc::Etcd;
 use crate::record::{self, Recorder};
 use checker::history::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, EndState, HashKv, History,
-    MemberEndState, OpResult, PutRequest, RangeRequest, Request, Response, TxnOp, TxnRequest,
+    ListedMember, MemberEndState, Membership, OpResult, PutRequest, RangeRequest, Request,
+    Response, TxnOp, TxnRequest,
 };
 use etcd_client::proto::{
     PbCompare, PbDeleteRequest, PbHashKvRequest, PbPutRequest, PbRangeRequest, PbTargetUnion,
@@ -244,10 +245,16 @@ pub(crate) async fn quiesce(
                 });
             }
         }
+        let membership = if alive {
+            membership(cluster, i).await
+        } else {
+            None
+        };
         members.push(MemberEndState {
             member: i as u64,
             alive,
             hash_kv,
+            membership,
         });
     }
     Ok(EndState {
@@ -256,6 +263,33 @@ pub(crate) async fn quiesce(
         first_success_after_heal: None,
         liveness_bound: liveness_bound.as_nanos() as u64,
     })
+}
+
+/// Member `i`'s own member list (etcd serves it from the member's own
+/// cluster store), with the raft index it had applied: taken only when
+/// that index is the same before and after the list (a few tries).
+async fn membership(cluster: &mut Cluster, i: usize) -> Option<Membership> {
+    for _ in 0..5 {
+        let before = cluster.status(i).await?;
+        let mut grpc = cluster.client(i).await.ok()?;
+        let list = tokio::time::timeout(REQUEST_TIMEOUT, grpc.member_list()).await;
+        let after = cluster.status(i).await?;
+        if let (Ok(Ok(list)), true) = (list, before.raft_applied_index == after.raft_applied_index)
+        {
+            let listed = list
+                .members
+                .into_iter()
+                .map(|m| ListedMember {
+                    id: m.id,
+                    peer: m.peer_ur_ls.join(","),
+                    is_learner: m.is_learner,
+                })
+                .collect();
+            return Some(Membership::new(after.raft_applied_index, listed));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 struct Client {

@@ -1,5 +1,6 @@
-//! After the run quiesced: equal HashKV on all members, acknowledged writes
-//! still there in the final reads, and the cluster answering again in time.
+//! After the run quiesced: equal HashKV on all members, the same member
+//! list on members at the same applied index, acknowledged writes still
+//! there in the final reads, and the cluster answering again in time.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -7,6 +8,7 @@ use serde_json::json;
 
 use super::{Context, verdict, violation};
 use crate::anomaly::Anomaly;
+use crate::history::Membership;
 use crate::history::describe;
 use crate::history::{
     KeySpan, KeyValue, OpResult, Operation, PutRequest, RangeRequest, RangeResponse, Request,
@@ -14,10 +16,15 @@ use crate::history::{
 };
 use crate::models::etcd::exec::written_spans;
 use crate::report::{PropertyResult, Verdict, Violation};
-use crate::rules::{END_DURABILITY, END_HASHKV, END_LIVENESS};
+use crate::rules::{END_DURABILITY, END_HASHKV, END_LIVENESS, END_MEMBERS};
 
 pub(crate) fn check(ctx: &Context) -> Vec<PropertyResult> {
-    vec![hash_kv(ctx), durability(ctx), liveness(ctx)]
+    vec![
+        hash_kv(ctx),
+        membership(ctx),
+        durability(ctx),
+        liveness(ctx),
+    ]
 }
 
 fn unknown(rule: &str, reason: impl Into<String>) -> PropertyResult {
@@ -81,6 +88,58 @@ fn hash_kv(ctx: &Context) -> PropertyResult {
         );
     }
     verdict(END_HASHKV, found, ctx.options.max_reported)
+}
+
+/// Members that applied the same raft index hold the same configuration:
+/// each lists the same members. Members at different indexes are not
+/// compared (a configuration change may lie between them).
+fn membership(ctx: &Context) -> PropertyResult {
+    let mut groups: BTreeMap<u64, Vec<(u64, &Membership)>> = BTreeMap::new();
+    for m in &ctx.end.members {
+        if let Some(list) = &m.membership {
+            groups
+                .entry(list.applied_index)
+                .or_default()
+                .push((m.member, list));
+        }
+    }
+    if groups.is_empty() {
+        return unknown(END_MEMBERS, "no member answered its member list");
+    }
+    let found = groups
+        .iter()
+        .filter_map(|(index, lists)| {
+            let (first_member, first) = lists[0];
+            let (other_member, other) = lists
+                .iter()
+                .find(|(_, l)| l.members != first.members)?;
+            let show = |l: &Membership| {
+                l.members
+                    .iter()
+                    .map(|e| {
+                        let learner = if e.is_learner { " (learner)" } else { "" };
+                        format!("{:x} at {}{learner}", e.id, e.peer)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Some(
+                violation(
+                    END_MEMBERS,
+                    format!(
+                        "Members {first_member} and {other_member} both applied raft index {index} but list different members: member {first_member} [{}], member {other_member} [{}].",
+                        show(first),
+                        show(other)
+                    ),
+                    vec![],
+                    None,
+                    json!({"applied_index": index, "lists": lists.iter().map(|(m, l)| json!({"member": m, "members": l.members})).collect::<Vec<_>>()}),
+                )
+                .classed(Anomaly::MembershipDivergence),
+            )
+        })
+        .collect();
+    verdict(END_MEMBERS, found, ctx.options.max_reported)
 }
 
 /// What the final reads say about a key they returned: the answer with the

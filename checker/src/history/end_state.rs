@@ -20,6 +20,43 @@ pub struct MemberEndState {
     pub member: u64,
     pub alive: bool,
     pub hash_kv: Option<HashKv>,
+    /// The member's own member list, when it answered one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<Membership>,
+}
+
+/// A member's own view of the cluster membership (etcd's MemberList as the
+/// member itself serves it, not forwarded) and the raft index it had
+/// applied when it answered: two members that applied the same index hold
+/// the same configuration, as they hold the same keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Membership {
+    pub applied_index: u64,
+    /// Sorted by id.
+    pub members: Vec<ListedMember>,
+}
+
+/// One entry of a member list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListedMember {
+    pub id: u64,
+    /// Where its peers reach it (the simulated member's address, a real
+    /// member's peer URLs joined by commas).
+    pub peer: String,
+    pub is_learner: bool,
+}
+
+impl Membership {
+    /// A member list as answered, sorted so that two lists compare by content.
+    pub fn new(applied_index: u64, mut members: Vec<ListedMember>) -> Membership {
+        members.sort();
+        Membership {
+            applied_index,
+            members,
+        }
+    }
 }
 
 /// etcd's HashKV: a hash of the key space between the compact revision and `revision`.

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-pub use end_state::{EndState, HashKv, MemberEndState};
+pub use end_state::{EndState, HashKv, ListedMember, MemberEndState, Membership};
 pub use recorded::Recorded;
 pub use request::{
     Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeySpan, PutRequest, RangeRequest,

@@ -173,6 +173,14 @@ impl Builder {
                     member,
                     alive: true,
                     hash_kv: Some(hash),
+                    membership: Some(checker::history::Membership::new(
+                        9,
+                        vec![checker::history::ListedMember {
+                            id: 1,
+                            peer: "10.0.0.2".into(),
+                            is_learner: false,
+                        }],
+                    )),
                 })
                 .collect(),
             heal_time: None,

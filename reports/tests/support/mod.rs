@@ -265,6 +265,14 @@ pub fn small_run() -> RunArtefacts {
                 compact_revision: 0,
                 hash: 42,
             }),
+            membership: Some(checker::history::Membership::new(
+                9,
+                vec![checker::history::ListedMember {
+                    id: 1,
+                    peer: "10.0.0.2".into(),
+                    is_learner: false,
+                }],
+            )),
         }],
         heal_time: Some(66 * MS),
         first_success_after_heal: Some(69 * MS),

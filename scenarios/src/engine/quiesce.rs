@@ -1,15 +1,17 @@
 //! The end of a run: heal everything, wait for the cluster to answer, read
-//! everything back, collect each member's HashKV.
+//! everything back, collect each member's HashKV and member list.
 
 use super::*;
 use crate::cluster;
 use crate::control::*;
 use crate::recorder::{RecordingClient, now_ns};
 use crate::schema::Scenario;
-use checker::history::{EndState, HashKv, MemberEndState};
+use checker::history::{EndState, HashKv, ListedMember, MemberEndState, Membership};
 use checker::rules;
 use node::client::{Client, ClientError};
-use node::wire::api::{ErrorCode, HashKvRequest, RangeRequest, client_request, client_response};
+use node::wire::api::{
+    ErrorCode, HashKvRequest, MemberListRequest, RangeRequest, client_request, client_response,
+};
 use sim::MemberStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,9 +71,13 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         "quiesce",
         format!("operations={}", ctl.recorder.op_count()),
     );
-    let hashes = hash_kvs(&ctl, &members).await;
+    let mut hashes = hash_kvs(&ctl, &members).await;
     let drain_bound = Duration::from_secs_f64(scenario.quiesce.drain_bound_s);
     super::drain::drain(&ctl, &members, drain_bound).await;
+    // Last, so that asking moves nothing the run's other checks saw.
+    for end in &mut hashes {
+        end.membership = membership(&ctl, end.member).await;
+    }
     EndState {
         members: hashes,
         heal_time: Some(heal_time),
@@ -154,6 +160,41 @@ async fn read_everything(client: &mut RecordingClient) -> Option<node::wire::api
     None
 }
 
+/// A running member's own member list, with the raft index it had applied:
+/// taken only when that index is the same before and after the list, so
+/// that no configuration change applied in between (entries still being
+/// applied, lease revocations say, move it: a few tries).
+async fn membership(ctl: &Control, member: u64) -> Option<Membership> {
+    for _ in 0..5 {
+        let before = cluster::status(&ctl.world, member).await?;
+        let list = ctl
+            .admin(
+                member,
+                client_request::Body::MemberList(MemberListRequest {
+                    linearizable: false,
+                }),
+            )
+            .await;
+        let after = cluster::status(&ctl.world, member).await?;
+        if let (Ok(client_response::Body::MemberList(list)), true) =
+            (list, before.raft_applied_index == after.raft_applied_index)
+        {
+            let listed = list
+                .members
+                .into_iter()
+                .map(|m| ListedMember {
+                    id: m.id,
+                    peer: m.ip,
+                    is_learner: m.is_learner,
+                })
+                .collect();
+            return Some(Membership::new(after.raft_applied_index, listed));
+        }
+        madsim::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
 /// HashKV of every member at one revision they all reached.
 async fn hash_kvs(ctl: &Control, members: &[u64]) -> Vec<MemberEndState> {
     let world = &ctl.world;
@@ -205,6 +246,7 @@ async fn hash_kvs(ctl: &Control, members: &[u64]) -> Vec<MemberEndState> {
             member: m,
             alive,
             hash_kv,
+            membership: None,
         });
     }
     out
