@@ -69,6 +69,8 @@ invariants! {
         "a written key was created no later than it was modified, at version one or more";
     CompactNotPastCurrent "mvcc.compact-not-past-current"
         "history can only be compacted up to the current revision";
+    CompactionLeavesOnlyKept "mvcc.compaction-leaves-only-kept"
+        "a finished compaction leaves, at or below its revision, only the versions it planned to keep: one left behind is read by no one, yet counted by HashKV and the database size, and a batch that skipped a range never comes back to it";
     RevisionNeverDecreasesOnRestore "mvcc.restore-never-goes-back"
         "restoring from a snapshot moves the store forward, never to an older revision";
     WatcherRevisionNeverDecreases "watch.next-revision-never-decreases"

@@ -503,6 +503,32 @@ pub(super) fn index_range<'a>(
 }
 
 impl CompactionJob {
+    /// What the last batch leaves at or below the compaction's revision
+    /// must be what the job planned to keep. Costs the size of the keep
+    /// set: more records than that are already a break.
+    pub(super) fn check_only_kept_left(&self, tx: &crate::backend::BatchTx<'_>) {
+        let left = tx.range_keys(
+            Bucket::Key,
+            &start_key(0),
+            &start_key(self.revision + 1),
+            self.keep.len() + 1,
+        );
+        let stray = left
+            .iter()
+            .find(|k| decode_key(k).is_none_or(|(rev, _)| !self.keep.contains(&rev)));
+        self.mvcc
+            .shared
+            .env
+            .check(Invariant::CompactionLeavesOnlyKept, stray.is_none(), || {
+                format!(
+                    "compaction at {} finished with record {:?} left, not one it keeps ({} kept)",
+                    self.revision,
+                    stray.and_then(|k| decode_key(k)).map(|(rev, _)| rev),
+                    self.keep.len()
+                )
+            });
+    }
+
     /// Deletes compacted revisions from the backend in batches, then
     /// records the finished compact revision.
     pub async fn run(self) -> Result<(), MvccError> {
@@ -529,6 +555,7 @@ impl CompactionJob {
                 }
             }
             if keys.len() < shared.opts.compaction_batch_limit {
+                self.check_only_kept_left(&tx);
                 env.failpoint(Failpoint::CompactBeforeSetFinishedCompact)
                     .await
                     .map_err(fp)?;
