@@ -72,6 +72,7 @@ anomalies! {
     MissedCompactionCancel => "missed-compaction-cancel", "A watch whose start was compacted went on instead of being cancelled.";
     UnjustifiedCompactionCancel => "unjustified-compaction-cancel", "A watch was cancelled for a compaction that did not remove what it needed.";
     EventAfterCancel => "event-after-cancel", "A watch kept answering after it was cancelled.";
+    CancelUnanswered => "cancel-unanswered", "A watch the client cancelled was never answered as cancelled.";
     BookmarkAhead => "bookmark-ahead", "A bookmark claimed a revision the store had not reached.";
     // Kubernetes lists and writes.
     ListNotPinned => "list-not-pinned", "A list's pages were read at different revisions.";
@@ -117,6 +118,7 @@ impl Anomaly {
             rules::WATCH_PREV_KV => Anomaly::WrongPrevKv,
             rules::WATCH_IS_CREATE => Anomaly::WrongCreateFlag,
             rules::WATCH_CANCEL_ON_COMPACTION => Anomaly::MissedCompactionCancel,
+            rules::WATCH_CANCEL_ACKNOWLEDGED => Anomaly::CancelUnanswered,
             rules::K8S_LIST_PINNED => Anomaly::ListNotPinned,
             rules::K8S_LIST_COMPLETE => Anomaly::ListIncomplete,
             rules::K8S_OPTIMISTIC_WRITE => Anomaly::OptimisticWriteWrong,

@@ -239,6 +239,7 @@ mod tests {
                     ..Default::default()
                 }],
                 k8s_list: None,
+                cancel_sent: None,
             }],
             annotations: vec![Annotation {
                 kind: None,

@@ -20,6 +20,7 @@ pub const WATCH_RESUMABLE: &str = "watch.resumable";
 pub const WATCH_PREV_KV: &str = "watch.prev-kv";
 pub const WATCH_IS_CREATE: &str = "watch.is-create";
 pub const WATCH_CANCEL_ON_COMPACTION: &str = "watch.cancel-on-compaction";
+pub const WATCH_CANCEL_ACKNOWLEDGED: &str = "watch.cancel-acknowledged";
 pub const K8S_LIST_PINNED: &str = "k8s.list-pinned";
 pub const K8S_LIST_COMPLETE: &str = "k8s.list-complete";
 pub const K8S_OPTIMISTIC_WRITE: &str = "k8s.optimistic-write";
@@ -129,6 +130,11 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: WATCH_CANCEL_ON_COMPACTION,
         description: "A watch whose start revision was compacted on its member before it was requested (as the member itself reported) is cancelled with the compact revision; a compaction cancel is justified and ends the watch.",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: WATCH_CANCEL_ACKNOWLEDGED,
+        description: "A watch the client cancels away from faults (from the cancel to 200 ms after it no fault active or healed in the second before, and past the run's first 2 s) gets a response marked cancelled: etcd answers the cancel of a watch it has with one, and the client waits 200 ms for it.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {

@@ -766,6 +766,39 @@ fn end_hashkv() {
 }
 
 #[test]
+fn watch_cancel_acknowledged() {
+    use checker::history::{Annotation, WatchResponse};
+    // Cancelled by the client 3 s in, away from faults and past the start.
+    let cancelled = |w: &mut WatchRecord| w.cancel_sent = Some(3_000_000_000);
+    let (h, end) = with_watch(false, cancelled);
+    assert_eq!(failed(&h, &end), vec![WATCH_CANCEL_ACKNOWLEDGED]);
+    // Answered: a response marked cancelled.
+    let (h, end) = with_watch(false, |w| {
+        cancelled(w);
+        w.responses.push(WatchResponse {
+            at: 3_001_000_000,
+            header_revision: 1,
+            canceled: true,
+            ..Default::default()
+        });
+    });
+    assert!(failed(&h, &end).is_empty());
+    // Unanswered while a fault was on: not judged.
+    let (mut h, end) = with_watch(false, cancelled);
+    h.annotations.push(Annotation {
+        at: 3_100_000_000,
+        end: Some(3_500_000_000),
+        source: Annotation::FAULT.into(),
+        text: "isolate m1".into(),
+        kind: None,
+    });
+    assert!(failed(&h, &end).is_empty());
+    // Never cancelled by the client: nothing to answer.
+    let (h, end) = with_watch(false, |_| {});
+    assert!(failed(&h, &end).is_empty());
+}
+
+#[test]
 fn end_members() {
     use checker::history::{ListedMember, Membership};
     let listed = |ids: &[u64]| {

@@ -9,6 +9,7 @@ mod request_size;
 pub(crate) mod requests;
 mod serializable;
 mod watch;
+mod watch_cancel;
 
 use serde_json::{Value, json};
 
@@ -69,6 +70,7 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
     results.push(kinds_answered);
     results.push(serializable::check(&ctx));
     results.extend(watch::check(&ctx));
+    results.push(watch_cancel::check(&ctx));
     results.extend(k8s::check(&ctx));
     results.extend(end_state::check(&ctx));
     for r in &results {

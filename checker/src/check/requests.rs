@@ -26,10 +26,10 @@ pub const MIN_FAULT_FREE: usize = 5;
 /// The fault windows of a history, widened by the settle time, and the
 /// run's first [`STARTUP_NS`] (the cluster forms: no leader yet, members
 /// not yet listening).
-struct FaultWindows(Vec<(u64, u64)>);
+pub(crate) struct FaultWindows(Vec<(u64, u64)>);
 
 impl FaultWindows {
-    fn of(annotations: &[Annotation]) -> Self {
+    pub(crate) fn of(annotations: &[Annotation]) -> Self {
         let faults = annotations.iter().filter(|a| a.is_fault()).map(|a| {
             (
                 a.at,
@@ -41,7 +41,7 @@ impl FaultWindows {
 
     /// Whether `[from, to)` meets no window: a request is away from faults
     /// only if none began while it was in flight either.
-    fn free_during(&self, from: u64, to: u64) -> bool {
+    pub(crate) fn free_during(&self, from: u64, to: u64) -> bool {
         !self
             .0
             .iter()

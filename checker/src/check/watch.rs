@@ -679,6 +679,7 @@ mod tests {
                 ..Default::default()
             }],
             k8s_list: None,
+            cancel_sent: None,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct WatchRecord {
     /// The Kubernetes-style list (`K8sTag::ListPage.list`) this watch followed.
     #[serde(default)]
     pub k8s_list: Option<u64>,
+    /// When the client asked to cancel the watch, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_sent: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

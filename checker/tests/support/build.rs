@@ -157,6 +157,7 @@ impl Builder {
             created: 1,
             responses,
             k8s_list: None,
+            cancel_sent: None,
         }
     }
 

@@ -411,5 +411,6 @@ fn watch(
         created,
         responses,
         k8s_list: None,
+        cancel_sent: None,
     }
 }

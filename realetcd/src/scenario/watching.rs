@@ -261,6 +261,7 @@ impl Stream {
             created: self.shared.recorder.now(),
             responses: Vec::new(),
             k8s_list: None,
+            cancel_sent: None,
         });
         self.send(grpc, union).await
     }

@@ -202,6 +202,7 @@ pub fn small_run() -> RunArtefacts {
                 },
             ],
             k8s_list: None,
+            cancel_sent: None,
         },
         WatchRecord {
             id: 2,
@@ -232,6 +233,7 @@ pub fn small_run() -> RunArtefacts {
                 },
             ],
             k8s_list: None,
+            cancel_sent: None,
         },
     ];
     let annotations = vec![
@@ -469,6 +471,7 @@ pub fn large_run(ops: usize, clients: u64, watch_count: u64) -> RunArtefacts {
                 })
                 .collect(),
             k8s_list: None,
+            cancel_sent: None,
         })
         .collect();
     let mut annotations = Vec::new();

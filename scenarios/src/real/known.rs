@@ -324,6 +324,7 @@ mod tests {
             created: 0,
             responses,
             k8s_list: None,
+            cancel_sent: None,
         }
     }
 

@@ -118,6 +118,7 @@ impl RecordedStream {
             created: now_ns(),
             responses: Vec::new(),
             k8s_list,
+            cancel_sent: None,
         };
         self.pending.push_back(record);
         self.sender.create(req).await
@@ -127,8 +128,15 @@ impl RecordedStream {
         self.sender.request_progress().await
     }
 
+    /// Asks the member to cancel a watch; the history notes when, so the
+    /// acknowledgement can be judged (`watch.cancel-acknowledged`).
     pub async fn cancel(&mut self, watch_id: i64) -> Result<(), ClientError> {
-        self.sender.cancel(watch_id).await
+        let sent = now_ns();
+        self.sender.cancel(watch_id).await?;
+        if let Some(w) = self.active.get_mut(&watch_id) {
+            w.cancel_sent = Some(sent);
+        }
+        Ok(())
     }
 
     /// Watches still open on this stream (by server watch id).

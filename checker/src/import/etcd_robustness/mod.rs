@@ -274,6 +274,7 @@ pub fn to_history(path: &Path, clients: &[ClientReport]) -> Result<History, Repo
                 created,
                 responses,
                 k8s_list: None,
+                cancel_sent: None,
             });
         }
     }
