@@ -288,6 +288,18 @@ pub(crate) mod testing {
         }
     }
 
+    /// A host that keeps every event a member emits, for tests that look
+    /// at what the store reported (a broken invariant, say).
+    #[derive(Default)]
+    pub struct Recording(pub parking_lot::Mutex<Vec<NodeEvent>>);
+
+    impl Host for Recording {
+        fn emit(&self, _member: u64, event: NodeEvent) {
+            self.0.lock().push(event);
+        }
+        fn exit(&self, _member: u64, _reason: ExitReason) {}
+    }
+
     /// An environment over real files in `dir`.
     pub fn env_in(dir: &std::path::Path) -> MemberEnv {
         env_for(dir, false)
@@ -314,18 +326,8 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    use super::testing::Recording;
     use super::*;
-    use parking_lot::Mutex;
-
-    #[derive(Default)]
-    struct Recording(Mutex<Vec<NodeEvent>>);
-
-    impl Host for Recording {
-        fn emit(&self, _member: u64, event: NodeEvent) {
-            self.0.lock().push(event);
-        }
-        fn exit(&self, _member: u64, _reason: ExitReason) {}
-    }
 
     #[test]
     fn a_broken_invariant_is_reported_with_its_values_and_a_kept_one_is_not() {

@@ -6,7 +6,7 @@
 
 use super::{Mvcc, MvccError, MvccOptions, RangeOptions};
 use crate::backend::Backend;
-use crate::host::testing::env_in;
+use crate::host::testing::{Recording, env_in};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -293,17 +293,6 @@ fn a_compaction_stopped_for_a_snapshot_deletes_nothing() {
         assert_eq!(mvcc.finished_compact_revision(), 7);
         assert!(mvcc.changes_between(1, 9).expect("read").len() < before);
     });
-}
-
-/// A host that keeps what the store reports.
-#[derive(Default)]
-struct Recording(parking_lot::Mutex<Vec<crate::host::NodeEvent>>);
-
-impl crate::host::Host for Recording {
-    fn emit(&self, _member: u64, event: crate::host::NodeEvent) {
-        self.0.lock().push(event);
-    }
-    fn exit(&self, _member: u64, _reason: crate::host::ExitReason) {}
 }
 
 /// A finished compaction leaves at or below its revision only the versions

@@ -71,15 +71,15 @@ pub(super) async fn quiesce(ctl: Arc<Control>, scenario: Scenario) -> EndState {
         "quiesce",
         format!("operations={}", ctl.recorder.op_count()),
     );
-    let mut hashes = hash_kvs(&ctl, &members).await;
+    let mut ends = hash_kvs(&ctl, &members).await;
     let drain_bound = Duration::from_secs_f64(scenario.quiesce.drain_bound_s);
     super::drain::drain(&ctl, &members, drain_bound).await;
     // Last, so that asking moves nothing the run's other checks saw.
-    for end in &mut hashes {
+    for end in &mut ends {
         end.membership = membership(&ctl, end.member).await;
     }
     EndState {
-        members: hashes,
+        members: ends,
         heal_time: Some(heal_time),
         first_success_after_heal: first_success,
         liveness_bound: bound.as_nanos() as u64,
