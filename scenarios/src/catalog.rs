@@ -123,6 +123,10 @@ pub const CATALOG: &[(&str, &str)] = &[
         include_str!("../catalog/member-replace.toml"),
     ),
     (
+        "member-replace-3.7.toml",
+        include_str!("../catalog/member-replace-3.7.toml"),
+    ),
+    (
         "network-quality.toml",
         include_str!("../catalog/network-quality.toml"),
     ),

@@ -49,6 +49,11 @@ pub(crate) struct Control {
     /// Steps of the plan that could not be applied, each with why.
     pub(crate) not_applied: Mutex<Vec<String>>,
     pub(crate) next_member_id: Mutex<u64>,
+    /// A member add may have taken effect without its process started (its
+    /// answer never came, or no template to start it from): the store's
+    /// configuration may hold a member the engine does not run, so whether
+    /// the cluster is whole can no longer be judged.
+    unknown_member: AtomicBool,
     /// Members the cluster started with: the endpoints traffic clients are
     /// given, and keep (as etcd's clientv3 does without AutoSyncInterval).
     initial_members: u64,
@@ -78,6 +83,7 @@ impl Control {
             faults_applied: Mutex::new(Vec::new()),
             not_applied: Mutex::new(Vec::new()),
             next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
+            unknown_member: AtomicBool::new(false),
             initial_members: scenario.cluster.size as u64,
             timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
         }
@@ -85,6 +91,13 @@ impl Control {
 
     pub(crate) fn quiescing(&self) -> bool {
         self.quiescing.load(Ordering::Relaxed)
+    }
+
+    /// Whether the cluster is whole now ([`crate::health`]): a membership
+    /// change declined as unsafe is then refused.
+    pub(crate) fn whole(&self) -> bool {
+        !self.unknown_member.load(Ordering::Relaxed)
+            && crate::health::is_whole(&self.world, &self.members())
     }
 
     pub(crate) fn members(&self) -> Vec<u64> {
@@ -288,6 +301,7 @@ impl Control {
             self.world.trace(),
             "member",
             ErrorCode::MemberExists,
+            || self.whole(),
             || async {
                 self.to_leader(client_request::Body::MemberAdd(add.clone()))
                     .await
@@ -300,11 +314,15 @@ impl Control {
         } else {
             "member add"
         };
+        if matches!(outcome, operator::Outcome::NoAnswer(_)) {
+            self.unknown_member.store(true, Ordering::Relaxed);
+        }
         let accepted = self.settle(&format!("{what} m{id}"), &outcome);
         if !accepted {
             return false;
         }
         let Some(mut config) = template() else {
+            self.unknown_member.store(true, Ordering::Relaxed);
             return false;
         };
         config.id = id;
@@ -335,6 +353,7 @@ impl Control {
                 self.world.trace(),
                 "member",
                 ErrorCode::MemberNotLearner,
+                || self.whole(),
                 || async move {
                     self.to_leader(client_request::Body::MemberPromote(
                         node::wire::api::MemberPromoteRequest { id },
@@ -368,6 +387,7 @@ impl Control {
             self.world.trace(),
             "member",
             ErrorCode::MemberNotFound,
+            || self.whole(),
             || async move {
                 self.to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
                     id: m,

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod engine;
 pub mod explore;
 pub mod faults;
+pub(crate) mod health;
 pub mod hunt;
 pub mod knobs;
 pub mod operator;

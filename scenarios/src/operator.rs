@@ -4,7 +4,8 @@
 //! unsafe now, then classified. A request the correct store must accept
 //! that ends refused is a violation for the engine to report; one that
 //! never got a definite answer, or that the cluster kept declining as
-//! unsafe, is a step that was not applied.
+//! unsafe, is a step that was not applied. Declining as unsafe a change
+//! the cluster was whole for (`crate::health`) is a refusal.
 
 use node::client::ClientError;
 use node::wire::api::ErrorCode;
@@ -65,12 +66,15 @@ fn transient(e: &ClientError) -> bool {
 /// Sends a request through `attempt` until it is answered. `done` is the
 /// refusal the cluster gives when the request already took effect (e.g.
 /// "member not found" for a removal): after an attempt whose outcome was
-/// unknown, that refusal means the earlier attempt was applied. Each retry
-/// is a trace line under `what`.
+/// unknown, that refusal means the earlier attempt was applied. `whole`
+/// says whether the cluster is whole now: an "unhealthy cluster" answer
+/// is then a refusal, not a decline. Each retry is a trace line under
+/// `what`.
 pub async fn request<F, Fut>(
     trace: &SharedTrace,
     what: &str,
     done: ErrorCode,
+    whole: impl Fn() -> bool,
     mut attempt: F,
 ) -> Outcome
 where
@@ -96,6 +100,9 @@ where
                 ..
             }
         ) {
+            if whole() {
+                return Outcome::Refused(e);
+            }
             let now = madsim::time::Instant::now();
             if now - *declined_since.get_or_insert(now) >= UNHEALTHY_WAIT {
                 return Outcome::Declined(e);
@@ -123,6 +130,10 @@ where
 mod tests {
     use super::*;
 
+    fn not_whole() -> bool {
+        false
+    }
+
     fn server(code: ErrorCode) -> ClientError {
         ClientError::Server {
             code,
@@ -149,10 +160,16 @@ mod tests {
                 Err(server(ErrorCode::MemberNotFound)),
                 Err(ClientError::Timeout),
             ];
-            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || {
-                let answer = answers.pop().expect("an answer per attempt");
-                async move { answer }
-            })
+            let outcome = request(
+                &trace,
+                "member",
+                ErrorCode::MemberNotFound,
+                not_whole,
+                || {
+                    let answer = answers.pop().expect("an answer per attempt");
+                    async move { answer }
+                },
+            )
             .await;
             (
                 matches!(outcome, Outcome::AppliedEarlier),
@@ -169,9 +186,13 @@ mod tests {
         let outcome = sim::run_seed(3, |_world| async {
             let trace = SharedTrace::default();
             let start = madsim::time::Instant::now();
-            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || async {
-                Err(server(ErrorCode::Unhealthy))
-            })
+            let outcome = request(
+                &trace,
+                "member",
+                ErrorCode::MemberNotFound,
+                not_whole,
+                || async { Err(server(ErrorCode::Unhealthy)) },
+            )
             .await;
             (matches!(outcome, Outcome::Declined(_)), start.elapsed())
         });
@@ -181,12 +202,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unhealthy_answer_from_a_whole_cluster_is_a_refusal() {
+        let outcome = sim::run_seed(4, |_world| async {
+            let trace = SharedTrace::default();
+            let outcome = request(
+                &trace,
+                "member",
+                ErrorCode::MemberNotFound,
+                || true,
+                || async { Err(server(ErrorCode::Unhealthy)) },
+            )
+            .await;
+            matches!(
+                outcome,
+                Outcome::Refused(ClientError::Server {
+                    code: ErrorCode::Unhealthy,
+                    ..
+                })
+            )
+        });
+        assert!(outcome.expect("no panic").0);
+    }
+
+    #[test]
     fn a_refusal_with_nothing_lost_is_a_refusal() {
         let outcome = sim::run_seed(2, |_world| async {
             let trace = SharedTrace::default();
-            let outcome = request(&trace, "member", ErrorCode::MemberNotFound, || async {
-                Err(server(ErrorCode::MemberNotFound))
-            })
+            let outcome = request(
+                &trace,
+                "member",
+                ErrorCode::MemberNotFound,
+                not_whole,
+                || async { Err(server(ErrorCode::MemberNotFound)) },
+            )
             .await;
             matches!(outcome, Outcome::Refused(_))
         });

@@ -384,6 +384,13 @@ impl World {
         self.members.lock().get(&member).map(|s| s.status.clone())
     }
 
+    /// For how long `member`'s peer connection with `peer` has been up
+    /// (None: broken, or either is not a member): what the member's strict
+    /// reconfiguration check reads, for the engine to judge its answers.
+    pub fn peer_connected_for(&self, member: u64, peer: u64) -> Option<Duration> {
+        self.host.peer_connected_for(member, peer)
+    }
+
     /// Invariants members reported broken so far, in order.
     pub fn broken_invariants(&self) -> Vec<BrokenInvariant> {
         self.host.broken.lock().clone()

@@ -246,6 +246,7 @@ async fn disarm_one(ctl: &Control, alarm: &AlarmMember) -> bool {
         ctl.world.trace(),
         "alarm",
         ErrorCode::Unspecified,
+        || ctl.whole(),
         || async {
             ctl.to_leader(client_request::Body::Alarm(AlarmRequest {
                 action: AlarmAction::Deactivate as i32,

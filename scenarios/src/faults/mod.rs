@@ -16,7 +16,7 @@ mod maintenance;
 mod network;
 mod process;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod versions;
 
 pub use fields::Fields;

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Runs `body` on the engine's node of a `size`-member cluster whose leader
 /// is known, in a simulation from `seed`; returns what `body` returned and
 /// the run's trace.
-pub(super) fn with_cluster<T, F, Fut>(size: usize, seed: u64, body: F) -> (T, sim::Trace)
+pub(crate) fn with_cluster<T, F, Fut>(size: usize, seed: u64, body: F) -> (T, sim::Trace)
 where
     T: Send + 'static,
     F: FnOnce(Arc<Control>) -> Fut + Send + 'static,

@@ -391,6 +391,7 @@ async fn downgrade_enable(ctl: &Control, version: Version) -> String {
         ctl.world.trace(),
         "downgrade",
         ErrorCode::DowngradeInProgress,
+        || ctl.whole(),
         || async {
             ctl.to_leader(request(DowngradeAction::Validate)).await?;
             ctl.to_leader(request(DowngradeAction::Enable)).await?;
