@@ -161,15 +161,6 @@ impl RaftLog {
         inner.compacted.term = term;
     }
 
-    pub fn entry(&self, index: u64) -> Option<Entry> {
-        let inner = self.inner.read();
-        let offset = inner.compacted.index + 1;
-        if index < offset {
-            return None;
-        }
-        inner.entries.get((index - offset) as usize).cloned()
-    }
-
     /// Entries in `[low, high)` that are still in memory.
     pub fn entries_between(&self, low: u64, high: u64) -> Vec<Entry> {
         let inner = self.inner.read();

@@ -118,6 +118,9 @@ impl TxBuffer {
         }
     }
 
+    /// Whether nothing is buffered (the tests' check that a writeback
+    /// reset the write buffer).
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.buckets.values().all(BucketBuffer::is_empty)
     }

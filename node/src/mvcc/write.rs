@@ -96,7 +96,10 @@ impl<'a> WriteTxn<'a> {
         Ok(self.range(key, &[])?.pop())
     }
 
-    /// Writes a key. Returns its previous value, if any.
+    /// Writes a key. Returns its previous value, if any. The store's own
+    /// writes read the key first and call [`Self::put_over`]; this is the
+    /// tests' shorthand.
+    #[cfg(test)]
     pub fn put(
         &mut self,
         key: &[u8],
