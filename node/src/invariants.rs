@@ -77,6 +77,8 @@ invariants! {
         "a watcher's next revision only grows: going back would send events twice";
     WatchResponseAscends "watch.response-ascends"
         "the events of one watch response are in revision order, from the watcher's next revision";
+    VictimsWaitOnlyForRoom "watch.victims-wait-only-for-room"
+        "a victim is retried at every victim tick, so after one it still holds responses only if its stream has no room: one left waiting with room stalls its watch while nothing holds it back (etcd's syncVictimsLoop)";
     ProgressOnlyForDelivered "watch.progress-only-for-delivered"
         "a progress notification at R tells the client every event up to R was delivered: the watcher's next revision is past R";
     OnlyLeaderRevokesExpired "lease.only-leader-revokes-expired"

@@ -20,6 +20,10 @@ use std::time::Duration;
 /// Watch ids are per stream; a watcher is (stream, watch id).
 pub type WatcherKey = (u64, i64);
 
+/// Victim ticks per check that no victim waits with room
+/// (`watch.victims-wait-only-for-room`).
+const VICTIM_CHECK_EVERY: u64 = 10;
+
 #[derive(Debug, Clone, Copy)]
 pub struct WatchOptions {
     pub batch_max_revs: usize,
@@ -467,6 +471,28 @@ impl WatchableStore {
         }
     }
 
+    /// After a victim tick: a victim still holding responses has a stream
+    /// with no room (or none at all any more).
+    pub(super) fn check_victims_wait_only_for_room(&self) {
+        let watchers = self.inner.watchers.lock();
+        for (key, w) in watchers
+            .iter()
+            .filter(|(_, w)| w.group == Group::Victim && !w.pending.is_empty())
+        {
+            let room = w.stream.capacity();
+            self.inner.env.check(
+                Invariant::VictimsWaitOnlyForRoom,
+                room == 0 || w.stream.is_closed(),
+                || {
+                    format!(
+                        "victim {key:?} holds {} responses after a victim tick; its stream has room for {room}",
+                        w.pending.len()
+                    )
+                },
+            );
+        }
+    }
+
     /// Periodic progress notifications to synced watchers that asked.
     pub fn progress_all(&self) {
         let current = self.revision();
@@ -628,13 +654,19 @@ impl WatchableStore {
         let victims = self.clone();
         let victim_env = env.clone();
         madsim::task::spawn(async move {
-            loop {
+            for tick in 0u64.. {
                 madsim::time::sleep(opts.victim_interval).await;
                 if let Err(e) = victim_env.failpoint(Failpoint::BeforeMoveVictims).await {
                     tracing::warn!("{e}");
                     continue;
                 }
                 victims.sync_victims();
+                // Right after a retry, on one tick in ten: a victim left
+                // waiting with room stays so, and the check looks at every
+                // watcher.
+                if tick % VICTIM_CHECK_EVERY == 0 {
+                    victims.check_victims_wait_only_for_room();
+                }
             }
         });
         loop {

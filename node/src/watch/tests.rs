@@ -3,9 +3,10 @@
 
 use super::*;
 use crate::backend::Backend;
-use crate::host::testing::env_in;
+use crate::host::testing::{Recording, env_in};
 use crate::mvcc::{Mvcc, MvccOptions, WrittenEvent};
 use crate::wire::api::{ResponseHeader, WatchCreateRequest, WatchResponse};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 struct Fixture {
@@ -15,8 +16,17 @@ struct Fixture {
 }
 
 async fn fixture(batch_max_revs: usize) -> Fixture {
+    fixture_on(batch_max_revs, None).await
+}
+
+/// [`fixture`] reporting to `host` (the default test host panics on a
+/// broken invariant; a recording one keeps it).
+async fn fixture_on(batch_max_revs: usize, host: Option<Arc<Recording>>) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let env = env_in(dir.path());
+    let mut env = env_in(dir.path());
+    if let Some(host) = host {
+        env.host = host;
+    }
     let backend = Backend::open(env.clone(), 1000, false)
         .await
         .expect("backend");
@@ -150,6 +160,43 @@ fn a_full_stream_makes_a_victim_that_is_retried() {
             "nothing lost, nothing twice"
         );
         assert_eq!(f.store.group_sizes(), (1, 0, 0));
+    });
+}
+
+/// A victim left holding responses while its stream has room breaks
+/// `watch.victims-wait-only-for-room` at the next check; retried, it keeps
+/// it (and one whose stream is still full keeps it too).
+#[test]
+fn a_victim_left_waiting_with_room_breaks_its_invariant() {
+    use crate::host::NodeEvent;
+    use crate::invariants::Invariant;
+    run(async {
+        let host = Arc::new(Recording::default());
+        let f = fixture_on(32, Some(host.clone())).await;
+        let (tx, mut rx) = mpsc::channel(2);
+        f.store.watch(1, &create("k", 0), false, tx).expect("watch");
+        for i in 0..5 {
+            f.put(&[&format!("k{i}")]).await;
+        }
+        assert_eq!(f.store.group_sizes(), (0, 0, 1), "the stream filled up");
+        let broken = || {
+            host.0
+                .lock()
+                .iter()
+                .filter(|e| {
+                    matches!(e, NodeEvent::InvariantBroken { invariant, .. }
+                        if *invariant == Invariant::VictimsWaitOnlyForRoom)
+                })
+                .count()
+        };
+        f.store.check_victims_wait_only_for_room();
+        assert_eq!(broken(), 0, "a full stream is a reason to wait");
+        drain(&mut rx);
+        f.store.check_victims_wait_only_for_room();
+        assert_eq!(broken(), 1, "room, and not retried");
+        f.store.sync_victims();
+        f.store.check_victims_wait_only_for_room();
+        assert_eq!(broken(), 1, "retried: nothing new");
     });
 }
 
