@@ -130,10 +130,6 @@ where
 mod tests {
     use super::*;
 
-    fn not_whole() -> bool {
-        false
-    }
-
     fn server(code: ErrorCode) -> ClientError {
         ClientError::Server {
             code,
@@ -164,7 +160,7 @@ mod tests {
                 &trace,
                 "member",
                 ErrorCode::MemberNotFound,
-                not_whole,
+                || false,
                 || {
                     let answer = answers.pop().expect("an answer per attempt");
                     async move { answer }
@@ -181,63 +177,51 @@ mod tests {
         assert_eq!(retries, 1);
     }
 
-    #[test]
-    fn an_unhealthy_cluster_is_asked_again_for_a_while_then_the_step_is_declined() {
-        let outcome = sim::run_seed(3, |_world| async {
+    /// How a request the cluster always answers with `code` ends, and how
+    /// long the operator kept asking; `whole` as the engine would judge the
+    /// cluster.
+    fn always_answered(seed: u64, code: ErrorCode, whole: bool) -> (Outcome, Duration) {
+        let outcome = sim::run_seed(seed, move |_world| async move {
             let trace = SharedTrace::default();
             let start = madsim::time::Instant::now();
             let outcome = request(
                 &trace,
                 "member",
                 ErrorCode::MemberNotFound,
-                not_whole,
-                || async { Err(server(ErrorCode::Unhealthy)) },
+                || whole,
+                || async move { Err(server(code)) },
             )
             .await;
-            (matches!(outcome, Outcome::Declined(_)), start.elapsed())
+            (outcome, start.elapsed())
         });
-        let ((declined, waited), _) = outcome.expect("no panic");
-        assert!(declined);
+        outcome.expect("no panic").0
+    }
+
+    #[test]
+    fn an_unhealthy_cluster_is_asked_again_for_a_while_then_the_step_is_declined() {
+        let (outcome, waited) = always_answered(3, ErrorCode::Unhealthy, false);
+        assert!(matches!(outcome, Outcome::Declined(_)), "{outcome:?}");
         assert!(waited >= UNHEALTHY_WAIT, "{waited:?}");
     }
 
     #[test]
     fn an_unhealthy_answer_from_a_whole_cluster_is_a_refusal() {
-        let outcome = sim::run_seed(4, |_world| async {
-            let trace = SharedTrace::default();
-            let outcome = request(
-                &trace,
-                "member",
-                ErrorCode::MemberNotFound,
-                || true,
-                || async { Err(server(ErrorCode::Unhealthy)) },
-            )
-            .await;
+        let (outcome, _) = always_answered(4, ErrorCode::Unhealthy, true);
+        assert!(
             matches!(
                 outcome,
                 Outcome::Refused(ClientError::Server {
                     code: ErrorCode::Unhealthy,
                     ..
                 })
-            )
-        });
-        assert!(outcome.expect("no panic").0);
+            ),
+            "{outcome:?}"
+        );
     }
 
     #[test]
     fn a_refusal_with_nothing_lost_is_a_refusal() {
-        let outcome = sim::run_seed(2, |_world| async {
-            let trace = SharedTrace::default();
-            let outcome = request(
-                &trace,
-                "member",
-                ErrorCode::MemberNotFound,
-                not_whole,
-                || async { Err(server(ErrorCode::MemberNotFound)) },
-            )
-            .await;
-            matches!(outcome, Outcome::Refused(_))
-        });
-        assert!(outcome.expect("no panic").0);
+        let (outcome, _) = always_answered(2, ErrorCode::MemberNotFound, false);
+        assert!(matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
     }
 }
