@@ -234,7 +234,7 @@ pub const RULES: &[RuleInfo] = &[
     },
     RuleInfo {
         name: OPERATOR_ACCEPTED,
-        description: "An operator request a correct store must accept (removing an existing member, adding one, enabling a valid downgrade) does not fail with a definite error, nor is a membership change declined as unsafe (\"unhealthy cluster\") while every member runs and has been connected with every other for longer than etcd's 5 s health interval.",
+        description: "An operator request a correct store must accept (removing an existing member, adding one, enabling a valid downgrade) does not fail with a definite error, nor is a membership change declined as unsafe (\"unhealthy cluster\") while every member runs and has been connected with every other for longer than etcd's 5 s health interval (on 3.7, an add while a quorum of the voters plus the newcomer is).",
         decided_by: DecidedBy::Engine,
     },
     RuleInfo {

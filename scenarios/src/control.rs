@@ -50,10 +50,14 @@ pub(crate) struct Control {
     pub(crate) not_applied: Mutex<Vec<String>>,
     pub(crate) next_member_id: Mutex<u64>,
     /// A member add may have taken effect without its process started (its
-    /// answer never came, or no template to start it from): the store's
-    /// configuration may hold a member the engine does not run, so whether
-    /// the cluster is whole can no longer be judged.
+    /// answer never came, or no template to start it from), or a learner's
+    /// promotion without the engine knowing: the store's configuration may
+    /// hold a member the engine does not run, or a voter it takes for a
+    /// learner, so whether a change must be accepted is no longer judged.
     unknown_member: AtomicBool,
+    /// Members added as learners and not promoted (as far as the engine
+    /// knows: a promotion whose answer was lost sets `unknown_member`).
+    learners: Mutex<BTreeSet<u64>>,
     /// Members the cluster started with: the endpoints traffic clients are
     /// given, and keep (as etcd's clientv3 does without AutoSyncInterval).
     initial_members: u64,
@@ -84,6 +88,7 @@ impl Control {
             not_applied: Mutex::new(Vec::new()),
             next_member_id: Mutex::new(scenario.cluster.size as u64 + 1),
             unknown_member: AtomicBool::new(false),
+            learners: Mutex::new(BTreeSet::new()),
             initial_members: scenario.cluster.size as u64,
             timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
         }
@@ -98,6 +103,26 @@ impl Control {
     pub(crate) fn whole(&self) -> bool {
         !self.unknown_member.load(Ordering::Relaxed)
             && crate::health::is_whole(&self.world, &self.members())
+    }
+
+    /// Whether adding a member must be accepted now: the cluster is whole,
+    /// or every running member runs 3.7 and sees a quorum of voters
+    /// ([`crate::health::add_allowed_on_3_7`]).
+    fn add_must_be_accepted(&self) -> bool {
+        if self.whole() {
+            return true;
+        }
+        if self.unknown_member.load(Ordering::Relaxed) {
+            return false;
+        }
+        let members = self.members();
+        let learners = self.learners.lock().clone();
+        let voters: Vec<u64> = members
+            .iter()
+            .copied()
+            .filter(|m| !learners.contains(m))
+            .collect();
+        crate::health::add_allowed_on_3_7(&self.world, &members, &voters)
     }
 
     pub(crate) fn members(&self) -> Vec<u64> {
@@ -297,11 +322,14 @@ impl Control {
             ip: member_ip(id).to_string(),
             is_learner: learner,
         };
+        if learner {
+            self.learners.lock().insert(id);
+        }
         let outcome = operator::request(
             self.world.trace(),
             "member",
             ErrorCode::MemberExists,
-            || self.whole(),
+            || self.add_must_be_accepted(),
             || async {
                 self.to_leader(client_request::Body::MemberAdd(add.clone()))
                     .await
@@ -371,6 +399,16 @@ impl Control {
                 })
             );
             if !behind {
+                match outcome {
+                    operator::Outcome::Applied | operator::Outcome::AppliedEarlier => {
+                        self.learners.lock().remove(&id);
+                    }
+                    // It may be a voter now: the voters are not known.
+                    operator::Outcome::NoAnswer(_) => {
+                        self.unknown_member.store(true, Ordering::Relaxed);
+                    }
+                    operator::Outcome::Refused(_) | operator::Outcome::Declined(_) => {}
+                }
                 return self.settle(&step, &outcome);
             }
             if madsim::time::Instant::now() >= deadline || self.quiescing() {

@@ -6,11 +6,19 @@
 //! removal (the connected voters left are a quorum), so its "unhealthy
 //! cluster" answer is a refusal nothing justifies.
 //!
+//! 3.7 asks less of an add: the voters connected to the member asked
+//! (itself among them) must be a quorum of the configuration with the
+//! new member counted as down. When every running member runs 3.7, an add
+//! that rule allows from every running member's view must be accepted
+//! too, with a voter down ([`add_allowed_on_3_7`]).
+//!
 //! Judged from the world's connection table (what the members' checks
 //! read) with etcd's rule written here, not taken from the store: a store
-//! that declines wrongly cannot also mislead the judge. Every member the
-//! engine knows counts as a voter, learners too, which only asks more.
+//! that declines wrongly cannot also mislead the judge. For a whole
+//! cluster every member the engine knows counts as a voter, learners too,
+//! which only asks more; the 3.7 rule needs the voters themselves.
 
+use node::version::Version;
 use sim::{MemberStatus, World};
 use std::time::Duration;
 
@@ -40,10 +48,43 @@ pub(crate) fn is_whole(world: &World, members: &[u64]) -> bool {
             .all(|&m| members.iter().all(|&p| p == m || connected(m, p)))
 }
 
+/// Whether etcd 3.7's strict reconfiguration check must allow adding a
+/// member to the configuration `voters` (learners left out) now: every
+/// running member (any may be the one asked) runs 3.7 or newer and sees,
+/// itself among them if a voter, a quorum of `voters` plus the newcomer
+/// connected for longer than the interval and the margin.
+pub(crate) fn add_allowed_on_3_7(world: &World, members: &[u64], voters: &[u64]) -> bool {
+    let running: Vec<u64> = members
+        .iter()
+        .copied()
+        .filter(|&m| world.status(m) == Some(MemberStatus::Running))
+        .collect();
+    let with_newcomer = voters.len() + 1;
+    let quorum_with_newcomer = with_newcomer / 2 + 1;
+    let active_seen_by = |m: u64| {
+        voters
+            .iter()
+            .filter(|&&v| {
+                v == m
+                    || world
+                        .peer_connected_for(m, v)
+                        .is_some_and(|d| d > HEALTH_INTERVAL + MARGIN)
+            })
+            .count()
+    };
+    !running.is_empty()
+        && running
+            .iter()
+            .all(|&m| world.version(m).is_some_and(|v| v >= Version::V3_7))
+        && running
+            .iter()
+            .all(|&m| active_seen_by(m) >= quorum_with_newcomer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::testing::with_cluster;
+    use crate::faults::testing::{with_cluster, with_cluster_of};
 
     const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -65,5 +106,29 @@ mod tests {
             (early, later, one_down, just_back, back_long)
         });
         assert_eq!(judged, (false, true, false, false, true));
+    }
+
+    #[test]
+    fn on_3_7_an_add_is_allowed_with_a_voter_down_while_a_quorum_is_connected() {
+        let judge = |versions: &'static str| {
+            let cluster = format!("size = 5\nversions = [{versions}]\n");
+            with_cluster_of(&cluster, 2, |ctl| async move {
+                let members = ctl.members();
+                madsim::time::sleep(S(7)).await;
+                ctl.world.kill(5);
+                let one_down = add_allowed_on_3_7(&ctl.world, &members, &members);
+                ctl.world.kill(4);
+                let two_down = add_allowed_on_3_7(&ctl.world, &members, &members);
+                let fewer_voters = add_allowed_on_3_7(&ctl.world, &members, &members[..3]);
+                (one_down, two_down, fewer_voters)
+            })
+            .0
+        };
+        // Of 5 voters plus the newcomer, 4 must be connected: one may be
+        // down, not two; of 3 voters plus the newcomer, 3.
+        assert_eq!(judge("\"3.7\""), (true, false, true));
+        // A running 3.6 member may be the one asked, with its stricter rule.
+        let m1_on_3_6 = "\"3.6\", \"3.7\", \"3.7\", \"3.7\", \"3.7\"";
+        assert_eq!(judge(m1_on_3_6), (false, false, false));
     }
 }

@@ -22,9 +22,20 @@ where
     F: FnOnce(Arc<Control>) -> Fut + Send + 'static,
     Fut: Future<Output = T> + Send + 'static,
 {
+    with_cluster_of(&format!("size = {size}\n"), seed, body)
+}
+
+/// [`with_cluster`] with `cluster` as the scenario's `[cluster]` table
+/// (size, versions, ...).
+pub(crate) fn with_cluster_of<T, F, Fut>(cluster: &str, seed: u64, body: F) -> (T, sim::Trace)
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<Control>) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
     let text = format!(
         "name = \"unit\"\ndescription = \"a fault family's unit test\"\n\
-         duration_s = 10.0\n\n[cluster]\nsize = {size}\n"
+         duration_s = 10.0\n\n[cluster]\n{cluster}"
     );
     let scenario = crate::catalog::parse("unit.toml", &text).expect("the unit cluster parses");
     let outcome = sim::run_seed(seed, move |world| async move {
