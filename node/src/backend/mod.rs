@@ -293,14 +293,8 @@ impl Backend {
 
     /// Pairs with `start <= key < end` in key order, as readers see them:
     /// the committed data merged with the read buffer (`end` empty = the
-    /// single key `start`). At most `limit` pairs when `limit > 0`.
-    pub fn range(
-        &self,
-        bucket: Bucket,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// single key `start`).
+    pub fn range(&self, bucket: Bucket, start: &[u8], end: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         if !end.is_empty() && end < start {
             // An inverted range holds no keys (and would panic a BTreeMap).
             return Vec::new();
@@ -326,16 +320,12 @@ impl Backend {
             // As etcd's read transaction does for the key bucket: revision
             // keys only grow, so the buffer holds what is newer than the
             // committed data and is simply appended to it.
-            let mut out: Vec<(Vec<u8>, Vec<u8>)> = committed
+            return committed
                 .chain(buffered)
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect();
-            if limit > 0 {
-                out.truncate(limit);
-            }
-            return out;
         }
-        merge_ranges(committed, buffered, limit)
+        merge_ranges(committed, buffered)
     }
 
     /// Every pair of a bucket as readers see them, in key order.
@@ -352,7 +342,7 @@ impl Backend {
             .into_iter()
             .flat_map(|b| b.entries().iter())
             .map(|(k, v)| (k.as_slice(), v.as_slice()));
-        merge_ranges(committed, buffered, 0)
+        merge_ranges(committed, buffered)
     }
 
     /// Commits, then returns an image of the whole backend (a raft
@@ -447,12 +437,11 @@ impl Backend {
 fn merge_ranges<'a>(
     committed: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     buffered: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-    limit: usize,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut a = committed.peekable();
     let mut b = buffered.peekable();
-    while limit == 0 || out.len() < limit {
+    loop {
         let next = match (a.peek(), b.peek()) {
             (None, None) => break,
             (Some(_), None) => a.next(),
@@ -822,7 +811,7 @@ mod tests {
                 vec![b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]
             );
             tx.end().await.expect("end");
-            let got: Vec<_> = b.range(Bucket::Lease, b"a", b"z", 0);
+            let got: Vec<_> = b.range(Bucket::Lease, b"a", b"z");
             assert_eq!(
                 got,
                 vec![
@@ -833,7 +822,6 @@ mod tests {
                 ],
                 "readers see buffered puts but not the uncommitted delete"
             );
-            assert_eq!(b.range(Bucket::Lease, b"a", b"z", 2).len(), 2);
             b.commit().await.expect("commit");
             assert_eq!(b.get(Bucket::Lease, b"a"), None);
         });

@@ -354,7 +354,7 @@ impl Mvcc {
         let pairs = self
             .shared
             .backend
-            .range(Bucket::Key, &start_key(from), &start_key(to + 1), 0);
+            .range(Bucket::Key, &start_key(from), &start_key(to + 1));
         pairs.iter().map(|(k, v)| decode_pair(k, v)).collect()
     }
 
@@ -452,7 +452,7 @@ impl Mvcc {
         for (k, v) in self
             .shared
             .backend
-            .range(Bucket::Key, &start_key(0), &start_key(rev + 1), 0)
+            .range(Bucket::Key, &start_key(0), &start_key(rev + 1))
         {
             let Some((kr, tombstone)) = decode_key(&k) else {
                 return Err(MvccError::Corrupt(format!("bad revision key {k:?}")));
