@@ -283,4 +283,44 @@ mod tests {
         };
         assert!(bad.validate().unwrap_err().starts_with("election_ticks"));
     }
+
+    /// Each lower bound refuses the value just below it, naming the knob,
+    /// and takes the bound itself.
+    #[test]
+    fn every_lower_bound_refuses_just_below_it_and_takes_the_bound() {
+        type Set = fn(&mut StoreKnobs, u64);
+        let bounds: [(&str, u64, Set); 9] = [
+            ("tick_ms", 1, |k, v| k.tick_ms = v),
+            ("heartbeat_ticks", 1, |k, v| k.heartbeat_ticks = v as _),
+            ("snapshot_count", 1, |k, v| k.snapshot_count = v),
+            ("backend_batch_limit", 1, |k, v| {
+                k.backend_batch_limit = v as _
+            }),
+            ("compaction_batch_limit", 1, |k, v| {
+                k.compaction_batch_limit = v as _
+            }),
+            ("watch_batch_max_revs", 1, |k, v| {
+                k.watch_batch_max_revs = v as _
+            }),
+            ("wal_segment_bytes", 1024, |k, v| {
+                k.wal_segment_bytes = v as _
+            }),
+            ("max_snapshot_files", 1, |k, v| {
+                k.max_snapshot_files = v as _
+            }),
+            ("election_ticks", 2, |k, v| {
+                k.heartbeat_ticks = 1;
+                k.election_ticks = v as _;
+            }),
+        ];
+        for (name, bound, set) in bounds {
+            let mut below = StoreKnobs::default();
+            set(&mut below, bound - 1);
+            let e = below.validate().expect_err(name);
+            assert!(e.starts_with(name), "{name}: {e}");
+            let mut at = StoreKnobs::default();
+            set(&mut at, bound);
+            assert_eq!(at.validate(), Ok(()), "{name} at {bound}");
+        }
+    }
 }
