@@ -300,6 +300,19 @@ pub(crate) mod testing {
         fn exit(&self, _member: u64, _reason: ExitReason) {}
     }
 
+    impl Recording {
+        /// How many times `invariant` was reported broken so far.
+        pub fn broken(&self, invariant: Invariant) -> usize {
+            self.0
+                .lock()
+                .iter()
+                .filter(|e| {
+                    matches!(e, NodeEvent::InvariantBroken { invariant: i, .. } if *i == invariant)
+                })
+                .count()
+        }
+    }
+
     /// An environment over real files in `dir`.
     pub fn env_in(dir: &std::path::Path) -> MemberEnv {
         env_for(dir, false)

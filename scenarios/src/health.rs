@@ -31,21 +31,24 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// whenever within the attempt the member made it.
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// Whether `m` counts `peer` as active, whenever within the attempt it
+/// judged: their connection up for longer than the interval and margin.
+fn active(world: &World, m: u64, peer: u64) -> bool {
+    world
+        .peer_connected_for(m, peer)
+        .is_some_and(|d| d > HEALTH_INTERVAL + MARGIN)
+}
+
 /// Whether `members` are whole now: each one running, and each one's
 /// connection with every other up for longer than the health interval
 /// and the margin.
 pub(crate) fn is_whole(world: &World, members: &[u64]) -> bool {
     let up = |m: u64| world.status(m) == Some(MemberStatus::Running);
-    let connected = |m: u64, peer: u64| {
-        world
-            .peer_connected_for(m, peer)
-            .is_some_and(|d| d > HEALTH_INTERVAL + MARGIN)
-    };
     !members.is_empty()
         && members.iter().all(|&m| up(m))
         && members
             .iter()
-            .all(|&m| members.iter().all(|&p| p == m || connected(m, p)))
+            .all(|&m| members.iter().all(|&p| p == m || active(world, m, p)))
 }
 
 /// Whether etcd 3.7's strict reconfiguration check must allow adding a
@@ -64,12 +67,7 @@ pub(crate) fn add_allowed_on_3_7(world: &World, members: &[u64], voters: &[u64])
     let active_seen_by = |m: u64| {
         voters
             .iter()
-            .filter(|&&v| {
-                v == m
-                    || world
-                        .peer_connected_for(m, v)
-                        .is_some_and(|d| d > HEALTH_INTERVAL + MARGIN)
-            })
+            .filter(|&&v| v == m || active(world, m, v))
             .count()
     };
     !running.is_empty()

@@ -168,7 +168,6 @@ fn a_full_stream_makes_a_victim_that_is_retried() {
 /// it (and one whose stream is still full keeps it too).
 #[test]
 fn a_victim_left_waiting_with_room_breaks_its_invariant() {
-    use crate::host::NodeEvent;
     use crate::invariants::Invariant;
     run(async {
         let host = Arc::new(Recording::default());
@@ -179,16 +178,7 @@ fn a_victim_left_waiting_with_room_breaks_its_invariant() {
             f.put(&[&format!("k{i}")]).await;
         }
         assert_eq!(f.store.group_sizes(), (0, 0, 1), "the stream filled up");
-        let broken = || {
-            host.0
-                .lock()
-                .iter()
-                .filter(|e| {
-                    matches!(e, NodeEvent::InvariantBroken { invariant, .. }
-                        if *invariant == Invariant::VictimsWaitOnlyForRoom)
-                })
-                .count()
-        };
+        let broken = || host.broken(Invariant::VictimsWaitOnlyForRoom);
         f.store.check_victims_wait_only_for_room();
         assert_eq!(broken(), 0, "a full stream is a reason to wait");
         drain(&mut rx);
