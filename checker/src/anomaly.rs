@@ -55,6 +55,7 @@ anomalies! {
     SerializableReadWrong => "serializable-read-wrong", "A serializable read does not return the state at the revision it reports.";
     FalseRefusal => "false-refusal", "A request was refused for a reason neither it nor the store's state gives.";
     KindNeverAnswered => "kind-never-answered", "A request kind sent away from faults was never answered.";
+    WriteUnderNospace => "write-under-nospace", "A write etcd's NOSPACE alarm caps succeeded while the alarm was certainly active.";
     // Watches.
     MissingEvent => "missing-event", "A watch skipped an event it selects.";
     DuplicateEvent => "duplicate-event", "A watch delivered the same event twice.";
@@ -94,6 +95,7 @@ anomalies! {
     DowngradedFieldLeft => "downgraded-field-left", "A field of the newer version was left after a storage downgrade.";
     RequiredStepSkipped => "required-step-skipped", "A step the plan requires never ran.";
     OperatorRefused => "operator-refused", "An operator request a correct store must accept was refused.";
+    UnsafeChangeAccepted => "unsafe-change-accepted", "A membership change the strict reconfiguration check must decline was accepted.";
     AlarmNotCleared => "alarm-not-cleared", "An alarm the plan expected was not raised, members listed different alarms, or an alarm stayed on after the operator disarmed it.";
     SimulationPanic => "simulation-panic", "The simulation itself panicked.";
     Unclassified => "unclassified", "A rule this build does not know.";
@@ -108,6 +110,7 @@ impl Anomaly {
             rules::READS_SERIALIZABLE => Anomaly::SerializableReadWrong,
             rules::ERRORS_NO_FALSE_REFUSAL => Anomaly::FalseRefusal,
             rules::ERRORS_KIND_ANSWERED => Anomaly::KindNeverAnswered,
+            rules::ERRORS_CAPPED_UNDER_NOSPACE => Anomaly::WriteUnderNospace,
             rules::WATCH_FILTER => Anomaly::UnselectedEvent,
             rules::WATCH_ORDERED => Anomaly::OutOfOrderEvent,
             rules::WATCH_UNIQUE => Anomaly::DuplicateEvent,
@@ -139,6 +142,7 @@ impl Anomaly {
             rules::VERSION_DOWNGRADED_FIELDS => Anomaly::DowngradedFieldLeft,
             rules::PLAN_REQUIRED_STEP => Anomaly::RequiredStepSkipped,
             rules::OPERATOR_ACCEPTED => Anomaly::OperatorRefused,
+            rules::OPERATOR_UNSAFE_DECLINED => Anomaly::UnsafeChangeAccepted,
             rules::OPERATOR_ALARM_CLEARED => Anomaly::AlarmNotCleared,
             rules::RUN_NO_PANIC => Anomaly::SimulationPanic,
             _ => Anomaly::Unclassified,

@@ -10,6 +10,7 @@ pub const LINEARIZABILITY: &str = "linearizability";
 pub const READS_SERIALIZABLE: &str = "reads.serializable";
 pub const ERRORS_NO_FALSE_REFUSAL: &str = "errors.no-false-refusal";
 pub const ERRORS_KIND_ANSWERED: &str = "errors.kind-answered";
+pub const ERRORS_CAPPED_UNDER_NOSPACE: &str = "errors.capped-under-nospace";
 pub const WATCH_FILTER: &str = "watch.filter";
 pub const WATCH_ORDERED: &str = "watch.ordered";
 pub const WATCH_UNIQUE: &str = "watch.unique";
@@ -41,6 +42,7 @@ pub const VERSION_EXPECTED_REFUSAL: &str = "version.expected-refusal";
 pub const VERSION_DOWNGRADED_FIELDS: &str = "version.downgraded-fields";
 pub const PLAN_REQUIRED_STEP: &str = "plan.required-step";
 pub const OPERATOR_ACCEPTED: &str = "operator.accepted";
+pub const OPERATOR_UNSAFE_DECLINED: &str = "operator.unsafe-declined";
 pub const OPERATOR_ALARM_CLEARED: &str = "operator.alarm-cleared";
 pub const RUN_NO_PANIC: &str = "run.no-panic";
 
@@ -80,6 +82,11 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: ERRORS_KIND_ANSWERED,
         description: "Every request kind sent at least 5 times away from faults (from its call to its return no fault active or healed in the second before, and past the run's first 2 s while the cluster forms) is answered at least once there: with a success or a refusal that names its reason.",
+        decided_by: DecidedBy::Checker,
+    },
+    RuleInfo {
+        name: ERRORS_CAPPED_UNDER_NOSPACE,
+        description: "While the cluster certainly holds a NOSPACE alarm (from an operator's alarm list that showed it to the first disarm sent), no Put, Txn that puts or lease grant sent and answered inside that time succeeds: etcd's capped applier refuses them.",
         decided_by: DecidedBy::Checker,
     },
     RuleInfo {
@@ -235,6 +242,11 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: OPERATOR_ACCEPTED,
         description: "An operator request a correct store must accept (removing an existing member, adding one, enabling a valid downgrade) does not fail with a definite error, nor is a membership change declined as unsafe (\"unhealthy cluster\") while every member runs and has been connected with every other for longer than etcd's 5 s health interval (on 3.7, an add while a quorum of the voters plus the newcomer is).",
+        decided_by: DecidedBy::Engine,
+    },
+    RuleInfo {
+        name: OPERATOR_UNSAFE_DECLINED,
+        description: "A member removal etcd's strict reconfiguration check must decline is not accepted: the voter removed is connected to the member asked, and the voters that member counts active (connected for etcd's 5 s health interval) less the one removed are no quorum of the configuration without it, whichever running voter is asked.",
         decided_by: DecidedBy::Engine,
     },
     RuleInfo {

@@ -511,6 +511,7 @@ fn bounds(s: &Scenario) -> Result<(), String> {
         seconds(field("duration_s"), f.duration_s)?;
         seconds(field("restart_after_s"), f.restart_after_s)?;
         seconds(field("period_s"), f.period_s)?;
+        seconds(field("hold_s"), f.hold_s)?;
         if let Some(v) = f.sleep_ms {
             at_most(field("sleep_ms"), v, MAX_MS)?;
         }

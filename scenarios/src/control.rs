@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::{MemberStatus, World, member_ip};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The client id the engine's own requests (faults, operator steps) use;
@@ -62,6 +62,13 @@ pub(crate) struct Control {
     /// given, and keep (as etcd's clientv3 does without AutoSyncInterval).
     initial_members: u64,
     pub(crate) timeout: Duration,
+    /// Member adds, promotions and removals under way: a removal is judged
+    /// unsafe only while it is the one change (another may have changed
+    /// the configuration the member asked sees).
+    membership_changes: AtomicU32,
+    /// When the engine sent each alarm disarm (simulated ns), by any step:
+    /// a span in which an alarm is certainly held ends at the first.
+    disarms_sent: Mutex<Vec<u64>>,
 }
 
 impl Control {
@@ -91,6 +98,8 @@ impl Control {
             learners: Mutex::new(BTreeSet::new()),
             initial_members: scenario.cluster.size as u64,
             timeout: Duration::from_millis(scenario.cluster.client_timeout_ms),
+            membership_changes: AtomicU32::new(0),
+            disarms_sent: Mutex::new(Vec::new()),
         }
     }
 
@@ -115,14 +124,23 @@ impl Control {
         if self.unknown_member.load(Ordering::Relaxed) {
             return false;
         }
-        let members = self.members();
+        crate::health::add_allowed_on_3_7(&self.world, &self.members(), &self.voters())
+    }
+
+    /// The members the engine knows are voters: every member not added as
+    /// a learner and left one.
+    fn voters(&self) -> Vec<u64> {
         let learners = self.learners.lock().clone();
-        let voters: Vec<u64> = members
-            .iter()
-            .copied()
+        self.members()
+            .into_iter()
             .filter(|m| !learners.contains(m))
-            .collect();
-        crate::health::add_allowed_on_3_7(&self.world, &members, &voters)
+            .collect()
+    }
+
+    /// Marks a membership change under way until the guard drops.
+    fn membership_change(&self) -> ChangeUnderWay<'_> {
+        self.membership_changes.fetch_add(1, Ordering::Relaxed);
+        ChangeUnderWay(&self.membership_changes)
     }
 
     pub(crate) fn members(&self) -> Vec<u64> {
@@ -325,6 +343,7 @@ impl Control {
         if learner {
             self.learners.lock().insert(id);
         }
+        let _change = self.membership_change();
         let outcome = operator::request(
             self.world.trace(),
             "member",
@@ -376,6 +395,7 @@ impl Control {
     pub(crate) async fn promote_member(&self, id: u64, wait: Duration) -> bool {
         let deadline = madsim::time::Instant::now() + wait;
         let step = format!("member promote m{id}");
+        let _change = self.membership_change();
         loop {
             let outcome = operator::request(
                 self.world.trace(),
@@ -400,7 +420,9 @@ impl Control {
             );
             if !behind {
                 match outcome {
-                    operator::Outcome::Applied | operator::Outcome::AppliedEarlier => {
+                    operator::Outcome::Applied
+                    | operator::Outcome::AppliedEarlier
+                    | operator::Outcome::AcceptedUnsafe => {
                         self.learners.lock().remove(&id);
                     }
                     // It may be a voter now: the voters are not known.
@@ -421,11 +443,15 @@ impl Control {
 
     /// Removes member `m` through the leader; whether it is out.
     pub(crate) async fn remove_member(&self, m: u64) -> bool {
+        let _change = self.membership_change();
         let outcome = operator::request(
             self.world.trace(),
             "member",
             ErrorCode::MemberNotFound,
-            || self.whole(),
+            Removal {
+                ctl: self,
+                member: m,
+            },
             || async move {
                 self.to_leader(client_request::Body::MemberRemove(MemberRemoveRequest {
                     id: m,
@@ -444,6 +470,15 @@ impl Control {
     pub(crate) fn settle(&self, step: &str, outcome: &operator::Outcome) -> bool {
         match outcome {
             operator::Outcome::Applied | operator::Outcome::AppliedEarlier => true,
+            operator::Outcome::AcceptedUnsafe => {
+                self.violations.lock().push((
+                    rules::OPERATOR_UNSAFE_DECLINED.into(),
+                    format!(
+                        "{step}: accepted, but etcd's strict reconfiguration check declines it: the voters connected to the member asked, less the one removed, are no quorum of the configuration without it"
+                    ),
+                ));
+                true
+            }
             operator::Outcome::Refused(e) => {
                 self.refused(step, e);
                 false
@@ -457,6 +492,37 @@ impl Control {
                 false
             }
         }
+    }
+
+    /// An alarm disarm is about to be sent.
+    pub(crate) fn disarm_sent(&self) {
+        self.disarms_sent.lock().push(now_ns());
+    }
+
+    /// An `alarm list` a step began at `began` showed NOSPACE (`alarms`, as
+    /// it showed them), its answer in by `listed_at`: until the first
+    /// disarm sent since, the cluster certainly holds it, and the checker
+    /// reads the span as a time every write that grows the store is
+    /// refused (rule `errors.capped-under-nospace`). Marked now, before
+    /// this step sends its own first disarm. Not marked when another step
+    /// sent a disarm after this one began: the listing may predate it.
+    pub(crate) fn nospace_held(&self, began: u64, listed_at: u64, alarms: &str) {
+        let now = now_ns();
+        let sent = self.disarms_sent.lock().clone();
+        if sent.iter().any(|&t| (began..listed_at).contains(&t)) {
+            return;
+        }
+        let end = sent
+            .into_iter()
+            .filter(|&t| t >= listed_at)
+            .min()
+            .unwrap_or(now);
+        self.recorder.annotate(
+            listed_at,
+            Some(end),
+            checker::history::Annotation::OPERATOR,
+            format!("{} {alarms}", checker::history::Annotation::NOSPACE_HELD),
+        );
     }
 
     /// The cluster accepted to disarm every alarm an `alarm list` showed
@@ -500,6 +566,42 @@ impl Control {
             rules::OPERATOR_ACCEPTED.into(),
             format!("{step}: a correct cluster accepts this request, but it was refused: {e}"),
         ));
+    }
+}
+
+/// A membership change under way, counted in `Control::membership_changes`
+/// until dropped.
+struct ChangeUnderWay<'a>(&'a AtomicU32);
+
+impl Drop for ChangeUnderWay<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How the engine judges removing `member`: a decline while the cluster
+/// is whole is a refusal, an acceptance etcd's check must decline is
+/// unsafe (not judged once the configuration is uncertain, or while
+/// another membership change is under way).
+struct Removal<'a> {
+    ctl: &'a Control,
+    member: u64,
+}
+
+impl operator::Judge for Removal<'_> {
+    fn must_accept(&self) -> bool {
+        self.ctl.whole()
+    }
+
+    fn must_decline(&self, since: Duration) -> bool {
+        !self.ctl.unknown_member.load(Ordering::Relaxed)
+            && self.ctl.membership_changes.load(Ordering::Relaxed) == 1
+            && crate::health::remove_must_be_declined(
+                &self.ctl.world,
+                &self.ctl.voters(),
+                self.member,
+                since,
+            )
     }
 }
 

@@ -12,6 +12,12 @@
 //! that rule allows from every running member's view must be accepted
 //! too, with a voter down ([`add_allowed_on_3_7`]).
 //!
+//! The other way round, a removal etcd must decline: removing a voter
+//! that is connected to the member asked, when the voters that member
+//! counts active, less the one removed, are no quorum of the configuration
+//! without it ([`remove_must_be_declined`]). Accepting it leaves a
+//! cluster that one more fault stops.
+//!
 //! Judged from the world's connection table (what the members' checks
 //! read) with etcd's rule written here, not taken from the store: a store
 //! that declines wrongly cannot also mislead the judge. For a whole
@@ -79,6 +85,44 @@ pub(crate) fn add_allowed_on_3_7(world: &World, members: &[u64], voters: &[u64])
             .all(|&m| active_seen_by(m) >= quorum_with_newcomer)
 }
 
+/// Whether etcd's strict reconfiguration check (`mayRemoveMember`) must
+/// decline removing voter `x` from `voters` (learners left out), judged
+/// `since` after the request was sent (zero: as it is sent). Whichever
+/// running voter is asked: `x` is connected to it on a connection older
+/// than the request (a voter down is safe to remove), and the voters it
+/// may count active (itself, and each peer connected for at least the
+/// interval less the margin when the request was sent) less one are no
+/// quorum of the configuration without `x`. An answer that came more
+/// than the margin after the send is not judged: a peer that was short of
+/// the interval at the send may have reached it by the time the member
+/// judged.
+pub(crate) fn remove_must_be_declined(
+    world: &World,
+    voters: &[u64],
+    x: u64,
+    since: Duration,
+) -> bool {
+    let running: Vec<u64> = voters
+        .iter()
+        .copied()
+        .filter(|&m| world.status(m) == Some(MemberStatus::Running))
+        .collect();
+    let connected_longer = |m: u64, peer: u64, than: Duration| {
+        world.peer_connected_for(m, peer).is_some_and(|d| d > than)
+    };
+    let may_count_active = |m: u64, v: u64| {
+        v == m || connected_longer(m, v, (HEALTH_INTERVAL - MARGIN).saturating_sub(since))
+    };
+    let quorum_without_x = (voters.len() - 1) / 2 + 1;
+    since <= MARGIN
+        && voters.contains(&x)
+        && !running.is_empty()
+        && running.iter().all(|&m| {
+            let counted = voters.iter().filter(|&&v| may_count_active(m, v)).count();
+            (m == x || connected_longer(m, x, since)) && counted - 1 < quorum_without_x
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +148,34 @@ mod tests {
             (early, later, one_down, just_back, back_long)
         });
         assert_eq!(judged, (false, true, false, false, true));
+    }
+
+    #[test]
+    fn removing_a_connected_voter_must_be_declined_once_the_rest_are_no_quorum() {
+        let (judged, _) = with_cluster(3, 6, |ctl| async move {
+            let voters = ctl.members();
+            let must =
+                |x: u64, since: Duration| remove_must_be_declined(&ctl.world, &voters, x, since);
+            madsim::time::sleep(S(7)).await;
+            // Whole: the two left are a quorum of two.
+            let whole = must(2, Duration::ZERO);
+            ctl.world.kill(3);
+            // m3 just went down: m1 and m2 still connected to each other,
+            // but of 3 voters only they count, and less m2 one is left.
+            let one_down = must(2, Duration::ZERO);
+            // A voter down is safe to remove.
+            let the_down_one = must(3, Duration::ZERO);
+            // An answer long after the send is not judged.
+            let late = must(2, S(2));
+            // Back for less than the interval: still not counted.
+            ctl.world.restart(3);
+            madsim::time::sleep(S(2)).await;
+            let just_back = must(2, Duration::ZERO);
+            madsim::time::sleep(S(6)).await;
+            let back_long = must(2, Duration::ZERO);
+            (whole, one_down, the_down_one, late, just_back, back_long)
+        });
+        assert_eq!(judged, (false, true, false, false, true, false));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! that ends refused is a violation for the engine to report; one that
 //! never got a definite answer, or that the cluster kept declining as
 //! unsafe, is a step that was not applied. Declining as unsafe a change
-//! the cluster was whole for (`crate::health`) is a refusal.
+//! the cluster was whole for (`crate::health`) is a refusal; accepting one
+//! etcd's check must decline is a violation too ([`Judge::must_decline`]).
 
 use node::client::ClientError;
 use node::wire::api::ErrorCode;
@@ -24,11 +25,33 @@ const BACKOFF: Duration = Duration::from_millis(500);
 /// that just restarted count as connected.
 const UNHEALTHY_WAIT: Duration = Duration::from_secs(10);
 
+/// What the engine knows a correct store must do with a request.
+pub trait Judge {
+    /// Whether an "unhealthy cluster" answer would be a refusal now.
+    fn must_accept(&self) -> bool;
+
+    /// Whether accepting it would be unsafe: asked with zero just before
+    /// an attempt is sent, and again with the time the attempt took once
+    /// it was accepted; both must hold.
+    fn must_decline(&self, _since: Duration) -> bool {
+        false
+    }
+}
+
+/// A request judged only on declines: `|| whole`.
+impl<F: Fn() -> bool> Judge for F {
+    fn must_accept(&self) -> bool {
+        self()
+    }
+}
+
 /// How an operator request ended.
 #[derive(Debug)]
 pub enum Outcome {
     /// The cluster accepted it.
     Applied,
+    /// The cluster accepted a change a correct store declines as unsafe.
+    AcceptedUnsafe,
     /// An earlier attempt whose answer was lost took effect: the retry was
     /// refused with the error that says so.
     AppliedEarlier,
@@ -66,15 +89,15 @@ fn transient(e: &ClientError) -> bool {
 /// Sends a request through `attempt` until it is answered. `done` is the
 /// refusal the cluster gives when the request already took effect (e.g.
 /// "member not found" for a removal): after an attempt whose outcome was
-/// unknown, that refusal means the earlier attempt was applied. `whole`
-/// says whether the cluster is whole now: an "unhealthy cluster" answer
-/// is then a refusal, not a decline. Each retry is a trace line under
-/// `what`.
+/// unknown, that refusal means the earlier attempt was applied. `judge`
+/// says whether an "unhealthy cluster" answer is a refusal, not a
+/// decline, and whether an acceptance is unsafe. Each retry is a trace
+/// line under `what`.
 pub async fn request<F, Fut>(
     trace: &SharedTrace,
     what: &str,
     done: ErrorCode,
-    whole: impl Fn() -> bool,
+    judge: impl Judge,
     mut attempt: F,
 ) -> Outcome
 where
@@ -86,7 +109,12 @@ where
     let mut unanswered = 0;
     let mut declined_since = None;
     loop {
+        let unsafe_now = judge.must_decline(Duration::ZERO);
+        let sent = madsim::time::Instant::now();
         let e = match attempt().await {
+            Ok(()) if unsafe_now && judge.must_decline(sent.elapsed()) => {
+                return Outcome::AcceptedUnsafe;
+            }
             Ok(()) => return Outcome::Applied,
             Err(e) => e,
         };
@@ -100,7 +128,7 @@ where
                 ..
             }
         ) {
-            if whole() {
+            if judge.must_accept() {
                 return Outcome::Refused(e);
             }
             let now = madsim::time::Instant::now();
@@ -217,6 +245,42 @@ mod tests {
             ),
             "{outcome:?}"
         );
+    }
+
+    /// A judge that takes every acceptance for unsafe when `unsafe_`.
+    struct Always {
+        unsafe_: bool,
+    }
+
+    impl Judge for Always {
+        fn must_accept(&self) -> bool {
+            false
+        }
+
+        fn must_decline(&self, _since: Duration) -> bool {
+            self.unsafe_
+        }
+    }
+
+    #[test]
+    fn an_acceptance_the_judge_holds_unsafe_is_reported_as_such() {
+        let accepted = |unsafe_: bool| {
+            sim::run_seed(5, move |_world| async move {
+                let trace = SharedTrace::default();
+                request(
+                    &trace,
+                    "member",
+                    ErrorCode::MemberNotFound,
+                    Always { unsafe_ },
+                    || async { Ok(()) },
+                )
+                .await
+            })
+            .expect("no panic")
+            .0
+        };
+        assert!(matches!(accepted(true), Outcome::AcceptedUnsafe));
+        assert!(matches!(accepted(false), Outcome::Applied));
     }
 
     #[test]

@@ -242,6 +242,10 @@ pub struct FaultStep {
     /// The alarm an `alarm_disarm` step expects raised first: `nospace`
     /// or `corrupt`.
     pub expect: Option<String>,
+    /// How long an `alarm_disarm` operator waits between the `alarm list`
+    /// that showed the alarm and the disarm (default 0): writes sent in
+    /// between meet the alarm.
+    pub hold_s: Option<f64>,
     /// Target version (upgrade/downgrade kinds).
     pub version: Option<Version>,
     /// Period of a flapping fault.

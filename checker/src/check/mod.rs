@@ -4,6 +4,7 @@ mod end_state;
 mod k8s;
 mod lin_class;
 mod linearizability;
+mod nospace_cap;
 mod refusals;
 mod request_size;
 pub(crate) mod requests;
@@ -68,6 +69,7 @@ pub fn check_run(history: &History, end: &EndState, options: &CheckOptions) -> R
     results.push(refusals::check(&ctx, lin.false_refusals.clone(), undecided));
     let (requests, kinds_answered) = requests::check(&ctx);
     results.push(kinds_answered);
+    results.push(nospace_cap::check(&ctx));
     results.push(serializable::check(&ctx));
     results.extend(watch::check(&ctx));
     results.push(watch_cancel::check(&ctx));

@@ -151,7 +151,7 @@ fn no_space_refusals(history: &History) -> Vec<Violation> {
 }
 
 /// What etcd's NOSPACE alarm caps: a Put, a Txn that puts, a lease grant.
-fn grows(request: &Request) -> bool {
+pub(super) fn grows(request: &Request) -> bool {
     fn txn_puts(t: &TxnRequest) -> bool {
         t.success.iter().chain(&t.failure).any(|op| match op {
             TxnOp::Put(_) => true,

@@ -226,6 +226,12 @@ impl Annotation {
     /// list` showed was disarmed (the alarms follow, as etcd shows them).
     pub const ALARM_DISARMED: &str = "alarm disarmed";
 
+    /// How an operator annotation begins that spans a time the cluster
+    /// held a NOSPACE alarm for certain: from the answer of an `alarm
+    /// list` that showed it to the moment the first disarm was sent (the
+    /// alarms listed follow, as etcd shows them).
+    pub const NOSPACE_HELD: &str = "nospace alarm held";
+
     pub fn is_fault(&self) -> bool {
         self.source == Self::FAULT
     }
@@ -234,6 +240,13 @@ impl Annotation {
     /// every alarm the operator listed.
     pub fn is_alarm_disarmed(&self) -> bool {
         self.source == Self::OPERATOR && self.text.starts_with(Self::ALARM_DISARMED)
+    }
+
+    /// The span this annotation says a NOSPACE alarm was certainly active,
+    /// if it says so.
+    pub fn nospace_held(&self) -> Option<(u64, u64)> {
+        (self.source == Self::OPERATOR && self.text.starts_with(Self::NOSPACE_HELD))
+            .then(|| (self.at, self.end.unwrap_or(self.at)))
     }
 }
 

@@ -274,6 +274,7 @@ fn check(output: &SimOutput, options: &CheckOptions) -> Report {
         rules::VERSION_DOWNGRADED_FIELDS,
         rules::PLAN_REQUIRED_STEP,
         rules::OPERATOR_ACCEPTED,
+        rules::OPERATOR_UNSAFE_DECLINED,
         rules::OPERATOR_ALARM_CLEARED,
     ] {
         report

@@ -89,7 +89,7 @@ impl Inject for CorruptBackend {
                 Some(new_id) => format!("m{m} -> m{new_id}"),
                 None => format!("m{m} (remove failed)"),
             };
-            let disarmed = disarm(ctl, Some(AlarmType::Corrupt), wait).await;
+            let disarmed = disarm(ctl, Some(AlarmType::Corrupt), wait, Duration::ZERO).await;
             ctl.release_replacement(m);
             ctl.healed(
                 kind,

@@ -68,6 +68,11 @@ impl<'a> Fields<'a> {
         secs(field!(self, restart_after_s).unwrap_or(1.0))
     }
 
+    /// `hold_s`, 0 when not given.
+    pub fn hold(&self) -> Duration {
+        secs(field!(self, hold_s).unwrap_or(0.0))
+    }
+
     /// `period_s`, or `default_s`.
     pub fn period(&self, default_s: f64) -> Duration {
         secs(field!(self, period_s).unwrap_or(default_s))

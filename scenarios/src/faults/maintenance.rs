@@ -84,15 +84,17 @@ fn refused_by_running_member(e: &ClientError) -> bool {
 
 /// `alarm_disarm`: what an operator does after a full disk (`etcdctl
 /// alarm list`, then `etcdctl alarm disarm`). It waits up to `duration_s`
-/// (default 5) for the alarm `expect` names to be raised, disarms every
-/// alarm listed, and waits as long for every running member to report
-/// none (see `disarm`). An expected alarm that never appears, running
+/// (default 5) for the alarm `expect` names to be raised, waits `hold_s`
+/// more (default 0: an operator who looks into the disk first), disarms
+/// every alarm listed, and waits as long for every running member to
+/// report none (see `disarm`). An expected alarm that never appears, running
 /// members at one applied index that list different alarms for as long,
 /// or alarms that do not clear, break rule `operator.alarm-cleared`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmDisarm {
     pub expect: Option<AlarmType>,
     pub wait: Duration,
+    pub hold: Duration,
 }
 
 impl Inject for AlarmDisarm {
@@ -110,14 +112,15 @@ impl Inject for AlarmDisarm {
         Ok(AlarmDisarm {
             expect,
             wait: f.duration(5.0),
+            hold: f.hold(),
         })
     }
 
     async fn inject(self, ctl: &Control, kind: FaultKind) {
-        let AlarmDisarm { expect, wait } = self;
+        let AlarmDisarm { expect, wait, hold } = self;
         let what = expect.map_or("any", |a| a.etcd_name());
         ctl.note(kind, format!("expect={what}"));
-        let disarmed = disarm(ctl, expect, wait).await;
+        let disarmed = disarm(ctl, expect, wait, hold).await;
         ctl.healed(kind, format!("disarmed [{}]", disarmed.join(", ")));
     }
 }
@@ -128,14 +131,22 @@ impl Inject for AlarmDisarm {
 /// to clear; those the cluster accepted to disarm must have (but a NOSPACE
 /// of a member whose disk was full meanwhile, raised again). What it
 /// disarmed. What does not happen breaks rule `operator.alarm-cleared`.
-/// When no member answers `alarm list`, the step is not applied.
+/// When no member answers `alarm list`, the step is not applied. Between
+/// the listing and the first disarm it waits `hold`; a NOSPACE listed is
+/// marked held over that span for the checker (`Control::nospace_held`).
 pub(super) async fn disarm(
     ctl: &Control,
     expect: Option<AlarmType>,
     wait: Duration,
+    hold: Duration,
 ) -> Vec<String> {
+    let began = crate::recorder::now_ns();
     let deadline = madsim::time::Instant::now() + wait;
-    let Some(listed) = await_alarm(ctl, expect, deadline).await else {
+    let listing = await_alarm(ctl, expect, deadline).await;
+    // The listing answered no later than now: what it showed was applied
+    // by then.
+    let listed_at = crate::recorder::now_ns();
+    let Some(listed) = listing else {
         // No member answered `alarm list`: the operator cannot tell what to
         // disarm, and nothing is judged.
         ctl.not_applied(
@@ -166,6 +177,17 @@ pub(super) async fn disarm(
             "running members that applied the same entries still listed different alarms {:.1} s after the step began: {split}",
             wait.as_secs_f64()
         ));
+    }
+    if !hold.is_zero() && !ctl.quiescing() {
+        madsim::time::sleep(hold).await;
+    }
+    let nospace: Vec<String> = listed
+        .iter()
+        .filter(|a| a.alarm == AlarmType::Nospace as i32)
+        .map(|a| a.status_text().trim_end().to_string())
+        .collect();
+    if !nospace.is_empty() {
+        ctl.nospace_held(began, listed_at, &nospace.join(", "));
     }
     // The alarms the cluster accepted to disarm: only those must clear.
     let mut disarmed: Vec<AlarmMember> = Vec::new();
@@ -242,6 +264,7 @@ pub(super) async fn disarm(
 /// whether the cluster accepted it.
 async fn disarm_one(ctl: &Control, alarm: &AlarmMember) -> bool {
     let step = format!("alarm disarm {}", alarm.status_text().trim_end());
+    ctl.disarm_sent();
     let outcome = crate::operator::request(
         ctl.world.trace(),
         "alarm",
@@ -447,11 +470,12 @@ mod tests {
     }
 
     /// A full backend raises NOSPACE through raft; writes are refused
-    /// with etcd's error until the operator disarms it.
+    /// with etcd's error until the operator disarms it, which it does
+    /// `hold` after listing the alarm: the span is marked for the checker.
     #[test]
     fn a_full_backend_raises_nospace_until_the_operator_disarms_it() {
         use crate::faults::disk::{Enospc, FullFiles};
-        let ((refused, violations, after), trace) = with_cluster(3, 4, |ctl| async move {
+        let ((refused, violations, after, held), trace) = with_cluster(3, 4, |ctl| async move {
             let full = Fault::Enospc(Enospc {
                 target: Target::Member(3),
                 quota_kb: 1,
@@ -479,12 +503,25 @@ mod tests {
             Fault::AlarmDisarm(AlarmDisarm {
                 expect: Some(AlarmType::Nospace),
                 wait: Duration::from_secs(3),
+                hold: Duration::from_millis(300),
             })
             .inject(&ctl)
             .await;
             let after = put(&ctl, 1000).await.is_ok();
-            (refused, ctl.violations.lock().clone(), after)
+            let held: Vec<(u64, u64)> = ctl
+                .recorder
+                .history()
+                .annotations
+                .iter()
+                .filter_map(|a| a.nospace_held())
+                .collect();
+            (refused, ctl.violations.lock().clone(), after, held)
         });
+        assert_eq!(held.len(), 1, "one span marked held: {held:?}");
+        assert!(
+            held[0].1 - held[0].0 >= 300_000_000,
+            "the span lasts the hold at least: {held:?}"
+        );
         let refused = refused.expect("a write was refused while the alarm was on");
         assert!(
             refused.contains(node::alarm::NO_SPACE),
@@ -508,6 +545,7 @@ mod tests {
             Fault::AlarmDisarm(AlarmDisarm {
                 expect: Some(AlarmType::Nospace),
                 wait: Duration::from_millis(500),
+                hold: Duration::ZERO,
             })
             .inject(&ctl)
             .await;

@@ -174,7 +174,7 @@ fault_kinds! {
     OfflineMigrate "offline_migrate" versions::OfflineMigrate, swarm: false,
         "stop a member, migrate its data offline to version (force to skip the WAL check), restart it as that version";
     AlarmDisarm "alarm_disarm" maintenance::AlarmDisarm, swarm: false,
-        "wait up to duration_s for the alarm named by expect (nospace, corrupt), disarm every alarm, check all members cleared them";
+        "wait up to duration_s for the alarm named by expect (nospace, corrupt), hold it hold_s, disarm every alarm, check all members cleared them";
     MemberReplaceLearner "member_replace_learner" process::MemberReplace, swarm: true,
         "add a fresh member as a learner, promote it once in sync, then remove and wipe the target";
     CorruptBackend "corrupt_backend" corruption::CorruptBackend, swarm: false,
@@ -304,6 +304,7 @@ kind_fields!(
     quota_kb,
     files,
     expect,
+    hold_s,
     version,
     period_s,
     force,

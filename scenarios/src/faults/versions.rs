@@ -401,7 +401,8 @@ async fn downgrade_enable(ctl: &Control, version: Version) -> String {
     .await;
     ctl.settle(&format!("downgrade_enable to {version}"), &outcome);
     match outcome {
-        operator::Outcome::Applied => "enabled".to_string(),
+        // Only removals are judged unsafe; said as it is.
+        operator::Outcome::Applied | operator::Outcome::AcceptedUnsafe => "enabled".to_string(),
         operator::Outcome::AppliedEarlier => {
             "enabled (by an earlier attempt whose answer was lost)".to_string()
         }
