@@ -127,6 +127,20 @@ impl Control {
         crate::health::add_allowed_on_3_7(&self.world, &self.members(), &self.voters())
     }
 
+    /// The cluster's configuration may hold a member the engine does not
+    /// run, or a voter it takes for a learner: from now on no membership
+    /// change is judged (`operator.accepted` on declines,
+    /// `operator.unsafe-declined`), which the trace says once, with why.
+    fn configuration_uncertain(&self, why: &str) {
+        if !self.unknown_member.swap(true, Ordering::Relaxed) {
+            self.world.trace().record(
+                "engine",
+                "membership",
+                format!("configuration uncertain ({why}): membership changes no longer judged"),
+            );
+        }
+    }
+
     /// The members the engine knows are voters: every member not added as
     /// a learner and left one.
     fn voters(&self) -> Vec<u64> {
@@ -362,14 +376,16 @@ impl Control {
             "member add"
         };
         if matches!(outcome, operator::Outcome::NoAnswer(_)) {
-            self.unknown_member.store(true, Ordering::Relaxed);
+            self.configuration_uncertain(&format!("{what} m{id} got no answer"));
         }
         let accepted = self.settle(&format!("{what} m{id}"), &outcome);
         if !accepted {
             return false;
         }
         let Some(mut config) = template() else {
-            self.unknown_member.store(true, Ordering::Relaxed);
+            self.configuration_uncertain(&format!(
+                "m{id} was added with no member to start it from"
+            ));
             return false;
         };
         config.id = id;
@@ -427,7 +443,7 @@ impl Control {
                     }
                     // It may be a voter now: the voters are not known.
                     operator::Outcome::NoAnswer(_) => {
-                        self.unknown_member.store(true, Ordering::Relaxed);
+                        self.configuration_uncertain(&format!("{step} got no answer"));
                     }
                     operator::Outcome::Refused(_) | operator::Outcome::Declined(_) => {}
                 }
@@ -618,5 +634,46 @@ pub(crate) async fn wait_down(world: &World, m: u64) {
 pub(crate) fn restart_if_down(ctl: &Control, m: u64) {
     if !ctl.quiescing() && !ctl.world.status(m).is_some_and(|s| s.is_up()) && !ctl.is_removed(m) {
         ctl.world.restart(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::faults::testing::{traced, with_cluster};
+    use std::time::Duration;
+
+    /// A member add that gets no answer leaves the configuration unknown:
+    /// the engine stops judging membership changes and says so once.
+    #[test]
+    fn an_unanswered_add_stops_membership_judgments_and_the_trace_says_so() {
+        let ((added, whole_before, whole_after), trace) = with_cluster(3, 7, |ctl| async move {
+            madsim::time::sleep(Duration::from_secs(7)).await;
+            let whole_before = ctl.whole();
+            for m in ctl.members() {
+                ctl.world.kill(m);
+            }
+            let added = ctl.add_member(4, || None).await;
+            // Every member up and connected again: whole, were it judged.
+            for m in ctl.members() {
+                ctl.world.restart(m);
+            }
+            madsim::time::sleep(Duration::from_secs(7)).await;
+            (added, whole_before, ctl.whole())
+        });
+        assert!(!added);
+        assert!(whole_before, "whole before the add");
+        assert!(!whole_after, "no longer judged after it");
+        let uncertain = trace
+            .events()
+            .iter()
+            .filter(|e| e.source == "engine" && e.kind == "membership")
+            .count();
+        assert_eq!(uncertain, 1, "said once");
+        assert!(traced(
+            &trace,
+            "engine",
+            "membership",
+            "configuration uncertain (member add m4 got no answer)"
+        ));
     }
 }

@@ -89,7 +89,7 @@ pub(super) async fn sample_during<P>(
 
 /// Whether the trace has a line from `source` of `kind` whose detail starts
 /// with `detail`.
-pub(super) fn traced(trace: &sim::Trace, source: &str, kind: &str, detail: &str) -> bool {
+pub(crate) fn traced(trace: &sim::Trace, source: &str, kind: &str, detail: &str) -> bool {
     trace
         .events()
         .iter()
