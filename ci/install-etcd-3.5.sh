@@ -15,7 +15,12 @@ deb=etcd-server_${version}-4_amd64.deb
 url=${FAULTLINE_DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/e/etcd/$deb
 sha256=0875921bb0d023f2af9b8e15cdfbe417a03e65731345fb832c40f9c2dd72967b
 
-if [ -x "$dir/etcd" ] && "$dir/etcd" --version 2>/dev/null | grep -q "etcd Version: $version\$"; then
+# The version is read whole before it is matched: `etcd --version | grep -q`
+# under pipefail fails whenever grep exits before etcd has written its last
+# line (SIGPIPE), which a loaded machine made happen in CI.
+is_wanted() { local v; v=$("$1" --version 2>/dev/null) || return 1; grep -q "etcd Version: $version\$" <<<"$v"; }
+
+if [ -x "$dir/etcd" ] && is_wanted "$dir/etcd"; then
   echo "$dir/etcd"
   exit 0
 fi
@@ -29,6 +34,6 @@ echo "$sha256  $work/$deb" | sha256sum -c --quiet - \
   || { echo "ci/install-etcd-3.5.sh: $url: SHA-256 differs from $sha256" >&2; exit 1; }
 dpkg-deb -x "$work/$deb" "$work/root"
 install -m 0755 "$work/root/usr/bin/etcd" "$dir/etcd"
-"$dir/etcd" --version | grep -q "etcd Version: $version\$" \
+is_wanted "$dir/etcd" \
   || { echo "ci/install-etcd-3.5.sh: $dir/etcd is not etcd $version" >&2; exit 1; }
 echo "$dir/etcd"

@@ -154,7 +154,9 @@ FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" \
 # The way back, which etcd 3.4.23 refuses (a 3.5 to 3.4 downgrade needs
 # 3.4.32+): the run ends as a cluster failure, and its folder keeps the
 # members' logs, with 3.4.23's refusal in them.
-if "$etcd_bin" --version | grep -q 'etcd Version: 3.4.23$'; then
+# (The version is read whole first: a `| grep -q` under pipefail fails
+# when grep exits before etcd wrote its last line.)
+if grep -q 'etcd Version: 3.4.23$' <<<"$("$etcd_bin" --version)"; then
   status=0
   FAULTLINE_ETCD="$etcd35" FAULTLINE_ETCD_OLD="$etcd_bin" "$bin" run --target etcd \
     --scenario scenarios/tests/data/real-downgrade-refused.toml --seeds 0..1 --out "$logs/real-refused" \
