@@ -37,21 +37,32 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// whenever within the attempt the member made it.
 const MARGIN: Duration = Duration::from_secs(1);
 
+/// Whether `m`'s connection with `peer` has been up for longer than `than`.
+fn connected_longer(world: &World, m: u64, peer: u64, than: Duration) -> bool {
+    world.peer_connected_for(m, peer).is_some_and(|d| d > than)
+}
+
 /// Whether `m` counts `peer` as active, whenever within the attempt it
 /// judged: their connection up for longer than the interval and margin.
 fn active(world: &World, m: u64, peer: u64) -> bool {
-    world
-        .peer_connected_for(m, peer)
-        .is_some_and(|d| d > HEALTH_INTERVAL + MARGIN)
+    connected_longer(world, m, peer, HEALTH_INTERVAL + MARGIN)
+}
+
+/// Those of `members` running now.
+fn running(world: &World, members: &[u64]) -> Vec<u64> {
+    members
+        .iter()
+        .copied()
+        .filter(|&m| world.status(m) == Some(MemberStatus::Running))
+        .collect()
 }
 
 /// Whether `members` are whole now: each one running, and each one's
 /// connection with every other up for longer than the health interval
 /// and the margin.
 pub(crate) fn is_whole(world: &World, members: &[u64]) -> bool {
-    let up = |m: u64| world.status(m) == Some(MemberStatus::Running);
     !members.is_empty()
-        && members.iter().all(|&m| up(m))
+        && running(world, members).len() == members.len()
         && members
             .iter()
             .all(|&m| members.iter().all(|&p| p == m || active(world, m, p)))
@@ -63,11 +74,7 @@ pub(crate) fn is_whole(world: &World, members: &[u64]) -> bool {
 /// itself among them if a voter, a quorum of `voters` plus the newcomer
 /// connected for longer than the interval and the margin.
 pub(crate) fn add_allowed_on_3_7(world: &World, members: &[u64], voters: &[u64]) -> bool {
-    let running: Vec<u64> = members
-        .iter()
-        .copied()
-        .filter(|&m| world.status(m) == Some(MemberStatus::Running))
-        .collect();
+    let running = running(world, members);
     let with_newcomer = voters.len() + 1;
     let quorum_with_newcomer = with_newcomer / 2 + 1;
     let active_seen_by = |m: u64| {
@@ -102,16 +109,15 @@ pub(crate) fn remove_must_be_declined(
     x: u64,
     since: Duration,
 ) -> bool {
-    let running: Vec<u64> = voters
-        .iter()
-        .copied()
-        .filter(|&m| world.status(m) == Some(MemberStatus::Running))
-        .collect();
-    let connected_longer = |m: u64, peer: u64, than: Duration| {
-        world.peer_connected_for(m, peer).is_some_and(|d| d > than)
-    };
+    let running = running(world, voters);
     let may_count_active = |m: u64, v: u64| {
-        v == m || connected_longer(m, v, (HEALTH_INTERVAL - MARGIN).saturating_sub(since))
+        v == m
+            || connected_longer(
+                world,
+                m,
+                v,
+                (HEALTH_INTERVAL - MARGIN).saturating_sub(since),
+            )
     };
     let quorum_without_x = (voters.len() - 1) / 2 + 1;
     since <= MARGIN
@@ -119,7 +125,7 @@ pub(crate) fn remove_must_be_declined(
         && !running.is_empty()
         && running.iter().all(|&m| {
             let counted = voters.iter().filter(|&&v| may_count_active(m, v)).count();
-            (m == x || connected_longer(m, x, since)) && counted - 1 < quorum_without_x
+            (m == x || connected_longer(world, m, x, since)) && counted - 1 < quorum_without_x
         })
 }
 

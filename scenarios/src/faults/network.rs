@@ -288,7 +288,9 @@ impl Inject for PartitionUntilSnapshot {
 mod tests {
     use super::*;
     use crate::faults::Fault;
-    use crate::faults::testing::{assert_applied_and_healed, sample_during, traced, with_cluster};
+    use crate::faults::testing::{
+        assert_applied_and_healed, sample_during, times_traced, traced, with_cluster,
+    };
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
@@ -373,11 +375,7 @@ mod tests {
         });
         assert!(traced(&trace, "net", "loss", "rate=0.3"));
         assert!(traced(&trace, "net", "latency", "20ms..30ms"));
-        let resets = trace
-            .events()
-            .iter()
-            .filter(|e| e.source == "net" && e.kind == "quality")
-            .count();
+        let resets = times_traced(&trace, "net", "quality", "");
         assert_eq!(resets, 2, "each fault resets the network's quality");
     }
 }

@@ -90,10 +90,17 @@ pub(super) async fn sample_during<P>(
 /// Whether the trace has a line from `source` of `kind` whose detail starts
 /// with `detail`.
 pub(crate) fn traced(trace: &sim::Trace, source: &str, kind: &str, detail: &str) -> bool {
+    times_traced(trace, source, kind, detail) > 0
+}
+
+/// How many lines of the trace are from `source` of `kind` with a detail
+/// that starts with `detail`.
+pub(crate) fn times_traced(trace: &sim::Trace, source: &str, kind: &str, detail: &str) -> usize {
     trace
         .events()
         .iter()
-        .any(|e| e.source == source && e.kind == kind && e.detail.starts_with(detail))
+        .filter(|e| e.source == source && e.kind == kind && e.detail.starts_with(detail))
+        .count()
 }
 
 /// Asserts the engine traced the fault being applied and healed.
