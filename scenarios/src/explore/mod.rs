@@ -12,15 +12,19 @@
 //! however many jobs run them and in whatever order they finish.
 //!
 //! The first runs are the general catalog, each scenario once with the
-//! knobs and faults its seed draws written out (`shrink::materialize`); after that one candidate in ten is a fresh catalog run
-//! (so the explorer never sees less of the catalog than it would have) and
-//! the rest are mutants of corpus entries.
+//! knobs and faults its seed draws written out (`shrink::materialize`)
+//! and its timeline compressed to a third (`timescale`): a scouting pass
+//! that meets every scenario's faults at a third of the cost. After that
+//! one candidate in ten is a fresh catalog run as written (so the
+//! explorer never sees less of the catalog than it would have) and the
+//! rest are mutants of corpus entries.
 
 pub mod campaign;
 pub mod corpus;
 pub mod drive;
 pub mod feature;
 pub mod mutate;
+pub mod timescale;
 
 use crate::schema::Scenario;
 use crate::seeds;
@@ -188,8 +192,9 @@ impl Explorer {
         self.next_made += 1;
     }
 
-    /// Candidate `run`: a catalog scenario during the first pass and for
-    /// one in ten after, else a mutant of a corpus entry.
+    /// Candidate `run`: a catalog scenario during the first pass (its
+    /// timeline compressed, `timescale::scout`) and for one in ten after
+    /// (as written), else a mutant of a corpus entry.
     fn make(&mut self, run: u64) -> Candidate {
         let mut rng = seeds::explorer(self.seed, self.shard, run);
         let seed: u64 = rng.r#gen();
@@ -201,12 +206,18 @@ impl Explorer {
             } else {
                 rng.gen_range(0..n as usize)
             };
+            let mut scenario = shrink::materialize(&self.bases[base], seed);
+            let mutations = if first_pass {
+                timescale::scout(&mut scenario).into_iter().collect()
+            } else {
+                Vec::new()
+            };
             return Candidate {
                 run,
-                scenario: shrink::materialize(&self.bases[base], seed),
+                scenario,
                 seed,
                 parent: None,
-                mutations: Vec::new(),
+                mutations,
             };
         }
         self.mutant(run, seed, &mut rng)

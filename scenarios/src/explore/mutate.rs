@@ -1,10 +1,12 @@
 //! How the explorer changes a scenario: add, drop or redraw a fault step,
 //! move it in time, swap its target, redraw a store knob, change the
 //! traffic (rate, clients, keys, an operation's weight, another profile),
-//! change the cluster size, or splice in another corpus entry's faults.
+//! change the cluster size, compress or stretch the timeline, or splice in
+//! another corpus entry's faults.
 //! Every mutation keeps the scenario valid (`catalog::validate`) and says
 //! what it did in one line, which the explorer logs.
 
+use super::timescale;
 use crate::faults::FaultKind;
 use crate::knobs::DrawnKnob;
 use crate::schema::{FaultStep, Profile, Scenario, TrafficSpec};
@@ -78,11 +80,12 @@ fn one(rng: &mut ChaCha8Rng, s: &mut Scenario, donor: Option<&Scenario>) -> Opti
         0..20 => add_fault(rng, s),
         20..30 => drop_fault(rng, s),
         30..42 => redraw_fault(rng, s),
-        42..56 => move_fault(rng, s),
-        56..66 => swap_target(rng, s),
-        66..78 => redraw_knob(rng, s),
-        78..92 => change_traffic(rng, s),
-        92..96 => resize_cluster(rng, s),
+        42..54 => move_fault(rng, s),
+        54..64 => swap_target(rng, s),
+        64..76 => redraw_knob(rng, s),
+        76..88 => change_traffic(rng, s),
+        88..92 => resize_cluster(rng, s),
+        92..96 => rescale_timeline(rng, s),
         _ => splice(rng, s, donor?),
     }
 }
@@ -101,7 +104,8 @@ fn add_fault(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
 /// Whether a step is part of an operator's procedure
 /// ([`FaultKind::is_procedure`]): moved, dropped or spliced elsewhere it
 /// tests the plan, not the store. The explorer keeps such steps as the
-/// scenario wrote them and explores around them.
+/// scenario wrote them (but for the whole timeline's scale, which moves
+/// them with everything else) and explores around them.
 pub fn is_procedure(step: &FaultStep) -> bool {
     step.kind
         .parse::<FaultKind>()
@@ -259,6 +263,15 @@ fn change_traffic(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
     Some(format!("traffic[{i}] {what}"))
 }
 
+/// Compresses or stretches the whole timeline (`timescale`): the same
+/// plan with its faults closer together and a cheaper run, or further
+/// apart and a longer one.
+fn rescale_timeline(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
+    let factor = *[0.5, 2.0 / 3.0, 1.5, 2.0].choose(rng)?;
+    let applied = timescale::rescale(s, factor)?;
+    Some(format!("timeline x{applied:.2}"))
+}
+
 fn resize_cluster(rng: &mut ChaCha8Rng, s: &mut Scenario) -> Option<String> {
     // A version procedure is written for its cluster.
     if s.cluster.versions.len() > 1 || s.faults.iter().any(is_procedure) {
@@ -357,7 +370,7 @@ mod tests {
             }
         }
         for kind in [
-            "add", "drop", "redraw", "move", "target", "knob", "traffic", "splice",
+            "add", "drop", "redraw", "move", "target", "knob", "traffic", "timeline", "splice",
         ] {
             assert!(kinds.contains(kind), "no {kind} mutation in {kinds:?}");
         }
@@ -374,21 +387,50 @@ mod tests {
             "disk-faults",
         ] {
             let base = crate::catalog::load(name).expect("catalog");
-            // As written, but for `required`, which a mutant drops.
-            let procedure = |s: &Scenario| -> Vec<FaultStep> {
+            // As written, but for `required`, which a mutant drops, and
+            // the timeline, which a mutant may rescale as a whole: its
+            // moments are compared as shares of the run.
+            let procedure = |s: &Scenario| -> Vec<(FaultStep, Vec<Option<f64>>)> {
+                let share = |x: Option<f64>| x.map(|x| x / s.duration_s);
                 s.faults
                     .iter()
                     .filter(|f| is_procedure(f))
-                    .map(|f| FaultStep {
-                        required: None,
-                        ..f.clone()
+                    .map(|f| {
+                        let shares = vec![
+                            share(f.at_s),
+                            share(f.duration_s),
+                            share(f.restart_after_s),
+                            share(f.hold_s),
+                            share(f.period_s),
+                        ];
+                        let step = FaultStep {
+                            required: None,
+                            at_s: None,
+                            duration_s: None,
+                            restart_after_s: None,
+                            hold_s: None,
+                            period_s: None,
+                            ..f.clone()
+                        };
+                        (step, shares)
                     })
                     .collect()
+            };
+            let same = |a: &Scenario, b: &Scenario| {
+                let (a, b) = (procedure(a), procedure(b));
+                a.len() == b.len()
+                    && a.iter().zip(&b).all(|((x, xs), (y, ys))| {
+                        x == y
+                            && xs.iter().zip(ys).all(|(p, q)| match (p, q) {
+                                (Some(p), Some(q)) => (p - q).abs() < 0.01,
+                                (p, q) => p == q,
+                            })
+                    })
             };
             let mut s = base.clone();
             for _ in 0..60 {
                 let what = mutate(&mut rng, &mut s, Some(&donor)).unwrap_or_default();
-                assert_eq!(procedure(&s), procedure(&base), "{name}: {what}");
+                assert!(same(&s, &base), "{name}: {what}");
             }
             if !procedure(&base).is_empty() {
                 assert_eq!(s.cluster.size, base.cluster.size, "{name}");
