@@ -315,9 +315,30 @@ mod tests {
             .iter()
             .map(|(_, c, _)| c.scenario.name.as_str())
             .collect();
-        let bases: Vec<String> = bases().into_iter().map(|s| s.name).collect();
-        assert_eq!(names, bases);
+        let written: Vec<String> = bases().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, written);
         assert!(log[..3].iter().all(|(_, c, _)| c.parent.is_none()));
+        // Scouted: each as its seed draws it, a third as long.
+        for ((_, c, _), base) in log[..3].iter().zip(bases()) {
+            let written = shrink::materialize(&base, c.seed);
+            assert!(timescale::rescalable(&written), "{}", base.name);
+            let third = written.duration_s * timescale::SCOUT;
+            assert!(
+                (c.scenario.duration_s - third).abs() < 0.01,
+                "{}: {} s, written {} s",
+                base.name,
+                c.scenario.duration_s,
+                written.duration_s
+            );
+            assert_eq!(c.mutations.len(), 1, "{:?}", c.mutations);
+        }
+        assert!(
+            log[3..]
+                .iter()
+                .filter(|(_, c, _)| c.parent.is_none())
+                .all(|(_, c, _)| c.mutations.is_empty()),
+            "a fresh catalog run after the first pass runs as written"
+        );
         let mutants = log.iter().filter(|(_, c, _)| c.parent.is_some()).count();
         assert!(mutants > 25, "{mutants} mutants in 40 runs");
         for (_, c, _) in &log {
