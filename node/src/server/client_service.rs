@@ -474,12 +474,7 @@ fn no_space(state: &Arc<MemberState>) -> client_response::Body {
 /// Per-key TTLs are a 3.7 feature: refused until the whole cluster runs
 /// 3.7, and again as soon as a downgrade lowers the cluster version.
 fn ttl_allowed(state: &MemberState) -> bool {
-    state.config.version >= crate::version::Version::V3_7
-        && state
-            .cluster
-            .lock()
-            .cluster_version
-            .is_some_and(|v| v >= crate::version::Version::V3_7)
+    state.has_feature(crate::version::Version::V3_7)
 }
 
 /// etcd's LeaseRenew and LeaseTimeToLive away from the leader: they do

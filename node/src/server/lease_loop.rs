@@ -60,11 +60,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
             }
         }
         expire_keys(&state).await;
-        let checkpoints_on = state
-            .cluster
-            .lock()
-            .cluster_version
-            .is_some_and(|v| v >= Version::V3_6);
+        let checkpoints_on = state.has_feature(Version::V3_6);
         if checkpoints_on && since_checkpoint >= checkpoint_every {
             since_checkpoint = Duration::ZERO;
             let checkpoints: Vec<LeaseCheckpoint> = state
@@ -95,12 +91,7 @@ pub(crate) async fn run(state: Arc<MemberState>) {
 /// first saw it (`MemberState::key_ttl_deadlines`; a new leader starts
 /// counting afresh, as it does for leases).
 async fn expire_keys(state: &MemberState) {
-    let enabled = state
-        .cluster
-        .lock()
-        .cluster_version
-        .is_some_and(|v| v >= Version::V3_7);
-    if !enabled {
+    if !state.has_feature(Version::V3_7) {
         // Below 3.7 no key expires (a downgrade strips the TTLs): nothing
         // is counted down.
         state.key_ttl_deadlines.lock().clear();

@@ -206,6 +206,21 @@ impl MemberState {
         )
     }
 
+    /// Whether this member may start what version `since` brought (propose
+    /// its entries, take its requests): its own binary and the cluster must
+    /// both have it. The cluster version alone is not enough: during a
+    /// downgrade it stays above the members already swapped to the older
+    /// binary while a member is down (no version can be decided), and a
+    /// 3.5 leader of a cluster still at 3.6 has no 3.6 code to propose with.
+    pub fn has_feature(&self, since: Version) -> bool {
+        self.config.version >= since
+            && self
+                .cluster
+                .lock()
+                .cluster_version
+                .is_some_and(|v| v >= since)
+    }
+
     pub fn header(&self, revision: i64) -> ResponseHeader {
         ResponseHeader {
             cluster_id: self.config.cluster_id,
