@@ -2,6 +2,7 @@
 
 use crate::cluster;
 use node::version::Version;
+use node::wire::api::StatusResponse;
 use sim::World;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub enum Condition {
     /// Every running member reports this storage version.
     StorageVersion(Version),
     LeaderKnown,
+    /// Every one of these holds, judged on the same statuses (`a && b`).
+    All(Vec<Condition>),
 }
 
 impl std::fmt::Display for Condition {
@@ -27,12 +30,33 @@ impl std::fmt::Display for Condition {
             Condition::ClusterVersion(v) => write!(f, "cluster_version == {v}"),
             Condition::StorageVersion(v) => write!(f, "storage_version == {v}"),
             Condition::LeaderKnown => f.write_str("leader_known"),
+            Condition::All(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" && ")?;
+                    }
+                    write!(f, "{part}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
 
-/// Parses a condition; the error says what was expected.
+/// Parses a condition, or several joined by `&&`; the error says what
+/// was expected.
 pub fn parse(s: &str) -> Result<Condition, String> {
+    if s.contains("&&") {
+        return s
+            .split("&&")
+            .map(one)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Condition::All);
+    }
+    one(s)
+}
+
+fn one(s: &str) -> Result<Condition, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
     let number = |w: &str| {
         w.parse::<i64>()
@@ -52,22 +76,25 @@ pub fn parse(s: &str) -> Result<Condition, String> {
             .map(Condition::StorageVersion)
             .map_err(|e: node::version::ParseVersionError| e.to_string()),
         _ => Err(format!(
-            "expected one of `revision >= N`, `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`, `storage_version == X.Y`, `leader_known`; got {s:?}"
+            "expected one of `revision >= N`, `lagging >= N`, `downgrade_enabled`, `cluster_version == X.Y`, `storage_version == X.Y`, `leader_known`, or several joined by `&&`; got {s:?}"
         )),
     }
 }
 
 /// Whether the condition holds now.
 pub async fn holds(world: &World, members: &[u64], cond: &Condition) -> bool {
-    let st = cluster::statuses(world, members).await;
-    match *cond {
+    holds_in(&cluster::statuses(world, members).await, cond)
+}
+
+fn holds_in(st: &[(u64, StatusResponse)], cond: &Condition) -> bool {
+    match cond {
         Condition::RevisionAtLeast(n) => st
             .iter()
-            .any(|(_, s)| s.header.as_ref().is_some_and(|h| h.revision >= n)),
+            .any(|(_, s)| s.header.as_ref().is_some_and(|h| h.revision >= *n)),
         Condition::LaggingAtLeast(n) => {
             let commit = st.iter().map(|(_, s)| s.raft_index).max().unwrap_or(0);
             st.iter()
-                .any(|(_, s)| commit.saturating_sub(s.raft_applied_index) >= n)
+                .any(|(_, s)| commit.saturating_sub(s.raft_applied_index) >= *n)
         }
         Condition::DowngradeEnabled => st.iter().any(|(_, s)| s.downgrade_enabled),
         Condition::ClusterVersion(v) => st.iter().any(|(_, s)| s.cluster_version == v.to_string()),
@@ -75,6 +102,7 @@ pub async fn holds(world: &World, members: &[u64], cond: &Condition) -> bool {
             !st.is_empty() && st.iter().all(|(_, s)| s.storage_version == v.to_string())
         }
         Condition::LeaderKnown => st.iter().any(|(_, s)| s.leader != 0),
+        Condition::All(parts) => parts.iter().all(|c| holds_in(st, c)),
     }
 }
 
@@ -101,9 +129,19 @@ mod tests {
             "cluster_version == 3.6",
             "storage_version == 3.5",
             "leader_known",
+            "cluster_version == 3.5 && storage_version == 3.5",
         ] {
             assert_eq!(parse(text).map(|c| c.to_string()).as_deref(), Ok(text));
         }
+        assert_eq!(
+            parse("cluster_version == 3.5 &&storage_version == 3.5"),
+            Ok(Condition::All(vec![
+                Condition::ClusterVersion(Version::V3_5),
+                Condition::StorageVersion(Version::V3_5)
+            ]))
+        );
+        assert!(parse("leader_known && revision > 1").is_err());
+        assert!(parse("leader_known &&").is_err());
         assert!(parse("revision > 100").is_err());
         assert!(parse("revision >= x").is_err());
     }
