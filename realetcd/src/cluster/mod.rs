@@ -458,13 +458,16 @@ impl Cluster {
         let mut attempt = 1;
         let mut started = Instant::now();
         loop {
-            if self.status(i).await.is_some_and(|s| s.leader != 0) {
-                return Ok(());
-            }
+            // Whether our etcd ended first: when another program took its
+            // client port, what answers there is that program (another
+            // test's etcd, say), which must not pass for our member.
             let ended = self.members[i]
                 .process
                 .as_mut()
                 .is_none_or(|p| p.has_ended());
+            if !ended && self.status(i).await.is_some_and(|s| s.leader != 0) {
+                return Ok(());
+            }
             if ended && attempt < START_ATTEMPTS {
                 attempt += 1;
                 self.members[i].fresh_ports()?;
