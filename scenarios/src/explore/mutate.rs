@@ -396,22 +396,14 @@ mod tests {
                     .iter()
                     .filter(|f| is_procedure(f))
                     .map(|f| {
-                        let shares = vec![
-                            share(f.at_s),
-                            share(f.duration_s),
-                            share(f.restart_after_s),
-                            share(f.hold_s),
-                            share(f.period_s),
-                        ];
-                        let step = FaultStep {
+                        let mut step = FaultStep {
                             required: None,
-                            at_s: None,
-                            duration_s: None,
-                            restart_after_s: None,
-                            hold_s: None,
-                            period_s: None,
                             ..f.clone()
                         };
+                        let shares = timescale::moments(&mut step)
+                            .into_iter()
+                            .map(|m| share(m.take()))
+                            .collect();
                         (step, shares)
                     })
                     .collect()

@@ -14,7 +14,7 @@
 //! catalog runs the explorer keeps making, and by the stretch mutation.
 
 use super::mutate::expects_outcome;
-use crate::schema::Scenario;
+use crate::schema::{FaultStep, Scenario};
 
 /// The factor the explorer's first pass runs the catalog at: each
 /// scenario once, its timeline compressed to a third.
@@ -57,17 +57,24 @@ pub fn rescale(s: &mut Scenario, factor: f64) -> Option<f64> {
         t.until_s = t.until_s.map(|x| scaled(x, factor));
     }
     for step in &mut s.faults {
-        for moment in [
-            &mut step.at_s,
-            &mut step.duration_s,
-            &mut step.restart_after_s,
-            &mut step.hold_s,
-            &mut step.period_s,
-        ] {
+        for moment in moments(step) {
             *moment = moment.map(|x| scaled(x, factor));
         }
     }
     Some(factor)
+}
+
+/// A step's moments and spans on the run's timeline: what a rescale
+/// multiplies (the rest of a step, rates, counts, latencies, is not time
+/// on the timeline).
+pub fn moments(step: &mut FaultStep) -> [&mut Option<f64>; 5] {
+    [
+        &mut step.at_s,
+        &mut step.duration_s,
+        &mut step.restart_after_s,
+        &mut step.hold_s,
+        &mut step.period_s,
+    ]
 }
 
 /// `x` times `factor`, to the millisecond.
