@@ -310,17 +310,16 @@ impl Control {
     }
 
     /// What a replacement for `m` starts from: `m`'s configuration, with a
-    /// binary no older than the cluster version (etcd refuses an older
-    /// one). `m`'s own may be older: a member removed before a rolling
-    /// upgrade reached it keeps the binary it had.
+    /// binary no older than any cluster version the cluster has had. A
+    /// joining member may replay the log from its first entry, and etcd
+    /// stops a member that applies a cluster version above its binary even
+    /// while a downgrade is in force (a 3.6 replacement of a member swapped
+    /// down to 3.6 dies on the cluster's old "3.7" entry). `m`'s own binary
+    /// may be older still: a member removed before a rolling upgrade
+    /// reached it keeps the binary it had.
     pub(crate) fn replacement_template(&self, m: u64) -> Option<MemberConfig> {
         let mut config = self.world.config(m)?;
-        let cluster_version = self
-            .members()
-            .into_iter()
-            .filter_map(|x| self.world.cluster_version(x))
-            .max();
-        if let Some(cv) = cluster_version {
+        if let Some(cv) = self.world.highest_cluster_version() {
             config.version = config.version.max(cv);
         }
         Some(config)

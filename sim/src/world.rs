@@ -98,6 +98,11 @@ struct WorldHost {
     faults: Mutex<FaultContext>,
     /// The cluster version each member applied last.
     cluster_versions: Mutex<BTreeMap<u64, Version>>,
+    /// The highest cluster version any member applied in this run: a
+    /// member joining later replays the log from wherever its snapshot
+    /// leaves off, possibly from the first entry, and stops on any cluster
+    /// version above its binary (etcd's downgrade detection).
+    highest_cluster_version: Mutex<Option<Version>>,
     /// The replica agreement ledger ([`Host::applied_to`]).
     applied: Mutex<ledger::Ledger>,
     /// The members' peer connections ([`Host::peer_connected_for`]).
@@ -173,6 +178,8 @@ impl Host for WorldHost {
         self.trace.record(member_name(member), kind, detail);
         if let NodeEvent::ClusterVersion { version } = event {
             self.cluster_versions.lock().insert(member, version);
+            let mut highest = self.highest_cluster_version.lock();
+            *highest = (*highest).max(Some(version));
         }
         if let NodeEvent::InvariantBroken { invariant, detail } = event {
             self.broken.lock().push(BrokenInvariant {
@@ -276,6 +283,7 @@ impl World {
             points: Point::ALL.iter().map(|_| Default::default()).collect(),
             faults: Mutex::new(FaultContext::default()),
             cluster_versions: Mutex::new(BTreeMap::new()),
+            highest_cluster_version: Mutex::new(None),
             applied: Mutex::new(ledger::Ledger::default()),
             streams: net.streams(),
             readers: Mutex::new(Readers::default()),
@@ -416,6 +424,12 @@ impl World {
     /// what its binary is checked against when it starts); None before any.
     pub fn cluster_version(&self, member: u64) -> Option<Version> {
         self.host.cluster_versions.lock().get(&member).copied()
+    }
+
+    /// The highest cluster version any member applied so far in this run
+    /// (removed members included); None before any.
+    pub fn highest_cluster_version(&self) -> Option<Version> {
+        *self.host.highest_cluster_version.lock()
     }
 
     pub fn failpoints(&self, member: u64) -> Option<Arc<Failpoints>> {
