@@ -12,7 +12,8 @@ use checker::rules;
 use node::client::ClientError;
 use node::config::{MemberConfig, Peer, StoreKnobs};
 use node::wire::api::{
-    ErrorCode, MemberAddRequest, MemberRemoveRequest, client_request, client_response,
+    ErrorCode, MemberAddRequest, MemberListRequest, MemberRemoveRequest, client_request,
+    client_response,
 };
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
@@ -374,10 +375,21 @@ impl Control {
         } else {
             "member add"
         };
-        if matches!(outcome, operator::Outcome::NoAnswer(_)) {
-            self.configuration_uncertain(&format!("{what} m{id} got no answer"));
-        }
-        let accepted = self.settle(&format!("{what} m{id}"), &outcome);
+        let accepted = match &outcome {
+            operator::Outcome::NoAnswer(e) if self.listed_anywhere(id).await => {
+                self.world.trace().record(
+                    "engine",
+                    "member",
+                    format!("{what} m{id} got no answer ({e}), but a member lists it: starting it"),
+                );
+                true
+            }
+            operator::Outcome::NoAnswer(_) => {
+                self.configuration_uncertain(&format!("{what} m{id} got no answer"));
+                self.settle(&format!("{what} m{id}"), &outcome)
+            }
+            _ => self.settle(&format!("{what} m{id}"), &outcome),
+        };
         if !accepted {
             return false;
         }
@@ -400,6 +412,40 @@ impl Control {
             .collect();
         self.world.start_member(config);
         true
+    }
+
+    /// Whether a running member lists `id` in its own (serializable) member
+    /// list, asked a few times a second apart: what a member applied was
+    /// committed. An operator whose `member add` got no answer looks at
+    /// `member list` before giving up; starting a member the cluster did
+    /// add is what lets a cluster whose quorum now counts it elect a
+    /// leader again (a one-voter cluster that committed the add alone has
+    /// no quorum until the new member runs).
+    async fn listed_anywhere(&self, id: u64) -> bool {
+        for round in 0..3 {
+            if round > 0 {
+                if self.quiescing() {
+                    return false;
+                }
+                madsim::time::sleep(Duration::from_secs(1)).await;
+            }
+            for m in self.running() {
+                let list = self
+                    .admin(
+                        m,
+                        client_request::Body::MemberList(MemberListRequest {
+                            linearizable: false,
+                        }),
+                    )
+                    .await;
+                if let Ok(client_response::Body::MemberList(list)) = list
+                    && list.members.iter().any(|listed| listed.id == id)
+                {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Promotes learner `id` through the leader, asking again while it is
