@@ -13,7 +13,9 @@ pub enum Condition {
     LaggingAtLeast(u64),
     DowngradeEnabled,
     ClusterVersion(Version),
-    /// Every running member reports this storage version.
+    /// Every member reports this storage version: one that does not
+    /// answer (down, restarting, cut off) may hold another, so the
+    /// condition waits for it.
     StorageVersion(Version),
     LeaderKnown,
     /// Every one of these holds, judged on the same statuses (`a && b`).
@@ -83,10 +85,16 @@ fn one(s: &str) -> Result<Condition, String> {
 
 /// Whether the condition holds now.
 pub async fn holds(world: &World, members: &[u64], cond: &Condition) -> bool {
-    holds_in(&cluster::statuses(world, members).await, cond)
+    holds_in(
+        members.len(),
+        &cluster::statuses(world, members).await,
+        cond,
+    )
 }
 
-fn holds_in(st: &[(u64, StatusResponse)], cond: &Condition) -> bool {
+/// Whether `cond` holds on the statuses `st` of the `asked` members asked
+/// (those that answered).
+fn holds_in(asked: usize, st: &[(u64, StatusResponse)], cond: &Condition) -> bool {
     match cond {
         Condition::RevisionAtLeast(n) => st
             .iter()
@@ -99,10 +107,12 @@ fn holds_in(st: &[(u64, StatusResponse)], cond: &Condition) -> bool {
         Condition::DowngradeEnabled => st.iter().any(|(_, s)| s.downgrade_enabled),
         Condition::ClusterVersion(v) => st.iter().any(|(_, s)| s.cluster_version == v.to_string()),
         Condition::StorageVersion(v) => {
-            !st.is_empty() && st.iter().all(|(_, s)| s.storage_version == v.to_string())
+            asked > 0
+                && st.len() == asked
+                && st.iter().all(|(_, s)| s.storage_version == v.to_string())
         }
         Condition::LeaderKnown => st.iter().any(|(_, s)| s.leader != 0),
-        Condition::All(parts) => parts.iter().all(|c| holds_in(st, c)),
+        Condition::All(parts) => parts.iter().all(|c| holds_in(asked, st, c)),
     }
 }
 
@@ -144,5 +154,27 @@ mod tests {
         assert!(parse("leader_known &&").is_err());
         assert!(parse("revision > 100").is_err());
         assert!(parse("revision >= x").is_err());
+    }
+
+    fn status(storage: &str, cluster: &str) -> StatusResponse {
+        StatusResponse {
+            storage_version: storage.into(),
+            cluster_version: cluster.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_storage_version_holds_only_when_every_member_asked_answered_with_it() {
+        let cond = parse("cluster_version == 3.6 && storage_version == 3.6").expect("parses");
+        let two = [(1, status("3.6", "3.6")), (3, status("3.6", "3.6"))];
+        assert!(holds_in(2, &two, &cond));
+        // A third member asked did not answer: it may still hold 3.7.
+        assert!(!holds_in(3, &two, &cond));
+        let lagging = [(1, status("3.6", "3.6")), (2, status("3.7", "3.6"))];
+        assert!(!holds_in(2, &lagging, &cond));
+        assert!(!holds_in(0, &[], &Condition::StorageVersion(Version::V3_6)));
+        // Conditions on any one member still hold without the others.
+        assert!(holds_in(3, &two, &Condition::ClusterVersion(Version::V3_6)));
     }
 }
