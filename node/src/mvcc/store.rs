@@ -361,6 +361,23 @@ impl Mvcc {
     /// Validates a compaction and does its index part: from now on reads
     /// below `rev` fail. The backend part is the returned job.
     pub async fn compact(&self, rev: i64) -> Result<CompactionJob, MvccError> {
+        self.compact_inside(rev, || {}).await
+    }
+
+    /// [`Mvcc::compact`], calling `inside_tx` once the batch transaction
+    /// that records the scheduled revision is held (not when the
+    /// compaction is refused): the apply loop advances the consistent
+    /// index there, so the entry's index is committed with its scheduled
+    /// revision or not at all. Advanced in a transaction of its own, a
+    /// commit in between (a defragmentation's, the periodic one) could
+    /// persist the index without the revision; a crash then, and the
+    /// restarted member neither replays the entry nor knows the
+    /// compaction, and serves reads the others refuse.
+    pub async fn compact_inside(
+        &self,
+        rev: i64,
+        inside_tx: impl FnOnce(),
+    ) -> Result<CompactionJob, MvccError> {
         {
             let mut st = self.shared.state.lock();
             if rev <= st.compact_main_rev {
@@ -375,6 +392,7 @@ impl Mvcc {
         }
         let env = &self.shared.env;
         let mut tx = self.shared.backend.batch_tx().await;
+        inside_tx();
         tx.put(
             Bucket::Meta,
             keys::SCHEDULED_COMPACT_REV,

@@ -249,8 +249,16 @@ impl Applier {
                 }
             }
             Request::Compaction(c) => {
-                self.touch_ci(index, term, ci_set).await;
-                match state.mvcc.compact(c.revision).await {
+                let compacted = state
+                    .mvcc
+                    .compact_inside(c.revision, || set_ci(&state))
+                    .await;
+                if compacted.is_err() {
+                    // Refused (or failed before its transaction): the entry
+                    // writes nothing but its index.
+                    self.touch_ci(index, term, ci_set).await;
+                }
+                match compacted {
                     Ok(job) => {
                         let (done_tx, done_rx) = oneshot::channel();
                         let _ = state.compactor.send(CompactionTask {
