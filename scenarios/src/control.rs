@@ -313,9 +313,10 @@ impl Control {
     /// What a replacement for `m` starts from: `m`'s configuration, with a
     /// binary no older than any cluster version the cluster has had. A
     /// joining member may replay the log from its first entry, and etcd
-    /// stops a member that applies a cluster version above its binary even
-    /// while a downgrade is in force (a 3.6 replacement of a member swapped
-    /// down to 3.6 dies on the cluster's old "3.7" entry). `m`'s own binary
+    /// 3.6 and later stop a member that applies a cluster version above its
+    /// binary even while a downgrade is in force (`MustDetectDowngrade`
+    /// compares the two only; a 3.6 replacement of a member swapped down
+    /// to 3.6 dies on the cluster's old "3.7" entry). `m`'s own binary
     /// may be older still: a member removed before a rolling upgrade
     /// reached it keeps the binary it had.
     pub(crate) fn replacement_template(&self, m: u64) -> Option<MemberConfig> {
